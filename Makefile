@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: Apache-2.0
+# kensa build. Plain GNU make: see docs/BUILD.md for why not CMake.
+#
+#   make            build libkensa (static + shared), kensa, kensa-gen
+#   make hunt       deps + build + generate the demo evidence + hunt it
+#   make check      deps + build + every test (closing line "N passed, N failed")
+#   make asan       the same suite under AddressSanitizer + UBSan
+#   make fuzz       libFuzzer harnesses (FUZZ_SECONDS each, default 60)
+#   make bench      benchmarks against peer tools (BENCH=name for one)
+#   make deps       install missing Debian packages (says what it installs)
+
+BUILD    ?= build
+CC       ?= cc
+PKGS     := yara libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT      ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+            -Wwrite-strings -Wformat-security -fno-common -Wno-missing-field-initializers
+CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -pthread \
+            -Iinclude -Isrc/lib $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) -lpthread -lm $(EXTRA_LDFLAGS)
+
+LIB_SRC  := $(shell find src/lib -name '*.c' | sort)
+CLI_SRC  := $(wildcard src/cli/*.c)
+GEN_SRC  := $(wildcard src/gen/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+GEN_OBJ  := $(GEN_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+
+.PHONY: all deps hunt check test asan fuzz bench clean format
+all: $(BUILD)/libkensa.a $(BUILD)/libkensa.so $(BUILD)/kensa $(BUILD)/kensa-gen
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/obj/src/lib/%.o: src/lib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DKS_BUILDING_LIBRARY -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libkensa.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libkensa.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/kensa: $(CLI_OBJ) $(BUILD)/libkensa.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
+
+$(BUILD)/kensa-gen: $(GEN_OBJ) $(BUILD)/libkensa.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(GEN_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
+
+$(BUILD)/tests/harness.o: tests/unit/harness.c tests/unit/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/harness.o $(BUILD)/libkensa.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/tests/harness.o $(BUILD)/libkensa.a $(LDLIBS_ALL)
+
+# Fuzz harnesses built without libFuzzer: replay the committed corpora.
+$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(BUILD)/libkensa.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(BUILD)/libkensa.a $(LDLIBS_ALL)
+
+test: all $(TEST_BIN) $(FUZZ_REPLAY)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+check: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) all
+	@$(MAKE) --no-print-directory test
+
+hunt: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) all
+	@$(BUILD)/kensa-gen demo $(BUILD)/demo >/dev/null
+	@$(BUILD)/kensa hunt $(if $(HUNT_PATH),$(HUNT_PATH),$(BUILD)/demo); rc=$$?; \
+	  if [ $$rc -ge 2 ]; then exit $$rc; fi
+
+asan: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-asan CC=clang \
+	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ)
+
+bench: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) all
+	@sh bench/run.sh $(BENCH)
+
+format:
+	clang-format -i $$(find include src tests -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,23 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Installs the Debian packages kensa needs, only those missing, and says so.
+# Build: compilers and -dev libraries. Tests/bench: peer tools and oracles.
+set -e
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+libyara-dev libvectorscan-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev
+libmicrohttpd-dev libpcre2-dev zlib1g-dev libzstd-dev libssl-dev
+jq yara ripgrep libevtx-utils python3-evtx time zstd gzip"
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$st" in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
+done
+# Node.js may come from another packager (nodesource): ask for the command.
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
+[ -z "$missing" ] && exit 0
+echo "deps: installing missing Debian packages:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+$SUDO apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Core building blocks shared by every subsystem: arenas, growable buffers,
+ * byte-keyed hash maps, the symbol interner, the thread pool, clocks, UTF
+ * helpers. Nothing here knows about evidence formats or detectors.
+ *
+ * Thread-safety: arenas, buffers, maps and symbol caches belong to one
+ * thread. The symtab and the pool are safe to share.
+ */
+#ifndef KS_CORE_H
+#define KS_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include "kensa/kensa.h"
+
+#define KS_UNUSED(x) ((void)(x))
+#define KS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define KS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define KS_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define KS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define KS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define KS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Checked size arithmetic: false on overflow. */
+static inline bool ks__add_ok(size_t a, size_t b, size_t *r) { return !__builtin_add_overflow(a, b, r); }
+static inline bool ks__mul_ok(size_t a, size_t b, size_t *r) { return !__builtin_mul_overflow(a, b, r); }
+
+/* ---- arena: bump allocation, freed all at once ---------------------------
+ * Blocks grow geometrically; ks__arena_reset keeps the first block so a
+ * per-event arena costs no malloc in steady state. `cap` bounds the total
+ * (0 = 1 GiB); allocation past it returns NULL. */
+typedef struct ks_arena ks_arena;
+ks_arena *ks__arena_new(size_t first_block, size_t cap);
+void ks__arena_free(ks_arena *a);
+void ks__arena_reset(ks_arena *a);
+void *ks__arena_alloc(ks_arena *a, size_t n);           /* 16-byte aligned */
+char *ks__arena_strndup(ks_arena *a, const char *s, size_t n); /* NUL-terminated */
+char *ks__arena_printf(ks_arena *a, const char *fmt, ...) KS_PRINTF(2, 3);
+size_t ks__arena_used(const ks_arena *a);
+
+/* ---- buf: growable byte buffer (git strbuf) --------------------------------
+ * Always NUL-terminated when p != NULL. `cap_limit` 0 = 1 GiB. */
+typedef struct ks_buf {
+    char *p;          /* owned */
+    size_t n;         /* bytes used, not counting the NUL */
+    size_t cap;       /* bytes allocated */
+    size_t limit;     /* growth cap, 0 = default */
+} ks_buf;
+#define KS_BUF_INIT {NULL, 0, 0, 0}
+int ks__buf_grow(ks_buf *b, size_t extra);
+int ks__buf_add(ks_buf *b, const void *p, size_t n);
+int ks__buf_addc(ks_buf *b, char c);
+int ks__buf_adds(ks_buf *b, const char *s);
+int ks__buf_printf(ks_buf *b, const char *fmt, ...) KS_PRINTF(2, 3);
+int ks__buf_vprintf(ks_buf *b, const char *fmt, va_list ap);
+/* JSON string body (no quotes) with escaping; invalid UTF-8 -> U+FFFD. */
+int ks__buf_add_json_str(ks_buf *b, const char *s, size_t n);
+/* CSV field with RFC 4180 quoting. */
+int ks__buf_add_csv(ks_buf *b, const char *s, size_t n);
+void ks__buf_reset(ks_buf *b);
+void ks__buf_release(ks_buf *b);
+/* Gives the bytes to the caller (free()); b is left empty. */
+char *ks__buf_detach(ks_buf *b, size_t *n);
+
+/* ---- map: open addressing, byte-string keys, uint64 or pointer values ----
+ * Keys are copied into the map's own arena. Not thread-safe. */
+typedef struct ks_map ks_map;
+ks_map *ks__map_new(size_t hint);
+void ks__map_free(ks_map *m);
+/* Returns a pointer to the value slot (created as 0 if absent and `create`),
+ * NULL if absent, or on OOM / at the size cap with create. */
+uint64_t *ks__map_slot(ks_map *m, const void *key, size_t n, bool create);
+uint64_t *ks__map_get(const ks_map *m, const void *key, size_t n);
+size_t ks__map_count(const ks_map *m);
+/* Iteration: i from 0 while ks__map_iter returns true. */
+bool ks__map_iter(const ks_map *m, size_t *i, const char **key, size_t *n, uint64_t **val);
+uint64_t ks__hash(const void *p, size_t n); /* wyhash-style 64-bit */
+
+/* ---- symtab: the shared interner -------------------------------------------
+ * Lookups are lock-free after a string is published; interning a new string
+ * takes a mutex. Capped at KS_SYM_MAX symbols / KS_SYM_BYTES bytes so a
+ * hostile input with millions of distinct keys cannot eat memory. */
+#define KS_SYM_MAX (1u << 20)
+#define KS_SYM_BYTES ((size_t)64 << 20)
+ks_symtab *ks__symtab_new(void);
+void ks__symtab_free(ks_symtab *t);
+
+/* Per-thread cache in front of the symtab: no lock on repeat keys. */
+typedef struct ks_symcache ks_symcache;
+ks_symcache *ks__symcache_new(ks_symtab *t);
+void ks__symcache_free(ks_symcache *c);
+ks_sym ks__symcache_intern(ks_symcache *c, const char *s, size_t n);
+
+/* ---- pool: fixed threads, FIFO queue of tasks ------------------------------
+ * Tasks receive the worker index (0..nthreads-1) so callers can keep
+ * per-worker scratch without locks. Tasks may submit more tasks. */
+typedef struct ks_pool ks_pool;
+typedef void (*ks_task_fn)(void *arg, int worker);
+int ks__pool_new(int nthreads, ks_pool **out);
+int ks__pool_submit(ks_pool *p, ks_task_fn fn, void *arg);
+void ks__pool_wait(ks_pool *p);   /* until the queue is empty and idle */
+void ks__pool_free(ks_pool *p);   /* waits, then joins */
+int ks__pool_size(const ks_pool *p);
+int ks__ncpu(void);
+
+/* ---- time ------------------------------------------------------------------ */
+uint64_t ks__now_ns(void);            /* monotonic */
+int64_t ks__wall_ns(void);            /* UTC */
+/* Windows FILETIME (100 ns since 1601) to UTC ns. */
+int64_t ks__filetime_to_ns(uint64_t ft);
+int64_t ks__timegm(int y, int mo, int d, int h, int mi, int s);
+
+/* ---- UTF helpers ----------------------------------------------------------- */
+/* Length of the valid UTF-8 prefix. */
+size_t ks__utf8_valid_prefix(const char *s, size_t n);
+bool ks__utf8_valid(const char *s, size_t n);
+/* Appends code point cp as UTF-8 (invalid -> U+FFFD). Returns bytes (1-4). */
+size_t ks__utf8_put(char out[4], uint32_t cp);
+/* UTF-16LE (n bytes) to UTF-8 into out (capacity cap, which 3*n/2+4 always
+ * satisfies). Unpaired surrogates become U+FFFD. Stops at a NUL code unit if
+ * stop_at_nul. Returns bytes written. */
+size_t ks__utf16le_to_utf8(const uint8_t *in, size_t n, char *out, size_t cap, bool stop_at_nul);
+/* ASCII case-insensitive compare/search helpers used by matchers. */
+bool ks__ieq(const char *a, size_t an, const char *b, size_t bn);
+const char *ks__memmem_ci(const char *h, size_t hn, const char *n, size_t nn);
+
+/* ---- misc ------------------------------------------------------------------- */
+/* Parses "100M", "4k", "2G" (powers of 1024). */
+int ks__parse_size(const char *s, uint64_t *out);
+/* Parses "30s", "5m", "2h", "7d" to ns. */
+int ks__parse_duration(const char *s, int64_t *out);
+/* fnmatch-style glob with * ? [..]; `/` is matched by * too (path globs). */
+bool ks__glob(const char *pat, const char *s);
+
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * ks_source: one piece of evidence as a byte stream, whatever it is stored
+ * in. Plain files are memory-mapped (zero-copy, and the kernel pages them
+ * in and out so memory stays bounded on files larger than RAM); gzip and
+ * zstd files and stdin are decompressed into a sliding window.
+ *
+ * Readers see one model: ask for a window [off, off+want) and get a pointer
+ * to at least `want` bytes (fewer only at end of stream), then say which
+ * bytes they no longer need so the window can slide. A reader that needs
+ * random access to the whole content (EVTX) calls ks__source_map(), which
+ * spills a compressed stream to an unlinked temporary file first.
+ *
+ * Ownership: pointers returned by window/map are valid until the next
+ * window/release/close call on the same source. One thread per source.
+ */
+#ifndef KS_SOURCE_H
+#define KS_SOURCE_H
+
+#include <sys/stat.h>
+#include "core.h"
+
+typedef struct ks_source ks_source;
+
+typedef enum ks_codec {
+    KS_CODEC_NONE = 0,
+    KS_CODEC_GZIP,
+    KS_CODEC_ZSTD
+} ks_codec;
+
+#define KS_HEAD_MAX 4096         /* bytes given to input probes */
+#define KS_WINDOW_MAX ((size_t)256 << 20) /* largest window a stream may need */
+
+/* Opens `path` (relative to dirfd unless AT_FDCWD / absolute; "-" = stdin).
+ * Never follows a symlink in the last component (O_NOFOLLOW); refuses
+ * non-regular files except stdin/pipes. On error returns a KS_E* code and
+ * writes a sentence to errbuf. */
+int ks__source_open(int dirfd, const char *name, const char *path,
+                    ks_source **out, char *errbuf, size_t errcap);
+/* Wraps memory (tests, fuzzers). The memory is borrowed. */
+int ks__source_mem(const void *p, size_t n, const char *path, ks_source **out);
+void ks__source_close(ks_source *s);
+
+const char *ks__source_path(const ks_source *s);
+ks_codec ks__source_codec(const ks_source *s);
+/* Size of the decompressed stream if known (plain files), else UINT64_MAX. */
+uint64_t ks__source_size(const ks_source *s);
+const struct stat *ks__source_stat(const ks_source *s); /* NULL for stdin/mem */
+/* First bytes of the decompressed content (up to KS_HEAD_MAX). */
+const uint8_t *ks__source_head(ks_source *s, size_t *n);
+
+/* Window: on success *p points at offset `off` and *avail >= want unless the
+ * stream ends first (then *avail is what is left, possibly 0). Offsets
+ * before the last release point are gone (KS_EUSAGE). KS_ELIMIT if `want`
+ * exceeds KS_WINDOW_MAX; KS_EIO / KS_EFORMAT on read or decompression
+ * errors (corrupt gzip), after which the stream is at its end. */
+int ks__source_window(ks_source *s, uint64_t off, size_t want,
+                      const uint8_t **p, size_t *avail);
+/* Bytes before `off` will not be asked for again. */
+void ks__source_release(ks_source *s, uint64_t off);
+/* Whole content, contiguous. */
+int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n);
+
+/* Line reader on top of the window: returns KS_OK with the line (without
+ * \r\n), its 1-based number and start offset; KS_EOF at end; KS_ELIMIT for a
+ * line longer than max (the line is skipped, *lineno/off still set). */
+typedef struct ks_lines {
+    ks_source *src;
+    uint64_t off;     /* next unread byte */
+    uint64_t lineno;  /* lines returned so far */
+    size_t max;       /* longest line accepted */
+} ks_lines;
+void ks__lines_init(ks_lines *l, ks_source *src, size_t max);
+int ks__lines_next(ks_lines *l, const char **line, size_t *n,
+                   uint64_t *lineno, uint64_t *off);
+
+#endif

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The library's inner contract: the plugin vtables every input format,
+ * detector and output implements, the worker context they run in, and the
+ * engine services they call (diagnostics, findings, options).
+ *
+ * plugins.def is the one list of plugins; it is included with KS_INPUT /
+ * KS_DETECTOR / KS_OUTPUT defined to declare them and to build the tables
+ * (yara's module_list). Adding a format = one file + one line there.
+ *
+ * Threading: an input instance and a detector's worker state are used by
+ * one worker thread at a time. A detector's compiled state (`det`) is shared
+ * read-only by all workers; finish() runs on the driving thread after all
+ * workers are done.
+ */
+#ifndef KS_KENSA_INT_H
+#define KS_KENSA_INT_H
+
+#include <pthread.h>
+#include <sys/stat.h>
+#include "core/core.h"
+#include "core/source.h"
+
+typedef struct ks_worker ks_worker;
+
+/* ---- events (reader side) --------------------------------------------------- */
+struct ks_event {
+    ks_field *fields;     /* owned by the worker, grown as needed */
+    size_t n;             /* fields in use */
+    size_t cap;           /* fields allocated */
+    int64_t time;         /* UTC ns, KS_TIME_NONE */
+    ks_prov prov;         /* path/format set by the engine, the rest by the reader */
+    ks_symtab *syms;      /* the engine's interner */
+    ks_symcache *cache;   /* the worker's cache */
+    ks_arena *arena;      /* scratch reset before each event: unescaped text */
+    const ks_sym *alias;  /* alias table: alias[sym] = canonical sym or 0 */
+    size_t nalias;
+};
+
+void ks__event_reset(ks_event *ev);
+/* Adds a field; name is interned through the worker cache. Returns KS_OK,
+ * KS_ENOMEM, or KS_ELIMIT (field cap or symbol table full: the field is
+ * dropped, the event is still usable). */
+int ks__event_add(ks_event *ev, ks_sym name, const ks_value *v);
+int ks__event_add_named(ks_event *ev, const char *name, size_t n, const ks_value *v);
+int ks__event_add_str(ks_event *ev, const char *name, size_t n, const char *s, size_t sn);
+#define KS_EVENT_MAX_FIELDS 65536
+
+/* ---- input formats ------------------------------------------------------------ */
+#define KS_INPUT_ABI_1 1
+
+typedef struct ks_input_ctx {
+    ks_source *src;       /* the evidence stream; borrowed */
+    const char *path;     /* for diagnostics */
+    ks_worker *w;         /* diagnostics, options */
+    uint64_t begin, end;  /* byte range of this part (split inputs); end = UINT64_MAX: all */
+} ks_input_ctx;
+
+struct ks_input {
+    int abi;                  /* KS_INPUT_ABI_1 */
+    const char *name;         /* "json", "evtx", "w3c", ... */
+    const char *description;  /* one line for `kensa formats` */
+    /* Confidence 0..100 that head (decompressed first bytes) + file name are
+     * this format. 0 = no. Must not read past n. */
+    int (*probe)(const uint8_t *head, size_t n, const char *name);
+    /* Optional: cut the source into up to max independent parts (byte ranges)
+     * so one big file can use every core. Writes nparts boundaries such that
+     * part i is [bounds[i], bounds[i+1]). NULL = one part. */
+    int (*split)(ks_source *src, uint64_t *bounds, size_t max, size_t *nparts);
+    int (*open)(const ks_input_ctx *ctx, void **state);
+    /* Fills ev (already reset, prov.path/format set): KS_OK, KS_EOF, or a
+     * negative code when the rest of this source is unreadable (the input
+     * has already reported why through ks__diag). Damaged records are
+     * reported and skipped inside next(), not returned as errors. */
+    int (*next)(void *state, ks_event *ev);
+    void (*close)(void *state);   /* NULL-safe */
+};
+
+/* ---- files (file detectors) ----------------------------------------------------- */
+typedef struct ks_file {
+    const char *path;        /* as walked */
+    const char *name;        /* basename */
+    const struct stat *st;   /* lstat of the file */
+    ks_source *src;          /* content; ks__source_map for all of it */
+    const uint8_t *head;     /* first bytes (decompressed if compressed) */
+    size_t nhead;
+    const char *format;      /* input format that claimed it, or NULL */
+} ks_file;
+
+/* ---- detectors ------------------------------------------------------------------ */
+#define KS_DETECTOR_ABI_1 1
+
+enum {
+    KS_DET_EVENTS = 1 << 0,  /* wants on_event */
+    KS_DET_FILES = 1 << 1,   /* wants on_file */
+};
+
+struct ks_detector {
+    int abi;                 /* KS_DETECTOR_ABI_1 */
+    const char *name;        /* "sigma", "yara", "identity", ... */
+    const char *description;
+    unsigned flags;
+    /* Compile once from the engine's options. *det = NULL and KS_OK means
+     * "nothing to do in this run" (e.g. no rules configured). Load errors of
+     * single rules are diagnostics, not failures. */
+    int (*create)(ks_engine *e, void **det);
+    int (*worker_new)(void *det, ks_worker *w, void **ws);   /* optional */
+    int (*on_event)(void *ws, const ks_event *ev);          /* per event */
+    int (*on_file)(void *ws, const ks_file *f);             /* per file */
+    /* Fold the worker's state into det (aggregations) and free ws. */
+    void (*worker_done)(void *det, void *ws);
+    /* After all evidence: emit aggregate findings (correlations, sprays). */
+    int (*finish)(void *det);
+    void (*destroy)(void *det);   /* NULL-safe */
+};
+
+/* ---- outputs --------------------------------------------------------------------- */
+#define KS_OUTPUT_ABI_1 1
+struct ks_output {
+    int abi;
+    const char *name;         /* "terminal", "jsonl", "csv", ... */
+    const char *description;
+    /* Writes every finding of e (sorted) and the run summary. */
+    int (*write)(ks_engine *e, FILE *fp);
+};
+
+/* The tables, built from plugins.def. */
+#define KS_INPUT(sym) extern const struct ks_input sym;
+#define KS_DETECTOR(sym) extern const struct ks_detector sym;
+#define KS_OUTPUT(sym) extern const struct ks_output sym;
+#include "plugins.def"
+#undef KS_INPUT
+#undef KS_DETECTOR
+#undef KS_OUTPUT
+extern const struct ks_input *const ks__inputs[];
+extern const struct ks_detector *const ks__detectors[];
+extern const struct ks_output *const ks__outputs[];
+const struct ks_input *ks__input_find(const char *name);
+
+/* ---- engine services --------------------------------------------------------------- */
+struct ks_worker {
+    int id;                  /* 0..threads-1 */
+    ks_engine *engine;
+    ks_symcache *cache;      /* this thread's interner cache */
+    ks_arena *arena;         /* per-event scratch */
+    ks_event ev;             /* the event being filled */
+    void **det_state;        /* per active detector */
+    ks_stats stats;          /* folded into the engine's at the end */
+};
+
+/* Reports a located diagnostic (thread-safe). Errors count toward exit 2. */
+void ks__diag(ks_engine *e, ks_diag_level lvl, int code, const char *component,
+              const ks_loc *loc, const char *fmt, ...) KS_PRINTF(6, 7);
+/* Emits a finding: deep-copied, so everything in f may be borrowed.
+ * Thread-safe. Beyond the per-rule cap only counts are kept. */
+int ks__emit(ks_engine *e, const ks_finding *f);
+/* Options (see docs/CONFIG.md): string, integer and size lookups with
+ * defaults. List options ("rules") come as n values. */
+const char *ks__opt(const ks_engine *e, const char *key, const char *dflt);
+int64_t ks__opt_int(const ks_engine *e, const char *key, int64_t dflt);
+double ks__opt_double(const ks_engine *e, const char *key, double dflt);
+bool ks__opt_bool(const ks_engine *e, const char *key, bool dflt);
+size_t ks__opt_list(const ks_engine *e, const char *key, const char ***vals);
+ks_symtab *ks__engine_symtab(ks_engine *e);
+/* The engine's long-lived arena for compiled rules (thread-unsafe: use in
+ * create/finish only). */
+ks_arena *ks__engine_arena(ks_engine *e);
+/* Rule directory shipped with kensa (KS_RULES_DIR or next to the binary). */
+const char *ks__rules_dir(const ks_engine *e);
+/* Sets the message returned by ks_engine_errmsg. */
+void ks__seterr(ks_engine *e, const char *fmt, ...) KS_PRINTF(2, 3);
+/* Fills a ks_evidence from an event. */
+void ks__evidence_from_event(ks_evidence *ev, const ks_event *e);
+
+/* Sorted findings (outputs). */
+size_t ks__nfindings(const ks_engine *e);
+const ks_finding *ks__finding(const ks_engine *e, size_t i);
+
+#endif

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Test runner: see harness.h. */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define MAX_TESTS 1024
+
+static struct { const char *name; ks_test_fn fn; } tests[MAX_TESTS];
+static int ntests;
+int ks_test_failed_checks;
+static char tmpdir[256];
+
+void ks_test_register(const char *name, ks_test_fn fn)
+{
+    if (ntests < MAX_TESTS) {
+        tests[ntests].name = name;
+        tests[ntests].fn = fn;
+        ntests++;
+    }
+}
+
+const char *ks_test_tmpdir(void)
+{
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/kensa-test-XXXXXX");
+        if (!mkdtemp(tmpdir)) {
+            perror("mkdtemp");
+            exit(2);
+        }
+    }
+    return tmpdir;
+}
+
+const char *ks_test_write(const char *name, const void *data, size_t n)
+{
+    size_t len = strlen(ks_test_tmpdir()) + strlen(name) + 2;
+    char *path = malloc(len);
+    FILE *fp;
+    if (!path)
+        exit(2);
+    snprintf(path, len, "%s/%s", tmpdir, name);
+    fp = fopen(path, "wb");
+    if (!fp || fwrite(data, 1, n, fp) != n) {
+        perror(path);
+        exit(2);
+    }
+    fclose(fp);
+    return path;
+}
+
+const char *ks_test_corpus(void)
+{
+    static const char *cands[] = {"../shared/corpus", "../../shared/corpus"};
+    const char *env = getenv("KENSA_CORPUS");
+    struct stat st;
+    if (env)
+        return stat(env, &st) == 0 ? env : NULL;
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
+        if (stat(cands[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return cands[i];
+    return NULL;
+}
+
+const char *ks_test_build(void)
+{
+    const char *b = getenv("BUILD");
+    return b && *b ? b : "build";
+}
+
+int ks_test_run(const char *cmd, char **out)
+{
+    FILE *fp = popen(cmd, "r");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int st;
+    if (!fp)
+        return -1;
+    for (;;) {
+        if (cap - n < 4096) {
+            char *nb = realloc(buf, cap ? cap * 2 : 8192);
+            if (!nb)
+                break;
+            buf = nb;
+            cap = cap ? cap * 2 : 8192;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, fp);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    if (buf)
+        buf[n] = 0;
+    st = pclose(fp);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void cleanup(void)
+{
+    if (tmpdir[0] && !getenv("KS_TEST_KEEP")) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int passed = 0, failed = 0;
+    const char *only = argc > 1 ? argv[1] : NULL;
+    atexit(cleanup);
+    for (int i = 0; i < ntests; i++) {
+        if (only && strcmp(only, tests[i].name) != 0)
+            continue;
+        int before = ks_test_failed_checks;
+        tests[i].fn();
+        if (ks_test_failed_checks == before) {
+            passed++;
+        } else {
+            failed++;
+            fprintf(stderr, "FAIL %s\n", tests[i].name);
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

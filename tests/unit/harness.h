@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * A tiny unit-test harness (yara test-rules.c spirit): TEST(name) registers a
+ * function, CHECK* macros print file:line on failure and keep going, main()
+ * (harness.c) runs every test and prints "N passed, N failed".
+ *
+ * Test data: ks_test_tmpdir() gives a fresh directory per test binary;
+ * ks_test_corpus() returns the ../shared/corpus path or NULL (skip cleanly).
+ */
+#ifndef KS_TEST_HARNESS_H
+#define KS_TEST_HARNESS_H
+
+#include <stdio.h>
+#include <string.h>
+#include <stdint.h>
+#include <inttypes.h>
+
+typedef void (*ks_test_fn)(void);
+void ks_test_register(const char *name, ks_test_fn fn);
+extern int ks_test_failed_checks;
+
+#define TEST(name)                                                         \
+    static void test_##name(void);                                         \
+    __attribute__((constructor)) static void register_##name(void)         \
+    {                                                                      \
+        ks_test_register(#name, test_##name);                              \
+    }                                                                      \
+    static void test_##name(void)
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,         \
+                    __LINE__, #cond);                                      \
+            ks_test_failed_checks++;                                       \
+        }                                                                  \
+    } while (0)
+
+#define CHECK_INT(a, b)                                                    \
+    do {                                                                   \
+        long long va_ = (long long)(a), vb_ = (long long)(b);              \
+        if (va_ != vb_) {                                                  \
+            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n",    \
+                    __FILE__, __LINE__, #a, va_, #b, vb_);                 \
+            ks_test_failed_checks++;                                       \
+        }                                                                  \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                    \
+    do {                                                                   \
+        const char *sa_ = (a), *sb_ = (b);                                 \
+        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                       \
+            fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n",      \
+                    __FILE__, __LINE__, #a, sa_ ? sa_ : "(null)",          \
+                    sb_ ? sb_ : "(null)");                                 \
+            ks_test_failed_checks++;                                       \
+        }                                                                  \
+    } while (0)
+
+/* Fresh per-process temp dir (removed at exit unless KS_TEST_KEEP=1). */
+const char *ks_test_tmpdir(void);
+/* Writes a file under the temp dir; returns its path (static storage per call
+ * is NOT reused: the string is leaked intentionally for test simplicity). */
+const char *ks_test_write(const char *name, const void *data, size_t n);
+/* ../shared/corpus (or $KENSA_CORPUS) when it exists, else NULL. */
+const char *ks_test_corpus(void);
+/* Path of the build dir (binaries: kensa, kensa-gen), from $BUILD or "build". */
+const char *ks_test_build(void);
+/* Runs a shell command, captures stdout into a malloc'd string (may be NULL);
+ * returns the exit status (or -1). */
+int ks_test_run(const char *cmd, char **out);
+
+#endif
