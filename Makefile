@@ -19,7 +19,7 @@ OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla \
             -Wwrite-strings -Wformat-security -fno-common -Wno-missing-field-initializers
 CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -pthread \
-            -Iinclude -Isrc/lib $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+            -Iinclude -Isrc/lib $(PKG_CFLAGS) -DKS_RULES_DIR_DEFAULT=\"$(CURDIR)/rules\" $(EXTRA_CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lpthread -lm $(EXTRA_LDFLAGS)
 
 LIB_SRC  := $(shell find src/lib -name '*.c' | sort)
@@ -42,11 +42,13 @@ deps:
 
 $(BUILD)/obj/src/lib/%.o: src/lib/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -DKS_BUILDING_LIBRARY -fvisibility=hidden -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS_ALL) -DKS_BUILDING_LIBRARY -fvisibility=hidden -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(BUILD)/libkensa.a: $(LIB_OBJ)
 	@rm -f $@

@@ -33,8 +33,6 @@ struct ks_event {
     ks_symtab *syms;      /* the engine's interner */
     ks_symcache *cache;   /* the worker's cache */
     ks_arena *arena;      /* scratch reset before each event: unescaped text */
-    const ks_sym *alias;  /* alias table: alias[sym] = canonical sym or 0 */
-    size_t nalias;
 };
 
 void ks__event_reset(ks_event *ev);

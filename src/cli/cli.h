@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Shared pieces of the kensa command: the engine set-up every hunting
+ * command uses (flags from flags.def, evidence paths, outputs, diagnostics
+ * on stderr, progress), and the exit status rules (docs/EXIT-STATUS.md).
+ */
+#ifndef KS_CLI_H
+#define KS_CLI_H
+
+#include <stdbool.h>
+#include "kensa/kensa.h"
+
+/* Exit statuses. Findings and input errors combine: 3 = both. */
+enum {
+    KS_EXIT_CLEAN = 0,     /* ran, nothing found */
+    KS_EXIT_FINDINGS = 1,  /* ran, findings reported */
+    KS_EXIT_ERRORS = 2,    /* usage error, or some evidence/rules unreadable */
+    KS_EXIT_BOTH = 3       /* findings, and some evidence was unreadable */
+};
+
+/* Every subcommand's entry point and usage text (commands.def). */
+#define KS_CMD(name, fn, summary) int fn(int argc, char **argv); extern const char *const fn##_usage;
+#include "commands.def"
+#undef KS_CMD
+
+#define CLI_MAX_OUTPUTS 8
+
+typedef struct cli_run {
+    const char *cmd;            /* "hunt", "scan", ... for messages */
+    bool quiet;
+    bool verbose;
+    bool color;
+    const char *out_name[CLI_MAX_OUTPUTS]; /* output plugin names */
+    const char *out_path[CLI_MAX_OUTPUTS]; /* "-" = stdout */
+    int nout;
+    int npaths;
+    /* diagnostic printing state */
+    unsigned long printed, suppressed;
+    bool progress_shown;
+    unsigned long long t0;
+} cli_run;
+
+/* Parses the hunt flags (flags.def) and paths from argv[1..]; creates the
+ * engine. Extra fixed options (e.g. "mode"="files") may be given as a NULL-
+ * terminated key, value list. Returns 0 or KS_EXIT_ERRORS (message printed). */
+int cli_setup(int argc, char **argv, const char *const *fixed, ks_engine **e, cli_run *run);
+/* Runs the engine, writes the outputs, prints the summary; returns the exit
+ * status. Frees nothing: the caller frees the engine. */
+int cli_run_engine(ks_engine *e, cli_run *run);
+/* The whole of a hunting command: setup + run + free. */
+int cli_hunt_main(int argc, char **argv, const char *cmd, const char *const *fixed);
+/* Prints the hunt flags (for help texts). */
+void cli_print_flags(void);
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Growable byte buffer with a hard cap, plus the two escapers every output
+ * needs (JSON strings, CSV fields). Output is always valid UTF-8: invalid
+ * input bytes become U+FFFD so a SIEM never rejects a line kensa wrote.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core.h"
+
+#define BUF_DEFAULT_LIMIT ((size_t)1 << 30)
+
+int ks__buf_grow(ks_buf *b, size_t extra)
+{
+    size_t need, ncap, limit = b->limit ? b->limit : BUF_DEFAULT_LIMIT;
+    char *np;
+    if (!ks__add_ok(b->n, extra, &need) || !ks__add_ok(need, 1, &need))
+        return KS_ELIMIT;
+    if (need <= b->cap)
+        return KS_OK;
+    if (need > limit)
+        return KS_ELIMIT;
+    ncap = b->cap ? b->cap : 64;
+    while (ncap < need)
+        ncap = ncap > limit / 2 ? limit : ncap * 2;
+    np = realloc(b->p, ncap);
+    if (!np)
+        return KS_ENOMEM;
+    b->p = np;
+    b->cap = ncap;
+    return KS_OK;
+}
+
+int ks__buf_add(ks_buf *b, const void *p, size_t n)
+{
+    int rc = ks__buf_grow(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+    b->p[b->n] = 0;
+    return KS_OK;
+}
+
+int ks__buf_addc(ks_buf *b, char c)
+{
+    return ks__buf_add(b, &c, 1);
+}
+
+int ks__buf_adds(ks_buf *b, const char *s)
+{
+    return ks__buf_add(b, s, strlen(s));
+}
+
+int ks__buf_vprintf(ks_buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    int n, rc;
+    va_copy(cp, ap);
+    n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return KS_EINTERNAL;
+    if ((rc = ks__buf_grow(b, (size_t)n)) != 0)
+        return rc;
+    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+    b->n += (size_t)n;
+    return KS_OK;
+}
+
+int ks__buf_printf(ks_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    rc = ks__buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int ks__buf_add_json_str(ks_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i = 0, run = 0;
+    int rc = KS_OK;
+    while (i < n && rc == KS_OK) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+            run++;
+            continue;
+        }
+        if (run && (rc = ks__buf_add(b, s + i - run, run)) != 0)
+            break;
+        run = 0;
+        if (c >= 0x80) {
+            size_t ok = ks__utf8_valid_prefix(s + i, KS_MIN(n - i, 4));
+            size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+            if (ok >= len && len > 1) {
+                rc = ks__buf_add(b, s + i, len);
+                i += len;
+            } else {
+                rc = ks__buf_add(b, "\xef\xbf\xbd", 3);
+                i++;
+            }
+            continue;
+        }
+        char esc[7] = {'\\', 0};
+        size_t en = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+            en = 6;
+        }
+        rc = ks__buf_add(b, esc, en);
+        i++;
+    }
+    if (rc == KS_OK && run)
+        rc = ks__buf_add(b, s + i - run, run);
+    return rc;
+}
+
+int ks__buf_add_csv(ks_buf *b, const char *s, size_t n)
+{
+    bool quote = false;
+    int rc;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r') {
+            quote = true;
+            break;
+        }
+    /* Spreadsheet formula injection: a leading = + - @ is made inert. */
+    bool formula = n && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@');
+    if (!quote && !formula)
+        return ks__buf_add(b, s, n);
+    if ((rc = ks__buf_addc(b, '"')) != 0)
+        return rc;
+    if (formula && (rc = ks__buf_addc(b, '\'')) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' && (rc = ks__buf_addc(b, '"')) != 0)
+            return rc;
+        if ((rc = ks__buf_addc(b, s[i])) != 0)
+            return rc;
+    }
+    return ks__buf_addc(b, '"');
+}
+
+void ks__buf_reset(ks_buf *b)
+{
+    b->n = 0;
+    if (b->p)
+        b->p[0] = 0;
+}
+
+void ks__buf_release(ks_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->n = b->cap = 0;
+}
+
+char *ks__buf_detach(ks_buf *b, size_t *n)
+{
+    char *p = b->p;
+    if (n)
+        *n = b->n;
+    b->p = NULL;
+    b->n = b->cap = 0;
+    return p;
+}

@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Evidence streams (see source.h). Plain files are mmap()ed read-only and
+ * handed out zero-copy; pages behind the reader are dropped with
+ * MADV_DONTNEED so the resident set stays bounded on files larger than RAM.
+ * gzip (zlib, concatenated members) and zstd streams and stdin go through a
+ * sliding window buffer that grows only up to KS_WINDOW_MAX.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+#include "source.h"
+
+#define RAW_CHUNK ((size_t)1 << 17)        /* compressed bytes per read */
+#define DONTNEED_STEP ((uint64_t)64 << 20) /* drop mapped pages every 64 MiB */
+#define SPILL_MAX ((uint64_t)64 << 30)     /* largest stream spilled for map() */
+
+struct ks_source {
+    char *path;            /* owned copy, for diagnostics */
+    int fd;                /* -1 for memory sources */
+    bool own_fd;           /* close fd on close (not stdin) */
+    struct stat st;
+    bool have_st;
+    ks_codec codec;
+
+    /* whole content in memory (mmap, borrowed memory, or spilled stream) */
+    const uint8_t *map;
+    uint64_t size;
+    bool is_mapped;        /* map came from mmap and must be unmapped */
+    bool whole;            /* map/size describe the entire stream */
+    uint64_t dropped;      /* mapped bytes before this were MADV_DONTNEED'd */
+
+    /* stream window: buf holds bytes [base, base + len) */
+    uint8_t *buf;
+    size_t cap;
+    uint64_t base;
+    size_t len;
+    uint64_t released;
+    bool eof;              /* decompressor reached the end (or failed) */
+    int err;               /* sticky read/decode error */
+
+    /* raw (compressed) input */
+    uint8_t *raw;
+    size_t raw_len, raw_pos;
+    bool raw_eof;
+    z_stream z;
+    bool z_init;
+    ZSTD_DStream *zs;
+
+    uint8_t head[KS_HEAD_MAX];
+    size_t nhead;
+    bool have_head;
+};
+
+static ks_codec sniff_codec(const uint8_t *p, size_t n)
+{
+    if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+        return KS_CODEC_GZIP;
+    if (n >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd)
+        return KS_CODEC_ZSTD;
+    return KS_CODEC_NONE;
+}
+
+static int fill_raw(ks_source *s)
+{
+    if (s->raw_pos < s->raw_len || s->raw_eof)
+        return KS_OK;
+    ssize_t r;
+    do {
+        r = read(s->fd, s->raw, RAW_CHUNK);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return KS_EIO;
+    s->raw_len = (size_t)r;
+    s->raw_pos = 0;
+    if (r == 0)
+        s->raw_eof = true;
+    return KS_OK;
+}
+
+/* Appends up to `room` decoded bytes at dst; returns bytes produced (0 at
+ * end of stream or on error, which is recorded in s->err). */
+static size_t decode(ks_source *s, uint8_t *dst, size_t room)
+{
+    size_t out = 0;
+    while (out < room && !s->eof) {
+        if (fill_raw(s) != KS_OK) {
+            s->err = KS_EIO;
+            s->eof = true;
+            break;
+        }
+        size_t avail = s->raw_len - s->raw_pos;
+        if (s->codec == KS_CODEC_NONE) {
+            if (avail == 0) {
+                s->eof = true;
+                break;
+            }
+            size_t k = KS_MIN(avail, room - out);
+            memcpy(dst + out, s->raw + s->raw_pos, k);
+            s->raw_pos += k;
+            out += k;
+        } else if (s->codec == KS_CODEC_GZIP) {
+            if (avail == 0 && s->raw_eof) {
+                /* A clean end is only after Z_STREAM_END (z_init reset). */
+                if (s->z_init && s->z.total_in)
+                    s->err = KS_ETRUNCATED;
+                s->eof = true;
+                break;
+            }
+            s->z.next_in = s->raw + s->raw_pos;
+            s->z.avail_in = (uInt)avail;
+            s->z.next_out = dst + out;
+            s->z.avail_out = (uInt)KS_MIN(room - out, (size_t)UINT32_MAX);
+            int zr = inflate(&s->z, Z_NO_FLUSH);
+            size_t used = avail - s->z.avail_in;
+            size_t made = (size_t)(s->z.next_out - (dst + out));
+            s->raw_pos += used;
+            out += made;
+            if (zr == Z_STREAM_END) {
+                /* Concatenated members (gzip -c a b > c) keep going. */
+                inflateReset(&s->z);
+                s->z.total_in = 0;
+                if (fill_raw(s) != KS_OK || (s->raw_pos >= s->raw_len && s->raw_eof)) {
+                    s->eof = true;
+                    break;
+                }
+            } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+                s->err = KS_EFORMAT;
+                s->eof = true;
+                break;
+            } else if (made == 0 && used == 0 && s->raw_eof) {
+                s->err = KS_ETRUNCATED;
+                s->eof = true;
+                break;
+            }
+        } else {
+            if (avail == 0 && s->raw_eof) {
+                s->eof = true;
+                break;
+            }
+            ZSTD_inBuffer in = {s->raw + s->raw_pos, avail, 0};
+            ZSTD_outBuffer ob = {dst + out, room - out, 0};
+            size_t zr = ZSTD_decompressStream(s->zs, &ob, &in);
+            if (ZSTD_isError(zr)) {
+                s->err = KS_EFORMAT;
+                s->eof = true;
+                break;
+            }
+            s->raw_pos += in.pos;
+            out += ob.pos;
+            if (in.pos == 0 && ob.pos == 0 && s->raw_eof) {
+                if (zr != 0)
+                    s->err = KS_ETRUNCATED;
+                s->eof = true;
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+static int source_alloc(const char *path, ks_source **out)
+{
+    ks_source *s = calloc(1, sizeof *s);
+    if (!s)
+        return KS_ENOMEM;
+    s->fd = -1;
+    s->path = strdup(path ? path : "");
+    if (!s->path) {
+        free(s);
+        return KS_ENOMEM;
+    }
+    *out = s;
+    return KS_OK;
+}
+
+static int start_stream(ks_source *s, const uint8_t *pre, size_t npre)
+{
+    s->raw = malloc(RAW_CHUNK);
+    if (!s->raw)
+        return KS_ENOMEM;
+    memcpy(s->raw, pre, npre);
+    s->raw_len = npre;
+    s->codec = sniff_codec(pre, npre);
+    if (s->codec == KS_CODEC_GZIP) {
+        memset(&s->z, 0, sizeof s->z);
+        if (inflateInit2(&s->z, 15 + 32) != Z_OK)
+            return KS_ENOMEM;
+        s->z_init = true;
+    } else if (s->codec == KS_CODEC_ZSTD) {
+        s->zs = ZSTD_createDStream();
+        if (!s->zs)
+            return KS_ENOMEM;
+        ZSTD_initDStream(s->zs);
+    }
+    return KS_OK;
+}
+
+int ks__source_open(int dirfd, const char *name, const char *path, ks_source **out,
+                    char *errbuf, size_t errcap)
+{
+    ks_source *s = NULL;
+    uint8_t magic[4];
+    ssize_t nm;
+    int rc = source_alloc(path, &s);
+    if (rc)
+        return rc;
+    if (strcmp(path, "-") == 0 && (!name || strcmp(name, "-") == 0)) {
+        s->fd = STDIN_FILENO;
+    } else {
+        s->fd = openat(dirfd, name ? name : path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (s->fd < 0) {
+            rc = errno == EACCES || errno == EPERM ? KS_EPERM
+                 : errno == ENOENT                 ? KS_ENOTFOUND
+                                                   : KS_EIO;
+            snprintf(errbuf, errcap, "cannot open: %s", strerror(errno));
+            goto fail;
+        }
+        s->own_fd = true;
+        if (fstat(s->fd, &s->st) != 0) {
+            snprintf(errbuf, errcap, "cannot stat: %s", strerror(errno));
+            rc = KS_EIO;
+            goto fail;
+        }
+        s->have_st = true;
+        if (!S_ISREG(s->st.st_mode) && !S_ISFIFO(s->st.st_mode)) {
+            snprintf(errbuf, errcap, "not a regular file");
+            rc = KS_EUNSUPPORTED;
+            goto fail;
+        }
+        /* O_NONBLOCK only protected the open from FIFOs; read normally. */
+        fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK);
+    }
+    if (s->have_st && S_ISREG(s->st.st_mode)) {
+        nm = pread(s->fd, magic, sizeof magic, 0);
+        if (nm < 0) {
+            snprintf(errbuf, errcap, "cannot read: %s", strerror(errno));
+            rc = KS_EIO;
+            goto fail;
+        }
+        if (sniff_codec(magic, (size_t)nm) == KS_CODEC_NONE) {
+            s->size = (uint64_t)s->st.st_size;
+            s->whole = true;
+            if (s->size) {
+                void *m = mmap(NULL, s->size, PROT_READ, MAP_PRIVATE, s->fd, 0);
+                if (m == MAP_FAILED) {
+                    snprintf(errbuf, errcap, "cannot map: %s", strerror(errno));
+                    rc = KS_EIO;
+                    goto fail;
+                }
+                madvise(m, s->size, MADV_SEQUENTIAL);
+                s->map = m;
+                s->is_mapped = true;
+            }
+            *out = s;
+            return KS_OK;
+        }
+        if ((rc = start_stream(s, magic, (size_t)nm)) != KS_OK)
+            goto fail;
+        if (lseek(s->fd, nm, SEEK_SET) < 0) {
+            rc = KS_EIO;
+            goto fail;
+        }
+    } else {
+        /* stdin or a pipe: the first bytes decide the codec. */
+        size_t got = 0;
+        while (got < sizeof magic) {
+            ssize_t r = read(s->fd, magic + got, sizeof magic - got);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        if ((rc = start_stream(s, magic, got)) != KS_OK)
+            goto fail;
+    }
+    *out = s;
+    return KS_OK;
+fail:
+    ks__source_close(s);
+    return rc;
+}
+
+int ks__source_mem(const void *p, size_t n, const char *path, ks_source **out)
+{
+    ks_source *s = NULL;
+    int rc = source_alloc(path, &s);
+    if (rc)
+        return rc;
+    s->map = p;
+    s->size = n;
+    s->whole = true;
+    *out = s;
+    return KS_OK;
+}
+
+void ks__source_close(ks_source *s)
+{
+    if (!s)
+        return;
+    if (s->is_mapped && s->map)
+        munmap((void *)s->map, s->size);
+    if (s->own_fd && s->fd >= 0)
+        close(s->fd);
+    if (s->z_init)
+        inflateEnd(&s->z);
+    if (s->zs)
+        ZSTD_freeDStream(s->zs);
+    free(s->raw);
+    free(s->buf);
+    free(s->path);
+    free(s);
+}
+
+const char *ks__source_path(const ks_source *s) { return s->path; }
+ks_codec ks__source_codec(const ks_source *s) { return s->codec; }
+uint64_t ks__source_size(const ks_source *s) { return s->whole ? s->size : UINT64_MAX; }
+const struct stat *ks__source_stat(const ks_source *s) { return s->have_st ? &s->st : NULL; }
+
+const uint8_t *ks__source_head(ks_source *s, size_t *n)
+{
+    if (!s->have_head) {
+        const uint8_t *p;
+        size_t avail = 0;
+        if (s->whole) {
+            s->nhead = (size_t)KS_MIN(s->size, (uint64_t)KS_HEAD_MAX);
+            memcpy(s->head, s->map, s->nhead);
+        } else if (s->released == 0 && ks__source_window(s, 0, KS_HEAD_MAX, &p, &avail) == KS_OK) {
+            s->nhead = KS_MIN(avail, (size_t)KS_HEAD_MAX);
+            memcpy(s->head, p, s->nhead);
+        }
+        s->have_head = true;
+    }
+    *n = s->nhead;
+    return s->head;
+}
+
+int ks__source_window(ks_source *s, uint64_t off, size_t want, const uint8_t **p, size_t *avail)
+{
+    if (want > KS_WINDOW_MAX)
+        return KS_ELIMIT;
+    if (s->whole) {
+        if (off >= s->size) {
+            *p = s->map ? s->map + s->size : (const uint8_t *)"";
+            *avail = 0;
+            return KS_OK;
+        }
+        *p = s->map + off;
+        *avail = (size_t)KS_MIN(s->size - off, (uint64_t)SIZE_MAX);
+        return KS_OK;
+    }
+    if (off < s->base)
+        return KS_EUSAGE;
+    /* Slide: drop released bytes from the front of the buffer. */
+    if (s->released > s->base) {
+        size_t drop = (size_t)KS_MIN(s->released - s->base, (uint64_t)s->len);
+        memmove(s->buf, s->buf + drop, s->len - drop);
+        s->len -= drop;
+        s->base += drop;
+    }
+    if (off < s->base)
+        return KS_EUSAGE;
+    uint64_t need_end = off + want;
+    while (s->base + s->len < need_end && !s->eof) {
+        size_t need = (size_t)(need_end - s->base);
+        if (need > s->cap) {
+            size_t ncap = s->cap ? s->cap : ((size_t)1 << 20);
+            while (ncap < need)
+                ncap *= 2;
+            if (ncap > KS_WINDOW_MAX + ((size_t)1 << 20))
+                return KS_ELIMIT;
+            uint8_t *nb = realloc(s->buf, ncap);
+            if (!nb)
+                return KS_ENOMEM;
+            s->buf = nb;
+            s->cap = ncap;
+        }
+        size_t got = decode(s, s->buf + s->len, s->cap - s->len);
+        s->len += got;
+    }
+    if (off >= s->base + s->len) {
+        *p = s->buf ? s->buf + s->len : (const uint8_t *)"";
+        *avail = 0;
+    } else {
+        *p = s->buf + (off - s->base);
+        *avail = (size_t)(s->base + s->len - off);
+    }
+    if (s->err && *avail < want)
+        return s->err;
+    return KS_OK;
+}
+
+void ks__source_release(ks_source *s, uint64_t off)
+{
+    if (off > s->released)
+        s->released = off;
+    if (s->is_mapped && s->released >= s->dropped + DONTNEED_STEP) {
+        uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+        uint64_t end = s->released & ~(pg - 1);
+        if (end > s->dropped) {
+            madvise((void *)(s->map + s->dropped), end - s->dropped, MADV_DONTNEED);
+            s->dropped = end;
+        }
+    }
+}
+
+int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n)
+{
+    char tmpl[] = "/tmp/kensa-spill-XXXXXX";
+    int fd = -1, rc = KS_OK;
+    uint64_t total = 0;
+    if (s->whole)
+        goto done;
+    if (s->released > 0 || s->base > 0)
+        return KS_EUSAGE;
+    /* Spill the decoded stream to an unlinked temporary file, then map it. */
+    fd = mkstemp(tmpl);
+    if (fd < 0)
+        return KS_EIO;
+    unlink(tmpl);
+    for (;;) {
+        const uint8_t *w;
+        size_t avail;
+        rc = ks__source_window(s, total, (size_t)1 << 20, &w, &avail);
+        if (rc != KS_OK && avail == 0)
+            break;
+        if (avail == 0)
+            break;
+        if (total + avail > SPILL_MAX) {
+            rc = KS_ELIMIT;
+            break;
+        }
+        if (write(fd, w, avail) != (ssize_t)avail) {
+            rc = KS_EIO;
+            break;
+        }
+        total += avail;
+        s->released = total;
+        rc = KS_OK;
+    }
+    if (rc != KS_OK && total == 0)
+        goto out;
+    free(s->buf);
+    s->buf = NULL;
+    s->len = s->cap = 0;
+    s->size = total;
+    s->whole = true;
+    if (total) {
+        void *m = mmap(NULL, total, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            rc = KS_EIO;
+            goto out;
+        }
+        s->map = m;
+        s->is_mapped = true;
+    }
+    s->released = 0;
+    s->dropped = 0;
+done:
+    *p = s->map ? s->map : (const uint8_t *)"";
+    *n = s->size;
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* ---- lines ------------------------------------------------------------------ */
+
+void ks__lines_init(ks_lines *l, ks_source *src, size_t max)
+{
+    l->src = src;
+    l->off = 0;
+    l->lineno = 0;
+    l->max = max ? KS_MIN(max, KS_WINDOW_MAX - 1) : ((size_t)16 << 20);
+}
+
+int ks__lines_next(ks_lines *l, const char **line, size_t *n, uint64_t *lineno, uint64_t *off)
+{
+    const uint8_t *p;
+    size_t avail, want = 65536;
+    int rc;
+    for (;;) {
+        rc = ks__source_window(l->src, l->off, KS_MIN(want, l->max + 1), &p, &avail);
+        if (avail == 0)
+            return rc != KS_OK ? rc : KS_EOF;
+        size_t scan = KS_MIN(avail, l->max + 1);
+        const uint8_t *nl = memchr(p, '\n', scan);
+        if (nl || (avail < want && avail <= l->max)) {
+            /* Found a newline, or the stream ends without one. */
+            size_t len = nl ? (size_t)(nl - p) : avail;
+            *off = l->off;
+            *lineno = ++l->lineno;
+            l->off += len + (nl ? 1 : 0);
+            if (len && p[len - 1] == '\r')
+                len--;
+            *line = (const char *)p;
+            *n = len;
+            ks__source_release(l->src, *off);
+            return KS_OK;
+        }
+        if (scan > l->max) {
+            /* Over-long line: skip to the next newline without keeping it. */
+            *off = l->off;
+            *lineno = ++l->lineno;
+            for (;;) {
+                l->off += scan;
+                ks__source_release(l->src, l->off);
+                rc = ks__source_window(l->src, l->off, 1 << 20, &p, &avail);
+                if (avail == 0)
+                    return KS_ELIMIT;
+                nl = memchr(p, '\n', avail);
+                if (nl) {
+                    l->off += (size_t)(nl - p) + 1;
+                    ks__source_release(l->src, l->off);
+                    return KS_ELIMIT;
+                }
+                scan = avail;
+            }
+        }
+        want *= 2;
+        if (rc != KS_OK)
+            return rc;
+    }
+}

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Small helpers with no better home: clocks and calendar arithmetic
+ * (timegm without the TZ environment, FILETIME), UTF-8/UTF-16 conversion,
+ * case-insensitive search, size/duration parsing, path globs, and the
+ * error-code and severity names of the public API.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "core.h"
+
+const char *ks_strerror(int code)
+{
+    switch (code) {
+#define KS_ERR_CASE_(name, val, msg) case val: return msg;
+        KS_ERRNO_MAP(KS_ERR_CASE_)
+#undef KS_ERR_CASE_
+    case KS_EOF:
+        return "end of input";
+    }
+    return "unknown error";
+}
+
+static const char *const sev_names[] = {"info", "low", "medium", "high", "critical"};
+
+const char *ks_severity_name(ks_severity s)
+{
+    return (unsigned)s < KS_ARRAY_LEN(sev_names) ? sev_names[s] : "info";
+}
+
+int ks_severity_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < KS_ARRAY_LEN(sev_names); i++)
+        if (strcasecmp(s, sev_names[i]) == 0)
+            return (int)i;
+    if (strcasecmp(s, "informational") == 0)
+        return KS_SEV_INFO;
+    return -1;
+}
+
+/* ---- time ------------------------------------------------------------------ */
+
+uint64_t ks__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int64_t ks__wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Days from civil (Howard Hinnant's algorithm), valid for all Gregorian
+ * dates; avoids timegm()'s dependence on the process time zone. */
+int64_t ks__timegm(int y, int mo, int d, int h, int mi, int s)
+{
+    y -= mo <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    return days * 86400 + h * 3600 + mi * 60 + s;
+}
+
+int64_t ks__filetime_to_ns(uint64_t ft)
+{
+    /* 1601-01-01 to 1970-01-01 is 11644473600 s. */
+    const uint64_t epoch = 116444736000000000ull;
+    if (ft < epoch)
+        return -(int64_t)((epoch - ft) * 100);
+    uint64_t d = ft - epoch;
+    if (d > (uint64_t)INT64_MAX / 100)
+        return KS_TIME_NONE;
+    return (int64_t)(d * 100);
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+size_t ks_time_format(int64_t t, char *buf, size_t cap)
+{
+    if (t == KS_TIME_NONE)
+        return (size_t)snprintf(buf, cap, "%s", "");
+    int64_t sec = t / 1000000000, ns = t % 1000000000;
+    if (ns < 0) {
+        ns += 1000000000;
+        sec--;
+    }
+    int64_t days = sec / 86400, rem = sec % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (ns == 0)
+        return (size_t)snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
+                                (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    /* Trim trailing zeros in groups of three: ms, us or ns precision. */
+    int digits = 9;
+    int64_t f = ns;
+    while (digits > 3 && f % 1000 == 0) {
+        f /= 1000;
+        digits -= 3;
+    }
+    return (size_t)snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%0*lldZ", y, m, d,
+                            (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), digits,
+                            (long long)f);
+}
+
+static bool digits(const char *s, size_t n, size_t at, size_t cnt, int *out)
+{
+    int v = 0;
+    if (at + cnt > n)
+        return false;
+    for (size_t i = 0; i < cnt; i++) {
+        if (s[at + i] < '0' || s[at + i] > '9')
+            return false;
+        v = v * 10 + (s[at + i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+int ks_time_parse(const char *s, size_t n, int64_t *out)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    size_t i;
+    int64_t frac = 0;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n'))
+        n--;
+    if (!digits(s, n, 0, 4, &y) || n < 10 || s[4] != '-' || !digits(s, n, 5, 2, &mo) ||
+        s[7] != '-' || !digits(s, n, 8, 2, &d))
+        return KS_EFORMAT;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+        return KS_EFORMAT;
+    i = 10;
+    if (i < n && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
+        if (!digits(s, n, i + 1, 2, &h) || i + 3 >= n || s[i + 3] != ':' ||
+            !digits(s, n, i + 4, 2, &mi))
+            return KS_EFORMAT;
+        i += 6;
+        if (i < n && s[i] == ':') {
+            if (!digits(s, n, i + 1, 2, &sec))
+                return KS_EFORMAT;
+            i += 3;
+        }
+        if (i < n && (s[i] == '.' || s[i] == ',')) {
+            int nd = 0;
+            i++;
+            while (i < n && s[i] >= '0' && s[i] <= '9') {
+                if (nd < 9) {
+                    frac = frac * 10 + (s[i] - '0');
+                    nd++;
+                }
+                i++;
+            }
+            while (nd++ < 9)
+                frac *= 10;
+        }
+    }
+    if (h > 23 || mi > 59 || sec > 60)
+        return KS_EFORMAT;
+    int64_t off = 0;
+    if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+        int oh, om = 0;
+        int sign = s[i] == '-' ? -1 : 1;
+        if (!digits(s, n, i + 1, 2, &oh))
+            return KS_EFORMAT;
+        i += 3;
+        if (i < n && s[i] == ':')
+            i++;
+        if (i < n && digits(s, n, i, 2, &om))
+            i += 2;
+        off = sign * (oh * 3600 + om * 60);
+    }
+    if (i != n)
+        return KS_EFORMAT;
+    *out = (ks__timegm(y, mo, d, h, mi, sec) - off) * 1000000000 + frac;
+    return KS_OK;
+}
+
+/* ---- UTF ------------------------------------------------------------------- */
+
+size_t ks__utf8_valid_prefix(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return i;
+        }
+        if (i + len > n)
+            return i;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+            return i;
+        i += len;
+    }
+    return i;
+}
+
+bool ks__utf8_valid(const char *s, size_t n)
+{
+    return ks__utf8_valid_prefix(s, n) == n;
+}
+
+size_t ks__utf8_put(char out[4], uint32_t cp)
+{
+    if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        cp = 0xfffd;
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+size_t ks__utf16le_to_utf8(const uint8_t *in, size_t n, char *out, size_t cap, bool stop_at_nul)
+{
+    size_t o = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        uint32_t cu = (uint32_t)in[i] | ((uint32_t)in[i + 1] << 8);
+        if (cu == 0 && stop_at_nul)
+            break;
+        if (cu < 0x80 && o < cap) { /* fast path: ASCII */
+            out[o++] = (char)cu;
+            continue;
+        }
+        uint32_t cp = cu;
+        if (cu >= 0xd800 && cu <= 0xdbff && i + 3 < n) {
+            uint32_t lo = (uint32_t)in[i + 2] | ((uint32_t)in[i + 3] << 8);
+            if (lo >= 0xdc00 && lo <= 0xdfff) {
+                cp = 0x10000 + ((cu - 0xd800) << 10) + (lo - 0xdc00);
+                i += 2;
+            } else {
+                cp = 0xfffd;
+            }
+        } else if (cu >= 0xd800 && cu <= 0xdfff) {
+            cp = 0xfffd;
+        }
+        char tmp[4];
+        size_t k = ks__utf8_put(tmp, cp);
+        if (o + k > cap)
+            break;
+        memcpy(out + o, tmp, k);
+        o += k;
+    }
+    return o;
+}
+
+bool ks__ieq(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an != bn)
+        return false;
+    for (size_t i = 0; i < an; i++)
+        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+            return false;
+    return true;
+}
+
+const char *ks__memmem_ci(const char *h, size_t hn, const char *nd, size_t nn)
+{
+    if (nn == 0)
+        return h;
+    if (nn > hn)
+        return NULL;
+    int f = tolower((unsigned char)nd[0]);
+    for (size_t i = 0; i + nn <= hn; i++) {
+        if (tolower((unsigned char)h[i]) != f)
+            continue;
+        if (ks__ieq(h + i, nn, nd, nn))
+            return h + i;
+    }
+    return NULL;
+}
+
+/* ---- parsing --------------------------------------------------------------- */
+
+int ks__parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || !*s || *s == '-')
+        return KS_EUSAGE;
+    v = strtoull(s, &end, 10);
+    if (end == s)
+        return KS_EUSAGE;
+    unsigned shift = 0;
+    switch (tolower((unsigned char)*end)) {
+    case 0: break;
+    case 'k': shift = 10; break;
+    case 'm': shift = 20; break;
+    case 'g': shift = 30; break;
+    case 't': shift = 40; break;
+    default: return KS_EUSAGE;
+    }
+    if (*end && end[1] && !(tolower((unsigned char)end[1]) == 'b' && !end[2]) &&
+        !(tolower((unsigned char)end[1]) == 'i' && end[2] && tolower((unsigned char)end[2]) == 'b' && !end[3]))
+        return KS_EUSAGE;
+    if (shift && v > (UINT64_MAX >> shift))
+        return KS_EUSAGE;
+    *out = (uint64_t)v << shift;
+    return KS_OK;
+}
+
+int ks__parse_duration(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+    int64_t mul;
+    if (!s || !*s)
+        return KS_EUSAGE;
+    v = strtoll(s, &end, 10);
+    if (end == s || v < 0)
+        return KS_EUSAGE;
+    if (!strcmp(end, "ms"))
+        mul = 1000000ll;
+    else if (!*end || !strcmp(end, "s"))
+        mul = 1000000000ll;
+    else if (!strcmp(end, "m"))
+        mul = 60ll * 1000000000ll;
+    else if (!strcmp(end, "h"))
+        mul = 3600ll * 1000000000ll;
+    else if (!strcmp(end, "d"))
+        mul = 86400ll * 1000000000ll;
+    else if (!strcmp(end, "w"))
+        mul = 7 * 86400ll * 1000000000ll;
+    else
+        return KS_EUSAGE;
+    if (v > INT64_MAX / mul)
+        return KS_EUSAGE;
+    *out = v * mul;
+    return KS_OK;
+}
+
+bool ks__glob(const char *p, const char *s)
+{
+    const char *star_p = NULL, *star_s = NULL;
+    while (*s) {
+        if (*p == '*') {
+            while (*p == '*')
+                p++;
+            star_p = p;
+            star_s = s;
+            continue;
+        }
+        if (*p == '?' || (*p == '\\' && p[1] && p[1] == *s && (p++, 1)) || *p == *s) {
+            p++;
+            s++;
+            continue;
+        }
+        if (*p == '[') {
+            const char *q = p + 1;
+            bool neg = (*q == '!' || *q == '^'), hit = false;
+            if (neg)
+                q++;
+            for (; *q && *q != ']'; q++) {
+                if (q[1] == '-' && q[2] && q[2] != ']') {
+                    if (*s >= q[0] && *s <= q[2])
+                        hit = true;
+                    q += 2;
+                } else if (*q == *s) {
+                    hit = true;
+                }
+            }
+            if (*q == ']' && hit != neg) {
+                p = q + 1;
+                s++;
+                continue;
+            }
+        }
+        if (!star_p)
+            return false;
+        p = star_p;
+        s = ++star_s;
+    }
+    while (*p == '*')
+        p++;
+    return *p == 0;
+}

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Per-file work on the thread pool. For each file: open it as a ks_source,
+ * hand it to every file detector (YARA, IOCs, ...), let the input formats
+ * probe its first bytes, and stream the events of the best one through
+ * every event detector. Big files of a splittable format (EVTX) become one
+ * task per part so a single file uses every core.
+ *
+ * The walker is throttled (at most QUEUE_MAX files pending) so memory stays
+ * bounded on trees of millions of files.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine_int.h"
+
+#define QUEUE_MAX 4096
+#define SPLIT_MIN ((uint64_t)8 << 20)   /* smaller files are one task */
+#define SPLIT_MAX_PARTS 256
+
+typedef struct file_task {
+    ks_engine *e;
+    const struct ks_input *in;   /* for part tasks: the input to use */
+    uint64_t begin, end;         /* part range (end = UINT64_MAX: whole) */
+    bool is_part;
+    char path[];                 /* owned with the task */
+} file_task;
+
+int ks__workers_init(ks_engine *e)
+{
+    int n = ks__pool_size(e->pool);
+    e->workers = calloc((size_t)n, sizeof *e->workers);
+    if (!e->workers)
+        return KS_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        ks_worker *w = &e->workers[i];
+        w->id = i;
+        w->engine = e;
+        w->cache = ks__symcache_new(e->syms);
+        w->arena = ks__arena_new(65536, (size_t)256 << 20);
+        w->det_state = calloc(e->ndets ? e->ndets : 1, sizeof(void *));
+        if (!w->cache || !w->arena || !w->det_state)
+            return KS_ENOMEM;
+        w->ev.syms = e->syms;
+        w->ev.cache = w->cache;
+        w->ev.arena = w->arena;
+        for (size_t d = 0; d < e->ndets; d++) {
+            const struct ks_detector *det = e->dets[d].d;
+            if (det->worker_new) {
+                int rc = det->worker_new(e->dets[d].det, w, &w->det_state[d]);
+                if (rc != KS_OK)
+                    return rc;
+            }
+        }
+    }
+    return KS_OK;
+}
+
+void ks__workers_finish(ks_engine *e)
+{
+    int n = e->pool ? ks__pool_size(e->pool) : 0;
+    if (!e->workers)
+        return;
+    for (int i = 0; i < n; i++) {
+        ks_worker *w = &e->workers[i];
+        for (size_t d = 0; d < e->ndets && w->det_state; d++)
+            if (e->dets[d].d->worker_done)
+                e->dets[d].d->worker_done(e->dets[d].det, w->det_state[d]);
+        free(w->det_state);
+        free(w->ev.fields);
+        ks__arena_free(w->arena);
+        ks__symcache_free(w->cache);
+    }
+    free(e->workers);
+    e->workers = NULL;
+}
+
+static bool in_range(const ks_engine *e, int64_t t)
+{
+    if (t == KS_TIME_NONE)
+        return true; /* undated events are never filtered away */
+    if (e->since != KS_TIME_NONE && t < e->since)
+        return false;
+    if (e->until != KS_TIME_NONE && t > e->until)
+        return false;
+    return true;
+}
+
+/* Streams one source (or part) through the event detectors. */
+static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, ks_source *src,
+                         const char *path, uint64_t begin, uint64_t end)
+{
+    ks_input_ctx ctx = {.src = src, .path = path, .w = w, .begin = begin, .end = end};
+    void *st = NULL;
+    int rc = in->open(&ctx, &st);
+    uint64_t nev = 0;
+    if (rc != KS_OK) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = path;
+        ks__diag(e, KS_DIAG_ERROR, rc, in->name, &loc, "cannot read as %s: %s", in->name, ks_strerror(rc));
+        return;
+    }
+    ks_event *ev = &w->ev;
+    ev->prov.path = path;
+    ev->prov.format = in->name;
+    for (;;) {
+        ks__event_reset(ev);
+        rc = in->next(st, ev);
+        if (rc != KS_OK)
+            break;
+        nev++;
+        if (!in_range(e, ev->time)) {
+            KS_STAT_ADD(e, events_filtered, 1);
+            continue;
+        }
+        for (size_t d = 0; d < e->ndets; d++) {
+            const struct ks_detector *det = e->dets[d].d;
+            if (det->on_event)
+                det->on_event(w->det_state[d], ev);
+        }
+    }
+    in->close(st);
+    KS_STAT_ADD(e, events, nev);
+}
+
+static void task_done(ks_engine *e)
+{
+    pthread_mutex_lock(&e->qlock);
+    e->pending--;
+    pthread_cond_broadcast(&e->qcond);
+    pthread_mutex_unlock(&e->qlock);
+}
+
+static int submit(ks_engine *e, file_task *t);
+
+static void run_part(file_task *t, ks_worker *w)
+{
+    ks_engine *e = t->e;
+    ks_source *src = NULL;
+    char err[256];
+    if (ks__source_open(AT_FDCWD, NULL, t->path, &src, err, sizeof err) == KS_OK) {
+        parse_events(e, w, t->in, src, t->path, t->begin, t->end);
+        ks__source_close(src);
+    }
+}
+
+static void run_file(file_task *t, ks_worker *w)
+{
+    ks_engine *e = t->e;
+    ks_source *src = NULL;
+    char err[256] = "";
+    const struct ks_input *best = NULL;
+    int best_score = 0, rc;
+    const char *name = strrchr(t->path, '/');
+    name = name ? name + 1 : t->path;
+
+    rc = ks__source_open(AT_FDCWD, NULL, t->path, &src, err, sizeof err);
+    if (rc != KS_OK) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = t->path;
+        ks__diag(e, KS_DIAG_ERROR, rc, "open", &loc, "%s", err);
+        return;
+    }
+    size_t nhead;
+    const uint8_t *head = ks__source_head(src, &nhead);
+    if (e->mode != KS_MODE_FILES) {
+        for (size_t i = 0; ks__inputs[i]; i++) {
+            int s = ks__inputs[i]->probe(head, nhead, name);
+            if (s > best_score) {
+                best_score = s;
+                best = ks__inputs[i];
+            }
+        }
+    }
+    uint64_t size = ks__source_size(src);
+    const struct stat *st = ks__source_stat(src);
+    bool file_dets = e->any_file_det && e->mode != KS_MODE_EVENTS;
+    if (file_dets && st && (uint64_t)st->st_size > e->max_size) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = t->path;
+        ks__diag(e, KS_DIAG_INFO, KS_ELIMIT, "walk", &loc,
+                 "larger than walk.max_size (%llu bytes): not given to file detectors",
+                 (unsigned long long)e->max_size);
+        file_dets = false;
+    }
+    if (file_dets) {
+        ks_file f = {.path = t->path, .name = name, .st = st, .src = src, .head = head,
+                     .nhead = nhead, .format = best ? best->name : NULL};
+        for (size_t d = 0; d < e->ndets; d++) {
+            const struct ks_detector *det = e->dets[d].d;
+            if (det->on_file)
+                det->on_file(w->det_state[d], &f);
+        }
+        KS_STAT_ADD(e, files_scanned, 1);
+    }
+    if (best) {
+        KS_STAT_ADD(e, files_parsed, 1);
+        uint64_t bounds[SPLIT_MAX_PARTS + 1];
+        size_t nparts = 0;
+        if (best->split && size != UINT64_MAX && size >= SPLIT_MIN && e->nthreads > 1 &&
+            ks__source_codec(src) == KS_CODEC_NONE &&
+            best->split(src, bounds, SPLIT_MAX_PARTS, &nparts) == KS_OK && nparts > 1) {
+            /* Parts become tasks of their own; this task takes the first. */
+            for (size_t i = 1; i < nparts; i++) {
+                size_t pl = strlen(t->path);
+                file_task *pt = malloc(sizeof *pt + pl + 1);
+                if (!pt)
+                    break;
+                pt->e = e;
+                pt->in = best;
+                pt->begin = bounds[i];
+                pt->end = bounds[i + 1];
+                pt->is_part = true;
+                memcpy(pt->path, t->path, pl + 1);
+                if (submit(e, pt) != KS_OK)
+                    free(pt);
+            }
+            parse_events(e, w, best, src, t->path, bounds[0], bounds[1]);
+        } else {
+            parse_events(e, w, best, src, t->path, 0, UINT64_MAX);
+        }
+    } else if (!file_dets) {
+        KS_STAT_ADD(e, files_skipped, 1);
+    }
+    if (size != UINT64_MAX)
+        KS_STAT_ADD(e, bytes, size);
+    ks__source_close(src);
+}
+
+static void task_main(void *arg, int worker)
+{
+    file_task *t = arg;
+    ks_engine *e = t->e;
+    ks_worker *w = &e->workers[worker];
+    if (t->is_part)
+        run_part(t, w);
+    else
+        run_file(t, w);
+    free(t);
+    task_done(e);
+}
+
+static int submit(ks_engine *e, file_task *t)
+{
+    pthread_mutex_lock(&e->qlock);
+    e->pending++;
+    pthread_mutex_unlock(&e->qlock);
+    int rc = ks__pool_submit(e->pool, task_main, t);
+    if (rc != KS_OK)
+        task_done(e);
+    return rc;
+}
+
+int ks__dispatch_file(ks_engine *e, const char *path)
+{
+    size_t pl = strlen(path);
+    file_task *t;
+    pthread_mutex_lock(&e->qlock);
+    while (e->pending >= QUEUE_MAX)
+        pthread_cond_wait(&e->qcond, &e->qlock);
+    pthread_mutex_unlock(&e->qlock);
+    t = malloc(sizeof *t + pl + 1);
+    if (!t)
+        return KS_ENOMEM;
+    t->e = e;
+    t->in = NULL;
+    t->begin = 0;
+    t->end = UINT64_MAX;
+    t->is_part = false;
+    memcpy(t->path, path, pl + 1);
+    int rc = submit(e, t);
+    if (rc != KS_OK)
+        free(t);
+    return rc;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Engine internals shared by engine.c (options, life cycle, run), walk.c
+ * (directory traversal), dispatch.c (per-file work on the pool) and
+ * findings.c (the finding store). Not part of any API.
+ */
+#ifndef KS_ENGINE_INT_H
+#define KS_ENGINE_INT_H
+
+#include "kensa_int.h"
+
+typedef struct ks_opt {
+    char *key;   /* owned */
+    char *val;   /* owned */
+} ks_opt;
+
+typedef struct ks_det_inst {
+    const struct ks_detector *d;
+    void *det;   /* compiled state from create() */
+} ks_det_inst;
+
+enum ks_mode { KS_MODE_ALL = 0, KS_MODE_FILES, KS_MODE_EVENTS };
+
+struct ks_engine {
+    ks_symtab *syms;            /* field-path interner */
+    ks_arena *arena;            /* engine-lifetime allocations (driving thread) */
+    ks_opt *opts;               /* options in the order set */
+    size_t nopts, capopts;
+    char **paths;               /* evidence paths (owned copies) */
+    size_t npaths;
+    ks_diag_fn diag_fn;
+    void *diag_ud;
+    ks_progress_fn prog_fn;
+    void *prog_ud;
+    pthread_mutex_t lock;       /* diag callback, findings, stats folding */
+    ks_stats stats;             /* counters updated with atomics during a run */
+    char errmsg[512];
+    bool ran;                   /* ks_engine_run may be called once */
+
+    /* run configuration, resolved from the options */
+    int nthreads;
+    int64_t since, until;       /* KS_TIME_NONE = open */
+    enum ks_mode mode;
+    uint64_t max_size;          /* file detectors skip larger files */
+    bool follow_symlinks, cross_fs;
+    const char **excludes;
+    size_t nexcludes;
+
+    ks_det_inst *dets;          /* active detectors */
+    size_t ndets;
+    bool any_file_det, any_event_det;
+    ks_pool *pool;
+    ks_worker *workers;
+    pthread_mutex_t qlock;      /* back-pressure on the walker */
+    pthread_cond_t qcond;
+    size_t pending;             /* file tasks queued or running */
+
+    /* findings */
+    ks_finding **findings;
+    size_t nfindings, capfindings;
+    ks_arena *farena;           /* deep copies of findings */
+    ks_map *per_rule;           /* rule id -> findings kept */
+    uint64_t max_per_rule;
+    uint64_t seq;
+    const char *rules_dir;
+};
+
+/* walk.c: walks every evidence path, calling ks__dispatch_file for files. */
+int ks__walk(ks_engine *e);
+/* dispatch.c: queue one file (path is copied). Blocks while too many are
+ * pending (bounded memory on huge trees). */
+int ks__dispatch_file(ks_engine *e, const char *path);
+int ks__workers_init(ks_engine *e);
+void ks__workers_finish(ks_engine *e);
+/* findings.c */
+void ks__findings_sort(ks_engine *e);
+void ks__findings_free(ks_engine *e);
+
+#define KS_STAT_ADD(e, field, n) __atomic_fetch_add(&(e)->stats.field, (n), __ATOMIC_RELAXED)
+
+#endif

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Normalized events: building them (readers) and reading them (detectors,
+ * outputs). Fields live in a worker-owned array reused across events; the
+ * values may point into mapped evidence or the per-event arena.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kensa_int.h"
+
+void ks__event_reset(ks_event *ev)
+{
+    ev->n = 0;
+    ev->time = KS_TIME_NONE;
+    ev->prov.record = 0;
+    ev->prov.line = 0;
+    ev->prov.offset = UINT64_MAX;
+    if (ev->arena)
+        ks__arena_reset(ev->arena);
+}
+
+int ks__event_add(ks_event *ev, ks_sym name, const ks_value *v)
+{
+    if (!name)
+        return KS_ELIMIT;
+    if (ev->n == ev->cap) {
+        size_t ncap = ev->cap ? ev->cap * 2 : 64;
+        if (ncap > KS_EVENT_MAX_FIELDS)
+            return KS_ELIMIT;
+        ks_field *nf = realloc(ev->fields, ncap * sizeof *nf);
+        if (!nf)
+            return KS_ENOMEM;
+        ev->fields = nf;
+        ev->cap = ncap;
+    }
+    ev->fields[ev->n].name = name;
+    ev->fields[ev->n].v = *v;
+    ev->n++;
+    return KS_OK;
+}
+
+int ks__event_add_named(ks_event *ev, const char *name, size_t n, const ks_value *v)
+{
+    ks_sym id = ev->cache ? ks__symcache_intern(ev->cache, name, n)
+                          : ks_symtab_intern(ev->syms, name, n);
+    return ks__event_add(ev, id, v);
+}
+
+int ks__event_add_str(ks_event *ev, const char *name, size_t n, const char *s, size_t sn)
+{
+    ks_value v = {.type = KS_VSTR};
+    v.u.s.p = s;
+    v.u.s.n = sn;
+    return ks__event_add_named(ev, name, n, &v);
+}
+
+size_t ks_event_nfields(const ks_event *ev) { return ev->n; }
+
+const ks_field *ks_event_field(const ks_event *ev, size_t i)
+{
+    return i < ev->n ? &ev->fields[i] : NULL;
+}
+
+const ks_value *ks_event_get(const ks_event *ev, ks_sym name)
+{
+    /* Events carry tens of fields: a linear scan over 32-bit ids beats a
+     * per-event index that would have to be built for every record. */
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < ev->n; i++)
+        if (ev->fields[i].name == name)
+            return &ev->fields[i].v;
+    return NULL;
+}
+
+const ks_value *ks_event_get_path(const ks_event *ev, const char *path)
+{
+    ks_sym id = ks_symtab_find(ev->syms, path, strlen(path));
+    return id ? ks_event_get(ev, id) : NULL;
+}
+
+int64_t ks_event_time(const ks_event *ev) { return ev->time; }
+const ks_prov *ks_event_prov(const ks_event *ev) { return &ev->prov; }
+const ks_symtab *ks_event_symtab(const ks_event *ev) { return ev->syms; }
+
+size_t ks_value_format(const ks_value *v, char *buf, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t need;
+    if (cap == 0)
+        return 0;
+    switch (v->type) {
+    case KS_VNULL:
+        return (size_t)snprintf(buf, cap, "null");
+    case KS_VSTR: {
+        size_t k = KS_MIN(v->u.s.n, cap - 1);
+        memcpy(buf, v->u.s.p, k);
+        buf[k] = 0;
+        return v->u.s.n;
+    }
+    case KS_VINT:
+        return (size_t)snprintf(buf, cap, "%" PRId64, v->u.i);
+    case KS_VUINT:
+        return (size_t)snprintf(buf, cap, "%" PRIu64, v->u.u);
+    case KS_VFLOAT:
+        return (size_t)snprintf(buf, cap, "%.17g", v->u.f);
+    case KS_VBOOL:
+        return (size_t)snprintf(buf, cap, "%s", v->u.b ? "true" : "false");
+    case KS_VTIME:
+        return ks_time_format(v->u.t, buf, cap);
+    case KS_VBIN:
+        need = v->u.s.n * 2;
+        for (size_t i = 0, o = 0; i < v->u.s.n && o + 2 < cap; i++, o += 2) {
+            buf[o] = hex[(unsigned char)v->u.s.p[i] >> 4];
+            buf[o + 1] = hex[(unsigned char)v->u.s.p[i] & 15];
+            buf[o + 2] = 0;
+        }
+        if (v->u.s.n == 0)
+            buf[0] = 0;
+        return need;
+    }
+    buf[0] = 0;
+    return 0;
+}

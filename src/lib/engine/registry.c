@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The plugin tables, built from plugins.def (yara's module_list idea): the
+ * only place that knows every input, detector and output.
+ */
+#include <string.h>
+#include "engine_int.h"
+
+#define KS_INPUT(sym) &sym,
+#define KS_DETECTOR(sym)
+#define KS_OUTPUT(sym)
+const struct ks_input *const ks__inputs[] = {
+#include "plugins.def"
+    NULL};
+#undef KS_INPUT
+#undef KS_DETECTOR
+#undef KS_OUTPUT
+
+#define KS_INPUT(sym)
+#define KS_DETECTOR(sym) &sym,
+#define KS_OUTPUT(sym)
+const struct ks_detector *const ks__detectors[] = {
+#include "plugins.def"
+    NULL};
+#undef KS_INPUT
+#undef KS_DETECTOR
+#undef KS_OUTPUT
+
+#define KS_INPUT(sym)
+#define KS_DETECTOR(sym)
+#define KS_OUTPUT(sym) &sym,
+const struct ks_output *const ks__outputs[] = {
+#include "plugins.def"
+    NULL};
+#undef KS_INPUT
+#undef KS_DETECTOR
+#undef KS_OUTPUT
+
+const struct ks_input *ks__input_find(const char *name)
+{
+    for (size_t i = 0; ks__inputs[i]; i++)
+        if (strcmp(ks__inputs[i]->name, name) == 0)
+            return ks__inputs[i];
+    return NULL;
+}
+
+int ks_engine_write(ks_engine *e, const char *output, FILE *fp)
+{
+    for (size_t i = 0; ks__outputs[i]; i++)
+        if (strcmp(ks__outputs[i]->name, output) == 0)
+            return ks__outputs[i]->write(e, fp);
+    ks__seterr(e, "unknown output '%s'", output);
+    return KS_ENOTFOUND;
+}

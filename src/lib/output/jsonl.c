@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * JSON lines output: one object per finding, schema "kensa.finding/1"
+ * (docs/OUTPUT.md), for SIEM ingestion. Every string is escaped to valid
+ * UTF-8 JSON whatever the evidence held.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "kensa_int.h"
+
+static void add_key(ks_buf *b, const char *k)
+{
+    ks__buf_addc(b, '"');
+    ks__buf_adds(b, k);
+    ks__buf_adds(b, "\":");
+}
+
+static void add_str(ks_buf *b, const char *s)
+{
+    if (!s) {
+        ks__buf_adds(b, "null");
+        return;
+    }
+    ks__buf_addc(b, '"');
+    ks__buf_add_json_str(b, s, strlen(s));
+    ks__buf_addc(b, '"');
+}
+
+static void add_time(ks_buf *b, int64_t t)
+{
+    char tb[64];
+    if (t == KS_TIME_NONE) {
+        ks__buf_adds(b, "null");
+        return;
+    }
+    ks_time_format(t, tb, sizeof tb);
+    add_str(b, tb);
+}
+
+static void add_kvs(ks_buf *b, const ks_kv *kv, size_t n)
+{
+    ks__buf_addc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ks__buf_addc(b, ',');
+        add_str(b, kv[i].key);
+        ks__buf_addc(b, ':');
+        add_str(b, kv[i].value);
+    }
+    ks__buf_addc(b, '}');
+}
+
+int ks__finding_to_json(ks_buf *b, const ks_finding *f);
+int ks__finding_to_json(ks_buf *b, const ks_finding *f)
+{
+    ks__buf_adds(b, "{\"schema\":\"kensa.finding/1\",");
+    add_key(b, "rule_id");
+    add_str(b, f->rule_id);
+    ks__buf_addc(b, ',');
+    add_key(b, "title");
+    add_str(b, f->title);
+    ks__buf_addc(b, ',');
+    add_key(b, "detector");
+    add_str(b, f->detector);
+    ks__buf_addc(b, ',');
+    add_key(b, "severity");
+    add_str(b, ks_severity_name(f->severity));
+    ks__buf_addc(b, ',');
+    add_key(b, "techniques");
+    ks__buf_addc(b, '[');
+    for (size_t i = 0; i < f->ntechniques; i++) {
+        if (i)
+            ks__buf_addc(b, ',');
+        add_str(b, f->techniques[i]);
+    }
+    ks__buf_adds(b, "],");
+    add_key(b, "first");
+    add_time(b, f->first);
+    ks__buf_addc(b, ',');
+    add_key(b, "last");
+    add_time(b, f->last);
+    ks__buf_printf(b, ",\"event_count\":%" PRIu64 ",", f->event_count);
+    add_key(b, "evidence");
+    ks__buf_addc(b, '[');
+    for (size_t i = 0; i < f->nevidence; i++) {
+        const ks_evidence *ev = &f->evidence[i];
+        if (i)
+            ks__buf_addc(b, ',');
+        ks__buf_addc(b, '{');
+        add_key(b, "path");
+        add_str(b, ev->path);
+        ks__buf_addc(b, ',');
+        add_key(b, "format");
+        add_str(b, ev->format);
+        if (ev->record)
+            ks__buf_printf(b, ",\"record\":%" PRIu64, ev->record);
+        if (ev->line)
+            ks__buf_printf(b, ",\"line\":%" PRIu64, ev->line);
+        if (ev->offset != UINT64_MAX)
+            ks__buf_printf(b, ",\"offset\":%" PRIu64, ev->offset);
+        ks__buf_addc(b, ',');
+        add_key(b, "time");
+        add_time(b, ev->time);
+        ks__buf_addc(b, '}');
+    }
+    ks__buf_adds(b, "],");
+    add_key(b, "matched");
+    add_kvs(b, f->matched, f->nmatched);
+    ks__buf_addc(b, ',');
+    add_key(b, "details");
+    add_kvs(b, f->details, f->ndetails);
+    if (f->description) {
+        ks__buf_addc(b, ',');
+        add_key(b, "description");
+        add_str(b, f->description);
+    }
+    return ks__buf_adds(b, "}\n");
+}
+
+static int jsonl_write(ks_engine *e, FILE *fp)
+{
+    ks_buf b = KS_BUF_INIT;
+    int rc = KS_OK;
+    for (size_t i = 0; i < ks__nfindings(e); i++) {
+        ks__buf_reset(&b);
+        if ((rc = ks__finding_to_json(&b, ks__finding(e, i))) != KS_OK)
+            break;
+        if (fwrite(b.p, 1, b.n, fp) != b.n) {
+            rc = KS_EIO;
+            break;
+        }
+    }
+    ks__buf_release(&b);
+    if (rc == KS_OK && fflush(fp) != 0)
+        rc = KS_EIO;
+    return rc;
+}
+
+const struct ks_output ks_output_jsonl = {
+    .abi = KS_OUTPUT_ABI_1,
+    .name = "jsonl",
+    .description = "JSON lines, one finding per line (schema kensa.finding/1)",
+    .write = jsonl_write,
+};
