@@ -52,29 +52,29 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/libkensa.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/libkensa.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/kensa: $(CLI_OBJ) $(BUILD)/libkensa.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
+	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
 
 $(BUILD)/kensa-gen: $(GEN_OBJ) $(BUILD)/libkensa.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(GEN_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
+	@$(CC) $(CFLAGS_ALL) -o $@ $(GEN_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
 
 $(BUILD)/tests/harness.o: tests/unit/harness.c tests/unit/harness.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -c $< -o $@
+	@$(CC) $(CFLAGS_ALL) -Itests/unit -c $< -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/harness.o $(BUILD)/libkensa.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/tests/harness.o $(BUILD)/libkensa.a $(LDLIBS_ALL)
+	@$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/tests/harness.o $(BUILD)/libkensa.a $(LDLIBS_ALL)
 
 # Fuzz harnesses built without libFuzzer: replay the committed corpora.
 $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(BUILD)/libkensa.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(BUILD)/libkensa.a $(LDLIBS_ALL)
+	@$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(BUILD)/libkensa.a $(LDLIBS_ALL)
 
 test: all $(TEST_BIN) $(FUZZ_REPLAY)
 	@BUILD=$(BUILD) sh tests/run.sh

@@ -1,0 +1,23 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# JSON-lines ingest: kensa (parse + flatten + all detectors) vs `jq -c .`
+# vs `cat > /dev/null` (the I/O floor), on generated Entra sign-in records.
+# ratio = peer seconds / tool seconds relative to jq (>1: faster than jq).
+set -e
+. bench/lib.sh
+N=${JSON_RECORDS:-2000000}
+F=$BENCH_DIR/signins-$N.jsonl
+[ -s "$F" ] || $GEN entra --records "$N" --out "$F"
+BYTES=$(stat -c %s "$F")
+cat "$F" > /dev/null
+echo "JSON ingest: $N records, $((BYTES / 1000000)) MB ($(nproc) cores)"
+header
+measure "cat > /dev/null (I/O floor)" "$BYTES" "$N" 0 "cat $F"
+FLOOR=$LAST_S
+measure "jq -c ." "$BYTES" "$N" 0 "jq -c . $F"
+JQ=$LAST_S
+measure "kensa hunt --threads 1" "$BYTES" "$N" "$JQ" "$KENSA hunt -q --threads 1 $F"
+measure "kensa hunt (all cores)" "$BYTES" "$N" "$JQ" "$KENSA hunt -q $F"
+gzip -1 -kf "$F"
+measure "kensa hunt .gz --threads 1" "$BYTES" "$N" "$JQ" "$KENSA hunt -q --threads 1 $F.gz"
+echo "(ratio = jq seconds / kensa seconds; floor ${FLOOR}s)"

@@ -1,0 +1,23 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Builds every tests/fuzz/fuzz_*.c with libFuzzer + ASan + UBSan (clang) and
+# runs each for SECONDS (or only the one named). New crashers land in
+# build-fuzz/crash-<name>-*; copy them into tests/fuzz/corpus/<name>/ once
+# fixed so `make check` replays them forever.
+set -e
+SECONDS_EACH=${1:-60}
+ONLY=${2:-}
+B=build-fuzz
+FLAGS="-O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+make --no-print-directory -j"$(nproc)" BUILD=$B CC=clang OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" $B/libkensa.a
+for src in tests/fuzz/fuzz_*.c; do
+    name=$(basename "$src" .c); name=${name#fuzz_}
+    [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && continue
+    clang -std=c17 -D_GNU_SOURCE $FLAGS -Iinclude -Isrc/lib $(pkg-config --cflags yara libhs yaml-0.1) \
+        -o $B/fuzz_$name "$src" $B/libkensa.a \
+        $(pkg-config --libs yara libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd) -lpthread -lm
+    mkdir -p $B/corpus-$name
+    echo "fuzz: $name for ${SECONDS_EACH}s"
+    $B/fuzz_$name -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 \
+        -artifact_prefix=$B/crash-$name- $B/corpus-$name tests/fuzz/corpus/$name 2>&1 | tail -3
+done

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The kensa command end to end: exit statuses, flags, outputs, walking
+ * (symlinks, loops, special files), the demo evidence. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "harness.h"
+
+static int kensa(const char *args, char **out)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s/kensa %s 2>&1", ks_test_build(), args);
+    return ks_test_run(cmd, out);
+}
+
+TEST(usage_errors_exit_2)
+{
+    char *out = NULL;
+    CHECK_INT(kensa("", &out), 2);
+    free(out);
+    CHECK_INT(kensa("nosuchcmd", &out), 2);
+    CHECK(out && strstr(out, "unknown command"));
+    free(out);
+    CHECK_INT(kensa("hunt --bogus x", &out), 2);
+    CHECK(out && strstr(out, "unknown option '--bogus'"));
+    free(out);
+    CHECK_INT(kensa("hunt --since yesterday x", &out), 2);
+    CHECK(out && strstr(out, "not a time"));
+    free(out);
+    CHECK_INT(kensa("hunt", &out), 2);
+    CHECK(out && strstr(out, "no evidence paths"));
+    free(out);
+    CHECK_INT(kensa("version", &out), 0);
+    CHECK(out && strstr(out, "kensa 0."));
+    free(out);
+    CHECK_INT(kensa("help hunt", &out), 0);
+    free(out);
+    CHECK_INT(kensa("formats", &out), 0);
+    CHECK(out && strstr(out, "json") && strstr(out, "jsonl"));
+    free(out);
+}
+
+TEST(exit_status_clean_findings_errors)
+{
+    char *out = NULL, args[1024];
+    const char *benign = ks_test_write("benign.jsonl", "{\"x\":1}\n", 8);
+    snprintf(args, sizeof args, "hunt -q %s", benign);
+    CHECK_INT(kensa(args, &out), 0);
+    free(out);
+    const char *bad = "{\"createdDateTime\":\"2024-02-01T10:00:00Z\",\"userPrincipalName\":\"a@x.com\","
+                      "\"status\":{\"errorCode\":0},\"authenticationRequirement\":\"singleFactorAuthentication\"}\n";
+    const char *p = ks_test_write("sf.jsonl", bad, strlen(bad));
+    snprintf(args, sizeof args, "hunt -q %s", p);
+    CHECK_INT(kensa(args, &out), 1);
+    free(out);
+    snprintf(args, sizeof args, "hunt -q %s /nonexistent/evidence", p);
+    CHECK_INT(kensa(args, &out), 3);
+    CHECK(out && strstr(out, "/nonexistent/evidence") && strstr(out, "cannot access"));
+    free(out);
+    snprintf(args, sizeof args, "hunt -q %s /nonexistent/evidence", benign);
+    CHECK_INT(kensa(args, &out), 2);
+    free(out);
+}
+
+TEST(json_and_csv_outputs)
+{
+    char *out = NULL, args[2048], jpath[512], cpath[512], cmd[1200];
+    const char *bad = "{\"createdDateTime\":\"2024-02-01T10:00:00Z\",\"userPrincipalName\":\"a\\\"b@x.com\","
+                      "\"status\":{\"errorCode\":0},\"authenticationRequirement\":\"singleFactorAuthentication\"}\n";
+    const char *p = ks_test_write("sf2.jsonl", bad, strlen(bad));
+    snprintf(jpath, sizeof jpath, "%s/out.jsonl", ks_test_tmpdir());
+    snprintf(cpath, sizeof cpath, "%s/out.csv", ks_test_tmpdir());
+    snprintf(args, sizeof args, "hunt -q --json %s --csv %s %s", jpath, cpath, p);
+    CHECK_INT(kensa(args, &out), 1);
+    free(out);
+    snprintf(cmd, sizeof cmd, "jq -r '[.schema,.rule_id,.severity,.evidence[0].line,.matched.account,.first] | @tsv' %s", jpath);
+    CHECK_INT(ks_test_run(cmd, &out), 0);
+    CHECK(out && strstr(out, "kensa.finding/1\tkensa.signin.single_factor_success\tmedium\t1\ta\"b@x.com\t2024-02-01T10:00:00Z"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "head -1 %s", cpath);
+    ks_test_run(cmd, &out);
+    CHECK(out && !strncmp(out, "first,last,severity,rule_id", 27));
+    free(out);
+    /* --json - puts JSON on stdout and the summary on stderr */
+    snprintf(cmd, sizeof cmd, "%s/kensa hunt --json - %s 2>/dev/null | jq -c .rule_id", ks_test_build(), p);
+    ks_test_run(cmd, &out);
+    CHECK(out && strstr(out, "\"kensa.signin.single_factor_success\""));
+    free(out);
+}
+
+TEST(walk_symlinks_loops_specials)
+{
+    char dir[512], cmd[4096], *out = NULL;
+    snprintf(dir, sizeof dir, "%s/tree", ks_test_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/a/b && printf '{\"x\":1}\\n' > %s/a/b/e.json && ln -s .. %s/a/b/up && "
+             "ln -s /etc/passwd %s/a/link && mkfifo %s/a/fifo", dir, dir, dir, dir, dir);
+    CHECK_INT(system(cmd), 0);
+    char args[1024];
+    snprintf(args, sizeof args, "hunt -v %s", dir);
+    CHECK_INT(kensa(args, &out), 0);
+    CHECK(out && strstr(out, "symbolic link not followed"));
+    CHECK(out && strstr(out, "special file"));
+    CHECK(out && strstr(out, "1 events"));
+    free(out);
+    snprintf(args, sizeof args, "hunt --follow-symlinks %s", dir);
+    int rc = kensa(args, &out);
+    CHECK(rc == 0 || rc == 2);
+    CHECK(out && strstr(out, "loop"));
+    free(out);
+    snprintf(args, sizeof args, "hunt -q --exclude '*.json' %s", dir);
+    CHECK_INT(kensa(args, &out), 0);
+    free(out);
+}
+
+TEST(unreadable_directory_reported)
+{
+    if (geteuid() == 0) {
+        printf("SKIP unreadable_directory_reported: running as root, permissions do not apply\n");
+        return;
+    }
+    char dir[512], cmd[2048], *out = NULL, args[600];
+    snprintf(dir, sizeof dir, "%s/locked", ks_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/in && chmod 000 %s/in", dir, dir);
+    CHECK_INT(system(cmd), 0);
+    snprintf(args, sizeof args, "hunt %s", dir);
+    CHECK_INT(kensa(args, &out), 2);
+    CHECK(out && strstr(out, "Permission denied"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "chmod 755 %s/in", dir);
+    CHECK_INT(system(cmd), 0);
+}
+
+TEST(demo_end_to_end)
+{
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s/kensa-gen demo %s/demo >/dev/null && %s/kensa hunt --no-color %s/demo 2>&1",
+             ks_test_build(), ks_test_tmpdir(), ks_test_build(), ks_test_tmpdir());
+    int rc = ks_test_run(cmd, &out);
+    CHECK(rc == 1);
+    CHECK(out && strstr(out, "testadmin@contoso-legacy.onmicrosoft.com"));
+    CHECK(out && strstr(out, "single-factor"));
+    free(out);
+}

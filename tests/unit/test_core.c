@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Core building blocks: arena, buffer escaping, map, symtab, pool, time,
+ * UTF helpers, parsing helpers, globs, sources (plain, gzip, zstd, lines). */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+#include "harness.h"
+#include "kensa_int.h"
+
+TEST(arena_alloc_reset_cap)
+{
+    ks_arena *a = ks__arena_new(64, 4096);
+    char *p = ks__arena_strndup(a, "hello", 5);
+    CHECK_STR(p, "hello");
+    CHECK(((uintptr_t)ks__arena_alloc(a, 3) & 15) == 0);
+    CHECK(ks__arena_alloc(a, 1000) != NULL);
+    CHECK(ks__arena_alloc(a, 8192) == NULL); /* over the cap */
+    ks__arena_reset(a);
+    CHECK(ks__arena_used(a) <= 64);
+    CHECK_STR(ks__arena_printf(a, "%d-%s", 7, "x"), "7-x");
+    ks__arena_free(a);
+    ks__arena_free(NULL);
+}
+
+TEST(buf_json_and_csv_escaping)
+{
+    ks_buf b = KS_BUF_INIT;
+    ks__buf_add_json_str(&b, "a\"b\\c\n\x01\xff\xc3\xa9", 10);
+    CHECK_STR(b.p, "a\\\"b\\\\c\\n\\u0001\xef\xbf\xbd\xc3\xa9");
+    ks__buf_reset(&b);
+    ks__buf_add_csv(&b, "x,\"y\"", 5);
+    CHECK_STR(b.p, "\"x,\"\"y\"\"\"");
+    ks__buf_reset(&b);
+    ks__buf_add_csv(&b, "=cmd|' /C calc'!A0", 18);
+    CHECK(b.p[0] == '"' && b.p[1] == '\''); /* formula made inert */
+    ks__buf_release(&b);
+    ks_buf lim = KS_BUF_INIT;
+    lim.limit = 16;
+    CHECK_INT(ks__buf_add(&lim, "0123456789abcdefXYZ", 19), KS_ELIMIT);
+    ks__buf_release(&lim);
+}
+
+TEST(map_grow_iterate)
+{
+    ks_map *m = ks__map_new(4);
+    char k[32];
+    for (int i = 0; i < 10000; i++) {
+        int n = snprintf(k, sizeof k, "key%d", i);
+        *ks__map_slot(m, k, (size_t)n, true) = (uint64_t)i;
+    }
+    CHECK_INT(ks__map_count(m), 10000);
+    CHECK_INT(*ks__map_get(m, "key4242", 7), 4242);
+    CHECK(ks__map_get(m, "nokey", 5) == NULL);
+    size_t it = 0, n, seen = 0;
+    const char *key;
+    uint64_t *v;
+    while (ks__map_iter(m, &it, &key, &n, &v))
+        seen++;
+    CHECK_INT(seen, 10000);
+    ks__map_free(m);
+}
+
+TEST(symtab_two_engines_independent)
+{
+    ks_symtab *a = ks__symtab_new(), *b = ks__symtab_new();
+    ks_sym x = ks_symtab_intern(a, "Event.EventData.TargetUserName", 30);
+    ks_sym y = ks_symtab_intern(a, "properties.ipAddress", 20);
+    CHECK(x && y && x != y);
+    CHECK_INT(ks_symtab_intern(a, "Event.EventData.TargetUserName", 30), x);
+    CHECK_INT(ks_symtab_find(b, "properties.ipAddress", 20), 0);
+    size_t len;
+    CHECK_STR(ks_symtab_str(a, y, &len), "properties.ipAddress");
+    ks_symcache *c = ks__symcache_new(a);
+    CHECK_INT(ks__symcache_intern(c, "properties.ipAddress", 20), y);
+    ks__symcache_free(c);
+    ks__symtab_free(a);
+    ks__symtab_free(b);
+}
+
+static int counter;
+static void bump(void *arg, int worker)
+{
+    (void)arg;
+    (void)worker;
+    __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+}
+
+TEST(pool_runs_every_task)
+{
+    ks_pool *p = NULL;
+    CHECK_INT(ks__pool_new(3, &p), KS_OK);
+    for (int i = 0; i < 1000; i++)
+        ks__pool_submit(p, bump, NULL);
+    ks__pool_wait(p);
+    CHECK_INT(counter, 1000);
+    ks__pool_free(p);
+}
+
+TEST(time_parse_format)
+{
+    int64_t t;
+    char buf[64];
+    CHECK_INT(ks_time_parse("2019-10-18T04:45:48.0729893-05:00", 33, &t), KS_OK);
+    ks_time_format(t, buf, sizeof buf);
+    CHECK_STR(buf, "2019-10-18T09:45:48.072989300Z");
+    CHECK_INT(ks_time_parse("2021-03-02 04:05:06", 19, &t), KS_OK);
+    ks_time_format(t, buf, sizeof buf);
+    CHECK_STR(buf, "2021-03-02T04:05:06Z");
+    CHECK_INT(ks_time_parse("2021-03-02", 10, &t), KS_OK);
+    CHECK_INT(ks_time_parse("yesterday", 9, &t), KS_EFORMAT);
+    CHECK_INT(ks_time_parse("2021-13-02", 10, &t), KS_EFORMAT);
+    CHECK_INT(ks__filetime_to_ns(116444736000000000ull), 0);
+    ks_time_format(-1000000000ll, buf, sizeof buf);
+    CHECK_STR(buf, "1969-12-31T23:59:59Z");
+}
+
+TEST(utf_conversions)
+{
+    const uint8_t u16[] = {'h', 0, 0xe9, 0, 0x3d, 0xd8, 0x00, 0xde, 0x00, 0xd8, 'x', 0};
+    char out[64];
+    size_t n = ks__utf16le_to_utf8(u16, sizeof u16, out, sizeof out, false);
+    out[n] = 0;
+    CHECK_STR(out, "h\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdx");
+    CHECK(ks__utf8_valid("\xc3\xa9", 2));
+    CHECK(!ks__utf8_valid("\xc0\xaf", 2));        /* overlong */
+    CHECK(!ks__utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
+    CHECK(ks__memmem_ci("Hello WORLD", 11, "world", 5) != NULL);
+}
+
+TEST(parse_helpers_and_glob)
+{
+    uint64_t sz;
+    int64_t d;
+    CHECK_INT(ks__parse_size("100M", &sz), KS_OK);
+    CHECK_INT(sz, 100ull << 20);
+    CHECK_INT(ks__parse_size("1.5G", &sz), KS_EUSAGE);
+    CHECK_INT(ks__parse_duration("5m", &d), KS_OK);
+    CHECK_INT(d, 300000000000ll);
+    CHECK(ks__glob("*.log", "u_ex210302.log"));
+    CHECK(ks__glob("*/node_modules/*", "/srv/app/node_modules/x.js"));
+    CHECK(!ks__glob("*.log", "a.txt"));
+    CHECK(ks__glob("file[0-9].txt", "file7.txt"));
+    CHECK_STR(ks_strerror(KS_ETRUNCATED), "truncated input");
+    CHECK_INT(ks_severity_parse("informational"), KS_SEV_INFO);
+}
+
+static const char *write_gz(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", ks_test_tmpdir(), name);
+    gzFile g = gzopen(path, "wb");
+    gzwrite(g, text, (unsigned)strlen(text));
+    gzclose(g);
+    return strdup(path);
+}
+
+static char *read_all(const char *path, size_t *n)
+{
+    ks_source *s = NULL;
+    char err[256];
+    const uint8_t *p;
+    size_t avail;
+    if (ks__source_open(AT_FDCWD, NULL, path, &s, err, sizeof err) != KS_OK)
+        return NULL;
+    ks__source_window(s, 0, 1 << 20, &p, &avail);
+    char *out = malloc(avail + 1);
+    memcpy(out, p, avail);
+    out[avail] = 0;
+    *n = avail;
+    ks__source_close(s);
+    return out;
+}
+
+TEST(source_plain_gzip_zstd)
+{
+    const char *text = "line one\nline two\r\nlast";
+    size_t n;
+    const char *plain = ks_test_write("plain.txt", text, strlen(text));
+    char *got = read_all(plain, &n);
+    CHECK_STR(got, text);
+    free(got);
+    const char *gz = write_gz("x.gz", text);
+    got = read_all(gz, &n);
+    CHECK_STR(got, text);
+    free(got);
+    char zbuf[256];
+    size_t zn = ZSTD_compress(zbuf, sizeof zbuf, text, strlen(text), 3);
+    const char *zs = ks_test_write("x.zst", zbuf, zn);
+    got = read_all(zs, &n);
+    CHECK_STR(got, text);
+    free(got);
+    /* truncated gzip: an error, not a hang, and the readable part */
+    char tbuf[64];
+    FILE *fp = fopen(gz, "rb");
+    size_t tn = fread(tbuf, 1, sizeof tbuf, fp);
+    fclose(fp);
+    const char *tr = ks_test_write("trunc.gz", tbuf, tn > 20 ? tn - 8 : tn);
+    ks_source *s = NULL;
+    char err[256];
+    const uint8_t *p;
+    size_t avail;
+    CHECK_INT(ks__source_open(AT_FDCWD, NULL, tr, &s, err, sizeof err), KS_OK);
+    int rc = ks__source_window(s, 0, 4096, &p, &avail);
+    CHECK(rc == KS_ETRUNCATED || rc == KS_EFORMAT);
+    ks__source_close(s);
+}
+
+TEST(lines_reader_long_lines)
+{
+    ks_buf b = KS_BUF_INIT;
+    ks__buf_adds(&b, "short\n");
+    for (int i = 0; i < 5000; i++)
+        ks__buf_addc(&b, 'x');
+    ks__buf_adds(&b, "\nafter\r\nend");
+    const char *path = ks_test_write("lines.txt", b.p, b.n);
+    ks__buf_release(&b);
+    ks_source *s = NULL;
+    char err[256];
+    CHECK_INT(ks__source_open(AT_FDCWD, NULL, path, &s, err, sizeof err), KS_OK);
+    ks_lines l;
+    ks__lines_init(&l, s, 1000);
+    const char *line;
+    size_t n;
+    uint64_t no, off;
+    CHECK_INT(ks__lines_next(&l, &line, &n, &no, &off), KS_OK);
+    CHECK(n == 5 && !memcmp(line, "short", 5));
+    CHECK_INT(ks__lines_next(&l, &line, &n, &no, &off), KS_ELIMIT);
+    CHECK_INT(no, 2);
+    CHECK_INT(ks__lines_next(&l, &line, &n, &no, &off), KS_OK);
+    CHECK(n == 5 && !memcmp(line, "after", 5));
+    CHECK_INT(no, 3);
+    CHECK_INT(ks__lines_next(&l, &line, &n, &no, &off), KS_OK);
+    CHECK(n == 3 && !memcmp(line, "end", 3));
+    CHECK_INT(ks__lines_next(&l, &line, &n, &no, &off), KS_EOF);
+    ks__source_close(s);
+}
+
+TEST(source_refuses_specials_and_missing)
+{
+    ks_source *s = NULL;
+    char err[256];
+    CHECK_INT(ks__source_open(AT_FDCWD, NULL, "/nonexistent/file", &s, err, sizeof err), KS_ENOTFOUND);
+    CHECK_INT(ks__source_open(AT_FDCWD, NULL, "/dev/null", &s, err, sizeof err), KS_EUNSUPPORTED);
+    CHECK(strstr(err, "not a regular file") != NULL);
+}
