@@ -21,3 +21,14 @@ measure "kensa hunt (all cores)" "$BYTES" "$N" "$JQ" "$KENSA hunt -q $F"
 gzip -1 -kf "$F"
 measure "kensa hunt .gz --threads 1" "$BYTES" "$N" "$JQ" "$KENSA hunt -q --threads 1 $F.gz"
 echo "(ratio = jq seconds / kensa seconds; floor ${FLOOR}s)"
+# Parsers alone, same loop (bench/tools/json_peers.c): the choice in docs/JSON.md.
+P=$BENCH_DIR/json_peers
+cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude -Isrc/lib bench/tools/json_peers.c bench/tools/json_peers_jansson.c -o "$P" \
+    "$BUILD/libkensa.a" $(pkg-config --cflags --libs jansson json-c yara libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd) -lpthread -lm
+echo "JSON parsers, one thread, parse + visit every leaf"
+header
+measure "jansson 2.14" "$BYTES" "$N" 0 "$P jansson $F"
+JA=$LAST_S
+measure "json-c 0.16" "$BYTES" "$N" "$JA" "$P json-c $F"
+measure "kensa flattener" "$BYTES" "$N" "$JA" "$P kensa $F"
+echo "(ratio = jansson seconds / parser seconds)"

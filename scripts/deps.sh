@@ -6,6 +6,7 @@ set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libyara-dev libvectorscan-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev
 libmicrohttpd-dev libpcre2-dev zlib1g-dev libzstd-dev libssl-dev
+libjansson-dev libjson-c-dev
 jq yara ripgrep libevtx-utils python3-evtx time zstd gzip"
 missing=""
 for p in $PKGS; do

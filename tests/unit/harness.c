@@ -13,6 +13,19 @@ static struct { const char *name; ks_test_fn fn; } tests[MAX_TESTS];
 static int ntests;
 int ks_test_failed_checks;
 static char tmpdir[256];
+static char **owned;        /* strings handed to tests, freed at exit */
+static size_t nowned;
+
+char *ks_test_strdup(const char *s)
+{
+    char **no = realloc(owned, (nowned + 1) * sizeof *no);
+    char *d = strdup(s);
+    if (!no || !d)
+        exit(2);
+    owned = no;
+    owned[nowned++] = d;
+    return d;
+}
 
 void ks_test_register(const char *name, ks_test_fn fn)
 {
@@ -37,12 +50,10 @@ const char *ks_test_tmpdir(void)
 
 const char *ks_test_write(const char *name, const void *data, size_t n)
 {
-    size_t len = strlen(ks_test_tmpdir()) + strlen(name) + 2;
-    char *path = malloc(len);
+    char buf[4096];
     FILE *fp;
-    if (!path)
-        exit(2);
-    snprintf(path, len, "%s/%s", tmpdir, name);
+    snprintf(buf, sizeof buf, "%s/%s", ks_test_tmpdir(), name);
+    char *path = ks_test_strdup(buf);
     fp = fopen(path, "wb");
     if (!fp || fwrite(data, 1, n, fp) != n) {
         perror(path);
@@ -104,6 +115,9 @@ int ks_test_run(const char *cmd, char **out)
 
 static void cleanup(void)
 {
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(owned);
     if (tmpdir[0] && !getenv("KS_TEST_KEEP")) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

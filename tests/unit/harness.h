@@ -59,8 +59,9 @@ extern int ks_test_failed_checks;
 
 /* Fresh per-process temp dir (removed at exit unless KS_TEST_KEEP=1). */
 const char *ks_test_tmpdir(void);
-/* Writes a file under the temp dir; returns its path (static storage per call
- * is NOT reused: the string is leaked intentionally for test simplicity). */
+/* A copy of s that lives until the test binary exits. */
+char *ks_test_strdup(const char *s);
+/* Writes a file under the temp dir; returns its path (valid until exit). */
 const char *ks_test_write(const char *name, const void *data, size_t n);
 /* ../shared/corpus (or $KENSA_CORPUS) when it exists, else NULL. */
 const char *ks_test_corpus(void);

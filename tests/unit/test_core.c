@@ -154,7 +154,7 @@ static const char *write_gz(const char *name, const char *text)
     gzFile g = gzopen(path, "wb");
     gzwrite(g, text, (unsigned)strlen(text));
     gzclose(g);
-    return strdup(path);
+    return ks_test_strdup(path);
 }
 
 static char *read_all(const char *path, size_t *n)

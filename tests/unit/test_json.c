@@ -14,6 +14,7 @@ static void ev_init(ks_event *ev)
         syms = ks__symtab_new();
         arena = ks__arena_new(4096, 0);
     }
+    free(ev->fields); /* the previous use of this event */
     memset(ev, 0, sizeof *ev);
     ev->syms = syms;
     ev->arena = arena;
@@ -31,7 +32,7 @@ static const char *get(ks_event *ev, const char *path, char *buf, size_t cap)
 
 TEST(flatten_nested_arrays_escapes)
 {
-    ks_event ev;
+    ks_event ev = {0};
     char b[256];
     ev_init(&ev);
     const char *j = "{\"a\":{\"b\":1,\"c\":[true,null,\"x\"]},\"s\":\"q\\\"\\u00e9\\ud83d\\ude00\","
@@ -48,11 +49,12 @@ TEST(flatten_nested_arrays_escapes)
     CHECK_STR(get(&ev, "arr.0.k", b, sizeof b), "v");
     CHECK(ks_event_get_path(&ev, "e") == NULL);
     CHECK_INT(ks_event_get_path(&ev, "a.b")->type, KS_VINT);
+    free(ev.fields);
 }
 
 TEST(flatten_zero_copy_and_errors)
 {
-    ks_event ev;
+    ks_event ev = {0};
     ev_init(&ev);
     const char *j = "{\"user\":\"alice@contoso.com\"}";
     CHECK_INT(ks__json_flatten(&ev, "p", 1, j, strlen(j), NULL, NULL), KS_OK);
@@ -77,6 +79,7 @@ TEST(flatten_zero_copy_and_errors)
     CHECK_INT(ks__json_flatten(&ev, "", 0, "{\"s\":\"a\xff\"}", 10, NULL, NULL), KS_OK);
     v = ks_event_get_path(&ev, "s");
     CHECK(v && v->u.s.n == 4 && !memcmp(v->u.s.p, "a\xef\xbf\xbd", 4));
+    free(ev.fields);
 }
 
 TEST(extent_scanner)
@@ -198,4 +201,26 @@ TEST(since_until_filter)
     CHECK_INT(ks_engine_stats(e)->events, 3);
     CHECK_INT(ks_engine_stats(e)->events_filtered, 1);
     ks_engine_free(e);
+}
+
+TEST(split_jsonl_parts_lose_and_duplicate_nothing)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/split.jsonl", ks_test_tmpdir());
+    FILE *fp = fopen(path, "w");
+    /* ~40 MB so the file is cut into several parts */
+    for (int i = 0; i < 200000; i++)
+        fprintf(fp, "{\"TimeGenerated\":\"2024-02-01T10:00:00Z\",\"i\":%d,\"pad\":\"%0150d\"}\n", i, i);
+    fclose(fp);
+    for (int threads = 1; threads <= 3; threads++) {
+        ks_engine *e = NULL;
+        char t[8];
+        snprintf(t, sizeof t, "%d", threads);
+        ks_engine_new(&e);
+        ks_engine_set(e, "threads", t);
+        ks_engine_add_path(e, path);
+        ks_engine_run(e);
+        CHECK_INT(ks_engine_stats(e)->events, 200000);
+        ks_engine_free(e);
+    }
 }

@@ -331,7 +331,8 @@ const uint8_t *ks__source_head(ks_source *s, size_t *n)
         size_t avail = 0;
         if (s->whole) {
             s->nhead = (size_t)KS_MIN(s->size, (uint64_t)KS_HEAD_MAX);
-            memcpy(s->head, s->map, s->nhead);
+            if (s->nhead)
+                memcpy(s->head, s->map, s->nhead);
         } else if (s->released == 0 && ks__source_window(s, 0, KS_HEAD_MAX, &p, &avail) == KS_OK) {
             s->nhead = KS_MIN(avail, (size_t)KS_HEAD_MAX);
             memcpy(s->head, p, s->nhead);
