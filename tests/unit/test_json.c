@@ -224,3 +224,21 @@ TEST(split_jsonl_parts_lose_and_duplicate_nothing)
         ks_engine_free(e);
     }
 }
+
+TEST(huge_single_line_skipped_rest_read)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/hugeline.jsonl", ks_test_tmpdir());
+    FILE *fp = fopen(path, "w");
+    fputs("{\"a\":1}\n{\"big\":\"", fp);
+    static char chunk[1 << 20];
+    memset(chunk, 'A', sizeof chunk);
+    for (int i = 0; i < 70; i++) /* 70 MiB: over the 64 MiB record cap */
+        fwrite(chunk, 1, sizeof chunk, fp);
+    fputs("\"}\n{\"b\":2}\n", fp);
+    fclose(fp);
+    diag_log log = {0};
+    CHECK_INT(hunt(path, &log, NULL), 2);
+    CHECK_INT(log.warn, 1);
+    CHECK(strstr(log.last, "json.max_record") != NULL);
+}

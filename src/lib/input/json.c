@@ -227,17 +227,20 @@ static int extent(json_in *j, const uint8_t **p, size_t *len)
     for (;;) {
         size_t avail;
         int rc = ks__source_window(j->src, j->off, want, p, &avail);
-        size_t e = ks__json_extent((const char *)*p, avail, !j->multiline && j->records > 0 && j->mode == M_TOP);
+        /* A mapped file offers everything at once: scan no further than
+         * the record cap either way. */
+        size_t lim = KS_MIN(avail, j->max_record);
+        size_t e = ks__json_extent((const char *)*p, lim, !j->multiline && j->records > 0 && j->mode == M_TOP);
         if (e == (size_t)-1)
             return KS_EFORMAT;
         if (e > 0) {
             *len = e;
             return KS_OK;
         }
+        if (avail >= j->max_record)
+            return KS_ELIMIT;
         if (avail < want)
             return rc != KS_OK ? rc : KS_EOF;
-        if (want >= j->max_record)
-            return KS_ELIMIT;
         want = KS_MIN(want * 4, j->max_record);
     }
 }
