@@ -271,14 +271,57 @@ static void join(char *out, size_t cap, char *const *arr, size_t n)
         o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "", arr[i]);
 }
 
+/* One finding kind of this detector. */
+typedef struct signin_rule {
+    const char *id, *title, *description;
+    ks_severity severity;
+    const char *const *techniques;
+    size_t ntechniques;
+} signin_rule;
+
+static const char *const t_valid[] = {"T1078.004"};
+static const char *const t_legacy[] = {"T1078.004", "T1110"};
+
+static const signin_rule rule_single = {
+    "kensa.signin.single_factor_success", "Successful sign-in without MFA (single-factor)",
+    "The account signed in with a password alone. If it was also a spray target, treat it as "
+    "compromised; enforce MFA / conditional access.",
+    KS_SEV_MEDIUM, t_valid, 1};
+static const signin_rule rule_legacy = {
+    "kensa.signin.legacy_auth", "Sign-in over a legacy protocol that bypasses MFA",
+    "Legacy authentication (IMAP, POP, SMTP AUTH, EWS basic, ActiveSync, other clients) cannot "
+    "do MFA; block it with conditional access.",
+    KS_SEV_LOW, t_legacy, 2};
+
+static void emit(signin_det *d, const signin_rule *r, const account *a, const ks_kv *matched,
+                 const ks_kv *details, size_t ndetails, uint64_t count)
+{
+    ks_finding f = {0};
+    f.rule_id = r->id;
+    f.title = r->title;
+    f.description = r->description;
+    f.severity = r->severity;
+    f.techniques = r->techniques;
+    f.ntechniques = r->ntechniques;
+    f.detector = "signin";
+    f.first = a->first;
+    f.last = a->last;
+    f.evidence = a->ex;
+    f.nevidence = a->nex;
+    f.matched = matched;
+    f.nmatched = 2;
+    f.details = details;
+    f.ndetails = ndetails;
+    f.event_count = count;
+    ks__emit(d->e, &f);
+}
+
 static int signin_finish(void *detp)
 {
     signin_det *d = detp;
     size_t i = 0, n;
     const char *k;
     uint64_t *v;
-    static const char *const t_valid[] = {"T1078.004"};
-    static const char *const t_legacy[] = {"T1078.004", "T1110"};
     while (ks__map_iter(d->total.accounts, &i, &k, &n, &v)) {
         account *a = (account *)(uintptr_t)*v;
         char user[512], ips[1024], apps[512], cnt[32];
@@ -286,43 +329,15 @@ static int signin_finish(void *detp)
         join(ips, sizeof ips, a->ips, a->nips);
         join(apps, sizeof apps, a->apps, a->napps);
         ks_kv matched[2] = {{"account", user}, {"source_ips", ips}};
-        ks_finding f = {0};
-        f.detector = "signin";
-        f.first = a->first;
-        f.last = a->last;
-        f.evidence = a->ex;
-        f.nevidence = a->nex;
-        f.matched = matched;
-        f.nmatched = 2;
         if (a->single_factor) {
             snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)a->single_factor);
             ks_kv det[1] = {{"single_factor_successes", cnt}};
-            f.rule_id = "kensa.signin.single_factor_success";
-            f.title = "Successful sign-in without MFA (single-factor)";
-            f.description = "The account signed in with a password alone. If it was also a spray "
-                            "target, treat it as compromised; enforce MFA / conditional access.";
-            f.severity = KS_SEV_MEDIUM;
-            f.techniques = t_valid;
-            f.ntechniques = 1;
-            f.event_count = a->single_factor;
-            f.details = det;
-            f.ndetails = 1;
-            ks__emit(d->e, &f);
+            emit(d, &rule_single, a, matched, det, 1, a->single_factor);
         }
         if (a->legacy) {
             snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)a->legacy);
             ks_kv det[2] = {{"legacy_sign_ins", cnt}, {"client_apps", apps}};
-            f.rule_id = "kensa.signin.legacy_auth";
-            f.title = "Sign-in over a legacy protocol that bypasses MFA";
-            f.description = "Legacy authentication (IMAP, POP, SMTP AUTH, EWS basic, ActiveSync, "
-                            "other clients) cannot do MFA; block it with conditional access.";
-            f.severity = KS_SEV_LOW;
-            f.techniques = t_legacy;
-            f.ntechniques = 2;
-            f.event_count = a->legacy;
-            f.details = det;
-            f.ndetails = 2;
-            ks__emit(d->e, &f);
+            emit(d, &rule_legacy, a, matched, det, 2, a->legacy);
         }
     }
     return KS_OK;

@@ -51,22 +51,22 @@ static void add_kvs(ks_buf *b, const ks_kv *kv, size_t n)
     ks__buf_addc(b, '}');
 }
 
+/* "key":"value", with the comma that follows. */
+static void str_member(ks_buf *b, const char *k, const char *v)
+{
+    add_key(b, k);
+    add_str(b, v);
+    ks__buf_addc(b, ',');
+}
+
 int ks__finding_to_json(ks_buf *b, const ks_finding *f);
 int ks__finding_to_json(ks_buf *b, const ks_finding *f)
 {
     ks__buf_adds(b, "{\"schema\":\"kensa.finding/1\",");
-    add_key(b, "rule_id");
-    add_str(b, f->rule_id);
-    ks__buf_addc(b, ',');
-    add_key(b, "title");
-    add_str(b, f->title);
-    ks__buf_addc(b, ',');
-    add_key(b, "detector");
-    add_str(b, f->detector);
-    ks__buf_addc(b, ',');
-    add_key(b, "severity");
-    add_str(b, ks_severity_name(f->severity));
-    ks__buf_addc(b, ',');
+    str_member(b, "rule_id", f->rule_id);
+    str_member(b, "title", f->title);
+    str_member(b, "detector", f->detector);
+    str_member(b, "severity", ks_severity_name(f->severity));
     add_key(b, "techniques");
     ks__buf_addc(b, '[');
     for (size_t i = 0; i < f->ntechniques; i++) {
@@ -88,9 +88,7 @@ int ks__finding_to_json(ks_buf *b, const ks_finding *f)
         if (i)
             ks__buf_addc(b, ',');
         ks__buf_addc(b, '{');
-        add_key(b, "path");
-        add_str(b, ev->path);
-        ks__buf_addc(b, ',');
+        str_member(b, "path", ev->path);
         add_key(b, "format");
         add_str(b, ev->format);
         if (ev->record)
