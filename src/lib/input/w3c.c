@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The "w3c" input: IIS (and other) W3C extended log files, u_ex*.log.
+ *
+ * A file is a series of header blocks (#Software, #Version, #Date, #Fields:
+ * written again at every IIS restart or configuration change) followed by
+ * space-separated records in the order the latest #Fields names. Each record
+ * becomes one event whose field names are exactly the W3C names (date, time,
+ * c-ip, cs-method, cs-uri-stem, cs-uri-query, sc-status, cs(User-Agent),
+ * cs(Cookie), ...) because Sigma's webserver rules use them.
+ *
+ * Values: "-" (W3C for "empty") becomes an empty string; in header fields
+ * (cs(...), sc(...), cs-username) IIS writes spaces as '+', which are turned
+ * back into spaces. The URI fields stay exactly as logged (a responder must
+ * see the raw text) and get companions with percent-escapes decoded for
+ * matching: cs-uri-stem-decoded and cs-uri-query-decoded (the query also
+ * with '+' as space); see docs/EXCHANGE.md. Event time = date + time (UTC
+ * by the W3C definition; IIS always logs UTC).
+ *
+ * Files without any #Fields line (log shippers often strip headers) are read
+ * with the IIS layout that fits the field count (default 14/15-field sets,
+ * with cs-host, the Exchange s-computername/X-Forwarded-For variant).
+ *
+ * Damage is local: a record with the wrong field count, binary garbage or an
+ * over-long line is reported (file and line) and skipped; a #Fields change
+ * mid-file simply switches the layout. Big files are split at line
+ * boundaries so every core works; a part finds its #Fields by scanning the
+ * file before it, which also gives the true line numbers.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "weblog.h"
+
+#define W3C_MAX_FIELDS 128
+#define W3C_MAX_LINE ((size_t)256 << 10)   /* w3c.max_line */
+#define W3C_PART_MIN ((uint64_t)128 << 20) /* split granularity */
+
+enum kind {
+    K_PLAIN = 0, /* value as logged */
+    K_HEADER,    /* cs(...), sc(...), cs-username: '+' means space */
+    K_STEM,      /* cs-uri-stem: plus a percent-decoded companion */
+    K_QUERY,     /* cs-uri-query: plus a decoded companion ('+' = space) */
+};
+
+typedef struct col {
+    ks_sym name;    /* W3C field name */
+    ks_sym dec;     /* "<name>-decoded" for K_STEM / K_QUERY */
+    uint8_t kind;   /* enum kind */
+} col;
+
+typedef struct layout {
+    col cols[W3C_MAX_FIELDS];
+    size_t n;          /* 0 = none yet */
+    int idate, itime;  /* column of date / time, -1 if absent */
+} layout;
+
+typedef struct w3c_in {
+    ks_input_ctx ctx;
+    ks_engine *e;
+    ks_lines lines;
+    uint64_t end;            /* stop before this offset (split parts) */
+    layout hdr;              /* from the latest #Fields */
+    layout guess;            /* headerless layout for the current count */
+    const char *guess_src;   /* the names `guess` was built from */
+    int64_t hdr_day;         /* #Date day (UTC ns at 00:00) for time-only logs */
+    uint64_t ndiag;          /* diagnostics reported */
+    uint64_t nsuppressed;    /* over KS_WEBLOG_MAX_DIAGS: counted only */
+    uint64_t nbad;           /* records skipped */
+    ks_slice toks[W3C_MAX_FIELDS + 1];
+} w3c_in;
+
+/* ---- probe ------------------------------------------------------------------ */
+
+static bool is_date_time(const uint8_t *h, size_t n)
+{
+    static const char pat[] = "dddd-dd-dd dd:dd:dd ";
+    if (n < sizeof pat - 1)
+        return false;
+    for (size_t i = 0; i < sizeof pat - 1; i++) {
+        if (pat[i] == 'd' ? (h[i] < '0' || h[i] > '9') : h[i] != (uint8_t)pat[i])
+            return false;
+    }
+    return true;
+}
+
+static bool starts(const uint8_t *h, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    return n >= k && memcmp(h, s, k) == 0;
+}
+
+static const char *const methods[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS",
+                                      "RPC_IN_DATA", "RPC_OUT_DATA", "PROPFIND", "PATCH"};
+
+static int w3c_probe(const uint8_t *h, size_t n, const char *name)
+{
+    int score = 0;
+    if (n >= 3 && h[0] == 0xef && h[1] == 0xbb && h[2] == 0xbf) {
+        h += 3;
+        n -= 3;
+    }
+    if (starts(h, n, "#Software: Microsoft Internet Information Services"))
+        score = 95;
+    else if (starts(h, n, "#Software: Microsoft Exchange"))
+        return 0; /* Exchange's own CSV logs: exchange_logs.c */
+    else if (starts(h, n, "#Version: 1.0") || starts(h, n, "#Fields: ") || starts(h, n, "#Software: ")) {
+        /* A W3C directive block: make sure #Fields is space-separated. */
+        const uint8_t *f = NULL;
+        for (size_t i = 0; i + 9 <= n; i++)
+            if ((i == 0 || h[i - 1] == '\n') && memcmp(h + i, "#Fields: ", 9) == 0) {
+                f = h + i + 9;
+                break;
+            }
+        if (!f)
+            score = starts(h, n, "#Version: 1.0") ? 60 : 0;
+        else {
+            const uint8_t *eol = memchr(f, '\n', n - (size_t)(f - h));
+            size_t len = eol ? (size_t)(eol - f) : n - (size_t)(f - h);
+            score = memchr(f, ',', len) ? 0 : 90;
+        }
+    } else if (is_date_time(h, n)) {
+        /* Headerless: a method among the first tokens of the first line. */
+        const uint8_t *eol = memchr(h, '\n', n);
+        size_t len = eol ? (size_t)(eol - h) : n;
+        size_t spaces = 0;
+        for (size_t i = 0; i < len; i++)
+            spaces += h[i] == ' ';
+        if (spaces >= 12) {
+            for (size_t m = 0; m < KS_ARRAY_LEN(methods) && !score; m++) {
+                char pat[24];
+                int k = snprintf(pat, sizeof pat, " %s ", methods[m]);
+                for (size_t i = 0; k > 0 && i + (size_t)k <= len && i < 80; i++)
+                    if (memcmp(h + i, pat, (size_t)k) == 0) {
+                        score = 55;
+                        break;
+                    }
+            }
+        }
+    }
+    if (score && name && (strncmp(name, "u_ex", 4) == 0 || strncmp(name, "ex", 2) == 0))
+        score += 4;
+    return score;
+}
+
+/* ---- layouts ---------------------------------------------------------------- */
+
+static void report(w3c_in *w, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
+                   const char *fmt, ...) KS_PRINTF(6, 7);
+
+static void report(w3c_in *w, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
+                   const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    if (lvl >= KS_DIAG_WARN && w->ndiag >= KS_WEBLOG_MAX_DIAGS) {
+        w->nsuppressed++;
+        return;
+    }
+    if (lvl >= KS_DIAG_WARN)
+        w->ndiag++;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = w->ctx.path;
+    loc.line = line;
+    loc.offset = off;
+    ks__diag(w->e, lvl, code, "w3c", &loc, "%s", msg);
+}
+
+static ks_sym intern(w3c_in *w, const char *s, size_t n)
+{
+    return ks__symcache_intern(w->ctx.w->cache, s, n);
+}
+
+static bool name_is(const char *s, size_t n, const char *lit)
+{
+    return ks__ieq(s, n, lit, strlen(lit));
+}
+
+/* Builds a layout from space-separated names. Returns false (layout
+ * unchanged) when there are too many or the interner is full. */
+static bool layout_build(w3c_in *w, layout *L, const char *s, size_t n)
+{
+    layout nl;
+    nl.n = 0;
+    nl.idate = nl.itime = -1;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        size_t b = i;
+        while (i < n && s[i] != ' ' && s[i] != '\t')
+            i++;
+        if (i == b)
+            break;
+        if (nl.n == W3C_MAX_FIELDS)
+            return false;
+        col *c = &nl.cols[nl.n];
+        const char *f = s + b;
+        size_t fl = i - b;
+        c->name = intern(w, f, fl);
+        c->dec = 0;
+        c->kind = K_PLAIN;
+        if (!c->name)
+            return false;
+        if (name_is(f, fl, "date"))
+            nl.idate = (int)nl.n;
+        else if (name_is(f, fl, "time"))
+            nl.itime = (int)nl.n;
+        else if (name_is(f, fl, "cs-uri-stem") || name_is(f, fl, "cs-uri-query")) {
+            char dn[64];
+            int k = snprintf(dn, sizeof dn, "%.*s-decoded", (int)fl, f);
+            c->kind = name_is(f, fl, "cs-uri-stem") ? K_STEM : K_QUERY;
+            c->dec = intern(w, dn, (size_t)k);
+        } else if (fl > 3 && (memcmp(f, "cs(", 3) == 0 || memcmp(f, "sc(", 3) == 0 ||
+                              memcmp(f, "s(", 2) == 0)) {
+            c->kind = K_HEADER;
+        } else if (name_is(f, fl, "cs-username")) {
+            c->kind = K_HEADER;
+        }
+        nl.n++;
+    }
+    if (nl.n == 0)
+        return false;
+    *L = nl;
+    return true;
+}
+
+/* IIS layouts for files without #Fields, keyed by field count. */
+static const char *guess_layout(const ks_slice *t, size_t n)
+{
+    bool host3 = n > 2 && t[2].n && !(t[2].p[0] >= '0' && t[2].p[0] <= '9') &&
+                 !memchr(t[2].p, ':', t[2].n);
+    switch (n) {
+    case 14:
+        return "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+               "cs(User-Agent) sc-status sc-substatus sc-win32-status time-taken";
+    case 15:
+        return "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+               "cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken";
+    case 16:
+        return "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+               "cs(User-Agent) cs(Referer) cs-host sc-status sc-substatus sc-win32-status "
+               "time-taken";
+    case 18:
+        if (host3)
+            return "date time s-computername s-ip cs-method cs-uri-stem cs-uri-query s-port "
+                   "cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus "
+                   "sc-win32-status time-taken X-Forwarded-For c-port";
+        return "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+               "cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status sc-bytes "
+               "cs-bytes time-taken X-Forwarded-For";
+    }
+    return NULL;
+}
+
+/* ---- directives --------------------------------------------------------------- */
+
+static void directive(w3c_in *w, const char *s, size_t n, uint64_t lineno, uint64_t off)
+{
+    if (n >= 8 && memcmp(s, "#Fields:", 8) == 0) {
+        layout old = w->hdr;
+        if (!layout_build(w, &w->hdr, s + 8, n - 8)) {
+            report(w, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                   "unusable #Fields line (empty or more than %d fields); keeping the previous layout",
+                   W3C_MAX_FIELDS);
+            return;
+        }
+        bool changed = old.n && (old.n != w->hdr.n ||
+                                 memcmp(old.cols, w->hdr.cols, old.n * sizeof old.cols[0]) != 0);
+        if (changed)
+            report(w, KS_DIAG_INFO, KS_OK, lineno, off,
+                   "#Fields changed mid-file (%zu -> %zu fields); later records use the new layout",
+                   old.n, w->hdr.n);
+    } else if (n >= 7 && memcmp(s, "#Date:", 6) == 0) {
+        size_t i = 6;
+        while (i < n && s[i] == ' ')
+            i++;
+        int64_t t;
+        if (n - i >= 19 && ks__w3c_time(s + i, 10, s + i + 11, 8, &t) == KS_OK)
+            w->hdr_day = t - (t % (86400ll * 1000000000ll));
+    }
+}
+
+/* ---- open / split ---------------------------------------------------------------- */
+
+/* For a part that starts mid-file: the line number of `begin` and the last
+ * #Fields / #Date before it, from one pass over the mapped prefix. */
+static int part_prefix(w3c_in *w, uint64_t begin)
+{
+    const uint8_t *p;
+    uint64_t n;
+    int rc = ks__source_map(w->ctx.src, &p, &n);
+    if (rc != KS_OK)
+        return rc;
+    if (begin > n)
+        begin = n;
+    uint64_t lines = 0, fields_at = UINT64_MAX, date_at = UINT64_MAX, fields_line = 0;
+    const uint8_t *q = p, *stop = p + begin;
+    if (begin && p[0] == '#') {
+        if (begin >= 8 && memcmp(p, "#Fields:", 8) == 0)
+            fields_at = 0, fields_line = 1;
+        else if (begin >= 6 && memcmp(p, "#Date:", 6) == 0)
+            date_at = 0;
+    }
+    while (q < stop && (q = memchr(q, '\n', (size_t)(stop - q))) != NULL) {
+        lines++;
+        q++;
+        if (q < stop && *q == '#') {
+            size_t left = (size_t)(stop - q);
+            if (left >= 8 && memcmp(q, "#Fields:", 8) == 0)
+                fields_at = (uint64_t)(q - p), fields_line = lines + 1;
+            else if (left >= 6 && memcmp(q, "#Date:", 6) == 0)
+                date_at = (uint64_t)(q - p);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        uint64_t at = k ? fields_at : date_at;
+        if (at == UINT64_MAX)
+            continue;
+        const uint8_t *e = memchr(p + at, '\n', (size_t)(begin - at));
+        size_t len = e ? (size_t)(e - (p + at)) : (size_t)(begin - at);
+        if (len && p[at + len - 1] == '\r')
+            len--;
+        directive(w, (const char *)p + at, KS_MIN(len, W3C_MAX_LINE),
+                  k ? fields_line : 0, at);
+    }
+    w->lines.off = begin;
+    w->lines.lineno = lines;
+    return KS_OK;
+}
+
+static int w3c_split(ks_source *src, uint64_t *bounds, size_t max, size_t *nparts)
+{
+    const uint8_t *p;
+    uint64_t n;
+    int rc = ks__source_map(src, &p, &n);
+    if (rc != KS_OK)
+        return rc;
+    size_t k = 0;
+    bounds[k++] = 0;
+    uint64_t at = W3C_PART_MIN;
+    while (at < n && k < max) {
+        const uint8_t *nl = memchr(p + at, '\n', (size_t)(n - at));
+        if (!nl)
+            break;
+        uint64_t b = (uint64_t)(nl - p) + 1;
+        if (b >= n)
+            break;
+        bounds[k++] = b;
+        at = b + W3C_PART_MIN;
+    }
+    bounds[k] = n;
+    *nparts = k;
+    return KS_OK;
+}
+
+static int w3c_open(const ks_input_ctx *ctx, void **state)
+{
+    w3c_in *w = calloc(1, sizeof *w);
+    int rc;
+    if (!w)
+        return KS_ENOMEM;
+    w->ctx = *ctx;
+    w->e = ctx->w->engine;
+    w->end = ctx->end;
+    w->hdr_day = KS_TIME_NONE;
+    w->hdr.idate = w->hdr.itime = -1;
+    size_t max = (size_t)ks__opt_int(w->e, "w3c.max_line", (int64_t)W3C_MAX_LINE);
+    ks__lines_init(&w->lines, ctx->src, max);
+    if (ctx->begin > 0 && (rc = part_prefix(w, ctx->begin)) != KS_OK) {
+        free(w);
+        return rc;
+    }
+    *state = w;
+    return KS_OK;
+}
+
+static void w3c_close(void *state)
+{
+    w3c_in *w = state;
+    if (!w)
+        return;
+    if (w->nsuppressed) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = w->ctx.path;
+        ks__diag(w->e, KS_DIAG_WARN, KS_EFORMAT, "w3c", &loc,
+                 "%llu more damaged lines not reported individually (%llu records skipped in all)",
+                 (unsigned long long)w->nsuppressed, (unsigned long long)w->nbad);
+    }
+    free(w);
+}
+
+/* ---- records ------------------------------------------------------------------- */
+
+static size_t tokenize(const char *s, size_t n, ks_slice *t, size_t max)
+{
+    size_t k = 0, b = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || s[i] == ' ') {
+            if (k == max)
+                return max + 1;
+            t[k].p = s + b;
+            t[k].n = i - b;
+            k++;
+            b = i + 1;
+        }
+    }
+    return k;
+}
+
+static int add_value(w3c_in *w, ks_event *ev, const col *c, ks_slice v)
+{
+    ks_value val = {.type = KS_VSTR};
+    ks_slice out = v;
+    int rc = KS_OK;
+    if (v.n == 1 && v.p[0] == '-')
+        v.n = 0, out.n = 0;
+    switch (c->kind) {
+    case K_HEADER:
+        rc = ks__plus_to_space(ev->arena, v.p, v.n, &out);
+        break;
+    case K_STEM:
+    case K_QUERY: {
+        ks_slice dec;
+        val.u.s = v;
+        ks__event_add(ev, c->name, &val);
+        rc = ks__url_decode(ev->arena, v.p, v.n, c->kind == K_QUERY, &dec);
+        val.u.s = dec;
+        return ks__event_add(ev, c->dec, &val) == KS_ENOMEM ? KS_ENOMEM : rc;
+    }
+    default:
+        break;
+    }
+    KS_UNUSED(w);
+    val.u.s = out;
+    int r2 = ks__event_add(ev, c->name, &val);
+    return rc != KS_OK ? rc : (r2 == KS_ENOMEM ? KS_ENOMEM : KS_OK);
+}
+
+static int w3c_next(void *state, ks_event *ev)
+{
+    w3c_in *w = state;
+    for (;;) {
+        const char *s;
+        size_t n;
+        uint64_t lineno, off;
+        int rc = ks__lines_next(&w->lines, &s, &n, &lineno, &off);
+        if (rc == KS_OK && off >= w->end)
+            return KS_EOF;
+        if (rc == KS_ELIMIT) {
+            if (off >= w->end)
+                return KS_EOF;
+            w->nbad++;
+            report(w, KS_DIAG_WARN, KS_ELIMIT, lineno, off,
+                   "line longer than %zu bytes skipped (w3c.max_line)", w->lines.max);
+            continue;
+        }
+        if (rc != KS_OK)
+            return rc == KS_EOF ? KS_EOF : rc;
+        if (lineno == 1 && n >= 3 && (uint8_t)s[0] == 0xef && (uint8_t)s[1] == 0xbb &&
+            (uint8_t)s[2] == 0xbf)
+            s += 3, n -= 3;
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        if (n == 0)
+            continue;
+        if (s[0] == '#') {
+            directive(w, s, n, lineno, off);
+            continue;
+        }
+        bool high;
+        if (ks__line_has_ctl(s, n, &high)) {
+            w->nbad++;
+            report(w, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                   "binary or control bytes in a record; line skipped");
+            continue;
+        }
+        ks__event_reset(ev);
+        if (high) {
+            ks_slice fixed;
+            if (ks__utf8_repair(ev->arena, s, n, &fixed) != KS_OK) {
+                w->nbad++;
+                continue;
+            }
+            s = fixed.p;
+            n = fixed.n;
+        }
+        size_t nt = tokenize(s, n, w->toks, W3C_MAX_FIELDS);
+        const layout *L = &w->hdr;
+        if (!L->n) {
+            const char *g = nt <= W3C_MAX_FIELDS ? guess_layout(w->toks, nt) : NULL;
+            if (g && w->guess_src != g) {
+                w->guess_src = layout_build(w, &w->guess, g, strlen(g)) ? g : NULL;
+                g = w->guess_src;
+            }
+            if (!g || w->guess.n != nt) {
+                w->nbad++;
+                report(w, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                       "record before any #Fields line with %zu fields matches no known IIS layout; skipped",
+                       nt);
+                continue;
+            }
+            L = &w->guess;
+        }
+        if (nt != L->n) {
+            w->nbad++;
+            report(w, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                   "record has %s%zu fields, #Fields names %zu; skipped",
+                   nt > W3C_MAX_FIELDS ? "more than " : "", KS_MIN(nt, (size_t)W3C_MAX_FIELDS),
+                   L->n);
+            continue;
+        }
+        ev->prov.line = lineno;
+        ev->prov.offset = off;
+        for (size_t i = 0; i < nt; i++)
+            if (add_value(w, ev, &L->cols[i], w->toks[i]) == KS_ENOMEM)
+                return KS_ENOMEM;
+        int64_t t;
+        if (L->idate >= 0 && L->itime >= 0 &&
+            ks__w3c_time(w->toks[L->idate].p, w->toks[L->idate].n, w->toks[L->itime].p,
+                         w->toks[L->itime].n, &t) == KS_OK)
+            ev->time = t;
+        else if (L->itime >= 0 && w->hdr_day != KS_TIME_NONE &&
+                 ks__w3c_time("1970-01-01", 10, w->toks[L->itime].p, w->toks[L->itime].n, &t) ==
+                     KS_OK)
+            ev->time = w->hdr_day + t;
+        return KS_OK;
+    }
+}
+
+const struct ks_input ks_input_w3c = {
+    .abi = KS_INPUT_ABI_1,
+    .name = "w3c",
+    .description = "IIS / W3C extended log files (u_ex*.log), header blocks in any order",
+    .probe = w3c_probe,
+    .split = w3c_split,
+    .open = w3c_open,
+    .next = w3c_next,
+    .close = w3c_close,
+};

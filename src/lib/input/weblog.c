@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Helpers shared by the web-server and Exchange log inputs: percent
+ * decoding, '+' to space, byte hygiene and W3C date/time parsing. See
+ * weblog.h for the contracts. Everything here is allocation-free unless
+ * the text has to change, so clean lines stay zero-copy.
+ */
+#include <string.h>
+#include "weblog.h"
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int ks__url_decode(ks_arena *a, const char *s, size_t n, bool plus_space, ks_slice *out)
+{
+    out->p = s;
+    out->n = n;
+    /* Fast path: most URIs carry no escapes. */
+    bool need = memchr(s, '%', n) != NULL || (plus_space && memchr(s, '+', n) != NULL);
+    if (!need)
+        return KS_OK;
+    char *buf = ks__arena_alloc(a, n + 1);
+    if (!buf)
+        return KS_ENOMEM;
+    size_t o = 0;
+    bool high = false;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%' && i + 2 < n) {
+            int h1 = hexval((unsigned char)s[i + 1]);
+            int h2 = hexval((unsigned char)s[i + 2]);
+            if (h1 >= 0 && h2 >= 0) {
+                c = h1 * 16 + h2;
+                i += 2;
+            }
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        }
+        if (c >= 0x80)
+            high = true;
+        buf[o++] = (char)c;
+    }
+    buf[o] = 0;
+    if (high && !ks__utf8_valid(buf, o))
+        return ks__utf8_repair(a, buf, o, out);
+    out->p = buf;
+    out->n = o;
+    return KS_OK;
+}
+
+int ks__plus_to_space(ks_arena *a, const char *s, size_t n, ks_slice *out)
+{
+    out->p = s;
+    out->n = n;
+    if (!memchr(s, '+', n))
+        return KS_OK;
+    char *buf = ks__arena_alloc(a, n + 1);
+    if (!buf)
+        return KS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = s[i] == '+' ? ' ' : s[i];
+    buf[n] = 0;
+    out->p = buf;
+    return KS_OK;
+}
+
+bool ks__line_has_ctl(const char *s, size_t n, bool *high)
+{
+    bool ctl = false, hi = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 && c != '\t')
+            ctl = true;
+        else if (c >= 0x80)
+            hi = true;
+    }
+    *high = hi;
+    return ctl;
+}
+
+int ks__utf8_repair(ks_arena *a, const char *s, size_t n, ks_slice *out)
+{
+    out->p = s;
+    out->n = n;
+    size_t good = ks__utf8_valid_prefix(s, n);
+    if (good == n)
+        return KS_OK;
+    size_t cap;
+    if (!ks__mul_ok(n, 3, &cap) || !ks__add_ok(cap, 1, &cap))
+        return KS_ELIMIT;
+    char *buf = ks__arena_alloc(a, cap);
+    if (!buf)
+        return KS_ENOMEM;
+    size_t o = 0, i = 0;
+    while (i < n) {
+        size_t k = ks__utf8_valid_prefix(s + i, n - i);
+        memcpy(buf + o, s + i, k);
+        o += k;
+        i += k;
+        if (i < n) {
+            /* One bad byte becomes one U+FFFD (EF BF BD). */
+            buf[o++] = (char)0xef;
+            buf[o++] = (char)0xbf;
+            buf[o++] = (char)0xbd;
+            i++;
+        }
+    }
+    buf[o] = 0;
+    out->p = buf;
+    out->n = o;
+    return KS_OK;
+}
+
+static bool digits(const char *s, size_t n, int *v)
+{
+    int x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        x = x * 10 + (s[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+int ks__w3c_time(const char *d, size_t dn, const char *t, size_t tn, int64_t *out)
+{
+    int y, mo, dd, h, mi, s;
+    int64_t frac = 0;
+    if (dn != 10 || d[4] != '-' || d[7] != '-' || !digits(d, 4, &y) || !digits(d + 5, 2, &mo) ||
+        !digits(d + 8, 2, &dd))
+        return KS_EFORMAT;
+    if (tn < 8 || t[2] != ':' || t[5] != ':' || !digits(t, 2, &h) || !digits(t + 3, 2, &mi) ||
+        !digits(t + 6, 2, &s))
+        return KS_EFORMAT;
+    if (mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || s > 60)
+        return KS_EFORMAT;
+    if (tn > 8) {
+        /* Fractional seconds ("10:13:36.123"), up to nanoseconds. */
+        if (t[8] != '.' || tn > 18)
+            return KS_EFORMAT;
+        int64_t scale = 100000000;
+        for (size_t i = 9; i < tn; i++, scale /= 10) {
+            if (t[i] < '0' || t[i] > '9')
+                return KS_EFORMAT;
+            frac += (t[i] - '0') * scale;
+        }
+    }
+    *out = ks__timegm(y, mo, dd, h, mi, s) * 1000000000ll + frac;
+    return KS_OK;
+}
