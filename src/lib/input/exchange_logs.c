@@ -360,7 +360,10 @@ static int ex_next(void *state, ks_event *ev)
         size_t nt;
         bool proxy_default = false;
         if (!L->n) {
-            if (!iso_at((const uint8_t *)s, n)) {
+            size_t commas = 0;
+            for (const char *c = s; (c = memchr(c, ',', n - (size_t)(c - s))) != NULL; c++)
+                commas++;
+            if (!iso_at((const uint8_t *)s, n) || commas < 40) {
                 if (x->nlogtype) {
                     v.u.s.p = x->logtype;
                     v.u.s.n = x->nlogtype;

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Exchange / IIS inputs and the exchange detector: W3C header handling
+ * (several blocks, fields in any order, "-", '+', percent-decoding, time),
+ * damage (wrong field count, binary garbage, 1 MB lines, #Fields change),
+ * split parts, Exchange CSV logs (HttpProxy with and without header, ECP,
+ * OAB), and — when ../shared/corpus exists — the elastic samples and the
+ * Tunna IIS log parse cleanly.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "kensa_int.h"
+
+typedef struct run {
+    ks_engine *e;
+    ks_worker w;
+    ks_buf out;          /* one line per event: time|field=value|... */
+    int ndiag, nwarn;
+    uint64_t diag_lines[64];
+    char lastmsg[512];
+} run;
+
+static void on_diag(void *ud, const ks_diag *d)
+{
+    run *r = ud;
+    if (r->ndiag < 64)
+        r->diag_lines[r->ndiag] = d->loc.line;
+    r->ndiag++;
+    if (d->level >= KS_DIAG_WARN)
+        r->nwarn++;
+    snprintf(r->lastmsg, sizeof r->lastmsg, "%s", d->msg);
+}
+
+static void run_init(run *r)
+{
+    memset(r, 0, sizeof *r);
+    ks_engine_new(&r->e);
+    ks_engine_on_diag(r->e, on_diag, r);
+    r->w.engine = r->e;
+    r->w.cache = ks__symcache_new(ks__engine_symtab(r->e));
+    r->w.arena = ks__arena_new(4096, (size_t)64 << 20);
+    r->w.ev.syms = ks__engine_symtab(r->e);
+    r->w.ev.cache = r->w.cache;
+    r->w.ev.arena = r->w.arena;
+}
+
+static void run_release(run *r)
+{
+    free(r->w.ev.fields);
+    ks__arena_free(r->w.arena);
+    ks__symcache_free(r->w.cache);
+    ks__buf_release(&r->out);
+    ks_engine_free(r->e);
+}
+
+/* Parses [begin, end) of data with input `in`; returns the event count. */
+static int parse_part(run *r, const struct ks_input *in, const char *data, size_t n,
+                      uint64_t begin, uint64_t end)
+{
+    ks_source *src = NULL;
+    void *st = NULL;
+    int nev = 0;
+    if (ks__source_mem(data, n, "mem.log", &src) != KS_OK)
+        return -1;
+    ks_input_ctx ctx = {.src = src, .path = "mem.log", .w = &r->w, .begin = begin, .end = end};
+    if (in->open(&ctx, &st) == KS_OK) {
+        for (;;) {
+            ks__event_reset(&r->w.ev);
+            if (in->next(st, &r->w.ev) != KS_OK)
+                break;
+            nev++;
+            char tb[64] = "-";
+            if (r->w.ev.time != KS_TIME_NONE)
+                ks_time_format(r->w.ev.time, tb, sizeof tb);
+            ks__buf_printf(&r->out, "L%llu %s", (unsigned long long)r->w.ev.prov.line, tb);
+            for (size_t k = 0; k < r->w.ev.n; k++) {
+                char vb[512];
+                size_t ln;
+                const char *nm = ks_symtab_str(r->w.ev.syms, r->w.ev.fields[k].name, &ln);
+                ks_value_format(&r->w.ev.fields[k].v, vb, sizeof vb);
+                ks__buf_printf(&r->out, "|%.*s=%s", (int)ln, nm, vb);
+            }
+            ks__buf_addc(&r->out, '\n');
+        }
+        in->close(st);
+    }
+    ks__source_close(src);
+    return nev;
+}
+
+static int parse(run *r, const struct ks_input *in, const char *data)
+{
+    return parse_part(r, in, data, strlen(data), 0, UINT64_MAX);
+}
+
+static bool has(const run *r, const char *s)
+{
+    return r->out.p && strstr(r->out.p, s) != NULL;
+}
+
+/* ---- W3C -------------------------------------------------------------------- */
+
+static const char iis[] =
+    "#Software: Microsoft Internet Information Services 10.0\r\n"
+    "#Version: 1.0\r\n"
+    "#Date: 2021-03-03 00:00:01\r\n"
+    "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+    "cs(User-Agent) cs(Referer) cs(Cookie) sc-status sc-substatus sc-win32-status time-taken\r\n"
+    "2021-03-03 02:12:31 10.0.0.5 GET /owa/auth/logon.aspx url=https%3a%2f%2fmail%2fowa%2f&reason=0 443 - "
+    "198.51.100.7 Mozilla/5.0+(Windows+NT+10.0) - - 200 0 0 15\r\n"
+    "2021-03-03 02:12:32 10.0.0.5 POST /ecp/y.js - 443 - 203.0.113.9 ExchangeServicesClient/0.0.0.0 - "
+    "X-AnonResource=true;+X-AnonResource-Backend=localhost/ecp/default.flt?~3;+X-BEResource=localhost/owa/auth/logon.aspx?~3; "
+    "200 0 0 31\r\n"
+    "#Software: Microsoft Internet Information Services 10.0\r\n"
+    "#Fields: time date c-ip cs-uri-stem cs-method sc-status\r\n"
+    "02:13:00.250 2021-03-03 203.0.113.9 /aspnet_client/shell.aspx POST 200\r\n";
+
+TEST(w3c_probe)
+{
+    const uint8_t *h = (const uint8_t *)iis;
+    CHECK(ks_input_w3c.probe(h, strlen(iis), "u_ex210303.log") > 90);
+    CHECK_INT(ks_input_exchange.probe(h, strlen(iis), "u_ex210303.log"), 0);
+    const char *hl = "2021-03-03 02:12:31 10.0.0.5 GET /owa/ - 443 - 1.2.3.4 UA - 200 0 0 15\n";
+    CHECK(ks_input_w3c.probe((const uint8_t *)hl, strlen(hl), "x.log") > 50);
+    const char *js = "{\"a\":1}\n";
+    CHECK_INT(ks_input_w3c.probe((const uint8_t *)js, strlen(js), "x.log"), 0);
+    const char *ex = "#Software: Microsoft Exchange Server\r\n#Fields: DateTime,RequestId\r\n";
+    CHECK_INT(ks_input_w3c.probe((const uint8_t *)ex, strlen(ex), "x.log"), 0);
+    CHECK(ks_input_exchange.probe((const uint8_t *)ex, strlen(ex), "x.log") > 90);
+}
+
+TEST(w3c_fields_values_time)
+{
+    run r;
+    run_init(&r);
+    CHECK_INT(parse(&r, &ks_input_w3c, iis), 3);
+    CHECK_INT(r.nwarn, 0);
+    /* raw query kept, decoded companion added */
+    CHECK(has(&r, "|cs-uri-query=url=https%3a%2f%2fmail%2fowa%2f&reason=0|"));
+    CHECK(has(&r, "|cs-uri-query-decoded=url=https://mail/owa/&reason=0|"));
+    /* '+' in headers is a space; '-' is empty */
+    CHECK(has(&r, "|cs(User-Agent)=Mozilla/5.0 (Windows NT 10.0)|"));
+    CHECK(has(&r, "|cs-username=|"));
+    CHECK(has(&r, "X-BEResource=localhost/owa/auth/logon.aspx?~3;"));
+    CHECK(has(&r, "L5 2021-03-03T02:12:31"));
+    CHECK(has(&r, "|sc-status=200|"));
+    /* second header block: other order, fractional seconds */
+    CHECK(has(&r, "L9 2021-03-03T02:13:00.25"));
+    CHECK(has(&r, "|cs-uri-stem=/aspnet_client/shell.aspx|cs-uri-stem-decoded=/aspnet_client/shell.aspx|cs-method=POST"));
+    run_release(&r);
+}
+
+TEST(w3c_damage_reported_and_skipped)
+{
+    run r;
+    run_init(&r);
+    ks_buf b = KS_BUF_INIT;
+    ks__buf_adds(&b, "#Fields: date time c-ip cs-method cs-uri-stem sc-status\n");
+    ks__buf_adds(&b, "2021-03-03 01:00:00 1.2.3.4 GET /a 200\n");          /* L2 ok */
+    ks__buf_adds(&b, "2021-03-03 01:00:01 1.2.3.4 GET /a 200 extra\n");    /* L3 count */
+    static const char bin[] = "2021-03-03 01:00:02 1.2.3.4 GET /\x01\x02\xff\x00zz 200\n";
+    ks__buf_add(&b, bin, sizeof bin - 1);                                   /* L4 binary */
+    ks__buf_adds(&b, "2021-03-03 01:00:03 1.2.3.4 GET /");                 /* L5: 1 MB line */
+    for (int i = 0; i < (1 << 20); i++)
+        ks__buf_addc(&b, 'A');
+    ks__buf_adds(&b, " 200\n");
+    ks__buf_adds(&b, "#Fields: date time c-ip sc-status\n");               /* L6 change */
+    ks__buf_adds(&b, "2021-03-03 01:00:04 1.2.3.4 404\n");                 /* L7 ok */
+    ks__buf_adds(&b, "2021-03-03 01:00:05 5.6.7.8 GET /caf\xc3 200\n");    /* L8 count */
+    ks__buf_adds(&b, "2021-03-03 01:00:06 5.6.7.8 \xe9t\xe9\n");           /* L9 bad UTF-8 repaired */
+    CHECK_INT(parse_part(&r, &ks_input_w3c, b.p, b.n, 0, UINT64_MAX), 3);
+    CHECK(has(&r, "L2 "));
+    CHECK(has(&r, "L7 2021-03-03T01:00:04"));
+    CHECK(has(&r, "|sc-status=\xef\xbf\xbdt\xef\xbf\xbd"));
+    CHECK_INT(r.nwarn, 4);
+    bool l3 = false, l4 = false, l5 = false, l8 = false, l6 = false;
+    for (int i = 0; i < r.ndiag && i < 64; i++) {
+        l3 |= r.diag_lines[i] == 3;
+        l4 |= r.diag_lines[i] == 4;
+        l5 |= r.diag_lines[i] == 5;
+        l6 |= r.diag_lines[i] == 6;
+        l8 |= r.diag_lines[i] == 8;
+    }
+    CHECK(l3 && l4 && l5 && l6 && l8);
+    ks__buf_release(&b);
+    run_release(&r);
+}
+
+TEST(w3c_diag_cap)
+{
+    run r;
+    run_init(&r);
+    ks_buf b = KS_BUF_INIT;
+    ks__buf_adds(&b, "#Fields: date time c-ip\n");
+    for (int i = 0; i < 500; i++)
+        ks__buf_adds(&b, "2021-03-03 01:00:00 1.2.3.4 extra\n");
+    CHECK_INT(parse_part(&r, &ks_input_w3c, b.p, b.n, 0, UINT64_MAX), 0);
+    CHECK_INT(r.nwarn, 21); /* 20 located + one summary */
+    CHECK(strstr(r.lastmsg, "480 more") != NULL);
+    ks__buf_release(&b);
+    run_release(&r);
+}
+
+TEST(w3c_parts_find_header_and_line)
+{
+    run r;
+    run_init(&r);
+    ks_buf b = KS_BUF_INIT;
+    ks__buf_adds(&b, "#Fields: date time c-ip cs-uri-stem\n");
+    for (int i = 0; i < 10; i++)
+        ks__buf_printf(&b, "2021-03-03 01:00:%02d 1.2.3.%d /a\n", i, i);
+    size_t mid = b.n;
+    ks__buf_adds(&b, "#Fields: c-ip date time\n");
+    ks__buf_adds(&b, "9.9.9.9 2021-03-04 05:06:07\n");
+    size_t cut = b.n;
+    ks__buf_adds(&b, "8.8.8.8 2021-03-04 05:06:08\n");
+    /* part 2 starts after the second #Fields: must use it and know line 14 */
+    CHECK_INT(parse_part(&r, &ks_input_w3c, b.p, b.n, cut, b.n), 1);
+    CHECK(has(&r, "L14 2021-03-04T05:06:08"));
+    CHECK(has(&r, "|c-ip=8.8.8.8|"));
+    ks__buf_reset(&r.out);
+    /* part 1 stops at its end */
+    CHECK_INT(parse_part(&r, &ks_input_w3c, b.p, b.n, 0, mid), 10);
+    ks__buf_release(&b);
+    run_release(&r);
+}
+
+TEST(w3c_headerless_elastic_shapes)
+{
+    run r;
+    run_init(&r);
+    const char *s =
+        "2023-08-28 07:37:00 exchange01 10.44.0.131 POST /EWS/Exchange.asmx &CorrelationID=<empty>;&cafeReqId=12d6; "
+        "443 EXAMPLE\\user01 10.119.1.75 OC/16.0.5266.1000+(Skype+for+Business) - 200 0 0 52 10.10.10.7 59050\n"
+        "2022-05-08 01:26:01 10.119.32.8 POST /NamingServiceANSWS/ANSWS.svc - 443 - 10.119.38.250 - - itwebcert.acxiom.com 200 0 0 232\n";
+    CHECK_INT(parse(&r, &ks_input_w3c, s), 2);
+    CHECK(has(&r, "|s-computername=exchange01|"));
+    CHECK(has(&r, "|cs-username=EXAMPLE\\user01|"));
+    CHECK(has(&r, "|X-Forwarded-For=10.10.10.7|"));
+    CHECK(has(&r, "|cs-host=itwebcert.acxiom.com|"));
+    CHECK_INT(r.nwarn, 0);
+    run_release(&r);
+}
+
+/* ---- Exchange CSV logs -------------------------------------------------------- */
+
+TEST(exchange_httpproxy_header_and_quotes)
+{
+    run r;
+    run_init(&r);
+    const char *s =
+        "#Software: Microsoft Exchange Server\r\n#Version: 15.01.2176.002\r\n#Log-type: HttpProxy Logs\r\n"
+        "#Date: 2021-03-03T00:00:00.123Z\r\n"
+        "#Fields: DateTime,RequestId,UrlStem,AuthenticatedUser,AnchorMailbox,ClientIpAddress,UserAgent\r\n"
+        "2021-03-03T02:12:32.601Z,abc,/ecp/y.js,,ServerInfo~a]@exch01.contoso.local:444/autodiscover/autodiscover.xml?#,203.0.113.9,\"Mozilla, \"\"quoted\"\"\"\r\n"
+        "2021-03-03T02:12:33.000Z,def,/owa/,CONTOSO\\alice,Smtp~alice@contoso.com,198.51.100.7,Outlook\r\n"
+        "2021-03-03T02:12:34.000Z,def,/owa/\r\n";
+    CHECK_INT(parse(&r, &ks_input_exchange, s), 2);
+    CHECK(has(&r, "L6 2021-03-03T02:12:32.601"));
+    CHECK(has(&r, "|AuthenticatedUser=|AnchorMailbox=ServerInfo~a]@exch01"));
+    CHECK(has(&r, "|UserAgent=Mozilla, \"quoted\"|Log-type=HttpProxy Logs"));
+    CHECK_INT(r.nwarn, 1);
+    CHECK_INT(r.diag_lines[0], 8);
+    run_release(&r);
+}
+
+TEST(exchange_httpproxy_headerless_default_columns)
+{
+    run r;
+    run_init(&r);
+    ks_buf b = KS_BUF_INIT;
+    ks__buf_adds(&b, "2024-01-24T15:26:47.957Z,3422,15,1,2507,35,R:x,Mapi,mail.domain.tld,/mapi/emsmdb/,,"
+                     "Negotiate,true,DOMAIN\\user,domain.tld,MailboxGuid~0aa8,Microsoft Office/16.0,10.12.13.14");
+    for (int i = 0; i < 56; i++)
+        ks__buf_addc(&b, ',');
+    ks__buf_adds(&b, "CafeV1\n");
+    CHECK(ks_input_exchange.probe((const uint8_t *)b.p, b.n, "x.log") >= 70);
+    CHECK_INT(parse_part(&r, &ks_input_exchange, b.p, b.n, 0, UINT64_MAX), 1);
+    CHECK(has(&r, "|UrlStem=/mapi/emsmdb/|"));
+    CHECK(has(&r, "|ClientIpAddress=10.12.13.14|"));
+    CHECK(has(&r, "|RoutingStatus=CafeV1|"));
+    CHECK(has(&r, "|Log-type=HttpProxy Logs"));
+    CHECK_INT(r.nwarn, 0);
+    ks__buf_release(&b);
+    run_release(&r);
+}
+
+TEST(exchange_ecp_and_oab)
+{
+    run r;
+    run_init(&r);
+    const char *ecp =
+        "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: ECP Server Log\r\n"
+        "#Fields: TimeStamp,ServerName,EventId,EventData\r\n"
+        "2021-03-03T02:20:01.000Z,EXCH01,ServerLog,\"S:CMD=Set-OabVirtualDirectory.ExternalUrl='http://f/<script language=\"\"JScript\"\" runat=\"\"server\"\">function Page_Load(){eval(Request[\"\"p\"\"])}</script>'.Identity='OAB (Default Web Site)'\"\r\n";
+    CHECK_INT(parse(&r, &ks_input_exchange, ecp), 1);
+    CHECK(has(&r, "|EventData=S:CMD=Set-OabVirtualDirectory.ExternalUrl='http://f/<script language=\"JScript\""));
+    CHECK(has(&r, "|Log-type=ECP Server Log"));
+    ks__buf_reset(&r.out);
+    const char *oab =
+        "#Software: Microsoft Exchange Server\r\n#Log-type: OABGenerator Log\r\n"
+        "2021-03-03T02:21:00.000Z Download failed and temporary file 'C:\\inetpub\\wwwroot\\aspnet_client\\x.aspx' needs to be removed\r\n";
+    CHECK_INT(parse(&r, &ks_input_exchange, oab), 1);
+    CHECK(has(&r, "L3 2021-03-03T02:21:00Z|Log-type=OABGenerator Log|Message=2021-03-03T02:21:00.000Z Download failed"));
+    run_release(&r);
+}
+
+TEST(exchange_fuzzish_lines)
+{
+    run r;
+    run_init(&r);
+    const char *s = "#Software: Microsoft Exchange Server\n#Fields: A,B\n\"unterminated,1\n1,\"x\"junk\n,,\n\"\"\n";
+    CHECK_INT(parse(&r, &ks_input_exchange, s), 1);
+    CHECK_INT(r.nwarn, 3);
+    run_release(&r);
+}
+
+/* ---- corpus ------------------------------------------------------------------ */
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    char *p = NULL;
+    long sz;
+    if (!fp)
+        return NULL;
+    if (fseek(fp, 0, SEEK_END) == 0 && (sz = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0) {
+        p = malloc((size_t)sz + 1);
+        if (p && fread(p, 1, (size_t)sz, fp) != (size_t)sz) {
+            free(p);
+            p = NULL;
+        } else if (p) {
+            *n = (size_t)sz;
+        }
+    }
+    fclose(fp);
+    return p;
+}
+
+static const struct ks_input *sniff(const char *p, size_t n, const char *name)
+{
+    const struct ks_input *best = NULL;
+    int bs = 0;
+    for (size_t i = 0; ks__inputs[i]; i++) {
+        int s = ks__inputs[i]->probe((const uint8_t *)p, KS_MIN(n, (size_t)KS_HEAD_MAX), name);
+        if (s > bs)
+            bs = s, best = ks__inputs[i];
+    }
+    return best;
+}
+
+TEST(corpus_samples_parse_cleanly)
+{
+    const char *c = ks_test_corpus();
+    if (!c) {
+        printf("SKIP corpus: no ../shared/corpus\n");
+        return;
+    }
+    static const struct {
+        const char *rel, *format;
+        int events;
+    } files[] = {
+        {"elastic-integrations-format-samples/iis_test-iis10-access.log", "w3c", 8},
+        {"elastic-integrations-format-samples/exchange_httpproxy_test-httpproxy.log", "exchange", 1},
+        {"evtx-attack-samples/Command and Control/Tunna_rdp_tunnel_IIS.log", "w3c", 4298},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[1024];
+        size_t n = 0;
+        snprintf(path, sizeof path, "%s/%s", c, files[i].rel);
+        char *p = slurp(path, &n);
+        if (!p) {
+            printf("SKIP corpus: %s missing\n", files[i].rel);
+            continue;
+        }
+        const char *base = strrchr(files[i].rel, '/') + 1;
+        const struct ks_input *in = sniff(p, n, base);
+        CHECK(in != NULL && strcmp(in->name, files[i].format) == 0);
+        if (in) {
+            run r;
+            run_init(&r);
+            int nev = parse_part(&r, in, p, n, 0, UINT64_MAX);
+            printf("INFO corpus %s: format %s, %d events, %d warnings\n", base, in->name, nev, r.nwarn);
+            if (getenv("KS_TEST_DUMP") && r.out.p)
+                fputs(r.out.p, stdout);
+            CHECK_INT(nev, files[i].events);
+            CHECK_INT(r.nwarn, 0);
+            run_release(&r);
+        }
+        free(p);
+    }
+}
