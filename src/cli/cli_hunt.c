@@ -136,6 +136,8 @@ static int local_flag(ks_engine *e, cli_run *run, const char *name, const char *
         return add_output(run, "jsonl", val);
     } else if (!strcmp(name, "csv")) {
         return add_output(run, "csv", val);
+    } else if (!strcmp(name, "html")) {
+        return add_output(run, "html", val);
     } else if (!strcmp(name, "output")) {
         const char *colon = strchr(val, ':');
         if (!colon) {

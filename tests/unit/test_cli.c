@@ -152,3 +152,21 @@ TEST(demo_end_to_end)
     CHECK(out && strstr(out, "single-factor"));
     free(out);
 }
+
+TEST(html_report_escapes_evidence)
+{
+    char *out = NULL, args[2048], hpath[512], cmd[1200];
+    const char *bad = "{\"createdDateTime\":\"2024-02-01T10:00:00Z\",\"userPrincipalName\":\"<script>alert(1)</script>@x.com\","
+                      "\"status\":{\"errorCode\":0},\"authenticationRequirement\":\"singleFactorAuthentication\"}\n";
+    const char *p = ks_test_write("xss.jsonl", bad, strlen(bad));
+    snprintf(hpath, sizeof hpath, "%s/report.html", ks_test_tmpdir());
+    snprintf(args, sizeof args, "hunt -q --html %s %s", hpath, p);
+    CHECK_INT(kensa(args, &out), 1);
+    free(out);
+    snprintf(cmd, sizeof cmd, "cat %s", hpath);
+    ks_test_run(cmd, &out);
+    CHECK(out && strstr(out, "&lt;script&gt;alert(1)&lt;/script&gt;@x.com"));
+    CHECK(out && !strstr(out, "<script>"));
+    CHECK(out && strstr(out, "attack.mitre.org/techniques/T1078/004/"));
+    free(out);
+}
