@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * ks_detector_sigma: runs Sigma detection and correlation rules over every
+ * event kensa reads.
+ *
+ * create():      load mappings (bundled + "sigma.mappings"), rules (option
+ *                list "rules" + the bundled rules/sigma when "builtin"),
+ *                resolve filters and correlations, build the prefilter.
+ * on_event():    index the event, ask the prefilter for candidate rules,
+ *                evaluate them, emit a finding per match (rules feeding only
+ *                a correlation stay quiet) and record correlation inputs.
+ * worker_done(): fold the worker's correlation records into the shared set.
+ * finish():      evaluate correlations over all records in event-time order.
+ *
+ * Options: see docs/SIGMA.md (sigma.prefilter, sigma.unmapped,
+ * sigma.placeholder, sigma.correlation.max_records, sigma.mappings).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sigma.h"
+#include "sigma_pre.h"
+
+#define MAX_MATCHED 8
+
+struct sg_det {
+    sg_ruleset *rs;           /* owned */
+    sg_rule **run;            /* rules evaluated per event */
+    size_t nrun;
+    sg_pre *pre;              /* prefilter over run */
+    sg_det_opts o;
+    bool has_corr;            /* some correlation uses some rule */
+    pthread_mutex_t mu;       /* guards recs and counters in worker_done */
+    sg_recs recs;             /* all workers' correlation records */
+    uint64_t events, evals, matches;
+};
+
+typedef struct sg_ws {
+    sg_det *d;
+    sg_scratch sc;
+    sg_pre_ws *pw;
+    sg_recs recs;             /* this worker's correlation records */
+    uint64_t events, evals, matches;
+} sg_ws;
+
+void sg__diag_to_engine(void *ud, ks_diag_level lvl, const char *path, uint32_t line, int fail,
+                        const char *msg)
+{
+    ks_engine *e = ud;
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = path;
+    loc.line = line;
+    if (e)
+        ks__diag(e, lvl, KS_ERULE, "sigma", &loc, "%s [%s]", msg, sg__fail_name(fail));
+}
+
+static int engine_emit(void *ud, const ks_finding *f)
+{
+    return ks__emit(ud, f);
+}
+
+static bool status_runs(const sg_rule *r)
+{
+    return !r->status || (strcmp(r->status, "deprecated") != 0 && strcmp(r->status, "unsupported") != 0);
+}
+
+int sg__det_new(sg_ruleset *rs, const sg_det_opts *o, sg_det **out)
+{
+    sg_det *d = calloc(1, sizeof *d);
+    int rc = KS_ENOMEM;
+    if (!d)
+        goto fail;
+    d->rs = rs;
+    d->o = *o;
+    if (!d->o.emit) {
+        d->o.emit = engine_emit;
+        d->o.emit_ud = o->engine;
+    }
+    pthread_mutex_init(&d->mu, NULL);
+    if ((rc = sg__recs_init(&d->recs, o->max_records)) != KS_OK)
+        goto fail;
+    d->run = calloc(rs->nrules + 1, sizeof *d->run);
+    if (!d->run)
+        goto fail;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        sg_rule *r = rs->rules[i];
+        if (r->kind != SG_R_DETECTION || !status_runs(r))
+            continue;
+        if (!r->ls && !o->run_unmapped)
+            continue;
+        if (!r->emit && !r->ncorr_uses)
+            continue;
+        d->run[d->nrun++] = r;
+        if (r->ncorr_uses)
+            d->has_corr = true;
+    }
+    if ((rc = sg__pre_build(d->run, d->nrun, o->prefilter, &d->pre)) != KS_OK)
+        goto fail;
+    *out = d;
+    return KS_OK;
+fail:
+    if (d) {
+        sg__recs_release(&d->recs);
+        free(d->run);
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+    }
+    sg__ruleset_free(rs);
+    return rc;
+}
+
+size_t sg__det_nrun(const sg_det *d)
+{
+    return d->nrun;
+}
+
+void sg__det_counters(const sg_det *d, uint64_t *events, uint64_t *evals, uint64_t *matches)
+{
+    *events = d->events;
+    *evals = d->evals;
+    *matches = d->matches;
+}
+
+/* ---- engine hooks --------------------------------------------------------------------- */
+
+static void diag_load(void *ud, ks_diag_level lvl, const char *path, uint32_t line, int fail,
+                      const char *msg)
+{
+    /* a rule that does not load is skipped: a warning, not a failed run */
+    sg__diag_to_engine(ud, lvl == KS_DIAG_ERROR ? KS_DIAG_WARN : lvl, path, line, fail, msg);
+}
+
+static int sigma_create(ks_engine *e, void **det)
+{
+    sg_ruleset *rs = NULL;
+    const char **paths = NULL;
+    char dir[4096];
+    int rc;
+
+    *det = NULL;
+    size_t nrules = ks__opt_list(e, "rules", &paths);
+    bool builtin = ks__opt_bool(e, "builtin", true);
+    const char *rdir = ks__rules_dir(e);
+    if (!nrules && (!builtin || !rdir))
+        return KS_OK;
+    if ((rc = sg__ruleset_new(ks__engine_symtab(e), diag_load, e, &rs)) != KS_OK)
+        return rc;
+    rs->nplaceholders = ks__opt_list(e, "sigma.placeholder", (const char ***)&rs->placeholders);
+    if (rdir && (size_t)snprintf(dir, sizeof dir, "%s/sigma/mappings", rdir) < sizeof dir &&
+        (rc = sg__ruleset_load_mappings(rs, dir)) != KS_OK)
+        goto fail;
+    const char **maps = NULL;
+    size_t nmaps = ks__opt_list(e, "sigma.mappings", &maps);
+    for (size_t i = 0; i < nmaps; i++)
+        if ((rc = sg__ruleset_load_mappings(rs, maps[i])) != KS_OK)
+            goto fail;
+    if (builtin && rdir && (size_t)snprintf(dir, sizeof dir, "%s/sigma", rdir) < sizeof dir) {
+        struct stat st;
+        if (stat(dir, &st) == 0 && (rc = sg__ruleset_load_path(rs, dir)) != KS_OK)
+            goto fail;
+    }
+    for (size_t i = 0; i < nrules; i++)
+        if ((rc = sg__ruleset_load_path(rs, paths[i])) != KS_OK)
+            goto fail;
+    if ((rc = sg__ruleset_finish(rs)) != KS_OK)
+        goto fail;
+    const char *unm = ks__opt(e, "sigma.unmapped", "skip");
+    sg_det_opts o = {
+        .prefilter = ks__opt_bool(e, "sigma.prefilter", true),
+        .run_unmapped = strcmp(unm, "run") == 0 || strcmp(unm, "all") == 0,
+        .max_records = (size_t)ks__opt_int(e, "sigma.correlation.max_records", 2000000),
+        .engine = e,
+    };
+    sg_det *d = NULL;
+    rc = sg__det_new(rs, &o, &d); /* takes rs */
+    rs = NULL;
+    if (rc != KS_OK)
+        goto fail;
+    uint32_t nn = 0, na = 0;
+    sg__pre_stats(d->pre, &nn, &na);
+    ks_loc loc = KS_LOC_NONE;
+    ks__diag(e, KS_DIAG_INFO, KS_OK, "sigma", &loc,
+             "%llu rules loaded, %llu failed, %llu unmapped; %zu run (%u prefilter needles, "
+             "%u rules always evaluated)",
+             (unsigned long long)d->rs->loaded, (unsigned long long)d->rs->failed,
+             (unsigned long long)d->rs->unmapped, d->nrun, nn, na);
+    *det = d;
+    return KS_OK;
+fail:
+    sg__ruleset_free(rs);
+    return rc;
+}
+
+static int sigma_worker_new(void *det, ks_worker *w, void **out)
+{
+    sg_det *d = det;
+    sg_ws *ws = calloc(1, sizeof *ws);
+    int rc = KS_ENOMEM;
+    KS_UNUSED(w);
+    if (!ws)
+        return rc;
+    ws->d = d;
+    if ((rc = sg__scratch_init(&ws->sc, d->rs)) != KS_OK ||
+        (rc = sg__pre_ws_new(d->pre, &ws->pw)) != KS_OK ||
+        (rc = sg__recs_init(&ws->recs, d->recs.max)) != KS_OK) {
+        sg__scratch_release(&ws->sc);
+        sg__pre_ws_free(ws->pw);
+        sg__recs_release(&ws->recs);
+        free(ws);
+        return rc;
+    }
+    *out = ws;
+    return KS_OK;
+}
+
+/* Matched fields of a rule, as key=value text (first MAX_MATCHED present). */
+static size_t matched_fields(const sg_rule *r, sg_scratch *sc, ks_kv *kv, char *buf, size_t cap)
+{
+    size_t n = 0, used = 0;
+    for (uint32_t s = 0; s < r->nsearches && n < MAX_MATCHED; s++) {
+        const sg_search *se = &r->searches[s];
+        for (uint32_t g = 0; g < se->n && n < MAX_MATCHED; g++) {
+            for (uint32_t i = 0; i < se->groups[g].n && n < MAX_MATCHED; i++) {
+                const sg_item *it = &se->groups[g].items[i];
+                if (!it->field)
+                    continue;
+                bool dupe = false;
+                for (size_t k = 0; k < n && !dupe; k++)
+                    dupe = strcmp(kv[k].key, it->field) == 0;
+                const ks_value *v = dupe ? NULL : sg__lookup(sc, it->syms, it->nsyms);
+                const char *t;
+                size_t tn;
+                if (!v || !sg__value_text(v, sc, &t, &tn))
+                    continue;
+                tn = KS_MIN(tn, 512);
+                if (used + tn + 1 > cap)
+                    return n;
+                memcpy(buf + used, t, tn);
+                buf[used + tn] = 0;
+                kv[n].key = it->field;
+                kv[n++].value = buf + used;
+                used += tn + 1;
+            }
+        }
+    }
+    return n;
+}
+
+static int emit_match(sg_det *d, const sg_rule *r, const ks_event *ev, sg_scratch *sc)
+{
+    ks_evidence evi;
+    ks_kv matched[MAX_MATCHED];
+    ks_kv details[3];
+    char buf[4200];
+    size_t nd = 0;
+
+    memset(&evi, 0, sizeof evi);
+    evi.path = ev->prov.path;
+    evi.format = ev->prov.format;
+    evi.record = ev->prov.record;
+    evi.line = ev->prov.line;
+    evi.offset = ev->prov.offset;
+    evi.time = ev->time;
+    if (d->o.engine)
+        ks__evidence_from_event(&evi, ev);
+    details[nd++] = (ks_kv){"rule_file", r->path};
+    if (r->status)
+        details[nd++] = (ks_kv){"status", r->status};
+    if (r->ls)
+        details[nd++] = (ks_kv){"logsource", r->ls->key};
+    ks_finding f = {
+        .rule_id = r->id,
+        .title = r->title,
+        .detector = "sigma",
+        .description = r->description,
+        .severity = r->sev,
+        .techniques = r->techniques,
+        .ntechniques = r->ntech,
+        .first = ev->time,
+        .last = ev->time,
+        .evidence = &evi,
+        .nevidence = 1,
+        .event_count = 1,
+        .matched = matched,
+        .nmatched = matched_fields(r, sc, matched, buf, sizeof buf),
+        .details = details,
+        .ndetails = nd,
+    };
+    return d->o.emit(d->o.emit_ud, &f);
+}
+
+static int sigma_on_event(void *wsp, const ks_event *ev)
+{
+    sg_ws *ws = wsp;
+    sg_det *d = ws->d;
+    const uint32_t *cand;
+    int rc = KS_OK;
+
+    ws->events++;
+    sg__scratch_event(&ws->sc, ev);
+    size_t n = sg__pre_candidates(d->pre, ws->pw, ev, &ws->sc, &cand);
+    ws->evals += n;
+    for (size_t i = 0; i < n; i++) {
+        const sg_rule *r = d->run[cand[i]];
+        if (!sg__rule_eval(r, ev, &ws->sc))
+            continue;
+        ws->matches++;
+        if (r->emit && (rc = emit_match(d, r, ev, &ws->sc)) != KS_OK && rc != KS_ELIMIT)
+            return rc;
+        if (r->ncorr_uses)
+            sg__corr_collect(d->rs, r, ev, &ws->sc, &ws->recs);
+    }
+    return KS_OK;
+}
+
+static void sigma_worker_done(void *det, void *wsp)
+{
+    sg_det *d = det;
+    sg_ws *ws = wsp;
+    if (!ws)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->events += ws->events;
+    d->evals += ws->evals;
+    d->matches += ws->matches;
+    if (ws->recs.n || ws->recs.dropped)
+        (void)sg__recs_merge(&d->recs, &ws->recs);
+    pthread_mutex_unlock(&d->mu);
+    sg__scratch_release(&ws->sc);
+    sg__pre_ws_free(ws->pw);
+    sg__recs_release(&ws->recs);
+    free(ws);
+}
+
+static int sigma_finish(void *det)
+{
+    sg_det *d = det;
+    if (d->recs.dropped && d->o.engine) {
+        ks_loc loc = KS_LOC_NONE;
+        ks__diag(d->o.engine, KS_DIAG_WARN, KS_ELIMIT, "sigma", &loc,
+                 "correlation record cap (%zu) reached: %llu base-rule matches dropped; "
+                 "raise sigma.correlation.max_records",
+                 d->recs.max, (unsigned long long)d->recs.dropped);
+    }
+    int rc = sg__corr_run(d->rs, &d->recs, d->o.emit, d->o.emit_ud);
+    return rc == KS_ELIMIT ? KS_OK : rc;
+}
+
+static void sigma_destroy(void *det)
+{
+    sg_det *d = det;
+    if (!d)
+        return;
+    sg__pre_free(d->pre);
+    sg__recs_release(&d->recs);
+    free(d->run);
+    sg__ruleset_free(d->rs);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+}
+
+const struct ks_detector ks_detector_sigma = {
+    .abi = KS_DETECTOR_ABI_1,
+    .name = "sigma",
+    .description = "Sigma detection and correlation rules (SigmaHQ and kensa's own)",
+    .flags = KS_DET_EVENTS,
+    .create = sigma_create,
+    .worker_new = sigma_worker_new,
+    .on_event = sigma_on_event,
+    .worker_done = sigma_worker_done,
+    .finish = sigma_finish,
+    .destroy = sigma_destroy,
+};

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Evaluating compiled Sigma rules against one event.
+ *
+ * Each event is first indexed (field symbol -> value, first occurrence
+ * wins) in the worker's scratch so a field lookup is one hash probe, not a
+ * scan. A rule then evaluates its logsource condition (cached per event:
+ * hundreds of rules share a handful of logsources), its condition tree with
+ * lazily computed, memoised search results, and the filters attached to it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sigma_int.h"
+
+int sg__scratch_init(sg_scratch *sc, const sg_ruleset *rs)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->md = pcre2_match_data_create(1, NULL);
+    sc->search_res = malloc((size_t)rs->max_searches + 1);
+    sc->nls = rs->nlsrcs;
+    sc->ls_res = malloc(sc->nls + 1);
+    if (!sc->md || !sc->search_res || !sc->ls_res) {
+        sg__scratch_release(sc);
+        return KS_ENOMEM;
+    }
+    return KS_OK;
+}
+
+void sg__scratch_release(sg_scratch *sc)
+{
+    if (sc->md)
+        pcre2_match_data_free(sc->md);
+    free(sc->search_res);
+    free(sc->ls_res);
+    free(sc->idx_gen);
+    free(sc->idx_val);
+    free(sc->idx_sym);
+    memset(sc, 0, sizeof *sc);
+}
+
+static inline uint32_t slot_of(ks_sym s, uint32_t mask)
+{
+    return (s * 2654435761u) & mask;
+}
+
+void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
+{
+    size_t n = ev->n;
+    uint32_t need = 64;
+    while (need < n * 2 && need < (1u << 18))
+        need <<= 1;
+    sc->ev = ev;
+    if (need > sc->idx_cap) {
+        uint32_t *g = calloc(need, sizeof *g);
+        const ks_value **v = malloc(need * sizeof *v);
+        ks_sym *s = malloc(need * sizeof *s);
+        if (!g || !v || !s) {
+            free(g), free(v), free(s);
+        } else {
+            free(sc->idx_gen), free(sc->idx_val), free(sc->idx_sym);
+            sc->idx_gen = g;
+            sc->idx_val = v;
+            sc->idx_sym = s;
+            sc->idx_cap = need;
+            sc->gen = 0;
+        }
+    }
+    if (++sc->gen == 0) { /* wrapped: clear stamps */
+        memset(sc->idx_gen, 0, sc->idx_cap * sizeof *sc->idx_gen);
+        sc->gen = 1;
+    }
+    if (sc->ls_res)
+        memset(sc->ls_res, -1, sc->nls);
+    if (!sc->idx_cap)
+        return; /* lookups fall back to scanning */
+    uint32_t mask = sc->idx_cap - 1;
+    size_t lim = KS_MIN(n, (size_t)sc->idx_cap / 2);
+    for (size_t i = 0; i < lim; i++) {
+        ks_sym s = ev->fields[i].name;
+        uint32_t h = slot_of(s, mask);
+        while (sc->idx_gen[h] == sc->gen) {
+            if (sc->idx_sym[h] == s)
+                break;
+            h = (h + 1) & mask;
+        }
+        if (sc->idx_gen[h] == sc->gen)
+            continue; /* duplicate name: first wins */
+        sc->idx_gen[h] = sc->gen;
+        sc->idx_sym[h] = s;
+        sc->idx_val[h] = &ev->fields[i].v;
+    }
+}
+
+const ks_value *sg__lookup(sg_scratch *sc, const ks_sym *syms, uint32_t n)
+{
+    if (!sc->idx_cap || sc->ev->n > sc->idx_cap / 2) {
+        for (uint32_t k = 0; k < n; k++)
+            for (size_t i = 0; i < sc->ev->n; i++)
+                if (sc->ev->fields[i].name == syms[k])
+                    return &sc->ev->fields[i].v;
+        return NULL;
+    }
+    uint32_t mask = sc->idx_cap - 1;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t h = slot_of(syms[k], mask);
+        while (sc->idx_gen[h] == sc->gen) {
+            if (sc->idx_sym[h] == syms[k])
+                return sc->idx_val[h];
+            h = (h + 1) & mask;
+        }
+    }
+    return NULL;
+}
+
+static size_t fmt_i64(char *b, int64_t v)
+{
+    char t[24];
+    size_t n = 0, o = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        t[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        b[o++] = '-';
+    while (n)
+        b[o++] = t[--n];
+    b[o] = 0;
+    return o;
+}
+
+bool sg__value_text(const ks_value *v, sg_scratch *sc, const char **p, size_t *n)
+{
+    switch (v->type) {
+    case KS_VSTR:
+    case KS_VBIN:
+        *p = v->u.s.p;
+        *n = v->u.s.n;
+        return true;
+    case KS_VINT:
+        *n = fmt_i64(sc->num, v->u.i);
+        break;
+    case KS_VUINT:
+        *n = (size_t)snprintf(sc->num, sizeof sc->num, "%llu", (unsigned long long)v->u.u);
+        break;
+    case KS_VBOOL:
+        *n = (size_t)snprintf(sc->num, sizeof sc->num, "%s", v->u.b ? "true" : "false");
+        break;
+    case KS_VFLOAT:
+        *n = (size_t)snprintf(sc->num, sizeof sc->num, "%.17g", v->u.f);
+        break;
+    case KS_VTIME:
+        *n = ks_time_format(v->u.t, sc->num, sizeof sc->num);
+        break;
+    default:
+        return false;
+    }
+    if (*n >= sizeof sc->num)
+        *n = sizeof sc->num - 1;
+    *p = sc->num;
+    return true;
+}
+
+/* Keyword values are searched in every field of the event. */
+static bool keyword_val(const sg_val *v, const ks_event *ev, sg_scratch *sc)
+{
+    for (size_t i = 0; i < ev->n; i++) {
+        const ks_value *x = &ev->fields[i].v;
+        if (x->type != KS_VSTR)
+            continue;
+        if (v->match(v, x, ev, sc))
+            return true;
+    }
+    return false;
+}
+
+static bool item_eval(const sg_item *it, const ks_event *ev, sg_scratch *sc)
+{
+    if (!it->field) {
+        for (uint32_t i = 0; i < it->nvals; i++) {
+            bool m = keyword_val(&it->vals[i], ev, sc);
+            if (it->all ? !m : m)
+                return m;
+        }
+        return it->all && it->nvals > 0;
+    }
+    const ks_value *x = sg__lookup(sc, it->syms, it->nsyms);
+    if (!x && !it->missing_ok)
+        return false;
+    for (uint32_t i = 0; i < it->nvals; i++) {
+        const sg_val *v = &it->vals[i];
+        bool m = (x || v->wants_missing) && v->match(v, x, ev, sc);
+        if (it->all ? !m : m)
+            return m;
+    }
+    return it->all && it->nvals > 0;
+}
+
+bool sg__search_eval(const sg_search *s, const ks_event *ev, sg_scratch *sc)
+{
+    for (uint32_t g = 0; g < s->n; g++) {
+        const sg_group *gr = &s->groups[g];
+        uint32_t i;
+        for (i = 0; i < gr->n; i++)
+            if (!item_eval(&gr->items[i], ev, sc))
+                break;
+        if (i == gr->n)
+            return true;
+    }
+    return false;
+}
+
+static bool search_cached(const sg_rule *r, uint32_t i, const ks_event *ev, sg_scratch *sc)
+{
+    if (sc->search_res[i] < 0)
+        sc->search_res[i] = sg__search_eval(&r->searches[i], ev, sc);
+    return sc->search_res[i] > 0;
+}
+
+static bool cond_eval(const sg_rule *r, const sg_cond *c, const ks_event *ev, sg_scratch *sc)
+{
+    switch (c->op) {
+    case SG_C_REF:
+        return search_cached(r, c->ref, ev, sc);
+    case SG_C_AND:
+        return cond_eval(r, c->a, ev, sc) && cond_eval(r, c->b, ev, sc);
+    case SG_C_OR:
+        return cond_eval(r, c->a, ev, sc) || cond_eval(r, c->b, ev, sc);
+    case SG_C_NOT:
+        return !cond_eval(r, c->a, ev, sc);
+    case SG_C_ANY: {
+        uint32_t hits = 0;
+        for (uint32_t i = 0; i < c->nrefs; i++)
+            if (search_cached(r, c->refs[i], ev, sc) && ++hits >= c->ref)
+                return true;
+        return false;
+    }
+    case SG_C_ALL:
+        for (uint32_t i = 0; i < c->nrefs; i++)
+            if (!search_cached(r, c->refs[i], ev, sc))
+                return false;
+        return true;
+    default:
+        return true;
+    }
+}
+
+static bool cond_of(const sg_rule *r, const ks_event *ev, sg_scratch *sc)
+{
+    memset(sc->search_res, -1, r->nsearches ? r->nsearches : 1);
+    return r->cond && cond_eval(r, r->cond, ev, sc);
+}
+
+bool sg__rule_eval(const sg_rule *r, const ks_event *ev, sg_scratch *sc)
+{
+    const sg_lsrc *ls = r->ls;
+    if (ls && ls->has_cond) {
+        int8_t *c = ls->idx < sc->nls ? &sc->ls_res[ls->idx] : NULL;
+        if (!c || *c < 0) {
+            bool m = sg__search_eval(&ls->cond, ev, sc);
+            if (!c)
+                return m && cond_of(r, ev, sc);
+            *c = m;
+        }
+        if (!*c)
+            return false;
+    }
+    if (!cond_of(r, ev, sc))
+        return false;
+    for (uint32_t i = 0; i < r->nfilters; i++)
+        if (!cond_of(r->filters[i], ev, sc))
+            return false;
+    return true;
+}

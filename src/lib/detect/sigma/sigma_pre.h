@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The Sigma literal prefilter (sigma_pre.c): one Vectorscan database over
+ * the literal needles of every rule; per event, the list of rules worth
+ * evaluating. The sg_pre is immutable and shared; each worker owns an
+ * sg_pre_ws (Vectorscan scratch, candidate list, text buffer).
+ */
+#ifndef KS_SIGMA_PRE_H
+#define KS_SIGMA_PRE_H
+
+#include "sigma_int.h"
+
+typedef struct sg_pre sg_pre;
+typedef struct sg_pre_ws sg_pre_ws;
+
+/* run: the rules to evaluate (borrowed, must outlive the prefilter).
+ * enable = false: every rule is always a candidate. */
+int sg__pre_build(sg_rule *const *run, size_t nrun, bool enable, sg_pre **out);
+void sg__pre_free(sg_pre *p);
+void sg__pre_stats(const sg_pre *p, uint32_t *nneedles, uint32_t *nalways);
+int sg__pre_ws_new(const sg_pre *p, sg_pre_ws **out);
+void sg__pre_ws_free(sg_pre_ws *w);
+/* Indices into run of the rules that may match ev, ascending. sc must hold
+ * ev's index (sg__scratch_event). The list is valid until the next call. */
+size_t sg__pre_candidates(const sg_pre *p, sg_pre_ws *w, const ks_event *ev, sg_scratch *sc,
+                          const uint32_t **list);
+
+#endif
