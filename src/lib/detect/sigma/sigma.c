@@ -146,8 +146,9 @@ static int sigma_create(ks_engine *e, void **det)
     if ((rc = sg__ruleset_new(ks__engine_symtab(e), diag_load, e, &rs)) != KS_OK)
         return rc;
     rs->nplaceholders = ks__opt_list(e, "sigma.placeholder", (const char ***)&rs->placeholders);
+    struct stat st;
     if (rdir && (size_t)snprintf(dir, sizeof dir, "%s/sigma/mappings", rdir) < sizeof dir &&
-        (rc = sg__ruleset_load_mappings(rs, dir)) != KS_OK)
+        stat(dir, &st) == 0 && (rc = sg__ruleset_load_mappings(rs, dir)) != KS_OK)
         goto fail;
     const char **maps = NULL;
     size_t nmaps = ks__opt_list(e, "sigma.mappings", &maps);
@@ -155,7 +156,6 @@ static int sigma_create(ks_engine *e, void **det)
         if ((rc = sg__ruleset_load_mappings(rs, maps[i])) != KS_OK)
             goto fail;
     if (builtin && rdir && (size_t)snprintf(dir, sizeof dir, "%s/sigma", rdir) < sizeof dir) {
-        struct stat st;
         if (stat(dir, &st) == 0 && (rc = sg__ruleset_load_path(rs, dir)) != KS_OK)
             goto fail;
     }

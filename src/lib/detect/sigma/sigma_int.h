@@ -263,6 +263,7 @@ struct sg_ctx {
     uint8_t anchor;         /* SG_P_EQ/CONTAINS/PREFIX/SUFFIX */
     int reflags;            /* PCRE2 option bits from i/m/s */
     bool all;
+    bool keyword;           /* compiling a field-less (keyword) item */
 };
 
 int sg__ruleset_new(ks_symtab *syms, sg_diag_fn diag, void *ud, sg_ruleset **out);

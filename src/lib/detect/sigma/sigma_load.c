@@ -134,6 +134,7 @@ static int compile_item(sg_ctx *c, const char *key, size_t keyn, const sg_yaml *
     if (!it->vals)
         return KS_ENOMEM;
     c->all = false;
+    c->keyword = it->field == NULL;
     for (size_t i = 0; i < n; i++) {
         const sg_yaml *y = vals && vals->type == SG_Y_SEQ ? vals->kids[i] : vals;
         if ((rc = sg__compile_value(c, y, mods, nmods, &it->vals[i])) != KS_OK)

@@ -39,6 +39,8 @@ typedef struct fm_field {
 struct sg_fieldmap {
     const char *name;
     const sg_yaml *prefixes;  /* seq of strings, or NULL (name as is) */
+    bool vary_case;           /* also try the name with its first letter
+                                 lower/upper case (camelCase vs PascalCase) */
     fm_field *fields;
     size_t nfields, capfields;
 };
@@ -136,6 +138,9 @@ int sg__map_load_mem(sg_ruleset *rs, const char *buf, size_t n, const char *path
             const sg_yaml *pre = sg__yaml_get(def, "prefixes");
             if (pre)
                 fm->prefixes = pre;
+            const char *vc = sg__yaml_str(def, "vary_case");
+            if (vc)
+                fm->vary_case = strcmp(vc, "true") == 0 || strcmp(vc, "yes") == 0;
             const sg_yaml *fields = sg__yaml_get(def, "fields");
             for (size_t k = 0; fields && fields->type == SG_Y_MAP && k + 1 < fields->nkids; k += 2) {
                 if ((rc = grow((void **)&fm->fields, &fm->capfields, fm->nfields,
@@ -255,6 +260,37 @@ static int add_sym(sg_ruleset *rs, ks_sym *out, uint32_t *n, const char *a, size
     return KS_OK;
 }
 
+/* The name behind every prefix (and in both first-letter cases). */
+static int expand(sg_ruleset *rs, const sg_fieldmap *fm, ks_sym *out, uint32_t *k,
+                  const char *field, size_t n)
+{
+    char alt[256];
+    int rc = KS_OK;
+    size_t np = fm && fm->prefixes && fm->prefixes->type == SG_Y_SEQ ? fm->prefixes->nkids : 0;
+    bool vary = fm && fm->vary_case && n && n < sizeof alt;
+    if (vary) {
+        memcpy(alt, field, n);
+        char c = alt[0];
+        alt[0] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c >= 'A' && c <= 'Z' ? c + 32 : c);
+        vary = alt[0] != c;
+    }
+    if (!np) {
+        rc = add_sym(rs, out, k, field, n, "", 0);
+        if (rc == KS_OK && vary)
+            rc = add_sym(rs, out, k, alt, n, "", 0);
+        return rc;
+    }
+    for (size_t i = 0; i < np && rc == KS_OK; i++) {
+        const sg_yaml *p = fm->prefixes->kids[i];
+        if (p->type != SG_Y_SCALAR)
+            continue;
+        rc = add_sym(rs, out, k, p->s, p->n, field, n);
+        if (rc == KS_OK && vary)
+            rc = add_sym(rs, out, k, p->s, p->n, alt, n);
+    }
+    return rc;
+}
+
 int sg__map_field(sg_ruleset *rs, const sg_fieldmap *fm, const char *field, size_t n,
                   const ks_sym **syms, uint32_t *nsyms)
 {
@@ -267,20 +303,19 @@ int sg__map_field(sg_ruleset *rs, const sg_fieldmap *fm, const char *field, size
         if (strlen(fm->fields[i].name) == n && memcmp(fm->fields[i].name, field, n) == 0)
             paths = fm->fields[i].paths; /* last definition wins */
     if (paths) {
+        /* explicit paths are taken literally; "@Name" means Name behind the prefixes */
         size_t cnt = paths->type == SG_Y_SEQ ? paths->nkids : 1;
         for (size_t i = 0; i < cnt && rc == KS_OK; i++) {
             const sg_yaml *p = paths->type == SG_Y_SEQ ? paths->kids[i] : paths;
-            if (p->type == SG_Y_SCALAR)
+            if (p->type != SG_Y_SCALAR || !p->n)
+                continue;
+            if (p->s[0] == '@')
+                rc = expand(rs, fm, tmp, &k, p->s + 1, p->n - 1);
+            else
                 rc = add_sym(rs, tmp, &k, p->s, p->n, "", 0);
         }
-    } else if (fm && fm->prefixes && fm->prefixes->type == SG_Y_SEQ) {
-        for (size_t i = 0; i < fm->prefixes->nkids && rc == KS_OK; i++) {
-            const sg_yaml *p = fm->prefixes->kids[i];
-            if (p->type == SG_Y_SCALAR)
-                rc = add_sym(rs, tmp, &k, p->s, p->n, field, n);
-        }
     } else {
-        rc = add_sym(rs, tmp, &k, field, n, "", 0);
+        rc = expand(rs, fm, tmp, &k, field, n);
     }
     if (rc != KS_OK)
         return rc;

@@ -379,13 +379,14 @@ static int expand_all(sg_ctx *c, expand_fn fn, size_t per)
         if (got == SIZE_MAX)
             return KS_ENOMEM;
         /* drop duplicates (windash on a value without dashes) */
+        size_t base = k;
         for (size_t j = 0; j < got; j++) {
             bool dup = false;
             for (size_t q = 0; q < k && !dup; q++)
-                dup = varn[q] == varn[k + j] && memcmp(var[q], var[k + j], varn[q]) == 0;
+                dup = varn[q] == varn[base + j] && memcmp(var[q], var[base + j], varn[q]) == 0;
             if (!dup) {
-                var[k] = var[k + j];
-                varn[k] = varn[k + j];
+                var[k] = var[base + j];
+                varn[k] = varn[base + j];
                 k++;
             }
         }
@@ -856,7 +857,7 @@ int sg__compile_value(sg_ctx *c, const sg_yaml *y, const sg_modifier *const *mod
 
     memset(v, 0, sizeof *v);
     c->literal = false;
-    c->anchor = SG_P_EQ;
+    c->anchor = c->keyword ? SG_P_CONTAINS : SG_P_EQ; /* keywords: full-text search */
     c->reflags = 0;
     c->is_null = sg__yaml_is_null(y);
     c->plain = y && y->plain;
