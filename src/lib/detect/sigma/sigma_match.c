@@ -44,6 +44,48 @@ static inline uint32_t slot_of(ks_sym s, uint32_t mask)
     return (s * 2654435761u) & mask;
 }
 
+/* Windows UserData payloads nest the fields under an element named per
+ * event type (Event.UserData.Operation_ClientFailure.Operation). Rules name
+ * the bare field, so such fields are also indexed as Event.UserData.<last>
+ * when a rule ever asked for that path (the symbol exists). */
+static void userdata_aliases(sg_scratch *sc, const ks_event *ev, uint32_t mask, size_t used)
+{
+    static const char pre[] = "Event.UserData.";
+    const size_t pl = sizeof pre - 1;
+    if (!ev->syms)
+        return;
+    for (size_t i = 0; i < ev->n && used * 4 < (size_t)sc->idx_cap * 3; i++) {
+        size_t len;
+        const char *name = ks_symtab_str(ev->syms, ev->fields[i].name, &len);
+        if (!name || len <= pl || memcmp(name, pre, pl) != 0)
+            continue;
+        const char *dot = memchr(name + pl, '.', len - pl);
+        if (!dot)
+            continue;
+        const char *last = name + len;
+        while (last > dot + 1 && last[-1] != '.')
+            last--;
+        char buf[256];
+        size_t ln = (size_t)(name + len - last);
+        if (pl + ln >= sizeof buf)
+            continue;
+        memcpy(buf, pre, pl);
+        memcpy(buf + pl, last, ln);
+        ks_sym s = ks_symtab_find(ev->syms, buf, pl + ln);
+        if (!s)
+            continue;
+        uint32_t h = slot_of(s, mask);
+        while (sc->idx_gen[h] == sc->gen && sc->idx_sym[h] != s)
+            h = (h + 1) & mask;
+        if (sc->idx_gen[h] == sc->gen)
+            continue;
+        sc->idx_gen[h] = sc->gen;
+        sc->idx_sym[h] = s;
+        sc->idx_val[h] = &ev->fields[i].v;
+        used++;
+    }
+}
+
 void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
 {
     size_t n = ev->n;
@@ -75,7 +117,7 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
     if (!sc->idx_cap)
         return; /* lookups fall back to scanning */
     uint32_t mask = sc->idx_cap - 1;
-    size_t lim = KS_MIN(n, (size_t)sc->idx_cap / 2);
+    size_t lim = KS_MIN(n, (size_t)sc->idx_cap / 2), used = 0;
     for (size_t i = 0; i < lim; i++) {
         ks_sym s = ev->fields[i].name;
         uint32_t h = slot_of(s, mask);
@@ -89,7 +131,9 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
         sc->idx_gen[h] = sc->gen;
         sc->idx_sym[h] = s;
         sc->idx_val[h] = &ev->fields[i].v;
+        used++;
     }
+    userdata_aliases(sc, ev, mask, used);
 }
 
 const ks_value *sg__lookup(sg_scratch *sc, const ks_sym *syms, uint32_t n)

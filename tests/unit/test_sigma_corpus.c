@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Sigma against real content, when ../shared/corpus exists (SKIP if not):
+ *  - LOAD: every SigmaHQ rule under sigma/rules/windows and sigma/rules/cloud
+ *    (goal >= 95%), failures counted per reason;
+ *  - RECALL (regression data): SigmaHQ's regression events (JSON renderings
+ *    of the EVTX samples, Event.System / Event.EventData shape), each
+ *    labelled with the rule that must fire on it;
+ *  - RECALL (EVTX attack samples): every sample should raise at least one
+ *    Sigma finding, and the technique in its name when it has one; needs
+ *    the "evtx" input (SKIP until it is registered).
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "harness.h"
+#include "detect/sigma/sigma.h"
+#include "input/json.h"
+
+static char corpus_path[1024];
+
+static const char *corpus_sub(const char *sub)
+{
+    const char *c = ks_test_corpus();
+    if (!c)
+        return NULL;
+    snprintf(corpus_path, sizeof corpus_path, "%s/%s", c, sub);
+    struct stat st;
+    return stat(corpus_path, &st) == 0 ? corpus_path : NULL;
+}
+
+static sg_ruleset *load_tree(ks_symtab *syms, const char *const *subs, size_t n)
+{
+    sg_ruleset *rs = NULL;
+    if (sg__ruleset_new(syms, NULL, NULL, &rs) != KS_OK)
+        return NULL;
+    sg__ruleset_load_mappings(rs, "rules/sigma/mappings");
+    for (size_t i = 0; i < n; i++) {
+        const char *p = corpus_sub(subs[i]);
+        if (p)
+            sg__ruleset_load_path(rs, p);
+    }
+    sg__ruleset_finish(rs);
+    return rs;
+}
+
+static void print_load(const char *name, const sg_ruleset *rs)
+{
+    uint64_t total = rs->loaded + rs->failed;
+    printf("LOAD %s: %llu/%llu rules loaded (%.1f%%), %llu unmapped logsource", name,
+           (unsigned long long)rs->loaded, (unsigned long long)total,
+           total ? 100.0 * (double)rs->loaded / (double)total : 0.0,
+           (unsigned long long)rs->unmapped);
+    for (int f = 1; f < SG_FAIL_COUNT; f++)
+        if (rs->fails[f])
+            printf("; %s: %llu", sg__fail_name(f), (unsigned long long)rs->fails[f]);
+    printf("\n");
+}
+
+TEST(load_sigmahq_windows_and_cloud)
+{
+    if (!corpus_sub("sigma/rules")) {
+        printf("SKIP load_sigmahq: no corpus\n");
+        return;
+    }
+    ks_symtab *syms = ks__symtab_new();
+    const char *win[] = {"sigma/rules/windows"}, *cloud[] = {"sigma/rules/cloud"};
+    const char *all[] = {"sigma/rules", "sigma/rules-emerging-threats", "sigma/rules-threat-hunting",
+                         "sigma/rules-compliance", "sigma/rules-placeholder"};
+    sg_ruleset *rs = load_tree(syms, win, 1);
+    CHECK(rs != NULL);
+    if (rs) {
+        print_load("windows", rs);
+        CHECK(rs->loaded * 100 >= (rs->loaded + rs->failed) * 95);
+        CHECK(rs->loaded > 2000);
+        sg__ruleset_free(rs);
+    }
+    rs = load_tree(syms, cloud, 1);
+    if (rs) {
+        print_load("cloud", rs);
+        CHECK(rs->loaded * 100 >= (rs->loaded + rs->failed) * 95);
+        sg__ruleset_free(rs);
+    }
+    rs = load_tree(syms, all, 5);
+    if (rs) {
+        print_load("all SigmaHQ trees", rs);
+        sg__ruleset_free(rs);
+    }
+    ks__symtab_free(syms);
+}
+
+/* ---- regression data --------------------------------------------------------------- */
+
+typedef struct hits {
+    char ids[64][40];
+    int n;
+} hits;
+
+static int collect(void *ud, const ks_finding *f)
+{
+    hits *h = ud;
+    if (h->n < 64)
+        snprintf(h->ids[h->n++], sizeof h->ids[0], "%s", f->rule_id);
+    return KS_OK;
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    long len;
+    if (!fp)
+        return NULL;
+    if (fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)len + 1)) != NULL) {
+        *n = fread(buf, 1, (size_t)len, fp);
+        buf[*n] = 0;
+    }
+    fclose(fp);
+    return buf;
+}
+
+TEST(recall_regression_data)
+{
+    const char *labels = corpus_sub("sigma/regression_labels.tsv");
+    if (!labels) {
+        printf("SKIP recall_regression_data: no corpus\n");
+        return;
+    }
+    char lpath[1024];
+    snprintf(lpath, sizeof lpath, "%s", labels);
+    ks_symtab *syms = ks__symtab_new();
+    const char *trees[] = {"sigma/rules", "sigma/rules-emerging-threats", "sigma/rules-threat-hunting"};
+    sg_ruleset *rs = load_tree(syms, trees, 3);
+    hits h;
+    sg_det *d = NULL;
+    sg_det_opts o = {.prefilter = true, .emit = collect, .emit_ud = &h};
+    CHECK(rs && sg__det_new(rs, &o, &d) == KS_OK);
+    if (!d)
+        return;
+    void *ws = NULL;
+    ks_detector_sigma.worker_new(d, NULL, &ws);
+    FILE *fp = fopen(lpath, "r");
+    char line[4096];
+    int total = 0, found = 0, nojson = 0, missed_shown = 0;
+    ks_arena *arena = ks__arena_new(1 << 16, 0);
+    ks_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.syms = syms;
+    ev.arena = arena;
+    while (fp && fgets(line, sizeof line, fp)) {
+        char *evtx = strtok_r(line, "\t", &(char *){NULL});
+        char *save = NULL;
+        (void)save;
+        if (!evtx || strcmp(evtx, "evtx_path") == 0)
+            continue;
+        char *id = evtx + strlen(evtx) + 1;
+        char *tab = strchr(id, '\t');
+        if (!tab)
+            continue;
+        *tab = 0;
+        char jpath[2048];
+        size_t el = strlen(evtx);
+        if (el < 5)
+            continue;
+        snprintf(jpath, sizeof jpath, "%s/sigma/%.*s.json", ks_test_corpus(), (int)(el - 5), evtx);
+        size_t n = 0;
+        char *buf = slurp(jpath, &n);
+        if (!buf) {
+            nojson++;
+            continue;
+        }
+        /* the JSON holds one event, a list, or concatenated objects */
+        ev.prov.path = jpath;
+        ev.prov.format = "json";
+        h.n = 0;
+        total++;
+        const char *p = buf;
+        size_t left = n;
+        while (left) {
+            while (left && (*p == ' ' || *p == '\n' || *p == ',' || *p == '\r' || *p == '\t' ||
+                            *p == '[' || *p == ']'))
+                p++, left--;
+            if (!left)
+                break;
+            size_t ext = ks__json_extent(p, left, false);
+            if (!ext)
+                break;
+            ks__event_reset(&ev);
+            if (ks__json_flatten(&ev, "", 0, p, ext, NULL, NULL) == KS_OK)
+                ks_detector_sigma.on_event(ws, &ev);
+            p += ext, left -= ext;
+        }
+        bool ok = false;
+        for (int i = 0; i < h.n; i++)
+            ok |= strcmp(h.ids[i], id) == 0;
+        found += ok;
+        if (!ok && missed_shown++ < 8)
+            printf("INFO regression miss: rule %s on %s\n", id, evtx);
+        free(buf);
+    }
+    if (fp)
+        fclose(fp);
+    printf("RECALL sigma regression_data: %d/%d labelled events fire their rule (%.1f%%), %d without JSON\n",
+           found, total, total ? 100.0 * found / total : 0.0, nojson);
+    CHECK(total > 100);
+    CHECK(found * 100 >= total * 85);
+    ks_detector_sigma.worker_done(d, ws);
+    ks_detector_sigma.destroy(d);
+    free(ev.fields);
+    ks__arena_free(arena);
+    ks__symtab_free(syms);
+}
+
+/* ---- EVTX attack samples ------------------------------------------------------------- */
+
+TEST(recall_evtx_attack_samples)
+{
+    const char *dir = corpus_sub("evtx-attack-samples");
+    if (!dir) {
+        printf("SKIP recall_evtx_attack_samples: no corpus\n");
+        return;
+    }
+    if (!ks__input_find("evtx")) {
+        printf("SKIP recall_evtx_attack_samples: no evtx input registered yet\n");
+        return;
+    }
+    char sdir[1024], rules[1024];
+    snprintf(sdir, sizeof sdir, "%s", dir);
+    snprintf(rules, sizeof rules, "%s/sigma/rules", ks_test_corpus());
+    ks_engine *e = NULL;
+    CHECK_INT(ks_engine_new(&e), KS_OK);
+    ks_engine_set(e, "rules_dir", "rules");
+    ks_engine_set(e, "rules", rules);
+    ks_engine_set(e, "findings.max_per_rule", "100000");
+    ks_engine_add_path(e, sdir);
+    CHECK_INT(ks_engine_run(e), KS_OK);
+    /* per sample file: any sigma finding, and the named technique */
+    DIR *top = opendir(sdir);
+    struct dirent *t;
+    int files = 0, detected = 0, tfiles = 0, tdetected = 0;
+    while (top && (t = readdir(top)) != NULL) {
+        if (t->d_name[0] == '.')
+            continue;
+        char sub[2048];
+        snprintf(sub, sizeof sub, "%s/%s", sdir, t->d_name);
+        DIR *dd = opendir(sub);
+        struct dirent *f;
+        while (dd && (f = readdir(dd)) != NULL) {
+            size_t l = strlen(f->d_name);
+            if (l < 6 || strcmp(f->d_name + l - 5, ".evtx") != 0)
+                continue;
+            char techn[16] = "";
+            const char *tp = strstr(f->d_name, "T1");
+            if (tp && strlen(tp) >= 5 && tp[2] >= '0' && tp[2] <= '9')
+                snprintf(techn, sizeof techn, "%.5s", tp);
+            files++;
+            tfiles += techn[0] != 0;
+            bool any = false, tech = false;
+            for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+                const ks_finding *fd = ks_engine_finding(e, i);
+                if (strcmp(fd->detector, "sigma") != 0 || !fd->nevidence || !fd->evidence[0].path)
+                    continue;
+                const char *base = strrchr(fd->evidence[0].path, '/');
+                if (!base || strcmp(base + 1, f->d_name) != 0)
+                    continue;
+                any = true;
+                for (size_t k = 0; k < fd->ntechniques; k++)
+                    tech |= techn[0] && strncmp(fd->techniques[k], techn, 5) == 0;
+            }
+            detected += any;
+            tdetected += tech;
+        }
+        if (dd)
+            closedir(dd);
+    }
+    if (top)
+        closedir(top);
+    printf("RECALL sigma evtx-attack-samples: %d/%d files raise a Sigma finding (%.1f%%); "
+           "%d/%d named-technique files get that technique\n",
+           detected, files, files ? 100.0 * detected / files : 0.0, tdetected, tfiles);
+    CHECK(files > 200);
+    CHECK(detected * 2 >= files);
+    ks_engine_free(e);
+}
