@@ -391,3 +391,71 @@ TEST(corpus_samples_parse_cleanly)
         free(p);
     }
 }
+
+/* ---- detector over the corpus ----------------------------------------------------- */
+
+static bool finding_has(const ks_finding *f, const char *needle)
+{
+    if (f->title && strstr(f->title, needle))
+        return true;
+    for (size_t i = 0; i < f->ndetails; i++)
+        if (strstr(f->details[i].value, needle) || strstr(f->details[i].key, needle))
+            return true;
+    return false;
+}
+
+/* Runs a whole engine over path; counts exchange findings holding each needle. */
+static void hunt_expect(const char *label, const char *path, const char *const *needles, size_t n)
+{
+    ks_engine *e = NULL;
+    size_t found = 0;
+    uint64_t events = 0;
+    CHECK_INT(ks_engine_new(&e), KS_OK);
+    ks_engine_set(e, "threads", "2");
+    ks_engine_add_path(e, path);
+    CHECK_INT(ks_engine_run(e), KS_OK);
+    for (size_t k = 0; k < n; k++) {
+        bool hit = false;
+        for (size_t i = 0; i < ks_engine_nfindings(e) && !hit; i++) {
+            const ks_finding *f = ks_engine_finding(e, i);
+            hit = strcmp(f->detector, "exchange") == 0 && finding_has(f, needles[k]);
+            if (hit)
+                events += f->event_count;
+        }
+        if (!hit)
+            printf("INFO %s: missed '%s'\n", label, needles[k]);
+        found += hit;
+    }
+    printf("RECALL exchange %s: %zu/%zu expected traces found (%llu events behind them)\n", label,
+           found, n, (unsigned long long)events);
+    CHECK_INT(found, n);
+    ks_engine_free(e);
+}
+
+TEST(corpus_mordor_proxylogon_and_tunna)
+{
+    const char *c = ks_test_corpus();
+    char path[1024];
+    if (!c) {
+        printf("SKIP corpus: no ../shared/corpus\n");
+        return;
+    }
+    static const char *const mordor[] = {"ohyeah.aspx", "cmd /c whoami"};
+    snprintf(path, sizeof path, "%s/otrf-security-datasets/extracted/proxylogon_ssrf_rce_poc", c);
+    hunt_expect("mordor-proxylogon", path, mordor, 2);
+    static const char *const tunna[] = {"/erp/conn.aspx", "10.0.2.17"};
+    snprintf(path, sizeof path, "%s/evtx-attack-samples/Command and Control/Tunna_rdp_tunnel_IIS.log", c);
+    hunt_expect("tunna-iis", path, tunna, 2);
+    /* Benign Exchange samples: no exchange finding at all. */
+    ks_engine *e = NULL;
+    size_t fp = 0;
+    ks_engine_new(&e);
+    snprintf(path, sizeof path, "%s/elastic-integrations-format-samples", c);
+    ks_engine_add_path(e, path);
+    ks_engine_run(e);
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++)
+        fp += strcmp(ks_engine_finding(e, i)->detector, "exchange") == 0;
+    printf("FP exchange elastic-samples: %zu findings on benign Exchange/IIS lines\n", fp);
+    CHECK_INT(fp, 0);
+    ks_engine_free(e);
+}

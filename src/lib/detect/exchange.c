@@ -1,0 +1,848 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The "exchange" detector: one correlated timeline per attacking source for
+ * the on-premises Exchange exploitation chains (ProxyLogon, ProxyShell,
+ * ProxyNotShell), joined with host-level traces and web shell files.
+ *
+ * The single-event signals are kensa's Sigma rules in rules/sigma/exchange/
+ * (they run in the Sigma engine and give one finding per rule). What Sigma
+ * cannot express is the join this file does: requests from IIS W3C logs
+ * (c-ip) and Exchange HttpProxy logs (ClientIpAddress) are folded per
+ * source into stages — probe, SSRF, configuration write, web shell use —
+ * while host-level evidence without a client address (ECP server log
+ * Set-*VirtualDirectory, OAB generator "Download failed", Sysmon file
+ * creation of .aspx in Exchange web roots, w3wp.exe spawning a shell, UM
+ * deserialisation errors) and web shell files found by the file detectors
+ * (rule ids kensa.yara.* / kensa.ioc.*, whose findings are already stored
+ * when finish() runs) are attached to every source active the same day.
+ * The result is one finding per source: "probe -> SSRF -> shell write ->
+ * shell use", with the CVEs and the first example of each stage.
+ *
+ * Known web shell names (MSTIC's March 2021 IOC feed or any list of paths)
+ * load at run time from the "exchange.ioc" option, never from the source
+ * tree. Memory is bounded: at most MAX_SOURCES sources and MAX_HOST host
+ * entries are kept; the rest are counted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kensa_int.h"
+
+#define MAX_SOURCES 50000
+#define MAX_HOST 256
+#define MAX_IOC_NAMES 4096
+#define DAY_NS (86400ll * 1000000000ll)
+
+enum stage {
+    ST_PROBE = 0,   /* /ecp/y.js-style requests for files that do not exist */
+    ST_SSRF,        /* CVE-2021-26855: X-BEResource cookies, ServerInfo~ anchors */
+    ST_PROXYSHELL,  /* CVE-2021-34473 family: autodiscover.json?@.../mapi|powershell */
+    ST_NOTSHELL,    /* CVE-2022-41040: the same with authentication + PowerShell */
+    ST_WRITE,       /* CVE-2021-27065/26858: ECP config / OAB / DDI SetObject */
+    ST_SHELL_WRITE, /* a script file appears in an Exchange web root */
+    ST_SHELL_USE,   /* requests to it, or w3wp.exe running a shell */
+    ST_UM,          /* CVE-2021-26857: UM deserialisation */
+    NSTAGES
+};
+
+static const char *const stage_names[NSTAGES] = {
+    "probe", "ssrf", "proxyshell", "proxynotshell", "config-write", "shell-write", "shell-use",
+    "um-deserialisation"};
+static const char *const stage_cves[NSTAGES] = {
+    "", "CVE-2021-26855", "CVE-2021-34473,CVE-2021-34523,CVE-2021-31207",
+    "CVE-2022-41040,CVE-2022-41082", "CVE-2021-27065,CVE-2021-26858", "", "", "CVE-2021-26857"};
+
+typedef struct hit {
+    int64_t t;              /* first time this stage was seen */
+    ks_evidence ev;         /* its evidence (path in the state arena) */
+    char what[160];         /* short description: method + URL, file, ... */
+    uint64_t count;
+} hit;
+
+typedef struct source {
+    char name[64];          /* client address */
+    hit st[NSTAGES];        /* count == 0: stage not seen */
+    int64_t first, last;
+    char shell_url[96];     /* first web shell URL used: later requests to it count */
+} source;
+
+typedef struct xstate {
+    ks_map *srcs;           /* address -> source* */
+    hit host[MAX_HOST];     /* host-level hits (stage in .ev.record's place: see hstage) */
+    int hstage[MAX_HOST];
+    size_t nhost;
+    uint64_t dropped;
+    ks_arena *arena;        /* evidence paths */
+} xstate;
+
+enum { F_STEM, F_QUERY, F_METHOD, F_STATUS, F_CIP, F_COOKIE, F_USER, F_XFF, F_URLSTEM,
+       F_URLQUERY, F_AUTHUSER, F_ANCHOR, F_CLIENTIP, F_HPMETHOD, F_HPSTATUS, F_EVENTDATA,
+       F_MESSAGE, F_EVENTID, F_TARGETFN, F_IMAGE, F_PARENT, F_CMDLINE, F_PROVIDER, F_PROVIDER2,
+       F_EVTX_ID, F_EVTX_TARGET, F_EVTX_IMAGE, F_EVTX_PARENT, F_EVTX_CMD, NF };
+
+static const char *const fnames[NF] = {
+    [F_STEM] = "cs-uri-stem-decoded", [F_QUERY] = "cs-uri-query-decoded",
+    [F_METHOD] = "cs-method", [F_STATUS] = "sc-status", [F_CIP] = "c-ip",
+    [F_COOKIE] = "cs(Cookie)", [F_USER] = "cs-username", [F_XFF] = "X-Forwarded-For",
+    [F_URLSTEM] = "UrlStem", [F_URLQUERY] = "UrlQuery", [F_AUTHUSER] = "AuthenticatedUser",
+    [F_ANCHOR] = "AnchorMailbox", [F_CLIENTIP] = "ClientIpAddress", [F_HPMETHOD] = "Method",
+    [F_HPSTATUS] = "HttpStatus", [F_EVENTDATA] = "EventData", [F_MESSAGE] = "Message",
+    [F_EVENTID] = "EventID", [F_TARGETFN] = "TargetFilename", [F_IMAGE] = "Image",
+    [F_PARENT] = "ParentImage", [F_CMDLINE] = "CommandLine", [F_PROVIDER] = "SourceName",
+    [F_PROVIDER2] = "Event.System.Provider_attributes.Name",
+    [F_EVTX_ID] = "Event.System.EventID", [F_EVTX_TARGET] = "Event.EventData.TargetFilename",
+    [F_EVTX_IMAGE] = "Event.EventData.Image", [F_EVTX_PARENT] = "Event.EventData.ParentImage",
+    [F_EVTX_CMD] = "Event.EventData.CommandLine"};
+
+typedef struct xdet {
+    ks_engine *e;
+    ks_sym f[NF];
+    char **ioc;             /* known shell file names, lowercase */
+    size_t nioc;
+    xstate total;
+    pthread_mutex_t lock;
+} xdet;
+
+typedef struct xws {
+    xdet *d;
+    xstate st;
+} xws;
+
+/* ---- small string helpers ------------------------------------------------------ */
+
+static ks_slice get(const xdet *d, const ks_event *ev, int f)
+{
+    ks_slice s = {NULL, 0};
+    const ks_value *v = d->f[f] ? ks_event_get(ev, d->f[f]) : NULL;
+    if (v && v->type == KS_VSTR)
+        s = v->u.s;
+    return s;
+}
+
+static bool has_ci(ks_slice s, const char *needle)
+{
+    return s.p && ks__memmem_ci(s.p, s.n, needle, strlen(needle)) != NULL;
+}
+
+static bool eq_ci(ks_slice s, const char *lit)
+{
+    return s.p && ks__ieq(s.p, s.n, lit, strlen(lit));
+}
+
+static bool prefix_ci(ks_slice s, const char *lit)
+{
+    size_t k = strlen(lit);
+    return s.p && s.n >= k && ks__ieq(s.p, k, lit, k);
+}
+
+static bool suffix_ci(ks_slice s, const char *lit)
+{
+    size_t k = strlen(lit);
+    return s.p && s.n >= k && ks__ieq(s.p + s.n - k, k, lit, k);
+}
+
+static ks_slice basename_of(ks_slice s)
+{
+    for (size_t i = s.n; i > 0; i--)
+        if (s.p[i - 1] == '/' || s.p[i - 1] == '\\') {
+            ks_slice b = {s.p + i, s.n - i};
+            return b;
+        }
+    return s;
+}
+
+/* Stock .aspx pages of OWA/ECP auth folders that legitimately take POSTs. */
+static const char *const stock_pages[] = {"logon.aspx", "logoff.aspx", "errorfe.aspx",
+                                          "expiredpassword.aspx", "signout.aspx",
+                                          "timeoutlogout.aspx", "frowny.aspx", "owaauth.dll"};
+
+static bool script_ext(ks_slice s)
+{
+    return suffix_ci(s, ".aspx") || suffix_ci(s, ".ashx") || suffix_ci(s, ".asp") ||
+           suffix_ci(s, ".asmx");
+}
+
+static bool web_root_dir(ks_slice s)
+{
+    return has_ci(s, "/aspnet_client/") || has_ci(s, "/owa/auth/") || has_ci(s, "/ecp/auth/") ||
+           has_ci(s, "\\aspnet_client\\") || has_ci(s, "\\owa\\auth\\") ||
+           has_ci(s, "\\ecp\\auth\\") || has_ci(s, "\\inetpub\\wwwroot\\");
+}
+
+static bool known_shell(const xdet *d, ks_slice path)
+{
+    ks_slice b = basename_of(path);
+    for (size_t i = 0; i < d->nioc; i++)
+        if (ks__ieq(b.p, b.n, d->ioc[i], strlen(d->ioc[i])))
+            return true;
+    return false;
+}
+
+/* ---- state ------------------------------------------------------------------------ */
+
+static int state_init(xstate *s)
+{
+    memset(s, 0, sizeof *s);
+    s->srcs = ks__map_new(64);
+    s->arena = ks__arena_new(16384, (size_t)64 << 20);
+    return s->srcs && s->arena ? KS_OK : KS_ENOMEM;
+}
+
+static void state_release(xstate *s)
+{
+    size_t i = 0, n;
+    const char *k;
+    uint64_t *v;
+    if (s->srcs) {
+        while (ks__map_iter(s->srcs, &i, &k, &n, &v))
+            free((source *)(uintptr_t)*v);
+        ks__map_free(s->srcs);
+    }
+    ks__arena_free(s->arena);
+}
+
+static void hit_set(xstate *s, hit *h, int64_t t, const ks_evidence *ev, const char *what,
+                    uint64_t count)
+{
+    if (h->count == 0 || (t != KS_TIME_NONE && (h->t == KS_TIME_NONE || t < h->t))) {
+        h->t = t;
+        h->ev = *ev;
+        h->ev.path = ev->path ? ks__arena_strndup(s->arena, ev->path, strlen(ev->path)) : NULL;
+        h->ev.format = ev->format; /* static strings of the inputs */
+        snprintf(h->what, sizeof h->what, "%s", what);
+    }
+    h->count += count;
+}
+
+static source *source_get(xstate *s, const char *name, size_t n)
+{
+    n = KS_MIN(n, (size_t)63);
+    uint64_t *slot = ks__map_get(s->srcs, name, n);
+    if (slot)
+        return (source *)(uintptr_t)*slot;
+    if (ks__map_count(s->srcs) >= MAX_SOURCES) {
+        s->dropped++;
+        return NULL;
+    }
+    source *src = calloc(1, sizeof *src);
+    if (!src)
+        return NULL;
+    slot = ks__map_slot(s->srcs, name, n, true);
+    if (!slot) {
+        free(src);
+        return NULL;
+    }
+    memcpy(src->name, name, n);
+    src->first = src->last = KS_TIME_NONE;
+    *slot = (uint64_t)(uintptr_t)src;
+    return src;
+}
+
+static void source_hit(xstate *s, ks_slice who, int st, const ks_event *ev, const char *what,
+                       ks_slice url)
+{
+    if (!who.n)
+        return;
+    source *src = source_get(s, who.p, who.n);
+    if (!src)
+        return;
+    ks_evidence e;
+    ks__evidence_from_event(&e, ev);
+    hit_set(s, &src->st[st], ev->time, &e, what, 1);
+    if (st == ST_SHELL_USE && !src->shell_url[0] && url.n && url.n < sizeof src->shell_url) {
+        memcpy(src->shell_url, url.p, url.n);
+        src->shell_url[url.n] = 0;
+    }
+    if (ev->time != KS_TIME_NONE) {
+        if (src->first == KS_TIME_NONE || ev->time < src->first)
+            src->first = ev->time;
+        if (src->last == KS_TIME_NONE || ev->time > src->last)
+            src->last = ev->time;
+    }
+}
+
+static void host_add(xstate *s, int st, const ks_evidence *e, int64_t t, const char *what,
+                     uint64_t count)
+{
+    /* One entry per stage and description: repeated lines only count. */
+    for (size_t i = 0; i < s->nhost; i++)
+        if (s->hstage[i] == st && strcmp(s->host[i].what, what) == 0) {
+            hit_set(s, &s->host[i], t, e, what, count);
+            return;
+        }
+    if (s->nhost == MAX_HOST) {
+        s->dropped++;
+        return;
+    }
+    memset(&s->host[s->nhost], 0, sizeof s->host[0]);
+    s->hstage[s->nhost] = st;
+    hit_set(s, &s->host[s->nhost], t, e, what, count);
+    s->nhost++;
+}
+
+static void host_hit(xstate *s, int st, const ks_evidence *e, int64_t t, const char *what)
+{
+    host_add(s, st, e, t, what, 1);
+}
+
+static void host_merge(xstate *into, int st, const hit *h)
+{
+    host_add(into, st, &h->ev, h->t, h->what, h->count);
+}
+
+/* ---- classification ------------------------------------------------------------------ */
+
+static void what_url(char *buf, size_t cap, ks_slice m, ks_slice stem, ks_slice q)
+{
+    snprintf(buf, cap, "%.*s %.*s%s%.*s", (int)KS_MIN(m.n, 10), m.p ? m.p : "",
+             (int)KS_MIN(stem.n, 100), stem.p ? stem.p : "", q.n ? "?" : "",
+             (int)KS_MIN(q.n, 40), q.p ? q.p : "");
+}
+
+/* One web request (IIS or HttpProxy). */
+static void classify_request(xws *w, const ks_event *ev, ks_slice who, ks_slice m, ks_slice stem,
+                             ks_slice q, ks_slice status, ks_slice cookie, ks_slice user,
+                             ks_slice anchor, bool httpproxy, ks_slice authuser)
+{
+    char what[160];
+    xstate *s = &w->st;
+    what_url(what, sizeof what, m, stem, q);
+    if (has_ci(cookie, "X-AnonResource-Backend=") || has_ci(cookie, "X-BEResource=") ||
+        (httpproxy && authuser.n == 0 && prefix_ci(anchor, "ServerInfo~") &&
+         memchr(anchor.p, '/', anchor.n)))
+        source_hit(s, who, ST_SSRF, ev, what, stem);
+    if (prefix_ci(stem, "/ecp/") && suffix_ci(stem, ".js") && stem.n <= 10)
+        source_hit(s, who, ST_PROBE, ev, what, stem); /* /ecp/y.js, /ecp/x.js: no such files */
+    else if (prefix_ci(stem, "/owa/auth/Current/themes/resources/") && eq_ci(m, "POST"))
+        source_hit(s, who, ST_PROBE, ev, what, stem);
+    if (eq_ci(stem, "/autodiscover/autodiscover.json") &&
+        (memchr(q.p ? q.p : "", '@', q.n) || has_ci(q, "X-Rps-CAT="))) {
+        bool ps = has_ci(q, "powershell");
+        if (ps && user.n && !eq_ci(user, "anonymous"))
+            source_hit(s, who, ST_NOTSHELL, ev, what, stem);
+        else if (has_ci(q, "/mapi/nspi") || ps || has_ci(q, "/ews/") || has_ci(q, "X-Rps-CAT="))
+            source_hit(s, who, ST_PROXYSHELL, ev, what, stem);
+    } else if (prefix_ci(stem, "/powershell") && has_ci(q, "X-Rps-CAT=")) {
+        source_hit(s, who, ST_PROXYSHELL, ev, what, stem);
+    }
+    if (eq_ci(m, "POST") && has_ci(stem, "/ecp/DDI/DDIService.svc/SetObject") &&
+        (has_ci(q, "OABVirtualDirectory") || has_ci(q, "ResetOAB")))
+        source_hit(s, who, ST_WRITE, ev, what, stem);
+    if (script_ext(stem) && web_root_dir(stem)) {
+        ks_slice b = basename_of(stem);
+        bool stock = false;
+        for (size_t i = 0; i < KS_ARRAY_LEN(stock_pages) && !stock; i++)
+            stock = eq_ci(b, stock_pages[i]);
+        bool ok = status.n == 0 || eq_ci(status, "200");
+        if (ok && ((!stock && eq_ci(m, "POST")) || known_shell(w->d, stem)))
+            source_hit(s, who, ST_SHELL_USE, ev, what, stem);
+    }
+    if (script_ext(stem) && (has_ci(q, "proxy&port=") || (has_ci(q, "port=") && has_ci(q, "ip="))))
+        source_hit(s, who, ST_SHELL_USE, ev, what, stem); /* Tunna-style tunnel through a shell */
+    else if (script_ext(stem) && who.n) {
+        /* Every later request of the same client to a shell it used counts. */
+        uint64_t *slot = ks__map_get(s->srcs, who.p, KS_MIN(who.n, (size_t)63));
+        source *src = slot ? (source *)(uintptr_t)*slot : NULL;
+        if (src && src->shell_url[0] && ks__ieq(stem.p, stem.n, src->shell_url, strlen(src->shell_url)))
+            source_hit(s, who, ST_SHELL_USE, ev, what, stem);
+    }
+}
+
+static int x_on_event(void *wsp, const ks_event *ev)
+{
+    xws *w = wsp;
+    xdet *d = w->d;
+    char what[160];
+    ks_evidence e;
+    ks_slice stem = get(d, ev, F_STEM);
+    if (stem.p) {
+        ks_slice who = get(d, ev, F_CIP);
+        classify_request(w, ev, who, get(d, ev, F_METHOD), stem, get(d, ev, F_QUERY),
+                         get(d, ev, F_STATUS), get(d, ev, F_COOKIE), get(d, ev, F_USER),
+                         (ks_slice){NULL, 0}, false, (ks_slice){NULL, 0});
+        return KS_OK;
+    }
+    ks_slice ustem = get(d, ev, F_URLSTEM);
+    ks_slice anchor = get(d, ev, F_ANCHOR);
+    if (ustem.p || anchor.p) {
+        ks_slice q = get(d, ev, F_URLQUERY);
+        if (q.n && q.p[0] == '?')
+            q.p++, q.n--;
+        classify_request(w, ev, get(d, ev, F_CLIENTIP), get(d, ev, F_HPMETHOD), ustem, q,
+                         get(d, ev, F_HPSTATUS), (ks_slice){NULL, 0}, get(d, ev, F_AUTHUSER),
+                         anchor, true, get(d, ev, F_AUTHUSER));
+        return KS_OK;
+    }
+    ks__evidence_from_event(&e, ev);
+    ks_slice ed = get(d, ev, F_EVENTDATA);
+    if (ed.p && has_ci(ed, "Set-") && has_ci(ed, "VirtualDirectory") &&
+        (has_ci(ed, "ExternalUrl") || has_ci(ed, "InternalUrl"))) {
+        snprintf(what, sizeof what, "ECP %.*s", (int)KS_MIN(ed.n, 140), ed.p);
+        host_hit(&w->st, ST_WRITE, &e, ev->time, what);
+        return KS_OK;
+    }
+    ks_slice msg = get(d, ev, F_MESSAGE);
+    if (msg.p && has_ci(msg, "Download failed and temporary file")) {
+        host_hit(&w->st, ST_WRITE, &e, ev->time, "OAB generator: Download failed and temporary file");
+        return KS_OK;
+    }
+    /* Windows events (JSON exports or EVTX). */
+    ks_slice tf = get(d, ev, F_TARGETFN);
+    if (!tf.p)
+        tf = get(d, ev, F_EVTX_TARGET);
+    if (tf.p && script_ext(tf) && web_root_dir(tf)) {
+        snprintf(what, sizeof what, "file created: %.*s", (int)KS_MIN(tf.n, 140), tf.p);
+        host_hit(&w->st, ST_SHELL_WRITE, &e, ev->time, what);
+        return KS_OK;
+    }
+    ks_slice parent = get(d, ev, F_PARENT);
+    if (!parent.p)
+        parent = get(d, ev, F_EVTX_PARENT);
+    if (parent.p && suffix_ci(parent, "\\w3wp.exe")) {
+        ks_slice img = get(d, ev, F_IMAGE);
+        if (!img.p)
+            img = get(d, ev, F_EVTX_IMAGE);
+        ks_slice cmd = get(d, ev, F_CMDLINE);
+        if (!cmd.p)
+            cmd = get(d, ev, F_EVTX_CMD);
+        if (suffix_ci(img, "\\cmd.exe") || suffix_ci(img, "\\powershell.exe") ||
+            suffix_ci(img, "\\pwsh.exe") || suffix_ci(img, "\\whoami.exe") ||
+            suffix_ci(img, "\\net.exe") || suffix_ci(img, "\\certutil.exe")) {
+            snprintf(what, sizeof what, "w3wp.exe ran: %.*s", (int)KS_MIN(cmd.n, 130),
+                     cmd.p ? cmd.p : "");
+            host_hit(&w->st, ST_SHELL_USE, &e, ev->time, what);
+        }
+        return KS_OK;
+    }
+    ks_slice prov = get(d, ev, F_PROVIDER);
+    if (!prov.p)
+        prov = get(d, ev, F_PROVIDER2);
+    if (eq_ci(prov, "MSExchange Unified Messaging")) {
+        for (size_t i = 0; i < ks_event_nfields(ev); i++) {
+            const ks_field *f = ks_event_field(ev, i);
+            if (f->v.type == KS_VSTR && has_ci(f->v.u.s, "System.InvalidCastException")) {
+                host_hit(&w->st, ST_UM, &e, ev->time,
+                         "MSExchange Unified Messaging: System.InvalidCastException");
+                break;
+            }
+        }
+    }
+    return KS_OK;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------ */
+
+/* Known web shell names: any line holding a path (MSTIC CSV, one path per
+ * line) contributes its file name when it ends in a script extension. */
+static void load_ioc(xdet *d, const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    char line[4096];
+    if (!fp) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = path;
+        ks__diag(d->e, KS_DIAG_WARN, KS_EIO, "exchange", &loc, "cannot read IOC file");
+        return;
+    }
+    while (fgets(line, sizeof line, fp) && d->nioc < MAX_IOC_NAMES) {
+        char *p = line;
+        for (char *c = line; *c; c++)
+            if (*c == ',' || *c == '\n' || *c == '\r' || *c == ';') {
+                *c = 0;
+                ks_slice s = {p, strlen(p)};
+                if (script_ext(s) && (memchr(p, '\\', s.n) || memchr(p, '/', s.n))) {
+                    ks_slice b = basename_of(s);
+                    char *nm = ks__arena_strndup(ks__engine_arena(d->e), b.p, b.n);
+                    char **grown = realloc(d->ioc, (d->nioc + 1) * sizeof *grown);
+                    if (!nm || !grown)
+                        break;
+                    d->ioc = grown;
+                    d->ioc[d->nioc++] = nm;
+                }
+                p = c + 1;
+            }
+    }
+    fclose(fp);
+}
+
+static int x_create(ks_engine *e, void **out)
+{
+    xdet *d = calloc(1, sizeof *d);
+    const char **iocs = NULL;
+    if (!d)
+        return KS_ENOMEM;
+    d->e = e;
+    pthread_mutex_init(&d->lock, NULL);
+    for (int i = 0; i < NF; i++)
+        d->f[i] = ks_symtab_intern(ks__engine_symtab(e), fnames[i], strlen(fnames[i]));
+    /* Our own option, and the shared IOC list (its hash lines are ignored). */
+    size_t n = ks__opt_list(e, "exchange.ioc", &iocs);
+    for (size_t i = 0; i < n; i++)
+        load_ioc(d, iocs[i]);
+    n = ks__opt_list(e, "ioc", &iocs);
+    for (size_t i = 0; i < n; i++)
+        load_ioc(d, iocs[i]);
+    if (state_init(&d->total) != KS_OK) {
+        state_release(&d->total);
+        free(d);
+        return KS_ENOMEM;
+    }
+    *out = d;
+    return KS_OK;
+}
+
+static int x_worker_new(void *det, ks_worker *w, void **out)
+{
+    xws *ws = calloc(1, sizeof *ws);
+    KS_UNUSED(w);
+    if (!ws)
+        return KS_ENOMEM;
+    ws->d = det;
+    if (state_init(&ws->st) != KS_OK) {
+        state_release(&ws->st);
+        free(ws);
+        return KS_ENOMEM;
+    }
+    *out = ws;
+    return KS_OK;
+}
+
+static void hit_merge(xstate *into, hit *dst, const hit *src)
+{
+    if (!src->count)
+        return;
+    uint64_t c = src->count;
+    hit_set(into, dst, src->t, &src->ev, src->what, c);
+}
+
+static void x_worker_done(void *det, void *wsp)
+{
+    xdet *d = det;
+    xws *w = wsp;
+    size_t i = 0, n;
+    const char *k;
+    uint64_t *v;
+    if (!w)
+        return;
+    pthread_mutex_lock(&d->lock);
+    while (ks__map_iter(w->st.srcs, &i, &k, &n, &v)) {
+        source *s = (source *)(uintptr_t)*v;
+        source *t = source_get(&d->total, k, n);
+        if (!t)
+            continue;
+        for (int st = 0; st < NSTAGES; st++)
+            hit_merge(&d->total, &t->st[st], &s->st[st]);
+        if (s->first != KS_TIME_NONE && (t->first == KS_TIME_NONE || s->first < t->first))
+            t->first = s->first;
+        if (s->last != KS_TIME_NONE && (t->last == KS_TIME_NONE || s->last > t->last))
+            t->last = s->last;
+    }
+    for (size_t h = 0; h < w->st.nhost; h++)
+        host_merge(&d->total, w->st.hstage[h], &w->st.host[h]);
+    d->total.dropped += w->st.dropped;
+    pthread_mutex_unlock(&d->lock);
+    state_release(&w->st);
+    free(w);
+}
+
+/* Web shell files reported by the file detectors (YARA, IOC lists). */
+static void join_file_findings(xdet *d)
+{
+    size_t n = ks__nfindings(d->e);
+    for (size_t i = 0; i < n; i++) {
+        const ks_finding *f = ks__finding(d->e, i);
+        if (!f || !f->rule_id || (strncmp(f->rule_id, "kensa.yara.", 11) != 0 &&
+                                  strncmp(f->rule_id, "kensa.ioc.", 10) != 0))
+            continue;
+        for (size_t k = 0; k < f->nevidence; k++) {
+            ks_slice p = {f->evidence[k].path, f->evidence[k].path ? strlen(f->evidence[k].path) : 0};
+            if (!p.n || !web_root_dir(p))
+                continue;
+            char what[160];
+            snprintf(what, sizeof what, "web shell file (%s): %.*s", f->rule_id,
+                     (int)KS_MIN(p.n, 100), p.p);
+            host_hit(&d->total, ST_SHELL_WRITE, &f->evidence[k], f->first, what);
+        }
+    }
+}
+
+static void time_span(int64_t t, int64_t *first, int64_t *last)
+{
+    if (t == KS_TIME_NONE)
+        return;
+    if (*first == KS_TIME_NONE || t < *first)
+        *first = t;
+    if (*last == KS_TIME_NONE || t > *last)
+        *last = t;
+}
+
+/* Evidence list without repeats (two stages can share one record). */
+static void add_evidence(ks_evidence *evs, size_t *ne, size_t cap, const ks_evidence *e)
+{
+    for (size_t i = 0; i < *ne; i++)
+        if (evs[i].path == e->path && evs[i].line == e->line && evs[i].record == e->record &&
+            evs[i].offset == e->offset)
+            return;
+    if (*ne < cap)
+        evs[(*ne)++] = *e;
+}
+
+static bool is_attack(const source *s)
+{
+    return s->st[ST_SSRF].count || s->st[ST_PROXYSHELL].count || s->st[ST_NOTSHELL].count ||
+           s->st[ST_WRITE].count || s->st[ST_SHELL_USE].count;
+}
+
+/* The source a host trace belongs to: the latest ProxyLogon SSRF before it
+ * (same day, an hour of clock skew allowed), else the latest attacking
+ * source active before it; NULL = no web request explains it. */
+static source *owner_of(source **v, size_t n, int64_t t)
+{
+    source *best = NULL;
+    for (int pass = 0; pass < 2 && !best; pass++)
+        for (size_t i = 0; i < n; i++) {
+            int64_t ref = pass == 0 ? v[i]->st[ST_SSRF].t : v[i]->first;
+            if ((pass == 0 && !v[i]->st[ST_SSRF].count) || ref == KS_TIME_NONE)
+                continue;
+            if (t != KS_TIME_NONE && (ref > t + DAY_NS / 24 || t - ref > DAY_NS))
+                continue;
+            int64_t bref = best ? (pass == 0 ? best->st[ST_SSRF].t : best->first) : 0;
+            if (!best || ref > bref)
+                best = v[i];
+        }
+    return best;
+}
+
+static int cmp_source(const void *a, const void *b)
+{
+    return strcmp((*(source *const *)a)->name, (*(source *const *)b)->name);
+}
+
+#define MAX_DETAILS (NSTAGES + 40)
+
+static void emit_source(xdet *d, const source *s, const int *howner, size_t self)
+{
+    xstate *T = &d->total;
+    ks_arena *a = T->arena;
+    ks_kv details[MAX_DETAILS];
+    ks_evidence evs[NSTAGES + 32];
+    const char *tech[2] = {"T1190", "T1505.003"};
+    size_t nd = 0, ne = 0;
+    uint64_t total = 0;
+    int64_t stage_t[NSTAGES];
+    bool present[NSTAGES] = {false};
+    int64_t first = KS_TIME_NONE, last = KS_TIME_NONE;
+    char chain[256] = "", cves[256] = "";
+    for (int st = 0; st < NSTAGES; st++) {
+        stage_t[st] = s->st[st].count ? s->st[st].t : KS_TIME_NONE;
+        present[st] = s->st[st].count > 0;
+    }
+    for (size_t h = 0; h < T->nhost; h++)
+        if (howner[h] == (int)self) {
+            int st = T->hstage[h];
+            present[st] = true;
+            if (T->host[h].t != KS_TIME_NONE &&
+                (stage_t[st] == KS_TIME_NONE || T->host[h].t < stage_t[st]))
+                stage_t[st] = T->host[h].t;
+        }
+    /* Stages in time order (undated last): the chain as it happened. */
+    int order[NSTAGES], no = 0;
+    for (int st = 0; st < NSTAGES; st++)
+        if (present[st])
+            order[no++] = st;
+    for (int x = 1; x < no; x++)
+        for (int y = x; y > 0; y--) {
+            int64_t ta = stage_t[order[y - 1]], tb = stage_t[order[y]];
+            bool swap = ta == KS_TIME_NONE ? tb != KS_TIME_NONE : (tb != KS_TIME_NONE && tb < ta);
+            if (!swap)
+                break;
+            int tmp = order[y];
+            order[y] = order[y - 1];
+            order[y - 1] = tmp;
+        }
+    for (int x = 0; x < no; x++) {
+        int st = order[x];
+        size_t cl = strlen(chain);
+        snprintf(chain + cl, sizeof chain - cl, "%s%s", cl ? " -> " : "", stage_names[st]);
+        if (stage_cves[st][0] && !strstr(cves, stage_cves[st])) {
+            cl = strlen(cves);
+            snprintf(cves + cl, sizeof cves - cl, "%s%s", cl ? "," : "", stage_cves[st]);
+        }
+        const hit *h = &s->st[st];
+        char tb[48] = "undated";
+        if (h->count) {
+            if (h->t != KS_TIME_NONE)
+                ks_time_format(h->t, tb, sizeof tb);
+            details[nd].key = stage_names[st];
+            details[nd++].value = ks__arena_printf(a, "%s (x%llu) %s", tb,
+                                                   (unsigned long long)h->count, h->what);
+            add_evidence(evs, &ne, KS_ARRAY_LEN(evs), &h->ev);
+            total += h->count;
+            time_span(h->t, &first, &last);
+        }
+        int k = 0;
+        for (size_t hi = 0; hi < T->nhost && nd < MAX_DETAILS - 3; hi++) {
+            const hit *hh = &T->host[hi];
+            if (howner[hi] != (int)self || T->hstage[hi] != st)
+                continue;
+            strcpy(tb, "undated");
+            if (hh->t != KS_TIME_NONE)
+                ks_time_format(hh->t, tb, sizeof tb);
+            details[nd].key = ks__arena_printf(a, "%s (host %d)", stage_names[st], ++k);
+            details[nd++].value = ks__arena_printf(a, "%s (x%llu) %s", tb,
+                                                   (unsigned long long)hh->count, hh->what);
+            add_evidence(evs, &ne, KS_ARRAY_LEN(evs), &hh->ev);
+            total += hh->count;
+            time_span(hh->t, &first, &last);
+        }
+    }
+    bool shell = present[ST_SHELL_WRITE] || present[ST_SHELL_USE];
+    bool entry = present[ST_SSRF] || present[ST_PROXYSHELL] || present[ST_NOTSHELL] ||
+                 present[ST_WRITE];
+    details[nd].key = "source";
+    details[nd++].value = s->name;
+    details[nd].key = "chain";
+    details[nd++].value = chain;
+    if (cves[0]) {
+        details[nd].key = "cve";
+        details[nd++].value = cves;
+    }
+    ks_finding f = {
+        .rule_id = "kensa.exchange.chain",
+        .title = ks__arena_printf(a, "Exchange exploitation from %s: %s", s->name, chain),
+        .detector = "exchange",
+        .description = "Requests of one client across IIS and HttpProxy logs folded into the "
+                       "ProxyLogon/ProxyShell stages, with the host traces that follow them.",
+        .severity = entry && shell ? KS_SEV_CRITICAL
+                  : entry || shell ? KS_SEV_HIGH
+                                   : KS_SEV_MEDIUM,
+        .techniques = tech,
+        .ntechniques = shell ? 2 : 1,
+        .first = first,
+        .last = last,
+        .evidence = evs,
+        .nevidence = ne,
+        .event_count = total,
+        .details = details,
+        .ndetails = nd,
+    };
+    ks__emit(d->e, &f);
+}
+
+static void emit_host(xdet *d, const int *howner)
+{
+    xstate *T = &d->total;
+    ks_kv details[MAX_HOST];
+    ks_evidence evs[MAX_HOST];
+    size_t nd = 0, ne = 0;
+    int64_t first = KS_TIME_NONE, last = KS_TIME_NONE;
+    uint64_t total = 0;
+    bool shell = false;
+    for (size_t h = 0; h < T->nhost; h++) {
+        const hit *hh = &T->host[h];
+        if (howner[h] >= 0)
+            continue;
+        char tb[48] = "undated";
+        if (hh->t != KS_TIME_NONE)
+            ks_time_format(hh->t, tb, sizeof tb);
+        details[nd].key = ks__arena_printf(T->arena, "%s (%zu)", stage_names[T->hstage[h]], nd + 1);
+        details[nd++].value = ks__arena_printf(T->arena, "%s (x%llu) %s", tb,
+                                               (unsigned long long)hh->count, hh->what);
+        add_evidence(evs, &ne, MAX_HOST, &hh->ev);
+        total += hh->count;
+        shell |= T->hstage[h] == ST_SHELL_WRITE || T->hstage[h] == ST_SHELL_USE;
+        time_span(hh->t, &first, &last);
+    }
+    if (!nd)
+        return;
+    const char *tech[2] = {"T1505.003", "T1190"};
+    ks_finding f = {
+        .rule_id = "kensa.exchange.host",
+        .title = "Exchange compromise traces on the server (web shell / exploitation)",
+        .detector = "exchange",
+        .description = "Host-level traces of the ProxyLogon chain (web shell files, w3wp.exe "
+                       "shells, ECP/OAB configuration writes, UM errors) that no web request "
+                       "in the evidence explains.",
+        .severity = shell ? KS_SEV_HIGH : KS_SEV_MEDIUM,
+        .techniques = tech,
+        .ntechniques = 2,
+        .first = first,
+        .last = last,
+        .evidence = evs,
+        .nevidence = ne,
+        .event_count = total,
+        .details = details,
+        .ndetails = nd,
+    };
+    ks__emit(d->e, &f);
+}
+
+static int x_finish(void *det)
+{
+    xdet *d = det;
+    xstate *T = &d->total;
+    size_t i = 0, n, nsrc = 0;
+    const char *k;
+    uint64_t *v;
+    int howner[MAX_HOST];
+    join_file_findings(d);
+    source **srcs = calloc(ks__map_count(T->srcs) + 1, sizeof *srcs);
+    if (!srcs)
+        return KS_ENOMEM;
+    while (ks__map_iter(T->srcs, &i, &k, &n, &v))
+        srcs[nsrc++] = (source *)(uintptr_t)*v;
+    qsort(srcs, nsrc, sizeof *srcs, cmp_source);
+    /* Owners are searched among attacking sources only. */
+    source **att = calloc(nsrc + 1, sizeof *att);
+    size_t natt = 0;
+    if (!att) {
+        free(srcs);
+        return KS_ENOMEM;
+    }
+    for (size_t s = 0; s < nsrc; s++)
+        if (is_attack(srcs[s]))
+            att[natt++] = srcs[s];
+    for (size_t h = 0; h < T->nhost; h++) {
+        source *o = owner_of(att, natt, T->host[h].t);
+        howner[h] = -1;
+        for (size_t s = 0; o && s < nsrc; s++)
+            if (srcs[s] == o)
+                howner[h] = (int)s;
+    }
+    for (size_t s = 0; s < nsrc; s++)
+        emit_source(d, srcs[s], howner, s);
+    emit_host(d, howner);
+    if (T->dropped) {
+        ks__diag(d->e, KS_DIAG_WARN, KS_ELIMIT, "exchange", NULL,
+                 "%llu sources/host traces over the detector's caps were not correlated",
+                 (unsigned long long)T->dropped);
+    }
+    free(att);
+    free(srcs);
+    return KS_OK;
+}
+
+static void x_destroy(void *det)
+{
+    xdet *d = det;
+    if (!d)
+        return;
+    state_release(&d->total);
+    free(d->ioc);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+const struct ks_detector ks_detector_exchange = {
+    .abi = KS_DETECTOR_ABI_1,
+    .name = "exchange",
+    .description = "ProxyLogon/ProxyShell/ProxyNotShell chains per source across IIS, HttpProxy, "
+                   "ECP/OAB logs, Windows events and web shell files",
+    .flags = KS_DET_EVENTS,
+    .create = x_create,
+    .worker_new = x_worker_new,
+    .on_event = x_on_event,
+    .worker_done = x_worker_done,
+    .finish = x_finish,
+    .destroy = x_destroy,
+};
