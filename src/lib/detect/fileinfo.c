@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * File detector helpers (see fileinfo.h): one chunked read that feeds the
+ * hashes and an optional per-chunk callback, magic-byte file types named
+ * the way THOR/Loki rules expect them, hex, and the score scale.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include "detect/fileinfo.h"
+
+#define READ_CHUNK ((size_t)1 << 20)
+
+int ks__fread_init(ks_fread *r)
+{
+    r->buf = malloc(READ_CHUNK);
+    r->cap = r->buf ? READ_CHUNK : 0;
+    return r->buf ? KS_OK : KS_ENOMEM;
+}
+
+void ks__fread_release(ks_fread *r)
+{
+    free(r->buf);
+    r->buf = NULL;
+    r->cap = 0;
+}
+
+typedef struct hashers {
+    EVP_MD_CTX *ctx[3];  /* md5, sha1, sha256; NULL when not wanted */
+} hashers;
+
+static int hashers_init(hashers *h, unsigned want)
+{
+    const EVP_MD *mds[3] = {EVP_md5(), EVP_sha1(), EVP_sha256()};
+    memset(h, 0, sizeof *h);
+    for (int i = 0; i < 3; i++) {
+        if (!(want & (1u << i)))
+            continue;
+        h->ctx[i] = EVP_MD_CTX_new();
+        if (!h->ctx[i] || EVP_DigestInit_ex(h->ctx[i], mds[i], NULL) != 1)
+            return KS_ENOMEM;
+    }
+    return KS_OK;
+}
+
+static void hashers_update(hashers *h, const uint8_t *p, size_t n)
+{
+    for (int i = 0; i < 3; i++)
+        if (h->ctx[i])
+            EVP_DigestUpdate(h->ctx[i], p, n);
+}
+
+static void hashers_final(hashers *h, ks_fhash *out)
+{
+    uint8_t *dst[3] = {out->md5, out->sha1, out->sha256};
+    for (int i = 0; i < 3; i++) {
+        if (!h->ctx[i])
+            continue;
+        unsigned int len = 0;
+        if (EVP_DigestFinal_ex(h->ctx[i], dst[i], &len) == 1)
+            out->have |= 1u << i;
+    }
+}
+
+static void hashers_release(hashers *h)
+{
+    for (int i = 0; i < 3; i++)
+        EVP_MD_CTX_free(h->ctx[i]);
+}
+
+int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, void *ud,
+                  ks_fhash *out, char *errbuf, size_t errcap)
+{
+    hashers h;
+    int rc = KS_OK, fd = -1;
+    uint64_t off = 0;
+    bool stopped = false;
+
+    memset(out, 0, sizeof *out);
+    rc = hashers_init(&h, want);
+    if (rc != KS_OK) {
+        snprintf(errbuf, errcap, "out of memory for hashing");
+        goto out;
+    }
+    if (ks__source_codec(f->src) == KS_CODEC_NONE && ks__source_stat(f->src) &&
+        strcmp(f->path, "-") != 0) {
+        fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            rc = (errno == EACCES || errno == EPERM) ? KS_EPERM : KS_EIO;
+            snprintf(errbuf, errcap, "cannot open: %s", strerror(errno));
+            goto out;
+        }
+        for (;;) {
+            ssize_t got = pread(fd, r->buf, r->cap, (off_t)off);
+            if (got < 0) {
+                if (errno == EINTR)
+                    continue;
+                rc = KS_EIO;
+                snprintf(errbuf, errcap, "read error at offset %llu: %s",
+                         (unsigned long long)off, strerror(errno));
+                goto out;
+            }
+            if (got == 0)
+                break;
+            hashers_update(&h, r->buf, (size_t)got);
+            if (fn && fn(ud, r->buf, (size_t)got, off) != 0) {
+                stopped = true;
+                off += (uint64_t)got;
+                break;
+            }
+            off += (uint64_t)got;
+        }
+    } else {
+        /* Compressed, stdin or memory: the source holds the whole content
+         * (spilled to a private temporary file), which the YARA scan maps
+         * too, so this costs no second decompression. */
+        const uint8_t *p = NULL;
+        uint64_t total = 0;
+        int mrc = ks__source_map(f->src, &p, &total);
+        if (mrc != KS_OK) {
+            rc = mrc;
+            snprintf(errbuf, errcap, "cannot read: %s", ks_strerror(mrc));
+            goto out;
+        }
+        while (off < total) {
+            size_t n = (size_t)KS_MIN(total - off, (uint64_t)READ_CHUNK);
+            hashers_update(&h, p + off, n);
+            if (fn && fn(ud, p + off, n, off) != 0) {
+                stopped = true;
+                off += n;
+                break;
+            }
+            off += n;
+        }
+    }
+    out->nread = off;
+    if (!stopped)
+        hashers_final(&h, out);
+out:
+    if (fd >= 0)
+        close(fd);
+    hashers_release(&h);
+    return rc;
+}
+
+void ks__hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool ks__unhex(const char *s, size_t n2, uint8_t *out)
+{
+    if (n2 % 2)
+        return false;
+    for (size_t i = 0; i < n2; i += 2) {
+        int a = hexval(s[i]), b = hexval(s[i + 1]);
+        if (a < 0 || b < 0)
+            return false;
+        out[i / 2] = (uint8_t)(a << 4 | b);
+    }
+    return true;
+}
+
+void ks__file_ext(const char *name, char *out, size_t cap)
+{
+    const char *dot = strrchr(name, '.');
+    size_t i = 0;
+    out[0] = 0;
+    if (!dot || dot == name || cap == 0)
+        return;
+    for (; dot[i] && i + 1 < cap; i++)
+        out[i] = (char)((dot[i] >= 'A' && dot[i] <= 'Z') ? dot[i] + 32 : dot[i]);
+    out[i] = 0;
+}
+
+typedef struct magic {
+    const char *bytes;
+    size_t n;
+    const char *type;
+} magic;
+
+/* Names follow what community rules test (filetype == "EXE", "ELF", ...). */
+static const magic magics[] = {
+    {"MZ", 2, "EXE"},
+    {"\x7f" "ELF", 4, "ELF"},
+    {"PK\x03\x04", 4, "ZIP"},
+    {"%PDF", 4, "PDF"},
+    {"\x1f\x8b", 2, "GZIP"},
+    {"\xd0\xcf\x11\xe0", 4, "OLE"},
+    {"{\\rtf", 5, "RTF"},
+    {"\xff\xd8\xff", 3, "JPEG"},
+    {"\x89PNG", 4, "PNG"},
+    {"GIF8", 4, "GIF"},
+    {"MDMP", 4, "MDMP"},
+    {"\xfe\xed\xfa\xce", 4, "MACH-O"},
+    {"\xfe\xed\xfa\xcf", 4, "MACH-O"},
+    {"\xcf\xfa\xed\xfe", 4, "MACH-O"},
+    {"\xce\xfa\xed\xfe", 4, "MACH-O"},
+    {"\xca\xfe\xba\xbe", 4, "CLASS"},
+    {"Rar!", 4, "RAR"},
+    {"7z\xbc\xaf", 4, "7Z"},
+    {"\x28\xb5\x2f\xfd", 4, "ZSTD"},
+};
+
+typedef struct ext_type {
+    const char *ext;
+    const char *type;
+} ext_type;
+
+static const ext_type ext_types[] = {
+    {".php", "PHP"},  {".phtml", "PHP"}, {".php5", "PHP"},  {".jsp", "JSP"},
+    {".jspx", "JSP"}, {".asp", "ASP"},   {".aspx", "ASP"},  {".ashx", "ASP"},
+    {".asmx", "ASP"}, {".ps1", "PowerShell"}, {".vbs", "VBS"}, {".bat", "BATCH"},
+    {".cmd", "BATCH"}, {".py", "Python"},
+};
+
+const char *ks__file_type(const uint8_t *head, size_t n, const char *ext)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(magics); i++)
+        if (n >= magics[i].n && memcmp(head, magics[i].bytes, magics[i].n) == 0)
+            return magics[i].type;
+    /* Script kinds: content first (shells are often saved as .txt), then the
+     * extension. */
+    const char *h = (const char *)head;
+    if (ks__memmem_ci(h, n, "<?php", 5))
+        return "PHP";
+    if (ks__memmem_ci(h, n, "<%@ page", 8) && ks__memmem_ci(h, n, "import=", 7))
+        return "JSP";
+    if (ks__memmem_ci(h, n, "<%@", 3) || ks__memmem_ci(h, n, "runat=\"server\"", 14))
+        return "ASP";
+    for (size_t i = 0; i < KS_ARRAY_LEN(ext_types); i++)
+        if (strcmp(ext, ext_types[i].ext) == 0)
+            return ext_types[i].type;
+    return "";
+}
+
+ks_severity ks__score_severity(int64_t score)
+{
+    if (score >= 90)
+        return KS_SEV_CRITICAL;
+    if (score >= 70)
+        return KS_SEV_HIGH;
+    if (score >= 50)
+        return KS_SEV_MEDIUM;
+    if (score >= 30)
+        return KS_SEV_LOW;
+    return KS_SEV_INFO;
+}

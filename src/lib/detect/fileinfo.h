@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Helpers shared by the file detectors (yara.c, ioc.c): reading a file's
+ * content once in chunks while hashing it (MD5/SHA-1/SHA-256 with OpenSSL),
+ * a THOR/Loki-style file type from magic bytes, owner names, hex, and the
+ * score-to-severity scale both detectors use.
+ *
+ * Why read with pread() and not the walker's mapping: a file truncated
+ * while we read a mapping of it raises SIGBUS and would kill the process;
+ * a short read is just a short file. (YARA protects its own scans of the
+ * mapping with its exception handler.) Compressed sources are read through
+ * the source's window, which decompresses into memory.
+ *
+ * Thread-safety: everything here is reentrant; a ks_fread holds one
+ * worker's buffer.
+ */
+#ifndef KS_FILEINFO_H
+#define KS_FILEINFO_H
+
+#include "kensa_int.h"
+
+enum {
+    KS_FH_MD5 = 1 << 0,
+    KS_FH_SHA1 = 1 << 1,
+    KS_FH_SHA256 = 1 << 2,
+};
+
+typedef struct ks_fhash {
+    unsigned have;        /* KS_FH_* computed */
+    uint8_t md5[16];
+    uint8_t sha1[20];
+    uint8_t sha256[32];
+    uint64_t nread;       /* bytes actually read (a file may shrink) */
+} ks_fhash;
+
+/* Called for each chunk of content, in order; off is its stream offset.
+ * Returning non-zero stops the read (the hashes are then incomplete). */
+typedef int (*ks_chunk_fn)(void *ud, const uint8_t *p, size_t n, uint64_t off);
+
+/* Per-worker read buffer (1 MiB). */
+typedef struct ks_fread {
+    uint8_t *buf;   /* owned */
+    size_t cap;
+} ks_fread;
+int ks__fread_init(ks_fread *r);
+void ks__fread_release(ks_fread *r);
+
+/* Reads f's whole content once, hashing with the algorithms in `want` and
+ * passing every chunk to fn (may be NULL). KS_OK, or KS_EIO / KS_EPERM with
+ * a sentence in errbuf (the caller reports it). out->have says what was
+ * computed. */
+int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, void *ud,
+                  ks_fhash *out, char *errbuf, size_t errcap);
+
+/* Lowercase hex of p[0..n) into out (2n+1 bytes). */
+void ks__hex(const uint8_t *p, size_t n, char *out);
+/* Parses 2n hex digits; false on a bad digit. */
+bool ks__unhex(const char *s, size_t n2, uint8_t *out);
+
+/* THOR/Loki file type name from the first bytes ("EXE", "ELF", "ZIP",
+ * "PHP", "JSP", "ASP", ...) or "" when unknown. `ext` is the lowercase
+ * extension with its dot (may be ""). Static string. */
+const char *ks__file_type(const uint8_t *head, size_t n, const char *ext);
+/* Lowercase extension with the dot (".aspx") of name into out; "" if none. */
+void ks__file_ext(const char *name, char *out, size_t cap);
+
+/* Loki/THOR scores (0..100) to kensa severities: >=90 critical, >=70 high,
+ * >=50 medium, >=30 low, else info. */
+ks_severity ks__score_severity(int64_t score);
+
+#endif
