@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The YARA file detector end to end through the engine (mode=files): web
+ * shells found by kensa's bundled rules and not benign files, broken rule
+ * files reported with file and line while the rest load, a rule that would
+ * run forever stopped by the timeout, the compiled-rules cache, Loki/THOR
+ * external variables, a hostile tree (symlink loop, unreadable file, sparse
+ * huge file), and kensa's matches equal to the `yara` CLI's, file for file.
+ * With ../shared/corpus: recall on tennc-webshell (bundled rules alone and
+ * with signature-base), false positives on benign-web and a /usr/share
+ * subset (RECALL / FP / LOAD lines).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "harness.h"
+#include "kensa/kensa.h"
+
+typedef struct diags {
+    int n_error, n_warn, n_timeout;
+    char last_error[1024];
+    char seen[8192];   /* "path:line:code" of errors, concatenated */
+    bool cache_hit;
+} diags;
+
+static void on_diag(void *ud, const ks_diag *d)
+{
+    diags *g = ud;
+    if (d->level == KS_DIAG_ERROR) {
+        g->n_error++;
+        snprintf(g->last_error, sizeof g->last_error, "%s:%llu: %s", d->loc.path ? d->loc.path : "",
+                 (unsigned long long)d->loc.line, d->msg);
+        size_t l = strlen(g->seen);
+        snprintf(g->seen + l, sizeof g->seen - l, "%s:%llu|", d->loc.path ? d->loc.path : "",
+                 (unsigned long long)d->loc.line);
+    } else if (d->level == KS_DIAG_WARN) {
+        g->n_warn++;
+    }
+    if (d->code == KS_ETIMEOUT)
+        g->n_timeout++;
+    if (strstr(d->msg, "compiled cache"))
+        g->cache_hit = true;
+}
+
+static char *path_in(const char *rel)
+{
+    size_t n = strlen(ks_test_tmpdir()) + strlen(rel) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", ks_test_tmpdir(), rel);
+    return p;
+}
+
+static void mkdir_p(const char *rel)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/%s'", ks_test_tmpdir(), rel);
+    if (system(cmd) != 0)
+        fprintf(stderr, "mkdir failed: %s\n", rel);
+}
+
+/* Runs a files-mode engine; opts is a NULL-terminated key, value list. */
+static ks_engine *run(const char *const *opts, const char *const *paths, diags *g)
+{
+    ks_engine *e = NULL;
+    memset(g, 0, sizeof *g);
+    if (ks_engine_new(&e) != KS_OK)
+        return NULL;
+    ks_engine_set(e, "mode", "files");
+    ks_engine_set(e, "rules_dir", "rules");
+    ks_engine_set(e, "threads", "2");
+    char *cache = path_in("cache");
+    ks_engine_set(e, "yara.cache_dir", cache);
+    free(cache);
+    for (int i = 0; opts && opts[i]; i += 2)
+        ks_engine_set(e, opts[i], opts[i + 1]);
+    for (int i = 0; paths[i]; i++)
+        ks_engine_add_path(e, paths[i]);
+    ks_engine_on_diag(e, on_diag, g);
+    if (ks_engine_run(e) != KS_OK) {
+        fprintf(stderr, "run failed: %s\n", ks_engine_errmsg(e));
+        ks_engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+static const ks_finding *find(const ks_engine *e, const char *rule_prefix, const char *path_part)
+{
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+        const ks_finding *f = ks_engine_finding(e, i);
+        if (strncmp(f->rule_id, rule_prefix, strlen(rule_prefix)) != 0)
+            continue;
+        if (!path_part || (f->nevidence && strstr(f->evidence[0].path, path_part)))
+            return f;
+    }
+    return NULL;
+}
+
+static const char *detail(const ks_finding *f, const char *key)
+{
+    for (size_t i = 0; i < f->ndetails; i++)
+        if (!strcmp(f->details[i].key, key))
+            return f->details[i].value;
+    return NULL;
+}
+
+static const char chopper[] = "<%@ Page Language=\"Jscript\"%><%eval(Request.Item[\"z\"],\"unsafe\");%>\n";
+static const char php_one[] = "<?php @eval($_POST['cmd']); ?>\n";
+static const char jsp_cmd[] =
+    "<%@ page import=\"java.io.*\" %><% Process p = Runtime.getRuntime().exec(request.getParameter(\"c\"));\n"
+    "InputStream in = p.getInputStream(); %>\n";
+static const char benign_php[] =
+    "<?php\n// a normal page\n$name = htmlspecialchars($_GET['name'] ?? '');\necho \"Hello $name\";\n";
+
+TEST(webshells_found_benign_clean)
+{
+    mkdir_p("t1/inetpub/wwwroot/aspnet_client");
+    mkdir_p("t1/site");
+    ks_test_write("t1/inetpub/wwwroot/aspnet_client/errorEE.aspx", chopper, sizeof chopper - 1);
+    ks_test_write("t1/site/up.php", php_one, sizeof php_one - 1);
+    ks_test_write("t1/site/cmd.jsp", jsp_cmd, sizeof jsp_cmd - 1);
+    ks_test_write("t1/site/index.php", benign_php, sizeof benign_php - 1);
+    char *root = path_in("t1");
+    const char *paths[] = {root, NULL};
+    const char *opts[] = {"detector.ioc", "false", NULL};
+    diags g;
+    ks_engine *e = run(opts, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        const ks_finding *f = find(e, "yara:kensa_exchange_webshell_in_exchange_path", "errorEE.aspx");
+        CHECK(f != NULL);
+        if (f) {
+            CHECK(f->severity >= KS_SEV_HIGH);
+            CHECK(f->ntechniques >= 1 && !strcmp(f->techniques[0], "T1505.003"));
+            CHECK(detail(f, "sha256") && strlen(detail(f, "sha256")) == 64);
+            CHECK(detail(f, "mtime") != NULL);
+            CHECK(f->nmatched >= 1);
+            CHECK(f->first != KS_TIME_NONE);
+        }
+        CHECK(find(e, "yara:kensa_webshell_php_eval_request", "up.php") != NULL);
+        CHECK(find(e, "yara:kensa_webshell_jsp", "cmd.jsp") != NULL);
+        CHECK(find(e, "yara:", "index.php") == NULL);
+        CHECK_INT(g.n_error, 0);
+        ks_engine_free(e);
+    }
+    free(root);
+}
+
+TEST(broken_rules_reported_rest_load)
+{
+    static const char good[] = "rule good_one { strings: $a = \"kensa-marker\" condition: $a }\n";
+    static const char bad[] = "rule bad_one {\n  strings: $a = \"x\"\n  condition: $a and nosuchthing\n}\n";
+    static const char bad2[] = "rule broken_two { condition: ( }\n";
+    mkdir_p("t2/rules");
+    mkdir_p("t2/data");
+    ks_test_write("t2/rules/a_bad.yar", bad, sizeof bad - 1);
+    ks_test_write("t2/rules/b_good.yar", good, sizeof good - 1);
+    ks_test_write("t2/rules/c_bad.yar", bad2, sizeof bad2 - 1);
+    ks_test_write("t2/data/x.txt", "has kensa-marker inside\n", 24);
+    char *rules = path_in("t2/rules"), *data = path_in("t2/data");
+    const char *paths[] = {data, NULL};
+    const char *opts[] = {"yara", rules, "builtin", "false", NULL};
+    diags g;
+    ks_engine *e = run(opts, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK(find(e, "yara:good_one", "x.txt") != NULL);
+        CHECK_INT(g.n_error, 2);
+        CHECK(strstr(g.seen, "a_bad.yar:3|") != NULL);
+        CHECK(strstr(g.seen, "c_bad.yar:1|") != NULL);
+        ks_engine_free(e);
+    }
+    /* Second run: compiled cache, same diagnostics replayed. */
+    e = run(opts, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK(g.cache_hit);
+        CHECK(find(e, "yara:good_one", "x.txt") != NULL);
+        CHECK_INT(g.n_error, 2);
+        CHECK(strstr(g.seen, "a_bad.yar:3|") != NULL);
+        ks_engine_free(e);
+    }
+    free(rules);
+    free(data);
+}
+
+TEST(endless_rule_times_out)
+{
+    static const char slow[] =
+        "rule forever { condition: for all i in (0..filesize) : "
+        "( for all j in (0..filesize) : ( uint8(i) + uint8(j) < 1000 ) ) }\n";
+    mkdir_p("t3/data");
+    ks_test_write("t3/slow.yar", slow, sizeof slow - 1);
+    char big[65536];
+    memset(big, 'A', sizeof big);
+    ks_test_write("t3/data/big.bin", big, sizeof big);
+    ks_test_write("t3/data/small.txt", "x", 1);
+    char *rule = path_in("t3/slow.yar"), *data = path_in("t3/data");
+    const char *paths[] = {data, NULL};
+    const char *opts[] = {"yara", rule, "builtin", "false", "yara.timeout", "1", NULL};
+    diags g;
+    time_t t0 = time(NULL);
+    ks_engine *e = run(opts, paths, &g);
+    CHECK(e != NULL);
+    CHECK(time(NULL) - t0 < 20);
+    CHECK(g.n_timeout >= 1);
+    ks_engine_free(e);
+    free(rule);
+    free(data);
+}
+
+TEST(external_variables)
+{
+    static const char rule[] =
+        "rule in_client { condition: filepath contains \"aspnet_client\" and extension == \".aspx\" "
+        "and filename == \"x.aspx\" and filetype == \"ASP\" and owner != \"\" }\n";
+    mkdir_p("t4/aspnet_client");
+    mkdir_p("t4/other");
+    ks_test_write("t4/aspnet_client/x.aspx", chopper, sizeof chopper - 1);
+    ks_test_write("t4/other/x.aspx", chopper, sizeof chopper - 1);
+    ks_test_write("t4/ext.yar", rule, sizeof rule - 1);
+    char *r = path_in("t4/ext.yar"), *data1 = path_in("t4/aspnet_client"),
+         *data2 = path_in("t4/other");
+    const char *paths[] = {data1, data2, NULL};
+    const char *opts[] = {"yara", r, "builtin", "false", NULL};
+    diags g;
+    ks_engine *e = run(opts, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK(find(e, "yara:in_client", "aspnet_client/x.aspx") != NULL);
+        CHECK(find(e, "yara:in_client", "other/x.aspx") == NULL);
+        ks_engine_free(e);
+    }
+    free(r);
+    free(data1);
+    free(data2);
+}
+
+TEST(hostile_tree)
+{
+    mkdir_p("t5/tree/sub");
+    ks_test_write("t5/tree/sub/shell.php", php_one, sizeof php_one - 1);
+    char *d = path_in("t5/tree");
+    char lnk[1200], tgt[1200], unread[1200], sparse[1200];
+    /* symlink loop: tree/sub/loop -> .. ; tree/a -> b, b -> a */
+    snprintf(lnk, sizeof lnk, "%s/sub/loop", d);
+    CHECK(symlink("..", lnk) == 0);
+    snprintf(lnk, sizeof lnk, "%s/a", d);
+    snprintf(tgt, sizeof tgt, "%s/b", d);
+    CHECK(symlink(tgt, lnk) == 0 && symlink(lnk, tgt) == 0);
+    snprintf(unread, sizeof unread, "%s/secret.php", d);
+    ks_test_write("t5/tree/secret.php", php_one, sizeof php_one - 1);
+    chmod(unread, 0);
+    /* A sparse file of 100 GB: bigger than walk.max_size, never read. */
+    snprintf(sparse, sizeof sparse, "%s/huge.img", d);
+    int fd = open(sparse, O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(ftruncate(fd, (off_t)100 << 30) == 0);
+        close(fd);
+    }
+    const char *paths[] = {d, NULL};
+    diags g;
+    time_t t0 = time(NULL);
+    ks_engine *e = run(NULL, paths, &g);
+    CHECK(e != NULL);
+    CHECK(time(NULL) - t0 < 30);
+    if (e) {
+        CHECK(find(e, "yara:kensa_webshell_php_eval_request", "sub/shell.php") != NULL);
+        CHECK(find(e, "yara:", "huge.img") == NULL);
+        if (geteuid() != 0) {
+            CHECK(g.n_error >= 1); /* the unreadable file, reported */
+        } else {
+            printf("INFO hostile_tree: running as root, the chmod 000 file is readable\n");
+        }
+        ks_engine_free(e);
+    }
+    unlink(sparse);
+    chmod(unread, 0644);
+    free(d);
+}
+
+/* ---- kensa vs the yara CLI ---------------------------------------------------- */
+typedef struct pairs {
+    char **v;
+    size_t n, cap;
+} pairs;
+
+static void pairs_add(pairs *p, const char *rule, const char *path)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 256;
+        p->v = realloc(p->v, p->cap * sizeof *p->v);
+    }
+    size_t n = strlen(rule) + strlen(path) + 2;
+    p->v[p->n] = malloc(n);
+    snprintf(p->v[p->n++], n, "%s %s", rule, path);
+}
+
+static int cmp_s(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void pairs_free(pairs *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i]);
+    free(p->v);
+}
+
+/* Compares kensa's (rule, file) pairs with `yara -r`'s on root. */
+static void compare_with_cli(const char *rulefile, const char *root, const char *label)
+{
+    char cmd[4096], *out = NULL;
+    pairs a = {0}, b = {0};
+    snprintf(cmd, sizeof cmd, "yara -w -r -p 2 '%s' '%s' 2>/dev/null", rulefile, root);
+    int rc = ks_test_run(cmd, &out);
+    if (rc < 0 || !out) {
+        printf("SKIP yara_cli_equal(%s): yara CLI not runnable\n", label);
+        free(out);
+        return;
+    }
+    for (char *s = out; s && *s;) {
+        char *nl = strchr(s, '\n');
+        if (nl)
+            *nl = 0;
+        char *sp = strchr(s, ' ');
+        if (sp) {
+            *sp = 0;
+            pairs_add(&b, s, sp + 1);
+        }
+        s = nl ? nl + 1 : NULL;
+    }
+    free(out);
+    const char *paths[] = {root, NULL};
+    const char *opts[] = {"yara", rulefile, "builtin", "false", "detector.ioc", "false",
+                          "walk.max_size", "1G", NULL};
+    diags g;
+    ks_engine *e = run(opts, paths, &g);
+    CHECK(e != NULL);
+    if (!e)
+        return;
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+        const ks_finding *f = ks_engine_finding(e, i);
+        if (strncmp(f->rule_id, "yara:", 5) == 0 && f->nevidence)
+            pairs_add(&a, f->rule_id + 5, f->evidence[0].path);
+    }
+    const ks_stats *st = ks_engine_stats(e);
+    CHECK(st->findings_dropped == 0);
+    qsort(a.v, a.n, sizeof *a.v, cmp_s);
+    qsort(b.v, b.n, sizeof *b.v, cmp_s);
+    size_t only_k = 0, only_y = 0, i = 0, j = 0;
+    while (i < a.n || j < b.n) {
+        int c = i < a.n && j < b.n ? strcmp(a.v[i], b.v[j]) : i < a.n ? -1 : 1;
+        if (c == 0) {
+            i++, j++;
+        } else if (c < 0) {
+            if (only_k++ < 5)
+                fprintf(stderr, "only kensa: %s\n", a.v[i]);
+            i++;
+        } else {
+            if (only_y++ < 5)
+                fprintf(stderr, "only yara: %s\n", b.v[j]);
+            j++;
+        }
+    }
+    printf("INFO yara_cli_equal(%s): kensa %zu matches, yara %zu, only-kensa %zu, only-yara %zu\n",
+           label, a.n, b.n, only_k, only_y);
+    CHECK_INT(only_k, 0);
+    CHECK_INT(only_y, 0);
+    CHECK(a.n > 0);
+    ks_engine_free(e);
+    pairs_free(&a);
+    pairs_free(&b);
+}
+
+TEST(matches_equal_yara_cli)
+{
+    /* A generated tree: shells, benign files, duplicates (dedupe must not
+     * change results). */
+    mkdir_p("t6/a");
+    mkdir_p("t6/b");
+    ks_test_write("t6/a/one.aspx", chopper, sizeof chopper - 1);
+    ks_test_write("t6/b/one-copy.aspx", chopper, sizeof chopper - 1);
+    ks_test_write("t6/a/two.php", php_one, sizeof php_one - 1);
+    ks_test_write("t6/a/cmd.jsp", jsp_cmd, sizeof jsp_cmd - 1);
+    ks_test_write("t6/a/index.php", benign_php, sizeof benign_php - 1);
+    ks_test_write("t6/b/index-copy.php", benign_php, sizeof benign_php - 1);
+    char *root = path_in("t6");
+    compare_with_cli("rules/yara/webshells.yar", root, "generated");
+    free(root);
+    const char *corpus = ks_test_corpus();
+    if (!corpus) {
+        printf("SKIP yara_cli_equal(corpus): ../shared/corpus not found\n");
+        return;
+    }
+    char tree[1024];
+    snprintf(tree, sizeof tree, "%s/tennc-webshell", corpus);
+    compare_with_cli("rules/yara/webshells.yar", tree, "tennc-webshell");
+    char sb[1024];
+    snprintf(sb, sizeof sb, "%s/signature-base/yara/thor-webshells.yar", corpus);
+    compare_with_cli(sb, tree, "tennc-webshell+thor-webshells.yar");
+}
+
+/* ---- corpus: recall and false positives ----------------------------------------- */
+static bool is_shell_name(const char *p)
+{
+    static const char *const exts[] = {".php", ".asp", ".aspx", ".jsp", ".jspx", ".txt", ".ashx",
+                                       ".cfm", ".php5", ".phtml", ".cer", ".asa"};
+    const char *base = strrchr(p, '/');
+    base = base ? base + 1 : p;
+    if (strcasestr(base, "readme") || strcasestr(base, "license") || strcasestr(base, "security"))
+        return false;
+    const char *dot = strrchr(base, '.');
+    if (!dot)
+        return false;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (!strcasecmp(dot, exts[i]))
+            return true;
+    return false;
+}
+
+/* Counts files under root (by `find`) that are shell-like, and how many of
+ * them have a finding from detector "yara". */
+static void recall(ks_engine *e, const char *root, const char *label)
+{
+    char cmd[1200], *out = NULL;
+    size_t total = 0, hit = 0;
+    snprintf(cmd, sizeof cmd, "find '%s' -type f", root);
+    ks_test_run(cmd, &out);
+    for (char *s = out; s && *s;) {
+        char *nl = strchr(s, '\n');
+        if (nl)
+            *nl = 0;
+        if (is_shell_name(s)) {
+            total++;
+            for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+                const ks_finding *f = ks_engine_finding(e, i);
+                if (f->nevidence && !strcmp(f->evidence[0].path, s) && !strcmp(f->detector, "yara")) {
+                    hit++;
+                    break;
+                }
+            }
+        }
+        s = nl ? nl + 1 : NULL;
+    }
+    free(out);
+    printf("RECALL %s: %zu/%zu web shell files flagged (%.1f%%)\n", label, hit, total,
+           total ? 100.0 * (double)hit / (double)total : 0.0);
+}
+
+static size_t flagged_files(ks_engine *e, const char *detector)
+{
+    size_t n = 0;
+    const char *last = "";
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+        const ks_finding *f = ks_engine_finding(e, i);
+        if (!f->nevidence || strcmp(f->detector, detector))
+            continue;
+        if (strcmp(last, f->evidence[0].path)) {
+            n++;
+            last = f->evidence[0].path;
+        }
+    }
+    return n;
+}
+
+TEST(corpus_recall_and_fp)
+{
+    const char *corpus = ks_test_corpus();
+    if (!corpus) {
+        printf("SKIP corpus_recall_and_fp: ../shared/corpus not found\n");
+        return;
+    }
+    char tennc[1024], sb[1024], benign[1024];
+    snprintf(tennc, sizeof tennc, "%s/tennc-webshell", corpus);
+    snprintf(sb, sizeof sb, "%s/signature-base/yara", corpus);
+    snprintf(benign, sizeof benign, "%s/benign-web", corpus);
+    diags g;
+    const char *paths[] = {tennc, NULL};
+    const char *bundled[] = {"detector.ioc", "false", NULL};
+    ks_engine *e = run(bundled, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        recall(e, tennc, "tennc-webshell, kensa bundled rules");
+        ks_engine_free(e);
+    }
+    const char *with_sb[] = {"detector.ioc", "false", "yara", sb, NULL};
+    e = run(with_sb, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        printf("LOAD signature-base/yara with external variables: %d rule files failed to compile\n",
+               g.n_error);
+        CHECK_INT(g.n_error, 0);
+        recall(e, tennc, "tennc-webshell, bundled + signature-base");
+        ks_engine_free(e);
+    }
+    /* False positives: benign web apps and a /usr/share subset. */
+    const char *bpaths[] = {benign, NULL};
+    e = run(bundled, bpaths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        size_t n = flagged_files(e, "yara");
+        printf("FP benign-web (Tomcat JSP, Roundcube PHP), bundled rules: %zu of %llu files\n", n,
+               (unsigned long long)ks_engine_stats(e)->files_scanned);
+        CHECK(n <= 2);
+        ks_engine_free(e);
+    }
+    static const char *const usr[] = {"/usr/share/php", "/usr/share/javascript", "/usr/share/perl5",
+                                      "/usr/share/vim", "/usr/share/doc"};
+    const char *upaths[8];
+    size_t nu = 0;
+    for (size_t i = 0; i < sizeof usr / sizeof usr[0]; i++)
+        if (access(usr[i], R_OK) == 0)
+            upaths[nu++] = usr[i];
+    upaths[nu] = NULL;
+    if (nu) {
+        e = run(bundled, upaths, &g);
+        CHECK(e != NULL);
+        if (e) {
+            size_t n = flagged_files(e, "yara");
+            printf("FP /usr/share subset (php, javascript, perl5, vim, doc), bundled rules: %zu of %llu files\n",
+                   n, (unsigned long long)ks_engine_stats(e)->files_scanned);
+            for (size_t i = 0; i < ks_engine_nfindings(e) && i < 5; i++)
+                printf("INFO fp: %s %s\n", ks_engine_finding(e, i)->rule_id,
+                       ks_engine_finding(e, i)->evidence[0].path);
+            CHECK(n <= 3);
+            ks_engine_free(e);
+        }
+    }
+}
