@@ -18,8 +18,9 @@ if ! command -v jq >/dev/null 2>&1; then
     exit 0
 fi
 # Drops what legitimately changes between runs (emission order, timings).
+# Absolute paths (rule files in the checkout) are made relative to it.
 normalize() {
-    jq -c -S 'del(.seq) | del(.stats)' | LC_ALL=C sort
+    jq -c -S 'del(.seq) | del(.stats)' | sed "s|$ROOT/||g" | LC_ALL=C sort
 }
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
