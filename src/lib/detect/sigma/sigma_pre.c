@@ -8,13 +8,17 @@
  *   search  = union over its maps of the most selective item's literals
  *   a and b = the better side;  a or b / 1 of = union;  not = no needles
  *
- * All needles of all rules go into one Vectorscan literal database. Per
- * event the worker concatenates the field values once, scans them once, and
+ * Rules are grouped by logsource. Each group gets one Vectorscan literal
+ * database of its rules' needles. Per event the worker first decides which
+ * logsources apply (a few field lookups, memoised on the values of the
+ * fields logsource conditions read: EventID, Channel, ...), so a Sysmon
+ * process-creation event only ever meets process-creation rules. For each
+ * applicable group it scans the concatenated field values once and
  * evaluates only the rules whose needles hit plus the few rules without
  * usable needles (regex-only, numeric, exists...). The needle test ignores
  * which field a literal sits in: a superset of candidates, never a miss.
  * Without Vectorscan (compile failure, option sigma.prefilter=false) every
- * rule is a candidate.
+ * rule of an applicable group is a candidate.
  */
 #include <hs/hs.h>
 #include <stdlib.h>
@@ -25,24 +29,47 @@
 #define MAX_NEEDLES_PER_RULE 256
 #define MAX_TEXT ((size_t)1 << 20)
 
-struct sg_pre {
-    hs_database_t *db;      /* all needles, caseless, single-match */
+typedef struct pgroup {
+    const sg_lsrc *ls;      /* logsource of its rules; NULL = always applies */
+    hs_database_t *db;      /* its needles, caseless, single-match; NULL = none */
     uint32_t *off;          /* needle i's rules: rules[off[i] .. off[i+1]) */
     uint32_t *rules;        /* run indices */
     uint32_t nneedles;
     uint32_t *always;       /* rules without needles */
     uint32_t nalways;
+} pgroup;
+
+typedef struct lsfield {    /* a field some logsource condition reads */
+    const ks_sym *syms;
+    uint32_t nsyms;
+} lsfield;
+
+struct sg_pre {
+    pgroup *groups;
+    uint32_t ngroups;
     uint32_t nrun;
+    lsfield *lsf;           /* memo key fields */
+    uint32_t nlsf;
+    bool memo;              /* logsource results can be memoised */
+    uint32_t nneedles, nalways; /* totals, for stats */
 };
 
+#define MEMO_MAX 4096
+#define MEMO_KEY_MAX 512
+
 struct sg_pre_ws {
-    hs_scratch_t *scratch;
+    hs_scratch_t *scratch;  /* big enough for every group's database */
     uint32_t *stamp;        /* per rule: event number it was listed for */
     uint32_t gen;
     uint32_t *list;         /* candidates of the current event */
     uint32_t n;
     ks_buf text;            /* concatenated values */
+    bool have_text;
     const sg_pre *pre;
+    const pgroup *cur;      /* group being scanned (callback) */
+    ks_map *memo;           /* key -> 1 + offset in memo_res */
+    ks_buf memo_res;        /* [count, group ids...] as uint32 */
+    ks_buf key;
 };
 
 /* ---- needle sets ------------------------------------------------------------------- */
@@ -183,100 +210,102 @@ static nset cond_needles(ks_arena *a, const sg_rule *r, const sg_cond *c)
 
 /* ---- building ----------------------------------------------------------------------- */
 
-int sg__pre_build(sg_rule *const *run, size_t nrun, bool enable, sg_pre **out)
+static void group_free(pgroup *g)
 {
-    sg_pre *p = calloc(1, sizeof *p);
+    hs_free_database(g->db);
+    free(g->off);
+    free(g->rules);
+    free(g->always);
+}
+
+/* One group: the needles of its rules into one literal database. */
+static int group_build(pgroup *g, sg_rule *const *run, const uint32_t *members, size_t nm,
+                       bool enable, uint32_t nrun)
+{
     ks_arena *a = ks__arena_new(1 << 16, 0);
-    ks_map *ids = ks__map_new(1024);
-    nset *sets = calloc(nrun + 1, sizeof *sets);
+    ks_map *ids = ks__map_new(256);
+    nset *sets = calloc(nm + 1, sizeof *sets);
     const char **lits = NULL;
     size_t *lens = NULL;
     unsigned *flags = NULL, *hsids = NULL;
     uint32_t *counts = NULL;
     int rc = KS_ENOMEM;
 
-    if (!p || !a || !ids || !sets)
-        goto out;
-    p->nrun = (uint32_t)nrun;
-    p->always = calloc(nrun + 1, sizeof *p->always);
-    if (!p->always)
+    KS_UNUSED(nrun);
+    g->always = calloc(nm + 1, sizeof *g->always);
+    if (!a || !ids || !sets || !g->always)
         goto out;
     size_t total = 0;
-    for (size_t i = 0; i < nrun; i++) {
-        sets[i] = enable && run[i]->cond ? cond_needles(a, run[i], run[i]->cond) : none();
-        if (sets[i].ok)
-            total += sets[i].cnt;
+    for (size_t m = 0; m < nm; m++) {
+        const sg_rule *r = run[members[m]];
+        sets[m] = enable && r->cond ? cond_needles(a, r, r->cond) : none();
+        if (sets[m].ok)
+            total += sets[m].cnt;
         else
-            p->always[p->nalways++] = (uint32_t)i;
+            g->always[g->nalways++] = members[m];
     }
-    /* distinct needles (lowercased) -> ids */
     lits = calloc(total + 1, sizeof *lits);
     lens = calloc(total + 1, sizeof *lens);
     counts = calloc(total + 2, sizeof *counts);
     if (!lits || !lens || !counts)
         goto out;
-    for (size_t i = 0; i < nrun; i++) {
-        for (size_t k = 0; sets[i].ok && k < sets[i].cnt; k++) {
-            char *low = ks__arena_strndup(a, sets[i].s[k], sets[i].n[k]);
+    for (size_t m = 0; m < nm; m++) {
+        for (size_t k = 0; sets[m].ok && k < sets[m].cnt; k++) {
+            char *low = ks__arena_strndup(a, sets[m].s[k], sets[m].n[k]);
             if (!low)
                 goto out;
-            for (size_t q = 0; q < sets[i].n[k]; q++)
+            for (size_t q = 0; q < sets[m].n[k]; q++)
                 if (low[q] >= 'A' && low[q] <= 'Z')
                     low[q] = (char)(low[q] + 32);
-            uint64_t *slot = ks__map_slot(ids, low, sets[i].n[k], true);
+            uint64_t *slot = ks__map_slot(ids, low, sets[m].n[k], true);
             if (!slot)
                 goto out;
             if (!*slot) {
-                lits[p->nneedles] = low;
-                lens[p->nneedles] = sets[i].n[k];
-                *slot = ++p->nneedles;
+                lits[g->nneedles] = low;
+                lens[g->nneedles] = sets[m].n[k];
+                *slot = ++g->nneedles;
             }
-            sets[i].s[k] = lits[*slot - 1]; /* canonical */
-            sets[i].n[k] = *slot - 1;        /* reuse n as the needle id */
+            sets[m].n[k] = *slot - 1; /* reuse n as the needle id */
         }
     }
-    /* CSR: needle -> rules (a rule once per needle) */
-    for (size_t i = 0; i < nrun; i++)
-        for (size_t k = 0; sets[i].ok && k < sets[i].cnt; k++)
-            counts[sets[i].n[k] + 1]++;
-    p->off = calloc(p->nneedles + 2, sizeof *p->off);
-    p->rules = calloc(total + 1, sizeof *p->rules);
-    if (!p->off || !p->rules)
+    for (size_t m = 0; m < nm; m++)
+        for (size_t k = 0; sets[m].ok && k < sets[m].cnt; k++)
+            counts[sets[m].n[k] + 1]++;
+    g->off = calloc(g->nneedles + 2, sizeof *g->off);
+    g->rules = calloc(total + 1, sizeof *g->rules);
+    if (!g->off || !g->rules)
         goto out;
-    for (uint32_t i = 0; i < p->nneedles; i++)
-        p->off[i + 1] = p->off[i] + counts[i + 1];
+    for (uint32_t i = 0; i < g->nneedles; i++)
+        g->off[i + 1] = g->off[i] + counts[i + 1];
     memset(counts, 0, (total + 2) * sizeof *counts);
-    for (size_t i = 0; i < nrun; i++)
-        for (size_t k = 0; sets[i].ok && k < sets[i].cnt; k++) {
-            size_t id = sets[i].n[k];
-            p->rules[p->off[id] + counts[id]++] = (uint32_t)i;
+    for (size_t m = 0; m < nm; m++)
+        for (size_t k = 0; sets[m].ok && k < sets[m].cnt; k++) {
+            size_t id = sets[m].n[k];
+            g->rules[g->off[id] + counts[id]++] = members[m];
         }
-    if (p->nneedles) {
+    if (g->nneedles) {
         hs_compile_error_t *err = NULL;
-        flags = calloc(p->nneedles, sizeof *flags);
-        hsids = calloc(p->nneedles, sizeof *hsids);
+        flags = calloc(g->nneedles, sizeof *flags);
+        hsids = calloc(g->nneedles, sizeof *hsids);
         if (!flags || !hsids)
             goto out;
-        for (uint32_t i = 0; i < p->nneedles; i++) {
+        for (uint32_t i = 0; i < g->nneedles; i++) {
             flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
             hsids[i] = i;
         }
-        if (hs_compile_lit_multi(lits, flags, hsids, lens, p->nneedles, HS_MODE_BLOCK, NULL,
-                                 &p->db, &err) != HS_SUCCESS) {
-            /* fall back: every rule is a candidate */
+        if (hs_compile_lit_multi(lits, flags, hsids, lens, g->nneedles, HS_MODE_BLOCK, NULL, &g->db,
+                                 &err) != HS_SUCCESS) {
+            /* fall back: every rule of the group is a candidate */
             hs_free_compile_error(err);
-            p->db = NULL;
-            p->nalways = 0;
-            for (size_t i = 0; i < nrun; i++)
-                p->always[p->nalways++] = (uint32_t)i;
-            p->nneedles = 0;
+            g->db = NULL;
+            g->nalways = 0;
+            for (size_t m = 0; m < nm; m++)
+                g->always[g->nalways++] = members[m];
+            g->nneedles = 0;
         }
     }
-    *out = p;
-    p = NULL;
     rc = KS_OK;
 out:
-    sg__pre_free(p);
     ks__arena_free(a);
     ks__map_free(ids);
     free(sets);
@@ -288,14 +317,90 @@ out:
     return rc;
 }
 
+/* Fields read by logsource conditions (memo key); false if some condition
+ * cannot be memoised (keywords, field references). */
+static bool collect_lsfields(sg_pre *p)
+{
+    for (uint32_t g = 0; g < p->ngroups; g++) {
+        const sg_lsrc *ls = p->groups[g].ls;
+        if (!ls || !ls->has_cond)
+            continue;
+        for (uint32_t k = 0; k < ls->cond.n; k++) {
+            const sg_group *gr = &ls->cond.groups[k];
+            for (uint32_t i = 0; i < gr->n; i++) {
+                const sg_item *it = &gr->items[i];
+                if (!it->field)
+                    return false;
+                for (uint32_t v = 0; v < it->nvals; v++)
+                    if (it->vals[v].nref)
+                        return false;
+                bool seen = false;
+                for (uint32_t f = 0; f < p->nlsf && !seen; f++)
+                    seen = p->lsf[f].syms == it->syms;
+                if (seen)
+                    continue;
+                lsfield *n = realloc(p->lsf, (p->nlsf + 1) * sizeof *n);
+                if (!n)
+                    return false;
+                p->lsf = n;
+                p->lsf[p->nlsf].syms = it->syms;
+                p->lsf[p->nlsf++].nsyms = it->nsyms;
+            }
+        }
+    }
+    return p->nlsf <= 64;
+}
+
+int sg__pre_build(sg_rule *const *run, size_t nrun, bool enable, sg_pre **out)
+{
+    sg_pre *p = calloc(1, sizeof *p);
+    uint32_t *members = calloc(nrun + 1, sizeof *members);
+    int rc = KS_ENOMEM;
+    if (!p || !members)
+        goto out;
+    p->nrun = (uint32_t)nrun;
+    p->groups = calloc(nrun + 1, sizeof *p->groups);
+    if (!p->groups)
+        goto out;
+    /* group by logsource, in first-seen order */
+    for (size_t i = 0; i < nrun; i++) {
+        const sg_lsrc *ls = run[i]->ls && run[i]->ls->has_cond ? run[i]->ls : NULL;
+        bool seen = false;
+        for (uint32_t g = 0; g < p->ngroups && !seen; g++)
+            seen = p->groups[g].ls == ls;
+        if (seen)
+            continue;
+        size_t nm = 0;
+        for (size_t k = i; k < nrun; k++) {
+            const sg_lsrc *lk = run[k]->ls && run[k]->ls->has_cond ? run[k]->ls : NULL;
+            if (lk == ls)
+                members[nm++] = (uint32_t)k;
+        }
+        pgroup *g = &p->groups[p->ngroups++];
+        g->ls = ls;
+        if ((rc = group_build(g, run, members, nm, enable, p->nrun)) != KS_OK)
+            goto out;
+        p->nneedles += g->nneedles;
+        p->nalways += g->nalways;
+    }
+    p->memo = collect_lsfields(p);
+    *out = p;
+    p = NULL;
+    rc = KS_OK;
+out:
+    sg__pre_free(p);
+    free(members);
+    return rc;
+}
+
 void sg__pre_free(sg_pre *p)
 {
     if (!p)
         return;
-    hs_free_database(p->db);
-    free(p->off);
-    free(p->rules);
-    free(p->always);
+    for (uint32_t g = 0; g < p->ngroups; g++)
+        group_free(&p->groups[g]);
+    free(p->groups);
+    free(p->lsf);
     free(p);
 }
 
@@ -313,13 +418,18 @@ int sg__pre_ws_new(const sg_pre *p, sg_pre_ws **out)
     w->pre = p;
     w->stamp = calloc(p->nrun + 1, sizeof *w->stamp);
     w->list = calloc(p->nrun + 1, sizeof *w->list);
+    w->memo = ks__map_new(256);
     w->text.limit = MAX_TEXT + 64;
-    if (!w->stamp || !w->list || (p->db && hs_alloc_scratch(p->db, &w->scratch) != HS_SUCCESS)) {
-        sg__pre_ws_free(w);
-        return KS_ENOMEM;
-    }
+    if (!w->stamp || !w->list || !w->memo)
+        goto fail;
+    for (uint32_t g = 0; g < p->ngroups; g++)
+        if (p->groups[g].db && hs_alloc_scratch(p->groups[g].db, &w->scratch) != HS_SUCCESS)
+            goto fail;
     *out = w;
     return KS_OK;
+fail:
+    sg__pre_ws_free(w);
+    return KS_ENOMEM;
 }
 
 void sg__pre_ws_free(sg_pre_ws *w)
@@ -329,73 +439,177 @@ void sg__pre_ws_free(sg_pre_ws *w)
     hs_free_scratch(w->scratch);
     free(w->stamp);
     free(w->list);
+    ks__map_free(w->memo);
+    ks__buf_release(&w->memo_res);
+    ks__buf_release(&w->key);
     ks__buf_release(&w->text);
     free(w);
+}
+
+/* ---- per event ------------------------------------------------------------------------- */
+
+static inline void push(sg_pre_ws *w, uint32_t r)
+{
+    if (w->stamp[r] != w->gen) {
+        w->stamp[r] = w->gen;
+        w->list[w->n++] = r;
+    }
 }
 
 static int on_hit(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                   void *ctx)
 {
     sg_pre_ws *w = ctx;
-    const sg_pre *p = w->pre;
+    const pgroup *g = w->cur;
     KS_UNUSED(from), KS_UNUSED(to), KS_UNUSED(flags);
-    for (uint32_t i = p->off[id]; i < p->off[id + 1]; i++) {
-        uint32_t r = p->rules[i];
-        if (w->stamp[r] != w->gen) {
-            w->stamp[r] = w->gen;
-            w->list[w->n++] = r;
-        }
-    }
+    for (uint32_t i = g->off[id]; i < g->off[id + 1]; i++)
+        push(w, g->rules[i]);
     return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* All field values, newline-separated, built once per event. Returns false
+ * when the event is too large to scan whole. */
+static bool event_text(sg_pre_ws *w, const ks_event *ev, sg_scratch *sc)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    if (w->have_text)
+        return w->text.n < MAX_TEXT;
+    w->have_text = true;
+    ks__buf_reset(&w->text);
+    for (size_t i = 0; i < ev->n; i++) {
+        const char *s;
+        size_t n;
+        if (!sg__value_text(&ev->fields[i].v, sc, &s, &n))
+            continue;
+        if (w->text.n + n + 1 >= MAX_TEXT) {
+            w->text.n = MAX_TEXT; /* NEEDSWORK: scan huge events in pieces */
+            return false;
+        }
+        if (ks__buf_add(&w->text, s, n) != KS_OK || ks__buf_addc(&w->text, '\n') != KS_OK) {
+            w->text.n = MAX_TEXT;
+            return false;
+        }
+    }
+    return true;
+}
+
+static void group_candidates(const sg_pre *p, sg_pre_ws *w, const pgroup *g, const ks_event *ev,
+                             sg_scratch *sc)
+{
+    for (uint32_t i = 0; i < g->nalways; i++)
+        push(w, g->always[i]);
+    if (!g->db)
+        return;
+    if (!event_text(w, ev, sc)) {
+        for (uint32_t r = 0; r < g->off[g->nneedles]; r++)
+            push(w, g->rules[r]); /* too big to scan: all of the group */
+        return;
+    }
+    w->cur = g;
+    if (w->text.n &&
+        hs_scan(g->db, w->text.p, (unsigned)w->text.n, 0, w->scratch, on_hit, w) != HS_SUCCESS)
+        for (uint32_t r = 0; r < g->off[g->nneedles]; r++)
+            push(w, g->rules[r]);
+    KS_UNUSED(p);
+}
+
+/* The memo key: presence and text of every field logsource conditions read. */
+static bool memo_key(const sg_pre *p, sg_pre_ws *w, sg_scratch *sc)
+{
+    ks__buf_reset(&w->key);
+    for (uint32_t f = 0; f < p->nlsf; f++) {
+        const ks_value *v = sg__lookup(sc, p->lsf[f].syms, p->lsf[f].nsyms);
+        const char *s = "";
+        size_t n = 0;
+        char tag = v ? (char)('A' + v->type) : '-';
+        if (v && !sg__value_text(v, sc, &s, &n))
+            s = "", n = 0;
+        if (w->key.n + n + 2 > MEMO_KEY_MAX)
+            return false;
+        ks__buf_addc(&w->key, tag);
+        ks__buf_add(&w->key, s, n);
+        ks__buf_addc(&w->key, '\0');
+    }
+    return true;
+}
+
+/* Which groups apply to this event; fills sc->ls_res for rule evaluation. */
+static const uint32_t *active_groups(const sg_pre *p, sg_pre_ws *w, const ks_event *ev,
+                                     sg_scratch *sc, uint32_t *count)
+{
+    uint64_t *slot = NULL;
+    bool keyed = p->memo && memo_key(p, w, sc);
+    if (keyed) {
+        slot = ks__map_get(w->memo, w->key.p, w->key.n);
+        if (slot && *slot) {
+            const uint32_t *res = (const uint32_t *)(void *)(w->memo_res.p + (*slot - 1));
+            for (uint32_t g = 0; g < p->ngroups; g++)
+                if (p->groups[g].ls && p->groups[g].ls->idx < sc->nls)
+                    sc->ls_res[p->groups[g].ls->idx] = 0;
+            for (uint32_t i = 0; i < res[0]; i++) {
+                const sg_lsrc *ls = p->groups[res[1 + i]].ls;
+                if (ls && ls->idx < sc->nls)
+                    sc->ls_res[ls->idx] = 1;
+            }
+            *count = res[0];
+            return res + 1;
+        }
+        if (ks__map_count(w->memo) >= MEMO_MAX) {
+            ks__map_free(w->memo);
+            w->memo = ks__map_new(256);
+            ks__buf_reset(&w->memo_res);
+            if (!w->memo)
+                keyed = false;
+        }
+    }
+    /* evaluate every logsource condition once */
+    size_t at = w->memo_res.n;
+    uint32_t zero = 0;
+    if (ks__buf_add(&w->memo_res, &zero, sizeof zero) != KS_OK)
+        return NULL;
+    uint32_t n = 0;
+    for (uint32_t g = 0; g < p->ngroups; g++) {
+        const sg_lsrc *ls = p->groups[g].ls;
+        bool on = true;
+        if (ls) {
+            on = sg__search_eval(&ls->cond, ev, sc);
+            if (ls->idx < sc->nls)
+                sc->ls_res[ls->idx] = on;
+        }
+        if (on) {
+            if (ks__buf_add(&w->memo_res, &g, sizeof g) != KS_OK)
+                return NULL;
+            n++;
+        }
+    }
+    memcpy(w->memo_res.p + at, &n, sizeof n);
+    if (keyed && w->memo && (slot = ks__map_slot(w->memo, w->key.p, w->key.n, true)) != NULL)
+        *slot = at + 1;
+    *count = n;
+    return (const uint32_t *)(void *)(w->memo_res.p + at) + 1;
 }
 
 size_t sg__pre_candidates(const sg_pre *p, sg_pre_ws *w, const ks_event *ev, sg_scratch *sc,
                           const uint32_t **list)
 {
+    uint32_t ng = 0;
     if (++w->gen == 0) {
         memset(w->stamp, 0, p->nrun * sizeof *w->stamp);
         w->gen = 1;
     }
     w->n = 0;
-    for (uint32_t i = 0; i < p->nalways; i++) {
-        w->stamp[p->always[i]] = w->gen;
-        w->list[w->n++] = p->always[i];
+    w->have_text = false;
+    const uint32_t *groups = active_groups(p, w, ev, sc, &ng);
+    if (!groups) { /* out of memory: everything, evaluated the slow way */
+        for (uint32_t r = 0; r < p->nrun; r++)
+            push(w, r);
+    } else {
+        /* copy: scanning may not touch memo_res, but keep the ids stable */
+        uint32_t ids[256];
+        ng = KS_MIN(ng, 256);
+        memcpy(ids, groups, ng * sizeof *ids);
+        for (uint32_t i = 0; i < ng; i++)
+            group_candidates(p, w, &p->groups[ids[i]], ev, sc);
     }
-    if (p->db) {
-        ks__buf_reset(&w->text);
-        bool full = false;
-        for (size_t i = 0; i < ev->n && !full; i++) {
-            const char *s;
-            size_t n;
-            if (!sg__value_text(&ev->fields[i].v, sc, &s, &n))
-                continue;
-            if (w->text.n + n + 1 > MAX_TEXT) {
-                n = MAX_TEXT - w->text.n - 1; /* NEEDSWORK: scan huge events in pieces */
-                full = true;
-            }
-            if (ks__buf_add(&w->text, s, n) != KS_OK || ks__buf_addc(&w->text, '\n') != KS_OK)
-                break;
-        }
-        if (w->text.n && hs_scan(p->db, w->text.p, (unsigned)w->text.n, 0, w->scratch, on_hit, w) !=
-                             HS_SUCCESS) {
-            /* scan error: be safe, evaluate everything */
-            for (uint32_t r = 0; r < p->nrun; r++)
-                if (w->stamp[r] != w->gen)
-                    w->stamp[r] = w->gen, w->list[w->n++] = r;
-        }
-        if (full) /* the tail was not scanned: every rule is a candidate */
-            for (uint32_t r = 0; r < p->nrun; r++)
-                if (w->stamp[r] != w->gen)
-                    w->stamp[r] = w->gen, w->list[w->n++] = r;
-    }
-    if (w->n > p->nalways)
-        qsort(w->list, w->n, sizeof *w->list, cmp_u32);
     *list = w->list;
     return w->n;
 }
