@@ -18,9 +18,14 @@ if ! command -v jq >/dev/null 2>&1; then
     exit 0
 fi
 # Drops what legitimately changes between runs (emission order, timings).
-# Absolute paths (rule files in the checkout) are made relative to it.
+# Absolute paths (rule files in the checkout) are made relative to it; file
+# facts that depend on the checkout (ctime, owner, and .last = max(mtime,
+# ctime)) are dropped — cases pin mtimes with touch -d.
 normalize() {
-    jq -c -S 'del(.seq) | del(.stats)' | sed "s|$ROOT/||g" | LC_ALL=C sort
+    jq -c -S 'del(.seq) | del(.stats)
+              | if (.details | type) == "object" and (.details | has("ctime"))
+                then del(.details.ctime) | del(.details.owner) | del(.last) else . end' |
+        sed "s|$ROOT/||g" | LC_ALL=C sort
 }
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -13,8 +13,8 @@
  * Set-*VirtualDirectory, OAB generator "Download failed", Sysmon file
  * creation of .aspx in Exchange web roots, w3wp.exe spawning a shell, UM
  * deserialisation errors) and web shell files found by the file detectors
- * (rule ids kensa.yara.* / kensa.ioc.*, whose findings are already stored
- * when finish() runs) are attached to every source active the same day.
+ * (detectors "yara" and "ioc", listed before this one in plugins.def, so
+ * their findings are stored when finish() runs) are attached to every source active the same day.
  * The result is one finding per source: "probe -> SSRF -> shell write ->
  * shell use", with the CVEs and the first example of each stage.
  *
@@ -56,6 +56,7 @@ typedef struct hit {
     int64_t t;              /* first time this stage was seen */
     ks_evidence ev;         /* its evidence (path in the state arena) */
     char what[160];         /* short description: method + URL, file, ... */
+    char file[64];          /* shell-write: the file's base name (joins shell URLs) */
     uint64_t count;
 } hit;
 
@@ -261,6 +262,15 @@ static void source_hit(xstate *s, ks_slice who, int st, const ks_event *ev, cons
     }
 }
 
+static void set_file(xstate *s, const char *what, ks_slice base)
+{
+    for (size_t i = 0; i < s->nhost; i++)
+        if (strcmp(s->host[i].what, what) == 0 && base.n < sizeof s->host[i].file) {
+            memcpy(s->host[i].file, base.p, base.n);
+            s->host[i].file[base.n] = 0;
+        }
+}
+
 static void host_add(xstate *s, int st, const ks_evidence *e, int64_t t, const char *what,
                      uint64_t count)
 {
@@ -288,6 +298,10 @@ static void host_hit(xstate *s, int st, const ks_evidence *e, int64_t t, const c
 static void host_merge(xstate *into, int st, const hit *h)
 {
     host_add(into, st, &h->ev, h->t, h->what, h->count);
+    if (h->file[0]) {
+        ks_slice b = {h->file, strlen(h->file)};
+        set_file(into, h->what, b);
+    }
 }
 
 /* ---- classification ------------------------------------------------------------------ */
@@ -393,6 +407,7 @@ static int x_on_event(void *wsp, const ks_event *ev)
     if (tf.p && script_ext(tf) && web_root_dir(tf)) {
         snprintf(what, sizeof what, "file created: %.*s", (int)KS_MIN(tf.n, 140), tf.p);
         host_hit(&w->st, ST_SHELL_WRITE, &e, ev->time, what);
+        set_file(&w->st, what, basename_of(tf));
         return KS_OK;
     }
     ks_slice parent = get(d, ev, F_PARENT);
@@ -532,6 +547,8 @@ static void x_worker_done(void *det, void *wsp)
             continue;
         for (int st = 0; st < NSTAGES; st++)
             hit_merge(&d->total, &t->st[st], &s->st[st]);
+        if (!t->shell_url[0])
+            memcpy(t->shell_url, s->shell_url, sizeof t->shell_url);
         if (s->first != KS_TIME_NONE && (t->first == KS_TIME_NONE || s->first < t->first))
             t->first = s->first;
         if (s->last != KS_TIME_NONE && (t->last == KS_TIME_NONE || s->last > t->last))
@@ -551,17 +568,16 @@ static void join_file_findings(xdet *d)
     size_t n = ks__nfindings(d->e);
     for (size_t i = 0; i < n; i++) {
         const ks_finding *f = ks__finding(d->e, i);
-        if (!f || !f->rule_id || (strncmp(f->rule_id, "kensa.yara.", 11) != 0 &&
-                                  strncmp(f->rule_id, "kensa.ioc.", 10) != 0))
+        if (!f || !f->detector || (strcmp(f->detector, "yara") != 0 && strcmp(f->detector, "ioc") != 0))
             continue;
         for (size_t k = 0; k < f->nevidence; k++) {
             ks_slice p = {f->evidence[k].path, f->evidence[k].path ? strlen(f->evidence[k].path) : 0};
             if (!p.n || !web_root_dir(p))
                 continue;
             char what[160];
-            snprintf(what, sizeof what, "web shell file (%s): %.*s", f->rule_id,
-                     (int)KS_MIN(p.n, 100), p.p);
+            snprintf(what, sizeof what, "web shell file: %.*s", (int)KS_MIN(p.n, 140), p.p);
             host_hit(&d->total, ST_SHELL_WRITE, &f->evidence[k], f->first, what);
+            set_file(&d->total, what, basename_of(p));
         }
     }
 }
@@ -596,9 +612,16 @@ static bool is_attack(const source *s)
 /* The source a host trace belongs to: the latest ProxyLogon SSRF before it
  * (same day, an hour of clock skew allowed), else the latest attacking
  * source active before it; NULL = no web request explains it. */
-static source *owner_of(source **v, size_t n, int64_t t)
+static source *owner_of(source **v, size_t n, int64_t t, const char *file)
 {
     source *best = NULL;
+    /* A shell file belongs to the client that used a URL of that name. */
+    for (size_t i = 0; file[0] && i < n && !best; i++) {
+        ks_slice u = {v[i]->shell_url, strlen(v[i]->shell_url)};
+        ks_slice b = basename_of(u);
+        if (b.n && ks__ieq(b.p, b.n, file, strlen(file)))
+            best = v[i];
+    }
     for (int pass = 0; pass < 2 && !best; pass++)
         for (size_t i = 0; i < n; i++) {
             int64_t ref = pass == 0 ? v[i]->st[ST_SSRF].t : v[i]->first;
@@ -803,7 +826,7 @@ static int x_finish(void *det)
         if (is_attack(srcs[s]))
             att[natt++] = srcs[s];
     for (size_t h = 0; h < T->nhost; h++) {
-        source *o = owner_of(att, natt, T->host[h].t);
+        source *o = owner_of(att, natt, T->host[h].t, T->host[h].file);
         howner[h] = -1;
         for (size_t s = 0; o && s < nsrc; s++)
             if (srcs[s] == o)
