@@ -67,9 +67,8 @@ rule kensa_webshell_php_obfuscated_eval
         $o3 = /(\$\w+\s*=\s*["']\w{0,4}["']\s*\.\s*){0,3}\$\w+\s*=\s*str_replace\s*\(\s*["'][^"']{1,8}["']\s*,\s*["']["']\s*,\s*["'](b[^"']{0,6}a[^"']{0,6}s[^"']{0,6}e|c[^"']{0,6}r[^"']{0,6}e[^"']{0,6}a[^"']{0,6}t[^"']{0,6}e)/ nocase
         $chr = /chr\s*\(\s*\d{2,3}\s*\)\s*\.\s*chr\s*\(\s*\d{2,3}\s*\)\s*\.\s*chr\s*\(\s*\d{2,3}\s*\)\s*\.\s*chr\s*\(\s*\d{2,3}\s*\)/ nocase
         $ev = /\b(eval|assert)\s*\(/ nocase
-        $long = /["'][A-Za-z0-9+\/]{2000}/
     condition:
-        filesize < 4MB and kensa_is_script and (any of ($o*) or ($chr and $ev) or ($long and $ev and filesize < 300KB))
+        filesize < 4MB and kensa_is_script and (any of ($o*) or ($chr and $ev))
 }
 
 rule kensa_webshell_php_upload
@@ -302,13 +301,14 @@ rule kensa_webshell_php_dynamic_call
         $d2 = /\$\$\w{1,20}/
         $d3 = /["']as["']\s*\.\s*["']se/ nocase
         $d4 = /substr_replace\s*\(\s*["']as/ nocase
-        $d5 = /["'][!-\/:-@]["']\s*\^\s*["'][!-~]["']/
+        $d5 = "'^'"
+        $d5b = "\"^\""
         $d6 = /array_walk\s*\(/
-        $d7 = /\$\w{1,20}\s*\(\s*\$\w{1,20}\s*\[\s*["']\w{1,20}["']\s*\]\s*\)/
         $req = /\$_(POST|GET|REQUEST|COOKIE)\b/
-        $req2 = /["']_["']\s*\.\s*["']P["']/
+        $req2 = "'_'.'P'"
+        $req3 = "\"_\".\"P\""
     condition:
-        kensa_is_script and (($d1 and filesize < 100KB) or (filesize < 4KB and ($req or $req2) and 1 of ($d2, $d3, $d4, $d5, $d6, $d7)))
+        kensa_is_script and (($d1 and filesize < 100KB) or (filesize < 4KB and ($req or $req2 or $req3) and 1 of ($d2, $d3, $d4, $d5, $d5b, $d6)))
 }
 
 rule kensa_webshell_jsp_reverse_or_exec

@@ -1090,16 +1090,21 @@ static int ioc_on_file(void *p, const ks_file *f)
             break; /* one finding per file even if several algorithms hit */
         }
     }
+    /* Several path IOCs often describe one file: report the strongest. */
+    const name_ioc *best = NULL;
     for (size_t i = 0; i < ws->npath_hits; i++) {
         const name_ioc *ni = &d->names[ws->path_hits[i]];
         if (ni->fp && (pcre_hit(ws, ni->fp, f->path, pl) || (wpath && pcre_hit(ws, ni->fp, wpath, pl))))
             continue;
-        const ioc_src *src = &d->srcs[ni->src];
-        ks_kv m = {"path", f->path};
-        ks_kv m2[2] = {m, {"regex", ni->regex}};
+        if (!best || ni->score > best->score)
+            best = ni;
+    }
+    if (best) {
+        const ioc_src *src = &d->srcs[best->src];
+        ks_kv m2[2] = {{"path", f->path}, {"regex", best->regex}};
         const char *title = ks__arena_printf(ws->scratch, "File name/path IOC%s%s",
                                              src->desc[0] ? ": " : "", src->desc);
-        emit(ws, "ioc:filename", title ? title : "File name/path IOC", ni->score, m2, 2,
+        emit(ws, "ioc:filename", title ? title : "File name/path IOC", best->score, m2, 2,
              have_fh ? &fh : NULL, src, UINT64_MAX);
     }
     for (size_t i = 0; i < ws->nlit_hits; i++) {
