@@ -290,3 +290,53 @@ TEST(bad_correlations)
         sg__ruleset_free(rs);
     }
 }
+
+/* The specification's closing example, verbatim in structure: a chained
+ * correlation (temporal_ordered over an event_count correlation and a
+ * detection), in one multi-document file. */
+TEST(spec_chained_failed_then_success)
+{
+    const char *rules =
+        "title: Correlation - Multiple Failed Logins Followed by Successful Login\n"
+        "id: b180ead8-d58f-40b2-ae54-c8940995b9b6\nstatus: experimental\nlevel: high\n"
+        "correlation:\n  type: temporal_ordered\n  rules:\n    - multiple_failed_login\n"
+        "    - successful_login\n  group-by:\n    - User\n  timespan: 10m\n"
+        "---\ntitle: Multiple failed logons\nid: a8418a5a-5fc4-46b5-b23b-6c73beb19d41\n"
+        "name: multiple_failed_login\ncorrelation:\n  type: event_count\n  rules:\n    - failed_login\n"
+        "  group-by:\n    - User\n  timespan: 10m\n  condition:\n    gte: 10\n"
+        "---\ntitle: Single failed login\nid: 53ba33fd-3a50-4468-a5ef-c583635cfa92\nname: failed_login\n"
+        "logsource:\n  product: windows\n  service: security\ndetection:\n  selection:\n"
+        "    EventID:\n      - 529\n      - 4625\n  condition: selection\n"
+        "---\ntitle: Successful login\nid: 4d0a2c83-c62c-4ed4-b475-c7e23a9269b8\nname: successful_login\n"
+        "logsource:\n  product: windows\n  service: security\ndetection:\n  selection:\n"
+        "    EventID:\n      - 528\n      - 4624\n  condition: selection\n";
+    tev evs[26];
+    size_t n = 0;
+    /* admin: 12 failures then a success, inside 10 minutes */
+    for (int i = 0; i < 12; i++)
+        evs[n++] = (tev){100 + i * 10, {"EventID=4625", "User=admin", "Channel=Security"}};
+    evs[n++] = (tev){260, {"EventID=4624", "User=admin", "Channel=Security"}};
+    /* bob: success first, then 12 failures: not the ordered pattern */
+    evs[n++] = (tev){90, {"EventID=4624", "User=bob", "Channel=Security"}};
+    for (int i = 0; i < 12; i++)
+        evs[n++] = (tev){100 + i * 10, {"EventID=4625", "User=bob", "Channel=Security"}};
+    captured c;
+    run(rules, evs, n, &c);
+    CHECK_INT(count_rule(&c, "b180ead8-d58f-40b2-ae54-c8940995b9b6"), 1);
+    int i = find(&c, "b180ead8-d58f-40b2-ae54-c8940995b9b6");
+    CHECK(i >= 0 && strstr(c.detail[i], "User=admin") != NULL);
+    /* the inner correlation only feeds the outer one (no generate) */
+    CHECK_INT(count_rule(&c, "a8418a5a-5fc4-46b5-b23b-6c73beb19d41"), 0);
+    CHECK_INT(count_rule(&c, "53ba33fd-3a50-4468-a5ef-c583635cfa92"), 0);
+    /* a cycle is refused */
+    sg_ruleset *rs = NULL;
+    sg__ruleset_new(syms, NULL, NULL, &rs);
+    const char *cyc = "title: a\nname: a\ncorrelation:\n  type: event_count\n  rules: [b]\n  timespan: 1h\n"
+                      "  condition: {gte: 1}\n---\ntitle: b\nname: b\ncorrelation:\n  type: event_count\n"
+                      "  rules: [a]\n  timespan: 1h\n  condition: {gte: 1}\n";
+    sg__ruleset_load_mem(rs, cyc, strlen(cyc), "cyc.yml");
+    sg__ruleset_finish(rs);
+    CHECK_INT(rs->failed, 2);
+    CHECK_INT(rs->fails[SG_FAIL_REFERENCE], 2);
+    sg__ruleset_free(rs);
+}

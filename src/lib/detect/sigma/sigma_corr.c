@@ -179,18 +179,19 @@ static int resolve_one(sg_ruleset *rs, sg_corr *k)
         return KS_ENOMEM;
     for (size_t i = 0; i < k->nrefs; i++) {
         sg_rule *b = sg__rule_find(rs, k->refs[i]);
-        if (!b || b->kind != SG_R_DETECTION) {
-            /* NEEDSWORK: chained correlations (a correlation of correlations) */
-            snprintf(msg, sizeof msg, "%s rule '%.80s'",
-                     b ? "correlation of a non-detection (chained) is not supported:"
-                       : "correlation names unknown",
-                     k->refs[i]);
+        if (!b || (b->kind != SG_R_DETECTION && b->kind != SG_R_CORRELATION) || b->corr == k) {
+            snprintf(msg, sizeof msg, "correlation names unknown rule '%.80s'", k->refs[i]);
             if (rs->diag)
                 rs->diag(rs->diag_ud, KS_DIAG_ERROR, k->rule->path, k->rule->line,
                          SG_FAIL_REFERENCE, msg);
             return KS_ERULE;
         }
         k->rules[i] = b;
+        k->gsyms[i] = NULL;
+        k->ngsyms[i] = NULL;
+        k->nfsyms[i] = 0;
+        if (b->kind == SG_R_CORRELATION)
+            continue; /* chained: group values come from the child's groups */
         const sg_fieldmap *fm = b->ls ? b->ls->fm : NULL;
         k->gsyms[i] = ks__arena_alloc(rs->arena, (k->ngroup + 1) * sizeof **k->gsyms);
         k->ngsyms[i] = ks__arena_alloc(rs->arena, (k->ngroup + 1) * sizeof **k->ngsyms);
@@ -202,7 +203,6 @@ static int resolve_one(sg_ruleset *rs, sg_corr *k)
             if (rc != KS_OK)
                 return rc;
         }
-        k->nfsyms[i] = 0;
         if (k->field) {
             const char *f = alias_field(k, b, k->field);
             int rc = sg__map_field(rs, fm, f, strlen(f), &k->fsyms[i], &k->nfsyms[i]);
@@ -210,8 +210,27 @@ static int resolve_one(sg_ruleset *rs, sg_corr *k)
                 return rc;
         }
     }
+    return KS_OK;
+}
+
+/* Base rules feed their correlations; child correlations know their parents. */
+static int link_one(sg_ruleset *rs, sg_corr *k)
+{
     for (size_t i = 0; i < k->nrefs; i++) {
         sg_rule *b = k->rules[i];
+        if (b->kind == SG_R_CORRELATION) {
+            sg_corr *c = b->corr;
+            sg_corr **np = ks__arena_alloc(rs->arena, (c->nparents + 1) * sizeof *np);
+            if (!np)
+                return KS_ENOMEM;
+            if (c->nparents)
+                memcpy(np, c->parents, c->nparents * sizeof *np);
+            np[c->nparents++] = k;
+            c->parents = np;
+            if (!k->generate)
+                c->quiet = true;
+            continue;
+        }
         bool seen = false;
         for (uint32_t u = 0; u < b->ncorr_uses; u++)
             seen |= b->corr_uses[u] == k;
@@ -230,6 +249,14 @@ static int resolve_one(sg_ruleset *rs, sg_corr *k)
     return KS_OK;
 }
 
+static void disable(sg_ruleset *rs, sg_rule *r)
+{
+    r->kind = 0; /* disabled: counted as a failed load */
+    rs->loaded--;
+    rs->failed++;
+    rs->fails[SG_FAIL_REFERENCE]++;
+}
+
 int sg__corr_resolve(sg_ruleset *rs)
 {
     uint32_t idx = 0;
@@ -240,13 +267,48 @@ int sg__corr_resolve(sg_ruleset *rs)
         int rc = resolve_one(rs, r->corr);
         if (rc == KS_ENOMEM)
             return rc;
-        if (rc != KS_OK) {
-            r->kind = 0; /* disabled: counted as a failed load */
-            rs->loaded--;
-            rs->failed++;
-            rs->fails[SG_FAIL_REFERENCE]++;
-            continue;
+        if (rc != KS_OK)
+            disable(rs, r);
+    }
+    /* levels: a chain's depth; cycles, references to disabled correlations
+     * and chains deeper than 8 are refused */
+    bool changed = true;
+    for (int round = 0; changed && round < 10; round++) {
+        changed = false;
+        for (size_t i = 0; i < rs->nrules; i++) {
+            sg_rule *r = rs->rules[i];
+            if (r->kind != SG_R_CORRELATION)
+                continue;
+            int lvl = 0;
+            bool bad = false;
+            for (size_t k = 0; k < r->corr->nrefs; k++) {
+                sg_rule *b = r->corr->rules[k];
+                if (b->kind == SG_R_CORRELATION)
+                    lvl = KS_MAX(lvl, b->corr->level + 1);
+                else if (b->kind != SG_R_DETECTION)
+                    bad = true;
+            }
+            if (bad || lvl > 8) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "correlation chain is cyclic, too deep or names a "
+                                          "rule that failed to load");
+                if (rs->diag)
+                    rs->diag(rs->diag_ud, KS_DIAG_ERROR, r->path, r->line, SG_FAIL_REFERENCE, msg);
+                disable(rs, r);
+                changed = true;
+            } else if (lvl != r->corr->level) {
+                r->corr->level = lvl;
+                changed = true;
+            }
         }
+    }
+    for (size_t i = 0; i < rs->nrules; i++) {
+        sg_rule *r = rs->rules[i];
+        if (r->kind != SG_R_CORRELATION)
+            continue;
+        int rc = link_one(rs, r->corr);
+        if (rc != KS_OK)
+            return rc;
         r->corr->idx = idx++;
     }
     /* a base rule used by a generating correlation still reports */
@@ -254,7 +316,8 @@ int sg__corr_resolve(sg_ruleset *rs)
         sg_rule *r = rs->rules[i];
         if (r->kind == SG_R_CORRELATION && r->corr->generate)
             for (size_t k = 0; k < r->corr->nrefs; k++)
-                r->corr->rules[k]->emit = true;
+                if (r->corr->rules[k]->kind == SG_R_DETECTION)
+                    r->corr->rules[k]->emit = true;
     }
     return KS_OK;
 }
@@ -487,6 +550,27 @@ static double rarest_share(counter *c, size_t total)
     return min == UINT64_MAX || !total ? 100.0 : 100.0 * (double)min / (double)total;
 }
 
+/* Ends of satisfying windows, for chained (parent) correlations. */
+typedef struct ends {
+    size_t *v;        /* record index of each window's last record */
+    size_t n, cap;
+} ends;
+
+static void add_end(ends *e, size_t last)
+{
+    if (!e || (e->n && e->v[e->n - 1] == last))
+        return;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 64;
+        size_t *v = cap <= 1000000 ? realloc(e->v, cap * sizeof *v) : NULL;
+        if (!v)
+            return;
+        e->v = v;
+        e->cap = cap;
+    }
+    e->v[e->n++] = last;
+}
+
 static void better(window *best, size_t i, size_t j, double metric)
 {
     if (!best->hit || metric > best->metric) {
@@ -497,7 +581,7 @@ static void better(window *best, size_t i, size_t j, double metric)
     }
 }
 
-static window eval_group(const sg_corr *k, const sg_rec *r, size_t n)
+static window eval_group(const sg_corr *k, const sg_rec *r, size_t n, ends *e)
 {
     window best = {0};
     counter c = {ks__map_new(64), 0};
@@ -514,11 +598,15 @@ static window eval_group(const sg_corr *k, const sg_rec *r, size_t n)
                     break;
                 if (r[j].which == want)
                     want++;
-                if (want == k->nrefs)
+                if (want == k->nrefs) {
                     better(&best, i, j + 1, (double)(j + 1 - i));
+                    add_end(e, j);
+                }
             }
-            if (k->nrefs == 1)
+            if (k->nrefs == 1) {
                 better(&best, i, i + 1, 1);
+                add_end(e, i);
+            }
         }
         ks__map_free(c.m);
         return best;
@@ -566,8 +654,10 @@ static window eval_group(const sg_corr *k, const sg_rec *r, size_t n)
             ok = valued && cond_ok(k, metric);
             break;
         }
-        if (ok)
+        if (ok) {
             better(&best, i, j, metric);
+            add_end(e, j - 1);
+        }
         /* slide: drop record i */
         if (k->type == SG_CT_VALUE_COUNT || k->type == SG_CT_VALUE_PERCENTILE) {
             if (r[i].val)
@@ -670,11 +760,58 @@ static int emit_group(const sg_corr *k, const sg_recs *all, const sg_rec *r, win
     return emit(ud, &f);
 }
 
+/* Records for the parents of child correlation k from one of its windows
+ * (last record r[last] of group key `key`): the parent's group values are
+ * read from the child's group key by (aliased) field name. */
+static void feed_parents(const sg_corr *k, sg_recs *all, const sg_rec *last, const char *key,
+                         sg_recs *out)
+{
+    char pk[1024];
+    for (uint32_t p = 0; p < k->nparents; p++) {
+        const sg_corr *par = k->parents[p];
+        uint32_t which = 0;
+        while (which < par->nrefs && par->rules[which] != k->rule)
+            which++;
+        if (which == par->nrefs)
+            continue;
+        size_t kn = 0;
+        for (size_t g = 0; g < par->ngroup; g++) {
+            const char *f = alias_field(par, k->rule, par->group_by[g]);
+            size_t fl = strlen(f), vl = 0;
+            const char *v = "";
+            for (const char *s = key; *s;) {
+                const char *e = strchr(s, '\x1f');
+                size_t sl = e ? (size_t)(e - s) : strlen(s);
+                if (sl > fl && memcmp(s, f, fl) == 0 && s[fl] == '=') {
+                    v = s + fl + 1;
+                    vl = sl - fl - 1;
+                    break;
+                }
+                s += sl + (e ? 1 : 0);
+            }
+            int w = snprintf(pk + kn, sizeof pk - kn, "%s%s=%.*s", g ? "\x1f" : "",
+                             par->group_by[g], (int)KS_MIN(vl, 300), v);
+            if (w < 0 || (size_t)w >= sizeof pk - kn)
+                break;
+            kn += (size_t)w;
+        }
+        sg_rec *r = recs_push(out);
+        if (!r)
+            continue;
+        *r = *last;
+        r->corr = par->idx;
+        r->which = which;
+        r->key = strs_intern(&all->strs, pk, kn);
+        r->val = 0;
+        r->num = NAN;
+    }
+}
+
 int sg__corr_run(sg_ruleset *rs, sg_recs *all, sg_emit_fn emit, void *ud)
 {
     const sg_corr **byidx = NULL;
     size_t ncorr = 0;
-    int rc = KS_OK;
+    int rc = KS_OK, maxlevel = 0;
     for (size_t i = 0; i < rs->nrules; i++)
         if (rs->rules[i]->kind == SG_R_CORRELATION)
             ncorr++;
@@ -684,22 +821,41 @@ int sg__corr_run(sg_ruleset *rs, sg_recs *all, sg_emit_fn emit, void *ud)
     if (!byidx)
         return KS_ENOMEM;
     for (size_t i = 0; i < rs->nrules; i++)
-        if (rs->rules[i]->kind == SG_R_CORRELATION && rs->rules[i]->corr->idx < ncorr)
+        if (rs->rules[i]->kind == SG_R_CORRELATION && rs->rules[i]->corr->idx < ncorr) {
             byidx[rs->rules[i]->corr->idx] = rs->rules[i]->corr;
-    qsort(all->v, all->n, sizeof *all->v, rec_cmp);
-    for (size_t i = 0; i < all->n && rc == KS_OK;) {
-        size_t j = i;
-        while (j < all->n && all->v[j].corr == all->v[i].corr && all->v[j].key == all->v[i].key)
-            j++;
-        const sg_corr *k = all->v[i].corr < ncorr ? byidx[all->v[i].corr] : NULL;
-        if (k) {
-            window w = eval_group(k, all->v + i, j - i);
-            if (w.hit) {
-                w.i += 0;
-                rc = emit_group(k, all, all->v + i, w, emit, ud);
-            }
+            maxlevel = KS_MAX(maxlevel, rs->rules[i]->corr->level);
         }
-        i = j;
+    /* level by level: a chained correlation sees its children's windows */
+    for (int level = 0; level <= maxlevel && rc == KS_OK; level++) {
+        sg_recs next;
+        if (sg__recs_init(&next, all->max) != KS_OK)
+            break;
+        qsort(all->v, all->n, sizeof *all->v, rec_cmp);
+        for (size_t i = 0; i < all->n && rc == KS_OK;) {
+            size_t j = i;
+            while (j < all->n && all->v[j].corr == all->v[i].corr && all->v[j].key == all->v[i].key)
+                j++;
+            const sg_corr *k = all->v[i].corr < ncorr ? byidx[all->v[i].corr] : NULL;
+            if (k && k->level == level) {
+                ends e = {0};
+                window w = eval_group(k, all->v + i, j - i, k->nparents ? &e : NULL);
+                if (w.hit && !k->quiet)
+                    rc = emit_group(k, all, all->v + i, w, emit, ud);
+                const char *key = all->strs.text[all->v[i].key] ? all->strs.text[all->v[i].key] : "";
+                for (size_t q = 0; q < e.n; q++)
+                    feed_parents(k, all, &all->v[i + e.v[q]], key, &next);
+                free(e.v);
+            }
+            i = j;
+        }
+        for (size_t q = 0; q < next.n; q++) {
+            sg_rec *r = recs_push(all);
+            if (r)
+                *r = next.v[q];
+        }
+        free(next.v);
+        ks__map_free(next.strs.map);
+        free(next.strs.text);
     }
     free(byidx);
     return rc;

@@ -47,6 +47,10 @@ struct sg_corr {
     bool generate;            /* referenced rules also report alone */
     uint32_t idx;             /* index among correlations */
     sg_rule *rule;            /* the correlation rule itself */
+    int level;                /* 0: over detections; n: over level n-1 correlations */
+    bool quiet;               /* only feeds a non-generating parent correlation */
+    struct sg_corr **parents; /* correlations referencing this one */
+    uint32_t nparents;
 };
 
 /* A base-rule match as a correlation sees it. */
