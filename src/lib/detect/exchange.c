@@ -318,30 +318,29 @@ static void classify_request(xws *w, const ks_event *ev, ks_slice who, ks_slice 
                              ks_slice q, ks_slice status, ks_slice cookie, ks_slice user,
                              ks_slice anchor, bool httpproxy, ks_slice authuser)
 {
-    char what[160];
     xstate *s = &w->st;
-    what_url(what, sizeof what, m, stem, q);
+    unsigned hits = 0; /* stages this request shows; the text is built only then */
     if (has_ci(cookie, "X-AnonResource-Backend=") || has_ci(cookie, "X-BEResource=") ||
         (httpproxy && authuser.n == 0 && prefix_ci(anchor, "ServerInfo~") &&
          memchr(anchor.p, '/', anchor.n)))
-        source_hit(s, who, ST_SSRF, ev, what, stem);
+        hits |= 1u << ST_SSRF;
     if (prefix_ci(stem, "/ecp/") && suffix_ci(stem, ".js") && stem.n <= 10)
-        source_hit(s, who, ST_PROBE, ev, what, stem); /* /ecp/y.js, /ecp/x.js: no such files */
+        hits |= 1u << ST_PROBE; /* /ecp/y.js, /ecp/x.js: no such files */
     else if (prefix_ci(stem, "/owa/auth/Current/themes/resources/") && eq_ci(m, "POST"))
-        source_hit(s, who, ST_PROBE, ev, what, stem);
+        hits |= 1u << ST_PROBE;
     if (eq_ci(stem, "/autodiscover/autodiscover.json") &&
         (memchr(q.p ? q.p : "", '@', q.n) || has_ci(q, "X-Rps-CAT="))) {
         bool ps = has_ci(q, "powershell");
         if (ps && user.n && !eq_ci(user, "anonymous"))
-            source_hit(s, who, ST_NOTSHELL, ev, what, stem);
+            hits |= 1u << ST_NOTSHELL;
         else if (has_ci(q, "/mapi/nspi") || ps || has_ci(q, "/ews/") || has_ci(q, "X-Rps-CAT="))
-            source_hit(s, who, ST_PROXYSHELL, ev, what, stem);
+            hits |= 1u << ST_PROXYSHELL;
     } else if (prefix_ci(stem, "/powershell") && has_ci(q, "X-Rps-CAT=")) {
-        source_hit(s, who, ST_PROXYSHELL, ev, what, stem);
+        hits |= 1u << ST_PROXYSHELL;
     }
     if (eq_ci(m, "POST") && has_ci(stem, "/ecp/DDI/DDIService.svc/SetObject") &&
         (has_ci(q, "OABVirtualDirectory") || has_ci(q, "ResetOAB")))
-        source_hit(s, who, ST_WRITE, ev, what, stem);
+        hits |= 1u << ST_WRITE;
     if (script_ext(stem) && web_root_dir(stem)) {
         ks_slice b = basename_of(stem);
         bool stock = false;
@@ -349,17 +348,24 @@ static void classify_request(xws *w, const ks_event *ev, ks_slice who, ks_slice 
             stock = eq_ci(b, stock_pages[i]);
         bool ok = status.n == 0 || eq_ci(status, "200");
         if (ok && ((!stock && eq_ci(m, "POST")) || known_shell(w->d, stem)))
-            source_hit(s, who, ST_SHELL_USE, ev, what, stem);
+            hits |= 1u << ST_SHELL_USE;
     }
     if (script_ext(stem) && (has_ci(q, "proxy&port=") || (has_ci(q, "port=") && has_ci(q, "ip="))))
-        source_hit(s, who, ST_SHELL_USE, ev, what, stem); /* Tunna-style tunnel through a shell */
+        hits |= 1u << ST_SHELL_USE; /* Tunna-style tunnel through a shell */
     else if (script_ext(stem) && who.n) {
         /* Every later request of the same client to a shell it used counts. */
         uint64_t *slot = ks__map_get(s->srcs, who.p, KS_MIN(who.n, (size_t)63));
         source *src = slot ? (source *)(uintptr_t)*slot : NULL;
         if (src && src->shell_url[0] && ks__ieq(stem.p, stem.n, src->shell_url, strlen(src->shell_url)))
-            source_hit(s, who, ST_SHELL_USE, ev, what, stem);
+            hits |= 1u << ST_SHELL_USE;
     }
+    if (!hits)
+        return;
+    char what[160];
+    what_url(what, sizeof what, m, stem, q);
+    for (int st = 0; st < NSTAGES; st++)
+        if (hits & (1u << st))
+            source_hit(s, who, st, ev, what, stem);
 }
 
 static int x_on_event(void *wsp, const ks_event *ev)

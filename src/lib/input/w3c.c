@@ -398,18 +398,19 @@ static void w3c_close(void *state)
 
 static size_t tokenize(const char *s, size_t n, ks_slice *t, size_t max)
 {
-    size_t k = 0, b = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || s[i] == ' ') {
-            if (k == max)
-                return max + 1;
-            t[k].p = s + b;
-            t[k].n = i - b;
-            k++;
-            b = i + 1;
-        }
+    size_t k = 0;
+    const char *p = s, *end = s + n;
+    for (;;) {
+        if (k == max)
+            return max + 1;
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        t[k].p = p;
+        t[k].n = (size_t)((sp ? sp : end) - p);
+        k++;
+        if (!sp)
+            return k;
+        p = sp + 1;
     }
-    return k;
 }
 
 static int add_value(w3c_in *w, ks_event *ev, const col *c, ks_slice v)

@@ -74,15 +74,33 @@ int ks__plus_to_space(ks_arena *a, const char *s, size_t n, ks_slice *out)
 
 bool ks__line_has_ctl(const char *s, size_t n, bool *high)
 {
-    bool ctl = false, hi = false;
-    for (size_t i = 0; i < n; i++) {
+    /* Eight bytes at a time (SWAR): a word with no byte < 0x20 and none
+     * >= 0x80 — nearly every word of a log line — costs a few operations. */
+    const uint64_t ones = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+    bool ctl = false, h = false;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t lt = (w - ones * 0x20) & ~w & hi; /* some byte < 0x20 (or >= 0x80) */
+        if (!(lt | (w & hi)))
+            continue;
+        for (size_t k = i; k < i + 8; k++) {
+            unsigned char c = (unsigned char)s[k];
+            if (c < 0x20 && c != '\t')
+                ctl = true;
+            else if (c >= 0x80)
+                h = true;
+        }
+    }
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 && c != '\t')
             ctl = true;
         else if (c >= 0x80)
-            hi = true;
+            h = true;
     }
-    *high = hi;
+    *high = h;
     return ctl;
 }
 
