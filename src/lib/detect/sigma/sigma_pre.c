@@ -383,7 +383,7 @@ int sg__pre_build(sg_rule *const *run, size_t nrun, bool enable, sg_pre **out)
         p->nneedles += g->nneedles;
         p->nalways += g->nalways;
     }
-    p->memo = collect_lsfields(p);
+    p->memo = collect_lsfields(p) && p->nlsf > 0;
     *out = p;
     p = NULL;
     rc = KS_OK;
@@ -537,7 +537,7 @@ static const uint32_t *active_groups(const sg_pre *p, sg_pre_ws *w, const ks_eve
                                      sg_scratch *sc, uint32_t *count)
 {
     uint64_t *slot = NULL;
-    bool keyed = p->memo && memo_key(p, w, sc);
+    bool keyed = p->memo && memo_key(p, w, sc) && w->key.p;
     if (keyed) {
         slot = ks__map_get(w->memo, w->key.p, w->key.n);
         if (slot && *slot) {
