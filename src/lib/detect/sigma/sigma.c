@@ -335,6 +335,14 @@ static void sigma_worker_done(void *det, void *wsp)
 static int sigma_finish(void *det)
 {
     sg_det *d = det;
+    if (d->o.engine) {
+        ks_loc loc = KS_LOC_NONE;
+        ks__diag(d->o.engine, KS_DIAG_INFO, KS_OK, "sigma", &loc,
+                 "%llu events, %llu rule evaluations (%.2f per event), %llu matches",
+                 (unsigned long long)d->events, (unsigned long long)d->evals,
+                 d->events ? (double)d->evals / (double)d->events : 0.0,
+                 (unsigned long long)d->matches);
+    }
     if (d->recs.dropped && d->o.engine) {
         ks_loc loc = KS_LOC_NONE;
         ks__diag(d->o.engine, KS_DIAG_WARN, KS_ELIMIT, "sigma", &loc,

@@ -294,6 +294,8 @@ int sg__compile_value(sg_ctx *c, const sg_yaml *y, const sg_modifier *const *mod
                       sg_val *v);
 /* True when v is a plain string comparison (prefilter needles). */
 bool sg__val_is_string(const sg_val *v);
+/* True when v is an |exists test (depends on presence only). */
+bool sg__val_is_exists(const sg_val *v);
 /* A rule by id or name, NULL if none. */
 sg_rule *sg__rule_find(sg_ruleset *rs, const char *ref);
 /* sigma_corr.c */

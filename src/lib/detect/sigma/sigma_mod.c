@@ -905,3 +905,8 @@ bool sg__val_is_string(const sg_val *v)
 {
     return v->match == match_str;
 }
+
+bool sg__val_is_exists(const sg_val *v)
+{
+    return v->match == match_exists;
+}

@@ -42,6 +42,7 @@ typedef struct pgroup {
 typedef struct lsfield {    /* a field some logsource condition reads */
     const ks_sym *syms;
     uint32_t nsyms;
+    bool presence;          /* only |exists tests read it: key on presence */
 } lsfield;
 
 struct sg_pre {
@@ -334,17 +335,25 @@ static bool collect_lsfields(sg_pre *p)
                 for (uint32_t v = 0; v < it->nvals; v++)
                     if (it->vals[v].nref)
                         return false;
-                bool seen = false;
-                for (uint32_t f = 0; f < p->nlsf && !seen; f++)
-                    seen = p->lsf[f].syms == it->syms;
-                if (seen)
+                bool presence = true;
+                for (uint32_t v = 0; v < it->nvals; v++)
+                    presence &= sg__val_is_exists(&it->vals[v]);
+                uint32_t f;
+                for (f = 0; f < p->nlsf; f++)
+                    if (p->lsf[f].nsyms == it->nsyms &&
+                        memcmp(p->lsf[f].syms, it->syms, it->nsyms * sizeof *it->syms) == 0)
+                        break;
+                if (f < p->nlsf) {
+                    p->lsf[f].presence &= presence;
                     continue;
+                }
                 lsfield *n = realloc(p->lsf, (p->nlsf + 1) * sizeof *n);
                 if (!n)
                     return false;
                 p->lsf = n;
                 p->lsf[p->nlsf].syms = it->syms;
-                p->lsf[p->nlsf++].nsyms = it->nsyms;
+                p->lsf[p->nlsf].nsyms = it->nsyms;
+                p->lsf[p->nlsf++].presence = presence;
             }
         }
     }
@@ -521,7 +530,7 @@ static bool memo_key(const sg_pre *p, sg_pre_ws *w, sg_scratch *sc)
         const char *s = "";
         size_t n = 0;
         char tag = v ? (char)('A' + v->type) : '-';
-        if (v && !sg__value_text(v, sc, &s, &n))
+        if (v && !p->lsf[f].presence && !sg__value_text(v, sc, &s, &n))
             s = "", n = 0;
         if (w->key.n + n + 2 > MEMO_KEY_MAX)
             return false;
