@@ -335,7 +335,7 @@ static void sigma_worker_done(void *det, void *wsp)
 static int sigma_finish(void *det)
 {
     sg_det *d = det;
-    if (d->o.engine) {
+    if (d->o.engine && ks__opt_bool(d->o.engine, "sigma.stats", false)) {
         ks_loc loc = KS_LOC_NONE;
         ks__diag(d->o.engine, KS_DIAG_INFO, KS_OK, "sigma", &loc,
                  "%llu events, %llu rule evaluations (%.2f per event), %llu matches",
