@@ -25,6 +25,8 @@ typedef struct captured {
     uint64_t count[32];
     int64_t first[32], last[32];
     int sev[32];
+    char tech[32][32];
+    char matched[32][256];
 } captured;
 
 static int capture(void *ud, const ks_finding *f)
@@ -41,6 +43,11 @@ static int capture(void *ud, const ks_finding *f)
     c->first[c->n] = f->first;
     c->last[c->n] = f->last;
     c->sev[c->n] = f->severity;
+    snprintf(c->tech[c->n], sizeof c->tech[0], "%s", f->ntechniques ? f->techniques[0] : "");
+    o = 0;
+    for (size_t i = 0; i < f->nmatched; i++)
+        o += (size_t)snprintf(c->matched[c->n] + o, sizeof c->matched[0] - o, "%s=%s;",
+                              f->matched[i].key, f->matched[i].value);
     c->n++;
     return KS_OK;
 }
@@ -339,4 +346,24 @@ TEST(spec_chained_failed_then_success)
     CHECK_INT(rs->failed, 2);
     CHECK_INT(rs->fails[SG_FAIL_REFERENCE], 2);
     sg__ruleset_free(rs);
+}
+
+TEST(detection_findings_carry_rule_data)
+{
+    const char *rules =
+        "title: Whoami run\nid: 9d0c7c1e-0000-4000-8000-000000000001\nlevel: critical\n"
+        "tags: [attack.discovery, attack.t1033]\nlogsource: {product: test}\n"
+        "detection:\n  s:\n    Image|endswith: '\\whoami.exe'\n    User: admin\n  condition: s\n";
+    tev evs[] = {{5, {"Image=C:\\Windows\\System32\\whoami.exe", "User=admin", "Other=x"}},
+                 {6, {"Image=C:\\Windows\\System32\\calc.exe", "User=admin"}}};
+    captured c;
+    run(rules, evs, 2, &c);
+    CHECK_INT(c.n, 1);
+    CHECK_STR(c.rule[0], "9d0c7c1e-0000-4000-8000-000000000001");
+    CHECK_INT(c.sev[0], KS_SEV_CRITICAL);
+    CHECK_STR(c.tech[0], "T1033");
+    CHECK_INT(c.first[0], 5000000000LL);
+    CHECK(strstr(c.matched[0], "Image=C:\\Windows\\System32\\whoami.exe;") != NULL);
+    CHECK(strstr(c.matched[0], "User=admin;") != NULL);
+    CHECK(strstr(c.detail[0], "rule_file=corr.yml") != NULL);
 }

@@ -33,6 +33,7 @@ struct sg_det {
     pthread_mutex_t mu;       /* guards recs and counters in worker_done */
     sg_recs recs;             /* all workers' correlation records */
     uint64_t events, evals, matches;
+    size_t worker_max;        /* each worker's share of the record cap */
 };
 
 typedef struct sg_ws {
@@ -79,6 +80,11 @@ int sg__det_new(sg_ruleset *rs, const sg_det_opts *o, sg_det **out)
     pthread_mutex_init(&d->mu, NULL);
     if ((rc = sg__recs_init(&d->recs, o->max_records)) != KS_OK)
         goto fail;
+    /* the cap holds for the run: each worker gets its share */
+    int nw = o->engine ? (int)ks__opt_int(o->engine, "threads", 0) : 1;
+    if (nw <= 0)
+        nw = ks__ncpu();
+    d->worker_max = KS_MAX(d->recs.max / (size_t)(nw > 0 ? nw : 1), (size_t)1024);
     d->run = calloc(rs->nrules + 1, sizeof *d->run);
     if (!d->run)
         goto fail;
@@ -202,7 +208,7 @@ static int sigma_worker_new(void *det, ks_worker *w, void **out)
     ws->d = d;
     if ((rc = sg__scratch_init(&ws->sc, d->rs)) != KS_OK ||
         (rc = sg__pre_ws_new(d->pre, &ws->pw)) != KS_OK ||
-        (rc = sg__recs_init(&ws->recs, d->recs.max)) != KS_OK) {
+        (rc = sg__recs_init(&ws->recs, d->worker_max)) != KS_OK) {
         sg__scratch_release(&ws->sc);
         sg__pre_ws_free(ws->pw);
         sg__recs_release(&ws->recs);

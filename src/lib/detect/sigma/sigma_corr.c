@@ -117,8 +117,6 @@ int sg__corr_parse(sg_ctx *c, sg_rule *r, const sg_yaml *y)
         return bad(c, "missing or bad timespan", span);
     k->aliases = sg__yaml_get(y, "aliases");
     const char *gen = sg__yaml_str(y, "generate");
-    if (!gen)
-        gen = sg__yaml_str(NULL, "generate");
     k->generate = gen && (strcmp(gen, "true") == 0 || strcmp(gen, "yes") == 0);
     const sg_yaml *cond = sg__yaml_get(y, "condition");
     if (cond && cond->type == SG_Y_MAP) {
@@ -363,7 +361,7 @@ int sg__recs_init(sg_recs *r, size_t max)
 {
     memset(r, 0, sizeof *r);
     r->max = max ? max : 2000000;
-    r->strs.max_bytes = (size_t)256 << 20;
+    r->strs.max_bytes = (size_t)64 << 20;
     r->strs.map = ks__map_new(1024);
     return r->strs.map ? KS_OK : KS_ENOMEM;
 }

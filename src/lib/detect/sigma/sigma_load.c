@@ -19,7 +19,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "sigma_int.h"
+#include "sigma_corr.h"
 
 #define MAX_RULE_FILE ((size_t)4 << 20)
 #define MAX_RULES 200000
@@ -403,6 +403,9 @@ static int compile_rule(sg_ctx *c, const sg_yaml *doc)
         r->kind = SG_R_CORRELATION;
         if ((rc = sg__corr_parse(c, r, corr)) != KS_OK)
             return rc;
+        const char *gen = sg__yaml_str(doc, "generate"); /* also accepted at top level */
+        if (gen && (strcmp(gen, "true") == 0 || strcmp(gen, "yes") == 0))
+            r->corr->generate = true;
         return add_rule(rs, r);
     }
     r->ls = sg__map_logsource(rs, r->product, r->category, r->service);
