@@ -284,3 +284,50 @@ TEST(recall_evtx_attack_samples)
     CHECK(detected * 2 >= files);
     ks_engine_free(e);
 }
+
+/* ---- kensa's spray correlations end to end (engine, JSON input) ---------------- */
+
+static size_t spray_findings(const char *path, char *accounts, size_t cap)
+{
+    ks_engine *e = NULL;
+    size_t n = 0;
+    if (ks_engine_new(&e) != KS_OK)
+        return 0;
+    ks_engine_set(e, "rules_dir", "rules");
+    ks_engine_set(e, "threads", "2");
+    ks_engine_add_path(e, path);
+    if (ks_engine_run(e) == KS_OK) {
+        for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+            const ks_finding *f = ks_engine_finding(e, i);
+            if (strcmp(f->detector, "sigma") != 0 || strncmp(f->rule_id, "6d3b7f4e-", 9) != 0)
+                continue;
+            n++;
+            for (size_t k = 0; k < f->ndetails && accounts; k++)
+                if (strcmp(f->details[k].key, "TargetUserName") == 0)
+                    snprintf(accounts, cap, "%s", f->details[k].value);
+        }
+    }
+    ks_engine_free(e);
+    return n;
+}
+
+TEST(spray_rules_on_mordor)
+{
+    const char *c = corpus_sub("otrf-security-datasets/extracted/purplesharp_ad_playbook_I");
+    if (!c) {
+        printf("SKIP spray_rules_on_mordor: no corpus\n");
+        return;
+    }
+    char spray[1024], proxy[1024], accounts[1024] = "";
+    snprintf(spray, sizeof spray, "%s", c);
+    snprintf(proxy, sizeof proxy, "%s/otrf-security-datasets/extracted/proxylogon_ssrf_rce_poc",
+             ks_test_corpus());
+    size_t n = spray_findings(spray, accounts, sizeof accounts);
+    printf("RECALL sigma kensa spray rules on Mordor PurpleSharp spray: %zu findings (4625 + 4776 "
+           "correlations), accounts: %s\n", n, accounts);
+    CHECK_INT(n, 2);
+    CHECK(strstr(accounts, "pgustavo") && strstr(accounts, "lrodriguez"));
+    size_t fp = spray_findings(proxy, NULL, 0);
+    printf("FP sigma kensa spray rules on Mordor ProxyLogon (no spray): %zu findings\n", fp);
+    CHECK_INT(fp, 0);
+}
