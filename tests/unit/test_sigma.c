@@ -598,3 +598,48 @@ TEST(prefilter_never_misses)
     sg__pre_free(pre);
     sg__ruleset_free(rs);
 }
+
+/* ---- directories and `kensa rules check` -------------------------------------------- */
+
+TEST(load_directory_tree_and_rules_check)
+{
+    char dir[512], cmd[4096];
+    snprintf(dir, sizeof dir, "%s/rt", ks_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/a/b %s/mappings %s/.hidden", dir, dir, dir);
+    CHECK_INT(system(cmd), 0);
+    static const char good[] = "title: g\nlogsource: {product: test}\ndetection:\n  s: {A: 1}\n  condition: s\n";
+    static const char two[] = "title: g2\nlogsource: {product: test}\ndetection:\n  s: {A: 1}\n  condition: s\n"
+                              "---\ntitle: g3\nlogsource: {product: nowhere}\ndetection:\n  s: {A: 1}\n  condition: s\n";
+    static const char bad[] = "title: b\nlogsource: {product: test}\ndetection:\n  s: {A|bogus: 1}\n  condition: s\n";
+    ks_test_write("rt/a/one.yml", good, sizeof good - 1);
+    ks_test_write("rt/a/b/two.yaml", two, sizeof two - 1);
+    ks_test_write("rt/a/b/bad.yml", bad, sizeof bad - 1);
+    ks_test_write("rt/a/readme.txt", "not a rule", 10);
+    ks_test_write("rt/mappings/m.yml", test_mapping, sizeof test_mapping - 1);
+    ks_test_write("rt/.hidden/h.yml", good, sizeof good - 1);
+    diags d = {0};
+    sg_ruleset *rs = NULL;
+    if (!syms)
+        syms = ks__symtab_new();
+    CHECK_INT(sg__ruleset_new(syms, on_diag, &d, &rs), KS_OK);
+    char maps[600];
+    snprintf(maps, sizeof maps, "%s/mappings", dir);
+    CHECK_INT(sg__ruleset_load_mappings(rs, maps), KS_OK);
+    CHECK_INT(sg__ruleset_load_path(rs, dir), KS_OK);
+    sg__ruleset_finish(rs);
+    CHECK_INT(rs->files, 3);   /* mappings/ and .hidden/ skipped, .txt ignored */
+    CHECK_INT(rs->loaded, 3);
+    CHECK_INT(rs->failed, 1);
+    CHECK_INT(rs->unmapped, 1);
+    CHECK_INT(rs->fails[SG_FAIL_MODIFIER], 1);
+    sg__ruleset_free(rs);
+    /* the CLI says the same */
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s/kensa rules check --mappings %s %s 2>&1", ks_test_build(), maps, dir);
+    int st = ks_test_run(cmd, &out);
+    CHECK(out && strstr(out, "4 rules: 3 loaded") != NULL);
+    CHECK(out && strstr(out, "bad.yml:1 [unknown modifier]") != NULL);
+    CHECK(out && strstr(out, "1 unmapped") != NULL);
+    CHECK(st != 0); /* a failure means exit status 2 */
+    free(out);
+}
