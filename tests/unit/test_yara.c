@@ -533,3 +533,37 @@ TEST(corpus_recall_and_fp)
         }
     }
 }
+
+TEST(allowlist_and_skip_types)
+{
+    static const char rule[] = "rule marker { strings: $a = \"kensa-allow-marker\" condition: $a }\n";
+    static const char body[] = "kensa-allow-marker known good build artefact\n";
+    char cmd[512], *out = NULL;
+    mkdir_p("t7/data");
+    ks_test_write("t7/r.yar", rule, sizeof rule - 1);
+    ks_test_write("t7/data/good.txt", body, sizeof body - 1);
+    ks_test_write("t7/data/other.txt", "kensa-allow-marker\n", 19);
+    ks_test_write("t7/data/pic.png", "\x89PNG\r\n\x1a\nkensa-allow-marker", 26);
+    snprintf(cmd, sizeof cmd, "sha256sum '%s/t7/data/good.txt'", ks_test_tmpdir());
+    CHECK_INT(ks_test_run(cmd, &out), 0);
+    if (!out)
+        return;
+    ks_test_write("t7/allow.txt", out, 64);
+    free(out);
+    char *r = path_in("t7/r.yar"), *data = path_in("t7/data"), *al = path_in("t7/allow.txt");
+    const char *paths[] = {data, NULL};
+    const char *opts[] = {"yara", r, "builtin", "false", "files.allowlist", al,
+                          "files.skip_types", "GIF,PNG", NULL};
+    diags g;
+    ks_engine *e = run(opts, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK(find(e, "yara:marker", "good.txt") == NULL);
+        CHECK(find(e, "yara:marker", "other.txt") != NULL);
+        CHECK(find(e, "yara:marker", "pic.png") == NULL);
+        ks_engine_free(e);
+    }
+    free(r);
+    free(data);
+    free(al);
+}

@@ -857,19 +857,25 @@ static void emit_rule(yara_ws *ws, YR_SCAN_CONTEXT *ctx, YR_RULE *rule)
     }
     yr_rule_strings_foreach(rule, str)
     {
-        const YR_MATCH *m;
         int per = 0;
-        yr_string_matches_foreach(ctx, str, m)
-        {
-            if ((uint64_t)(m->base + m->offset) < first_off)
-                first_off = (uint64_t)(m->base + m->offset);
+        /* libyara's match notebook does not align YR_MATCH: copy each one
+         * out instead of reading through the pointer (UBSan). */
+        const YR_MATCH *mp = ctx->matches[str->idx].head;
+        while (mp) {
+            YR_MATCH m;
+            memcpy(&m, mp, sizeof m);
+            mp = m.next;
+            if (m.is_private)
+                continue;
+            if ((uint64_t)(m.base + m.offset) < first_off)
+                first_off = (uint64_t)(m.base + m.offset);
             if (nm >= MAX_MATCH_KVS || per >= MATCHES_PER_STRING)
                 continue;
             per++;
             matched[nm].key = ks__arena_printf(a, "%s@0x%llx", str->identifier,
-                                               (unsigned long long)(m->base + m->offset));
-            matched[nm].value = show_match(a, m->data, (size_t)m->data_length,
-                                           (size_t)m->match_length);
+                                               (unsigned long long)(m.base + m.offset));
+            matched[nm].value = show_match(a, m.data, (size_t)m.data_length,
+                                           (size_t)m.match_length);
             if (matched[nm].key && matched[nm].value)
                 nm++;
         }

@@ -151,7 +151,8 @@ static void walk_dir(walker *w, int dfd, size_t plen)
     }
     if (errno != 0)
         walk_diag(w->e, KS_DIAG_ERROR, KS_EIO, w->path, "error while reading directory: %s", strerror(errno));
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n) /* qsort(NULL, 0) is undefined */
+        qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n; i++) {
         size_t nl = strlen(names[i]);
         if (plen + 1 + nl >= WALK_MAX_PATH) {
