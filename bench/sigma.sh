@@ -52,6 +52,7 @@ measure "100 rules" "$BYTES" "$N" 0 "$RUN --rules $R100 $F"
 T100=$LAST_S
 measure "all SigmaHQ ($NALL rules)" "$BYTES" "$N" 0 "$RUN $ALL $F"
 TALL=$LAST_S
+measure "all SigmaHQ, all $(nproc) cores" "$BYTES" "$N" 0 "$KENSA hunt -q --no-builtin $ALL $F"
 echo '{}' > "$BENCH_DIR/.empty.json"
 measure "all SigmaHQ, load+compile only" 1 1 0 "$RUN $ALL $BENCH_DIR/.empty.json"
 TLOAD=$LAST_S

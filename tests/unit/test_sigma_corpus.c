@@ -133,14 +133,20 @@ TEST(recall_regression_data)
     ks_symtab *syms = ks__symtab_new();
     const char *trees[] = {"sigma/rules", "sigma/rules-emerging-threats", "sigma/rules-threat-hunting"};
     sg_ruleset *rs = load_tree(syms, trees, 3);
-    hits h;
-    sg_det *d = NULL;
+    hits h, h2;
+    sg_det *d = NULL, *d2 = NULL;
     sg_det_opts o = {.prefilter = true, .emit = collect, .emit_ud = &h};
+    sg_det_opts o2 = {.prefilter = false, .emit = collect, .emit_ud = &h2};
     CHECK(rs && sg__det_new(rs, &o, &d) == KS_OK);
-    if (!d)
+    /* the same rules without the prefilter: must find exactly the same */
+    sg_ruleset *rs2 = load_tree(syms, trees, 3);
+    CHECK(rs2 && sg__det_new(rs2, &o2, &d2) == KS_OK);
+    if (!d || !d2)
         return;
-    void *ws = NULL;
+    void *ws = NULL, *ws2 = NULL;
+    int differ = 0;
     ks_detector_sigma.worker_new(d, NULL, &ws);
+    ks_detector_sigma.worker_new(d2, NULL, &ws2);
     FILE *fp = fopen(lpath, "r");
     char line[4096];
     int total = 0, found = 0, nojson = 0, missed_shown = 0;
@@ -175,6 +181,7 @@ TEST(recall_regression_data)
         ev.prov.path = jpath;
         ev.prov.format = "json";
         h.n = 0;
+        h2.n = 0;
         total++;
         const char *p = buf;
         size_t left = n;
@@ -188,14 +195,24 @@ TEST(recall_regression_data)
             if (!ext)
                 break;
             ks__event_reset(&ev);
-            if (ks__json_flatten(&ev, "", 0, p, ext, NULL, NULL) == KS_OK)
+            if (ks__json_flatten(&ev, "", 0, p, ext, NULL, NULL) == KS_OK) {
                 ks_detector_sigma.on_event(ws, &ev);
+                ks_detector_sigma.on_event(ws2, &ev);
+            }
             p += ext, left -= ext;
         }
         bool ok = false;
         for (int i = 0; i < h.n; i++)
             ok |= strcmp(h.ids[i], id) == 0;
         found += ok;
+        bool same = h.n == h2.n;
+        for (int i = 0; i < h.n && same; i++) {
+            bool in2 = false;
+            for (int k = 0; k < h2.n; k++)
+                in2 |= strcmp(h.ids[i], h2.ids[k]) == 0;
+            same = in2;
+        }
+        differ += !same;
         if (!ok && missed_shown++ < 8)
             printf("INFO regression miss: rule %s on %s\n", id, evtx);
         free(buf);
@@ -204,10 +221,14 @@ TEST(recall_regression_data)
         fclose(fp);
     printf("RECALL sigma regression_data: %d/%d labelled events fire their rule (%.1f%%), %d without JSON\n",
            found, total, total ? 100.0 * found / total : 0.0, nojson);
+    printf("INFO sigma prefilter on/off: findings differ on %d of %d regression files\n", differ, total);
     CHECK(total > 100);
     CHECK(found * 100 >= total * 85);
+    CHECK_INT(differ, 0);
     ks_detector_sigma.worker_done(d, ws);
     ks_detector_sigma.destroy(d);
+    ks_detector_sigma.worker_done(d2, ws2);
+    ks_detector_sigma.destroy(d2);
     free(ev.fields);
     ks__arena_free(arena);
     ks__symtab_free(syms);
