@@ -91,7 +91,9 @@ KS_API const char *ks_symtab_str(const ks_symtab *t, ks_sym id, size_t *len);
 
 KS_API size_t ks_event_nfields(const ks_event *ev);
 KS_API const ks_field *ks_event_field(const ks_event *ev, size_t i);
-/* First field named `name`, NULL if absent. */
+/* First field named `name`, NULL if absent. When absent and `name` is a
+ * registered alias (EVTX: "TargetUserName" for
+ * "Event.EventData.TargetUserName"), the aliased field. */
 KS_API const ks_value *ks_event_get(const ks_event *ev, ks_sym name);
 /* Same by text path; slower (one interner probe). */
 KS_API const ks_value *ks_event_get_path(const ks_event *ev, const char *path);

@@ -88,6 +88,13 @@ uint64_t ks__hash(const void *p, size_t n); /* wyhash-style 64-bit */
 ks_symtab *ks__symtab_new(void);
 void ks__symtab_free(ks_symtab *t);
 
+/* Aliases: a short name ("TargetUserName") may stand for a canonical path
+ * ("Event.EventData.TargetUserName"); ks_event_get falls back to the target
+ * when the event has no field under the short name itself. The first
+ * registration of an alias wins. Lock-free. */
+void ks__symtab_set_alias(ks_symtab *t, ks_sym alias, ks_sym target);
+ks_sym ks__symtab_alias(const ks_symtab *t, ks_sym id);
+
 /* Per-thread cache in front of the symtab: no lock on repeat keys. */
 typedef struct ks_symcache ks_symcache;
 ks_symcache *ks__symcache_new(ks_symtab *t);

@@ -20,6 +20,7 @@
 typedef struct sym_entry {
     const char *s;  /* NUL-terminated, in the table's arena */
     size_t n;
+    _Atomic ks_sym alias; /* canonical symbol this one stands for, 0 = none */
 } sym_entry;
 
 struct ks_symtab {
@@ -116,6 +117,28 @@ const char *ks_symtab_str(const ks_symtab *t, ks_sym id, size_t *len)
     if (len)
         *len = pg[id & (PAGE_SIZE - 1)].n;
     return pg[id & (PAGE_SIZE - 1)].s;
+}
+
+static sym_entry *entry(const ks_symtab *t, ks_sym id)
+{
+    if (!t || id == 0 || id > atomic_load(&t->count))
+        return NULL;
+    sym_entry *pg = atomic_load(&t->pages[id >> PAGE_BITS]);
+    return pg ? &pg[id & (PAGE_SIZE - 1)] : NULL;
+}
+
+void ks__symtab_set_alias(ks_symtab *t, ks_sym alias, ks_sym target)
+{
+    sym_entry *e = entry(t, alias);
+    ks_sym none = 0;
+    if (e && alias != target) /* the first registration wins */
+        atomic_compare_exchange_strong(&e->alias, &none, target);
+}
+
+ks_sym ks__symtab_alias(const ks_symtab *t, ks_sym id)
+{
+    sym_entry *e = entry(t, id);
+    return e ? atomic_load(&e->alias) : 0;
 }
 
 /* ---- per-thread cache ---------------------------------------------------- */

@@ -72,6 +72,11 @@ const ks_value *ks_event_get(const ks_event *ev, ks_sym name)
     for (size_t i = 0; i < ev->n; i++)
         if (ev->fields[i].name == name)
             return &ev->fields[i].v;
+    ks_sym target = ks__symtab_alias(ev->syms, name);
+    if (target)
+        for (size_t i = 0; i < ev->n; i++)
+            if (ev->fields[i].name == target)
+                return &ev->fields[i].v;
     return NULL;
 }
 

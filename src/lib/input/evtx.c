@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The "evtx" input: Windows event logs into kensa events with the field
+ * paths responders know from Hayabusa/Chainsaw (Event.System.EventID,
+ * Event.System.Provider_attributes.Name, Event.EventData.TargetUserName,
+ * ...), plus short aliases (EventID, Channel, TargetUserName) resolved at
+ * lookup time so they cost nothing per event.
+ *
+ * Robustness: checksums are verified and reported, never a reason to drop
+ * data; chunks past the header's count are read; a damaged chunk or record
+ * is reported (file, chunk, offset, why) and the records that still parse
+ * are recovered by scanning for the record signature; with evtx.recover the
+ * slack space after each chunk's last record yields older copies, marked
+ * kensa.evtx.recovered = slack. Duplicates (same record id) inside a chunk
+ * are dropped. Big files are split at chunk boundaries across the cores.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include "evtx.h"
+
+/* ==== reader ==================================================================== */
+
+struct evx_reader {
+    const uint8_t *map;
+    uint64_t size;
+    const char *path;
+    ks_engine *e;
+    bool recover;
+    uint64_t base;         /* offset of chunk 0 (4096, or 0 for a carved chunk) */
+    uint64_t pos;          /* offset of the current chunk */
+    uint64_t end;
+    uint32_t header_chunks;
+    evx_chunk ch;
+    bool in_chunk;
+    bool scanning;         /* damaged chunk: find records by signature */
+    bool slack;            /* past the free-space offset */
+    uint32_t off;          /* next record offset inside the chunk */
+    uint32_t limit;        /* end of the record area in normal mode */
+    uint64_t seen[4096];   /* record ids of this chunk (duplicates are dropped) */
+    size_t nseen;
+};
+
+static void rdiag(evx_reader *r, ks_diag_level lvl, int code, uint64_t off, const char *fmt, ...)
+    KS_PRINTF(5, 6);
+static void rdiag(evx_reader *r, ks_diag_level lvl, int code, uint64_t off, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    if (!r->e)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = r->path;
+    loc.offset = off;
+    loc.chunk = r->pos >= r->base ? (int64_t)((r->pos - r->base) / EVX_CHUNK_SIZE) : -1;
+    ks__diag(r->e, lvl, code, "evtx", &loc, "%s", msg);
+}
+
+static bool is_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+int evx_reader_new(const uint8_t *p, uint64_t size, const char *path, ks_engine *e, uint64_t begin,
+                   uint64_t end, bool recover, evx_reader **out)
+{
+    evx_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return KS_ENOMEM;
+    r->ch.arena = ks__arena_new(65536, (size_t)64 << 20);
+    if (!r->ch.arena) {
+        free(r);
+        return KS_ENOMEM;
+    }
+    r->map = p;
+    r->size = size;
+    r->path = path;
+    r->e = e;
+    r->recover = recover;
+    r->base = EVX_FILE_HEADER;
+    if (size >= 8 && memcmp(p, "ElfChnk", 8) == 0)
+        r->base = 0; /* a chunk carved out on its own */
+    if (begin == 0 && size >= 128 && memcmp(p, "ElfFile", 8) == 0) {
+        uint32_t crc = (uint32_t)crc32(0, p, 120);
+        if (crc != evx_u32(p + 124))
+            rdiag(r, KS_DIAG_WARN, KS_ECHECKSUM, 0, "file header checksum mismatch (stored %08x, computed %08x)",
+                  evx_u32(p + 124), crc);
+        r->header_chunks = evx_u16(p + 42);
+        uint64_t have = size > r->base ? (size - r->base + EVX_CHUNK_SIZE - 1) / EVX_CHUNK_SIZE : 0;
+        if (have < r->header_chunks)
+            rdiag(r, KS_DIAG_WARN, KS_ETRUNCATED, size,
+                  "file holds %llu of the %u chunks its header announces (truncated copy?)",
+                  (unsigned long long)have, r->header_chunks);
+    } else if (begin == 0 && r->base != 0) {
+        rdiag(r, KS_DIAG_WARN, KS_EFORMAT, 0, "no EVTX file header; looking for chunks anyway");
+    }
+    r->pos = KS_MAX(begin, r->base);
+    r->end = KS_MIN(end, size);
+    *out = r;
+    return KS_OK;
+}
+
+void evx_reader_free(evx_reader *r)
+{
+    if (!r)
+        return;
+    ks__arena_free(r->ch.arena);
+    free(r);
+}
+
+evx_chunk *evx_reader_chunk(evx_reader *r) { return &r->ch; }
+
+void evx_reader_bad_record(evx_reader *r, const evx_record *rec, const char *why, uint32_t off)
+{
+    rdiag(r, KS_DIAG_WARN, KS_EFORMAT, r->pos + off, "record %llu: %s; skipped",
+          (unsigned long long)rec->id, why);
+}
+
+/* Opens the chunk at r->pos; false when there is none left. */
+static bool open_chunk(evx_reader *r)
+{
+    while (r->pos < r->end && r->pos < r->size) {
+        const uint8_t *c = r->map + r->pos;
+        size_t avail = (size_t)KS_MIN((uint64_t)EVX_CHUNK_SIZE, r->size - r->pos);
+        uint64_t idx = (r->pos - r->base) / EVX_CHUNK_SIZE;
+        evx_chunk_reset(&r->ch, c, avail, r->pos);
+        r->nseen = 0;
+        r->slack = false;
+        r->scanning = false;
+        r->off = EVX_CHUNK_HEADER;
+        r->limit = (uint32_t)avail;
+        if (avail < EVX_CHUNK_HEADER || memcmp(c, "ElfChnk", 8) != 0) {
+            if (avail >= EVX_CHUNK_HEADER && is_zero(c, avail)) {
+                r->pos += EVX_CHUNK_SIZE; /* unused, zeroed: nothing to say */
+                continue;
+            }
+            if (idx < r->header_chunks || r->recover) {
+                rdiag(r, KS_DIAG_WARN, KS_EFORMAT, r->pos,
+                      "chunk %llu has no chunk signature; recovering records by signature scan",
+                      (unsigned long long)idx);
+                r->scanning = true;
+                r->off = 0;
+            } else {
+                r->pos += EVX_CHUNK_SIZE;
+                continue;
+            }
+        } else {
+            if (avail < EVX_CHUNK_SIZE)
+                rdiag(r, KS_DIAG_WARN, KS_ETRUNCATED, r->pos + avail,
+                      "chunk %llu truncated at %zu of 65536 bytes", (unsigned long long)idx, avail);
+            uint32_t crc = (uint32_t)crc32(0, c, 120);
+            crc = (uint32_t)crc32(crc, c + 128, EVX_CHUNK_HEADER - 128);
+            if (crc != evx_u32(c + 124))
+                rdiag(r, KS_DIAG_WARN, KS_ECHECKSUM, r->pos,
+                      "chunk %llu header checksum mismatch (stale or damaged); records are still read",
+                      (unsigned long long)idx);
+            uint32_t free_off = evx_u32(c + 48);
+            if (free_off < EVX_CHUNK_HEADER || free_off > avail) {
+                rdiag(r, KS_DIAG_WARN, KS_EFORMAT, r->pos + 48,
+                      "chunk %llu free-space offset %u is impossible; scanning for records",
+                      (unsigned long long)idx, free_off);
+                r->scanning = true;
+            } else {
+                r->limit = free_off;
+                uint32_t dcrc = (uint32_t)crc32(0, c + EVX_CHUNK_HEADER, free_off - EVX_CHUNK_HEADER);
+                if (dcrc != evx_u32(c + 52))
+                    rdiag(r, KS_DIAG_WARN, KS_ECHECKSUM, r->pos + 52,
+                          "chunk %llu event records checksum mismatch; records are still read",
+                          (unsigned long long)idx);
+            }
+        }
+        r->in_chunk = true;
+        return true;
+    }
+    return false;
+}
+
+static bool seen_before(evx_reader *r, uint64_t id)
+{
+    for (size_t i = 0; i < r->nseen; i++)
+        if (r->seen[i] == id)
+            return true;
+    if (r->nseen < KS_ARRAY_LEN(r->seen))
+        r->seen[r->nseen++] = id;
+    return false;
+}
+
+/* Next offset >= from holding a record signature, or 0. */
+static uint32_t scan_signature(const evx_reader *r, uint32_t from)
+{
+    const uint8_t *c = r->ch.base;
+    for (size_t i = from; i + 4 <= r->ch.size; i++) {
+        const uint8_t *q = memchr(c + i, '*', r->ch.size - i);
+        if (!q)
+            return 0;
+        i = (size_t)(q - c);
+        if (i + 4 <= r->ch.size && q[1] == '*' && q[2] == 0 && q[3] == 0)
+            return (uint32_t)i;
+    }
+    return 0;
+}
+
+int evx_reader_next(evx_reader *r, evx_record *rec)
+{
+    for (;;) {
+        if (!r->in_chunk && !open_chunk(r))
+            return KS_EOF;
+        const uint8_t *c = r->ch.base;
+        size_t avail = r->ch.size;
+        uint32_t stop = r->scanning || r->slack ? (uint32_t)avail : r->limit;
+        if ((size_t)r->off + EVX_RECORD_HEADER + 4 > stop) {
+            if (!r->scanning && !r->slack && r->recover && r->limit < avail) {
+                r->slack = true; /* older records may linger past the free space */
+                continue;
+            }
+            r->in_chunk = false;
+            r->pos += EVX_CHUNK_SIZE;
+            continue;
+        }
+        const uint8_t *p = c + r->off;
+        bool sig = p[0] == '*' && p[1] == '*' && p[2] == 0 && p[3] == 0;
+        uint32_t size = sig ? evx_u32(p + 4) : 0;
+        bool ok = sig && size >= EVX_RECORD_HEADER + 4 && (size_t)r->off + size <= avail &&
+                  evx_u32(p + size - 4) == size;
+        if (!ok) {
+            if (!r->scanning && !r->slack)
+                rdiag(r, KS_DIAG_WARN, KS_EFORMAT, r->pos + r->off,
+                      "%s at chunk offset %u; scanning for the next record",
+                      sig ? "record size is inconsistent" : "no record signature", r->off);
+            if (!r->slack)
+                r->scanning = true;
+            uint32_t next = scan_signature(r, r->off + 1);
+            if (!next || next + EVX_RECORD_HEADER + 4 > avail) {
+                r->in_chunk = false;
+                r->pos += EVX_CHUNK_SIZE;
+                continue;
+            }
+            r->off = next;
+            continue;
+        }
+        rec->id = evx_u64(p + 8);
+        rec->written = ks__filetime_to_ns(evx_u64(p + 16));
+        rec->data = p + EVX_RECORD_HEADER;
+        rec->n = size - EVX_RECORD_HEADER - 4;
+        rec->offset = r->pos + r->off;
+        rec->chunk = r->base <= r->pos ? (int64_t)((r->pos - r->base) / EVX_CHUNK_SIZE) : -1;
+        rec->recovered = r->scanning || r->slack;
+        rec->slack = r->slack;
+        r->off += size;
+        if (seen_before(r, rec->id) && !rec->slack)
+            continue; /* a recovered duplicate of a record already read */
+        return KS_OK;
+    }
+}
+
+/* ==== event builder ================================================================ */
+
+#define PATH_MAX_LEN 1024
+
+typedef struct frame {
+    size_t plen;           /* length of this element's path in `path` */
+    ks_sym sym;            /* this element's field path */
+    bool named_data;       /* <Data Name="X">: path uses X */
+    bool had_text;
+} frame;
+
+typedef struct evtx_in {
+    ks_input_ctx ctx;
+    evx_reader *r;
+    ks_event *ev;
+    ks_symcache *cache;
+    ks_symtab *syms;
+    char path[PATH_MAX_LEN + 256];
+    frame stack[EVX_MAX_DEPTH * 2 + 2];
+    size_t depth;
+    ks_sym s_time, s_recovered;
+    uint64_t records;
+} evtx_in;
+
+static const char *const system_aliases[] = {"EventID", "Channel", "Computer", "EventRecordID",
+                                             "Level", "Task", "Opcode", "Keywords", "Version"};
+
+static ks_sym intern(evtx_in *x, const char *s, size_t n)
+{
+    return ks__symcache_intern(x->cache, s, n);
+}
+
+/* Registers the short names rules use for a freshly interned path. */
+static void register_aliases(evtx_in *x, const char *p, size_t n, ks_sym sym)
+{
+    static const char ed[] = "Event.EventData.", sys[] = "Event.System.", ud[] = "Event.UserData.";
+    const char *leaf = NULL;
+    if (n > sizeof ed - 1 && !memcmp(p, ed, sizeof ed - 1)) {
+        leaf = p + sizeof ed - 1;
+    } else if (n > sizeof sys - 1 && !memcmp(p, sys, sizeof sys - 1)) {
+        const char *rest = p + sizeof sys - 1;
+        size_t rn = n - (sizeof sys - 1);
+        for (size_t i = 0; i < KS_ARRAY_LEN(system_aliases); i++)
+            if (strlen(system_aliases[i]) == rn && !memcmp(rest, system_aliases[i], rn))
+                leaf = rest;
+        if (rn == 24 && !memcmp(rest, "Provider_attributes.Name", 24)) {
+            ks__symtab_set_alias(x->syms, intern(x, "Provider_Name", 13), sym);
+            leaf = NULL;
+            ks__symtab_set_alias(x->syms, intern(x, "Provider", 8), sym);
+        }
+    } else if (n > sizeof ud - 1 && !memcmp(p, ud, sizeof ud - 1)) {
+        const char *dot = memrchr(p, '.', n);
+        leaf = dot ? dot + 1 : NULL;
+    }
+    if (leaf && (size_t)(p + n - leaf) > 0)
+        ks__symtab_set_alias(x->syms, intern(x, leaf, (size_t)(p + n - leaf)), sym);
+}
+
+static ks_sym path_sym(evtx_in *x, size_t n)
+{
+    ks_sym s = intern(x, x->path, n);
+    if (s)
+        register_aliases(x, x->path, n, s);
+    return s;
+}
+
+static bool attr_is(const evx_attr *a, const char *name)
+{
+    size_t n = strlen(name);
+    return a->n == n && !memcmp(a->name, name, n);
+}
+
+static bool literal_parts(const evx_attr *a)
+{
+    for (size_t i = 0; i < a->nparts; i++)
+        if (a->parts[i].kind == EVX_SUBST)
+            return false;
+    return true;
+}
+
+static int add(evtx_in *x, ks_sym s, const ks_value *v)
+{
+    if (s == x->s_time && v->type == KS_VTIME)
+        x->ev->time = v->u.t;
+    int rc = ks__event_add(x->ev, s, v);
+    return rc == KS_ENOMEM ? rc : KS_OK;
+}
+
+static int b_begin(void *ud, evx_node *nd, const ks_value *av, size_t depth)
+{
+    evtx_in *x = ud;
+    if (depth >= KS_ARRAY_LEN(x->stack) - 1)
+        return KS_ELIMIT;
+    size_t plen = depth ? x->stack[depth - 1].plen : 0;
+    frame *f = &x->stack[depth];
+    x->depth = depth;
+    memset(f, 0, sizeof *f);
+    const char *seg = nd->name;
+    size_t segn = nd->n;
+    ssize_t name_attr = -1;
+    if (segn == 4 && !memcmp(seg, "Data", 4)) {
+        for (size_t i = 0; i < nd->nattrs && i < 64; i++) {
+            if (attr_is(&nd->attrs[i], "Name") && av[i].type == KS_VSTR && av[i].u.s.n) {
+                name_attr = (ssize_t)i;
+                seg = av[i].u.s.p;
+                segn = av[i].u.s.n;
+                f->named_data = true;
+            }
+        }
+    }
+    if (plen + 1 + segn > PATH_MAX_LEN)
+        return KS_ELIMIT;
+    if (plen)
+        x->path[plen++] = '.';
+    memcpy(x->path + plen, seg, segn);
+    f->plen = plen + segn;
+    bool cache = nd->cacheable && (name_attr < 0 || literal_parts(&nd->attrs[name_attr]));
+    if (cache && nd->sym)
+        f->sym = nd->sym;
+    else {
+        f->sym = path_sym(x, f->plen);
+        if (cache)
+            nd->sym = f->sym;
+    }
+    for (size_t i = 0; i < nd->nattrs && i < 64; i++) {
+        if ((ssize_t)i == name_attr || av[i].type == KS_VNULL)
+            continue;
+        evx_attr *a = &nd->attrs[i];
+        ks_sym s = nd->cacheable ? a->sym : 0;
+        if (!s) {
+            static const char suf[] = "_attributes.";
+            if (f->plen + sizeof suf + a->n > PATH_MAX_LEN)
+                continue;
+            memcpy(x->path + f->plen, suf, sizeof suf - 1);
+            memcpy(x->path + f->plen + sizeof suf - 1, a->name, a->n);
+            s = path_sym(x, f->plen + sizeof suf - 1 + a->n);
+            if (nd->cacheable)
+                a->sym = s;
+        }
+        if (s && add(x, s, &av[i]) != KS_OK)
+            return KS_ENOMEM;
+    }
+    return KS_OK;
+}
+
+static int b_text(void *ud, evx_node *nd, const ks_value *v, bool cdata)
+{
+    evtx_in *x = ud;
+    (void)nd;
+    (void)cdata;
+    frame *f = &x->stack[x->depth];
+    f->had_text = true;
+    return f->sym ? add(x, f->sym, v) : KS_OK;
+}
+
+static int b_end(void *ud, evx_node *nd, size_t depth)
+{
+    evtx_in *x = ud;
+    (void)nd;
+    frame *f = &x->stack[depth];
+    if (f->named_data && !f->had_text && f->sym) {
+        ks_value null = {.type = KS_VNULL};
+        add(x, f->sym, &null); /* <Data Name="X"/>: present, empty */
+    }
+    x->depth = depth ? depth - 1 : 0;
+    return KS_OK;
+}
+
+static const evx_visitor builder = {NULL, b_begin, b_text, b_end};
+
+/* ==== the input plugin ================================================================ */
+
+static int evtx_probe(const uint8_t *h, size_t n, const char *name)
+{
+    (void)name;
+    if (n >= 8 && memcmp(h, "ElfFile", 8) == 0)
+        return 100;
+    if (n >= 8 && memcmp(h, "ElfChnk", 8) == 0)
+        return 90;
+    return 0;
+}
+
+static int evtx_split(ks_source *src, uint64_t *bounds, size_t max, size_t *nparts)
+{
+    uint64_t size = ks__source_size(src);
+    uint64_t chunks = size > EVX_FILE_HEADER ? (size - EVX_FILE_HEADER + EVX_CHUNK_SIZE - 1) / EVX_CHUNK_SIZE : 0;
+    uint64_t per = KS_MAX((uint64_t)64, (chunks + max - 1) / (max ? max : 1)); /* >= 4 MiB a part */
+    size_t n = 0;
+    for (uint64_t c = 0; c < chunks && n < max; c += per)
+        bounds[n++] = c == 0 ? 0 : EVX_FILE_HEADER + c * EVX_CHUNK_SIZE;
+    if (n == 0)
+        bounds[n++] = 0;
+    bounds[n] = UINT64_MAX;
+    *nparts = n;
+    return KS_OK;
+}
+
+static int evtx_open(const ks_input_ctx *ctx, void **state)
+{
+    const uint8_t *p;
+    uint64_t size;
+    int rc = ks__source_map(ctx->src, &p, &size);
+    if (rc != KS_OK)
+        return rc;
+    evtx_in *x = calloc(1, sizeof *x);
+    if (!x)
+        return KS_ENOMEM;
+    x->ctx = *ctx;
+    ks_engine *e = ctx->w->engine;
+    x->cache = ctx->w->cache;
+    x->syms = ks__engine_symtab(e);
+    rc = evx_reader_new(p, size, ctx->path, e, ctx->begin, ctx->end, ks__opt_bool(e, "evtx.recover", false), &x->r);
+    if (rc != KS_OK) {
+        free(x);
+        return rc;
+    }
+    x->s_time = intern(x, "Event.System.TimeCreated_attributes.SystemTime", 46);
+    x->s_recovered = intern(x, "kensa.evtx.recovered", 20);
+    *state = x;
+    return KS_OK;
+}
+
+static int evtx_next(void *state, ks_event *ev)
+{
+    evtx_in *x = state;
+    evx_record rec;
+    evx_visitor v = builder;
+    v.ud = x;
+    x->ev = ev;
+    for (;;) {
+        int rc = evx_reader_next(x->r, &rec);
+        if (rc != KS_OK)
+            return rc;
+        const char *why = NULL;
+        uint32_t off = 0;
+        x->depth = 0;
+        rc = evx_walk_record(evx_reader_chunk(x->r), rec.data, rec.n, &v, ev->arena, &why, &off);
+        if (rc != KS_OK) {
+            if (!rec.recovered || rec.slack)
+                evx_reader_bad_record(x->r, &rec, why ? why : ks_strerror(rc), off);
+            ks__event_reset(ev);
+            continue;
+        }
+        if (rec.slack) {
+            ks_value s = {.type = KS_VSTR};
+            s.u.s.p = "slack";
+            s.u.s.n = 5;
+            ks__event_add(ev, x->s_recovered, &s);
+        }
+        if (ev->time == KS_TIME_NONE)
+            ev->time = rec.written;
+        ev->prov.record = rec.id;
+        ev->prov.offset = rec.offset;
+        x->records++;
+        return KS_OK;
+    }
+}
+
+static void evtx_close(void *state)
+{
+    evtx_in *x = state;
+    if (!x)
+        return;
+    evx_reader_free(x->r);
+    free(x);
+}
+
+const struct ks_input ks_input_evtx = {
+    .abi = KS_INPUT_ABI_1,
+    .name = "evtx",
+    .description = "Windows event logs (.evtx), with checksum checks and record recovery",
+    .probe = evtx_probe,
+    .split = evtx_split,
+    .open = evtx_open,
+    .next = evtx_next,
+    .close = evtx_close,
+};
