@@ -638,8 +638,22 @@ TEST(load_directory_tree_and_rules_check)
     snprintf(cmd, sizeof cmd, "%s/kensa rules check --mappings %s %s 2>&1", ks_test_build(), maps, dir);
     int st = ks_test_run(cmd, &out);
     CHECK(out && strstr(out, "4 rules: 3 loaded") != NULL);
-    CHECK(out && strstr(out, "bad.yml:1 [unknown modifier]") != NULL);
+    CHECK(out && strstr(out, "bad.yml:4 [unknown modifier]") != NULL);
     CHECK(out && strstr(out, "1 unmapped") != NULL);
     CHECK(st != 0); /* a failure means exit status 2 */
     free(out);
+}
+
+TEST(regex_backtracking_is_bounded)
+{
+    /* (a+)+$ against a long run of a's followed by b: exponential without limits */
+    char v[80];
+    memset(v, 'a', sizeof v - 2);
+    v[sizeof v - 2] = 'b';
+    v[sizeof v - 1] = 0;
+    char spec[100];
+    snprintf(spec, sizeof spec, "F=%s", v);
+    uint64_t t0 = ks__now_ns();
+    CHECK_INT(M("  s:\n    F|re: '^(a+)+$'\n  condition: s\n", spec), 0);
+    CHECK(ks__now_ns() - t0 < 5000000000ull);
 }

@@ -264,6 +264,7 @@ struct sg_ctx {
     int reflags;            /* PCRE2 option bits from i/m/s */
     bool all;
     bool keyword;           /* compiling a field-less (keyword) item */
+    uint32_t at;            /* line of the node being compiled (diagnostics) */
 };
 
 int sg__ruleset_new(ks_symtab *syms, sg_diag_fn diag, void *ud, sg_ruleset **out);
@@ -307,6 +308,7 @@ void sg__corr_free(sg_ruleset *rs);
 #define SG_INDEX_BITS 10
 struct sg_scratch {
     pcre2_match_data *md;   /* regex match data */
+    pcre2_match_context *mctx; /* match/depth limits: a hostile regex cannot hang */
     /* event index: sym -> field, open addressing with generation stamps */
     uint32_t *idx_gen;
     const ks_value **idx_val;

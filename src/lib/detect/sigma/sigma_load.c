@@ -167,6 +167,7 @@ static int compile_group(sg_ctx *c, const sg_yaml *m, sg_group *g)
             c->fail = SG_FAIL_SCHEMA;
             return KS_ERULE;
         }
+        c->at = k->line;
         if ((rc = compile_item(c, k->s, k->n, v, &g->items[i])) != KS_OK)
             return rc;
     }
@@ -307,6 +308,7 @@ static int compile_condition(sg_ctx *c, sg_rule *r, const sg_yaml *cy, const cha
     for (size_t i = 0; i < n; i++) {
         const sg_yaml *y = cy->type == SG_Y_SEQ ? cy->kids[i] : cy;
         sg_cond *one = NULL;
+        c->at = y->line;
         if (y->type != SG_Y_SCALAR) {
             snprintf(c->err, sizeof c->err, "line %u: condition must be text", y->line);
             c->fail = SG_FAIL_SCHEMA;
@@ -481,7 +483,7 @@ int sg__ruleset_load_mem(sg_ruleset *rs, const char *buf, size_t n, const char *
             int f = c.fail ? c.fail : (rc == KS_ELIMIT ? SG_FAIL_LIMIT : SG_FAIL_SCHEMA);
             rs->failed++;
             rs->fails[f]++;
-            report(rs, KS_DIAG_ERROR, p, c.line, f, c.err[0] ? c.err : ks_strerror(rc));
+            report(rs, KS_DIAG_ERROR, p, c.at ? c.at : c.line, f, c.err[0] ? c.err : ks_strerror(rc));
             continue;
         }
         rs->loaded++;

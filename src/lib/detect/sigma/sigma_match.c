@@ -17,10 +17,15 @@ int sg__scratch_init(sg_scratch *sc, const sg_ruleset *rs)
 {
     memset(sc, 0, sizeof *sc);
     sc->md = pcre2_match_data_create(1, NULL);
+    sc->mctx = pcre2_match_context_create(NULL);
+    if (sc->mctx) {
+        pcre2_set_match_limit(sc->mctx, 1000000);
+        pcre2_set_depth_limit(sc->mctx, 10000);
+    }
     sc->search_res = malloc((size_t)rs->max_searches + 1);
     sc->nls = rs->nlsrcs;
     sc->ls_res = malloc(sc->nls + 1);
-    if (!sc->md || !sc->search_res || !sc->ls_res) {
+    if (!sc->md || !sc->mctx || !sc->search_res || !sc->ls_res) {
         sg__scratch_release(sc);
         return KS_ENOMEM;
     }
@@ -31,6 +36,8 @@ void sg__scratch_release(sg_scratch *sc)
 {
     if (sc->md)
         pcre2_match_data_free(sc->md);
+    if (sc->mctx)
+        pcre2_match_context_free(sc->mctx);
     free(sc->search_res);
     free(sc->ls_res);
     free(sc->idx_gen);

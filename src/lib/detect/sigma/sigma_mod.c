@@ -163,7 +163,8 @@ static bool match_re(const sg_val *v, const ks_value *x, const ks_event *ev, sg_
     KS_UNUSED(ev);
     if (!x || !v->re || !sg__value_text(x, sc, &s, &n))
         return false;
-    return pcre2_match(v->re, (PCRE2_SPTR)s, n, 0, 0, sc->md, NULL) >= 0;
+    /* errors (match limit hit) count as no match */
+    return pcre2_match(v->re, (PCRE2_SPTR)s, n, 0, 0, sc->md, sc->mctx) >= 0;
 }
 
 static bool value_num(const ks_value *x, sg_scratch *sc, double *out)
