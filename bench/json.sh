@@ -24,7 +24,7 @@ echo "(ratio = jq seconds / kensa seconds; floor ${FLOOR}s)"
 # Parsers alone, same loop (bench/tools/json_peers.c): the choice in docs/JSON.md.
 P=$BENCH_DIR/json_peers
 cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude -Isrc/lib bench/tools/json_peers.c bench/tools/json_peers_jansson.c -o "$P" \
-    "$BUILD/libkensa.a" $(pkg-config --cflags --libs jansson json-c yara libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd) -lpthread -lm
+    "$BUILD/libkensa.a" $(pkg-config --cflags --libs jansson json-c yara libcrypto libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd) -lpthread -lm
 echo "JSON parsers, one thread, parse + visit every leaf"
 header
 measure "jansson 2.14" "$BYTES" "$N" 0 "$P jansson $F"

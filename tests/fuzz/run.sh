@@ -15,7 +15,7 @@ for src in tests/fuzz/fuzz_*.c; do
     [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && continue
     clang -std=c17 -D_GNU_SOURCE $FLAGS -Iinclude -Isrc/lib $(pkg-config --cflags yara libhs yaml-0.1) \
         -o $B/fuzz_$name "$src" $B/libkensa.a \
-        $(pkg-config --libs yara libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd) -lpthread -lm
+        $(pkg-config --libs yara libcrypto libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd) -lpthread -lm
     mkdir -p $B/corpus-$name
     echo "fuzz: $name for ${SECONDS_EACH}s"
     $B/fuzz_$name -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 \

@@ -268,8 +268,9 @@ static int load_csv(ioc_det *d, const char *file, const char *p, size_t n)
     enum { MAXF = 64 };
     const char *f[MAXF];
     size_t fn[MAXF];
-    int hcol[3] = {-1, -1, -1}, desc_cols[4] = {-1, -1, -1, -1}, nwarn = 0, rc;
-    size_t ndesc = 0;
+    int hcol[3] = {-1, -1, -1}, desc_cols[4] = {-1, -1, -1, -1}, lit_cols[4] = {-1, -1, -1, -1};
+    int nwarn = 0, rc;
+    size_t ndesc = 0, nlitc = 0;
     const char *line = p, *end = p + n;
     uint64_t lineno = 0;
     while (line < end) {
@@ -286,8 +287,13 @@ static int load_csv(ioc_det *d, const char *file, const char *p, size_t n)
                 else if (ieq(f[i], fn[i], "sha256") || ieq(f[i], fn[i], "sha-256"))
                     hcol[2] = (int)i;
                 else if (ndesc < 4 && (ieq(f[i], fn[i], "filename") || ieq(f[i], fn[i], "malware family") ||
+                                       ieq(f[i], fn[i], "associated malware") ||
                                        ieq(f[i], fn[i], "description") || ieq(f[i], fn[i], "name")))
                     desc_cols[ndesc++] = (int)i;
+                else if (nlitc < 4 && (ieq(f[i], fn[i], "fqdn") || ieq(f[i], fn[i], "domain") ||
+                                       ieq(f[i], fn[i], "hostname") || ieq(f[i], fn[i], "ip") ||
+                                       ieq(f[i], fn[i], "url")))
+                    lit_cols[nlitc++] = (int)i;
             }
         } else if (ln > 0) {
             /* Rows that describe known-good files are context, not IOCs. */
@@ -317,6 +323,11 @@ static int load_csv(ioc_det *d, const char *file, const char *p, size_t n)
                     return rc;
                 if (rc != KS_OK)
                     line_warn(d, file, lineno, &nwarn, "hash column is not a hex digest");
+            }
+            for (size_t k = 0; k < nlitc; k++) {
+                int c = lit_cols[k];
+                if (c >= 0 && (size_t)c < nf && fn[c] && (rc = add_lit(d, f[c], fn[c], src)) != KS_OK)
+                    return rc;
             }
         }
         line = nl ? nl + 1 : end;
@@ -601,7 +612,8 @@ static int load_file(ioc_det *d, const char *path)
         size_t l1 = nl ? (size_t)(nl - buf) : n;
         bool csv = memchr(buf, ',', l1) && (ks__memmem_ci(buf, l1, "sha256", 6) ||
                                              ks__memmem_ci(buf, l1, "md5", 3) ||
-                                             ks__memmem_ci(buf, l1, "sha1", 4));
+                                             ks__memmem_ci(buf, l1, "sha1", 4) ||
+                                             ks__memmem_ci(buf, l1, "fqdn", 4));
         bool literal = name_has(path, "c2") || name_has(path, "domain") ||
                        name_has(path, "keyword") || name_has(path, "literal") ||
                        strstr(buf, "# kensa: literal") != NULL;
