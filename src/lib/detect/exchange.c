@@ -79,7 +79,8 @@ typedef struct xstate {
 enum { F_STEM, F_QUERY, F_METHOD, F_STATUS, F_CIP, F_COOKIE, F_USER, F_XFF, F_URLSTEM,
        F_URLQUERY, F_AUTHUSER, F_ANCHOR, F_CLIENTIP, F_HPMETHOD, F_HPSTATUS, F_EVENTDATA,
        F_MESSAGE, F_EVENTID, F_TARGETFN, F_IMAGE, F_PARENT, F_CMDLINE, F_PROVIDER, F_PROVIDER2,
-       F_EVTX_ID, F_EVTX_TARGET, F_EVTX_IMAGE, F_EVTX_PARENT, F_EVTX_CMD, NF };
+       F_EVTX_ID, F_EVTX_TARGET, F_EVTX_IMAGE, F_EVTX_PARENT, F_EVTX_CMD, F_PARENTCMD,
+       F_EVTX_PARENTCMD, NF };
 
 static const char *const fnames[NF] = {
     [F_STEM] = "cs-uri-stem-decoded", [F_QUERY] = "cs-uri-query-decoded",
@@ -93,7 +94,8 @@ static const char *const fnames[NF] = {
     [F_PROVIDER2] = "Event.System.Provider_attributes.Name",
     [F_EVTX_ID] = "Event.System.EventID", [F_EVTX_TARGET] = "Event.EventData.TargetFilename",
     [F_EVTX_IMAGE] = "Event.EventData.Image", [F_EVTX_PARENT] = "Event.EventData.ParentImage",
-    [F_EVTX_CMD] = "Event.EventData.CommandLine"};
+    [F_EVTX_CMD] = "Event.EventData.CommandLine", [F_PARENTCMD] = "ParentCommandLine",
+    [F_EVTX_PARENTCMD] = "Event.EventData.ParentCommandLine"};
 
 typedef struct xdet {
     ks_engine *e;
@@ -396,7 +398,10 @@ static int x_on_event(void *wsp, const ks_event *ev)
     ks__evidence_from_event(&e, ev);
     ks_slice ed = get(d, ev, F_EVENTDATA);
     if (ed.p && has_ci(ed, "Set-") && has_ci(ed, "VirtualDirectory") &&
-        (has_ci(ed, "ExternalUrl") || has_ci(ed, "InternalUrl"))) {
+        (has_ci(ed, "ExternalUrl") || has_ci(ed, "InternalUrl")) &&
+        (has_ci(ed, "<script") || has_ci(ed, "runat=") || has_ci(ed, "Page_Load") ||
+         has_ci(ed, "eval("))) {
+        /* Script in a URL: the web shell body, not an administrator's edit. */
         snprintf(what, sizeof what, "ECP %.*s", (int)KS_MIN(ed.n, 140), ed.p);
         host_hit(&w->st, ST_WRITE, &e, ev->time, what);
         return KS_OK;
@@ -420,6 +425,13 @@ static int x_on_event(void *wsp, const ks_event *ev)
     if (!parent.p)
         parent = get(d, ev, F_EVTX_PARENT);
     if (parent.p && suffix_ci(parent, "\\w3wp.exe")) {
+        /* Only Exchange's application pools (any IIS web shell is the Sigma
+         * rules' business, not this timeline's). */
+        ks_slice pcl = get(d, ev, F_PARENTCMD);
+        if (!pcl.p)
+            pcl = get(d, ev, F_EVTX_PARENTCMD);
+        if (pcl.p && !has_ci(pcl, "MSExchange"))
+            return KS_OK;
         ks_slice img = get(d, ev, F_IMAGE);
         if (!img.p)
             img = get(d, ev, F_EVTX_IMAGE);
