@@ -10,9 +10,9 @@
  *    Sigma finding, and the technique in its name when it has one; needs
  *    the "evtx" input (SKIP until it is registered).
  */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include "harness.h"
 #include "detect/sigma/sigma.h"
@@ -249,58 +249,77 @@ TEST(recall_evtx_attack_samples)
     }
     char sdir[1024], rules[1024];
     snprintf(sdir, sizeof sdir, "%s", dir);
-    snprintf(rules, sizeof rules, "%s/sigma/rules", ks_test_corpus());
     ks_engine *e = NULL;
     CHECK_INT(ks_engine_new(&e), KS_OK);
     ks_engine_set(e, "rules_dir", "rules");
-    ks_engine_set(e, "rules", rules);
+    const char *trees[] = {"sigma/rules", "sigma/rules-emerging-threats", "sigma/rules-threat-hunting"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(rules, sizeof rules, "%s/%s", ks_test_corpus(), trees[i]);
+        ks_engine_set(e, "rules", rules);
+    }
+    /* the same rules, to read their tactic tags */
+    ks_symtab *tsyms = ks__symtab_new();
+    sg_ruleset *trs = load_tree(tsyms, trees, 3);
     ks_engine_set(e, "findings.max_per_rule", "100000");
     ks_engine_add_path(e, sdir);
     CHECK_INT(ks_engine_run(e), KS_OK);
-    /* per sample file: any sigma finding, and the named technique */
-    DIR *top = opendir(sdir);
-    struct dirent *t;
-    int files = 0, detected = 0, tfiles = 0, tdetected = 0;
-    while (top && (t = readdir(top)) != NULL) {
-        if (t->d_name[0] == '.')
-            continue;
-        char sub[2048];
-        snprintf(sub, sizeof sub, "%s/%s", sdir, t->d_name);
-        DIR *dd = opendir(sub);
-        struct dirent *f;
-        while (dd && (f = readdir(dd)) != NULL) {
-            size_t l = strlen(f->d_name);
-            if (l < 6 || strcmp(f->d_name + l - 5, ".evtx") != 0)
-                continue;
-            char techn[16] = "";
-            const char *tp = strstr(f->d_name, "T1");
-            if (tp && strlen(tp) >= 5 && tp[2] >= '0' && tp[2] <= '9')
-                snprintf(techn, sizeof techn, "%.5s", tp);
-            files++;
-            tfiles += techn[0] != 0;
-            bool any = false, tech = false;
-            for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
-                const ks_finding *fd = ks_engine_finding(e, i);
-                if (strcmp(fd->detector, "sigma") != 0 || !fd->nevidence || !fd->evidence[0].path)
-                    continue;
-                const char *base = strrchr(fd->evidence[0].path, '/');
-                if (!base || strcmp(base + 1, f->d_name) != 0)
-                    continue;
-                any = true;
-                for (size_t k = 0; k < fd->ntechniques; k++)
-                    tech |= techn[0] && strncmp(fd->techniques[k], techn, 5) == 0;
+    /* per sample file (recursively): any sigma finding, and the named technique */
+    int files = 0, detected = 0, tfiles = 0, tdetected = 0, afiles = 0, adetected = 0;
+    char *list = NULL, cmd[1200];
+    snprintf(cmd, sizeof cmd, "find '%s' -name '*.evtx' | sort", sdir);
+    ks_test_run(cmd, &list);
+    for (char *line = list, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        const char *name = strrchr(line, '/');
+        name = name ? name + 1 : line;
+        char techn[16] = "";
+        const char *tp = strstr(name, "T1");
+        if (tp && strlen(tp) >= 5 && tp[2] >= '0' && tp[2] <= '9')
+            snprintf(techn, sizeof techn, "%.5s", tp);
+        /* the tactic is the sample's folder: "Credential Access" -> credential-access */
+        char tactic[64] = "", tactic2[64] = "";
+        const char *rel = line + strlen(sdir) + 1, *slash = strchr(rel, '/');
+        if (slash && (size_t)(slash - rel) < sizeof tactic && strncmp(rel, "Other", 5) != 0 &&
+            strncmp(rel, "Automated", 9) != 0) {
+            for (size_t q = 0; q < (size_t)(slash - rel); q++) {
+                char ch = rel[q] == ' ' ? '-' : (char)(rel[q] >= 'A' && rel[q] <= 'Z' ? rel[q] + 32 : rel[q]);
+                tactic[q] = ch;
+                tactic2[q] = ch == '-' ? '_' : ch;
             }
-            detected += any;
-            tdetected += tech;
         }
-        if (dd)
-            closedir(dd);
+        files++;
+        tfiles += techn[0] != 0;
+        afiles += tactic[0] != 0;
+        bool any = false, tech = false, tac = false;
+        for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+            const ks_finding *fd = ks_engine_finding(e, i);
+            if (strcmp(fd->detector, "sigma") != 0 || !fd->nevidence || !fd->evidence[0].path ||
+                strcmp(fd->evidence[0].path, line) != 0)
+                continue;
+            any = true;
+            for (size_t k = 0; k < fd->ntechniques; k++)
+                tech |= techn[0] && strncmp(fd->techniques[k], techn, 5) == 0;
+            const sg_rule *r = trs && tactic[0] ? sg__rule_find(trs, fd->rule_id) : NULL;
+            for (size_t k = 0; r && k < r->ntags; k++)
+                tac |= strncasecmp(r->tags[k], "attack.", 7) == 0 &&
+                       (strcasecmp(r->tags[k] + 7, tactic) == 0 || strcasecmp(r->tags[k] + 7, tactic2) == 0);
+        }
+        detected += any;
+        tdetected += tech;
+        adetected += tac;
+        if (!nl)
+            break;
     }
-    if (top)
-        closedir(top);
-    printf("RECALL sigma evtx-attack-samples: %d/%d files raise a Sigma finding (%.1f%%); "
-           "%d/%d named-technique files get that technique\n",
-           detected, files, files ? 100.0 * detected / files : 0.0, tdetected, tfiles);
+    free(list);
+    printf("RECALL sigma evtx-attack-samples (all SigmaHQ rules + kensa's): %d/%d files raise a "
+           "Sigma finding (%.1f%%); %d/%d get a rule tagged with the folder's ATT&CK tactic "
+           "(%.1f%%); %d/%d files named with a technique get that technique\n",
+           detected, files, files ? 100.0 * detected / files : 0.0, adetected, afiles,
+           afiles ? 100.0 * adetected / afiles : 0.0, tdetected, tfiles);
+    sg__ruleset_free(trs);
+    ks__symtab_free(tsyms);
     CHECK(files > 200);
     CHECK(detected * 2 >= files);
     ks_engine_free(e);
