@@ -479,3 +479,48 @@ TEST(corpus_mordor_proxylogon_and_tunna)
     CHECK_INT(fp, 0);
     ks_engine_free(e);
 }
+
+/* ---- known web shell names (exchange.ioc) -------------------------------------- */
+
+static size_t chains_for(const char *log, const char *ioc, const char *needle)
+{
+    ks_engine *e = NULL;
+    size_t n = 0;
+    ks_engine_new(&e);
+    ks_engine_set(e, "threads", "1");
+    ks_engine_set(e, "builtin", "false");
+    if (ioc)
+        ks_engine_set(e, "exchange.ioc", ioc);
+    ks_engine_add_path(e, log);
+    ks_engine_run(e);
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+        const ks_finding *f = ks_engine_finding(e, i);
+        n += strcmp(f->rule_id, "kensa.exchange.chain") == 0 && finding_has(f, needle);
+    }
+    ks_engine_free(e);
+    return n;
+}
+
+TEST(exchange_ioc_names_turn_gets_into_shell_use)
+{
+    static const char log[] =
+        "#Fields: date time cs-method cs-uri-stem cs-uri-query c-ip sc-status\n"
+        "2021-03-04 08:00:00 GET /owa/auth/OutlookZH.aspx - 192.0.2.77 200\n"
+        "2021-03-04 08:00:05 GET /owa/auth/logon.aspx - 192.0.2.78 200\n";
+    const char *lp = ks_test_write("u_ex210304.log", log, sizeof log - 1);
+    static const char ioc[] = "# known shells\nC:\\Program Files\\Microsoft\\Exchange Server\\V15\\"
+                              "FrontEnd\\HttpProxy\\owa\\auth\\OutlookZH.aspx\n";
+    const char *ip = ks_test_write("shells.txt", ioc, sizeof ioc - 1);
+    CHECK_INT(chains_for(lp, NULL, "192.0.2.77"), 0);  /* a GET alone is not shell use */
+    CHECK_INT(chains_for(lp, ip, "192.0.2.77"), 1);
+    CHECK_INT(chains_for(lp, ip, "192.0.2.78"), 0);    /* stock logon page */
+    const char *c = ks_test_corpus();
+    if (c) {
+        char path[1024];
+        snprintf(path, sizeof path,
+                 "%s/azure-sentinel-extracts/MSTICIoCs-ExchangeServerVulnerabilitiesDisclosedMarch2021.csv", c);
+        size_t n = chains_for(lp, path, "192.0.2.77");
+        printf("INFO exchange.ioc with the MSTIC March 2021 feed: %zu chain finding(s) for a GET of OutlookZH.aspx\n", n);
+        CHECK_INT(n, 1);
+    }
+}
