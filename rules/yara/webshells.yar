@@ -324,11 +324,15 @@ rule kensa_webshell_jsp_reverse_or_exec
         $x2 = /new\s+ProcessBuilder\s*\(/
         $x3 = /["']getRuntime["']/
         $x4 = /["']exec["']/
+        $x5 = /\.exec\s*\(\s*["'](cmd(\.exe)?|\/bin\/(ba)?sh)["']/
+        $x6 = /Class\s*\.\s*forName\s*\(\s*new\s+String\s*\(\s*new\s+byte\s*\[\s*\]/
+        $x7 = /\.invoke\s*\(/
         $r = /request\s*\.\s*getParameter\s*\(/
-        $s = /new\s+Socket\s*\(/
+        $s = /new\s+(java\.net\.)?Socket\s*\(/
         $jsp = "<%"
+        $jsp2 = "<jsp:scriptlet>"
     condition:
-        filesize < 1MB and $jsp and ($x1 or $x2 or ($x3 and $x4)) and ($r or $s)
+        filesize < 1MB and ($jsp or $jsp2) and ($x1 or $x2 or ($x3 and $x4) or $x5 or ($x6 and $x7)) and ($r or $s)
 }
 
 rule kensa_webshell_jsp_upload
@@ -340,11 +344,45 @@ rule kensa_webshell_jsp_upload
         mitre_attack = "T1505.003, T1105"
         score = 60
     strings:
-        $w1 = /new\s+FileOutputStream\s*\(/
-        $w2 = /new\s+(FileWriter|PrintWriter|RandomAccessFile)\s*\(/
+        $w1 = /new\s+(java\.io\.)?FileOutputStream\s*\(/
+        $w2 = /new\s+(java\.io\.)?(FileWriter|PrintWriter|RandomAccessFile)\s*\(/
         $r = /request\s*\.\s*getParameter\s*\(/
         $p = /getRealPath\s*\(/
         $jsp = "<%"
+        $jsp2 = "<jsp:scriptlet>"
     condition:
-        filesize < 30KB and $jsp and ($w1 or $w2) and $r and $p
+        filesize < 30KB and ($jsp or $jsp2) and ($w1 or $w2) and $r and $p
+}
+
+rule kensa_webshell_php_request_to_sink
+{
+    meta:
+        description = "Small PHP script that reads request parameters and calls eval/assert/system on a variable (request-to-sink backdoor)"
+        author = "kensa"
+        reference = "https://attack.mitre.org/techniques/T1505/003/"
+        mitre_attack = "T1505.003, T1059.004"
+        score = 70
+    strings:
+        $code = /\b(eval|assert)\s*\(\s*(@\s*)?((base64_decode|gzinflate|gzuncompress|str_rot13|stripslashes|urldecode|trim)\s*\(\s*)*["']?\$[a-zA-Z_]\w{0,30}\s*(\)|\.|,|")/ nocase
+        $cmd = /\b(system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*(@\s*)?((base64_decode|stripslashes|urldecode|trim)\s*\(\s*)*["']?\$[a-zA-Z_]\w{0,30}\s*(\)|\.|,|")/ nocase
+        $req = /\$_(POST|GET|REQUEST|COOKIE)\s*\[/
+        $open = /<\?(php|=|[ \t\r\n])/ nocase
+    condition:
+        $open and $req and (($code and filesize < 40KB) or ($cmd and filesize < 8KB))
+}
+
+rule kensa_webshell_asp_wscript_shell
+{
+    meta:
+        description = "ASP page that creates WScript.Shell (runs programs on the server)"
+        author = "kensa"
+        reference = "https://attack.mitre.org/techniques/T1059/005/"
+        mitre_attack = "T1505.003, T1059.005"
+        score = 60
+    strings:
+        $w = /CreateObject\s*\(\s*["']WScript\.Shell["']\s*\)/ nocase
+        $o = /Server\.CreateObject\s*\(\s*["'](WScript\.Shell|Shell\.Application)["']\s*\)/ nocase
+        $asp = "<%"
+    condition:
+        filesize < 2MB and $asp and ($w or $o)
 }
