@@ -32,6 +32,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 GEN_OBJ  := $(GEN_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Tests may call the generators directly (known content, no subprocess).
+TEST_GEN_OBJ := $(filter-out %/gen_main.o,$(GEN_OBJ))
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 
 .PHONY: all deps hunt check test asan fuzz bench clean format
@@ -67,9 +69,9 @@ $(BUILD)/tests/harness.o: tests/unit/harness.c tests/unit/harness.h
 	@mkdir -p $(dir $@)
 	@$(CC) $(CFLAGS_ALL) -Itests/unit -c $< -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/harness.o $(BUILD)/libkensa.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/harness.o $(TEST_GEN_OBJ) $(BUILD)/libkensa.a
 	@mkdir -p $(dir $@)
-	@$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/tests/harness.o $(BUILD)/libkensa.a $(LDLIBS_ALL)
+	@$(CC) $(CFLAGS_ALL) -Itests/unit -Isrc/gen -o $@ $< $(BUILD)/tests/harness.o $(TEST_GEN_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
 
 # Fuzz harnesses built without libFuzzer: replay the committed corpora.
 $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(BUILD)/libkensa.a

@@ -22,7 +22,7 @@ run_one() { # name, command...
         printf '%s\n' "$out" | tail -40 | sed "s|^|  $name: |"
         echo "FAILED $name: $line"
     else
-        printf '%s\n' "$out" | grep -E '^(INFO|RECALL|SKIP|FP|LOAD)' | sed "s|^|  $name: |"
+        printf '%s\n' "$out" | grep -E '^(INFO|RECALL|SKIP|FP|LOAD|BENCH)' | sed "s|^|  $name: |"
         echo "ok     $name: $line"
     fi
 }
@@ -34,6 +34,11 @@ for f in "$BUILD"/fuzz-replay/fuzz_*; do
     [ -x "$f" ] || continue
     n=$(basename "$f")
     run_one "$n-replay" "$f" "tests/fuzz/corpus/${n#fuzz_}"
+done
+# Script tests (oracles against peer tools): Debian's python3, not a venv.
+for s in tests/scripts/*.py; do
+    [ -f "$s" ] || continue
+    run_one "$(basename "$s" .py)" /usr/bin/python3 "$s"
 done
 if [ -x tests/golden/run.sh ]; then
     run_one golden tests/golden/run.sh

@@ -210,17 +210,12 @@ static int dump_json(ks_engine *e, const char *path)
                 ks__buf_addc(&b, '"');
                 break;
             default: {
-                size_t need = ks_value_format(&f->v, NULL, 0) + 1;
-                char *big = need > sizeof tmp ? malloc(f->v.u.s.n * 2 + 64) : tmp;
-                size_t cap = need > sizeof tmp ? f->v.u.s.n * 2 + 64 : sizeof tmp;
-                if (!big)
-                    break;
-                size_t n = ks_value_format(&f->v, big, cap);
+                ks_buf t = KS_BUF_INIT;
+                ks__buf_add_value(&t, &f->v);
                 ks__buf_addc(&b, '"');
-                ks__buf_add_json_str(&b, big, KS_MIN(n, cap - 1));
+                ks__buf_add_json_str(&b, t.p ? t.p : "", t.n);
                 ks__buf_addc(&b, '"');
-                if (big != tmp)
-                    free(big);
+                ks__buf_release(&t);
             }
             }
         }

@@ -3,12 +3,9 @@
  * kensa-gen main: `kensa-gen demo DIR` writes every generator's demo
  * evidence under DIR; `kensa-gen NAME ARGS...` runs one generator.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include "gen.h"
 
 typedef struct gen {
@@ -23,47 +20,6 @@ static const gen gens[] = {
 #include "generators.def"
 #undef KS_GEN
 };
-
-int gen_mkdirs(const char *path)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof tmp)
-        return -1;
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] == '/' || tmp[i] == 0) {
-            char c = tmp[i];
-            tmp[i] = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-                fprintf(stderr, "kensa-gen: cannot create %s: %s\n", tmp, strerror(errno));
-                return -1;
-            }
-            tmp[i] = c;
-        }
-    }
-    return 0;
-}
-
-FILE *gen_open(const char *dir, const char *name)
-{
-    char path[4096];
-    if (gen_mkdirs(dir) != 0)
-        return NULL;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "w");
-    if (!fp)
-        fprintf(stderr, "kensa-gen: cannot write %s: %s\n", path, strerror(errno));
-    return fp;
-}
-
-void gen_time(int64_t secs, char *buf, size_t cap)
-{
-    time_t t = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static void usage(void)
 {

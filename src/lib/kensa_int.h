@@ -43,6 +43,8 @@ int ks__event_add(ks_event *ev, ks_sym name, const ks_value *v);
 int ks__event_add_named(ks_event *ev, const char *name, size_t n, const ks_value *v);
 int ks__event_add_str(ks_event *ev, const char *name, size_t n, const char *s, size_t sn);
 #define KS_EVENT_MAX_FIELDS 65536
+/* Appends v as text (binary as lowercase hex, times RFC 3339). */
+int ks__buf_add_value(ks_buf *b, const ks_value *v);
 
 /* ---- input formats ------------------------------------------------------------ */
 #define KS_INPUT_ABI_1 1

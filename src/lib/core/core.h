@@ -119,6 +119,8 @@ int64_t ks__wall_ns(void);            /* UTC */
 /* Windows FILETIME (100 ns since 1601) to UTC ns. */
 int64_t ks__filetime_to_ns(uint64_t ft);
 int64_t ks__timegm(int y, int mo, int d, int h, int mi, int s);
+/* RFC 3339 for any second count (FILETIMEs before 1677 do not fit ns). */
+size_t ks__time_format_sec(int64_t sec, uint32_t ns, char *buf, size_t cap);
 
 /* ---- UTF helpers ----------------------------------------------------------- */
 /* Length of the valid UTF-8 prefix. */

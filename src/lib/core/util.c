@@ -75,8 +75,12 @@ int64_t ks__filetime_to_ns(uint64_t ft)
 {
     /* 1601-01-01 to 1970-01-01 is 11644473600 s. */
     const uint64_t epoch = 116444736000000000ull;
-    if (ft < epoch)
-        return -(int64_t)((epoch - ft) * 100);
+    if (ft < epoch) {
+        uint64_t back = epoch - ft;
+        if (back > (uint64_t)INT64_MAX / 100)
+            return KS_TIME_NONE; /* before 1677: not representable in ns */
+        return -(int64_t)(back * 100);
+    }
     uint64_t d = ft - epoch;
     if (d > (uint64_t)INT64_MAX / 100)
         return KS_TIME_NONE;
@@ -97,6 +101,29 @@ static void civil_from_days(int64_t z, int *y, int *m, int *d)
     *y = (int)(yy + (*m <= 2));
 }
 
+size_t ks__time_format_sec(int64_t sec, uint32_t ns, char *buf, size_t cap)
+{
+    int64_t days = sec / 86400, rem = sec % 86400;
+    int y, m, d;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    civil_from_days(days, &y, &m, &d);
+    if (ns == 0)
+        return (size_t)snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
+                                (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    /* Trim trailing zeros in groups of three: ms, us or ns precision. */
+    int digits = 9;
+    uint32_t f = ns;
+    while (digits > 3 && f % 1000 == 0) {
+        f /= 1000;
+        digits -= 3;
+    }
+    return (size_t)snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%0*uZ", y, m, d,
+                            (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), digits, f);
+}
+
 size_t ks_time_format(int64_t t, char *buf, size_t cap)
 {
     if (t == KS_TIME_NONE)
@@ -106,26 +133,7 @@ size_t ks_time_format(int64_t t, char *buf, size_t cap)
         ns += 1000000000;
         sec--;
     }
-    int64_t days = sec / 86400, rem = sec % 86400;
-    if (rem < 0) {
-        rem += 86400;
-        days--;
-    }
-    int y, m, d;
-    civil_from_days(days, &y, &m, &d);
-    if (ns == 0)
-        return (size_t)snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
-                                (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-    /* Trim trailing zeros in groups of three: ms, us or ns precision. */
-    int digits = 9;
-    int64_t f = ns;
-    while (digits > 3 && f % 1000 == 0) {
-        f /= 1000;
-        digits -= 3;
-    }
-    return (size_t)snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%0*lldZ", y, m, d,
-                            (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), digits,
-                            (long long)f);
+    return ks__time_format_sec(sec, (uint32_t)ns, buf, cap);
 }
 
 static bool digits(const char *s, size_t n, size_t at, size_t cnt, int *out)

@@ -129,3 +129,28 @@ size_t ks_value_format(const ks_value *v, char *buf, size_t cap)
     buf[0] = 0;
     return 0;
 }
+
+int ks__buf_add_value(ks_buf *b, const ks_value *v)
+{
+    char tmp[96];
+    static const char hex[] = "0123456789abcdef";
+    switch (v->type) {
+    case KS_VSTR:
+        return ks__buf_add(b, v->u.s.p, v->u.s.n);
+    case KS_VBIN: {
+        int rc = ks__buf_grow(b, v->u.s.n * 2);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < v->u.s.n; i++) {
+            b->p[b->n++] = hex[(unsigned char)v->u.s.p[i] >> 4];
+            b->p[b->n++] = hex[(unsigned char)v->u.s.p[i] & 15];
+        }
+        b->p[b->n] = 0;
+        return KS_OK;
+    }
+    default: {
+        size_t n = ks_value_format(v, tmp, sizeof tmp);
+        return ks__buf_add(b, tmp, KS_MIN(n, sizeof tmp - 1));
+    }
+    }
+}

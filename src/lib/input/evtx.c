@@ -137,7 +137,10 @@ static bool open_chunk(evx_reader *r)
         r->limit = (uint32_t)avail;
         if (avail < EVX_CHUNK_HEADER || memcmp(c, "ElfChnk", 8) != 0) {
             if (avail >= EVX_CHUNK_HEADER && is_zero(c, avail)) {
-                r->pos += EVX_CHUNK_SIZE; /* unused, zeroed: nothing to say */
+                if (idx < r->header_chunks)
+                    rdiag(r, KS_DIAG_WARN, KS_EFORMAT, r->pos,
+                          "chunk %llu is all zeros (wiped or never written)", (unsigned long long)idx);
+                r->pos += EVX_CHUNK_SIZE; /* past the header's count: unused space */
                 continue;
             }
             if (idx < r->header_chunks || r->recover) {

@@ -480,14 +480,26 @@ int evx_value_convert(const evx_value *in, size_t index, ks_arena *a, ks_value *
         if (n < 16) return KS_EFORMAT;
         return fmt(a, out, "{%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", evx_u32(p),
                    evx_u16(p + 4), evx_u16(p + 6), p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15]);
-    case V_SIZET:
+    case V_SIZET: /* win:Pointer: Windows renders it as unpadded hex */
         if (n == 4)
-            return fmt(a, out, "0x%08x", evx_u32(p));
+            return fmt(a, out, "0x%x", evx_u32(p));
         if (n < 8) return KS_EFORMAT;
-        return fmt(a, out, "0x%016llx", (unsigned long long)evx_u64(p));
-    case V_FILETIME:
+        return fmt(a, out, "0x%llx", (unsigned long long)evx_u64(p));
+    case V_FILETIME: {
         if (n < 8) return KS_EFORMAT;
-        out->type = KS_VTIME; out->u.t = ks__filetime_to_ns(evx_u64(p)); return KS_OK;
+        uint64_t ft = evx_u64(p);
+        int64_t t = ks__filetime_to_ns(ft);
+        if (t != KS_TIME_NONE) {
+            out->type = KS_VTIME;
+            out->u.t = t;
+            return KS_OK;
+        }
+        /* 1601-01-01 (FILETIME 0) and other dates ns cannot hold: text */
+        char tb[64];
+        size_t k = ks__time_format_sec((int64_t)(ft / 10000000) - 11644473600ll,
+                                       (uint32_t)(ft % 10000000) * 100, tb, sizeof tb);
+        return set_str(out, ks__arena_strndup(a, tb, k), k);
+    }
     case V_SYSTIME: {
         if (n < 16) return KS_EFORMAT;
         int y = evx_u16(p), mo = evx_u16(p + 2), d = evx_u16(p + 6), h = evx_u16(p + 8);
