@@ -287,46 +287,63 @@ static void directive(w3c_in *w, const char *s, size_t n, uint64_t lineno, uint6
 
 /* ---- open / split ---------------------------------------------------------------- */
 
-/* For a part that starts mid-file: the line number of `begin` and the last
- * #Fields / #Date before it, from one pass over the mapped prefix. */
-static int part_prefix(w3c_in *w, uint64_t begin)
+/* Reads the directive line starting at `at` (before `begin`) and applies it. */
+static void prefix_directive(w3c_in *w, uint64_t at, uint64_t begin, uint64_t lineno)
 {
     const uint8_t *p;
-    uint64_t n;
-    int rc = ks__source_map(w->ctx.src, &p, &n);
-    if (rc != KS_OK)
-        return rc;
-    if (begin > n)
-        begin = n;
-    uint64_t lines = 0, fields_at = UINT64_MAX, date_at = UINT64_MAX, fields_line = 0;
-    const uint8_t *q = p, *stop = p + begin;
-    if (begin && p[0] == '#') {
-        if (begin >= 8 && memcmp(p, "#Fields:", 8) == 0)
-            fields_at = 0, fields_line = 1;
-        else if (begin >= 6 && memcmp(p, "#Date:", 6) == 0)
-            date_at = 0;
-    }
-    while (q < stop && (q = memchr(q, '\n', (size_t)(stop - q))) != NULL) {
-        lines++;
-        q++;
-        if (q < stop && *q == '#') {
-            size_t left = (size_t)(stop - q);
-            if (left >= 8 && memcmp(q, "#Fields:", 8) == 0)
-                fields_at = (uint64_t)(q - p), fields_line = lines + 1;
-            else if (left >= 6 && memcmp(q, "#Date:", 6) == 0)
-                date_at = (uint64_t)(q - p);
+    size_t avail;
+    size_t want = (size_t)KS_MIN((uint64_t)W3C_MAX_LINE, begin - at);
+    if (ks__source_window(w->ctx.src, at, want, &p, &avail) != KS_OK || avail == 0)
+        return;
+    avail = KS_MIN(avail, want);
+    const uint8_t *e = memchr(p, '\n', avail);
+    size_t len = e ? (size_t)(e - p) : avail;
+    if (len && p[len - 1] == '\r')
+        len--;
+    directive(w, (const char *)p, len, lineno, at);
+}
+
+/* For a part that starts mid-file: the line number of `begin` and the
+ * #Fields / #Date in force there, from one forward pass over the bytes
+ * before it. The pass slides a window and releases what it has read, so
+ * memory stays flat however far into the file the part starts. */
+static int part_prefix(w3c_in *w, uint64_t begin)
+{
+    uint64_t off = 0, lines = 0;
+    bool line_start = true;
+    while (off < begin) {
+        const uint8_t *p;
+        size_t avail;
+        int rc = ks__source_window(w->ctx.src, off, 1 << 20, &p, &avail);
+        if (avail == 0)
+            return rc != KS_OK ? rc : KS_OK;
+        /* Mapped files hand out everything at once: take 1 MiB a step so
+         * the release below keeps dropping pages behind us. */
+        size_t n = (size_t)KS_MIN(KS_MIN((uint64_t)avail, (uint64_t)1 << 20), begin - off);
+        size_t i = 0;
+        uint64_t next = off + n;
+        while (i < n) {
+            if (line_start && p[i] == '#') {
+                /* A directive: parse it now, then go on from here. */
+                if ((n - i >= 8 && memcmp(p + i, "#Fields:", 8) == 0) ||
+                    (n - i >= 6 && memcmp(p + i, "#Date:", 6) == 0) || n - i < 8) {
+                    next = off + i + 1;
+                    line_start = false;
+                    prefix_directive(w, off + i, begin, lines + 1);
+                    break;
+                }
+            }
+            const uint8_t *nl = memchr(p + i, '\n', n - i);
+            if (!nl) {
+                line_start = false;
+                break;
+            }
+            lines++;
+            i = (size_t)(nl - p) + 1;
+            line_start = true;
         }
-    }
-    for (int k = 0; k < 2; k++) {
-        uint64_t at = k ? fields_at : date_at;
-        if (at == UINT64_MAX)
-            continue;
-        const uint8_t *e = memchr(p + at, '\n', (size_t)(begin - at));
-        size_t len = e ? (size_t)(e - (p + at)) : (size_t)(begin - at);
-        if (len && p[at + len - 1] == '\r')
-            len--;
-        directive(w, (const char *)p + at, KS_MIN(len, W3C_MAX_LINE),
-                  k ? fields_line : 0, at);
+        off = next;
+        ks__source_release(w->ctx.src, off);
     }
     w->lines.off = begin;
     w->lines.lineno = lines;
