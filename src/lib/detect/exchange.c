@@ -80,7 +80,7 @@ enum { F_STEM, F_QUERY, F_METHOD, F_STATUS, F_CIP, F_COOKIE, F_USER, F_XFF, F_UR
        F_URLQUERY, F_AUTHUSER, F_ANCHOR, F_CLIENTIP, F_HPMETHOD, F_HPSTATUS, F_EVENTDATA,
        F_MESSAGE, F_EVENTID, F_TARGETFN, F_IMAGE, F_PARENT, F_CMDLINE, F_PROVIDER, F_PROVIDER2,
        F_EVTX_ID, F_EVTX_TARGET, F_EVTX_IMAGE, F_EVTX_PARENT, F_EVTX_CMD, F_PARENTCMD,
-       F_EVTX_PARENTCMD, NF };
+       F_EVTX_PARENTCMD, F_XFF2, NF };
 
 static const char *const fnames[NF] = {
     [F_STEM] = "cs-uri-stem-decoded", [F_QUERY] = "cs-uri-query-decoded",
@@ -95,7 +95,7 @@ static const char *const fnames[NF] = {
     [F_EVTX_ID] = "Event.System.EventID", [F_EVTX_TARGET] = "Event.EventData.TargetFilename",
     [F_EVTX_IMAGE] = "Event.EventData.Image", [F_EVTX_PARENT] = "Event.EventData.ParentImage",
     [F_EVTX_CMD] = "Event.EventData.CommandLine", [F_PARENTCMD] = "ParentCommandLine",
-    [F_EVTX_PARENTCMD] = "Event.EventData.ParentCommandLine"};
+    [F_EVTX_PARENTCMD] = "Event.EventData.ParentCommandLine", [F_XFF2] = "cs(X-Forwarded-For)"};
 
 typedef struct xdet {
     ks_engine *e;
@@ -379,6 +379,21 @@ static int x_on_event(void *wsp, const ks_event *ev)
     ks_slice stem = get(d, ev, F_STEM);
     if (stem.p) {
         ks_slice who = get(d, ev, F_CIP);
+        /* Behind a load balancer c-ip is the balancer: the client is the
+         * first X-Forwarded-For entry when IIS logs that header. */
+        ks_slice xff = get(d, ev, F_XFF);
+        if (!xff.n)
+            xff = get(d, ev, F_XFF2);
+        if (xff.n) {
+            const char *comma = memchr(xff.p, ',', xff.n);
+            size_t k = comma ? (size_t)(comma - xff.p) : xff.n;
+            while (k && xff.p[k - 1] == ' ')
+                k--;
+            if (k) {
+                who.p = xff.p;
+                who.n = k;
+            }
+        }
         classify_request(w, ev, who, get(d, ev, F_METHOD), stem, get(d, ev, F_QUERY),
                          get(d, ev, F_STATUS), get(d, ev, F_COOKIE), get(d, ev, F_USER),
                          (ks_slice){NULL, 0}, false, (ks_slice){NULL, 0});
