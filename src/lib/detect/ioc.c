@@ -1004,9 +1004,26 @@ static void emit(ioc_ws *ws, const char *rule_id, const char *title, int score, 
         details[nd - 1].value = "";
     int64_t mt = st ? ts_ns(&st->st_mtim) : KS_TIME_NONE;
     int64_t ct = st ? ts_ns(&st->st_ctim) : KS_TIME_NONE;
-    static const char *const web_techs[] = {"T1505.003"};
-    bool webshell = ks__memmem_ci(title, strlen(title), "shell", 5) ||
-                    ks__memmem_ci(title, strlen(title), "aspx", 4);
+    /* ATT&CK from what the IOC list says it is about. */
+    static const struct {
+        const char *word;
+        const char *tech;
+    } tech_words[] = {{"shell", "T1505.003"}, {"aspx", "T1505.003"}, {"sunburst", "T1195.002"},
+                      {"solarwinds", "T1195.002"}, {"command-and-control", "T1071"},
+                      {"c2", "T1071"}};
+    const char *techs[4];
+    size_t nt = 0;
+    for (size_t i = 0; i < KS_ARRAY_LEN(tech_words) && nt < KS_ARRAY_LEN(techs); i++) {
+        size_t wl = strlen(tech_words[i].word);
+        if (!ks__memmem_ci(title, strlen(title), tech_words[i].word, wl) &&
+            !ks__memmem_ci(src->desc, strlen(src->desc), tech_words[i].word, wl))
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < nt; k++)
+            dup |= strcmp(techs[k], tech_words[i].tech) == 0;
+        if (!dup)
+            techs[nt++] = tech_words[i].tech;
+    }
     ks_evidence ev = {.path = ws->f->path, .format = "file", .offset = off, .time = mt};
     ks_finding fd = {
         .rule_id = rule_id,
@@ -1014,8 +1031,8 @@ static void emit(ioc_ws *ws, const char *rule_id, const char *title, int score, 
         .detector = "ioc",
         .description = src->desc[0] ? src->desc : NULL,
         .severity = ks__score_severity(score),
-        .techniques = webshell ? web_techs : NULL,
-        .ntechniques = webshell ? 1 : 0,
+        .techniques = nt ? techs : NULL,
+        .ntechniques = nt,
         .first = (mt != KS_TIME_NONE && ct != KS_TIME_NONE) ? KS_MIN(mt, ct) : mt,
         .last = (mt != KS_TIME_NONE && ct != KS_TIME_NONE) ? KS_MAX(mt, ct) : mt,
         .evidence = &ev,
