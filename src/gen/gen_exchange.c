@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include "gen.h"
 
 #define T0 1614736800 /* 2021-03-03T02:00:00Z */
@@ -103,9 +106,9 @@ static const char *const chain_lines[] = {
     "POST /ecp/proxyLogon.ecp - 443 - 203.0.113.9 python-requests/2.25.1 - X-BEResource=Administrator@EXCH01.contoso.local:444/ecp/proxyLogon.ecp?a=~1942062522; 241 0 0 80",
     "POST /ecp/DDI/DDIService.svc/SetObject schema=OABVirtualDirectory&msExchEcpCanary=xkKd0 443 - 203.0.113.9 python-requests/2.25.1 - X-BEResource=Administrator@EXCH01.contoso.local:444/ecp/DDI/DDIService.svc/SetObject?schema=OABVirtualDirectory&a=~1942062522; 200 0 0 120",
     "POST /ecp/DDI/DDIService.svc/SetObject schema=ResetOABVirtualDirectory&msExchEcpCanary=xkKd0 443 - 203.0.113.9 python-requests/2.25.1 - X-BEResource=Administrator@EXCH01.contoso.local:444/ecp/DDI/DDIService.svc/SetObject?schema=ResetOABVirtualDirectory&a=~1942062522; 200 0 0 980",
-    "POST /aspnet_client/discover.aspx - 443 - 203.0.113.9 Mozilla/5.0+(compatible;+MSIE+9.0) - - 200 0 0 15",
-    "POST /aspnet_client/discover.aspx - 443 - 203.0.113.9 Mozilla/5.0+(compatible;+MSIE+9.0) - - 200 0 0 12",
-    "POST /aspnet_client/discover.aspx - 443 - 203.0.113.9 Mozilla/5.0+(compatible;+MSIE+9.0) - - 200 0 0 40",
+    "POST /aspnet_client/OutlookEN.aspx - 443 - 203.0.113.9 Mozilla/5.0+(compatible;+MSIE+9.0) - - 200 0 0 15",
+    "POST /aspnet_client/OutlookEN.aspx - 443 - 203.0.113.9 Mozilla/5.0+(compatible;+MSIE+9.0) - - 200 0 0 12",
+    "POST /aspnet_client/OutlookEN.aspx - 443 - 203.0.113.9 Mozilla/5.0+(compatible;+MSIE+9.0) - - 200 0 0 40",
 };
 static const int chain_offsets[] = {0, 3, 6, 9, 70, 75, 300}; /* seconds after the start */
 
@@ -230,6 +233,12 @@ static int write_proxy(const char *dir)
 int gen_exchange_demo(const char *dir)
 {
     char sub[4096];
+    /* The files demo drops the web shell this chain uses; give it the
+     * chain's write time so the timeline reads in order (mtime = when the
+     * OAB reset wrote it, 60 s after the SSRF). */
+    snprintf(sub, sizeof sub, "%s/inetpub/wwwroot/aspnet_client/OutlookEN.aspx", dir);
+    struct timespec tv[2] = {{T0 + 1200 + 60, 0}, {T0 + 1200 + 60, 0}};
+    utimensat(AT_FDCWD, sub, tv, 0); /* absent when run alone: nothing to do */
     snprintf(sub, sizeof sub, "%s/exchange/W3SVC1", dir);
     FILE *fp = gen_open(sub, "u_ex210303.log");
     iis_opts o = {.records = 20000, .attack = true, .seed = 7};

@@ -629,8 +629,9 @@ static void time_span(int64_t t, int64_t *first, int64_t *last)
 static void add_evidence(ks_evidence *evs, size_t *ne, size_t cap, const ks_evidence *e)
 {
     for (size_t i = 0; i < *ne; i++)
-        if (evs[i].path == e->path && evs[i].line == e->line && evs[i].record == e->record &&
-            evs[i].offset == e->offset)
+        if (evs[i].line == e->line && evs[i].record == e->record && evs[i].offset == e->offset &&
+            (evs[i].path == e->path ||
+             (evs[i].path && e->path && strcmp(evs[i].path, e->path) == 0)))
             return;
     if (*ne < cap)
         evs[(*ne)++] = *e;
