@@ -94,6 +94,8 @@ enum sg_pkind { SG_P_EQ = 0, SG_P_CONTAINS, SG_P_PREFIX, SG_P_SUFFIX, SG_P_GLOB 
 
 typedef struct sg_pat {
     uint8_t kind;      /* SG_P_* */
+    uint32_t needle;   /* prefilter needle id + 1 of its longest literal run, 0 = none:
+                          set once by sg__pre_build (one prefilter per ruleset) */
     const char *s;     /* pattern (lowercased unless cased), NUL-terminated */
     size_t n;
 } sg_pat;
@@ -319,6 +321,15 @@ struct sg_scratch {
     int8_t *search_res;     /* per rule: -1 unknown, 0/1 */
     int8_t *ls_res;         /* per logsource: -1 unknown, 0/1 */
     size_t nls;
+    /* per-event cache of lowercased value texts: case-insensitive matching
+     * becomes memmem/memcmp on the lowered copy, computed once per field */
+    const ks_value **low_key;
+    uint32_t *low_off, *low_len, *low_gen;
+    uint32_t low_cap, low_used;   /* slots (power of two), used this event */
+    ks_buf low;                   /* the lowered texts */
+    const uint64_t *hits;   /* prefilter needles seen in this event (bitset) */
+    bool hits_ok;           /* hits is complete: a pattern whose needle is not
+                               in it cannot match */
     char num[64];           /* non-string values as text */
     char tmp[128];          /* NUL-terminated copies (numbers, IPs) */
 };
@@ -330,6 +341,9 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev);
 const ks_value *sg__lookup(sg_scratch *sc, const ks_sym *syms, uint32_t n);
 /* Text of a value for string comparisons (non-strings formatted into sc). */
 bool sg__value_text(const ks_value *v, sg_scratch *sc, const char **p, size_t *n);
+/* The same text ASCII-lowercased, cached per event; false if it does not
+ * fit the cache (callers then compare case-insensitively themselves). */
+bool sg__value_lower(const ks_value *v, sg_scratch *sc, const char **p, size_t *n);
 bool sg__search_eval(const sg_search *s, const ks_event *ev, sg_scratch *sc);
 /* Full rule evaluation (logsource, condition, filters). */
 bool sg__rule_eval(const sg_rule *r, const ks_event *ev, sg_scratch *sc);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include "sigma_int.h"
 
+#define LOW_MAX ((size_t)4 << 20) /* lowered text cached per event */
+
 int sg__scratch_init(sg_scratch *sc, const sg_ruleset *rs)
 {
     memset(sc, 0, sizeof *sc);
@@ -25,7 +27,14 @@ int sg__scratch_init(sg_scratch *sc, const sg_ruleset *rs)
     sc->search_res = malloc((size_t)rs->max_searches + 1);
     sc->nls = rs->nlsrcs;
     sc->ls_res = malloc(sc->nls + 1);
-    if (!sc->md || !sc->mctx || !sc->search_res || !sc->ls_res) {
+    sc->low_cap = 512;
+    sc->low_key = calloc(sc->low_cap, sizeof *sc->low_key);
+    sc->low_off = calloc(sc->low_cap, sizeof *sc->low_off);
+    sc->low_len = calloc(sc->low_cap, sizeof *sc->low_len);
+    sc->low_gen = calloc(sc->low_cap, sizeof *sc->low_gen);
+    sc->low.limit = LOW_MAX + 64;
+    if (!sc->md || !sc->mctx || !sc->search_res || !sc->ls_res || !sc->low_key || !sc->low_off ||
+        !sc->low_len || !sc->low_gen) {
         sg__scratch_release(sc);
         return KS_ENOMEM;
     }
@@ -43,6 +52,11 @@ void sg__scratch_release(sg_scratch *sc)
     free(sc->idx_gen);
     free(sc->idx_val);
     free(sc->idx_sym);
+    free(sc->low_key);
+    free(sc->low_off);
+    free(sc->low_len);
+    free(sc->low_gen);
+    ks__buf_release(&sc->low);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -113,14 +127,19 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
             sc->idx_sym = s;
             sc->idx_cap = need;
             sc->gen = 0;
+            memset(sc->low_gen, 0, sc->low_cap * sizeof *sc->low_gen);
         }
     }
     if (++sc->gen == 0) { /* wrapped: clear stamps */
         memset(sc->idx_gen, 0, sc->idx_cap * sizeof *sc->idx_gen);
+        memset(sc->low_gen, 0, sc->low_cap * sizeof *sc->low_gen);
         sc->gen = 1;
     }
     if (sc->ls_res)
         memset(sc->ls_res, -1, sc->nls);
+    ks__buf_reset(&sc->low);
+    sc->low_used = 0;
+    sc->hits_ok = false;
     if (!sc->idx_cap)
         return; /* lookups fall back to scanning */
     uint32_t mask = sc->idx_cap - 1;
@@ -192,7 +211,10 @@ bool sg__value_text(const ks_value *v, sg_scratch *sc, const char **p, size_t *n
         *n = fmt_i64(sc->num, v->u.i);
         break;
     case KS_VUINT:
-        *n = (size_t)snprintf(sc->num, sizeof sc->num, "%llu", (unsigned long long)v->u.u);
+        if (v->u.u <= (uint64_t)INT64_MAX)
+            *n = fmt_i64(sc->num, (int64_t)v->u.u);
+        else
+            *n = (size_t)snprintf(sc->num, sizeof sc->num, "%llu", (unsigned long long)v->u.u);
         break;
     case KS_VBOOL:
         *n = (size_t)snprintf(sc->num, sizeof sc->num, "%s", v->u.b ? "true" : "false");
@@ -209,6 +231,41 @@ bool sg__value_text(const ks_value *v, sg_scratch *sc, const char **p, size_t *n
     if (*n >= sizeof sc->num)
         *n = sizeof sc->num - 1;
     *p = sc->num;
+    return true;
+}
+
+bool sg__value_lower(const ks_value *v, sg_scratch *sc, const char **p, size_t *n)
+{
+    uint32_t mask = sc->low_cap - 1;
+    uint32_t h = (uint32_t)(((uintptr_t)v >> 4) * 2654435761u) & mask;
+    while (sc->low_gen[h] == sc->gen) {
+        if (sc->low_key[h] == v) {
+            *p = sc->low.p + sc->low_off[h];
+            *n = sc->low_len[h];
+            return true;
+        }
+        h = (h + 1) & mask;
+    }
+    const char *s;
+    size_t len;
+    if (sc->low_used * 2 >= sc->low_cap || !sg__value_text(v, sc, &s, &len) ||
+        sc->low.n + len + 1 > LOW_MAX || ks__buf_grow(&sc->low, len + 1) != KS_OK)
+        return false;
+    size_t off = sc->low.n;
+    char *d = sc->low.p + off;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        d[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    sc->low.n += len;
+    sc->low.p[sc->low.n] = 0;
+    sc->low_gen[h] = sc->gen;
+    sc->low_key[h] = v;
+    sc->low_off[h] = (uint32_t)off;
+    sc->low_len[h] = (uint32_t)len;
+    sc->low_used++;
+    *p = sc->low.p + off;
+    *n = len;
     return true;
 }
 

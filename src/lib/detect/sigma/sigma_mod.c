@@ -58,8 +58,18 @@ static bool find_ci(const char *pat, size_t pn, const char *s, size_t n, bool ca
         return true;
     if (pn > n)
         return false;
-    if (cased)
-        return memmem(s, n, pat, pn) != NULL;
+    if (cased) {
+        /* haystacks are short (field values) and needles many: memchr on the
+         * first byte, check the last, then compare; no per-call set-up */
+        const char *p = s, *end = s + n - pn + 1;
+        char first = pat[0], last = pat[pn - 1];
+        while (p < end && (p = memchr(p, first, (size_t)(end - p))) != NULL) {
+            if (p[pn - 1] == last && memcmp(p + 1, pat + 1, pn > 1 ? pn - 1 : 0) == 0)
+                return true;
+            p++;
+        }
+        return false;
+    }
     unsigned char f = (unsigned char)pat[0], F = f;
     if (f >= 'a' && f <= 'z')
         F = (unsigned char)(f - 32);
@@ -124,12 +134,24 @@ static bool match_str(const sg_val *v, const ks_value *x, const ks_event *ev, sg
 {
     const char *s;
     size_t n;
+    bool cased = v->cased;
     KS_UNUSED(ev);
-    if (!x || !sg__value_text(x, sc, &s, &n))
+    if (!x)
         return false;
-    for (uint32_t i = 0; i < v->npats; i++)
-        if (pat_match(&v->pats[i], s, n, v->cased))
+    /* patterns are stored lowercased: compare with the lowered text exactly */
+    if (!cased && sg__value_lower(x, sc, &s, &n))
+        cased = true;
+    else if (!sg__value_text(x, sc, &s, &n))
+        return false;
+    const uint64_t *hits = sc->hits_ok ? sc->hits : NULL;
+    for (uint32_t i = 0; i < v->npats; i++) {
+        uint32_t nd = v->pats[i].needle;
+        /* the prefilter saw every literal in the event: no needle, no match */
+        if (hits && nd && !(hits[(nd - 1) >> 6] >> ((nd - 1) & 63) & 1))
+            continue;
+        if (pat_match(&v->pats[i], s, n, cased))
             return true;
+    }
     return false;
 }
 
@@ -842,6 +864,7 @@ static int build_pat(sg_ctx *c, const char *s, size_t n, bool cased, sg_pat *out
         }
     }
     o[m] = 0;
+    out->needle = 0;
     out->kind = kind;
     out->s = o;
     out->n = m;

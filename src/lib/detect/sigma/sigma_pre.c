@@ -26,7 +26,8 @@
 #include "sigma_pre.h"
 
 #define MIN_NEEDLE 3
-#define MAX_NEEDLES_PER_RULE 256
+#define PAT_NEEDLE_MIN 6 /* an item's patterns get their own needles from this many */
+#define MAX_NEEDLES_PER_RULE 1024
 #define MAX_TEXT ((size_t)1 << 20)
 
 typedef struct pgroup {
@@ -37,6 +38,7 @@ typedef struct pgroup {
     uint32_t nneedles;
     uint32_t *always;       /* rules without needles */
     uint32_t nalways;
+    uint32_t base;          /* global id of its needle 0 (hit bitset) */
 } pgroup;
 
 typedef struct lsfield {    /* a field some logsource condition reads */
@@ -53,6 +55,7 @@ struct sg_pre {
     uint32_t nlsf;
     bool memo;              /* logsource results can be memoised */
     uint32_t nneedles, nalways; /* totals, for stats */
+    uint32_t nids;          /* global needle ids (all groups) */
 };
 
 #define MEMO_MAX 4096
@@ -71,6 +74,10 @@ struct sg_pre_ws {
     ks_map *memo;           /* key -> 1 + offset in memo_res */
     ks_buf memo_res;        /* [count, group ids...] as uint32 */
     ks_buf key;
+    uint64_t *hitbits;      /* global needle ids seen in this event */
+    uint32_t *hitlist;      /* the same as a list, to clear them */
+    uint32_t nhit;
+    bool truncated;         /* an event too big to scan whole */
 };
 
 /* ---- needle sets ------------------------------------------------------------------- */
@@ -117,6 +124,15 @@ static nset pick(nset x, nset y)
     return x.cnt <= y.cnt ? x : y;
 }
 
+/* A literal selective enough to be a needle: 3+ bytes, or 2 bytes that
+ * include a non-ASCII one (a homoglyph or emoji byte pair is rare in logs). */
+static bool needle_ok(const char *s, size_t n)
+{
+    if (n >= MIN_NEEDLE)
+        return true;
+    return n == 2 && (((unsigned char)s[0] | (unsigned char)s[1]) & 0x80);
+}
+
 /* Longest literal run of a pattern. */
 static void longest_run(const sg_pat *p, const char **s, size_t *n)
 {
@@ -143,7 +159,7 @@ static nset val_needles(ks_arena *a, const sg_val *v)
         return none();
     for (uint32_t i = 0; i < v->npats; i++) {
         longest_run(&v->pats[i], &r.s[i], &r.n[i]);
-        if (r.n[i] < MIN_NEEDLE)
+        if (!needle_ok(r.s[i], r.n[i]))
             return none();
         r.minlen = KS_MIN(r.minlen, r.n[i]);
     }
@@ -220,6 +236,43 @@ static void group_free(pgroup *g)
 }
 
 /* One group: the needles of its rules into one literal database. */
+/* Every string pattern of the group's rules gets the id of its longest
+ * literal run, so evaluation can skip patterns whose literal the scan did
+ * not see (rules with long value lists). */
+static size_t count_pats(sg_rule *r)
+{
+    size_t n = 0;
+    for (uint32_t s = 0; s < r->nsearches; s++)
+        for (uint32_t g = 0; g < r->searches[s].n; g++)
+            for (uint32_t i = 0; i < r->searches[s].groups[g].n; i++) {
+                const sg_item *it = &r->searches[s].groups[g].items[i];
+                for (uint32_t v = 0; v < it->nvals; v++)
+                    n += it->vals[v].npats;
+            }
+    return n;
+}
+
+static int needle_id(ks_arena *a, ks_map *ids, const char *s, size_t n, const char **lits,
+                     size_t *lens, uint32_t *count, uint32_t *id)
+{
+    char *low = ks__arena_strndup(a, s, n);
+    if (!low)
+        return KS_ENOMEM;
+    for (size_t q = 0; q < n; q++)
+        if (low[q] >= 'A' && low[q] <= 'Z')
+            low[q] = (char)(low[q] + 32);
+    uint64_t *slot = ks__map_slot(ids, low, n, true);
+    if (!slot)
+        return KS_ENOMEM;
+    if (!*slot) {
+        lits[*count] = low;
+        lens[*count] = n;
+        *slot = ++*count;
+    }
+    *id = (uint32_t)(*slot - 1);
+    return KS_OK;
+}
+
 static int group_build(pgroup *g, sg_rule *const *run, const uint32_t *members, size_t nm,
                        bool enable, uint32_t nrun)
 {
@@ -245,40 +298,63 @@ static int group_build(pgroup *g, sg_rule *const *run, const uint32_t *members, 
         else
             g->always[g->nalways++] = members[m];
     }
-    lits = calloc(total + 1, sizeof *lits);
-    lens = calloc(total + 1, sizeof *lens);
-    counts = calloc(total + 2, sizeof *counts);
+    size_t npats = 0;
+    for (size_t m = 0; enable && m < nm; m++)
+        npats += count_pats(run[members[m]]);
+    lits = calloc(total + npats + 1, sizeof *lits);
+    lens = calloc(total + npats + 1, sizeof *lens);
+    counts = calloc(total + npats + 2, sizeof *counts);
     if (!lits || !lens || !counts)
         goto out;
     for (size_t m = 0; m < nm; m++) {
         for (size_t k = 0; sets[m].ok && k < sets[m].cnt; k++) {
-            char *low = ks__arena_strndup(a, sets[m].s[k], sets[m].n[k]);
-            if (!low)
+            uint32_t id;
+            if (needle_id(a, ids, sets[m].s[k], sets[m].n[k], lits, lens, &g->nneedles, &id) != KS_OK)
                 goto out;
-            for (size_t q = 0; q < sets[m].n[k]; q++)
-                if (low[q] >= 'A' && low[q] <= 'Z')
-                    low[q] = (char)(low[q] + 32);
-            uint64_t *slot = ks__map_slot(ids, low, sets[m].n[k], true);
-            if (!slot)
-                goto out;
-            if (!*slot) {
-                lits[g->nneedles] = low;
-                lens[g->nneedles] = sets[m].n[k];
-                *slot = ++g->nneedles;
-            }
-            sets[m].n[k] = *slot - 1; /* reuse n as the needle id */
+            sets[m].n[k] = id; /* reuse n as the needle id */
         }
     }
+    /* pattern needles (ids after, or shared with, the trigger needles) */
+    for (size_t m = 0; enable && m < nm; m++) {
+        sg_rule *r = run[members[m]];
+        for (uint32_t s = 0; s < r->nsearches; s++)
+            for (uint32_t gi = 0; gi < r->searches[s].n; gi++)
+                for (uint32_t i = 0; i < r->searches[s].groups[gi].n; i++) {
+                    sg_item *it = &r->searches[s].groups[gi].items[i];
+                    size_t ipats = 0;
+                    for (uint32_t v = 0; v < it->nvals; v++)
+                        ipats += it->vals[v].npats;
+                    for (uint32_t v = 0; v < it->nvals; v++)
+                        for (uint32_t q = 0; q < it->vals[v].npats; q++) {
+                            sg_pat *pt = &it->vals[v].pats[q];
+                            const char *ls;
+                            size_t ln;
+                            uint32_t id;
+                            pt->needle = 0;
+                            /* short lists are cheap to test directly: only long
+                             * ones are worth a literal in the database */
+                            if (ipats < PAT_NEEDLE_MIN)
+                                continue;
+                            longest_run(pt, &ls, &ln);
+                            if (!needle_ok(ls, ln))
+                                continue;
+                            if (needle_id(a, ids, ls, ln, lits, lens, &g->nneedles, &id) != KS_OK)
+                                goto out;
+                            pt->needle = g->base + id + 1;
+                        }
+                }
+    }
+    g->off = calloc(g->nneedles + 2, sizeof *g->off);
+    g->rules = calloc(total + 1, sizeof *g->rules);
+    memset(counts, 0, (total + npats + 2) * sizeof *counts);
     for (size_t m = 0; m < nm; m++)
         for (size_t k = 0; sets[m].ok && k < sets[m].cnt; k++)
             counts[sets[m].n[k] + 1]++;
-    g->off = calloc(g->nneedles + 2, sizeof *g->off);
-    g->rules = calloc(total + 1, sizeof *g->rules);
     if (!g->off || !g->rules)
         goto out;
     for (uint32_t i = 0; i < g->nneedles; i++)
         g->off[i + 1] = g->off[i] + counts[i + 1];
-    memset(counts, 0, (total + 2) * sizeof *counts);
+    memset(counts, 0, (total + npats + 2) * sizeof *counts);
     for (size_t m = 0; m < nm; m++)
         for (size_t k = 0; sets[m].ok && k < sets[m].cnt; k++) {
             size_t id = sets[m].n[k];
@@ -296,12 +372,24 @@ static int group_build(pgroup *g, sg_rule *const *run, const uint32_t *members, 
         }
         if (hs_compile_lit_multi(lits, flags, hsids, lens, g->nneedles, HS_MODE_BLOCK, NULL, &g->db,
                                  &err) != HS_SUCCESS) {
-            /* fall back: every rule of the group is a candidate */
+            /* fall back: every rule of the group is a candidate, no pattern
+             * skipping (needle ids would never be set) */
             hs_free_compile_error(err);
             g->db = NULL;
             g->nalways = 0;
             for (size_t m = 0; m < nm; m++)
                 g->always[g->nalways++] = members[m];
+            for (size_t m = 0; m < nm; m++) {
+                sg_rule *r = run[members[m]];
+                for (uint32_t s2 = 0; s2 < r->nsearches; s2++)
+                    for (uint32_t gi = 0; gi < r->searches[s2].n; gi++)
+                        for (uint32_t i = 0; i < r->searches[s2].groups[gi].n; i++) {
+                            sg_item *it = &r->searches[s2].groups[gi].items[i];
+                            for (uint32_t v = 0; v < it->nvals; v++)
+                                for (uint32_t q = 0; q < it->vals[v].npats; q++)
+                                    it->vals[v].pats[q].needle = 0;
+                        }
+            }
             g->nneedles = 0;
         }
     }
@@ -387,8 +475,10 @@ int sg__pre_build(sg_rule *const *run, size_t nrun, bool enable, sg_pre **out)
         }
         pgroup *g = &p->groups[p->ngroups++];
         g->ls = ls;
+        g->base = p->nids;
         if ((rc = group_build(g, run, members, nm, enable, p->nrun)) != KS_OK)
             goto out;
+        p->nids += g->nneedles;
         p->nneedles += g->nneedles;
         p->nalways += g->nalways;
     }
@@ -429,7 +519,9 @@ int sg__pre_ws_new(const sg_pre *p, sg_pre_ws **out)
     w->list = calloc(p->nrun + 1, sizeof *w->list);
     w->memo = ks__map_new(256);
     w->text.limit = MAX_TEXT + 64;
-    if (!w->stamp || !w->list || !w->memo)
+    w->hitbits = calloc(p->nids / 64 + 1, sizeof *w->hitbits);
+    w->hitlist = calloc(p->nids + 1, sizeof *w->hitlist);
+    if (!w->stamp || !w->list || !w->memo || !w->hitbits || !w->hitlist)
         goto fail;
     for (uint32_t g = 0; g < p->ngroups; g++)
         if (p->groups[g].db && hs_alloc_scratch(p->groups[g].db, &w->scratch) != HS_SUCCESS)
@@ -452,6 +544,8 @@ void sg__pre_ws_free(sg_pre_ws *w)
     ks__buf_release(&w->memo_res);
     ks__buf_release(&w->key);
     ks__buf_release(&w->text);
+    free(w->hitbits);
+    free(w->hitlist);
     free(w);
 }
 
@@ -470,7 +564,12 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
 {
     sg_pre_ws *w = ctx;
     const pgroup *g = w->cur;
+    uint32_t gid = g->base + id;
     KS_UNUSED(from), KS_UNUSED(to), KS_UNUSED(flags);
+    if (!(w->hitbits[gid >> 6] >> (gid & 63) & 1)) {
+        w->hitbits[gid >> 6] |= 1ull << (gid & 63);
+        w->hitlist[w->nhit++] = gid;
+    }
     for (uint32_t i = g->off[id]; i < g->off[id + 1]; i++)
         push(w, g->rules[i]);
     return 0;
@@ -509,15 +608,18 @@ static void group_candidates(const sg_pre *p, sg_pre_ws *w, const pgroup *g, con
     if (!g->db)
         return;
     if (!event_text(w, ev, sc)) {
+        w->truncated = true;
         for (uint32_t r = 0; r < g->off[g->nneedles]; r++)
             push(w, g->rules[r]); /* too big to scan: all of the group */
         return;
     }
     w->cur = g;
     if (w->text.n &&
-        hs_scan(g->db, w->text.p, (unsigned)w->text.n, 0, w->scratch, on_hit, w) != HS_SUCCESS)
+        hs_scan(g->db, w->text.p, (unsigned)w->text.n, 0, w->scratch, on_hit, w) != HS_SUCCESS) {
+        w->truncated = true;
         for (uint32_t r = 0; r < g->off[g->nneedles]; r++)
             push(w, g->rules[r]);
+    }
     KS_UNUSED(p);
 }
 
@@ -607,6 +709,10 @@ size_t sg__pre_candidates(const sg_pre *p, sg_pre_ws *w, const ks_event *ev, sg_
     }
     w->n = 0;
     w->have_text = false;
+    w->truncated = false;
+    for (uint32_t i = 0; i < w->nhit; i++)
+        w->hitbits[w->hitlist[i] >> 6] = 0;
+    w->nhit = 0;
     const uint32_t *groups = active_groups(p, w, ev, sc, &ng);
     if (!groups) { /* out of memory: everything, evaluated the slow way */
         for (uint32_t r = 0; r < p->nrun; r++)
@@ -619,6 +725,9 @@ size_t sg__pre_candidates(const sg_pre *p, sg_pre_ws *w, const ks_event *ev, sg_
         for (uint32_t i = 0; i < ng; i++)
             group_candidates(p, w, &p->groups[ids[i]], ev, sc);
     }
+    /* evaluation may skip patterns whose literal was not seen */
+    sc->hits = w->hitbits;
+    sc->hits_ok = groups && !w->truncated && p->nids;
     *list = w->list;
     return w->n;
 }
