@@ -353,9 +353,7 @@ static int rules_key(const pathlist *pl, char key[65], bool *path_ext)
         EVP_DigestUpdate(ctx, pl->v[i], strlen(pl->v[i]) + 1);
         if (!fp)
             continue;
-        free(buf);
-        buf = malloc(MAX_RULE_FILE_BYTES);
-        if (!buf) {
+        if (!buf && !(buf = malloc(MAX_RULE_FILE_BYTES))) {
             fclose(fp);
             rc = KS_ENOMEM;
             goto out;

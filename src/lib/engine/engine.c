@@ -14,7 +14,8 @@
 #include "engine_int.h"
 
 /* Options that accumulate instead of replacing. */
-static const char *const list_opts[] = {"rules", "yara", "ioc", "walk.exclude",
+static const char *const list_opts[] = {"rules", "yara", "ioc", "walk.exclude", "files.allowlist",
+                                        "files.skip_types",
                                         "sigma.mappings", "paths"};
 
 static bool is_list_opt(const char *key)
