@@ -100,6 +100,10 @@ static const char *const fnames[NF] = {
 typedef struct xdet {
     ks_engine *e;
     ks_sym f[NF];
+    struct {                /* open-addressed sym -> field index: one pass per event */
+        ks_sym sym;
+        int idx;
+    } ftab[128];
     char **ioc;             /* known shell file names, lowercase */
     size_t nioc;
     xstate total;
@@ -113,13 +117,41 @@ typedef struct xws {
 
 /* ---- small string helpers ------------------------------------------------------ */
 
-static ks_slice get(const xdet *d, const ks_event *ev, int f)
+static unsigned ftab_slot(ks_sym s)
 {
-    ks_slice s = {NULL, 0};
-    const ks_value *v = d->f[f] ? ks_event_get(ev, d->f[f]) : NULL;
-    if (v && v->type == KS_VSTR)
-        s = v->u.s;
-    return s;
+    return (unsigned)((s * 2654435761u) >> 25) & 127;
+}
+
+/* The event's values of the fields this detector reads, in one pass over
+ * the event (a lookup per field would scan it NF times). First wins. */
+typedef struct fvals {
+    ks_slice v[NF];
+} fvals;
+
+static void fetch(const xdet *d, const ks_event *ev, fvals *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < ev->n; i++) {
+        const ks_field *f = &ev->fields[i];
+        for (unsigned h = ftab_slot(f->name); d->ftab[h].sym; h = (h + 1) & 127) {
+            if (d->ftab[h].sym == f->name) {
+                ks_slice *dst = &out->v[d->ftab[h].idx];
+                if (!dst->p && f->v.type == KS_VSTR) {
+                    *dst = f->v.u.s;
+                    if (!dst->p)
+                        dst->p = ""; /* present but empty */
+                }
+                break;
+            }
+        }
+    }
+}
+
+#define get(d, ev, f) (fv.v[(f)])
+
+static inline int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
 static bool has_ci(ks_slice s, const char *needle)
@@ -127,21 +159,27 @@ static bool has_ci(ks_slice s, const char *needle)
     return s.p && ks__memmem_ci(s.p, s.n, needle, strlen(needle)) != NULL;
 }
 
+/* The first/last byte is compared inline: most calls fail right there. */
 static bool eq_ci(ks_slice s, const char *lit)
 {
-    return s.p && ks__ieq(s.p, s.n, lit, strlen(lit));
+    size_t k = strlen(lit);
+    return s.p && s.n == k && (!k || lower((unsigned char)s.p[0]) == lower((unsigned char)lit[0])) &&
+           ks__ieq(s.p, s.n, lit, k);
 }
 
 static bool prefix_ci(ks_slice s, const char *lit)
 {
     size_t k = strlen(lit);
-    return s.p && s.n >= k && ks__ieq(s.p, k, lit, k);
+    return s.p && s.n >= k && (!k || lower((unsigned char)s.p[0]) == lower((unsigned char)lit[0])) &&
+           ks__ieq(s.p, k, lit, k);
 }
 
 static bool suffix_ci(ks_slice s, const char *lit)
 {
     size_t k = strlen(lit);
-    return s.p && s.n >= k && ks__ieq(s.p + s.n - k, k, lit, k);
+    return s.p && s.n >= k &&
+           (!k || lower((unsigned char)s.p[s.n - 1]) == lower((unsigned char)lit[k - 1])) &&
+           ks__ieq(s.p + s.n - k, k, lit, k);
 }
 
 static ks_slice basename_of(ks_slice s)
@@ -161,6 +199,11 @@ static const char *const stock_pages[] = {"logon.aspx", "logoff.aspx", "errorfe.
 
 static bool script_ext(ks_slice s)
 {
+    if (!s.n)
+        return false;
+    int last = lower((unsigned char)s.p[s.n - 1]);
+    if (last != 'x' && last != 'p')
+        return false;
     return suffix_ci(s, ".aspx") || suffix_ci(s, ".ashx") || suffix_ci(s, ".asp") ||
            suffix_ci(s, ".asmx");
 }
@@ -322,7 +365,9 @@ static void classify_request(xws *w, const ks_event *ev, ks_slice who, ks_slice 
 {
     xstate *s = &w->st;
     unsigned hits = 0; /* stages this request shows; the text is built only then */
-    if (has_ci(cookie, "X-AnonResource-Backend=") || has_ci(cookie, "X-BEResource=") ||
+    /* Both exploit cookies route to "host~version": no '~', no SSRF cookie. */
+    bool tilde = cookie.n && memchr(cookie.p, '~', cookie.n);
+    if ((tilde && (has_ci(cookie, "X-AnonResource-Backend=") || has_ci(cookie, "X-BEResource="))) ||
         (httpproxy && authuser.n == 0 && prefix_ci(anchor, "ServerInfo~") &&
          memchr(anchor.p, '/', anchor.n)))
         hits |= 1u << ST_SSRF;
@@ -376,6 +421,8 @@ static int x_on_event(void *wsp, const ks_event *ev)
     xdet *d = w->d;
     char what[160];
     ks_evidence e;
+    fvals fv;
+    fetch(d, ev, &fv);
     ks_slice stem = get(d, ev, F_STEM);
     if (stem.p) {
         ks_slice who = get(d, ev, F_CIP);
@@ -521,8 +568,16 @@ static int x_create(ks_engine *e, void **out)
         return KS_ENOMEM;
     d->e = e;
     pthread_mutex_init(&d->lock, NULL);
-    for (int i = 0; i < NF; i++)
+    for (int i = 0; i < NF; i++) {
         d->f[i] = ks_symtab_intern(ks__engine_symtab(e), fnames[i], strlen(fnames[i]));
+        if (!d->f[i])
+            continue;
+        unsigned h = ftab_slot(d->f[i]);
+        while (d->ftab[h].sym)
+            h = (h + 1) & 127;
+        d->ftab[h].sym = d->f[i];
+        d->ftab[h].idx = i;
+    }
     /* Our own option, and the shared IOC list (its hash lines are ignored). */
     size_t n = ks__opt_list(e, "exchange.ioc", &iocs);
     for (size_t i = 0; i < n; i++)

@@ -413,49 +413,124 @@ static void w3c_close(void *state)
 
 /* ---- records ------------------------------------------------------------------- */
 
-static size_t tokenize(const char *s, size_t n, ks_slice *t, size_t max)
+enum { LF_HIGH = 1, LF_CTL = 2, LF_PLUS = 4, LF_PCT = 8 };
+
+/* One pass over a record: splits it at spaces into t (returns the count,
+ * max + 1 when there are more) and sets LF_* flags for bytes >= 0x80,
+ * control bytes other than tab, '+' and '%' — so the per-field work
+ * ('+' to space, percent-decoding, UTF-8 repair) runs only on lines that
+ * need it. Eight bytes at a time (SWAR, exact byte masks); the bit tricks
+ * assume a little-endian word, hence the byte-loop fallback. */
+static size_t scan_line(const char *s, size_t n, ks_slice *t, size_t max, unsigned *flags)
 {
-    size_t k = 0;
-    const char *p = s, *end = s + n;
-    for (;;) {
-        if (k == max)
-            return max + 1;
-        const char *sp = memchr(p, ' ', (size_t)(end - p));
-        t[k].p = p;
-        t[k].n = (size_t)((sp ? sp : end) - p);
-        k++;
-        if (!sp)
-            return k;
-        p = sp + 1;
+    size_t k = 0, b = 0, i = 0;
+    unsigned fl = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, hi = 0x8080808080808080ull,
+                   lo7 = 0x7f7f7f7f7f7f7f7full;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t y = w & lo7;
+        /* byte == c exactly: ((x & 7f) + 7f) | x has the high bit clear only for 0 */
+        uint64_t x = w ^ (ones * ' ');
+        uint64_t sp = ~(((x & lo7) + lo7) | x) & hi;
+        uint64_t ctl = ~((y + ones * 0x60) | w) & hi; /* bytes < 0x20 */
+        if (w & hi)
+            fl |= LF_HIGH;
+        if (ctl) {
+            for (uint64_t m = ctl; m; m &= m - 1)
+                if (s[i + (size_t)(__builtin_ctzll(m) >> 3)] != '\t')
+                    fl |= LF_CTL;
+        }
+        x = w ^ (ones * '+');
+        if (~(((x & lo7) + lo7) | x) & hi)
+            fl |= LF_PLUS;
+        x = w ^ (ones * '%');
+        if (~(((x & lo7) + lo7) | x) & hi)
+            fl |= LF_PCT;
+        for (; sp; sp &= sp - 1) {
+            size_t pos = i + (size_t)(__builtin_ctzll(sp) >> 3);
+            if (k == max) {
+                *flags = fl;
+                return max + 1;
+            }
+            t[k].p = s + b;
+            t[k].n = pos - b;
+            k++;
+            b = pos + 1;
+        }
     }
+#endif
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ') {
+            if (k == max) {
+                *flags = fl;
+                return max + 1;
+            }
+            t[k].p = s + b;
+            t[k].n = i - b;
+            k++;
+            b = i + 1;
+        } else if (c < 0x20 && c != '\t') {
+            fl |= LF_CTL;
+        } else if (c >= 0x80) {
+            fl |= LF_HIGH;
+        } else if (c == '+') {
+            fl |= LF_PLUS;
+        } else if (c == '%') {
+            fl |= LF_PCT;
+        }
+    }
+    *flags = fl;
+    if (k == max)
+        return max + 1;
+    t[k].p = s + b;
+    t[k].n = n - b;
+    return k + 1;
 }
 
-static int add_value(w3c_in *w, ks_event *ev, const col *c, ks_slice v)
+/* Appends a string field; writes in place while the event has room (the
+ * common case: the array is reused across events) instead of a call. */
+static inline int put(ks_event *ev, ks_sym name, ks_slice v)
 {
+    if (KS_LIKELY(ev->n < ev->cap && name)) {
+        ks_field *f = &ev->fields[ev->n++];
+        f->name = name;
+        f->v.type = KS_VSTR;
+        f->v.u.s = v;
+        return KS_OK;
+    }
     ks_value val = {.type = KS_VSTR};
+    val.u.s = v;
+    return ks__event_add(ev, name, &val);
+}
+
+static int add_value(ks_event *ev, const col *c, ks_slice v, unsigned fl)
+{
     ks_slice out = v;
     int rc = KS_OK;
     if (v.n == 1 && v.p[0] == '-')
         v.n = 0, out.n = 0;
     switch (c->kind) {
     case K_HEADER:
-        rc = ks__plus_to_space(ev->arena, v.p, v.n, &out);
+        if (fl & LF_PLUS)
+            rc = ks__plus_to_space(ev->arena, v.p, v.n, &out);
         break;
     case K_STEM:
     case K_QUERY: {
-        ks_slice dec;
-        val.u.s = v;
-        ks__event_add(ev, c->name, &val);
-        rc = ks__url_decode(ev->arena, v.p, v.n, c->kind == K_QUERY, &dec);
-        val.u.s = dec;
-        return ks__event_add(ev, c->dec, &val) == KS_ENOMEM ? KS_ENOMEM : rc;
+        ks_slice dec = v;
+        if (put(ev, c->name, v) == KS_ENOMEM)
+            return KS_ENOMEM;
+        if (fl & (LF_PCT | LF_PLUS))
+            rc = ks__url_decode(ev->arena, v.p, v.n, c->kind == K_QUERY, &dec);
+        return put(ev, c->dec, dec) == KS_ENOMEM ? KS_ENOMEM : rc;
     }
     default:
         break;
     }
-    KS_UNUSED(w);
-    val.u.s = out;
-    int r2 = ks__event_add(ev, c->name, &val);
+    int r2 = put(ev, c->name, out);
     return rc != KS_OK ? rc : (r2 == KS_ENOMEM ? KS_ENOMEM : KS_OK);
 }
 
@@ -490,24 +565,27 @@ static int w3c_next(void *state, ks_event *ev)
             directive(w, s, n, lineno, off);
             continue;
         }
-        bool high;
-        if (ks__line_has_ctl(s, n, &high)) {
+        unsigned fl;
+        size_t nt = scan_line(s, n, w->toks, W3C_MAX_FIELDS, &fl);
+        if (fl & LF_CTL) {
             w->nbad++;
             report(w, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
                    "binary or control bytes in a record; line skipped");
             continue;
         }
         ks__event_reset(ev);
-        if (high) {
+        if (fl & LF_HIGH) {
             ks_slice fixed;
             if (ks__utf8_repair(ev->arena, s, n, &fixed) != KS_OK) {
                 w->nbad++;
                 continue;
             }
-            s = fixed.p;
-            n = fixed.n;
+            if (fixed.p != s) { /* repaired: the tokens must point into the copy */
+                s = fixed.p;
+                n = fixed.n;
+                nt = scan_line(s, n, w->toks, W3C_MAX_FIELDS, &fl);
+            }
         }
-        size_t nt = tokenize(s, n, w->toks, W3C_MAX_FIELDS);
         const layout *L = &w->hdr;
         if (!L->n) {
             const char *g = nt <= W3C_MAX_FIELDS ? guess_layout(w->toks, nt) : NULL;
@@ -535,7 +613,7 @@ static int w3c_next(void *state, ks_event *ev)
         ev->prov.line = lineno;
         ev->prov.offset = off;
         for (size_t i = 0; i < nt; i++)
-            if (add_value(w, ev, &L->cols[i], w->toks[i]) == KS_ENOMEM)
+            if (add_value(ev, &L->cols[i], w->toks[i], fl) == KS_ENOMEM)
                 return KS_ENOMEM;
         int64_t t;
         if (L->idate >= 0 && L->itime >= 0 &&
