@@ -21,6 +21,7 @@
  * rule of an applicable group is a candidate.
  */
 #include <hs/hs.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sigma_pre.h"
@@ -39,6 +40,13 @@ typedef struct pgroup {
     uint32_t *always;       /* rules without needles */
     uint32_t nalways;
     uint32_t base;          /* global id of its needle 0 (hit bitset) */
+    /* build-time only: the literals, compiled in parallel after grouping */
+    const char **lits;
+    size_t *lens;
+    ks_arena *lit_arena;    /* owns the lowered literals */
+    uint32_t *members;      /* run indices of its rules */
+    uint32_t nm;
+    bool failed;            /* Vectorscan refused the database */
 } pgroup;
 
 typedef struct lsfield {    /* a field some logsource condition reads */
@@ -230,6 +238,10 @@ static nset cond_needles(ks_arena *a, const sg_rule *r, const sg_cond *c)
 static void group_free(pgroup *g)
 {
     hs_free_database(g->db);
+    free(g->members);
+    free(g->lits);
+    free(g->lens);
+    ks__arena_free(g->lit_arena);
     free(g->off);
     free(g->rules);
     free(g->always);
@@ -281,7 +293,6 @@ static int group_build(pgroup *g, sg_rule *const *run, const uint32_t *members, 
     nset *sets = calloc(nm + 1, sizeof *sets);
     const char **lits = NULL;
     size_t *lens = NULL;
-    unsigned *flags = NULL, *hsids = NULL;
     uint32_t *counts = NULL;
     int rc = KS_ENOMEM;
 
@@ -360,39 +371,17 @@ static int group_build(pgroup *g, sg_rule *const *run, const uint32_t *members, 
             size_t id = sets[m].n[k];
             g->rules[g->off[id] + counts[id]++] = members[m];
         }
-    if (g->nneedles) {
-        hs_compile_error_t *err = NULL;
-        flags = calloc(g->nneedles, sizeof *flags);
-        hsids = calloc(g->nneedles, sizeof *hsids);
-        if (!flags || !hsids)
-            goto out;
-        for (uint32_t i = 0; i < g->nneedles; i++) {
-            flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-            hsids[i] = i;
-        }
-        if (hs_compile_lit_multi(lits, flags, hsids, lens, g->nneedles, HS_MODE_BLOCK, NULL, &g->db,
-                                 &err) != HS_SUCCESS) {
-            /* fall back: every rule of the group is a candidate, no pattern
-             * skipping (needle ids would never be set) */
-            hs_free_compile_error(err);
-            g->db = NULL;
-            g->nalways = 0;
-            for (size_t m = 0; m < nm; m++)
-                g->always[g->nalways++] = members[m];
-            for (size_t m = 0; m < nm; m++) {
-                sg_rule *r = run[members[m]];
-                for (uint32_t s2 = 0; s2 < r->nsearches; s2++)
-                    for (uint32_t gi = 0; gi < r->searches[s2].n; gi++)
-                        for (uint32_t i = 0; i < r->searches[s2].groups[gi].n; i++) {
-                            sg_item *it = &r->searches[s2].groups[gi].items[i];
-                            for (uint32_t v = 0; v < it->nvals; v++)
-                                for (uint32_t q = 0; q < it->vals[v].npats; q++)
-                                    it->vals[v].pats[q].needle = 0;
-                        }
-            }
-            g->nneedles = 0;
-        }
-    }
+    g->members = malloc((nm + 1) * sizeof *g->members);
+    if (!g->members)
+        goto out;
+    memcpy(g->members, members, nm * sizeof *members);
+    g->nm = (uint32_t)nm;
+    g->lits = lits;
+    g->lens = lens;
+    g->lit_arena = a;
+    lits = NULL;
+    lens = NULL;
+    a = NULL;
     rc = KS_OK;
 out:
     ks__arena_free(a);
@@ -400,10 +389,95 @@ out:
     free(sets);
     free(lits);
     free(lens);
-    free(flags);
-    free(hsids);
     free(counts);
     return rc;
+}
+
+/* ---- compiling the databases, groups in parallel ---------------------------------------- */
+
+typedef struct compile_job {
+    pgroup *groups;
+    uint32_t ngroups;
+    uint32_t next;          /* next group to take (under mu) */
+    pthread_mutex_t mu;
+} compile_job;
+
+static void group_compile(pgroup *g)
+{
+    hs_compile_error_t *err = NULL;
+    unsigned *flags = NULL, *ids = NULL;
+    if (!g->nneedles)
+        return;
+    flags = calloc(g->nneedles, sizeof *flags);
+    ids = calloc(g->nneedles, sizeof *ids);
+    if (!flags || !ids) {
+        g->failed = true;
+        goto out;
+    }
+    for (uint32_t i = 0; i < g->nneedles; i++) {
+        flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+        ids[i] = i;
+    }
+    if (hs_compile_lit_multi(g->lits, flags, ids, g->lens, g->nneedles, HS_MODE_BLOCK, NULL, &g->db,
+                             &err) != HS_SUCCESS) {
+        hs_free_compile_error(err);
+        g->db = NULL;
+        g->failed = true;
+    }
+out:
+    free(flags);
+    free(ids);
+}
+
+static void *compile_worker(void *arg)
+{
+    compile_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        uint32_t i = j->next++;
+        pthread_mutex_unlock(&j->mu);
+        if (i >= j->ngroups)
+            return NULL;
+        group_compile(&j->groups[i]);
+    }
+}
+
+/* Vectorscan compiles are independent and thread-safe: use the cores (the
+ * rule set of a hunt compiles once, before any evidence is read). */
+static void compile_all(sg_pre *p)
+{
+    compile_job j = {.groups = p->groups, .ngroups = p->ngroups};
+    pthread_t th[8];
+    int n = KS_MIN(ks__ncpu(), 8), started = 0;
+    pthread_mutex_init(&j.mu, NULL);
+    for (int i = 1; i < n; i++)
+        if (pthread_create(&th[started], NULL, compile_worker, &j) == 0)
+            started++;
+    compile_worker(&j);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&j.mu);
+}
+
+/* A group whose database failed: every rule is a candidate, no pattern
+ * skipping (their needle bits would never be set). */
+static void group_fallback(pgroup *g, sg_rule *const *run)
+{
+    g->nalways = 0;
+    for (uint32_t m = 0; m < g->nm; m++)
+        g->always[g->nalways++] = g->members[m];
+    for (uint32_t m = 0; m < g->nm; m++) {
+        sg_rule *r = run[g->members[m]];
+        for (uint32_t s2 = 0; s2 < r->nsearches; s2++)
+            for (uint32_t gi = 0; gi < r->searches[s2].n; gi++)
+                for (uint32_t i = 0; i < r->searches[s2].groups[gi].n; i++) {
+                    sg_item *it = &r->searches[s2].groups[gi].items[i];
+                    for (uint32_t v = 0; v < it->nvals; v++)
+                        for (uint32_t q = 0; q < it->vals[v].npats; q++)
+                            it->vals[v].pats[q].needle = 0;
+                }
+    }
+    g->nneedles = 0;
 }
 
 /* Fields read by logsource conditions (memo key); false if some condition
@@ -479,8 +553,20 @@ int sg__pre_build(sg_rule *const *run, size_t nrun, bool enable, sg_pre **out)
         if ((rc = group_build(g, run, members, nm, enable, p->nrun)) != KS_OK)
             goto out;
         p->nids += g->nneedles;
-        p->nneedles += g->nneedles;
-        p->nalways += g->nalways;
+    }
+    compile_all(p);
+    for (uint32_t g = 0; g < p->ngroups; g++) {
+        pgroup *pg = &p->groups[g];
+        if (pg->failed)
+            group_fallback(pg, run);
+        free(pg->lits);
+        free(pg->lens);
+        ks__arena_free(pg->lit_arena);
+        pg->lits = NULL;
+        pg->lens = NULL;
+        pg->lit_arena = NULL;
+        p->nneedles += pg->nneedles;
+        p->nalways += pg->nalways;
     }
     p->memo = collect_lsfields(p) && p->nlsf > 0;
     *out = p;
