@@ -16,6 +16,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64];
 
+/* The scratch directory goes when the process does (make check replays). */
+static void cleanup(void)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s/evidence", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const names[] = {"hashes.txt", "c2-list.txt", "filename-iocs.txt",
@@ -26,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(dir, sizeof dir, "/tmp/kensa-fuzz-ioc-XXXXXX");
         if (!mkdtemp(dir))
             return 0;
+        atexit(cleanup);
         snprintf(target, sizeof target, "%s/evidence", dir);
         FILE *t = fopen(target, "w");
         if (t) {
