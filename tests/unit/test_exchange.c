@@ -567,3 +567,48 @@ TEST(w3c_split_parts_agree_with_whole_file)
     ks__buf_release(&b);
     run_release(&r);
 }
+
+/* The SWAR record scan against the plain rule, byte by byte and position by
+ * position (word boundaries, tails): control bytes but tab reject the line,
+ * spaces split it, everything else stays in its field. */
+TEST(w3c_scan_every_byte_every_position)
+{
+    static const unsigned char probes[] = {0x00, 0x01, 0x09, 0x0a + 0x10, 0x1f, 0x20, 0x2b,
+                                           0x25, 0x7f, 0x80, 0xc3, 0xff, 'a'};
+    int bad = 0;
+    for (size_t pi = 0; pi < sizeof probes; pi++) {
+        for (int pos = 0; pos < 24; pos++) {
+            run r;
+            run_init(&r);
+            char line[128];
+            size_t n = 0;
+            n += (size_t)snprintf(line, sizeof line, "#Fields: a b\n");
+            size_t start = n;
+            for (int i = 0; i < pos; i++)
+                line[n++] = 'x';
+            line[n++] = (char)probes[pi];
+            line[n++] = 'x';
+            line[n++] = ' ';
+            line[n++] = 'y';
+            line[n++] = '\n';
+            int nev = parse_part(&r, &ks_input_w3c, line, n, 0, UINT64_MAX);
+            unsigned char c = probes[pi];
+            bool ctl = c < 0x20 && c != '\t';
+            int want_ev = ctl || c == ' ' ? 0 : 1; /* a space makes 3 fields: count error */
+            if (nev != want_ev || (want_ev == 0 && r.nwarn != 1)) {
+                if (bad++ < 5)
+                    fprintf(stderr, "byte 0x%02x at %d: %d events, %d warnings\n", c, pos, nev, r.nwarn);
+            } else if (nev == 1) {
+                /* field a keeps every byte (bytes >= 0x80 alone are repaired to U+FFFD) */
+                char want[64];
+                snprintf(want, sizeof want, "|a=%.*s", (int)(pos + 2), line + start);
+                if (c < 0x80 && !strstr(r.out.p, want) && bad++ < 5)
+                    fprintf(stderr, "byte 0x%02x at %d: %s\n", c, pos, r.out.p);
+                if (!strstr(r.out.p, "|b=y") && bad++ < 5)
+                    fprintf(stderr, "byte 0x%02x at %d: b lost: %s\n", c, pos, r.out.p);
+            }
+            run_release(&r);
+        }
+    }
+    CHECK_INT(bad, 0);
+}
