@@ -206,7 +206,11 @@ int ks_time_parse(const char *s, size_t n, int64_t *out)
     }
     if (i != n)
         return KS_EFORMAT;
-    *out = (ks__timegm(y, mo, d, h, mi, sec) - off) * 1000000000 + frac;
+    int64_t secs = ks__timegm(y, mo, d, h, mi, sec) - off;
+    /* UTC ns in int64 covers 1677..2262; later years would overflow. */
+    if (secs > INT64_MAX / 1000000000 - 1 || secs < INT64_MIN / 1000000000 + 1)
+        return KS_EFORMAT;
+    *out = secs * 1000000000 + frac;
     return KS_OK;
 }
 

@@ -172,6 +172,9 @@ int ks__w3c_time(const char *d, size_t dn, const char *t, size_t tn, int64_t *ou
             frac += (t[i] - '0') * scale;
         }
     }
-    *out = ks__timegm(y, mo, dd, h, mi, s) * 1000000000ll + frac;
+    int64_t secs = ks__timegm(y, mo, dd, h, mi, s);
+    if (secs > INT64_MAX / 1000000000 - 1 || secs < INT64_MIN / 1000000000 + 1)
+        return KS_EFORMAT; /* beyond 2262: not representable as UTC ns */
+    *out = secs * 1000000000ll + frac;
     return KS_OK;
 }
