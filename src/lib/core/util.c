@@ -288,8 +288,22 @@ size_t ks__utf8_put(char out[4], uint32_t cp)
 
 size_t ks__utf16le_to_utf8(const uint8_t *in, size_t n, char *out, size_t cap, bool stop_at_nul)
 {
-    size_t o = 0;
-    for (size_t i = 0; i + 1 < n; i += 2) {
+    size_t o = 0, i = 0;
+    /* Fast path: four ASCII code units (no zero, high bytes clear) at a time. */
+    while (i + 8 <= n && o + 4 <= cap) {
+        uint64_t w;
+        memcpy(&w, in + i, 8);
+        if ((w & 0xff80ff80ff80ff80ull) != 0 || (w & 0xff) == 0 || (w & 0xff0000) == 0 ||
+            (w & 0xff00000000ull) == 0 || (w & 0xff000000000000ull) == 0)
+            break;
+        out[o] = (char)in[i];
+        out[o + 1] = (char)in[i + 2];
+        out[o + 2] = (char)in[i + 4];
+        out[o + 3] = (char)in[i + 6];
+        o += 4;
+        i += 8;
+    }
+    for (; i + 1 < n; i += 2) {
         uint32_t cu = (uint32_t)in[i] | ((uint32_t)in[i + 1] << 8);
         if (cu == 0 && stop_at_nul)
             break;

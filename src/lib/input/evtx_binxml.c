@@ -382,6 +382,41 @@ static int fmt(ks_arena *a, ks_value *out, const char *f, ...)
     return set_str(out, ks__arena_strndup(a, buf, n), n);
 }
 
+/* "0x" + lowercase hex without leading zeros, into the arena (printf costs
+ * more than the rest of a record's values together). */
+static int hex_value(ks_arena *a, ks_value *out, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = digits[v & 15];
+        v >>= 4;
+    } while (v);
+    char *o = ks__arena_alloc(a, n + 3);
+    if (!o)
+        return KS_ENOMEM;
+    o[0] = '0';
+    o[1] = 'x';
+    for (size_t i = 0; i < n; i++)
+        o[2 + i] = tmp[n - 1 - i];
+    o[n + 2] = 0;
+    return set_str(out, o, n + 2);
+}
+
+static size_t put_dec(char *o, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        o[i] = tmp[n - 1 - i];
+    return n;
+}
+
 static int convert_sid(const uint8_t *p, size_t n, ks_arena *a, ks_value *out)
 {
     if (n < 8)
@@ -392,12 +427,21 @@ static int convert_sid(const uint8_t *p, size_t n, ks_arena *a, ks_value *out)
     uint64_t auth = 0;
     for (int i = 2; i < 8; i++)
         auth = (auth << 8) | p[i];
-    char buf[256];
-    int k = snprintf(buf, sizeof buf, "S-%u-%llu", p[0], (unsigned long long)auth);
-    for (size_t i = 0; i < subs && k > 0 && (size_t)k < sizeof buf; i++)
-        k += snprintf(buf + k, sizeof buf - (size_t)k, "-%u", evx_u32(p + 8 + i * 4));
-    size_t len = KS_MIN((size_t)k, sizeof buf - 1);
-    return set_str(out, ks__arena_strndup(a, buf, len), len);
+    char *buf = ks__arena_alloc(a, 4 + 3 + 21 + subs * 11 + 1);
+    if (!buf)
+        return KS_ENOMEM;
+    size_t len = 0;
+    buf[len++] = 'S';
+    buf[len++] = '-';
+    len += put_dec(buf + len, p[0]);
+    buf[len++] = '-';
+    len += put_dec(buf + len, auth);
+    for (size_t i = 0; i < subs; i++) {
+        buf[len++] = '-';
+        len += put_dec(buf + len, evx_u32(p + 8 + i * 4));
+    }
+    buf[len] = 0;
+    return set_str(out, buf, len);
 }
 
 int evx_value_convert(const evx_value *in, size_t index, ks_arena *a, ks_value *out)
@@ -482,9 +526,9 @@ int evx_value_convert(const evx_value *in, size_t index, ks_arena *a, ks_value *
                    evx_u16(p + 4), evx_u16(p + 6), p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15]);
     case V_SIZET: /* win:Pointer: Windows renders it as unpadded hex */
         if (n == 4)
-            return fmt(a, out, "0x%x", evx_u32(p));
+            return hex_value(a, out, evx_u32(p));
         if (n < 8) return KS_EFORMAT;
-        return fmt(a, out, "0x%llx", (unsigned long long)evx_u64(p));
+        return hex_value(a, out, evx_u64(p));
     case V_FILETIME: {
         if (n < 8) return KS_EFORMAT;
         uint64_t ft = evx_u64(p);
@@ -514,10 +558,10 @@ int evx_value_convert(const evx_value *in, size_t index, ks_arena *a, ks_value *
         return convert_sid(p, n, a, out);
     case V_HEX32:
         if (n < 4) return KS_EFORMAT;
-        return fmt(a, out, "0x%x", evx_u32(p));
+        return hex_value(a, out, evx_u32(p));
     case V_HEX64:
         if (n < 8) return KS_EFORMAT;
-        return fmt(a, out, "0x%llx", (unsigned long long)evx_u64(p));
+        return hex_value(a, out, evx_u64(p));
     }
     /* Unknown types keep their bytes rather than vanish. */
     out->type = KS_VBIN;
@@ -602,6 +646,15 @@ static int resolve(walker *w, const evx_part *parts, size_t i, size_t j, ks_valu
         if (subst_empty(w, &parts[i]))
             return KS_OK;
         return evx_value_convert(&w->vals[parts[i].id], 0, w->scratch, out);
+    }
+    if (j == i + 1 && (parts[i].kind == EVX_TEXT || parts[i].kind == EVX_CDATA)) {
+        /* literal text (Data Name="...", xmlns): already UTF-8 in the tree */
+        if (parts[i].n) {
+            out->type = KS_VSTR;
+            out->u.s.p = parts[i].text;
+            out->u.s.n = parts[i].n;
+        }
+        return KS_OK;
     }
     ks_buf b = KS_BUF_INIT;
     for (size_t k = i; k < j; k++) {
