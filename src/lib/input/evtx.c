@@ -516,6 +516,10 @@ static int evtx_next(void *state, ks_event *ev)
         ev->prov.record = rec.id;
         ev->prov.offset = rec.offset;
         x->records++;
+        /* chunks behind us are done: let the kernel drop their pages so the
+         * resident set stays bounded on files larger than memory */
+        if (rec.offset > x->ctx.begin + EVX_CHUNK_SIZE)
+            ks__source_release(x->ctx.src, rec.offset - EVX_CHUNK_SIZE);
         return KS_OK;
     }
 }

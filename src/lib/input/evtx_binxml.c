@@ -81,11 +81,11 @@ static int read_name(cur *c, const char **name, size_t *n)
     uint32_t off = evx_u32(c->p);
     c->p += 4;
     uint32_t here = (uint32_t)(c->p - c->ch->base);
-    if (off + 8 > c->ch->size)
+    if ((size_t)off + 8 > c->ch->size)
         return fail(c, "name offset outside the chunk");
     const uint8_t *s = c->ch->base + off;
     size_t count = evx_u16(s + 6);
-    if (off + 8 + count * 2 + 2 > c->ch->size)
+    if ((size_t)off + 8 + count * 2 + 2 > c->ch->size)
         return fail(c, "name runs past the end of the chunk");
     *name = utf16(c->a, s + 8, count, n);
     if (!*name)
