@@ -284,6 +284,7 @@ typedef struct evtx_in {
     size_t depth;
     ks_sym s_time, s_recovered;
     uint64_t records;
+    uint64_t slack_ok, slack_bad;   /* older copies from slack: decoded, not */
 } evtx_in;
 
 static const char *const system_aliases[] = {"EventID", "Channel", "Computer", "EventRecordID",
@@ -500,11 +501,16 @@ static int evtx_next(void *state, ks_event *ev)
         x->depth = 0;
         rc = evx_walk_record(evx_reader_chunk(x->r), rec.data, rec.n, &v, ev->arena, &why, &off);
         if (rc != KS_OK) {
-            if (!rec.recovered || rec.slack)
+            /* Stale slack often references templates that were overwritten:
+             * counted and summarised at the end, not reported one by one. */
+            if (rec.slack)
+                x->slack_bad++;
+            else
                 evx_reader_bad_record(x->r, &rec, why ? why : ks_strerror(rc), off);
             ks__event_reset(ev);
             continue;
         }
+        x->slack_ok += rec.slack;
         if (rec.slack) {
             ks_value s = {.type = KS_VSTR};
             s.u.s.p = "slack";
@@ -529,6 +535,13 @@ static void evtx_close(void *state)
     evtx_in *x = state;
     if (!x)
         return;
+    if (x->slack_ok || x->slack_bad) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = x->ctx.path;
+        ks__diag(x->ctx.w->engine, KS_DIAG_INFO, KS_OK, "evtx", &loc,
+                 "slack: %llu older record copies recovered, %llu not decodable (their templates were overwritten)",
+                 (unsigned long long)x->slack_ok, (unsigned long long)x->slack_bad);
+    }
     evx_reader_free(x->r);
     free(x);
 }
