@@ -380,7 +380,8 @@ static void classify_request(xws *w, const ks_event *ev, ks_slice who, ks_slice 
         bool ps = has_ci(q, "powershell");
         if (ps && user.n && !eq_ci(user, "anonymous"))
             hits |= 1u << ST_NOTSHELL;
-        else if (has_ci(q, "/mapi/nspi") || ps || has_ci(q, "/ews/") || has_ci(q, "X-Rps-CAT="))
+        else if (has_ci(q, "/mapi/nspi") || ps || has_ci(q, "/ews/") || has_ci(q, "X-Rps-CAT=") ||
+                 has_ci(q, "Email=autodiscover/autodiscover.json"))
             hits |= 1u << ST_PROXYSHELL;
     } else if (prefix_ci(stem, "/powershell") && has_ci(q, "X-Rps-CAT=")) {
         hits |= 1u << ST_PROXYSHELL;
