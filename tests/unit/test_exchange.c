@@ -612,3 +612,44 @@ TEST(w3c_scan_every_byte_every_position)
     }
     CHECK_INT(bad, 0);
 }
+
+/* SigmaHQ's own Exchange web rules read the W3C field names as kensa emits
+ * them: they must fire on the attack lines of our fixture, and only there. */
+TEST(corpus_sigmahq_web_rules_on_fixture)
+{
+    const char *c = ks_test_corpus();
+    const char *ev = "tests/golden/exchange/proxylogon/evidence/u_ex210303.log";
+    char rules[1024];
+    FILE *fp = fopen(ev, "r");
+    if (!c || !fp) {
+        printf("SKIP sigmahq-web: no corpus or not run from the source tree\n");
+        if (fp)
+            fclose(fp);
+        return;
+    }
+    fclose(fp);
+    snprintf(rules, sizeof rules, "%s/sigma/rules-emerging-threats/2021/Exploits/ProxyShell-Exploit", c);
+    ks_engine *e = NULL;
+    ks_engine_new(&e);
+    ks_engine_set(e, "builtin", "false");
+    ks_engine_set(e, "rules", rules);
+    ks_engine_add_path(e, ev);
+    ks_engine_run(e);
+    size_t hits = 0, wrong = 0;
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+        const ks_finding *f = ks_engine_finding(e, i);
+        if (strcmp(f->detector, "sigma") != 0 || !f->nevidence)
+            continue;
+        uint64_t line = f->evidence[0].line;
+        /* ProxyShell lines 47, 49 and the ProxyNotShell line 58 of the fixture */
+        if (line == 47 || line == 49 || line == 58)
+            hits++;
+        else
+            wrong++;
+    }
+    printf("RECALL sigmahq ProxyShell rules on the kensa W3C fixture: %zu/3 attack lines, %zu other lines\n",
+           hits, wrong);
+    CHECK_INT(hits, 3);
+    CHECK_INT(wrong, 0);
+    ks_engine_free(e);
+}
