@@ -23,6 +23,7 @@
  * tree. Memory is bounded: at most MAX_SOURCES sources and MAX_HOST host
  * entries are kept; the rest are counted.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,7 +251,14 @@ static void state_release(xstate *s)
 static void hit_set(xstate *s, hit *h, int64_t t, const ks_evidence *ev, const char *what,
                     uint64_t count)
 {
-    if (h->count == 0 || (t != KS_TIME_NONE && (h->t == KS_TIME_NONE || t < h->t))) {
+    /* The earliest example wins; ties go to the smaller (path, line) so the
+     * result does not depend on which worker saw what first. */
+    bool earlier = h->count == 0 || (t != KS_TIME_NONE && (h->t == KS_TIME_NONE || t < h->t));
+    if (!earlier && h->count && t == h->t) {
+        int c = strcmp(ev->path ? ev->path : "", h->ev.path ? h->ev.path : "");
+        earlier = c < 0 || (c == 0 && ev->line < h->ev.line);
+    }
+    if (earlier) {
         h->t = t;
         h->ev = *ev;
         h->ev.path = ev->path ? ks__arena_strndup(s->arena, ev->path, strlen(ev->path)) : NULL;
@@ -890,6 +898,43 @@ static void emit_host(xdet *d, const int *howner)
     ks__emit(d->e, &f);
 }
 
+/* Host traces in time order (undated last), then stage and text: workers
+ * merge in any order, the report must not depend on it. */
+static int cmp_hostix(const void *pa, const void *pb, void *ud)
+{
+    const xstate *T = ud;
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    int64_t ta = T->host[a].t, tb = T->host[b].t;
+    if (ta != tb) {
+        if (ta == KS_TIME_NONE || tb == KS_TIME_NONE)
+            return ta == KS_TIME_NONE ? 1 : -1;
+        return ta < tb ? -1 : 1;
+    }
+    if (T->hstage[a] != T->hstage[b])
+        return T->hstage[a] - T->hstage[b];
+    return strcmp(T->host[a].what, T->host[b].what);
+}
+
+static void sort_host(xstate *T)
+{
+    size_t ix[MAX_HOST];
+    static_assert(sizeof(hit) < 4096, "hit stays small");
+    hit *tmp = malloc(T->nhost * sizeof *tmp + 1);
+    int st[MAX_HOST];
+    if (!tmp)
+        return; /* unsorted is still correct, only less tidy */
+    for (size_t i = 0; i < T->nhost; i++)
+        ix[i] = i;
+    qsort_r(ix, T->nhost, sizeof ix[0], cmp_hostix, T);
+    for (size_t i = 0; i < T->nhost; i++) {
+        tmp[i] = T->host[ix[i]];
+        st[i] = T->hstage[ix[i]];
+    }
+    memcpy(T->host, tmp, T->nhost * sizeof *tmp);
+    memcpy(T->hstage, st, T->nhost * sizeof st[0]);
+    free(tmp);
+}
+
 static int x_finish(void *det)
 {
     xdet *d = det;
@@ -899,6 +944,7 @@ static int x_finish(void *det)
     uint64_t *v;
     int howner[MAX_HOST];
     join_file_findings(d);
+    sort_host(T);
     source **srcs = calloc(ks__map_count(T->srcs) + 1, sizeof *srcs);
     if (!srcs)
         return KS_ENOMEM;
