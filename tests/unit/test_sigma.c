@@ -657,3 +657,44 @@ TEST(regex_backtracking_is_bounded)
     CHECK_INT(M("  s:\n    F|re: '^(a+)+$'\n  condition: s\n", spec), 0);
     CHECK(ks__now_ns() - t0 < 5000000000ull);
 }
+
+TEST(regex_required_literals)
+{
+    struct {
+        const char *re;
+        const char *lit; /* NULL: none */
+    } rows[] = {
+        {"ipconfig\\\\s+/all", "ipconfig"},
+        {"(?i)\\\\.exe[\\\"']?\\\\s+werfaultsecure\\\\.exe", "werfaultsecure.exe"},
+        {"shutdown\\\\s+/r /f /t 00", "/r /f /t 00"},
+        {"net\\\\s+config|route\\\\s+print", NULL},      /* top-level alternation */
+        {"(foo|bar)bazz", "bazz"},
+        {"abcd?ef", "abc"},                             /* d is optional */
+        {"x[abc]+yyyy", "yyyy"},
+        {"\\\\d{2,10}zzz", "zzz"},
+        {"(?x) a b c d", NULL},                         /* extended mode: give up */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "title: t\nlogsource: {product: test}\ndetection:\n  s:\n    F|re: \"%s\"\n  condition: s\n",
+                 rows[i].re);
+        sg_ruleset *rs = ruleset(yaml, NULL, NULL, 0);
+        CHECK(rs && rs->loaded == 1);
+        if (!rs || rs->loaded != 1) {
+            fprintf(stderr, "row %zu did not load\n", i);
+            sg__ruleset_free(rs);
+            continue;
+        }
+        const sg_val *v = &rs->rules[0]->searches[0].groups[0].items[0].vals[0];
+        if (rows[i].lit) {
+            CHECK(v->relit != NULL);
+            if (v->relit && strcmp(v->relit, rows[i].lit) != 0)
+                fprintf(stderr, "row %zu: literal '%s', expected '%s'\n", i, v->relit, rows[i].lit);
+            CHECK(v->relit && strcmp(v->relit, rows[i].lit) == 0);
+        } else {
+            CHECK(v->relit == NULL);
+        }
+        sg__ruleset_free(rs);
+    }
+}

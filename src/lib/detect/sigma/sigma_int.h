@@ -112,6 +112,8 @@ struct sg_val {
     sg_pat *pats;          /* string ops: OR over encoded variants */
     uint32_t npats;
     pcre2_code *re;        /* |re, owned by the ruleset */
+    const char *relit;     /* |re: a literal every match contains (prefilter), or NULL */
+    size_t relitn;
     double num;            /* gt/gte/lt/lte, time parts */
     int cmp;               /* numeric op: 1 gt, 2 gte, 3 lt, 4 lte, 0 eq */
     int part;              /* time part: 1 minute .. 6 year */
@@ -297,6 +299,8 @@ int sg__compile_value(sg_ctx *c, const sg_yaml *y, const sg_modifier *const *mod
                       sg_val *v);
 /* True when v is a plain string comparison (prefilter needles). */
 bool sg__val_is_string(const sg_val *v);
+/* True when v is a regular expression. */
+bool sg__val_is_regex(const sg_val *v);
 /* True when v is an |exists test (depends on presence only). */
 bool sg__val_is_exists(const sg_val *v);
 /* A rule by id or name, NULL if none. */

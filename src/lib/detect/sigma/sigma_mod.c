@@ -655,6 +655,94 @@ static int bad_value(sg_ctx *c, const char *what)
     return KS_ERULE;
 }
 
+/* The longest literal that every match of a regex must contain, for the
+ * prefilter. Conservative: only the top level of the pattern is read (no
+ * alternation there, groups and classes are skipped whole, a quantified
+ * character is dropped), and extended mode or \Q..\E give up. */
+static void regex_literal(sg_ctx *c, sg_val *v, const char *re, size_t n)
+{
+    char run[256], best[256];
+    size_t rn = 0, bn = 0;
+    int depth = 0;
+    if (memmem(re, n, "(?x", 3) || memmem(re, n, "\\Q", 2) || (c->reflags & PCRE2_EXTENDED))
+        return;
+#define END_RUN()                                                                  \
+    do {                                                                           \
+        if (rn > bn) {                                                             \
+            memcpy(best, run, rn);                                                 \
+            bn = rn;                                                               \
+        }                                                                          \
+        rn = 0;                                                                    \
+    } while (0)
+    for (size_t i = 0; i < n; i++) {
+        char ch = re[i];
+        if (ch == '\\' && i + 1 < n) {
+            char e = re[++i];
+            bool lit = !((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9'));
+            if (depth || !lit) {
+                if (!depth)
+                    END_RUN();
+                continue;
+            }
+            ch = e;
+        } else if (ch == '[') {
+            /* skip the class: ']' right after '[' or '[^' is literal */
+            size_t j = i + 1;
+            if (j < n && re[j] == '^')
+                j++;
+            if (j < n && re[j] == ']')
+                j++;
+            while (j < n && re[j] != ']') {
+                if (re[j] == '\\')
+                    j++;
+                j++;
+            }
+            i = j;
+            if (!depth)
+                END_RUN();
+            continue;
+        } else if (ch == '(') {
+            depth++;
+            if (depth == 1)
+                END_RUN();
+            continue;
+        } else if (ch == ')') {
+            if (depth)
+                depth--;
+            continue;
+        } else if (depth) {
+            continue;
+        } else if (ch == '|') {
+            return; /* top-level alternation: no single required literal */
+        } else if (ch == '*' || ch == '?' || ch == '{' || ch == '+') {
+            /* the previous character may be absent or repeated */
+            if (rn)
+                rn--;
+            END_RUN();
+            if (ch == '{') {
+                while (i + 1 < n && re[i + 1] != '}')
+                    i++;
+                i++; /* the '}' */
+            }
+            continue;
+        } else if (ch == '.' || ch == '^' || ch == '$') {
+            END_RUN();
+            continue;
+        }
+        if (rn < sizeof run)
+            run[rn++] = ch;
+    }
+    END_RUN();
+#undef END_RUN
+    if (bn >= 3) {
+        char *lit = ks__arena_strndup(c->rs->arena, best, bn);
+        if (lit) {
+            v->relit = lit;
+            v->relitn = bn;
+        }
+    }
+}
+
 static int c_re(sg_ctx *c, sg_val *v)
 {
     int ec;
@@ -671,6 +759,7 @@ static int c_re(sg_ctx *c, sg_val *v)
         return KS_ERULE;
     }
     (void)pcre2_jit_compile(v->re, PCRE2_JIT_COMPLETE); /* interpreter if no JIT */
+    regex_literal(c, v, c->var[0], c->varn[0]);
     return sg__ruleset_add_regex(c->rs, v->re);
 }
 
@@ -933,4 +1022,9 @@ bool sg__val_is_string(const sg_val *v)
 bool sg__val_is_exists(const sg_val *v)
 {
     return v->match == match_exists;
+}
+
+bool sg__val_is_regex(const sg_val *v)
+{
+    return v->match == match_re;
 }

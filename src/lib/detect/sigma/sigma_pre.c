@@ -158,6 +158,16 @@ static void longest_run(const sg_pat *p, const char **s, size_t *n)
 
 static nset val_needles(ks_arena *a, const sg_val *v)
 {
+    if (sg__val_is_regex(v) && v->relit) {
+        nset r = {.ok = true, .cnt = 1, .minlen = v->relitn};
+        r.s = ks__arena_alloc(a, sizeof *r.s);
+        r.n = ks__arena_alloc(a, sizeof *r.n);
+        if (!r.s || !r.n)
+            return none();
+        r.s[0] = v->relit;
+        r.n[0] = v->relitn;
+        return r;
+    }
     if (!sg__val_is_string(v) || v->wants_missing || !v->npats)
         return none();
     nset r = {.ok = true, .minlen = SIZE_MAX};
