@@ -642,10 +642,15 @@ static void x_worker_done(void *det, void *wsp)
         source *t = source_get(&d->total, k, n);
         if (!t)
             continue;
+        /* The shell URL used first across workers (ties: the smaller URL). */
+        const hit *a = &t->st[ST_SHELL_USE], *b = &s->st[ST_SHELL_USE];
+        bool take = s->shell_url[0] &&
+                    (!t->shell_url[0] || (b->t != KS_TIME_NONE && (a->t == KS_TIME_NONE || b->t < a->t)) ||
+                     (b->t == a->t && strcmp(s->shell_url, t->shell_url) < 0));
+        if (take)
+            memcpy(t->shell_url, s->shell_url, sizeof t->shell_url);
         for (int st = 0; st < NSTAGES; st++)
             hit_merge(&d->total, &t->st[st], &s->st[st]);
-        if (!t->shell_url[0])
-            memcpy(t->shell_url, s->shell_url, sizeof t->shell_url);
         if (s->first != KS_TIME_NONE && (t->first == KS_TIME_NONE || s->first < t->first))
             t->first = s->first;
         if (s->last != KS_TIME_NONE && (t->last == KS_TIME_NONE || s->last > t->last))
