@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sg__map_load_mem(rs, mapping, sizeof mapping - 1, "map.yml");
     sg__ruleset_load_mem(rs, (const char *)data, size, "fuzz.yml");
     sg__ruleset_finish(rs);
-    sg_det_opts o = {.prefilter = true, .run_unmapped = true, .max_records = 1000, .emit = sink};
+    sg_det_opts o = {.prefilter = true, .pattern_needles = true, .run_unmapped = true, .max_records = 1000, .emit = sink};
     if (sg__det_new(rs, &o, &d) != KS_OK) /* takes rs */
         return 0;
     if (ks_detector_sigma.worker_new(d, NULL, &ws) == KS_OK) {

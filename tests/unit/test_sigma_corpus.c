@@ -135,7 +135,7 @@ TEST(recall_regression_data)
     sg_ruleset *rs = load_tree(syms, trees, 3);
     hits h, h2;
     sg_det *d = NULL, *d2 = NULL;
-    sg_det_opts o = {.prefilter = true, .emit = collect, .emit_ud = &h};
+    sg_det_opts o = {.prefilter = true, .pattern_needles = true, .emit = collect, .emit_ud = &h};
     sg_det_opts o2 = {.prefilter = false, .emit = collect, .emit_ud = &h2};
     CHECK(rs && sg__det_new(rs, &o, &d) == KS_OK);
     /* the same rules without the prefilter: must find exactly the same */

@@ -100,7 +100,8 @@ int sg__det_new(sg_ruleset *rs, const sg_det_opts *o, sg_det **out)
         if (r->ncorr_uses)
             d->has_corr = true;
     }
-    if ((rc = sg__pre_build(d->run, d->nrun, o->prefilter, &d->pre)) != KS_OK)
+    unsigned pf = (o->prefilter ? SG_PRE_ON : 0) | (o->pattern_needles ? SG_PRE_PATTERNS : 0);
+    if ((rc = sg__pre_build(d->run, d->nrun, pf, &d->pre)) != KS_OK)
         goto fail;
     *out = d;
     return KS_OK;
@@ -173,6 +174,7 @@ static int sigma_create(ks_engine *e, void **det)
     const char *unm = ks__opt(e, "sigma.unmapped", "skip");
     sg_det_opts o = {
         .prefilter = ks__opt_bool(e, "sigma.prefilter", true),
+        .pattern_needles = ks__opt_bool(e, "sigma.pattern_needles", false),
         .run_unmapped = strcmp(unm, "run") == 0 || strcmp(unm, "all") == 0,
         .max_records = (size_t)ks__opt_int(e, "sigma.correlation.max_records", 2000000),
         .engine = e,

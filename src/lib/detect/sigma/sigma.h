@@ -18,6 +18,7 @@ typedef struct sg_det sg_det;
 
 typedef struct sg_det_opts {
     bool prefilter;            /* Vectorscan literal prefilter (default on) */
+    bool pattern_needles;      /* per-pattern needles (sigma.pattern_needles) */
     bool run_unmapped;         /* run rules whose logsource has no mapping */
     size_t max_records;        /* correlation records cap, 0 = default */
     sg_emit_fn emit;           /* findings; NULL = ks__emit on engine */

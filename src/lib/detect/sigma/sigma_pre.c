@@ -27,7 +27,7 @@
 #include "sigma_pre.h"
 
 #define MIN_NEEDLE 3
-#define PAT_NEEDLE_MIN 6 /* an item's patterns get their own needles from this many */
+#define PAT_NEEDLE_MIN 6 /* with SG_PRE_PATTERNS: items with this many patterns */
 #define MAX_NEEDLES_PER_RULE 1024
 #define MAX_TEXT ((size_t)1 << 20)
 
@@ -296,7 +296,7 @@ static int needle_id(ks_arena *a, ks_map *ids, const char *s, size_t n, const ch
 }
 
 static int group_build(pgroup *g, sg_rule *const *run, const uint32_t *members, size_t nm,
-                       bool enable, uint32_t nrun)
+                       unsigned flags, uint32_t nrun)
 {
     ks_arena *a = ks__arena_new(1 << 16, 0);
     ks_map *ids = ks__map_new(256);
@@ -313,14 +313,15 @@ static int group_build(pgroup *g, sg_rule *const *run, const uint32_t *members, 
     size_t total = 0;
     for (size_t m = 0; m < nm; m++) {
         const sg_rule *r = run[members[m]];
-        sets[m] = enable && r->cond ? cond_needles(a, r, r->cond) : none();
+        sets[m] = (flags & SG_PRE_ON) && r->cond ? cond_needles(a, r, r->cond) : none();
         if (sets[m].ok)
             total += sets[m].cnt;
         else
             g->always[g->nalways++] = members[m];
     }
     size_t npats = 0;
-    for (size_t m = 0; enable && m < nm; m++)
+    bool patterns = (flags & SG_PRE_ON) && (flags & SG_PRE_PATTERNS);
+    for (size_t m = 0; patterns && m < nm; m++)
         npats += count_pats(run[members[m]]);
     lits = calloc(total + npats + 1, sizeof *lits);
     lens = calloc(total + npats + 1, sizeof *lens);
@@ -336,7 +337,7 @@ static int group_build(pgroup *g, sg_rule *const *run, const uint32_t *members, 
         }
     }
     /* pattern needles (ids after, or shared with, the trigger needles) */
-    for (size_t m = 0; enable && m < nm; m++) {
+    for (size_t m = 0; patterns && m < nm; m++) {
         sg_rule *r = run[members[m]];
         for (uint32_t s = 0; s < r->nsearches; s++)
             for (uint32_t gi = 0; gi < r->searches[s].n; gi++)
@@ -532,7 +533,7 @@ static bool collect_lsfields(sg_pre *p)
     return p->nlsf <= 64;
 }
 
-int sg__pre_build(sg_rule *const *run, size_t nrun, bool enable, sg_pre **out)
+int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, sg_pre **out)
 {
     sg_pre *p = calloc(1, sizeof *p);
     uint32_t *members = calloc(nrun + 1, sizeof *members);
@@ -560,7 +561,7 @@ int sg__pre_build(sg_rule *const *run, size_t nrun, bool enable, sg_pre **out)
         pgroup *g = &p->groups[p->ngroups++];
         g->ls = ls;
         g->base = p->nids;
-        if ((rc = group_build(g, run, members, nm, enable, p->nrun)) != KS_OK)
+        if ((rc = group_build(g, run, members, nm, flags, p->nrun)) != KS_OK)
             goto out;
         p->nids += g->nneedles;
     }

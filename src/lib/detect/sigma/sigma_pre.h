@@ -14,8 +14,12 @@ typedef struct sg_pre sg_pre;
 typedef struct sg_pre_ws sg_pre_ws;
 
 /* run: the rules to evaluate (borrowed, must outlive the prefilter).
- * enable = false: every rule is always a candidate. */
-int sg__pre_build(sg_rule *const *run, size_t nrun, bool enable, sg_pre **out);
+ * flags: SG_PRE_ON (else every rule of an applicable logsource is a
+ * candidate), SG_PRE_PATTERNS (also one needle per pattern of long value
+ * lists, so evaluation skips patterns whose literal the scan did not see:
+ * measured neutral on SigmaHQ, costs compile time; off by default). */
+enum { SG_PRE_ON = 1, SG_PRE_PATTERNS = 2 };
+int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, sg_pre **out);
 void sg__pre_free(sg_pre *p);
 void sg__pre_stats(const sg_pre *p, uint32_t *nneedles, uint32_t *nalways);
 int sg__pre_ws_new(const sg_pre *p, sg_pre_ws **out);
