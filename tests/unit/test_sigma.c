@@ -698,3 +698,16 @@ TEST(regex_required_literals)
         sg__ruleset_free(rs);
     }
 }
+
+TEST(repeated_fields_any_occurrence)
+{
+    /* EVTX unnamed <Data> elements: Event.EventData.Data three times */
+    const char *d = "  s:\n    Data|contains: 'HostApplication=powershell'\n  condition: s\n";
+    CHECK_INT(M(d, "Event.EventData.Data=Available", "Event.EventData.Data=None",
+                "Event.EventData.Data=NewEngineState\n\tHostApplication=powershell -enc x"), 1);
+    CHECK_INT(M(d, "Event.EventData.Data=Available", "Event.EventData.Data=None"), 0);
+    const char *all = "  s:\n    Data|contains|all: ['Available', 'None']\n  condition: s\n";
+    CHECK_INT(M(all, "Data=Available", "Data=None"), 1);
+    CHECK_INT(M(all, "Data=Available", "Data=Other"), 0);
+    CHECK_INT(M("  s:\n    Data: 'None'\n  condition: not s\n", "Data=Available", "Data=None"), 0);
+}

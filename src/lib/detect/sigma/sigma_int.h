@@ -322,6 +322,10 @@ struct sg_scratch {
     uint32_t idx_cap;       /* power of two */
     uint32_t gen;
     const ks_event *ev;     /* event being indexed */
+    ks_sym dups[16];        /* field names that repeat in this event (unnamed
+                               EVTX <Data>, duplicate keys): any occurrence may match */
+    uint32_t ndups;
+    bool dups_overflow;     /* more than 16: every field is treated as repeatable */
     int8_t *search_res;     /* per rule: -1 unknown, 0/1 */
     int8_t *ls_res;         /* per logsource: -1 unknown, 0/1 */
     size_t nls;
@@ -343,6 +347,8 @@ void sg__scratch_release(sg_scratch *sc);
 /* Indexes ev's fields (first occurrence of each name wins). */
 void sg__scratch_event(sg_scratch *sc, const ks_event *ev);
 const ks_value *sg__lookup(sg_scratch *sc, const ks_sym *syms, uint32_t n);
+/* The same, also telling which candidate path was found. */
+const ks_value *sg__lookup_sym(sg_scratch *sc, const ks_sym *syms, uint32_t n, ks_sym *found);
 /* Text of a value for string comparisons (non-strings formatted into sc). */
 bool sg__value_text(const ks_value *v, sg_scratch *sc, const char **p, size_t *n);
 /* The same text ASCII-lowercased, cached per event; false if it does not

@@ -140,6 +140,8 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
     ks__buf_reset(&sc->low);
     sc->low_used = 0;
     sc->hits_ok = false;
+    sc->ndups = 0;
+    sc->dups_overflow = !sc->idx_cap;
     if (!sc->idx_cap)
         return; /* lookups fall back to scanning */
     uint32_t mask = sc->idx_cap - 1;
@@ -152,8 +154,19 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
                 break;
             h = (h + 1) & mask;
         }
-        if (sc->idx_gen[h] == sc->gen)
-            continue; /* duplicate name: first wins */
+        if (sc->idx_gen[h] == sc->gen) {
+            /* repeated name: the index keeps the first, matching looks at all */
+            bool known = false;
+            for (uint32_t d = 0; d < sc->ndups && !known; d++)
+                known = sc->dups[d] == s;
+            if (!known) {
+                if (sc->ndups < KS_ARRAY_LEN(sc->dups))
+                    sc->dups[sc->ndups++] = s;
+                else
+                    sc->dups_overflow = true;
+            }
+            continue;
+        }
         sc->idx_gen[h] = sc->gen;
         sc->idx_sym[h] = s;
         sc->idx_val[h] = &ev->fields[i].v;
@@ -162,25 +175,62 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
     userdata_aliases(sc, ev, mask, used);
 }
 
-const ks_value *sg__lookup(sg_scratch *sc, const ks_sym *syms, uint32_t n)
+const ks_value *sg__lookup_sym(sg_scratch *sc, const ks_sym *syms, uint32_t n, ks_sym *found)
 {
     if (!sc->idx_cap || sc->ev->n > sc->idx_cap / 2) {
+        sc->dups_overflow = true; /* not indexed: repeats unknown */
         for (uint32_t k = 0; k < n; k++)
             for (size_t i = 0; i < sc->ev->n; i++)
-                if (sc->ev->fields[i].name == syms[k])
+                if (sc->ev->fields[i].name == syms[k]) {
+                    *found = syms[k];
                     return &sc->ev->fields[i].v;
+                }
         return NULL;
     }
     uint32_t mask = sc->idx_cap - 1;
     for (uint32_t k = 0; k < n; k++) {
         uint32_t h = slot_of(syms[k], mask);
         while (sc->idx_gen[h] == sc->gen) {
-            if (sc->idx_sym[h] == syms[k])
+            if (sc->idx_sym[h] == syms[k]) {
+                *found = syms[k];
                 return sc->idx_val[h];
+            }
             h = (h + 1) & mask;
         }
     }
     return NULL;
+}
+
+const ks_value *sg__lookup(sg_scratch *sc, const ks_sym *syms, uint32_t n)
+{
+    ks_sym found;
+    return sg__lookup_sym(sc, syms, n, &found);
+}
+
+static bool repeated(const sg_scratch *sc, ks_sym s)
+{
+    if (sc->dups_overflow)
+        return true;
+    for (uint32_t d = 0; d < sc->ndups; d++)
+        if (sc->dups[d] == s)
+            return true;
+    return false;
+}
+
+/* A field that occurs several times: a value matches if any occurrence does
+ * (|all: every value matches some occurrence). */
+static bool item_eval_repeated(const sg_item *it, ks_sym s, const ks_event *ev, sg_scratch *sc)
+{
+    for (uint32_t i = 0; i < it->nvals; i++) {
+        const sg_val *v = &it->vals[i];
+        bool m = false;
+        for (size_t f = 0; f < ev->n && !m; f++)
+            if (ev->fields[f].name == s)
+                m = v->match(v, &ev->fields[f].v, ev, sc);
+        if (it->all ? !m : m)
+            return m;
+    }
+    return it->all && it->nvals > 0;
 }
 
 static size_t fmt_i64(char *b, int64_t v)
@@ -292,9 +342,12 @@ static bool item_eval(const sg_item *it, const ks_event *ev, sg_scratch *sc)
         }
         return it->all && it->nvals > 0;
     }
-    const ks_value *x = sg__lookup(sc, it->syms, it->nsyms);
+    ks_sym found = 0;
+    const ks_value *x = sg__lookup_sym(sc, it->syms, it->nsyms, &found);
     if (!x && !it->missing_ok)
         return false;
+    if (x && (sc->ndups || sc->dups_overflow) && repeated(sc, found))
+        return item_eval_repeated(it, found, ev, sc);
     for (uint32_t i = 0; i < it->nvals; i++) {
         const sg_val *v = &it->vals[i];
         bool m = (x || v->wants_missing) && v->match(v, x, ev, sc);
