@@ -76,7 +76,7 @@ TEST(json_and_csv_outputs)
     free(out);
     snprintf(cmd, sizeof cmd, "jq -r '[.schema,.rule_id,.severity,.evidence[0].line,.matched.account,.first] | @tsv' %s", jpath);
     CHECK_INT(ks_test_run(cmd, &out), 0);
-    CHECK(out && strstr(out, "kensa.finding/1\tkensa.signin.single_factor_success\tmedium\t1\ta\"b@x.com\t2024-02-01T10:00:00Z"));
+    CHECK(out && strstr(out, "kensa.finding/1\tkensa.identity.no_mfa\tmedium\t1\ta\"b@x.com\t2024-02-01T10:00:00Z"));
     free(out);
     snprintf(cmd, sizeof cmd, "head -1 %s", cpath);
     ks_test_run(cmd, &out);
@@ -85,7 +85,7 @@ TEST(json_and_csv_outputs)
     /* --json - puts JSON on stdout and the summary on stderr */
     snprintf(cmd, sizeof cmd, "%s/kensa hunt --json - %s 2>/dev/null | jq -c .rule_id", ks_test_build(), p);
     ks_test_run(cmd, &out);
-    CHECK(out && strstr(out, "\"kensa.signin.single_factor_success\""));
+    CHECK(out && strstr(out, "\"kensa.identity.no_mfa\""));
     free(out);
 }
 
@@ -149,7 +149,8 @@ TEST(demo_end_to_end)
     int rc = ks_test_run(cmd, &out);
     CHECK(rc == 1);
     CHECK(out && strstr(out, "testadmin@contoso-legacy.onmicrosoft.com"));
-    CHECK(out && strstr(out, "single-factor"));
+    CHECK(out && strstr(out, "Password spray followed by a successful sign-in"));
+    CHECK(out && strstr(out, "critical"));
     free(out);
 }
 

@@ -1,0 +1,969 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Identity analytics (issue: Midnight Blizzard's way in). Every sign-in and
+ * logon the inputs produce is normalised (identity_norm.c) into a compact
+ * record; workers keep their own records and string pools, merged in
+ * worker_done; finish() sorts by event time (files arrive in any order) and
+ * finds:
+ *   - password spray from one source (IP / workstation): many distinct
+ *     accounts failing in a window, counting only failures the user did not
+ *     "recover" by signing in from the same source shortly after, so a busy
+ *     NAT full of typos stays quiet;
+ *   - distributed, low-and-slow spray: one tenant/app/user-agent group
+ *     failing across many accounts from many addresses with one or two
+ *     tries each over hours, above the tenant's own baseline;
+ *   - brute force against one account;
+ *   - spray followed by success (or by a correct password stopped by MFA),
+ *     critical when the success was single-factor or from a spray source;
+ *   - no-MFA exposure and legacy-protocol sign-ins per account, raised when
+ *     the account was a spray target.
+ * Memory is bounded by identity.max_records (records beyond it are counted
+ * and reported, not kept). Thresholds: docs/IDENTITY.md.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "identity.h"
+
+#define NS 1000000000ll
+#define MAX_EVIDENCE 8
+#define MAX_LISTED 40
+
+/* ---- string pools ------------------------------------------------------------ */
+
+typedef struct strpool {
+    ks_map *map;        /* text -> id */
+    const char **s;     /* id -> text (NUL-terminated, owned by the map) */
+    uint32_t n, cap;
+} strpool;
+
+static int pool_init(strpool *p)
+{
+    p->map = ks__map_new(256);
+    p->n = 1; /* id 0 = none */
+    return p->map ? KS_OK : KS_ENOMEM;
+}
+
+static void pool_release(strpool *p)
+{
+    ks__map_free(p->map);
+    free(p->s);
+}
+
+static uint32_t pool_id(strpool *p, const char *s, size_t n)
+{
+    if (!s || !n)
+        return 0;
+    uint64_t *slot = ks__map_slot(p->map, s, n, true);
+    if (!slot)
+        return 0;
+    if (*slot)
+        return (uint32_t)*slot;
+    if (p->n >= p->cap) {
+        uint32_t nc = p->cap ? p->cap * 2 : 256;
+        const char **ns = realloc(p->s, nc * sizeof *ns);
+        if (!ns)
+            return 0;
+        p->s = ns;
+        p->cap = nc;
+    }
+    /* The map copied the key; find its stable copy through iteration-free
+     * re-lookup of the slot's key is not exposed, so keep our own copy. */
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return 0;
+    memcpy(copy, s, n);
+    copy[n] = 0;
+    p->s[p->n] = copy;
+    *slot = p->n;
+    return p->n++;
+}
+
+static void pool_free_strings(strpool *p)
+{
+    for (uint32_t i = 1; i < p->n; i++)
+        free((char *)p->s[i]);
+}
+
+static const char *pool_str(const strpool *p, uint32_t id)
+{
+    return id && id < p->n ? p->s[id] : "";
+}
+
+/* ---- records ------------------------------------------------------------------ */
+
+typedef struct arec {
+    int64_t t;
+    uint64_t offset, recno, line;   /* evidence location */
+    uint32_t acct, src, grp, code, app, path;
+    uint8_t kind, flags;
+    uint8_t recovered;              /* a failure the user fixed right after */
+} arec;
+
+enum { P_ACCT, P_SRC, P_GRP, P_CODE, P_APP, P_PATH, NPOOLS };
+
+typedef struct state {
+    strpool pool[NPOOLS];
+    arec *r;
+    size_t n, cap;
+    uint64_t dropped;
+} state;
+
+typedef struct cfg {
+    int64_t window, recovery, slow_window, success_window, brute_window;
+    int64_t min_accounts, dist_accounts, dist_sources, max_per_source, brute_min;
+    double baseline_factor;
+    size_t max_records;
+} cfg;
+
+typedef struct id_det {
+    ks_engine *e;
+    id_syms *syms;
+    cfg c;
+    pthread_mutex_t lock;
+    state all;
+} id_det;
+
+typedef struct id_ws {
+    id_det *d;
+    state st;
+    ks_event scratch;     /* AuditData JSON strings */
+    ks_arena *arena;
+    ks_buf buf;
+    char lower[512];
+} id_ws;
+
+static int state_init(state *s)
+{
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < NPOOLS; i++)
+        if (pool_init(&s->pool[i]) != KS_OK)
+            return KS_ENOMEM;
+    return KS_OK;
+}
+
+static void state_release(state *s)
+{
+    for (int i = 0; i < NPOOLS; i++) {
+        pool_free_strings(&s->pool[i]);
+        pool_release(&s->pool[i]);
+    }
+    free(s->r);
+}
+
+static arec *push(state *s, size_t cap_limit)
+{
+    if (s->n >= cap_limit) {
+        s->dropped++;
+        return NULL;
+    }
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 1024;
+        arec *nr = realloc(s->r, nc * sizeof *nr);
+        if (!nr) {
+            s->dropped++;
+            return NULL;
+        }
+        s->r = nr;
+        s->cap = nc;
+    }
+    return &s->r[s->n++];
+}
+
+static int64_t dur(ks_engine *e, const char *key, const char *dflt)
+{
+    int64_t v = 0;
+    if (ks__parse_duration(ks__opt(e, key, dflt), &v) != KS_OK)
+        ks__parse_duration(dflt, &v);
+    return v;
+}
+
+static int id_create(ks_engine *e, void **out)
+{
+    id_det *d = calloc(1, sizeof *d);
+    if (!d)
+        return KS_ENOMEM;
+    d->e = e;
+    d->syms = ks__id_syms_new(e);
+    pthread_mutex_init(&d->lock, NULL);
+    cfg *c = &d->c;
+    c->window = dur(e, "spray.window", "1h");
+    c->recovery = dur(e, "spray.recovery", "10m");
+    c->slow_window = dur(e, "spray.slow_window", "24h");
+    c->success_window = dur(e, "spray.success_window", "6h");
+    c->brute_window = dur(e, "brute.window", "1h");
+    c->min_accounts = ks__opt_int(e, "spray.min_accounts", 5);
+    c->dist_accounts = ks__opt_int(e, "spray.distributed_min_accounts", 10);
+    c->dist_sources = ks__opt_int(e, "spray.distributed_min_sources", 10);
+    c->max_per_source = ks__opt_int(e, "spray.max_attempts_per_source", 3);
+    c->baseline_factor = ks__opt_double(e, "spray.baseline_factor", 3.0);
+    c->brute_min = ks__opt_int(e, "brute.min_failures", 10);
+    c->max_records = (size_t)ks__opt_int(e, "identity.max_records", 4000000);
+    if (!d->syms || state_init(&d->all) != KS_OK) {
+        ks__id_syms_free(d->syms);
+        free(d);
+        return KS_ENOMEM;
+    }
+    *out = d;
+    return KS_OK;
+}
+
+static int id_worker_new(void *detp, ks_worker *w, void **out)
+{
+    id_ws *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return KS_ENOMEM;
+    ws->d = detp;
+    ws->arena = ks__arena_new(65536, (size_t)64 << 20);
+    ws->scratch.syms = ks__engine_symtab(ws->d->e);
+    ws->scratch.cache = w->cache;
+    ws->scratch.arena = ws->arena;
+    if (!ws->arena || state_init(&ws->st) != KS_OK) {
+        state_release(&ws->st);
+        ks__arena_free(ws->arena);
+        free(ws);
+        return KS_ENOMEM;
+    }
+    *out = ws;
+    return KS_OK;
+}
+
+/* Account names compare case-insensitively (UPNs, sAMAccountNames). */
+static ks_slice lower(id_ws *ws, ks_slice s)
+{
+    size_t n = KS_MIN(s.n, sizeof ws->lower);
+    for (size_t i = 0; i < n; i++) {
+        char c = s.p[i];
+        ws->lower[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    return (ks_slice){ws->lower, n};
+}
+
+static int id_event(void *wsp, const ks_event *ev)
+{
+    id_ws *ws = wsp;
+    auth_view v;
+    if (!ks__id_normalize(ws->d->syms, ev, &ws->scratch, &ws->buf, &v))
+        return KS_OK;
+    arec *r = push(&ws->st, ws->d->c.max_records);
+    if (!r)
+        return KS_OK;
+    const ks_prov *pv = ks_event_prov(ev);
+    ks_slice a = lower(ws, v.account);
+    r->t = ks_event_time(ev);
+    r->offset = pv->offset;
+    r->recno = pv->record;
+    r->line = pv->line;
+    r->acct = pool_id(&ws->st.pool[P_ACCT], a.p, a.n);
+    r->src = pool_id(&ws->st.pool[P_SRC], v.source.p, v.source.n);
+    r->grp = pool_id(&ws->st.pool[P_GRP], v.group.p, v.group.n);
+    r->code = pool_id(&ws->st.pool[P_CODE], v.code.p, v.code.n);
+    r->app = pool_id(&ws->st.pool[P_APP], v.app.p, v.app.n);
+    r->path = pool_id(&ws->st.pool[P_PATH], pv->path, pv->path ? strlen(pv->path) : 0);
+    r->kind = (uint8_t)v.kind;
+    r->flags = (uint8_t)v.flags;
+    r->recovered = 0;
+    if (!r->acct)
+        ws->st.n--; /* pool full: drop rather than mislabel */
+    return KS_OK;
+}
+
+static uint32_t remap(state *dst, const state *src, int pool, uint32_t id)
+{
+    const char *s = pool_str(&src->pool[pool], id);
+    return id ? pool_id(&dst->pool[pool], s, strlen(s)) : 0;
+}
+
+static void id_worker_done(void *detp, void *wsp)
+{
+    id_det *d = detp;
+    id_ws *ws = wsp;
+    if (!ws)
+        return;
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < ws->st.n; i++) {
+        arec *r = push(&d->all, d->c.max_records);
+        if (!r)
+            continue;
+        *r = ws->st.r[i];
+        r->acct = remap(&d->all, &ws->st, P_ACCT, r->acct);
+        r->src = remap(&d->all, &ws->st, P_SRC, r->src);
+        r->grp = remap(&d->all, &ws->st, P_GRP, r->grp);
+        r->code = remap(&d->all, &ws->st, P_CODE, r->code);
+        r->app = remap(&d->all, &ws->st, P_APP, r->app);
+        r->path = remap(&d->all, &ws->st, P_PATH, r->path);
+    }
+    d->all.dropped += ws->st.dropped;
+    pthread_mutex_unlock(&d->lock);
+    state_release(&ws->st);
+    free(ws->scratch.fields);
+    ks__arena_free(ws->arena);
+    ks__buf_release(&ws->buf);
+    free(ws);
+}
+
+/* ==== finish: the analytics ======================================================= */
+
+/* Compressed lists: for key k, recs[list[off[k] .. off[k+1]]] in time order. */
+typedef struct csr {
+    uint32_t *off;
+    uint32_t *list;
+} csr;
+
+enum { K_ACCT, K_SRC, K_GRP };
+
+static uint32_t key_of(const arec *r, int which)
+{
+    return which == K_ACCT ? r->acct : which == K_SRC ? r->src : r->grp;
+}
+
+static int build_csr(const state *s, int which, uint32_t nkeys, csr *out)
+{
+    out->off = calloc((size_t)nkeys + 1, sizeof *out->off);
+    out->list = malloc((s->n ? s->n : 1) * sizeof *out->list);
+    if (!out->off || !out->list)
+        return KS_ENOMEM;
+    for (size_t i = 0; i < s->n; i++)
+        out->off[key_of(&s->r[i], which) + 1]++;
+    for (uint32_t k = 0; k < nkeys; k++)
+        out->off[k + 1] += out->off[k];
+    uint32_t *fill = calloc((size_t)nkeys, sizeof *fill);
+    if (!fill)
+        return KS_ENOMEM;
+    for (size_t i = 0; i < s->n; i++) {
+        uint32_t k = key_of(&s->r[i], which);
+        out->list[out->off[k] + fill[k]++] = (uint32_t)i;
+    }
+    free(fill);
+    return KS_OK;
+}
+
+static void csr_free(csr *c)
+{
+    free(c->off);
+    free(c->list);
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+    const arec *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static bool attempt(const arec *r)
+{
+    return r->kind == AK_FAIL || r->kind == AK_VALID;
+}
+
+/* A spray found, kept for the success join. */
+typedef struct spray {
+    int64_t first, last;
+    uint32_t *accts, naccts;    /* sorted */
+    uint32_t *srcs, nsrcs;      /* sorted */
+    const char *kind;           /* "source" / "distributed" */
+} spray;
+
+typedef struct fctx {
+    id_det *d;
+    state *s;
+    csr by_acct, by_src, by_grp;
+    uint32_t *cnt_a, *cnt_s;    /* window counters by account / source id */
+    spray *sp;
+    size_t nsp, capsp;
+    uint8_t *target;            /* account was a spray target */
+    uint8_t *hit;               /* success-after-spray already reported */
+    uint8_t *established;       /* source where >= 3 accounts sign in normally */
+    double baseline;            /* median distinct failing accounts per group-day */
+} fctx;
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool in_sorted(const uint32_t *v, uint32_t n, uint32_t x)
+{
+    return bsearch(&x, v, n, sizeof x, cmp_u32) != NULL;
+}
+
+/* Distinct values of one field over recs[idx[0..n)], sorted. */
+static uint32_t *distinct(const state *s, const uint32_t *idx, size_t n, int which, uint32_t *out_n)
+{
+    uint32_t *v = malloc((n ? n : 1) * sizeof *v);
+    size_t k = 0;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        v[k++] = key_of(&s->r[idx[i]], which);
+    qsort(v, k, sizeof *v, cmp_u32);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (m == 0 || v[m - 1] != v[i])
+            v[m++] = v[i];
+    *out_n = (uint32_t)m;
+    return v;
+}
+
+/* "a, b, c ... and N more" of pool strings. */
+static void list_names(ks_buf *b, const strpool *p, const uint32_t *ids, uint32_t n)
+{
+    for (uint32_t i = 0; i < n && i < MAX_LISTED; i++)
+        ks__buf_printf(b, "%s%s", i ? ", " : "", pool_str(p, ids[i]));
+    if (n > MAX_LISTED)
+        ks__buf_printf(b, " ... and %u more", n - MAX_LISTED);
+}
+
+/* "50126 invalid username or password x12; 50053 ... x2" */
+static void list_codes(ks_buf *b, const state *s, const uint32_t *idx, size_t n)
+{
+    uint32_t codes[16], counts[16], k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = s->r[idx[i]].code, j;
+        for (j = 0; j < k && codes[j] != c; j++)
+            ;
+        if (j == k && k < 16) {
+            codes[k] = c;
+            counts[k++] = 0;
+        }
+        if (j < k)
+            counts[j]++;
+    }
+    for (uint32_t j = 0; j < k; j++) {
+        const char *c = pool_str(&s->pool[P_CODE], codes[j]);
+        const char *w = ks__id_code_words(c, strlen(c));
+        ks__buf_printf(b, "%s%s%s%s x%u", j ? "; " : "", c, w ? " " : "", w ? w : "", counts[j]);
+    }
+}
+
+static void fill_evidence(const state *s, const uint32_t *idx, size_t n, ks_evidence *ev, size_t *nev)
+{
+    *nev = 0;
+    for (size_t i = 0; i < n && *nev < MAX_EVIDENCE; i++) {
+        /* spread the examples over the whole burst */
+        size_t j = n <= MAX_EVIDENCE ? i : i * n / MAX_EVIDENCE;
+        if (j >= n)
+            break;
+        const arec *r = &s->r[idx[j]];
+        ks_evidence *e = &ev[(*nev)++];
+        e->path = pool_str(&s->pool[P_PATH], r->path);
+        e->format = NULL;
+        e->record = r->recno;
+        e->line = r->line;
+        e->offset = r->offset;
+        e->time = r->t;
+        if (n <= MAX_EVIDENCE && i + 1 >= n)
+            break;
+    }
+}
+
+static void emit(fctx *f, const char *id, const char *title, const char *desc, ks_severity sev,
+                 const char *const *tech, size_t ntech, const uint32_t *idx, size_t n,
+                 const ks_kv *matched, size_t nm, const ks_kv *det, size_t nd)
+{
+    ks_evidence ev[MAX_EVIDENCE];
+    ks_finding fi = {0};
+    fi.rule_id = id;
+    fi.title = title;
+    fi.description = desc;
+    fi.detector = "identity";
+    fi.severity = sev;
+    fi.techniques = tech;
+    fi.ntechniques = ntech;
+    fi.first = f->s->r[idx[0]].t;
+    fi.last = f->s->r[idx[n - 1]].t;
+    fi.event_count = n;
+    fill_evidence(f->s, idx, n, ev, &fi.nevidence);
+    fi.evidence = ev;
+    fi.matched = matched;
+    fi.nmatched = nm;
+    fi.details = det;
+    fi.ndetails = nd;
+    ks__emit(f->d->e, &fi);
+}
+
+static const char *const t_spray[] = {"T1110.003"};
+static const char *const t_brute[] = {"T1110.001"};
+static const char *const t_valid[] = {"T1078", "T1110.003"};
+static const char *const t_cloud[] = {"T1078.004"};
+
+static void record_spray(fctx *f, const uint32_t *idx, size_t n, const char *kind)
+{
+    if (f->nsp == f->capsp) {
+        size_t nc = f->capsp ? f->capsp * 2 : 16;
+        spray *ns = realloc(f->sp, nc * sizeof *ns);
+        if (!ns)
+            return;
+        f->sp = ns;
+        f->capsp = nc;
+    }
+    spray *sp = &f->sp[f->nsp];
+    sp->first = f->s->r[idx[0]].t;
+    sp->last = f->s->r[idx[n - 1]].t;
+    sp->accts = distinct(f->s, idx, n, K_ACCT, &sp->naccts);
+    sp->srcs = distinct(f->s, idx, n, K_SRC, &sp->nsrcs);
+    sp->kind = kind;
+    if (!sp->accts || !sp->srcs) {
+        free(sp->accts);
+        free(sp->srcs);
+        return;
+    }
+    for (uint32_t i = 0; i < sp->naccts; i++)
+        f->target[sp->accts[i]] = 1;
+    f->nsp++;
+}
+
+static void report_spray(fctx *f, const uint32_t *idx, size_t n, bool distributed, uint32_t key)
+{
+    state *s = f->s;
+    ks_buf accts = KS_BUF_INIT, srcs = KS_BUF_INIT, codes = KS_BUF_INIT;
+    uint32_t na, ns;
+    uint32_t *a = distinct(s, idx, n, K_ACCT, &na), *sv = distinct(s, idx, n, K_SRC, &ns);
+    char cnt[96], per[32];
+    if (!a || !sv)
+        goto out;
+    list_names(&accts, &s->pool[P_ACCT], a, na);
+    list_names(&srcs, &s->pool[P_SRC], sv, ns);
+    list_codes(&codes, s, idx, n);
+    snprintf(cnt, sizeof cnt, "%zu attempts on %u accounts from %u sources", n, na, ns);
+    snprintf(per, sizeof per, "%.1f", (double)n / (na ? na : 1));
+    ks_kv matched[2] = {{"source", distributed ? pool_str(&s->pool[P_GRP], key) : pool_str(&s->pool[P_SRC], key)},
+                        {"accounts", accts.p ? accts.p : ""}};
+    ks_kv det[4] = {{"counts", cnt}, {"attempts_per_account", per}, {"failure_codes", codes.p ? codes.p : ""},
+                    {"sources", srcs.p ? srcs.p : ""}};
+    if (distributed)
+        emit(f, "kensa.identity.spray_distributed", "Low-and-slow password spray from many addresses",
+             "One client group (tenant, app, user agent) failed against many accounts from many addresses "
+             "with one or two tries each, above the tenant's own baseline: the residential-proxy spray "
+             "pattern. Check the targeted accounts for later successful sign-ins.",
+             KS_SEV_HIGH, t_spray, 1, idx, n, matched, 2, det, 4);
+    else
+        emit(f, "kensa.identity.spray", "Password spray from one source",
+             "One source failed to sign in to many distinct accounts, few tries each, without the users "
+             "succeeding afterwards (not typos). Check the targeted accounts for later sign-ins.",
+             KS_SEV_HIGH, t_spray, 1, idx, n, matched, 2, det, 4);
+    record_spray(f, idx, n, distributed ? "distributed" : "source");
+out:
+    free(a);
+    free(sv);
+    ks__buf_release(&accts);
+    ks__buf_release(&srcs);
+    ks__buf_release(&codes);
+}
+
+/* Marks failures followed, from the same source, by the same account's
+ * success within spray.recovery: users fixing a typo, not a spray. */
+static void mark_recovered(fctx *f)
+{
+    state *s = f->s;
+    for (uint32_t k = 0; k < s->pool[P_ACCT].n; k++) {
+        for (uint32_t i = f->by_acct.off[k]; i < f->by_acct.off[k + 1]; i++) {
+            arec *r = &s->r[f->by_acct.list[i]];
+            if (r->kind != AK_FAIL)
+                continue;
+            for (uint32_t j = i + 1; j < f->by_acct.off[k + 1]; j++) {
+                const arec *q = &s->r[f->by_acct.list[j]];
+                if (q->t - r->t > f->d->c.recovery)
+                    break;
+                if (q->kind == AK_SUCCESS && q->src == r->src) {
+                    r->recovered = 1;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* Sliding window over the attempts of one key; calls back with each burst
+ * (maximal run of overlapping windows meeting the condition). */
+typedef bool (*window_ok)(fctx *f, uint32_t da, uint32_t ds, size_t attempts, uint32_t key);
+
+static void scan_windows(fctx *f, const uint32_t *L, size_t m, int64_t width, window_ok ok, uint32_t key,
+                         void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
+{
+    state *s = f->s;
+    uint32_t da = 0, ds = 0;
+    size_t lo = 0, bs = SIZE_MAX, be = 0;
+    for (size_t hi = 0; hi < m; hi++) {
+        const arec *r = &s->r[L[hi]];
+        if (f->cnt_a[r->acct]++ == 0)
+            da++;
+        if (f->cnt_s[r->src]++ == 0)
+            ds++;
+        while (r->t - s->r[L[lo]].t > width) {
+            const arec *q = &s->r[L[lo++]];
+            if (--f->cnt_a[q->acct] == 0)
+                da--;
+            if (--f->cnt_s[q->src] == 0)
+                ds--;
+        }
+        if (ok(f, da, ds, hi - lo + 1, key)) {
+            if (bs != SIZE_MAX && lo > be) {
+                burst(f, L + bs, be - bs + 1, key);
+                bs = SIZE_MAX;
+            }
+            if (bs == SIZE_MAX)
+                bs = lo;
+            be = hi;
+        }
+    }
+    if (bs != SIZE_MAX)
+        burst(f, L + bs, be - bs + 1, key);
+    for (size_t i = lo; i < m; i++) { /* leave the counters at zero */
+        f->cnt_a[s->r[L[i]].acct]--;
+        f->cnt_s[s->r[L[i]].src]--;
+    }
+}
+
+static bool spray_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
+{
+    (void)ds; (void)n; (void)key;
+    return da >= (uint32_t)f->d->c.min_accounts;
+}
+
+static void spray_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
+{
+    report_spray(f, idx, n, false, key);
+}
+
+static bool dist_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
+{
+    const cfg *c = &f->d->c;
+    (void)key;
+    double need = KS_MAX((double)c->dist_accounts, c->baseline_factor * f->baseline);
+    return da >= need && ds >= (uint32_t)c->dist_sources && (double)n / ds <= (double)c->max_per_source;
+}
+
+static void dist_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
+{
+    report_spray(f, idx, n, true, key);
+}
+
+static bool brute_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
+{
+    (void)da; (void)ds; (void)key;
+    return n >= (size_t)f->d->c.brute_min;
+}
+
+static void brute_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
+{
+    state *s = f->s;
+    ks_buf srcs = KS_BUF_INIT, codes = KS_BUF_INIT;
+    uint32_t ns;
+    uint32_t *sv = distinct(s, idx, n, K_SRC, &ns);
+    char cnt[64];
+    if (sv)
+        list_names(&srcs, &s->pool[P_SRC], sv, ns);
+    list_codes(&codes, s, idx, n);
+    snprintf(cnt, sizeof cnt, "%zu failures from %u sources", n, ns);
+    ks_kv matched[1] = {{"account", pool_str(&s->pool[P_ACCT], key)}};
+    ks_kv det[3] = {{"counts", cnt}, {"sources", srcs.p ? srcs.p : ""}, {"failure_codes", codes.p ? codes.p : ""}};
+    emit(f, "kensa.identity.brute_force", "Brute force against one account",
+         "Many failed sign-ins against a single account in a short time.", KS_SEV_MEDIUM, t_brute, 1, idx, n,
+         matched, 1, det, 3);
+    free(sv);
+    ks__buf_release(&srcs);
+    ks__buf_release(&codes);
+}
+
+/* Runs fn over the attempts (optionally only unrecovered) of every key. */
+static void per_key(fctx *f, const csr *c, uint32_t nkeys, bool unrecovered_only, int64_t width, window_ok ok,
+                    void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
+{
+    state *s = f->s;
+    uint32_t *L = malloc((s->n ? s->n : 1) * sizeof *L);
+    if (!L)
+        return;
+    for (uint32_t k = 1; k < nkeys; k++) {
+        size_t m = 0;
+        for (uint32_t i = c->off[k]; i < c->off[k + 1]; i++) {
+            const arec *r = &s->r[c->list[i]];
+            if (attempt(r) && !(unrecovered_only && r->recovered))
+                L[m++] = c->list[i];
+        }
+        if (m)
+            scan_windows(f, L, m, width, ok, k, burst);
+    }
+    free(L);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median over active (group, UTC day) pairs of distinct unrecovered failing
+ * accounts: what a normal day looks like for this tenant. */
+static double compute_baseline(fctx *f)
+{
+    state *s = f->s;
+    size_t cap = 1024, n = 0;
+    double *v = malloc(cap * sizeof *v);
+    if (!v)
+        return 0;
+    for (uint32_t g = 1; g < s->pool[P_GRP].n; g++) {
+        uint32_t begin = f->by_grp.off[g], end = f->by_grp.off[g + 1], day_start = begin, da = 0;
+        for (uint32_t i = begin; i <= end; i++) {
+            const arec *r = i < end ? &s->r[f->by_grp.list[i]] : NULL;
+            bool new_day = !r || (i > day_start &&
+                                  r->t / (86400 * NS) != s->r[f->by_grp.list[day_start]].t / (86400 * NS));
+            if (new_day) {
+                /* every active group-day counts, quiet ones (0) included:
+                 * the baseline is what a normal day looks like */
+                if (i > day_start) {
+                    if (n == cap) {
+                        double *nv = realloc(v, (cap * 2) * sizeof *nv);
+                        if (!nv)
+                            break;
+                        v = nv;
+                        cap *= 2;
+                    }
+                    v[n++] = da;
+                }
+                for (uint32_t j = day_start; j < i; j++) /* zero that day's counters */
+                    f->cnt_a[s->r[f->by_grp.list[j]].acct] = 0;
+                day_start = i;
+                da = 0;
+            }
+            if (r && attempt(r) && !r->recovered && f->cnt_a[r->acct]++ == 0)
+                da++;
+        }
+    }
+    double med = 0;
+    if (n) {
+        qsort(v, n, sizeof *v, cmp_double);
+        med = v[n / 2];
+    }
+    free(v);
+    return med;
+}
+
+/* Successful sign-ins (or correct passwords stopped by MFA) of accounts a
+ * spray targeted, from a spray source or soon after the spray. */
+static void success_after_spray(fctx *f)
+{
+    state *s = f->s;
+    uint32_t *cand = malloc((s->pool[P_ACCT].n + 1) * sizeof *cand);
+    uint8_t *mark = calloc(s->pool[P_ACCT].n, 1);
+    if (!cand || !mark)
+        goto out;
+    for (size_t k = 0; k < f->nsp; k++) {
+        spray *sp = &f->sp[k];
+        /* the targeted accounts, and any account that signed in from a
+         * spray source afterwards (a sprayed tenant may log it apart) */
+        uint32_t nc = 0;
+        for (uint32_t a = 0; a < sp->naccts; a++)
+            if (!mark[sp->accts[a]]++)
+                cand[nc++] = sp->accts[a];
+        for (uint32_t x = 0; x < sp->nsrcs; x++) {
+            uint32_t src = sp->srcs[x];
+            for (uint32_t i = f->by_src.off[src]; i < f->by_src.off[src + 1]; i++) {
+                const arec *r = &s->r[f->by_src.list[i]];
+                if (r->t >= sp->first && r->kind != AK_FAIL && !mark[r->acct]++)
+                    cand[nc++] = r->acct;
+            }
+        }
+        for (uint32_t c = 0; c < nc; c++)
+            mark[cand[c]] = 0;
+        for (uint32_t a = 0; a < nc; a++) {
+            uint32_t acct = cand[a];
+            if (f->hit[acct])
+                continue;
+            uint32_t hits[MAX_EVIDENCE];
+            size_t nh = 0;
+            bool single = false, from_src = false, success = false;
+            for (uint32_t i = f->by_acct.off[acct]; i < f->by_acct.off[acct + 1]; i++) {
+                const arec *r = &s->r[f->by_acct.list[i]];
+                if (r->t < sp->first || (r->kind != AK_SUCCESS && r->kind != AK_VALID))
+                    continue;
+                bool src = in_sorted(sp->srcs, sp->nsrcs, r->src);
+                /* "shortly after" from elsewhere counts only from a source
+                 * that is not the users' ordinary one (office NAT, their
+                 * workstation): people keep signing in after a spray */
+                if (!src && (r->t > sp->last + f->d->c.success_window || f->established[r->src]))
+                    continue;
+                if (nh < MAX_EVIDENCE)
+                    hits[nh++] = f->by_acct.list[i];
+                single |= r->kind == AK_SUCCESS && (r->flags & AF_SINGLE_FACTOR);
+                from_src |= src && r->kind == AK_SUCCESS;
+                success |= r->kind == AK_SUCCESS;
+            }
+            if (!nh)
+                continue;
+            f->hit[acct] = 1;
+            f->target[acct] = 1; /* its exposure findings are raised too */
+            const arec *h = &s->r[hits[0]];
+            const char *code = pool_str(&s->pool[P_CODE], h->code);
+            const char *words = ks__id_code_words(code, strlen(code));
+            char how[256];
+            snprintf(how, sizeof how, "%s%s%s; %s", success ? "signed in" : "password accepted, sign-in stopped",
+                     single ? " with a password alone (no MFA)" : "", from_src ? " from a spray source" : "",
+                     words ? words : code);
+            ks_kv matched[2] = {{"account", pool_str(&s->pool[P_ACCT], acct)},
+                                {"source", pool_str(&s->pool[P_SRC], h->src)}};
+            ks_kv det[3] = {{"outcome", how}, {"spray", sp->kind}, {"application", pool_str(&s->pool[P_APP], h->app)}};
+            ks_severity sev = success && (single || from_src) ? KS_SEV_CRITICAL : KS_SEV_HIGH;
+            emit(f, "kensa.identity.spray_success", success ? "Password spray followed by a successful sign-in"
+                                                            : "Password spray found a valid password (MFA stopped it)",
+                 "An account targeted by the spray signed in (or its password was confirmed) from a spray "
+                 "source or shortly after. Treat the account as compromised: reset the password, revoke "
+                 "sessions, review mailbox rules and consents.",
+                 sev, t_valid, 2, hits, nh, matched, 2, det, 3);
+        }
+    }
+out:
+    free(cand);
+    free(mark);
+}
+
+/* Per account: successful single-factor and legacy-protocol sign-ins. */
+static void exposure(fctx *f)
+{
+    state *s = f->s;
+    for (uint32_t a = 1; a < s->pool[P_ACCT].n; a++) {
+        uint32_t sf[MAX_EVIDENCE], lg[MAX_EVIDENCE];
+        size_t nsf = 0, nlg = 0, csf = 0, clg = 0;
+        ks_buf apps = KS_BUF_INIT;
+        for (uint32_t i = f->by_acct.off[a]; i < f->by_acct.off[a + 1]; i++) {
+            const arec *r = &s->r[f->by_acct.list[i]];
+            if (r->kind != AK_SUCCESS)
+                continue;
+            if (r->flags & AF_SINGLE_FACTOR) {
+                csf++;
+                if (nsf < MAX_EVIDENCE)
+                    sf[nsf++] = f->by_acct.list[i];
+            }
+            if (r->flags & AF_LEGACY) {
+                const char *app = pool_str(&s->pool[P_APP], r->app);
+                if (!apps.p || !strstr(apps.p, app))
+                    ks__buf_printf(&apps, "%s%s", apps.n ? ", " : "", app);
+                clg++;
+                if (nlg < MAX_EVIDENCE)
+                    lg[nlg++] = f->by_acct.list[i];
+            }
+        }
+        bool tgt = f->target[a];
+        char c1[64], c2[64];
+        ks_kv matched[1] = {{"account", pool_str(&s->pool[P_ACCT], a)}};
+        if (csf) {
+            snprintf(c1, sizeof c1, "%zu", csf);
+            ks_kv det[2] = {{"single_factor_successes", c1}, {"spray_target", tgt ? "yes" : "no"}};
+            emit(f, "kensa.identity.no_mfa", "Successful sign-in without MFA (single-factor)",
+                 "The account signed in with a password alone. Enforce MFA with conditional access; if it was "
+                 "a spray target, treat it as compromised.",
+                 tgt ? KS_SEV_HIGH : KS_SEV_MEDIUM, t_cloud, 1, sf, nsf, matched, 1, det, 2);
+        }
+        if (clg) {
+            snprintf(c2, sizeof c2, "%zu", clg);
+            ks_kv det[3] = {{"legacy_sign_ins", c2}, {"protocols", apps.p ? apps.p : ""},
+                            {"spray_target", tgt ? "yes" : "no"}};
+            emit(f, "kensa.identity.legacy_auth", "Sign-in over a legacy protocol that cannot do MFA",
+                 "IMAP, POP, SMTP AUTH, EWS basic, ActiveSync and other legacy clients bypass MFA; block "
+                 "legacy authentication with conditional access.",
+                 tgt ? KS_SEV_HIGH : KS_SEV_LOW, t_cloud, 1, lg, nlg, matched, 1, det, 3);
+        }
+        ks__buf_release(&apps);
+    }
+}
+
+/* Sources where at least 3 different accounts signed in successfully and
+ * that were never a spray source: the office, a shared workstation. */
+static void find_established(fctx *f)
+{
+    state *s = f->s;
+    uint8_t *spray_src = calloc(s->pool[P_SRC].n, 1);
+    if (!spray_src)
+        return;
+    for (size_t k = 0; k < f->nsp; k++)
+        for (uint32_t i = 0; i < f->sp[k].nsrcs; i++)
+            spray_src[f->sp[k].srcs[i]] = 1;
+    for (uint32_t src = 1; src < s->pool[P_SRC].n; src++) {
+        uint32_t seen[3] = {0}, n = 0;
+        if (spray_src[src])
+            continue;
+        for (uint32_t i = f->by_src.off[src]; i < f->by_src.off[src + 1] && n < 3; i++) {
+            const arec *r = &s->r[f->by_src.list[i]];
+            if (r->kind != AK_SUCCESS || (n && (seen[0] == r->acct || (n > 1 && seen[1] == r->acct))))
+                continue;
+            seen[n++] = r->acct;
+        }
+        f->established[src] = n >= 3;
+    }
+    free(spray_src);
+}
+
+static int id_finish(void *detp)
+{
+    id_det *d = detp;
+    state *s = &d->all;
+    fctx f = {0};
+    int rc = KS_ENOMEM;
+    if (s->n == 0)
+        return KS_OK;
+    f.d = d;
+    f.s = s;
+    qsort(s->r, s->n, sizeof *s->r, cmp_time);
+    uint32_t na = s->pool[P_ACCT].n, ns = s->pool[P_SRC].n, ng = s->pool[P_GRP].n;
+    f.cnt_a = calloc(na, sizeof *f.cnt_a);
+    f.cnt_s = calloc(ns, sizeof *f.cnt_s);
+    f.target = calloc(na, 1);
+    f.hit = calloc(na, 1);
+    f.established = calloc(ns, 1);
+    if (!f.established || !f.cnt_a || !f.cnt_s || !f.target || !f.hit || build_csr(s, K_ACCT, na, &f.by_acct) ||
+        build_csr(s, K_SRC, ns, &f.by_src) || build_csr(s, K_GRP, ng, &f.by_grp))
+        goto out;
+    mark_recovered(&f);
+    per_key(&f, &f.by_src, ns, true, d->c.window, spray_ok, spray_burst);
+    f.baseline = compute_baseline(&f);
+    per_key(&f, &f.by_grp, ng, true, d->c.slow_window, dist_ok, dist_burst);
+    per_key(&f, &f.by_acct, na, false, d->c.brute_window, brute_ok, brute_burst);
+    find_established(&f);
+    success_after_spray(&f);
+    exposure(&f);
+    if (s->dropped) {
+        ks_loc loc = KS_LOC_NONE;
+        ks__diag(d->e, KS_DIAG_WARN, KS_ELIMIT, "identity", &loc,
+                 "%llu sign-in records over identity.max_records were not analysed",
+                 (unsigned long long)s->dropped);
+    }
+    rc = KS_OK;
+out:
+    for (size_t i = 0; i < f.nsp; i++) {
+        free(f.sp[i].accts);
+        free(f.sp[i].srcs);
+    }
+    free(f.sp);
+    csr_free(&f.by_acct);
+    csr_free(&f.by_src);
+    csr_free(&f.by_grp);
+    free(f.cnt_a);
+    free(f.cnt_s);
+    free(f.target);
+    free(f.hit);
+    free(f.established);
+    return rc;
+}
+
+static void id_destroy(void *detp)
+{
+    id_det *d = detp;
+    if (!d)
+        return;
+    state_release(&d->all);
+    ks__id_syms_free(d->syms);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+const struct ks_detector ks_detector_identity = {
+    .abi = KS_DETECTOR_ABI_1,
+    .name = "identity",
+    .description = "password spray (per source and distributed), brute force, spray success, no-MFA and legacy sign-ins",
+    .flags = KS_DET_EVENTS,
+    .create = id_create,
+    .worker_new = id_worker_new,
+    .on_event = id_event,
+    .worker_done = id_worker_done,
+    .finish = id_finish,
+    .destroy = id_destroy,
+};

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Normalises every authentication record kensa reads into one view:
+ *  - Windows Security (EVTX, or flat JSON from Mordor/winlogbeat): 4625 and
+ *    4624 logons, 4771 Kerberos pre-authentication, 4776 NTLM validation;
+ *  - Entra ID sign-ins in every export shape: portal and Graph (camelCase),
+ *    Log Analytics (PascalCase), Azure Monitor diagnostics (properties.*);
+ *  - the M365 unified audit log (UserLoginFailed / UserLoggedIn), with
+ *    AuditData either flattened or as a JSON string.
+ * Result codes are decoded to words, and the outcome is classified:
+ * failure, "valid credential" (password right but MFA or a password change
+ * stopped it: what a sprayer wants) or success.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "identity.h"
+#include "input/json.h"
+
+/* Field names, looked up in this order (first present wins). */
+enum {
+    F_EVENTID, F_TUSER, F_TDOMAIN, F_IPADDR, F_WKS, F_WKS2, F_STATUS, F_SUBSTATUS, F_LOGONTYPE,
+    F_COMPUTER, F_UPN, F_IP, F_UA, F_APP, F_CLIENTAPP, F_TENANT, F_RESULT, F_AUTHREQ,
+    F_OPERATION, F_USERID, F_CLIENTIP, F_LOGONERROR, F_AUDITDATA, NF
+};
+#define ALTS 4
+
+static const char *const names[NF][ALTS] = {
+    [F_EVENTID] = {"EventID", "winlog.event_id", "event.code", NULL},
+    [F_TUSER] = {"TargetUserName", "winlog.event_data.TargetUserName", NULL, NULL},
+    [F_TDOMAIN] = {"TargetDomainName", "winlog.event_data.TargetDomainName", NULL, NULL},
+    [F_IPADDR] = {"IpAddress", "winlog.event_data.IpAddress", NULL, NULL},
+    [F_WKS] = {"WorkstationName", "winlog.event_data.WorkstationName", NULL, NULL},
+    [F_WKS2] = {"Workstation", "winlog.event_data.Workstation", NULL, NULL},
+    [F_STATUS] = {"Status", "winlog.event_data.Status", NULL, NULL},
+    [F_SUBSTATUS] = {"SubStatus", "winlog.event_data.SubStatus", NULL, NULL},
+    [F_LOGONTYPE] = {"LogonType", "winlog.event_data.LogonType", NULL, NULL},
+    [F_COMPUTER] = {"Computer", "Hostname", "winlog.computer_name", NULL},
+    [F_UPN] = {"userPrincipalName", "UserPrincipalName", "properties.userPrincipalName", NULL},
+    [F_IP] = {"ipAddress", "IPAddress", "properties.ipAddress", "callerIpAddress"},
+    [F_UA] = {"userAgent", "UserAgent", "properties.userAgent", NULL},
+    [F_APP] = {"appDisplayName", "AppDisplayName", "properties.appDisplayName", NULL},
+    [F_CLIENTAPP] = {"clientAppUsed", "ClientAppUsed", "properties.clientAppUsed", NULL},
+    [F_TENANT] = {"tenantId", "TenantId", "properties.tenantId", "AADTenantId"},
+    [F_RESULT] = {"status.errorCode", "ResultType", "properties.status.errorCode", "resultType"},
+    [F_AUTHREQ] = {"authenticationRequirement", "AuthenticationRequirement",
+                   "properties.authenticationRequirement", NULL},
+    [F_OPERATION] = {"Operation", "AuditData.Operation", NULL, NULL},
+    [F_USERID] = {"UserId", "AuditData.UserId", NULL, NULL},
+    [F_CLIENTIP] = {"ClientIP", "AuditData.ClientIP", "ClientIPAddress", NULL},
+    [F_LOGONERROR] = {"LogonError", "AuditData.LogonError", NULL, NULL},
+    [F_AUDITDATA] = {"AuditData", NULL, NULL, NULL},
+};
+
+struct id_syms {
+    ks_sym s[NF][ALTS];
+};
+
+id_syms *ks__id_syms_new(ks_engine *e)
+{
+    id_syms *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    for (int f = 0; f < NF; f++)
+        for (int a = 0; a < ALTS; a++)
+            if (names[f][a])
+                s->s[f][a] = ks_symtab_intern(ks__engine_symtab(e), names[f][a], strlen(names[f][a]));
+    return s;
+}
+
+void ks__id_syms_free(id_syms *s)
+{
+    free(s);
+}
+
+static const ks_value *get(const id_syms *s, const ks_event *ev, const ks_event *scratch, int f)
+{
+    for (int a = 0; a < ALTS; a++) {
+        if (!s->s[f][a])
+            continue;
+        const ks_value *v = ks_event_get(ev, s->s[f][a]);
+        if (!v && scratch && scratch->n)
+            v = ks_event_get(scratch, s->s[f][a]);
+        if (v && v->type != KS_VNULL)
+            return v;
+    }
+    return NULL;
+}
+
+/* The value as text: strings as they are, numbers formatted into `tmp`. */
+static ks_slice text(const ks_value *v, char *tmp, size_t cap)
+{
+    ks_slice s = {NULL, 0};
+    if (!v)
+        return s;
+    if (v->type == KS_VSTR) {
+        s.p = v->u.s.p;
+        s.n = v->u.s.n;
+        return s;
+    }
+    size_t n = ks_value_format(v, tmp, cap);
+    s.p = tmp;
+    s.n = KS_MIN(n, cap - 1);
+    return s;
+}
+
+static bool eq(ks_slice s, const char *lit)
+{
+    return ks__ieq(s.p, s.n, lit, strlen(lit));
+}
+
+static int64_t num(const ks_value *v)
+{
+    char tmp[32];
+    if (!v)
+        return -1;
+    if (v->type == KS_VINT)
+        return v->u.i;
+    if (v->type == KS_VUINT)
+        return (int64_t)v->u.u;
+    if (v->type == KS_VSTR && v->u.s.n && v->u.s.n < sizeof tmp) {
+        memcpy(tmp, v->u.s.p, v->u.s.n);
+        tmp[v->u.s.n] = 0;
+        char *end;
+        long long n = strtoll(tmp, &end, 0);
+        return *end ? -1 : n;
+    }
+    return -1;
+}
+
+/* ---- result codes ---------------------------------------------------------- */
+
+typedef struct code_word {
+    const char *code;
+    const char *words;
+    int kind;          /* AK_* this code means */
+    unsigned flags;
+} code_word;
+
+static const code_word codes[] = {
+    /* Entra ID sign-in error codes (AADSTS) */
+    {"0", "success", AK_SUCCESS, 0},
+    {"50126", "invalid username or password", AK_FAIL, 0},
+    {"50034", "user account does not exist", AK_FAIL, AF_UNKNOWN_USER},
+    {"50053", "account locked (smart lockout)", AK_FAIL, AF_LOCKED},
+    {"50057", "account disabled", AK_FAIL, 0},
+    {"50055", "password expired (the password was right)", AK_VALID, 0},
+    {"50144", "AD password expired (the password was right)", AK_VALID, 0},
+    {"50074", "strong authentication required: MFA stopped a correct password", AK_VALID, 0},
+    {"50076", "MFA required by policy: the password was right", AK_VALID, 0},
+    {"50079", "MFA registration required: the password was right", AK_VALID, 0},
+    {"50158", "external security challenge not satisfied", AK_VALID, 0},
+    {"53003", "blocked by conditional access (the password was right)", AK_VALID, 0},
+    {"50056", "invalid or null password", AK_FAIL, 0},
+    {"50064", "credential validation failed", AK_FAIL, 0},
+    {"50140", "keep-me-signed-in interrupt", AK_SUCCESS, 0},
+    {"81016", "seamless SSO: invalid Kerberos ticket", AK_FAIL, 0},
+    /* NTSTATUS of 4625 / 4776 */
+    {"0x0", "success", AK_SUCCESS, 0},
+    {"0xc000006d", "bad user name or password", AK_FAIL, 0},
+    {"0xc000006a", "bad password", AK_FAIL, 0},
+    {"0xc0000064", "unknown user name", AK_FAIL, AF_UNKNOWN_USER},
+    {"0xc0000234", "account locked out", AK_FAIL, AF_LOCKED},
+    {"0xc0000072", "account disabled", AK_FAIL, 0},
+    {"0xc000006f", "logon outside allowed hours", AK_VALID, 0},
+    {"0xc0000070", "workstation restriction", AK_VALID, 0},
+    {"0xc0000071", "password expired (the password was right)", AK_VALID, 0},
+    {"0xc0000193", "account expired", AK_FAIL, 0},
+    {"0xc0000224", "password must change (the password was right)", AK_VALID, 0},
+    {"0xc000015b", "logon type not granted (the password was right)", AK_VALID, 0},
+    {"0xc0000133", "clock skew", AK_FAIL, 0},
+    {"0xc0000413", "authentication firewall", AK_FAIL, 0},
+    /* Kerberos 4771 failure codes */
+    {"0x18", "Kerberos: bad password", AK_FAIL, 0},
+    {"0x6", "Kerberos: unknown principal", AK_FAIL, AF_UNKNOWN_USER},
+    {"0x12", "Kerberos: account disabled, expired or locked", AK_FAIL, AF_LOCKED},
+    {"0x17", "Kerberos: password expired (the password was right)", AK_VALID, 0},
+    {"0x25", "Kerberos: clock skew", AK_FAIL, 0},
+    /* M365 LogonError */
+    {"InvalidUserNameOrPassword", "invalid username or password", AK_FAIL, 0},
+    {"UserAccountNotFound", "user account does not exist", AK_FAIL, AF_UNKNOWN_USER},
+    {"IdsLocked", "account locked (smart lockout)", AK_FAIL, AF_LOCKED},
+    {"UserStrongAuthClientAuthNRequired", "MFA required: the password was right", AK_VALID, 0},
+    {"UserStrongAuthClientAuthNRequiredInterrupt", "MFA required: the password was right", AK_VALID, 0},
+};
+
+static const code_word *lookup(const char *c, size_t n)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(codes); i++)
+        if (ks__ieq(c, n, codes[i].code, strlen(codes[i].code)))
+            return &codes[i];
+    return NULL;
+}
+
+const char *ks__id_code_words(const char *code, size_t n)
+{
+    const code_word *w = lookup(code, n);
+    return w ? w->words : NULL;
+}
+
+static const char *const legacy_apps[] = {
+    "IMAP4", "POP3", "SMTP", "Authenticated SMTP", "Exchange ActiveSync", "Exchange Web Services",
+    "Other clients", "Autodiscover", "Exchange Online PowerShell", "MAPI Over HTTP",
+    "Offline Address Book", "Outlook Anywhere (RPC over HTTP)", "Reporting Web Services",
+    "Universal Outlook"};
+
+static bool is_legacy(ks_slice app)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(legacy_apps); i++)
+        if (eq(app, legacy_apps[i]))
+            return true;
+    return false;
+}
+
+/* Accounts that are not people: machine accounts and Windows' own. */
+static bool ignorable_account(ks_slice a)
+{
+    static const char *const sys[] = {"-", "SYSTEM", "ANONYMOUS LOGON", "LOCAL SERVICE",
+                                      "NETWORK SERVICE", "DWM-1", "DWM-2", "UMFD-0", "UMFD-1"};
+    if (!a.n || a.p[a.n - 1] == '$')
+        return true;
+    for (size_t i = 0; i < KS_ARRAY_LEN(sys); i++)
+        if (eq(a, sys[i]))
+            return true;
+    return false;
+}
+
+static bool no_address(ks_slice ip)
+{
+    return !ip.n || eq(ip, "-") || eq(ip, "::1") || eq(ip, "127.0.0.1") || eq(ip, "0.0.0.0");
+}
+
+/* "::ffff:10.1.2.3" -> "10.1.2.3"; "1.2.3.4:5678" -> "1.2.3.4"; "[::1]:443" -> "::1" */
+static ks_slice clean_ip(ks_slice ip)
+{
+    if (ip.n > 7 && !memcmp(ip.p, "::ffff:", 7)) {
+        ip.p += 7;
+        ip.n -= 7;
+    }
+    if (ip.n && ip.p[0] == '[') {
+        const char *close = memchr(ip.p, ']', ip.n);
+        if (close) {
+            ip.n = (size_t)(close - ip.p - 1);
+            ip.p++;
+        }
+        return ip;
+    }
+    const char *colon = memchr(ip.p, ':', ip.n);
+    if (colon && !memchr(colon + 1, ':', ip.n - (size_t)(colon - ip.p) - 1))
+        ip.n = (size_t)(colon - ip.p); /* IPv4 with a port */
+    return ip;
+}
+
+/* ---- Windows Security ------------------------------------------------------------ */
+
+static bool windows(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][64])
+{
+    int64_t id = num(get(s, ev, NULL, F_EVENTID));
+    if (id != 4624 && id != 4625 && id != 4771 && id != 4776)
+        return false;
+    v->account = text(get(s, ev, NULL, F_TUSER), tmp[0], 64);
+    if (ignorable_account(v->account))
+        return false;
+    ks_slice ip = clean_ip(text(get(s, ev, NULL, F_IPADDR), tmp[1], 64));
+    ks_slice wks = text(get(s, ev, NULL, id == 4776 ? F_WKS2 : F_WKS), tmp[2], 64);
+    v->source = !no_address(ip) ? ip : (wks.n && !eq(wks, "-")) ? wks : (ks_slice){"local", 5};
+    ks_slice dom = text(get(s, ev, NULL, F_TDOMAIN), tmp[3], 64);
+    int64_t lt = num(get(s, ev, NULL, F_LOGONTYPE));
+    const char *proto = id == 4771 ? "kerberos" : id == 4776 ? "ntlm" : "logon";
+    ks__buf_reset(buf);
+    ks__buf_printf(buf, "windows|%.*s|%s", (int)dom.n, dom.p ? dom.p : "", proto);
+    if (lt >= 0)
+        ks__buf_printf(buf, "|type %lld", (long long)lt);
+    v->group.p = buf->p;
+    v->group.n = buf->n;
+    v->app.p = proto;
+    v->app.n = strlen(proto);
+    if (id == 4624) {
+        v->kind = AK_SUCCESS;
+        v->code = (ks_slice){"0x0", 3};
+        v->reason = "logon";
+        return true;
+    }
+    char cbuf[64];
+    ks_slice st = text(get(s, ev, NULL, F_STATUS), cbuf, sizeof cbuf);
+    if (id == 4776 && (eq(st, "0x0") || eq(st, "0"))) {
+        v->kind = AK_SUCCESS;
+        v->code = (ks_slice){"0x0", 3};
+        v->reason = "NTLM validation succeeded";
+        return true;
+    }
+    ks_slice sub = id == 4625 ? text(get(s, ev, NULL, F_SUBSTATUS), tmp[3], 64) : (ks_slice){NULL, 0};
+    /* SubStatus says why when Status is the generic 0xc000006d */
+    ks_slice code = sub.n && !eq(sub, "0x0") ? sub : st;
+    /* the code must outlive this frame: point into the static table */
+    const code_word *w = code.n ? lookup(code.p, code.n) : NULL;
+    if (w) {
+        v->code = (ks_slice){w->code, strlen(w->code)};
+        v->kind = w->kind;
+        v->flags |= w->flags;
+        v->reason = w->words;
+    } else {
+        v->code = (ks_slice){"other", 5};
+        v->kind = AK_FAIL;
+        v->reason = "logon failure";
+    }
+    return true;
+}
+
+/* ---- Entra ID sign-ins ---------------------------------------------------------------- */
+
+static bool entra(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][64])
+{
+    const ks_value *upn = get(s, ev, NULL, F_UPN), *res = get(s, ev, NULL, F_RESULT);
+    if (!upn || upn->type != KS_VSTR || !upn->u.s.n || !res)
+        return false;
+    v->account = upn->u.s;
+    v->source = clean_ip(text(get(s, ev, NULL, F_IP), tmp[0], 64));
+    if (!v->source.n)
+        v->source = (ks_slice){"unknown", 7};
+    ks_slice ua = text(get(s, ev, NULL, F_UA), tmp[1], 64);
+    ks_slice app = text(get(s, ev, NULL, F_APP), tmp[2], 64);
+    ks_slice capp = text(get(s, ev, NULL, F_CLIENTAPP), tmp[3], 64);
+    const ks_value *ten = get(s, ev, NULL, F_TENANT);
+    ks_slice tenant = ten && ten->type == KS_VSTR ? ten->u.s : (ks_slice){NULL, 0};
+    if (!tenant.n) {
+        const char *at = memchr(upn->u.s.p, '@', upn->u.s.n);
+        if (at) {
+            tenant.p = at + 1;
+            tenant.n = upn->u.s.n - (size_t)(at + 1 - upn->u.s.p);
+        }
+    }
+    ks__buf_reset(buf);
+    ks__buf_printf(buf, "entra|%.*s|%.*s|%.*s|%.*s", (int)tenant.n, tenant.p ? tenant.p : "",
+                   (int)app.n, app.p ? app.p : "", (int)capp.n, capp.p ? capp.p : "", (int)ua.n,
+                   ua.p ? ua.p : "");
+    v->group.p = buf->p;
+    v->group.n = buf->n;
+    v->app = capp;
+    char cbuf[32];
+    ks_slice code = text(res, cbuf, sizeof cbuf);
+    const code_word *w = code.n ? lookup(code.p, code.n) : NULL;
+    v->code = w ? (ks_slice){w->code, strlen(w->code)} : (ks_slice){"other", 5};
+    v->kind = w ? w->kind : AK_FAIL;
+    v->flags |= w ? w->flags : 0;
+    v->reason = w ? w->words : "sign-in error";
+    if (v->kind == AK_SUCCESS && eq(text(get(s, ev, NULL, F_AUTHREQ), cbuf, sizeof cbuf), "singleFactorAuthentication"))
+        v->flags |= AF_SINGLE_FACTOR;
+    if (is_legacy(capp))
+        v->flags |= AF_LEGACY;
+    return true;
+}
+
+/* ---- M365 unified audit log ---------------------------------------------------------------- */
+
+static bool m365(const id_syms *s, const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *v,
+                 char tmp[4][64])
+{
+    const ks_value *ad = get(s, ev, NULL, F_AUDITDATA);
+    ks__event_reset(scratch);
+    if (ad && ad->type == KS_VSTR && ad->u.s.n && ad->u.s.p[0] == '{')
+        ks__json_flatten(scratch, "AuditData", 9, ad->u.s.p, ad->u.s.n, NULL, NULL);
+    ks_slice op = text(get(s, ev, scratch, F_OPERATION), tmp[0], 64);
+    bool fail = eq(op, "UserLoginFailed"), ok = eq(op, "UserLoggedIn");
+    if (!fail && !ok)
+        return false;
+    const ks_value *uid = get(s, ev, scratch, F_USERID);
+    if (!uid || uid->type != KS_VSTR || !uid->u.s.n)
+        return false;
+    v->account = uid->u.s;
+    v->source = clean_ip(text(get(s, ev, scratch, F_CLIENTIP), tmp[1], 64));
+    if (!v->source.n)
+        v->source = (ks_slice){"unknown", 7};
+    ks__buf_reset(buf);
+    const char *at = memchr(uid->u.s.p, '@', uid->u.s.n);
+    ks__buf_printf(buf, "m365|%.*s", at ? (int)(uid->u.s.n - (size_t)(at + 1 - uid->u.s.p)) : 0, at ? at + 1 : "");
+    v->group.p = buf->p;
+    v->group.n = buf->n;
+    if (ok) {
+        v->kind = AK_SUCCESS;
+        v->code = (ks_slice){"0", 1};
+        v->reason = "success";
+        return true;
+    }
+    ks_slice le = text(get(s, ev, scratch, F_LOGONERROR), tmp[2], 64);
+    const code_word *w = le.n ? lookup(le.p, le.n) : NULL;
+    v->code = w ? (ks_slice){w->code, strlen(w->code)} : (ks_slice){"other", 5};
+    v->kind = w ? w->kind : AK_FAIL;
+    v->flags |= w ? w->flags : 0;
+    v->reason = w ? w->words : "sign-in failed";
+    return true;
+}
+
+bool ks__id_normalize(const id_syms *s, const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *v)
+{
+    /* The slices may point into tmp: it lives in the caller's view frame. */
+    static _Thread_local char tmp[4][64];
+    memset(v, 0, sizeof *v);
+    return windows(s, ev, buf, v, tmp) || entra(s, ev, buf, v, tmp) || m365(s, ev, scratch, buf, v, tmp);
+}
