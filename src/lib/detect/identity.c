@@ -738,6 +738,20 @@ static double compute_baseline(fctx *f)
     return med;
 }
 
+/* Did the account sign in successfully from src before `before`? Then a
+ * later sign-in from there is the user, not the sprayer. */
+static bool known_source(const fctx *f, uint32_t acct, uint32_t src, int64_t before)
+{
+    for (uint32_t i = f->by_acct.off[acct]; i < f->by_acct.off[acct + 1]; i++) {
+        const arec *r = &f->s->r[f->by_acct.list[i]];
+        if (r->t >= before)
+            break;
+        if (r->kind == AK_SUCCESS && r->src == src)
+            return true;
+    }
+    return false;
+}
+
 /* Successful sign-ins (or correct passwords stopped by MFA) of accounts a
  * spray targeted, from a spray source or soon after the spray. */
 static void success_after_spray(fctx *f)
@@ -780,7 +794,8 @@ static void success_after_spray(fctx *f)
                 /* "shortly after" from elsewhere counts only from a source
                  * that is not the users' ordinary one (office NAT, their
                  * workstation): people keep signing in after a spray */
-                if (!src && (r->t > sp->last + f->d->c.success_window || f->established[r->src]))
+                if (!src && (r->t > sp->last + f->d->c.success_window || f->established[r->src] ||
+                             known_source(f, acct, r->src, sp->first)))
                     continue;
                 if (nh < MAX_EVIDENCE)
                     hits[nh++] = f->by_acct.list[i];

@@ -2,7 +2,8 @@
  *
  * Normalises every authentication record kensa reads into one view:
  *  - Windows Security (EVTX, or flat JSON from Mordor/winlogbeat): 4625 and
- *    4624 logons, 4771 Kerberos pre-authentication, 4776 NTLM validation;
+ *    4624 logons, 4768 TGT requests, 4771 Kerberos pre-authentication,
+ *    4776 NTLM validation;
  *  - Entra ID sign-ins in every export shape: portal and Graph (camelCase),
  *    Log Analytics (PascalCase), Azure Monitor diagnostics (properties.*);
  *  - the M365 unified audit log (UserLoginFailed / UserLoggedIn), with
@@ -255,7 +256,7 @@ static ks_slice clean_ip(ks_slice ip)
 static bool windows(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][64])
 {
     int64_t id = num(get(s, ev, NULL, F_EVENTID));
-    if (id != 4624 && id != 4625 && id != 4771 && id != 4776)
+    if (id != 4624 && id != 4625 && id != 4768 && id != 4771 && id != 4776)
         return false;
     v->account = text(get(s, ev, NULL, F_TUSER), tmp[0], 64);
     if (ignorable_account(v->account))
@@ -265,7 +266,7 @@ static bool windows(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view
     v->source = !no_address(ip) ? ip : (wks.n && !eq(wks, "-")) ? wks : (ks_slice){"local", 5};
     ks_slice dom = text(get(s, ev, NULL, F_TDOMAIN), tmp[3], 64);
     int64_t lt = num(get(s, ev, NULL, F_LOGONTYPE));
-    const char *proto = id == 4771 ? "kerberos" : id == 4776 ? "ntlm" : "logon";
+    const char *proto = id == 4771 || id == 4768 ? "kerberos" : id == 4776 ? "ntlm" : "logon";
     ks__buf_reset(buf);
     ks__buf_printf(buf, "windows|%.*s|%s", (int)dom.n, dom.p ? dom.p : "", proto);
     if (lt >= 0)
@@ -282,10 +283,10 @@ static bool windows(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view
     }
     char cbuf[64];
     ks_slice st = text(get(s, ev, NULL, F_STATUS), cbuf, sizeof cbuf);
-    if (id == 4776 && (eq(st, "0x0") || eq(st, "0"))) {
-        v->kind = AK_SUCCESS;
+    if ((id == 4776 || id == 4768) && (eq(st, "0x0") || eq(st, "0"))) {
+        v->kind = AK_SUCCESS; /* credentials validated / TGT issued */
         v->code = (ks_slice){"0x0", 3};
-        v->reason = "NTLM validation succeeded";
+        v->reason = id == 4768 ? "Kerberos TGT issued" : "NTLM validation succeeded";
         return true;
     }
     ks_slice sub = id == 4625 ? text(get(s, ev, NULL, F_SUBSTATUS), tmp[3], 64) : (ks_slice){NULL, 0};
