@@ -47,6 +47,10 @@ int cli_setup(int argc, char **argv, const char *const *fixed, ks_engine **e, cl
 /* Runs the engine, writes the outputs, prints the summary; returns the exit
  * status. Frees nothing: the caller frees the engine. */
 int cli_run_engine(ks_engine *e, cli_run *run);
+/* After a run: writes the outputs and the summary; returns the exit status. */
+int cli_finish(ks_engine *e, cli_run *run);
+/* Adds an output by plugin name ("jsonl") and file ("-" = stdout). */
+int cli_add_output(cli_run *run, const char *name, const char *path);
 /* The whole of a hunting command: setup + run + free. */
 int cli_hunt_main(int argc, char **argv, const char *cmd, const char *const *fixed);
 /* Prints the hunt flags (for help texts). */

@@ -105,6 +105,11 @@ static int add_output(cli_run *run, const char *name, const char *path)
     return 0;
 }
 
+int cli_add_output(cli_run *run, const char *name, const char *path)
+{
+    return add_output(run, name, path);
+}
+
 static int set_kv(ks_engine *e, cli_run *run, const char *kv)
 {
     char key[256];
@@ -138,6 +143,8 @@ static int local_flag(ks_engine *e, cli_run *run, const char *name, const char *
         return add_output(run, "csv", val);
     } else if (!strcmp(name, "html")) {
         return add_output(run, "html", val);
+    } else if (!strcmp(name, "ocsf")) {
+        return add_output(run, "ocsf", val);
     } else if (!strcmp(name, "output")) {
         const char *colon = strchr(val, ':');
         if (!colon) {
@@ -250,7 +257,7 @@ fail:
 
 int cli_run_engine(ks_engine *e, cli_run *run)
 {
-    int rc, status = KS_EXIT_CLEAN;
+    int rc;
     run->t0 = now_ms();
     rc = ks_engine_run(e);
     if (run->progress_shown)
@@ -259,6 +266,12 @@ int cli_run_engine(ks_engine *e, cli_run *run)
         cli_error(run->cmd, "%s%s%s", ks_strerror(rc), ks_engine_errmsg(e)[0] ? ": " : "", ks_engine_errmsg(e));
         return KS_EXIT_ERRORS;
     }
+    return cli_finish(e, run);
+}
+
+int cli_finish(ks_engine *e, cli_run *run)
+{
+    int status = KS_EXIT_CLEAN;
     if (run->suppressed)
         fprintf(stderr, "kensa: %lu more warnings not shown (use --verbose)\n", run->suppressed);
     for (int i = 0; i < run->nout; i++) {

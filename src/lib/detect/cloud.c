@@ -1,0 +1,623 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Cloud storage exposure from exported configuration (issue: BlueBleed).
+ * The JSON reader turns what the providers' own CLIs print into events;
+ * this detector recognises them by shape:
+ *   Azure  az storage account list / show, az storage container list,
+ *          ARM templates (storageAccounts, blobServices/containers);
+ *   AWS    s3api get-bucket-acl, get-bucket-policy (the policy is a JSON
+ *          string, decoded here), get-public-access-block (bucket or
+ *          s3control account level), get-bucket-policy-status;
+ *   GCP    bucket IAM policies, bucket descriptions (gcloud / JSON API);
+ * and, in any string of any event, SAS URLs with list/write rights or far
+ * expiry. Facts about one resource come from several files, so they are
+ * collected per resource and judged in finish(): Block Public Access
+ * overrides a public policy, `enforced` public access prevention overrides
+ * allUsers, an account that forbids public blobs neutralises a "public"
+ * container, a Condition restricting the principal makes a policy private.
+ * Checks, ids and their Prowler/ScoutSuite/Checkov counterparts:
+ * docs/CLOUD.md.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cloud.h"
+#include "input/json.h"
+
+/* ---- resources ---------------------------------------------------------------- */
+
+typedef struct table {
+    ks_map *map;                 /* key -> res* */
+} table;
+
+static res *get_res(table *t, const char *provider, const char *kind, const char *name, size_t n)
+{
+    char key[256];
+    int k = snprintf(key, sizeof key, "%s|%s|%.*s", provider, kind, (int)KS_MIN(n, 199), name);
+    if (k <= 0)
+        return NULL;
+    uint64_t *slot = ks__map_slot(t->map, key, (size_t)k, true);
+    if (!slot)
+        return NULL;
+    if (!*slot) {
+        res *r = calloc(1, sizeof *r);
+        if (!r)
+            return NULL;
+        memset(&r->blob_public, U, offsetof(res, min_tls) - offsetof(res, blob_public));
+        memset(&r->acl_read, U, offsetof(res, pap) - offsetof(res, acl_read));
+        snprintf(r->key, sizeof r->key, "%s", key);
+        snprintf(r->provider, sizeof r->provider, "%s", provider);
+        snprintf(r->kind, sizeof r->kind, "%s", kind);
+        snprintf(r->name, sizeof r->name, "%.*s", (int)KS_MIN(n, 199), name);
+        *slot = (uint64_t)(uintptr_t)r;
+    }
+    return (res *)(uintptr_t)*slot;
+}
+
+static void add_evidence(res *r, const ks_event *ev)
+{
+    if (r->nev >= 4)
+        return;
+    ks_evidence *e = &r->ev[r->nev];
+    ks__evidence_from_event(e, ev);
+    snprintf(r->ev_path[r->nev], sizeof r->ev_path[0], "%s", e->path ? e->path : "");
+    e->path = r->ev_path[r->nev];
+    e->format = "json";
+    r->nev++;
+}
+
+/* ---- field access ---------------------------------------------------------------- */
+
+typedef struct cloud_det {
+    ks_engine *e;
+    pthread_mutex_t lock;
+    table all;
+    int64_t sas_max_days;
+} cloud_det;
+
+typedef struct cloud_ws {
+    cloud_det *d;
+    table t;
+    ks_event scratch;            /* decoded policy strings */
+    ks_arena *arena;
+} cloud_ws;
+
+static const ks_value *getp(const ks_event *ev, const char *path)
+{
+    return ks_event_get_path(ev, path);
+}
+
+static bool vstr(const ks_value *v, const char **s, size_t *n)
+{
+    if (!v || v->type != KS_VSTR)
+        return false;
+    *s = v->u.s.p;
+    *n = v->u.s.n;
+    return true;
+}
+
+static bool str_is(const ks_value *v, const char *lit)
+{
+    const char *s;
+    size_t n;
+    return vstr(v, &s, &n) && ks__ieq(s, n, lit, strlen(lit));
+}
+
+/* Tri-state from a JSON boolean (or "true"/"false" text). */
+static int8_t tri(const ks_value *v)
+{
+    if (!v)
+        return U;
+    if (v->type == KS_VBOOL)
+        return v->u.b;
+    if (str_is(v, "true"))
+        return 1;
+    if (str_is(v, "false"))
+        return 0;
+    return U;
+}
+
+/* The resource name a CLI output lacks (get-bucket-policy prints no bucket
+ * name): the file's name without the command words, else its directory. */
+static void name_from_path(const char *path, char *out, size_t cap)
+{
+    static const char *const words[] = {"get-bucket-policy-status", "get-bucket-policy", "get-bucket-acl",
+                                        "get-public-access-block", "public-access-block", "policy-status",
+                                        "get-iam-policy", "iam-policy", "bucket-policy", "bucket-acl",
+                                        "containers", "container-list", "policy", "acl", "iam", "pab",
+                                        "status", "describe", "s3api", "s3", "gcs", "bucket"};
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char stem[256];
+    snprintf(stem, sizeof stem, "%s", base);
+    char *dot = strrchr(stem, '.');
+    if (dot)
+        *dot = 0;
+    for (size_t i = 0; i < KS_ARRAY_LEN(words); i++) {
+        char *hit;
+        while ((hit = strstr(stem, words[i])) != NULL)
+            memmove(hit, hit + strlen(words[i]), strlen(hit + strlen(words[i])) + 1);
+    }
+    /* trim separators */
+    char *s = stem;
+    while (*s == '-' || *s == '_' || *s == '.')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '-' || s[n - 1] == '_' || s[n - 1] == '.'))
+        s[--n] = 0;
+    if (n) {
+        snprintf(out, cap, "%s", s);
+        return;
+    }
+    /* the directory name */
+    size_t dl = base > path ? (size_t)(base - path - 1) : 0;
+    const char *d = path;
+    for (size_t i = 0; i < dl; i++)
+        if (path[i] == '/')
+            d = path + i + 1;
+    snprintf(out, cap, "%.*s", (int)(path + dl - d), d);
+}
+
+/* ---- recognisers ------------------------------------------------------------------- */
+
+static void azure_account(cloud_ws *ws, const ks_event *ev, const char *prefix)
+{
+    char p[256];
+    const char *name;
+    size_t n;
+#define F(x) (snprintf(p, sizeof p, "%s%s", prefix, x), getp(ev, p))
+    if (!vstr(F("name"), &name, &n))
+        return;
+    res *r = get_res(&ws->t, "azure", "account", name, n);
+    if (!r)
+        return;
+    int8_t v;
+    if ((v = tri(F("allowBlobPublicAccess"))) != U || (v = tri(F("properties.allowBlobPublicAccess"))) != U)
+        r->blob_public = v;
+    else if (r->blob_public == U && (F("primaryEndpoints.blob") || F("properties.primaryEndpoints.blob")))
+        r->blob_public = 2; /* not set: public access allowed on accounts older than 2023 */
+    if ((v = tri(F("allowSharedKeyAccess"))) != U || (v = tri(F("properties.allowSharedKeyAccess"))) != U)
+        r->shared_key = v;
+    else if (r->shared_key == U)
+        r->shared_key = 2; /* not set means allowed */
+    if ((v = tri(F("enableHttpsTrafficOnly"))) != U || (v = tri(F("supportsHttpsTrafficOnly"))) != U ||
+        (v = tri(F("properties.supportsHttpsTrafficOnly"))) != U)
+        r->https_only = v;
+    const char *s;
+    size_t sn;
+    if (vstr(F("networkRuleSet.defaultAction"), &s, &sn) || vstr(F("properties.networkAcls.defaultAction"), &s, &sn))
+        r->net_allow = ks__ieq(s, sn, "Allow", 5);
+    if (vstr(F("publicNetworkAccess"), &s, &sn) || vstr(F("properties.publicNetworkAccess"), &s, &sn))
+        r->pna_enabled = !ks__ieq(s, sn, "Disabled", 8);
+    if (vstr(F("minimumTlsVersion"), &s, &sn) || vstr(F("properties.minimumTlsVersion"), &s, &sn))
+        snprintf(r->min_tls, sizeof r->min_tls, "%.*s", (int)KS_MIN(sn, 15), s);
+#undef F
+    add_evidence(r, ev);
+}
+
+static void azure_container(cloud_ws *ws, const ks_event *ev, const char *name, size_t n, const char *access,
+                            size_t an, const char *parent)
+{
+    res *r = get_res(&ws->t, "azure", "container", name, n);
+    if (!r)
+        return;
+    snprintf(r->access, sizeof r->access, "%.*s", (int)KS_MIN(an, 15), access ? access : "off");
+    if (parent && parent[0])
+        snprintf(r->parent, sizeof r->parent, "%s", parent);
+    add_evidence(r, ev);
+}
+
+/* ARM: resources.N.{type,name,properties.*} */
+static void arm(cloud_ws *ws, const ks_event *ev)
+{
+    char p[128];
+    for (int i = 0; i < 256; i++) {
+        const char *type, *name;
+        size_t tn, nn;
+        snprintf(p, sizeof p, "resources.%d.type", i);
+        if (!vstr(getp(ev, p), &type, &tn))
+            break;
+        snprintf(p, sizeof p, "resources.%d.name", i);
+        if (!vstr(getp(ev, p), &name, &nn))
+            continue;
+        snprintf(p, sizeof p, "resources.%d.", i);
+        if (ks__ieq(type, tn, "Microsoft.Storage/storageAccounts", 33)) {
+            azure_account(ws, ev, p);
+        } else if (tn > 11 && ks__ieq(type + tn - 11, 11, "/containers", 11)) {
+            /* name "account/default/container" */
+            char q[128];
+            snprintf(q, sizeof q, "resources.%d.properties.publicAccess", i);
+            const char *acc = "None", *last = memrchr(name, '/', nn);
+            size_t an = 4;
+            vstr(getp(ev, q), &acc, &an);
+            char parent[200] = "";
+            const char *slash = memchr(name, '/', nn);
+            if (slash)
+                snprintf(parent, sizeof parent, "%.*s", (int)(slash - name), name);
+            const char *cn = last ? last + 1 : name;
+            azure_container(ws, ev, cn, (size_t)(name + nn - cn), acc, an, parent);
+        }
+    }
+}
+
+/* Conditions that pin a principal down (not public): source network,
+ * organisation, account or ARN, VPC. */
+static bool restricting_condition(const ks_event *pol, const char *stmt)
+{
+    static const char *const keys[] = {"aws:SourceIp", "aws:SourceVpc", "aws:SourceVpce", "aws:PrincipalOrgID",
+                                       "aws:PrincipalAccount", "aws:SourceAccount", "aws:SourceArn",
+                                       "aws:PrincipalArn", "aws:userid", "aws:username", "aws:SourceOwner"};
+    size_t sl = strlen(stmt);
+    for (size_t i = 0; i < ks_event_nfields(pol); i++) {
+        size_t n;
+        const char *k = ks_symtab_str(ks_event_symtab(pol), ks_event_field(pol, i)->name, &n);
+        if (!k || n <= sl + 10 || memcmp(k, stmt, sl) != 0 || memcmp(k + sl, ".Condition.", 11) != 0)
+            continue;
+        for (size_t j = 0; j < KS_ARRAY_LEN(keys); j++)
+            if (ks__memmem_ci(k + sl, n - sl, keys[j], strlen(keys[j])))
+                return true;
+    }
+    return false;
+}
+
+static bool any_prefix_value(const ks_event *ev, const char *prefix, const char *needle, bool exact)
+{
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < ks_event_nfields(ev); i++) {
+        const ks_field *f = ks_event_field(ev, i);
+        size_t n;
+        const char *k = ks_symtab_str(ks_event_symtab(ev), f->name, &n);
+        const char *s;
+        size_t sn;
+        if (!k || n < pl || memcmp(k, prefix, pl) != 0 || !vstr(&f->v, &s, &sn))
+            continue;
+        if (exact ? ks__ieq(s, sn, needle, strlen(needle)) : ks__memmem_ci(s, sn, needle, strlen(needle)) != NULL)
+            return true;
+    }
+    return false;
+}
+
+static void aws_policy(cloud_ws *ws, const ks_event *ev, res *r, const char *pol, size_t n)
+{
+    uint64_t off;
+    const char *why;
+    ks__event_reset(&ws->scratch);
+    if (ks__json_flatten(&ws->scratch, "", 0, pol, n, &off, &why) != KS_OK) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = ks_event_prov(ev)->path;
+        loc.line = ks_event_prov(ev)->line;
+        ks__diag(ws->d->e, KS_DIAG_WARN, KS_EFORMAT, "cloud", &loc,
+                 "S3 bucket policy string is not JSON (%s at byte %llu); not judged", why, (unsigned long long)off);
+        return;
+    }
+    r->policy_public = 0;
+    r->policy_conditioned = 0;
+    r->policy_write = 0;
+    for (int i = 0; i < 64; i++) {
+        char st[64], p[128];
+        snprintf(st, sizeof st, "Statement.%d", i);
+        snprintf(p, sizeof p, "%s.Effect", st);
+        const ks_value *eff = getp(&ws->scratch, p);
+        if (!eff) {
+            if (i == 0) /* a single statement object, not an array */
+                snprintf(st, sizeof st, "Statement");
+            else
+                break;
+            snprintf(p, sizeof p, "%s.Effect", st);
+            eff = getp(&ws->scratch, p);
+            if (!eff)
+                break;
+        }
+        if (!str_is(eff, "Allow"))
+            goto next;
+        char pp[80];
+        snprintf(pp, sizeof pp, "%s.Principal", st);
+        bool star = any_prefix_value(&ws->scratch, pp, "*", true);
+        if (!star)
+            goto next;
+        if (restricting_condition(&ws->scratch, st)) {
+            r->policy_conditioned = 1;
+            goto next;
+        }
+        r->policy_public = 1;
+        snprintf(pp, sizeof pp, "%s.Action", st);
+        if (any_prefix_value(&ws->scratch, pp, "s3:Put", false) || any_prefix_value(&ws->scratch, pp, "s3:Delete", false) ||
+            any_prefix_value(&ws->scratch, pp, "s3:*", true) || any_prefix_value(&ws->scratch, pp, "*", true))
+            r->policy_write = 1;
+    next:
+        if (!strcmp(st, "Statement"))
+            break;
+    }
+}
+
+static res *aws_bucket(cloud_ws *ws, const ks_event *ev)
+{
+    char name[200];
+    const char *s;
+    size_t n;
+    if (vstr(getp(ev, "Bucket"), &s, &n) || vstr(getp(ev, "Name"), &s, &n))
+        snprintf(name, sizeof name, "%.*s", (int)KS_MIN(n, 199), s);
+    else
+        name_from_path(ks_event_prov(ev)->path ? ks_event_prov(ev)->path : "", name, sizeof name);
+    return get_res(&ws->t, "aws", "bucket", name, strlen(name));
+}
+
+static void aws(cloud_ws *ws, const ks_event *ev)
+{
+    const char *s;
+    size_t n;
+    if (vstr(getp(ev, "Policy"), &s, &n)) {
+        res *r = aws_bucket(ws, ev);
+        if (r) {
+            aws_policy(ws, ev, r, s, n);
+            add_evidence(r, ev);
+        }
+    }
+    if (getp(ev, "Grants.0.Permission")) {
+        res *r = aws_bucket(ws, ev);
+        if (!r)
+            return;
+        r->acl_read = r->acl_write = r->acl_auth = 0;
+        for (int i = 0; i < 100; i++) {
+            char p[64], q[64];
+            snprintf(p, sizeof p, "Grants.%d.Grantee.URI", i);
+            snprintf(q, sizeof q, "Grants.%d.Permission", i);
+            const ks_value *perm = getp(ev, q);
+            if (!perm)
+                break;
+            const char *uri;
+            size_t un;
+            if (!vstr(getp(ev, p), &uri, &un))
+                continue;
+            bool all = ks__memmem_ci(uri, un, "/global/AllUsers", 16) != NULL;
+            bool auth = ks__memmem_ci(uri, un, "/global/AuthenticatedUsers", 26) != NULL;
+            if (!all && !auth)
+                continue;
+            bool w = str_is(perm, "WRITE") || str_is(perm, "WRITE_ACP") || str_is(perm, "FULL_CONTROL");
+            if (all)
+                r->acl_read = 1;
+            if (auth)
+                r->acl_auth = 1;
+            if (w)
+                r->acl_write = 1;
+        }
+        add_evidence(r, ev);
+    }
+    if (getp(ev, "PublicAccessBlockConfiguration.BlockPublicAcls")) {
+        const char *path = ks_event_prov(ev)->path ? ks_event_prov(ev)->path : "";
+        /* s3control get-public-access-block: the account level */
+        bool account = strstr(path, "account") || strstr(path, "s3control") || getp(ev, "AccountId");
+        res *r = account ? get_res(&ws->t, "aws", "account", "*", 1) : aws_bucket(ws, ev);
+        if (!r)
+            return;
+        for (int i = 0; i < 4; i++) {
+            char p[96];
+            snprintf(p, sizeof p, "PublicAccessBlockConfiguration.%s", ks__cloud_pab_names[i]);
+            r->pab[i] = tri(getp(ev, p));
+        }
+        add_evidence(r, ev);
+    }
+    if (getp(ev, "PolicyStatus.IsPublic")) {
+        res *r = aws_bucket(ws, ev);
+        if (r) {
+            r->status_public = tri(getp(ev, "PolicyStatus.IsPublic"));
+            add_evidence(r, ev);
+        }
+    }
+}
+
+static void gcp(cloud_ws *ws, const ks_event *ev)
+{
+    const char *s;
+    size_t n;
+    char name[200];
+    bool iam = getp(ev, "bindings.0.role") != NULL;
+    bool describe = getp(ev, "iamConfiguration.publicAccessPrevention") || getp(ev, "public_access_prevention") ||
+                    getp(ev, "iamConfiguration.uniformBucketLevelAccess.enabled") ||
+                    getp(ev, "uniform_bucket_level_access");
+    if (!iam && !describe)
+        return;
+    if (describe && (vstr(getp(ev, "name"), &s, &n) || vstr(getp(ev, "id"), &s, &n)))
+        snprintf(name, sizeof name, "%.*s", (int)KS_MIN(n, 199), s);
+    else
+        name_from_path(ks_event_prov(ev)->path ? ks_event_prov(ev)->path : "", name, sizeof name);
+    if (!strncmp(name, "gs://", 5))
+        memmove(name, name + 5, strlen(name + 5) + 1);
+    res *r = get_res(&ws->t, "gcp", "bucket", name, strlen(name));
+    if (!r)
+        return;
+    if (iam) {
+        r->iam_all = any_prefix_value(ev, "bindings.", "allUsers", true);
+        r->iam_auth = any_prefix_value(ev, "bindings.", "allAuthenticatedUsers", true);
+    }
+    int8_t v;
+    if ((v = tri(getp(ev, "iamConfiguration.uniformBucketLevelAccess.enabled"))) != U ||
+        (v = tri(getp(ev, "uniform_bucket_level_access"))) != U)
+        r->ubla = v;
+    if (vstr(getp(ev, "iamConfiguration.publicAccessPrevention"), &s, &n) ||
+        vstr(getp(ev, "public_access_prevention"), &s, &n))
+        snprintf(r->pap, sizeof r->pap, "%.*s", (int)KS_MIN(n, 23), s);
+    add_evidence(r, ev);
+}
+
+/* ---- SAS URLs anywhere -------------------------------------------------------------- */
+
+static void sas_scan(cloud_ws *ws, const ks_event *ev)
+{
+    for (size_t i = 0; i < ks_event_nfields(ev); i++) {
+        const ks_field *f = ks_event_field(ev, i);
+        const char *s;
+        size_t n;
+        if (!vstr(&f->v, &s, &n) || n < 20 || !ks__memmem_ci(s, n, "sig=", 4))
+            continue;
+        if (!ks__memmem_ci(s, n, "sp=", 3) || !ks__memmem_ci(s, n, "sv=", 3))
+            continue;
+        cloud_sas sas;
+        if (ks__cloud_parse_sas(s, n, &sas) == KS_OK)
+            ks__cloud_report_sas(ws->d->e, ev, f, &sas, ws->d->sas_max_days);
+    }
+}
+
+/* ---- detector ------------------------------------------------------------------------ */
+
+static int cloud_create(ks_engine *e, void **out)
+{
+    cloud_det *d = calloc(1, sizeof *d);
+    if (!d)
+        return KS_ENOMEM;
+    d->e = e;
+    d->all.map = ks__map_new(64);
+    d->sas_max_days = ks__opt_int(e, "cloud.sas_max_days", 30);
+    pthread_mutex_init(&d->lock, NULL);
+    if (!d->all.map) {
+        free(d);
+        return KS_ENOMEM;
+    }
+    *out = d;
+    return KS_OK;
+}
+
+static int cloud_worker_new(void *detp, ks_worker *w, void **out)
+{
+    cloud_ws *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return KS_ENOMEM;
+    ws->d = detp;
+    ws->t.map = ks__map_new(64);
+    ws->arena = ks__arena_new(65536, (size_t)64 << 20);
+    ws->scratch.syms = ks__engine_symtab(ws->d->e);
+    ws->scratch.cache = w->cache;
+    ws->scratch.arena = ws->arena;
+    if (!ws->t.map || !ws->arena) {
+        ks__map_free(ws->t.map);
+        ks__arena_free(ws->arena);
+        free(ws);
+        return KS_ENOMEM;
+    }
+    *out = ws;
+    return KS_OK;
+}
+
+static int cloud_event(void *wsp, const ks_event *ev)
+{
+    cloud_ws *ws = wsp;
+    const char *s, *acc;
+    size_t n, an;
+    sas_scan(ws, ev);
+    if (getp(ev, "resources.0.type")) {
+        arm(ws, ev);
+        return KS_OK;
+    }
+    /* az storage container list: name + properties.publicAccess (null = off) */
+    if (vstr(getp(ev, "name"), &s, &n) && (getp(ev, "properties.publicAccess") || getp(ev, "properties.leaseState"))) {
+        const ks_value *pa = getp(ev, "properties.publicAccess");
+        if (!vstr(pa, &acc, &an)) {
+            acc = "off";
+            an = 3;
+        }
+        azure_container(ws, ev, s, n, acc, an, NULL);
+        return KS_OK;
+    }
+    if (getp(ev, "primaryEndpoints.blob") || getp(ev, "allowBlobPublicAccess") ||
+        (getp(ev, "kind") && getp(ev, "sku.name") && getp(ev, "name") && getp(ev, "encryption.services.blob.enabled"))) {
+        azure_account(ws, ev, "");
+        return KS_OK;
+    }
+    aws(ws, ev);
+    gcp(ws, ev);
+    return KS_OK;
+}
+
+/* Folds src facts into dst (known values win over unknown). */
+static void merge_res(res *dst, const res *src)
+{
+    int8_t *d8 = &dst->blob_public;
+    const int8_t *s8 = &src->blob_public;
+    for (size_t i = 0; i < (size_t)(offsetof(res, min_tls) - offsetof(res, blob_public)); i++)
+        if (s8[i] != U)
+            d8[i] = s8[i];
+    d8 = &dst->acl_read;
+    s8 = &src->acl_read;
+    for (size_t i = 0; i < (size_t)(offsetof(res, pap) - offsetof(res, acl_read)); i++)
+        if (s8[i] != U)
+            d8[i] = s8[i];
+    if (src->min_tls[0])
+        memcpy(dst->min_tls, src->min_tls, sizeof dst->min_tls);
+    if (src->access[0])
+        memcpy(dst->access, src->access, sizeof dst->access);
+    if (src->pap[0])
+        memcpy(dst->pap, src->pap, sizeof dst->pap);
+    if (src->parent[0])
+        memcpy(dst->parent, src->parent, sizeof dst->parent);
+    for (size_t i = 0; i < src->nev && dst->nev < 4; i++) {
+        dst->ev[dst->nev] = src->ev[i];
+        memcpy(dst->ev_path[dst->nev], src->ev_path[i], sizeof dst->ev_path[0]);
+        dst->ev[dst->nev].path = dst->ev_path[dst->nev];
+        dst->nev++;
+    }
+}
+
+static void free_table(table *t)
+{
+    size_t i = 0, n;
+    const char *k;
+    uint64_t *v;
+    if (!t->map)
+        return;
+    while (ks__map_iter(t->map, &i, &k, &n, &v))
+        free((res *)(uintptr_t)*v);
+    ks__map_free(t->map);
+    t->map = NULL;
+}
+
+static void cloud_worker_done(void *detp, void *wsp)
+{
+    cloud_det *d = detp;
+    cloud_ws *ws = wsp;
+    size_t i = 0, n;
+    const char *k;
+    uint64_t *v;
+    if (!ws)
+        return;
+    pthread_mutex_lock(&d->lock);
+    while (ks__map_iter(ws->t.map, &i, &k, &n, &v)) {
+        res *src = (res *)(uintptr_t)*v;
+        res *dst = get_res(&d->all, src->provider, src->kind, src->name, strlen(src->name));
+        if (dst)
+            merge_res(dst, src);
+    }
+    pthread_mutex_unlock(&d->lock);
+    free_table(&ws->t);
+    free(ws->scratch.fields);
+    ks__arena_free(ws->arena);
+    free(ws);
+}
+
+static int cloud_finish(void *detp)
+{
+    cloud_det *d = detp;
+    return ks__cloud_judge(d->e, d->all.map);
+}
+
+static void cloud_destroy(void *detp)
+{
+    cloud_det *d = detp;
+    if (!d)
+        return;
+    free_table(&d->all);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+const struct ks_detector ks_detector_cloud = {
+    .abi = KS_DETECTOR_ABI_1,
+    .name = "cloud",
+    .description = "cloud storage exposure in Azure/AWS/GCP CLI exports and SAS URLs",
+    .flags = KS_DET_EVENTS,
+    .create = cloud_create,
+    .worker_new = cloud_worker_new,
+    .on_event = cloud_event,
+    .worker_done = cloud_worker_done,
+    .finish = cloud_finish,
+    .destroy = cloud_destroy,
+};

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Anonymous storage probe (see cloud_probe.h). Each target is a container
+ * or bucket URL; a worker thread lists it anonymously with bounded
+ * pagination (Azure: ?restype=container&comp=list; S3: ?list-type=2),
+ * checks that an object can be read (HEAD of the first one), and, only when
+ * asked, downloads a few samples. The verdict comes from the XML root
+ * element and the error code, never the HTTP status alone (Azure answers
+ * 404 ResourceNotFound for a private container, 409 PublicAccessNotPermitted
+ * when the account forbids it; S3 403 AccessDenied vs 404 NoSuchBucket).
+ * Throttling (429/503, ServerBusy, SlowDown) and transport errors are retried
+ * with exponential backoff; a global token bucket enforces the rate.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "cloud_probe.h"
+
+#define MAX_BODY ((size_t)16 << 20) /* per listing page */
+#define SAMPLE_MAX ((size_t)8 << 20)
+#define NAMES_KEPT 10
+
+void ks__cloud_probe_defaults(cloud_probe_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->concurrency = 8;
+    o->timeout_ms = 20000;
+    o->connect_ms = 5000;
+    o->retries = 3;
+    o->max_pages = 50;
+    o->page_size = 1000;
+    o->sample_dir = "kensa-samples";
+}
+
+/* ---- tiny XML helpers -------------------------------------------------------------- */
+
+/* Text of the first <tag>...</tag> in [p, end); decoded into out. */
+static bool xml_text(const char *p, const char *end, const char *tag, char *out, size_t cap)
+{
+    char open[64], close[64];
+    snprintf(open, sizeof open, "<%s>", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    const char *a = memmem(p, (size_t)(end - p), open, strlen(open));
+    if (!a)
+        return false;
+    a += strlen(open);
+    const char *b = memmem(a, (size_t)(end - a), close, strlen(close));
+    if (!b)
+        return false;
+    size_t o = 0;
+    for (const char *q = a; q < b && o + 1 < cap;) {
+        static const struct { const char *e; char c; } ents[] = {
+            {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+        bool done = false;
+        for (size_t i = 0; i < KS_ARRAY_LEN(ents) && !done; i++) {
+            size_t l = strlen(ents[i].e);
+            if ((size_t)(b - q) >= l && !memcmp(q, ents[i].e, l)) {
+                out[o++] = ents[i].c;
+                q += l;
+                done = true;
+            }
+        }
+        if (!done)
+            out[o++] = *q++;
+    }
+    out[o] = 0;
+    return true;
+}
+
+/* Name of the root element, skipping the XML declaration and a BOM. */
+static bool xml_root(const char *p, size_t n, char *out, size_t cap)
+{
+    const char *end = p + n;
+    while (p < end) {
+        const char *lt = memchr(p, '<', (size_t)(end - p));
+        if (!lt || lt + 1 >= end)
+            return false;
+        if (lt[1] == '?' || lt[1] == '!') {
+            p = lt + 2;
+            continue;
+        }
+        size_t k = 0;
+        for (const char *q = lt + 1; q < end && *q != '>' && *q != ' ' && *q != '/' && k + 1 < cap; q++)
+            out[k++] = *q;
+        out[k] = 0;
+        return k > 0;
+    }
+    return false;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------------ */
+
+typedef struct body {
+    char *p;
+    size_t n, cap, limit;
+    bool over;
+} body;
+
+static size_t on_data(char *d, size_t sz, size_t nm, void *ud)
+{
+    body *b = ud;
+    size_t n = sz * nm;
+    if (b->n + n > b->limit) {
+        b->over = true;
+        return 0; /* abort: a page this big is not a listing */
+    }
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 65536;
+        while (nc < b->n + n + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np)
+            return 0;
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+    b->p[b->n] = 0;
+    return n;
+}
+
+typedef struct prober {
+    ks_engine *e;
+    const cloud_probe_opts *o;
+    pthread_mutex_t lock;       /* rate limiter, target queue, report */
+    double next_slot;           /* monotonic seconds of the next allowed request */
+    const char *const *urls;
+    size_t n, next;
+    FILE *report;
+} prober;
+
+static double now_s(void)
+{
+    return (double)ks__now_ns() / 1e9;
+}
+
+static void rate_wait(prober *p)
+{
+    if (p->o->rate <= 0)
+        return;
+    pthread_mutex_lock(&p->lock);
+    double t = now_s(), slot = p->next_slot > t ? p->next_slot : t;
+    p->next_slot = slot + 1.0 / p->o->rate;
+    pthread_mutex_unlock(&p->lock);
+    if (slot > t)
+        usleep((useconds_t)((slot - t) * 1e6));
+}
+
+typedef struct resp {
+    long status;
+    body b;
+    char ctype[128];
+    long long length;
+    CURLcode cc;
+    char err[CURL_ERROR_SIZE];
+} resp;
+
+static size_t on_header(char *d, size_t sz, size_t nm, void *ud)
+{
+    resp *r = ud;
+    size_t n = sz * nm;
+    if (n > 13 && !strncasecmp(d, "Content-Type:", 13)) {
+        size_t s = 13;
+        while (s < n && d[s] == ' ')
+            s++;
+        size_t k = 0;
+        while (s < n && d[s] != '\r' && d[s] != '\n' && k + 1 < sizeof r->ctype)
+            r->ctype[k++] = d[s++];
+        r->ctype[k] = 0;
+    } else if (n > 15 && !strncasecmp(d, "Content-Length:", 15)) {
+        r->length = strtoll(d + 15, NULL, 10);
+    }
+    return n;
+}
+
+static bool retryable(const resp *r)
+{
+    char code[64] = "";
+    if (r->cc != CURLE_OK && r->cc != CURLE_WRITE_ERROR)
+        return true;
+    if (r->status == 429 || r->status == 503 || r->status == 500)
+        return true;
+    if (r->b.p && xml_text(r->b.p, r->b.p + r->b.n, "Code", code, sizeof code))
+        return !strcmp(code, "ServerBusy") || !strcmp(code, "SlowDown") || !strcmp(code, "OperationTimedOut");
+    return false;
+}
+
+/* One request with retries; resp is reset first. */
+static void request(prober *p, CURL *c, const char *url, bool head, size_t limit, resp *r)
+{
+    for (int attempt = 0;; attempt++) {
+        free(r->b.p);
+        memset(r, 0, sizeof *r);
+        r->b.limit = limit;
+        r->length = -1;
+        rate_wait(p);
+        curl_easy_reset(c);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_NOBODY, head ? 1L : 0L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->b);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, p->o->timeout_ms);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, p->o->connect_ms);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect is a verdict, not a hop */
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, p->o->insecure ? 0L : 1L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, p->o->insecure ? 0L : 2L);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "kensa-probe/" KENSA_VERSION);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->err);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        r->cc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        if (!retryable(r) || attempt >= p->o->retries)
+            return;
+        usleep((useconds_t)(200000u << attempt)); /* 0.2, 0.4, 0.8 s ... */
+    }
+}
+
+/* ---- one target ------------------------------------------------------------------------ */
+
+typedef struct verdict {
+    const char *provider;
+    char state[48];            /* listable / denied / not-found / public-access-not-permitted / error */
+    char detail[256];
+    uint64_t objects, bytes;
+    bool truncated, readable;
+    char names[NAMES_KEPT][160];
+    size_t nnames;
+    char ctypes[4][64];
+    size_t nctypes;
+    char first_key[512];
+} verdict;
+
+static void add_ctype(verdict *v, const char *ct)
+{
+    if (!ct || !*ct)
+        return;
+    for (size_t i = 0; i < v->nctypes; i++)
+        if (!strcmp(v->ctypes[i], ct))
+            return;
+    if (v->nctypes < 4)
+        snprintf(v->ctypes[v->nctypes++], sizeof v->ctypes[0], "%s", ct);
+}
+
+static void add_object(verdict *v, const char *name, long long size, const char *ct)
+{
+    v->objects++;
+    if (size > 0)
+        v->bytes += (uint64_t)size;
+    if (v->nnames < NAMES_KEPT)
+        snprintf(v->names[v->nnames++], sizeof v->names[0], "%s", name);
+    if (!v->first_key[0])
+        snprintf(v->first_key, sizeof v->first_key, "%s", name);
+    add_ctype(v, ct);
+}
+
+/* Parses one listing page; returns false with v->state set on an error body. */
+static bool parse_page(verdict *v, const resp *r, bool azure, char *next, size_t cap)
+{
+    char root[64] = "", code[96] = "";
+    next[0] = 0;
+    if (!r->b.p || !xml_root(r->b.p, r->b.n, root, sizeof root)) {
+        snprintf(v->state, sizeof v->state, "error");
+        snprintf(v->detail, sizeof v->detail, "HTTP %ld, body is not XML", r->status);
+        return false;
+    }
+    const char *end = r->b.p + r->b.n;
+    if (!strcmp(root, "Error")) {
+        xml_text(r->b.p, end, "Code", code, sizeof code);
+        snprintf(v->detail, sizeof v->detail, "HTTP %ld %s", r->status, code);
+        const char *st = !strcmp(code, "PublicAccessNotPermitted") ? "public-access-not-permitted"
+                         : !strcmp(code, "ResourceNotFound") || !strcmp(code, "ContainerNotFound") ||
+                                 !strcmp(code, "NoSuchBucket")
+                             ? (azure ? "private-or-missing" : "not-found")
+                         : !strcmp(code, "AccessDenied") || !strcmp(code, "AuthorizationFailure") ||
+                                 !strcmp(code, "NoAuthenticationInformation") || !strcmp(code, "AuthenticationFailed") ||
+                                 !strcmp(code, "AllAccessDisabled")
+                             ? "denied"
+                             : "error";
+        snprintf(v->state, sizeof v->state, "%s", st);
+        return false;
+    }
+    const char *want = azure ? "EnumerationResults" : "ListBucketResult";
+    if (strcmp(root, want)) {
+        snprintf(v->state, sizeof v->state, "error");
+        snprintf(v->detail, sizeof v->detail, "HTTP %ld, unexpected XML root <%s>", r->status, root);
+        return false;
+    }
+    const char *item = azure ? "<Blob>" : "<Contents>", *item_end = azure ? "</Blob>" : "</Contents>";
+    for (const char *p = r->b.p; (p = memmem(p, (size_t)(end - p), item, strlen(item))) != NULL;) {
+        const char *q = memmem(p, (size_t)(end - p), item_end, strlen(item_end));
+        if (!q)
+            break;
+        char name[512] = "", size[32] = "", ct[64] = "";
+        xml_text(p, q, azure ? "Name" : "Key", name, sizeof name);
+        xml_text(p, q, azure ? "Content-Length" : "Size", size, sizeof size);
+        if (azure)
+            xml_text(p, q, "Content-Type", ct, sizeof ct);
+        add_object(v, name, strtoll(size, NULL, 10), ct);
+        p = q + strlen(item_end);
+    }
+    if (azure)
+        xml_text(r->b.p, end, "NextMarker", next, cap);
+    else {
+        char trunc[16] = "";
+        xml_text(r->b.p, end, "IsTruncated", trunc, sizeof trunc);
+        if (!strcmp(trunc, "true"))
+            xml_text(r->b.p, end, "NextContinuationToken", next, cap);
+    }
+    snprintf(v->state, sizeof v->state, "listable");
+    return true;
+}
+
+static void url_escape(CURL *c, const char *s, char *out, size_t cap)
+{
+    char *e = curl_easy_escape(c, s, 0);
+    snprintf(out, cap, "%s", e ? e : "");
+    curl_free(e);
+}
+
+static bool is_azure_host(const char *url)
+{
+    return strstr(url, ".blob.core.windows.net") || strstr(url, "devstoreaccount1");
+}
+
+static void list_target(prober *p, CURL *c, const char *url, bool azure, verdict *v)
+{
+    char next[1024] = "", full[4096], esc[2048];
+    resp r = {0};
+    const char *sep = strchr(url, '?') ? "&" : "?";
+    v->provider = azure ? "azure" : "aws";
+    for (int page = 0; page < p->o->max_pages; page++) {
+        if (azure)
+            snprintf(full, sizeof full, "%s%srestype=container&comp=list&maxresults=%d", url, sep, p->o->page_size);
+        else
+            snprintf(full, sizeof full, "%s%slist-type=2&max-keys=%d", url, sep, p->o->page_size);
+        if (next[0]) {
+            url_escape(c, next, esc, sizeof esc);
+            size_t l = strlen(full);
+            snprintf(full + l, sizeof full - l, azure ? "&marker=%s" : "&continuation-token=%s", esc);
+        }
+        request(p, c, full, false, MAX_BODY, &r);
+        if (r.cc != CURLE_OK && !(r.cc == CURLE_WRITE_ERROR && r.b.over)) {
+            snprintf(v->state, sizeof v->state, "error");
+            snprintf(v->detail, sizeof v->detail, "%s", r.err[0] ? r.err : curl_easy_strerror(r.cc));
+            break;
+        }
+        if (r.b.over) {
+            snprintf(v->state, sizeof v->state, "error");
+            snprintf(v->detail, sizeof v->detail, "listing page larger than 16 MiB");
+            break;
+        }
+        if (!parse_page(v, &r, azure, next, sizeof next))
+            break;
+        if (!next[0])
+            break;
+        if (page + 1 == p->o->max_pages)
+            v->truncated = true;
+    }
+    free(r.b.p);
+}
+
+/* HEAD of the first object: readable anonymously? */
+static void read_check(prober *p, CURL *c, const char *url, verdict *v)
+{
+    char full[4096], esc[1024];
+    resp r = {0};
+    if (!v->first_key[0])
+        return;
+    char *q = strchr(url, '?');
+    size_t base = q ? (size_t)(q - url) : strlen(url);
+    /* keep the key's slashes, escape the rest */
+    size_t o = 0;
+    for (const char *k = v->first_key; *k && o + 4 < sizeof esc; k++) {
+        unsigned char ch = (unsigned char)*k;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-._~/", ch))
+            esc[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(esc + o, sizeof esc - o, "%%%02X", ch);
+    }
+    esc[o] = 0;
+    snprintf(full, sizeof full, "%.*s/%s", (int)base, url, esc);
+    request(p, c, full, true, 0, &r);
+    v->readable = r.cc == CURLE_OK && r.status == 200;
+    if (v->readable)
+        add_ctype(v, r.ctype);
+    free(r.b.p);
+}
+
+static void fetch_samples(prober *p, CURL *c, const char *url, verdict *v)
+{
+    char full[4096], path[4096];
+    if (p->o->fetch_sample <= 0 || v->nnames == 0)
+        return;
+    mkdir(p->o->sample_dir, 0700);
+    for (int i = 0; i < p->o->fetch_sample && (size_t)i < v->nnames; i++) {
+        resp r = {0};
+        char *q = strchr(url, '?');
+        snprintf(full, sizeof full, "%.*s/%s", (int)(q ? (size_t)(q - url) : strlen(url)), url, v->names[i]);
+        request(p, c, full, false, SAMPLE_MAX, &r);
+        if (r.cc == CURLE_OK && r.status == 200 && r.b.p) {
+            char safe[200];
+            size_t k = 0;
+            for (const char *s = v->names[i]; *s && k + 1 < sizeof safe; s++)
+                safe[k++] = (*s == '/' || *s == '\\') ? '_' : *s;
+            safe[k] = 0;
+            snprintf(path, sizeof path, "%s/%s", p->o->sample_dir, safe);
+            FILE *fp = fopen(path, "wb");
+            if (fp) {
+                fwrite(r.b.p, 1, r.b.n, fp);
+                fclose(fp);
+            }
+        }
+        free(r.b.p);
+    }
+}
+
+static void emit(prober *p, const char *url, const verdict *v)
+{
+    ks_engine *e = p->e;
+    char cnt[64], size[64], names[1024] = "", ctypes[300] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < v->nnames; i++)
+        o += (size_t)snprintf(names + o, o < sizeof names ? sizeof names - o : 0, "%s%s", i ? ", " : "", v->names[i]);
+    o = 0;
+    for (size_t i = 0; i < v->nctypes; i++)
+        o += (size_t)snprintf(ctypes + o, o < sizeof ctypes ? sizeof ctypes - o : 0, "%s%s", i ? ", " : "", v->ctypes[i]);
+    snprintf(cnt, sizeof cnt, "%s%llu", v->truncated ? ">= " : "", (unsigned long long)v->objects);
+    snprintf(size, sizeof size, "%llu bytes", (unsigned long long)v->bytes);
+    ks_kv matched[3] = {{"provider", v->provider}, {"url", url}, {"verdict", v->state}};
+    ks_kv det[5] = {{"objects", cnt}, {"size_seen", size}, {"sample_names", names}, {"content_types", ctypes},
+                    {"anonymous_read", v->readable ? "yes" : "not confirmed"}};
+    ks_evidence ev = {url, "probe", 0, 0, UINT64_MAX, ks__wall_ns()};
+    static const char *const tech[] = {"T1530"};
+    ks_finding f = {0};
+    f.rule_id = "kensa.cloud.probe.anonymous_list";
+    f.title = "Storage open to anonymous listing";
+    f.description = "An anonymous client listed this container/bucket: everything in it is public (BlueBleed). "
+                    "Turn off anonymous access now and find out who downloaded what from the access logs.";
+    f.detector = "cloud-probe";
+    f.severity = KS_SEV_CRITICAL;
+    f.techniques = tech;
+    f.ntechniques = 1;
+    f.first = f.last = KS_TIME_NONE;
+    f.evidence = &ev;
+    f.nevidence = 1;
+    f.event_count = v->objects;
+    f.matched = matched;
+    f.nmatched = 3;
+    f.details = det;
+    f.ndetails = 5;
+    ks__emit(e, &f);
+}
+
+static void probe_one(prober *p, CURL *c, const char *url)
+{
+    verdict v;
+    memset(&v, 0, sizeof v);
+    const char *prov = p->o->provider;
+    bool azure = prov ? !strcmp(prov, "azure") : is_azure_host(url);
+    bool aws = prov ? !strcmp(prov, "s3") : strstr(url, "amazonaws.com") != NULL;
+    list_target(p, c, url, azure || !aws, &v);
+    if (!prov && !azure && !aws && strcmp(v.state, "listable")) {
+        /* unknown host: Azure said no; ask the S3 way */
+        verdict s3;
+        memset(&s3, 0, sizeof s3);
+        list_target(p, c, url, false, &s3);
+        if (!strcmp(s3.state, "listable") || !strcmp(v.state, "error"))
+            v = s3;
+    }
+    if (!strcmp(v.state, "listable")) {
+        read_check(p, c, url, &v);
+        fetch_samples(p, c, url, &v);
+        emit(p, url, &v);
+    } else if (!strcmp(v.state, "error")) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = url;
+        ks__diag(p->e, KS_DIAG_WARN, KS_ENET, "cloud-probe", &loc, "%s", v.detail);
+    }
+    if (p->report) {
+        pthread_mutex_lock(&p->lock);
+        fprintf(p->report, "%-28s %-6s objects=%s%llu bytes=%llu read=%s  %s  %s\n", v.state, v.provider,
+                v.truncated ? ">=" : "", (unsigned long long)v.objects, (unsigned long long)v.bytes,
+                v.readable ? "yes" : "-", url, v.detail);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+static void *worker(void *arg)
+{
+    prober *p = arg;
+    CURL *c = curl_easy_init();
+    if (!c)
+        return NULL;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        size_t i = p->next < p->n ? p->next++ : SIZE_MAX;
+        pthread_mutex_unlock(&p->lock);
+        if (i == SIZE_MAX)
+            break;
+        probe_one(p, c, p->urls[i]);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+int ks__cloud_probe(ks_engine *e, const char *const *urls, size_t n, const cloud_probe_opts *o, FILE *report)
+{
+    prober p = {.e = e, .o = o, .urls = urls, .n = n, .report = report};
+    int nt = o->concurrency > 0 ? KS_MIN(o->concurrency, 64) : 1;
+    pthread_t th[64];
+    int started = 0;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return KS_ENET;
+    pthread_mutex_init(&p.lock, NULL);
+    for (int i = 0; i < nt && (size_t)i < n; i++)
+        if (pthread_create(&th[i], NULL, worker, &p) == 0)
+            started++;
+    if (!started && n)
+        worker(&p);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&p.lock);
+    curl_global_cleanup();
+    return KS_OK;
+}
