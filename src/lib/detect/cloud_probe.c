@@ -422,6 +422,51 @@ static void fetch_samples(prober *p, CURL *c, const char *url, verdict *v)
     }
 }
 
+/* A blob/object URL the listing refused: can it be read anonymously? */
+static void direct_read(prober *p, CURL *c, const char *url, verdict *v)
+{
+    resp r = {0};
+    request(p, c, url, true, 0, &r);
+    if (r.cc == CURLE_OK && r.status == 200) {
+        v->readable = true;
+        add_ctype(v, r.ctype);
+        if (r.length > 0)
+            v->bytes = (uint64_t)r.length;
+    }
+    free(r.b.p);
+}
+
+static void emit_read(prober *p, const char *url, const verdict *v)
+{
+    char size[64], ctypes[300] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < v->nctypes; i++)
+        o += (size_t)snprintf(ctypes + o, o < sizeof ctypes ? sizeof ctypes - o : 0, "%s%s", i ? ", " : "", v->ctypes[i]);
+    snprintf(size, sizeof size, "%llu bytes", (unsigned long long)v->bytes);
+    ks_kv matched[3] = {{"provider", v->provider}, {"url", url}, {"verdict", "anonymous-read"}};
+    ks_kv det[3] = {{"listing", v->state}, {"size", size}, {"content_types", ctypes}};
+    ks_evidence ev = {url, "probe", 0, 0, UINT64_MAX, ks__wall_ns()};
+    static const char *const tech[] = {"T1530"};
+    ks_finding f = {0};
+    f.rule_id = "kensa.cloud.probe.anonymous_read";
+    f.title = "Stored object readable without credentials";
+    f.description = "The container/bucket does not list, but this object is served to anonymous clients: anyone "
+                    "who knows or guesses names can read them ('blob' public access level).";
+    f.detector = "cloud-probe";
+    f.severity = KS_SEV_HIGH;
+    f.techniques = tech;
+    f.ntechniques = 1;
+    f.first = f.last = KS_TIME_NONE;
+    f.evidence = &ev;
+    f.nevidence = 1;
+    f.event_count = 1;
+    f.matched = matched;
+    f.nmatched = 3;
+    f.details = det;
+    f.ndetails = 3;
+    ks__emit(p->e, &f);
+}
+
 static void emit(prober *p, const char *url, const verdict *v)
 {
     ks_engine *e = p->e;
@@ -479,10 +524,16 @@ static void probe_one(prober *p, CURL *c, const char *url)
         read_check(p, c, url, &v);
         fetch_samples(p, c, url, &v);
         emit(p, url, &v);
-    } else if (!strcmp(v.state, "error")) {
-        ks_loc loc = KS_LOC_NONE;
-        loc.path = url;
-        ks__diag(p->e, KS_DIAG_WARN, KS_ENET, "cloud-probe", &loc, "%s", v.detail);
+    } else {
+        /* a blob/object URL does not list; it may still be readable */
+        direct_read(p, c, url, &v);
+        if (v.readable) {
+            emit_read(p, url, &v);
+        } else if (!strcmp(v.state, "error")) {
+            ks_loc loc = KS_LOC_NONE;
+            loc.path = url;
+            ks__diag(p->e, KS_DIAG_WARN, KS_ENET, "cloud-probe", &loc, "%s", v.detail);
+        }
     }
     if (p->report) {
         pthread_mutex_lock(&p->lock);
