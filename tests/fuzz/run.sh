@@ -9,7 +9,11 @@ SECONDS_EACH=${1:-60}
 ONLY=${2:-}
 B=build-fuzz
 FLAGS="-O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-make --no-print-directory -j"$(nproc)" BUILD=$B CC=clang OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" $B/libkensa.a
+# The library is instrumented for coverage too (fuzzer-no-link): without it
+# libFuzzer sees only the harness and mutates blind.
+make --no-print-directory -j"$(nproc)" BUILD=$B CC=clang \
+    OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+    $B/libkensa.a
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c); name=${name#fuzz_}
     [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && continue
@@ -19,5 +23,6 @@ for src in tests/fuzz/fuzz_*.c; do
     mkdir -p $B/corpus-$name
     echo "fuzz: $name for ${SECONDS_EACH}s"
     $B/fuzz_$name -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 \
-        -artifact_prefix=$B/crash-$name- $B/corpus-$name tests/fuzz/corpus/$name 2>&1 | tail -3
+        -artifact_prefix=$B/crash-$name- $B/corpus-$name tests/fuzz/corpus/$name > $B/log-$name.txt 2>&1 || true
+    grep -E "^(==[0-9]+==ERROR|SUMMARY)|runtime error|Done [0-9]+ runs" $B/log-$name.txt | head -5
 done
