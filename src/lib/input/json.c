@@ -341,12 +341,15 @@ static void set_time(json_in *j, ks_event *ev)
         if (v->type == KS_VSTR && ks_time_parse(v->u.s.p, v->u.s.n, &ev->time) == KS_OK)
             return;
         if (v->type == KS_VINT && v->u.i > 0) {
-            /* Epoch numbers: seconds, ms, us or ns by magnitude. */
-            int64_t t = v->u.i;
-            ev->time = t < 100000000000ll         ? t * 1000000000ll
-                       : t < 100000000000000ll    ? t * 1000000ll
-                       : t < 100000000000000000ll ? t * 1000ll
-                                                  : t;
+            /* Epoch numbers: seconds, ms, us or ns by magnitude; a value
+             * that does not fit nanoseconds leaves the event undated. */
+            int64_t t = v->u.i, mul = t < 100000000000ll      ? 1000000000ll
+                                    : t < 100000000000000ll   ? 1000000ll
+                                    : t < 100000000000000000ll ? 1000ll
+                                                               : 1;
+            int64_t ns;
+            if (!__builtin_mul_overflow(t, mul, &ns))
+                ev->time = ns;
             return;
         }
     }
