@@ -436,72 +436,69 @@ static void direct_read(prober *p, CURL *c, const char *url, verdict *v)
     free(r.b.p);
 }
 
-static void emit_read(prober *p, const char *url, const verdict *v)
+/* One probe finding: the URL as evidence, the verdict's facts as details. */
+static void probe_finding(prober *p, const char *id, const char *title, const char *desc, ks_severity sev,
+                          const char *url, const char *verdict_word, const char *provider, uint64_t count,
+                          const ks_kv *det, size_t ndet)
 {
-    char size[64], ctypes[300] = "";
-    size_t o = 0;
-    for (size_t i = 0; i < v->nctypes; i++)
-        o += (size_t)snprintf(ctypes + o, o < sizeof ctypes ? sizeof ctypes - o : 0, "%s%s", i ? ", " : "", v->ctypes[i]);
-    snprintf(size, sizeof size, "%llu bytes", (unsigned long long)v->bytes);
-    ks_kv matched[3] = {{"provider", v->provider}, {"url", url}, {"verdict", "anonymous-read"}};
-    ks_kv det[3] = {{"listing", v->state}, {"size", size}, {"content_types", ctypes}};
+    ks_kv matched[3] = {{"provider", provider}, {"url", url}, {"verdict", verdict_word}};
     ks_evidence ev = {url, "probe", 0, 0, UINT64_MAX, ks__wall_ns()};
     static const char *const tech[] = {"T1530"};
     ks_finding f = {0};
-    f.rule_id = "kensa.cloud.probe.anonymous_read";
-    f.title = "Stored object readable without credentials";
-    f.description = "The container/bucket does not list, but this object is served to anonymous clients: anyone "
-                    "who knows or guesses names can read them ('blob' public access level).";
+    f.rule_id = id;
+    f.title = title;
+    f.description = desc;
     f.detector = "cloud-probe";
-    f.severity = KS_SEV_HIGH;
+    f.severity = sev;
     f.techniques = tech;
     f.ntechniques = 1;
     f.first = f.last = KS_TIME_NONE;
     f.evidence = &ev;
     f.nevidence = 1;
-    f.event_count = 1;
+    f.event_count = count;
     f.matched = matched;
     f.nmatched = 3;
     f.details = det;
-    f.ndetails = 3;
+    f.ndetails = ndet;
     ks__emit(p->e, &f);
+}
+
+/* "a, b, c" of the content types seen. */
+static void join_ctypes(const verdict *v, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < v->nctypes; i++)
+        o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%s", i ? ", " : "", v->ctypes[i]);
+}
+
+static void emit_read(prober *p, const char *url, const verdict *v)
+{
+    char size[64], ctypes[300];
+    join_ctypes(v, ctypes, sizeof ctypes);
+    snprintf(size, sizeof size, "%llu bytes", (unsigned long long)v->bytes);
+    ks_kv det[3] = {{"listing", v->state}, {"size", size}, {"content_types", ctypes}};
+    probe_finding(p, "kensa.cloud.probe.anonymous_read", "Stored object readable without credentials",
+                  "The container/bucket does not list, but this object is served to anonymous clients: anyone "
+                  "who knows or guesses names can read them ('blob' public access level).",
+                  KS_SEV_HIGH, url, "anonymous-read", v->provider, 1, det, 3);
 }
 
 static void emit(prober *p, const char *url, const verdict *v)
 {
-    ks_engine *e = p->e;
-    char cnt[64], size[64], names[1024] = "", ctypes[300] = "";
+    char cnt[64], size[64], names[1024] = "", ctypes[300];
     size_t o = 0;
     for (size_t i = 0; i < v->nnames; i++)
         o += (size_t)snprintf(names + o, o < sizeof names ? sizeof names - o : 0, "%s%s", i ? ", " : "", v->names[i]);
-    o = 0;
-    for (size_t i = 0; i < v->nctypes; i++)
-        o += (size_t)snprintf(ctypes + o, o < sizeof ctypes ? sizeof ctypes - o : 0, "%s%s", i ? ", " : "", v->ctypes[i]);
+    join_ctypes(v, ctypes, sizeof ctypes);
     snprintf(cnt, sizeof cnt, "%s%llu", v->truncated ? ">= " : "", (unsigned long long)v->objects);
     snprintf(size, sizeof size, "%llu bytes", (unsigned long long)v->bytes);
-    ks_kv matched[3] = {{"provider", v->provider}, {"url", url}, {"verdict", v->state}};
     ks_kv det[5] = {{"objects", cnt}, {"size_seen", size}, {"sample_names", names}, {"content_types", ctypes},
                     {"anonymous_read", v->readable ? "yes" : "not confirmed"}};
-    ks_evidence ev = {url, "probe", 0, 0, UINT64_MAX, ks__wall_ns()};
-    static const char *const tech[] = {"T1530"};
-    ks_finding f = {0};
-    f.rule_id = "kensa.cloud.probe.anonymous_list";
-    f.title = "Storage open to anonymous listing";
-    f.description = "An anonymous client listed this container/bucket: everything in it is public (BlueBleed). "
-                    "Turn off anonymous access now and find out who downloaded what from the access logs.";
-    f.detector = "cloud-probe";
-    f.severity = KS_SEV_CRITICAL;
-    f.techniques = tech;
-    f.ntechniques = 1;
-    f.first = f.last = KS_TIME_NONE;
-    f.evidence = &ev;
-    f.nevidence = 1;
-    f.event_count = v->objects;
-    f.matched = matched;
-    f.nmatched = 3;
-    f.details = det;
-    f.ndetails = 5;
-    ks__emit(e, &f);
+    probe_finding(p, "kensa.cloud.probe.anonymous_list", "Storage open to anonymous listing",
+                  "An anonymous client listed this container/bucket: everything in it is public (BlueBleed). "
+                  "Turn off anonymous access now and find out who downloaded what from the access logs.",
+                  KS_SEV_CRITICAL, url, v->state, v->provider, v->objects, det, 5);
 }
 
 static void probe_one(prober *p, CURL *c, const char *url)
