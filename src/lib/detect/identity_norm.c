@@ -233,6 +233,8 @@ static bool no_address(ks_slice ip)
 /* "::ffff:10.1.2.3" -> "10.1.2.3"; "1.2.3.4:5678" -> "1.2.3.4"; "[::1]:443" -> "::1" */
 static ks_slice clean_ip(ks_slice ip)
 {
+    if (!ip.n)
+        return ip;
     if (ip.n > 7 && !memcmp(ip.p, "::ffff:", 7)) {
         ip.p += 7;
         ip.n -= 7;
