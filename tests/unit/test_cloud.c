@@ -457,3 +457,64 @@ TEST(probe_azurite)
         CHECK_INT(system(cmd), 0);
     }
 }
+
+/* ==== s3rver: an open bucket (s3rver has no access control) ======================= */
+
+TEST(probe_s3rver_open_bucket)
+{
+    char cmd[4096], *out = NULL;
+    const char *npm = "build/npm";
+    if (system("command -v npm >/dev/null 2>&1") != 0) {
+        printf("SKIP probe_s3rver: no npm\n");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "test -x %s/node_modules/.bin/s3rver || timeout 240 npm install --prefix %s --no-audit "
+             "--no-fund s3rver@3 >/dev/null 2>&1", npm, npm);
+    if (system(cmd) != 0) {
+        printf("SKIP probe_s3rver: npm could not install s3rver\n");
+        return;
+    }
+    int port = free_port();
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/s3d && %s/node_modules/.bin/s3rver -d %s/s3d -a 127.0.0.1 -p %d "
+             "--configure-bucket openb --silent > %s/s3rver.log 2>&1 & echo $!", ks_test_tmpdir(), npm, ks_test_tmpdir(),
+             port, ks_test_tmpdir());
+    CHECK_INT(ks_test_run(cmd, &out), 0);
+    int pid = out ? atoi(out) : 0;
+    free(out);
+    snprintf(cmd, sizeof cmd, "for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:%d/openb && exit 0; sleep 0.1; done; exit 1", port);
+    int up = system(cmd) == 0;
+    CHECK(up);
+    if (up) {
+        /* 300 objects by anonymous PUT, in one process. One page: s3rver 3.x
+         * answers InternalError when a ListObjectsV2 page is truncated, so
+         * pagination is covered by Azurite and the fixture server. */
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c \"import http.client\nc=http.client.HTTPConnection('127.0.0.1',%d)\n"
+                 "for i in range(300):\n  c.request('PUT','/openb/export/part-%%05d.csv'%%i,body=b'id,email\\n1,a@b.c\\n');"
+                 "r=c.getresponse();r.read()\n\"", port);
+        CHECK_INT(system(cmd), 0);
+        char url[128];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/openb", port);
+        const char *urls[1] = {url};
+        probe_out o = {NULL, NULL, 0};
+        cloud_probe_opts opt;
+        ks__cloud_probe_defaults(&opt);
+        opt.provider = "s3";
+        opt.page_size = 1000;
+        size_t len = 0;
+        FILE *rep = open_memstream(&o.report, &len);
+        ks_engine_new(&o.e);
+        ks__cloud_probe(o.e, urls, 1, &opt, rep);
+        fclose(rep);
+        const ks_finding *f = listed(&o, "/openb");
+        CHECK(f && f->event_count == 300);
+        CHECK(f && strstr(detail(f, "sample_names"), "export/part-00000.csv"));
+        CHECK_STR(detail(f, "anonymous_read"), "yes");
+        printf("INFO s3rver probe: open bucket listed anonymously, 300 objects, first object readable\n");
+        ks_engine_free(o.e);
+        free(o.report);
+    }
+    if (pid > 0) {
+        snprintf(cmd, sizeof cmd, "kill %d 2>/dev/null; sleep 0.2; kill -9 %d 2>/dev/null; true", pid, pid);
+        CHECK_INT(system(cmd), 0);
+    }
+}

@@ -422,6 +422,25 @@ static void fetch_samples(prober *p, CURL *c, const char *url, verdict *v)
     }
 }
 
+/* Does the URL name one object rather than a container/bucket? Path
+ * segments after the host: Azure container/blob (emulators add the account
+ * first), S3 path-style bucket/key or virtual-host key. */
+static bool looks_like_object(const char *url, bool azure)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    const char *path = strchr(h, '/');
+    size_t hostn = path ? (size_t)(path - h) : strlen(h);
+    int segs = 0;
+    for (const char *q = path; q && *q && *q != '?'; q++)
+        if (*q == '/' && q[1] && q[1] != '?' && q[1] != '/')
+            segs++;
+    bool vhost_s3 = !azure && memmem(h, hostn, ".s3", 3) != NULL;
+    bool emulator = azure && strstr(url, "devstoreaccount1");
+    int need = azure ? (emulator ? 3 : 2) : (vhost_s3 ? 1 : 2);
+    return segs >= need;
+}
+
 /* A blob/object URL the listing refused: can it be read anonymously? */
 static void direct_read(prober *p, CURL *c, const char *url, verdict *v)
 {
@@ -523,7 +542,8 @@ static void probe_one(prober *p, CURL *c, const char *url)
         emit(p, url, &v);
     } else {
         /* a blob/object URL does not list; it may still be readable */
-        direct_read(p, c, url, &v);
+        if (looks_like_object(url, !strcmp(v.provider, "azure")))
+            direct_read(p, c, url, &v);
         if (v.readable) {
             emit_read(p, url, &v);
         } else if (!strcmp(v.state, "error")) {
