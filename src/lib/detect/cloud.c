@@ -68,24 +68,60 @@ static void add_evidence(res *r, const ks_event *ev)
 
 /* ---- field access ---------------------------------------------------------------- */
 
+/* Paths every event is tested for: interned once, compared as ids. */
+static const char *const shape_paths[] = {
+    "resources.0.type",
+    "name",
+    "properties.publicAccess",
+    "properties.leaseState",
+    "primaryEndpoints.blob",
+    "allowBlobPublicAccess",
+    "kind",
+    "sku.name",
+    "encryption.services.blob.enabled",
+    "Policy",
+    "Grants.0.Permission",
+    "PublicAccessBlockConfiguration.BlockPublicAcls",
+    "PolicyStatus.IsPublic",
+    "bindings.0.role",
+    "iamConfiguration.publicAccessPrevention",
+    "public_access_prevention",
+    "iamConfiguration.uniformBucketLevelAccess.enabled",
+    "uniform_bucket_level_access"};
+#define NSHAPE KS_ARRAY_LEN(shape_paths)
+
 typedef struct cloud_det {
     ks_engine *e;
+    ks_sym shape[NSHAPE];
     pthread_mutex_t lock;
     table all;
     int64_t sas_max_days;
 } cloud_det;
 
-typedef struct cloud_ws {
+typedef struct cloud_ws cloud_ws;
+struct cloud_ws {
     cloud_det *d;
     table t;
     ks_event scratch;            /* decoded policy strings */
     ks_arena *arena;
-} cloud_ws;
+    ks_symcache *cache;          /* the worker's interner: lock-free lookups */
+};
 
-static const ks_value *getp(const ks_event *ev, const char *path)
+/* Field by path through the worker's cache: no lock per lookup (every
+ * event of every evidence file passes through the shape tests). */
+/* One of shape_paths by index: an id compare per field, no hashing. */
+static const ks_value *getf(const cloud_ws *ws, const ks_event *ev, size_t i)
 {
-    return ks_event_get_path(ev, path);
+    return ws->d->shape[i] ? ks_event_get(ev, ws->d->shape[i]) : NULL;
 }
+
+static const ks_value *getp(cloud_ws *ws, const ks_event *ev, const char *path)
+{
+    ks_sym s = ks__symcache_intern(ws->cache, path, strlen(path));
+    return s ? ks_event_get(ev, s) : NULL;
+}
+
+
 
 static bool vstr(const ks_value *v, const char **s, size_t *n)
 {
@@ -165,7 +201,7 @@ static void azure_account(cloud_ws *ws, const ks_event *ev, const char *prefix)
     char p[256];
     const char *name;
     size_t n;
-#define F(x) (snprintf(p, sizeof p, "%s%s", prefix, x), getp(ev, p))
+#define F(x) (snprintf(p, sizeof p, "%s%s", prefix, x), getp(ws, ev, p))
     if (!vstr(F("name"), &name, &n))
         return;
     res *r = get_res(&ws->t, "azure", "account", name, n);
@@ -215,10 +251,10 @@ static void arm(cloud_ws *ws, const ks_event *ev)
         const char *type, *name;
         size_t tn, nn;
         snprintf(p, sizeof p, "resources.%d.type", i);
-        if (!vstr(getp(ev, p), &type, &tn))
+        if (!vstr(getp(ws, ev, p), &type, &tn))
             break;
         snprintf(p, sizeof p, "resources.%d.name", i);
-        if (!vstr(getp(ev, p), &name, &nn))
+        if (!vstr(getp(ws, ev, p), &name, &nn))
             continue;
         snprintf(p, sizeof p, "resources.%d.", i);
         if (ks__ieq(type, tn, "Microsoft.Storage/storageAccounts", 33)) {
@@ -229,7 +265,7 @@ static void arm(cloud_ws *ws, const ks_event *ev)
             snprintf(q, sizeof q, "resources.%d.properties.publicAccess", i);
             const char *acc = "None", *last = memrchr(name, '/', nn);
             size_t an = 4;
-            vstr(getp(ev, q), &acc, &an);
+            vstr(getp(ws, ev, q), &acc, &an);
             char parent[200] = "";
             const char *slash = memchr(name, '/', nn);
             if (slash)
@@ -297,14 +333,14 @@ static void aws_policy(cloud_ws *ws, const ks_event *ev, res *r, const char *pol
         char st[64], p[128];
         snprintf(st, sizeof st, "Statement.%d", i);
         snprintf(p, sizeof p, "%s.Effect", st);
-        const ks_value *eff = getp(&ws->scratch, p);
+        const ks_value *eff = getp(ws, &ws->scratch, p);
         if (!eff) {
             if (i == 0) /* a single statement object, not an array */
                 snprintf(st, sizeof st, "Statement");
             else
                 break;
             snprintf(p, sizeof p, "%s.Effect", st);
-            eff = getp(&ws->scratch, p);
+            eff = getp(ws, &ws->scratch, p);
             if (!eff)
                 break;
         }
@@ -335,7 +371,7 @@ static res *aws_bucket(cloud_ws *ws, const ks_event *ev)
     char name[200];
     const char *s;
     size_t n;
-    if (vstr(getp(ev, "Bucket"), &s, &n) || vstr(getp(ev, "Name"), &s, &n))
+    if (vstr(getp(ws, ev, "Bucket"), &s, &n) || vstr(getp(ws, ev, "Name"), &s, &n))
         snprintf(name, sizeof name, "%.*s", (int)KS_MIN(n, 199), s);
     else
         name_from_path(ks_event_prov(ev)->path ? ks_event_prov(ev)->path : "", name, sizeof name);
@@ -346,14 +382,14 @@ static void aws(cloud_ws *ws, const ks_event *ev)
 {
     const char *s;
     size_t n;
-    if (vstr(getp(ev, "Policy"), &s, &n)) {
+    if (vstr(getf(ws, ev, 9 /* Policy */), &s, &n)) {
         res *r = aws_bucket(ws, ev);
         if (r) {
             aws_policy(ws, ev, r, s, n);
             add_evidence(r, ev);
         }
     }
-    if (getp(ev, "Grants.0.Permission")) {
+    if (getf(ws, ev, 10 /* Grants.0.Permission */)) {
         res *r = aws_bucket(ws, ev);
         if (!r)
             return;
@@ -362,12 +398,12 @@ static void aws(cloud_ws *ws, const ks_event *ev)
             char p[64], q[64];
             snprintf(p, sizeof p, "Grants.%d.Grantee.URI", i);
             snprintf(q, sizeof q, "Grants.%d.Permission", i);
-            const ks_value *perm = getp(ev, q);
+            const ks_value *perm = getp(ws, ev, q);
             if (!perm)
                 break;
             const char *uri;
             size_t un;
-            if (!vstr(getp(ev, p), &uri, &un))
+            if (!vstr(getp(ws, ev, p), &uri, &un))
                 continue;
             bool all = ks__memmem_ci(uri, un, "/global/AllUsers", 16) != NULL;
             bool auth = ks__memmem_ci(uri, un, "/global/AuthenticatedUsers", 26) != NULL;
@@ -383,24 +419,24 @@ static void aws(cloud_ws *ws, const ks_event *ev)
         }
         add_evidence(r, ev);
     }
-    if (getp(ev, "PublicAccessBlockConfiguration.BlockPublicAcls")) {
+    if (getf(ws, ev, 11 /* PublicAccessBlockConfiguration.BlockPublicAcls */)) {
         const char *path = ks_event_prov(ev)->path ? ks_event_prov(ev)->path : "";
         /* s3control get-public-access-block: the account level */
-        bool account = strstr(path, "account") || strstr(path, "s3control") || getp(ev, "AccountId");
+        bool account = strstr(path, "account") || strstr(path, "s3control") || getp(ws, ev, "AccountId");
         res *r = account ? get_res(&ws->t, "aws", "account", "*", 1) : aws_bucket(ws, ev);
         if (!r)
             return;
         for (int i = 0; i < 4; i++) {
             char p[96];
             snprintf(p, sizeof p, "PublicAccessBlockConfiguration.%s", ks__cloud_pab_names[i]);
-            r->pab[i] = tri(getp(ev, p));
+            r->pab[i] = tri(getp(ws, ev, p));
         }
         add_evidence(r, ev);
     }
-    if (getp(ev, "PolicyStatus.IsPublic")) {
+    if (getf(ws, ev, 12 /* PolicyStatus.IsPublic */)) {
         res *r = aws_bucket(ws, ev);
         if (r) {
-            r->status_public = tri(getp(ev, "PolicyStatus.IsPublic"));
+            r->status_public = tri(getf(ws, ev, 12 /* PolicyStatus.IsPublic */));
             add_evidence(r, ev);
         }
     }
@@ -411,13 +447,13 @@ static void gcp(cloud_ws *ws, const ks_event *ev)
     const char *s;
     size_t n;
     char name[200];
-    bool iam = getp(ev, "bindings.0.role") != NULL;
-    bool describe = getp(ev, "iamConfiguration.publicAccessPrevention") || getp(ev, "public_access_prevention") ||
-                    getp(ev, "iamConfiguration.uniformBucketLevelAccess.enabled") ||
-                    getp(ev, "uniform_bucket_level_access");
+    bool iam = getf(ws, ev, 13 /* bindings.0.role */) != NULL;
+    bool describe = getf(ws, ev, 14 /* iamConfiguration.publicAccessPrevention */) || getf(ws, ev, 15 /* public_access_prevention */) ||
+                    getf(ws, ev, 16 /* iamConfiguration.uniformBucketLevelAccess.enabled */) ||
+                    getf(ws, ev, 17 /* uniform_bucket_level_access */);
     if (!iam && !describe)
         return;
-    if (describe && (vstr(getp(ev, "name"), &s, &n) || vstr(getp(ev, "id"), &s, &n)))
+    if (describe && (vstr(getf(ws, ev, 1 /* name */), &s, &n) || vstr(getp(ws, ev, "id"), &s, &n)))
         snprintf(name, sizeof name, "%.*s", (int)KS_MIN(n, 199), s);
     else
         name_from_path(ks_event_prov(ev)->path ? ks_event_prov(ev)->path : "", name, sizeof name);
@@ -431,11 +467,11 @@ static void gcp(cloud_ws *ws, const ks_event *ev)
         r->iam_auth = any_prefix_value(ev, "bindings.", "allAuthenticatedUsers", true);
     }
     int8_t v;
-    if ((v = tri(getp(ev, "iamConfiguration.uniformBucketLevelAccess.enabled"))) != U ||
-        (v = tri(getp(ev, "uniform_bucket_level_access"))) != U)
+    if ((v = tri(getf(ws, ev, 16 /* iamConfiguration.uniformBucketLevelAccess.enabled */))) != U ||
+        (v = tri(getf(ws, ev, 17 /* uniform_bucket_level_access */))) != U)
         r->ubla = v;
-    if (vstr(getp(ev, "iamConfiguration.publicAccessPrevention"), &s, &n) ||
-        vstr(getp(ev, "public_access_prevention"), &s, &n))
+    if (vstr(getf(ws, ev, 14 /* iamConfiguration.publicAccessPrevention */), &s, &n) ||
+        vstr(getf(ws, ev, 15 /* public_access_prevention */), &s, &n))
         snprintf(r->pap, sizeof r->pap, "%.*s", (int)KS_MIN(n, 23), s);
     add_evidence(r, ev);
 }
@@ -468,6 +504,8 @@ static int cloud_create(ks_engine *e, void **out)
     d->e = e;
     d->all.map = ks__map_new(64);
     d->sas_max_days = ks__opt_int(e, "cloud.sas_max_days", 30);
+    for (size_t i = 0; i < NSHAPE; i++)
+        d->shape[i] = ks_symtab_intern(ks__engine_symtab(e), shape_paths[i], strlen(shape_paths[i]));
     pthread_mutex_init(&d->lock, NULL);
     if (!d->all.map) {
         free(d);
@@ -487,6 +525,7 @@ static int cloud_worker_new(void *detp, ks_worker *w, void **out)
     ws->arena = ks__arena_new(65536, (size_t)64 << 20);
     ws->scratch.syms = ks__engine_symtab(ws->d->e);
     ws->scratch.cache = w->cache;
+    ws->cache = w->cache;
     ws->scratch.arena = ws->arena;
     if (!ws->t.map || !ws->arena) {
         ks__map_free(ws->t.map);
@@ -504,13 +543,13 @@ static int cloud_event(void *wsp, const ks_event *ev)
     const char *s, *acc;
     size_t n, an;
     sas_scan(ws, ev);
-    if (getp(ev, "resources.0.type")) {
+    if (getf(ws, ev, 0 /* resources.0.type */)) {
         arm(ws, ev);
         return KS_OK;
     }
     /* az storage container list: name + properties.publicAccess (null = off) */
-    if (vstr(getp(ev, "name"), &s, &n) && (getp(ev, "properties.publicAccess") || getp(ev, "properties.leaseState"))) {
-        const ks_value *pa = getp(ev, "properties.publicAccess");
+    if (vstr(getf(ws, ev, 1 /* name */), &s, &n) && (getf(ws, ev, 2 /* properties.publicAccess */) || getf(ws, ev, 3 /* properties.leaseState */))) {
+        const ks_value *pa = getf(ws, ev, 2 /* properties.publicAccess */);
         if (!vstr(pa, &acc, &an)) {
             acc = "off";
             an = 3;
@@ -518,8 +557,8 @@ static int cloud_event(void *wsp, const ks_event *ev)
         azure_container(ws, ev, s, n, acc, an, NULL);
         return KS_OK;
     }
-    if (getp(ev, "primaryEndpoints.blob") || getp(ev, "allowBlobPublicAccess") ||
-        (getp(ev, "kind") && getp(ev, "sku.name") && getp(ev, "name") && getp(ev, "encryption.services.blob.enabled"))) {
+    if (getf(ws, ev, 4 /* primaryEndpoints.blob */) || getf(ws, ev, 5 /* allowBlobPublicAccess */) ||
+        (getf(ws, ev, 6 /* kind */) && getf(ws, ev, 7 /* sku.name */) && getf(ws, ev, 1 /* name */) && getf(ws, ev, 8 /* encryption.services.blob.enabled */))) {
         azure_account(ws, ev, "");
         return KS_OK;
     }
