@@ -16,7 +16,7 @@ fi
 SMALL=$BENCH_DIR/security-20mb.evtx
 [ -s "$SMALL" ] || $GEN evtx --records 95000 --out "$SMALL"
 count() { $KENSA evtx dump "$1" --json 2>/dev/null | wc -l; }
-KOPT="hunt -q --no-builtin --set mode=events --set detector.signin=false --set detector.exchange=false --set detector.sigma=false"
+KOPT="hunt -q --no-builtin --set mode=events --set detector.identity=false --set detector.exchange=false --set detector.sigma=false --set detector.cloud=false"
 
 run_set() { # label files...
     label=$1; shift
