@@ -57,7 +57,8 @@ $(BUILD)/libkensa.a: $(LIB_OBJ)
 	@ar rcs $@ $^
 
 $(BUILD)/libkensa.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
+	@echo "  LD      $@"
+	@$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/kensa: $(CLI_OBJ) $(BUILD)/libkensa.a
 	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
