@@ -242,3 +242,23 @@ TEST(huge_single_line_skipped_rest_read)
     CHECK_INT(log.warn, 1);
     CHECK(strstr(log.last, "json.max_record") != NULL);
 }
+
+TEST(not_json_after_all)
+{
+    diag_log log = {0};
+    /* TOML's array-of-tables header is not a JSON array */
+    const char *toml = "[[rules]]\nid = \"aws\"\nregex = '''AKIA'''\n";
+    CHECK_INT(hunt(ks_test_write("rules.json", toml, strlen(toml)), &log, NULL), 0);
+    CHECK_INT(log.warn, 0);
+    /* a file that starts like JSON but is not: the reader gives up early
+     * with one sentence instead of a warning per line */
+    ks_buf b = KS_BUF_INIT;
+    ks__buf_adds(&b, "[{{ range . }}\n");
+    for (int i = 0; i < 200; i++)
+        ks__buf_adds(&b, "  {{ .Field }} {{ end }}\n");
+    diag_log l2 = {0};
+    CHECK_INT(hunt(ks_test_write("report.json", b.p, b.n), &l2, NULL), 0);
+    CHECK(l2.warn <= 12);
+    CHECK(strstr(l2.last, "not JSON records after all") != NULL);
+    ks__buf_release(&b);
+}

@@ -16,6 +16,8 @@
 #include "json.h"
 
 #define JSON_MAX_RECORD ((size_t)64 << 20)
+#define JSON_MAX_REPORTS 20   /* warnings per file; the rest are counted */
+#define JSON_GIVE_UP 10       /* broken records before the first good one */
 
 enum mode {
     M_TOP,          /* between top-level values */
@@ -41,6 +43,7 @@ typedef struct json_in {
     bool wrapped;        /* the array is inside a wrapper object */
     bool multiline;      /* a record spanned lines: not JSON lines */
     uint64_t records;
+    uint64_t bad;        /* broken records seen in this file */
     ks_sym tsyms[KS_ARRAY_LEN(time_keys)];
     size_t max_record;
 } json_in;
@@ -61,17 +64,28 @@ static int json_probe(const uint8_t *h, size_t n, const char *name)
         score = 50;
     else
         return 0;
-    /* The next non-blank byte of an object must start a key. */
+    /* The next non-blank byte of an object must start a key; inside arrays
+     * each '[' must be followed by a JSON value (TOML's "[[rules]]" is not) */
     for (size_t j = i + 1; j < n; j++) {
         if (h[j] == ' ' || h[j] == '\t' || h[j] == '\r' || h[j] == '\n')
             continue;
         if (h[i] == '{' && h[j] != '"' && h[j] != '}')
             return 0;
-        if (h[i] == '[' && h[j] != '{' && h[j] != ']' && h[j] != '"' && h[j] != '[')
+        if (h[i] == '[' && h[j] == '[') {
+            i = j; /* nested array: judge what follows it */
+            continue;
+        }
+        if (h[i] == '[' && h[j] != '{' && h[j] != ']' && h[j] != '"' && h[j] != '-' && !(h[j] >= '0' && h[j] <= '9'))
             return 0;
         break;
     }
     size_t nl = strlen(name);
+    static const char *const not_json[] = {".toml", ".ini", ".cfg", ".conf", ".yml", ".yaml", ".md", ".tmpl"};
+    for (size_t k = 0; k < KS_ARRAY_LEN(not_json); k++) {
+        size_t el = strlen(not_json[k]);
+        if (nl > el && strcmp(name + nl - el, not_json[k]) == 0)
+            return 0; /* looks like JSON at the top, but is not meant to be read as records */
+    }
     if ((nl > 5 && strcmp(name + nl - 5, ".json") == 0) ||
         (nl > 6 && strcmp(name + nl - 6, ".jsonl") == 0) ||
         (nl > 7 && strcmp(name + nl - 7, ".ndjson") == 0))
@@ -144,13 +158,23 @@ static int json_open(const ks_input_ctx *ctx, void **state)
 
 static void json_close(void *state)
 {
-    free(state);
+    json_in *j = state;
+    if (j && j->bad > JSON_MAX_REPORTS) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = j->ctx.path;
+        ks__diag(j->ctx.w->engine, KS_DIAG_WARN, KS_EFORMAT, "json", &loc,
+                 "%llu more broken records in this file were skipped without a message each",
+                 (unsigned long long)(j->bad - JSON_MAX_REPORTS));
+    }
+    free(j);
 }
 
 static void report(json_in *j, ks_diag_level lvl, int code, uint64_t off, const char *fmt,
                    const char *why)
 {
     ks_loc loc = KS_LOC_NONE;
+    if (lvl == KS_DIAG_WARN && ++j->bad > JSON_MAX_REPORTS)
+        return;
     loc.path = j->ctx.path;
     loc.offset = off;
     loc.line = j->line;
@@ -412,6 +436,11 @@ static int json_next(void *state, ks_event *ev)
             j->mode = M_ARRAY;
             j->wrapped = true;
             continue;
+        }
+        if (j->records == 0 && j->bad >= JSON_GIVE_UP) {
+            report(j, KS_DIAG_WARN, KS_EFORMAT, j->off,
+                   "not JSON records after all (%s broken, none valid); rest of the file not read", "10");
+            return KS_EOF;
         }
         if (c != '{') {
             report(j, KS_DIAG_WARN, KS_EFORMAT, j->off,
