@@ -285,6 +285,7 @@ typedef struct evtx_in {
     ks_sym s_time, s_recovered;
     uint64_t records;
     uint64_t slack_ok, slack_bad;   /* older copies from slack: decoded, not */
+    uint64_t scan_ok, scan_bad;     /* records found by signature scan in damage */
 } evtx_in;
 
 static const char *const system_aliases[] = {"EventID", "Channel", "Computer", "EventRecordID",
@@ -505,12 +506,15 @@ static int evtx_next(void *state, ks_event *ev)
              * counted and summarised at the end, not reported one by one. */
             if (rec.slack)
                 x->slack_bad++;
+            else if (rec.recovered)
+                x->scan_bad++; /* a signature inside damage: often not a whole record */
             else
                 evx_reader_bad_record(x->r, &rec, why ? why : ks_strerror(rc), off);
             ks__event_reset(ev);
             continue;
         }
         x->slack_ok += rec.slack;
+        x->scan_ok += rec.recovered && !rec.slack;
         if (rec.slack) {
             ks_value s = {.type = KS_VSTR};
             s.u.s.p = "slack";
@@ -535,6 +539,13 @@ static void evtx_close(void *state)
     evtx_in *x = state;
     if (!x)
         return;
+    if (x->scan_ok || x->scan_bad) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = x->ctx.path;
+        ks__diag(x->ctx.w->engine, x->scan_bad ? KS_DIAG_WARN : KS_DIAG_INFO, KS_EFORMAT, "evtx", &loc,
+                 "damaged chunks: %llu records recovered by signature scan, %llu candidates could not be decoded",
+                 (unsigned long long)x->scan_ok, (unsigned long long)x->scan_bad);
+    }
     if (x->slack_ok || x->slack_bad) {
         ks_loc loc = KS_LOC_NONE;
         loc.path = x->ctx.path;
