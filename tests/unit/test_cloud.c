@@ -419,7 +419,7 @@ TEST(probe_azurite)
     int pid = out ? atoi(out) : 0;
     free(out);
     /* wait until it answers (bounded) */
-    snprintf(cmd, sizeof cmd, "for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:%d/ && exit 0; sleep 0.1; done; exit 1", port);
+    snprintf(cmd, sizeof cmd, "for i in $(seq 1 300); do curl -s -o /dev/null http://127.0.0.1:%d/ && exit 0; sleep 0.1; done; exit 1", port);
     int up = system(cmd) == 0;
     CHECK(up);
     if (up) {
@@ -481,7 +481,7 @@ TEST(probe_s3rver_open_bucket)
     CHECK_INT(ks_test_run(cmd, &out), 0);
     int pid = out ? atoi(out) : 0;
     free(out);
-    snprintf(cmd, sizeof cmd, "for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:%d/openb && exit 0; sleep 0.1; done; exit 1", port);
+    snprintf(cmd, sizeof cmd, "for i in $(seq 1 300); do curl -s -o /dev/null http://127.0.0.1:%d/openb && exit 0; sleep 0.1; done; exit 1", port);
     int up = system(cmd) == 0;
     CHECK(up);
     if (up) {
