@@ -197,7 +197,7 @@ static int id_create(ks_engine *e, void **out)
     c->max_per_source = ks__opt_int(e, "spray.max_attempts_per_source", 3);
     c->baseline_factor = ks__opt_double(e, "spray.baseline_factor", 3.0);
     c->brute_min = ks__opt_int(e, "brute.min_failures", 10);
-    c->max_records = (size_t)ks__opt_int(e, "identity.max_records", 4000000);
+    c->max_records = (size_t)ks__opt_int(e, "identity.max_records", 16000000);
     if (!d->syms || state_init(&d->all) != KS_OK) {
         ks__id_syms_free(d->syms);
         free(d);
