@@ -320,3 +320,23 @@ TEST(corpus_recall_and_false_positives)
     CHECK(inside > 0);
     ks_engine_free(r.e);
 }
+
+TEST(many_successes_from_a_spray_source)
+{
+    /* regression: candidates were marked with a byte counter that wrapped
+     * after 256 sign-ins and overflowed the candidate list */
+    char path[512], user[64];
+    FILE *fp = open_file("many.jsonl", path, sizeof path);
+    for (int u = 0; u < 8; u++) {
+        snprintf(user, sizeof user, "s%d@contoso.com", u);
+        signin(fp, T0 + u * 30, user, "198.51.100.50", 50126, true, "Other clients", "x");
+    }
+    for (int i = 0; i < 1000; i++) {
+        snprintf(user, sizeof user, "s%d@contoso.com", i % 3);
+        signin(fp, T0 + 600 + i, user, "198.51.100.50", 0, true, "Other clients", "x");
+    }
+    fclose(fp);
+    run r = hunt(path);
+    CHECK_INT(count(&r, "kensa.identity.spray_success"), 3);
+    ks_engine_free(r.e);
+}

@@ -767,14 +767,19 @@ static void success_after_spray(fctx *f)
          * spray source afterwards (a sprayed tenant may log it apart) */
         uint32_t nc = 0;
         for (uint32_t a = 0; a < sp->naccts; a++)
-            if (!mark[sp->accts[a]]++)
+            if (!mark[sp->accts[a]]) {
+                mark[sp->accts[a]] = 1;
                 cand[nc++] = sp->accts[a];
+            }
         for (uint32_t x = 0; x < sp->nsrcs; x++) {
             uint32_t src = sp->srcs[x];
             for (uint32_t i = f->by_src.off[src]; i < f->by_src.off[src + 1]; i++) {
                 const arec *r = &s->r[f->by_src.list[i]];
-                if (r->t >= sp->first && r->kind != AK_FAIL && !mark[r->acct]++)
+                /* set, not count: a counter would wrap and list an account twice */
+                if (r->t >= sp->first && r->kind != AK_FAIL && !mark[r->acct]) {
+                    mark[r->acct] = 1;
                     cand[nc++] = r->acct;
+                }
             }
         }
         for (uint32_t c = 0; c < nc; c++)
