@@ -131,7 +131,10 @@ def main():
     gen = os.path.join(BUILD, "oracle-gen.evtx")
     subprocess.run([os.path.join(BUILD, "kensa-gen"), "evtx", "--records", "3000", "--out", gen], check=True)
     files.append(gen)
-    corpus = os.environ.get("KENSA_CORPUS", "../shared/corpus")
+    # Same candidates as ks_test_corpus(): a worktree sits one level deeper.
+    corpus = os.environ.get("KENSA_CORPUS")
+    if corpus is None:
+        corpus = next((c for c in ("../shared/corpus", "../../shared/corpus") if os.path.isdir(c)), "")
     if os.path.isdir(corpus):
         for sub in ("evtx-attack-samples", "evtx-rs-samples"):
             for root, _, names in os.walk(os.path.join(corpus, sub)):
