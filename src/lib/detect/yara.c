@@ -42,6 +42,7 @@
 #include <yara.h>
 #include <openssl/evp.h>
 #include "detect/fileinfo.h"
+#include "detect/yara_sets.h"
 
 #define MAX_RULE_FILES 20000
 #define MAX_RULE_FILE_BYTES ((size_t)64 << 20)
@@ -74,7 +75,7 @@ typedef struct load_ctx {
 
 typedef struct yara_det {
     ks_engine *e;
-    YR_RULES *rules;          /* shared read-only by every scanner */
+    ks_ysets sets;            /* shared read-only by every scanner */
     size_t nrules;
     int timeout_s;
     int scan_flags;
@@ -90,7 +91,8 @@ typedef struct yara_det {
 
 typedef struct yara_ws {
     yara_det *d;
-    YR_SCANNER *scanner;      /* this worker's */
+    YR_SCANNER *scanner[KS_YSETS_MAX]; /* this worker's, one per rule set */
+    ks_ygatews gate;          /* for the literal gate */
     ks_fread rd;
     ks_arena *scratch;        /* finding strings, reset per file */
     uid_t owner_uid;          /* cache of the last owner lookup */
@@ -252,7 +254,7 @@ static int add_file(YR_COMPILER *c, const char *path)
 }
 
 /* Compiles every file in pl, leaving out those that fail. */
-static int compile_all(load_ctx *lc, const pathlist *pl, YR_RULES **out)
+static int compile_all(load_ctx *lc, const pathlist *pl, YR_RULES **out, bool **good_out)
 {
     YR_COMPILER *c = NULL;
     bool *good = calloc(pl->n ? pl->n : 1, sizeof *good);
@@ -297,6 +299,42 @@ static int compile_all(load_ctx *lc, const pathlist *pl, YR_RULES **out)
 out:
     if (c)
         yr_compiler_destroy(c);
+    if (rc == KS_OK && good_out)
+        *good_out = good;
+    else
+        free(good);
+    return rc;
+}
+
+/* The factory ks__ysets_build() compiles its parts with. */
+static int quiet_compiler(void *ud, YR_COMPILER **out)
+{
+    load_ctx *lc = ud;
+    lc->quiet = true;
+    return compiler_new(lc, out);
+}
+
+/* Compiles the rule files, split into gated sets unless yara.split=false
+ * or the split fails (then one set, as libyara would have it). */
+static int compile_sets(ks_engine *e, load_ctx *lc, const pathlist *pl, ks_ysets *sets)
+{
+    YR_RULES *whole = NULL;
+    bool *good = NULL;
+    int rc = compile_all(lc, pl, &whole, &good);
+    if (rc != KS_OK || !whole)
+        goto out;
+    if (ks__opt_bool(e, "yara.split", true) &&
+        ks__ysets_build(sets, pl->v, good, pl->n, quiet_compiler, lc) == KS_OK) {
+        yr_rules_destroy(whole);
+        whole = NULL;
+    } else {
+        ks__ysets_single(sets, whole);
+        whole = NULL;
+    }
+out:
+    lc->quiet = false;
+    if (whole)
+        yr_rules_destroy(whole);
     free(good);
     return rc;
 }
@@ -345,7 +383,9 @@ static int rules_key(const pathlist *pl, char key[65], bool *path_ext)
         goto out;
     }
     char ver[64];
-    snprintf(ver, sizeof ver, "kensa-yara-1 %s %s", YR_VERSION, KENSA_VERSION);
+    /* the splitter's version too: a better reader must not meet an old cache */
+    snprintf(ver, sizeof ver, "kensa-yara-2 split-%d %s %s", KS_YSPLIT_VERSION, YR_VERSION,
+             KENSA_VERSION);
     EVP_DigestUpdate(ctx, ver, strlen(ver) + 1);
     for (size_t i = 0; i < pl->n; i++) {
         FILE *fp = fopen(pl->v[i], "rb");
@@ -589,38 +629,33 @@ static int yara_create(ks_engine *e, void **out)
 
     const char *cdir = ks__opt_bool(e, "yara.cache", true) ? cache_dir(e, cdir_buf, sizeof cdir_buf)
                                                             : NULL;
+    bool split = ks__opt_bool(e, "yara.split", true);
     if (cdir) {
-        snprintf(cpath, sizeof cpath, "%s/yara-%s.yarc", cdir, key);
-        snprintf(dpath, sizeof dpath, "%s/yara-%s.diag", cdir, key);
-        if (access(cpath, R_OK) == 0 && yr_rules_load(cpath, &d->rules) == ERROR_SUCCESS) {
+        snprintf(cpath, sizeof cpath, "%s/yara-%s%s", cdir, key, split ? "" : "-whole");
+        snprintf(dpath, sizeof dpath, "%.3990s.diag", cpath);
+        if (ks__ysets_load(&d->sets, cpath) == KS_OK) {
             from_cache = true;
             load_diags(dpath, &lc);
         }
     }
     if (!from_cache) {
-        if ((rc = compile_all(&lc, &pl, &d->rules)) != KS_OK)
+        if ((rc = compile_sets(e, &lc, &pl, &d->sets)) != KS_OK)
             goto out;
-        if (cdir && d->rules) {
-            char tmp[4400];
+        if (cdir && d->sets.n) {
             mkdirs(cdir);
-            snprintf(tmp, sizeof tmp, "%s.%d.tmp", cpath, (int)getpid());
-            /* Write then rename: a concurrent run never reads half a file. */
-            if (yr_rules_save(d->rules, tmp) == ERROR_SUCCESS && rename(tmp, cpath) == 0)
-                save_diags(dpath, &lc);
-            else
-                unlink(tmp);
+            /* Diagnostics first: the manifest, renamed last, marks a whole cache. */
+            save_diags(dpath, &lc);
+            ks__ysets_save(&d->sets, cpath);
         }
     }
     report_diags(e, &lc);
-    if (!d->rules) {
+    if (!d->sets.n) {
         ks_loc loc = KS_LOC_NONE;
         ks__diag(e, KS_DIAG_ERROR, KS_ERULE, "yara", &loc, "no YARA rule file compiled");
         goto out;
     }
-    {
-        YR_RULE *r;
-        yr_rules_foreach(d->rules, r) d->nrules++;
-    }
+    for (size_t i = 0; i < d->sets.n; i++)
+        d->nrules += d->sets.set[i].nrules;
     d->timeout_s = parse_timeout(e);
     d->scan_flags = ks__opt_bool(e, "yara.fast", true) ? SCAN_FLAGS_FAST_MODE : 0;
     d->dedupe = ks__opt_bool(e, "files.dedupe", true) && !path_ext;
@@ -644,8 +679,12 @@ static int yara_create(ks_engine *e, void **out)
     d->nskip = ks__opt_list(e, "files.skip_types", &d->skip_types);
     {
         ks_loc loc = KS_LOC_NONE;
-        ks__diag(e, KS_DIAG_INFO, KS_OK, "yara", &loc, "%zu rules from %zu files%s", d->nrules,
-                 pl.n, from_cache ? " (compiled cache)" : "");
+        size_t gated = d->nrules - d->sets.set[0].nrules;
+        ks__diag(e, KS_DIAG_INFO, KS_OK, "yara", &loc,
+                 "%zu rules from %zu files%s; %zu gated in %zu sets by magic bytes or "
+                 "literals (%zu literals), %zu files kept whole",
+                 d->nrules, pl.n, from_cache ? " (compiled cache)" : "", gated,
+                 d->sets.n - 1, d->sets.nlits, d->sets.whole_files);
     }
     *out = d;
     d = NULL;
@@ -662,8 +701,7 @@ static void yara_destroy(void *p)
     yara_det *d = p;
     if (!d)
         return;
-    if (d->rules)
-        yr_rules_destroy(d->rules);
+    ks__ysets_free(&d->sets);
     ks__map_free(d->allow);
     ks__map_free(d->seen);
     pthread_mutex_destroy(&d->lock);
@@ -687,10 +725,15 @@ static int yara_worker_new(void *det, ks_worker *w, void **out)
     ws->owner_uid = (uid_t)-1;
     if (ks__fread_init(&ws->rd) != KS_OK || !(ws->scratch = ks__arena_new(16384, 8 << 20)))
         goto fail;
-    if (yr_scanner_create(d->rules, &ws->scanner) != ERROR_SUCCESS)
+    for (size_t i = 0; i < d->sets.n; i++) {
+        if (yr_scanner_create(d->sets.set[i].rules, &ws->scanner[i]) != ERROR_SUCCESS)
+            goto fail;
+        yr_scanner_set_timeout(ws->scanner[i], d->timeout_s);
+        /* only matching rules are reported: no callback per rule and file */
+        yr_scanner_set_flags(ws->scanner[i], d->scan_flags | SCAN_FLAGS_REPORT_RULES_MATCHING);
+    }
+    if (ks__ysets_ws_init(&d->sets, &ws->gate) != KS_OK)
         goto fail;
-    yr_scanner_set_timeout(ws->scanner, d->timeout_s);
-    yr_scanner_set_flags(ws->scanner, d->scan_flags);
     *out = ws;
     return KS_OK;
 fail:
@@ -704,8 +747,10 @@ static void yara_worker_done(void *det, void *p)
     (void)det;
     if (!ws)
         return;
-    if (ws->scanner)
-        yr_scanner_destroy(ws->scanner);
+    for (size_t i = 0; i < KS_YSETS_MAX; i++)
+        if (ws->scanner[i])
+            yr_scanner_destroy(ws->scanner[i]);
+    ks__ysets_ws_free(&ws->gate);
     ks__fread_release(&ws->rd);
     ks__arena_free(ws->scratch);
     free(ws);
@@ -967,6 +1012,41 @@ static bool skip_type(const yara_det *d, const char *type)
     return false;
 }
 
+/* The gates' read of the file: pread() in chunks, never the mapping. */
+static int gate_read(void *ud, ks_chunk_fn fn, void *fnud)
+{
+    yara_ws *ws = ud;
+    ks_fhash fh;
+    char err[256];
+    return ks__file_read(&ws->rd, ws->f, 0, fn, fnud, &fh, err, sizeof err);
+}
+
+/* Scans data with one set's scanner; false when the file is to be left. */
+static bool scan_set(yara_ws *ws, YR_SCANNER *sc, const ks_file *f, const char *ext,
+                     const char *type, const uint8_t *data, uint64_t n, const ks_loc *loc)
+{
+    yara_det *d = ws->d;
+    yr_scanner_define_string_variable(sc, "filename", f->name);
+    yr_scanner_define_string_variable(sc, "filepath", f->path);
+    yr_scanner_define_string_variable(sc, "extension", ext);
+    yr_scanner_define_string_variable(sc, "filetype", type);
+    yr_scanner_define_string_variable(sc, "owner", f->st ? owner_name(ws, f->st->st_uid) : "");
+    yr_scanner_set_callback(sc, scan_callback, ws);
+    int yr = yr_scanner_scan_mem(sc, n ? data : (const uint8_t *)"", (size_t)n);
+    if (yr == ERROR_SCAN_TIMEOUT) {
+        ks__diag(d->e, KS_DIAG_WARN, KS_ETIMEOUT, "yara", loc,
+                 "scan stopped after %d s (yara.timeout); rules not yet decided count as "
+                 "not matching", d->timeout_s);
+        return true;
+    }
+    if (yr != ERROR_SUCCESS) {
+        ks__diag(d->e, KS_DIAG_ERROR, KS_EIO, "yara", loc, "scan failed (libyara error %d%s)", yr,
+                 yr == ERROR_COULD_NOT_MAP_FILE ? ": the file changed or vanished while read" : "");
+        return false;
+    }
+    return true;
+}
+
 static int yara_on_file(void *p, const ks_file *f)
 {
     yara_ws *ws = p;
@@ -1007,26 +1087,11 @@ scan:
                  ks_strerror(rc));
         return rc;
     }
-    yr_scanner_define_string_variable(ws->scanner, "filename", f->name);
-    yr_scanner_define_string_variable(ws->scanner, "filepath", f->path);
-    yr_scanner_define_string_variable(ws->scanner, "extension", ext);
-    yr_scanner_define_string_variable(ws->scanner, "filetype", type);
-    yr_scanner_define_string_variable(ws->scanner, "owner",
-                                      f->st ? owner_name(ws, f->st->st_uid) : "");
-    yr_scanner_set_callback(ws->scanner, scan_callback, ws);
-    int yr = yr_scanner_scan_mem(ws->scanner, n ? data : (const uint8_t *)"", (size_t)n);
-    if (yr == ERROR_SCAN_TIMEOUT) {
-        ks__diag(d->e, KS_DIAG_WARN, KS_ETIMEOUT, "yara", &loc,
-                 "scan stopped after %d s (yara.timeout); rules not yet decided count as "
-                 "not matching", d->timeout_s);
-        return KS_OK;
-    }
-    if (yr != ERROR_SUCCESS) {
-        ks__diag(d->e, KS_DIAG_ERROR, KS_EIO, "yara", &loc,
-                 "scan failed (libyara error %d%s)", yr,
-                 yr == ERROR_COULD_NOT_MAP_FILE ? ": the file changed or vanished while read" : "");
-        return KS_OK;
-    }
+    bool run[KS_YSETS_MAX];
+    ks__ysets_select(&d->sets, &ws->gate, f->head, f->nhead, n, gate_read, ws, run);
+    for (size_t i = 0; i < d->sets.n; i++)
+        if (run[i] && !scan_set(ws, ws->scanner[i], f, ext, type, data, n, &loc))
+            return KS_OK;
     if (d->dedupe && ws->matches == 0 && ws->hashed && (ws->fh.have & KS_FH_SHA256)) {
         pthread_mutex_lock(&d->lock);
         if (ks__map_count(d->seen) < d->seen_cap)

@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Compiled YARA rule sets gated by magic bytes and literals.
+ *
+ * Why: libyara 4.2 runs every rule's condition and builds every imported
+ * module's object tree for every file; on a web-shell tree most of the
+ * community set is PE rules ("uint16(0) == 0x5a4d and ...") that cannot
+ * match a PHP page, yet they cost as much as the rules that can. Splitting
+ * the rules by what their conditions require (yara_split.c) lets a file be
+ * scanned only by the sets whose gate it passes: the always-run set, the
+ * magic sets whose bytes it starts with, and the literal set when one
+ * Vectorscan pass finds any of its literals. Results are those of one set
+ * over all rules: a skipped rule is one whose condition is false.
+ *
+ * How: each rule file that compiled whole is read with ks__ysplit_parse();
+ * its rules are assigned to sets (magic gates with too few rules overall
+ * fall back to the always-run set) and each part is first compiled on its
+ * own in a scratch compiler: a part libyara refuses (a rule this reader
+ * misjudged, say) sends the whole file, as written, to the always-run set.
+ * Namespaces stay one per file, so rule names and outputs do not change.
+ *
+ * Cache: every set is saved with yr_rules_save() beside a manifest listing
+ * the gates and literals; the manifest is renamed into place last, so a
+ * reader sees either a whole cache or none.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "detect/yara_sets.h"
+
+#define MIN_MAGIC_RULES 2 /* a set per magic value with at least this many rules */
+#define MAX_SRC_BYTES ((size_t)64 << 20)
+#define MANIFEST_MAGIC "kensa-yara-sets 1"
+
+typedef struct yfile {
+    char *src;
+    size_t n;
+    ks_ysplit sp;
+    bool whole;     /* compile as written, into set 0 */
+    int *rset;      /* set index per rule */
+} yfile;
+
+typedef struct mcount {
+    ks_ymagic m;
+    size_t n;
+} mcount;
+
+static bool magic_eq(const ks_ymagic *a, const ks_ymagic *b)
+{
+    return a->off == b->off && a->width == b->width && a->be == b->be && a->value == b->value;
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    if (!fp)
+        return NULL;
+    for (;;) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 65536;
+            char *nb;
+            if (nc > MAX_SRC_BYTES + 1 || !(nb = realloc(buf, nc + 1))) {
+                free(buf);
+                fclose(fp);
+                return NULL;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        size_t r = fread(buf + len, 1, cap - len, fp);
+        len += r;
+        if (r == 0)
+            break;
+    }
+    fclose(fp);
+    buf[len] = 0;
+    *n = len;
+    return buf;
+}
+
+static int lit_push(ks_ysets *s, const ks_ylit *l)
+{
+    if (s->nlits == s->litcap) {
+        size_t nc = s->litcap ? s->litcap * 2 : 256;
+        ks_ylit *nv = realloc(s->lit, nc * sizeof *nv);
+        if (!nv)
+            return KS_ENOMEM;
+        s->lit = nv;
+        s->litcap = nc;
+    }
+    uint8_t *b = malloc(l->len ? l->len : 1);
+    if (!b)
+        return KS_ENOMEM;
+    memcpy(b, l->bytes, l->len);
+    s->lit[s->nlits++] = (ks_ylit){.bytes = b, .len = l->len, .caseless = l->caseless};
+    return KS_OK;
+}
+
+static int compile_lits(ks_ysets *s)
+{
+    const char **ex = calloc(s->nlits ? s->nlits : 1, sizeof *ex);
+    unsigned *fl = calloc(s->nlits ? s->nlits : 1, sizeof *fl);
+    unsigned *ids = calloc(s->nlits ? s->nlits : 1, sizeof *ids);
+    size_t *lens = calloc(s->nlits ? s->nlits : 1, sizeof *lens);
+    hs_compile_error_t *cerr = NULL;
+    int rc = KS_OK;
+    if (!ex || !fl || !ids || !lens) {
+        rc = KS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < s->nlits; i++) {
+        /* Vectorscan's literal API takes a leading NUL for an empty
+         * string; a literal's tail is as required as all of it. */
+        size_t skip = 0;
+        while (skip < s->lit[i].len && s->lit[i].bytes[skip] == 0)
+            skip++;
+        if (skip == s->lit[i].len) {
+            rc = KS_OK; /* all NULs: no prefilter, the set always runs */
+            goto out;
+        }
+        ex[i] = (const char *)s->lit[i].bytes + skip;
+        lens[i] = s->lit[i].len - skip;
+        fl[i] = HS_FLAG_SINGLEMATCH | (s->lit[i].caseless ? HS_FLAG_CASELESS : 0);
+        ids[i] = (unsigned)i; /* distinct: equal ids make Vectorscan's compile crawl */
+    }
+    if (hs_compile_lit_multi(ex, fl, ids, lens, (unsigned)s->nlits, HS_MODE_STREAM, NULL,
+                             &s->lits, &cerr) != HS_SUCCESS) {
+        hs_free_compile_error(cerr);
+        rc = KS_EINTERNAL;
+    }
+out:
+    free(ex);
+    free(fl);
+    free(ids);
+    free(lens);
+    return rc;
+}
+
+/* Compiles text alone, as libyara would in the real set: true if clean. */
+static bool part_compiles(ks_ycompiler_fn mk, void *ud, const char *text, const char *ns)
+{
+    YR_COMPILER *c = NULL;
+    if (mk(ud, &c) != KS_OK)
+        return false;
+    bool ok = yr_compiler_add_string(c, text, ns) == 0;
+    yr_compiler_destroy(c);
+    return ok;
+}
+
+/* Picks the magic values that get their own set, most rules first. */
+static int choose_magics(ks_ysets *s, yfile *fs, size_t nf)
+{
+    mcount *mc = NULL;
+    size_t nmc = 0, cap = 0;
+    for (size_t f = 0; f < nf; f++)
+        for (size_t r = 0; r < fs[f].sp.nrules; r++) {
+            const ks_yrule *yr = &fs[f].sp.rules[r];
+            if (yr->gate != KS_YG_MAGIC)
+                continue;
+            size_t k = 0;
+            while (k < nmc && !magic_eq(&mc[k].m, &yr->magic))
+                k++;
+            if (k == nmc) {
+                if (nmc == cap) {
+                    size_t nc = cap ? cap * 2 : 32;
+                    mcount *nv = realloc(mc, nc * sizeof *nv);
+                    if (!nv) {
+                        free(mc);
+                        return KS_ENOMEM;
+                    }
+                    mc = nv;
+                    cap = nc;
+                }
+                mc[nmc++] = (mcount){yr->magic, 0};
+            }
+            mc[k].n++;
+        }
+    /* selection by count: a handful of values, so a simple pass each */
+    while (s->n < KS_YSETS_MAX - 1) {
+        size_t best = nmc;
+        for (size_t k = 0; k < nmc; k++)
+            if (mc[k].n >= MIN_MAGIC_RULES && (best == nmc || mc[k].n > mc[best].n))
+                best = k;
+        if (best == nmc)
+            break;
+        s->set[s->n++] = (ks_yset){.gate = KS_YG_MAGIC, .magic = mc[best].m};
+        mc[best].n = 0;
+    }
+    free(mc);
+    return KS_OK;
+}
+
+static int rule_set(const ks_ysets *s, const ks_yrule *r, int lit_set)
+{
+    if (r->gate == KS_YG_LITERAL)
+        return lit_set;
+    if (r->gate == KS_YG_MAGIC)
+        for (size_t i = 1; i < s->n; i++)
+            if (s->set[i].gate == KS_YG_MAGIC && magic_eq(&s->set[i].magic, &r->magic))
+                return (int)i;
+    return 0;
+}
+
+/* Decides, for one file, each rule's set and whether the parts compile. */
+static int plan_file(ks_ysets *s, yfile *f, const char *path, int lit_set, ks_ycompiler_fn mk,
+                     void *ud)
+{
+    ks_buf b = {0};
+    bool *pick = NULL;
+    int rc = KS_OK;
+    if (f->whole)
+        return KS_OK;
+    if (!(f->rset = calloc(f->sp.nrules ? f->sp.nrules : 1, sizeof *f->rset)) ||
+        !(pick = calloc(f->sp.nrules ? f->sp.nrules : 1, sizeof *pick))) {
+        rc = KS_ENOMEM;
+        goto out;
+    }
+    for (size_t r = 0; r < f->sp.nrules; r++)
+        f->rset[r] = rule_set(s, &f->sp.rules[r], lit_set);
+    for (size_t i = 1; i < s->n && !f->whole; i++) {
+        bool any = false;
+        for (size_t r = 0; r < f->sp.nrules; r++)
+            any |= pick[r] = f->rset[r] == (int)i;
+        if (!any)
+            continue;
+        ks__buf_reset(&b);
+        if ((rc = ks__ysplit_text(f->src, &f->sp, pick, &b)) != KS_OK ||
+            (rc = ks__buf_addc(&b, 0)) != KS_OK)
+            goto out;
+        if (!part_compiles(mk, ud, b.p, path))
+            f->whole = true;
+    }
+    if (!f->whole) {
+        bool any = false;
+        for (size_t r = 0; r < f->sp.nrules; r++)
+            any |= pick[r] = f->rset[r] == 0;
+        ks__buf_reset(&b);
+        if (any && ((rc = ks__ysplit_text(f->src, &f->sp, pick, &b)) != KS_OK ||
+                    (rc = ks__buf_addc(&b, 0)) != KS_OK))
+            goto out;
+        if (any && !part_compiles(mk, ud, b.p, path))
+            f->whole = true;
+    }
+out:
+    ks__buf_release(&b);
+    free(pick);
+    return rc;
+}
+
+/* Adds every file's parts to the set compilers and collects literals. */
+static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *good, size_t nf,
+                     YR_COMPILER **cc, int lit_set)
+{
+    ks_buf b = {0};
+    bool *pick = NULL;
+    size_t maxr = 1;
+    int rc = KS_OK;
+    for (size_t f = 0; f < nf; f++)
+        maxr = fs[f].sp.nrules > maxr ? fs[f].sp.nrules : maxr;
+    if (!(pick = calloc(maxr, sizeof *pick)))
+        return KS_ENOMEM;
+    for (size_t f = 0; f < nf && rc == KS_OK; f++) {
+        if (!good[f])
+            continue;
+        if (fs[f].whole) {
+            /* as written, from the file: includes resolve as before */
+            FILE *fp = fopen(paths[f], "r");
+            s->whole_files++;
+            if (!fp || yr_compiler_add_file(cc[0], fp, paths[f], paths[f]) != 0)
+                rc = KS_EINTERNAL;
+            if (fp)
+                fclose(fp);
+            continue;
+        }
+        for (size_t i = 0; i < s->n && rc == KS_OK; i++) {
+            bool any = false;
+            for (size_t r = 0; r < fs[f].sp.nrules; r++)
+                any |= pick[r] = fs[f].rset[r] == (int)i;
+            if (!any)
+                continue;
+            ks__buf_reset(&b);
+            if ((rc = ks__ysplit_text(fs[f].src, &fs[f].sp, pick, &b)) != KS_OK ||
+                (rc = ks__buf_addc(&b, 0)) != KS_OK)
+                break;
+            if (yr_compiler_add_string(cc[i], b.p, paths[f]) != 0) {
+                rc = KS_EINTERNAL;
+                break;
+            }
+            if ((int)i != lit_set)
+                continue;
+            for (size_t r = 0; r < fs[f].sp.nrules && rc == KS_OK; r++) {
+                const ks_yrule *yr = &fs[f].sp.rules[r];
+                for (size_t k = 0; pick[r] && k < yr->nlit && rc == KS_OK; k++)
+                    rc = lit_push(s, &fs[f].sp.lits[yr->lit0 + k]);
+            }
+        }
+    }
+    ks__buf_release(&b);
+    free(pick);
+    return rc;
+}
+
+int ks__ysets_build(ks_ysets *s, char *const *paths, const bool *good, size_t nf,
+                    ks_ycompiler_fn mk, void *ud)
+{
+    yfile *fs = calloc(nf ? nf : 1, sizeof *fs);
+    YR_COMPILER *cc[KS_YSETS_MAX] = {0};
+    int rc = KS_OK, lit_set = -1;
+    memset(s, 0, sizeof *s);
+    if (!fs)
+        return KS_ENOMEM;
+    s->set[s->n++] = (ks_yset){.gate = KS_YG_ALWAYS};
+    for (size_t f = 0; f < nf; f++) {
+        if (!good[f])
+            continue;
+        if (!(fs[f].src = slurp(paths[f], &fs[f].n))) {
+            rc = KS_EIO; /* it compiled a moment ago: give up splitting */
+            goto out;
+        }
+        if ((rc = ks__ysplit_parse(fs[f].src, fs[f].n, &fs[f].sp)) != KS_OK)
+            goto out;
+        /* NUL inside the text would cut an add_string short */
+        fs[f].whole = fs[f].sp.whole || memchr(fs[f].src, 0, fs[f].n) != NULL;
+    }
+    if ((rc = choose_magics(s, fs, nf)) != KS_OK)
+        goto out;
+    lit_set = (int)s->n;
+    s->set[s->n++] = (ks_yset){.gate = KS_YG_LITERAL};
+    for (size_t f = 0; f < nf; f++)
+        if (good[f] && (rc = plan_file(s, &fs[f], paths[f], lit_set, mk, ud)) != KS_OK)
+            goto out;
+    for (size_t i = 0; i < s->n; i++)
+        if ((rc = mk(ud, &cc[i])) != KS_OK)
+            goto out;
+    if ((rc = fill_sets(s, fs, paths, good, nf, cc, lit_set)) != KS_OK)
+        goto out;
+    for (size_t i = 0; i < s->n; i++) {
+        if (yr_compiler_get_rules(cc[i], &s->set[i].rules) != ERROR_SUCCESS) {
+            rc = KS_ENOMEM;
+            goto out;
+        }
+        YR_RULE *r;
+        yr_rules_foreach(s->set[i].rules, r) s->set[i].nrules++;
+    }
+    if (s->nlits && (rc = compile_lits(s)) != KS_OK)
+        goto out;
+    /* empty gated sets cost a scanner each and do nothing: drop them */
+    for (size_t i = 1; i < s->n;) {
+        if (s->set[i].nrules || (s->set[i].gate == KS_YG_LITERAL && s->nlits)) {
+            i++;
+            continue;
+        }
+        yr_rules_destroy(s->set[i].rules);
+        memmove(&s->set[i], &s->set[i + 1], (s->n - i - 1) * sizeof *s->set);
+        s->n--;
+    }
+out:
+    for (size_t i = 0; i < KS_YSETS_MAX; i++)
+        if (cc[i])
+            yr_compiler_destroy(cc[i]);
+    for (size_t f = 0; f < nf; f++) {
+        free(fs[f].src);
+        free(fs[f].rset);
+        ks__ysplit_free(&fs[f].sp);
+    }
+    free(fs);
+    if (rc != KS_OK)
+        ks__ysets_free(s);
+    return rc;
+}
+
+int ks__ysets_single(ks_ysets *s, YR_RULES *rules)
+{
+    memset(s, 0, sizeof *s);
+    s->set[0] = (ks_yset){.rules = rules, .gate = KS_YG_ALWAYS};
+    YR_RULE *r;
+    yr_rules_foreach(rules, r) s->set[0].nrules++;
+    s->n = 1;
+    return KS_OK;
+}
+
+/* ---- cache ---------------------------------------------------------------------- */
+int ks__ysets_save(const ks_ysets *s, const char *prefix)
+{
+    char path[4200], tmp[4300];
+    FILE *fp = NULL;
+    int rc = KS_EIO;
+    for (size_t i = 0; i < s->n; i++) {
+        snprintf(path, sizeof path, "%s.%zu.yarc", prefix, i);
+        snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+        if (yr_rules_save(s->set[i].rules, tmp) != ERROR_SUCCESS || rename(tmp, path) != 0) {
+            unlink(tmp);
+            return KS_EIO;
+        }
+    }
+    snprintf(path, sizeof path, "%s.sets", prefix);
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    if (!(fp = fopen(tmp, "w")))
+        return KS_EIO;
+    fprintf(fp, "%s\n", MANIFEST_MAGIC);
+    for (size_t i = 0; i < s->n; i++) {
+        const ks_yset *y = &s->set[i];
+        if (y->gate == KS_YG_MAGIC)
+            fprintf(fp, "set magic %u %u %u %u\n", y->magic.off, y->magic.width, y->magic.be,
+                    y->magic.value);
+        else
+            fprintf(fp, "set %s\n", y->gate == KS_YG_LITERAL ? "literal" : "always");
+    }
+    for (size_t i = 0; i < s->nlits; i++) {
+        fprintf(fp, "lit %d ", s->lit[i].caseless ? 1 : 0);
+        for (size_t k = 0; k < s->lit[i].len; k++)
+            fprintf(fp, "%02x", s->lit[i].bytes[k]);
+        fputc('\n', fp);
+    }
+    if (fclose(fp) == 0 && rename(tmp, path) == 0)
+        rc = KS_OK;
+    else
+        unlink(tmp);
+    return rc;
+}
+
+static int load_lit(ks_ysets *s, const char *line)
+{
+    int c = line[0] - '0';
+    const char *h = line + 2;
+    size_t hl = strcspn(h, "\r\n");
+    if ((c != 0 && c != 1) || line[1] != ' ' || hl == 0 || hl % 2)
+        return KS_EFORMAT;
+    ks_ylit l = {.len = hl / 2, .caseless = c == 1};
+    if (!(l.bytes = malloc(l.len)))
+        return KS_ENOMEM;
+    if (!ks__unhex(h, hl, l.bytes)) {
+        free(l.bytes);
+        return KS_EFORMAT;
+    }
+    int rc = lit_push(s, &l);
+    free(l.bytes);
+    return rc;
+}
+
+int ks__ysets_load(ks_ysets *s, const char *prefix)
+{
+    char path[4200], line[8192];
+    FILE *fp;
+    int rc = KS_OK;
+    memset(s, 0, sizeof *s);
+    snprintf(path, sizeof path, "%s.sets", prefix);
+    if (!(fp = fopen(path, "r")))
+        return KS_ENOTFOUND;
+    if (!fgets(line, sizeof line, fp) || strncmp(line, MANIFEST_MAGIC, strlen(MANIFEST_MAGIC))) {
+        rc = KS_EFORMAT;
+        goto out;
+    }
+    while (rc == KS_OK && fgets(line, sizeof line, fp)) {
+        if (!strncmp(line, "lit ", 4)) {
+            rc = load_lit(s, line + 4);
+            continue;
+        }
+        unsigned off, w, be, val;
+        ks_yset y = {0};
+        if (sscanf(line, "set magic %u %u %u %u", &off, &w, &be, &val) == 4 &&
+            (w == 1 || w == 2 || w == 4) && be <= 1)
+            y = (ks_yset){.gate = KS_YG_MAGIC,
+                          .magic = {.off = off, .width = (uint8_t)w, .be = (uint8_t)be, .value = val}};
+        else if (!strcmp(line, "set literal\n"))
+            y.gate = KS_YG_LITERAL;
+        else if (!strcmp(line, "set always\n") && s->n == 0)
+            y.gate = KS_YG_ALWAYS;
+        else {
+            rc = KS_EFORMAT;
+            break;
+        }
+        if (s->n == KS_YSETS_MAX) {
+            rc = KS_EFORMAT;
+            break;
+        }
+        snprintf(path, sizeof path, "%s.%zu.yarc", prefix, s->n);
+        if (yr_rules_load(path, &y.rules) != ERROR_SUCCESS) {
+            rc = KS_EFORMAT;
+            break;
+        }
+        YR_RULE *r;
+        yr_rules_foreach(y.rules, r) y.nrules++;
+        s->set[s->n++] = y;
+    }
+    if (rc == KS_OK && s->n == 0)
+        rc = KS_EFORMAT;
+    if (rc == KS_OK && s->nlits)
+        rc = compile_lits(s);
+out:
+    fclose(fp);
+    if (rc != KS_OK)
+        ks__ysets_free(s);
+    return rc;
+}
+
+/* ---- selection ------------------------------------------------------------------ */
+int ks__ysets_ws_init(const ks_ysets *s, ks_ygatews *g)
+{
+    memset(g, 0, sizeof *g);
+    if (!s->lits)
+        return KS_OK;
+    if (hs_alloc_scratch(s->lits, &g->scr) != HS_SUCCESS ||
+        hs_open_stream(s->lits, 0, &g->st) != HS_SUCCESS) {
+        ks__ysets_ws_free(g);
+        return KS_ENOMEM;
+    }
+    return KS_OK;
+}
+
+void ks__ysets_ws_free(ks_ygatews *g)
+{
+    if (g->st)
+        hs_close_stream(g->st, g->scr, NULL, NULL);
+    hs_free_scratch(g->scr);
+    memset(g, 0, sizeof *g);
+}
+
+static int on_lit(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                  void *ud)
+{
+    (void)id, (void)from, (void)to, (void)flags;
+    *(bool *)ud = true;
+    return 1; /* one literal is enough: stop */
+}
+
+typedef struct litscan {
+    ks_ygatews *g;
+    bool hit, failed;
+} litscan;
+
+static int lit_chunk(void *ud, const uint8_t *p, size_t n, uint64_t off)
+{
+    litscan *ls = ud;
+    (void)off;
+    while (n > 0 && !ls->hit && !ls->failed) {
+        unsigned part = n > (1u << 30) ? 1u << 30 : (unsigned)n;
+        hs_error_t e = hs_scan_stream(ls->g->st, (const char *)p, part, 0, ls->g->scr, on_lit,
+                                      &ls->hit);
+        if (e != HS_SUCCESS && e != HS_SCAN_TERMINATED)
+            ls->failed = true;
+        p += part;
+        n -= part;
+    }
+    return ls->hit || ls->failed;
+}
+
+/* True when one of the literal set's literals occurs in the file, or when
+ * that cannot be told. */
+static bool literal_gate(const ks_ysets *s, ks_ygatews *g, uint64_t size, ks_yread_fn rd,
+                         void *rdud)
+{
+    litscan ls = {.g = g};
+    if (size == 0)
+        return false; /* a literal needs bytes */
+    if (!s->lits || !g->st)
+        return true;
+    if (hs_reset_stream(g->st, 0, g->scr, NULL, NULL) != HS_SUCCESS)
+        return true;
+    if (rd(rdud, lit_chunk, &ls) != KS_OK && !ls.hit)
+        return true; /* unreadable here: libyara will say why */
+    return ls.hit || ls.failed;
+}
+
+void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, size_t nhead,
+                      uint64_t size, ks_yread_fn rd, void *rdud, bool *run)
+{
+    int lit = -1; /* not looked yet */
+    for (size_t i = 0; i < s->n; i++) {
+        const ks_yset *y = &s->set[i];
+        uint64_t need = (uint64_t)y->magic.off + y->magic.width;
+        switch (y->gate) {
+        case KS_YG_ALWAYS:
+            run[i] = true;
+            break;
+        case KS_YG_MAGIC:
+            if (need <= nhead)
+                run[i] = ks__ymagic_holds(&y->magic, head, nhead);
+            else
+                run[i] = need <= size; /* past the head: not checked, run */
+            break;
+        case KS_YG_LITERAL:
+            if (lit < 0)
+                lit = literal_gate(s, g, size, rd, rdud);
+            run[i] = lit == 1;
+            break;
+        }
+    }
+}
+
+void ks__ysets_free(ks_ysets *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->set[i].rules)
+            yr_rules_destroy(s->set[i].rules);
+    hs_free_database(s->lits);
+    for (size_t i = 0; i < s->nlits; i++)
+        free(s->lit[i].bytes);
+    free(s->lit);
+    memset(s, 0, sizeof *s);
+}

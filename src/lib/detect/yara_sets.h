@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The YARA detector's compiled rule sets: one always-run set plus sets
+ * gated by magic bytes and one gated by literals (see yara_split.h for the
+ * analysis, yara_sets.c for why and how they are built and cached).
+ *
+ * Ownership: a ks_ysets owns its YR_RULES and the Vectorscan database;
+ * ks__ysets_free() releases them. After build/load it is read-only and
+ * shared by every worker; each worker brings its own hs_scratch_t.
+ */
+#ifndef KS_YARA_SETS_H
+#define KS_YARA_SETS_H
+
+#include <hs/hs.h>
+#include <yara.h>
+#include "detect/fileinfo.h"
+#include "detect/yara_split.h"
+
+#define KS_YSETS_MAX 24
+
+typedef struct ks_yset {
+    YR_RULES *rules;
+    ks_ygate gate;
+    ks_ymagic magic;  /* KS_YG_MAGIC */
+    size_t nrules;
+} ks_yset;
+
+typedef struct ks_ysets {
+    ks_yset set[KS_YSETS_MAX];
+    size_t n;
+    hs_database_t *lits;  /* prefilter of the literal-gated set, or NULL */
+    size_t nlits;
+    /* literals as built, kept for the cache manifest */
+    ks_ylit *lit;
+    size_t litcap;
+    size_t whole_files;   /* rule files kept whole (not split) */
+} ks_ysets;
+
+/* Makes a compiler with kensa's externals declared; diagnostics off. */
+typedef int (*ks_ycompiler_fn)(void *ud, YR_COMPILER **out);
+
+/* Splits and compiles the rule files paths[i] that compiled whole
+ * (good[i]) into sets. KS_OK, or an error after which the caller compiles
+ * unsplit (KS_EINTERNAL when libyara refused a part it had accepted). */
+int ks__ysets_build(ks_ysets *s, char *const *paths, const bool *good, size_t n,
+                    ks_ycompiler_fn mk, void *ud);
+
+/* One always-run set holding rules (takes ownership). */
+int ks__ysets_single(ks_ysets *s, YR_RULES *rules);
+
+/* Cache: <prefix>.<i>.yarc per set plus <prefix>.sets, written last. */
+int ks__ysets_save(const ks_ysets *s, const char *prefix);
+int ks__ysets_load(ks_ysets *s, const char *prefix);
+
+/* A worker's Vectorscan state for the literal gate. */
+typedef struct ks_ygatews {
+    hs_scratch_t *scr;
+    hs_stream_t *st;
+} ks_ygatews;
+int ks__ysets_ws_init(const ks_ysets *s, ks_ygatews *g);
+void ks__ysets_ws_free(ks_ygatews *g);
+
+/* Streams a file's content to fn (see ks_chunk_fn); non-KS_OK when it
+ * could not be read. */
+typedef int (*ks_yread_fn)(void *ud, ks_chunk_fn fn, void *fnud);
+
+/* Which sets to scan a file with (run[i] for set i). The gates read the
+ * file's first bytes from head and its content through rd, never through
+ * a mapping: a file truncated under a mapping raises SIGBUS outside
+ * libyara's guard. What cannot be checked runs. */
+void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, size_t nhead,
+                      uint64_t size, ks_yread_fn rd, void *rdud, bool *run);
+
+void ks__ysets_free(ks_ysets *s);
+
+#endif
