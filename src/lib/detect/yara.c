@@ -656,6 +656,9 @@ static int yara_create(ks_engine *e, void **out)
     }
     for (size_t i = 0; i < d->sets.n; i++)
         d->nrules += d->sets.set[i].nrules;
+    /* the literal set repeats the always-run rules */
+    if (d->sets.n > 1 && d->sets.set[d->sets.n - 1].gate == KS_YG_LITERAL)
+        d->nrules -= d->sets.set[0].nrules;
     d->timeout_s = parse_timeout(e);
     d->scan_flags = ks__opt_bool(e, "yara.fast", true) ? SCAN_FLAGS_FAST_MODE : 0;
     d->dedupe = ks__opt_bool(e, "files.dedupe", true) && !path_ext;
@@ -680,6 +683,7 @@ static int yara_create(ks_engine *e, void **out)
     {
         ks_loc loc = KS_LOC_NONE;
         size_t gated = d->nrules - d->sets.set[0].nrules;
+        /* nrules counts each rule once, private copies aside */
         ks__diag(e, KS_DIAG_INFO, KS_OK, "yara", &loc,
                  "%zu rules from %zu files%s; %zu gated in %zu sets by magic bytes or "
                  "literals (%zu literals), %zu files kept whole",

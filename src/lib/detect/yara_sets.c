@@ -29,9 +29,12 @@
 #include <unistd.h>
 #include "detect/yara_sets.h"
 
-#define MIN_MAGIC_RULES 2 /* a set per magic value with at least this many rules */
+/* A set per magic value with at least this many rules: each set a file
+ * passes costs a libyara pass over it, and text magics ("<?", "<%") open
+ * for most files of a web tree while gating only a few rules. */
+#define MIN_MAGIC_RULES 16
 #define MAX_SRC_BYTES ((size_t)64 << 20)
-#define MANIFEST_MAGIC "kensa-yara-sets 1"
+#define MANIFEST_MAGIC "kensa-yara-sets 2"
 
 typedef struct yfile {
     char *src;
@@ -195,13 +198,17 @@ static int choose_magics(ks_ysets *s, yfile *fs, size_t nf)
 
 static int rule_set(const ks_ysets *s, const ks_yrule *r, int lit_set)
 {
-    if (r->gate == KS_YG_LITERAL)
-        return lit_set;
     if (r->gate == KS_YG_MAGIC)
         for (size_t i = 1; i < s->n; i++)
             if (s->set[i].gate == KS_YG_MAGIC && magic_eq(&s->set[i].magic, &r->magic))
                 return (int)i;
-    return 0;
+    return r->nlit ? lit_set : 0; /* its magic has no set: the literals may do */
+}
+
+/* The literal set holds the always-run rules too (see ks__ysets_select). */
+static bool in_set(int rset, int set, int lit_set)
+{
+    return rset == set || (set == lit_set && rset == 0);
 }
 
 /* Decides, for one file, each rule's set and whether the parts compile. */
@@ -223,7 +230,7 @@ static int plan_file(ks_ysets *s, yfile *f, const char *path, int lit_set, ks_yc
     for (size_t i = 1; i < s->n && !f->whole; i++) {
         bool any = false;
         for (size_t r = 0; r < f->sp.nrules; r++)
-            any |= pick[r] = f->rset[r] == (int)i;
+            any |= pick[r] = in_set(f->rset[r], (int)i, lit_set);
         if (!any)
             continue;
         ks__buf_reset(&b);
@@ -278,7 +285,7 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
         for (size_t i = 0; i < s->n && rc == KS_OK; i++) {
             bool any = false;
             for (size_t r = 0; r < fs[f].sp.nrules; r++)
-                any |= pick[r] = fs[f].rset[r] == (int)i;
+                any |= pick[r] = in_set(fs[f].rset[r], (int)i, lit_set);
             if (!any)
                 continue;
             ks__buf_reset(&b);
@@ -293,7 +300,7 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
                 continue;
             for (size_t r = 0; r < fs[f].sp.nrules && rc == KS_OK; r++) {
                 const ks_yrule *yr = &fs[f].sp.rules[r];
-                for (size_t k = 0; pick[r] && k < yr->nlit && rc == KS_OK; k++)
+                for (size_t k = 0; fs[f].rset[r] == lit_set && k < yr->nlit && rc == KS_OK; k++)
                     rc = lit_push(s, &fs[f].sp.lits[yr->lit0 + k]);
             }
         }
@@ -349,7 +356,7 @@ int ks__ysets_build(ks_ysets *s, char *const *paths, const bool *good, size_t nf
         goto out;
     /* empty gated sets cost a scanner each and do nothing: drop them */
     for (size_t i = 1; i < s->n;) {
-        if (s->set[i].nrules || (s->set[i].gate == KS_YG_LITERAL && s->nlits)) {
+        if (s->set[i].gate == KS_YG_LITERAL ? s->nlits > 0 : s->set[i].nrules > 0) {
             i++;
             continue;
         }
@@ -574,7 +581,11 @@ void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, siz
         uint64_t need = (uint64_t)y->magic.off + y->magic.width;
         switch (y->gate) {
         case KS_YG_ALWAYS:
-            run[i] = true;
+            /* the literal set, when present, is this set plus the gated
+             * rules: one libyara pass either way */
+            if (lit < 0 && s->set[s->n - 1].gate == KS_YG_LITERAL)
+                lit = literal_gate(s, g, size, rd, rdud);
+            run[i] = lit != 1;
             break;
         case KS_YG_MAGIC:
             if (need <= nhead)

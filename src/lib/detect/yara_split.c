@@ -25,6 +25,7 @@
 #include "detect/yara_split.h"
 
 #define MAX_RULE_STRINGS 100000
+#define MAX_LINKED_RULES 4096 /* rules per file analysed for references */
 #define MAX_TOKENS (1u << 20)
 
 /* ---- tokens --------------------------------------------------------------------- */
@@ -798,6 +799,7 @@ typedef struct rawrule {
     size_t begin, end;
     size_t nb, ne;   /* name */
     bool global;
+    bool priv;       /* private: never reported, so it may be copied */
     tokvec cond;
     ystr *strs;
     size_t nstrs, cap;
@@ -955,10 +957,12 @@ static bool uses_ident(const lexer *lx, const tokvec *tv, const char *name, size
     return false;
 }
 
-/* Marks rules that name another rule of the file in their condition, and
- * the rules so named: both stay in the always-run set, where the others
- * are. */
-static int mark_linked(const lexer *lx, const rawrule *raw, size_t nraw, bool *linked)
+/* Rule references. A rule naming a private rule takes a copy of it (and
+ * of what that one names) into whatever part it lands in: private rules
+ * report nothing, so a copy in another set changes no output. A rule
+ * naming a reported rule, and the reported rules so named, are "linked"
+ * and stay in the always-run set together. dep[i * nraw + j]: i needs j. */
+static int mark_links(const lexer *lx, const rawrule *raw, size_t nraw, bool *linked, bool *dep)
 {
     ks_map *names = ks__map_new(nraw * 2 + 8);
     if (!names)
@@ -975,10 +979,25 @@ static int mark_linked(const lexer *lx, const rawrule *raw, size_t nraw, bool *l
         for (size_t k = 0; k < raw[i].cond.n; k++) {
             const tok *t = &raw[i].cond.v[k];
             uint64_t *v = t->k == T_IDENT ? ks__map_get(names, lx->s + t->b, t->e - t->b) : NULL;
-            if (v && *v != i + 1)
+            if (!v || *v == i + 1)
+                continue;
+            if (raw[*v - 1].priv)
+                dep[i * nraw + (*v - 1)] = true;
+            else
                 linked[i] = linked[*v - 1] = true;
         }
     ks__map_free(names);
+    /* transitive closure (Warshall); files with private references are
+     * small, and MAX_LINKED_RULES bounds the square */
+    for (size_t k = 0; k < nraw; k++)
+        for (size_t i = 0; i < nraw; i++)
+            if (dep[i * nraw + k])
+                for (size_t j = 0; j < nraw; j++)
+                    dep[i * nraw + j] |= dep[k * nraw + j];
+    for (size_t i = 0; i < nraw; i++)
+        for (size_t j = 0; j < nraw; j++)
+            if (dep[i * nraw + j] && linked[j])
+                linked[i] = true;
     return KS_OK;
 }
 
@@ -987,6 +1006,7 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
 {
     bool has_pe = false;
     bool *linked = calloc(nraw ? nraw : 1, sizeof *linked);
+    bool *dep = NULL;
     size_t litcap = 0;
     int rc = KS_OK;
     if (!linked || !(out->rules = calloc(nraw ? nraw : 1, sizeof *out->rules))) {
@@ -994,8 +1014,23 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
         goto out;
     }
     out->nrules = nraw;
-    if ((rc = mark_linked(lx, raw, nraw, linked)) != KS_OK)
+    if (nraw > MAX_LINKED_RULES) {
+        /* too many for the square matrix: every rule runs always */
+        for (size_t i = 0; i < nraw; i++) {
+            out->rules[i].begin = raw[i].begin;
+            out->rules[i].end = raw[i].end;
+            out->rules[i].modules = ~0ull;
+        }
         goto out;
+    }
+    if (!(dep = calloc(nraw ? nraw * nraw : 1, sizeof *dep)) ||
+        !(out->deps = calloc(nraw ? nraw * nraw : 1, sizeof *out->deps))) {
+        rc = KS_ENOMEM;
+        goto out;
+    }
+    if ((rc = mark_links(lx, raw, nraw, linked, dep)) != KS_OK)
+        goto out;
+    memcpy(out->deps, dep, nraw * nraw * sizeof *dep);
     for (size_t m = 0; m < out->nimports; m++)
         has_pe |= !strcmp(out->imports[m].name, "pe");
     for (size_t i = 0; i < nraw; i++) {
@@ -1012,11 +1047,14 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
         req q = analyze(&c, 0, r->cond.n);
         if (c.oom)
             rc = KS_ENOMEM;
+        /* both gates are kept: the set builder prefers the magic one when
+         * that magic gets a set of its own */
         if (rc == KS_OK && q.magic_ok) {
             o->gate = KS_YG_MAGIC;
             o->magic = q.magic;
-        } else if (rc == KS_OK && q.strs_ok && q.nstrs > 0 && q.score >= KS_YSPLIT_GATE_LIT) {
-            o->gate = KS_YG_LITERAL;
+        }
+        if (rc == KS_OK && q.strs_ok && q.nstrs > 0 && q.score >= KS_YSPLIT_GATE_LIT) {
+            o->gate = o->gate == KS_YG_MAGIC ? KS_YG_MAGIC : KS_YG_LITERAL;
             o->lit0 = out->nlits;
             for (size_t k = 0; k < q.nstrs && rc == KS_OK; k++)
                 rc = push_lits(out, &litcap, &r->strs[q.strs[k]]);
@@ -1028,6 +1066,7 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
     }
 out:
     free(linked);
+    free(dep);
     return rc;
 }
 
@@ -1066,9 +1105,10 @@ int ks__ysplit_parse(const char *src, size_t n, ks_ysplit *out)
             goto whole;
         }
         size_t begin = t.b;
-        bool global = false;
+        bool global = false, priv = false;
         while (t.k == T_IDENT && (tok_is(&lx, &t, "private") || tok_is(&lx, &t, "global"))) {
             global |= tok_is(&lx, &t, "global");
+            priv |= tok_is(&lx, &t, "private");
             t = lex(&lx, false);
         }
         if (global) {
@@ -1106,6 +1146,7 @@ int ks__ysplit_parse(const char *src, size_t n, ks_ysplit *out)
         rawrule *r = &raw[nraw++];
         memset(r, 0, sizeof *r);
         r->begin = begin;
+        r->priv = priv;
         r->nb = name.b;
         r->ne = name.e;
         if (!read_body(&lx, r)) {
@@ -1131,15 +1172,30 @@ done:
     return rc;
 }
 
+/* True when rule i is emitted for pick: picked, or a private rule a
+ * picked rule needs (rules are defined before use, so source order works). */
+static bool emitted(const ks_ysplit *s, const bool *pick, size_t i)
+{
+    if (pick[i])
+        return true;
+    for (size_t k = 0; s->deps && k < s->nrules; k++)
+        if (pick[k] && s->deps[k * s->nrules + i])
+            return true;
+    return false;
+}
+
 int ks__ysplit_text(const char *src, const ks_ysplit *s, const bool *pick, ks_buf *out)
 {
     uint64_t mods = 0;
+    bool *emit = calloc(s->nrules ? s->nrules : 1, sizeof *emit);
     int rc = KS_OK;
+    if (!emit)
+        return KS_ENOMEM;
     for (size_t i = 0; i < s->nrules; i++)
-        if (pick[i])
+        if ((emit[i] = emitted(s, pick, i)))
             mods |= s->rules[i].modules;
     for (size_t m = 0; m < s->nimports && rc == KS_OK; m++) {
-        /* keep an import the picked rules use (or any past 64: rare) */
+        /* keep an import the emitted rules use (or any past 64: rare) */
         if (m < 64 && !(mods >> m & 1))
             continue;
         if ((rc = ks__buf_add(out, src + s->imports[m].begin,
@@ -1147,12 +1203,13 @@ int ks__ysplit_text(const char *src, const ks_ysplit *s, const bool *pick, ks_bu
             rc = ks__buf_addc(out, '\n');
     }
     for (size_t i = 0; i < s->nrules && rc == KS_OK; i++) {
-        if (!pick[i])
+        if (!emit[i])
             continue;
         if ((rc = ks__buf_add(out, src + s->rules[i].begin, s->rules[i].end - s->rules[i].begin)) ==
             KS_OK)
             rc = ks__buf_addc(out, '\n');
     }
+    free(emit);
     return rc;
 }
 
@@ -1162,6 +1219,7 @@ void ks__ysplit_free(ks_ysplit *s)
         free(s->lits[i].bytes);
     free(s->lits);
     free(s->rules);
+    free(s->deps);
     free(s->imports);
     memset(s, 0, sizeof *s);
 }

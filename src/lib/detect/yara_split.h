@@ -21,8 +21,9 @@
  * only when the gate holds (magic bytes compared; literals found by one
  * Vectorscan pass). Sound by construction: a gated rule skipped on a file is
  * a rule whose condition is false on it. Anything the analysis does not
- * fully understand stays ALWAYS: rules that reference other rules or are
- * referenced, files with a global rule or an include, xor/base64 strings,
+ * fully understand stays ALWAYS: rules that reference reported rules or
+ * are referenced (a private rule named by a gated rule is copied into its
+ * set instead), files with a global rule or an include, xor/base64 strings,
  * regexes with alternation at the top, conditions under "not" or "for".
  *
  * Ownership: ks__ysplit_parse() fills *out with memory the caller frees
@@ -55,7 +56,8 @@ typedef struct ks_yrule {
     size_t begin, end;    /* the rule's source text [begin, end) */
     ks_ygate gate;
     ks_ymagic magic;      /* KS_YG_MAGIC */
-    size_t lit0, nlit;    /* KS_YG_LITERAL: its literals in ks_ysplit.lits */
+    size_t lit0, nlit;    /* its literals in ks_ysplit.lits when it has a literal
+                           * gate (KS_YG_LITERAL, or KS_YG_MAGIC as well) */
     uint64_t modules;     /* bit i: uses the module of imports[i] */
 } ks_yrule;
 
@@ -73,6 +75,8 @@ typedef struct ks_ysplit {
     size_t nlits;
     ks_yimport *imports;
     size_t nimports;
+    bool *deps;           /* deps[i * nrules + j]: rule i needs private rule j
+                           * (copied with it); NULL when none were analysed */
 } ks_ysplit;
 
 /* Shortest literal worth gating on: shorter ones occur in most files. */
@@ -86,7 +90,7 @@ typedef struct ks_ysplit {
 #define KS_YSPLIT_GATE_LIT 10
 
 /* Bumped when the analysis changes: part of the compiled-rules cache key. */
-#define KS_YSPLIT_VERSION 2
+#define KS_YSPLIT_VERSION 5
 
 /* Reads a rule file's source. Returns KS_OK (out->whole set when it could
  * not or must not be split) or KS_ENOMEM. */
