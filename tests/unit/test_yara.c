@@ -25,6 +25,7 @@ typedef struct diags {
     char last_error[1024];
     char seen[8192];   /* "path:line:code" of errors, concatenated */
     bool cache_hit;
+    int gated;         /* rules the detector put in gated sets */
 } diags;
 
 static void on_diag(void *ud, const ks_diag *d)
@@ -44,6 +45,9 @@ static void on_diag(void *ud, const ks_diag *d)
         g->n_timeout++;
     if (strstr(d->msg, "compiled cache"))
         g->cache_hit = true;
+    const char *gs = strstr(d->msg, " gated in ");
+    if (gs && strstr(d->msg, "; "))
+        g->gated = atoi(strstr(d->msg, "; ") + 2);
 }
 
 static char *path_in(const char *rel)
@@ -622,4 +626,109 @@ TEST(file_changes_while_scanned)
     ks_engine_free(e);
     free(r);
     free(f);
+}
+
+/* ---- gated rule sets change no result ------------------------------------------- */
+static void engine_pairs(ks_engine *e, pairs *p)
+{
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+        const ks_finding *f = ks_engine_finding(e, i);
+        if (strncmp(f->rule_id, "yara:", 5) == 0 && f->nevidence)
+            pairs_add(p, f->rule_id + 5, f->evidence[0].path);
+    }
+    qsort(p->v, p->n, sizeof *p->v, cmp_s);
+}
+
+/* Runs rules over root split into gated sets and whole; the (rule, file)
+ * pairs must be the same. Returns the number of pairs. */
+static size_t split_equals_whole(const char *rules, const char *root, const char *label)
+{
+    const char *paths[] = {root, NULL};
+    pairs a = {0}, b = {0};
+    diags g;
+    const char *split[] = {"yara", rules, "detector.ioc", "false", "walk.max_size", "1G", NULL};
+    const char *whole[] = {"yara", rules, "detector.ioc", "false", "walk.max_size", "1G",
+                           "yara.split", "false", NULL};
+    ks_engine *e = run(split, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        engine_pairs(e, &a);
+        ks_engine_free(e);
+    }
+    CHECK(g.gated > 0); /* else this compares one set with itself */
+    e = run(whole, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        engine_pairs(e, &b);
+        ks_engine_free(e);
+    }
+    size_t diff = 0;
+    for (size_t i = 0, j = 0; i < a.n || j < b.n;) {
+        int c = i < a.n && j < b.n ? strcmp(a.v[i], b.v[j]) : i < a.n ? -1 : 1;
+        if (c == 0) {
+            i++, j++;
+            continue;
+        }
+        if (diff++ < 5)
+            fprintf(stderr, "only %s: %s\n", c < 0 ? "split" : "whole", c < 0 ? a.v[i] : b.v[j]);
+        c < 0 ? i++ : j++;
+    }
+    printf("INFO yara_split_equal(%s): split %zu matches, whole %zu, differing %zu\n", label, a.n,
+           b.n, diff);
+    CHECK_INT(diff, 0);
+    size_t n = a.n;
+    pairs_free(&a);
+    pairs_free(&b);
+    return n;
+}
+
+/* Rules of every gate kind, and files that pass or fail each gate. */
+static const char gate_rules[] =
+    "import \"pe\"\n"
+    "private rule is_mz { condition: uint16(0) == 0x5a4d }\n"
+    "rule pe_marker { strings: $a = \"kensa-pe-marker\" condition: is_mz and $a }\n"
+    "rule pe_header { condition: uint16(0) == 0x5a4d and pe.is_pe == 0 }\n"
+    "rule text_marker { strings: $a = \"kensa-text-marker\" nocase condition: any of them }\n"
+    "rule wide_marker { strings: $a = \"kensa-wide-marker\" wide condition: $a }\n"
+    "rule hex_marker { strings: $h = { 6B 65 6E 73 61 ?? 68 65 78 2D 6D 61 72 6B 65 72 } "
+    "condition: #h > 0 }\n"
+    "rule re_marker { strings: $r = /kensa-regex-marker[0-9]+/ condition: $r }\n"
+    "rule either { strings: $a = \"kensa-either-one\" $b = \"kensa-either-two\" "
+    "condition: $a or $b at 0 }\n"
+    "rule always { condition: filesize < 3 }\n"
+    "rule names_always { condition: always and filesize > 0 }\n"
+    "rule not_there { strings: $a = \"kensa-absent-marker\" condition: not $a and filesize > 20 }\n";
+
+TEST(gated_sets_match_like_one_set)
+{
+    static const char mz[] = "MZ\x90\x00kensa-pe-marker";
+    static const char wide[] = "k\0e\0n\0s\0a\0-\0w\0i\0d\0e\0-\0m\0a\0r\0k\0e\0r\0";
+    mkdir_p("gates");
+    ks_test_write("gates/rules.yar", gate_rules, sizeof gate_rules - 1);
+    ks_test_write("gates/a.exe", mz, sizeof mz - 1);
+    ks_test_write("gates/b.txt", "xx KENSA-TEXT-MARKER yy kensa-regex-marker42", 44);
+    ks_test_write("gates/c.bin", wide, sizeof wide - 1);
+    ks_test_write("gates/d.txt", "kensa hex-marker and kensa-either-two", 37);
+    ks_test_write("gates/e.txt", "kensa-either-two first", 22);
+    ks_test_write("gates/f.txt", "a", 1);
+    ks_test_write("gates/g.txt", "nothing of interest in this file at all", 39);
+    char *rules = path_in("gates/rules.yar");
+    char *root = path_in("gates");
+    size_t n = split_equals_whole(rules, root, "generated");
+    /* pe_marker, text, regex, wide, hex, either x2, always + names_always
+     * on f, not_there on the long files */
+    CHECK(n >= 9);
+    free(rules);
+    free(root);
+    const char *corpus = ks_test_corpus();
+    if (!corpus) {
+        printf("SKIP yara_split_equal(corpus): ../shared/corpus not found\n");
+        return;
+    }
+    char sb[1024], tree[1024];
+    snprintf(sb, sizeof sb, "%s/signature-base/yara", corpus);
+    snprintf(tree, sizeof tree, "%s/tennc-webshell", corpus);
+    CHECK(split_equals_whole(sb, tree, "signature-base on tennc-webshell") > 1000);
+    snprintf(tree, sizeof tree, "%s/benign-web", corpus);
+    split_equals_whole(sb, tree, "signature-base on benign-web");
 }

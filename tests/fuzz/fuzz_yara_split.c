@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * libFuzzer harness for the YARA rule reader that gates rules into sets
+ * (yara_split.c): any bytes are parsed; when the file is not kept whole,
+ * every rule's range must lie inside the input and in order, every
+ * literal must be non-empty, and the part texts (all rules, then each rule
+ * alone) are built, so a bad range or dependency index is touched.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "detect/yara_split.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    ks_ysplit s;
+    ks_buf b = {0};
+    if (ks__ysplit_parse((const char *)data, size, &s) != KS_OK)
+        return 0;
+    if (!s.whole) {
+        bool *pick = calloc(s.nrules ? s.nrules : 1, sizeof *pick);
+        size_t prev = 0;
+        for (size_t i = 0; i < s.nrules; i++) {
+            const ks_yrule *r = &s.rules[i];
+            if (r->begin < prev || r->end > size || r->begin >= r->end)
+                abort();
+            prev = r->end;
+            if (r->lit0 + r->nlit > s.nlits)
+                abort();
+        }
+        for (size_t i = 0; i < s.nlits; i++)
+            if (s.lits[i].len < KS_YSPLIT_MIN_LIT)
+                abort();
+        for (size_t i = 0; pick && i < s.nrules; i++)
+            pick[i] = true;
+        if (pick)
+            ks__ysplit_text((const char *)data, &s, pick, &b);
+        for (size_t i = 0; pick && i < s.nrules && i < 64; i++) {
+            memset(pick, 0, s.nrules * sizeof *pick);
+            pick[i] = true;
+            ks__buf_reset(&b);
+            ks__ysplit_text((const char *)data, &s, pick, &b);
+        }
+        free(pick);
+    }
+    ks__buf_release(&b);
+    ks__ysplit_free(&s);
+    return 0;
+}
