@@ -141,6 +141,8 @@ const char *ks__memmem_ci(const char *h, size_t hn, const char *n, size_t nn);
 int ks__parse_size(const char *s, uint64_t *out);
 /* Parses "30s", "5m", "2h", "7d" to ns. */
 int ks__parse_duration(const char *s, int64_t *out);
+/* Value of a hex digit, or -1. */
+int ks__hexval(int c);
 /* fnmatch-style glob with * ? [..]; `/` is matched by * too (path globs). */
 bool ks__glob(const char *pat, const char *s);
 

@@ -463,3 +463,14 @@ bool ks__glob(const char *p, const char *s)
         p++;
     return *p == 0;
 }
+
+int ks__hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

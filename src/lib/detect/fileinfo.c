@@ -157,23 +157,12 @@ void ks__hex(const uint8_t *p, size_t n, char *out)
     out[2 * n] = 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool ks__unhex(const char *s, size_t n2, uint8_t *out)
 {
     if (n2 % 2)
         return false;
     for (size_t i = 0; i < n2; i += 2) {
-        int a = hexval(s[i]), b = hexval(s[i + 1]);
+        int a = ks__hexval(s[i]), b = ks__hexval(s[i + 1]);
         if (a < 0 || b < 0)
             return false;
         out[i / 2] = (uint8_t)(a << 4 | b);

@@ -4,9 +4,10 @@
  *
  * Compile once (create): rule files and directories from the list option
  * "yara" plus kensa's bundled rules (<rules_dir>/yara unless builtin=false)
- * are compiled into one YR_RULES, one namespace per file so two files may
- * reuse a rule name. A file that fails to compile is reported (file, line,
- * message) and left out while the others load: YARA's compiler cannot be
+ * are compiled, one namespace per file so two files may reuse a rule name,
+ * into gated rule sets (yara_sets.c; one set with yara.split=false). A
+ * file that fails to compile is reported (file, line, message) and left
+ * out while the others load: YARA's compiler cannot be
  * used after an error, so on a failure we start a fresh compiler and replay
  * the good files. Loki/THOR external variables (filename, filepath,
  * extension, filetype, owner) are declared so rules written for those
@@ -15,9 +16,10 @@
  * ("yara.cache_dir", default ~/.cache/kensa); a second run skips compiling
  * and replays the compile diagnostics stored beside the cache.
  *
- * Match many (on_file): each worker owns a YR_SCANNER over the shared
- * rules; it sets the externals for the file, scans the walker's mapping of
- * it (YARA guards that read against SIGBUS itself) with a per-file timeout
+ * Match many (on_file): each worker owns a YR_SCANNER per shared set; the
+ * gates pick the sets for the file, and each is given the externals and
+ * scans the walker's mapping of it (YARA guards that read against SIGBUS
+ * itself) with a per-file timeout
  * ("yara.timeout"), and emits one finding per matching rule: path, size,
  * mtime/ctime, hashes, ATT&CK ids from tags and meta, matched strings
  * (offset, text or hex, truncated), severity from meta score/severity.
@@ -682,8 +684,8 @@ static int yara_create(ks_engine *e, void **out)
     d->nskip = ks__opt_list(e, "files.skip_types", &d->skip_types);
     {
         ks_loc loc = KS_LOC_NONE;
-        size_t gated = d->nrules - d->sets.set[0].nrules;
         /* nrules counts each rule once, private copies aside */
+        size_t gated = d->nrules - d->sets.set[0].nrules;
         ks__diag(e, KS_DIAG_INFO, KS_OK, "yara", &loc,
                  "%zu rules from %zu files%s; %zu gated in %zu sets by magic bytes or "
                  "literals (%zu literals), %zu files kept whole",

@@ -22,6 +22,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "detect/fileinfo.h"
 #include "detect/yara_split.h"
 
 #define MAX_RULE_STRINGS 100000
@@ -266,12 +267,11 @@ typedef struct ystr {
     bool has_lit;
 } ystr;
 
-static int hexval(char c)
+/* "\xHH" at s[i] ('x' at i): the byte, or -1; i + 2 must be inside n. */
+static int esc_hex(const char *s, size_t n, size_t i)
 {
-    return c >= '0' && c <= '9' ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
+    uint8_t b;
+    return i + 2 < n && ks__unhex(s + i + 1, 2, &b) ? b : -1;
 }
 
 /* Keeps the longer of the current run and the best so far. */
@@ -302,10 +302,10 @@ static bool lit_text(const char *s, size_t n, uint8_t *out, size_t *on)
         case 'n': out[k++] = '\n'; break;
         case 'r': out[k++] = '\r'; break;
         case 'x': {
-            int h = i + 2 < n ? hexval(s[i + 1]) : -1, l = i + 2 < n ? hexval(s[i + 2]) : -1;
-            if (h < 0 || l < 0)
+            int b = esc_hex(s, n, i);
+            if (b < 0)
                 return false;
-            out[k++] = (uint8_t)(h << 4 | l);
+            out[k++] = (uint8_t)b;
             i += 2;
             break;
         }
@@ -337,7 +337,7 @@ static bool lit_hex(const char *s, size_t n, uint8_t *best, size_t *bn)
         }
         if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
             continue;
-        int h = hexval(c), l = i + 1 < n ? hexval(s[i + 1]) : -1;
+        int h = ks__hexval(c), l = i + 1 < n ? ks__hexval(s[i + 1]) : -1;
         if (h >= 0 && l >= 0) {
             if (depth == 0)
                 run[rn++] = (uint8_t)(h << 4 | l);
@@ -386,12 +386,10 @@ static bool lit_regex(const char *s, size_t n, uint8_t *best, size_t *bn)
             }
             char e = s[i];
             if (e == 'x') {
-                int h = i + 2 < n ? hexval(s[i + 1]) : -1, l = i + 2 < n ? hexval(s[i + 2]) : -1;
-                if (h < 0 || l < 0) {
+                if ((lit = esc_hex(s, n, i)) < 0) {
                     ok = false;
                     break;
                 }
-                lit = h << 4 | l;
                 i += 2;
             } else if (e == 'n') {
                 lit = '\n';

@@ -8,17 +8,6 @@
 #include <string.h>
 #include "weblog.h"
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int ks__url_decode(ks_arena *a, const char *s, size_t n, bool plus_space, ks_slice *out)
 {
     out->p = s;
@@ -35,8 +24,8 @@ int ks__url_decode(ks_arena *a, const char *s, size_t n, bool plus_space, ks_sli
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
         if (c == '%' && i + 2 < n) {
-            int h1 = hexval((unsigned char)s[i + 1]);
-            int h2 = hexval((unsigned char)s[i + 2]);
+            int h1 = ks__hexval((unsigned char)s[i + 1]);
+            int h2 = ks__hexval((unsigned char)s[i + 2]);
             if (h1 >= 0 && h2 >= 0) {
                 c = h1 * 16 + h2;
                 i += 2;
