@@ -697,14 +697,38 @@ static const char gate_rules[] =
     "condition: $a or $b at 0 }\n"
     "rule always { condition: filesize < 3 }\n"
     "rule names_always { condition: always and filesize > 0 }\n"
-    "rule not_there { strings: $a = \"kensa-absent-marker\" condition: not $a and filesize > 20 }\n";
+    "rule not_there { strings: $a = \"kensa-absent-marker\" condition: not $a and filesize > 20 }\n"
+    /* pe conjuncts (the MZ set), magic-or-literal rules (two sets), and a
+     * rule using pe whose literal opens the costly literal set */
+    "rule pe_dll { condition: pe.is_dll() and filesize > 100 }\n"
+    "rule pe_not_dll { condition: not pe.is_dll() }\n"
+    "rule pe_loop { condition: for any i in (0 .. pe.number_of_sections) : (filesize > 2) }\n"
+    "rule be_mz { strings: $a = \"kensa-mixed\" condition: uint16be(0) == 0x4d5a and $a }\n"
+    "rule mixed { strings: $a = \"kensa-mixed-marker\" "
+    "condition: uint16(0) == 0x5a4d and filesize < 4096 or $a }\n"
+    "rule costly { strings: $a = \"kensa-c8\" condition: pe.is_dll() or $a }\n";
+
+/* A PE32 DLL libyara's pe module parses: DOS header, "PE\0\0", an i386
+ * file header with the DLL flag and a PE32 optional header, then tail. */
+static size_t tiny_pe(uint8_t *b, const char *tail)
+{
+    size_t n = 0x58 + 224;
+    memset(b, 0, n);
+    b[0] = 'M', b[1] = 'Z', b[0x3c] = 0x40;
+    memcpy(b + 0x40, "PE\0\0", 4);
+    b[0x44] = 0x4c, b[0x45] = 0x01; /* Machine */
+    b[0x54] = 0xe0;                 /* SizeOfOptionalHeader */
+    b[0x56] = 0x02, b[0x57] = 0x21; /* Characteristics: executable, 32-bit, DLL */
+    b[0x58] = 0x0b, b[0x59] = 0x01; /* PE32 */
+    memcpy(b + n, tail, strlen(tail));
+    return n + strlen(tail);
+}
 
 TEST(gated_sets_match_like_one_set)
 {
     static const char mz[] = "MZ\x90\x00kensa-pe-marker";
     static const char wide[] = "k\0e\0n\0s\0a\0-\0w\0i\0d\0e\0-\0m\0a\0r\0k\0e\0r\0";
     mkdir_p("gates");
-    ks_test_write("gates/rules.yar", gate_rules, sizeof gate_rules - 1);
     ks_test_write("gates/a.exe", mz, sizeof mz - 1);
     ks_test_write("gates/b.txt", "xx KENSA-TEXT-MARKER yy kensa-regex-marker42", 44);
     ks_test_write("gates/c.bin", wide, sizeof wide - 1);
@@ -712,12 +736,26 @@ TEST(gated_sets_match_like_one_set)
     ks_test_write("gates/e.txt", "kensa-either-two first", 22);
     ks_test_write("gates/f.txt", "a", 1);
     ks_test_write("gates/g.txt", "nothing of interest in this file at all", 39);
+    uint8_t pe[1024];
+    ks_test_write("gates/h.dll", pe, tiny_pe(pe, "kensa-mixed-marker kensa-c8"));
+    ks_test_write("gates/i.txt", "kensa-mixed-marker and kensa-c8", 31);
+    /* 16 rules: enough for a set of their own */
+    static char rb[sizeof gate_rules + 16 * 80];
+    size_t rl = (size_t)snprintf(rb, sizeof rb, "%s", gate_rules);
+    for (int i = 0; i < 16; i++)
+        rl += (size_t)snprintf(rb + rl, sizeof rb - rl,
+                               "rule mz_%d { condition: uint16(0) == 0x5a4d and filesize > %d }\n",
+                               i, i);
+    CHECK(rl < sizeof rb);
+    ks_test_write("gates/rules.yar", rb, rl);
     char *rules = path_in("gates/rules.yar");
     char *root = path_in("gates");
     size_t n = split_equals_whole(rules, root, "generated");
     /* pe_marker, text, regex, wide, hex, either x2, always + names_always
-     * on f, not_there on the long files */
-    CHECK(n >= 9);
+     * on f, not_there on the long files; on h.dll: pe_dll, pe_loop, be_mz,
+     * mixed (once, though in two sets), costly, 16 mz_*; on i.txt: mixed,
+     * costly */
+    CHECK(n >= 9 + 4 + 16 + 2 + 1);
     free(rules);
     free(root);
     const char *corpus = ks_test_corpus();

@@ -63,6 +63,82 @@ TEST(magic_gates)
     CHECK(ks__ymagic_holds(&m, mz, 2));
 }
 
+/* pe members are undefined on a file the pe module does not parse (a
+ * file not starting with "MZ"), so conjuncts using only them imply MZ. */
+TEST(pe_conjuncts_imply_mz)
+{
+    static const char *const mz_rules[] = {
+        "import \"pe\" rule a { strings: $a = \"x\" condition: $a and pe.number_of_sections > 2 }",
+        "import \"pe\" rule a { condition: filesize < 1MB and not pe.is_dll() }",
+        "import \"pe\" rule a { condition: pe.characteristics & pe.DLL and filesize > 10 }",
+        "import \"pe\" rule a { condition: pe.version_info[\"CompanyName\"] contains \"x\" }",
+        "import \"pe\" rule a { condition: for any i in (0 .. pe.number_of_signatures) : "
+        "(pe.signatures[i].issuer contains \"x\" and filesize > 2) }",
+        "import \"pe\" rule a { strings: $a = { 83 EC } condition: $a at pe.entry_point }",
+        "rule a { condition: uint16be(0) == 0x4d5a and filesize > 2 }",
+    };
+    static const char *const always_rules[] = {
+        "import \"pe\" rule a { condition: not pe.is_pe }",        /* is_pe is defined */
+        "import \"pe\" rule a { condition: pe.is_pe == 0 }",
+        "import \"pe\" rule a { condition: not defined pe.number_of_sections }",
+        "import \"pe\" rule a { condition: not for any i in (0 .. pe.number_of_sections) : (true) }",
+        "import \"pe\" rule a { condition: for all i in (0 .. pe.number_of_sections) : (true) }",
+        "import \"pe\" rule a { strings: $a = \"x\" condition: not $a at pe.entry_point }",
+        "import \"pe\" rule a { condition: pe.MACHINE_I386 == 0x14c }", /* a constant */
+        "import \"pe\" rule a { condition: pe.number_of_sections == 1 or true }",
+        "rule a { condition: pe.number_of_sections > 2 }",          /* not the pe module */
+    };
+    ks_ysplit s;
+    for (size_t i = 0; i < sizeof mz_rules / sizeof *mz_rules; i++) {
+        int g = gate_of(mz_rules[i], &s);
+        if (g != KS_YG_MAGIC || s.rules[0].magic.value != 0x5a4d || s.rules[0].magic.be)
+            fprintf(stderr, "expected the MZ gate: %s\n", mz_rules[i]);
+        CHECK_INT(g, KS_YG_MAGIC);
+        CHECK_INT(s.rules[0].magic.value, 0x5a4d);
+        CHECK_INT(s.rules[0].magic.be, 0);
+        ks__ysplit_free(&s);
+    }
+    for (size_t i = 0; i < sizeof always_rules / sizeof *always_rules; i++) {
+        int g = gate_of(always_rules[i], &s);
+        if (g != KS_YG_ALWAYS && g != -1)
+            fprintf(stderr, "expected no gate: %s\n", always_rules[i]);
+        CHECK(g == KS_YG_ALWAYS || g == -1);
+        ks__ysplit_free(&s);
+    }
+}
+
+TEST(magic_or_literal_gates)
+{
+    ks_ysplit s;
+    CHECK_INT(gate_of("rule a { strings: $a = \"first literal\" $b = \"second literal\" "
+                      "condition: uint16(0) == 0x5a4d and filesize < 1MB and 1 of them "
+                      "or all of them }", &s),
+              KS_YG_LITERAL); /* each side needs one of the strings: a plain literal gate */
+    ks__ysplit_free(&s);
+    CHECK_INT(gate_of("rule a { strings: $a = \"first literal\" $b = \"second literal\" "
+                      "condition: uint16(0) == 0x5a4d and filesize < 1MB or 2 of them }", &s),
+              KS_YG_MIXED);
+    CHECK_INT(s.rules[0].magic.value, 0x5a4d);
+    CHECK_INT(s.rules[0].nlit, 2);
+    CHECK(!s.rules[0].costly);
+    ks__ysplit_free(&s);
+    /* literals of 8 bytes: enough for a rule using pe, not for others */
+    CHECK_INT(gate_of("import \"pe\" rule a { strings: $a = \"8 bytes!\" "
+                      "condition: pe.imphash() == \"x\" or $a }", &s),
+              KS_YG_MIXED);
+    CHECK(s.rules[0].costly);
+    ks__ysplit_free(&s);
+    CHECK_INT(gate_of("rule a { strings: $a = \"8 bytes!\" "
+                      "condition: uint16(0) == 0x5a4d or $a }", &s),
+              KS_YG_ALWAYS);
+    ks__ysplit_free(&s);
+    /* two different magics: no single gate */
+    CHECK_INT(gate_of("rule a { strings: $a = \"a long literal\" condition: uint16(0) == 0x5a4d "
+                      "or uint32(0) == 0x464c457f or $a }", &s),
+              KS_YG_ALWAYS);
+    ks__ysplit_free(&s);
+}
+
 TEST(literal_gates)
 {
     ks_ysplit s;

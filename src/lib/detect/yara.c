@@ -105,6 +105,10 @@ typedef struct yara_ws {
     ks_fhash fh;
     bool hashed;
     int matches;
+    /* rules reported for this file: a magic-or-literal rule sits in two
+     * sets and a file passing both gates matches it twice */
+    const YR_RULE **reported;
+    size_t nreported, capreported;
 } yara_ws;
 
 /* ---- rule file discovery ------------------------------------------------------ */
@@ -656,11 +660,14 @@ static int yara_create(ks_engine *e, void **out)
         ks__diag(e, KS_DIAG_ERROR, KS_ERULE, "yara", &loc, "no YARA rule file compiled");
         goto out;
     }
+    /* the light literal set repeats the always-run rules, and a
+     * magic-or-literal rule sits in two sets */
     for (size_t i = 0; i < d->sets.n; i++)
-        d->nrules += d->sets.set[i].nrules;
-    /* the literal set repeats the always-run rules */
-    if (d->sets.n > 1 && d->sets.set[d->sets.n - 1].gate == KS_YG_LITERAL)
-        d->nrules -= d->sets.set[0].nrules;
+        if (!d->sets.set[i].with_always)
+            d->nrules += d->sets.set[i].nrules;
+        else
+            d->nrules += d->sets.set[i].nrules - d->sets.set[0].nrules;
+    d->nrules -= KS_MIN(d->nrules, d->sets.ndual);
     d->timeout_s = parse_timeout(e);
     d->scan_flags = ks__opt_bool(e, "yara.fast", true) ? SCAN_FLAGS_FAST_MODE : 0;
     d->dedupe = ks__opt_bool(e, "files.dedupe", true) && !path_ext;
@@ -759,6 +766,7 @@ static void yara_worker_done(void *det, void *p)
     ks__ysets_ws_free(&ws->gate);
     ks__fread_release(&ws->rd);
     ks__arena_free(ws->scratch);
+    free(ws->reported);
     free(ws);
 }
 
@@ -985,10 +993,33 @@ static void emit_rule(yara_ws *ws, YR_SCAN_CONTEXT *ctx, YR_RULE *rule)
     ks__emit(d->e, &fd);
 }
 
+/* True the first time this file matches rule r (by namespace and name:
+ * the two sets hold separate copies). */
+static bool first_report(yara_ws *ws, const YR_RULE *r)
+{
+    for (size_t i = 0; i < ws->nreported; i++) {
+        const YR_RULE *o = ws->reported[i];
+        if (!strcmp(o->identifier, r->identifier) && !strcmp(o->ns->name, r->ns->name))
+            return false;
+    }
+    if (ws->nreported == ws->capreported) {
+        size_t nc = ws->capreported ? ws->capreported * 2 : 16;
+        const YR_RULE **nv = realloc(ws->reported, nc * sizeof *nv);
+        if (!nv)
+            return true; /* a duplicate finding beats a lost one */
+        ws->reported = nv;
+        ws->capreported = nc;
+    }
+    ws->reported[ws->nreported++] = r;
+    return true;
+}
+
 static int scan_callback(YR_SCAN_CONTEXT *ctx, int msg, void *data, void *ud)
 {
     yara_ws *ws = ud;
     if (msg == CALLBACK_MSG_RULE_MATCHING) {
+        if (!first_report(ws, data))
+            return CALLBACK_CONTINUE;
         ws->matches++;
         emit_rule(ws, ctx, (YR_RULE *)data);
     } else if (msg == CALLBACK_MSG_TOO_MANY_MATCHES) {
@@ -1068,6 +1099,7 @@ static int yara_on_file(void *p, const ks_file *f)
     ws->f = f;
     ws->hashed = false;
     ws->matches = 0;
+    ws->nreported = 0;
     memset(&ws->fh, 0, sizeof ws->fh);
     ks__file_ext(f->name, ext, sizeof ext);
     const char *type = ks__file_type(f->head, f->nhead, ext);

@@ -34,7 +34,7 @@
  * for most files of a web tree while gating only a few rules. */
 #define MIN_MAGIC_RULES 16
 #define MAX_SRC_BYTES ((size_t)64 << 20)
-#define MANIFEST_MAGIC "kensa-yara-sets 2"
+#define MANIFEST_MAGIC "kensa-yara-sets 3"
 
 typedef struct yfile {
     char *src;
@@ -42,17 +42,23 @@ typedef struct yfile {
     ks_ysplit sp;
     bool whole;     /* compile as written, into set 0 */
     int *rset;      /* set index per rule */
+    int *lset;      /* per rule: the literal set holding it as well, or -1
+                     * (KS_YG_MIXED: in its magic's set and a literal set) */
 } yfile;
+
+/* The literal sets: "light" holds the always-run rules plus the
+ * literal-gated rules that use no costly module; "costly" the literal-gated
+ * rules that do (pe's object tree alone costs ~0.2 ms per scan: a set
+ * importing pe should run on the few files its literals point to, not on
+ * the third of a web tree that opens the light set). */
+typedef struct litsets {
+    int light, costly;
+} litsets;
 
 typedef struct mcount {
     ks_ymagic m;
     size_t n;
 } mcount;
-
-static bool magic_eq(const ks_ymagic *a, const ks_ymagic *b)
-{
-    return a->off == b->off && a->width == b->width && a->be == b->be && a->value == b->value;
-}
 
 static char *slurp(const char *path, size_t *n)
 {
@@ -84,7 +90,7 @@ static char *slurp(const char *path, size_t *n)
     return buf;
 }
 
-static int lit_push(ks_ysets *s, const ks_ylit *l)
+static int lit_push(ks_ysets *s, const ks_ylit *l, int set)
 {
     if (s->nlits == s->litcap) {
         size_t nc = s->litcap ? s->litcap * 2 : 256;
@@ -92,12 +98,17 @@ static int lit_push(ks_ysets *s, const ks_ylit *l)
         if (!nv)
             return KS_ENOMEM;
         s->lit = nv;
+        uint8_t *ns = realloc(s->litset, nc * sizeof *ns);
+        if (!ns)
+            return KS_ENOMEM;
+        s->litset = ns;
         s->litcap = nc;
     }
     uint8_t *b = malloc(l->len ? l->len : 1);
     if (!b)
         return KS_ENOMEM;
     memcpy(b, l->bytes, l->len);
+    s->litset[s->nlits] = (uint8_t)set;
     s->lit[s->nlits++] = (ks_ylit){.bytes = b, .len = l->len, .caseless = l->caseless};
     return KS_OK;
 }
@@ -161,10 +172,10 @@ static int choose_magics(ks_ysets *s, yfile *fs, size_t nf)
     for (size_t f = 0; f < nf; f++)
         for (size_t r = 0; r < fs[f].sp.nrules; r++) {
             const ks_yrule *yr = &fs[f].sp.rules[r];
-            if (yr->gate != KS_YG_MAGIC)
+            if (yr->gate != KS_YG_MAGIC && yr->gate != KS_YG_MIXED)
                 continue;
             size_t k = 0;
-            while (k < nmc && !magic_eq(&mc[k].m, &yr->magic))
+            while (k < nmc && !ks__ymagic_eq(&mc[k].m, &yr->magic))
                 k++;
             if (k == nmc) {
                 if (nmc == cap) {
@@ -182,7 +193,7 @@ static int choose_magics(ks_ysets *s, yfile *fs, size_t nf)
             mc[k].n++;
         }
     /* selection by count: a handful of values, so a simple pass each */
-    while (s->n < KS_YSETS_MAX - 1) {
+    while (s->n < KS_YSETS_MAX - 2) { /* room for the two literal sets */
         size_t best = nmc;
         for (size_t k = 0; k < nmc; k++)
             if (mc[k].n >= MIN_MAGIC_RULES && (best == nmc || mc[k].n > mc[best].n))
@@ -196,23 +207,43 @@ static int choose_magics(ks_ysets *s, yfile *fs, size_t nf)
     return KS_OK;
 }
 
-static int rule_set(const ks_ysets *s, const ks_yrule *r, int lit_set)
+/* Where a rule goes: *set, and *lset, a literal set holding it as well
+ * (-1: none). */
+static void place_rule(const ks_ysets *s, const ks_yrule *r, litsets ls, int *set, int *lset)
 {
-    if (r->gate == KS_YG_MAGIC)
+    int lit = r->costly ? ls.costly : ls.light;
+    *set = 0;
+    *lset = -1;
+    if (r->gate == KS_YG_MAGIC || r->gate == KS_YG_MIXED)
         for (size_t i = 1; i < s->n; i++)
-            if (s->set[i].gate == KS_YG_MAGIC && magic_eq(&s->set[i].magic, &r->magic))
-                return (int)i;
-    return r->nlit ? lit_set : 0; /* its magic has no set: the literals may do */
+            if (s->set[i].gate == KS_YG_MAGIC && ks__ymagic_eq(&s->set[i].magic, &r->magic)) {
+                *set = (int)i;
+                *lset = r->gate == KS_YG_MIXED ? lit : -1;
+                return;
+            }
+    if (r->gate != KS_YG_MIXED && r->nlit)
+        *set = lit; /* literal-gated, or its magic has no set: the literals may do */
 }
 
-/* The literal set holds the always-run rules too (see ks__ysets_select). */
-static bool in_set(int rset, int set, int lit_set)
+/* The light literal set holds the always-run rules too (see
+ * ks__ysets_select), and a magic-or-literal rule is in its magic's set and
+ * a literal set: a file passing both gates runs it twice, and the detector
+ * reports it once. */
+static bool in_set(const yfile *f, size_t r, int set, litsets ls)
 {
-    return rset == set || (set == lit_set && rset == 0);
+    return f->rset[r] == set || f->lset[r] == set || (set == ls.light && f->rset[r] == 0);
+}
+
+/* The literal set whose gate rule r's literals feed, or -1. */
+static int lit_target(const ks_ysets *s, const yfile *f, size_t r)
+{
+    if (f->lset[r] >= 0)
+        return f->lset[r];
+    return s->set[f->rset[r]].gate == KS_YG_LITERAL ? f->rset[r] : -1;
 }
 
 /* Decides, for one file, each rule's set and whether the parts compile. */
-static int plan_file(ks_ysets *s, yfile *f, const char *path, int lit_set, ks_ycompiler_fn mk,
+static int plan_file(ks_ysets *s, yfile *f, const char *path, litsets ls, ks_ycompiler_fn mk,
                      void *ud)
 {
     ks_buf b = {0};
@@ -221,16 +252,17 @@ static int plan_file(ks_ysets *s, yfile *f, const char *path, int lit_set, ks_yc
     if (f->whole)
         return KS_OK;
     if (!(f->rset = calloc(f->sp.nrules ? f->sp.nrules : 1, sizeof *f->rset)) ||
+        !(f->lset = calloc(f->sp.nrules ? f->sp.nrules : 1, sizeof *f->lset)) ||
         !(pick = calloc(f->sp.nrules ? f->sp.nrules : 1, sizeof *pick))) {
         rc = KS_ENOMEM;
         goto out;
     }
     for (size_t r = 0; r < f->sp.nrules; r++)
-        f->rset[r] = rule_set(s, &f->sp.rules[r], lit_set);
+        place_rule(s, &f->sp.rules[r], ls, &f->rset[r], &f->lset[r]);
     for (size_t i = 1; i < s->n && !f->whole; i++) {
         bool any = false;
         for (size_t r = 0; r < f->sp.nrules; r++)
-            any |= pick[r] = in_set(f->rset[r], (int)i, lit_set);
+            any |= pick[r] = in_set(f, r, (int)i, ls);
         if (!any)
             continue;
         ks__buf_reset(&b);
@@ -259,7 +291,7 @@ out:
 
 /* Adds every file's parts to the set compilers and collects literals. */
 static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *good, size_t nf,
-                     YR_COMPILER **cc, int lit_set)
+                     YR_COMPILER **cc, litsets ls)
 {
     ks_buf b = {0};
     bool *pick = NULL;
@@ -285,7 +317,7 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
         for (size_t i = 0; i < s->n && rc == KS_OK; i++) {
             bool any = false;
             for (size_t r = 0; r < fs[f].sp.nrules; r++)
-                any |= pick[r] = in_set(fs[f].rset[r], (int)i, lit_set);
+                any |= pick[r] = in_set(&fs[f], r, (int)i, ls);
             if (!any)
                 continue;
             ks__buf_reset(&b);
@@ -296,13 +328,14 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
                 rc = KS_EINTERNAL;
                 break;
             }
-            if ((int)i != lit_set)
-                continue;
-            for (size_t r = 0; r < fs[f].sp.nrules && rc == KS_OK; r++) {
-                const ks_yrule *yr = &fs[f].sp.rules[r];
-                for (size_t k = 0; fs[f].rset[r] == lit_set && k < yr->nlit && rc == KS_OK; k++)
-                    rc = lit_push(s, &fs[f].sp.lits[yr->lit0 + k]);
-            }
+        }
+        /* each literal-gated rule's literals, for its literal set's gate */
+        for (size_t r = 0; r < fs[f].sp.nrules && rc == KS_OK; r++) {
+            const ks_yrule *yr = &fs[f].sp.rules[r];
+            int t = lit_target(s, &fs[f], r);
+            s->ndual += fs[f].lset[r] >= 0;
+            for (size_t k = 0; t >= 0 && k < yr->nlit && rc == KS_OK; k++)
+                rc = lit_push(s, &fs[f].sp.lits[yr->lit0 + k], t);
         }
     }
     ks__buf_release(&b);
@@ -310,12 +343,21 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
     return rc;
 }
 
+static void lit_mask(ks_ysets *s)
+{
+    s->litmask = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->set[i].gate == KS_YG_LITERAL)
+            s->litmask |= 1u << i;
+}
+
 int ks__ysets_build(ks_ysets *s, char *const *paths, const bool *good, size_t nf,
                     ks_ycompiler_fn mk, void *ud)
 {
     yfile *fs = calloc(nf ? nf : 1, sizeof *fs);
     YR_COMPILER *cc[KS_YSETS_MAX] = {0};
-    int rc = KS_OK, lit_set = -1;
+    int rc = KS_OK, map[KS_YSETS_MAX];
+    litsets ls;
     memset(s, 0, sizeof *s);
     if (!fs)
         return KS_ENOMEM;
@@ -334,15 +376,17 @@ int ks__ysets_build(ks_ysets *s, char *const *paths, const bool *good, size_t nf
     }
     if ((rc = choose_magics(s, fs, nf)) != KS_OK)
         goto out;
-    lit_set = (int)s->n;
+    ls.light = (int)s->n;
+    s->set[s->n++] = (ks_yset){.gate = KS_YG_LITERAL, .with_always = true};
+    ls.costly = (int)s->n;
     s->set[s->n++] = (ks_yset){.gate = KS_YG_LITERAL};
     for (size_t f = 0; f < nf; f++)
-        if (good[f] && (rc = plan_file(s, &fs[f], paths[f], lit_set, mk, ud)) != KS_OK)
+        if (good[f] && (rc = plan_file(s, &fs[f], paths[f], ls, mk, ud)) != KS_OK)
             goto out;
     for (size_t i = 0; i < s->n; i++)
         if ((rc = mk(ud, &cc[i])) != KS_OK)
             goto out;
-    if ((rc = fill_sets(s, fs, paths, good, nf, cc, lit_set)) != KS_OK)
+    if ((rc = fill_sets(s, fs, paths, good, nf, cc, ls)) != KS_OK)
         goto out;
     for (size_t i = 0; i < s->n; i++) {
         if (yr_compiler_get_rules(cc[i], &s->set[i].rules) != ERROR_SUCCESS) {
@@ -354,16 +398,24 @@ int ks__ysets_build(ks_ysets *s, char *const *paths, const bool *good, size_t nf
     }
     if (s->nlits && (rc = compile_lits(s)) != KS_OK)
         goto out;
-    /* empty gated sets cost a scanner each and do nothing: drop them */
-    for (size_t i = 1; i < s->n;) {
-        if (s->set[i].gate == KS_YG_LITERAL ? s->nlits > 0 : s->set[i].nrules > 0) {
-            i++;
-            continue;
-        }
-        yr_rules_destroy(s->set[i].rules);
-        memmove(&s->set[i], &s->set[i + 1], (s->n - i - 1) * sizeof *s->set);
-        s->n--;
+    /* empty gated sets cost a scanner each and do nothing: drop them (a
+     * literal set no literal opens is empty too) */
+    for (size_t i = 0, k = 0, n = s->n; i < n; i++) {
+        const ks_yset *y = &s->set[k]; /* set i as built */
+        bool used = i == 0 || (y->gate != KS_YG_LITERAL && y->nrules > 0);
+        for (size_t l = 0; !used && y->gate == KS_YG_LITERAL && l < s->nlits; l++)
+            used = s->litset[l] == i;
+        map[i] = used ? (int)k : -1;
+        if (!used) {
+            yr_rules_destroy(y->rules);
+            memmove(&s->set[k], &s->set[k + 1], (s->n - k - 1) * sizeof *s->set);
+            s->n--;
+        } else
+            k++;
     }
+    for (size_t l = 0; l < s->nlits; l++)
+        s->litset[l] = (uint8_t)map[s->litset[l]];
+    lit_mask(s);
 out:
     for (size_t i = 0; i < KS_YSETS_MAX; i++)
         if (cc[i])
@@ -371,6 +423,7 @@ out:
     for (size_t f = 0; f < nf; f++) {
         free(fs[f].src);
         free(fs[f].rset);
+        free(fs[f].lset);
         ks__ysplit_free(&fs[f].sp);
     }
     free(fs);
@@ -413,11 +466,14 @@ int ks__ysets_save(const ks_ysets *s, const char *prefix)
         if (y->gate == KS_YG_MAGIC)
             fprintf(fp, "set magic %u %u %u %u\n", y->magic.off, y->magic.width, y->magic.be,
                     y->magic.value);
+        else if (y->gate == KS_YG_LITERAL)
+            fprintf(fp, "set literal%s\n", y->with_always ? " always" : "");
         else
-            fprintf(fp, "set %s\n", y->gate == KS_YG_LITERAL ? "literal" : "always");
+            fprintf(fp, "set always\n");
     }
+    fprintf(fp, "dual %zu\n", s->ndual);
     for (size_t i = 0; i < s->nlits; i++) {
-        fprintf(fp, "lit %d ", s->lit[i].caseless ? 1 : 0);
+        fprintf(fp, "lit %d %u ", s->lit[i].caseless ? 1 : 0, s->litset[i]);
         for (size_t k = 0; k < s->lit[i].len; k++)
             fprintf(fp, "%02x", s->lit[i].bytes[k]);
         fputc('\n', fp);
@@ -429,12 +485,16 @@ int ks__ysets_save(const ks_ysets *s, const char *prefix)
     return rc;
 }
 
+/* "<caseless> <set> <hex>" */
 static int load_lit(ks_ysets *s, const char *line)
 {
     int c = line[0] - '0';
-    const char *h = line + 2;
+    char *end;
+    unsigned long set = strtoul(line + 2, &end, 10);
+    const char *h = end + 1;
     size_t hl = strcspn(h, "\r\n");
-    if ((c != 0 && c != 1) || line[1] != ' ' || hl == 0 || hl % 2)
+    if ((c != 0 && c != 1) || line[1] != ' ' || end == line + 2 || *end != ' ' ||
+        set >= s->n || s->set[set].gate != KS_YG_LITERAL || hl == 0 || hl % 2)
         return KS_EFORMAT;
     ks_ylit l = {.len = hl / 2, .caseless = c == 1};
     if (!(l.bytes = malloc(l.len)))
@@ -443,7 +503,7 @@ static int load_lit(ks_ysets *s, const char *line)
         free(l.bytes);
         return KS_EFORMAT;
     }
-    int rc = lit_push(s, &l);
+    int rc = lit_push(s, &l, (int)set);
     free(l.bytes);
     return rc;
 }
@@ -466,14 +526,18 @@ int ks__ysets_load(ks_ysets *s, const char *prefix)
             rc = load_lit(s, line + 4);
             continue;
         }
+        if (sscanf(line, "dual %zu", &s->ndual) == 1)
+            continue;
         unsigned off, w, be, val;
         ks_yset y = {0};
         if (sscanf(line, "set magic %u %u %u %u", &off, &w, &be, &val) == 4 &&
             (w == 1 || w == 2 || w == 4) && be <= 1)
             y = (ks_yset){.gate = KS_YG_MAGIC,
                           .magic = {.off = off, .width = (uint8_t)w, .be = (uint8_t)be, .value = val}};
-        else if (!strcmp(line, "set literal\n"))
+        else if (!strcmp(line, "set literal\n") || !strcmp(line, "set literal always\n")) {
             y.gate = KS_YG_LITERAL;
+            y.with_always = line[11] == ' ';
+        }
         else if (!strcmp(line, "set always\n") && s->n == 0)
             y.gate = KS_YG_ALWAYS;
         else {
@@ -495,6 +559,7 @@ int ks__ysets_load(ks_ysets *s, const char *prefix)
     }
     if (rc == KS_OK && s->n == 0)
         rc = KS_EFORMAT;
+    lit_mask(s);
     if (rc == KS_OK && s->nlits)
         rc = compile_lits(s);
 out:
@@ -526,66 +591,70 @@ void ks__ysets_ws_free(ks_ygatews *g)
     memset(g, 0, sizeof *g);
 }
 
+typedef struct litscan {
+    const ks_ysets *s;
+    ks_ygatews *g;
+    uint32_t hit; /* literal sets opened so far */
+    bool failed;
+} litscan;
+
 static int on_lit(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                   void *ud)
 {
-    (void)id, (void)from, (void)to, (void)flags;
-    *(bool *)ud = true;
-    return 1; /* one literal is enough: stop */
+    litscan *ls = ud;
+    (void)from, (void)to, (void)flags;
+    if (id < ls->s->nlits)
+        ls->hit |= 1u << ls->s->litset[id];
+    return ls->hit == ls->s->litmask; /* every literal set open: stop */
 }
-
-typedef struct litscan {
-    ks_ygatews *g;
-    bool hit, failed;
-} litscan;
 
 static int lit_chunk(void *ud, const uint8_t *p, size_t n, uint64_t off)
 {
     litscan *ls = ud;
     (void)off;
-    while (n > 0 && !ls->hit && !ls->failed) {
+    while (n > 0 && ls->hit != ls->s->litmask && !ls->failed) {
         unsigned part = n > (1u << 30) ? 1u << 30 : (unsigned)n;
-        hs_error_t e = hs_scan_stream(ls->g->st, (const char *)p, part, 0, ls->g->scr, on_lit,
-                                      &ls->hit);
+        hs_error_t e =
+            hs_scan_stream(ls->g->st, (const char *)p, part, 0, ls->g->scr, on_lit, ls);
         if (e != HS_SUCCESS && e != HS_SCAN_TERMINATED)
             ls->failed = true;
         p += part;
         n -= part;
     }
-    return ls->hit || ls->failed;
+    return ls->hit == ls->s->litmask || ls->failed;
 }
 
-/* True when one of the literal set's literals occurs in the file, or when
- * that cannot be told. */
-static bool literal_gate(const ks_ysets *s, ks_ygatews *g, uint64_t size, ks_yread_fn rd,
-                         void *rdud)
+/* The literal sets (bits) whose literals occur in the file; all of them
+ * when that cannot be told. */
+static uint32_t literal_gate(const ks_ysets *s, ks_ygatews *g, uint64_t size, ks_yread_fn rd,
+                             void *rdud)
 {
-    litscan ls = {.g = g};
+    litscan ls = {.s = s, .g = g};
     if (size == 0)
-        return false; /* a literal needs bytes */
+        return 0; /* a literal needs bytes */
     if (!s->lits || !g->st)
-        return true;
+        return s->litmask;
     if (hs_reset_stream(g->st, 0, g->scr, NULL, NULL) != HS_SUCCESS)
-        return true;
-    if (rd(rdud, lit_chunk, &ls) != KS_OK && !ls.hit)
-        return true; /* unreadable here: libyara will say why */
-    return ls.hit || ls.failed;
+        return s->litmask;
+    if (rd(rdud, lit_chunk, &ls) != KS_OK && ls.hit != s->litmask)
+        return s->litmask; /* unreadable here: libyara will say why */
+    return ls.failed ? s->litmask : ls.hit;
 }
 
 void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, size_t nhead,
                       uint64_t size, ks_yread_fn rd, void *rdud, bool *run)
 {
-    int lit = -1; /* not looked yet */
+    uint32_t lit = s->litmask ? literal_gate(s, g, size, rd, rdud) : 0;
+    bool always_replaced = false; /* a light literal set runs instead of set 0 */
+    for (size_t i = 0; i < s->n; i++)
+        always_replaced |= s->set[i].gate == KS_YG_LITERAL && s->set[i].with_always &&
+                           (lit >> i & 1);
     for (size_t i = 0; i < s->n; i++) {
         const ks_yset *y = &s->set[i];
         uint64_t need = (uint64_t)y->magic.off + y->magic.width;
         switch (y->gate) {
         case KS_YG_ALWAYS:
-            /* the literal set, when present, is this set plus the gated
-             * rules: one libyara pass either way */
-            if (lit < 0 && s->set[s->n - 1].gate == KS_YG_LITERAL)
-                lit = literal_gate(s, g, size, rd, rdud);
-            run[i] = lit != 1;
+            run[i] = !always_replaced;
             break;
         case KS_YG_MAGIC:
             if (need <= nhead)
@@ -594,9 +663,10 @@ void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, siz
                 run[i] = need <= size; /* past the head: not checked, run */
             break;
         case KS_YG_LITERAL:
-            if (lit < 0)
-                lit = literal_gate(s, g, size, rd, rdud);
-            run[i] = lit == 1;
+            run[i] = lit >> i & 1;
+            break;
+        case KS_YG_MIXED: /* a rule's gate, never a set's */
+            run[i] = true;
             break;
         }
     }
@@ -611,5 +681,6 @@ void ks__ysets_free(ks_ysets *s)
     for (size_t i = 0; i < s->nlits; i++)
         free(s->lit[i].bytes);
     free(s->lit);
+    free(s->litset);
     memset(s, 0, sizeof *s);
 }

@@ -22,18 +22,24 @@ typedef struct ks_yset {
     YR_RULES *rules;
     ks_ygate gate;
     ks_ymagic magic;  /* KS_YG_MAGIC */
+    bool with_always; /* KS_YG_LITERAL: holds the always-run rules too and
+                       * replaces set 0 for a file it opens for */
     size_t nrules;
 } ks_yset;
 
 typedef struct ks_ysets {
     ks_yset set[KS_YSETS_MAX];
     size_t n;
-    hs_database_t *lits;  /* prefilter of the literal-gated set, or NULL */
+    hs_database_t *lits;  /* prefilter of the literal-gated sets, or NULL */
     size_t nlits;
-    /* literals as built, kept for the cache manifest */
+    /* literals as built, kept for the cache manifest; litset[i]: the set
+     * literal i opens */
     ks_ylit *lit;
+    uint8_t *litset;
     size_t litcap;
+    uint32_t litmask;     /* bit i: set i is a literal set */
     size_t whole_files;   /* rule files kept whole (not split) */
+    size_t ndual;         /* rules in two sets (magic or literals) */
 } ks_ysets;
 
 /* Makes a compiler with kensa's externals declared; diagnostics off. */

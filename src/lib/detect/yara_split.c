@@ -22,6 +22,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <yara.h>
 #include "detect/fileinfo.h"
 #include "detect/yara_split.h"
 
@@ -483,13 +484,25 @@ static void str_literal(const lexer *lx, ystr *st)
 }
 
 /* ---- requirements --------------------------------------------------------------- */
+/* Strings of a rule one of which must match. */
+typedef struct sset {
+    size_t *v;    /* indices into the rule's strings; owned */
+    size_t n;
+    size_t score; /* shortest literal among them (bigger: rarer) */
+} sset;
+
+/* What a condition implies: facts that all hold whenever it is true, each
+ * optional. magic: the bytes are there. strs: one of the strings matches.
+ * mix: the bytes mix_magic are there or one of the strings mix matches
+ * ("uint16(0) == 0x5a4d and ... or 3 of them"). */
 typedef struct req {
     bool magic_ok;
     ks_ymagic magic;
     bool strs_ok;
-    size_t *strs; /* indices into the rule's strings; owned */
-    size_t nstrs;
-    size_t score; /* shortest literal among strs (bigger: rarer) */
+    sset strs;
+    bool mix_ok;
+    ks_ymagic mix_magic;
+    sset mix;
 } req;
 
 typedef struct rctx {
@@ -507,26 +520,49 @@ typedef struct rctx {
 
 static void req_free(req *r)
 {
-    free(r->strs);
+    free(r->strs.v);
+    free(r->mix.v);
     memset(r, 0, sizeof *r);
 }
 
-static bool req_add(rctx *c, req *r, size_t i)
+/* Adds string i; false when it has no literal or memory ran out. */
+static bool sset_add(rctx *c, sset *s, size_t i)
 {
     if (!c->strs[i].has_lit)
         return false;
-    for (size_t k = 0; k < r->nstrs; k++)
-        if (r->strs[k] == i)
+    for (size_t k = 0; k < s->n; k++)
+        if (s->v[k] == i)
             return true;
-    size_t *nv = realloc(r->strs, (r->nstrs + 1) * sizeof *nv);
+    size_t *nv = realloc(s->v, (s->n + 1) * sizeof *nv);
     if (!nv) {
         c->oom = true;
         return false;
     }
-    r->strs = nv;
-    r->strs[r->nstrs++] = i;
+    s->v = nv;
+    s->v[s->n++] = i;
     size_t sc = c->strs[i].litlen;
-    r->score = r->nstrs == 1 || sc < r->score ? sc : r->score;
+    s->score = s->n == 1 || sc < s->score ? sc : s->score;
+    return true;
+}
+
+static bool sset_union(rctx *c, sset *s, const sset *x)
+{
+    for (size_t k = 0; k < x->n; k++)
+        if (!sset_add(c, s, x->v[k]))
+            return false;
+    return true;
+}
+
+/* a names rarer strings than b, or as rare and fewer */
+static bool sset_better(const sset *a, const sset *b)
+{
+    return a->score > b->score || (a->score == b->score && a->n < b->n);
+}
+
+static bool req_add(rctx *c, req *r, size_t i)
+{
+    if (!sset_add(c, &r->strs, i))
+        return false;
     r->strs_ok = true;
     return true;
 }
@@ -569,6 +605,82 @@ static size_t match_paren(const tok *t, const lexer *lx, size_t i, size_t j)
     return j;
 }
 
+/* Conjuncts that are never true on a file the pe module does not parse.
+ * On such a file libyara 4.2's pe module sets only its UPPER_CASE
+ * constants and is_pe; every other member is unset and every function
+ * returns undefined, and undefined goes through comparisons, arithmetic,
+ * "contains"... and "not" (yara 4.2.3 matches neither `$a and not
+ * pe.is_dll()` nor `$a and pe.number_of_signatures == 0` on a text file).
+ * "$a at pe.entry_point" and "for any i in (0..pe.number_of_signatures)"
+ * are plain false there (so not under "not"). The module parses only files
+ * that start with "MZ", so such a conjunct implies that magic. Only tokens
+ * known to carry undefined through are accepted: strings, other
+ * identifiers, "defined", quantifiers and and/or leave the conjunct
+ * unanalysed. Tied to libyara 4.2's semantics: another version turns it
+ * off (the split == whole test guards it). */
+#if YR_MAJOR_VERSION == 4 && YR_MINOR_VERSION == 2
+#define PE_UNDEF_KNOWN 1
+#else
+#define PE_UNDEF_KNOWN 0
+#endif
+
+/* True when [i, j) holds only such tokens and a pe member that is unset
+ * on a non-PE file. */
+static bool pe_undef_span(rctx *c, size_t i, size_t j)
+{
+    static const char *const words[] = {"not",        "contains",    "icontains", "startswith",
+                                        "istartswith", "endswith",   "iendswith", "iequals",
+                                        "matches",    "filesize",    "true",      "false"};
+    static const char ops[] = "()[],.=!<>+-*\\%&|^~";
+    const tok *t = c->t;
+    const lexer *lx = c->lx;
+    bool undef = false;
+    if (!PE_UNDEF_KNOWN || !c->has_pe)
+        return false;
+    for (size_t k = i; k < j; k++) {
+        const char *w = lx->s + t[k].b;
+        size_t wl = t[k].e - t[k].b;
+        bool ok = t[k].k == T_NUM || t[k].k == T_TEXT || t[k].k == T_REGEX;
+        if (t[k].k == T_OP)
+            ok = wl == 2 ? strchr("=!<>.", w[0]) != NULL : strchr(ops, w[0]) != NULL;
+        if (t[k].k == T_IDENT && k > i && tok_is(lx, &t[k - 1], "."))
+            ok = true; /* a member name: pe.sections[0].name */
+        if (t[k].k == T_IDENT && !ok && tok_is(lx, &t[k], "pe") && k + 2 < j &&
+            tok_is(lx, &t[k + 1], ".") && t[k + 2].k == T_IDENT) {
+            const char *m = lx->s + t[k + 2].b;
+            size_t ml = t[k + 2].e - t[k + 2].b;
+            if (tok_is(lx, &t[k + 2], "is_pe"))
+                return false; /* defined (0) on any file */
+            for (size_t x = 0; x < ml; x++)
+                undef |= m[x] >= 'a' && m[x] <= 'z';
+            ok = true;
+        }
+        for (size_t x = 0; t[k].k == T_IDENT && !ok && x < sizeof words / sizeof *words; x++)
+            ok = tok_is(lx, &t[k], words[x]);
+        if (!ok)
+            return false;
+    }
+    return undef;
+}
+
+static bool pe_undef_atom(rctx *c, size_t i, size_t j)
+{
+    const tok *t = c->t;
+    const lexer *lx = c->lx;
+    uint64_t q = 0;
+    /* for any|N i in (range) : (...) */
+    if (j - i >= 6 && tok_is(lx, &t[i], "for") &&
+        (tok_is(lx, &t[i + 1], "any") || (tok_num(lx, &t[i + 1], &q) && q >= 1)) &&
+        t[i + 2].k == T_IDENT && tok_is(lx, &t[i + 3], "in") && tok_is(lx, &t[i + 4], "(")) {
+        size_t close = match_paren(t, lx, i + 4, j);
+        return close < j && pe_undef_span(c, i + 5, close);
+    }
+    /* $a at X, $a in (X..Y) */
+    if (j - i >= 3 && t[i].k == T_STRID && (tok_is(lx, &t[i + 1], "at") || tok_is(lx, &t[i + 1], "in")))
+        return pe_undef_span(c, i + 2, j);
+    return pe_undef_span(c, i, j);
+}
+
 static bool magic_atom(rctx *c, size_t i, size_t j, ks_ymagic *m)
 {
     const tok *t = c->t;
@@ -577,8 +689,9 @@ static bool magic_atom(rctx *c, size_t i, size_t j, ks_ymagic *m)
         {"uint8", 1, 0},    {"uint16", 2, 0},    {"uint32", 4, 0},
         {"uint8be", 1, 1},  {"uint16be", 2, 1},  {"uint32be", 4, 1},
     };
-    if (j - i == 3 && c->has_pe && tok_is(lx, &t[i], "pe") && tok_is(lx, &t[i + 1], ".") &&
-        tok_is(lx, &t[i + 2], "is_pe")) {
+    if ((j - i == 3 && c->has_pe && tok_is(lx, &t[i], "pe") && tok_is(lx, &t[i + 1], ".") &&
+         tok_is(lx, &t[i + 2], "is_pe")) ||
+        pe_undef_atom(c, i, j)) {
         *m = (ks_ymagic){.off = 0, .width = 2, .be = 0, .value = 0x5a4d};
         return true;
     }
@@ -602,8 +715,12 @@ static bool magic_atom(rctx *c, size_t i, size_t j, ks_ymagic *m)
             return false;
         if (val > UINT32_MAX)
             return false;
-        *m = (ks_ymagic){.off = (uint32_t)off, .width = fns[k].w, .be = fns[k].be,
-                         .value = (uint32_t)val};
+        if (fns[k].be) /* one form per magic: uint16be(0) == 0x4d5a is the MZ set's */
+            val = fns[k].w == 2 ? ((val & 0xff) << 8) | (val >> 8)
+                : fns[k].w == 4 ? ((val & 0xff) << 24) | ((val & 0xff00) << 8) |
+                                      ((val >> 8) & 0xff00) | (val >> 24)
+                                : val;
+        *m = (ks_ymagic){.off = (uint32_t)off, .width = fns[k].w, .be = 0, .value = (uint32_t)val};
         return true;
     }
     return false;
@@ -669,45 +786,69 @@ static req atom(rctx *c, size_t i, size_t j)
         }
         if (ok && after < j && !tok_is(lx, &t[after], "at") && !tok_is(lx, &t[after], "in"))
             ok = false;
-        if (!ok || r.nstrs == 0) {
+        if (!ok || r.strs.n == 0) {
             req_free(&r);
             return r;
         }
         if (all) {
             /* every one is required: the rarest single literal will do */
+            sset *ss = &r.strs;
             size_t bi = 0;
-            for (size_t k = 1; k < r.nstrs; k++)
-                if (c->strs[r.strs[k]].litlen > c->strs[r.strs[bi]].litlen)
+            for (size_t k = 1; k < ss->n; k++)
+                if (c->strs[ss->v[k]].litlen > c->strs[ss->v[bi]].litlen)
                     bi = k;
-            r.strs[0] = r.strs[bi];
-            r.nstrs = 1;
-            r.score = c->strs[r.strs[0]].litlen;
+            ss->v[0] = ss->v[bi];
+            ss->n = 1;
+            ss->score = c->strs[ss->v[0]].litlen;
         }
         return r;
     }
     return r;
 }
 
-/* Conjunction: either requirement suffices; keep the more selective. */
+/* Conjunction: every fact of either side holds; keep the most selective
+ * of each kind. */
 static void req_and(req *acc, req *x)
 {
     if (x->magic_ok && !acc->magic_ok) {
         acc->magic_ok = true;
         acc->magic = x->magic;
     }
-    if (x->strs_ok && (!acc->strs_ok || x->score > acc->score ||
-                       (x->score == acc->score && x->nstrs < acc->nstrs))) {
-        free(acc->strs);
+    if (x->strs_ok && (!acc->strs_ok || sset_better(&x->strs, &acc->strs))) {
+        free(acc->strs.v);
         acc->strs = x->strs;
-        acc->nstrs = x->nstrs;
-        acc->score = x->score;
         acc->strs_ok = true;
-        x->strs = NULL;
+        x->strs.v = NULL;
+    }
+    if (x->mix_ok && (!acc->mix_ok || sset_better(&x->mix, &acc->mix))) {
+        free(acc->mix.v);
+        acc->mix = x->mix;
+        acc->mix_magic = x->mix_magic;
+        acc->mix_ok = true;
+        x->mix.v = NULL;
     }
     req_free(x);
 }
 
-/* Disjunction: each side must supply one; literal sets are united. */
+/* "magic m or a string of the result": each side must imply m, or
+ * m-or-strings, or strings. False when a side cannot (or memory ran out). */
+static bool mix_cover(rctx *c, const req *const side[2], const ks_ymagic *m, sset *out)
+{
+    for (int k = 0; k < 2; k++) {
+        const req *sd = side[k];
+        if (sd->magic_ok && ks__ymagic_eq(&sd->magic, m))
+            continue;
+        if (sd->mix_ok && ks__ymagic_eq(&sd->mix_magic, m)) {
+            if (!sset_union(c, out, &sd->mix))
+                return false;
+        } else if (!sd->strs_ok || !sset_union(c, out, &sd->strs))
+            return false;
+    }
+    return out->n > 0; /* none: both sides imply m, a plain magic fact */
+}
+
+/* Disjunction: a fact holds when each side supplies it: the same magic;
+ * strings (united); or a magic on one side and strings on the other. */
 static void req_or(rctx *c, req *acc, req *x, bool first)
 {
     if (first) {
@@ -715,17 +856,31 @@ static void req_or(rctx *c, req *acc, req *x, bool first)
         memset(x, 0, sizeof *x);
         return;
     }
-    acc->magic_ok = acc->magic_ok && x->magic_ok && !memcmp(&acc->magic, &x->magic, sizeof x->magic);
+    req out = {0};
+    const req *const side[2] = {acc, x};
+    out.magic_ok = acc->magic_ok && x->magic_ok && ks__ymagic_eq(&acc->magic, &x->magic);
+    out.magic = acc->magic;
     if (acc->strs_ok && x->strs_ok) {
-        for (size_t k = 0; k < x->nstrs; k++)
-            req_add(c, acc, x->strs[k]);
-    } else {
-        free(acc->strs);
-        acc->strs = NULL;
-        acc->nstrs = 0;
-        acc->strs_ok = false;
+        out.strs_ok = sset_union(c, &out.strs, &acc->strs) && sset_union(c, &out.strs, &x->strs);
+        if (!out.strs_ok)
+            out.strs.n = 0;
     }
+    for (int k = 0; k < 4 && !out.mix_ok; k++) {
+        const req *sd = side[k / 2];
+        const ks_ymagic *m = k % 2 ? &sd->mix_magic : &sd->magic;
+        if (!(k % 2 ? sd->mix_ok : sd->magic_ok))
+            continue;
+        sset u = {0};
+        if (mix_cover(c, side, m, &u)) {
+            out.mix_ok = true;
+            out.mix_magic = *m;
+            out.mix = u;
+        } else
+            free(u.v);
+    }
+    req_free(acc);
     req_free(x);
+    *acc = out;
 }
 
 static req analyze(rctx *c, size_t i, size_t j)
@@ -999,6 +1154,17 @@ static int mark_links(const lexer *lx, const rawrule *raw, size_t nraw, bool *li
     return KS_OK;
 }
 
+/* Modules whose load is a handful of objects are cheap; pe, elf, dotnet...
+ * declare hundreds of members and parse the file on every scan. */
+static bool costly_module(const char *name)
+{
+    static const char *const cheap[] = {"math", "hash", "time", "string", "console"};
+    for (size_t i = 0; i < sizeof cheap / sizeof *cheap; i++)
+        if (!strcmp(name, cheap[i]))
+            return false;
+    return true;
+}
+
 /* Gives each rule its gate once the whole file is read. */
 static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
 {
@@ -1037,8 +1203,10 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
         o->begin = r->begin;
         o->end = r->end;
         for (size_t m = 0; m < out->nimports && m < 64; m++)
-            if (uses_ident(lx, &r->cond, out->imports[m].name, strlen(out->imports[m].name)))
+            if (uses_ident(lx, &r->cond, out->imports[m].name, strlen(out->imports[m].name))) {
                 o->modules |= 1ull << m;
+                o->costly |= costly_module(out->imports[m].name);
+            }
         if (linked[i] || r->cond.n > MAX_COND_TOKENS)
             continue;
         rctx c = {.lx = lx, .t = r->cond.v, .strs = r->strs, .nstrs = r->nstrs, .has_pe = has_pe};
@@ -1051,11 +1219,20 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
             o->gate = KS_YG_MAGIC;
             o->magic = q.magic;
         }
-        if (rc == KS_OK && q.strs_ok && q.nstrs > 0 && q.score >= KS_YSPLIT_GATE_LIT) {
+        const sset *lits = NULL;
+        size_t min_lit = o->costly ? KS_YSPLIT_COSTLY_LIT : KS_YSPLIT_GATE_LIT;
+        if (rc == KS_OK && q.strs_ok && q.strs.n > 0 && q.strs.score >= min_lit) {
             o->gate = o->gate == KS_YG_MAGIC ? KS_YG_MAGIC : KS_YG_LITERAL;
+            lits = &q.strs;
+        } else if (rc == KS_OK && !q.magic_ok && q.mix_ok && q.mix.score >= min_lit) {
+            o->gate = KS_YG_MIXED;
+            o->magic = q.mix_magic;
+            lits = &q.mix;
+        }
+        if (lits) {
             o->lit0 = out->nlits;
-            for (size_t k = 0; k < q.nstrs && rc == KS_OK; k++)
-                rc = push_lits(out, &litcap, &r->strs[q.strs[k]]);
+            for (size_t k = 0; k < lits->n && rc == KS_OK; k++)
+                rc = push_lits(out, &litcap, &r->strs[lits->v[k]]);
             o->nlit = out->nlits - o->lit0;
         }
         req_free(&q);
@@ -1220,6 +1397,11 @@ void ks__ysplit_free(ks_ysplit *s)
     free(s->deps);
     free(s->imports);
     memset(s, 0, sizeof *s);
+}
+
+bool ks__ymagic_eq(const ks_ymagic *a, const ks_ymagic *b)
+{
+    return a->off == b->off && a->width == b->width && a->be == b->be && a->value == b->value;
 }
 
 bool ks__ymagic_holds(const ks_ymagic *m, const uint8_t *data, size_t n)

@@ -16,6 +16,12 @@
  *   KS_YG_LITERAL  a top-level conjunct needs one string out of a set to
  *                  match, and every string of that set contains a literal
  *                  (text, hex run, regex run) that any match of it contains
+ *   KS_YG_MIXED    the magic holds or one of the literals is there
+ *                  ("uint16(0) == 0x5a4d and ... or 3 of them")
+ *
+ * A conjunct that only uses the pe module's members and functions (never
+ * true on a file the module does not parse, see pe_undef_atom) counts as
+ * the "MZ" magic.
  *
  * The detector compiles one rule set per gate and scans a file with a set
  * only when the gate holds (magic bytes compared; literals found by one
@@ -37,7 +43,7 @@
 #include <stdint.h>
 #include "core/core.h"
 
-typedef enum { KS_YG_ALWAYS = 0, KS_YG_MAGIC, KS_YG_LITERAL } ks_ygate;
+typedef enum { KS_YG_ALWAYS = 0, KS_YG_MAGIC, KS_YG_LITERAL, KS_YG_MIXED } ks_ygate;
 
 typedef struct ks_ymagic {
     uint32_t off;   /* byte offset in the file */
@@ -55,10 +61,13 @@ typedef struct ks_ylit {
 typedef struct ks_yrule {
     size_t begin, end;    /* the rule's source text [begin, end) */
     ks_ygate gate;
-    ks_ymagic magic;      /* KS_YG_MAGIC */
+    ks_ymagic magic;      /* KS_YG_MAGIC, KS_YG_MIXED */
     size_t lit0, nlit;    /* its literals in ks_ysplit.lits when it has a literal
-                           * gate (KS_YG_LITERAL, or KS_YG_MAGIC as well) */
+                           * gate (KS_YG_LITERAL, KS_YG_MIXED, or KS_YG_MAGIC
+                           * as well) */
     uint64_t modules;     /* bit i: uses the module of imports[i] */
+    bool costly;          /* uses a module with a costly per-scan set-up
+                           * (any but math, hash, time, string, console) */
 } ks_yrule;
 
 typedef struct ks_yimport {
@@ -89,8 +98,12 @@ typedef struct ks_ysplit {
  * files, >= 10 bytes on 28%). */
 #define KS_YSPLIT_GATE_LIT 10
 
+/* The same for a rule using a costly module: it would otherwise make the
+ * always-run set build that module's objects for every file, and its
+ * literal set is a small one that opens apart from the others. */
+#define KS_YSPLIT_COSTLY_LIT 8
 /* Bumped when the analysis changes: part of the compiled-rules cache key. */
-#define KS_YSPLIT_VERSION 5
+#define KS_YSPLIT_VERSION 7
 
 /* Reads a rule file's source. Returns KS_OK (out->whole set when it could
  * not or must not be split) or KS_ENOMEM. */
@@ -102,6 +115,7 @@ int ks__ysplit_text(const char *src, const ks_ysplit *s, const bool *pick, ks_bu
 
 void ks__ysplit_free(ks_ysplit *s);
 
+bool ks__ymagic_eq(const ks_ymagic *a, const ks_ymagic *b);
 /* True when data satisfies the magic gate. */
 bool ks__ymagic_holds(const ks_ymagic *m, const uint8_t *data, size_t n);
 
