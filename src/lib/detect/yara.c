@@ -1127,9 +1127,13 @@ scan:
     }
     bool run[KS_YSETS_MAX];
     ks__ysets_select(&d->sets, &ws->gate, f->head, f->nhead, n, gate_read, ws, run);
-    for (size_t i = 0; i < d->sets.n; i++)
-        if (run[i] && !scan_set(ws, ws->scanner[i], f, ext, type, data, n, &loc))
+    for (size_t i = 0; i < d->sets.n; i++) {
+        if (!run[i])
+            continue;
+        ks__ysets_skip_gated(&d->sets, i, &ws->gate, ws->scanner[i]);
+        if (!scan_set(ws, ws->scanner[i], f, ext, type, data, n, &loc))
             return KS_OK;
+    }
     if (d->dedupe && ws->matches == 0 && ws->hashed && (ws->fh.have & KS_FH_SHA256)) {
         pthread_mutex_lock(&d->lock);
         if (ks__map_count(d->seen) < d->seen_cap)

@@ -34,7 +34,7 @@
  * for most files of a web tree while gating only a few rules. */
 #define MIN_MAGIC_RULES 16
 #define MAX_SRC_BYTES ((size_t)64 << 20)
-#define MANIFEST_MAGIC "kensa-yara-sets 3"
+#define MANIFEST_MAGIC "kensa-yara-sets 4"
 
 typedef struct yfile {
     char *src;
@@ -110,6 +110,29 @@ static int lit_push(ks_ysets *s, const ks_ylit *l, int set)
     memcpy(b, l->bytes, l->len);
     s->litset[s->nlits] = (uint8_t)set;
     s->lit[s->nlits++] = (ks_ylit){.bytes = b, .len = l->len, .caseless = l->caseless};
+    return KS_OK;
+}
+
+static int grule_push(ks_ysets *s, uint32_t set, uint32_t lit0, uint32_t nlit, const char *ns,
+                      const char *name, size_t nl)
+{
+    if (strchr(ns, '\n') || nl == 0)
+        return KS_OK; /* not representable in the manifest: left ungated */
+    if (s->ngrule == s->capgrule) {
+        size_t nc = s->capgrule ? s->capgrule * 2 : 256;
+        ks_ygrule *nv = realloc(s->grule, nc * sizeof *nv);
+        if (!nv)
+            return KS_ENOMEM;
+        s->grule = nv;
+        s->capgrule = nc;
+    }
+    ks_ygrule *g = &s->grule[s->ngrule];
+    *g = (ks_ygrule){.set = set, .lit0 = lit0, .nlit = nlit};
+    if (!(g->ns = strdup(ns)) || !(g->name = strndup(name, nl))) {
+        free(g->ns);
+        return KS_ENOMEM;
+    }
+    s->ngrule++;
     return KS_OK;
 }
 
@@ -333,13 +356,80 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
         for (size_t r = 0; r < fs[f].sp.nrules && rc == KS_OK; r++) {
             const ks_yrule *yr = &fs[f].sp.rules[r];
             int t = lit_target(s, &fs[f], r);
+            size_t lit0 = s->nlits;
             s->ndual += fs[f].lset[r] >= 0;
             for (size_t k = 0; t >= 0 && k < yr->nlit && rc == KS_OK; k++)
                 rc = lit_push(s, &fs[f].sp.lits[yr->lit0 + k], t);
+            /* only where the literals are a conjunct: a magic-or-literal
+             * rule may hold in the literal set by its magic */
+            if (rc == KS_OK && t >= 0 && fs[f].lset[r] < 0 && yr->nlit)
+                rc = grule_push(s, (uint32_t)t, (uint32_t)lit0, (uint32_t)yr->nlit, paths[f],
+                                fs[f].src + yr->nb, yr->ne - yr->nb);
         }
     }
     ks__buf_release(&b);
     free(pick);
+    return rc;
+}
+
+/* Finds each literal-gated rule in its compiled set (by namespace and
+ * name) and notes its strings' indices there. */
+static int bind_gated(ks_ysets *s)
+{
+    ks_map *m = ks__map_new(s->ngrule * 2 + 16);
+    ks_buf key = {0};
+    int rc = KS_OK;
+    if (!m)
+        return KS_ENOMEM;
+    for (size_t g = 0; g < s->ngrule && rc == KS_OK; g++) {
+        const ks_ygrule *gr = &s->grule[g];
+        uint64_t *slot;
+        ks__buf_reset(&key);
+        if ((rc = ks__buf_printf(&key, "%u\n%s\n%s", gr->set, gr->ns, gr->name)) != KS_OK)
+            break;
+        if (!(slot = ks__map_slot(m, key.p, key.n, true)))
+            rc = KS_ENOMEM;
+        else
+            *slot = g + 1;
+    }
+    for (size_t i = 0; i < s->n && rc == KS_OK; i++) {
+        ks_yset *y = &s->set[i];
+        YR_RULE *rule;
+        if (y->gate != KS_YG_LITERAL)
+            continue;
+        if (!(y->gated = calloc(s->ngrule ? s->ngrule : 1, sizeof *y->gated))) {
+            rc = KS_ENOMEM;
+            break;
+        }
+        yr_rules_foreach(y->rules, rule)
+        {
+            const uint64_t *slot;
+            const YR_STRING *str;
+            ks__buf_reset(&key);
+            if ((rc = ks__buf_printf(&key, "%zu\n%s\n%s", i, rule->ns->name, rule->identifier)) !=
+                KS_OK)
+                break;
+            if (!(slot = ks__map_get(m, key.p, key.n)))
+                continue;
+            const ks_ygrule *gr = &s->grule[*slot - 1];
+            ks_ygated *gd = &y->gated[y->ngated];
+            size_t ns = 0;
+            yr_rule_strings_foreach(rule, str) ns++;
+            if (!ns || !(gd->sidx = malloc(ns * sizeof *gd->sidx))) {
+                rc = ns ? KS_ENOMEM : KS_OK;
+                if (rc != KS_OK)
+                    break;
+                continue;
+            }
+            yr_rule_strings_foreach(rule, str) gd->sidx[gd->nsidx++] = str->idx;
+            gd->lit0 = gr->lit0;
+            gd->nlit = gr->nlit;
+            y->ngated++;
+        }
+        s->need_hits |= y->ngated > 0;
+    }
+    ks__buf_release(&key);
+    ks__map_free(m);
     return rc;
 }
 
@@ -415,7 +505,10 @@ int ks__ysets_build(ks_ysets *s, char *const *paths, const bool *good, size_t nf
     }
     for (size_t l = 0; l < s->nlits; l++)
         s->litset[l] = (uint8_t)map[s->litset[l]];
+    for (size_t g = 0; g < s->ngrule; g++)
+        s->grule[g].set = (uint32_t)map[s->grule[g].set];
     lit_mask(s);
+    rc = bind_gated(s);
 out:
     for (size_t i = 0; i < KS_YSETS_MAX; i++)
         if (cc[i])
@@ -472,6 +565,9 @@ int ks__ysets_save(const ks_ysets *s, const char *prefix)
             fprintf(fp, "set always\n");
     }
     fprintf(fp, "dual %zu\n", s->ndual);
+    for (size_t g = 0; g < s->ngrule; g++)
+        fprintf(fp, "rule %u %u %u %s %s\n", s->grule[g].set, s->grule[g].lit0, s->grule[g].nlit,
+                s->grule[g].name, s->grule[g].ns);
     for (size_t i = 0; i < s->nlits; i++) {
         fprintf(fp, "lit %d %u ", s->lit[i].caseless ? 1 : 0, s->litset[i]);
         for (size_t k = 0; k < s->lit[i].len; k++)
@@ -508,6 +604,21 @@ static int load_lit(ks_ysets *s, const char *line)
     return rc;
 }
 
+/* "<set> <lit0> <nlit> <name> <namespace>" */
+static int load_grule(ks_ysets *s, char *line)
+{
+    unsigned set, lit0, nlit;
+    int at = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    if (sscanf(line, "%u %u %u %n", &set, &lit0, &nlit, &at) != 3 || at == 0 || set >= s->n ||
+        s->set[set].gate != KS_YG_LITERAL)
+        return KS_EFORMAT;
+    char *name = line + at, *sp = strchr(name, ' ');
+    if (!sp || sp == name || !sp[1])
+        return KS_EFORMAT;
+    return grule_push(s, set, lit0, nlit, sp + 1, name, (size_t)(sp - name));
+}
+
 int ks__ysets_load(ks_ysets *s, const char *prefix)
 {
     char path[4200], line[8192];
@@ -528,6 +639,10 @@ int ks__ysets_load(ks_ysets *s, const char *prefix)
         }
         if (sscanf(line, "dual %zu", &s->ndual) == 1)
             continue;
+        if (!strncmp(line, "rule ", 5)) {
+            rc = load_grule(s, line + 5);
+            continue;
+        }
         unsigned off, w, be, val;
         ks_yset y = {0};
         if (sscanf(line, "set magic %u %u %u %u", &off, &w, &be, &val) == 4 &&
@@ -559,7 +674,12 @@ int ks__ysets_load(ks_ysets *s, const char *prefix)
     }
     if (rc == KS_OK && s->n == 0)
         rc = KS_EFORMAT;
+    for (size_t g = 0; rc == KS_OK && g < s->ngrule; g++)
+        if ((uint64_t)s->grule[g].lit0 + s->grule[g].nlit > s->nlits)
+            rc = KS_EFORMAT;
     lit_mask(s);
+    if (rc == KS_OK)
+        rc = bind_gated(s);
     if (rc == KS_OK && s->nlits)
         rc = compile_lits(s);
 out:
@@ -576,7 +696,8 @@ int ks__ysets_ws_init(const ks_ysets *s, ks_ygatews *g)
     if (!s->lits)
         return KS_OK;
     if (hs_alloc_scratch(s->lits, &g->scr) != HS_SUCCESS ||
-        hs_open_stream(s->lits, 0, &g->st) != HS_SUCCESS) {
+        hs_open_stream(s->lits, 0, &g->st) != HS_SUCCESS ||
+        !(g->hit = calloc((s->nlits + 63) / 64, sizeof *g->hit))) {
         ks__ysets_ws_free(g);
         return KS_ENOMEM;
     }
@@ -588,6 +709,7 @@ void ks__ysets_ws_free(ks_ygatews *g)
     if (g->st)
         hs_close_stream(g->st, g->scr, NULL, NULL);
     hs_free_scratch(g->scr);
+    free(g->hit);
     memset(g, 0, sizeof *g);
 }
 
@@ -603,16 +725,20 @@ static int on_lit(unsigned id, unsigned long long from, unsigned long long to, u
 {
     litscan *ls = ud;
     (void)from, (void)to, (void)flags;
-    if (id < ls->s->nlits)
+    if (id < ls->s->nlits) {
         ls->hit |= 1u << ls->s->litset[id];
-    return ls->hit == ls->s->litmask; /* every literal set open: stop */
+        ls->g->hit[id / 64] |= 1ull << (id % 64);
+    }
+    /* every literal set open and no gated rule to tell apart: stop */
+    return ls->hit == ls->s->litmask && !ls->s->need_hits;
 }
 
 static int lit_chunk(void *ud, const uint8_t *p, size_t n, uint64_t off)
 {
     litscan *ls = ud;
     (void)off;
-    while (n > 0 && ls->hit != ls->s->litmask && !ls->failed) {
+    bool done = ls->hit == ls->s->litmask && !ls->s->need_hits;
+    while (n > 0 && !done && !ls->failed) {
         unsigned part = n > (1u << 30) ? 1u << 30 : (unsigned)n;
         hs_error_t e =
             hs_scan_stream(ls->g->st, (const char *)p, part, 0, ls->g->scr, on_lit, ls);
@@ -620,8 +746,9 @@ static int lit_chunk(void *ud, const uint8_t *p, size_t n, uint64_t off)
             ls->failed = true;
         p += part;
         n -= part;
+        done = ls->hit == ls->s->litmask && !ls->s->need_hits;
     }
-    return ls->hit == ls->s->litmask || ls->failed;
+    return done || ls->failed;
 }
 
 /* The literal sets (bits) whose literals occur in the file; all of them
@@ -630,14 +757,17 @@ static uint32_t literal_gate(const ks_ysets *s, ks_ygatews *g, uint64_t size, ks
                              void *rdud)
 {
     litscan ls = {.s = s, .g = g};
+    g->hits_known = false;
     if (size == 0)
         return 0; /* a literal needs bytes */
     if (!s->lits || !g->st)
         return s->litmask;
+    memset(g->hit, 0, (s->nlits + 63) / 64 * sizeof *g->hit);
     if (hs_reset_stream(g->st, 0, g->scr, NULL, NULL) != HS_SUCCESS)
         return s->litmask;
-    if (rd(rdud, lit_chunk, &ls) != KS_OK && ls.hit != s->litmask)
+    if (rd(rdud, lit_chunk, &ls) != KS_OK)
         return s->litmask; /* unreadable here: libyara will say why */
+    g->hits_known = !ls.failed;
     return ls.failed ? s->litmask : ls.hit;
 }
 
@@ -672,15 +802,43 @@ void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, siz
     }
 }
 
+void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_SCANNER *sc)
+{
+#if YR_MAJOR_VERSION == 4 && YR_MINOR_VERSION == 2
+    const ks_yset *y = &s->set[i];
+    if (!g->hits_known || !g->hit)
+        return;
+    for (size_t k = 0; k < y->ngated; k++) {
+        const ks_ygated *gd = &y->gated[k];
+        bool found = false;
+        for (uint32_t l = gd->lit0; l < gd->lit0 + gd->nlit && !found; l++)
+            found = g->hit[l / 64] >> (l % 64) & 1;
+        for (uint32_t x = 0; !found && x < gd->nsidx; x++)
+            yr_bitmask_set(sc->strings_temp_disabled, gd->sidx[x]);
+    }
+#else
+    (void)s, (void)i, (void)g, (void)sc;
+#endif
+}
+
 void ks__ysets_free(ks_ysets *s)
 {
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         if (s->set[i].rules)
             yr_rules_destroy(s->set[i].rules);
+        for (size_t g = 0; g < s->set[i].ngated; g++)
+            free(s->set[i].gated[g].sidx);
+        free(s->set[i].gated);
+    }
     hs_free_database(s->lits);
     for (size_t i = 0; i < s->nlits; i++)
         free(s->lit[i].bytes);
     free(s->lit);
     free(s->litset);
+    for (size_t g = 0; g < s->ngrule; g++) {
+        free(s->grule[g].ns);
+        free(s->grule[g].name);
+    }
+    free(s->grule);
     memset(s, 0, sizeof *s);
 }

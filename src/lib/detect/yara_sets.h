@@ -18,6 +18,20 @@
 
 #define KS_YSETS_MAX 24
 
+/* A literal-gated rule of a set: when none of its literals is in a file,
+ * its condition is false there, and its strings need no verifying. */
+typedef struct ks_ygated {
+    uint32_t lit0, nlit;  /* its literals: ks_ysets.lit[lit0, lit0 + nlit) */
+    uint32_t *sidx;       /* its strings' YR_STRING.idx in the set; owned */
+    uint32_t nsidx;
+} ks_ygated;
+
+/* The same, as built and cached, before it is bound to compiled rules. */
+typedef struct ks_ygrule {
+    uint32_t set, lit0, nlit;
+    char *ns, *name;      /* owned */
+} ks_ygrule;
+
 typedef struct ks_yset {
     YR_RULES *rules;
     ks_ygate gate;
@@ -25,6 +39,8 @@ typedef struct ks_yset {
     bool with_always; /* KS_YG_LITERAL: holds the always-run rules too and
                        * replaces set 0 for a file it opens for */
     size_t nrules;
+    ks_ygated *gated;     /* owned */
+    size_t ngated;
 } ks_yset;
 
 typedef struct ks_ysets {
@@ -40,6 +56,10 @@ typedef struct ks_ysets {
     uint32_t litmask;     /* bit i: set i is a literal set */
     size_t whole_files;   /* rule files kept whole (not split) */
     size_t ndual;         /* rules in two sets (magic or literals) */
+    ks_ygrule *grule;     /* literal-gated rules, for the cache */
+    size_t ngrule, capgrule;
+    bool need_hits;       /* some set has gated rules: the literal pass
+                           * records every literal, not just the first */
 } ks_ysets;
 
 /* Makes a compiler with kensa's externals declared; diagnostics off. */
@@ -62,6 +82,8 @@ int ks__ysets_load(ks_ysets *s, const char *prefix);
 typedef struct ks_ygatews {
     hs_scratch_t *scr;
     hs_stream_t *st;
+    uint64_t *hit;        /* literals found in the current file (bits) */
+    bool hits_known;      /* false: the pass failed, nothing may be skipped */
 } ks_ygatews;
 int ks__ysets_ws_init(const ks_ysets *s, ks_ygatews *g);
 void ks__ysets_ws_free(ks_ygatews *g);
@@ -76,6 +98,14 @@ typedef int (*ks_yread_fn)(void *ud, ks_chunk_fn fn, void *fnud);
  * libyara's guard. What cannot be checked runs. */
 void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, size_t nhead,
                       uint64_t size, ks_yread_fn rd, void *rdud, bool *run);
+
+/* Before scanning the current file with set i: tells sc to skip
+ * verifying the strings of the set's literal-gated rules whose literals the
+ * last ks__ysets_select() did not find (libyara 4.2's per-scan
+ * strings_temp_disabled bits, which it clears after every scan). Such a
+ * rule's condition is false on the file either way; skipping its strings
+ * spares their regex runs and match lists. */
+void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_SCANNER *sc);
 
 void ks__ysets_free(ks_ysets *s);
 

@@ -1182,6 +1182,8 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
         /* too many for the square matrix: every rule runs always */
         for (size_t i = 0; i < nraw; i++) {
             out->rules[i].begin = raw[i].begin;
+            out->rules[i].nb = raw[i].nb;
+            out->rules[i].ne = raw[i].ne;
             out->rules[i].end = raw[i].end;
             out->rules[i].modules = ~0ull;
         }
@@ -1201,6 +1203,8 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
         rawrule *r = &raw[i];
         ks_yrule *o = &out->rules[i];
         o->begin = r->begin;
+        o->nb = r->nb;
+        o->ne = r->ne;
         o->end = r->end;
         for (size_t m = 0; m < out->nimports && m < 64; m++)
             if (uses_ident(lx, &r->cond, out->imports[m].name, strlen(out->imports[m].name))) {

@@ -60,6 +60,7 @@ typedef struct ks_ylit {
 
 typedef struct ks_yrule {
     size_t begin, end;    /* the rule's source text [begin, end) */
+    size_t nb, ne;        /* its name in the source */
     ks_ygate gate;
     ks_ymagic magic;      /* KS_YG_MAGIC, KS_YG_MIXED */
     size_t lit0, nlit;    /* its literals in ks_ysplit.lits when it has a literal
@@ -103,7 +104,7 @@ typedef struct ks_ysplit {
  * literal set is a small one that opens apart from the others. */
 #define KS_YSPLIT_COSTLY_LIT 8
 /* Bumped when the analysis changes: part of the compiled-rules cache key. */
-#define KS_YSPLIT_VERSION 7
+#define KS_YSPLIT_VERSION 8
 
 /* Reads a rule file's source. Returns KS_OK (out->whole set when it could
  * not or must not be split) or KS_ENOMEM. */
