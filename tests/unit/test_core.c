@@ -246,3 +246,24 @@ TEST(source_refuses_specials_and_missing)
     CHECK_INT(ks__source_open(AT_FDCWD, NULL, "/dev/null", &s, err, sizeof err), KS_EUNSUPPORTED);
     CHECK(strstr(err, "not a regular file") != NULL);
 }
+
+TEST(grow_arrays)
+{
+    uint32_t *v = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < 1000; i++) {
+        CHECK_INT(ks__grow(&v, &cap, i, sizeof *v, 4), KS_OK);
+        CHECK(cap > i);
+        v[i] = (uint32_t)i;
+    }
+    CHECK_INT(cap, 1024); /* doubled from 4 */
+    for (size_t i = 0; i < 1000; i++)
+        CHECK_INT(v[i], i);
+    size_t c2 = cap;
+    CHECK_INT(ks__grow(&v, &c2, 10, sizeof *v, 4), KS_OK); /* room already */
+    CHECK_INT(c2, cap);
+    CHECK_INT(ks__grow(&v, &c2, SIZE_MAX / 2, sizeof *v, 4), KS_ENOMEM); /* too big: kept */
+    CHECK_INT(c2, cap);
+    CHECK_INT(v[999], 999);
+    free(v);
+}

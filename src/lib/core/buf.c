@@ -4,6 +4,7 @@
  * needs (JSON strings, CSV fields). Output is always valid UTF-8: invalid
  * input bytes become U+FFFD so a SIEM never rejects a line kensa wrote.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,4 +179,24 @@ char *ks__buf_detach(ks_buf *b, size_t *n)
     b->p = NULL;
     b->n = b->cap = 0;
     return p;
+}
+
+int ks__grow(void *pv, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    void *v;
+    if (n < *cap)
+        return KS_OK;
+    size_t nc = *cap ? *cap * 2 : first;
+    if (nc <= n)
+        nc = n + 1;
+    if (nc > SIZE_MAX / elem)
+        return KS_ENOMEM;
+    /* pv points at a T *: copied, not read as a void * (aliasing rules) */
+    memcpy(&v, pv, sizeof v);
+    void *nv = realloc(v, nc * elem);
+    if (!nv)
+        return KS_ENOMEM;
+    memcpy(pv, &nv, sizeof nv);
+    *cap = nc;
+    return KS_OK;
 }

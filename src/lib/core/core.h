@@ -65,6 +65,11 @@ void ks__buf_release(ks_buf *b);
 /* Gives the bytes to the caller (free()); b is left empty. */
 char *ks__buf_detach(ks_buf *b, size_t *n);
 
+/* Growable arrays: makes room for element n of *(T **)pv, whose capacity
+ * is *cap, doubling it (first elements when empty). KS_ENOMEM leaves the
+ * array as it was. Call as ks__grow(&v, &cap, n, sizeof *v, 64). */
+int ks__grow(void *pv, size_t *cap, size_t n, size_t elem, size_t first);
+
 /* ---- map: open addressing, byte-string keys, uint64 or pointer values ----
  * Keys are copied into the map's own arena. Not thread-safe. */
 typedef struct ks_map ks_map;

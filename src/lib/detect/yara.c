@@ -1002,14 +1002,9 @@ static bool first_report(yara_ws *ws, const YR_RULE *r)
         if (!strcmp(o->identifier, r->identifier) && !strcmp(o->ns->name, r->ns->name))
             return false;
     }
-    if (ws->nreported == ws->capreported) {
-        size_t nc = ws->capreported ? ws->capreported * 2 : 16;
-        const YR_RULE **nv = realloc(ws->reported, nc * sizeof *nv);
-        if (!nv)
-            return true; /* a duplicate finding beats a lost one */
-        ws->reported = nv;
-        ws->capreported = nc;
-    }
+    if (ks__grow(&ws->reported, &ws->capreported, ws->nreported, sizeof *ws->reported, 16) !=
+        KS_OK)
+        return true; /* a duplicate finding beats a lost one */
     ws->reported[ws->nreported++] = r;
     return true;
 }

@@ -92,18 +92,10 @@ static char *slurp(const char *path, size_t *n)
 
 static int lit_push(ks_ysets *s, const ks_ylit *l, int set)
 {
-    if (s->nlits == s->litcap) {
-        size_t nc = s->litcap ? s->litcap * 2 : 256;
-        ks_ylit *nv = realloc(s->lit, nc * sizeof *nv);
-        if (!nv)
-            return KS_ENOMEM;
-        s->lit = nv;
-        uint8_t *ns = realloc(s->litset, nc * sizeof *ns);
-        if (!ns)
-            return KS_ENOMEM;
-        s->litset = ns;
-        s->litcap = nc;
-    }
+    size_t cap = s->litcap;
+    if (ks__grow(&s->lit, &s->litcap, s->nlits, sizeof *s->lit, 256) != KS_OK ||
+        ks__grow(&s->litset, &cap, s->nlits, sizeof *s->litset, 256) != KS_OK)
+        return KS_ENOMEM;
     uint8_t *b = malloc(l->len ? l->len : 1);
     if (!b)
         return KS_ENOMEM;
@@ -118,14 +110,8 @@ static int grule_push(ks_ysets *s, uint32_t set, uint32_t lit0, uint32_t nlit, c
 {
     if (strchr(ns, '\n') || nl == 0)
         return KS_OK; /* not representable in the manifest: left ungated */
-    if (s->ngrule == s->capgrule) {
-        size_t nc = s->capgrule ? s->capgrule * 2 : 256;
-        ks_ygrule *nv = realloc(s->grule, nc * sizeof *nv);
-        if (!nv)
-            return KS_ENOMEM;
-        s->grule = nv;
-        s->capgrule = nc;
-    }
+    if (ks__grow(&s->grule, &s->capgrule, s->ngrule, sizeof *s->grule, 256) != KS_OK)
+        return KS_ENOMEM;
     ks_ygrule *g = &s->grule[s->ngrule];
     *g = (ks_ygrule){.set = set, .lit0 = lit0, .nlit = nlit};
     if (!(g->ns = strdup(ns)) || !(g->name = strndup(name, nl))) {
@@ -201,15 +187,9 @@ static int choose_magics(ks_ysets *s, yfile *fs, size_t nf)
             while (k < nmc && !ks__ymagic_eq(&mc[k].m, &yr->magic))
                 k++;
             if (k == nmc) {
-                if (nmc == cap) {
-                    size_t nc = cap ? cap * 2 : 32;
-                    mcount *nv = realloc(mc, nc * sizeof *nv);
-                    if (!nv) {
-                        free(mc);
-                        return KS_ENOMEM;
-                    }
-                    mc = nv;
-                    cap = nc;
+                if (ks__grow(&mc, &cap, nmc, sizeof *mc, 32) != KS_OK) {
+                    free(mc);
+                    return KS_ENOMEM;
                 }
                 mc[nmc++] = (mcount){yr->magic, 0};
             }

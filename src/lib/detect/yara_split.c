@@ -934,16 +934,8 @@ typedef struct tokvec {
 
 static bool tv_push(tokvec *tv, tok t)
 {
-    if (tv->n == tv->cap) {
-        size_t nc = tv->cap ? tv->cap * 2 : 64;
-        if (nc > MAX_TOKENS)
-            return false;
-        tok *nv = realloc(tv->v, nc * sizeof *nv);
-        if (!nv)
-            return false;
-        tv->v = nv;
-        tv->cap = nc;
-    }
+    if (tv->n >= MAX_TOKENS || ks__grow(&tv->v, &tv->cap, tv->n, sizeof *tv->v, 64) != KS_OK)
+        return false;
     tv->v[tv->n++] = t;
     return true;
 }
@@ -1023,14 +1015,8 @@ static bool read_body(lexer *lx, rawrule *r)
             return false;
         if (r->nstrs >= MAX_RULE_STRINGS)
             return false;
-        if (r->nstrs == r->cap) {
-            size_t nc = r->cap ? r->cap * 2 : 8;
-            ystr *nv = realloc(r->strs, nc * sizeof *nv);
-            if (!nv)
-                return false;
-            r->strs = nv;
-            r->cap = nc;
-        }
+        if (ks__grow(&r->strs, &r->cap, r->nstrs, sizeof *r->strs, 8) != KS_OK)
+            return false;
         ystr *st = &r->strs[r->nstrs++];
         memset(st, 0, sizeof *st);
         st->nb = t.b + 1;
@@ -1076,14 +1062,8 @@ static int push_lits(ks_ysplit *out, size_t *cap, const ystr *st)
         if ((form == 0 && !ascii) || (form == 1 && !wide))
             continue;
         size_t n = form ? st->litlen * 2 : st->litlen;
-        if (out->nlits == *cap) {
-            size_t nc = *cap ? *cap * 2 : 64;
-            ks_ylit *nv = realloc(out->lits, nc * sizeof *nv);
-            if (!nv)
-                return KS_ENOMEM;
-            out->lits = nv;
-            *cap = nc;
-        }
+        if (ks__grow(&out->lits, cap, out->nlits, sizeof *out->lits, 64) != KS_OK)
+            return KS_ENOMEM;
         uint8_t *b = malloc(n);
         if (!b)
             return KS_ENOMEM;
@@ -1312,15 +1292,9 @@ int ks__ysplit_parse(const char *src, size_t n, ks_ysplit *out)
             out->why = "rule header not understood";
             goto whole;
         }
-        if (nraw == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            rawrule *nv = realloc(raw, nc * sizeof *nv);
-            if (!nv) {
-                rc = KS_ENOMEM;
-                goto fail;
-            }
-            raw = nv;
-            cap = nc;
+        if (ks__grow(&raw, &cap, nraw, sizeof *raw, 16) != KS_OK) {
+            rc = KS_ENOMEM;
+            goto fail;
         }
         rawrule *r = &raw[nraw++];
         memset(r, 0, sizeof *r);
