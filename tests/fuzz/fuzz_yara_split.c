@@ -2,8 +2,9 @@
  *
  * libFuzzer harness for the YARA rule reader that gates rules into sets
  * (yara_split.c): any bytes are parsed; when the file is not kept whole,
- * every rule's range must lie inside the input and in order, every
- * literal must be non-empty, and the part texts (all rules, then each rule
+ * every rule's range must lie inside the input and in order, its name
+ * inside it, a magic-or-literal gate must have literals and a magic of
+ * 1, 2 or 4 bytes, every literal must be non-empty, and the part texts (all rules, then each rule
  * alone) are built, so a bad range or dependency index is touched.
  */
 #include <stdlib.h>
@@ -27,6 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             prev = r->end;
             if (r->lit0 + r->nlit > s.nlits)
+                abort();
+            if (r->nb < r->begin || r->ne > r->end || r->nb >= r->ne)
+                abort();
+            if ((r->gate == KS_YG_MIXED && r->nlit == 0) ||
+                ((r->gate == KS_YG_MIXED || r->gate == KS_YG_MAGIC) && r->magic.width != 1 &&
+                 r->magic.width != 2 && r->magic.width != 4))
                 abort();
         }
         for (size_t i = 0; i < s.nlits; i++)
