@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -639,6 +640,33 @@ static void engine_pairs(ks_engine *e, pairs *p)
     qsort(p->v, p->n, sizeof *p->v, cmp_s);
 }
 
+static void scan_pairs(const char *const *opts, const char *const *paths, pairs *out, diags *g)
+{
+    ks_engine *e = run(opts, paths, g);
+    CHECK(e != NULL);
+    if (e) {
+        engine_pairs(e, out);
+        ks_engine_free(e);
+    }
+}
+
+/* Pairs in one sorted list and not the other (the first few printed). */
+static size_t pairs_diff(const pairs *a, const pairs *b, const char *an, const char *bn)
+{
+    size_t diff = 0;
+    for (size_t i = 0, j = 0; i < a->n || j < b->n;) {
+        int c = i < a->n && j < b->n ? strcmp(a->v[i], b->v[j]) : i < a->n ? -1 : 1;
+        if (c == 0) {
+            i++, j++;
+            continue;
+        }
+        if (diff++ < 5)
+            fprintf(stderr, "only %s: %s\n", c < 0 ? an : bn, c < 0 ? a->v[i] : b->v[j]);
+        c < 0 ? i++ : j++;
+    }
+    return diff;
+}
+
 /* Runs rules over root split into gated sets and whole; the (rule, file)
  * pairs must be the same. Returns the number of pairs. */
 static size_t split_equals_whole(const char *rules, const char *root, const char *label)
@@ -649,30 +677,10 @@ static size_t split_equals_whole(const char *rules, const char *root, const char
     const char *split[] = {"yara", rules, "detector.ioc", "false", "walk.max_size", "1G", NULL};
     const char *whole[] = {"yara", rules, "detector.ioc", "false", "walk.max_size", "1G",
                            "yara.split", "false", NULL};
-    ks_engine *e = run(split, paths, &g);
-    CHECK(e != NULL);
-    if (e) {
-        engine_pairs(e, &a);
-        ks_engine_free(e);
-    }
+    scan_pairs(split, paths, &a, &g);
     CHECK(g.gated > 0); /* else this compares one set with itself */
-    e = run(whole, paths, &g);
-    CHECK(e != NULL);
-    if (e) {
-        engine_pairs(e, &b);
-        ks_engine_free(e);
-    }
-    size_t diff = 0;
-    for (size_t i = 0, j = 0; i < a.n || j < b.n;) {
-        int c = i < a.n && j < b.n ? strcmp(a.v[i], b.v[j]) : i < a.n ? -1 : 1;
-        if (c == 0) {
-            i++, j++;
-            continue;
-        }
-        if (diff++ < 5)
-            fprintf(stderr, "only %s: %s\n", c < 0 ? "split" : "whole", c < 0 ? a.v[i] : b.v[j]);
-        c < 0 ? i++ : j++;
-    }
+    scan_pairs(whole, paths, &b, &g);
+    size_t diff = pairs_diff(&a, &b, "split", "whole");
     printf("INFO yara_split_equal(%s): split %zu matches, whole %zu, differing %zu\n", label, a.n,
            b.n, diff);
     CHECK_INT(diff, 0);
@@ -680,6 +688,44 @@ static size_t split_equals_whole(const char *rules, const char *root, const char
     pairs_free(&a);
     pairs_free(&b);
     return n;
+}
+
+/* The gated sets again from the cache (sets, gated-rule lines and the
+ * serialized literal prefilter), then with that database damaged: it must
+ * be refused and the literals compiled again, with the same results. */
+static void cached_sets_same(const char *rules, const char *root, size_t want)
+{
+    const char *paths[] = {root, NULL};
+    const char *split[] = {"yara", rules, "detector.ioc", "false", "walk.max_size", "1G", NULL};
+    char *cache = path_in("cache");
+    pairs a = {0}, b = {0};
+    diags g;
+    int damaged = 0;
+    scan_pairs(split, paths, &a, &g);
+    CHECK(g.cache_hit);
+    CHECK_INT(a.n, want);
+    DIR *d = opendir(cache);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        size_t l = strlen(de->d_name);
+        if (l > 8 && !strcmp(de->d_name + l - 8, ".lits.hs")) {
+            char p[2048];
+            snprintf(p, sizeof p, "%s/%s", cache, de->d_name);
+            int fd = open(p, O_WRONLY | O_TRUNC);
+            CHECK(fd >= 0 && write(fd, "not a database", 14) == 14);
+            if (fd >= 0)
+                close(fd);
+            damaged++;
+        }
+    }
+    if (d)
+        closedir(d);
+    CHECK(damaged > 0);
+    scan_pairs(split, paths, &b, &g);
+    CHECK(g.cache_hit);
+    CHECK_INT(pairs_diff(&a, &b, "cached", "recompiled"), 0);
+    pairs_free(&a);
+    pairs_free(&b);
+    free(cache);
 }
 
 /* Rules of every gate kind, and files that pass or fail each gate. */
@@ -756,6 +802,7 @@ TEST(gated_sets_match_like_one_set)
      * mixed (once, though in two sets), costly, 16 mz_*; on i.txt: mixed,
      * costly */
     CHECK(n >= 9 + 4 + 16 + 2 + 1);
+    cached_sets_same(rules, root, n);
     free(rules);
     free(root);
     const char *corpus = ks_test_corpus();

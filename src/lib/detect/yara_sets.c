@@ -34,7 +34,7 @@
  * for most files of a web tree while gating only a few rules. */
 #define MIN_MAGIC_RULES 16
 #define MAX_SRC_BYTES ((size_t)64 << 20)
-#define MANIFEST_MAGIC "kensa-yara-sets 4"
+#define MANIFEST_MAGIC "kensa-yara-sets 5"
 
 typedef struct yfile {
     char *src;
@@ -516,11 +516,51 @@ int ks__ysets_single(ks_ysets *s, YR_RULES *rules)
 }
 
 /* ---- cache ---------------------------------------------------------------------- */
+
+/* The literal prefilter is cached serialized too: compiling thousands of
+ * literals takes Vectorscan ~0.1 s, half of a warm start. Written before
+ * the manifest, so a manifest never sits beside a database from other
+ * rules. Best effort: without it the literals are compiled again. */
+static void save_lits(const ks_ysets *s, const char *prefix)
+{
+    char path[4200], tmp[4300], *bytes = NULL;
+    size_t len = 0;
+    FILE *fp;
+    snprintf(path, sizeof path, "%s.lits.hs", prefix);
+    if (!s->lits) {
+        unlink(path);
+        return;
+    }
+    if (hs_serialize_database(s->lits, &bytes, &len) != HS_SUCCESS)
+        return;
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    if ((fp = fopen(tmp, "wb"))) {
+        bool ok = fwrite(bytes, 1, len, fp) == len;
+        if (fclose(fp) != 0 || !ok || rename(tmp, path) != 0)
+            unlink(tmp);
+    }
+    free(bytes); /* hs_serialize_database allocates with the default (libc) allocator */
+}
+
+/* True when <prefix>.lits.hs held a database for this build of Vectorscan
+ * (another version or CPU feature set is refused and recompiled). */
+static bool load_lits(ks_ysets *s, const char *prefix)
+{
+    char path[4200];
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s.lits.hs", prefix);
+    char *bytes = slurp(path, &n);
+    bool ok = bytes && hs_deserialize_database(bytes, n, &s->lits) == HS_SUCCESS;
+    free(bytes);
+    return ok;
+}
+
 int ks__ysets_save(const ks_ysets *s, const char *prefix)
 {
     char path[4200], tmp[4300];
     FILE *fp = NULL;
     int rc = KS_EIO;
+    save_lits(s, prefix);
     for (size_t i = 0; i < s->n; i++) {
         snprintf(path, sizeof path, "%s.%zu.yarc", prefix, i);
         snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
@@ -660,7 +700,7 @@ int ks__ysets_load(ks_ysets *s, const char *prefix)
     lit_mask(s);
     if (rc == KS_OK)
         rc = bind_gated(s);
-    if (rc == KS_OK && s->nlits)
+    if (rc == KS_OK && s->nlits && !load_lits(s, prefix))
         rc = compile_lits(s);
 out:
     fclose(fp);
