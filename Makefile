@@ -103,7 +103,8 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ)
 
-bench: deps
+bench:
+	@sh scripts/deps.sh clamav
 	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@sh bench/run.sh $(BENCH)
 

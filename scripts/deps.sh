@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages kensa needs, only those missing, and says so.
 # Build: compilers and -dev libraries. Tests/bench: peer tools and oracles.
+# Arguments name more packages (make bench adds clamav, a peer tool only
+# the file-hunting benchmark runs).
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libyara-dev libvectorscan-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev
 libmicrohttpd-dev libpcre2-dev zlib1g-dev libzstd-dev libssl-dev
 libjansson-dev libjson-c-dev
-jq yara ripgrep libevtx-utils python3-evtx time zstd gzip curl"
+jq yara ripgrep libevtx-utils python3-evtx time zstd gzip curl $*"
 missing=""
 for p in $PKGS; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
