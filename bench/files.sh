@@ -27,16 +27,22 @@ else
 fi
 NFILES=$(find "$TREE" -type f | wc -l)
 BYTES=$(find "$TREE" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
-# yara: one namespace per rule file (the same as kensa), precompiled.
-ARGS=""
-i=0
-for d in $RULES_DIRS; do
-    for f in $(find "$d" -name '*.yar' -o -name '*.yara' | sort); do
-        i=$((i + 1)); ARGS="$ARGS n$i:$f"
-    done
-done
 EXT="-d filename= -d filepath= -d extension= -d filetype= -d owner="
-yarac -w $EXT $ARGS "$BENCH_DIR/files-rules.yarc" 2>/dev/null
+rule_files() { # DIR...: the rule files, in a stable order
+    for d in "$@"; do find "$d" -name '*.yar' -o -name '*.yara' | sort; done
+}
+# yara: one namespace per rule file (the same as kensa), precompiled.
+# precompile OUT DIR... sets $i to the number of rule files.
+precompile() {
+    out=$1; shift
+    args=""; i=0
+    for f in $(rule_files "$@"); do i=$((i + 1)); args="$args n$i:$f"; done
+    yarac -w $EXT $args "$out" 2>/dev/null
+}
+precompile "$BENCH_DIR/files-rules.yarc" $RULES_DIRS
+table_header() {
+    printf '%-36s %8s %8s %8s %9s %10s %9s\n' tool wall_s cpu_s MB/s files/s peakRSS_MB cpu_ratio
+}
 KARGS="--no-builtin"
 for d in $RULES_DIRS; do KARGS="$KARGS --yara $d"; done
 find "$TREE" -type f -exec cat {} + > /dev/null
@@ -54,7 +60,7 @@ measure_cpu() { # LABEL BASE_CPU CMD
         printf "%-36s %8.2f %8.2f %8.1f %9.0f %10.1f %9s\n", l, w, c, b / w / 1e6, f / w, rss / 1024, ratio }'
 }
 echo "File hunting: $NFILES files, $((BYTES / 1000000)) MB, $i rule files ($CORES cores; numbers taken on a shared machine)"
-printf '%-36s %8s %8s %8s %9s %10s %9s\n' tool wall_s cpu_s MB/s files/s peakRSS_MB cpu_ratio
+table_header
 measure_cpu "yara 4.2 -r -p $CORES" 0 "yara -w -C -r -p $CORES $BENCH_DIR/files-rules.yarc $TREE > $BENCH_DIR/yara.out"
 Y=$LAST_CPU
 measure_cpu "yara 4.2 -f (fast mode) -r -p $CORES" "$Y" "yara -f -w -C -r -p $CORES $BENCH_DIR/files-rules.yarc $TREE"
@@ -80,31 +86,26 @@ if command -v clamscan >/dev/null 2>&1; then
         mkdir -p "$CR"
         i=0
         : > "$BENCH_DIR/empty" # clamscan refuses /dev/null (special file)
-        for d in $RULES_DIRS; do
-            for f in $(find "$d" -name '*.yar' -o -name '*.yara' | sort); do
-                i=$((i + 1))
-                # A file ClamAV half-loads (an error on one rule) silently
-                # stops every YARA rule matching: only clean loads count.
-                if clamscan --no-summary -d "$f" "$BENCH_DIR/empty" >"$BENCH_DIR/.clam" 2>&1 &&
-                    ! grep -q 'Error\|failed to parse' "$BENCH_DIR/.clam"; then
-                    cp "$f" "$CR/n$i-$(basename "$f")"
-                fi
-            done
+        for f in $(rule_files $RULES_DIRS); do
+            i=$((i + 1))
+            # A file ClamAV half-loads (an error on one rule) silently
+            # stops every YARA rule matching: only clean loads count.
+            if clamscan --no-summary -d "$f" "$BENCH_DIR/empty" >"$BENCH_DIR/.clam" 2>&1 &&
+                ! grep -q 'Error\|failed to parse' "$BENCH_DIR/.clam"; then
+                cp "$f" "$CR/n$i-$(basename "$f")"
+            fi
         done
         touch "$CR/.done"
     fi
     NCR=$(find "$CR" -name '*.yar' | wc -l)
     CLOADED=$(clamscan --debug --no-summary -d "$CR" "$BENCH_DIR/empty" 2>&1 |
         awk '/cli_loadyara: loaded/ { l += $5; t += $7 } END { printf "%d of %d", l, t }')
-    CARGS=""
-    i=0
-    for f in $(find "$CR" -name '*.yar' | sort); do i=$((i + 1)); CARGS="$CARGS c$i:$f"; done
-    yarac -w $EXT $CARGS "$BENCH_DIR/clam-rules.yarc" 2>/dev/null
+    precompile "$BENCH_DIR/clam-rules.yarc" "$CR"
     KC="$KENSA scan -q --threads 1 --no-builtin --yara $CR --set detector.ioc=false"
     $KC /dev/null >/dev/null 2>&1 || true # warm its rules cache
     echo
     echo "Same tree, the $NCR rule files clamscan accepts ($CLOADED rules loaded by ClamAV), one thread:"
-    printf '%-36s %8s %8s %8s %9s %10s %9s\n' tool wall_s cpu_s MB/s files/s peakRSS_MB cpu_ratio
+    table_header
     measure_cpu "clamscan --allmatch" 0 "clamscan --no-summary -i -r --allmatch -d $CR $TREE > $BENCH_DIR/clam.out"
     C=$LAST_CPU
     measure_cpu "yara 4.2 -r -p 1" "$C" "yara -w -C -r -p 1 $BENCH_DIR/clam-rules.yarc $TREE > $BENCH_DIR/yara-clam.out"
