@@ -193,6 +193,83 @@ TEST(broken_rules_reported_rest_load)
     free(data);
 }
 
+static int file_there(const char *dir, const char *name)
+{
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static void touch_aged(const char *dir, const char *name, time_t age)
+{
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    struct timespec ts[2] = {{.tv_sec = time(NULL) - age}, {.tv_sec = time(NULL) - age}};
+    utimensat(AT_FDCWD, p, ts, 0);
+}
+
+/* Every rules change makes a new cache key: the cache keeps the newest
+ * yara.cache_keep entries and the one in use, and sweeps what dead runs
+ * left behind; files that are not kensa's stay. */
+TEST(rules_cache_is_pruned)
+{
+    static const char rule[] = "rule prune_me { strings: $a = \"kensa-prune\" condition: $a }\n";
+    mkdir_p("t_prune/cache");
+    mkdir_p("t_prune/data");
+    ks_test_write("t_prune/r.yar", rule, sizeof rule - 1);
+    ks_test_write("t_prune/data/a.txt", "kensa-prune\n", 12);
+    char *cache = path_in("t_prune/cache"), *r = path_in("t_prune/r.yar"), *data = path_in("t_prune/data");
+    for (int i = 0; i < 10; i++) { /* yara-old0 newest ... yara-old9 oldest */
+        char n[64];
+        snprintf(n, sizeof n, "yara-old%d.sets", i);
+        touch_aged(cache, n, 100 + i * 100);
+        snprintf(n, sizeof n, "yara-old%d.0.yarc", i);
+        touch_aged(cache, n, 100 + i * 100);
+    }
+    touch_aged(cache, "yara-dead.0.yarc", 7200);        /* no manifest, old */
+    touch_aged(cache, "yara-old0.1.yarc.77.tmp", 7200); /* a dead writer's temp */
+    touch_aged(cache, "yara-busy.0.yarc", 0);           /* a writer in progress */
+    touch_aged(cache, "notes.txt", 7200);
+    const char *paths[] = {data, NULL};
+    const char *opts[] = {"yara", r, "builtin", "false", "yara.cache_dir", cache,
+                          "yara.cache_keep", "3", NULL};
+    diags g;
+    ks_engine *e = run(opts, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK(find(e, "yara:prune_me", "a.txt") != NULL);
+        ks_engine_free(e);
+    }
+    int manifests = 0;
+    DIR *d = opendir(cache);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        size_t l = strlen(de->d_name);
+        manifests += l > 5 && !strcmp(de->d_name + l - 5, ".sets");
+    }
+    if (d)
+        closedir(d);
+    CHECK_INT(manifests, 4); /* old0..old2 and the current rules */
+    CHECK(file_there(cache, "yara-old2.sets") && file_there(cache, "yara-old2.0.yarc"));
+    CHECK(!file_there(cache, "yara-old3.sets") && !file_there(cache, "yara-old3.0.yarc"));
+    CHECK(!file_there(cache, "yara-old9.0.yarc"));
+    CHECK(!file_there(cache, "yara-dead.0.yarc"));
+    CHECK(!file_there(cache, "yara-old0.1.yarc.77.tmp"));
+    CHECK(file_there(cache, "yara-busy.0.yarc"));
+    CHECK(file_there(cache, "notes.txt"));
+    /* The entry in use survives its own pruning and is hit next time. */
+    e = run(opts, paths, &g);
+    CHECK(e != NULL && g.cache_hit);
+    if (e)
+        ks_engine_free(e);
+    free(cache);
+    free(r);
+    free(data);
+}
+
 TEST(endless_rule_times_out)
 {
     static const char slow[] =

@@ -651,7 +651,10 @@ static int yara_create(ks_engine *e, void **out)
             mkdirs(cdir);
             /* Diagnostics first: the manifest, renamed last, marks a whole cache. */
             save_diags(dpath, &lc);
-            ks__ysets_save(&d->sets, cpath);
+            if (ks__ysets_save(&d->sets, cpath) == KS_OK) {
+                int64_t keep = ks__opt_int(e, "yara.cache_keep", 8);
+                ks__ysets_prune(cdir, cpath + strlen(cdir) + 1, keep > 0 ? (size_t)keep : 0);
+            }
         }
     }
     report_diags(e, &lc);

@@ -23,9 +23,13 @@
  * the gates and literals; the manifest is renamed into place last, so a
  * reader sees either a whole cache or none.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "detect/yara_sets.h"
 
@@ -707,6 +711,93 @@ out:
     if (rc != KS_OK)
         ks__ysets_free(s);
     return rc;
+}
+
+/* ---- cache pruning -------------------------------------------------------------- */
+
+/* Files of a run that died mid-write are this old before they count as
+ * orphans; a writer in progress is younger. */
+#define ORPHAN_AGE_S 3600
+
+typedef struct centry {
+    char prefix[256];
+    time_t mtime;
+} centry;
+
+static int centry_newer(const void *a, const void *b)
+{
+    time_t x = ((const centry *)a)->mtime, y = ((const centry *)b)->mtime;
+    return (x < y) - (x > y);
+}
+
+/* "yara-<key>[-whole].<anything>" -> length of "yara-<key>[-whole]", or 0. */
+static size_t cache_prefix(const char *name)
+{
+    if (strncmp(name, "yara-", 5) != 0)
+        return 0;
+    size_t n = strcspn(name, ".");
+    return name[n] && n < sizeof ((centry *)0)->prefix ? n : 0;
+}
+
+size_t ks__ysets_prune(const char *dir, const char *current, size_t keep)
+{
+    DIR *d = opendir(dir);
+    centry *v = NULL;
+    size_t n = 0, cap = 0, removed = 0;
+    ks_map *gone = NULL;
+    struct dirent *de;
+    struct stat st;
+    if (!d || !(gone = ks__map_new(16)))
+        goto out;
+    int fd = dirfd(d);
+    while ((de = readdir(d))) {
+        size_t pl = cache_prefix(de->d_name);
+        if (!pl || strcmp(de->d_name + pl, ".sets") != 0 ||
+            fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (ks__grow(&v, &cap, n, sizeof *v, 16) != KS_OK)
+            goto out;
+        memcpy(v[n].prefix, de->d_name, pl);
+        v[n].prefix[pl] = 0;
+        v[n++].mtime = st.st_mtime;
+    }
+    qsort(v, n, sizeof *v, centry_newer);
+    /* Manifests go first: a reader then finds no cache, never half of one. */
+    for (size_t i = 0, kept = 0; i < n; i++) {
+        char name[300];
+        if (!strcmp(v[i].prefix, current) || kept < keep) {
+            kept += strcmp(v[i].prefix, current) != 0;
+            continue;
+        }
+        snprintf(name, sizeof name, "%s.sets", v[i].prefix);
+        if (unlinkat(fd, name, 0) == 0 && ks__map_slot(gone, v[i].prefix, strlen(v[i].prefix), true))
+            removed++;
+    }
+    /* Then the files of removed entries, and orphans: files of a prefix
+     * without a manifest (a run that died before renaming it), once old. */
+    rewinddir(d);
+    time_t now = time(NULL);
+    while ((de = readdir(d))) {
+        size_t pl = cache_prefix(de->d_name);
+        if (!pl || fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        bool victim = ks__map_get(gone, de->d_name, pl) != NULL;
+        if (!victim && now - st.st_mtime > ORPHAN_AGE_S && strcmp(de->d_name + pl, ".sets") != 0) {
+            char man[300];
+            size_t nl = strlen(de->d_name);
+            snprintf(man, sizeof man, "%.*s.sets", (int)pl, de->d_name);
+            victim = (nl > 4 && !strcmp(de->d_name + nl - 4, ".tmp")) ||
+                     fstatat(fd, man, &st, AT_SYMLINK_NOFOLLOW) != 0;
+        }
+        if (victim)
+            unlinkat(fd, de->d_name, 0);
+    }
+out:
+    if (d)
+        closedir(d);
+    ks__map_free(gone);
+    free(v);
+    return removed;
 }
 
 /* ---- selection ------------------------------------------------------------------ */

@@ -78,6 +78,12 @@ int ks__ysets_single(ks_ysets *s, YR_RULES *rules);
 int ks__ysets_save(const ks_ysets *s, const char *prefix);
 int ks__ysets_load(ks_ysets *s, const char *prefix);
 
+/* Bounds the cache dir: removes the cached rules ("yara-<key>...") but the
+ * `keep` newest by manifest time and `current` (a prefix's basename), then
+ * files left without a manifest by runs that died over an hour ago.
+ * Returns the number of cache entries removed. Best effort. */
+size_t ks__ysets_prune(const char *dir, const char *current, size_t keep);
+
 /* A worker's Vectorscan state for the literal gate. */
 typedef struct ks_ygatews {
     hs_scratch_t *scr;
