@@ -72,8 +72,8 @@ TEST(pe_conjuncts_imply_mz)
         "import \"pe\" rule a { condition: filesize < 1MB and not pe.is_dll() }",
         "import \"pe\" rule a { condition: pe.characteristics & pe.DLL and filesize > 10 }",
         "import \"pe\" rule a { condition: pe.version_info[\"CompanyName\"] contains \"x\" }",
-        "import \"pe\" rule a { condition: for any i in (0 .. pe.number_of_signatures) : "
-        "(pe.signatures[i].issuer contains \"x\" and filesize > 2) }",
+        ("import \"pe\" rule a { condition: for any i in (0 .. pe.number_of_signatures) : "
+         "(pe.signatures[i].issuer contains \"x\" and filesize > 2) }"),
         "import \"pe\" rule a { strings: $a = { 83 EC } condition: $a at pe.entry_point }",
         "rule a { condition: uint16be(0) == 0x4d5a and filesize > 2 }",
     };
