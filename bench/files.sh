@@ -66,7 +66,7 @@ Y=$LAST_CPU
 measure_cpu "yara 4.2 -f (fast mode) -r -p $CORES" "$Y" "yara -f -w -C -r -p $CORES $BENCH_DIR/files-rules.yarc $TREE"
 measure_cpu "kensa scan (yara only)" "$Y" "$KENSA scan -q $KARGS --set detector.ioc=false --json $BENCH_DIR/kensa.jsonl $TREE"
 measure_cpu "kensa scan --threads 1 (yara only)" "$Y" "$KENSA scan -q --threads 1 $KARGS --set detector.ioc=false $TREE"
-measure_cpu "kensa scan (yara + IOCs)" "$Y" "$KENSA scan -q $KARGS $TREE"
+measure_cpu "kensa scan (yara + IOCs)" "$Y" "$KENSA scan -q $KARGS --ioc rules/ioc $TREE"
 measure_cpu "kensa scan (IOCs only)" "$Y" "$KENSA scan -q --set detector.yara=false $TREE"
 echo "(MB/s and files/s from wall time; cpu_ratio = yara -p $CORES CPU seconds / tool CPU seconds)"
 YM=$(wc -l < "$BENCH_DIR/yara.out")

@@ -77,6 +77,20 @@ struct ks_input {
 };
 
 /* ---- files (file detectors) ----------------------------------------------------- */
+enum {
+    KS_FH_MD5 = 1 << 0,
+    KS_FH_SHA1 = 1 << 1,
+    KS_FH_SHA256 = 1 << 2,
+};
+
+typedef struct ks_fhash {
+    unsigned have;        /* KS_FH_* computed */
+    uint8_t md5[16];
+    uint8_t sha1[20];
+    uint8_t sha256[32];
+    uint64_t nread;       /* bytes actually read (a file may shrink) */
+} ks_fhash;
+
 typedef struct ks_file {
     const char *path;        /* as walked */
     const char *name;        /* basename */
@@ -85,6 +99,10 @@ typedef struct ks_file {
     const uint8_t *head;     /* first bytes (decompressed if compressed) */
     size_t nhead;
     const char *format;      /* input format that claimed it, or NULL */
+    /* Digests the file detectors computed so far (the dispatcher's, one
+     * per file, starting empty): a detector takes those it needs from here
+     * and adds those it computes, so one read serves them all. */
+    ks_fhash *fh;
 } ks_file;
 
 /* ---- detectors ------------------------------------------------------------------ */

@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <fcntl.h>
+#include "core/source.h"
+#include "detect/fileinfo.h"
 #include "harness.h"
 #include "kensa/kensa.h"
 
@@ -165,6 +168,35 @@ TEST(hash_lists_all_shapes)
     free(l1);
     free(l2);
     free(data);
+}
+
+/* One read serves every file detector: digests recorded in the file's
+ * ks_file.fh are not computed again. The file is gone before the second
+ * ask, so any read then fails. */
+TEST(digests_shared_between_detectors)
+{
+    const char *p = ks_test_write("shared.bin", "kensa shared digest\n", 20);
+    char err[256], want[65], got[65];
+    ks_source *src = NULL;
+    ks_fread rd = {0};
+    ks_fhash fh = {0}, out;
+    CHECK_INT(ks__source_open(AT_FDCWD, p, p, &src, err, sizeof err), KS_OK);
+    CHECK_INT(ks__fread_init(&rd), KS_OK);
+    if (!src || !rd.buf)
+        goto out;
+    ks_file f = {.path = p, .name = "shared.bin", .src = src, .fh = &fh};
+    CHECK(ks__file_hashes(&rd, &f, KS_FH_SHA256 | KS_FH_MD5, &out, err, sizeof err));
+    CHECK_INT(fh.have, KS_FH_SHA256 | KS_FH_MD5);
+    CHECK(unlink(p) == 0);
+    memset(&out, 0, sizeof out);
+    CHECK(ks__file_hashes(&rd, &f, KS_FH_SHA256, &out, err, sizeof err));
+    digest(EVP_sha256(), "kensa shared digest\n", want);
+    ks__hex(out.sha256, 32, got);
+    CHECK(strcmp(got, want) == 0);
+    CHECK(!ks__file_hashes(&rd, &f, KS_FH_SHA1, &out, err, sizeof err)); /* needs a read */
+out:
+    ks__fread_release(&rd);
+    ks__source_close(src);
 }
 
 TEST(filename_regex_scores_and_fp)

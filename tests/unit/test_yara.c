@@ -714,7 +714,8 @@ static void engine_pairs(ks_engine *e, pairs *p)
         if (strncmp(f->rule_id, "yara:", 5) == 0 && f->nevidence)
             pairs_add(p, f->rule_id + 5, f->evidence[0].path);
     }
-    qsort(p->v, p->n, sizeof *p->v, cmp_s);
+    if (p->n) /* v is NULL when empty, which qsort may not take */
+        qsort(p->v, p->n, sizeof *p->v, cmp_s);
 }
 
 static void scan_pairs(const char *const *opts, const char *const *paths, pairs *out, diags *g)

@@ -138,13 +138,42 @@ int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, 
         }
     }
     out->nread = off;
-    if (!stopped)
+    if (!stopped) {
         hashers_final(&h, out);
+        if (f->fh)
+            ks__fhash_merge(f->fh, out);
+    }
 out:
     if (fd >= 0)
         close(fd);
     hashers_release(&h);
     return rc;
+}
+
+void ks__fhash_merge(ks_fhash *dst, const ks_fhash *src)
+{
+    unsigned add = src->have & ~dst->have;
+    if (add & KS_FH_MD5)
+        memcpy(dst->md5, src->md5, sizeof dst->md5);
+    if (add & KS_FH_SHA1)
+        memcpy(dst->sha1, src->sha1, sizeof dst->sha1);
+    if (add & KS_FH_SHA256)
+        memcpy(dst->sha256, src->sha256, sizeof dst->sha256);
+    if (add)
+        dst->nread = src->nread;
+    dst->have |= add;
+}
+
+bool ks__file_hashes(ks_fread *r, const ks_file *f, unsigned want, ks_fhash *out, char *errbuf,
+                     size_t errcap)
+{
+    unsigned missing = want & ~(f->fh ? f->fh->have : 0);
+    memset(out, 0, sizeof *out);
+    if (missing && ks__file_read(r, f, missing, NULL, NULL, out, errbuf, errcap) != KS_OK)
+        return false;
+    if (f->fh)
+        *out = *f->fh; /* the read merged its digests into it */
+    return (out->have & want) == want;
 }
 
 void ks__hex(const uint8_t *p, size_t n, char *out)

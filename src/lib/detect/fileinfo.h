@@ -19,20 +19,6 @@
 
 #include "kensa_int.h"
 
-enum {
-    KS_FH_MD5 = 1 << 0,
-    KS_FH_SHA1 = 1 << 1,
-    KS_FH_SHA256 = 1 << 2,
-};
-
-typedef struct ks_fhash {
-    unsigned have;        /* KS_FH_* computed */
-    uint8_t md5[16];
-    uint8_t sha1[20];
-    uint8_t sha256[32];
-    uint64_t nread;       /* bytes actually read (a file may shrink) */
-} ks_fhash;
-
 /* Called for each chunk of content, in order; off is its stream offset.
  * Returning non-zero stops the read (the hashes are then incomplete). */
 typedef int (*ks_chunk_fn)(void *ud, const uint8_t *p, size_t n, uint64_t off);
@@ -51,6 +37,14 @@ void ks__fread_release(ks_fread *r);
  * computed. */
 int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, void *ud,
                   ks_fhash *out, char *errbuf, size_t errcap);
+
+/* Makes sure f->fh holds the digests in want, reading f once (pread, in
+ * chunks) for those it lacks, and copies f->fh into out. True when all of
+ * want is there; false with a sentence in errbuf when f could not be read. */
+bool ks__file_hashes(ks_fread *r, const ks_file *f, unsigned want, ks_fhash *out, char *errbuf,
+                     size_t errcap);
+/* Adds to dst the digests src has and dst lacks. */
+void ks__fhash_merge(ks_fhash *dst, const ks_fhash *src);
 
 /* Lowercase hex of p[0..n) into out (2n+1 bytes). */
 void ks__hex(const uint8_t *p, size_t n, char *out);

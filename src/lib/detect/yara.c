@@ -793,17 +793,17 @@ static int64_t ts_ns(const struct timespec *t)
 }
 
 /* Hashes computed once per file, only when needed (a match, allowlist,
- * dedupe). False if the file could not be read. */
+ * dedupe), or taken from those the ioc detector (which runs first)
+ * computed in its read. False if the file could not be read. */
 static bool ensure_hashes(yara_ws *ws, unsigned want)
 {
     char err[256];
     if (ws->hashed && (ws->fh.have & want) == want)
         return true;
-    if (ks__file_read(&ws->rd, ws->f, want | ws->fh.have, NULL, NULL, &ws->fh, err,
-                      sizeof err) != KS_OK)
+    if (!ks__file_hashes(&ws->rd, ws->f, want | ws->fh.have, &ws->fh, err, sizeof err))
         return false;
     ws->hashed = true;
-    return (ws->fh.have & want) == want;
+    return true;
 }
 
 static bool is_tech_id(const char *s, size_t n)

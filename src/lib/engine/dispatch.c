@@ -185,8 +185,9 @@ static void run_file(file_task *t, ks_worker *w)
         file_dets = false;
     }
     if (file_dets) {
+        ks_fhash fh = {0};
         ks_file f = {.path = t->path, .name = name, .st = st, .src = src, .head = head,
-                     .nhead = nhead, .format = best ? best->name : NULL};
+                     .nhead = nhead, .format = best ? best->name : NULL, .fh = &fh};
         for (size_t d = 0; d < e->ndets; d++) {
             const struct ks_detector *det = e->dets[d].d;
             if (det->on_file)
