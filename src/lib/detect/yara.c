@@ -388,10 +388,11 @@ static int rules_key(const pathlist *pl, char key[65], bool *path_ext)
         rc = KS_ENOMEM;
         goto out;
     }
-    char ver[64];
-    /* the splitter's version too: a better reader must not meet an old cache */
-    snprintf(ver, sizeof ver, "kensa-yara-2 split-%d %s %s", KS_YSPLIT_VERSION, YR_VERSION,
-             KENSA_VERSION);
+    char ver[128];
+    /* the splitter's and the cache format's versions too: a better reader
+     * must not meet an old cache, nor two builds share one entry */
+    snprintf(ver, sizeof ver, "kensa-yara-2 split-%d sets-%d %s %s", KS_YSPLIT_VERSION,
+             KS_YSETS_FORMAT, YR_VERSION, KENSA_VERSION);
     EVP_DigestUpdate(ctx, ver, strlen(ver) + 1);
     for (size_t i = 0; i < pl->n; i++) {
         FILE *fp = fopen(pl->v[i], "rb");

@@ -38,7 +38,9 @@
  * for most files of a web tree while gating only a few rules. */
 #define MIN_MAGIC_RULES 16
 #define MAX_SRC_BYTES ((size_t)64 << 20)
-#define MANIFEST_MAGIC "kensa-yara-sets 5"
+#define MANIFEST_MAGIC_(v) "kensa-yara-sets " #v
+#define MANIFEST_MAGIC_V(v) MANIFEST_MAGIC_(v)
+#define MANIFEST_MAGIC MANIFEST_MAGIC_V(KS_YSETS_FORMAT)
 
 typedef struct yfile {
     char *src;

@@ -74,7 +74,11 @@ int ks__ysets_build(ks_ysets *s, char *const *paths, const bool *good, size_t n,
 /* One always-run set holding rules (takes ownership). */
 int ks__ysets_single(ks_ysets *s, YR_RULES *rules);
 
-/* Cache: <prefix>.<i>.yarc per set plus <prefix>.sets, written last. */
+/* Cache: <prefix>.<i>.yarc per set, <prefix>.lits.hs (the literal
+ * prefilter), then <prefix>.sets, written last. KS_YSETS_FORMAT is part of
+ * the cache key: bump it when what is written changes, so two builds never
+ * take turns overwriting one entry. */
+#define KS_YSETS_FORMAT 5
 int ks__ysets_save(const ks_ysets *s, const char *prefix);
 int ks__ysets_load(ks_ysets *s, const char *prefix);
 
