@@ -81,6 +81,15 @@ int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, 
     bool stopped = false;
 
     memset(out, 0, sizeof *out);
+    if (f->fh) {
+        /* digests an earlier detector computed for this file are not
+         * computed again, and with no chunk wanted nothing is read */
+        want &= ~f->fh->have;
+        if (!want && !fn) {
+            *out = *f->fh;
+            return KS_OK;
+        }
+    }
     rc = hashers_init(&h, want);
     if (rc != KS_OK) {
         snprintf(errbuf, errcap, "out of memory for hashing");
@@ -138,10 +147,11 @@ int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, 
         }
     }
     out->nread = off;
-    if (!stopped) {
+    if (!stopped)
         hashers_final(&h, out);
-        if (f->fh)
-            ks__fhash_merge(f->fh, out);
+    if (f->fh) {
+        ks__fhash_merge(f->fh, out);
+        ks__fhash_merge(out, f->fh);
     }
 out:
     if (fd >= 0)
@@ -162,18 +172,6 @@ void ks__fhash_merge(ks_fhash *dst, const ks_fhash *src)
     if (add)
         dst->nread = src->nread;
     dst->have |= add;
-}
-
-bool ks__file_hashes(ks_fread *r, const ks_file *f, unsigned want, ks_fhash *out, char *errbuf,
-                     size_t errcap)
-{
-    unsigned missing = want & ~(f->fh ? f->fh->have : 0);
-    memset(out, 0, sizeof *out);
-    if (missing && ks__file_read(r, f, missing, NULL, NULL, out, errbuf, errcap) != KS_OK)
-        return false;
-    if (f->fh)
-        *out = *f->fh; /* the read merged its digests into it */
-    return (out->have & want) == want;
 }
 
 void ks__hex(const uint8_t *p, size_t n, char *out)

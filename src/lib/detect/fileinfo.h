@@ -33,16 +33,13 @@ void ks__fread_release(ks_fread *r);
 
 /* Reads f's whole content once, hashing with the algorithms in `want` and
  * passing every chunk to fn (may be NULL). KS_OK, or KS_EIO / KS_EPERM with
- * a sentence in errbuf (the caller reports it). out->have says what was
- * computed. */
+ * a sentence in errbuf (the caller reports it). out->have says what is
+ * known. With f->fh (the file's shared digests), digests already there are
+ * taken, not computed, those computed are added to it, and when nothing is
+ * missing and fn is NULL the file is not read at all. */
 int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, void *ud,
                   ks_fhash *out, char *errbuf, size_t errcap);
 
-/* Makes sure f->fh holds the digests in want, reading f once (pread, in
- * chunks) for those it lacks, and copies f->fh into out. True when all of
- * want is there; false with a sentence in errbuf when f could not be read. */
-bool ks__file_hashes(ks_fread *r, const ks_file *f, unsigned want, ks_fhash *out, char *errbuf,
-                     size_t errcap);
 /* Adds to dst the digests src has and dst lacks. */
 void ks__fhash_merge(ks_fhash *dst, const ks_fhash *src);
 

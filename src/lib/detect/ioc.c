@@ -1081,18 +1081,14 @@ static int ioc_on_file(void *p, const ks_file *f)
                 on_name_hit((unsigned)i, 0, 0, 0, ws);
     }
 
-    /* Content: one read for the hashes and the literals, which the other
-     * file detectors' hashes then come from (f->fh); none when no literal
-     * list is loaded and the digests are known already. */
-    unsigned missing = d->algos & ~(f->fh ? f->fh->have : 0);
-    if (!d->lit_db && !missing && d->algos) {
-        fh = *f->fh;
-        have_fh = true;
-    } else if (d->algos || d->lit_db) {
+    /* Content: one read for the hashes and the literals, whose digests
+     * the file detectors after this one take from f->fh. */
+    if (d->algos || d->lit_db) {
         ws->stream = NULL;
         if (d->lit_db && hs_open_stream(d->lit_db, 0, &ws->stream) != HS_SUCCESS)
             ws->stream = NULL;
-        int rc = ks__file_read(&ws->rd, f, missing, on_chunk, ws, &fh, err, sizeof err);
+        int rc = ks__file_read(&ws->rd, f, d->algos, ws->stream ? on_chunk : NULL, ws, &fh, err,
+                               sizeof err);
         if (ws->stream)
             hs_close_stream(ws->stream, ws->lit_scratch, on_lit_hit, ws);
         ws->stream = NULL;
@@ -1100,8 +1096,6 @@ static int ioc_on_file(void *p, const ks_file *f)
             ks__diag(d->e, KS_DIAG_ERROR, rc, "ioc", &loc, "%s", err);
         else
             have_fh = true;
-        if (have_fh && f->fh)
-            fh = *f->fh; /* the read merged its digests into it */
     }
 
     /* Findings. */

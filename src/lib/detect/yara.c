@@ -801,10 +801,11 @@ static bool ensure_hashes(yara_ws *ws, unsigned want)
     char err[256];
     if (ws->hashed && (ws->fh.have & want) == want)
         return true;
-    if (!ks__file_hashes(&ws->rd, ws->f, want | ws->fh.have, &ws->fh, err, sizeof err))
+    if (ks__file_read(&ws->rd, ws->f, want | ws->fh.have, NULL, NULL, &ws->fh, err,
+                      sizeof err) != KS_OK)
         return false;
     ws->hashed = true;
-    return true;
+    return (ws->fh.have & want) == want;
 }
 
 static bool is_tech_id(const char *s, size_t n)
