@@ -460,7 +460,7 @@ static void mkdirs(const char *path)
 static void save_diags(const char *path, const load_ctx *lc)
 {
     char tmp[4400];
-    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    ks__ycache_tmp(tmp, sizeof tmp, path);
     FILE *fp = fopen(tmp, "w");
     if (!fp)
         return;
@@ -472,10 +472,7 @@ static void save_diags(const char *path, const load_ctx *lc)
                 *m = ' ';
         fprintf(fp, "%d\t%d\t%s\t%s\n", d->level, d->line, d->file, d->msg);
     }
-    if (fclose(fp) == 0)
-        rename(tmp, path);
-    else
-        unlink(tmp);
+    ks__ycache_commit(fp, true, tmp, path);
 }
 
 static void load_diags(const char *path, load_ctx *lc)

@@ -401,11 +401,11 @@ static int bind_gated(ks_ysets *s)
             ks_ygated *gd = &y->gated[y->ngated];
             size_t ns = 0;
             yr_rule_strings_foreach(rule, str) ns++;
-            if (!ns || !(gd->sidx = malloc(ns * sizeof *gd->sidx))) {
-                rc = ns ? KS_ENOMEM : KS_OK;
-                if (rc != KS_OK)
-                    break;
-                continue;
+            if (!ns)
+                continue; /* nothing to switch off */
+            if (!(gd->sidx = malloc(ns * sizeof *gd->sidx))) {
+                rc = KS_ENOMEM;
+                break;
             }
             yr_rule_strings_foreach(rule, str) gd->sidx[gd->nsidx++] = str->idx;
             gd->lit0 = gr->lit0;
@@ -523,6 +523,26 @@ int ks__ysets_single(ks_ysets *s, YR_RULES *rules)
 
 /* ---- cache ---------------------------------------------------------------------- */
 
+/* Every cache file is written under "<path>.<pid>.tmp" beside its place
+ * and renamed into it: a reader never sees half a file, and pruning knows
+ * the leftovers of a run that died by the suffix. */
+#define TMP_SUFFIX ".tmp"
+
+void ks__ycache_tmp(char *tmp, size_t cap, const char *path)
+{
+    snprintf(tmp, cap, "%s.%d" TMP_SUFFIX, path, (int)getpid());
+}
+
+bool ks__ycache_commit(FILE *fp, bool ok, const char *tmp, const char *path)
+{
+    if (fp && fclose(fp) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) == 0)
+        return true;
+    unlink(tmp);
+    return false;
+}
+
 /* The literal prefilter is cached serialized too: compiling thousands of
  * literals takes Vectorscan ~0.1 s, half of a warm start. Written before
  * the manifest, so a manifest never sits beside a database from other
@@ -539,12 +559,9 @@ static void save_lits(const ks_ysets *s, const char *prefix)
     }
     if (hs_serialize_database(s->lits, &bytes, &len) != HS_SUCCESS)
         return;
-    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-    if ((fp = fopen(tmp, "wb"))) {
-        bool ok = fwrite(bytes, 1, len, fp) == len;
-        if (fclose(fp) != 0 || !ok || rename(tmp, path) != 0)
-            unlink(tmp);
-    }
+    ks__ycache_tmp(tmp, sizeof tmp, path);
+    if ((fp = fopen(tmp, "wb")))
+        ks__ycache_commit(fp, fwrite(bytes, 1, len, fp) == len, tmp, path);
     free(bytes); /* hs_serialize_database allocates with the default (libc) allocator */
 }
 
@@ -565,18 +582,16 @@ int ks__ysets_save(const ks_ysets *s, const char *prefix)
 {
     char path[4200], tmp[4300];
     FILE *fp = NULL;
-    int rc = KS_EIO;
     save_lits(s, prefix);
     for (size_t i = 0; i < s->n; i++) {
         snprintf(path, sizeof path, "%s.%zu.yarc", prefix, i);
-        snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-        if (yr_rules_save(s->set[i].rules, tmp) != ERROR_SUCCESS || rename(tmp, path) != 0) {
-            unlink(tmp);
+        ks__ycache_tmp(tmp, sizeof tmp, path);
+        if (!ks__ycache_commit(NULL, yr_rules_save(s->set[i].rules, tmp) == ERROR_SUCCESS, tmp,
+                               path))
             return KS_EIO;
-        }
     }
     snprintf(path, sizeof path, "%s.sets", prefix);
-    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    ks__ycache_tmp(tmp, sizeof tmp, path);
     if (!(fp = fopen(tmp, "w")))
         return KS_EIO;
     fprintf(fp, "%s\n", MANIFEST_MAGIC);
@@ -600,11 +615,7 @@ int ks__ysets_save(const ks_ysets *s, const char *prefix)
             fprintf(fp, "%02x", s->lit[i].bytes[k]);
         fputc('\n', fp);
     }
-    if (fclose(fp) == 0 && rename(tmp, path) == 0)
-        rc = KS_OK;
-    else
-        unlink(tmp);
-    return rc;
+    return ks__ycache_commit(fp, true, tmp, path) ? KS_OK : KS_EIO;
 }
 
 /* "<caseless> <set> <hex>" */
@@ -788,7 +799,8 @@ size_t ks__ysets_prune(const char *dir, const char *current, size_t keep)
             char man[300];
             size_t nl = strlen(de->d_name);
             snprintf(man, sizeof man, "%.*s.sets", (int)pl, de->d_name);
-            victim = (nl > 4 && !strcmp(de->d_name + nl - 4, ".tmp")) ||
+            size_t sl = strlen(TMP_SUFFIX);
+            victim = (nl > sl && !strcmp(de->d_name + nl - sl, TMP_SUFFIX)) ||
                      fstatat(fd, man, &st, AT_SYMLINK_NOFOLLOW) != 0;
         }
         if (victim)
@@ -833,6 +845,13 @@ typedef struct litscan {
     bool failed;
 } litscan;
 
+/* Every literal set open and no gated rule to tell apart: the rest of
+ * the file can change nothing. */
+static bool lit_done(const litscan *ls)
+{
+    return ls->hit == ls->s->litmask && !ls->s->need_hits;
+}
+
 static int on_lit(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                   void *ud)
 {
@@ -842,16 +861,14 @@ static int on_lit(unsigned id, unsigned long long from, unsigned long long to, u
         ls->hit |= 1u << ls->s->litset[id];
         ls->g->hit[id / 64] |= 1ull << (id % 64);
     }
-    /* every literal set open and no gated rule to tell apart: stop */
-    return ls->hit == ls->s->litmask && !ls->s->need_hits;
+    return lit_done(ls); /* non-zero stops the scan */
 }
 
 static int lit_chunk(void *ud, const uint8_t *p, size_t n, uint64_t off)
 {
     litscan *ls = ud;
     (void)off;
-    bool done = ls->hit == ls->s->litmask && !ls->s->need_hits;
-    while (n > 0 && !done && !ls->failed) {
+    while (n > 0 && !lit_done(ls) && !ls->failed) {
         unsigned part = n > (1u << 30) ? 1u << 30 : (unsigned)n;
         hs_error_t e =
             hs_scan_stream(ls->g->st, (const char *)p, part, 0, ls->g->scr, on_lit, ls);
@@ -859,9 +876,8 @@ static int lit_chunk(void *ud, const uint8_t *p, size_t n, uint64_t off)
             ls->failed = true;
         p += part;
         n -= part;
-        done = ls->hit == ls->s->litmask && !ls->s->need_hits;
     }
-    return done || ls->failed;
+    return lit_done(ls) || ls->failed;
 }
 
 /* The literal sets (bits) whose literals occur in the file; all of them
