@@ -487,7 +487,7 @@ static void str_literal(const lexer *lx, ystr *st)
 /* Strings of a rule one of which must match. */
 typedef struct sset {
     size_t *v;    /* indices into the rule's strings; owned */
-    size_t n;
+    size_t n, cap;
     size_t score; /* shortest literal among them (bigger: rarer) */
 } sset;
 
@@ -533,12 +533,10 @@ static bool sset_add(rctx *c, sset *s, size_t i)
     for (size_t k = 0; k < s->n; k++)
         if (s->v[k] == i)
             return true;
-    size_t *nv = realloc(s->v, (s->n + 1) * sizeof *nv);
-    if (!nv) {
+    if (ks__grow(&s->v, &s->cap, s->n, sizeof *s->v, 8) != KS_OK) {
         c->oom = true;
         return false;
     }
-    s->v = nv;
     s->v[s->n++] = i;
     size_t sc = c->strs[i].litlen;
     s->score = s->n == 1 || sc < s->score ? sc : s->score;
@@ -716,10 +714,9 @@ static bool magic_atom(rctx *c, size_t i, size_t j, ks_ymagic *m)
         if (val > UINT32_MAX)
             return false;
         if (fns[k].be) /* one form per magic: uint16be(0) == 0x4d5a is the MZ set's */
-            val = fns[k].w == 2 ? ((val & 0xff) << 8) | (val >> 8)
-                : fns[k].w == 4 ? ((val & 0xff) << 24) | ((val & 0xff00) << 8) |
-                                      ((val >> 8) & 0xff00) | (val >> 24)
-                                : val;
+            val = fns[k].w == 2   ? __builtin_bswap16((uint16_t)val)
+                  : fns[k].w == 4 ? __builtin_bswap32((uint32_t)val)
+                                  : val;
         *m = (ks_ymagic){.off = (uint32_t)off, .width = fns[k].w, .be = 0, .value = (uint32_t)val};
         return true;
     }
