@@ -81,7 +81,8 @@ echo "matches: yara $YM (rule, file) pairs, kensa $KM findings (kensa sets real 
 # --allmatch reports every matching rule, not just the first.
 if command -v clamscan >/dev/null 2>&1; then
     CR=$BENCH_DIR/clam-rules
-    if [ ! -f "$CR/.done" ]; then
+    # kept between runs, for the rule dirs it was made from
+    if [ "$(cat "$CR/.done" 2>/dev/null)" != "$RULES_DIRS" ]; then
         rm -rf "$CR"
         mkdir -p "$CR"
         i=0
@@ -95,7 +96,7 @@ if command -v clamscan >/dev/null 2>&1; then
                 cp "$f" "$CR/n$i-$(basename "$f")"
             fi
         done
-        touch "$CR/.done"
+        echo "$RULES_DIRS" > "$CR/.done"
     fi
     NCR=$(find "$CR" -name '*.yar' | wc -l)
     CLOADED=$(clamscan --debug --no-summary -d "$CR" "$BENCH_DIR/empty" 2>&1 |
