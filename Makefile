@@ -11,7 +11,11 @@
 
 BUILD    ?= build
 CC       ?= cc
-PKGS     := yara libcrypto libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd
+PKGS     := yara libcrypto libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd \
+            gmime-3.0 libarchive poppler-glib libgit2 libsodium gnutls rdkafka libnats \
+            libpff libpst libytnef libolecf libxml-2.0
+# libphonenumber (C++) ships no .pc file: linked by name, with the C++ runtime
+# for the thin C++ shims (src/lib/**/*.cc) that wrap it.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -20,15 +24,19 @@ WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla
             -Wwrite-strings -Wformat-security -fno-common -Wno-missing-field-initializers
 CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -pthread \
             -Iinclude -Isrc/lib $(PKG_CFLAGS) -DKS_RULES_DIR_DEFAULT=\"$(CURDIR)/rules\" $(EXTRA_CFLAGS)
-LDLIBS_ALL := $(PKG_LIBS) -lpthread -lm $(EXTRA_LDFLAGS)
+LDLIBS_ALL := -Wl,--as-needed $(PKG_LIBS) -lphonenumber -lstdc++ -lpthread -lm $(EXTRA_LDFLAGS)
+CXX      ?= c++
+CXXFLAGS_ALL := -std=c++17 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -fPIC -pthread \
+            -Iinclude -Isrc/lib $(EXTRA_CFLAGS)
 
 LIB_SRC  := $(shell find src/lib -name '*.c' | sort)
+LIB_CXX_SRC := $(shell find src/lib -name '*.cc' | sort)
 CLI_SRC  := $(wildcard src/cli/*.c)
 GEN_SRC  := $(wildcard src/gen/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRC:%.cc=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 GEN_OBJ  := $(GEN_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -46,6 +54,11 @@ $(BUILD)/obj/src/lib/%.o: src/lib/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS_ALL) -DKS_BUILDING_LIBRARY -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/src/lib/%.o: src/lib/%.cc
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	@$(CXX) $(CXXFLAGS_ALL) -DKS_BUILDING_LIBRARY -fvisibility=hidden -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -93,10 +106,10 @@ hunt: deps
 	  if [ $$rc -ge 2 ]; then exit $$rc; fi
 
 asan: deps
-	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-asan CC=clang \
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-asan CC=clang CXX=clang++ \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  $(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	  $(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 FUZZ_SECONDS ?= 60

@@ -9,6 +9,10 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libyara-dev libvectorscan-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev
 libmicrohttpd-dev libpcre2-dev zlib1g-dev libzstd-dev libssl-dev
 libjansson-dev libjson-c-dev
+libgmime-3.0-dev libarchive-dev libpoppler-glib-dev libgit2-dev libsodium-dev
+libgnutls28-dev librdkafka-dev libnats-dev libpff-dev libpst-dev libytnef0-dev
+libolecf-dev libxml2-dev libphonenumber-dev g++
+nats-server dnsmasq wrk hyperfine chromium chromium-driver python3-jsonschema
 jq yara ripgrep libevtx-utils python3-evtx time zstd gzip curl $*"
 missing=""
 for p in $PKGS; do

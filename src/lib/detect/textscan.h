@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The text scanner: finds secrets and personal data in decoded UTF-8 text.
+ * One Vectorscan database over every rule's anchor literals/patterns makes
+ * the first pass; each candidate is then confirmed on a small window by the
+ * rule's PCRE2 pattern and its validator (checksums: GitHub CRC32, Luhn + IIN,
+ * IBAN mod-97, SSN ranges, My Number check digit, libphonenumber, JWT
+ * decoding, AWS key id -> account id, documented example keys...).
+ *
+ * Rules are data: kensa's own YAML pack (rules/secrets/), Nosey Parker YAML
+ * rules and gitleaks TOML rules load through the same compiler.
+ *
+ * Users: the secrets detector (src/lib/detect/secrets.c), the exposure index
+ * builder, the mailbox join. A compiled ks_textscan is immutable and shared
+ * by threads; each thread owns a ks_textscratch.
+ *
+ * Clear values: a match hands the callback the raw value (borrowed, for the
+ * call) so callers can hash it; nothing here prints or stores it. Callers
+ * print only `redacted` unless the user passed --reveal.
+ */
+#ifndef KS_TEXTSCAN_H
+#define KS_TEXTSCAN_H
+
+#include "kensa_int.h"
+
+typedef struct ks_textscan ks_textscan;
+typedef struct ks_textscratch ks_textscratch;
+
+typedef enum ks_tclass {
+    KS_TC_SECRET = 1,   /* credentials, keys, tokens, passwords */
+    KS_TC_PII = 2       /* e-mail, phone, card, IBAN, national ids */
+} ks_tclass;
+
+typedef enum ks_tvalid {
+    KS_TV_UNCHECKED = 0, /* the format has no checksum */
+    KS_TV_VALID,         /* checksum / structure verified */
+    KS_TV_EXAMPLE,       /* a documented example value (AKIAIOSFODNN7EXAMPLE) */
+    KS_TV_VERIFIED_LIVE  /* --verify confirmed it online */
+} ks_tvalid;
+
+typedef struct ks_tmatch {
+    ks_tclass cls;
+    const char *type;        /* "aws.access_key", "github.token", "pii.email", ... */
+    const char *rule_id;     /* "kensa.secret.aws-access-key", "np.github.1", "gitleaks.x" */
+    const char *rule_name;   /* human title */
+    ks_severity severity;
+    ks_tvalid valid;
+    int confidence;          /* 0..100 after context words */
+    /* The value: raw bytes in the scanned text (borrowed for the call) and
+     * its normalised form (card/IBAN without spaces, e-mail lower-cased,
+     * phone E.164) from which value_sha256/secret_sha256 are computed. */
+    const char *value;
+    size_t nvalue;
+    const char *norm;
+    size_t nnorm;
+    uint8_t sha256[32];      /* of norm (PII) or of the exact secret bytes */
+    char redacted[64];       /* first/last characters only, NUL-terminated */
+    uint64_t offset;         /* of value in the scanned text */
+    const ks_kv *details;    /* decoded facts: AWS account id, SAS permissions
+                              * and expiry, JWT claims, paired secret type... */
+    size_t ndetails;
+} ks_tmatch;
+
+typedef int (*ks_tmatch_fn)(void *ud, const ks_tmatch *m); /* non-zero stops */
+
+/* Compiles kensa's pack plus the rule paths in the engine's options
+ * (secrets.rules: files or directories of kensa YAML / Nosey Parker YAML /
+ * gitleaks TOML). e may be NULL (tests): the bundled pack from rules_dir.
+ * Per-rule errors are diagnostics. */
+int ks__textscan_new(ks_engine *e, const char *rules_dir, ks_textscan **out);
+void ks__textscan_free(ks_textscan *ts);
+int ks__textscratch_new(const ks_textscan *ts, ks_textscratch **out);
+void ks__textscratch_free(ks_textscratch *s);
+
+/* Scans text[0..n); classes is a mask of ks_tclass. Calls fn per confirmed
+ * match in text order. */
+int ks__textscan_run(const ks_textscan *ts, ks_textscratch *s, unsigned classes,
+                     const char *text, size_t n, ks_tmatch_fn fn, void *ud);
+
+#endif
