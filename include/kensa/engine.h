@@ -71,6 +71,14 @@ KS_API void ks_engine_on_progress(ks_engine *e, ks_progress_fn fn, void *ud);
  * (no detector could be built, out of memory). */
 KS_API int ks_engine_run(ks_engine *e);
 
+/* Instead of ks_engine_run: every evidence path is a saved run (JSON lines
+ * of schema kensa.finding/1, as the "jsonl" output writes; .gz/.zst and "-"
+ * work) and its findings are loaded as if a hunt had found them, so any
+ * output re-renders saved runs, several merged into one (a finding present
+ * in two runs is kept once). Lines that are not findings are warnings; a
+ * file with no finding is an error diagnostic. Runs once per engine. */
+KS_API int ks_engine_report(ks_engine *e);
+
 KS_API const ks_stats *ks_engine_stats(const ks_engine *e);
 /* Findings sorted by first time, then severity (highest first). Valid
  * until ks_engine_free(). */

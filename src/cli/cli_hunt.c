@@ -127,6 +127,19 @@ static int set_kv(ks_engine *e, cli_run *run, const char *kv)
     return 0;
 }
 
+/* Flags that name an output: --json FILE is output "jsonl" to FILE. */
+static const char *output_flag(const char *name)
+{
+    static const char *const map[][2] = {
+        {"json", "jsonl"}, {"csv", "csv"},     {"html", "html"},   {"ocsf", "ocsf"},
+        {"stix", "stix"},  {"sarif", "sarif"}, {"timesketch", "timesketch"}, {"misp", "misp"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(name, map[i][0]))
+            return map[i][1];
+    return NULL;
+}
+
 /* Handles one flag that is not a plain engine option. */
 static int local_flag(ks_engine *e, cli_run *run, const char *name, const char *val)
 {
@@ -137,14 +150,8 @@ static int local_flag(ks_engine *e, cli_run *run, const char *name, const char *
     } else if (!strcmp(name, "no-color")) {
         run->color = false;
         ks_engine_set(e, "color", "never");
-    } else if (!strcmp(name, "json")) {
-        return add_output(run, "jsonl", val);
-    } else if (!strcmp(name, "csv")) {
-        return add_output(run, "csv", val);
-    } else if (!strcmp(name, "html")) {
-        return add_output(run, "html", val);
-    } else if (!strcmp(name, "ocsf")) {
-        return add_output(run, "ocsf", val);
+    } else if (output_flag(name)) {
+        return add_output(run, output_flag(name), val);
     } else if (!strcmp(name, "output")) {
         const char *colon = strchr(val, ':');
         if (!colon) {
