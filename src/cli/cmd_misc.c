@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "cli.h"
 #include "kensa_int.h"
+#include "extract/extract.h"
 
 const char *const cmd_version_usage = "usage: kensa version\n";
 
@@ -17,7 +18,7 @@ int cmd_version(int argc, char **argv)
     return KS_EXIT_CLEAN;
 }
 
-const char *const cmd_formats_usage = "usage: kensa formats\n\nLists input formats, detectors and outputs.\n";
+const char *const cmd_formats_usage = "usage: kensa formats\n\nLists input formats, detectors, content extractors and outputs.\n";
 
 int cmd_formats(int argc, char **argv)
 {
@@ -29,6 +30,9 @@ int cmd_formats(int argc, char **argv)
     printf("detectors:\n");
     for (size_t i = 0; ks__detectors[i]; i++)
         printf("  %-12s %s\n", ks__detectors[i]->name, ks__detectors[i]->description);
+    printf("extractors (content inside files: mail, documents, archives):\n");
+    for (size_t i = 0; ks__extractors[i]; i++)
+        printf("  %-12s %s\n", ks__extractors[i]->name, ks__extractors[i]->description);
     printf("outputs:\n");
     for (size_t i = 0; ks__outputs[i]; i++)
         printf("  %-12s %s\n", ks__outputs[i]->name, ks__outputs[i]->description);

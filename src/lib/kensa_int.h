@@ -103,6 +103,10 @@ typedef struct ks_file {
      * per file, starting empty): a detector takes those it needs from here
      * and adds those it computes, so one read serves them all. */
     ks_fhash *fh;
+    /* Provenance of an in-memory blob (a git blob: extract/extract.h), the
+     * blob's own node; NULL for walked files. path is then the chain
+     * ("repo!commit:path") for display and src a memory source. */
+    const struct ks_xnode *xnode;
 } ks_file;
 
 /* ---- detectors ------------------------------------------------------------------ */

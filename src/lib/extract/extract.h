@@ -64,10 +64,17 @@ typedef struct ks_xnode {
 /* One unit of text. */
 typedef struct ks_xtext {
     const ks_xnode *node;   /* where it came from */
+    /* p is UTF-8 except where a blob sniffed as UTF-8 had stray invalid
+     * bytes (they are passed through, not replaced, so offsets stay exact). */
     const char *part;       /* "body", "subject", "header:From", "sheet1", "page 3", ... */
     const char *p;          /* UTF-8, not NUL-terminated; borrowed for the call */
     size_t n;
     uint64_t offset;        /* offset of p[0] in the decoded text of node, for locations */
+    /* Byte offset of the first source byte of this piece in node's blob
+     * (equal to offset for UTF-8 text; UINT64_MAX when the text is not a
+     * span of the blob, e.g. XML text nodes). */
+    uint64_t src_offset;
+    const char *charset;    /* the blob's charset as decoded ("utf-8", "utf-16le") */
 } ks_xtext;
 
 /* Returns 0 to go on, non-zero to stop extracting this top-level blob. */
@@ -75,12 +82,21 @@ typedef int (*ks_xtext_fn)(void *ud, const ks_xtext *t);
 
 /* Budgets (options extract.*, docs/LIMITS.md). 0 = the default. */
 typedef struct ks_xbudget {
-    unsigned max_depth;      /* nesting levels below the top node */
-    uint64_t max_blob;       /* decoded bytes of one child */
-    uint64_t max_total;      /* decoded bytes from one top-level blob */
-    uint64_t max_ratio;      /* decoded / stored size for compressed children */
-    uint64_t max_children;   /* children of one top-level blob */
+    unsigned max_depth;      /* nesting levels below the top node (extract.max_depth, 8) */
+    uint64_t max_blob;       /* decoded bytes of one child (extract.max_blob, 64 MiB) */
+    uint64_t max_total;      /* bytes of children + text from one top-level blob
+                              * (extract.max_total, 1 GiB) */
+    uint64_t max_ratio;      /* decoded / stored size for compressed children,
+                              * checked past 1 MiB (extract.max_ratio, 200) */
+    uint64_t max_children;   /* children of one top-level blob (extract.max_children, 1000000) */
 } ks_xbudget;
+
+#define KS_XDEPTH_DEFAULT 8
+#define KS_XBLOB_DEFAULT ((uint64_t)64 << 20)
+#define KS_XTOTAL_DEFAULT ((uint64_t)1 << 30)
+#define KS_XRATIO_DEFAULT 200
+#define KS_XRATIO_FLOOR ((uint64_t)1 << 20)   /* no ratio check below this many decoded bytes */
+#define KS_XCHILDREN_DEFAULT 1000000
 
 typedef struct ks_xctx {
     ks_engine *e;            /* diagnostics + options; NULL in unit tests/fuzzers */
@@ -92,6 +108,8 @@ typedef struct ks_xctx {
     uint64_t total;
     uint64_t children;
     bool stopped;            /* a callback or a budget asked to stop */
+    bool warned_total;       /* one diagnostic per top-level blob for each */
+    bool warned_children;
 } ks_xctx;
 
 /* The extractor vtable; one per format, listed in extractors.def. */
@@ -124,12 +142,43 @@ int ks__extract_child(ks_xctx *x, const ks_xnode *parent, const char *name,
 
 /* For extractors: text of node in `charset` (NULL = sniff; "utf-8",
  * "utf-16le", any iconv name) converted to UTF-8 and given to on_text in
- * pieces that keep offsets. Counts toward max_total. */
+ * pieces that keep offsets. Counts toward max_total. UTF-8 is handed over
+ * as is (zero-copy, one piece); other charsets are converted in pieces of
+ * at most 4 MiB cut after a newline where there is one, so a token is not
+ * split unless a line is longer than that. An unknown charset label is
+ * sniffed instead (a KS_DIAG_INFO says so). */
 int ks__extract_text(ks_xctx *x, const ks_xnode *node, const char *part,
                      const char *p, size_t n, const char *charset);
 
+/* Extracts what a file detector is given: a walked file (its top node is
+ * built here, name = f->path) or an in-memory blob whose provenance is
+ * f->xnode (a git blob: f->xnode is the blob's own node). Maps the source
+ * (ks__source_map), so gzip/zstd files are seen decompressed. */
+int ks__extract_file(ks_xctx *x, const ks_file *f);
+
 /* The "a.zip!docs/x.docx!word/document.xml" form of a chain, for findings. */
 int ks__xnode_path(const ks_xnode *node, ks_buf *out);
+
+/* For extractors that decompress: how many bytes a child stored in
+ * `stored` bytes (0 = unknown) may decode to now: the smallest of max_blob,
+ * what is left of max_total, and max_ratio * stored (never below
+ * KS_XRATIO_FLOOR). Read one byte more than this to learn that a budget
+ * cut the child, then say so with ks__xdiag. */
+uint64_t ks__xchild_room(const ks_xctx *x, uint64_t stored);
+
+/* A diagnostic about a blob inside the evidence: located at x->path, the
+ * message prefixed with the chain ("a.zip!b/c.docx: "). KS_DIAG_WARN for
+ * damaged or budget-cut content. */
+void ks__xdiag(ks_xctx *x, const ks_xnode *node, ks_diag_level lvl, int code,
+               const char *fmt, ...) KS_PRINTF(5, 6);
+
+/* Charset of an unlabelled blob from its first bytes: "utf-8", "utf-16le",
+ * "utf-16be", "utf-32le", "utf-32be", "windows-1252", or NULL when it does
+ * not look like text. *bom = bytes of byte-order mark to skip. */
+const char *ks__xsniff_charset(const uint8_t *p, size_t n, size_t *bom);
+
+/* The extractor whose probe scores highest on p (NULL: none claims it). */
+const struct ks_extractor *ks__extractor_sniff(const uint8_t *p, size_t n, const char *name);
 
 /* The table, from extractors.def. */
 #define KS_EXTRACTOR(sym) extern const struct ks_extractor sym;

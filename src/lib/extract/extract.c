@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The extraction core (extract.h): picks the extractor for a blob by
+ * content, keeps the budgets that stop bombs and deep nesting, builds the
+ * provenance chain of each child, and turns text in any common encoding
+ * into UTF-8 pieces with offsets. The formats themselves live in one file
+ * per family (archive.c, ooxml.c, mime.c, ...) registered in
+ * extractors.def; this file knows none of them.
+ *
+ * Budgets are per top-level blob and are checked where bytes are produced:
+ * ks__extract_child (depth, children, size, total) and ks__extract_text
+ * (total). Extractors that decompress ask ks__xchild_room before they read
+ * so a bomb is never materialised beyond the budget.
+ */
+#include <errno.h>
+#include <iconv.h>
+#include <strings.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "extract/extract.h"
+
+#define KS_EXTRACTOR(sym) &sym,
+const struct ks_extractor *const ks__extractors[] = {
+#include "extract/extractors.def"
+    NULL};
+#undef KS_EXTRACTOR
+
+#define SNIFF_MAX 4096                  /* bytes looked at to sniff */
+#define PIECE_MAX ((size_t)4 << 20)     /* converted text handed over at once */
+
+/* ---- context and budgets ---------------------------------------------------- */
+
+static uint64_t opt_u64(ks_engine *e, const char *key, uint64_t dflt)
+{
+    if (!e)
+        return dflt;
+    int64_t v = ks__opt_int(e, key, (int64_t)dflt);
+    return v > 0 ? (uint64_t)v : dflt;
+}
+
+void ks__xctx_init(ks_xctx *x, ks_engine *e, const char *path, ks_xtext_fn fn, void *ud)
+{
+    memset(x, 0, sizeof *x);
+    x->e = e;
+    x->path = path;
+    x->on_text = fn;
+    x->ud = ud;
+    x->budget.max_depth = (unsigned)KS_MIN(opt_u64(e, "extract.max_depth", KS_XDEPTH_DEFAULT), 64);
+    x->budget.max_blob = opt_u64(e, "extract.max_blob", KS_XBLOB_DEFAULT);
+    x->budget.max_total = opt_u64(e, "extract.max_total", KS_XTOTAL_DEFAULT);
+    x->budget.max_ratio = opt_u64(e, "extract.max_ratio", KS_XRATIO_DEFAULT);
+    x->budget.max_children = opt_u64(e, "extract.max_children", KS_XCHILDREN_DEFAULT);
+}
+
+/* A zeroed budget member means the default (callers may fill ks_xbudget
+ * partly, e.g. the fuzzers). */
+static void budget_fill(ks_xbudget *b)
+{
+    if (!b->max_depth)
+        b->max_depth = KS_XDEPTH_DEFAULT;
+    if (!b->max_blob)
+        b->max_blob = KS_XBLOB_DEFAULT;
+    if (!b->max_total)
+        b->max_total = KS_XTOTAL_DEFAULT;
+    if (!b->max_ratio)
+        b->max_ratio = KS_XRATIO_DEFAULT;
+    if (!b->max_children)
+        b->max_children = KS_XCHILDREN_DEFAULT;
+}
+
+uint64_t ks__xchild_room(const ks_xctx *x, uint64_t stored)
+{
+    uint64_t room = x->budget.max_blob;
+    uint64_t left = x->total < x->budget.max_total ? x->budget.max_total - x->total : 0;
+    room = KS_MIN(room, left);
+    if (stored) {
+        uint64_t r;
+        if (__builtin_mul_overflow(stored, x->budget.max_ratio, &r))
+            r = UINT64_MAX;
+        room = KS_MIN(room, KS_MAX(r, KS_XRATIO_FLOOR));
+    }
+    return x->stopped ? 0 : room;
+}
+
+/* ---- provenance --------------------------------------------------------------- */
+
+int ks__xnode_path(const ks_xnode *node, ks_buf *out)
+{
+    const ks_xnode *chain[72];
+    size_t n = 0;
+    int rc = KS_OK;
+    for (const ks_xnode *p = node; p && n < KS_ARRAY_LEN(chain); p = p->parent)
+        chain[n++] = p;
+    while (n-- > 0 && rc == KS_OK) {
+        const char *name = chain[n]->name ? chain[n]->name : "?";
+        rc = ks__buf_adds(out, name);
+        if (rc == KS_OK && n)
+            rc = ks__buf_addc(out, '!');
+    }
+    return rc;
+}
+
+void ks__xdiag(ks_xctx *x, const ks_xnode *node, ks_diag_level lvl, int code, const char *fmt, ...)
+{
+    ks_buf b = KS_BUF_INIT;
+    va_list ap;
+    if (!x->e)
+        return;
+    ks__xnode_path(node, &b);
+    ks__buf_adds(&b, ": ");
+    va_start(ap, fmt);
+    ks__buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = x->path;
+    /* The offset of the outermost member is an offset in the evidence file. */
+    for (const ks_xnode *p = node; p; p = p->parent)
+        if (p->depth == 1)
+            loc.offset = p->offset;
+    ks__diag(x->e, lvl, code, "extract", &loc, "%s", b.p ? b.p : "");
+    ks__buf_release(&b);
+}
+
+/* ---- charset sniffing ----------------------------------------------------------- */
+
+/* Length of a UTF-8 sequence starting at p if it is valid (0 if not, -1 if
+ * cut by the end of the buffer). */
+static int utf8_seq(const uint8_t *p, size_t n)
+{
+    uint8_t c = p[0];
+    int len;
+    uint32_t min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, min = 0x10000;
+    else
+        return 0;
+    if ((size_t)len > n) {
+        for (size_t i = 1; i < n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+        return -1;
+    }
+    uint32_t cp = c & (0x3F >> (len - 1));
+    for (int i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/* Control bytes that do not occur in text (NUL, most C0, DEL). */
+static bool is_binary_byte(uint8_t c)
+{
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' && c != 0x1B) ||
+           c == 0x7F;
+}
+
+const char *ks__xsniff_charset(const uint8_t *p, size_t n, size_t *bom)
+{
+    *bom = 0;
+    if (n >= 4 && !memcmp(p, "\xFF\xFE\0\0", 4))
+        return *bom = 4, "utf-32le";
+    if (n >= 4 && !memcmp(p, "\0\0\xFE\xFF", 4))
+        return *bom = 4, "utf-32be";
+    if (n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+        return *bom = 3, "utf-8";
+    if (n >= 2 && !memcmp(p, "\xFF\xFE", 2))
+        return *bom = 2, "utf-16le";
+    if (n >= 2 && !memcmp(p, "\xFE\xFF", 2))
+        return *bom = 2, "utf-16be";
+    if (n == 0)
+        return "utf-8";
+    size_t m = KS_MIN(n, (size_t)SNIFF_MAX);
+    /* UTF-16 without BOM: mostly-ASCII text has a zero in every other byte. */
+    size_t zero_even = 0, zero_odd = 0;
+    for (size_t i = 0; i + 1 < m; i += 2) {
+        zero_even += p[i] == 0;
+        zero_odd += p[i + 1] == 0;
+    }
+    size_t pairs = m / 2;
+    if (pairs >= 4) {
+        if (zero_odd * 10 >= pairs * 3 && zero_even * 20 <= pairs)
+            return "utf-16le";
+        if (zero_even * 10 >= pairs * 3 && zero_odd * 20 <= pairs)
+            return "utf-16be";
+    }
+    size_t bin = 0, high = 0, bad_utf8 = 0;
+    for (size_t i = 0; i < m;) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            bin += is_binary_byte(c);
+            i++;
+            continue;
+        }
+        high++;
+        int l = utf8_seq(p + i, m - i);
+        if (l == -1)
+            break; /* cut by the sample's end: not evidence against UTF-8 */
+        if (l == 0) {
+            bad_utf8++;
+            i++;
+        } else {
+            i += (size_t)l;
+        }
+    }
+    if (bin * 50 > m || (bin && m < 32)) /* over 2% control bytes: binary */
+        return NULL;
+    if (bad_utf8 == 0)
+        return "utf-8";
+    /* Text with bytes that are not UTF-8: Windows-1252 (a superset of
+     * Latin-1's printable range), unless it is mostly high bytes, which is
+     * more likely some binary encoding. */
+    return high * 3 > m ? NULL : "windows-1252";
+}
+
+/* ---- text -------------------------------------------------------------------------- */
+
+static bool is_utf8_name(const char *cs)
+{
+    return !strcasecmp(cs, "utf-8") || !strcasecmp(cs, "utf8") || !strcasecmp(cs, "us-ascii") ||
+           !strcasecmp(cs, "ascii");
+}
+
+/* Counts n bytes (text or a child) toward max_total; returns how many may
+ * be used. The first refusal is a diagnostic and stops the blob. */
+static size_t take_total(ks_xctx *x, const ks_xnode *node, size_t n)
+{
+    uint64_t left = x->total < x->budget.max_total ? x->budget.max_total - x->total : 0;
+    if (n > left) {
+        if (!x->warned_total) {
+            x->warned_total = true;
+            ks__xdiag(x, node, KS_DIAG_WARN, KS_ELIMIT,
+                      "more than extract.max_total (%llu bytes) decoded from this file; the rest is not read",
+                      (unsigned long long)x->budget.max_total);
+        }
+        x->stopped = true;
+        n = (size_t)left;
+    }
+    x->total += n;
+    return n;
+}
+
+static int give(ks_xctx *x, ks_xtext *t)
+{
+    if (!t->n || x->stopped)
+        return KS_OK;
+    t->n = take_total(x, t->node, t->n);
+    if (t->n && x->on_text && x->on_text(x->ud, t) != 0)
+        x->stopped = true;
+    return KS_OK;
+}
+
+/* Hands the converted bytes over, keeping an unfinished last line for the
+ * next piece unless `all` (or the line fills the buffer). */
+static int flush(ks_xctx *x, ks_xtext *t, char *buf, size_t *used, bool all)
+{
+    size_t cut = *used;
+    if (!all) {
+        char *nl = memrchr(buf, '\n', *used);
+        if (nl && (size_t)(nl - buf + 1) > *used / 4)
+            cut = (size_t)(nl - buf) + 1;
+    }
+    t->p = buf;
+    t->n = cut;
+    t->src_offset = UINT64_MAX; /* not tracked per piece for converted text */
+    give(x, t);
+    t->offset += cut;
+    memmove(buf, buf + cut, *used - cut);
+    *used -= cut;
+    return KS_OK;
+}
+
+/* Bytes one undecodable unit occupies in charset cs (so a bad UTF-16 unit
+ * is skipped whole). */
+static size_t unit_size(const char *cs)
+{
+    if (!strncasecmp(cs, "utf-16", 6) || !strncasecmp(cs, "ucs-2", 5))
+        return 2;
+    if (!strncasecmp(cs, "utf-32", 6) || !strncasecmp(cs, "ucs-4", 5))
+        return 4;
+    return 1;
+}
+
+static int convert(ks_xctx *x, ks_xtext *t, const char *p, size_t n, const char *cs)
+{
+    iconv_t cd = iconv_open("UTF-8", cs);
+    char *buf = NULL;
+    size_t used = 0;
+    int rc = KS_OK;
+    bool cp1252 = !strcasecmp(cs, "windows-1252") || !strcasecmp(cs, "cp1252");
+    size_t unit = unit_size(cs);
+    if (cd == (iconv_t)-1) {
+        rc = KS_EUNSUPPORTED;
+        goto out;
+    }
+    buf = malloc(PIECE_MAX);
+    if (!buf) {
+        rc = KS_ENOMEM;
+        goto out;
+    }
+    char *in = (char *)p;
+    size_t inleft = n;
+    while (inleft && !x->stopped) {
+        char *o = buf + used;
+        size_t oleft = PIECE_MAX - used;
+        size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+        used = PIECE_MAX - oleft;
+        if (r != (size_t)-1)
+            break;
+        if (errno == E2BIG || oleft < 8) {
+            flush(x, t, buf, &used, false);
+            continue;
+        }
+        /* EILSEQ / EINVAL: an undecodable or cut unit. The five bytes
+         * Windows-1252 leaves undefined are kept as their Latin-1 code
+         * points; anything else becomes U+FFFD. */
+        char u[4];
+        size_t k;
+        if (cp1252)
+            k = ks__utf8_put(u, (uint8_t)*in);
+        else
+            k = ks__utf8_put(u, 0xFFFD);
+        memcpy(buf + used, u, k);
+        used += k;
+        size_t skip = KS_MIN(unit, inleft);
+        in += skip;
+        inleft -= skip;
+        iconv(cd, NULL, NULL, NULL, NULL);
+    }
+    if (!x->stopped)
+        flush(x, t, buf, &used, true);
+out:
+    free(buf);
+    if (cd != (iconv_t)-1)
+        iconv_close(cd);
+    return rc;
+}
+
+int ks__extract_text(ks_xctx *x, const ks_xnode *node, const char *part, const char *p, size_t n,
+                     const char *charset)
+{
+    size_t bom = 0;
+    const char *sniffed = NULL;
+    if (x->stopped || !n)
+        return KS_OK;
+    if (!charset) {
+        sniffed = ks__xsniff_charset((const uint8_t *)p, n, &bom);
+        charset = sniffed ? sniffed : "windows-1252";
+    }
+    ks_xtext t = {.node = node, .part = part, .offset = 0, .charset = charset};
+    if (is_utf8_name(charset)) {
+        if (!bom && n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+            bom = 3;
+        t.p = p + bom;
+        t.n = n - bom;
+        t.src_offset = bom;
+        return give(x, &t);
+    }
+    int rc = convert(x, &t, p + bom, n - bom, charset);
+    if (rc == KS_EUNSUPPORTED && !sniffed) {
+        /* A label iconv does not know ("x-unknown", typos in mail headers):
+         * say so and read it as whatever it looks like. */
+        ks__xdiag(x, node, KS_DIAG_INFO, KS_EUNSUPPORTED, "unknown charset '%s'; sniffed instead", charset);
+        return ks__extract_text(x, node, part, p, n, NULL);
+    }
+    if (rc == KS_ENOMEM)
+        ks__xdiag(x, node, KS_DIAG_WARN, rc, "out of memory converting %s text", charset);
+    return rc;
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+const struct ks_extractor *ks__extractor_sniff(const uint8_t *p, size_t n, const char *name)
+{
+    const struct ks_extractor *best = NULL;
+    int best_score = 0;
+    size_t m = KS_MIN(n, (size_t)KS_HEAD_MAX);
+    for (size_t i = 0; ks__extractors[i]; i++) {
+        int s = ks__extractors[i]->probe(p, m, name);
+        if (s > best_score) {
+            best_score = s;
+            best = ks__extractors[i];
+        }
+    }
+    return best;
+}
+
+/* Runs the extractor that claims the blob; one nobody claims and that
+ * looks like text is given as text. */
+static int dispatch(ks_xctx *x, const ks_xnode *node, const struct ks_extractor *ex, const uint8_t *p,
+                    size_t n)
+{
+    if (ex)
+        return ex->extract(x, node, p, n);
+    size_t bom;
+    const char *cs = ks__xsniff_charset(p, n, &bom);
+    if (!cs)
+        return KS_OK; /* binary nobody reads: YARA/IOC see it, not us */
+    return ks__extract_text(x, node, "text", (const char *)p, n, cs);
+}
+
+int ks__extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
+{
+    budget_fill(&x->budget);
+    x->total = 0;
+    x->children = 0;
+    x->stopped = false;
+    x->warned_total = false;
+    x->warned_children = false;
+    const char *name = node->name ? strrchr(node->name, '/') : NULL;
+    name = name ? name + 1 : node->name;
+    return dispatch(x, node, ks__extractor_sniff(p, n, name ? name : ""), p, n);
+}
+
+int ks__extract_child(ks_xctx *x, const ks_xnode *parent, const char *name, const char *format,
+                      const ks_xmail *mail, uint64_t offset, const uint8_t *p, size_t n)
+{
+    ks_xnode node = {.parent = parent,
+                     .name = name ? name : "?",
+                     .format = format,
+                     .mail = mail ? mail : parent->mail,
+                     .git = parent->git,
+                     .offset = offset,
+                     .depth = parent->depth + 1};
+    if (x->stopped)
+        return KS_ELIMIT;
+    if (++x->children > x->budget.max_children) {
+        if (!x->warned_children) {
+            x->warned_children = true;
+            ks__xdiag(x, parent, KS_DIAG_WARN, KS_ELIMIT,
+                      "more than extract.max_children (%llu) members/parts in this file; the rest is not read",
+                      (unsigned long long)x->budget.max_children);
+        }
+        x->stopped = true;
+        return KS_ELIMIT;
+    }
+    if (node.depth > x->budget.max_depth) {
+        ks__xdiag(x, &node, KS_DIAG_WARN, KS_ELIMIT,
+                  "nested deeper than extract.max_depth (%u levels); not opened", x->budget.max_depth);
+        return KS_ELIMIT;
+    }
+    if (n > x->budget.max_blob) {
+        ks__xdiag(x, &node, KS_DIAG_WARN, KS_ELIMIT,
+                  "%zu bytes, more than extract.max_blob (%llu); only the first %llu are read", n,
+                  (unsigned long long)x->budget.max_blob, (unsigned long long)x->budget.max_blob);
+        n = (size_t)x->budget.max_blob;
+    }
+    n = take_total(x, &node, n);
+    const char *base = strrchr(node.name, '/');
+    base = base ? base + 1 : node.name;
+    const struct ks_extractor *ex = ks__extractor_sniff(p, n, base);
+    if (!node.format)
+        node.format = ex ? ex->name : "text";
+    return dispatch(x, &node, ex, p, n);
+}
+
+int ks__extract_file(ks_xctx *x, const ks_file *f)
+{
+    const uint8_t *p = NULL;
+    uint64_t n = 0;
+    int rc = ks__source_map(f->src, &p, &n);
+    if (rc != KS_OK) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = f->path;
+        if (x->e)
+            ks__diag(x->e, KS_DIAG_WARN, rc, "extract", &loc, "cannot map for extraction: %s",
+                     ks_strerror(rc));
+        return rc;
+    }
+    if (n > SIZE_MAX)
+        return KS_ELIMIT;
+    if (f->xnode)
+        return ks__extract(x, f->xnode, p, (size_t)n);
+    ks_xnode top = {.name = f->path, .format = f->format, .offset = UINT64_MAX};
+    return ks__extract(x, &top, p, (size_t)n);
+}
