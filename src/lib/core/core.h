@@ -151,4 +151,19 @@ int ks__hexval(int c);
 /* fnmatch-style glob with * ? [..]; `/` is matched by * too (path globs). */
 bool ks__glob(const char *pat, const char *s);
 
+/* ---- strpool: interned strings with small stable ids ------------------------
+ * For detectors that keep values (addresses, paths) past an event: id 0 is
+ * "" and means "none"; each distinct string is stored once, NUL-terminated,
+ * and stays valid until release. Not thread-safe. */
+typedef struct ks_strpool {
+    ks_map *ids;      /* string -> id */
+    char **s;         /* id -> owned copy; s[0] unused */
+    size_t n, cap;    /* ids in use (including 0), allocated */
+} ks_strpool;
+int ks__strpool_init(ks_strpool *p);
+void ks__strpool_release(ks_strpool *p);
+/* Id of s[0..n), added if new; 0 on OOM or at the map's size cap. */
+uint32_t ks__strpool_add(ks_strpool *p, const char *s, size_t n);
+const char *ks__strpool_get(const ks_strpool *p, uint32_t id); /* "" for 0 / unknown */
+
 #endif

@@ -376,6 +376,11 @@ static void set_time(json_in *j, ks_event *ev)
                 ev->time = ns;
             return;
         }
+        if (v->type == KS_VFLOAT && v->u.f > 0 && v->u.f < 1e10) {
+            /* Zeek's JSON "ts": epoch seconds with a fraction */
+            ev->time = (int64_t)(v->u.f * 1e9);
+            return;
+        }
     }
 }
 

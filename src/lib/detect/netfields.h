@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The network view of an event: the few fields the network detectors
+ * (SUNBURST, C2 indicators, beaconing) need, whatever the source called
+ * them: DNS query and answers, client and server address and port, host,
+ * process image, URL, HTTP host, TLS SNI and JA3/JA3S.
+ *
+ * This is the one place where network field names are taught: the table
+ * in netfields.c lists each canonical name (what kensa's own network
+ * inputs emit: "dns.query", "client.ip", ...) with the alternates of every
+ * other source (Zeek, Suricata EVE, Sysmon 22 in EVTX and Winlogbeat/ECS
+ * JSON, AWS VPC flow logs, Azure flow logs). NEEDSWORK: move the table into
+ * the engine's field schema (issue 14) when it lands.
+ *
+ * Cost: one pass over the event's fields; each field name is classified
+ * once per worker (a byte per symbol id), so repeated and indexed names
+ * ("dns.answers.3.rdata") cost a table lookup after the first sight.
+ *
+ * Ownership: the view's values are borrowed from the event and valid only
+ * during on_event. A ks_net_syms is per worker (not thread-safe).
+ */
+#ifndef KS_NETFIELDS_H
+#define KS_NETFIELDS_H
+
+#include "kensa_int.h"
+
+#define KS_NET_FIELD_LIST(X)                                                        \
+    X(QUERY, "dns.query")         /* name looked up */                             \
+    X(QTYPE, "dns.qtype")         /* A, AAAA, CNAME, TXT, ... (or its number) */   \
+    X(ANSWERS, "dns.answers")     /* each answer (repeated field) */               \
+    X(RCODE, "dns.rcode")         /* NOERROR, NXDOMAIN, ... */                     \
+    X(CLIENT, "client.ip")        /* who asked / connected */                      \
+    X(CPORT, "client.port")                                                        \
+    X(SERVER, "server.ip")        /* resolver / destination */                     \
+    X(SPORT, "server.port")                                                        \
+    X(PROTO, "network.transport") /* tcp, udp, 6, 17 */                            \
+    X(HOST, "host.name")          /* the machine that logged it */                 \
+    X(IMAGE, "process.executable")                                                 \
+    X(URL, "url.full")            /* HTTP URL or proxy request line target */     \
+    X(HTTP_HOST, "url.domain")    /* HTTP Host header */                           \
+    X(SNI, "tls.sni")                                                              \
+    X(JA3, "tls.ja3")                                                              \
+    X(JA3S, "tls.ja3s")                                                            \
+    X(BYTES_OUT, "network.bytes_out")                                              \
+    X(ACTION, "event.action")     /* allowed/denied, ACCEPT/REJECT */
+
+enum {
+#define X(id, name) KS_NET_##id,
+    KS_NET_FIELD_LIST(X)
+#undef X
+    KS_NET_NFIELDS
+};
+
+#define KS_NET_MAX_ANSWERS 16
+
+typedef struct ks_net_view {
+    const ks_value *f[KS_NET_NFIELDS];   /* best-ranked value per field, or NULL */
+    ks_slice answers[KS_NET_MAX_ANSWERS]; /* every answer, split into items */
+    size_t nanswers;
+    int64_t time;                        /* event time */
+} ks_net_view;
+
+typedef struct ks_net_syms ks_net_syms;
+
+/* Per worker. NULL on OOM. */
+ks_net_syms *ks__net_syms_new(ks_symtab *t);
+void ks__net_syms_free(ks_net_syms *s);
+
+/* Fills v from ev. Returns true when the event carries any network field. */
+bool ks__net_view(ks_net_syms *s, const ks_event *ev, ks_net_view *v);
+
+/* The string of field i, or an empty slice (numbers are not strings). */
+ks_slice ks__net_str(const ks_net_view *v, int i);
+/* Port-like integer of field i (string or number), -1 if absent. */
+int64_t ks__net_int(const ks_net_view *v, int i);
+/* Canonical name of field i ("dns.query"). */
+const char *ks__net_field_name(int i);
+
+/* Lower-cases a DNS name into buf (cap), without a trailing dot; returns
+ * length (0 if it does not fit). */
+size_t ks__net_name_lower(const char *s, size_t n, char *buf, size_t cap);
+
+#endif
