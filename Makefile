@@ -8,6 +8,7 @@
 #   make fuzz       libFuzzer harnesses (FUZZ_SECONDS each, default 60)
 #   make bench      benchmarks against peer tools (BENCH=name for one)
 #   make deps       install missing Debian packages (says what it installs)
+#   make docs       regenerate docs/CONFIG.md's option table from the registry
 
 BUILD    ?= build
 CC       ?= cc
@@ -44,7 +45,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_GEN_OBJ := $(filter-out %/gen_main.o,$(GEN_OBJ))
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 
-.PHONY: all deps hunt check test asan fuzz bench clean format
+.PHONY: all deps hunt check test asan fuzz bench clean format docs
 all: $(BUILD)/libkensa.a $(BUILD)/libkensa.so $(BUILD)/kensa $(BUILD)/kensa-gen
 
 deps:
@@ -120,6 +121,10 @@ bench:
 	@sh scripts/deps.sh clamav
 	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@sh bench/run.sh $(BENCH)
+
+# docs/CONFIG.md's option table, from the option registry
+docs: $(BUILD)/kensa
+	@BUILD=$(BUILD) sh scripts/gen-config-doc.sh
 
 format:
 	clang-format -i $$(find include src tests -name '*.[ch]')

@@ -49,14 +49,21 @@ typedef void (*ks_progress_fn)(void *ud, const ks_stats *s, const char *path);
 KS_API int ks_engine_new(ks_engine **out);
 KS_API void ks_engine_free(ks_engine *e); /* NULL-safe */
 
-/* Options are "key", "value" strings; see docs/CONFIG.md for the keys
- * ("threads", "since", "until", "rules", "yara", "spray.min_accounts", ...).
- * A repeated key for a list option ("rules") appends. KS_EUSAGE on a bad
- * value, with the reason in ks_engine_errmsg(). */
+/* Options are "key", "value" strings checked against the option registry
+ * (include/kensa/option.h, docs/CONFIG.md): an unknown key, a value of the
+ * wrong type or out of range, or a value that looks like a command-line
+ * option ("--rules") is refused with KS_EUSAGE and a sentence naming the key
+ * in ks_engine_errmsg(). A repeated key of a list option ("rules") appends;
+ * of any other, replaces. */
 KS_API int ks_engine_set(ks_engine *e, const char *key, const char *value);
 /* Reads "key = value" lines (# comments, [section] prefixes keys with
- * "section."). */
+ * "section."). Each key is checked as by ks_engine_set; the first bad line
+ * stops the load with KS_EUSAGE, the message naming file:line and key. */
 KS_API int ks_engine_load_config(ks_engine *e, const char *path);
+/* The value in force for key: the last one set (for a list, the last
+ * value), else the registry's default, else NULL ("" defaults and unknown
+ * keys). The pointer stays valid until ks_engine_free(e): setting the key
+ * again does not free it. */
 KS_API const char *ks_engine_get(const ks_engine *e, const char *key);
 
 /* Evidence: a file, a directory (walked), or "-" for stdin. Borrowed. */
@@ -88,6 +95,21 @@ KS_API const ks_finding *ks_engine_finding(const ks_engine *e, size_t i);
 /* Writes all findings with a registered output ("terminal", "jsonl", "csv").
  * KS_ENOTFOUND for an unknown name. */
 KS_API int ks_engine_write(ks_engine *e, const char *output, FILE *fp);
+
+/* The plugins of this build (src/lib/plugins.def), for listings and for
+ * checking a name: fills *out with entry i of kind, KS_ENOTFOUND past the
+ * end. Strings are static. */
+typedef enum ks_plugin_kind {
+    KS_PLUGIN_INPUT = 0,
+    KS_PLUGIN_DETECTOR,
+    KS_PLUGIN_OUTPUT,
+    KS_PLUGIN_EXTRACTOR /* content inside files (mail, documents, archives) */
+} ks_plugin_kind;
+typedef struct ks_plugin_info {
+    const char *name;        /* "evtx", "sigma", "jsonl" */
+    const char *description; /* one line */
+} ks_plugin_info;
+KS_API int ks_plugin_at(ks_plugin_kind kind, size_t i, ks_plugin_info *out);
 
 /* The last error message of a failed call on e ("" if none). */
 KS_API const char *ks_engine_errmsg(const ks_engine *e);

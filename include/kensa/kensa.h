@@ -12,6 +12,7 @@
 #include "kensa/error.h"
 #include "kensa/event.h"
 #include "kensa/finding.h"
+#include "kensa/option.h"
 #include "kensa/engine.h"
 
 #ifdef __cplusplus

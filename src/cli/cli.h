@@ -8,6 +8,7 @@
 #define KS_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include "kensa/kensa.h"
 
 /* Exit statuses. Findings and input errors combine: 3 = both. */
@@ -20,7 +21,9 @@ enum {
 
 /* Every subcommand's entry point and usage text (commands.def). */
 #define KS_CMD(name, fn, summary) int fn(int argc, char **argv); extern const char *const fn##_usage;
+#define KS_HUNT_FLAGS(name)
 #include "commands.def"
+#undef KS_HUNT_FLAGS
 #undef KS_CMD
 
 #define CLI_MAX_OUTPUTS 8
@@ -53,8 +56,15 @@ int cli_finish(ks_engine *e, cli_run *run);
 int cli_add_output(cli_run *run, const char *name, const char *path);
 /* The whole of a hunting command: setup + run + free. */
 int cli_hunt_main(int argc, char **argv, const char *cmd, const char *const *fixed);
-/* Prints the hunt flags (for help texts). */
-void cli_print_flags(void);
+/* Parses the hunting flags (flags.def + the option registry's FLAG column,
+ * with getopt_long) and paths without requiring a path; creates the engine.
+ * Returns 0 or KS_EXIT_ERRORS (message printed). */
+int cli_parse_flags(int argc, char **argv, const char *const *fixed, ks_engine **e, cli_run *run);
+/* Prints the hunting flags (for help texts). */
+void cli_print_flags(FILE *fp);
+/* Prints the full help of a command: what `kensa help NAME` and
+ * `kensa NAME --help` both show. KS_EXIT_ERRORS for an unknown name. */
+int cli_help(const char *name, FILE *fp);
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

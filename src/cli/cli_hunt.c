@@ -6,28 +6,56 @@
  * terminal), a progress line on a terminal for runs over a second, and the
  * exit status.
  */
+#include <ctype.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
 
 #define MAX_DIAG_PRINTED 200
 
+/* A flag of the hunting commands: a registry option with a FLAG, or one of
+ * the CLI's own (flags.def, key NULL). */
 typedef struct flag {
     const char *name;
-    const char *key;     /* engine option, or NULL: handled here */
-    int arg;             /* takes a value */
+    int short_flag;
+    const char *metavar; /* NULL: takes no value */
     const char *help;
+    const char *key;     /* engine option, or NULL: handled here */
+    const char *value;   /* what a valueless option flag sets ("true"/"false") */
 } flag;
 
-static const flag flags[] = {
-#define KS_FLAG(name, key, arg, help) {name, key, arg, help},
+static const flag local_flags[] = {
+#define KS_FLAG(name, short_flag, metavar, help) {name, short_flag, metavar, help, NULL, NULL},
 #include "flags.def"
 #undef KS_FLAG
 };
+
+#define MAX_FLAGS 128
+
+/* Every flag: the CLI's own, then the registry's in table order. */
+static size_t all_flags(flag *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof local_flags / sizeof local_flags[0] && n < cap; i++)
+        out[n++] = local_flags[i];
+    for (size_t i = 0; ks_option_at(i) && n < cap; i++) {
+        const ks_option *o = ks_option_at(i);
+        if (!o->flag)
+            continue;
+        flag f = {o->flag, o->short_flag, o->type == KS_OPT_BOOL ? NULL : (o->metavar ? o->metavar : "VALUE"),
+                  o->doc, o->key, NULL};
+        if (o->type == KS_OPT_BOOL)
+            f.value = strncmp(o->flag, "no-", 3) ? "true" : "false";
+        out[n++] = f;
+    }
+    return n;
+}
 
 void cli_error(const char *cmd, const char *fmt, ...)
 {
@@ -39,13 +67,23 @@ void cli_error(const char *cmd, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-void cli_print_flags(void)
+void cli_print_flags(FILE *fp)
 {
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-        char left[64];
-        snprintf(left, sizeof left, "--%s%s", flags[i].name, flags[i].arg ? " VALUE" : "");
-        printf("  %-26s %s\n", left, flags[i].help);
+    flag fl[MAX_FLAGS];
+    size_t n = all_flags(fl, MAX_FLAGS);
+    for (size_t i = 0; i < n; i++) {
+        char left[64], sh[8] = "    ";
+        if (fl[i].short_flag)
+            snprintf(sh, sizeof sh, "-%c, ", fl[i].short_flag);
+        snprintf(left, sizeof left, "%s--%s%s%s", sh, fl[i].name, fl[i].metavar ? " " : "",
+                 fl[i].metavar ? fl[i].metavar : "");
+        /* a "no-" flag turns its option off: say so before the option's doc */
+        fprintf(fp, "  %-30s %s%s\n", left, fl[i].value && !strcmp(fl[i].value, "false") ? "do not: " : "",
+                fl[i].help);
     }
+    fputs("\nEvery option (kensa help options) can also be given as --set KEY=VALUE or\n"
+          "in a config file. -- ends the options; - reads evidence from stdin.\n",
+          fp);
 }
 
 static unsigned long long now_ms(void)
@@ -115,7 +153,7 @@ static int set_kv(ks_engine *e, cli_run *run, const char *kv)
     char key[256];
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key) {
-        cli_error(run->cmd, "--set needs key=value, got '%s'", kv);
+        cli_error(run->cmd, "--set needs KEY=VALUE, got '%s'", kv);
         return -1;
     }
     memcpy(key, kv, (size_t)(eq - kv));
@@ -125,6 +163,51 @@ static int set_kv(ks_engine *e, cli_run *run, const char *kv)
         return -1;
     }
     return 0;
+}
+
+/* The output a file name asks for by its extension, NULL if none does. */
+static const char *output_by_ext(const char *path)
+{
+    static const char *const map[][2] = {{".jsonl", "jsonl"}, {".json", "jsonl"}, {".ndjson", "jsonl"},
+                                         {".csv", "csv"},     {".html", "html"},   {".htm", "html"},
+                                         {".ocsf", "ocsf"},   {".sarif", "sarif"}};
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof map / sizeof map[0]; i++)
+        if (!strcasecmp(dot, map[i][0]))
+            return map[i][1];
+    return NULL;
+}
+
+static bool output_exists(const char *name)
+{
+    ks_plugin_info pi;
+    for (size_t i = 0; ks_plugin_at(KS_PLUGIN_OUTPUT, i, &pi) == KS_OK; i++)
+        if (!strcmp(pi.name, name))
+            return true;
+    return false;
+}
+
+/* --output [NAME:]FILE */
+static int output_arg(cli_run *run, const char *val)
+{
+    const char *colon = strchr(val, ':');
+    if (colon) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "%.*s", (int)(colon - val), val);
+        if (output_exists(nm)) {
+            char *name = strdup(nm);
+            if (!name)
+                return -1;
+            return add_output(run, name, colon + 1); /* name lives for the process */
+        }
+    }
+    const char *name = output_by_ext(val);
+    if (!name) {
+        cli_error(run->cmd, "--output %s: cannot tell the format from the name; use NAME:FILE "
+                            "(outputs: kensa formats)", val);
+        return -1;
+    }
+    return add_output(run, name, val);
 }
 
 /* Flags that name an output: --json FILE is output "jsonl" to FILE. */
@@ -140,7 +223,7 @@ static const char *output_flag(const char *name)
     return NULL;
 }
 
-/* Handles one flag that is not a plain engine option. */
+/* Handles one flag of flags.def (no engine option key). */
 static int local_flag(ks_engine *e, cli_run *run, const char *name, const char *val)
 {
     if (!strcmp(name, "quiet")) {
@@ -149,19 +232,11 @@ static int local_flag(ks_engine *e, cli_run *run, const char *name, const char *
         run->verbose = true;
     } else if (!strcmp(name, "no-color")) {
         run->color = false;
-        ks_engine_set(e, "color", "never");
+        return ks_engine_set(e, "color", "never") == KS_OK ? 0 : -1;
     } else if (output_flag(name)) {
         return add_output(run, output_flag(name), val);
     } else if (!strcmp(name, "output")) {
-        const char *colon = strchr(val, ':');
-        if (!colon) {
-            cli_error(run->cmd, "--output needs NAME:FILE, got '%s'", val);
-            return -1;
-        }
-        char *nm = strndup(val, (size_t)(colon - val));
-        if (!nm)
-            return -1;
-        return add_output(run, nm, colon + 1); /* nm lives for the process */
+        return output_arg(run, val);
     } else if (!strcmp(name, "set")) {
         return set_kv(e, run, val);
     } else if (!strcmp(name, "config")) {
@@ -170,96 +245,133 @@ static int local_flag(ks_engine *e, cli_run *run, const char *name, const char *
             return -1;
         }
     } else {
-        /* A flag from flags.def with no key that no code here handles is a
-         * programming error: say so rather than ignore it. */
+        /* A flags.def row no code here handles is a programming error: say
+         * so rather than ignore it. */
         cli_error(run->cmd, "flag --%s is not implemented", name);
         return -1;
     }
     return 0;
 }
 
-int cli_setup(int argc, char **argv, const char *const *fixed, ks_engine **out, cli_run *run)
+/* "--json --rules d": a value that is itself a flag is a slip (the user
+ * forgot the value), never a file name worth creating. "-" is stdin/out. */
+static bool looks_like_flag(const char *v)
+{
+    return v[0] == '-' && (v[1] == '-' || isalpha((unsigned char)v[1]));
+}
+
+int cli_parse_flags(int argc, char **argv, const char *const *fixed, ks_engine **out, cli_run *run)
 {
     ks_engine *e = NULL;
-    bool only_paths = false;
+    flag fl[MAX_FLAGS];
+    struct option lo[MAX_FLAGS + 1];
+    char shorts[2 * MAX_FLAGS + 3] = "+:";
+    size_t nfl = all_flags(fl, MAX_FLAGS), ns = 2;
+    int c;
+    /* "+": stop at each path (the loop adds it and goes on), so flags and
+     * paths may mix and "--" ends the flags; ":": a missing value is told
+     * apart from an unknown flag. */
+    memset(lo, 0, sizeof lo);
+    for (size_t i = 0; i < nfl; i++) {
+        lo[i].name = fl[i].name;
+        lo[i].has_arg = fl[i].metavar ? required_argument : no_argument;
+        lo[i].val = 256 + (int)i;
+        if (fl[i].short_flag) {
+            shorts[ns++] = (char)fl[i].short_flag;
+            if (fl[i].metavar)
+                shorts[ns++] = ':';
+        }
+    }
+    shorts[ns] = 0;
     if (ks_engine_new(&e) != KS_OK) {
         cli_error(run->cmd, "out of memory");
         return KS_EXIT_ERRORS;
     }
     run->color = true;
     for (int i = 0; fixed && fixed[i]; i += 2)
-        ks_engine_set(e, fixed[i], fixed[i + 1]);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_paths || a[0] != '-' || !strcmp(a, "-")) {
-            if (ks_engine_add_path(e, a) != KS_OK)
+        if (ks_engine_set(e, fixed[i], fixed[i + 1]) != KS_OK) {
+            cli_error(run->cmd, "%s", ks_engine_errmsg(e));
+            goto fail;
+        }
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int li = -1;
+        c = getopt_long(argc, argv, shorts, lo, &li);
+        if (c == -1) {
+            if (optind >= argc)
+                break;
+            if (!strcmp(argv[optind - 1], "--") && optind > 1) {
+                /* everything after "--" is a path */
+                for (; optind < argc; optind++) {
+                    if (ks_engine_add_path(e, argv[optind]) != KS_OK)
+                        goto fail;
+                    run->npaths++;
+                }
+                break;
+            }
+            if (ks_engine_add_path(e, argv[optind]) != KS_OK)
                 goto fail;
             run->npaths++;
+            optind++;
             continue;
         }
-        if (!strcmp(a, "--")) {
-            only_paths = true;
-            continue;
-        }
-        if (!strcmp(a, "-q"))
-            a = "--quiet";
-        else if (!strcmp(a, "-v"))
-            a = "--verbose";
-        if (strncmp(a, "--", 2) != 0) {
-            cli_error(run->cmd, "unknown option '%s' (see 'kensa help %s')", a, run->cmd);
+        if (c == ':') {
+            cli_error(run->cmd, "%s needs a value (see 'kensa help %s')", argv[optind - 1], run->cmd);
             goto fail;
         }
-        char name[64];
-        const char *val = NULL, *eq = strchr(a + 2, '=');
-        size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        if (nl >= sizeof name) {
-            cli_error(run->cmd, "unknown option '%s'", a);
+        if (c == '?') {
+            if (optopt && optopt < 256)
+                cli_error(run->cmd, "unknown option '-%c' (see 'kensa help %s')", optopt, run->cmd);
+            else
+                cli_error(run->cmd, "unknown option '%s' (see 'kensa help %s')", argv[optind - 1], run->cmd);
             goto fail;
         }
-        memcpy(name, a + 2, nl);
-        name[nl] = 0;
         const flag *f = NULL;
-        for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
-            if (!strcmp(flags[k].name, name))
-                f = &flags[k];
-        if (!f) {
-            cli_error(run->cmd, "unknown option '--%s' (see 'kensa help %s')", name, run->cmd);
+        if (c >= 256)
+            f = &fl[c - 256];
+        else
+            for (size_t k = 0; k < nfl && !f; k++)
+                if (fl[k].short_flag == c)
+                    f = &fl[k];
+        if (!f)
             goto fail;
-        }
-        if (f->arg) {
-            if (eq)
-                val = eq + 1;
-            else if (i + 1 < argc)
-                val = argv[++i];
-            else {
-                cli_error(run->cmd, "--%s needs a value", name);
-                goto fail;
-            }
-        } else if (eq) {
-            cli_error(run->cmd, "--%s takes no value", name);
+        if (f->metavar && looks_like_flag(optarg)) {
+            cli_error(run->cmd, "--%s needs %s, got the option '%s'", f->name, f->metavar, optarg);
             goto fail;
         }
         if (f->key) {
-            if (ks_engine_set(e, f->key, f->arg ? val : (!strcmp(f->name, "no-builtin") ? "false" : "true")) != KS_OK) {
+            if (ks_engine_set(e, f->key, f->metavar ? optarg : f->value) != KS_OK) {
                 cli_error(run->cmd, "%s", ks_engine_errmsg(e));
                 goto fail;
             }
-        } else if (local_flag(e, run, name, val) != 0) {
+        } else if (local_flag(e, run, f->name, optarg) != 0) {
             goto fail;
         }
     }
+    *out = e;
+    return 0;
+fail:
+    ks_engine_free(e);
+    return KS_EXIT_ERRORS;
+}
+
+int cli_setup(int argc, char **argv, const char *const *fixed, ks_engine **out, cli_run *run)
+{
+    ks_engine *e = NULL;
+    int rc = cli_parse_flags(argc, argv, fixed, &e, run);
+    if (rc != 0)
+        return rc;
     if (run->npaths == 0) {
         cli_error(run->cmd, "no evidence paths given (a file, a directory or - for stdin)");
-        goto fail;
+        ks_engine_free(e);
+        return KS_EXIT_ERRORS;
     }
     ks_engine_on_diag(e, on_diag, run);
     if (!run->quiet && isatty(STDERR_FILENO))
         ks_engine_on_progress(e, on_progress, run);
     *out = e;
     return 0;
-fail:
-    ks_engine_free(e);
-    return KS_EXIT_ERRORS;
 }
 
 int cli_run_engine(ks_engine *e, cli_run *run)
@@ -331,10 +443,5 @@ const char *const cmd_hunt_usage =
 
 int cmd_hunt(int argc, char **argv)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        fputs(cmd_hunt_usage, stdout);
-        cli_print_flags();
-        return KS_EXIT_CLEAN;
-    }
     return cli_hunt_main(argc, argv, "hunt", NULL);
 }

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * Small commands: version, and formats (what this build can read, detect
- * and write: the plugin tables).
+ * and write: the plugin tables, through ks_plugin_at).
  */
 #include <stdio.h>
 #include "cli.h"
-#include "kensa_int.h"
-#include "extract/extract.h"
 
 const char *const cmd_version_usage = "usage: kensa version\n";
 
@@ -18,23 +16,22 @@ int cmd_version(int argc, char **argv)
     return KS_EXIT_CLEAN;
 }
 
-const char *const cmd_formats_usage = "usage: kensa formats\n\nLists input formats, detectors, content extractors and outputs.\n";
+const char *const cmd_formats_usage = "usage: kensa formats\n\nLists input formats, detectors and outputs.\n";
 
 int cmd_formats(int argc, char **argv)
 {
+    static const char *const heads[] = {"inputs", "detectors",
+                                        "extractors (content inside files: mail, documents, archives)",
+                                        "outputs"};
+    static const ks_plugin_kind kinds[] = {KS_PLUGIN_INPUT, KS_PLUGIN_DETECTOR, KS_PLUGIN_EXTRACTOR,
+                                           KS_PLUGIN_OUTPUT};
+    ks_plugin_info pi;
     (void)argc;
     (void)argv;
-    printf("inputs:\n");
-    for (size_t i = 0; ks__inputs[i]; i++)
-        printf("  %-12s %s\n", ks__inputs[i]->name, ks__inputs[i]->description);
-    printf("detectors:\n");
-    for (size_t i = 0; ks__detectors[i]; i++)
-        printf("  %-12s %s\n", ks__detectors[i]->name, ks__detectors[i]->description);
-    printf("extractors (content inside files: mail, documents, archives):\n");
-    for (size_t i = 0; ks__extractors[i]; i++)
-        printf("  %-12s %s\n", ks__extractors[i]->name, ks__extractors[i]->description);
-    printf("outputs:\n");
-    for (size_t i = 0; ks__outputs[i]; i++)
-        printf("  %-12s %s\n", ks__outputs[i]->name, ks__outputs[i]->description);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        printf("%s:\n", heads[k]);
+        for (size_t i = 0; ks_plugin_at(kinds[k], i, &pi) == KS_OK; i++)
+            printf("  %-12s %s\n", pi.name, pi.description);
+    }
     return KS_EXIT_CLEAN;
 }

@@ -22,11 +22,6 @@ int cmd_report(int argc, char **argv)
     ks_engine *e = NULL;
     cli_run run;
     int rc;
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        fputs(cmd_report_usage, stdout);
-        cli_print_flags();
-        return KS_EXIT_CLEAN;
-    }
     memset(&run, 0, sizeof run);
     run.cmd = "report";
     if ((rc = cli_setup(argc, argv, NULL, &e, &run)) != 0)

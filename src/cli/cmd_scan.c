@@ -19,10 +19,5 @@ const char *const cmd_scan_usage =
 int cmd_scan(int argc, char **argv)
 {
     static const char *const fixed[] = {"mode", "files", NULL};
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        fputs(cmd_scan_usage, stdout);
-        cli_print_flags();
-        return KS_EXIT_CLEAN;
-    }
     return cli_hunt_main(argc, argv, "scan", fixed);
 }

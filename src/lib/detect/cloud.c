@@ -503,7 +503,7 @@ static int cloud_create(ks_engine *e, void **out)
         return KS_ENOMEM;
     d->e = e;
     d->all.map = ks__map_new(64);
-    d->sas_max_days = ks__opt_int(e, "cloud.sas_max_days", 30);
+    d->sas_max_days = ks__opt_int(e, "cloud.sas_max_days");
     for (size_t i = 0; i < NSHAPE; i++)
         d->shape[i] = ks_symtab_intern(ks__engine_symtab(e), shape_paths[i], strlen(shape_paths[i]));
     pthread_mutex_init(&d->lock, NULL);

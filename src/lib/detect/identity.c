@@ -169,14 +169,6 @@ static arec *push(state *s, size_t cap_limit)
     return &s->r[s->n++];
 }
 
-static int64_t dur(ks_engine *e, const char *key, const char *dflt)
-{
-    int64_t v = 0;
-    if (ks__parse_duration(ks__opt(e, key, dflt), &v) != KS_OK)
-        ks__parse_duration(dflt, &v);
-    return v;
-}
-
 static int id_create(ks_engine *e, void **out)
 {
     id_det *d = calloc(1, sizeof *d);
@@ -186,18 +178,18 @@ static int id_create(ks_engine *e, void **out)
     d->syms = ks__id_syms_new(e);
     pthread_mutex_init(&d->lock, NULL);
     cfg *c = &d->c;
-    c->window = dur(e, "spray.window", "1h");
-    c->recovery = dur(e, "spray.recovery", "10m");
-    c->slow_window = dur(e, "spray.slow_window", "24h");
-    c->success_window = dur(e, "spray.success_window", "6h");
-    c->brute_window = dur(e, "brute.window", "1h");
-    c->min_accounts = ks__opt_int(e, "spray.min_accounts", 5);
-    c->dist_accounts = ks__opt_int(e, "spray.distributed_min_accounts", 10);
-    c->dist_sources = ks__opt_int(e, "spray.distributed_min_sources", 10);
-    c->max_per_source = ks__opt_int(e, "spray.max_attempts_per_source", 3);
-    c->baseline_factor = ks__opt_double(e, "spray.baseline_factor", 3.0);
-    c->brute_min = ks__opt_int(e, "brute.min_failures", 10);
-    c->max_records = (size_t)ks__opt_int(e, "identity.max_records", 16000000);
+    c->window = ks__opt_duration(e, "spray.window");
+    c->recovery = ks__opt_duration(e, "spray.recovery");
+    c->slow_window = ks__opt_duration(e, "spray.slow_window");
+    c->success_window = ks__opt_duration(e, "spray.success_window");
+    c->brute_window = ks__opt_duration(e, "brute.window");
+    c->min_accounts = ks__opt_int(e, "spray.min_accounts");
+    c->dist_accounts = ks__opt_int(e, "spray.distributed_min_accounts");
+    c->dist_sources = ks__opt_int(e, "spray.distributed_min_sources");
+    c->max_per_source = ks__opt_int(e, "spray.max_attempts_per_source");
+    c->baseline_factor = ks__opt_double(e, "spray.baseline_factor");
+    c->brute_min = ks__opt_int(e, "brute.min_failures");
+    c->max_records = (size_t)ks__opt_int(e, "identity.max_records");
     if (!d->syms || state_init(&d->all) != KS_OK) {
         ks__id_syms_free(d->syms);
         free(d);

@@ -821,7 +821,7 @@ static int ioc_create(ks_engine *e, void **out)
     nv = ks__opt_list(e, "ioc", &vals);
     for (size_t i = 0; i < nv && rc == KS_OK; i++)
         rc = load_path(d, vals[i], 0);
-    if (rc == KS_OK && ks__opt_bool(e, "builtin", true)) {
+    if (rc == KS_OK && ks__opt_bool(e, "builtin")) {
         char bdir[4096];
         struct stat st;
         snprintf(bdir, sizeof bdir, "%s/ioc", ks__rules_dir(e));

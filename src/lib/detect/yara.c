@@ -54,7 +54,6 @@
 #define SHOW_TEXT 80       /* characters of a matched string shown */
 #define SHOW_HEX 32        /* bytes of a binary match shown as hex */
 #define MAX_TECHS 16
-#define DEFAULT_TIMEOUT 60 /* seconds per file */
 #define MAX_ALLOW 10000000
 
 static const char *const externals[] = {"filename", "filepath", "extension", "filetype", "owner"};
@@ -329,7 +328,7 @@ static int compile_sets(ks_engine *e, load_ctx *lc, const pathlist *pl, ks_ysets
     int rc = compile_all(lc, pl, &whole, &good);
     if (rc != KS_OK || !whole)
         goto out;
-    if (ks__opt_bool(e, "yara.split", true) &&
+    if (ks__opt_bool(e, "yara.split") &&
         ks__ysets_build(sets, pl->v, good, pl->n, quiet_compiler, lc) == KS_OK) {
         yr_rules_destroy(whole);
         whole = NULL;
@@ -423,7 +422,7 @@ out:
 
 static const char *cache_dir(const ks_engine *e, char *buf, size_t cap)
 {
-    const char *v = ks__opt(e, "yara.cache_dir", NULL);
+    const char *v = ks__opt(e, "yara.cache_dir");
     if (v)
         return v[0] ? v : NULL;
     const char *x = getenv("XDG_CACHE_HOME");
@@ -575,19 +574,11 @@ static int load_allowlist(yara_det *d, const char *path)
     return KS_OK;
 }
 
+/* Whole seconds, as libyara takes them; the registry bounds the option
+ * to 1s..1d. */
 static int parse_timeout(const ks_engine *e)
 {
-    const char *v = ks__opt(e, "yara.timeout", NULL);
-    int64_t ns = 0;
-    if (!v)
-        return DEFAULT_TIMEOUT;
-    char *end = NULL;
-    long s = strtol(v, &end, 10);
-    if (end && *end == 0 && s > 0)
-        return (int)KS_MIN(s, 86400L);
-    if (ks__parse_duration(v, &ns) == KS_OK && ns >= 1000000000LL)
-        return (int)KS_MIN(ns / 1000000000LL, 86400LL);
-    return 1;
+    return (int)(ks__opt_duration(e, "yara.timeout") / 1000000000LL);
 }
 
 static void yara_destroy(void *p);
@@ -607,7 +598,7 @@ static int yara_create(ks_engine *e, void **out)
     nv = ks__opt_list(e, "yara", &vals);
     for (size_t i = 0; i < nv; i++)
         collect(e, vals[i], &pl, 0, true);
-    if (ks__opt_bool(e, "builtin", true)) {
+    if (ks__opt_bool(e, "builtin")) {
         char bdir[4096];
         snprintf(bdir, sizeof bdir, "%s/yara", ks__rules_dir(e));
         if (access(bdir, R_OK) == 0)
@@ -631,9 +622,9 @@ static int yara_create(ks_engine *e, void **out)
     if ((rc = rules_key(&pl, key, &path_ext)) != KS_OK)
         goto out;
 
-    const char *cdir = ks__opt_bool(e, "yara.cache", true) ? cache_dir(e, cdir_buf, sizeof cdir_buf)
+    const char *cdir = ks__opt_bool(e, "yara.cache") ? cache_dir(e, cdir_buf, sizeof cdir_buf)
                                                             : NULL;
-    bool split = ks__opt_bool(e, "yara.split", true);
+    bool split = ks__opt_bool(e, "yara.split");
     if (cdir) {
         snprintf(cpath, sizeof cpath, "%s/yara-%s%s", cdir, key, split ? "" : "-whole");
         snprintf(dpath, sizeof dpath, "%.3990s.diag", cpath);
@@ -650,7 +641,7 @@ static int yara_create(ks_engine *e, void **out)
             /* Diagnostics first: the manifest, renamed last, marks a whole cache. */
             save_diags(dpath, &lc);
             if (ks__ysets_save(&d->sets, cpath) == KS_OK) {
-                int64_t keep = ks__opt_int(e, "yara.cache_keep", 8);
+                int64_t keep = ks__opt_int(e, "yara.cache_keep");
                 ks__ysets_prune(cdir, cpath + strlen(cdir) + 1, keep > 0 ? (size_t)keep : 0);
             }
         }
@@ -670,14 +661,14 @@ static int yara_create(ks_engine *e, void **out)
             d->nrules += d->sets.set[i].nrules - d->sets.set[0].nrules;
     d->nrules -= KS_MIN(d->nrules, d->sets.ndual);
     d->timeout_s = parse_timeout(e);
-    d->scan_flags = ks__opt_bool(e, "yara.fast", true) ? SCAN_FLAGS_FAST_MODE : 0;
-    d->dedupe = ks__opt_bool(e, "files.dedupe", true) && !path_ext;
-    if (ks__opt_bool(e, "files.dedupe", true) && path_ext) {
+    d->scan_flags = ks__opt_bool(e, "yara.fast") ? SCAN_FLAGS_FAST_MODE : 0;
+    d->dedupe = ks__opt_bool(e, "files.dedupe") && !path_ext;
+    if (ks__opt_bool(e, "files.dedupe") && path_ext) {
         ks_loc loc = KS_LOC_NONE;
         ks__diag(e, KS_DIAG_INFO, KS_OK, "yara", &loc,
                  "content dedupe off: rules read path-dependent external variables");
     }
-    d->seen_cap = (uint64_t)ks__opt_int(e, "files.dedupe_max", 1000000);
+    d->seen_cap = (uint64_t)ks__opt_int(e, "files.dedupe_max");
     if (d->dedupe && !(d->seen = ks__map_new(4096))) {
         rc = KS_ENOMEM;
         goto out;

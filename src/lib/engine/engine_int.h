@@ -36,6 +36,7 @@ struct ks_engine {
     ks_stats stats;             /* counters updated with atomics during a run */
     char errmsg[512];
     bool ran;                   /* ks_engine_run may be called once */
+    bool unregistered_read;     /* a plugin read a key with no registry row (reported once) */
 
     /* run configuration, resolved from the options */
     int nthreads;
@@ -72,6 +73,8 @@ int ks__walk(ks_engine *e);
 int ks__dispatch_file(ks_engine *e, const char *path);
 int ks__workers_init(ks_engine *e);
 void ks__workers_finish(ks_engine *e);
+/* options.c: frees every value set. */
+void ks__options_free(ks_engine *e);
 /* findings.c */
 void ks__findings_sort(ks_engine *e);
 void ks__findings_free(ks_engine *e);

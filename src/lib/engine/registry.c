@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include "engine_int.h"
+#include "extract/extract.h"
 
 #define KS_INPUT(sym) &sym,
 #define KS_DETECTOR(sym)
@@ -51,4 +52,27 @@ int ks_engine_write(ks_engine *e, const char *output, FILE *fp)
             return ks__outputs[i]->write(e, fp);
     ks__seterr(e, "unknown output '%s'", output);
     return KS_ENOTFOUND;
+}
+
+static size_t count(const void *const *table)
+{
+    size_t n = 0;
+    while (table[n])
+        n++;
+    return n;
+}
+
+int ks_plugin_at(ks_plugin_kind kind, size_t i, ks_plugin_info *out)
+{
+    if (kind == KS_PLUGIN_INPUT && i < count((const void *const *)ks__inputs))
+        *out = (ks_plugin_info){ks__inputs[i]->name, ks__inputs[i]->description};
+    else if (kind == KS_PLUGIN_DETECTOR && i < count((const void *const *)ks__detectors))
+        *out = (ks_plugin_info){ks__detectors[i]->name, ks__detectors[i]->description};
+    else if (kind == KS_PLUGIN_OUTPUT && i < count((const void *const *)ks__outputs))
+        *out = (ks_plugin_info){ks__outputs[i]->name, ks__outputs[i]->description};
+    else if (kind == KS_PLUGIN_EXTRACTOR && i < count((const void *const *)ks__extractors))
+        *out = (ks_plugin_info){ks__extractors[i]->name, ks__extractors[i]->description};
+    else
+        return KS_ENOTFOUND;
+    return KS_OK;
 }

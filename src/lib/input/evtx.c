@@ -475,7 +475,7 @@ static int evtx_open(const ks_input_ctx *ctx, void **state)
     ks_engine *e = ctx->w->engine;
     x->cache = ctx->w->cache;
     x->syms = ks__engine_symtab(e);
-    rc = evx_reader_new(p, size, ctx->path, e, ctx->begin, ctx->end, ks__opt_bool(e, "evtx.recover", false), &x->r);
+    rc = evx_reader_new(p, size, ctx->path, e, ctx->begin, ctx->end, ks__opt_bool(e, "evtx.recover"), &x->r);
     if (rc != KS_OK) {
         free(x);
         return rc;

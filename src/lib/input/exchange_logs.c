@@ -247,7 +247,7 @@ static int ex_open(const ks_input_ctx *ctx, void **state)
     x->ctx = *ctx;
     x->e = ctx->w->engine;
     x->hdr.itime = x->proxy.itime = -1;
-    size_t max = (size_t)ks__opt_int(x->e, "exchange.max_line", (int64_t)EX_MAX_LINE);
+    size_t max = (size_t)ks__opt_int(x->e, "exchange.max_line");
     ks__lines_init(&x->lines, ctx->src, max);
     x->s_logtype = intern(x, "Log-type", 8);
     x->s_message = intern(x, "Message", 7);

@@ -147,7 +147,7 @@ static int json_open(const ks_input_ctx *ctx, void **state)
     j->off = j->line_off = ctx->begin;
     j->line = ctx->begin ? 0 : 1;
     j->mode = M_TOP;
-    j->max_record = (size_t)ks__opt_int(ctx->w->engine, "json.max_record", (int64_t)JSON_MAX_RECORD);
+    j->max_record = (size_t)ks__opt_int(ctx->w->engine, "json.max_record");
     if (j->max_record > KS_WINDOW_MAX)
         j->max_record = KS_WINDOW_MAX;
     for (size_t i = 0; i < KS_ARRAY_LEN(time_keys); i++)

@@ -418,7 +418,7 @@ static int w3c_open(const ks_input_ctx *ctx, void **state)
     w->end = ctx->end;
     w->hdr_day = KS_TIME_NONE;
     w->hdr.idate = w->hdr.itime = -1;
-    size_t max = (size_t)ks__opt_int(w->e, "w3c.max_line", (int64_t)W3C_MAX_LINE);
+    size_t max = (size_t)ks__opt_int(w->e, "w3c.max_line");
     ks__lines_init(&w->lines, ctx->src, max);
     if (ctx->begin > 0 && (rc = part_prefix(w, ctx->begin)) != KS_OK) {
         free(w);

@@ -17,7 +17,7 @@ static const char *const sev_color[] = {"\033[2m", "\033[36m", "\033[33m", "\033
 
 static bool use_color(ks_engine *e, FILE *fp)
 {
-    const char *c = ks__opt(e, "color", "auto");
+    const char *c = ks__opt(e, "color");
     if (!strcmp(c, "never") || getenv("NO_COLOR"))
         return false;
     if (!strcmp(c, "always"))

@@ -81,7 +81,7 @@ int sg__det_new(sg_ruleset *rs, const sg_det_opts *o, sg_det **out)
     if ((rc = sg__recs_init(&d->recs, o->max_records)) != KS_OK)
         goto fail;
     /* the cap holds for the run: each worker gets its share */
-    int nw = o->engine ? (int)ks__opt_int(o->engine, "threads", 0) : 1;
+    int nw = o->engine ? (int)ks__opt_int(o->engine, "threads") : 1;
     if (nw <= 0)
         nw = ks__ncpu();
     d->worker_max = KS_MAX(d->recs.max / (size_t)(nw > 0 ? nw : 1), (size_t)1024);
@@ -146,7 +146,7 @@ static int sigma_create(ks_engine *e, void **det)
 
     *det = NULL;
     size_t nrules = ks__opt_list(e, "rules", &paths);
-    bool builtin = ks__opt_bool(e, "builtin", true);
+    bool builtin = ks__opt_bool(e, "builtin");
     const char *rdir = ks__rules_dir(e);
     if (!nrules && (!builtin || !rdir))
         return KS_OK;
@@ -171,12 +171,12 @@ static int sigma_create(ks_engine *e, void **det)
             goto fail;
     if ((rc = sg__ruleset_finish(rs)) != KS_OK)
         goto fail;
-    const char *unm = ks__opt(e, "sigma.unmapped", "skip");
+    const char *unm = ks__opt(e, "sigma.unmapped");
     sg_det_opts o = {
-        .prefilter = ks__opt_bool(e, "sigma.prefilter", true),
-        .pattern_needles = ks__opt_bool(e, "sigma.pattern_needles", false),
+        .prefilter = ks__opt_bool(e, "sigma.prefilter"),
+        .pattern_needles = ks__opt_bool(e, "sigma.pattern_needles"),
         .run_unmapped = strcmp(unm, "run") == 0 || strcmp(unm, "all") == 0,
-        .max_records = (size_t)ks__opt_int(e, "sigma.correlation.max_records", 2000000),
+        .max_records = (size_t)ks__opt_int(e, "sigma.correlation.max_records"),
         .engine = e,
     };
     sg_det *d = NULL;
@@ -343,7 +343,7 @@ static void sigma_worker_done(void *det, void *wsp)
 static int sigma_finish(void *det)
 {
     sg_det *d = det;
-    if (d->o.engine && ks__opt_bool(d->o.engine, "sigma.stats", false)) {
+    if (d->o.engine && ks__opt_bool(d->o.engine, "sigma.stats")) {
         ks_loc loc = KS_LOC_NONE;
         ks__diag(d->o.engine, KS_DIAG_INFO, KS_OK, "sigma", &loc,
                  "%llu events, %llu rule evaluations (%.2f per event), %llu matches",
