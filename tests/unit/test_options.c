@@ -146,8 +146,8 @@ TEST(cli_refuses_bad_options_with_status_2)
 
 TEST(help_is_the_same_both_ways_for_every_command)
 {
-    static const char *const cmds[] = {"hunt", "scan", "formats", "version", "evtx", "rules", "cloud"};
-    static const char *const sub[] = {"", "", "", "", " dump", " check", " probe"};
+    static const char *const cmds[] = {"hunt", "scan", "formats", "version", "evtx", "rules", "cloud", "report"};
+    static const char *const sub[] = {"", "", "", "", " dump", " check", " probe", ""};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char a[128], b[128], *ha = NULL, *hb = NULL, *hc = NULL;
         snprintf(a, sizeof a, "help %s", cmds[i]);
