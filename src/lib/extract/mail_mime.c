@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * RFC 5322 messages (.eml) and mbox mailboxes, with gmime 3 for MIME.
+ *
+ * A message becomes a node whose `mail` holds its Message-ID, date,
+ * from/to/cc, subject and folder. Its text units are "headers" (every
+ * header, RFC 2047 decoded) and "body" (each text/plain or other inline
+ * text part, transfer-decoded — so a token split by a quoted-printable soft
+ * line break comes out whole — and converted to UTF-8). An HTML body, each
+ * attachment and each nested message/rfc822 go back to ks__extract_child,
+ * which sniffs them again: a docx, zip or pdf attachment is read by its own
+ * extractor, a forwarded message by this one.
+ *
+ * mbox (mboxo/mboxrd and the CRLF variants): split on "From " lines here,
+ * one message at a time, so memory stays flat however big the mailbox is;
+ * a "From " line only starts a message when the next line is a header
+ * (unescaped "From " in bodies of sloppy writers stays body). ">From "
+ * lines lose one '>' (mboxrd unescaping, also right for mboxo).
+ *
+ * gmime reads the message in place: the parser's stream is a GByteArray
+ * header over the borrowed blob with ownership off, so no copy of a large
+ * message is made (only decoded parts are allocated, one at a time).
+ */
+#include <gmime/gmime.h>
+#include <inttypes.h>
+#include <string.h>
+#include <strings.h>
+#include "extract/mail.h"
+
+/* Multipart nesting followed inside one message; deeper parts are skipped
+ * with a diagnostic (nested messages also count toward extract depth). */
+#define MIME_MAX_NEST 64
+
+typedef struct mime_walk {
+    ks_xctx *x;
+    const ks_xnode *node;    /* the message's node */
+    int nest;                /* current multipart depth */
+    int rc;                  /* first error */
+} mime_walk;
+
+/* ---- probing -------------------------------------------------------------------- */
+
+static const char *const mail_headers[] = {
+    "from", "to", "cc", "subject", "date", "message-id", "received", "return-path",
+    "mime-version", "content-type", "content-transfer-encoding", "delivered-to",
+    "reply-to", "sender", "x-mailer", "references", "in-reply-to", "dkim-signature",
+    "authentication-results", "thread-topic", "thread-index", "x-originating-ip",
+    "user-agent", "bcc", "x-mozilla-status", "x-gmail-labels", "list-id", "x-folder",
+};
+
+static bool known_header(const char *s, size_t n)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(mail_headers); i++)
+        if (ks__ieq(s, n, mail_headers[i], strlen(mail_headers[i])))
+            return true;
+    return false;
+}
+
+/* Length of a header field name at s (RFC 5322 ftext up to ':'), 0 if the
+ * line is not a header field. */
+static size_t header_name_len(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && s[i] > ' ' && s[i] < 127 && s[i] != ':')
+        i++;
+    return i > 0 && i < n && s[i] == ':' ? i : 0;
+}
+
+/* Counts known header names in the header block at p; -1 when a line
+ * before the blank line is not header syntax. */
+static int header_block_score(const uint8_t *p, size_t n)
+{
+    int known = 0, lines = 0;
+    size_t i = 0;
+    while (i < n) {
+        const uint8_t *eol = memchr(p + i, '\n', n - i);
+        size_t end = eol ? (size_t)(eol - p) : n;
+        size_t len = end - i;
+        if (len > 0 && p[end - 1] == '\r')
+            len--;
+        if (len == 0)
+            break;
+        if (p[i] == ' ' || p[i] == '\t') {
+            if (lines == 0)
+                return -1; /* continuation without a field */
+        } else {
+            size_t k = header_name_len(p + i, len);
+            if (!k)
+                return eol ? -1 : known; /* a cut last line is not a verdict */
+            known += known_header((const char *)p + i, k);
+            lines++;
+        }
+        if (!eol)
+            break;
+        i = end + 1;
+    }
+    return known;
+}
+
+static int mime_probe(const uint8_t *head, size_t n, const char *name)
+{
+    KS_UNUSED(name);
+    if (n >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF)
+        head += 3, n -= 3;
+    int known = header_block_score(head, n);
+    if (known >= 3)
+        return 85;
+    if (known == 2)
+        return 70;
+    return 0;
+}
+
+/* A "From " line at p[i] that starts a message: the next line is a header
+ * field (or the mailbox ends). */
+static bool mbox_from_at(const uint8_t *p, size_t n, size_t i)
+{
+    if (n - i < 5 || memcmp(p + i, "From ", 5) != 0)
+        return false;
+    const uint8_t *eol = memchr(p + i, '\n', n - i);
+    if (!eol)
+        return false;
+    size_t j = (size_t)(eol - p) + 1;
+    if (j >= n)
+        return true;
+    const uint8_t *eol2 = memchr(p + j, '\n', n - j);
+    size_t len = eol2 ? (size_t)(eol2 - p) - j : n - j;
+    return header_name_len(p + j, len) > 0;
+}
+
+static int mbox_probe(const uint8_t *head, size_t n, const char *name)
+{
+    KS_UNUSED(name);
+    if (n < 5 || memcmp(head, "From ", 5) != 0)
+        return 0;
+    /* In a probe the head may end before the second line: the word after
+     * "From " and a second line that is a header field decide. */
+    const uint8_t *eol = memchr(head, '\n', n);
+    if (!eol)
+        return 40;
+    return mbox_from_at(head, n, 0) ? 90 : 0;
+}
+
+/* ---- metadata ------------------------------------------------------------------- */
+
+static int set_addr_list(ks_mailmeta *mm, const char **field, InternetAddressList *l)
+{
+    if (!l || internet_address_list_length(l) == 0)
+        return KS_OK;
+    char *s = internet_address_list_to_string(l, NULL, FALSE);
+    int rc = s ? ks__mailmeta_set(mm, field, s, strlen(s)) : KS_OK;
+    g_free(s);
+    return rc;
+}
+
+static int fill_meta(ks_mailmeta *mm, GMimeMessage *msg, const char *folder)
+{
+    GMimeObject *o = GMIME_OBJECT(msg);
+    const char *v;
+    int rc = KS_OK;
+    if ((v = g_mime_message_get_message_id(msg)))
+        rc = ks__mailmeta_set_msgid(mm, v, strlen(v));
+    if (rc == KS_OK && (v = g_mime_object_get_header(o, "Date")))
+        rc = ks__mailmeta_set(mm, &mm->m.date, v, strlen(v));
+    GDateTime *d = g_mime_message_get_date(msg);
+    if (rc == KS_OK && d)
+        rc = ks__mailmeta_set_time(mm, (int64_t)g_date_time_to_unix(d) * 1000000000ll);
+    if (rc == KS_OK)
+        rc = set_addr_list(mm, &mm->m.from, g_mime_message_get_from(msg));
+    if (rc == KS_OK)
+        rc = set_addr_list(mm, &mm->m.to, g_mime_message_get_to(msg));
+    if (rc == KS_OK)
+        rc = set_addr_list(mm, &mm->m.cc, g_mime_message_get_cc(msg));
+    if (rc == KS_OK && (v = g_mime_message_get_subject(msg)))
+        rc = ks__mailmeta_set(mm, &mm->m.subject, v, strlen(v));
+    /* Exports of Exchange/Lotus mailboxes name the folder in a header. */
+    if (rc == KS_OK && (v = g_mime_object_get_header(o, "X-Folder")))
+        rc = ks__mailmeta_set(mm, &mm->m.folder, v, strlen(v));
+    else if (rc == KS_OK && folder)
+        rc = ks__mailmeta_set(mm, &mm->m.folder, folder, strlen(folder));
+    return rc;
+}
+
+/* Every header, decoded, one per line: addresses and X- headers (API keys
+ * in custom headers) are scanned like the body. */
+static int emit_headers(ks_xctx *x, const ks_xnode *node, GMimeObject *o)
+{
+    ks_buf b = KS_BUF_INIT;
+    int rc = KS_OK;
+    GMimeHeaderList *hl = g_mime_object_get_header_list(o);
+    int count = hl ? g_mime_header_list_get_count(hl) : 0;
+    for (int i = 0; i < count && rc == KS_OK; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        const char *name = g_mime_header_get_name(h);
+        const char *val = g_mime_header_get_value(h);
+        rc = ks__buf_printf(&b, "%s: %s\n", name ? name : "", val ? val : "");
+    }
+    if (rc == KS_OK && b.n)
+        rc = ks__extract_text(x, node, "headers", b.p, b.n, "utf-8");
+    ks__buf_release(&b);
+    return rc;
+}
+
+/* ---- parts ------------------------------------------------------------------------ */
+
+/* Offset of a part in its message: where its first header starts. */
+static uint64_t part_offset(GMimeObject *o)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(o);
+    if (!hl || g_mime_header_list_get_count(hl) == 0)
+        return UINT64_MAX;
+    gint64 off = g_mime_header_get_offset(g_mime_header_list_get_header_at(hl, 0));
+    return off >= 0 ? (uint64_t)off : UINT64_MAX;
+}
+
+/* Transfer-decoded bytes of a leaf part (base64, QP, uuencode); NULL when
+ * the part has no content. */
+static GByteArray *part_bytes(GMimePart *part, GMimeStream **keep)
+{
+    GMimeDataWrapper *w = g_mime_part_get_content(part);
+    if (!w)
+        return NULL;
+    GMimeStream *out = g_mime_stream_mem_new();
+    g_mime_data_wrapper_write_to_stream(w, out);
+    *keep = out;
+    return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+}
+
+static void walk_child(mime_walk *mw, const char *name, uint64_t off, const void *p, size_t n)
+{
+    int rc = ks__extract_child(mw->x, mw->node, name, "mime", NULL, off, p, n);
+    if (rc < 0 && mw->rc == KS_OK && rc != KS_ELIMIT && rc != KS_EFORMAT)
+        mw->rc = rc;
+}
+
+static void walk_leaf(mime_walk *mw, GMimePart *part, const char *section)
+{
+    GMimeObject *o = GMIME_OBJECT(part);
+    GMimeContentType *ct = g_mime_object_get_content_type(o);
+    const char *fname = g_mime_part_get_filename(part);
+    bool attachment = g_mime_part_is_attachment(part) || fname;
+    bool html = ct && g_mime_content_type_is_type(ct, "text", "html");
+    uint64_t off = part_offset(o);
+    char name[64];
+
+    if (GMIME_IS_TEXT_PART(part) && !attachment) {
+        /* gmime converts from the declared charset (fallbacks for none). */
+        char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+        if (text && html) {
+            walk_child(mw, "body.html", off, text, strlen(text));
+        } else if (text) {
+            int rc = ks__extract_text(mw->x, mw->node, "body", text, strlen(text), "utf-8");
+            if (rc < 0 && mw->rc == KS_OK)
+                mw->rc = rc;
+        }
+        g_free(text);
+        return;
+    }
+    GMimeStream *keep = NULL;
+    GByteArray *a = part_bytes(part, &keep);
+    if (a && a->len) {
+        if (!fname) {
+            char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
+            snprintf(name, sizeof name, "part %s (%s)", section, mt ? mt : "unknown");
+            g_free(mt);
+        }
+        walk_child(mw, fname ? fname : name, off, a->data, a->len);
+    }
+    if (keep)
+        g_object_unref(keep);
+}
+
+/* A message/rfc822 part: its message goes back through the extractor
+ * table (budgets, depth) as a child serialized by gmime. */
+static void walk_message_part(mime_walk *mw, GMimeMessagePart *mp, const char *section)
+{
+    GMimeMessage *inner = g_mime_message_part_get_message(mp);
+    GMimeObject *o = GMIME_OBJECT(mp);
+    const char *fname = g_mime_object_get_content_disposition_parameter(o, "filename");
+    char name[64];
+    if (!inner)
+        return;
+    GMimeStream *out = g_mime_stream_mem_new();
+    g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, out);
+    GByteArray *a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+    snprintf(name, sizeof name, "message %s.eml", section);
+    if (a && a->len)
+        walk_child(mw, fname ? fname : name, part_offset(o), a->data, a->len);
+    g_object_unref(out);
+}
+
+static void walk(mime_walk *mw, GMimeObject *o, const char *section)
+{
+    char sub[64];
+    if (!o || mw->x->stopped || mw->rc < 0)
+        return;
+    if (GMIME_IS_MULTIPART(o)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(o);
+        if (mw->nest >= MIME_MAX_NEST) {
+            ks__mail_diag(mw->x, mw->node, KS_DIAG_WARN, KS_ELIMIT, "mime", part_offset(o),
+                          "multipart nesting deeper than %d: inner parts skipped", MIME_MAX_NEST);
+            return;
+        }
+        mw->nest++;
+        int count = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < count && !mw->x->stopped && mw->rc >= 0; i++) {
+            if (*section)
+                snprintf(sub, sizeof sub, "%s.%d", section, i + 1);
+            else
+                snprintf(sub, sizeof sub, "%d", i + 1);
+            walk(mw, g_mime_multipart_get_part(mp, i), sub);
+        }
+        mw->nest--;
+    } else if (GMIME_IS_MESSAGE_PART(o)) {
+        walk_message_part(mw, GMIME_MESSAGE_PART(o), *section ? section : "1");
+    } else if (GMIME_IS_PART(o)) {
+        walk_leaf(mw, GMIME_PART(o), *section ? section : "1");
+    }
+}
+
+/* ---- one message ---------------------------------------------------------------- */
+
+/* Parses p[0..n) as one message and extracts it as node (whose mail is set
+ * to this message's metadata). folder: the mailbox name, or NULL. */
+static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
+                        const char *folder, ks_mailmeta *mm)
+{
+    static const char *fallback[] = {"UTF-8", "windows-1252", NULL};
+    GMimeParserOptions *opts = NULL;
+    GMimeParser *parser = NULL;
+    GMimeMessage *msg = NULL;
+    GMimeStream *stream = NULL;
+    ks_xnode me = *node;
+    int rc = KS_OK;
+
+    if (n > G_MAXUINT) {
+        ks__mail_diag(x, node, KS_DIAG_WARN, KS_ELIMIT, "mime", node->offset,
+                      "message of %zu bytes is larger than gmime reads", n);
+        return KS_ELIMIT;
+    }
+    ks__mail_gmime_init();
+    /* In place: a GByteArray header over the borrowed bytes, not owned by
+     * the stream (gmime only reads it; substreams share it). */
+    GByteArray view = {.data = (guint8 *)(uintptr_t)p, .len = (guint)n};
+    stream = g_mime_stream_mem_new_with_byte_array(&view);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+    opts = g_mime_parser_options_new();
+    g_mime_parser_options_set_fallback_charsets(opts, fallback);
+    parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    msg = g_mime_parser_construct_message(parser, opts);
+    if (!msg) {
+        ks__mail_diag(x, node, KS_DIAG_WARN, KS_EFORMAT, "mime", node->offset,
+                      "not a readable RFC 5322 message");
+        rc = KS_EFORMAT;
+        goto out;
+    }
+    ks__mailmeta_reset(mm);
+    if ((rc = fill_meta(mm, msg, folder)) != KS_OK)
+        goto out;
+    me.mail = &mm->m;
+    if ((rc = emit_headers(x, &me, GMIME_OBJECT(msg))) < 0 || x->stopped)
+        goto out;
+    mime_walk mw = {.x = x, .node = &me, .nest = 0, .rc = KS_OK};
+    walk(&mw, g_mime_message_get_mime_part(msg), "");
+    rc = mw.rc;
+out:
+    if (msg)
+        g_object_unref(msg);
+    if (parser)
+        g_object_unref(parser);
+    if (opts)
+        g_mime_parser_options_free(opts);
+    if (stream)
+        g_object_unref(stream);
+    return rc;
+}
+
+static int mime_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
+{
+    ks_mailmeta mm;
+    int rc = ks__mailmeta_init(&mm);
+    if (rc == KS_OK)
+        rc = mime_message(x, node, p, n, NULL, &mm);
+    ks__mailmeta_release(&mm);
+    return rc;
+}
+
+/* ---- mbox ------------------------------------------------------------------------- */
+
+/* Start of the next message's "From " line after i, or n. */
+static size_t mbox_next(const uint8_t *p, size_t n, size_t i)
+{
+    while (i < n) {
+        const uint8_t *f = memmem(p + i, n - i, "\nFrom ", 6);
+        if (!f)
+            return n;
+        size_t at = (size_t)(f - p) + 1;
+        if (mbox_from_at(p, n, at))
+            return at;
+        i = at;
+    }
+    return n;
+}
+
+/* mboxrd unescaping: "^>+From " loses one '>'. Returns false (nothing
+ * written) when the message has no such line, the common case. */
+static bool mbox_unescape(const uint8_t *p, size_t n, ks_buf *out, int *rc)
+{
+    size_t i = 0, last = 0;
+    size_t q = n && p[0] == '>' ? 0 : SIZE_MAX; /* start of a '>' line */
+    bool any = false;
+    ks__buf_reset(out);
+    for (;;) {
+        if (q == SIZE_MAX) {
+            const uint8_t *f = i < n ? memmem(p + i, n - i, "\n>", 2) : NULL;
+            if (!f)
+                break;
+            q = (size_t)(f - p) + 1;
+        }
+        size_t k = q;
+        while (k < n && p[k] == '>')
+            k++;
+        if (n - k >= 5 && memcmp(p + k, "From ", 5) == 0) {
+            if ((*rc = ks__buf_add(out, p + last, q - last)) != KS_OK)
+                return false;
+            last = q + 1; /* drop one '>' */
+            any = true;
+        }
+        i = k;
+        q = SIZE_MAX;
+    }
+    if (any)
+        *rc = ks__buf_add(out, p + last, n - last);
+    return any && *rc == KS_OK;
+}
+
+/* The mailbox name for ks_xmail.folder: the file's base name without a
+ * .mbox/.mbx extension (Thunderbird's "Inbox", "Sent", exports' "x.mbox"). */
+static void mbox_folder(const char *name, char *buf, size_t cap)
+{
+    const char *b = name ? strrchr(name, '/') : NULL;
+    b = b ? b + 1 : (name ? name : "");
+    size_t len = strlen(b);
+    if (len > 5 && (strcasecmp(b + len - 5, ".mbox") == 0))
+        len -= 5;
+    else if (len > 4 && strcasecmp(b + len - 4, ".mbx") == 0)
+        len -= 4;
+    snprintf(buf, cap, "%.*s", (int)len, b);
+}
+
+static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
+{
+    ks_mailmeta mm;
+    ks_buf unesc = KS_BUF_INIT;
+    char folder[256], name[48];
+    uint64_t count = 0, bad = 0;
+    int rc = ks__mailmeta_init(&mm);
+    mbox_folder(node->name, folder, sizeof folder);
+    size_t at = 0;
+    while (rc == KS_OK && at < n && !x->stopped) {
+        size_t next = mbox_next(p, n, at);
+        const uint8_t *eol = memchr(p + at, '\n', next - at);
+        size_t body = eol ? (size_t)(eol - p) + 1 : next;
+        size_t end = next;
+        /* The blank line before the next "From " belongs to the format. */
+        if (end > body && p[end - 1] == '\n')
+            end--;
+        if (end > body && p[end - 1] == '\r')
+            end--;
+        count++;
+        snprintf(name, sizeof name, "message %" PRIu64, count);
+        ks_xnode msg = {.parent = node, .name = name, .format = "mbox", .mail = NULL,
+                        .git = node->git, .offset = body, .depth = node->depth + 1};
+        const uint8_t *mp = p + body;
+        size_t mn = end - body;
+        int urc = KS_OK;
+        if (mbox_unescape(mp, mn, &unesc, &urc)) {
+            mp = (const uint8_t *)unesc.p;
+            mn = unesc.n;
+        }
+        if (urc != KS_OK) {
+            rc = urc;
+            break;
+        }
+        int mrc = mime_message(x, &msg, mp, mn, folder, &mm);
+        if (mrc == KS_EFORMAT || mrc == KS_ELIMIT)
+            bad++;
+        else if (mrc < 0)
+            rc = mrc;
+        at = next;
+    }
+    if (bad)
+        ks__mail_diag(x, node, KS_DIAG_WARN, KS_EFORMAT, "mbox", UINT64_MAX,
+                      "%" PRIu64 " of %" PRIu64 " messages unreadable", bad, count);
+    ks__buf_release(&unesc);
+    ks__mailmeta_release(&mm);
+    return rc;
+}
+
+/* ---- tables ------------------------------------------------------------------------- */
+
+const struct ks_extractor ks_extractor_mime = {
+    .abi = KS_EXTRACTOR_ABI_1,
+    .name = "mime",
+    .description = "RFC 5322 message (.eml): MIME parts, attachments, nested messages (gmime)",
+    .probe = mime_probe,
+    .extract = mime_extract,
+};
+
+const struct ks_extractor ks_extractor_mbox = {
+    .abi = KS_EXTRACTOR_ABI_1,
+    .name = "mbox",
+    .description = "mbox mailbox (mboxo/mboxrd): one message at a time",
+    .probe = mbox_probe,
+    .extract = mbox_extract,
+};
