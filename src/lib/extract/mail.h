@@ -62,11 +62,6 @@ void ks__mail_gmime_init(void);
  * stream does not match; out still holds what was decoded), KS_ELIMIT. */
 int ks__mail_lzfu(const uint8_t *p, size_t n, ks_buf *out);
 
-/* A located diagnostic naming the evidence file and the chain
- * ("box.mbox!message 12!report.docx"); silent without an engine (tests). */
-void ks__mail_diag(ks_xctx *x, const ks_xnode *node, ks_diag_level lvl, int code,
-                   const char *component, uint64_t offset, const char *fmt, ...) KS_PRINTF(7, 8);
-
 /* MAPI property ids (MS-OXPROPS) read by the .msg, .pst and TNEF readers. */
 enum {
     KS_PR_MESSAGE_CLASS = 0x001A,

@@ -227,7 +227,7 @@ static GByteArray *part_bytes(GMimePart *part, GMimeStream **keep)
 
 static void walk_child(mime_walk *mw, const char *name, uint64_t off, const void *p, size_t n)
 {
-    int rc = ks__extract_child(mw->x, mw->node, name, "mime", NULL, off, p, n);
+    int rc = ks__extract_child(mw->x, mw->node, name, NULL, NULL, off, p, n);
     if (rc < 0 && mw->rc == KS_OK && rc != KS_ELIMIT && rc != KS_EFORMAT)
         mw->rc = rc;
 }
@@ -288,6 +288,21 @@ static void walk_message_part(mime_walk *mw, GMimeMessagePart *mp, const char *s
     g_object_unref(out);
 }
 
+/* Text outside the parts of a multipart (prologue, epilogue): raw bytes,
+ * charset sniffed; skipped when blank. */
+static void walk_text(mime_walk *mw, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    size_t k = 0;
+    while (k < n && (unsigned char)s[k] <= ' ')
+        k++;
+    if (k == n)
+        return;
+    int rc = ks__extract_text(mw->x, mw->node, "body", s, n, NULL);
+    if (rc < 0 && mw->rc == KS_OK)
+        mw->rc = rc;
+}
+
 static void walk(mime_walk *mw, GMimeObject *o, const char *section)
 {
     char sub[64];
@@ -296,11 +311,12 @@ static void walk(mime_walk *mw, GMimeObject *o, const char *section)
     if (GMIME_IS_MULTIPART(o)) {
         GMimeMultipart *mp = GMIME_MULTIPART(o);
         if (mw->nest >= MIME_MAX_NEST) {
-            ks__mail_diag(mw->x, mw->node, KS_DIAG_WARN, KS_ELIMIT, "mime", part_offset(o),
-                          "multipart nesting deeper than %d: inner parts skipped", MIME_MAX_NEST);
+            ks__xdiag(mw->x, mw->node, KS_DIAG_WARN, KS_ELIMIT, "multipart nesting deeper than %d: inner parts skipped", MIME_MAX_NEST);
             return;
         }
         mw->nest++;
+        /* Broken MIME (a boundary never used) leaves the content here. */
+        walk_text(mw, g_mime_multipart_get_prologue(mp));
         int count = g_mime_multipart_get_count(mp);
         for (int i = 0; i < count && !mw->x->stopped && mw->rc >= 0; i++) {
             if (*section)
@@ -309,6 +325,7 @@ static void walk(mime_walk *mw, GMimeObject *o, const char *section)
                 snprintf(sub, sizeof sub, "%d", i + 1);
             walk(mw, g_mime_multipart_get_part(mp, i), sub);
         }
+        walk_text(mw, g_mime_multipart_get_epilogue(mp));
         mw->nest--;
     } else if (GMIME_IS_MESSAGE_PART(o)) {
         walk_message_part(mw, GMIME_MESSAGE_PART(o), *section ? section : "1");
@@ -333,8 +350,7 @@ static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
     int rc = KS_OK;
 
     if (n > G_MAXUINT) {
-        ks__mail_diag(x, node, KS_DIAG_WARN, KS_ELIMIT, "mime", node->offset,
-                      "message of %zu bytes is larger than gmime reads", n);
+        ks__xdiag(x, node, KS_DIAG_WARN, KS_ELIMIT, "message of %zu bytes is larger than gmime reads", n);
         return KS_ELIMIT;
     }
     ks__mail_gmime_init();
@@ -349,8 +365,7 @@ static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     msg = g_mime_parser_construct_message(parser, opts);
     if (!msg) {
-        ks__mail_diag(x, node, KS_DIAG_WARN, KS_EFORMAT, "mime", node->offset,
-                      "not a readable RFC 5322 message");
+        ks__xdiag(x, node, KS_DIAG_WARN, KS_EFORMAT, "not a readable RFC 5322 message");
         rc = KS_EFORMAT;
         goto out;
     }
@@ -490,8 +505,7 @@ static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
         at = next;
     }
     if (bad)
-        ks__mail_diag(x, node, KS_DIAG_WARN, KS_EFORMAT, "mbox", UINT64_MAX,
-                      "%" PRIu64 " of %" PRIu64 " messages unreadable", bad, count);
+        ks__xdiag(x, node, KS_DIAG_WARN, KS_EFORMAT, "%" PRIu64 " of %" PRIu64 " messages unreadable", bad, count);
     ks__buf_release(&unesc);
     ks__mailmeta_release(&mm);
     return rc;

@@ -2,8 +2,7 @@
  *
  * Helpers shared by the mail extractors (mail.h): message metadata with its
  * own arena, the metadata "headers" text unit, header lookup in transport
- * headers, dates, MS-OXRTFCP compressed RTF, code pages, located
- * diagnostics naming the container chain.
+ * headers, dates, MS-OXRTFCP compressed RTF, code pages.
  */
 #include <gmime/gmime.h>
 #include <pthread.h>
@@ -329,27 +328,4 @@ const char *ks__mapi_name(uint16_t id, char *buf, size_t cap)
             return names[i].name;
     snprintf(buf, cap, "0x%04X", id);
     return buf;
-}
-
-/* ---- diagnostics ------------------------------------------------------------------ */
-
-void ks__mail_diag(ks_xctx *x, const ks_xnode *node, ks_diag_level lvl, int code,
-                   const char *component, uint64_t offset, const char *fmt, ...)
-{
-    char msg[512];
-    ks_buf chain = KS_BUF_INIT;
-    va_list ap;
-    if (!x->e)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ks_loc loc = KS_LOC_NONE;
-    loc.path = x->path;
-    loc.offset = offset;
-    if (node && node->depth > 0 && ks__xnode_path(node, &chain) == KS_OK && chain.p)
-        ks__diag(x->e, lvl, code, component, &loc, "%s: %s", chain.p, msg);
-    else
-        ks__diag(x->e, lvl, code, component, &loc, "%s", msg);
-    ks__buf_release(&chain);
 }
