@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "extract/extract.h"
+#include "extract/extract_int.h"
 
 #define KS_EXTRACTOR(sym) &sym,
 const struct ks_extractor *const ks__extractors[] = {
@@ -260,26 +260,6 @@ static int give(ks_xctx *x, ks_xtext *t)
     return KS_OK;
 }
 
-/* Hands the converted bytes over, keeping an unfinished last line for the
- * next piece unless `all` (or the line fills the buffer). */
-static int flush(ks_xctx *x, ks_xtext *t, char *buf, size_t *used, bool all)
-{
-    size_t cut = *used;
-    if (!all) {
-        char *nl = memrchr(buf, '\n', *used);
-        if (nl && (size_t)(nl - buf + 1) > *used / 4)
-            cut = (size_t)(nl - buf) + 1;
-    }
-    t->p = buf;
-    t->n = cut;
-    t->src_offset = UINT64_MAX; /* not tracked per piece for converted text */
-    give(x, t);
-    t->offset += cut;
-    memmove(buf, buf + cut, *used - cut);
-    *used -= cut;
-    return KS_OK;
-}
-
 /* Bytes one undecodable unit occupies in charset cs (so a bad UTF-16 unit
  * is skipped whole). */
 static size_t unit_size(const char *cs)
@@ -291,7 +271,14 @@ static size_t unit_size(const char *cs)
     return 1;
 }
 
-static int convert(ks_xctx *x, ks_xtext *t, const char *p, size_t n, const char *cs)
+/* Where converted bytes go: handed over as text pieces, or appended to a
+ * buffer. Takes buf[0..*used) (or a prefix, all = false), leaves the rest
+ * at the start of buf; non-zero stops the conversion. */
+typedef int (*sink_fn)(void *ud, char *buf, size_t *used, bool all);
+
+/* iconv loop shared by both sinks: cap-sized output buffer, undecodable
+ * units replaced instead of ending the text. */
+static int convert(const char *p, size_t n, const char *cs, size_t cap, sink_fn sink, void *ud)
 {
     iconv_t cd = iconv_open("UTF-8", cs);
     char *buf = NULL;
@@ -303,47 +290,87 @@ static int convert(ks_xctx *x, ks_xtext *t, const char *p, size_t n, const char 
         rc = KS_EUNSUPPORTED;
         goto out;
     }
-    buf = malloc(PIECE_MAX);
+    buf = malloc(cap);
     if (!buf) {
         rc = KS_ENOMEM;
         goto out;
     }
     char *in = (char *)p;
     size_t inleft = n;
-    while (inleft && !x->stopped) {
+    while (inleft) {
         char *o = buf + used;
-        size_t oleft = PIECE_MAX - used;
+        size_t oleft = cap - used;
         size_t r = iconv(cd, &in, &inleft, &o, &oleft);
-        used = PIECE_MAX - oleft;
+        used = cap - oleft;
         if (r != (size_t)-1)
             break;
         if (errno == E2BIG || oleft < 8) {
-            flush(x, t, buf, &used, false);
+            if (sink(ud, buf, &used, false) != 0)
+                goto out;
             continue;
         }
         /* EILSEQ / EINVAL: an undecodable or cut unit. The five bytes
          * Windows-1252 leaves undefined are kept as their Latin-1 code
          * points; anything else becomes U+FFFD. */
-        char u[4];
-        size_t k;
-        if (cp1252)
-            k = ks__utf8_put(u, (uint8_t)*in);
-        else
-            k = ks__utf8_put(u, 0xFFFD);
-        memcpy(buf + used, u, k);
-        used += k;
+        used += ks__utf8_put(buf + used, cp1252 ? (uint8_t)*in : 0xFFFD);
         size_t skip = KS_MIN(unit, inleft);
         in += skip;
         inleft -= skip;
         iconv(cd, NULL, NULL, NULL, NULL);
     }
-    if (!x->stopped)
-        flush(x, t, buf, &used, true);
+    sink(ud, buf, &used, true);
 out:
     free(buf);
     if (cd != (iconv_t)-1)
         iconv_close(cd);
     return rc;
+}
+
+typedef struct text_sink {
+    ks_xctx *x;
+    ks_xtext t;
+} text_sink;
+
+/* Hands the converted bytes over, keeping an unfinished last line for the
+ * next piece unless `all` (or the line fills most of the buffer). */
+static int sink_text(void *ud, char *buf, size_t *used, bool all)
+{
+    text_sink *ts = ud;
+    size_t cut = *used;
+    if (!all) {
+        char *nl = memrchr(buf, '\n', *used);
+        if (nl && (size_t)(nl - buf + 1) > *used / 4)
+            cut = (size_t)(nl - buf) + 1;
+    }
+    ts->t.p = buf;
+    ts->t.n = cut;
+    give(ts->x, &ts->t);
+    ts->t.offset += cut;
+    memmove(buf, buf + cut, *used - cut);
+    *used -= cut;
+    return ts->x->stopped;
+}
+
+typedef struct buf_sink {
+    ks_buf *b;
+    int rc;   /* first append error */
+} buf_sink;
+
+static int sink_buf(void *ud, char *buf, size_t *used, bool all)
+{
+    buf_sink *bs = ud;
+    KS_UNUSED(all);
+    if (bs->rc == KS_OK)
+        bs->rc = ks__buf_add(bs->b, buf, *used);
+    *used = 0;
+    return bs->rc != KS_OK;
+}
+
+int ks__xconvert_buf(const char *p, size_t n, const char *cs, ks_buf *out)
+{
+    buf_sink bs = {out, KS_OK};
+    int rc = convert(p, n, cs, 65536, sink_buf, &bs);
+    return rc != KS_OK ? rc : bs.rc;
 }
 
 int ks__extract_text(ks_xctx *x, const ks_xnode *node, const char *part, const char *p, size_t n,
@@ -366,7 +393,9 @@ int ks__extract_text(ks_xctx *x, const ks_xnode *node, const char *part, const c
         t.src_offset = bom;
         return give(x, &t);
     }
-    int rc = convert(x, &t, p + bom, n - bom, charset);
+    text_sink ts = {x, t};
+    ts.t.src_offset = UINT64_MAX; /* not tracked per piece for converted text */
+    int rc = convert(p + bom, n - bom, charset, PIECE_MAX, sink_text, &ts);
     if (rc == KS_EUNSUPPORTED && !sniffed) {
         /* A label iconv does not know ("x-unknown", typos in mail headers):
          * say so and read it as whatever it looks like. */

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Helpers shared by the extractor families of this folder (not by their
+ * users, who see extract.h only): the libarchive member walk that zip-based
+ * documents reuse, and charset conversion into a buffer for formats that
+ * must parse their text after decoding it (XML in UTF-16).
+ */
+#ifndef KS_EXTRACT_INT_H
+#define KS_EXTRACT_INT_H
+
+#include "extract/extract.h"
+
+/* Hands every regular member of the archive in p[0..n) to
+ * ks__extract_child, each read into memory under ks__xchild_room (a member
+ * past the budget is cut there, with a diagnostic naming the chain). A
+ * damaged or truncated archive is a KS_DIAG_WARN; the members read before
+ * the damage stay extracted. `compressed_stream`: p may be a bare
+ * gzip/bzip2/xz/zstd/lz4 stream without an archive inside (read as one
+ * member). `skip` (may be NULL) names members not worth reading (media in
+ * documents). Returns KS_OK or the first error after its diagnostic. */
+typedef bool (*ks_xskip_fn)(const char *member);
+int ks__xarchive_walk(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
+                      bool compressed_stream, ks_xskip_fn skip);
+
+/* True when p starts like a zip local file header or end record. */
+bool ks__xis_zip(const uint8_t *p, size_t n);
+
+/* Appends p[0..n) in charset cs converted to UTF-8 to out (undecodable
+ * units as U+FFFD, Windows-1252's holes as Latin-1). KS_EUNSUPPORTED for a
+ * charset iconv does not know, KS_ELIMIT past out's limit. */
+int ks__xconvert_buf(const char *p, size_t n, const char *cs, ks_buf *out);
+
+#endif

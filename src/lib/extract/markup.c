@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * XML and HTML to text: tags dropped, character references and the common
+ * named entities decoded, CDATA and <script> kept (keys live in scripts),
+ * <style> dropped, and the values of the attributes that carry addresses
+ * and values (href, src, Target, action, value, content, url) kept on
+ * lines of their own. Block-level elements (paragraphs, rows, cells, line
+ * breaks, shared strings) become line ends or tabs; inline ones (runs)
+ * join with nothing, so a word Word split into several <w:r> runs comes
+ * out whole. This is also how the parts of OOXML and ODF documents are
+ * read: every part is XML.
+ *
+ * A tolerant hand-written scanner, not a parser: no DTD, no external
+ * entities (no billion-laughs, no XXE), linear time, never reads past the
+ * end; damaged markup just yields more text.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "extract/extract_int.h"
+
+/* Elements whose tags separate text: '\n' for blocks, '\t' for cells.
+ * Matched on the local name (after any prefix), case-insensitively. */
+static const struct {
+    const char *name;
+    char sep;
+} seps[] = {
+    {"p", '\n'}, {"br", '\n'}, {"cr", '\n'}, {"div", '\n'}, {"li", '\n'}, {"tr", '\n'}, {"row", '\n'},
+    {"table-row", '\n'}, {"h", '\n'}, {"h1", '\n'}, {"h2", '\n'}, {"h3", '\n'}, {"h4", '\n'}, {"h5", '\n'},
+    {"h6", '\n'}, {"title", '\n'}, {"si", '\n'}, {"line-break", '\n'}, {"hr", '\n'}, {"pre", '\n'},
+    {"blockquote", '\n'}, {"section", '\n'}, {"article", '\n'}, {"header", '\n'}, {"footer", '\n'},
+    {"option", '\n'}, {"dt", '\n'}, {"dd", '\n'}, {"table", '\n'}, {"form", '\n'}, {"textarea", '\n'},
+    {"tab", '\t'}, {"c", '\t'}, {"td", '\t'}, {"th", '\t'}, {"tc", '\t'}, {"table-cell", '\t'},
+};
+
+static const char *const keep_attrs[] = {"href", "src", "target", "action", "value", "content", "url"};
+
+static const struct {
+    const char *name;
+    uint32_t cp;
+} entities[] = {
+    {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", ' '},
+    {"copy", 0xA9}, {"reg", 0xAE}, {"euro", 0x20AC}, {"hellip", 0x2026}, {"ndash", 0x2013},
+    {"mdash", 0x2014}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C}, {"rdquo", 0x201D},
+    {"shy", 0xAD}, {"middot", 0xB7}, {"laquo", 0xAB}, {"raquo", 0xBB},
+};
+
+typedef struct mk {
+    ks_buf *out;
+    bool html;
+    int rc;
+} mk;
+
+static void put(mk *m, const char *p, size_t n)
+{
+    if (m->rc == KS_OK)
+        m->rc = ks__buf_add(m->out, p, n);
+}
+
+static void put_sep(mk *m, char sep)
+{
+    if (m->out->n && m->out->p[m->out->n - 1] != sep && m->out->p[m->out->n - 1] != '\n')
+        put(m, &sep, 1);
+}
+
+static bool is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == ':' || c == '.';
+}
+
+/* Local name of a qualified name ("w:p" -> "p"). */
+static void local_name(const char *s, size_t n, const char **ln, size_t *lnn)
+{
+    const char *c = memrchr(s, ':', n);
+    *ln = c ? c + 1 : s;
+    *lnn = n - (size_t)(*ln - s);
+}
+
+static bool name_is(const char *s, size_t n, const char *name)
+{
+    return strlen(name) == n && !strncasecmp(s, name, n);
+}
+
+/* Decodes the entity at p ('&' .. ';') if known; returns bytes consumed
+ * (0: not an entity, copy the '&'). */
+static size_t entity(mk *m, const char *p, size_t n)
+{
+    const char *semi = memchr(p, ';', KS_MIN(n, (size_t)12));
+    uint32_t cp = 0;
+    if (!semi || semi - p < 2)
+        return 0;
+    size_t len = (size_t)(semi - p) + 1;
+    if (p[1] == '#') {
+        bool hex = len > 3 && (p[2] == 'x' || p[2] == 'X');
+        for (const char *q = p + 2 + hex; q < semi; q++) {
+            int v = hex ? ks__hexval(*q) : (*q >= '0' && *q <= '9' ? *q - '0' : -1);
+            if (v < 0 || cp > 0x10FFFF)
+                return 0;
+            cp = cp * (hex ? 16 : 10) + (uint32_t)v;
+        }
+    } else {
+        size_t i;
+        for (i = 0; i < KS_ARRAY_LEN(entities); i++)
+            if (name_is(p + 1, len - 2, entities[i].name))
+                break;
+        if (i == KS_ARRAY_LEN(entities))
+            return 0;
+        cp = entities[i].cp;
+    }
+    char u[4];
+    put(m, u, ks__utf8_put(u, cp ? cp : 0xFFFD));
+    return len;
+}
+
+/* Text with entities decoded. */
+static void text(mk *m, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        const char *amp = memchr(p + i, '&', n - i);
+        size_t k = amp ? (size_t)(amp - (p + i)) : n - i;
+        put(m, p + i, k);
+        i += k;
+        if (i < n) {
+            size_t e = entity(m, p + i, n - i);
+            if (!e) {
+                put(m, "&", 1);
+                e = 1;
+            }
+            i += e;
+        }
+    }
+}
+
+/* Attributes of a start tag s[0..n) (after the name): keeps the values of
+ * keep_attrs on lines of their own. */
+static void attrs(mk *m, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && !is_name_char(s[i]))
+            i++;
+        size_t a0 = i;
+        while (i < n && is_name_char(s[i]))
+            i++;
+        size_t an = i - a0;
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+            i++;
+        if (i >= n || s[i] != '=')
+            continue;
+        i++;
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+            i++;
+        size_t v0, vn;
+        if (i < n && (s[i] == '"' || s[i] == '\'')) {
+            const char *end = memchr(s + i + 1, s[i], n - i - 1);
+            v0 = i + 1;
+            vn = end ? (size_t)(end - (s + v0)) : n - v0;
+            i = v0 + vn + 1;
+        } else {
+            v0 = i;
+            while (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '>')
+                i++;
+            vn = i - v0;
+        }
+        const char *ln;
+        size_t lnn;
+        local_name(s + a0, an, &ln, &lnn);
+        for (size_t k = 0; k < KS_ARRAY_LEN(keep_attrs); k++) {
+            if (vn && name_is(ln, lnn, keep_attrs[k])) {
+                put_sep(m, '\n');
+                text(m, s + v0, vn);
+                put(m, "\n", 1);
+                break;
+            }
+        }
+    }
+}
+
+/* Whitespace between XML tags that holds a line end is the file's
+ * indentation, not text (a lone space in <w:t> is text and stays). */
+static bool layout_space(const char *p, size_t n)
+{
+    bool nl = false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n' || p[i] == '\r')
+            nl = true;
+        else if (p[i] != ' ' && p[i] != '\t')
+            return false;
+    }
+    return nl;
+}
+
+/* End of a tag starting at p[i] == '<', honouring quoted attribute values
+ * (which may hold '>'); n when unterminated. */
+static size_t tag_end(const char *p, size_t n, size_t i)
+{
+    char q = 0;
+    for (i++; i < n; i++) {
+        if (q) {
+            if (p[i] == q)
+                q = 0;
+        } else if (p[i] == '"' || p[i] == '\'') {
+            q = p[i];
+        } else if (p[i] == '>') {
+            return i;
+        }
+    }
+    return n;
+}
+
+/* Skips to the end of `close` (case-insensitive for HTML end tags). */
+static size_t skip_past(const char *p, size_t n, size_t i, const char *close)
+{
+    const char *f = ks__memmem_ci(p + i, n - i, close, strlen(close));
+    return f ? (size_t)(f - p) + strlen(close) : n;
+}
+
+static int markup_text(const char *p, size_t n, bool html, ks_buf *out)
+{
+    mk m = {out, html, KS_OK};
+    size_t i = 0;
+    while (i < n && m.rc == KS_OK) {
+        const char *lt = memchr(p + i, '<', n - i);
+        size_t k = lt ? (size_t)(lt - (p + i)) : n - i;
+        if (html || !layout_space(p + i, k))
+            text(&m, p + i, k);
+        i += k;
+        if (i >= n)
+            break;
+        if (n - i >= 4 && !memcmp(p + i, "<!--", 4)) {
+            i = skip_past(p, n, i + 4, "-->");
+            continue;
+        }
+        if (n - i >= 9 && !memcmp(p + i, "<![CDATA[", 9)) {
+            const char *end = ks__memmem_ci(p + i + 9, n - i - 9, "]]>", 3);
+            size_t cn = end ? (size_t)(end - (p + i + 9)) : n - i - 9;
+            put(&m, p + i + 9, cn);
+            i += 9 + cn + (end ? 3 : 0);
+            continue;
+        }
+        size_t e = tag_end(p, n, i);
+        if (e >= n) {
+            /* No end to this tag: what follows is text (stopping here, not
+             * rescanning from every later '<', keeps this linear). */
+            text(&m, p + i, n - i);
+            break;
+        }
+        const char *t = p + i + 1;
+        size_t tn = e - i - 1;
+        i = e + 1;
+        if (!tn || *t == '!' || *t == '?')
+            continue; /* declarations, processing instructions */
+        bool closing = *t == '/';
+        const char *name = t + closing;
+        size_t nn = 0;
+        while (nn < tn - closing && is_name_char(name[nn]))
+            nn++;
+        if (!nn) {
+            put(&m, "<", 1); /* "a < b" in sloppy HTML: it was text */
+            i = (size_t)(t - p);
+            continue;
+        }
+        const char *ln;
+        size_t lnn;
+        local_name(name, nn, &ln, &lnn);
+        for (size_t s = 0; s < KS_ARRAY_LEN(seps); s++)
+            if (name_is(ln, lnn, seps[s].name)) {
+                put_sep(&m, seps[s].sep);
+                break;
+            }
+        if (closing)
+            continue;
+        attrs(&m, name + nn, tn - nn);
+        if (html && name_is(ln, lnn, "style"))
+            i = skip_past(p, n, i, "</style");
+        else if (html && name_is(ln, lnn, "script")) {
+            const char *end = ks__memmem_ci(p + i, n - i, "</script", 8);
+            size_t sn = end ? (size_t)(end - (p + i)) : n - i;
+            put_sep(&m, '\n');
+            put(&m, p + i, sn);
+            put_sep(&m, '\n');
+            i += sn;
+        }
+    }
+    return m.rc;
+}
+
+/* The charset an XML declaration names (encoding="..."), copied to cs. */
+static bool xml_decl_charset(const char *p, size_t n, char *cs, size_t cap)
+{
+    if (n < 6 || memcmp(p, "<?xml", 5) != 0)
+        return false;
+    const char *end = memchr(p, '>', KS_MIN(n, (size_t)256));
+    const char *enc = end ? ks__memmem_ci(p, (size_t)(end - p), "encoding=", 9) : NULL;
+    if (!enc || enc + 10 >= end)
+        return false;
+    char q = enc[9];
+    const char *v = enc + 10, *ve = memchr(v, q, (size_t)(end - v));
+    if ((q != '"' && q != '\'') || !ve || (size_t)(ve - v) >= cap)
+        return false;
+    memcpy(cs, v, (size_t)(ve - v));
+    cs[ve - v] = 0;
+    return true;
+}
+
+static int markup_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n, bool html)
+{
+    ks_buf conv = KS_BUF_INIT, out = KS_BUF_INIT;
+    const char *s = (const char *)p;
+    size_t sn = n, bom = 0;
+    char cs[48];
+    int rc;
+    const char *sniffed = ks__xsniff_charset(p, n, &bom);
+    conv.limit = out.limit = (size_t)KS_MIN((uint64_t)SIZE_MAX / 8, x->budget.max_blob * 4 + 4096);
+    if (!html && !bom && xml_decl_charset(s, sn, cs, sizeof cs) && strcasecmp(cs, "utf-8") != 0)
+        sniffed = cs;
+    if (sniffed && strcasecmp(sniffed, "utf-8") != 0) {
+        rc = ks__xconvert_buf(s + bom, sn - bom, sniffed, &conv);
+        if (rc != KS_OK && rc != KS_ELIMIT)
+            goto out;
+        s = conv.p ? conv.p : "";
+        sn = conv.n;
+    } else {
+        s += bom;
+        sn -= bom;
+    }
+    rc = markup_text(s, sn, html, &out);
+    if (rc != KS_OK)
+        ks__xdiag(x, node, KS_DIAG_WARN, rc, "text of the markup cut at %zu bytes", out.n);
+    rc = ks__extract_text(x, node, "text", out.p ? out.p : "", out.n, "utf-8");
+out:
+    ks__buf_release(&conv);
+    ks__buf_release(&out);
+    return rc;
+}
+
+/* First bytes as ASCII, UTF-16 zeros dropped, leading space skipped, for
+ * the probes. */
+static size_t probe_head(const uint8_t *head, size_t n, char *out, size_t cap)
+{
+    size_t bom, k = 0;
+    const char *cs = ks__xsniff_charset(head, n, &bom);
+    bool wide = cs && !strncmp(cs, "utf-16", 6);
+    for (size_t i = bom; i < n && k + 1 < cap; i++) {
+        if (wide && head[i] == 0)
+            continue;
+        if (!k && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n'))
+            continue;
+        out[k++] = (char)head[i];
+    }
+    out[k] = 0;
+    return k;
+}
+
+static int xml_probe(const uint8_t *head, size_t n, const char *name)
+{
+    char h[512];
+    size_t k = probe_head(head, n, h, sizeof h);
+    KS_UNUSED(name);
+    if (k >= 5 && !memcmp(h, "<?xml", 5))
+        return 30;
+    return 0;
+}
+
+static int html_probe(const uint8_t *head, size_t n, const char *name)
+{
+    char h[1024];
+    size_t k = probe_head(head, n, h, sizeof h);
+    static const char *const marks[] = {"<!doctype html", "<html", "<head>", "<body", "<meta "};
+    if (!k || h[0] != '<')
+        return 0;
+    for (size_t i = 0; i < KS_ARRAY_LEN(marks); i++)
+        if (ks__memmem_ci(h, k, marks[i], strlen(marks[i])))
+            return 60;
+    size_t nl = name ? strlen(name) : 0;
+    if ((nl > 4 && !strcasecmp(name + nl - 4, ".htm")) || (nl > 5 && !strcasecmp(name + nl - 5, ".html")))
+        return 40;
+    return 0;
+}
+
+static int xml_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
+{
+    return markup_extract(x, node, p, n, false);
+}
+
+static int html_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
+{
+    return markup_extract(x, node, p, n, true);
+}
+
+const struct ks_extractor ks_extractor_xml = {
+    .abi = KS_EXTRACTOR_ABI_1,
+    .name = "xml",
+    .description = "XML text and address-like attribute values (every OOXML/ODF part), no DTD/entities",
+    .probe = xml_probe,
+    .extract = xml_extract,
+};
+
+const struct ks_extractor ks_extractor_html = {
+    .abi = KS_EXTRACTOR_ABI_1,
+    .name = "html",
+    .description = "HTML text, scripts, link and form values; tags and styles dropped, entities decoded",
+    .probe = html_probe,
+    .extract = html_extract,
+};

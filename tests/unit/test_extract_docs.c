@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Documents and archives through the extractors, on data built by the
+ * generators (src/gen/gen_docs.c): OOXML (runs joined, shared strings,
+ * slides), ODF, PDF (plain and Flate), RTF, HTML, XML in UTF-16; zip, tar
+ * with every compressor, 7z, nesting with the provenance chain; bombs,
+ * deep nesting and truncation as diagnostics. */
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "gen_docs.h"
+#include "extract/extract.h"
+
+typedef struct collect {
+    ks_buf all;      /* "chain|format|part|offset|text" lines */
+    ks_buf text;
+    int units;
+} collect;
+
+static int on_text(void *ud, const ks_xtext *t)
+{
+    collect *c = ud;
+    ks__xnode_path(t->node, &c->all);
+    ks__buf_printf(&c->all, "|%s|%s|%llu|", t->node->format ? t->node->format : "-", t->part,
+                   (unsigned long long)t->offset);
+    ks__buf_add(&c->all, t->p, t->n);
+    ks__buf_addc(&c->all, '\n');
+    ks__buf_add(&c->text, t->p, t->n);
+    ks__buf_addc(&c->text, '\n');
+    c->units++;
+    return 0;
+}
+
+typedef struct diags {
+    int warn, info;
+    ks_buf msgs;
+} diags;
+
+static void on_diag(void *ud, const ks_diag *d)
+{
+    diags *g = ud;
+    if (d->level == KS_DIAG_WARN)
+        g->warn++;
+    else if (d->level == KS_DIAG_INFO)
+        g->info++;
+    ks__buf_printf(&g->msgs, "%s\n", d->msg);
+}
+
+/* Extracts p with an engine (for diagnostics) and the given options. */
+static void run(collect *c, diags *g, const char *name, const uint8_t *p, size_t n, const char *const *opts)
+{
+    ks_engine *e = NULL;
+    ks_engine_new(&e);
+    ks_engine_on_diag(e, on_diag, g);
+    for (size_t i = 0; opts && opts[i]; i += 2)
+        ks_engine_set(e, opts[i], opts[i + 1]);
+    ks_xctx x;
+    ks__xctx_init(&x, e, name, on_text, c);
+    ks_xnode top = {.name = name, .offset = UINT64_MAX};
+    ks__extract(&x, &top, p, n);
+    ks_engine_free(e);
+}
+
+static void release(collect *c, diags *g)
+{
+    ks__buf_release(&c->all);
+    ks__buf_release(&c->text);
+    ks__buf_release(&g->msgs);
+}
+
+#define HAS(buf, s) ((buf).p && strstr((buf).p, (s)) != NULL)
+
+TEST(docx_runs_joined_and_named_bin)
+{
+    collect c = {0};
+    diags g = {0};
+    uint8_t *p;
+    size_t n;
+    CHECK_INT(gen_docx("first line\npassword = Tr0ub4dor&3x\nlast", 3, &p, &n), 0);
+    /* Named .bin: sniffed by content. */
+    run(&c, &g, "upload.bin", p, n, NULL);
+    CHECK(HAS(c.text, "password = Tr0ub4dor&3x\n"));
+    CHECK(HAS(c.all, "upload.bin!word/document.xml|xml|text|"));
+    CHECK(HAS(c.text, "kensa-gen")); /* docProps/core.xml: the author */
+    CHECK(HAS(c.all, "upload.bin|ooxml") == 0); /* the top node's format is the caller's */
+    CHECK_INT(g.warn, 0);
+    free(p);
+    release(&c, &g);
+}
+
+TEST(xlsx_shared_strings_and_pptx_slides)
+{
+    collect c = {0};
+    diags g = {0};
+    uint8_t *p;
+    size_t n;
+    const char *cells[] = {"alice@example.com", "card 4111 1111 1111 1111", "x<y&z"};
+    CHECK_INT(gen_xlsx(cells, 3, &p, &n), 0);
+    run(&c, &g, "book.xlsx", p, n, NULL);
+    CHECK(HAS(c.all, "book.xlsx!xl/sharedStrings.xml|xml|text|0|alice@example.com\ncard 4111 1111 1111 1111\nx<y&z"));
+    CHECK(HAS(c.all, "book.xlsx!xl/worksheets/sheet1.xml|"));
+    CHECK(HAS(c.text, "worksheets/sheet1.xml")); /* the Target of a relationship */
+    free(p);
+    const char *slides[] = {"slide one", "token abc123"};
+    CHECK_INT(gen_pptx(slides, 2, &p, &n), 0);
+    run(&c, &g, "deck.pptx", p, n, NULL);
+    CHECK(HAS(c.all, "deck.pptx!ppt/slides/slide2.xml|xml|text|0|token abc123"));
+    CHECK_INT(g.warn, 0);
+    free(p);
+    release(&c, &g);
+}
+
+TEST(odt_and_rtf)
+{
+    collect c = {0};
+    diags g = {0};
+    uint8_t *p;
+    size_t n;
+    CHECK_INT(gen_odt("odf body\nsecret: s3cr3t-odf", &p, &n), 0);
+    run(&c, &g, "n.odt", p, n, NULL);
+    CHECK(HAS(c.all, "n.odt!content.xml|xml|text|0|odf body\nsecret: s3cr3t-odf"));
+    free(p);
+    CHECK_INT(gen_rtf("rtf line {braced}\nkey=AbC\\d", &p, &n), 0);
+    run(&c, &g, "n.rtf", p, n, NULL);
+    CHECK(HAS(c.all, "n.rtf|-|text|0|kensa-gen\ncaf\xc3\xa9\nrtf line {braced}\nkey=AbC\\d"));
+    CHECK(!HAS(c.text, "Helvetica")); /* font table skipped */
+    CHECK(!HAS(c.text, "kensa-gen;")); /* \* generator skipped */
+    CHECK(HAS(c.text, "kensa-gen")); /* \info author kept */
+    free(p);
+    /* \u with its fallback, \ansicpg1251, \bin skipped, unbalanced groups. */
+    const char *r = "{\\rtf1\\ansi\\ansicpg1251 \\u1055?\\'cf x\\bin3 {}}y}}}{{{";
+    run(&c, &g, "u.rtf", (const uint8_t *)r, strlen(r), NULL);
+    CHECK(HAS(c.all, "u.rtf|-|text|0|\xd0\x9f\xd0\x9f xy"));
+    CHECK_INT(g.warn, 0);
+    release(&c, &g);
+}
+
+TEST(pdf_pages_plain_and_flate)
+{
+    collect c = {0};
+    diags g = {0};
+    uint8_t *p;
+    size_t n;
+    const char *pages[] = {"Statement of work (draft)", "aws_secret = wJalrXUtnFEMI\nsecond line"};
+    for (int flate = 0; flate <= 1; flate++) {
+        CHECK_INT(gen_pdf(pages, 2, flate, &p, &n), 0);
+        run(&c, &g, "sow.pdf", p, n, NULL);
+        CHECK(HAS(c.all, "sow.pdf|-|page 1|0|Statement of work (draft)"));
+        CHECK(HAS(c.all, "sow.pdf|-|page 2|0|aws_secret = wJalrXUtnFEMI\nsecond line"));
+        free(p);
+    }
+    CHECK_INT(g.warn, 0);
+    /* Truncated: a diagnostic, no crash. */
+    CHECK_INT(gen_pdf(pages, 2, 1, &p, &n), 0);
+    g.warn = 0;
+    run(&c, &g, "cut.pdf", p, n / 2, NULL);
+    CHECK(g.warn + g.info <= 2);
+    free(p);
+    release(&c, &g);
+}
+
+TEST(html_and_utf16_xml)
+{
+    collect c = {0};
+    diags g = {0};
+    const char *h = "<!DOCTYPE html><html><head><style>p{x:1}</style><title>T</title></head><body>"
+                    "<p>Hello&nbsp;&amp;&#x41;&#66;</p><a href=\"https://u:pw@h/x?a=1&amp;b=2\">link</a>"
+                    "<script>var key = \"sk_live_abc\";</script><input type=password value='hunter2'>"
+                    "<!-- comment --> tail < 3 and &unknown;";
+    run(&c, &g, "p.html", (const uint8_t *)h, strlen(h), NULL);
+    CHECK(HAS(c.text, "Hello &AB"));
+    CHECK(HAS(c.text, "https://u:pw@h/x?a=1&b=2\n"));
+    CHECK(HAS(c.text, "var key = \"sk_live_abc\";"));
+    CHECK(HAS(c.text, "hunter2"));
+    CHECK(HAS(c.text, "tail < 3 and &unknown;"));
+    CHECK(!HAS(c.text, "x:1") && !HAS(c.text, "comment"));
+    /* UTF-16LE XML with BOM, and an unterminated tag at the end. */
+    const char *xml = "<?xml version=\"1.0\"?><r><v>p\xc3\xa9 secret</v></r><unterminated";
+    ks_buf w = KS_BUF_INIT;
+    ks__buf_add(&w, "\xFF\xFE", 2);
+    /* UTF-8 -> UTF-16LE by hand (ASCII + é). */
+    for (size_t i = 0; xml[i]; i++) {
+        if ((uint8_t)xml[i] == 0xc3) {
+            ks__buf_add(&w, "\xe9\0", 2);
+            i++;
+        } else {
+            ks__buf_addc(&w, xml[i]);
+            ks__buf_addc(&w, 0);
+        }
+    }
+    ks__buf_reset(&c.text);
+    run(&c, &g, "u.xml", (const uint8_t *)w.p, w.n, NULL);
+    CHECK(HAS(c.text, "p\xc3\xa9 secret"));
+    CHECK(HAS(c.text, "<unterminated"));
+    ks__buf_release(&w);
+    CHECK_INT(g.warn, 0);
+    release(&c, &g);
+}
+
+TEST(archives_every_format_and_compressor)
+{
+    static const char *const fmts[][2] = {{"zip", NULL},      {"7zip", NULL},   {"ustar", NULL},  {"ustar", "gzip"},
+                                          {"ustar", "bzip2"}, {"ustar", "xz"},  {"ustar", "zstd"}, {"raw", "gzip"},
+                                          {"raw", "bzip2"},   {"raw", "xz"},    {"raw", "zstd"}};
+    const char *body = "db_password=Hunter2Hunter2\n";
+    gen_member m[] = {{"conf/app.ini", body, strlen(body)}, {"empty.txt", "", 0}};
+    for (size_t i = 0; i < KS_ARRAY_LEN(fmts); i++) {
+        collect c = {0};
+        diags g = {0};
+        uint8_t *p = NULL;
+        size_t n = 0;
+        bool raw = !strcmp(fmts[i][0], "raw");
+        CHECK_INT(gen_archive(fmts[i][0], fmts[i][1], m, raw ? 1 : 2, &p, &n), 0);
+        run(&c, &g, raw ? "logs/app.ini.gz" : "ev.arc", p, n, NULL);
+        const char *want = raw ? "logs/app.ini.gz!app.ini|text|text|0|db_password=Hunter2Hunter2"
+                               : "ev.arc!conf/app.ini|text|text|0|db_password=Hunter2Hunter2";
+        if (!HAS(c.all, want))
+            fprintf(stderr, "%s+%s: got\n%s\n", fmts[i][0], fmts[i][1] ? fmts[i][1] : "-", c.all.p ? c.all.p : "");
+        CHECK(HAS(c.all, want));
+        CHECK_INT(g.warn, 0);
+        free(p);
+        release(&c, &g);
+    }
+}
+
+TEST(nested_documents_keep_the_chain)
+{
+    collect c = {0};
+    diags g = {0};
+    uint8_t *docx, *inner, *outer;
+    size_t dn, in, on;
+    CHECK_INT(gen_docx("nested secret ZXCV-1234", 0, &docx, &dn), 0);
+    gen_member m1[] = {{"docs/q3/report.docx", docx, dn}};
+    CHECK_INT(gen_archive("ustar", "xz", m1, 1, &inner, &in), 0);
+    gen_member m2[] = {{"readme.txt", "hi", 2}, {"backup/docs.tar.xz", inner, in}};
+    CHECK_INT(gen_archive("zip", NULL, m2, 2, &outer, &on), 0);
+    run(&c, &g, "/evidence/share.zip", outer, on, NULL);
+    CHECK(HAS(c.all, "/evidence/share.zip!backup/docs.tar.xz!docs/q3/report.docx!word/document.xml|xml|text|0|"
+                     "nested secret ZXCV-1234"));
+    CHECK(HAS(c.all, "/evidence/share.zip!readme.txt|text|text|0|hi"));
+    CHECK_INT(g.warn, 0);
+    free(docx);
+    free(inner);
+    free(outer);
+    release(&c, &g);
+}
+
+TEST(bombs_depth_truncation_are_diagnostics)
+{
+    collect c = {0};
+    diags g = {0};
+    uint8_t *p;
+    size_t n;
+    /* A 48 MiB member of zeros (deflate ~1000:1): cut by the ratio budget. */
+    size_t zn = (size_t)48 << 20;
+    uint8_t *zeros = calloc(1, zn);
+    gen_member zm[] = {{"zeros.bin", zeros, zn}, {"after.txt", "after the bomb", 14}};
+    CHECK_INT(gen_archive("zip", NULL, zm, 2, &p, &n), 0);
+    run(&c, &g, "bomb.zip", p, n, NULL);
+    CHECK(g.warn >= 1);
+    CHECK(HAS(g.msgs, "bomb.zip!zeros.bin: decompresses past the budget"));
+    CHECK(HAS(c.text, "after the bomb")); /* zip: the next member is still read */
+    free(p);
+    /* The same as tar.gz: the rest is not inflated. */
+    ks__buf_reset(&g.msgs);
+    g.warn = 0;
+    CHECK_INT(gen_archive("ustar", "gzip", zm, 2, &p, &n), 0);
+    run(&c, &g, "bomb.tgz", p, n, NULL);
+    CHECK(HAS(g.msgs, "bomb.tgz!zeros.bin: decompresses past the budget"));
+    CHECK(HAS(g.msgs, "members after zeros.bin not read"));
+    free(p);
+    free(zeros);
+    /* Nested 20 deep: stopped at max_depth (8), one warning naming the chain. */
+    ks__buf_reset(&g.msgs);
+    ks__buf_reset(&c.text);
+    g.warn = 0;
+    CHECK_INT(gen_nested_zip(20, "deep secret", &p, &n), 0);
+    run(&c, &g, "nested.zip", p, n, NULL);
+    CHECK_INT(g.warn, 1);
+    CHECK(HAS(g.msgs, "nested.zip!level1.zip!level2.zip!level3.zip!level4.zip!level5.zip!level6.zip!level7.zip!"
+                      "level8.zip!level9.zip: nested deeper than extract.max_depth (8 levels)"));
+    CHECK(!HAS(c.text, "deep secret"));
+    /* With a deeper budget the secret is found. */
+    const char *deep[] = {"extract.max_depth", "24", NULL};
+    g.warn = 0;
+    run(&c, &g, "nested.zip", p, n, deep);
+    CHECK(HAS(c.text, "deep secret"));
+    CHECK_INT(g.warn, 0);
+    free(p);
+    /* Truncated zip: members before the cut are read, one warning. */
+    const char *body = "first member text\n";
+    char big[20000];
+    uint32_t lcg = 12345;
+    for (size_t i = 0; i < sizeof big; i++) {
+        lcg = lcg * 1103515245u + 12345u;
+        big[i] = (char)('a' + (lcg >> 16) % 26);
+    }
+    gen_member tm[] = {{"first.txt", body, strlen(body)}, {"second.txt", big, sizeof big}};
+    CHECK_INT(gen_archive("zip", NULL, tm, 2, &p, &n), 0);
+    ks__buf_reset(&g.msgs);
+    ks__buf_reset(&c.text);
+    g.warn = 0;
+    run(&c, &g, "cut.zip", p, n - 8000, NULL);
+    CHECK(HAS(c.text, "first member text"));
+    CHECK(g.warn >= 1);
+    CHECK(HAS(g.msgs, "cut.zip"));
+    free(p);
+    release(&c, &g);
+}
