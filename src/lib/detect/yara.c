@@ -940,7 +940,9 @@ static void emit_rule(yara_ws *ws, YR_SCAN_CONTEXT *ctx, YR_RULE *rule)
     int64_t ct = st ? ts_ns(&st->st_ctim) : KS_TIME_NONE;
     ks_time_format(mt, tbuf[0], sizeof tbuf[0]);
     ks_time_format(ct, tbuf[1], sizeof tbuf[1]);
-    details[nd++] = (ks_kv){"size", ks__arena_printf(a, "%llu", st ? (unsigned long long)st->st_size : 0ull)};
+    /* In-memory files (git blobs) have no stat: the source knows the size. */
+    uint64_t size = st ? (uint64_t)st->st_size : ks__source_size(f->src);
+    details[nd++] = (ks_kv){"size", ks__arena_printf(a, "%llu", size == UINT64_MAX ? 0ull : (unsigned long long)size)};
     if (st) {
         details[nd++] = (ks_kv){"mtime", tbuf[0]};
         details[nd++] = (ks_kv){"ctime", tbuf[1]};

@@ -24,6 +24,7 @@ typedef struct file_task {
     const struct ks_input *in;   /* for part tasks: the input to use */
     uint64_t begin, end;         /* part range (end = UINT64_MAX: whole) */
     bool is_part;
+    bool is_git;                 /* a repository's history (git.c) */
     char path[];                 /* owned with the task */
 } file_task;
 
@@ -124,6 +125,15 @@ static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, 
     KS_STAT_ADD(e, events, nev);
 }
 
+void ks__file_detectors(ks_engine *e, ks_worker *w, const ks_file *f)
+{
+    for (size_t d = 0; d < e->ndets; d++) {
+        const struct ks_detector *det = e->dets[d].d;
+        if (det->on_file)
+            det->on_file(w->det_state[d], f);
+    }
+}
+
 static void task_done(ks_engine *e)
 {
     pthread_mutex_lock(&e->qlock);
@@ -188,11 +198,7 @@ static void run_file(file_task *t, ks_worker *w)
         ks_fhash fh = {0};
         ks_file f = {.path = t->path, .name = name, .st = st, .src = src, .head = head,
                      .nhead = nhead, .format = best ? best->name : NULL, .fh = &fh};
-        for (size_t d = 0; d < e->ndets; d++) {
-            const struct ks_detector *det = e->dets[d].d;
-            if (det->on_file)
-                det->on_file(w->det_state[d], &f);
-        }
+        ks__file_detectors(e, w, &f);
         KS_STAT_ADD(e, files_scanned, 1);
     }
     if (best) {
@@ -213,6 +219,7 @@ static void run_file(file_task *t, ks_worker *w)
                 pt->begin = bounds[i];
                 pt->end = bounds[i + 1];
                 pt->is_part = true;
+                pt->is_git = false;
                 memcpy(pt->path, t->path, pl + 1);
                 if (submit(e, pt) != KS_OK)
                     free(pt);
@@ -234,7 +241,9 @@ static void task_main(void *arg, int worker)
     file_task *t = arg;
     ks_engine *e = t->e;
     ks_worker *w = &e->workers[worker];
-    if (t->is_part)
+    if (t->is_git)
+        ks__git_run(e, w, t->path);
+    else if (t->is_part)
         run_part(t, w);
     else
         run_file(t, w);
@@ -253,7 +262,7 @@ static int submit(ks_engine *e, file_task *t)
     return rc;
 }
 
-int ks__dispatch_file(ks_engine *e, const char *path)
+static int dispatch(ks_engine *e, const char *path, bool is_git)
 {
     size_t pl = strlen(path);
     file_task *t;
@@ -269,9 +278,20 @@ int ks__dispatch_file(ks_engine *e, const char *path)
     t->begin = 0;
     t->end = UINT64_MAX;
     t->is_part = false;
+    t->is_git = is_git;
     memcpy(t->path, path, pl + 1);
     int rc = submit(e, t);
     if (rc != KS_OK)
         free(t);
     return rc;
+}
+
+int ks__dispatch_file(ks_engine *e, const char *path)
+{
+    return dispatch(e, path, false);
+}
+
+int ks__dispatch_git(ks_engine *e, const char *path)
+{
+    return dispatch(e, path, true);
 }

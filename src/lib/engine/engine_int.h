@@ -72,6 +72,14 @@ int ks__walk(ks_engine *e);
  * pending (bounded memory on huge trees). */
 int ks__dispatch_file(ks_engine *e, const char *path);
 int ks__workers_init(ks_engine *e);
+/* dispatch.c: gives f to every file detector on worker w. */
+void ks__file_detectors(ks_engine *e, ks_worker *w, const ks_file *f);
+/* git.c: is the directory open at dirfd a repository (a .git inside, or
+ * *bare)? ks__git_run reads its history on worker w (a pool task queued
+ * by ks__dispatch_git). */
+bool ks__git_is_repo(int dirfd, bool *bare);
+void ks__git_run(ks_engine *e, ks_worker *w, const char *path);
+int ks__dispatch_git(ks_engine *e, const char *path);
 void ks__workers_finish(ks_engine *e);
 /* options.c: frees every value set. */
 void ks__options_free(ks_engine *e);

@@ -6,7 +6,9 @@
  * detected by (device, inode) of the directories on the current path. The
  * walk stays on the starting file system unless walk.cross_fs. Special
  * files (devices, sockets, FIFOs) are skipped. Every refusal is reported
- * once with its reason; the walk goes on.
+ * once with its reason; the walk goes on. A git repository (a directory
+ * with .git, or a bare one) is handed whole to a git task (git.c) that
+ * reads its history; .git itself is not walked.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,6 +32,7 @@ typedef struct walker {
     dev_t root_dev;
     walk_frame stack[WALK_MAX_DEPTH];
     int depth;
+    bool git;            /* repositories go to git tasks (extract.git_history) */
     char path[WALK_MAX_PATH];
 } walker;
 
@@ -55,6 +58,18 @@ static bool excluded(const ks_engine *e, const char *path, const char *name)
 }
 
 static void walk_dir(walker *w, int dfd, size_t plen);
+
+/* A repository's history goes to a git task (git.c) and its .git is not
+ * walked (walk_dir skips it). True for a bare repository: nothing else
+ * there to walk. */
+static bool git_repo(walker *w, int fd)
+{
+    bool bare;
+    if (!w->git || !ks__git_is_repo(fd, &bare))
+        return false;
+    ks__dispatch_git(w->e, w->path);
+    return bare;
+}
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -104,6 +119,10 @@ static void visit(walker *w, int dirfd, const char *name, size_t plen)
             walk_diag(e, KS_DIAG_ERROR, errno_code(err), w->path, "cannot open directory: %s", strerror(err));
             return;
         }
+        if (git_repo(w, fd)) {
+            close(fd);
+            return;
+        }
         w->stack[w->depth].dev = st.st_dev;
         w->stack[w->depth].ino = st.st_ino;
         w->depth++;
@@ -135,7 +154,7 @@ static void walk_dir(walker *w, int dfd, size_t plen)
     size_t n = 0, cap = 0;
     errno = 0;
     while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || (w->git && !strcmp(de->d_name, ".git")))
             continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 64;
@@ -178,6 +197,7 @@ int ks__walk(ks_engine *e)
     if (!w)
         return KS_ENOMEM;
     w->e = e;
+    w->git = ks__opt_bool(e, "extract.git_history") && e->any_file_det && e->mode != KS_MODE_EVENTS;
     for (size_t i = 0; i < e->npaths; i++) {
         const char *p = e->paths[i];
         struct stat st;
@@ -206,6 +226,10 @@ int ks__walk(ks_engine *e)
             if (fd < 0) {
                 int err = errno;
                 walk_diag(e, KS_DIAG_ERROR, errno_code(err), p, "cannot open directory: %s", strerror(err));
+                continue;
+            }
+            if (git_repo(w, fd)) {
+                close(fd);
                 continue;
             }
             w->stack[0].dev = st.st_dev;
