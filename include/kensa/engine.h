@@ -36,6 +36,8 @@ typedef struct ks_stats {
     uint64_t events_filtered; /* dropped by --since/--until */
     uint64_t findings;        /* findings emitted (incl. suppressed) */
     uint64_t findings_dropped;/* over the per-rule cap: counted, not kept */
+    uint64_t findings_unkept; /* written to the outputs but not kept in
+                               * memory for ks_engine_finding (findings.keep) */
     uint64_t errors;          /* KS_DIAG_ERROR diagnostics */
     uint64_t warnings;        /* KS_DIAG_WARN diagnostics */
     double seconds;           /* wall time of ks_engine_run */
@@ -45,6 +47,9 @@ typedef struct ks_stats {
  * two at once), with pointers valid only for the call. */
 typedef void (*ks_diag_fn)(void *ud, const ks_diag *d);
 typedef void (*ks_progress_fn)(void *ud, const ks_stats *s, const char *path);
+/* Each finding as soon as it is final (file findings at once, correlations
+ * when they are decided); f is valid only for the call. */
+typedef void (*ks_finding_fn)(void *ud, const ks_finding *f);
 
 KS_API int ks_engine_new(ks_engine **out);
 KS_API void ks_engine_free(ks_engine *e); /* NULL-safe */
@@ -71,6 +76,26 @@ KS_API int ks_engine_add_path(ks_engine *e, const char *path);
 
 KS_API void ks_engine_on_diag(ks_engine *e, ks_diag_fn fn, void *ud);
 KS_API void ks_engine_on_progress(ks_engine *e, ks_progress_fn fn, void *ud);
+KS_API void ks_engine_on_finding(ks_engine *e, ks_finding_fn fn, void *ud);
+
+/* Outputs. ks_engine_add_output registers an output plugin ("jsonl", "csv",
+ * "html", "ocsf", see `kensa formats`) writing to path ("-" = stdout);
+ * both strings are borrowed until the engine is freed. KS_ENOTFOUND for an
+ * unknown name, at once.
+ *
+ * ks_engine_open_outputs opens every registered output before any evidence
+ * is read (ks_engine_run calls it when the caller did not): KS_EUSAGE when
+ * a path is also an evidence path (never written, even with output.force),
+ * names an existing file and output.force is not set, is a directory, or is
+ * given twice; KS_EIO / KS_EPERM when it cannot be created. The reason is in
+ * ks_engine_errmsg(). Evidence paths added later are checked against the
+ * open outputs. Findings are then written as they are final, and the
+ * outputs are completed (reports renamed into place) at the end of
+ * ks_engine_run; a write error there is an error diagnostic. Files the walk
+ * meets that are this run's outputs are not read. docs/OUTPUT.md says what
+ * a killed run leaves behind. */
+KS_API int ks_engine_add_output(ks_engine *e, const char *name, const char *path);
+KS_API int ks_engine_open_outputs(ks_engine *e);
 
 /* Compiles rules, walks and reads the evidence, runs every detector.
  * Bad evidence is reported through the diag callback and does not stop the
@@ -88,12 +113,16 @@ KS_API int ks_engine_report(ks_engine *e);
 
 KS_API const ks_stats *ks_engine_stats(const ks_engine *e);
 /* Findings sorted by first time, then severity (highest first). Valid
- * until ks_engine_free(). */
+ * until ks_engine_free(). Memory is bounded: only the first findings.keep
+ * findings (default 10000, 0 = all) are kept for these calls;
+ * stats.findings_unkept counts the others, which the outputs and the
+ * ks_engine_on_finding callback still receive. */
 KS_API size_t ks_engine_nfindings(const ks_engine *e);
 KS_API const ks_finding *ks_engine_finding(const ks_engine *e, size_t i);
 
-/* Writes all findings with a registered output ("terminal", "jsonl", "csv").
- * KS_ENOTFOUND for an unknown name. */
+/* After a run: writes the kept findings (ks_engine_finding) with an output
+ * plugin ("terminal", "jsonl", "csv") to fp. KS_ENOTFOUND for an unknown
+ * name. Prefer ks_engine_add_output, which streams every finding. */
 KS_API int ks_engine_write(ks_engine *e, const char *output, FILE *fp);
 
 /* The plugins of this build (src/lib/plugins.def), for listings and for

@@ -52,6 +52,10 @@ int cli_setup(int argc, char **argv, const char *const *fixed, ks_engine **e, cl
 int cli_run_engine(ks_engine *e, cli_run *run);
 /* After a run: writes the outputs and the summary; returns the exit status. */
 int cli_finish(ks_engine *e, cli_run *run);
+/* Registers run's outputs with the engine and opens them before any work:
+ * 0, or -1 with the reason printed (unknown name, unwritable path, a path
+ * that is also evidence, an existing file without --force). */
+int cli_open_outputs(ks_engine *e, cli_run *run);
 /* Adds an output by plugin name ("jsonl") and file ("-" = stdout). */
 int cli_add_output(cli_run *run, const char *name, const char *path);
 /* The whole of a hunting command: setup + run + free. */

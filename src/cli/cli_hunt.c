@@ -367,6 +367,10 @@ int cli_setup(int argc, char **argv, const char *const *fixed, ks_engine **out, 
         ks_engine_free(e);
         return KS_EXIT_ERRORS;
     }
+    if (cli_open_outputs(e, run) != 0) {
+        ks_engine_free(e);
+        return KS_EXIT_ERRORS;
+    }
     ks_engine_on_diag(e, on_diag, run);
     if (!run->quiet && isatty(STDERR_FILENO))
         ks_engine_on_progress(e, on_progress, run);
@@ -388,25 +392,28 @@ int cli_run_engine(ks_engine *e, cli_run *run)
     return cli_finish(e, run);
 }
 
+int cli_open_outputs(ks_engine *e, cli_run *run)
+{
+    for (int i = 0; i < run->nout; i++) {
+        if (ks_engine_add_output(e, run->out_name[i], run->out_path[i]) != KS_OK) {
+            cli_error(run->cmd, "%s", ks_engine_errmsg(e));
+            return -1;
+        }
+    }
+    if (ks_engine_open_outputs(e) != KS_OK) {
+        cli_error(run->cmd, "%s", ks_engine_errmsg(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* The outputs were written during the run (ks_engine_add_output); what is
+ * left is the terminal summary and the exit status. */
 int cli_finish(ks_engine *e, cli_run *run)
 {
     int status = KS_EXIT_CLEAN;
     if (run->suppressed)
         fprintf(stderr, "kensa: %lu more warnings not shown (use --verbose)\n", run->suppressed);
-    for (int i = 0; i < run->nout; i++) {
-        FILE *fp = strcmp(run->out_path[i], "-") ? fopen(run->out_path[i], "w") : stdout;
-        if (!fp) {
-            cli_error(run->cmd, "cannot write %s", run->out_path[i]);
-            status |= KS_EXIT_ERRORS;
-            continue;
-        }
-        if (ks_engine_write(e, run->out_name[i], fp) != KS_OK) {
-            cli_error(run->cmd, "%s", ks_engine_errmsg(e));
-            status |= KS_EXIT_ERRORS;
-        }
-        if (fp != stdout)
-            fclose(fp);
-    }
     bool json_on_stdout = false;
     for (int i = 0; i < run->nout; i++)
         if (!strcmp(run->out_path[i], "-"))

@@ -27,7 +27,7 @@ const char *const cmd_cloud_usage =
     "  --sample-dir DIR     where samples go (kensa-samples)\n"
     "  --provider azure|s3  do not guess from the host name\n"
     "  --insecure           skip TLS verification (emulators only)\n"
-    "  --json FILE, --csv FILE, --ocsf FILE, --html FILE, -q\n";
+    "  --json FILE, --csv FILE, --ocsf FILE, --html FILE, --force, -q\n";
 
 static int audit(int argc, char **argv)
 {
@@ -73,6 +73,7 @@ static int probe(int argc, char **argv)
     char **urls = NULL;
     size_t n = 0, cap = 0;
     int status = KS_EXIT_ERRORS;
+    bool force = false;
     ks__cloud_probe_defaults(&o);
     memset(&run, 0, sizeof run);
     run.cmd = "cloud probe";
@@ -108,6 +109,8 @@ static int probe(int argc, char **argv)
             cli_add_output(&run, "ocsf", v);
         } else if (ARG("--html")) {
             cli_add_output(&run, "html", v);
+        } else if (!strcmp(a, "--force")) {
+            force = true;
         } else if (!strcmp(a, "--insecure")) {
             o.insecure = true;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
@@ -146,6 +149,10 @@ static int probe(int argc, char **argv)
         snprintf(key, sizeof key, "detector.%s", off[i]);
         ks_engine_set(e, key, "false");
     }
+    if (force)
+        ks_engine_set(e, "output.force", "true");
+    if (cli_open_outputs(e, &run) != 0)
+        goto out;
     ks__cloud_probe(e, (const char *const *)urls, n, &o, run.quiet ? NULL : stdout);
     ks_engine_run(e);
     status = cli_finish(e, &run);

@@ -133,18 +133,90 @@ struct ks_detector {
     void (*worker_done)(void *det, void *ws);
     /* After all evidence: emit aggregate findings (correlations, sprays). */
     int (*finish)(void *det);
+    /* Optional: sees every finding of the other detectors as it is emitted
+     * (serialized, f valid only for the call); must not emit. For joins
+     * such as the Exchange chain taking the web shells YARA found. */
+    void (*on_finding)(void *det, const ks_finding *f);
     void (*destroy)(void *det);   /* NULL-safe */
 };
 
-/* ---- outputs --------------------------------------------------------------------- */
-#define KS_OUTPUT_ABI_1 1
+/* ---- outputs ---------------------------------------------------------------------
+ * An output is opened before any evidence is read (so an unknown name, an
+ * unwritable path or a path that is also evidence fails at once), sees each
+ * finding as soon as it is final, and is closed after the run.
+ *
+ * Two kinds, by how a killed run leaves the file (docs/OUTPUT.md):
+ *  - KS_OUT_STREAM (jsonl, csv, ocsf): records are appended to the final
+ *    path as findings come, each record with one write(2), so a killed run
+ *    leaves a valid prefix (every complete line parses).
+ *  - KS_OUT_REPORT (html, and the coming stix/sarif/summary): a document
+ *    written to a temporary name in the same directory and renamed over
+ *    the path when complete, so a killed run leaves no half document.
+ * A report that lists every finding sets KS_OUT_ALL: it may ignore
+ * on_finding and, in close(), call ks__findings_each(), which replays the
+ * whole run in timeline order from a spool on disk (findings.c), so memory
+ * stays bounded however many findings there are. A report that only needs
+ * counts or a top-N keeps that bounded summary from on_finding instead.
+ *
+ * Calls: open (driving thread, before the run), on_finding (any thread,
+ * serialized by the engine: never two at once for one engine; the finding
+ * and its strings are valid only for the call), close (driving thread,
+ * after the run; the run's stats are final), free (always, NULL-safe state).
+ * A non-zero return from open refuses the run; from on_finding/close it is
+ * reported as an error diagnostic naming the output and file, and that
+ * output gets no more findings. */
+#define KS_OUTPUT_ABI_2 2
+
+enum {
+    KS_OUT_STREAM = 1 << 0,  /* appends records in place (valid prefix) */
+    KS_OUT_REPORT = 1 << 1,  /* one document: temporary name, renamed at close */
+    KS_OUT_ALL = 1 << 2,     /* close() replays every finding (the spool) */
+};
+
+/* Where an output writes: a file descriptor owned by the engine. */
+typedef struct ks_outfile ks_outfile;
+/* Writes all n bytes (retrying short writes): KS_OK or KS_EIO. A stream
+ * output calls it once per complete record. */
+int ks__out_write(ks_outfile *o, const void *p, size_t n);
+/* The descriptor (isatty for colour), and the path shown in messages. */
+int ks__out_fd(const ks_outfile *o);
+const char *ks__out_path(const ks_outfile *o);
+
 struct ks_output {
-    int abi;
+    int abi;                  /* KS_OUTPUT_ABI_2 */
     const char *name;         /* "terminal", "jsonl", "csv", ... */
     const char *description;
-    /* Writes every finding of e (sorted) and the run summary. */
-    int (*write)(ks_engine *e, FILE *fp);
+    unsigned flags;           /* KS_OUT_* */
+    /* Writes any header; *state is the output's own (may stay NULL). */
+    int (*open)(ks_engine *e, ks_outfile *o, void **state);
+    /* One final finding (may be NULL for KS_OUT_ALL reports). */
+    int (*on_finding)(void *state, const ks_finding *f);
+    /* Trailer, summary, or the whole report. */
+    int (*close)(void *state);
+    void (*free)(void *state);   /* optional */
 };
+
+/* The usual state of an output: the engine, where it writes, and a buffer
+ * holding the record being built. ks__outbuf_open/free fit the vtable's
+ * open/free; ks__outbuf_flush writes the buffer with one write and empties
+ * it. */
+typedef struct ks_outbuf {
+    ks_engine *e;
+    ks_outfile *o;
+    ks_buf b;
+} ks_outbuf;
+int ks__outbuf_open(ks_engine *e, ks_outfile *o, void **state);
+/* The same for a larger state that starts with a ks_outbuf (zeroed). */
+int ks__outbuf_new(ks_engine *e, ks_outfile *o, size_t size, void **state);
+void ks__outbuf_free(void *state);
+int ks__outbuf_flush(ks_outbuf *s);
+
+/* Every finding of the run, in timeline order, from memory or the spool;
+ * valid only during close() of a KS_OUT_ALL output (or after the run).
+ * f is valid only for the call; stops at fn's first non-zero return. */
+int ks__findings_each(ks_engine *e, int (*fn)(void *ud, const ks_finding *f), void *ud);
+/* Timeline order: first time (undated last), severity, rule id, seq. */
+int ks__finding_cmp(const ks_finding *a, const ks_finding *b);
 
 /* The tables, built from plugins.def. */
 #define KS_INPUT(sym) extern const struct ks_input sym;

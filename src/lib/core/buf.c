@@ -157,6 +157,44 @@ int ks__buf_add_csv(ks_buf *b, const char *s, size_t n)
     return ks__buf_addc(b, '"');
 }
 
+/* Code points that steer a terminal or hide text: C0 and C1 controls
+ * (ESC, CSI U+009B), DEL, bidirectional overrides and isolates (text that
+ * reads differently than it is), line and paragraph separators. */
+static bool term_unsafe(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029 || cp == 0x200e ||
+           cp == 0x200f || cp == 0x061c;
+}
+
+int ks__buf_add_term(ks_buf *b, const char *s, size_t n)
+{
+    int rc = KS_OK;
+    for (size_t i = 0; i < n && rc == KS_OK;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        uint32_t cp = c;
+        if (len > 1) {
+            if (c < 0xc2 || c > 0xf4 || len > n - i || ks__utf8_valid_prefix(s + i, len) != len) {
+                rc = ks__buf_printf(b, "\\x%02x", c); /* invalid UTF-8: the byte, visibly */
+                i++;
+                continue;
+            }
+            cp = len == 2 ? (uint32_t)(c & 0x1f) : len == 3 ? (uint32_t)(c & 0x0f) : (uint32_t)(c & 0x07);
+            for (size_t k = 1; k < len; k++)
+                cp = cp << 6 | ((unsigned char)s[i + k] & 0x3f);
+        }
+        if (!term_unsafe(cp))
+            rc = ks__buf_add(b, s + i, len);
+        else if (cp < 0x100)
+            rc = ks__buf_printf(b, "\\x%02x", (unsigned)cp);
+        else
+            rc = ks__buf_printf(b, "\\u%04x", (unsigned)cp);
+        i += len;
+    }
+    return rc;
+}
+
 void ks__buf_reset(ks_buf *b)
 {
     b->n = 0;

@@ -58,6 +58,10 @@ int ks__buf_printf(ks_buf *b, const char *fmt, ...) KS_PRINTF(2, 3);
 int ks__buf_vprintf(ks_buf *b, const char *fmt, va_list ap);
 /* JSON string body (no quotes) with escaping; invalid UTF-8 -> U+FFFD. */
 int ks__buf_add_json_str(ks_buf *b, const char *s, size_t n);
+/* Text for a terminal: controls that could steer it (ESC, C1 such as
+ * U+009B, DEL, bidi overrides) as \xNN / \uNNNN, invalid UTF-8 bytes as
+ * \xNN; everything printed from evidence or the network goes through it. */
+int ks__buf_add_term(ks_buf *b, const char *s, size_t n);
 /* CSV field with RFC 4180 quoting. */
 int ks__buf_add_csv(ks_buf *b, const char *s, size_t n);
 void ks__buf_reset(ks_buf *b);

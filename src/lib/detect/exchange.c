@@ -109,7 +109,16 @@ typedef struct xdet {
     size_t nioc;
     xstate total;
     pthread_mutex_t lock;
+    struct shell_file *shell;  /* web shell files the file detectors found */
+    size_t nshell, capshell;
 } xdet;
+
+/* A file finding under a web root: the sort key of its finding (the
+ * borrowed members cleared but rule_id) and the evidence (path owned). */
+typedef struct shell_file {
+    ks_finding key;
+    ks_evidence ev;
+} shell_file;
 
 typedef struct xws {
     xdet *d;
@@ -664,23 +673,60 @@ static void x_worker_done(void *det, void *wsp)
     free(w);
 }
 
-/* Web shell files reported by the file detectors (YARA, IOC lists). */
+/* Web shell files reported by the file detectors (YARA, IOC lists), taken
+ * as they are emitted (the engine keeps only findings.keep findings, so
+ * the store cannot be read back at finish) and joined in timeline order. */
+#define MAX_SHELL_FILES 4096
+
+static void x_on_finding(void *det, const ks_finding *f)
+{
+    xdet *d = det;
+    if (!f->detector || (strcmp(f->detector, "yara") != 0 && strcmp(f->detector, "ioc") != 0))
+        return;
+    for (size_t k = 0; k < f->nevidence; k++) {
+        const char *path = f->evidence[k].path;
+        ks_slice p = {path, path ? strlen(path) : 0};
+        if (!p.n || !web_root_dir(p))
+            continue;
+        if (d->nshell >= MAX_SHELL_FILES ||
+            ks__grow(&d->shell, &d->capshell, d->nshell, sizeof *d->shell, 16) != KS_OK) {
+            d->total.dropped++;
+            return;
+        }
+        shell_file *sf = &d->shell[d->nshell];
+        memset(&sf->key, 0, sizeof sf->key);
+        sf->key.first = f->first;
+        sf->key.severity = f->severity;
+        sf->key.seq = f->seq;
+        sf->key.rule_id = strdup(f->rule_id);
+        sf->ev = f->evidence[k];
+        sf->ev.path = strdup(path);
+        sf->ev.format = NULL;
+        if (!sf->key.rule_id || !sf->ev.path) {
+            free((char *)sf->key.rule_id);
+            free((char *)sf->ev.path);
+            return;
+        }
+        d->nshell++;
+    }
+}
+
+static int cmp_shell(const void *a, const void *b)
+{
+    return ks__finding_cmp(&((const shell_file *)a)->key, &((const shell_file *)b)->key);
+}
+
 static void join_file_findings(xdet *d)
 {
-    size_t n = ks__nfindings(d->e);
-    for (size_t i = 0; i < n; i++) {
-        const ks_finding *f = ks__finding(d->e, i);
-        if (!f || !f->detector || (strcmp(f->detector, "yara") != 0 && strcmp(f->detector, "ioc") != 0))
-            continue;
-        for (size_t k = 0; k < f->nevidence; k++) {
-            ks_slice p = {f->evidence[k].path, f->evidence[k].path ? strlen(f->evidence[k].path) : 0};
-            if (!p.n || !web_root_dir(p))
-                continue;
-            char what[160];
-            snprintf(what, sizeof what, "web shell file: %.*s", (int)KS_MIN(p.n, 140), p.p);
-            host_hit(&d->total, ST_SHELL_WRITE, &f->evidence[k], f->first, what);
-            set_file(&d->total, what, basename_of(p));
-        }
+    if (d->nshell > 1)
+        qsort(d->shell, d->nshell, sizeof *d->shell, cmp_shell);
+    for (size_t i = 0; i < d->nshell; i++) {
+        const shell_file *sf = &d->shell[i];
+        ks_slice p = {sf->ev.path, strlen(sf->ev.path)};
+        char what[160];
+        snprintf(what, sizeof what, "web shell file: %.*s", (int)KS_MIN(p.n, 140), p.p);
+        host_hit(&d->total, ST_SHELL_WRITE, &sf->ev, sf->key.first, what);
+        set_file(&d->total, what, basename_of(p));
     }
 }
 
@@ -993,6 +1039,11 @@ static void x_destroy(void *det)
         return;
     state_release(&d->total);
     free(d->ioc);
+    for (size_t i = 0; i < d->nshell; i++) {
+        free((char *)d->shell[i].key.rule_id);
+        free((char *)d->shell[i].ev.path);
+    }
+    free(d->shell);
     pthread_mutex_destroy(&d->lock);
     free(d);
 }
@@ -1008,5 +1059,6 @@ const struct ks_detector ks_detector_exchange = {
     .on_event = x_on_event,
     .worker_done = x_worker_done,
     .finish = x_finish,
+    .on_finding = x_on_finding,
     .destroy = x_destroy,
 };

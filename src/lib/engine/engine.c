@@ -24,13 +24,15 @@ int ks_engine_new(ks_engine **out)
     if (!e)
         return KS_ENOMEM;
     pthread_mutex_init(&e->lock, NULL);
+    pthread_mutex_init(&e->flock, NULL);
     pthread_mutex_init(&e->qlock, NULL);
+    e->spool_fd = -1;
+    ks__findings_config(e);
     pthread_cond_init(&e->qcond, NULL);
     e->syms = ks__symtab_new();
     e->arena = ks__arena_new(65536, 0);
-    e->farena = ks__arena_new(65536, 0);
     e->per_rule = ks__map_new(64);
-    if (!e->syms || !e->arena || !e->farena || !e->per_rule) {
+    if (!e->syms || !e->arena || !e->per_rule) {
         ks_engine_free(e);
         return KS_ENOMEM;
     }
@@ -51,13 +53,14 @@ void ks_engine_free(ks_engine *e)
     for (size_t i = 0; i < e->npaths; i++)
         free(e->paths[i]);
     free(e->paths);
+    ks__outputs_free(e);
     ks__findings_free(e);
     ks__map_free(e->per_rule);
-    ks__arena_free(e->farena);
     ks__arena_free(e->arena);
     ks__symtab_free(e->syms);
     pthread_cond_destroy(&e->qcond);
     pthread_mutex_destroy(&e->qlock);
+    pthread_mutex_destroy(&e->flock);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
@@ -106,6 +109,8 @@ int ks_engine_add_path(ks_engine *e, const char *path)
         ks__seterr(e, "empty evidence path");
         return KS_EUSAGE;
     }
+    if (ks__outputs_check_evidence(e, path) != KS_OK)
+        return KS_EUSAGE;
     np = realloc(e->paths, (e->npaths + 1) * sizeof *np);
     if (!np)
         return KS_ENOMEM;
@@ -176,6 +181,7 @@ static int resolve_options(ks_engine *e)
     e->cross_fs = ks__opt_bool(e, "walk.cross_fs");
     e->nexcludes = ks__opt_list(e, "walk.exclude", &e->excludes);
     e->max_per_rule = (uint64_t)ks__opt_int(e, "findings.max_per_rule");
+    ks__findings_config(e);
     return KS_OK;
 }
 
@@ -261,6 +267,10 @@ int ks_engine_run(ks_engine *e)
     e->ran = true;
     if ((rc = resolve_options(e)) != KS_OK)
         return rc;
+    /* Outputs first: a bad one must cost nothing (the caller may have
+     * opened them already, to fail before doing anything else). */
+    if ((rc = ks_engine_open_outputs(e)) != KS_OK)
+        return rc;
     if ((rc = create_detectors(e)) != KS_OK)
         return rc;
     if ((rc = ks__pool_new(e->nthreads, &e->pool)) != KS_OK)
@@ -289,6 +299,7 @@ int ks_engine_run(ks_engine *e)
             e->dets[i].d->finish(e->dets[i].det);
     ks__findings_sort(e);
     e->stats.seconds = (double)(ks__now_ns() - t0) / 1e9;
+    ks__outputs_close(e);
     return rc;
 }
 

@@ -19,6 +19,21 @@ typedef struct ks_det_inst {
     void *det;   /* compiled state from create() */
 } ks_det_inst;
 
+/* A registered output and the file it writes (outputs.c). */
+struct ks_outfile {
+    const struct ks_output *out;
+    const char *name;           /* plugin name as registered */
+    const char *path;           /* as given; "-" = stdout */
+    char *tmp;                  /* report: temporary name renamed at close */
+    int fd;                     /* -1 until open */
+    bool created;               /* we created path (removed if the run never starts) */
+    bool regular;               /* a regular file: fsync'd, checked against evidence */
+    bool failed;                /* a write failed: reported once, then skipped */
+    dev_t dev;                  /* of what fd writes (the walk skips it) */
+    ino_t ino;
+    void *state;                /* the plugin's */
+};
+
 enum ks_mode { KS_MODE_ALL = 0, KS_MODE_FILES, KS_MODE_EVENTS };
 
 struct ks_engine {
@@ -56,13 +71,27 @@ struct ks_engine {
     pthread_cond_t qcond;
     size_t pending;             /* file tasks queued or running */
 
-    /* findings */
-    ks_finding **findings;
+    /* findings (findings.c): emit takes flock, then may take lock (diag) */
+    pthread_mutex_t flock;      /* emission, outputs' on_finding, the spool */
+    ks_finding **findings;      /* kept copies (one malloc each), sorted after the run */
     size_t nfindings, capfindings;
-    ks_arena *farena;           /* deep copies of findings */
-    ks_map *per_rule;           /* rule id -> findings kept */
+    size_t keep;                /* findings.keep: copies kept, 0 = all */
+    ks_map *per_rule;           /* rule id -> findings emitted */
     uint64_t max_per_rule;
     uint64_t seq;
+    ks_buf emit_buf;            /* the record being emitted (under flock) */
+    ks_finding_fn find_fn;      /* ks_engine_on_finding */
+    void *find_ud;
+    int spool_fd;               /* every record, for KS_OUT_ALL outputs; -1 = none */
+    uint64_t spool_size, spool_max;
+    bool spool_full;            /* over output.spool_max: the rest not spooled */
+    struct spool_ix *spool_ix;  /* (first time, offset) per spooled record */
+    size_t spool_n, spool_cap;
+
+    /* outputs (outputs.c) */
+    ks_outfile *outs;
+    size_t nouts, capouts;
+    bool outs_open;
     const char *rules_dir;
 };
 
@@ -86,6 +115,19 @@ void ks__options_free(ks_engine *e);
 /* findings.c */
 void ks__findings_sort(ks_engine *e);
 void ks__findings_free(ks_engine *e);
+/* Reads findings.keep and output.spool_max (defaults before any is set). */
+void ks__findings_config(ks_engine *e);
+int ks__spool_open(ks_engine *e);
+void ks__spool_close(ks_engine *e);
+/* A finding from one of findings.c's records (one malloc; free()). */
+ks_finding *ks__finding_from_rec(const void *p, size_t n);
+/* outputs.c: each finding to every open output (under flock); completing
+ * or abandoning the outputs; whether a walked file is one of them. */
+void ks__outputs_finding(ks_engine *e, const ks_finding *f);
+void ks__outputs_close(ks_engine *e);
+void ks__outputs_free(ks_engine *e);
+bool ks__outputs_is_ours(const ks_engine *e, const struct stat *st);
+int ks__outputs_check_evidence(ks_engine *e, const char *path);
 
 #define KS_STAT_ADD(e, field, n) __atomic_fetch_add(&(e)->stats.field, (n), __ATOMIC_RELAXED)
 

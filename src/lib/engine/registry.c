@@ -45,15 +45,6 @@ const struct ks_input *ks__input_find(const char *name)
     return NULL;
 }
 
-int ks_engine_write(ks_engine *e, const char *output, FILE *fp)
-{
-    for (size_t i = 0; ks__outputs[i]; i++)
-        if (strcmp(ks__outputs[i]->name, output) == 0)
-            return ks__outputs[i]->write(e, fp);
-    ks__seterr(e, "unknown output '%s'", output);
-    return KS_ENOTFOUND;
-}
-
 static size_t count(const void *const *table)
 {
     size_t n = 0;

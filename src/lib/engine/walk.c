@@ -136,6 +136,11 @@ static void visit(walker *w, int dirfd, const char *name, size_t plen)
         KS_STAT_ADD(e, files_skipped, 1);
         return;
     }
+    if (ks__outputs_is_ours(e, &st)) {
+        walk_diag(e, KS_DIAG_INFO, KS_EUSAGE, w->path, "an output of this run; not read%s", "");
+        KS_STAT_ADD(e, files_skipped, 1);
+        return;
+    }
     ks__dispatch_file(e, w->path);
 }
 

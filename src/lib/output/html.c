@@ -112,52 +112,76 @@ static void finding_row(ks_buf *b, const ks_finding *f)
     ks__buf_adds(b, "</td></tr>\n");
 }
 
-static int html_write(ks_engine *e, FILE *fp)
+typedef struct html_st {
+    ks_outbuf ob;         /* first: freed by ks__outbuf_free */
+    size_t listed;
+} html_st;
+
+static int html_row(void *ud, const ks_finding *f)
 {
-    ks_buf b = KS_BUF_INIT;
-    const ks_stats *st = ks_engine_stats(e);
-    size_t n = ks__nfindings(e), by_sev[5] = {0};
-    int rc = KS_OK;
-    for (size_t i = 0; i < n; i++) {
-        ks_severity s = ks__finding(e, i)->severity;
-        by_sev[s <= KS_SEV_CRITICAL ? s : 0]++;
-    }
-    ks__buf_printf(&b, "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
-                       "<title>kensa report</title><style>%s</style></head><body>\n"
-                       "<h1>kensa %s report</h1><p class=muted>%" PRIu64 " files (%" PRIu64
-                       " parsed, %" PRIu64 " scanned), %" PRIu64 " events, %.1f MB in %.2f s; %"
-                       PRIu64 " errors, %" PRIu64 " warnings</p><div class=cards>",
+    html_st *h = ud;
+    finding_row(&h->ob.b, f);
+    h->listed++;
+    return h->ob.b.n > 65536 ? ks__outbuf_flush(&h->ob) : KS_OK;
+}
+
+static int count_sev(void *ud, const ks_finding *f)
+{
+    size_t *by_sev = ud;
+    by_sev[f->severity <= KS_SEV_CRITICAL ? f->severity : 0]++;
+    return KS_OK;
+}
+
+static int html_open(ks_engine *e, ks_outfile *o, void **state)
+{
+    return ks__outbuf_new(e, o, sizeof(html_st), state);
+}
+
+/* The whole page at close, from the run's findings in timeline order (the
+ * spool: memory does not grow with the number of findings). Written under
+ * a temporary name and renamed by the engine when complete. */
+static int html_close(void *state)
+{
+    html_st *h = state;
+    ks_buf *b = &h->ob.b;
+    const ks_stats *st = ks_engine_stats(h->ob.e);
+    size_t by_sev[5] = {0};
+    int rc = ks__findings_each(h->ob.e, count_sev, by_sev);
+    if (rc != KS_OK)
+        return rc;
+    ks__buf_printf(b, "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+                      "<title>kensa report</title><style>%s</style></head><body>\n"
+                      "<h1>kensa %s report</h1><p class=muted>%" PRIu64 " files (%" PRIu64
+                      " parsed, %" PRIu64 " scanned), %" PRIu64 " events, %.1f MB in %.2f s; %"
+                      PRIu64 " errors, %" PRIu64 " warnings</p><div class=cards>",
                    css, ks_version(), st->files_seen, st->files_parsed, st->files_scanned,
                    st->events, (double)st->bytes / 1e6, st->seconds, st->errors, st->warnings);
     for (int s = KS_SEV_CRITICAL; s >= KS_SEV_INFO; s--)
-        ks__buf_printf(&b, "<span class=%s>%zu %s</span>", ks_severity_name((ks_severity)s),
+        ks__buf_printf(b, "<span class=%s>%zu %s</span>", ks_severity_name((ks_severity)s),
                        by_sev[s], ks_severity_name((ks_severity)s));
-    ks__buf_adds(&b, "</div>");
+    ks__buf_adds(b, "</div>");
     if (st->findings_dropped)
-        ks__buf_printf(&b, "<p>%" PRIu64 " further findings over the per-rule cap were counted, not listed.</p>",
+        ks__buf_printf(b, "<p>%" PRIu64 " further findings over the per-rule cap were counted, not listed.</p>",
                        st->findings_dropped);
-    ks__buf_adds(&b, "<table><tr><th>time (UTC)</th><th>severity</th><th>finding</th><th>rule</th>"
-                     "<th>ATT&amp;CK</th></tr>\n");
-    for (size_t i = 0; i < n; i++) {
-        finding_row(&b, ks__finding(e, i));
-        if (b.n > 65536) {
-            if (fwrite(b.p, 1, b.n, fp) != b.n)
-                rc = KS_EIO;
-            ks__buf_reset(&b);
-        }
-    }
-    ks__buf_adds(&b, "</table></body></html>\n");
-    if (rc == KS_OK && fwrite(b.p, 1, b.n, fp) != b.n)
-        rc = KS_EIO;
-    ks__buf_release(&b);
-    if (rc == KS_OK && fflush(fp) != 0)
-        rc = KS_EIO;
-    return rc;
+    ks__buf_adds(b, "<table><tr><th>time (UTC)</th><th>severity</th><th>finding</th><th>rule</th>"
+                    "<th>ATT&amp;CK</th></tr>\n");
+    if ((rc = ks__findings_each(h->ob.e, html_row, h)) != KS_OK)
+        return rc;
+    ks__buf_adds(b, "</table>");
+    uint64_t total = st->findings - st->findings_dropped;
+    if (total > h->listed)
+        ks__buf_printf(b, "<p>%" PRIu64 " further findings could not be listed here (see the JSON "
+                          "lines output).</p>", total - (uint64_t)h->listed);
+    ks__buf_adds(b, "</body></html>\n");
+    return ks__outbuf_flush(&h->ob);
 }
 
 const struct ks_output ks_output_html = {
-    .abi = KS_OUTPUT_ABI_1,
+    .abi = KS_OUTPUT_ABI_2,
     .name = "html",
     .description = "self-contained HTML report: summary and expandable timeline",
-    .write = html_write,
+    .flags = KS_OUT_REPORT | KS_OUT_ALL,
+    .open = html_open,
+    .close = html_close,
+    .free = ks__outbuf_free,
 };

@@ -2,7 +2,8 @@
  *
  * JSON lines output: one object per finding, schema "kensa.finding/1"
  * (docs/OUTPUT.md), for SIEM ingestion. Every string is escaped to valid
- * UTF-8 JSON whatever the evidence held.
+ * UTF-8 JSON whatever the evidence held. Lines are written as findings
+ * come, so the file is a valid prefix at any moment.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -116,28 +117,21 @@ int ks__finding_to_json(ks_buf *b, const ks_finding *f)
     return ks__buf_adds(b, "}\n");
 }
 
-static int jsonl_write(ks_engine *e, FILE *fp)
+/* One whole line per write: a killed run leaves only complete lines. */
+static int jsonl_finding(void *state, const ks_finding *f)
 {
-    ks_buf b = KS_BUF_INIT;
-    int rc = KS_OK;
-    for (size_t i = 0; i < ks__nfindings(e); i++) {
-        ks__buf_reset(&b);
-        if ((rc = ks__finding_to_json(&b, ks__finding(e, i))) != KS_OK)
-            break;
-        if (fwrite(b.p, 1, b.n, fp) != b.n) {
-            rc = KS_EIO;
-            break;
-        }
-    }
-    ks__buf_release(&b);
-    if (rc == KS_OK && fflush(fp) != 0)
-        rc = KS_EIO;
-    return rc;
+    ks_outbuf *s = state;
+    ks__buf_reset(&s->b);
+    int rc = ks__finding_to_json(&s->b, f);
+    return rc == KS_OK ? ks__outbuf_flush(s) : rc;
 }
 
 const struct ks_output ks_output_jsonl = {
-    .abi = KS_OUTPUT_ABI_1,
+    .abi = KS_OUTPUT_ABI_2,
     .name = "jsonl",
     .description = "JSON lines, one finding per line (schema kensa.finding/1)",
-    .write = jsonl_write,
+    .flags = KS_OUT_STREAM,
+    .open = ks__outbuf_open,
+    .on_finding = jsonl_finding,
+    .free = ks__outbuf_free,
 };

@@ -3,6 +3,12 @@
  * The human summary: findings as a timeline a responder reads top to
  * bottom (time, severity, what, where, which values), then totals. Colour
  * only on a terminal, never when NO_COLOR is set or color=never.
+ *
+ * Everything that comes from evidence (titles built from values, matched
+ * values, file names) goes through ks__buf_add_term: evidence is hostile
+ * and must never drive the terminal (ESC, C1 controls such as U+009B).
+ * The timeline lists at most findings.keep findings; the JSON lines output
+ * has them all.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,109 +21,154 @@ static const char *const sev_color[] = {"\033[2m", "\033[36m", "\033[33m", "\033
 
 #define MAX_VALUE_SHOWN 160
 
-static bool use_color(ks_engine *e, FILE *fp)
+typedef struct term {
+    ks_outbuf ob;          /* first: freed by ks__outbuf_free */
+    bool color;
+    size_t by_sev[5];
+    size_t shown, max_shown;
+} term;
+
+static bool use_color(ks_engine *e, int fd)
 {
     const char *c = ks__opt(e, "color");
     if (!strcmp(c, "never") || getenv("NO_COLOR"))
         return false;
     if (!strcmp(c, "always"))
         return true;
-    return isatty(fileno(fp));
+    return isatty(fd);
 }
 
-static void print_value(FILE *fp, const char *v)
+static void text(ks_buf *b, const char *s)
+{
+    s = s ? s : "?";
+    ks__buf_add_term(b, s, strlen(s));
+}
+
+static void value(ks_buf *b, const char *v)
 {
     size_t n = strlen(v);
-    for (size_t i = 0; i < n && i < MAX_VALUE_SHOWN; i++) {
-        unsigned char c = (unsigned char)v[i];
-        /* Evidence is hostile: never let it drive the terminal. */
-        if (c < 0x20 || c == 0x7f)
-            fprintf(fp, "\\x%02x", c);
-        else
-            fputc(c, fp);
-    }
+    ks__buf_add_term(b, v, KS_MIN(n, (size_t)MAX_VALUE_SHOWN));
     if (n > MAX_VALUE_SHOWN)
-        fprintf(fp, "... (%zu bytes)", n);
+        ks__buf_printf(b, "... (%zu bytes)", n);
 }
 
-static void print_where(FILE *fp, const ks_evidence *ev)
+static void kv_lines(ks_buf *b, const ks_kv *kv, size_t n, const char *sep)
 {
-    fprintf(fp, "%s", ev->path ? ev->path : "?");
-    if (ev->record)
-        fprintf(fp, " record %" PRIu64, ev->record);
-    if (ev->line)
-        fprintf(fp, " line %" PRIu64, ev->line);
-    if (ev->offset != UINT64_MAX)
-        fprintf(fp, " @%" PRIu64, ev->offset);
-}
-
-static int terminal_write(ks_engine *e, FILE *fp)
-{
-    bool color = use_color(e, fp);
-    const char *reset = color ? "\033[0m" : "", *bold = color ? "\033[1m" : "";
-    size_t n = ks__nfindings(e);
-    size_t by_sev[5] = {0};
-    const ks_stats *st = ks_engine_stats(e);
-    for (size_t i = 0; i < n; i++) {
-        const ks_finding *f = ks__finding(e, i);
-        char t[64] = "(no time)";
-        if (f->first != KS_TIME_NONE)
-            ks_time_format(f->first, t, sizeof t);
-        by_sev[f->severity <= KS_SEV_CRITICAL ? f->severity : 0]++;
-        fprintf(fp, "%s%-24s %s%-8s%s %s%s%s\n", "", t, color ? sev_color[f->severity] : "",
-                ks_severity_name(f->severity), reset, bold, f->title, reset);
-        fprintf(fp, "    rule %s", f->rule_id);
-        if (f->ntechniques) {
-            fprintf(fp, "  ATT&CK");
-            for (size_t k = 0; k < f->ntechniques; k++)
-                fprintf(fp, " %s", f->techniques[k]);
-        }
-        if (f->event_count > 1)
-            fprintf(fp, "  events %" PRIu64, f->event_count);
-        if (f->last != KS_TIME_NONE && f->last != f->first) {
-            char l[64];
-            ks_time_format(f->last, l, sizeof l);
-            fprintf(fp, "  until %s", l);
-        }
-        fputc('\n', fp);
-        for (size_t k = 0; k < f->nmatched; k++) {
-            fprintf(fp, "    %s = ", f->matched[k].key);
-            print_value(fp, f->matched[k].value);
-            fputc('\n', fp);
-        }
-        for (size_t k = 0; k < f->ndetails; k++) {
-            fprintf(fp, "    %s: ", f->details[k].key);
-            print_value(fp, f->details[k].value);
-            fputc('\n', fp);
-        }
-        for (size_t k = 0; k < f->nevidence && k < 3; k++) {
-            fprintf(fp, "    at ");
-            print_where(fp, &f->evidence[k]);
-            fputc('\n', fp);
-        }
-        if (f->nevidence > 3)
-            fprintf(fp, "    ... and %zu more records\n", f->nevidence - 3);
+    for (size_t k = 0; k < n; k++) {
+        ks__buf_adds(b, "    ");
+        text(b, kv[k].key);
+        ks__buf_adds(b, sep);
+        value(b, kv[k].value);
+        ks__buf_addc(b, '\n');
     }
-    fprintf(fp, "%s%zu finding%s%s", bold, n, n == 1 ? "" : "s", reset);
+}
+
+static void where(ks_buf *b, const ks_evidence *ev)
+{
+    text(b, ev->path);
+    if (ev->record)
+        ks__buf_printf(b, " record %" PRIu64, ev->record);
+    if (ev->line)
+        ks__buf_printf(b, " line %" PRIu64, ev->line);
+    if (ev->offset != UINT64_MAX)
+        ks__buf_printf(b, " @%" PRIu64, ev->offset);
+}
+
+static int term_row(void *ud, const ks_finding *f)
+{
+    term *t = ud;
+    ks_buf *b = &t->ob.b;
+    const char *reset = t->color ? "\033[0m" : "", *bold = t->color ? "\033[1m" : "";
+    char tm[64] = "(no time)";
+    t->by_sev[f->severity <= KS_SEV_CRITICAL ? f->severity : 0]++;
+    if (t->max_shown && t->shown >= t->max_shown)
+        return KS_OK;
+    t->shown++;
+    if (f->first != KS_TIME_NONE)
+        ks_time_format(f->first, tm, sizeof tm);
+    ks__buf_printf(b, "%-24s %s%-8s%s %s", tm, t->color ? sev_color[f->severity] : "",
+                   ks_severity_name(f->severity), reset, bold);
+    text(b, f->title);
+    ks__buf_printf(b, "%s\n    rule ", reset);
+    text(b, f->rule_id);
+    if (f->ntechniques) {
+        ks__buf_adds(b, "  ATT&CK");
+        for (size_t k = 0; k < f->ntechniques; k++) {
+            ks__buf_addc(b, ' ');
+            text(b, f->techniques[k]);
+        }
+    }
+    if (f->event_count > 1)
+        ks__buf_printf(b, "  events %" PRIu64, f->event_count);
+    if (f->last != KS_TIME_NONE && f->last != f->first) {
+        char l[64];
+        ks_time_format(f->last, l, sizeof l);
+        ks__buf_printf(b, "  until %s", l);
+    }
+    ks__buf_addc(b, '\n');
+    kv_lines(b, f->matched, f->nmatched, " = ");
+    kv_lines(b, f->details, f->ndetails, ": ");
+    for (size_t k = 0; k < f->nevidence && k < 3; k++) {
+        ks__buf_adds(b, "    at ");
+        where(b, &f->evidence[k]);
+        ks__buf_addc(b, '\n');
+    }
+    if (f->nevidence > 3)
+        ks__buf_printf(b, "    ... and %zu more records\n", f->nevidence - 3);
+    return b->n > 65536 ? ks__outbuf_flush(&t->ob) : KS_OK;
+}
+
+static int term_open(ks_engine *e, ks_outfile *o, void **state)
+{
+    int rc = ks__outbuf_new(e, o, sizeof(term), state);
+    if (rc != KS_OK)
+        return rc;
+    term *t = *state;
+    t->color = use_color(e, ks__out_fd(o));
+    t->max_shown = (size_t)KS_MAX(ks__opt_int(e, "findings.keep"), 0);
+    return KS_OK;
+}
+
+static int term_close(void *state)
+{
+    term *t = state;
+    ks_buf *b = &t->ob.b;
+    const char *reset = t->color ? "\033[0m" : "", *bold = t->color ? "\033[1m" : "";
+    const ks_stats *st = ks_engine_stats(t->ob.e);
+    int rc = ks__findings_each(t->ob.e, term_row, t);
+    size_t n = 0;
+    if (rc != KS_OK)
+        return rc;
+    for (int s = 0; s < 5; s++)
+        n += t->by_sev[s];
+    /* The kept findings may be fewer than the run's (findings.keep). */
+    if (st->findings - st->findings_dropped > n)
+        n = (size_t)(st->findings - st->findings_dropped);
+    if (n > t->shown)
+        ks__buf_printf(b, "... %zu more findings not shown here (see the JSON lines output)\n", n - t->shown);
+    ks__buf_printf(b, "%s%zu finding%s%s", bold, n, n == 1 ? "" : "s", reset);
     if (n)
-        fprintf(fp, " (critical %zu, high %zu, medium %zu, low %zu, info %zu)", by_sev[4],
-                by_sev[3], by_sev[2], by_sev[1], by_sev[0]);
-    fprintf(fp, "\n%" PRIu64 " files (%" PRIu64 " parsed, %" PRIu64 " scanned), %" PRIu64
-                " events, %.1f MB in %.2f s",
-            st->files_seen, st->files_parsed, st->files_scanned, st->events,
-            (double)st->bytes / 1e6, st->seconds);
+        ks__buf_printf(b, " (critical %zu, high %zu, medium %zu, low %zu, info %zu)", t->by_sev[4],
+                       t->by_sev[3], t->by_sev[2], t->by_sev[1], t->by_sev[0]);
+    ks__buf_printf(b, "\n%" PRIu64 " files (%" PRIu64 " parsed, %" PRIu64 " scanned), %" PRIu64
+                      " events, %.1f MB in %.2f s",
+                   st->files_seen, st->files_parsed, st->files_scanned, st->events,
+                   (double)st->bytes / 1e6, st->seconds);
     if (st->findings_dropped)
-        fprintf(fp, "; %" PRIu64 " more findings over the per-rule cap were counted, not kept",
-                st->findings_dropped);
+        ks__buf_printf(b, "; %" PRIu64 " more findings over the per-rule cap were counted, not kept",
+                       st->findings_dropped);
     if (st->errors || st->warnings)
-        fprintf(fp, "; %" PRIu64 " errors, %" PRIu64 " warnings (see above)", st->errors, st->warnings);
-    fputc('\n', fp);
-    return fflush(fp) == 0 ? KS_OK : KS_EIO;
+        ks__buf_printf(b, "; %" PRIu64 " errors, %" PRIu64 " warnings (see above)", st->errors, st->warnings);
+    ks__buf_addc(b, '\n');
+    return ks__outbuf_flush(&t->ob);
 }
 
 const struct ks_output ks_output_terminal = {
-    .abi = KS_OUTPUT_ABI_1,
+    .abi = KS_OUTPUT_ABI_2,
     .name = "terminal",
     .description = "human-readable timeline of findings and a summary",
-    .write = terminal_write,
+    .flags = KS_OUT_REPORT | KS_OUT_ALL,
+    .open = term_open,
+    .close = term_close,
+    .free = ks__outbuf_free,
 };
