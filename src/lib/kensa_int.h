@@ -211,6 +211,10 @@ int ks__outbuf_new(ks_engine *e, ks_outfile *o, size_t size, void **state);
 void ks__outbuf_free(void *state);
 int ks__outbuf_flush(ks_outbuf *s);
 
+/* close() of a report written with stdio: runs fn with a FILE* on the
+ * output's descriptor and flushes it; fn iterates with ks__findings_each. */
+int ks__outbuf_stdio(void *state, int (*fn)(ks_engine *e, FILE *fp));
+
 /* Every finding of the run, in timeline order, from memory or the spool;
  * valid only during close() of a KS_OUT_ALL output (or after the run).
  * f is valid only for the call; stops at fn's first non-zero return. */

@@ -113,10 +113,10 @@ typedef struct xdet {
     size_t nshell, capshell;
 } xdet;
 
-/* A file finding under a web root: the sort key of its finding (the
- * borrowed members cleared but rule_id) and the evidence (path owned). */
+/* A file finding under a web root: its first time and one evidence (path
+ * and format owned). */
 typedef struct shell_file {
-    ks_finding key;
+    int64_t first;
     ks_evidence ev;
 } shell_file;
 
@@ -675,7 +675,9 @@ static void x_worker_done(void *det, void *wsp)
 
 /* Web shell files reported by the file detectors (YARA, IOC lists), taken
  * as they are emitted (the engine keeps only findings.keep findings, so
- * the store cannot be read back at finish) and joined in timeline order. */
+ * the store cannot be read back at finish) and joined in the order found
+ * (hit_set breaks ties between files so workers' timing does not matter;
+ * one file's detectors run in plugins.def order on one worker). */
 #define MAX_SHELL_FILES 4096
 
 static void x_on_finding(void *det, const ks_finding *f)
@@ -694,38 +696,26 @@ static void x_on_finding(void *det, const ks_finding *f)
             return;
         }
         shell_file *sf = &d->shell[d->nshell];
-        memset(&sf->key, 0, sizeof sf->key);
-        sf->key.first = f->first;
-        sf->key.severity = f->severity;
-        sf->key.seq = f->seq;
-        sf->key.rule_id = strdup(f->rule_id);
+        sf->first = f->first;
         sf->ev = f->evidence[k];
         sf->ev.path = strdup(path);
-        sf->ev.format = NULL;
-        if (!sf->key.rule_id || !sf->ev.path) {
-            free((char *)sf->key.rule_id);
-            free((char *)sf->ev.path);
+        sf->ev.format = f->evidence[k].format ? strdup(f->evidence[k].format) : NULL;
+        if (!sf->ev.path) {
+            free((char *)sf->ev.format);
             return;
         }
         d->nshell++;
     }
 }
 
-static int cmp_shell(const void *a, const void *b)
-{
-    return ks__finding_cmp(&((const shell_file *)a)->key, &((const shell_file *)b)->key);
-}
-
 static void join_file_findings(xdet *d)
 {
-    if (d->nshell > 1)
-        qsort(d->shell, d->nshell, sizeof *d->shell, cmp_shell);
     for (size_t i = 0; i < d->nshell; i++) {
         const shell_file *sf = &d->shell[i];
         ks_slice p = {sf->ev.path, strlen(sf->ev.path)};
         char what[160];
         snprintf(what, sizeof what, "web shell file: %.*s", (int)KS_MIN(p.n, 140), p.p);
-        host_hit(&d->total, ST_SHELL_WRITE, &sf->ev, sf->key.first, what);
+        host_hit(&d->total, ST_SHELL_WRITE, &sf->ev, sf->first, what);
         set_file(&d->total, what, basename_of(p));
     }
 }
@@ -1040,8 +1030,8 @@ static void x_destroy(void *det)
     state_release(&d->total);
     free(d->ioc);
     for (size_t i = 0; i < d->nshell; i++) {
-        free((char *)d->shell[i].key.rule_id);
         free((char *)d->shell[i].ev.path);
+        free((char *)d->shell[i].ev.format);
     }
     free(d->shell);
     pthread_mutex_destroy(&d->lock);

@@ -74,6 +74,23 @@ int ks__outbuf_flush(ks_outbuf *s)
     return rc;
 }
 
+int ks__outbuf_stdio(void *state, int (*fn)(ks_engine *e, FILE *fp))
+{
+    ks_outbuf *s = state;
+    int fd = dup(s->o->fd);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+    int rc;
+    if (!fp) {
+        if (fd >= 0)
+            close(fd);
+        return KS_EIO;
+    }
+    rc = fn(s->e, fp);
+    if (fclose(fp) != 0 && rc == KS_OK)
+        rc = KS_EIO;
+    return rc;
+}
+
 static const struct ks_output *find_output(const char *name)
 {
     for (size_t i = 0; ks__outputs[i]; i++)

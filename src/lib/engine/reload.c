@@ -253,6 +253,9 @@ int ks_engine_report(ks_engine *e)
         return KS_EUSAGE;
     }
     e->ran = true;
+    if ((rc = ks_engine_open_outputs(e)) != KS_OK)
+        return rc;
+    rc = KS_ENOMEM;
     ev.syms = e->syms;
     ev.cache = ks__symcache_new(e->syms);
     ev.arena = ks__arena_new(65536, MAX_LINE * 4);
@@ -273,5 +276,6 @@ out:
     ks__map_free(seen);
     free(r);
     e->stats.seconds = (double)(ks__now_ns() - t0) / 1e9;
+    ks__outputs_close(e);
     return rc;
 }

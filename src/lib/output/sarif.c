@@ -144,58 +144,75 @@ static int put(FILE *fp, ks_buf *b)
     return rc;
 }
 
+typedef struct sarif_pass {
+    FILE *fp;
+    ks_buf b;
+    ks_map *rules;        /* rule id -> index + 1 */
+    uint64_t nrules;
+    size_t nresults;
+} sarif_pass;
+
+/* Pass 1: the rules that fired, each once, in first-seen order. */
+static int sarif_rule(void *ud, const ks_finding *f)
+{
+    sarif_pass *p = ud;
+    uint64_t *slot = ks__map_slot(p->rules, f->rule_id, strlen(f->rule_id), true);
+    if (!slot)
+        return KS_ENOMEM;
+    if (*slot)
+        return KS_OK;
+    *slot = ++p->nrules; /* index + 1: 0 means new */
+    if (p->nrules > 1)
+        ks__buf_addc(&p->b, ',');
+    rule(&p->b, f);
+    return put(p->fp, &p->b);
+}
+
+/* Pass 2: results. */
+static int sarif_result(void *ud, const ks_finding *f)
+{
+    sarif_pass *p = ud;
+    uint64_t *slot = ks__map_get(p->rules, f->rule_id, strlen(f->rule_id));
+    if (p->nresults++)
+        ks__buf_addc(&p->b, ',');
+    result(&p->b, f, slot ? *slot - 1 : 0);
+    return put(p->fp, &p->b);
+}
+
 static int sarif_write(ks_engine *e, FILE *fp)
 {
-    ks_buf b = KS_BUF_INIT;
-    ks_map *rules = ks__map_new(256);
-    uint64_t nrules = 0;
-    int rc = KS_OK;
-    size_t n = ks__nfindings(e);
-    if (!rules)
+    sarif_pass p = {.fp = fp, .b = KS_BUF_INIT, .rules = ks__map_new(256)};
+    int rc;
+    if (!p.rules)
         return KS_ENOMEM;
-    ks__buf_adds(&b, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
-                     "\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{"
-                     "\"name\":\"kensa\",\"version\":\"" KENSA_VERSION "\","
-                     "\"rules\":[");
-    /* Pass 1: the rules that fired, each once, in first-seen order. */
-    for (size_t i = 0; i < n && rc == KS_OK; i++) {
-        const ks_finding *f = ks__finding(e, i);
-        uint64_t *slot = ks__map_slot(rules, f->rule_id, strlen(f->rule_id), true);
-        if (!slot) {
-            rc = KS_ENOMEM;
-            break;
-        }
-        if (*slot)
-            continue;
-        *slot = ++nrules; /* index + 1: 0 means new */
-        if (nrules > 1)
-            ks__buf_addc(&b, ',');
-        rule(&b, f);
-        rc = put(fp, &b);
-    }
-    ks__buf_adds(&b, "]}},\"columnKind\":\"unicodeCodePoints\",\"results\":[");
-    /* Pass 2: results. */
-    for (size_t i = 0; i < n && rc == KS_OK; i++) {
-        const ks_finding *f = ks__finding(e, i);
-        uint64_t *slot = ks__map_get(rules, f->rule_id, strlen(f->rule_id));
-        if (i)
-            ks__buf_addc(&b, ',');
-        result(&b, f, slot ? *slot - 1 : 0);
-        rc = put(fp, &b);
-    }
-    ks__buf_adds(&b, "]}]}\n");
+    ks__buf_adds(&p.b, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
+                       "\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{"
+                       "\"name\":\"kensa\",\"version\":\"" KENSA_VERSION "\","
+                       "\"rules\":[");
+    rc = ks__findings_each(e, sarif_rule, &p);
+    ks__buf_adds(&p.b, "]}},\"columnKind\":\"unicodeCodePoints\",\"results\":[");
     if (rc == KS_OK)
-        rc = put(fp, &b);
-    ks__buf_release(&b);
-    ks__map_free(rules);
-    if (rc == KS_OK && fflush(fp) != 0)
-        rc = KS_EIO;
+        rc = ks__findings_each(e, sarif_result, &p);
+    ks__buf_adds(&p.b, "]}]}\n");
+    if (rc == KS_OK)
+        rc = put(fp, &p.b);
+    ks__buf_release(&p.b);
+    ks__map_free(p.rules);
     return rc;
 }
 
+/* A report: written at close from every finding (the spool), renamed in. */
+static int sarif_close(void *state)
+{
+    return ks__outbuf_stdio(state, sarif_write);
+}
+
 const struct ks_output ks_output_sarif = {
-    .abi = KS_OUTPUT_ABI_1,
+    .abi = KS_OUTPUT_ABI_2,
     .name = "sarif",
     .description = "SARIF 2.1.0 log: one result per finding, evidence as file locations",
-    .write = sarif_write,
+    .flags = KS_OUT_REPORT | KS_OUT_ALL,
+    .open = ks__outbuf_open,
+    .close = sarif_close,
+    .free = ks__outbuf_free,
 };

@@ -280,6 +280,13 @@ static int flush(stix_out *s)
     return s->rc;
 }
 
+static int stix_each(void *ud, const ks_finding *f)
+{
+    stix_out *s = ud;
+    one_finding(s, f);
+    return flush(s);
+}
+
 static int stix_write(ks_engine *e, FILE *fp)
 {
     stix_out s = {.b = KS_BUF_INIT, .fp = fp, .first_obj = true, .rc = KS_OK};
@@ -289,7 +296,8 @@ static int stix_write(ks_engine *e, FILE *fp)
     if (!s.seen)
         return KS_ENOMEM;
     ks__stix_id("identity", "identity:kensa", strlen("identity:kensa"), s.ident, sizeof s.ident);
-    snprintf(name, sizeof name, "bundle:%" PRId64 ":%zu", s.now, ks__nfindings(e));
+    const ks_stats *st = ks_engine_stats(e);
+    snprintf(name, sizeof name, "bundle:%" PRId64 ":%" PRIu64, s.now, st->findings - st->findings_dropped);
     ks__stix_id("bundle", name, strlen(name), bundle, sizeof bundle);
     ks__buf_adds(&s.b, "{\"type\":\"bundle\",");
     ks__jmember(&s.b, "id", bundle, true);
@@ -304,10 +312,8 @@ static int stix_write(ks_engine *e, FILE *fp)
         ks__jtime_ms(&s.b, s.now);
         ks__buf_addc(&s.b, '}');
     }
-    for (size_t i = 0; i < ks__nfindings(e) && s.rc == KS_OK; i++) {
-        one_finding(&s, ks__finding(e, i));
-        flush(&s);
-    }
+    if (s.rc == KS_OK)
+        ks__findings_each(e, stix_each, &s);
     ks__buf_adds(&s.b, "\n]}\n");
     flush(&s);
     ks__buf_release(&s.b);
@@ -317,9 +323,18 @@ static int stix_write(ks_engine *e, FILE *fp)
     return s.rc;
 }
 
+/* A report: written at close from every finding (the spool), renamed in. */
+static int stix_close(void *state)
+{
+    return ks__outbuf_stdio(state, stix_write);
+}
+
 const struct ks_output ks_output_stix = {
-    .abi = KS_OUTPUT_ABI_1,
+    .abi = KS_OUTPUT_ABI_2,
     .name = "stix",
     .description = "STIX 2.1 bundle: indicators, sightings, attack patterns, observed data",
-    .write = stix_write,
+    .flags = KS_OUT_REPORT | KS_OUT_ALL,
+    .open = ks__outbuf_open,
+    .close = stix_close,
+    .free = ks__outbuf_free,
 };

@@ -70,33 +70,27 @@ static void line(ks_buf *b, const ks_finding *f, int64_t t, const char *desc)
     ks__buf_release(&msg);
 }
 
-static int timesketch_write(ks_engine *e, FILE *fp)
+/* A stream: each finding's lines with one write as it is found. */
+static int timesketch_finding(void *state, const ks_finding *f)
 {
-    ks_buf b = KS_BUF_INIT;
-    int rc = KS_OK;
-    int64_t now = ks__report_time();
-    for (size_t i = 0; i < ks__nfindings(e) && rc == KS_OK; i++) {
-        const ks_finding *f = ks__finding(e, i);
-        ks__buf_reset(&b);
-        if (f->first == KS_TIME_NONE) {
-            line(&b, f, now, "Reported");
-        } else {
-            line(&b, f, f->first, "First Seen");
-            if (f->last != KS_TIME_NONE && f->last != f->first)
-                line(&b, f, f->last, "Last Seen");
-        }
-        if (fwrite(b.p, 1, b.n, fp) != b.n)
-            rc = KS_EIO;
+    ks_outbuf *s = state;
+    ks__buf_reset(&s->b);
+    if (f->first == KS_TIME_NONE) {
+        line(&s->b, f, ks__report_time(), "Reported");
+    } else {
+        line(&s->b, f, f->first, "First Seen");
+        if (f->last != KS_TIME_NONE && f->last != f->first)
+            line(&s->b, f, f->last, "Last Seen");
     }
-    ks__buf_release(&b);
-    if (rc == KS_OK && fflush(fp) != 0)
-        rc = KS_EIO;
-    return rc;
+    return ks__outbuf_flush(s);
 }
 
 const struct ks_output ks_output_timesketch = {
-    .abi = KS_OUTPUT_ABI_1,
+    .abi = KS_OUTPUT_ABI_2,
     .name = "timesketch",
     .description = "Timesketch JSON lines (message, datetime, timestamp_desc)",
-    .write = timesketch_write,
+    .flags = KS_OUT_STREAM,
+    .open = ks__outbuf_open,
+    .on_finding = timesketch_finding,
+    .free = ks__outbuf_free,
 };
