@@ -80,7 +80,7 @@ TEST(outputs_checked_before_the_run)
     const char *ev = ks_test_write("ev_c.jsonl", sf_line, strlen(sf_line));
     snprintf(args, sizeof args, "hunt -q --output nosuch:x.out %s", ev);
     CHECK_INT(kensa(args, &out), 2);
-    CHECK(out && strstr(out, "unknown output 'nosuch'"));
+    CHECK(out && strstr(out, "nosuch") && strstr(out, "kensa formats"));
     free(out);
     snprintf(args, sizeof args, "hunt -q --json /nonexistent/dir/out.jsonl %s", ev);
     CHECK_INT(kensa(args, &out), 2);
@@ -211,7 +211,7 @@ TEST(memory_bounded_by_keep_not_by_findings)
     snprintf(jpath, sizeof jpath, "%s/many.jsonl", ks_test_tmpdir());
     snprintf(hpath, sizeof hpath, "%s/many.html", ks_test_tmpdir());
     CHECK_INT(ks_engine_new(&e), KS_OK);
-    ks_engine_set(e, "findings.max_per_rule", "0");
+    ks_engine_set(e, "findings.max_per_rule", "100000000");
     ks_engine_set(e, "findings.keep", "1000");
     CHECK_INT(ks_engine_add_output(e, "jsonl", jpath), KS_OK);
     CHECK_INT(ks_engine_add_output(e, "html", hpath), KS_OK);
