@@ -33,6 +33,7 @@ struct ks_source {
     const uint8_t *map;
     uint64_t size;
     bool is_mapped;        /* map came from mmap and must be unmapped */
+    int guard;             /* SIGBUS guard slot of the mapping, -1 = none */
     bool whole;            /* map/size describe the entire stream */
     uint64_t dropped;      /* mapped bytes before this were MADV_DONTNEED'd */
 
@@ -171,6 +172,7 @@ static int source_alloc(const char *path, ks_source **out)
     if (!s)
         return KS_ENOMEM;
     s->fd = -1;
+    s->guard = -1;
     s->path = strdup(path ? path : "");
     if (!s->path) {
         free(s);
@@ -257,6 +259,7 @@ int ks__source_open(int dirfd, const char *name, const char *path, ks_source **o
                 madvise(m, s->size, MADV_SEQUENTIAL);
                 s->map = m;
                 s->is_mapped = true;
+                s->guard = ks__guard_add(m, s->size);
             }
             *out = s;
             return KS_OK;
@@ -305,6 +308,7 @@ void ks__source_close(ks_source *s)
 {
     if (!s)
         return;
+    ks__guard_remove(s->guard);
     if (s->is_mapped && s->map)
         munmap((void *)s->map, s->size);
     if (s->own_fd && s->fd >= 0)
@@ -323,6 +327,7 @@ const char *ks__source_path(const ks_source *s) { return s->path; }
 ks_codec ks__source_codec(const ks_source *s) { return s->codec; }
 uint64_t ks__source_size(const ks_source *s) { return s->whole ? s->size : UINT64_MAX; }
 const struct stat *ks__source_stat(const ks_source *s) { return s->have_st ? &s->st : NULL; }
+uint64_t ks__source_shrunk(const ks_source *s) { return ks__guard_fault(s->guard); }
 
 const uint8_t *ks__source_head(ks_source *s, size_t *n)
 {
@@ -348,13 +353,14 @@ int ks__source_window(ks_source *s, uint64_t off, size_t want, const uint8_t **p
     if (want > KS_WINDOW_MAX)
         return KS_ELIMIT;
     if (s->whole) {
-        if (off >= s->size) {
+        uint64_t size = KS_MIN(s->size, ks__guard_fault(s->guard)); /* shrunk: stop there */
+        if (off >= size) {
             *p = s->map ? s->map + s->size : (const uint8_t *)"";
             *avail = 0;
             return KS_OK;
         }
         *p = s->map + off;
-        *avail = (size_t)KS_MIN(s->size - off, (uint64_t)SIZE_MAX);
+        *avail = (size_t)KS_MIN(size - off, (uint64_t)SIZE_MAX);
         return KS_OK;
     }
     if (off < s->base)
@@ -461,6 +467,7 @@ int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n)
         }
         s->map = m;
         s->is_mapped = true;
+        s->guard = ks__guard_add(m, total);
     }
     s->released = 0;
     s->dropped = 0;

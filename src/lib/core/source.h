@@ -61,6 +61,20 @@ void ks__source_release(ks_source *s, uint64_t off);
 /* Whole content, contiguous. */
 int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n);
 
+/* A mapped file that shrinks while read: the bytes past its new end read
+ * as zeros instead of killing the process with SIGBUS (sigbus.c), and the
+ * window stops at the first faulting page. Returns that offset, or
+ * UINT64_MAX while nothing faulted. The caller reports the file. */
+uint64_t ks__source_shrunk(const ks_source *s);
+
+/* The SIGBUS guard itself (sigbus.c): registers a mapping (returns a slot,
+ * -1 when the table of 4096 is full: the mapping is then unguarded), the
+ * offset of its first fault (UINT64_MAX = none), and unregisters it (before
+ * munmap). Thread-safe; installs the handler on first use. */
+int ks__guard_add(const void *base, size_t len);
+uint64_t ks__guard_fault(int slot);
+void ks__guard_remove(int slot);
+
 /* Line reader on top of the window: returns KS_OK with the line (without
  * \r\n), its 1-based number and start offset; KS_EOF at end; KS_ELIMIT for a
  * line longer than max (the line is skipped, *lineno/off still set). */

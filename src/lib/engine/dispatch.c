@@ -144,6 +144,24 @@ static void task_done(ks_engine *e)
 
 static int submit(ks_engine *e, file_task *t);
 
+/* Closes a source, first reporting a file that shrank while it was read:
+ * its mapping read zeros past the new end (core/sigbus.c) and its stream
+ * stopped there, so findings past that point may be missing. */
+static void source_done(ks_engine *e, ks_source *src, const char *path)
+{
+    uint64_t at = ks__source_shrunk(src);
+    if (at != UINT64_MAX) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = path;
+        loc.offset = at;
+        ks__diag(e, KS_DIAG_WARN, KS_ETRUNCATED, "read", &loc,
+                 "the file shrank while it was read (from %llu bytes): the rest of it was not "
+                 "read; findings after this offset may be missing",
+                 (unsigned long long)ks__source_size(src));
+    }
+    ks__source_close(src);
+}
+
 static void run_part(file_task *t, ks_worker *w)
 {
     ks_engine *e = t->e;
@@ -151,7 +169,7 @@ static void run_part(file_task *t, ks_worker *w)
     char err[256];
     if (ks__source_open(AT_FDCWD, NULL, t->path, &src, err, sizeof err) == KS_OK) {
         parse_events(e, w, t->in, src, t->path, t->begin, t->end);
-        ks__source_close(src);
+        source_done(e, src, t->path);
     }
 }
 
@@ -233,7 +251,7 @@ static void run_file(file_task *t, ks_worker *w)
     }
     if (size != UINT64_MAX)
         KS_STAT_ADD(e, bytes, size);
-    ks__source_close(src);
+    source_done(e, src, t->path);
 }
 
 static void task_main(void *arg, int worker)

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * A hostile file system (issue 15): files that shrink while they are read
+ * (really truncated during a run), decompression bombs, paths that are not
+ * regular files. Each is a located diagnostic for that file; the run goes
+ * on and keeps its findings. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "harness.h"
+#include "core/source.h"
+
+typedef struct diags {
+    pthread_mutex_t lock;
+    char text[16384];
+    size_t n;
+} diags;
+
+static void collect(void *ud, const ks_diag *d)
+{
+    diags *g = ud;
+    pthread_mutex_lock(&g->lock);
+    int k = snprintf(g->text + g->n, sizeof g->text - g->n, "%s:%llu: %s\n", d->loc.path ? d->loc.path : "",
+                     (unsigned long long)(d->loc.offset == UINT64_MAX ? 0 : d->loc.offset), d->msg);
+    if (k > 0 && g->n + (size_t)k < sizeof g->text)
+        g->n += (size_t)k;
+    pthread_mutex_unlock(&g->lock);
+}
+
+TEST(mapped_file_shrinks_under_the_reader)
+{
+    const size_t n = (size_t)1 << 20;
+    char *data = malloc(n);
+    memset(data, 'A', n);
+    const char *path = ks_test_write("shrinks.bin", data, n);
+    free(data);
+    ks_source *src = NULL;
+    char err[256];
+    CHECK_INT(ks__source_open(AT_FDCWD, NULL, path, &src, err, sizeof err), KS_OK);
+    const uint8_t *p = NULL;
+    size_t avail = 0;
+    CHECK_INT(ks__source_window(src, 0, 4096, &p, &avail), KS_OK);
+    CHECK(avail == n && p[100] == 'A');
+    CHECK_INT(ks__source_shrunk(src), UINT64_MAX);
+    CHECK_INT(truncate(path, 4096), 0);
+    /* past the new end: SIGBUS without the guard; zeros with it */
+    volatile uint8_t past = p[512 * 1024 + 7];
+    CHECK_INT(past, 0);
+    CHECK_INT(ks__source_shrunk(src), 512 * 1024);
+    CHECK(p[100] == 'A'); /* before the fault: still the file */
+    CHECK_INT(ks__source_window(src, 600 * 1024, 16, &p, &avail), KS_OK);
+    CHECK_INT(avail, 0); /* the stream ends at the fault */
+    ks__source_close(src);
+}
+
+/* Truncates a.json as soon as its first finding is out: the reader is in
+ * the middle of the file, with most of it still to read. */
+typedef struct shrink_ctx {
+    const char *victim;
+    int done;
+} shrink_ctx;
+
+static void shrink_on_finding(void *ud, const ks_finding *f)
+{
+    shrink_ctx *c = ud;
+    if (!c->done && f->nevidence && f->evidence[0].path && !strcmp(f->evidence[0].path, c->victim)) {
+        c->done = truncate(c->victim, 4096) == 0 ? 1 : -1;
+    }
+}
+
+TEST(file_truncated_during_a_run)
+{
+    const char *rule =
+        "title: trigger\nid: 5f1e0a52-6c1e-4c36-9e0b-3b7c3f2b6a01\nlogsource: {product: kensatest}\n"
+        "detection:\n  sel: {marker: trigger}\n  condition: sel\nlevel: high\n";
+    const char *rp = ks_test_write("trigger.yml", rule, strlen(rule));
+    /* 1 trigger line, ~24 MB of padding, a trigger line that truncation must hide */
+    char path[512];
+    snprintf(path, sizeof path, "%s/a.json", ks_test_tmpdir());
+    FILE *fp = fopen(path, "w");
+    fputs("{\"marker\":\"trigger\",\"n\":0}\n", fp);
+    for (int i = 1; i < 300000; i++)
+        fprintf(fp, "{\"marker\":\"pad\",\"n\":%d,\"text\":\"%s\"}\n", i,
+                "padding padding padding padding padding padding padding padding");
+    fputs("{\"marker\":\"trigger\",\"n\":300000}\n", fp);
+    fclose(fp);
+    const char *bl = "{\"marker\":\"trigger\",\"n\":1}\n";
+    const char *b = ks_test_write("b.json", bl, strlen(bl));
+    ks_engine *e = NULL;
+    diags g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    shrink_ctx c = {path, 0};
+    char jpath[512];
+    snprintf(jpath, sizeof jpath, "%s/shrink.jsonl", ks_test_tmpdir());
+    CHECK_INT(ks_engine_new(&e), KS_OK);
+    ks_engine_set(e, "builtin", "false");
+    ks_engine_set(e, "rules", rp);
+    ks_engine_set(e, "sigma.unmapped", "run");
+    ks_engine_set(e, "threads", "2");
+    ks_engine_add_path(e, path);
+    ks_engine_add_path(e, b);
+    ks_engine_add_output(e, "jsonl", jpath);
+    ks_engine_on_diag(e, collect, &g);
+    ks_engine_on_finding(e, shrink_on_finding, &c);
+    CHECK_INT(ks_engine_run(e), KS_OK);
+    CHECK_INT(c.done, 1);
+    size_t na = 0, nb = 0, late = 0;
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+        const ks_finding *f = ks_engine_finding(e, i);
+        if (!strcmp(f->evidence[0].path, path))
+            na++, late += f->evidence[0].line > 1;
+        else if (!strcmp(f->evidence[0].path, b))
+            nb++;
+    }
+    printf("INFO truncated during the run: %zu finding(s) in the shrunk file (expected 1), %zu in the "
+           "other; diagnostics: %.200s\n", na, nb, g.text);
+    CHECK_INT(na, 1);
+    CHECK_INT(late, 0);
+    CHECK_INT(nb, 1);
+    CHECK(strstr(g.text, path) && strstr(g.text, "shrank while it was read"));
+    ks_engine_free(e);
+    /* the findings of the run are on disk */
+    char cmd[700], *out = NULL;
+    snprintf(cmd, sizeof cmd, "wc -l < %s", jpath);
+    ks_test_run(cmd, &out);
+    CHECK(out && atoi(out) == 2);
+    free(out);
+}
