@@ -127,3 +127,127 @@ TEST(file_truncated_during_a_run)
     CHECK(out && atoi(out) == 2);
     free(out);
 }
+
+/* ---- decompression bombs ------------------------------------------------------ */
+
+#include <zlib.h>
+#include <zstd.h>
+
+/* Writes head then `mib` MiB of newlines, gzip- or zstd-compressed, with
+ * the libraries' streaming APIs (a bomb is never held in memory). */
+static const char *write_bomb(const char *name, bool zst, const char *head, size_t mib)
+{
+    char path[512];
+    static char keep[4][512];
+    static int nk;
+    snprintf(path, sizeof path, "%s/%s", ks_test_tmpdir(), name);
+    FILE *fp = fopen(path, "wb");
+    size_t chunk = (size_t)1 << 20;
+    uint8_t *in = malloc(chunk), *out = malloc(chunk * 2);
+    memset(in, '\n', chunk);
+    if (zst) {
+        ZSTD_CCtx *c = ZSTD_createCCtx();
+        ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1);
+        for (size_t i = 0; i <= mib; i++) {
+            ZSTD_inBuffer ib = {i ? in : (const void *)head, i ? chunk : strlen(head), 0};
+            ZSTD_EndDirective end = i == mib ? ZSTD_e_end : ZSTD_e_continue;
+            size_t left;
+            do {
+                ZSTD_outBuffer ob = {out, chunk * 2, 0};
+                left = ZSTD_compressStream2(c, &ob, &ib, end);
+                fwrite(out, 1, ob.pos, fp);
+            } while (ib.pos < ib.size || (end == ZSTD_e_end && left));
+        }
+        ZSTD_freeCCtx(c);
+    } else {
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
+        for (size_t i = 0; i <= mib; i++) {
+            z.next_in = i ? in : (Bytef *)(uintptr_t)head;
+            z.avail_in = (uInt)(i ? chunk : strlen(head));
+            int flush = i == mib ? Z_FINISH : Z_NO_FLUSH, zr;
+            do {
+                z.next_out = out;
+                z.avail_out = (uInt)(chunk * 2);
+                zr = deflate(&z, flush);
+                fwrite(out, 1, chunk * 2 - z.avail_out, fp);
+            } while (z.avail_in || (flush == Z_FINISH && zr != Z_STREAM_END));
+        }
+        deflateEnd(&z);
+    }
+    fclose(fp);
+    free(in);
+    free(out);
+    snprintf(keep[nk % 4], sizeof keep[0], "%s", path);
+    return keep[nk++ % 4];
+}
+
+static void hunt_bombs(const char *const *paths, size_t n, const char *const *opts, diags *g, ks_stats *st)
+{
+    ks_engine *e = NULL;
+    ks_engine_new(&e);
+    ks_engine_set(e, "builtin", "false");
+    ks_engine_set(e, "threads", "1");
+    for (size_t i = 0; opts && opts[i]; i += 2)
+        CHECK_INT(ks_engine_set(e, opts[i], opts[i + 1]), KS_OK);
+    for (size_t i = 0; i < n; i++)
+        ks_engine_add_path(e, paths[i]);
+    ks_engine_on_diag(e, collect, g);
+    CHECK_INT(ks_engine_run(e), KS_OK);
+    *st = *ks_engine_stats(e);
+    ks_engine_free(e);
+}
+
+TEST(decompression_bombs_stop_with_a_warning)
+{
+    struct stat sb;
+    ks_stats st;
+    /* zstd: 128 MiB from a few KiB, stopped by the default ratio budget */
+    const char *zb = write_bomb("bomb.json.zst", true, "{\"x\":1}\n", 128);
+    diags g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    hunt_bombs(&zb, 1, NULL, &g, &st);
+    stat(zb, &sb);
+    printf("INFO zstd bomb: %lld bytes compressed; read %llu bytes (128 MiB inside); %.160s\n",
+           (long long)sb.st_size, (unsigned long long)st.bytes, g.text);
+    CHECK(strstr(g.text, zb) && strstr(g.text, "source.max_ratio") && strstr(g.text, "bomb"));
+    CHECK(st.events == 1);
+    /* gzip cannot pass ~1030x: the size budget stops it */
+    const char *gb = write_bomb("bomb.json.gz", false, "{\"x\":1}\n", 48);
+    static const char *const small[] = {"source.max_decompressed", "32M", NULL};
+    diags g2 = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    hunt_bombs(&gb, 1, small, &g2, &st);
+    CHECK(strstr(g2.text, gb) && strstr(g2.text, "source.max_decompressed (32M)"));
+    /* the run's budget: the second file is stopped */
+    const char *g3p = write_bomb("second.json.gz", false, "{\"x\":2}\n", 40);
+    const char *two[] = {gb, g3p};
+    static const char *const run[] = {"source.max_run_decompressed", "64M", "source.max_ratio", "0", NULL};
+    diags g3 = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    hunt_bombs(two, 2, run, &g3, &st);
+    CHECK(strstr(g3.text, g3p) && strstr(g3.text, "source.max_run_decompressed (64M)"));
+    CHECK(!strstr(g3.text, "bomb.json.gz:"));
+    CHECK_INT(st.events, 2);
+}
+
+TEST(spill_follows_the_budget)
+{
+    const char *zb = write_bomb("spill.bin.zst", true, "head", 64);
+    ks_source *src = NULL;
+    char err[256];
+    const uint8_t *p;
+    uint64_t n;
+    ks_source_budget b = {.spill_dir = ks_test_tmpdir(), .spill_max = (uint64_t)8 << 20};
+    CHECK_INT(ks__source_open(AT_FDCWD, NULL, zb, &src, err, sizeof err), KS_OK);
+    ks__source_set_budget(src, &b);
+    CHECK_INT(ks__source_map(src, &p, &n), KS_ELIMIT);
+    printf("INFO spill: %s\n", ks__source_stopped(src) ? ks__source_stopped(src) : "(none)");
+    CHECK(ks__source_stopped(src) && strstr(ks__source_stopped(src), "source.spill_max (8M)"));
+    ks__source_close(src);
+    /* a spill directory that cannot be used is named */
+    b.spill_dir = "/nonexistent/spill";
+    CHECK_INT(ks__source_open(AT_FDCWD, NULL, zb, &src, err, sizeof err), KS_OK);
+    ks__source_set_budget(src, &b);
+    CHECK_INT(ks__source_map(src, &p, &n), KS_EIO);
+    CHECK(ks__source_stopped(src) && strstr(ks__source_stopped(src), "/nonexistent/spill"));
+    ks__source_close(src);
+}

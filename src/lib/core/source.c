@@ -19,7 +19,7 @@
 
 #define RAW_CHUNK ((size_t)1 << 17)        /* compressed bytes per read */
 #define DONTNEED_STEP ((uint64_t)64 << 20) /* drop mapped pages every 64 MiB */
-#define SPILL_MAX ((uint64_t)64 << 30)     /* largest stream spilled for map() */
+#define SPILL_MAX ((uint64_t)64 << 30)     /* largest spill when no budget says */
 
 struct ks_source {
     char *path;            /* owned copy, for diagnostics */
@@ -57,6 +57,11 @@ struct ks_source {
     uint8_t head[KS_HEAD_MAX];
     size_t nhead;
     bool have_head;
+
+    /* budgets (compressed streams) */
+    ks_source_budget budget;
+    uint64_t nin, nout;    /* compressed bytes read, decompressed produced */
+    char why[192];         /* set when a budget stopped the stream */
 };
 
 static ks_codec sniff_codec(const uint8_t *p, size_t n)
@@ -80,6 +85,7 @@ static int fill_raw(ks_source *s)
         return KS_EIO;
     s->raw_len = (size_t)r;
     s->raw_pos = 0;
+    s->nin += (uint64_t)r;
     if (r == 0)
         s->raw_eof = true;
     return KS_OK;
@@ -323,6 +329,56 @@ void ks__source_close(ks_source *s)
     free(s);
 }
 
+void ks__source_set_budget(ks_source *s, const ks_source_budget *b)
+{
+    s->budget = *b;
+}
+
+const char *ks__source_stopped(const ks_source *s) { return s->why[0] ? s->why : NULL; }
+uint64_t ks__source_produced(const ks_source *s) { return s->nout; }
+
+static const char *human(uint64_t n, char *buf, size_t cap)
+{
+    static const char units[] = "BKMGTP";
+    int u = 0;
+    while (n >= 1024 && u < 5 && n % 1024 == 0) {
+        n /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, "%llu%c", (unsigned long long)n, units[u]);
+    return buf;
+}
+
+/* Counts `got` new decompressed bytes; stops the stream (KS_ELIMIT, with
+ * the reason in s->why) when a budget is spent. */
+static void spend(ks_source *s, size_t got)
+{
+    const ks_source_budget *b = &s->budget;
+    char h1[32], h2[32];
+    uint64_t run = 0;
+    if (s->codec == KS_CODEC_NONE || !got)
+        return;
+    s->nout += got;
+    if (b->run_out)
+        run = __atomic_add_fetch(b->run_out, got, __ATOMIC_RELAXED);
+    if (b->max_out && s->nout > b->max_out)
+        snprintf(s->why, sizeof s->why, "decompressed size over source.max_decompressed (%s)",
+                 human(b->max_out, h1, sizeof h1));
+    else if (b->max_ratio > 0 && s->nout > b->ratio_floor &&
+             (double)s->nout > b->max_ratio * (double)KS_MAX(s->nin, (uint64_t)1))
+        snprintf(s->why, sizeof s->why,
+                 "decompression ratio over source.max_ratio (%.0f: %s from %s compressed; a "
+                 "decompression bomb?)", b->max_ratio, human(s->nout, h1, sizeof h1),
+                 human(s->nin, h2, sizeof h2));
+    else if (b->run_max && run > b->run_max)
+        snprintf(s->why, sizeof s->why, "the run's decompressed bytes over "
+                 "source.max_run_decompressed (%s)", human(b->run_max, h1, sizeof h1));
+    if (s->why[0]) {
+        s->err = KS_ELIMIT;
+        s->eof = true;
+    }
+}
+
 const char *ks__source_path(const ks_source *s) { return s->path; }
 ks_codec ks__source_codec(const ks_source *s) { return s->codec; }
 uint64_t ks__source_size(const ks_source *s) { return s->whole ? s->size : UINT64_MAX; }
@@ -391,6 +447,7 @@ int ks__source_window(ks_source *s, uint64_t off, size_t want, const uint8_t **p
         }
         size_t got = decode(s, s->buf + s->len, s->cap - s->len);
         s->len += got;
+        spend(s, got);
     }
     if (off >= s->base + s->len) {
         *p = s->buf ? s->buf + s->len : (const uint8_t *)"";
@@ -420,7 +477,9 @@ void ks__source_release(ks_source *s, uint64_t off)
 
 int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n)
 {
-    char tmpl[] = "/tmp/kensa-spill-XXXXXX";
+    char tmpl[4096];
+    const char *dir = s->budget.spill_dir && *s->budget.spill_dir ? s->budget.spill_dir : getenv("TMPDIR");
+    uint64_t spill_max = s->budget.spill_max ? s->budget.spill_max : SPILL_MAX;
     int fd = -1, rc = KS_OK;
     uint64_t total = 0;
     if (s->whole)
@@ -428,9 +487,13 @@ int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n)
     if (s->released > 0 || s->base > 0)
         return KS_EUSAGE;
     /* Spill the decoded stream to an unlinked temporary file, then map it. */
+    snprintf(tmpl, sizeof tmpl, "%s/kensa-spill-XXXXXX", dir && *dir ? dir : "/tmp");
     fd = mkstemp(tmpl);
-    if (fd < 0)
+    if (fd < 0) {
+        snprintf(s->why, sizeof s->why, "cannot create a spill file in %s: %s", dir && *dir ? dir : "/tmp",
+                 strerror(errno));
         return KS_EIO;
+    }
     unlink(tmpl);
     for (;;) {
         const uint8_t *w;
@@ -440,7 +503,10 @@ int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n)
             break;
         if (avail == 0)
             break;
-        if (total + avail > SPILL_MAX) {
+        if (total + avail > spill_max) {
+            char h[32];
+            snprintf(s->why, sizeof s->why, "spill for random access over source.spill_max (%s)",
+                     human(spill_max, h, sizeof h));
             rc = KS_ELIMIT;
             break;
         }

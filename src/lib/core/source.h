@@ -61,6 +61,28 @@ void ks__source_release(ks_source *s, uint64_t off);
 /* Whole content, contiguous. */
 int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n);
 
+/* Decompression budgets (issue 15: a 329 KB .zst became 10 GB). A
+ * compressed stream stops, as if it ended with KS_ELIMIT, once its
+ * decompressed bytes pass max_out, or pass ratio_floor while being more
+ * than max_ratio times the compressed bytes read, or once the run's total
+ * (*run_out, shared by every source of a run) passes run_max. Spills for
+ * ks__source_map go to spill_dir (NULL: $TMPDIR, else /tmp), at most
+ * spill_max bytes. Zero means no limit. Pointers are borrowed. */
+typedef struct ks_source_budget {
+    uint64_t max_out;
+    double max_ratio;
+    uint64_t ratio_floor;
+    uint64_t *run_out;       /* updated with atomics */
+    uint64_t run_max;
+    const char *spill_dir;
+    uint64_t spill_max;
+} ks_source_budget;
+void ks__source_set_budget(ks_source *s, const ks_source_budget *b);
+/* Why a budget stopped the stream ("decompressed size over ..."), or NULL. */
+const char *ks__source_stopped(const ks_source *s);
+/* Decompressed bytes produced so far (compressed streams). */
+uint64_t ks__source_produced(const ks_source *s);
+
 /* A mapped file that shrinks while read: the bytes past its new end read
  * as zeros instead of killing the process with SIGBUS (sigbus.c), and the
  * window stops at the first faulting page. Returns that offset, or

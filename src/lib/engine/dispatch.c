@@ -150,6 +150,14 @@ static int submit(ks_engine *e, file_task *t);
 static void source_done(ks_engine *e, ks_source *src, const char *path)
 {
     uint64_t at = ks__source_shrunk(src);
+    const char *why = ks__source_stopped(src);
+    if (why) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = path;
+        loc.offset = ks__source_produced(src);
+        ks__diag(e, KS_DIAG_WARN, KS_ELIMIT, "read", &loc, "stopped reading: %s; the rest of the file "
+                 "was not read", why);
+    }
     if (at != UINT64_MAX) {
         ks_loc loc = KS_LOC_NONE;
         loc.path = path;
@@ -168,6 +176,7 @@ static void run_part(file_task *t, ks_worker *w)
     ks_source *src = NULL;
     char err[256];
     if (ks__source_open(AT_FDCWD, NULL, t->path, &src, err, sizeof err) == KS_OK) {
+        ks__source_set_budget(src, &e->budget);
         parse_events(e, w, t->in, src, t->path, t->begin, t->end);
         source_done(e, src, t->path);
     }
@@ -190,6 +199,7 @@ static void run_file(file_task *t, ks_worker *w)
         ks__diag(e, KS_DIAG_ERROR, rc, "open", &loc, "%s", err);
         return;
     }
+    ks__source_set_budget(src, &e->budget);
     size_t nhead;
     const uint8_t *head = ks__source_head(src, &nhead);
     if (e->mode != KS_MODE_FILES) {

@@ -182,6 +182,13 @@ static int resolve_options(ks_engine *e)
     e->nexcludes = ks__opt_list(e, "walk.exclude", &e->excludes);
     e->max_per_rule = (uint64_t)ks__opt_int(e, "findings.max_per_rule");
     ks__findings_config(e);
+    e->budget.max_out = (uint64_t)ks__opt_int(e, "source.max_decompressed");
+    e->budget.max_ratio = ks__opt_double(e, "source.max_ratio");
+    e->budget.ratio_floor = (uint64_t)16 << 20; /* small files may compress well */
+    e->budget.run_out = &e->run_decompressed;
+    e->budget.run_max = (uint64_t)ks__opt_int(e, "source.max_run_decompressed");
+    e->budget.spill_dir = ks__opt(e, "source.spill_dir");
+    e->budget.spill_max = (uint64_t)ks__opt_int(e, "source.spill_max");
     return KS_OK;
 }
 

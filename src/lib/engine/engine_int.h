@@ -61,6 +61,8 @@ struct ks_engine {
     bool follow_symlinks, cross_fs;
     const char **excludes;
     size_t nexcludes;
+    ks_source_budget budget;    /* decompression budgets given to every source */
+    uint64_t run_decompressed;  /* the run's total, budget.run_out points here */
 
     ks_det_inst *dets;          /* active detectors */
     size_t ndets;
