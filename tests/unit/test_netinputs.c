@@ -251,3 +251,58 @@ TEST(json_shapes_in_the_view)
     CHECK(has(&r.view, "|tls.ja3=abc|tls.ja3s=def"));
     run_release(&r);
 }
+
+TEST(squid_vpc_pdns_nsg)
+{
+    run r;
+    run_init(&r);
+    const char *sq = "1592000000.123    456 10.20.1.15 TCP_MISS/200 5120 GET http://example.com:8080/a?b - "
+                     "HIER_DIRECT/93.184.216.34 text/html\n"
+                     "1592000001.000      7 10.20.1.16 TCP_TUNNEL/200 900 CONNECT evil.example:443 bob "
+                     "HIER_DIRECT/1.2.3.4 -\n"
+                     "garbage line\n";
+    CHECK(claimed_by(sq, "access.log", "squid"));
+    CHECK_INT(parse(&r, "squid", sq), 2);
+    CHECK_INT(r.nwarn, 1);
+    CHECK(has(&r.out, "L1 2020-06-12T22:13:20.123Z|client.ip=10.20.1.15|squid.result=TCP_MISS|http.status=200"));
+    CHECK(has(&r.view, "|client.ip=10.20.1.16|server.ip=1.2.3.4|url.full=evil.example:443|url.domain=evil.example"));
+    run_release(&r);
+
+    run_init(&r);
+    const char *vf = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
+                     "start end action log-status\n"
+                     "2 123456789012 eni-0a1b2c3d 10.0.0.5 13.59.205.66 49152 443 6 12 4000 1592000000 1592000060 ACCEPT OK\n"
+                     "2 123456789012 eni-0a1b2c3d - - - - - - - 1592000000 1592000060 - NODATA\n"
+                     "2 123456789012 eni-0a1b2c3d 10.0.0.5\n";
+    CHECK(claimed_by(vf, "flow.log", "vpcflow"));
+    CHECK_INT(parse(&r, "vpcflow", vf), 2);
+    CHECK_INT(r.nwarn, 1);
+    CHECK(has(&r.view, "|client.ip=10.0.0.5|client.port=49152|server.ip=13.59.205.66|server.port=443|"
+                       "network.transport=6|network.bytes_out=4000|event.action=ACCEPT\n"));
+    CHECK(has(&r.out, "L2 2020-06-12T22:13:20Z|version=2"));
+    run_release(&r);
+
+    run_init(&r);
+    const char *pd = "rrname,rrtype,rdata,time_first,time_last,count\n"
+                     "a.example,A,1.2.3.4,1592000000,1592000100,3\n"
+                     "\"b,x.example\",CNAME,c.example,2020-06-12T22:13:20Z,2020-06-12T22:13:20Z,1\n";
+    CHECK(claimed_by(pd, "pdns.csv", "pdns"));
+    CHECK_INT(parse(&r, "pdns", pd), 2);
+    CHECK(has(&r.view, "|dns.query=a.example|dns.qtype=A|ans=1.2.3.4\n"));
+    CHECK(has(&r.out, "L3 2020-06-12T22:13:20Z|rrname=b,x.example|rrtype=CNAME|rdata=c.example"));
+    run_release(&r);
+
+    run_init(&r);
+    const char *ng = "{\"records\":[{\"time\":\"2020-06-12T22:00:00Z\",\"category\":\"NetworkSecurityGroupFlowEvent\","
+                     "\"properties\":{\"Version\":2,\"flows\":[{\"rule\":\"DefaultRule_AllowInternetOutBound\",\"flows\":"
+                     "[{\"mac\":\"000D3AF87856\",\"flowTuples\":[\"1592000000,10.0.0.4,13.59.205.66,44931,443,T,O,A,E,12,4000,10,5600\","
+                     "\"bad\",\"1592000001,10.0.0.4,10.0.0.5,5,53,U,I,D\"]}]}]}}]}\n";
+    CHECK(claimed_by(ng, "nsg.json", "nsgflow"));
+    CHECK_INT(parse(&r, "nsgflow", ng), 2);
+    CHECK_INT(r.nwarn, 1);
+    CHECK(has(&r.view, "|client.ip=10.0.0.4|client.port=44931|server.ip=13.59.205.66|server.port=443|"
+                       "network.transport=tcp|network.bytes_out=4000|event.action=allowed\n"));
+    CHECK(has(&r.out, "nsg.rule=DefaultRule_AllowInternetOutBound"));
+    CHECK(has(&r.out, "event.action=denied"));
+    run_release(&r);
+}

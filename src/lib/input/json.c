@@ -378,7 +378,8 @@ static void set_time(json_in *j, ks_event *ev)
         }
         if (v->type == KS_VFLOAT && v->u.f > 0 && v->u.f < 1e10) {
             /* Zeek's JSON "ts": epoch seconds with a fraction */
-            ev->time = (int64_t)(v->u.f * 1e9);
+            int64_t sec = (int64_t)v->u.f;
+            ev->time = sec * 1000000000ll + (int64_t)((v->u.f - (double)sec) * 1e6 + 0.5) * 1000;
             return;
         }
     }

@@ -133,6 +133,22 @@ static ks_slice unescape(ks_event *ev, const char *s, size_t n)
     return out;
 }
 
+/* "1591005601.123456" (epoch seconds, Zeek writes microseconds) to ns,
+ * exactly; KS_TIME_NONE when it is not a number. */
+static int64_t epoch_ns(const char *s, size_t n)
+{
+    int64_t sec = 0, frac = 0, scale = 100000000;
+    size_t i = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9' && i < 12; i++)
+        sec = sec * 10 + (s[i] - '0');
+    if (i == 0)
+        return KS_TIME_NONE;
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, scale /= 10)
+            frac += (s[i] - '0') * scale;
+    return i == n ? sec * 1000000000ll + frac : KS_TIME_NONE;
+}
+
 static bool record(zk_in *z, ks_event *ev, const char *s, size_t n)
 {
     size_t i = 0, col = 0;
@@ -151,14 +167,8 @@ static bool record(zk_in *z, ks_event *ev, const char *s, size_t n)
             ks_value val = {.type = KS_VSTR};
             val.u.s = u;
             ks__event_add(ev, z->cols[col], &val);
-            if ((int)col == z->its && vn) {
-                char buf[40];
-                snprintf(buf, sizeof buf, "%.*s", (int)KS_MIN(vn, sizeof buf - 1), v);
-                char *end = NULL;
-                double t = strtod(buf, &end);
-                if (end && *end == 0 && t > 0 && t < 1e10)
-                    ev->time = (int64_t)(t * 1e9);
-            }
+            if ((int)col == z->its)
+                ev->time = epoch_ns(v, vn);
         }
         col++;
         i++;

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The "pdns" input: passive DNS exports as CSV with a header row naming
+ * at least rrname and rdata (the Passive DNS Common Output Format's names:
+ * rrname, rrtype, rdata, time_first, time_last, count, bailiwick; or
+ * first_seen / last_seen, query / answer, as vendors' exports write them).
+ *
+ * Each row becomes one event whose fields are the header names (the
+ * network view maps rrname/rdata/rrtype, detect/netfields.c); time is the
+ * first of time_first, first_seen, firstseen, timestamp that parses (RFC
+ * 3339 or epoch seconds). Quoted fields may hold commas and doubled quotes.
+ * Farsight-style JSON lines need no reader of their own (json input).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "input/linein.h"
+
+#define PD_MAX_FIELDS 32
+#define PD_MAX_LINE ((size_t)64 << 10)
+
+typedef struct pd_in {
+    ks_linein in;
+    ks_sym cols[PD_MAX_FIELDS];
+    size_t ncols;
+    int itime;
+    bool have_header;
+} pd_in;
+
+static const char *const time_cols[] = {"time_first", "first_seen", "firstseen", "timestamp", "ts"};
+
+/* Splits a CSV line (RFC 4180 quotes) into raw fields; quotes are stripped
+ * but doubled quotes are left as written. Returns the count, max + 1 when
+ * there are more. */
+static size_t csv(const char *s, size_t n, ks_slice *f, size_t max)
+{
+    size_t k = 0, i = 0;
+    for (;;) {
+        if (k == max)
+            return max + 1;
+        if (i < n && s[i] == '"') {
+            size_t b = ++i;
+            while (i < n && !(s[i] == '"' && (i + 1 == n || s[i + 1] != '"')))
+                i += (s[i] == '"') ? 2 : 1;
+            f[k++] = (ks_slice){s + b, KS_MIN(i, n) - b};
+            i = KS_MIN(i + 1, n);
+            while (i < n && s[i] != ',')
+                i++;
+        } else {
+            size_t b = i;
+            while (i < n && s[i] != ',')
+                i++;
+            f[k++] = (ks_slice){s + b, i - b};
+        }
+        if (i >= n)
+            return k;
+        i++;
+    }
+}
+
+static bool has_col(const char *line, size_t n, const char *name)
+{
+    ks_slice f[PD_MAX_FIELDS];
+    size_t k = csv(line, n, f, PD_MAX_FIELDS);
+    for (size_t i = 0; i < k && i < PD_MAX_FIELDS; i++)
+        if (ks__ieq(f[i].p, f[i].n, name, strlen(name)))
+            return true;
+    return false;
+}
+
+static int pd_probe(const uint8_t *h, size_t n, const char *name)
+{
+    const uint8_t *eol = memchr(h, '\n', n);
+    size_t l = eol ? (size_t)(eol - h) : n;
+    KS_UNUSED(name);
+    if (l && h[l - 1] == '\r')
+        l--;
+    return has_col((const char *)h, l, "rrname") && has_col((const char *)h, l, "rdata") ? 90 : 0;
+}
+
+static int pd_open(const ks_input_ctx *ctx, void **state)
+{
+    pd_in *p = calloc(1, sizeof *p);
+    if (!p)
+        return KS_ENOMEM;
+    ks__linein_init(&p->in, ctx, "pdns", PD_MAX_LINE);
+    *state = p;
+    return KS_OK;
+}
+
+static void pd_close(void *state)
+{
+    pd_in *p = state;
+    if (!p)
+        return;
+    ks__linein_close(&p->in);
+    free(p);
+}
+
+static void header(pd_in *p, const ks_slice *f, size_t k)
+{
+    int best = (int)KS_ARRAY_LEN(time_cols);
+    p->ncols = 0;
+    p->itime = -1;
+    for (size_t i = 0; i < k && i < PD_MAX_FIELDS; i++) {
+        for (int t = 0; t < best; t++)
+            if (ks__ieq(f[i].p, f[i].n, time_cols[t], strlen(time_cols[t]))) {
+                best = t;
+                p->itime = (int)i;
+            }
+        p->cols[p->ncols++] = ks__symcache_intern(p->in.ctx.w->cache, f[i].p, f[i].n);
+    }
+    p->have_header = true;
+}
+
+static void set_time(ks_event *ev, ks_slice v)
+{
+    int64_t sec = 0;
+    size_t i = 0;
+    for (; i < v.n && v.p[i] >= '0' && v.p[i] <= '9' && i < 11; i++)
+        sec = sec * 10 + (v.p[i] - '0');
+    if (i == v.n && i > 0)
+        ev->time = sec * 1000000000ll;
+    else
+        ks_time_parse(v.p, v.n, &ev->time);
+}
+
+static int pd_next(void *state, ks_event *ev)
+{
+    pd_in *p = state;
+    for (;;) {
+        const char *s;
+        size_t n;
+        uint64_t lineno, off;
+        ks_slice f[PD_MAX_FIELDS + 1];
+        int rc = ks__linein_next(&p->in, &s, &n, &lineno, &off);
+        if (rc != KS_OK)
+            return rc;
+        size_t k = csv(s, n, f, PD_MAX_FIELDS);
+        if (!p->have_header || (has_col(s, n, "rrname") && has_col(s, n, "rdata"))) {
+            header(p, f, k);
+            continue;
+        }
+        if (k != p->ncols) {
+            p->in.nbad++;
+            ks__linein_report(&p->in, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                              "passive DNS row has %zu fields, the header names %zu; skipped", k, p->ncols);
+            continue;
+        }
+        ks__linein_prov(ev, lineno, off);
+        for (size_t i = 0; i < k; i++) {
+            if (!f[i].n)
+                continue;
+            ks_value v = {.type = KS_VSTR};
+            v.u.s = f[i];
+            ks__event_add(ev, p->cols[i], &v);
+        }
+        if (p->itime >= 0)
+            set_time(ev, f[p->itime]);
+        return KS_OK;
+    }
+}
+
+const struct ks_input ks_input_pdns = {
+    .abi = KS_INPUT_ABI_1,
+    .name = "pdns",
+    .description = "passive DNS CSV exports (rrname, rrtype, rdata, first/last seen)",
+    .probe = pd_probe,
+    .open = pd_open,
+    .next = pd_next,
+    .close = pd_close,
+};
