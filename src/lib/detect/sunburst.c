@@ -24,7 +24,6 @@
 #include "detect/netfields.h"
 #include "detect/sunburst_dga.h"
 
-#define MAX_VICTIMS_DEFAULT 100000
 #define MAX_IDS 8        /* clients / hosts / images kept per victim */
 #define MAX_EV 4         /* evidence examples per finding */
 #define MAX_BAD_CLIENTS 4096
@@ -109,7 +108,7 @@ static int sb_create(ks_engine *e, void **out)
         return KS_ENOMEM;
     pthread_mutex_init(&d->lock, NULL);
     d->e = e;
-    d->maxv = (size_t)ks__opt_int(e, "sunburst.max_victims", MAX_VICTIMS_DEFAULT);
+    d->maxv = (size_t)ks__opt_int(e, "sunburst.max_victims");
     d->by_guid = ks__map_new(64);
     d->bad_by_client = ks__map_new(64);
     if (ks__strpool_init(&d->pool) != KS_OK || !d->by_guid || !d->bad_by_client) {
