@@ -376,6 +376,60 @@ static void message(gen_ctx *g, ks_buf *b, unsigned i)
     ks__buf_release(&text);
 }
 
+static int write_blob(const char *dir, const char *name, const ks_buf *b)
+{
+    FILE *fp = gen_open(dir, name);
+    if (!fp)
+        return -1;
+    fwrite(b->p, 1, b->n, fp);
+    return fclose(fp) == 0 ? 0 : -1;
+}
+
+/* Outlook files: three .msg (value in the body, in an attachment, in an
+ * embedded message) and a winmail.dat (body and attachment), planting the
+ * truth items after those the mbox starts with. */
+static int outlook(gen_ctx *g, const char *dir)
+{
+    char sub[4096], id[3][80], name[40];
+    ks_buf line[3] = {KS_BUF_INIT, KS_BUF_INIT, KS_BUF_INIT}, out = KS_BUF_INIT;
+    int rc = 0;
+    snprintf(sub, sizeof sub, "%s/outlook", dir);
+    for (int k = 0; k < 3; k++) {
+        planted_line(&line[k], &gen_mail_truth[(size_t)(k + 3) % gen_mail_ntruth]);
+        snprintf(id[k], sizeof id[k], "outlook-%d@mail.corp-example.com", k);
+    }
+    gen_msg_spec inner = {.subject = "the old credentials", .body = line[2].p,
+                          .message_id = id[2], .from_name = "Bob Chen",
+                          .from_addr = "bob.chen@corp-example.com", .to_name = "Alice Martin",
+                          .to_addr = "alice.martin@corp-example.com", .time = 1704000000};
+    gen_msg_spec m = {.subject = "Zugangsdaten für den Server", .body = line[0].p,
+                      .message_id = id[0], .from_name = "Renée Dürr",
+                      .from_addr = "renee.durr@corp-example.de", .to_name = "ops",
+                      .to_addr = "ops@corp-example.com", .time = 1704067200,
+                      .attach_name = "keys.txt", .attach = line[1].p, .nattach = line[1].n,
+                      .embedded = &inner};
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        ks__buf_reset(&out);
+        if (k == 0)
+            gen_msg_build(&m, &out);
+        else
+            gen_tnef_build(&m, &out);
+        snprintf(name, sizeof name, k == 0 ? "planted-1.msg" : "winmail.dat");
+        rc = write_blob(sub, name, &out);
+        const char *fmt = k == 0 ? "msg" : "tnef";
+        char where[32];
+        snprintf(where, sizeof where, "%s/body", fmt);
+        truth_row(g, &gen_mail_truth[3], id[0], where);
+        snprintf(where, sizeof where, "%s/attachment", fmt);
+        truth_row(g, &gen_mail_truth[4], id[0], where);
+    }
+    truth_row(g, &gen_mail_truth[5], id[2], "msg/embedded-message");
+    for (int k = 0; k < 3; k++)
+        ks__buf_release(&line[k]);
+    ks__buf_release(&out);
+    return rc;
+}
+
 /* mboxrd: a body line "^>*From " gains a '>'. */
 static void mbox_put(FILE *fp, const ks_buf *m, unsigned i)
 {
@@ -429,7 +483,7 @@ int gen_mail_write(const char *dir, const gen_mail_opts *o)
             fclose(fp);
         }
     }
-    rc = 0;
+    rc = outlook(&g, dir);
 out:
     if (mbox && fclose(mbox) != 0)
         rc = -1;

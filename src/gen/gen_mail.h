@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "core/core.h"
 
 typedef struct gen_mail_truth_t {
     const char *type;     /* the secrets detector's type ("aws.access_key", "pii.card") */
@@ -33,7 +34,23 @@ typedef struct gen_mail_opts {
     uint64_t seed;
 } gen_mail_opts;
 
-/* Writes DIR/mailbox.mbox, DIR/eml/message-NNNN.eml, DIR/truth.jsonl, DIR/messages.tsv.
+/* One Outlook message for the .msg / TNEF writers (gen_outlook.c). */
+typedef struct gen_msg_spec {
+    const char *subject, *body, *message_id;
+    const char *from_name, *from_addr, *to_name, *to_addr;
+    int64_t time;                        /* Unix seconds */
+    const char *attach_name;             /* NULL: no attachment */
+    const void *attach;
+    size_t nattach;
+    const struct gen_msg_spec *embedded; /* .msg only: an attached message */
+} gen_msg_spec;
+
+/* Appends a .msg (compound file) / a TNEF stream to out. 0 or -1. */
+int gen_msg_build(const gen_msg_spec *m, ks_buf *out);
+int gen_tnef_build(const gen_msg_spec *m, ks_buf *out);
+
+/* Writes DIR/mailbox.mbox, DIR/eml/message-NNNN.eml,
+ * DIR/outlook/planted-N.msg + winmail.dat, DIR/truth.jsonl, DIR/messages.tsv.
  * 0 or -1 (message printed). */
 int gen_mail_write(const char *dir, const gen_mail_opts *o);
 

@@ -14,12 +14,14 @@ FLAGS="-O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 make --no-print-directory -j"$(nproc)" BUILD=$B CC=clang \
     OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
     $B/libkensa.a
+# The Makefile's package list, so harnesses link what the library uses.
+PKGS=$(sed -n '/^PKGS *:=/,/[^\\]$/p' Makefile | sed 's/^PKGS *:=//; s/\\$//' | tr '\n' ' ')
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c); name=${name#fuzz_}
     [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && continue
-    clang -std=c17 -D_GNU_SOURCE $FLAGS -Iinclude -Isrc/lib $(pkg-config --cflags yara libhs yaml-0.1) \
+    clang -std=c17 -D_GNU_SOURCE $FLAGS -Iinclude -Isrc/lib $(pkg-config --cflags $PKGS) \
         -o $B/fuzz_$name "$src" $B/libkensa.a \
-        $(pkg-config --libs yara libcrypto libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd) -lpthread -lm
+        $(pkg-config --libs $PKGS) -lphonenumber -lstdc++ -lpthread -lm
     mkdir -p $B/corpus-$name
     echo "fuzz: $name for ${SECONDS_EACH}s"
     $B/fuzz_$name -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 \

@@ -13,6 +13,7 @@
 #include "extract/extract.h"
 #include "extract/mail.h"
 #include "extract/mail_cfb.h"
+#include "gen.h"
 #include "gen_mail.h"
 
 /* Everything extracted, one line per text unit:
@@ -281,6 +282,18 @@ TEST(generated_mailbox_truth)
            total, c.units);
     CHECK_INT(found, total);
     CHECK(has(&c, "!message 40|"));
+    const char *outl[] = {"outlook/planted-1.msg", "outlook/winmail.dat"};
+    for (int k = 0; k < 2; k++) {
+        collect oc;
+        size_t on = 0;
+        snprintf(path, sizeof path, "%s/%s", dir, outl[k]);
+        char *op = slurp(path, &on);
+        CHECK(op && extract_blob(path, op, on, &oc) == KS_OK);
+        CHECK(has(&oc, gen_mail_truth[3].value) && has(&oc, gen_mail_truth[4].value));
+        CHECK(k == 1 || has(&oc, gen_mail_truth[5].value));
+        ks__buf_release(&oc.out);
+        free(op);
+    }
     free(p);
     ks__buf_release(&c.out);
 }
@@ -363,4 +376,130 @@ TEST(spamassassin_corpus)
     CHECK(s.mail * 100 >= s.files * 95);
     CHECK_INT(s.ok, s.mail);
     CHECK(s.with_body * 100 >= s.mail * 90); /* the rest: headers-only samples, attachment-only bodies */
+}
+
+/* ---- Outlook .msg, TNEF, compressed RTF --------------------------------------------- */
+
+static const gen_msg_spec inner_spec = {
+    .subject = "inner", .body = "inner body with AKIAQBJB55SOTXQ2FW73", .message_id = "in@x",
+    .from_name = "Bob", .from_addr = "bob@x.example", .to_name = "Al",
+    .to_addr = "al@x.example", .time = 1704000000};
+static const gen_msg_spec outer_spec = {
+    .subject = "Grüße", .body = "outer body 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",
+    .message_id = "<out@x>", .from_name = "Renée", .from_addr = "renee@x.example",
+    .to_name = "ops", .to_addr = "ops@x.example", .time = 1704067200,
+    .attach_name = "notes.txt", .attach = "attached 4111 1111 1111 1111\n", .nattach = 29,
+    .embedded = &inner_spec};
+
+TEST(msg_generated)
+{
+    ks_buf b = KS_BUF_INIT;
+    collect c;
+    gen_msg_build(&outer_spec, &b);
+    CHECK(ks_extractor_msg.probe((const uint8_t *)b.p, KS_MIN(b.n, 4096), "x") >= 90);
+    CHECK_INT(extract_blob("a.msg", b.p, b.n, &c), KS_OK);
+    CHECK(has(&c, "a.msg|headers|out@x|Grüße|-|From: Renée <renee@x.example>\nTo: ops <ops@x.example>"));
+    CHECK(has(&c, "a.msg|body|out@x|Grüße|-|outer body 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"));
+    CHECK(has(&c, "a.msg!notes.txt|text|out@x|Grüße|-|attached 4111 1111 1111 1111"));
+    CHECK(has(&c, "a.msg!forwarded.msg|body|in@x|inner|-|inner body with AKIAQBJB55SOTXQ2FW73"));
+    CHECK(has(&c, "Date: 2024-01-01T00:00:00Z"));
+    /* cut anywhere, or with bytes flipped: read what can be read, no crash */
+    for (size_t n = 0; n < b.n; n += 509) {
+        extract_blob("t.msg", b.p, n, &c);
+        ks__buf_release(&c.out);
+    }
+    gen_rng r = {99};
+    for (int k = 0; k < 200; k++) {
+        char *m = malloc(b.n);
+        memcpy(m, b.p, b.n);
+        for (int j = 0; j < 8; j++)
+            m[gen_below(&r, b.n)] = (char)gen_next(&r);
+        extract_blob("f.msg", m, b.n, &c);
+        ks__buf_release(&c.out);
+        free(m);
+    }
+    ks__buf_release(&b);
+}
+
+TEST(tnef_generated)
+{
+    ks_buf b = KS_BUF_INIT;
+    collect c;
+    gen_tnef_build(&outer_spec, &b);
+    CHECK_INT(ks_extractor_tnef.probe((const uint8_t *)b.p, b.n, "winmail.dat"), 95);
+    CHECK_INT(extract_blob("winmail.dat", b.p, b.n, &c), KS_OK);
+    CHECK(has(&c, "winmail.dat|body|out@x|Grüße|-|outer body 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"));
+    CHECK(has(&c, "winmail.dat!notes.txt|text|out@x|Grüße|-|attached 4111 1111 1111 1111"));
+    for (size_t n = 0; n < b.n; n += 3) {
+        extract_blob("t.dat", b.p, n, &c);
+        ks__buf_release(&c.out);
+    }
+    ks__buf_release(&b);
+}
+
+/* [MS-OXRTFCP] 3.1.1.2: the compressed form of a short RTF document. */
+TEST(lzfu_spec_example)
+{
+    static const uint8_t in[] = {0x2d, 0x00, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x4c, 0x5a, 0x46, 0x75,
+                                 0xf1, 0xc5, 0xc7, 0xa7, 0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67,
+                                 0x31, 0x32, 0x35, 0x42, 0x32, 0x0a, 0xf3, 0x20, 0x68, 0x65, 0x6c, 0x09,
+                                 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f,
+                                 0xa0};
+    ks_buf b = KS_BUF_INIT;
+    CHECK_INT(ks__mail_lzfu(in, sizeof in, &b), KS_OK);
+    CHECK_STR(b.p, "{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n");
+    ks__buf_release(&b);
+    CHECK_INT(ks__mail_lzfu(in, 10, &b), KS_EFORMAT);
+    ks__buf_release(&b);
+}
+
+typedef struct msg_stats {
+    int files, ok, with_subject;
+} msg_stats;
+
+static int msg_one(const char *path, void *ud)
+{
+    msg_stats *s = ud;
+    size_t n = 0;
+    if (!strstr(path, ".msg"))
+        return 0;
+    char *p = slurp(path, &n);
+    collect c;
+    s->files++;
+    if (p && extract_blob(path, p, n, &c) == KS_OK && c.units > 0)
+        s->ok++;
+    if (p && has(&c, "|headers|") && strstr(c.out.p, "Subject: "))
+        s->with_subject++;
+    ks__buf_release(&c.out);
+    free(p);
+    return 1;
+}
+
+TEST(outlook_msg_corpus)
+{
+    const char *corpus = ks_test_corpus();
+    char dir[4096];
+    if (!corpus) {
+        printf("SKIP outlook-msg: no ../shared/corpus\n");
+        return;
+    }
+    snprintf(dir, sizeof dir, "%s/outlook-msg", corpus);
+    msg_stats s = {0};
+    count_files(dir, msg_one, &s);
+    printf("INFO outlook-msg: %d files, %d read, %d with a subject\n", s.files, s.ok, s.with_subject);
+    CHECK_INT(s.files, 8);
+    CHECK_INT(s.ok, s.files);
+    CHECK_INT(s.with_subject, s.files);
+    /* known content: the Unicode contact's mobile number, a note's body */
+    char path[4200];
+    size_t n = 0;
+    collect c;
+    snprintf(path, sizeof path, "%s/contact-unicode.msg", dir);
+    char *p = slurp(path, &n);
+    if (p && extract_blob("contact-unicode.msg", p, n, &c) == KS_OK) {
+        CHECK(has(&c, "mobile_phone: (mobile) 0404 123 456"));
+        CHECK(has(&c, "Subject: (full name) A completely bogus contact"));
+    }
+    ks__buf_release(&c.out);
+    free(p);
 }

@@ -15,7 +15,8 @@
  * one message at a time, so memory stays flat however big the mailbox is;
  * a "From " line only starts a message when the next line is a header
  * (unescaped "From " in bodies of sloppy writers stays body). ">From "
- * lines lose one '>' (mboxrd unescaping, also right for mboxo).
+ * lines lose one '>' (mboxrd unescaping, also right for mboxo). The
+ * extract.max_total budget applies to each message of a mailbox.
  *
  * gmime reads the message in place: the parser's stream is a GByteArray
  * header over the borrowed blob with ownership off, so no copy of a large
@@ -497,6 +498,9 @@ static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
             rc = urc;
             break;
         }
+        /* extract.max_total bounds each message, not the mailbox: a
+         * 20 GB mailbox is evidence, not a bomb (children still count). */
+        x->total = 0;
         int mrc = mime_message(x, &msg, mp, mn, folder, &mm);
         if (mrc == KS_EFORMAT || mrc == KS_ELIMIT)
             bad++;
