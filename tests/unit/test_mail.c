@@ -503,3 +503,31 @@ TEST(outlook_msg_corpus)
     ks__buf_release(&c.out);
     free(p);
 }
+
+/* No PST is generated here (nothing in Debian writes one): a damaged
+ * store is a diagnostic, never a crash; KENSA_PST_SAMPLE names a real one
+ * to read when a developer has one. */
+TEST(pst_damaged_and_sample)
+{
+    uint8_t junk[4096];
+    collect c;
+    memset(junk, 0x41, sizeof junk);
+    memcpy(junk, "!BDN\0\0\0\0SM\x17\0", 12);
+    CHECK_INT(ks_extractor_pst.probe(junk, sizeof junk, "x.pst"), 95);
+    CHECK(extract_blob("junk.pst", junk, sizeof junk, &c) < 0);
+    CHECK_INT(c.units, 0);
+    ks__buf_release(&c.out);
+    const char *sample = getenv("KENSA_PST_SAMPLE");
+    if (!sample) {
+        printf("SKIP pst sample: KENSA_PST_SAMPLE not set\n");
+        return;
+    }
+    size_t n = 0;
+    char *p = slurp(sample, &n);
+    CHECK(p != NULL);
+    if (p && extract_blob(sample, p, n, &c) == KS_OK)
+        printf("INFO pst sample: %d text units, %d with message metadata\n", c.units, c.messages_seen);
+    CHECK(c.messages_seen > 0);
+    ks__buf_release(&c.out);
+    free(p);
+}
