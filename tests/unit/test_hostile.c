@@ -251,3 +251,34 @@ TEST(spill_follows_the_budget)
     CHECK(ks__source_stopped(src) && strstr(ks__source_stopped(src), "/nonexistent/spill"));
     ks__source_close(src);
 }
+
+/* ---- paths that are not regular files ---------------------------------------- */
+
+TEST(pipes_named_on_the_command_line_are_read)
+{
+    const char *sf = "{\"createdDateTime\":\"2024-02-01T10:00:00Z\",\"userPrincipalName\":\"a@x.com\","
+                     "\"status\":{\"errorCode\":0},\"authenticationRequirement\":\"singleFactorAuthentication\"}\n";
+    const char *p = ks_test_write("sf.json", sf, strlen(sf));
+    char cmd[2048], *out = NULL;
+    /* process substitution: /dev/fd/63, a pipe (was skipped with exit 0) */
+    snprintf(cmd, sizeof cmd, "bash -c '%s/kensa hunt -q --json - <(gzip -c %s)' 2>&1", ks_test_build(), p);
+    CHECK_INT(ks_test_run(cmd, &out), 1);
+    CHECK(out && strstr(out, "kensa.identity.no_mfa") && strstr(out, "/dev/fd/"));
+    free(out);
+    /* a FIFO */
+    snprintf(cmd, sizeof cmd, "f=%s/fifo; mkfifo $f && (cat %s > $f &) && %s/kensa hunt -q --json - $f 2>&1",
+             ks_test_tmpdir(), p, ks_test_build());
+    CHECK_INT(ks_test_run(cmd, &out), 1);
+    CHECK(out && strstr(out, "kensa.identity.no_mfa"));
+    free(out);
+    /* /dev/stdin from a pipe */
+    snprintf(cmd, sizeof cmd, "cat %s | %s/kensa hunt -q --json - /dev/stdin 2>&1", p, ks_test_build());
+    CHECK_INT(ks_test_run(cmd, &out), 1);
+    CHECK(out && strstr(out, "kensa.identity.no_mfa"));
+    free(out);
+    /* a device is named, not read: exit 2 (docs/EXIT-STATUS.md) */
+    snprintf(cmd, sizeof cmd, "%s/kensa hunt -q /dev/zero 2>&1", ks_test_build());
+    CHECK_INT(ks_test_run(cmd, &out), 2);
+    CHECK(out && strstr(out, "/dev/zero") && strstr(out, "a device"));
+    free(out);
+}

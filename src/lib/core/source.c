@@ -210,6 +210,22 @@ static int start_stream(ks_source *s, const uint8_t *pre, size_t npre)
     return KS_OK;
 }
 
+/* stdin or a pipe: the first bytes decide the codec. */
+static int start_pipe(ks_source *s)
+{
+    uint8_t magic[4];
+    size_t got = 0;
+    while (got < sizeof magic) {
+        ssize_t r = read(s->fd, magic + got, sizeof magic - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    return start_stream(s, magic, got);
+}
+
 int ks__source_open(int dirfd, const char *name, const char *path, ks_source **out,
                     char *errbuf, size_t errcap)
 {
@@ -276,25 +292,32 @@ int ks__source_open(int dirfd, const char *name, const char *path, ks_source **o
             rc = KS_EIO;
             goto fail;
         }
-    } else {
-        /* stdin or a pipe: the first bytes decide the codec. */
-        size_t got = 0;
-        while (got < sizeof magic) {
-            ssize_t r = read(s->fd, magic + got, sizeof magic - got);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        if ((rc = start_stream(s, magic, got)) != KS_OK)
-            goto fail;
+    } else if ((rc = start_pipe(s)) != KS_OK) {
+        goto fail;
     }
     *out = s;
     return KS_OK;
 fail:
     ks__source_close(s);
     return rc;
+}
+
+int ks__source_fdopen(int fd, const char *path, ks_source **out)
+{
+    ks_source *s = NULL;
+    int rc = source_alloc(path, &s);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    s->fd = fd;
+    s->own_fd = true;
+    if ((rc = start_pipe(s)) != KS_OK) {
+        ks__source_close(s);
+        return rc;
+    }
+    *out = s;
+    return KS_OK;
 }
 
 int ks__source_mem(const void *p, size_t n, const char *path, ks_source **out)

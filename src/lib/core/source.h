@@ -37,6 +37,9 @@ typedef enum ks_codec {
  * writes a sentence to errbuf. */
 int ks__source_open(int dirfd, const char *name, const char *path,
                     ks_source **out, char *errbuf, size_t errcap);
+/* Wraps an open descriptor of a pipe or FIFO as a stream (like stdin);
+ * takes fd (closed by ks__source_close, or here on failure). */
+int ks__source_fdopen(int fd, const char *path, ks_source **out);
 /* Wraps memory (tests, fuzzers). The memory is borrowed. */
 int ks__source_mem(const void *p, size_t n, const char *path, ks_source **out);
 void ks__source_close(ks_source *s);

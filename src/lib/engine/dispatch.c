@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "engine_int.h"
 
 #define QUEUE_MAX 4096
@@ -24,6 +25,7 @@ typedef struct file_task {
     const struct ks_input *in;   /* for part tasks: the input to use */
     uint64_t begin, end;         /* part range (end = UINT64_MAX: whole) */
     bool is_part;
+    int fd;                      /* a stream opened by the walker (FIFO), or -1 */
     bool is_git;                 /* a repository's history (git.c) */
     char path[];                 /* owned with the task */
 } file_task;
@@ -192,7 +194,12 @@ static void run_file(file_task *t, ks_worker *w)
     const char *name = strrchr(t->path, '/');
     name = name ? name + 1 : t->path;
 
-    rc = ks__source_open(AT_FDCWD, NULL, t->path, &src, err, sizeof err);
+    if (t->fd >= 0) {
+        rc = ks__source_fdopen(t->fd, t->path, &src);
+        t->fd = -1; /* the source owns it, even on failure */
+    } else {
+        rc = ks__source_open(AT_FDCWD, NULL, t->path, &src, err, sizeof err);
+    }
     if (rc != KS_OK) {
         ks_loc loc = KS_LOC_NONE;
         loc.path = t->path;
@@ -247,6 +254,7 @@ static void run_file(file_task *t, ks_worker *w)
                 pt->begin = bounds[i];
                 pt->end = bounds[i + 1];
                 pt->is_part = true;
+                pt->fd = -1;
                 pt->is_git = false;
                 memcpy(pt->path, t->path, pl + 1);
                 if (submit(e, pt) != KS_OK)
@@ -275,6 +283,8 @@ static void task_main(void *arg, int worker)
         run_part(t, w);
     else
         run_file(t, w);
+    if (t->fd >= 0)
+        close(t->fd);
     free(t);
     task_done(e);
 }
@@ -290,7 +300,7 @@ static int submit(ks_engine *e, file_task *t)
     return rc;
 }
 
-static int dispatch(ks_engine *e, const char *path, bool is_git)
+static int dispatch(ks_engine *e, const char *path, bool is_git, int fd)
 {
     size_t pl = strlen(path);
     file_task *t;
@@ -299,9 +309,13 @@ static int dispatch(ks_engine *e, const char *path, bool is_git)
         pthread_cond_wait(&e->qcond, &e->qlock);
     pthread_mutex_unlock(&e->qlock);
     t = malloc(sizeof *t + pl + 1);
-    if (!t)
+    if (!t) {
+        if (fd >= 0)
+            close(fd);
         return KS_ENOMEM;
+    }
     t->e = e;
+    t->fd = fd;
     t->in = NULL;
     t->begin = 0;
     t->end = UINT64_MAX;
@@ -309,17 +323,25 @@ static int dispatch(ks_engine *e, const char *path, bool is_git)
     t->is_git = is_git;
     memcpy(t->path, path, pl + 1);
     int rc = submit(e, t);
-    if (rc != KS_OK)
+    if (rc != KS_OK) {
+        if (fd >= 0)
+            close(fd);
         free(t);
+    }
     return rc;
 }
 
 int ks__dispatch_file(ks_engine *e, const char *path)
 {
-    return dispatch(e, path, false);
+    return dispatch(e, path, false, -1);
+}
+
+int ks__dispatch_stream(ks_engine *e, const char *path, int fd)
+{
+    return dispatch(e, path, false, fd);
 }
 
 int ks__dispatch_git(ks_engine *e, const char *path)
 {
-    return dispatch(e, path, true);
+    return dispatch(e, path, true, -1);
 }

@@ -102,6 +102,9 @@ int ks__walk(ks_engine *e);
 /* dispatch.c: queue one file (path is copied). Blocks while too many are
  * pending (bounded memory on huge trees). */
 int ks__dispatch_file(ks_engine *e, const char *path);
+/* Queues a stream the walker opened (a FIFO named on the command line,
+ * /dev/fd/N of a process substitution); the task owns fd. */
+int ks__dispatch_stream(ks_engine *e, const char *path, int fd);
 int ks__workers_init(ks_engine *e);
 /* dispatch.c: gives f to every file detector on worker w. */
 void ks__file_detectors(ks_engine *e, ks_worker *w, const ks_file *f);

@@ -251,8 +251,23 @@ int ks__walk(ks_engine *e)
             } else {
                 ks__dispatch_file(e, p);
             }
+        } else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+            /* Named on the command line: `kensa hunt <(zcat x.gz)` gives
+             * /dev/fd/63. Read as a stream, like stdin; opened here, where
+             * the link through /proc is followed as the user meant it. */
+            int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+            KS_STAT_ADD(e, files_seen, 1);
+            if (fd < 0) {
+                int err = errno;
+                walk_diag(e, KS_DIAG_ERROR, errno_code(err), p, "cannot open: %s", strerror(err));
+                continue;
+            }
+            ks__dispatch_stream(e, p, fd);
         } else {
-            walk_diag(e, KS_DIAG_WARN, KS_EUNSUPPORTED, p, "not a regular file or directory; skipped%s", "");
+            /* A device (a terminal as /dev/stdin, /dev/zero) is never
+             * read: it may not end. The user named it: an error. */
+            walk_diag(e, KS_DIAG_ERROR, KS_EUNSUPPORTED, p,
+                      "a device, not a file, directory or pipe; not read (use - for stdin)%s", "");
         }
     }
     free(w);
