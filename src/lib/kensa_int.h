@@ -33,6 +33,8 @@ struct ks_event {
     ks_symtab *syms;      /* the engine's interner */
     ks_symcache *cache;   /* the worker's cache */
     ks_arena *arena;      /* scratch reset before each event: unescaped text */
+    uint32_t dropped;     /* fields refused (field cap, full symbol table):
+                             the engine reports the record, rules may miss */
 };
 
 void ks__event_reset(ks_event *ev);

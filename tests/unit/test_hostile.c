@@ -282,3 +282,75 @@ TEST(pipes_named_on_the_command_line_are_read)
     CHECK(out && strstr(out, "/dev/zero") && strstr(out, "a device"));
     free(out);
 }
+
+/* ---- silent false negatives --------------------------------------------------- */
+
+static void run_rule(const char *rule, const char *events, diags *g, ks_engine **out)
+{
+    const char *rp = ks_test_write("fn_rule.yml", rule, strlen(rule));
+    const char *ep = ks_test_write("fn_events.json", events, strlen(events));
+    ks_engine *e = NULL;
+    ks_engine_new(&e);
+    ks_engine_set(e, "builtin", "false");
+    ks_engine_set(e, "rules", rp);
+    ks_engine_set(e, "sigma.unmapped", "run");
+    ks_engine_set(e, "threads", "1");
+    ks_engine_add_path(e, ep);
+    ks_engine_on_diag(e, collect, g);
+    CHECK_INT(ks_engine_run(e), KS_OK);
+    *out = e;
+}
+
+TEST(regex_that_gives_up_is_reported_once_with_its_rule)
+{
+    const char *rule = "title: catastrophic\nid: 0b3a8c1e-1111-4222-8333-944445555666\n"
+                       "logsource: {product: kensatest}\ndetection:\n  sel:\n    cmd|re: '^(a+)+$'\n"
+                       "  condition: sel\nlevel: high\n";
+    char ev[4096] = "";
+    for (int i = 0; i < 3; i++)
+        strcat(ev, "{\"cmd\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"}\n");
+    diags g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    ks_engine *e = NULL;
+    run_rule(rule, ev, &g, &e);
+    printf("INFO %.300s\n", g.text);
+    const char *first = strstr(g.text, "0b3a8c1e-1111-4222-8333-944445555666");
+    CHECK(first && strstr(g.text, "gave up") && strstr(g.text, "fn_events.json:"));
+    CHECK(first && !strstr(first + 1, "0b3a8c1e-1111-4222-8333-944445555666 ")); /* once */
+    CHECK(strstr(g.text, "3 rule evaluations could not decide"));
+    ks_engine_free(e);
+}
+
+TEST(nul_inside_a_matched_value_is_shown)
+{
+    const char *rule = "title: nul\nid: 0b3a8c1e-2222-4222-8333-944445555666\n"
+                       "logsource: {product: kensatest}\ndetection:\n  sel:\n    cmd|contains: mimikatz\n"
+                       "  condition: sel\nlevel: high\n";
+    diags g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    ks_engine *e = NULL;
+    run_rule(rule, "{\"cmd\":\"a\\u0000b mimikatz\"}\n", &g, &e);
+    CHECK_INT(ks_engine_nfindings(e), 1);
+    if (ks_engine_nfindings(e) == 1) {
+        const ks_finding *f = ks_engine_finding(e, 0);
+        CHECK(f->nmatched == 1 && !strcmp(f->matched[0].value, "a\xe2\x90\x80" "b mimikatz"));
+    }
+    ks_engine_free(e);
+}
+
+TEST(fields_over_the_cap_are_reported)
+{
+    ks_buf b = KS_BUF_INIT;
+    ks__buf_adds(&b, "{\"cmd\":\"x\"");
+    for (int i = 0; i < 70000; i++)
+        ks__buf_printf(&b, ",\"f%d\":%d", i, i);
+    ks__buf_adds(&b, ",\"last\":\"mimikatz\"}\n");
+    const char *rule = "title: last\nid: 0b3a8c1e-3333-4222-8333-944445555666\n"
+                       "logsource: {product: kensatest}\ndetection:\n  sel:\n    last: mimikatz\n"
+                       "  condition: sel\nlevel: high\n";
+    diags g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    ks_engine *e = NULL;
+    run_rule(rule, b.p, &g, &e);
+    printf("INFO fields over the cap: %zu findings; %.200s\n", ks_engine_nfindings(e), g.text);
+    CHECK(strstr(g.text, "fields of this record were dropped") && strstr(g.text, "fn_events.json:"));
+    ks_engine_free(e);
+    ks__buf_release(&b);
+}

@@ -90,6 +90,20 @@ static bool in_range(const ks_engine *e, int64_t t)
     return true;
 }
 
+/* A record whose fields did not all fit (KS_EVENT_MAX_FIELDS, or a full
+ * symbol table): rules on the dropped fields cannot match it, so say so. */
+static void fields_dropped(ks_engine *e, const ks_event *ev)
+{
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = ev->prov.path;
+    loc.record = ev->prov.record;
+    loc.line = ev->prov.line;
+    loc.offset = ev->prov.offset;
+    ks__diag(e, KS_DIAG_WARN, KS_ELIMIT, ev->prov.format, &loc,
+             "%u fields of this record were dropped (more than %d fields, or too many distinct "
+             "field names): rules on them cannot match it", ev->dropped, KS_EVENT_MAX_FIELDS);
+}
+
 /* Streams one source (or part) through the event detectors. */
 static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, ks_source *src,
                          const char *path, uint64_t begin, uint64_t end)
@@ -97,7 +111,7 @@ static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, 
     ks_input_ctx ctx = {.src = src, .path = path, .w = w, .begin = begin, .end = end};
     void *st = NULL;
     int rc = in->open(&ctx, &st);
-    uint64_t nev = 0;
+    uint64_t nev = 0, nshort = 0;
     if (rc != KS_OK) {
         ks_loc loc = KS_LOC_NONE;
         loc.path = path;
@@ -113,6 +127,8 @@ static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, 
         if (rc != KS_OK)
             break;
         nev++;
+        if (ev->dropped && !nshort++)
+            fields_dropped(e, ev);
         if (!in_range(e, ev->time)) {
             KS_STAT_ADD(e, events_filtered, 1);
             continue;
@@ -125,6 +141,12 @@ static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, 
     }
     in->close(st);
     KS_STAT_ADD(e, events, nev);
+    if (nshort > 1) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = path;
+        ks__diag(e, KS_DIAG_WARN, KS_ELIMIT, in->name, &loc,
+                 "%llu records in all had fields dropped (see the first above)", (unsigned long long)nshort);
+    }
 }
 
 void ks__file_detectors(ks_engine *e, ks_worker *w, const ks_file *f)

@@ -13,6 +13,7 @@
 void ks__event_reset(ks_event *ev)
 {
     ev->n = 0;
+    ev->dropped = 0;
     ev->time = KS_TIME_NONE;
     ev->prov.record = 0;
     ev->prov.line = 0;
@@ -23,12 +24,16 @@ void ks__event_reset(ks_event *ev)
 
 int ks__event_add(ks_event *ev, ks_sym name, const ks_value *v)
 {
-    if (!name)
+    if (!name) {
+        ev->dropped++;
         return KS_ELIMIT;
+    }
     if (ev->n == ev->cap) {
         size_t ncap = ev->cap ? ev->cap * 2 : 64;
-        if (ncap > KS_EVENT_MAX_FIELDS)
+        if (ncap > KS_EVENT_MAX_FIELDS) {
+            ev->dropped++;
             return KS_ELIMIT;
+        }
         ks_field *nf = realloc(ev->fields, ncap * sizeof *nf);
         if (!nf)
             return KS_ENOMEM;

@@ -33,6 +33,7 @@ struct sg_det {
     pthread_mutex_t mu;       /* guards recs and counters in worker_done */
     sg_recs recs;             /* all workers' correlation records */
     uint64_t events, evals, matches;
+    uint64_t re_errors;       /* rule evaluations a regex gave up on (atomic) */
     size_t worker_max;        /* each worker's share of the record cap */
 };
 
@@ -241,13 +242,20 @@ static size_t matched_fields(const sg_rule *r, sg_scratch *sc, ks_kv *kv, char *
                 if (!v || !sg__value_text(v, sc, &t, &tn))
                     continue;
                 tn = KS_MIN(tn, 512);
-                if (used + tn + 1 > cap)
+                /* A NUL inside the value would end the reported text there
+                 * ("a\0b mimikatz" shown as "a") although the rule matched
+                 * all of it: each NUL is shown as U+2400 (3 bytes). */
+                if (used + tn * 3 + 1 > cap)
                     return n;
-                memcpy(buf + used, t, tn);
-                buf[used + tn] = 0;
                 kv[n].key = it->field;
                 kv[n++].value = buf + used;
-                used += tn + 1;
+                for (size_t k = 0; k < tn; k++) {
+                    if (t[k])
+                        buf[used++] = t[k];
+                    else
+                        used += (size_t)snprintf(buf + used, 4, "\xe2\x90\x80");
+                }
+                buf[used++] = 0;
             }
         }
     }
@@ -259,7 +267,7 @@ static int emit_match(sg_det *d, const sg_rule *r, const ks_event *ev, sg_scratc
     ks_evidence evi;
     ks_kv matched[MAX_MATCHED];
     ks_kv details[3];
-    char buf[4200];
+    char buf[MAX_MATCHED * (512 * 3 + 1)]; /* values up to 512 bytes, NULs shown in 3 */
     size_t nd = 0;
 
     memset(&evi, 0, sizeof evi);
@@ -297,6 +305,32 @@ static int emit_match(sg_det *d, const sg_rule *r, const ks_event *ev, sg_scratc
     return d->o.emit(d->o.emit_ud, &f);
 }
 
+/* A regex that hit PCRE2's match or depth limit decided nothing: a record
+ * that really matches would be missed without a word. Reported with the
+ * file, record and rule the first time per rule (a catastrophic pattern
+ * would otherwise flood), counted always, totalled at the end. */
+static void regex_gave_up(sg_det *d, const sg_rule *r, const ks_event *ev, int err)
+{
+    int z = 0;
+    __atomic_add_fetch(&d->re_errors, 1, __ATOMIC_RELAXED);
+    if (!d->o.engine || !__atomic_compare_exchange_n((int *)&r->re_reported, &z, 1, false,
+                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return;
+    ks_loc loc = KS_LOC_NONE;
+    PCRE2_UCHAR why[128];
+    loc.path = ev->prov.path;
+    loc.record = ev->prov.record;
+    loc.line = ev->prov.line;
+    loc.offset = ev->prov.offset;
+    if (pcre2_get_error_message(err, why, sizeof why) < 0)
+        snprintf((char *)why, sizeof why, "error %d", err);
+    ks__diag(d->o.engine, KS_DIAG_WARN, KS_ELIMIT, "sigma", &loc,
+             "rule %s (%s, %s): a regular expression gave up (%s); the record counts as not "
+             "matching this rule, which may be a missed detection; later records are counted "
+             "in the summary", r->id && *r->id ? r->id : "?", r->title ? r->title : "", r->path,
+             (const char *)why);
+}
+
 static int sigma_on_event(void *wsp, const ks_event *ev)
 {
     sg_ws *ws = wsp;
@@ -310,7 +344,11 @@ static int sigma_on_event(void *wsp, const ks_event *ev)
     ws->evals += n;
     for (size_t i = 0; i < n; i++) {
         const sg_rule *r = d->run[cand[i]];
-        if (!sg__rule_eval(r, ev, &ws->sc))
+        ws->sc.re_err = 0;
+        bool hit = sg__rule_eval(r, ev, &ws->sc);
+        if (ws->sc.re_err)
+            regex_gave_up(d, r, ev, ws->sc.re_err);
+        if (!hit)
             continue;
         ws->matches++;
         if (r->emit && (rc = emit_match(d, r, ev, &ws->sc)) != KS_OK && rc != KS_ELIMIT)
@@ -357,6 +395,13 @@ static int sigma_finish(void *det)
                  "correlation record cap (%zu) reached: %llu base-rule matches dropped; "
                  "raise sigma.correlation.max_records",
                  d->recs.max, (unsigned long long)d->recs.dropped);
+    }
+    if (d->re_errors && d->o.engine) {
+        ks_loc loc = KS_LOC_NONE;
+        ks__diag(d->o.engine, KS_DIAG_WARN, KS_ELIMIT, "sigma", &loc,
+                 "%llu rule evaluations could not decide because a regular expression gave up "
+                 "(the rules are named above); those records count as not matching",
+                 (unsigned long long)d->re_errors);
     }
     int rc = sg__corr_run(d->rs, &d->recs, d->o.emit, d->o.emit_ud);
     return rc == KS_ELIMIT ? KS_OK : rc;

@@ -192,6 +192,7 @@ struct sg_rule {
     size_t nfp;
     const char *product, *category, *service; /* logsource */
     const sg_lsrc *ls;      /* mapping, NULL when unmapped */
+    int re_reported;        /* a regex of it gave up once (reported; atomic) */
     sg_search *searches;
     uint32_t nsearches;
     sg_cond *cond;
@@ -340,6 +341,8 @@ struct sg_scratch {
                                in it cannot match */
     char num[64];           /* non-string values as text */
     char tmp[128];          /* NUL-terminated copies (numbers, IPs) */
+    int re_err;             /* last PCRE2 error of this rule evaluation (match
+                               or depth limit): the rule could not decide */
 };
 
 int sg__scratch_init(sg_scratch *sc, const sg_ruleset *rs);

@@ -185,8 +185,13 @@ static bool match_re(const sg_val *v, const ks_value *x, const ks_event *ev, sg_
     KS_UNUSED(ev);
     if (!x || !v->re || !sg__value_text(x, sc, &s, &n))
         return false;
-    /* errors (match limit hit) count as no match */
-    return pcre2_match(v->re, (PCRE2_SPTR)s, n, 0, 0, sc->md, sc->mctx) >= 0;
+    /* An error (match or depth limit: a catastrophic pattern or value) is
+     * not a "no": it is recorded for the caller to report with the rule
+     * and the record (sigma.c), and the value counts as not matching. */
+    int rc = pcre2_match(v->re, (PCRE2_SPTR)s, n, 0, 0, sc->md, sc->mctx);
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+        sc->re_err = rc;
+    return rc >= 0;
 }
 
 static bool value_num(const ks_value *x, sg_scratch *sc, double *out)
