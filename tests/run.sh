@@ -40,6 +40,10 @@ for s in tests/scripts/*.py; do
     [ -f "$s" ] || continue
     run_one "$(basename "$s" .py)" /usr/bin/python3 "$s"
 done
+# Stream scenario: two members on librdkafka's mock cluster, kill -9, restart.
+if [ -x "$BUILD/tools/kafka_mock" ]; then
+    run_one stream_demo sh tests/stream/demo.sh --check
+fi
 if [ -x tests/golden/run.sh ]; then
     run_one golden tests/golden/run.sh
 fi

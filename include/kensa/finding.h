@@ -66,6 +66,12 @@ typedef struct ks_finding {
     uint64_t seq;            /* emission order, set by the engine */
 } ks_finding;
 
+/* f as one JSON line (schema kensa.finding/1, docs/OUTPUT.md, ending in
+ * a newline) in a malloc'd string: *out (the caller frees it) and its
+ * length *n. For programs that route findings themselves (kensa stream
+ * writes them to a Kafka topic). KS_ENOMEM. */
+KS_API int ks_finding_to_json(const ks_finding *f, char **out, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

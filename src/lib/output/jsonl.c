@@ -117,6 +117,17 @@ int ks__finding_to_json(ks_buf *b, const ks_finding *f)
     return ks__buf_adds(b, "}\n");
 }
 
+int ks_finding_to_json(const ks_finding *f, char **out, size_t *n)
+{
+    ks_buf b = KS_BUF_INIT;
+    if (ks__finding_to_json(&b, f) != KS_OK || !b.p) {
+        ks__buf_release(&b);
+        return KS_ENOMEM;
+    }
+    *out = ks__buf_detach(&b, n);
+    return *out ? KS_OK : KS_ENOMEM;
+}
+
 /* One whole line per write: a killed run leaves only complete lines. */
 static int jsonl_finding(void *state, const ks_finding *f)
 {
