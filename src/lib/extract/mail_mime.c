@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include "extract/mail.h"
 
 /* Multipart nesting followed inside one message; deeper parts are skipped
@@ -464,12 +465,31 @@ static void mbox_folder(const char *name, char *buf, size_t cap)
     snprintf(buf, cap, "%.*s", (int)len, b);
 }
 
+/* Every 64 MiB read, asks the kernel to reclaim the pages of the mailbox
+ * behind the cursor. MADV_PAGEOUT never changes the contents (a mapped
+ * file is read again if touched, heap pages are kept or swapped), so it is
+ * safe on the borrowed blob; it keeps the resident size of a mapped
+ * multi-gigabyte mbox near one window instead of the whole file. */
+#define MBOX_RELEASE_STEP ((size_t)64 << 20)
+static void release_behind(const uint8_t *p, size_t *released, size_t at)
+{
+    size_t page = 4096;
+    if (at - *released < MBOX_RELEASE_STEP)
+        return;
+    uintptr_t b = ((uintptr_t)(p + *released) + page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t e = (uintptr_t)(p + at) & ~(uintptr_t)(page - 1);
+    if (e > b)
+        madvise((void *)b, e - b, MADV_PAGEOUT); /* a hint: failure is harmless */
+    *released = at;
+}
+
 static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
 {
     ks_mailmeta mm;
     ks_buf unesc = KS_BUF_INIT;
     char folder[256], name[48];
     uint64_t count = 0, bad = 0;
+    size_t released = 0;
     int rc = ks__mailmeta_init(&mm);
     mbox_folder(node->name, folder, sizeof folder);
     size_t at = 0;
@@ -507,6 +527,7 @@ static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
         else if (mrc < 0)
             rc = mrc;
         at = next;
+        release_behind(p, &released, at);
     }
     if (bad)
         ks__xdiag(x, node, KS_DIAG_WARN, KS_EFORMAT, "%" PRIu64 " of %" PRIu64 " messages unreadable", bad, count);
