@@ -36,6 +36,13 @@ int ks__mailmeta_set(ks_mailmeta *mm, const char **field, const char *s, size_t 
 int ks__mailmeta_set_msgid(ks_mailmeta *mm, const char *s, size_t n);
 /* Appends to a comma-separated list field (To/Cc). */
 int ks__mailmeta_add_addr(ks_mailmeta *mm, const char **field, const char *s, size_t n);
+/* Message-ID (when still unknown) and Date from an RFC 5322 header block
+ * (the transport headers of .msg/.pst messages). */
+int ks__mailmeta_from_headers(ks_mailmeta *mm, const char *h, size_t n);
+/* "Name <addr>", or whichever of the two is known (NULL/empty = unknown),
+ * set into *field or appended to its list. */
+int ks__mailmeta_person(ks_mailmeta *mm, const char **field, bool append, const char *name,
+                        const char *addr);
 /* Sets time (UTC ns) and, when date is still NULL, an RFC 3339 date. */
 int ks__mailmeta_set_time(ks_mailmeta *mm, int64_t t);
 

@@ -150,24 +150,20 @@ static int meta_set_prop(ks_mailmeta *mm, const msg_store *s, const char **field
     return rc == KS_ENOTFOUND ? KS_OK : rc;
 }
 
-/* "Name <address>" of a sender or recipient; the SMTP address wins over
- * an Exchange X.500 one. */
-static int person(const msg_store *s, uint16_t name_id, const uint16_t *addr_ids, size_t naddr,
-                  ks_buf *out)
+/* Sets or appends "Name <address>" of a sender or recipient; the SMTP
+ * address wins over an Exchange X.500 one ("/O=EXCHANGE/..."). */
+static int person(ks_mailmeta *mm, const char **field, bool append, const msg_store *s,
+                  uint16_t name_id, const uint16_t *addr_ids, size_t naddr)
 {
     ks_buf name = KS_BUF_INIT, addr = KS_BUF_INIT;
-    int rc = store_string(s, name_id, &name);
+    store_string(s, name_id, &name);
     for (size_t i = 0; i < naddr && !addr.n; i++) {
         ks__buf_reset(&addr);
         store_string(s, addr_ids[i], &addr);
         if (addr.n && addr.p[0] == '/' && i + 1 < naddr)
-            ks__buf_reset(&addr); /* "/O=EXCHANGE/OU=..." : try the next */
+            ks__buf_reset(&addr);
     }
-    rc = KS_OK;
-    if (name.n && addr.n && strcmp(name.p, addr.p) != 0)
-        rc = ks__buf_printf(out, "%s <%s>", name.p, addr.p);
-    else if (addr.n || name.n)
-        rc = ks__buf_adds(out, addr.n ? addr.p : name.p);
+    int rc = ks__mailmeta_person(mm, field, append, name.p, addr.p);
     ks__buf_release(&name);
     ks__buf_release(&addr);
     return rc;
@@ -184,14 +180,12 @@ static int meta_recipients(ks_mailmeta *mm, const ks_cfb *c, uint32_t sid)
         if (e->type != KS_CFB_STORAGE || strncmp(e->name, "__recip_version1.0_", 19) != 0)
             continue;
         msg_store r;
-        ks_buf who = KS_BUF_INIT;
         uint64_t type = 1;
         store_init(&r, c, ids[i], MSG_SUB_HEADER);
         store_fixed(&r, KS_PR_RECIPIENT_TYPE, &type);
-        rc = person(&r, KS_PR_DISPLAY_NAME, addr_ids, 2, &who);
-        if (rc == KS_OK && who.n && (type & 0xff) <= 2)
-            rc = ks__mailmeta_add_addr(mm, (type & 0xff) == 2 ? &mm->m.cc : &mm->m.to, who.p, who.n);
-        ks__buf_release(&who);
+        if ((type & 0xff) == 1 || (type & 0xff) == 2)
+            rc = person(mm, (type & 0xff) == 2 ? &mm->m.cc : &mm->m.to, true, &r,
+                        KS_PR_DISPLAY_NAME, addr_ids, 2);
         store_release(&r);
     }
     return rc;
@@ -203,24 +197,14 @@ static int msg_meta(ks_mailmeta *mm, const msg_store *s, ks_buf *headers)
     static const uint16_t sender_addr[] = {KS_PR_SENDER_SMTP_ADDRESS, KS_PR_SENDER_EMAIL,
                                            KS_PR_SENT_REPRESENTING_EMAIL};
     ks_buf b = KS_BUF_INIT;
-    const char *v;
-    size_t vn;
     uint64_t ft;
     int rc = meta_set_prop(mm, s, &mm->m.subject, KS_PR_SUBJECT);
     if (rc == KS_OK && store_string(s, KS_PR_INTERNET_MESSAGE_ID, &b) == KS_OK)
         rc = ks__mailmeta_set_msgid(mm, b.p, b.n);
-    ks__buf_reset(&b);
-    if (rc == KS_OK && person(s, KS_PR_SENDER_NAME, sender_addr, 3, &b) == KS_OK && b.n)
-        rc = ks__mailmeta_set(mm, &mm->m.from, b.p, b.n);
-    if (rc == KS_OK && store_string(s, KS_PR_TRANSPORT_HEADERS, headers) == KS_OK && headers->n) {
-        if (!mm->m.message_id && ks__mail_header_find(headers->p, headers->n, "Message-ID", &v, &vn))
-            rc = ks__mailmeta_set_msgid(mm, v, vn);
-        if (rc == KS_OK && ks__mail_header_find(headers->p, headers->n, "Date", &v, &vn)) {
-            rc = ks__mailmeta_set(mm, &mm->m.date, v, vn);
-            if (rc == KS_OK)
-                rc = ks__mailmeta_set_time(mm, ks__mail_parse_date(v, vn));
-        }
-    }
+    if (rc == KS_OK)
+        rc = person(mm, &mm->m.from, false, s, KS_PR_SENDER_NAME, sender_addr, 3);
+    if (rc == KS_OK && store_string(s, KS_PR_TRANSPORT_HEADERS, headers) == KS_OK && headers->n)
+        rc = ks__mailmeta_from_headers(mm, headers->p, headers->n);
     if (rc == KS_OK && mm->m.time == KS_TIME_NONE &&
         (store_fixed(s, KS_PR_CLIENT_SUBMIT_TIME, &ft) || store_fixed(s, KS_PR_DELIVERY_TIME, &ft)))
         rc = ks__mailmeta_set_time(mm, ks__filetime_to_ns(ft));

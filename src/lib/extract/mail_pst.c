@@ -132,22 +132,13 @@ static int meta_recipients(ks_mailmeta *mm, libpff_item_t *m)
         sets = 0;
     for (int i = 0; i < sets && i < 10000 && rc == KS_OK; i++) {
         uint32_t type = item_u32(r, i, KS_PR_RECIPIENT_TYPE, 1);
+        const char **field = type == 2 ? &mm->m.cc : type == 1 ? &mm->m.to : NULL;
+        if (!field)
+            continue;
         bool have_name = item_string(r, i, KS_PR_DISPLAY_NAME, &name);
         bool have_addr = item_string(r, i, KS_PR_SMTP_ADDRESS, &addr) ||
                          item_string(r, i, KS_PR_EMAIL_ADDRESS, &addr);
-        const char **field = type == 2 ? &mm->m.cc : type == 1 ? &mm->m.to : NULL;
-        if (!field || (!have_name && !have_addr))
-            continue;
-        if (have_name && have_addr && strcmp(name.p, addr.p) != 0) {
-            ks_buf both = KS_BUF_INIT;
-            rc = ks__buf_printf(&both, "%s <%s>", name.p, addr.p);
-            if (rc == KS_OK)
-                rc = ks__mailmeta_add_addr(mm, field, both.p, both.n);
-            ks__buf_release(&both);
-        } else {
-            const ks_buf *one = have_addr ? &addr : &name;
-            rc = ks__mailmeta_add_addr(mm, field, one->p, one->n);
-        }
+        rc = ks__mailmeta_person(mm, field, true, have_name ? name.p : NULL, have_addr ? addr.p : NULL);
     }
     ks__buf_release(&name);
     ks__buf_release(&addr);
@@ -158,8 +149,6 @@ static int meta_recipients(ks_mailmeta *mm, libpff_item_t *m)
 static int msg_meta(ks_mailmeta *mm, libpff_item_t *m, const char *folder, ks_buf *headers)
 {
     ks_buf b = KS_BUF_INIT, a = KS_BUF_INIT;
-    const char *v;
-    size_t vn;
     uint64_t ft = 0;
     int rc = KS_OK;
     if (msg_string(m, KS_PR_SUBJECT, &b))
@@ -168,24 +157,10 @@ static int msg_meta(ks_mailmeta *mm, libpff_item_t *m, const char *folder, ks_bu
         rc = ks__mailmeta_set_msgid(mm, b.p, b.n);
     bool name = msg_string(m, KS_PR_SENDER_NAME, &b);
     bool addr = msg_string(m, KS_PR_SENDER_SMTP_ADDRESS, &a) || msg_string(m, KS_PR_SENDER_EMAIL, &a);
-    if (rc == KS_OK && name && addr && strcmp(b.p, a.p) != 0) {
-        ks_buf both = KS_BUF_INIT;
-        rc = ks__buf_printf(&both, "%s <%s>", b.p, a.p);
-        if (rc == KS_OK)
-            rc = ks__mailmeta_set(mm, &mm->m.from, both.p, both.n);
-        ks__buf_release(&both);
-    } else if (rc == KS_OK && (name || addr)) {
-        rc = ks__mailmeta_set(mm, &mm->m.from, addr ? a.p : b.p, addr ? a.n : b.n);
-    }
-    if (rc == KS_OK && msg_string(m, KS_PR_TRANSPORT_HEADERS, headers)) {
-        if (!mm->m.message_id && ks__mail_header_find(headers->p, headers->n, "Message-ID", &v, &vn))
-            rc = ks__mailmeta_set_msgid(mm, v, vn);
-        if (rc == KS_OK && ks__mail_header_find(headers->p, headers->n, "Date", &v, &vn)) {
-            rc = ks__mailmeta_set(mm, &mm->m.date, v, vn);
-            if (rc == KS_OK)
-                rc = ks__mailmeta_set_time(mm, ks__mail_parse_date(v, vn));
-        }
-    }
+    if (rc == KS_OK)
+        rc = ks__mailmeta_person(mm, &mm->m.from, false, name ? b.p : NULL, addr ? a.p : NULL);
+    if (rc == KS_OK && msg_string(m, KS_PR_TRANSPORT_HEADERS, headers))
+        rc = ks__mailmeta_from_headers(mm, headers->p, headers->n);
     if (rc == KS_OK && mm->m.time == KS_TIME_NONE &&
         (libpff_message_get_client_submit_time(m, &ft, NULL) == 1 ||
          libpff_message_get_delivery_time(m, &ft, NULL) == 1) && ft)

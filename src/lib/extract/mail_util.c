@@ -104,6 +104,37 @@ int ks__mailmeta_add_addr(ks_mailmeta *mm, const char **field, const char *s, si
     return KS_OK;
 }
 
+int ks__mailmeta_from_headers(ks_mailmeta *mm, const char *h, size_t n)
+{
+    const char *v;
+    size_t vn;
+    int rc = KS_OK;
+    if (!mm->m.message_id && ks__mail_header_find(h, n, "Message-ID", &v, &vn))
+        rc = ks__mailmeta_set_msgid(mm, v, vn);
+    if (rc == KS_OK && ks__mail_header_find(h, n, "Date", &v, &vn)) {
+        rc = ks__mailmeta_set(mm, &mm->m.date, v, vn);
+        if (rc == KS_OK)
+            rc = ks__mailmeta_set_time(mm, ks__mail_parse_date(v, vn));
+    }
+    return rc;
+}
+
+int ks__mailmeta_person(ks_mailmeta *mm, const char **field, bool append, const char *name,
+                        const char *addr)
+{
+    ks_buf b = KS_BUF_INIT;
+    int rc = KS_OK;
+    bool hn = name && *name, ha = addr && *addr;
+    if (hn && ha && strcmp(name, addr) != 0)
+        rc = ks__buf_printf(&b, "%s <%s>", name, addr);
+    else if (hn || ha)
+        rc = ks__buf_adds(&b, ha ? addr : name);
+    if (rc == KS_OK && b.n)
+        rc = append ? ks__mailmeta_add_addr(mm, field, b.p, b.n) : ks__mailmeta_set(mm, field, b.p, b.n);
+    ks__buf_release(&b);
+    return rc;
+}
+
 int ks__mailmeta_set_time(ks_mailmeta *mm, int64_t t)
 {
     char buf[40];
