@@ -467,7 +467,7 @@ int gen_mail_write(const char *dir, const gen_mail_opts *o)
     unsigned eml = o->eml ? o->eml : 12;
     snprintf(path, sizeof path, "%s/eml", dir);
     if (gen_mkdirs(path) != 0 || !(mbox = gen_open(dir, "mailbox.mbox")) ||
-        !(g.truth = gen_open(dir, "truth.jsonl")) || !(g.index = gen_open(dir, "messages.tsv")))
+        !(g.truth = o->truth ? fopen(o->truth, "w") : gen_open(dir, "truth.jsonl")) || !(g.index = gen_open(dir, "messages.tsv")))
         goto out;
     for (unsigned i = 1; i <= n; i++) {
         ks__buf_reset(&m);
@@ -522,6 +522,9 @@ int gen_mail_demo(const char *dir)
 {
     char d[4096];
     snprintf(d, sizeof d, "%s/mail", dir);
-    gen_mail_opts o = {.messages = 48, .eml = 6, .seed = 16};
+    /* The truth (clear values) stays out of the hunted tree: beside it. */
+    char truth[4096];
+    snprintf(truth, sizeof truth, "%s.mail-truth.jsonl", dir);
+    gen_mail_opts o = {.messages = 48, .eml = 6, .seed = 16, .truth = truth};
     return gen_mail_write(d, &o);
 }

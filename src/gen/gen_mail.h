@@ -32,6 +32,7 @@ typedef struct gen_mail_opts {
     uint64_t size;        /* approximate mbox bytes (0: from messages) */
     unsigned eml;         /* how many of them also as .eml files (default 12) */
     uint64_t seed;
+    const char *truth;    /* truth.jsonl path; NULL = DIR/truth.jsonl */
 } gen_mail_opts;
 
 /* One Outlook message for the .msg / TNEF writers (gen_outlook.c). */
