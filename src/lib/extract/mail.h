@@ -57,6 +57,10 @@ int ks__mail_emit_meta(ks_xctx *x, const ks_xnode *node, const ks_xmail *m);
  * Returns false when absent. */
 bool ks__mail_header_find(const char *h, size_t n, const char *name, const char **v, size_t *vn);
 
+/* Unix seconds to UTC ns; KS_TIME_NONE when out of the ns range (a Date
+ * header may say year 9999 or worse). */
+int64_t ks__mail_sec_to_ns(int64_t sec);
+
 /* Parses an RFC 5322 date ("Tue, 1 Jan 2019 10:00:00 +0100", obsolete
  * forms too) to UTC ns; KS_TIME_NONE when it cannot. */
 int64_t ks__mail_parse_date(const char *s, size_t n);

@@ -165,7 +165,7 @@ static int fill_meta(ks_mailmeta *mm, GMimeMessage *msg, const char *folder)
         rc = ks__mailmeta_set(mm, &mm->m.date, v, strlen(v));
     GDateTime *d = g_mime_message_get_date(msg);
     if (rc == KS_OK && d)
-        rc = ks__mailmeta_set_time(mm, (int64_t)g_date_time_to_unix(d) * 1000000000ll);
+        rc = ks__mailmeta_set_time(mm, ks__mail_sec_to_ns((int64_t)g_date_time_to_unix(d)));
     if (rc == KS_OK)
         rc = set_addr_list(mm, &mm->m.from, g_mime_message_get_from(msg));
     if (rc == KS_OK)

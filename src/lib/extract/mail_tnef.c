@@ -169,6 +169,8 @@ typedef struct tnef_ctx {
 /* Appends a property's string value as UTF-8. */
 static int add_string(tnef_ctx *t, const mapi_prop *pr, ks_buf *out)
 {
+    if (!pr->v || !pr->vn)
+        return KS_OK; /* a multi-valued property with no values */
     if (pr->type == KS_PT_UNICODE) {
         size_t cap = pr->vn / 2 * 3 + 4;
         int rc = ks__buf_grow(out, cap);
@@ -192,6 +194,8 @@ static void message_prop(tnef_ctx *t, const mapi_prop *pr)
     ks_buf s = KS_BUF_INIT;
     bool str = pr->type == KS_PT_STRING8 || pr->type == KS_PT_UNICODE;
     char nb[16];
+    if (!pr->v) /* a multi-valued property with no values */
+        return;
     if (str && add_string(t, pr, &s) != KS_OK)
         goto out;
     switch (pr->named ? 0 : pr->id) {
@@ -243,7 +247,7 @@ out:
 
 static void attach_prop(tnef_ctx *t, tnef_part *a, const mapi_prop *pr)
 {
-    if (pr->named)
+    if (pr->named || !pr->v)
         return;
     if ((pr->id == KS_PR_ATTACH_LONG_FILENAME ||
          (pr->id == KS_PR_ATTACH_FILENAME && !a->name.n)) &&
@@ -299,7 +303,7 @@ static int64_t dtr_time(const uint8_t *p, size_t n)
     int y = rd16(p), mo = rd16(p + 2), d = rd16(p + 4);
     if (y < 1601 || mo < 1 || mo > 12 || d < 1 || d > 31)
         return KS_TIME_NONE;
-    return ks__timegm(y, mo, d, rd16(p + 6), rd16(p + 8), rd16(p + 10)) * 1000000000ll;
+    return ks__mail_sec_to_ns(ks__timegm(y, mo, d, rd16(p + 6), rd16(p + 8), rd16(p + 10)));
 }
 
 /* One attribute of the message level. */

@@ -209,6 +209,12 @@ bool ks__mail_header_find(const char *h, size_t n, const char *name, const char 
     return false;
 }
 
+int64_t ks__mail_sec_to_ns(int64_t sec)
+{
+    int64_t ns;
+    return __builtin_mul_overflow(sec, (int64_t)1000000000, &ns) ? KS_TIME_NONE : ns;
+}
+
 int64_t ks__mail_parse_date(const char *s, size_t n)
 {
     char buf[256];
@@ -220,7 +226,7 @@ int64_t ks__mail_parse_date(const char *s, size_t n)
     GDateTime *d = g_mime_utils_header_decode_date(buf);
     if (!d)
         return KS_TIME_NONE;
-    int64_t t = (int64_t)g_date_time_to_unix(d) * 1000000000ll;
+    int64_t t = ks__mail_sec_to_ns((int64_t)g_date_time_to_unix(d));
     g_date_time_unref(d);
     return t;
 }
