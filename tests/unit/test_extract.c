@@ -153,8 +153,26 @@ TEST(binary_blob_gives_no_text)
     uint8_t bin[256];
     for (int i = 0; i < 256; i++)
         bin[i] = (uint8_t)(i * 7);
+    x.strings = false;
     CHECK_INT(extract_mem(&x, "b.bin", bin, sizeof bin), KS_OK);
     CHECK_INT(c.units, 0);
+    collect_release(&c);
+}
+
+TEST(binary_strings_with_offsets)
+{
+    collect c = {KS_BUF_INIT, KS_BUF_INIT, 0, 0};
+    ks_xctx x;
+    ks__xctx_init(&x, NULL, "db.sqlite", on_text, &c);
+    uint8_t bin[200];
+    memset(bin, 0x01, sizeof bin);
+    memcpy(bin + 10, "token=abcdef123456", 18);
+    memcpy(bin + 40, "short", 5); /* under 8: not a string */
+    const char w[] = "p\0a\0s\0s\0w\0o\0r\0d\0=\0x\0";
+    memcpy(bin + 60, w, sizeof w - 1);
+    bin[0] = 0x7f; /* ELF-ish */
+    CHECK_INT(extract_mem(&x, "db.sqlite", bin, sizeof bin), KS_OK);
+    CHECK_STR(c.out.p, "strings|db.sqlite|0|token=abcdef123456\nstrings|db.sqlite|18|password=x\n");
     collect_release(&c);
 }
 

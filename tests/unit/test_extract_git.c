@@ -78,3 +78,35 @@ TEST(bare_repository)
     CHECK(out && strstr(out, ":config.env\""));
     free(out);
 }
+
+/* trufflesecurity/test_keys: an AWS key pair committed then deleted by
+ * "woops, some keys" (fbc1430), an OpenSSH key (77b2a3e), new AWS
+ * credentials (0416560): three blobs of its history. */
+TEST(corpus_repo_with_history)
+{
+    const char *corpus = ks_test_corpus();
+    char cmd[2048], args[1400];
+    if (!corpus) {
+        printf("SKIP corpus_repo_with_history: no ../shared/corpus\n");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/th && tar xzf %s/trufflesecurity-test_keys/repo-with-history.tar.gz -C %s/th",
+             ks_test_tmpdir(), corpus, ks_test_tmpdir());
+    if (ks_test_run(cmd, NULL) != 0) {
+        printf("SKIP corpus_repo_with_history: cannot unpack repo-with-history.tar.gz\n");
+        return;
+    }
+    const char *yar = "rule aws_key_id { strings: $a = /AKIA[0-9A-Z]{16}/ condition: $a }\n"
+                      "rule ssh_key { strings: $a = \"BEGIN OPENSSH PRIVATE KEY\" condition: $a }\n";
+    const char *rule = ks_test_write("t.yar", yar, strlen(yar));
+    snprintf(args, sizeof args, "--yara %s --json - %s/th", rule, ks_test_tmpdir());
+    char *out = scan(args);
+    static const char *const want[] = {"/th/repo!fbc14303ffbf:keys\"", "/th/repo!77b2a3e56973:keys\"",
+                                       "/th/repo!0416560b1330:new_key\""};
+    int found = 0;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        found += out && strstr(out, want[i]) != NULL;
+    printf("RECALL git history (trufflesecurity repo-with-history, secret blobs): %d/3\n", found);
+    CHECK_INT(found, 3);
+    free(out);
+}

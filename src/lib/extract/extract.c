@@ -35,7 +35,7 @@ static uint64_t opt_u64(ks_engine *e, const char *key, uint64_t dflt)
 {
     if (!e)
         return dflt;
-    int64_t v = ks__opt_int(e, key, (int64_t)dflt);
+    int64_t v = ks__opt_int(e, key); /* the row's default when unset */
     return v > 0 ? (uint64_t)v : dflt;
 }
 
@@ -51,6 +51,7 @@ void ks__xctx_init(ks_xctx *x, ks_engine *e, const char *path, ks_xtext_fn fn, v
     x->budget.max_total = opt_u64(e, "extract.max_total", KS_XTOTAL_DEFAULT);
     x->budget.max_ratio = opt_u64(e, "extract.max_ratio", KS_XRATIO_DEFAULT);
     x->budget.max_children = opt_u64(e, "extract.max_children", KS_XCHILDREN_DEFAULT);
+    x->strings = e ? ks__opt_bool(e, "extract.binary_strings") : true;
 }
 
 /* A zeroed budget member means the default (callers may fill ks_xbudget
@@ -424,8 +425,63 @@ const struct ks_extractor *ks__extractor_sniff(const uint8_t *p, size_t n, const
     return best;
 }
 
-/* Runs the extractor that claims the blob; one nobody claims and that
- * looks like text is given as text. */
+/* Printable ASCII runs of a binary blob, 8 characters or more, and the
+ * same in UTF-16LE (Windows resources, .NET strings), each handed over as
+ * one unit at its byte offset (part "strings"): a token in a database
+ * file or a compiled config is still text to the scanners. */
+#define STRINGS_MIN 8
+
+static bool printable(uint8_t c)
+{
+    return (c >= 0x20 && c < 0x7F) || c == '\t';
+}
+
+static int binary_strings(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
+{
+    ks_xtext t = {.node = node, .part = "strings", .charset = "us-ascii"};
+    char *wide = NULL;
+    size_t i = 0;
+    while (i < n && !x->stopped) {
+        size_t j = i;
+        while (j < n && printable(p[j]))
+            j++;
+        if (j - i >= STRINGS_MIN) {
+            t.p = (const char *)p + i;
+            t.n = j - i;
+            t.src_offset = i;
+            give(x, &t);
+            t.offset += j - i;
+            i = j;
+            continue;
+        }
+        /* UTF-16LE: printable, zero, printable, zero... */
+        size_t k = i;
+        while (k + 1 < n && printable(p[k]) && p[k + 1] == 0)
+            k += 2;
+        if ((k - i) / 2 >= STRINGS_MIN) {
+            if (!wide && !(wide = malloc(PIECE_MAX)))
+                return KS_ENOMEM;
+            size_t m = KS_MIN((k - i) / 2, PIECE_MAX);
+            for (size_t q = 0; q < m; q++)
+                wide[q] = (char)p[i + 2 * q];
+            t.p = wide;
+            t.n = m;
+            t.src_offset = i;
+            t.charset = "utf-16le";
+            give(x, &t);
+            t.charset = "us-ascii";
+            t.offset += m;
+            i = k;
+            continue;
+        }
+        i = KS_MAX(j, k) + 1;
+    }
+    free(wide);
+    return KS_OK;
+}
+
+/* Runs the extractor that claims the blob; one nobody claims is text
+ * (the text extractor bids on anything text-like) or binary: its strings. */
 static int dispatch(ks_xctx *x, const ks_xnode *node, const struct ks_extractor *ex, const uint8_t *p,
                     size_t n)
 {
@@ -433,9 +489,9 @@ static int dispatch(ks_xctx *x, const ks_xnode *node, const struct ks_extractor 
         return ex->extract(x, node, p, n);
     size_t bom;
     const char *cs = ks__xsniff_charset(p, n, &bom);
-    if (!cs)
-        return KS_OK; /* binary nobody reads: YARA/IOC see it, not us */
-    return ks__extract_text(x, node, "text", (const char *)p, n, cs);
+    if (cs)
+        return ks__extract_text(x, node, "text", (const char *)p, n, cs);
+    return x->strings ? binary_strings(x, node, p, n) : KS_OK;
 }
 
 int ks__extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)

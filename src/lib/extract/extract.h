@@ -108,6 +108,8 @@ typedef struct ks_xctx {
     uint64_t total;
     uint64_t children;
     bool stopped;            /* a callback or a budget asked to stop */
+    bool strings;            /* binary nobody claims: printable runs as text
+                              * (extract.binary_strings) */
     bool warned_total;       /* one diagnostic per top-level blob for each */
     bool warned_children;
 } ks_xctx;
