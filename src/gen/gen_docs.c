@@ -9,6 +9,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <git2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,12 @@ int gen_archive(const char *format, const char *filter, const gen_member *m, siz
     int rc = -1;
     if (!a || !e)
         goto out;
-    if (!strcmp(format, "raw") ? archive_write_set_format_raw(a) : archive_write_set_format_by_name(a, format))
+    bool store = !strcmp(format, "zipstore");
+    if (!strcmp(format, "raw")     ? archive_write_set_format_raw(a)
+        : store                    ? archive_write_set_format_zip(a)
+                                   : archive_write_set_format_by_name(a, format))
+        goto out;
+    if (store && archive_write_set_format_option(a, "zip", "compression", "store") != ARCHIVE_OK)
         goto out;
     if (filter && archive_write_add_filter_by_name(a, filter) != ARCHIVE_OK)
         goto out;

@@ -22,7 +22,8 @@ typedef struct gen_member {
     size_t n;
 } gen_member;
 
-/* format: "zip", "7zip", "ustar", "raw" (one member, needs a filter);
+/* format: "zip", "zipstore" (members stored, not deflated), "7zip",
+ * "ustar", "raw" (one member, needs a filter);
  * filter: NULL, "gzip", "bzip2", "xz", "zstd". */
 int gen_archive(const char *format, const char *filter, const gen_member *m, size_t nm,
                 uint8_t **out, size_t *n);

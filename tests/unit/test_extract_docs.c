@@ -192,6 +192,11 @@ TEST(html_and_utf16_xml)
     CHECK(HAS(c.text, "p\xc3\xa9 secret"));
     CHECK(HAS(c.text, "<unterminated"));
     ks__buf_release(&w);
+    /* No declaration: an element first and an XML file name. */
+    ks__buf_reset(&c.all);
+    const char *nodecl = "<configuration><add key=\"pw\" value=\"S3cret!\"/></configuration>";
+    run(&c, &g, "web.config", (const uint8_t *)nodecl, strlen(nodecl), NULL);
+    CHECK(HAS(c.all, "web.config|-|text|0|S3cret!"));
     CHECK_INT(g.warn, 0);
     release(&c, &g);
 }
@@ -220,6 +225,35 @@ TEST(archives_every_format_and_compressor)
         free(p);
         release(&c, &g);
     }
+}
+
+/* Member nodes carry where their data starts in the container. */
+static int on_text_offsets(void *ud, const ks_xtext *t)
+{
+    ks_buf *b = ud;
+    ks__buf_printf(b, "%s@%llu\n", t->node->name, (unsigned long long)t->node->offset);
+    return 0;
+}
+
+TEST(member_offsets_in_container)
+{
+    const char *a = "first member body", *b = "second: the token is here";
+    gen_member m[] = {{"a.txt", a, strlen(a)}, {"dir/b.txt", b, strlen(b)}};
+    uint8_t *p;
+    size_t n;
+    CHECK_INT(gen_archive("zipstore", NULL, m, 2, &p, &n), 0);
+    const uint8_t *pb = memmem(p, n, b, strlen(b));
+    CHECK(pb != NULL);
+    ks_buf got = KS_BUF_INIT;
+    ks_xctx x;
+    ks__xctx_init(&x, NULL, "s.zip", on_text_offsets, &got);
+    ks_xnode top = {.name = "s.zip", .offset = UINT64_MAX};
+    ks__extract(&x, &top, p, n);
+    char want[64];
+    snprintf(want, sizeof want, "dir/b.txt@%zu\n", (size_t)(pb - p));
+    CHECK(got.p && strstr(got.p, want));
+    ks__buf_release(&got);
+    free(p);
 }
 
 TEST(nested_documents_keep_the_chain)

@@ -355,11 +355,20 @@ static size_t probe_head(const uint8_t *head, size_t n, char *out, size_t cap)
 
 static int xml_probe(const uint8_t *head, size_t n, const char *name)
 {
+    static const char *const exts[] = {".xml", ".rels", ".xaml", ".plist", ".svg", ".config", ".csproj", ".xsd"};
     char h[512];
     size_t k = probe_head(head, n, h, sizeof h);
-    KS_UNUSED(name);
     if (k >= 5 && !memcmp(h, "<?xml", 5))
         return 30;
+    /* No declaration (some writers of OOXML parts, .NET configs): an
+     * element first and an XML name. */
+    size_t nl = name ? strlen(name) : 0;
+    if (k >= 2 && h[0] == '<' && ((h[1] >= 'a' && h[1] <= 'z') || (h[1] >= 'A' && h[1] <= 'Z')))
+        for (size_t i = 0; i < KS_ARRAY_LEN(exts); i++) {
+            size_t el = strlen(exts[i]);
+            if (nl > el && !strcasecmp(name + nl - el, exts[i]))
+                return 25;
+        }
     return 0;
 }
 
