@@ -98,7 +98,7 @@ $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	@$(CC) $(CFLAGS_ALL) -o $@ $< $(LDLIBS_ALL)
 
-TOOLS := $(BUILD)/tools/kafka_mock
+TOOLS := $(BUILD)/tools/kafka_mock $(BUILD)/tools/nats_tool
 
 test: all $(TEST_BIN) $(FUZZ_REPLAY) $(TOOLS)
 	@BUILD=$(BUILD) sh tests/run.sh

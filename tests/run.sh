@@ -44,6 +44,9 @@ done
 if [ -x "$BUILD/tools/kafka_mock" ]; then
     run_one stream_demo sh tests/stream/demo.sh --check
 fi
+if [ -x "$BUILD/tools/nats_tool" ]; then
+    run_one stream_nats sh tests/stream/nats.sh --check
+fi
 if [ -x tests/golden/run.sh ]; then
     run_one golden tests/golden/run.sh
 fi

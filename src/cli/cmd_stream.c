@@ -291,7 +291,7 @@ int cmd_stream(int argc, char **argv)
         cli_error("stream", "--kafka BROKERS (or --nats URL), --topic and --group are required");
         goto out;
     }
-    if (cfg.idle_exit_ms && cfg.idle_exit_ms < 2 * cfg.session_ms) {
+    if (!strcmp(cfg.transport, "kafka") && cfg.idle_exit_ms && cfg.idle_exit_ms < 2 * cfg.session_ms) {
         /* A dead member's partitions come back only after its session
          * times out: leaving sooner could leave them unhunted. */
         cli_error("stream", "--idle-exit must be at least twice --session-timeout-ms (%d ms)",

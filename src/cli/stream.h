@@ -20,7 +20,7 @@
  * and the emitted ids keep it from reporting a finding twice.
  *
  * Findings are emitted when final: their last event is more than `window`
- * older than the partition's watermark (the newest message time), or the
+ * older than the newest event any finding of the partition reached, or the
  * stream went idle and --idle-exit ends the run. Each carries a
  * deterministic id (rule, first time, first event's offset): an update of a
  * growing finding keeps its id, a replay reproduces it.
@@ -80,12 +80,14 @@ typedef struct stream_part {
     size_t n, cap;
     size_t bytes;
     int64_t next;               /* offset after the last message seen */
-    int64_t wm;                 /* newest message time, ns */
+    int64_t wm;                 /* newest message time, ns (retention) */
+    int64_t event_wm;           /* newest event time a finding reached (finality) */
     size_t fresh;               /* messages since the last flush */
     stream_emit *emitted;       /* findings already out */
     size_t nemitted, capemitted;
     bool restoring;             /* replaying messages before `next` */
     int64_t restore_next;       /* next offset of the restored state */
+    int64_t restore_start;      /* its first needed offset (-1: none) */
 } stream_part;
 
 /* Where a flush sends a finding: key (finding id, 32 hex) and JSON line. */
@@ -104,6 +106,9 @@ int stream_part_add(stream_part *p, int64_t offset, int64_t ts_ns, const void *d
  * emitted, or -1 after printing why. */
 long stream_part_flush(stream_part *p, const stream_cfg *cfg, bool final_all, stream_emit_fn fn,
                        void *ud);
+/* A message kensa cannot hunt (empty, not JSON, over max): true with the
+ * reason; it goes to the dead-letter topic/subject. */
+bool stream_poison(const void *data, size_t n, size_t max, const char **why);
 /* The first offset the partition still needs (commit this). */
 int64_t stream_part_start(const stream_part *p);
 /* State as text for the changelog (malloc'd) and back. */

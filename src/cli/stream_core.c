@@ -30,7 +30,9 @@ stream_part *stream_part_new(const char *topic, int32_t partition)
     p->partition = partition;
     p->next = -1;
     p->wm = INT64_MIN;
+    p->event_wm = INT64_MIN;
     p->restore_next = -1;
+    p->restore_start = -1;
     return p;
 }
 
@@ -328,11 +330,19 @@ long stream_part_flush(stream_part *p, const stream_cfg *cfg, bool final_all, st
         emitted = -1;
         goto out;
     }
+    /* Finality is judged in event time: the newest event any finding of
+     * this partition has reached stands for "now" (message timestamps may
+     * be arrival times: JetStream sets its own). */
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+        const ks_finding *f = ks_engine_finding(e, i);
+        if (f->last != KS_TIME_NONE && f->last > p->event_wm)
+            p->event_wm = f->last;
+    }
     for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
         const ks_finding *f = ks_engine_finding(e, i);
         uint64_t id[2], ver;
-        bool final = final_all || (f->last != KS_TIME_NONE && p->wm != INT64_MIN &&
-                                   f->last < p->wm - cfg->window_ns);
+        bool final = final_all || (f->last != KS_TIME_NONE && p->event_wm != INT64_MIN &&
+                                   f->last < p->event_wm - cfg->window_ns);
         if (!final)
             continue;
         finding_id(p, f, f->nevidence ? line_offset(p, &f->evidence[0]) : -1, id);
@@ -389,6 +399,8 @@ int stream_part_load(stream_part *p, const char *s, size_t n)
             continue;
         if (sscanf(line, "next %" SCNd64, &x) == 1)
             p->restore_next = x;
+        else if (sscanf(line, "start %" SCNd64, &x) == 1)
+            p->restore_start = x;
         else if (sscanf(line, "wm %" SCNd64, &x) == 1)
             ; /* the watermark is rebuilt from the replayed messages */
         else if (sscanf(line, "e %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNd64, &a, &b, &v, &x) == 4) {
@@ -402,4 +414,25 @@ int stream_part_load(stream_part *p, const char *s, size_t n)
         return -1;
     p->restoring = p->restore_next > 0;
     return rc;
+}
+
+bool stream_poison(const void *data, size_t n, size_t max, const char **why)
+{
+    const char *s = data;
+    size_t i = 0;
+    if (!n || !s) {
+        *why = "empty message";
+        return true;
+    }
+    if (n > max) {
+        *why = "message larger than --max-message";
+        return true;
+    }
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    if (i == n || (s[i] != '{' && s[i] != '[')) {
+        *why = "not a JSON object";
+        return true;
+    }
+    return false;
 }

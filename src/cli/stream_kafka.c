@@ -404,28 +404,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         k->fatal = true;
 }
 
-/* A message kensa cannot hunt: to the dead-letter topic, with its origin. */
-static bool poison(const rd_kafka_message_t *m, size_t max, const char **why)
-{
-    const char *s = m->payload;
-    size_t i = 0;
-    if (!m->len || !s) {
-        *why = "empty message";
-        return true;
-    }
-    if (m->len > max) {
-        *why = "message larger than --max-message";
-        return true;
-    }
-    while (i < m->len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-        i++;
-    if (i == m->len || (s[i] != '{' && s[i] != '[')) {
-        *why = "not a JSON object";
-        return true;
-    }
-    return false;
-}
-
 static void dead_letter(kctx *k, const rd_kafka_message_t *m, const char *why)
 {
     char off[32], part[16];
@@ -457,7 +435,7 @@ static void on_message(kctx *k, rd_kafka_message_t *m)
         if (m->offset + 1 >= p->restore_next)
             p->restoring = false;
     }
-    if (poison(m, k->cfg->max_message, &why)) {
+    if (stream_poison(m->payload, m->len, k->cfg->max_message, &why)) {
         /* Replayed poison was dead-lettered by the previous owner. */
         if (m->offset + 1 > p->restore_next)
             dead_letter(k, m, why);

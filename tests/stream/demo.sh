@@ -55,7 +55,7 @@ B=$(cat "$T/bootstrap")
 
 produce() { "$MOCK" produce --bootstrap "$B" --topic in --file "$T/events.jsonl" \
     --key-domain userPrincipalName --ts-field createdDateTime --from "$1" --count "$2" 2>/dev/null; }
-member() { "$K" stream --kafka "$B" --topic in --group g --out-topic out --instance "$1" \
+member() { exec "$K" stream --kafka "$B" --topic in --group g --out-topic out --instance "$1" \
     --idle-exit 10 --batch 3000 --flush-ms 1000 --session-timeout-ms 5000 2>>"$T/$1.log"; }
 
 produce 0 "$half"
@@ -70,32 +70,4 @@ pids="$pids $a2"
 wait "$b" "$a2" 2>/dev/null
 "$MOCK" dump --bootstrap "$B" --topic out > "$T/stream.jsonl" 2>/dev/null
 
-/usr/bin/python3 - "$T/file.jsonl" "$T/stream.jsonl" "$CHECK" <<'PY'
-import json, sys
-def sig(f):
-    return (f["rule_id"], f["first"], f["last"], f["event_count"],
-            tuple(sorted(f.get("matched", {}).items())))
-file = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-stream = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-latest, seen, dups = {}, set(), 0
-for f in stream:
-    fid = f["details"]["finding_id"]
-    s = sig(f)
-    if (fid, s) in seen:
-        dups += 1
-    seen.add((fid, s))
-    latest[fid] = s
-fs = sorted(sig(f) for f in file)
-ss = sorted(latest.values())
-print("stream: %d findings from the stream, %d from the file hunt, %d duplicates" % (len(ss), len(fs), dups))
-if sys.argv[3] == "--check":
-    missing = [s for s in fs if s not in set(ss)]
-    extra = [s for s in ss if s not in set(fs)]
-    for s in missing[:5]:
-        print("INFO only in the file hunt:", s[:4])
-    for s in extra[:5]:
-        print("INFO only in the stream:", s[:4])
-    checks = [len(fs) >= 20, ss == fs, dups == 0]
-    print("%d passed, %d failed" % (sum(checks), len(checks) - sum(checks)))
-    sys.exit(0 if all(checks) else 1)
-PY
+/usr/bin/python3 tests/stream/compare.py "$T/file.jsonl" "$T/stream.jsonl" "$CHECK"
