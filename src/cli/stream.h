@@ -28,6 +28,7 @@
 #ifndef KS_CLI_STREAM_H
 #define KS_CLI_STREAM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,6 +115,16 @@ int64_t stream_part_start(const stream_part *p);
 /* State as text for the changelog (malloc'd) and back. */
 char *stream_part_save(const stream_part *p, size_t *n);
 int stream_part_load(stream_part *p, const char *s, size_t n);
+
+/* After a transport published a finding: the --json copy (stdout when
+ * there is neither an output topic nor a copy) and the count. */
+void stream_emitted(const stream_cfg *cfg, FILE *copy, const char *json, size_t n);
+
+/* SIGINT/SIGTERM set stream_stop: the transports flush what is final,
+ * commit and leave (the next owner goes on). */
+extern volatile sig_atomic_t stream_stop;
+void stream_catch_signals(void);
+long long stream_now_ms(void);  /* monotonic */
 
 /* stream_kafka.c / stream_nats.c: run until idle-exit or a signal. Exit
  * status as docs/EXIT-STATUS.md. */

@@ -11,6 +11,8 @@
  * --flush-ms) so it stays a small share (docs/STREAM.md has the figures).
  */
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,4 +437,34 @@ bool stream_poison(const void *data, size_t n, size_t max, const char **why)
         return true;
     }
     return false;
+}
+
+volatile sig_atomic_t stream_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stream_stop = 1;
+}
+
+void stream_catch_signals(void)
+{
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+}
+
+long long stream_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void stream_emitted(const stream_cfg *cfg, FILE *copy, const char *json, size_t n)
+{
+    if (copy)
+        fwrite(json, 1, n, copy);
+    if (!cfg->out_topic && !copy)
+        fwrite(json, 1, n, stdout);
+    __atomic_add_fetch(&stream_m.findings, 1, __ATOMIC_RELAXED);
 }

@@ -38,21 +38,6 @@ typedef struct kctx {
     long long last_change;      /* ms: last message or rebalance (idle exit) */
 } kctx;
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void kerr(const char *what, rd_kafka_error_t *e)
 {
     fprintf(stderr, "kensa stream: %s: %s\n", what, e ? rd_kafka_error_string(e) : "failed");
@@ -95,11 +80,7 @@ static int emit_cb(void *ud, const stream_part *p, const char *key, const char *
             return -1;
         }
     }
-    if (k->json)
-        fwrite(json, 1, n, k->json);
-    if (!k->cfg->out_topic && !k->json)
-        fwrite(json, 1, n, stdout);
-    __atomic_add_fetch(&stream_m.findings, 1, __ATOMIC_RELAXED);
+    stream_emitted(k->cfg, k->json, json, n);
     return 0;
 }
 
@@ -232,8 +213,8 @@ static void read_changelog(kctx *k, stream_part **ps, size_t n)
     for (int i = 0; i < nparts; i++)
         rd_kafka_topic_partition_list_add(as, k->cfg->state_topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(r, as);
-    long long deadline = now_ms() + 60000;
-    while (eofs < nparts && now_ms() < deadline) {
+    long long deadline = stream_now_ms() + 60000;
+    while (eofs < nparts && stream_now_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r, 500);
         if (!m)
             continue;
@@ -372,7 +353,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     kctx *k = opaque;
     bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     rd_kafka_error_t *e = NULL;
-    k->last_change = now_ms();
+    k->last_change = stream_now_ms();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         on_assign(k, l);
         if (coop)
@@ -502,8 +483,7 @@ int stream_kafka_run(const stream_cfg *cfg)
         fprintf(stderr, "kensa stream: cannot open %s\n", cfg->json_path);
         return KS_EXIT_ERRORS;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    stream_catch_signals();
     if (!(k.p = make_client(&k, RD_KAFKA_PRODUCER)) || !(k.c = make_client(&k, RD_KAFKA_CONSUMER))) {
         k.status = KS_EXIT_ERRORS;
         goto out;
@@ -526,10 +506,10 @@ int stream_kafka_run(const stream_cfg *cfg)
         k.status = KS_EXIT_ERRORS;
         goto out;
     }
-    k.last_change = last_flush = now_ms();
-    while (!stop_requested && !k.fatal) {
+    k.last_change = last_flush = stream_now_ms();
+    while (!stream_stop && !k.fatal) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k.c, 100);
-        long long now = now_ms();
+        long long now = stream_now_ms();
         bool flush_now = now - last_flush >= cfg->flush_ms;
         if (m) {
             if (!m->err) {
@@ -545,7 +525,7 @@ int stream_kafka_run(const stream_cfg *cfg)
                 flush_now = true;
         if (flush_now) {
             commit_parts(&k, k.parts, k.nparts, false);
-            last_flush = now_ms();
+            last_flush = stream_now_ms();
             update_lag(&k);
             stream_progress(cfg, false);
         }
@@ -563,7 +543,7 @@ int stream_kafka_run(const stream_cfg *cfg)
     }
     /* The end of the run: everything retained is final (idle exit), or
      * only what is already final (a signal: the next owner goes on). */
-    commit_parts(&k, k.parts, k.nparts, !stop_requested && !k.fatal);
+    commit_parts(&k, k.parts, k.nparts, !stream_stop && !k.fatal);
     stream_progress(cfg, true);
 out:
     if (k.c) {

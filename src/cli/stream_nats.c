@@ -36,21 +36,6 @@ typedef struct nctx {
     bool failed;
 } nctx;
 
-static volatile sig_atomic_t nats_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    nats_stop = 1;
-}
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void nerr(const char *what, natsStatus s)
 {
     fprintf(stderr, "kensa stream: nats: %s: %s\n", what, natsStatus_GetText(s));
@@ -79,11 +64,7 @@ static int emit_cb(void *ud, const stream_part *p, const char *key, const char *
             return -1;
         }
     }
-    if (c->json)
-        fwrite(json, 1, n, c->json);
-    if (!c->cfg->out_topic && !c->json)
-        fwrite(json, 1, n, stdout);
-    __atomic_add_fetch(&stream_m.findings, 1, __ATOMIC_RELAXED);
+    stream_emitted(c->cfg, c->json, json, n);
     return 0;
 }
 
@@ -153,8 +134,7 @@ int stream_nats_run(const stream_cfg *cfg)
         fprintf(stderr, "kensa stream: cannot open %s\n", cfg->json_path);
         return KS_EXIT_ERRORS;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    stream_catch_signals();
     if ((s = natsConnection_ConnectTo(&c.nc, cfg->brokers)) != NATS_OK) {
         nerr(cfg->brokers, s);
         goto out;
@@ -189,9 +169,9 @@ int stream_nats_run(const stream_cfg *cfg)
         fprintf(stderr, "kensa stream: consuming %s%s\n", cfg->topics,
                 p->restoring ? " (state restored, replaying)" : "");
     __atomic_store_n(&stream_m.partitions, 1, __ATOMIC_RELAXED);
-    last_change = last_flush = mono_ms();
+    last_change = last_flush = stream_now_ms();
     status = KS_EXIT_CLEAN;
-    while (!nats_stop && !c.failed) {
+    while (!stream_stop && !c.failed) {
         natsMsgList list = {0};
         s = natsSubscription_Fetch(&list, sub, 500, 500, NULL);
         if (s != NATS_OK && s != NATS_TIMEOUT) {
@@ -223,19 +203,19 @@ int stream_nats_run(const stream_cfg *cfg)
             }
             __atomic_store_n(&stream_m.lag, (int64_t)md->NumPending, __ATOMIC_RELAXED);
             jsMsgMetaData_Destroy(md);
-            last_change = mono_ms();
+            last_change = stream_now_ms();
         }
         natsMsgList_Destroy(&list);
-        if (p->fresh >= cfg->batch || mono_ms() - last_flush >= cfg->flush_ms) {
+        if (p->fresh >= cfg->batch || stream_now_ms() - last_flush >= cfg->flush_ms) {
             if (flush(&c, p, false) != 0)
                 c.failed = true;
-            last_flush = mono_ms();
+            last_flush = stream_now_ms();
             stream_progress(cfg, false);
         }
-        if (cfg->idle_exit_ms && mono_ms() - last_change >= cfg->idle_exit_ms && !p->restoring)
+        if (cfg->idle_exit_ms && stream_now_ms() - last_change >= cfg->idle_exit_ms && !p->restoring)
             break;
     }
-    if (!c.failed && flush(&c, p, !nats_stop) != 0)
+    if (!c.failed && flush(&c, p, !stream_stop) != 0)
         c.failed = true;
     stream_progress(cfg, true);
     if (c.failed)
