@@ -369,6 +369,13 @@ static int write_victims(out *o, const char *dir, int hours)
             t += 3600 + (int64_t)gen_below(&o->r, 7200);
         }
     }
+    /* An implant on no list, checking in every minute (10% jitter) to a
+     * server nobody else reaches: for the beaconing analytics. */
+    for (int64_t t = T0 + 3600; t < T0 + 3 * 3600 && t < T0 + (int64_t)hours * 3600;
+         t += 54 + (int64_t)gen_below(&o->r, 13)) {
+        conn cn = {t, "10.20.4.50", "45.77.12.99", "cdn-update.example", 443, 300 + gen_below(&o->r, 50)};
+        conn_emit(o, &cn);
+    }
     fclose(vf);
     return 0;
 }

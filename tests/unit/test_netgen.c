@@ -123,6 +123,16 @@ TEST(victims_decoded_with_their_client)
     if (f)
         fclose(f);
     printf("RECALL generated SUNBURST victims: %d/%d decoded with client and stage\n", found, nv);
+    /* the C2 traffic after activation, and the unlisted implant's beacon */
+    int c2 = 0, beacon = 0;
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++) {
+        const ks_finding *x = ks_engine_finding(e, i);
+        c2 += !strcmp(x->rule_id, "kensa.c2.ip") && strstr(x->title, "13.59.205.66 seen for 10.20.3.40");
+        beacon += !strcmp(x->rule_id, "kensa.beacon.rare") && strstr(x->title, "from 10.20.4.50 to 45.77.12.99");
+    }
+    printf("RECALL generated C2 contact %d/1, unlisted beacon %d/1\n", c2 > 0, beacon > 0);
+    CHECK(c2 >= 1);
+    CHECK(beacon >= 1);
     CHECK_INT(nv, 3);
     CHECK_INT(found, nv);
     ks_engine_free(e);
