@@ -36,6 +36,7 @@ typedef struct kctx {
     int status;                 /* exit status so far */
     bool fatal;
     long long last_change;      /* ms: last message or rebalance (idle exit) */
+    bool assigned;              /* the group has given this member partitions */
 } kctx;
 
 static void kerr(const char *what, rd_kafka_error_t *e)
@@ -354,6 +355,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     rd_kafka_error_t *e = NULL;
     k->last_change = stream_now_ms();
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        k->assigned = true;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         on_assign(k, l);
         if (coop)
@@ -507,6 +510,7 @@ int stream_kafka_run(const stream_cfg *cfg)
         goto out;
     }
     k.last_change = last_flush = stream_now_ms();
+    long long started = k.last_change;
     while (!stream_stop && !k.fatal) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k.c, 100);
         long long now = stream_now_ms();
@@ -533,7 +537,10 @@ int stream_kafka_run(const stream_cfg *cfg)
         /* Idle: no message and no rebalance for the whole period, which
          * is longer than the session timeout (cmd_stream.c), so the
          * partitions of a member that died are reassigned first. */
-        if (cfg->idle_exit_ms && now - k.last_change >= cfg->idle_exit_ms) {
+        /* A member the group has not yet given partitions (the first join
+         * takes seconds) waits up to three idle periods for them. */
+        if (cfg->idle_exit_ms && now - k.last_change >= cfg->idle_exit_ms &&
+            (k.assigned || now - started >= 3LL * cfg->idle_exit_ms)) {
             bool restoring = false;
             for (size_t i = 0; i < k.nparts; i++)
                 restoring |= k.parts[i]->restoring;
