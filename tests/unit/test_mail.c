@@ -209,6 +209,20 @@ TEST(mbox_split_unescape)
     ks__buf_release(&c.out);
 }
 
+/* extract.max_total bounds each message of a mailbox, not the mailbox. */
+TEST(mbox_budget_per_message)
+{
+    ks_xctx x;
+    collect c;
+    memset(&c, 0, sizeof c);
+    ks__xctx_init(&x, NULL, "b.mbox", on_text, &c);
+    x.budget.max_total = 200; /* less than the three messages together */
+    ks_xnode top = {.name = "b.mbox", .offset = UINT64_MAX};
+    CHECK_INT(ks__extract(&x, &top, (const uint8_t *)mbox, sizeof mbox - 1), KS_OK);
+    CHECK(has(&c, "third body"));
+    ks__buf_release(&c.out);
+}
+
 TEST(probe_not_mail)
 {
     static const char http[] = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nDate: x\r\n\r\n<html>";
@@ -282,6 +296,10 @@ TEST(generated_mailbox_truth)
            total, c.units);
     CHECK_INT(found, total);
     CHECK(has(&c, "!message 40|"));
+    /* attachments go through the archive and document extractors */
+    CHECK(has(&c, "mailbox.mbox!message 6!bundle-6.zip!config/.env|"));
+    CHECK(has(&c, "mailbox.mbox!message 10!sow-10.docx!word/document.xml|"));
+    CHECK(has(&c, "mailbox.mbox!message 4!forwarded-4.eml|body|inner-000004@mail.corp-example.com|"));
     const char *outl[] = {"outlook/planted-1.msg", "outlook/winmail.dat"};
     for (int k = 0; k < 2; k++) {
         collect oc;
