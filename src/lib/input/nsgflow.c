@@ -115,10 +115,12 @@ static bool tuple(ks_event *ev, const char *s, size_t n, ks_slice rule)
         return false;
     int64_t sec = 0;
     for (size_t d = 0; d < f[0].n; d++) {
-        if (f[0].p[d] < '0' || f[0].p[d] > '9' || d > 10)
+        if (f[0].p[d] < '0' || f[0].p[d] > '9' || d >= 10)
             return false;
         sec = sec * 10 + (f[0].p[d] - '0');
     }
+    if (sec > 9000000000ll)
+        return false;
     ev->time = sec * 1000000000ll;
     add(ev, "client.ip", f[1]);
     add(ev, "server.ip", f[2]);

@@ -116,9 +116,9 @@ static void set_time(ks_event *ev, ks_slice v)
 {
     int64_t sec = 0;
     size_t i = 0;
-    for (; i < v.n && v.p[i] >= '0' && v.p[i] <= '9' && i < 11; i++)
+    for (; i < v.n && v.p[i] >= '0' && v.p[i] <= '9' && i < 10; i++)
         sec = sec * 10 + (v.p[i] - '0');
-    if (i == v.n && i > 0)
+    if (i == v.n && i > 0 && sec <= 9000000000ll)
         ev->time = sec * 1000000000ll;
     else
         ks_time_parse(v.p, v.n, &ev->time);

@@ -127,11 +127,11 @@ static int sq_next(void *state, ks_event *ev)
         ks__linein_prov(ev, lineno, off);
         int64_t sec = 0, ms = 0, scale = 100;
         size_t i = 0;
-        for (; i < t[0].n && t[0].p[i] != '.'; i++)
+        for (; i < t[0].n && t[0].p[i] != '.' && i < 10; i++)
             sec = sec * 10 + (t[0].p[i] - '0');
         for (i++; i < t[0].n && scale; i++, scale /= 10)
             ms += (t[0].p[i] - '0') * scale;
-        if (sec > 0 && sec < 10000000000ll)
+        if (sec > 0 && sec <= 9000000000ll)
             ev->time = sec * 1000000000ll + ms * 1000000ll;
         const char *sl = memchr(t[3].p, '/', t[3].n);
         add(ev, "client.ip", t[2]);

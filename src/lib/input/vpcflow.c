@@ -129,9 +129,9 @@ static int vf_next(void *state, ks_event *ev)
             if ((int)i == v->istart) {
                 int64_t sec = 0;
                 size_t d = 0;
-                for (; d < t[i].n && t[i].p[d] >= '0' && t[i].p[d] <= '9' && d < 11; d++)
+                for (; d < t[i].n && t[i].p[d] >= '0' && t[i].p[d] <= '9' && d < 10; d++)
                     sec = sec * 10 + (t[i].p[d] - '0');
-                if (d == t[i].n)
+                if (d == t[i].n && sec <= 9000000000ll)
                     ev->time = sec * 1000000000ll;
             }
         }

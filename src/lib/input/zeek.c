@@ -139,9 +139,9 @@ static int64_t epoch_ns(const char *s, size_t n)
 {
     int64_t sec = 0, frac = 0, scale = 100000000;
     size_t i = 0;
-    for (; i < n && s[i] >= '0' && s[i] <= '9' && i < 12; i++)
+    for (; i < n && s[i] >= '0' && s[i] <= '9' && i < 10; i++)
         sec = sec * 10 + (s[i] - '0');
-    if (i == 0)
+    if (i == 0 || sec > 9000000000ll) /* past 2255: not representable in ns */
         return KS_TIME_NONE;
     if (i < n && s[i] == '.')
         for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, scale /= 10)
