@@ -5,6 +5,7 @@
 #   make hunt       deps + build + generate the demo evidence + hunt it
 #   make check      deps + build + every test (closing line "N passed, N failed")
 #   make asan       the same suite under AddressSanitizer + UBSan
+#   make tsan       the same suite under ThreadSanitizer
 #   make fuzz       libFuzzer harnesses (FUZZ_SECONDS each, default 60)
 #   make bench      benchmarks against peer tools (BENCH=name for one)
 #   make deps       install missing Debian packages (says what it installs)
@@ -45,7 +46,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_GEN_OBJ := $(filter-out %/gen_main.o,$(GEN_OBJ))
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 
-.PHONY: all deps hunt check test asan fuzz bench clean format docs stream-demo
+.PHONY: all deps hunt check test asan tsan fuzz bench clean format docs stream-demo
 all: $(BUILD)/libkensa.a $(BUILD)/libkensa.so $(BUILD)/kensa $(BUILD)/kensa-gen
 
 deps:
@@ -60,6 +61,14 @@ $(BUILD)/obj/src/lib/%.o: src/lib/%.cc
 	@mkdir -p $(dir $@)
 	@echo "  CXX     $<"
 	@$(CXX) $(CXXFLAGS_ALL) -DKS_BUILDING_LIBRARY -fvisibility=hidden -MMD -MP -c $< -o $@
+
+# The CLI sees the public headers only (as yara's CLI sees only <yara.h>):
+# no -Isrc/lib, and test_options checks it calls no ks__ symbol.
+CLI_CFLAGS := $(filter-out -Isrc/lib,$(CFLAGS_ALL))
+$(BUILD)/obj/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CLI_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -126,6 +135,14 @@ asan: deps
 	  $(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
+# ThreadSanitizer: the same suite, every engine run is multi-threaded.
+# Halts on the first report (TSAN_OPTIONS), so a data race fails the run.
+TSAN_OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+tsan: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-tsan CC=clang CXX=clang++ OPT="$(TSAN_OPT)" all
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  $(MAKE) --no-print-directory BUILD=build-tsan CC=clang CXX=clang++ OPT="$(TSAN_OPT)" test
+
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ)
@@ -143,6 +160,6 @@ format:
 	clang-format -i $$(find include src tests -name '*.[ch]')
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -111,6 +111,59 @@ KS_API int ks_engine_run(ks_engine *e);
  * file with no finding is an error diagnostic. Runs once per engine. */
 KS_API int ks_engine_report(ks_engine *e);
 
+/* Reads the events of one evidence file and hands each to fn, in order, on
+ * the calling thread, with the field schema resolved (canonical names such
+ * as "host.name" work in ks_event_get_path). format names the input
+ * ("evtx", "json", ... as `kensa formats` lists them) or is NULL to let the
+ * inputs probe the file. fn returns 0 to go on, non-zero to stop (not an
+ * error). The event and everything it points to is valid only during the
+ * call. Damaged records are reported through the diag callback and
+ * skipped. Returns KS_OK; KS_ENOTFOUND for an unknown format, KS_EFORMAT
+ * when no input recognises the file, KS_EIO when it cannot be opened (the
+ * message in ks_engine_errmsg), or the input's error when the rest of the
+ * file was unreadable. Options (evtx.recover, evtx.xml) apply. Does not
+ * run detectors; may be called before or instead of ks_engine_run. */
+typedef int (*ks_event_fn)(void *ud, const ks_event *ev);
+KS_API int ks_engine_read_file(ks_engine *e, const char *path, const char *format, ks_event_fn fn,
+                               void *ud);
+
+/* Sigma rule sets checked without a hunt: loads every rule file and
+ * directory (recursively) with the same loader and logsource mappings a
+ * hunt uses (bundled ones and the sigma.mappings option) and reports each
+ * rule that does not load (and, with KS_RULES_LIST_UNMAPPED, each loaded
+ * rule no mapping makes run: level KS_DIAG_INFO, reason "unmapped")
+ * through fn, then the totals in *out. Strings are valid during fn only.
+ * KS_OK even when rules failed (see out->failed); an error only for OOM. */
+typedef struct ks_rule_problem {
+    ks_diag_level level;  /* KS_DIAG_WARN, KS_DIAG_ERROR (not loaded), KS_DIAG_INFO */
+    const char *path;
+    uint32_t line;
+    const char *reason;   /* class: "YAML syntax", "unknown modifier", ..., "unmapped" */
+    const char *msg;
+} ks_rule_problem;
+typedef struct ks_rules_report {
+    uint64_t files, loaded, failed, unmapped;
+    uint64_t detection, correlation, filter;   /* loaded rules by kind */
+    struct {
+        const char *name;                      /* static */
+        uint64_t count;
+    } reasons[32];                             /* failures by reason */
+    size_t nreasons;
+} ks_rules_report;
+enum { KS_RULES_LIST_UNMAPPED = 1 << 0 };
+typedef void (*ks_rule_problem_fn)(void *ud, const ks_rule_problem *p);
+KS_API int ks_rules_check(ks_engine *e, const char *const *paths, size_t n, unsigned flags,
+                          ks_rule_problem_fn fn, void *ud, ks_rules_report *out);
+
+/* Anonymous probe of cloud storage URLs (Azure Blob containers, S3
+ * buckets): can anyone list or read them? Options probe.* set the
+ * concurrency, timeouts, retries, rate, paging and samples (kensa help
+ * options). One status line per target goes to report (may be NULL);
+ * findings go to e like a hunt's: call ks_engine_run (with no evidence
+ * paths) afterwards to sort them for the outputs. Only the URLs given are
+ * contacted. KS_OK; target errors are diagnostics. */
+KS_API int ks_engine_probe(ks_engine *e, const char *const *urls, size_t n, FILE *report);
+
 KS_API const ks_stats *ks_engine_stats(const ks_engine *e);
 /* Findings sorted by first time, then severity (highest first). Valid
  * until ks_engine_free(). Memory is bounded: only the first findings.keep

@@ -93,7 +93,11 @@ KS_API size_t ks_event_nfields(const ks_event *ev);
 KS_API const ks_field *ks_event_field(const ks_event *ev, size_t i);
 /* First field named `name`, NULL if absent. When absent and `name` is a
  * registered alias (EVTX: "TargetUserName" for
- * "Event.EventData.TargetUserName"), the aliased field. */
+ * "Event.EventData.TargetUserName"), the aliased field. When `name` is a
+ * canonical name of the field schema (docs/FIELDS.md: "host.name",
+ * "log.channel", "event.code", "event.record_id", "user.name",
+ * "user.target.name", "source.ip", ...), the value of the best-ranked name
+ * any source uses for it. */
 KS_API const ks_value *ks_event_get(const ks_event *ev, ks_sym name);
 /* Same by text path; slower (one interner probe). */
 KS_API const ks_value *ks_event_get_path(const ks_event *ev, const char *path);

@@ -30,7 +30,9 @@ KS_API const char *ks_severity_name(ks_severity s); /* "info".."critical" */
 /* Parses Sigma levels too ("informational"); -1 when unknown. */
 KS_API int ks_severity_parse(const char *s);
 
-/* One piece of evidence: a record in a file. */
+/* One piece of evidence: a record in a file, with the context a responder
+ * needs from the record itself (the field schema's canonical fields: NULL
+ * when the record has none). */
 typedef struct ks_evidence {
     const char *path;
     const char *format;
@@ -38,6 +40,13 @@ typedef struct ks_evidence {
     uint64_t line;     /* 0 = none */
     uint64_t offset;   /* UINT64_MAX = none */
     int64_t time;      /* KS_TIME_NONE if unknown */
+    const char *host;        /* host.name: the machine that logged it */
+    const char *channel;     /* log.channel: Security, SignInLogs, ... */
+    const char *event_id;    /* event.code: Windows EventID */
+    const char *record_id;   /* event.record_id: EventRecordID, audit record id */
+    const char *user;        /* user.name: the acting user */
+    const char *target_user; /* user.target.name: the account acted on */
+    const char *source;      /* source.ip: where it came from */
 } ks_evidence;
 
 /* A name/value pair: a matched field, or a free-form detail. */

@@ -5,11 +5,11 @@
  * `kensa cloud probe URL... | --targets FILE`: anonymous listing/read probe
  * of Azure Blob containers and S3 buckets (cloud_probe.c).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "detect/cloud_probe.h"
 
 const char *const cmd_cloud_usage =
     "usage: kensa cloud audit [hunt options] PATH...\n"
@@ -18,16 +18,17 @@ const char *const cmd_cloud_usage =
     "probe: anonymous list/read test of container or bucket URLs; options:\n"
     "  --targets FILE       one URL per line (# comments)\n"
     "  --concurrency N      targets in parallel (8)\n"
-    "  --timeout SECONDS    per request (20)\n"
+    "  --timeout TIME       per request (20s; a bare number is seconds)\n"
     "  --retries N          on throttling and transport errors, with backoff (3)\n"
-    "  --rate R             requests per second overall (unlimited)\n"
+    "  --rate R             requests per second overall (0: unlimited)\n"
     "  --max-pages N        listing pages per target (50)\n"
     "  --page-size N        objects per page (1000)\n"
     "  --fetch-sample N     download N objects per listable target (0: never)\n"
     "  --sample-dir DIR     where samples go (kensa-samples)\n"
     "  --provider azure|s3  do not guess from the host name\n"
     "  --insecure           skip TLS verification (emulators only)\n"
-    "  --json FILE, --csv FILE, --ocsf FILE, --html FILE, --force, -q\n";
+    "  --json FILE, --csv FILE, --ocsf FILE, --html FILE, --force, -q\n"
+    "Each probe option is also the option probe.NAME (kensa help options).\n";
 
 static int audit(int argc, char **argv)
 {
@@ -36,124 +37,130 @@ static int audit(int argc, char **argv)
     return cli_hunt_main(argc, argv, "cloud audit", fixed);
 }
 
+static int add_url(char ***urls, size_t *n, size_t *cap, const char *u);
+
 static int read_targets(const char *file, char ***urls, size_t *n, size_t *cap)
 {
     FILE *fp = fopen(file, "r");
     char line[4096];
+    int rc = 0;
     if (!fp) {
         cli_error("cloud probe", "cannot read %s", file);
         return -1;
     }
-    while (fgets(line, sizeof line, fp)) {
+    while (rc == 0 && fgets(line, sizeof line, fp)) {
         char *s = line;
         while (*s == ' ' || *s == '\t')
             s++;
         s[strcspn(s, "\r\n")] = 0;
-        if (!*s || *s == '#')
-            continue;
-        if (*n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 64;
-            char **nu = realloc(*urls, nc * sizeof *nu);
-            if (!nu)
-                break;
-            *urls = nu;
-            *cap = nc;
-        }
-        (*urls)[(*n)++] = strdup(s);
+        if (*s && *s != '#')
+            rc = add_url(urls, n, cap, s);
     }
     fclose(fp);
+    return rc;
+}
+
+/* probe's flags: each sets a probe.* option (kensa help options) or is
+ * handled here (key NULL). */
+static const struct probe_flag {
+    const char *name;
+    const char *key;
+    int has_arg;
+} probe_flags[] = {
+    {"targets", NULL, 1},          {"concurrency", "probe.concurrency", 1},
+    {"timeout", "probe.timeout", 1}, {"retries", "probe.retries", 1},
+    {"rate", "probe.rate", 1},     {"max-pages", "probe.max_pages", 1},
+    {"page-size", "probe.page_size", 1}, {"fetch-sample", "probe.fetch_sample", 1},
+    {"sample-dir", "probe.sample_dir", 1}, {"provider", "probe.provider", 1},
+    {"insecure", "probe.insecure", 0}, {"force", "output.force", 0},
+    {"json", NULL, 1},
+    {"csv", NULL, 1},              {"ocsf", NULL, 1},
+    {"html", NULL, 1},             {"quiet", NULL, 0},
+};
+#define NPROBE_FLAGS (sizeof probe_flags / sizeof probe_flags[0])
+
+static int add_url(char ***urls, size_t *n, size_t *cap, const char *u)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        char **nu = realloc(*urls, nc * sizeof *nu);
+        if (!nu)
+            return -1;
+        *urls = nu;
+        *cap = nc;
+    }
+    if (!((*urls)[*n] = strdup(u)))
+        return -1;
+    (*n)++;
     return 0;
 }
 
 static int probe(int argc, char **argv)
 {
-    cloud_probe_opts o;
+    struct option lo[NPROBE_FLAGS + 1];
     cli_run run;
     ks_engine *e = NULL;
     char **urls = NULL;
     size_t n = 0, cap = 0;
-    int status = KS_EXIT_ERRORS;
-    bool force = false;
-    ks__cloud_probe_defaults(&o);
+    int status = KS_EXIT_ERRORS, c;
     memset(&run, 0, sizeof run);
+    memset(lo, 0, sizeof lo);
     run.cmd = "cloud probe";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define ARG(name) (!strcmp(a, name) && v && (i++, 1))
-        if (ARG("--targets")) {
+    for (size_t i = 0; i < NPROBE_FLAGS; i++)
+        lo[i] = (struct option){probe_flags[i].name, probe_flags[i].has_arg ? required_argument : no_argument,
+                                NULL, 256 + (int)i};
+    if (ks_engine_new(&e) != KS_OK)
+        goto out;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":q", lo, NULL)) != -1) {
+        if (c == 'q') {
+            run.quiet = true;
+            continue;
+        }
+        if (c < 256) {
+            cli_error(run.cmd, "%s option '%s' (see 'kensa help cloud')",
+                      c == ':' ? "missing value for" : "unknown", argv[optind - 1]);
+            goto out;
+        }
+        const struct probe_flag *f = &probe_flags[c - 256];
+        const char *v = f->has_arg ? optarg : "true";
+        if (f->has_arg && v[0] == '-' && v[1]) {
+            cli_error(run.cmd, "--%s needs a value, got the option '%s'", f->name, v);
+            goto out;
+        }
+        if (f->key) {
+            if (ks_engine_set(e, f->key, v) != KS_OK) {
+                cli_error(run.cmd, "%s", ks_engine_errmsg(e));
+                goto out;
+            }
+        } else if (!strcmp(f->name, "targets")) {
             if (read_targets(v, &urls, &n, &cap) != 0)
                 goto out;
-        } else if (ARG("--concurrency")) {
-            o.concurrency = atoi(v);
-        } else if (ARG("--timeout")) {
-            o.timeout_ms = (long)(strtod(v, NULL) * 1000);
-        } else if (ARG("--retries")) {
-            o.retries = atoi(v);
-        } else if (ARG("--rate")) {
-            o.rate = strtod(v, NULL);
-        } else if (ARG("--max-pages")) {
-            o.max_pages = atoi(v);
-        } else if (ARG("--page-size")) {
-            o.page_size = atoi(v);
-        } else if (ARG("--fetch-sample")) {
-            o.fetch_sample = atoi(v);
-        } else if (ARG("--sample-dir")) {
-            o.sample_dir = v;
-        } else if (ARG("--provider")) {
-            o.provider = v;
-        } else if (ARG("--json")) {
-            cli_add_output(&run, "jsonl", v);
-        } else if (ARG("--csv")) {
-            cli_add_output(&run, "csv", v);
-        } else if (ARG("--ocsf")) {
-            cli_add_output(&run, "ocsf", v);
-        } else if (ARG("--html")) {
-            cli_add_output(&run, "html", v);
-        } else if (!strcmp(a, "--force")) {
-            force = true;
-        } else if (!strcmp(a, "--insecure")) {
-            o.insecure = true;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+        } else if (!strcmp(f->name, "quiet")) {
             run.quiet = true;
-        } else if (a[0] == '-') {
-            cli_error("cloud probe", "unknown or incomplete option '%s' (see 'kensa help cloud')", a);
+        } else if (cli_add_output(&run, !strcmp(f->name, "json") ? "jsonl" : f->name, v) != 0) {
             goto out;
-        } else {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                char **nu = realloc(urls, nc * sizeof *nu);
-                if (!nu)
-                    goto out;
-                urls = nu;
-                cap = nc;
-            }
-            urls[n++] = strdup(a);
         }
-#undef ARG
     }
+    for (; optind < argc; optind++)
+        if (add_url(&urls, &n, &cap, argv[optind]) != 0)
+            goto out;
     if (!n) {
         cli_error("cloud probe", "no URLs to probe");
         goto out;
     }
-    if (o.concurrency <= 0 || o.timeout_ms <= 0 || o.max_pages <= 0 || o.page_size <= 0 || o.retries < 0) {
-        cli_error("cloud probe", "concurrency, timeout, max-pages and page-size must be positive");
-        goto out;
-    }
-    if (ks_engine_new(&e) != KS_OK)
-        goto out;
-    /* nothing to walk: the run only folds the probe's findings into a
-     * sorted report, so no detector needs to start */
-    static const char *const off[] = {"sigma", "identity", "exchange", "yara", "ioc", "cloud"};
-    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+    /* nothing to walk: the run only sorts the probe's findings for the
+     * outputs, so no detector needs to start */
+    ks_plugin_info pi;
+    for (size_t i = 0; ks_plugin_at(KS_PLUGIN_DETECTOR, i, &pi) == KS_OK; i++) {
         char key[64];
-        snprintf(key, sizeof key, "detector.%s", off[i]);
+        snprintf(key, sizeof key, "detector.%s", pi.name);
         ks_engine_set(e, key, "false");
     }
-    if (force)
-        ks_engine_set(e, "output.force", "true");
     if (cli_open_outputs(e, &run) != 0)
         goto out;
-    ks__cloud_probe(e, (const char *const *)urls, n, &o, run.quiet ? NULL : stdout);
+    ks_engine_probe(e, (const char *const *)urls, n, run.quiet ? NULL : stdout);
     ks_engine_run(e);
     status = cli_finish(e, &run);
 out:

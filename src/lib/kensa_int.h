@@ -23,6 +23,16 @@
 
 typedef struct ks_worker ks_worker;
 
+/* ---- the field schema (engine/fields.def, fields.c) ---------------------------- */
+enum {
+#define KS_FIELD(id, name, doc) KS_F_##id,
+#define KS_ALT(id, source, name)
+#include "engine/fields.def"
+#undef KS_ALT
+#undef KS_FIELD
+    KS_F_COUNT
+};
+
 /* ---- events (reader side) --------------------------------------------------- */
 struct ks_event {
     ks_field *fields;     /* owned by the worker, grown as needed */
@@ -35,6 +45,8 @@ struct ks_event {
     ks_arena *arena;      /* scratch reset before each event: unescaped text */
     uint32_t dropped;     /* fields refused (field cap, full symbol table):
                              the engine reports the record, rules may miss */
+    bool finished;        /* canon[] filled by ks__event_finish */
+    uint32_t canon[KS_F_COUNT]; /* per canonical field: index + 1 of its value, 0 = none */
 };
 
 void ks__event_reset(ks_event *ev);
@@ -44,6 +56,32 @@ void ks__event_reset(ks_event *ev);
 int ks__event_add(ks_event *ev, ks_sym name, const ks_value *v);
 int ks__event_add_named(ks_event *ev, const char *name, size_t n, const ks_value *v);
 int ks__event_add_str(ks_event *ev, const char *name, size_t n, const char *s, size_t sn);
+/* Resolves the canonical fields of a filled event (one pass; the engine
+ * calls it after every input next(), a tool that fills events by hand may). */
+void ks__event_finish(ks_event *ev);
+/* The same resolution into out (index + 1 per canonical field, 0 = none)
+ * without touching ev: copied when ev is finished, computed otherwise. */
+void ks__event_canon(const ks_event *ev, uint32_t out[KS_F_COUNT]);
+/* The value of canonical field KS_F_x: the best-ranked alternate the event
+ * has (fields.def order), NULL if none. Borrowed from the event. */
+const ks_value *ks__field(const ks_event *ev, int f);
+/* The same as a string slice; {NULL, 0} when absent or not a string, p ""
+ * when present but empty. */
+ks_slice ks__field_str(const ks_event *ev, int f);
+/* The source tag ("windows", "w3c", "exchange", "canonical", ...) of the
+ * alternate that gave field f its value, NULL if absent. */
+const char *ks__field_source(const ks_event *ev, int f);
+const char *ks__field_name(int f);        /* "host.name"; NULL out of range */
+int ks__field_find(const char *name);     /* KS_F_x of a canonical name, -1 */
+/* KS_F_x when the symbol is a canonical name, else -1. */
+int ks__field_of_sym(const ks_symtab *t, ks_sym name);
+/* Is the symbol a name (canonical or alternate) of field f? */
+bool ks__field_sym_is(const ks_symtab *t, ks_sym name, int f);
+/* The symbol table classifier of the schema (ctx unused), and a symbol
+ * table that has it: every table whose events are read through the schema
+ * (the engine's; tools and tests that intern by hand). */
+uint32_t ks__fields_classify(void *ctx, const char *s, size_t n);
+ks_symtab *ks__symtab_new_schema(void);
 #define KS_EVENT_MAX_FIELDS 65536
 /* Appends v as text (binary as lowercase hex, times RFC 3339). */
 int ks__buf_add_value(ks_buf *b, const ks_value *v);
@@ -248,6 +286,12 @@ struct ks_worker {
     ks_stats stats;          /* folded into the engine's at the end */
 };
 
+/* The one way to set up a worker outside the pool (tools, tests, the public
+ * ks_engine_read_file) and inside it: its interner cache, per-event arena
+ * and the event it fills. KS_ENOMEM leaves w released. */
+int ks__worker_init(ks_worker *w, ks_engine *e, int id);
+void ks__worker_release(ks_worker *w); /* NULL members are fine */
+
 /* Reports a located diagnostic (thread-safe). Errors count toward exit 2. */
 void ks__diag(ks_engine *e, ks_diag_level lvl, int code, const char *component,
               const ks_loc *loc, const char *fmt, ...) KS_PRINTF(6, 7);
@@ -261,6 +305,7 @@ int ks__emit(ks_engine *e, const ks_finding *f);
  * with no default), ks__opt_int (INT, SIZE in bytes), ks__opt_double,
  * ks__opt_bool, ks__opt_duration (ns). List options ("rules") come as n
  * values, owned by the engine. Strings live until the engine is freed.
+ * e may be NULL (scalars only): the registry's defaults.
  * NEEDSWORK: calls written before the registry passed a default as a third
  * argument; it is accepted and ignored (the row's default wins). */
 const char *ks__opt_(const ks_engine *e, const char *key);
@@ -282,7 +327,10 @@ ks_arena *ks__engine_arena(ks_engine *e);
 const char *ks__rules_dir(const ks_engine *e);
 /* Sets the message returned by ks_engine_errmsg. */
 void ks__seterr(ks_engine *e, const char *fmt, ...) KS_PRINTF(2, 3);
-/* Fills a ks_evidence from an event. */
+/* Fills a ks_evidence from an event: where (path, record, line, offset,
+ * time) and the context of the schema (host, channel, event id, record id,
+ * user, target user, source address; interned, valid for the engine's
+ * life). */
 void ks__evidence_from_event(ks_evidence *ev, const ks_event *e);
 
 /* Sorted findings (outputs). */

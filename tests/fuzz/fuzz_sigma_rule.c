@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *ph[] = {"admins=root,Administrator"};
 
     if (!syms)
-        syms = ks__symtab_new();
+        syms = ks__symtab_new_schema();
     if (!syms || sg__ruleset_new(syms, NULL, NULL, &rs) != KS_OK)
         return 0;
     rs->placeholders = ph;

@@ -7,14 +7,18 @@
 # sorted, volatile members dropped, lines sorted — and compared with the
 # case's expected.jsonl. UPDATE_GOLDEN=1 rewrites expected.jsonl for review
 # (git diff). Prints a diff for each failure and "N passed, N failed".
+# A case whose command prints no finding at all fails unless its
+# expected.jsonl is empty too (diff catches it).
 BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 KENSA=${KENSA:-$ROOT/$BUILD/kensa}
 export KENSA
 P=0; F=0
+# Without jq nothing is compared: that is a skip run.sh refuses (tag
+# "tool": make deps installs jq), never a pass.
 if ! command -v jq >/dev/null 2>&1; then
-    echo "SKIP golden: jq not installed"
-    echo "0 passed, 0 failed"
+    echo "SKIP [tool] golden: jq not installed"
+    echo "0 passed, 0 failed, 1 skipped"
     exit 0
 fi
 # Drops what legitimately changes between runs (emission order, timings).

@@ -50,10 +50,11 @@ def check(ok, what):
         print("FAIL", what)
 
 
-def skip(what):
+def skip(tag, what):
+    """tag: tests/expected-skips ("tool", "corpus", "corpus-file")."""
     global skipped
     skipped += 1
-    print("SKIP", what)
+    print("SKIP [%s] %s" % (tag, what))
 
 
 def run(args, env=None):
@@ -78,11 +79,12 @@ def validate_stix(bundle):
     try:
         import jsonschema
     except ImportError:
-        skip("STIX schemas: python3-jsonschema missing")
+        skip("tool", "STIX schemas: python3-jsonschema missing")
         return
     root = os.path.join(CORPUS, "stix2-json-schemas", "schemas")
     if not os.path.isdir(root):
-        skip("STIX schemas: ../shared/corpus/stix2-json-schemas missing")
+        skip("corpus" if not os.path.isdir(CORPUS or "") else "corpus-file",
+             "STIX schemas: ../shared/corpus/stix2-json-schemas missing")
         return
     store = schemas(root)
     by_type = {}
@@ -111,11 +113,12 @@ def validate_sarif(log):
     try:
         import jsonschema
     except ImportError:
-        skip("SARIF schema: python3-jsonschema missing")
+        skip("tool", "SARIF schema: python3-jsonschema missing")
         return
     p = os.path.join(CORPUS, "sarif-schema", "sarif-schema-2.1.0.json")
     if not os.path.isfile(p):
-        skip("SARIF schema: ../shared/corpus/sarif-schema missing")
+        skip("corpus" if not os.path.isdir(CORPUS or "") else "corpus-file",
+             "SARIF schema: ../shared/corpus/sarif-schema missing")
         return
     with open(p) as f:
         s = json.load(f)

@@ -2,6 +2,7 @@
  * Test runner: see harness.h. */
 #include "harness.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -12,6 +13,9 @@
 static struct { const char *name; ks_test_fn fn; } tests[MAX_TESTS];
 static int ntests;
 int ks_test_failed_checks;
+int ks_test_checks;
+static const char *current;  /* name of the running test */
+static int skipped_now;      /* the running test called ks_test_skip */
 static char tmpdir[256];
 static char **owned;        /* strings handed to tests, freed at exit */
 static size_t nowned;
@@ -113,6 +117,18 @@ int ks_test_run(const char *cmd, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+void ks_test_skip(const char *tag, const char *fmt, ...)
+{
+    va_list ap;
+    printf("SKIP [%s] %s: ", tag, current ? current : "?");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+    skipped_now = 1;
+}
+
 static void cleanup(void)
 {
     for (size_t i = 0; i < nowned; i++)
@@ -128,21 +144,32 @@ static void cleanup(void)
 
 int main(int argc, char **argv)
 {
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     const char *only = argc > 1 ? argv[1] : NULL;
     atexit(cleanup);
     for (int i = 0; i < ntests; i++) {
         if (only && strcmp(only, tests[i].name) != 0)
             continue;
         int before = ks_test_failed_checks;
+        current = tests[i].name;
+        ks_test_checks = 0;
+        skipped_now = 0;
         tests[i].fn();
-        if (ks_test_failed_checks == before) {
-            passed++;
-        } else {
+        fflush(stdout);
+        if (ks_test_failed_checks != before) {
             failed++;
             fprintf(stderr, "FAIL %s\n", tests[i].name);
+        } else if (skipped_now) {
+            skipped++;
+        } else if (ks_test_checks == 0) {
+            /* returned without checking anything: that is not a pass */
+            failed++;
+            fprintf(stderr, "FAIL %s: no CHECK ran (call ks_test_skip when it cannot run)\n",
+                    tests[i].name);
+        } else {
+            passed++;
         }
     }
-    printf("%d passed, %d failed\n", passed, failed);
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }

@@ -2,7 +2,13 @@
  *
  * A tiny unit-test harness (yara test-rules.c spirit): TEST(name) registers a
  * function, CHECK* macros print file:line on failure and keep going, main()
- * (harness.c) runs every test and prints "N passed, N failed".
+ * (harness.c) runs every test and prints "N passed, N failed, N skipped".
+ *
+ * A test passes only when it ran at least one CHECK and none failed: a test
+ * that returns early without checking anything fails ("no CHECK ran"), so
+ * it cannot pass by doing nothing. A test that cannot run calls
+ * ks_test_skip() and returns; tests/run.sh fails the suite on a skip whose
+ * tag is not expected in this environment (tests/expected-skips).
  *
  * Test data: ks_test_tmpdir() gives a fresh directory per test binary;
  * ks_test_corpus() returns the ../shared/corpus path or NULL (skip cleanly).
@@ -18,6 +24,13 @@
 typedef void (*ks_test_fn)(void);
 void ks_test_register(const char *name, ks_test_fn fn);
 extern int ks_test_failed_checks;
+extern int ks_test_checks; /* CHECKs run by the current test */
+
+/* Marks the running test skipped and says why on a line
+ * "SKIP [tag] test: why". tag names the missing thing, from
+ * tests/expected-skips ("corpus": ../shared/corpus absent, "npm", "tool",
+ * ...). Failed CHECKs before the skip still fail the test. Return after. */
+void ks_test_skip(const char *tag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define TEST(name)                                                         \
     static void test_##name(void);                                         \
@@ -29,6 +42,7 @@ extern int ks_test_failed_checks;
 
 #define CHECK(cond)                                                        \
     do {                                                                   \
+        ks_test_checks++;                                                  \
         if (!(cond)) {                                                     \
             fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,         \
                     __LINE__, #cond);                                      \
@@ -38,6 +52,7 @@ extern int ks_test_failed_checks;
 
 #define CHECK_INT(a, b)                                                    \
     do {                                                                   \
+        ks_test_checks++;                                                  \
         long long va_ = (long long)(a), vb_ = (long long)(b);              \
         if (va_ != vb_) {                                                  \
             fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n",    \
@@ -48,6 +63,7 @@ extern int ks_test_failed_checks;
 
 #define CHECK_STR(a, b)                                                    \
     do {                                                                   \
+        ks_test_checks++;                                                  \
         const char *sa_ = (a), *sb_ = (b);                                 \
         if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                       \
             fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n",      \

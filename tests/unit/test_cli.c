@@ -124,7 +124,7 @@ TEST(unreadable_directory_reported)
     if (geteuid() == 0) {
         /* root reads everything: drop to nobody so permissions apply. */
         if (system("command -v setpriv >/dev/null") != 0 || !getcwd(cwd, sizeof cwd)) {
-            printf("SKIP unreadable_directory_reported: root without setpriv\n");
+            ks_test_skip("tool", "root without setpriv");
             return;
         }
         /* run a copy from the (world-readable) temp dir: the checkout may

@@ -304,7 +304,7 @@ static probe_out probe(const char *const *urls, size_t n, const char *provider)
 {
     probe_out o = {NULL, NULL, 0};
     cloud_probe_opts opt;
-    ks__cloud_probe_defaults(&opt);
+    ks__cloud_probe_options(NULL, &opt);
     opt.timeout_ms = 1000;
     opt.retries = 3;
     opt.concurrency = 4;
@@ -399,14 +399,14 @@ TEST(probe_azurite)
     char cmd[4096], *out = NULL;
     const char *npm = "build/npm";
     if (system("command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1") != 0) {
-        printf("SKIP probe_azurite: no node/npm\n");
+        ks_test_skip("npm", "no node/npm");
         return;
     }
     snprintf(cmd, sizeof cmd, "test -x %s/node_modules/.bin/azurite-blob && test -d %s/node_modules/@azure/storage-blob || "
              "timeout 240 npm install --prefix %s --no-audit --no-fund azurite@3 @azure/storage-blob@12 >/dev/null 2>&1",
              npm, npm, npm);
     if (system(cmd) != 0) {
-        printf("SKIP probe_azurite: npm could not install azurite\n");
+        ks_test_skip("npm-install", "npm could not install azurite");
         return;
     }
     int port = free_port();
@@ -465,13 +465,13 @@ TEST(probe_s3rver_open_bucket)
     char cmd[4096], *out = NULL;
     const char *npm = "build/npm";
     if (system("command -v npm >/dev/null 2>&1") != 0) {
-        printf("SKIP probe_s3rver: no npm\n");
+        ks_test_skip("npm", "probe_s3rver: no npm");
         return;
     }
     snprintf(cmd, sizeof cmd, "test -x %s/node_modules/.bin/s3rver || timeout 240 npm install --prefix %s --no-audit "
              "--no-fund s3rver@3 >/dev/null 2>&1", npm, npm);
     if (system(cmd) != 0) {
-        printf("SKIP probe_s3rver: npm could not install s3rver\n");
+        ks_test_skip("npm-install", "probe_s3rver: npm could not install s3rver");
         return;
     }
     int port = free_port();
@@ -497,7 +497,7 @@ TEST(probe_s3rver_open_bucket)
         const char *urls[1] = {url};
         probe_out o = {NULL, NULL, 0};
         cloud_probe_opts opt;
-        ks__cloud_probe_defaults(&opt);
+        ks__cloud_probe_options(NULL, &opt);
         opt.provider = "s3";
         opt.page_size = 1000;
         size_t len = 0;

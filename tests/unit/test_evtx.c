@@ -245,7 +245,10 @@ TEST(flipped_bits_and_bad_template_offset)
         p[i] ^= (unsigned char)(1u << (i % 8));
     const char *noisy = ks_test_write("noisy.evtx", p, n);
     got = count_records(noisy, &warn);
-    CHECK(got >= 0);
+    printf("INFO evtx bit flips every 997 bytes: %d of 300 records read, %d warnings\n", got, warn);
+    /* measured 280 read, 7 warnings: most survive, and the damage is said */
+    CHECK(got >= 250 && got <= 300);
+    CHECK(warn >= 1);
     free(p);
 }
 

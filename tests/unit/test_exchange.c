@@ -354,7 +354,7 @@ TEST(corpus_samples_parse_cleanly)
 {
     const char *c = ks_test_corpus();
     if (!c) {
-        printf("SKIP corpus: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus");
         return;
     }
     static const struct {
@@ -371,7 +371,7 @@ TEST(corpus_samples_parse_cleanly)
         snprintf(path, sizeof path, "%s/%s", c, files[i].rel);
         char *p = slurp(path, &n);
         if (!p) {
-            printf("SKIP corpus: %s missing\n", files[i].rel);
+            ks_test_skip("corpus-file", "%s missing", files[i].rel);
             continue;
         }
         const char *base = strrchr(files[i].rel, '/') + 1;
@@ -451,7 +451,7 @@ TEST(corpus_mordor_proxylogon_and_tunna)
     const char *c = ks_test_corpus();
     char path[1024];
     if (!c) {
-        printf("SKIP corpus: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus");
         return;
     }
     static const char *const mordor[] = {"ohyeah.aspx", "cmd /c whoami",
@@ -622,7 +622,7 @@ TEST(corpus_sigmahq_web_rules_on_fixture)
     char rules[1024];
     FILE *fp = fopen(ev, "r");
     if (!c || !fp) {
-        printf("SKIP sigmahq-web: no corpus or not run from the source tree\n");
+        ks_test_skip("corpus", "no corpus or not run from the source tree");
         if (fp)
             fclose(fp);
         return;

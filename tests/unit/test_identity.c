@@ -289,7 +289,7 @@ static void corpus_case(const char *label, const char *rel, bool expect_attack)
 TEST(corpus_recall_and_false_positives)
 {
     if (!ks_test_corpus()) {
-        printf("SKIP identity corpus: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus");
         return;
     }
     corpus_case("kerberos spray", "evtx-attack-samples/Credential Access/kerberos_pwd_spray_4771.evtx", true);

@@ -337,7 +337,7 @@ TEST(corpus_lists_load)
 {
     const char *corpus = ks_test_corpus();
     if (!corpus) {
-        printf("SKIP corpus_lists_load: ../shared/corpus not found\n");
+        ks_test_skip("corpus", "../shared/corpus not found");
         return;
     }
     char iocs_dir[1024], release[1024];

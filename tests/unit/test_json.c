@@ -11,7 +11,7 @@ static ks_arena *arena;
 static void ev_init(ks_event *ev)
 {
     if (!syms) {
-        syms = ks__symtab_new();
+        syms = ks__symtab_new_schema();
         arena = ks__arena_new(4096, 0);
     }
     free(ev->fields); /* the previous use of this event */

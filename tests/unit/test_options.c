@@ -184,3 +184,19 @@ TEST(config_md_is_the_registry)
     free(doc);
     free(gen);
 }
+
+/* The kensa command is built on the public API alone (Makefile: no
+ * -Isrc/lib for src/cli): no object of it refers to an internal symbol. */
+TEST(cli_uses_the_public_api_only)
+{
+    char cmd[512], *out = NULL;
+    snprintf(cmd, sizeof cmd, "nm -u %s/obj/src/cli/*.o | grep -c ' ks__' ; nm -u %s/obj/src/cli/*.o | grep -c ' ks_'",
+             ks_test_build(), ks_test_build());
+    ks_test_run(cmd, &out);
+    int internal = -1, public_ = -1;
+    CHECK(out && sscanf(out, "%d %d", &internal, &public_) == 2);
+    CHECK_INT(internal, 0);
+    CHECK(public_ > 20);
+    free(out);
+    CHECK_INT(ks_test_run("grep -l 'kensa_int.h\\|#include \"detect/\\|#include \"input/\\|#include \"core/' src/cli/*", NULL), 1);
+}

@@ -55,7 +55,7 @@ static sg_ruleset *ruleset(const char *yaml, diags *d, const char *const *ph, si
 {
     sg_ruleset *rs = NULL;
     if (!syms)
-        syms = ks__symtab_new();
+        syms = ks__symtab_new_schema();
     if (sg__ruleset_new(syms, on_diag, d, &rs) != KS_OK)
         return NULL;
     rs->placeholders = ph;
@@ -620,7 +620,7 @@ TEST(load_directory_tree_and_rules_check)
     diags d = {0};
     sg_ruleset *rs = NULL;
     if (!syms)
-        syms = ks__symtab_new();
+        syms = ks__symtab_new_schema();
     CHECK_INT(sg__ruleset_new(syms, on_diag, &d, &rs), KS_OK);
     char maps[600];
     snprintf(maps, sizeof maps, "%s/mappings", dir);

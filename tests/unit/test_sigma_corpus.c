@@ -8,7 +8,7 @@
  *    labelled with the rule that must fire on it;
  *  - RECALL (EVTX attack samples): every sample should raise at least one
  *    Sigma finding, and the technique in its name when it has one; needs
- *    the "evtx" input (SKIP until it is registered).
+ *    the "evtx" input.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -61,10 +61,10 @@ static void print_load(const char *name, const sg_ruleset *rs)
 TEST(load_sigmahq_windows_and_cloud)
 {
     if (!corpus_sub("sigma/rules")) {
-        printf("SKIP load_sigmahq: no corpus\n");
+        ks_test_skip("corpus", "no corpus");
         return;
     }
-    ks_symtab *syms = ks__symtab_new();
+    ks_symtab *syms = ks__symtab_new_schema();
     const char *win[] = {"sigma/rules/windows"}, *cloud[] = {"sigma/rules/cloud"};
     const char *all[] = {"sigma/rules", "sigma/rules-emerging-threats", "sigma/rules-threat-hunting",
                          "sigma/rules-compliance", "sigma/rules-placeholder"};
@@ -125,12 +125,12 @@ TEST(recall_regression_data)
 {
     const char *labels = corpus_sub("sigma/regression_labels.tsv");
     if (!labels) {
-        printf("SKIP recall_regression_data: no corpus\n");
+        ks_test_skip("corpus", "no corpus");
         return;
     }
     char lpath[1024];
     snprintf(lpath, sizeof lpath, "%s", labels);
-    ks_symtab *syms = ks__symtab_new();
+    ks_symtab *syms = ks__symtab_new_schema();
     const char *trees[] = {"sigma/rules", "sigma/rules-emerging-threats", "sigma/rules-threat-hunting"};
     sg_ruleset *rs = load_tree(syms, trees, 3);
     hits h, h2;
@@ -240,11 +240,7 @@ TEST(recall_evtx_attack_samples)
 {
     const char *dir = corpus_sub("evtx-attack-samples");
     if (!dir) {
-        printf("SKIP recall_evtx_attack_samples: no corpus\n");
-        return;
-    }
-    if (!ks__input_find("evtx")) {
-        printf("SKIP recall_evtx_attack_samples: no evtx input registered yet\n");
+        ks_test_skip("corpus", "no corpus");
         return;
     }
     char sdir[1024], rules[1024];
@@ -258,7 +254,7 @@ TEST(recall_evtx_attack_samples)
         ks_engine_set(e, "rules", rules);
     }
     /* the same rules, to read their tactic tags */
-    ks_symtab *tsyms = ks__symtab_new();
+    ks_symtab *tsyms = ks__symtab_new_schema();
     sg_ruleset *trs = load_tree(tsyms, trees, 3);
     ks_engine_set(e, "findings.max_per_rule", "100000");
     ks_engine_add_path(e, sdir);
@@ -275,7 +271,7 @@ TEST(recall_evtx_attack_samples)
         const char *name = strrchr(line, '/');
         name = name ? name + 1 : line;
         char techn[16] = "";
-        const char *tp = strstr(name, "T1");
+        const char *tp = strcasestr(name, "t1"); /* "..._t1098.evtx" and "T1186_..." */
         if (tp && strlen(tp) >= 5 && tp[2] >= '0' && tp[2] <= '9')
             snprintf(techn, sizeof techn, "%.5s", tp);
         /* the tactic is the sample's folder: "Credential Access" -> credential-access */
@@ -300,7 +296,7 @@ TEST(recall_evtx_attack_samples)
                 continue;
             any = true;
             for (size_t k = 0; k < fd->ntechniques; k++)
-                tech |= techn[0] && strncmp(fd->techniques[k], techn, 5) == 0;
+                tech |= techn[0] && strncasecmp(fd->techniques[k], techn, 5) == 0;
             const sg_rule *r = trs && tactic[0] ? sg__rule_find(trs, fd->rule_id) : NULL;
             for (size_t k = 0; r && k < r->ntags; k++)
                 tac |= strncasecmp(r->tags[k], "attack.", 7) == 0 &&
@@ -320,8 +316,14 @@ TEST(recall_evtx_attack_samples)
            afiles ? 100.0 * adetected / afiles : 0.0, tdetected, tfiles);
     sg__ruleset_free(trs);
     ks__symtab_free(tsyms);
+    /* measured 217/277 files, 116/260 tactics, 1/5 named techniques:
+     * thresholds a little under, so a drop fails */
     CHECK(files > 200);
-    CHECK(detected * 2 >= files);
+    CHECK(detected * 100 >= files * 75);
+    CHECK(afiles > 200);
+    CHECK(adetected * 100 >= afiles * 40);
+    CHECK(tfiles >= 5);
+    CHECK(tdetected * 5 >= tfiles);
     ks_engine_free(e);
 }
 
@@ -355,7 +357,7 @@ TEST(spray_rules_on_mordor)
 {
     const char *c = corpus_sub("otrf-security-datasets/extracted/purplesharp_ad_playbook_I");
     if (!c) {
-        printf("SKIP spray_rules_on_mordor: no corpus\n");
+        ks_test_skip("corpus", "no corpus");
         return;
     }
     char spray[1024], proxy[1024], accounts[1024] = "";

@@ -66,7 +66,7 @@ static void run(const char *rules, const tev *evs, size_t n, captured *out)
     void *ws[2] = {NULL, NULL};
     memset(out, 0, sizeof *out);
     if (!syms)
-        syms = ks__symtab_new();
+        syms = ks__symtab_new_schema();
     sg__ruleset_new(syms, NULL, NULL, &rs);
     sg__map_load_mem(rs, mapping, sizeof mapping - 1, "m.yml");
     sg__ruleset_load_mem(rs, rules, strlen(rules), "corr.yml");
@@ -289,7 +289,7 @@ TEST(bad_correlations)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sg_ruleset *rs = NULL;
         if (!syms)
-            syms = ks__symtab_new();
+            syms = ks__symtab_new_schema();
         sg__ruleset_new(syms, NULL, NULL, &rs);
         sg__ruleset_load_mem(rs, bad[i], strlen(bad[i]), "bad.yml");
         CHECK_INT(rs->failed, 1);

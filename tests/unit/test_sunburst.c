@@ -174,13 +174,13 @@ TEST(corpus_passive_dns)
     const char *c = ks_test_corpus();
     char path[1024], line[512];
     if (!c) {
-        printf("SKIP corpus_passive_dns: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus");
         return;
     }
     snprintf(path, sizeof path, "%s/sunburst-dns/uniq-hostnames.txt", c);
     FILE *f = fopen(path, "r");
     if (!f) {
-        printf("SKIP corpus_passive_dns: %s missing\n", path);
+        ks_test_skip("corpus-file", "%s missing", path);
         return;
     }
     int n = 0, dec = 0, reg = 0, tim = 0, in_window = 0;

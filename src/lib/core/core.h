@@ -103,6 +103,13 @@ void ks__symtab_free(ks_symtab *t);
  * registration of an alias wins. Lock-free. */
 void ks__symtab_set_alias(ks_symtab *t, ks_sym alias, ks_sym target);
 ks_sym ks__symtab_alias(const ks_symtab *t, ks_sym id);
+/* A classifier sees every new name once, under the table's lock, before the
+ * name is published; what it returns is kept with the name and read back
+ * lock-free (the field schema's classes: engine/fields.c). Set it before
+ * the first intern. */
+typedef uint32_t (*ks_sym_classify_fn)(void *ctx, const char *s, size_t n);
+void ks__symtab_set_classifier(ks_symtab *t, ks_sym_classify_fn fn, void *ctx);
+uint32_t ks__symtab_class(const ks_symtab *t, ks_sym id);
 
 /* Per-thread cache in front of the symtab: no lock on repeat keys. */
 typedef struct ks_symcache ks_symcache;

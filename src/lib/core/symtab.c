@@ -21,6 +21,7 @@ typedef struct sym_entry {
     const char *s;  /* NUL-terminated, in the table's arena */
     size_t n;
     _Atomic ks_sym alias; /* canonical symbol this one stands for, 0 = none */
+    uint32_t cls;         /* the classifier's verdict, written before publication */
 } sym_entry;
 
 struct ks_symtab {
@@ -29,6 +30,8 @@ struct ks_symtab {
     ks_arena *arena;                   /* text storage */
     _Atomic(sym_entry *) pages[NPAGES];/* id -> text; pages never move */
     atomic_uint count;                 /* ids 1..count are published */
+    ks_sym_classify_fn classify;       /* optional, see core.h */
+    void *classify_ctx;
 };
 
 ks_symtab *ks__symtab_new(void)
@@ -100,6 +103,7 @@ ks_sym ks_symtab_intern(ks_symtab *t, const char *s, size_t n)
     *v = next;
     pg[next & (PAGE_SIZE - 1)].s = copy;
     pg[next & (PAGE_SIZE - 1)].n = n;
+    pg[next & (PAGE_SIZE - 1)].cls = t->classify ? t->classify(t->classify_ctx, copy, n) : 0;
     atomic_store(&t->count, next); /* publish after the entry is written */
     id = next;
 out:
@@ -139,6 +143,20 @@ ks_sym ks__symtab_alias(const ks_symtab *t, ks_sym id)
 {
     sym_entry *e = entry(t, id);
     return e ? atomic_load(&e->alias) : 0;
+}
+
+void ks__symtab_set_classifier(ks_symtab *t, ks_sym_classify_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&t->lock);
+    t->classify = fn;
+    t->classify_ctx = ctx;
+    pthread_mutex_unlock(&t->lock);
+}
+
+uint32_t ks__symtab_class(const ks_symtab *t, ks_sym id)
+{
+    sym_entry *e = entry(t, id);
+    return e ? e->cls : 0;
 }
 
 /* ---- per-thread cache ---------------------------------------------------- */

@@ -24,16 +24,27 @@
 #define SAMPLE_MAX ((size_t)8 << 20)
 #define NAMES_KEPT 10
 
-void ks__cloud_probe_defaults(cloud_probe_opts *o)
+void ks__cloud_probe_options(const ks_engine *e, cloud_probe_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->concurrency = 8;
-    o->timeout_ms = 20000;
-    o->connect_ms = 5000;
-    o->retries = 3;
-    o->max_pages = 50;
-    o->page_size = 1000;
-    o->sample_dir = "kensa-samples";
+    o->concurrency = (int)ks__opt_int(e, "probe.concurrency");
+    o->timeout_ms = (long)(ks__opt_duration(e, "probe.timeout") / 1000000);
+    o->connect_ms = (long)(ks__opt_duration(e, "probe.connect_timeout") / 1000000);
+    o->retries = (int)ks__opt_int(e, "probe.retries");
+    o->rate = ks__opt_double(e, "probe.rate");
+    o->max_pages = (int)ks__opt_int(e, "probe.max_pages");
+    o->page_size = (int)ks__opt_int(e, "probe.page_size");
+    o->fetch_sample = (int)ks__opt_int(e, "probe.fetch_sample");
+    o->sample_dir = ks__opt(e, "probe.sample_dir");
+    o->provider = ks__opt(e, "probe.provider");
+    o->insecure = ks__opt_bool(e, "probe.insecure");
+}
+
+int ks_engine_probe(ks_engine *e, const char *const *urls, size_t n, FILE *report)
+{
+    cloud_probe_opts o;
+    ks__cloud_probe_options(e, &o);
+    return ks__cloud_probe(e, urls, n, &o, report);
 }
 
 /* ---- tiny XML helpers -------------------------------------------------------------- */

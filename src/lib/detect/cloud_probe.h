@@ -25,7 +25,8 @@ typedef struct cloud_probe_opts {
     const char *provider;   /* "azure", "s3" or NULL = by host name, else try both */
 } cloud_probe_opts;
 
-void ks__cloud_probe_defaults(cloud_probe_opts *o);
+/* The probe.* options of e (the registry's defaults when e is NULL). */
+void ks__cloud_probe_options(const ks_engine *e, cloud_probe_opts *o);
 /* Probes every URL; prints one status line per target to `report` (may be
  * NULL); emits findings on e. Returns KS_OK (target errors are diagnostics). */
 int ks__cloud_probe(ks_engine *e, const char *const *urls, size_t n, const cloud_probe_opts *o, FILE *report);

@@ -77,34 +77,8 @@ typedef struct xstate {
     ks_arena *arena;        /* evidence paths */
 } xstate;
 
-enum { F_STEM, F_QUERY, F_METHOD, F_STATUS, F_CIP, F_COOKIE, F_USER, F_XFF, F_URLSTEM,
-       F_URLQUERY, F_AUTHUSER, F_ANCHOR, F_CLIENTIP, F_HPMETHOD, F_HPSTATUS, F_EVENTDATA,
-       F_MESSAGE, F_EVENTID, F_TARGETFN, F_IMAGE, F_PARENT, F_CMDLINE, F_PROVIDER, F_PROVIDER2,
-       F_EVTX_ID, F_EVTX_TARGET, F_EVTX_IMAGE, F_EVTX_PARENT, F_EVTX_CMD, F_PARENTCMD,
-       F_EVTX_PARENTCMD, F_XFF2, NF };
-
-static const char *const fnames[NF] = {
-    [F_STEM] = "cs-uri-stem-decoded", [F_QUERY] = "cs-uri-query-decoded",
-    [F_METHOD] = "cs-method", [F_STATUS] = "sc-status", [F_CIP] = "c-ip",
-    [F_COOKIE] = "cs(Cookie)", [F_USER] = "cs-username", [F_XFF] = "X-Forwarded-For",
-    [F_URLSTEM] = "UrlStem", [F_URLQUERY] = "UrlQuery", [F_AUTHUSER] = "AuthenticatedUser",
-    [F_ANCHOR] = "AnchorMailbox", [F_CLIENTIP] = "ClientIpAddress", [F_HPMETHOD] = "Method",
-    [F_HPSTATUS] = "HttpStatus", [F_EVENTDATA] = "EventData", [F_MESSAGE] = "Message",
-    [F_EVENTID] = "EventID", [F_TARGETFN] = "TargetFilename", [F_IMAGE] = "Image",
-    [F_PARENT] = "ParentImage", [F_CMDLINE] = "CommandLine", [F_PROVIDER] = "SourceName",
-    [F_PROVIDER2] = "Event.System.Provider_attributes.Name",
-    [F_EVTX_ID] = "Event.System.EventID", [F_EVTX_TARGET] = "Event.EventData.TargetFilename",
-    [F_EVTX_IMAGE] = "Event.EventData.Image", [F_EVTX_PARENT] = "Event.EventData.ParentImage",
-    [F_EVTX_CMD] = "Event.EventData.CommandLine", [F_PARENTCMD] = "ParentCommandLine",
-    [F_EVTX_PARENTCMD] = "Event.EventData.ParentCommandLine", [F_XFF2] = "cs(X-Forwarded-For)"};
-
 typedef struct xdet {
     ks_engine *e;
-    ks_sym f[NF];
-    struct {                /* open-addressed sym -> field index: one pass per event */
-        ks_sym sym;
-        int idx;
-    } ftab[128];
     char **ioc;             /* known shell file names, lowercase */
     size_t nioc;
     xstate total;
@@ -127,37 +101,11 @@ typedef struct xws {
 
 /* ---- small string helpers ------------------------------------------------------ */
 
-static unsigned ftab_slot(ks_sym s)
-{
-    return (unsigned)((s * 2654435761u) >> 25) & 127;
-}
-
-/* The event's values of the fields this detector reads, in one pass over
- * the event (a lookup per field would scan it NF times). First wins. */
-typedef struct fvals {
-    ks_slice v[NF];
-} fvals;
-
-static void fetch(const xdet *d, const ks_event *ev, fvals *out)
-{
-    memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < ev->n; i++) {
-        const ks_field *f = &ev->fields[i];
-        for (unsigned h = ftab_slot(f->name); d->ftab[h].sym; h = (h + 1) & 127) {
-            if (d->ftab[h].sym == f->name) {
-                ks_slice *dst = &out->v[d->ftab[h].idx];
-                if (!dst->p && f->v.type == KS_VSTR) {
-                    *dst = f->v.u.s;
-                    if (!dst->p)
-                        dst->p = ""; /* present but empty */
-                }
-                break;
-            }
-        }
-    }
-}
-
-#define get(d, ev, f) (fv.v[(f)])
+/* Field names come from the field schema (engine/fields.def): IIS W3C and
+ * Exchange HttpProxy names, EVTX paths and flat JSON exports of each
+ * concept are one canonical field there, resolved once per event. Only
+ * string values count (as they always have here). */
+#define get(f) ks__field_str(ev, KS_F_##f)
 
 static inline int lower(int c)
 {
@@ -436,19 +384,17 @@ static void classify_request(xws *w, const ks_event *ev, ks_slice who, ks_slice 
 static int x_on_event(void *wsp, const ks_event *ev)
 {
     xws *w = wsp;
-    xdet *d = w->d;
     char what[160];
     ks_evidence e;
-    fvals fv;
-    fetch(d, ev, &fv);
-    ks_slice stem = get(d, ev, F_STEM);
-    if (stem.p) {
-        ks_slice who = get(d, ev, F_CIP);
+    /* W3C and HttpProxy requests are told apart by the source of the path */
+    const char *url_src = ks__field_source(ev, KS_F_URL_PATH);
+    bool w3c = url_src && !strcmp(url_src, "w3c"), proxy = url_src && !strcmp(url_src, "exchange");
+    if (w3c) {
+        ks_slice stem = get(URL_PATH);
+        ks_slice who = get(SOURCE_IP);
         /* Behind a load balancer c-ip is the balancer: the client is the
          * first X-Forwarded-For entry when IIS logs that header. */
-        ks_slice xff = get(d, ev, F_XFF);
-        if (!xff.n)
-            xff = get(d, ev, F_XFF2);
+        ks_slice xff = get(FORWARDED_FOR);
         if (xff.n) {
             const char *comma = memchr(xff.p, ',', xff.n);
             size_t k = comma ? (size_t)(comma - xff.p) : xff.n;
@@ -459,24 +405,22 @@ static int x_on_event(void *wsp, const ks_event *ev)
                 who.n = k;
             }
         }
-        classify_request(w, ev, who, get(d, ev, F_METHOD), stem, get(d, ev, F_QUERY),
-                         get(d, ev, F_STATUS), get(d, ev, F_COOKIE), get(d, ev, F_USER),
-                         (ks_slice){NULL, 0}, false, (ks_slice){NULL, 0});
+        classify_request(w, ev, who, get(HTTP_METHOD), stem, get(URL_QUERY), get(HTTP_STATUS),
+                         get(HTTP_COOKIE), get(USER), (ks_slice){NULL, 0}, false, (ks_slice){NULL, 0});
         return KS_OK;
     }
-    ks_slice ustem = get(d, ev, F_URLSTEM);
-    ks_slice anchor = get(d, ev, F_ANCHOR);
+    ks_slice ustem = proxy ? get(URL_PATH) : (ks_slice){NULL, 0};
+    ks_slice anchor = get(ANCHOR_MAILBOX);
     if (ustem.p || anchor.p) {
-        ks_slice q = get(d, ev, F_URLQUERY);
+        ks_slice q = get(URL_QUERY);
         if (q.n && q.p[0] == '?')
             q.p++, q.n--;
-        classify_request(w, ev, get(d, ev, F_CLIENTIP), get(d, ev, F_HPMETHOD), ustem, q,
-                         get(d, ev, F_HPSTATUS), (ks_slice){NULL, 0}, get(d, ev, F_AUTHUSER),
-                         anchor, true, get(d, ev, F_AUTHUSER));
+        classify_request(w, ev, get(SOURCE_IP), get(HTTP_METHOD), ustem, q, get(HTTP_STATUS),
+                         (ks_slice){NULL, 0}, get(USER), anchor, true, get(USER));
         return KS_OK;
     }
     ks__evidence_from_event(&e, ev);
-    ks_slice ed = get(d, ev, F_EVENTDATA);
+    ks_slice ed = get(EVENT_DATA);
     if (ed.p && has_ci(ed, "Set-") && has_ci(ed, "VirtualDirectory") &&
         (has_ci(ed, "ExternalUrl") || has_ci(ed, "InternalUrl")) &&
         (has_ci(ed, "<script") || has_ci(ed, "runat=") || has_ci(ed, "Page_Load") ||
@@ -486,38 +430,28 @@ static int x_on_event(void *wsp, const ks_event *ev)
         host_hit(&w->st, ST_WRITE, &e, ev->time, what);
         return KS_OK;
     }
-    ks_slice msg = get(d, ev, F_MESSAGE);
+    ks_slice msg = get(MESSAGE);
     if (msg.p && has_ci(msg, "Download failed and temporary file")) {
         host_hit(&w->st, ST_WRITE, &e, ev->time, "OAB generator: Download failed and temporary file");
         return KS_OK;
     }
     /* Windows events (JSON exports or EVTX). */
-    ks_slice tf = get(d, ev, F_TARGETFN);
-    if (!tf.p)
-        tf = get(d, ev, F_EVTX_TARGET);
+    ks_slice tf = get(FILE_PATH);
     if (tf.p && script_ext(tf) && web_root_dir(tf)) {
         snprintf(what, sizeof what, "file created: %.*s", (int)KS_MIN(tf.n, 140), tf.p);
         host_hit(&w->st, ST_SHELL_WRITE, &e, ev->time, what);
         set_file(&w->st, what, basename_of(tf));
         return KS_OK;
     }
-    ks_slice parent = get(d, ev, F_PARENT);
-    if (!parent.p)
-        parent = get(d, ev, F_EVTX_PARENT);
+    ks_slice parent = get(PARENT_PROCESS);
     if (parent.p && suffix_ci(parent, "\\w3wp.exe")) {
         /* Only Exchange's application pools (any IIS web shell is the Sigma
          * rules' business, not this timeline's). */
-        ks_slice pcl = get(d, ev, F_PARENTCMD);
-        if (!pcl.p)
-            pcl = get(d, ev, F_EVTX_PARENTCMD);
+        ks_slice pcl = get(PARENT_COMMAND_LINE);
         if (pcl.p && !has_ci(pcl, "MSExchange"))
             return KS_OK;
-        ks_slice img = get(d, ev, F_IMAGE);
-        if (!img.p)
-            img = get(d, ev, F_EVTX_IMAGE);
-        ks_slice cmd = get(d, ev, F_CMDLINE);
-        if (!cmd.p)
-            cmd = get(d, ev, F_EVTX_CMD);
+        ks_slice img = get(PROCESS);
+        ks_slice cmd = get(COMMAND_LINE);
         if (suffix_ci(img, "\\cmd.exe") || suffix_ci(img, "\\powershell.exe") ||
             suffix_ci(img, "\\pwsh.exe") || suffix_ci(img, "\\whoami.exe") ||
             suffix_ci(img, "\\net.exe") || suffix_ci(img, "\\certutil.exe")) {
@@ -527,9 +461,7 @@ static int x_on_event(void *wsp, const ks_event *ev)
         }
         return KS_OK;
     }
-    ks_slice prov = get(d, ev, F_PROVIDER);
-    if (!prov.p)
-        prov = get(d, ev, F_PROVIDER2);
+    ks_slice prov = get(PROVIDER);
     if (eq_ci(prov, "MSExchange Unified Messaging")) {
         for (size_t i = 0; i < ks_event_nfields(ev); i++) {
             const ks_field *f = ks_event_field(ev, i);
@@ -586,16 +518,6 @@ static int x_create(ks_engine *e, void **out)
         return KS_ENOMEM;
     d->e = e;
     pthread_mutex_init(&d->lock, NULL);
-    for (int i = 0; i < NF; i++) {
-        d->f[i] = ks_symtab_intern(ks__engine_symtab(e), fnames[i], strlen(fnames[i]));
-        if (!d->f[i])
-            continue;
-        unsigned h = ftab_slot(d->f[i]);
-        while (d->ftab[h].sym)
-            h = (h + 1) & 127;
-        d->ftab[h].sym = d->f[i];
-        d->ftab[h].idx = i;
-    }
     /* Our own option, and the shared IOC list (its hash lines are ignored). */
     size_t n = ks__opt_list(e, "exchange.ioc", &iocs);
     for (size_t i = 0; i < n; i++)

@@ -117,7 +117,6 @@ typedef struct cfg {
 
 typedef struct id_det {
     ks_engine *e;
-    id_syms *syms;
     cfg c;
     pthread_mutex_t lock;
     state all;
@@ -175,7 +174,6 @@ static int id_create(ks_engine *e, void **out)
     if (!d)
         return KS_ENOMEM;
     d->e = e;
-    d->syms = ks__id_syms_new(e);
     pthread_mutex_init(&d->lock, NULL);
     cfg *c = &d->c;
     c->window = ks__opt_duration(e, "spray.window");
@@ -190,8 +188,7 @@ static int id_create(ks_engine *e, void **out)
     c->baseline_factor = ks__opt_double(e, "spray.baseline_factor");
     c->brute_min = ks__opt_int(e, "brute.min_failures");
     c->max_records = (size_t)ks__opt_int(e, "identity.max_records");
-    if (!d->syms || state_init(&d->all) != KS_OK) {
-        ks__id_syms_free(d->syms);
+    if (state_init(&d->all) != KS_OK) {
         free(d);
         return KS_ENOMEM;
     }
@@ -234,7 +231,7 @@ static int id_event(void *wsp, const ks_event *ev)
 {
     id_ws *ws = wsp;
     auth_view v;
-    if (!ks__id_normalize(ws->d->syms, ev, &ws->scratch, &ws->buf, &v))
+    if (!ks__id_normalize(ev, &ws->scratch, &ws->buf, &v))
         return KS_OK;
     arec *r = push(&ws->st, ws->d->c.max_records);
     if (!r)
@@ -437,6 +434,7 @@ static void fill_evidence(const state *s, const uint32_t *idx, size_t n, ks_evid
             break;
         const arec *r = &s->r[idx[j]];
         ks_evidence *e = &ev[(*nev)++];
+        memset(e, 0, sizeof *e);
         e->path = pool_str(&s->pool[P_PATH], r->path);
         e->format = NULL;
         e->record = r->recno;
@@ -962,7 +960,6 @@ static void id_destroy(void *detp)
     if (!d)
         return;
     state_release(&d->all);
-    ks__id_syms_free(d->syms);
     pthread_mutex_destroy(&d->lock);
     free(d);
 }

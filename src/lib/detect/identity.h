@@ -37,18 +37,11 @@ typedef struct auth_view {
     const char *reason;       /* static words for code */
 } auth_view;
 
-typedef struct id_syms id_syms;
-
-/* Interns every field name the normaliser reads (engine symtab). */
-id_syms *ks__id_syms_new(ks_engine *e);
-void ks__id_syms_free(id_syms *s);
-
 /* Fills v from ev; false when ev is not an authentication event. `scratch`
  * is an event the normaliser may fill with JSON embedded in a string (M365
  * AuditData); `buf` holds built strings (group keys); both belong to the
  * worker and are reused. */
-bool ks__id_normalize(const id_syms *s, const ks_event *ev, ks_event *scratch, ks_buf *buf,
-                      auth_view *v);
+bool ks__id_normalize(const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *v);
 
 /* Words for a result code of any source ("50126" -> "invalid username or
  * password", "0xc0000064" -> "unknown user name"). NULL when unknown. */

@@ -17,74 +17,18 @@
 #include "identity.h"
 #include "input/json.h"
 
-/* Field names, looked up in this order (first present wins). */
-enum {
-    F_EVENTID, F_TUSER, F_TDOMAIN, F_IPADDR, F_WKS, F_WKS2, F_STATUS, F_SUBSTATUS, F_LOGONTYPE,
-    F_COMPUTER, F_UPN, F_IP, F_UA, F_APP, F_CLIENTAPP, F_TENANT, F_RESULT, F_AUTHREQ,
-    F_OPERATION, F_USERID, F_CLIENTIP, F_LOGONERROR, F_AUDITDATA, NF
-};
-#define ALTS 4
+/* Field names come from the field schema (engine/fields.def): Windows
+ * (EVTX, flat JSON, Winlogbeat), Entra (every export shape) and M365 names
+ * of each concept are one canonical field there. */
 
-static const char *const names[NF][ALTS] = {
-    [F_EVENTID] = {"EventID", "winlog.event_id", "event.code", NULL},
-    [F_TUSER] = {"TargetUserName", "winlog.event_data.TargetUserName", NULL, NULL},
-    [F_TDOMAIN] = {"TargetDomainName", "winlog.event_data.TargetDomainName", NULL, NULL},
-    [F_IPADDR] = {"IpAddress", "winlog.event_data.IpAddress", NULL, NULL},
-    [F_WKS] = {"WorkstationName", "winlog.event_data.WorkstationName", NULL, NULL},
-    [F_WKS2] = {"Workstation", "winlog.event_data.Workstation", NULL, NULL},
-    [F_STATUS] = {"Status", "winlog.event_data.Status", NULL, NULL},
-    [F_SUBSTATUS] = {"SubStatus", "winlog.event_data.SubStatus", NULL, NULL},
-    [F_LOGONTYPE] = {"LogonType", "winlog.event_data.LogonType", NULL, NULL},
-    [F_COMPUTER] = {"Computer", "Hostname", "winlog.computer_name", NULL},
-    [F_UPN] = {"userPrincipalName", "UserPrincipalName", "properties.userPrincipalName", NULL},
-    [F_IP] = {"ipAddress", "IPAddress", "properties.ipAddress", "callerIpAddress"},
-    [F_UA] = {"userAgent", "UserAgent", "properties.userAgent", NULL},
-    [F_APP] = {"appDisplayName", "AppDisplayName", "properties.appDisplayName", NULL},
-    [F_CLIENTAPP] = {"clientAppUsed", "ClientAppUsed", "properties.clientAppUsed", NULL},
-    [F_TENANT] = {"tenantId", "TenantId", "properties.tenantId", "AADTenantId"},
-    [F_RESULT] = {"status.errorCode", "ResultType", "properties.status.errorCode", "resultType"},
-    [F_AUTHREQ] = {"authenticationRequirement", "AuthenticationRequirement",
-                   "properties.authenticationRequirement", NULL},
-    [F_OPERATION] = {"Operation", "AuditData.Operation", NULL, NULL},
-    [F_USERID] = {"UserId", "AuditData.UserId", NULL, NULL},
-    [F_CLIENTIP] = {"ClientIP", "AuditData.ClientIP", "ClientIPAddress", NULL},
-    [F_LOGONERROR] = {"LogonError", "AuditData.LogonError", NULL, NULL},
-    [F_AUDITDATA] = {"AuditData", NULL, NULL, NULL},
-};
-
-struct id_syms {
-    ks_sym s[NF][ALTS];
-};
-
-id_syms *ks__id_syms_new(ks_engine *e)
+/* The value of canonical field f, from the event or else from the scratch
+ * event (M365 AuditData kept as a JSON string, flattened there). */
+static const ks_value *get(const ks_event *ev, const ks_event *scratch, int f)
 {
-    id_syms *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    for (int f = 0; f < NF; f++)
-        for (int a = 0; a < ALTS; a++)
-            if (names[f][a])
-                s->s[f][a] = ks_symtab_intern(ks__engine_symtab(e), names[f][a], strlen(names[f][a]));
-    return s;
-}
-
-void ks__id_syms_free(id_syms *s)
-{
-    free(s);
-}
-
-static const ks_value *get(const id_syms *s, const ks_event *ev, const ks_event *scratch, int f)
-{
-    for (int a = 0; a < ALTS; a++) {
-        if (!s->s[f][a])
-            continue;
-        const ks_value *v = ks_event_get(ev, s->s[f][a]);
-        if (!v && scratch && scratch->n)
-            v = ks_event_get(scratch, s->s[f][a]);
-        if (v && v->type != KS_VNULL)
-            return v;
-    }
-    return NULL;
+    const ks_value *v = ks__field(ev, f);
+    if (!v && scratch && scratch->n)
+        v = ks__field(scratch, f);
+    return v;
 }
 
 /* The value as text: strings as they are, numbers formatted into `tmp`. */
@@ -255,19 +199,19 @@ static ks_slice clean_ip(ks_slice ip)
 
 /* ---- Windows Security ------------------------------------------------------------ */
 
-static bool windows(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][64])
+static bool windows(const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][64])
 {
-    int64_t id = num(get(s, ev, NULL, F_EVENTID));
+    int64_t id = num(get(ev, NULL, KS_F_EVENT_ID));
     if (id != 4624 && id != 4625 && id != 4768 && id != 4771 && id != 4776)
         return false;
-    v->account = text(get(s, ev, NULL, F_TUSER), tmp[0], 64);
+    v->account = text(get(ev, NULL, KS_F_TARGET_USER), tmp[0], 64);
     if (ignorable_account(v->account))
         return false;
-    ks_slice ip = clean_ip(text(get(s, ev, NULL, F_IPADDR), tmp[1], 64));
-    ks_slice wks = text(get(s, ev, NULL, id == 4776 ? F_WKS2 : F_WKS), tmp[2], 64);
+    ks_slice ip = clean_ip(text(get(ev, NULL, KS_F_SOURCE_IP), tmp[1], 64));
+    ks_slice wks = text(get(ev, NULL, KS_F_SOURCE_HOST), tmp[2], 64);
     v->source = !no_address(ip) ? ip : (wks.n && !eq(wks, "-")) ? wks : (ks_slice){"local", 5};
-    ks_slice dom = text(get(s, ev, NULL, F_TDOMAIN), tmp[3], 64);
-    int64_t lt = num(get(s, ev, NULL, F_LOGONTYPE));
+    ks_slice dom = text(get(ev, NULL, KS_F_TARGET_DOMAIN), tmp[3], 64);
+    int64_t lt = num(get(ev, NULL, KS_F_LOGON_TYPE));
     const char *proto = id == 4771 || id == 4768 ? "kerberos" : id == 4776 ? "ntlm" : "logon";
     ks__buf_reset(buf);
     ks__buf_printf(buf, "windows|%.*s|%s", (int)dom.n, dom.p ? dom.p : "", proto);
@@ -284,14 +228,14 @@ static bool windows(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view
         return true;
     }
     char cbuf[64];
-    ks_slice st = text(get(s, ev, NULL, F_STATUS), cbuf, sizeof cbuf);
+    ks_slice st = text(get(ev, NULL, KS_F_LOGON_STATUS), cbuf, sizeof cbuf);
     if ((id == 4776 || id == 4768) && (eq(st, "0x0") || eq(st, "0"))) {
         v->kind = AK_SUCCESS; /* credentials validated / TGT issued */
         v->code = (ks_slice){"0x0", 3};
         v->reason = id == 4768 ? "Kerberos TGT issued" : "NTLM validation succeeded";
         return true;
     }
-    ks_slice sub = id == 4625 ? text(get(s, ev, NULL, F_SUBSTATUS), tmp[3], 64) : (ks_slice){NULL, 0};
+    ks_slice sub = id == 4625 ? text(get(ev, NULL, KS_F_LOGON_SUBSTATUS), tmp[3], 64) : (ks_slice){NULL, 0};
     /* SubStatus says why when Status is the generic 0xc000006d */
     ks_slice code = sub.n && !eq(sub, "0x0") ? sub : st;
     /* the code must outlive this frame: point into the static table */
@@ -311,19 +255,19 @@ static bool windows(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view
 
 /* ---- Entra ID sign-ins ---------------------------------------------------------------- */
 
-static bool entra(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][64])
+static bool entra(const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][64])
 {
-    const ks_value *upn = get(s, ev, NULL, F_UPN), *res = get(s, ev, NULL, F_RESULT);
+    const ks_value *upn = get(ev, NULL, KS_F_USER), *res = get(ev, NULL, KS_F_RESULT_CODE);
     if (!upn || upn->type != KS_VSTR || !upn->u.s.n || !res)
         return false;
     v->account = upn->u.s;
-    v->source = clean_ip(text(get(s, ev, NULL, F_IP), tmp[0], 64));
+    v->source = clean_ip(text(get(ev, NULL, KS_F_SOURCE_IP), tmp[0], 64));
     if (!v->source.n)
         v->source = (ks_slice){"unknown", 7};
-    ks_slice ua = text(get(s, ev, NULL, F_UA), tmp[1], 64);
-    ks_slice app = text(get(s, ev, NULL, F_APP), tmp[2], 64);
-    ks_slice capp = text(get(s, ev, NULL, F_CLIENTAPP), tmp[3], 64);
-    const ks_value *ten = get(s, ev, NULL, F_TENANT);
+    ks_slice ua = text(get(ev, NULL, KS_F_USER_AGENT), tmp[1], 64);
+    ks_slice app = text(get(ev, NULL, KS_F_APP), tmp[2], 64);
+    ks_slice capp = text(get(ev, NULL, KS_F_CLIENT_APP), tmp[3], 64);
+    const ks_value *ten = get(ev, NULL, KS_F_TENANT);
     ks_slice tenant = ten && ten->type == KS_VSTR ? ten->u.s : (ks_slice){NULL, 0};
     if (!tenant.n) {
         const char *at = memchr(upn->u.s.p, '@', upn->u.s.n);
@@ -346,7 +290,7 @@ static bool entra(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view *
     v->kind = w ? w->kind : AK_FAIL;
     v->flags |= w ? w->flags : 0;
     v->reason = w ? w->words : "sign-in error";
-    if (v->kind == AK_SUCCESS && eq(text(get(s, ev, NULL, F_AUTHREQ), cbuf, sizeof cbuf), "singleFactorAuthentication"))
+    if (v->kind == AK_SUCCESS && eq(text(get(ev, NULL, KS_F_AUTH_REQUIREMENT), cbuf, sizeof cbuf), "singleFactorAuthentication"))
         v->flags |= AF_SINGLE_FACTOR;
     if (is_legacy(capp))
         v->flags |= AF_LEGACY;
@@ -355,22 +299,22 @@ static bool entra(const id_syms *s, const ks_event *ev, ks_buf *buf, auth_view *
 
 /* ---- M365 unified audit log ---------------------------------------------------------------- */
 
-static bool m365(const id_syms *s, const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *v,
+static bool m365(const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *v,
                  char tmp[4][64])
 {
-    const ks_value *ad = get(s, ev, NULL, F_AUDITDATA);
+    const ks_value *ad = get(ev, NULL, KS_F_AUDIT_DATA);
     ks__event_reset(scratch);
     if (ad && ad->type == KS_VSTR && ad->u.s.n && ad->u.s.p[0] == '{')
         ks__json_flatten(scratch, "AuditData", 9, ad->u.s.p, ad->u.s.n, NULL, NULL);
-    ks_slice op = text(get(s, ev, scratch, F_OPERATION), tmp[0], 64);
+    ks_slice op = text(get(ev, scratch, KS_F_ACTION), tmp[0], 64);
     bool fail = eq(op, "UserLoginFailed"), ok = eq(op, "UserLoggedIn");
     if (!fail && !ok)
         return false;
-    const ks_value *uid = get(s, ev, scratch, F_USERID);
+    const ks_value *uid = get(ev, scratch, KS_F_USER);
     if (!uid || uid->type != KS_VSTR || !uid->u.s.n)
         return false;
     v->account = uid->u.s;
-    v->source = clean_ip(text(get(s, ev, scratch, F_CLIENTIP), tmp[1], 64));
+    v->source = clean_ip(text(get(ev, scratch, KS_F_SOURCE_IP), tmp[1], 64));
     if (!v->source.n)
         v->source = (ks_slice){"unknown", 7};
     ks__buf_reset(buf);
@@ -384,7 +328,7 @@ static bool m365(const id_syms *s, const ks_event *ev, ks_event *scratch, ks_buf
         v->reason = "success";
         return true;
     }
-    ks_slice le = text(get(s, ev, scratch, F_LOGONERROR), tmp[2], 64);
+    ks_slice le = text(get(ev, scratch, KS_F_LOGON_ERROR), tmp[2], 64);
     const code_word *w = le.n ? lookup(le.p, le.n) : NULL;
     v->code = w ? (ks_slice){w->code, strlen(w->code)} : (ks_slice){"other", 5};
     v->kind = w ? w->kind : AK_FAIL;
@@ -393,10 +337,10 @@ static bool m365(const id_syms *s, const ks_event *ev, ks_event *scratch, ks_buf
     return true;
 }
 
-bool ks__id_normalize(const id_syms *s, const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *v)
+bool ks__id_normalize(const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *v)
 {
     /* The slices may point into tmp: it lives in the caller's view frame. */
     static _Thread_local char tmp[4][64];
     memset(v, 0, sizeof *v);
-    return windows(s, ev, buf, v, tmp) || entra(s, ev, buf, v, tmp) || m365(s, ev, scratch, buf, v, tmp);
+    return windows(ev, buf, v, tmp) || entra(ev, buf, v, tmp) || m365(ev, scratch, buf, v, tmp);
 }

@@ -5,16 +5,13 @@
  * them: DNS query and answers, client and server address and port, host,
  * process image, URL, HTTP host, TLS SNI and JA3/JA3S.
  *
- * This is the one place where network field names are taught: the table
- * in netfields.c lists each canonical name (what kensa's own network
- * inputs emit: "dns.query", "client.ip", ...) with the alternates of every
- * other source (Zeek, Suricata EVE, Sysmon 22 in EVTX and Winlogbeat/ECS
- * JSON, AWS VPC flow logs, Azure flow logs). NEEDSWORK: move the table into
- * the engine's field schema (issue 14) when it lands.
+ * Names are taught in the engine's field schema (engine/fields.def): each
+ * view field is a canonical field there ("dns.query", "client.ip", ...)
+ * with the alternates of every source (Zeek, Suricata EVE, Sysmon 22 in
+ * EVTX and Winlogbeat/ECS JSON, AWS VPC flow logs, Azure flow logs).
  *
- * Cost: one pass over the event's fields; each field name is classified
- * once per worker (a byte per symbol id), so repeated and indexed names
- * ("dns.answers.3.rdata") cost a table lookup after the first sight.
+ * Cost: the schema resolved the fields when the event was made; the view
+ * reads them, plus one pass for the (repeated) answers.
  *
  * Ownership: the view's values are borrowed from the event and valid only
  * during on_event. A ks_net_syms is per worker (not thread-safe).

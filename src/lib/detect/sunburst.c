@@ -334,6 +334,7 @@ static void fmt_time(int64_t t, char *buf, size_t cap)
 static void fill_ev(const sb_det *d, const sb_ev *x, size_t n, ks_evidence *out)
 {
     for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
         out[i].path = ks__strpool_get(&d->pool, x[i].path);
         out[i].format = x[i].format;
         out[i].record = x[i].record;

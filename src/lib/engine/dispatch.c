@@ -30,6 +30,31 @@ typedef struct file_task {
     char path[];                 /* owned with the task */
 } file_task;
 
+int ks__worker_init(ks_worker *w, ks_engine *e, int id)
+{
+    memset(w, 0, sizeof *w);
+    w->id = id;
+    w->engine = e;
+    w->cache = ks__symcache_new(e->syms);
+    w->arena = ks__arena_new(65536, (size_t)256 << 20);
+    if (!w->cache || !w->arena) {
+        ks__worker_release(w);
+        return KS_ENOMEM;
+    }
+    w->ev.syms = e->syms;
+    w->ev.cache = w->cache;
+    w->ev.arena = w->arena;
+    return KS_OK;
+}
+
+void ks__worker_release(ks_worker *w)
+{
+    free(w->ev.fields);
+    ks__arena_free(w->arena);
+    ks__symcache_free(w->cache);
+    memset(w, 0, sizeof *w);
+}
+
 int ks__workers_init(ks_engine *e)
 {
     int n = ks__pool_size(e->pool);
@@ -38,22 +63,21 @@ int ks__workers_init(ks_engine *e)
         return KS_ENOMEM;
     for (int i = 0; i < n; i++) {
         ks_worker *w = &e->workers[i];
-        w->id = i;
-        w->engine = e;
-        w->cache = ks__symcache_new(e->syms);
-        w->arena = ks__arena_new(65536, (size_t)256 << 20);
+        int rc = ks__worker_init(w, e, i);
+        if (rc != KS_OK)
+            return rc;
         w->det_state = calloc(e->ndets ? e->ndets : 1, sizeof(void *));
-        if (!w->cache || !w->arena || !w->det_state)
+        if (!w->det_state)
             return KS_ENOMEM;
-        w->ev.syms = e->syms;
-        w->ev.cache = w->cache;
-        w->ev.arena = w->arena;
         for (size_t d = 0; d < e->ndets; d++) {
             const struct ks_detector *det = e->dets[d].d;
             if (det->worker_new) {
-                int rc = det->worker_new(e->dets[d].det, w, &w->det_state[d]);
-                if (rc != KS_OK)
+                rc = det->worker_new(e->dets[d].det, w, &w->det_state[d]);
+                if (rc != KS_OK) {
+                    ks__diag(e, KS_DIAG_ERROR, rc, det->name, NULL,
+                             "detector %s: worker state: %s", det->name, ks_strerror(rc));
                     return rc;
+                }
             }
         }
     }
@@ -71,9 +95,7 @@ void ks__workers_finish(ks_engine *e)
             if (e->dets[d].d->worker_done)
                 e->dets[d].d->worker_done(e->dets[d].det, w->det_state[d]);
         free(w->det_state);
-        free(w->ev.fields);
-        ks__arena_free(w->arena);
-        ks__symcache_free(w->cache);
+        ks__worker_release(w);
     }
     free(e->workers);
     e->workers = NULL;
@@ -126,6 +148,7 @@ static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, 
         rc = in->next(st, ev);
         if (rc != KS_OK)
             break;
+        ks__event_finish(ev);
         nev++;
         if (ev->dropped && !nshort++)
             fields_dropped(e, ev);

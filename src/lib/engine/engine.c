@@ -29,7 +29,7 @@ int ks_engine_new(ks_engine **out)
     e->spool_fd = -1;
     ks__findings_config(e);
     pthread_cond_init(&e->qcond, NULL);
-    e->syms = ks__symtab_new();
+    e->syms = ks__symtab_new_schema();
     e->arena = ks__arena_new(65536, 0);
     e->per_rule = ks__map_new(64);
     if (!e->syms || !e->arena || !e->per_rule) {

@@ -14,6 +14,7 @@ void ks__event_reset(ks_event *ev)
 {
     ev->n = 0;
     ev->dropped = 0;
+    ev->finished = false;
     ev->time = KS_TIME_NONE;
     ev->prov.record = 0;
     ev->prov.line = 0;
@@ -82,13 +83,20 @@ const ks_value *ks_event_get(const ks_event *ev, ks_sym name)
         for (size_t i = 0; i < ev->n; i++)
             if (ev->fields[i].name == target)
                 return &ev->fields[i].v;
-    return NULL;
+    /* A canonical name of the field schema ("host.name") stands for the
+     * best alternate the event has. */
+    int f = ks__field_of_sym(ev->syms, name);
+    return f >= 0 ? ks__field(ev, f) : NULL;
 }
 
 const ks_value *ks_event_get_path(const ks_event *ev, const char *path)
 {
     ks_sym id = ks_symtab_find(ev->syms, path, strlen(path));
-    return id ? ks_event_get(ev, id) : NULL;
+    if (id)
+        return ks_event_get(ev, id);
+    /* a canonical name nobody interned yet */
+    int f = ks__field_find(path);
+    return f >= 0 ? ks__field(ev, f) : NULL;
 }
 
 int64_t ks_event_time(const ks_event *ev) { return ev->time; }

@@ -94,6 +94,13 @@ static int rec_build(ks_buf *b, const ks_finding *f, uint64_t seq)
         rec_ev r = {ev->record, ev->line, ev->offset, ev->time};
         put_str(b, ev->path);
         put_str(b, ev->format);
+        put_str(b, ev->host);
+        put_str(b, ev->channel);
+        put_str(b, ev->event_id);
+        put_str(b, ev->record_id);
+        put_str(b, ev->user);
+        put_str(b, ev->target_user);
+        put_str(b, ev->source);
         ks__buf_add(b, &r, sizeof r);
     }
     put_kvs(b, f->matched, f->nmatched);
@@ -170,6 +177,13 @@ ks_finding *ks__finding_from_rec(const void *p, size_t n)
         rec_ev re;
         ev[i].path = get_str(&r);
         ev[i].format = get_str(&r);
+        ev[i].host = get_str(&r);
+        ev[i].channel = get_str(&r);
+        ev[i].event_id = get_str(&r);
+        ev[i].record_id = get_str(&r);
+        ev[i].user = get_str(&r);
+        ev[i].target_user = get_str(&r);
+        ev[i].source = get_str(&r);
         if ((size_t)(r.end - r.p) < sizeof re) {
             r.bad = true;
             break;
@@ -447,12 +461,3 @@ void ks_engine_on_finding(ks_engine *e, ks_finding_fn fn, void *ud)
     e->find_ud = ud;
 }
 
-void ks__evidence_from_event(ks_evidence *ev, const ks_event *e)
-{
-    ev->path = e->prov.path;
-    ev->format = e->prov.format;
-    ev->record = e->prov.record;
-    ev->line = e->prov.line;
-    ev->offset = e->prov.offset;
-    ev->time = e->time;
-}

@@ -357,7 +357,7 @@ int ks_engine_load_config(ks_engine *e, const char *path)
 const char *ks_engine_get(const ks_engine *e, const char *key)
 {
     const ks_option *o = ks_option_find(key);
-    for (size_t i = e->nopts; i-- > 0;)
+    for (size_t i = e ? e->nopts : 0; i-- > 0;)
         if (strcmp(e->opts[i].key, key) == 0)
             return e->opts[i].val;
     return o && o->dflt[0] ? o->dflt : NULL;
@@ -370,7 +370,7 @@ const char *ks_engine_get(const ks_engine *e, const char *key)
 static const ks_option *row(const ks_engine *e, const char *key)
 {
     const ks_option *o = ks_option_find(key);
-    if (!o && !__atomic_exchange_n(&((ks_engine *)e)->unregistered_read, true, __ATOMIC_RELAXED))
+    if (!o && e && !__atomic_exchange_n(&((ks_engine *)e)->unregistered_read, true, __ATOMIC_RELAXED))
         ks__diag((ks_engine *)e, KS_DIAG_ERROR, KS_EINTERNAL, "options", NULL,
                  "option '%s' is read but not registered in src/lib/engine/options.def", key);
     return o;
@@ -432,7 +432,7 @@ size_t ks__opt_list(const ks_engine *e, const char *key, const char ***vals)
     const ks_option *o = row(e, key);
     size_t n = 0;
     *vals = NULL;
-    for (size_t i = 0; i < e->nopts; i++)
+    for (size_t i = 0; e && i < e->nopts; i++)
         if (strcmp(e->opts[i].key, key) == 0)
             n++;
     if (!n)

@@ -101,6 +101,20 @@ static void evidence_member(rebuilt *r, ks_event *ev, size_t i, const char *m, c
         e->offset = num(v);
     else if (!strcmp(m, "time"))
         e->time = tval(v);
+    else if (!strcmp(m, "host"))
+        e->host = cstr(ev, v);
+    else if (!strcmp(m, "channel"))
+        e->channel = cstr(ev, v);
+    else if (!strcmp(m, "event_id"))
+        e->event_id = cstr(ev, v);
+    else if (!strcmp(m, "record_id"))
+        e->record_id = cstr(ev, v);
+    else if (!strcmp(m, "user"))
+        e->user = cstr(ev, v);
+    else if (!strcmp(m, "target_user"))
+        e->target_user = cstr(ev, v);
+    else if (!strcmp(m, "source"))
+        e->source = cstr(ev, v);
 }
 
 /* Fills r from the flattened line; false when it is not a kensa finding. */
@@ -109,7 +123,7 @@ static bool rebuild(rebuilt *r, ks_event *ev, const ks_symtab *syms)
     bool schema = false;
     memset(&r->f, 0, sizeof r->f);
     for (size_t i = 0; i < MAX_LIST; i++)
-        r->ev[i] = (ks_evidence){NULL, NULL, 0, 0, UINT64_MAX, KS_TIME_NONE};
+        r->ev[i] = (ks_evidence){.offset = UINT64_MAX, .time = KS_TIME_NONE};
     r->f.first = r->f.last = KS_TIME_NONE;
     r->f.techniques = r->tech;
     r->f.evidence = r->ev;

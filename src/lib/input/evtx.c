@@ -282,7 +282,9 @@ typedef struct evtx_in {
     char path[PATH_MAX_LEN + 256];
     frame stack[EVX_MAX_DEPTH * 2 + 2];
     size_t depth;
-    ks_sym s_time, s_recovered;
+    ks_sym s_time, s_recovered, s_xml;
+    bool xml;                       /* evtx.xml: add Event.XML */
+    ks_buf xbuf;                    /* the record's XML */
     uint64_t records;
     uint64_t slack_ok, slack_bad;   /* older copies from slack: decoded, not */
     uint64_t scan_ok, scan_bad;     /* records found by signature scan in damage */
@@ -482,6 +484,8 @@ static int evtx_open(const ks_input_ctx *ctx, void **state)
     }
     x->s_time = intern(x, "Event.System.TimeCreated_attributes.SystemTime", 46);
     x->s_recovered = intern(x, "kensa.evtx.recovered", 20);
+    x->xml = ks__opt_bool(e, "evtx.xml");
+    x->s_xml = x->xml ? intern(x, "Event.XML", 9) : 0;
     *state = x;
     return KS_OK;
 }
@@ -521,6 +525,13 @@ static int evtx_next(void *state, ks_event *ev)
             s.u.s.n = 5;
             ks__event_add(ev, x->s_recovered, &s);
         }
+        if (x->xml && evx_render_xml(evx_reader_chunk(x->r), rec.data, rec.n, &x->xbuf, ev->arena,
+                                     &why, &off) == KS_OK) {
+            ks_value xv = {.type = KS_VSTR};
+            xv.u.s.p = ks__arena_strndup(ev->arena, x->xbuf.p ? x->xbuf.p : "", x->xbuf.n);
+            xv.u.s.n = xv.u.s.p ? x->xbuf.n : 0;
+            ks__event_add(ev, x->s_xml, &xv);
+        }
         if (ev->time == KS_TIME_NONE)
             ev->time = rec.written;
         ev->prov.record = rec.id;
@@ -554,6 +565,7 @@ static void evtx_close(void *state)
                  (unsigned long long)x->slack_ok, (unsigned long long)x->slack_bad);
     }
     evx_reader_free(x->r);
+    ks__buf_release(&x->xbuf);
     free(x);
 }
 

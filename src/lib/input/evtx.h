@@ -109,6 +109,11 @@ typedef struct evx_visitor {
 int evx_walk_record(evx_chunk *ch, const uint8_t *p, size_t n, const evx_visitor *v,
                     ks_arena *scratch, const char **why, uint32_t *err_off);
 
+/* Renders a record as XML into out (reset first; out keeps its buffer
+ * across calls). Same errors as evx_walk_record. evtx_xml.c. */
+int evx_render_xml(evx_chunk *ch, const uint8_t *p, size_t n, ks_buf *out, ks_arena *scratch,
+                   const char **why, uint32_t *err_off);
+
 /* Converts a substitution value to a ks_value (strings into scratch).
  * `index` selects the element of an array value (ignored otherwise). */
 int evx_value_convert(const evx_value *in, size_t index, ks_arena *scratch, ks_value *out);

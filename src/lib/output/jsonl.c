@@ -101,6 +101,18 @@ int ks__finding_to_json(ks_buf *b, const ks_finding *f)
         ks__buf_addc(b, ',');
         add_key(b, "time");
         add_time(b, ev->time);
+        /* the record's context, from the field schema (docs/OUTPUT.md) */
+        static const char *const ctx_keys[] = {"host", "channel", "event_id", "record_id",
+                                               "user", "target_user", "source"};
+        const char *ctx_vals[] = {ev->host, ev->channel, ev->event_id, ev->record_id,
+                                  ev->user, ev->target_user, ev->source};
+        for (size_t k = 0; k < KS_ARRAY_LEN(ctx_keys); k++) {
+            if (!ctx_vals[k])
+                continue;
+            ks__buf_addc(b, ',');
+            add_key(b, ctx_keys[k]);
+            add_str(b, ctx_vals[k]);
+        }
         ks__buf_addc(b, '}');
     }
     ks__buf_adds(b, "],");

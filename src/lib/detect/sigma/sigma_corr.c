@@ -727,6 +727,7 @@ static int emit_group(const sg_corr *k, const sg_recs *all, const sg_rec *r, win
         det[ndet++] = (ks_kv){k->field ? k->field : "rules", values};
     for (size_t i = w.i; i < w.j && nev < MAX_EVIDENCE; i++) {
         ks_evidence *e = &ev[nev++];
+        memset(e, 0, sizeof *e);
         e->path = all->strs.text[r[i].path];
         e->format = all->strs.text[r[i].format];
         e->record = r[i].record;

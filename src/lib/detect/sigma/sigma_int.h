@@ -343,6 +343,10 @@ struct sg_scratch {
     char tmp[128];          /* NUL-terminated copies (numbers, IPs) */
     int re_err;             /* last PCRE2 error of this rule evaluation (match
                                or depth limit): the rule could not decide */
+    /* canonical names of the field schema that mappings or rules use
+     * ("event.code"): indexed too, standing for the event's best alternate */
+    ks_sym canon_sym[KS_F_COUNT];
+    bool canon_init;
 };
 
 int sg__scratch_init(sg_scratch *sc, const sg_ruleset *rs);

@@ -107,6 +107,40 @@ static void userdata_aliases(sg_scratch *sc, const ks_event *ev, uint32_t mask, 
     }
 }
 
+/* Canonical names of the field schema (a mapping's "event.code") are
+ * indexed as the event's best alternate, when some rule or mapping uses
+ * the name (its symbol exists: looked up once per worker). */
+static void canonical_fields(sg_scratch *sc, const ks_event *ev, uint32_t mask)
+{
+    uint32_t canon[KS_F_COUNT];
+    bool any = false;
+    if (!ev->syms)
+        return;
+    if (!sc->canon_init) {
+        for (int f = 0; f < KS_F_COUNT; f++)
+            sc->canon_sym[f] = ks_symtab_find(ev->syms, ks__field_name(f), strlen(ks__field_name(f)));
+        sc->canon_init = true;
+    }
+    for (int f = 0; f < KS_F_COUNT && !any; f++)
+        any = sc->canon_sym[f] != 0;
+    if (!any)
+        return;
+    ks__event_canon(ev, canon);
+    for (int f = 0; f < KS_F_COUNT; f++) {
+        ks_sym s = sc->canon_sym[f];
+        if (!s || !canon[f])
+            continue;
+        uint32_t h = slot_of(s, mask);
+        while (sc->idx_gen[h] == sc->gen && sc->idx_sym[h] != s)
+            h = (h + 1) & mask;
+        if (sc->idx_gen[h] == sc->gen)
+            continue; /* the event has the canonical name itself */
+        sc->idx_gen[h] = sc->gen;
+        sc->idx_sym[h] = s;
+        sc->idx_val[h] = &ev->fields[canon[f] - 1].v;
+    }
+}
+
 void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
 {
     size_t n = ev->n;
@@ -173,18 +207,26 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
         used++;
     }
     userdata_aliases(sc, ev, mask, used);
+    canonical_fields(sc, ev, mask);
 }
 
 const ks_value *sg__lookup_sym(sg_scratch *sc, const ks_sym *syms, uint32_t n, ks_sym *found)
 {
     if (!sc->idx_cap || sc->ev->n > sc->idx_cap / 2) {
         sc->dups_overflow = true; /* not indexed: repeats unknown */
-        for (uint32_t k = 0; k < n; k++)
+        for (uint32_t k = 0; k < n; k++) {
             for (size_t i = 0; i < sc->ev->n; i++)
                 if (sc->ev->fields[i].name == syms[k]) {
                     *found = syms[k];
                     return &sc->ev->fields[i].v;
                 }
+            int f = ks__field_of_sym(sc->ev->syms, syms[k]); /* a schema name */
+            const ks_value *v = f >= 0 ? ks__field(sc->ev, f) : NULL;
+            if (v) {
+                *found = syms[k];
+                return v;
+            }
+        }
         return NULL;
     }
     uint32_t mask = sc->idx_cap - 1;

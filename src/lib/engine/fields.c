@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The field schema (fields.def) at work. Each interned name is classified
+ * once, when the symbol table first sees it (ks__symtab_set_classifier): the
+ * schema rows it is an alternate of, at most two, packed into the symbol's
+ * entry. When an input has filled an event, ks__event_finish() makes one
+ * pass over its fields and keeps, per canonical field, the index of the
+ * best-ranked alternate present; ks__field() and ks_event_get() on a
+ * canonical name then cost one array read.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "engine_int.h"
+
+typedef struct alt_row {
+    int field;          /* KS_F_* */
+    const char *source; /* "windows", "entra", ... */
+    const char *name;   /* as in the table ("@Leaf": behind Windows prefixes) */
+} alt_row;
+
+static const char *const canon[KS_F_COUNT] = {
+#define KS_FIELD(id, name, doc) name,
+#define KS_ALT(id, source, name)
+#include "fields.def"
+#undef KS_ALT
+#undef KS_FIELD
+};
+
+static const alt_row alts[] = {
+#define KS_FIELD(id, name, doc)
+#define KS_ALT(id, source, name) {KS_F_##id, source, name},
+#include "fields.def"
+#undef KS_ALT
+#undef KS_FIELD
+};
+
+/* A class is 1..KS_F_COUNT for a canonical name (rank 0), or
+ * KS_F_COUNT + 1 + row for alternate row `row` (rank row + 1). */
+#define CLS_ALT0 (KS_F_COUNT + 1)
+
+static int cls_field(unsigned c)
+{
+    return c < CLS_ALT0 ? (int)c - 1 : alts[c - CLS_ALT0].field;
+}
+
+static unsigned cls_rank(unsigned c)
+{
+    return c < CLS_ALT0 ? 0 : c - CLS_ALT0 + 1;
+}
+
+const char *ks__field_name(int f)
+{
+    return f >= 0 && f < KS_F_COUNT ? canon[f] : NULL;
+}
+
+int ks__field_find(const char *name)
+{
+    for (int f = 0; f < KS_F_COUNT; f++)
+        if (!strcmp(canon[f], name))
+            return f;
+    return -1;
+}
+
+/* ---- classifying names ------------------------------------------------------------ */
+
+/* The classes of a table name: its canonical field and the alternate rows
+ * that spell it, at most two. A linear scan, run once per distinct name the
+ * symbol table ever sees (then kept with the symbol). */
+static uint32_t lookup(const char *s, size_t n)
+{
+    uint32_t c = 0;
+    int k = 0;
+    for (int f = 0; f < KS_F_COUNT && k < 2; f++)
+        if (canon[f][0] == s[0] && strlen(canon[f]) == n && !memcmp(canon[f], s, n))
+            c |= (uint32_t)(f + 1) << (16 * k++);
+    for (size_t i = 0; i < KS_ARRAY_LEN(alts) && k < 2; i++)
+        if (alts[i].name[0] == s[0] && strlen(alts[i].name) == n && !memcmp(alts[i].name, s, n) &&
+            (!c || cls_field(c & 0xffff) != alts[i].field))
+            c |= (uint32_t)(CLS_ALT0 + i) << (16 * k++);
+    return c;
+}
+
+/* The Windows event data prefixes a "@Leaf" row stands behind. */
+static const char *const win_prefixes[] = {"Event.EventData.", "winlog.event_data.", "EventData.",
+                                           "event_data."};
+
+/* Both classes of a and b, at most two, without repeats. */
+static uint32_t merge(uint32_t a, uint32_t b)
+{
+    for (; b; b >>= 16) {
+        uint32_t c = b & 0xffff;
+        if ((a & 0xffff) == c || (a >> 16) == c)
+            continue;
+        if (!(a & 0xffff))
+            a = c;
+        else if (!(a >> 16))
+            a |= c << 16;
+    }
+    return a;
+}
+
+uint32_t ks__fields_classify(void *ctx, const char *s, size_t n)
+{
+    char key[256];
+    uint32_t c = n ? lookup(s, n) : 0;
+    (void)ctx;
+    if (n + 1 >= sizeof key)
+        return c;
+    const char *leaf = s;
+    size_t ln = n;
+    for (size_t i = 0; i < KS_ARRAY_LEN(win_prefixes); i++) {
+        size_t pl = strlen(win_prefixes[i]);
+        if (n > pl && !memcmp(s, win_prefixes[i], pl)) {
+            leaf = s + pl;
+            ln = n - pl;
+            break;
+        }
+    }
+    if (leaf == s && n > 16 && !memcmp(s, "Event.UserData.", 15)) {
+        const char *dot = memrchr(s, '.', n);
+        leaf = dot + 1;
+        ln = (size_t)(s + n - leaf);
+    }
+    key[0] = '@';
+    memcpy(key + 1, leaf, ln);
+    return merge(c, lookup(key, ln + 1));
+}
+
+ks_symtab *ks__symtab_new_schema(void)
+{
+    ks_symtab *t = ks__symtab_new();
+    if (t)
+        ks__symtab_set_classifier(t, ks__fields_classify, NULL);
+    return t;
+}
+
+/* ---- resolving an event ---------------------------------------------------------------- */
+
+void ks__event_canon(const ks_event *ev, uint32_t canon_out[KS_F_COUNT])
+{
+    uint16_t best[KS_F_COUNT];
+    if (ev->finished) {
+        memcpy(canon_out, ev->canon, sizeof ev->canon);
+        return;
+    }
+    memset(canon_out, 0, KS_F_COUNT * sizeof *canon_out);
+    memset(best, 0xff, sizeof best);
+    for (size_t i = 0; i < ev->n; i++) {
+        if (ev->fields[i].v.type == KS_VNULL)
+            continue; /* a null alternate does not hide the next one */
+        uint32_t cc = ks__symtab_class(ev->syms, ev->fields[i].name);
+        for (; cc; cc >>= 16) {
+            unsigned c = cc & 0xffff;
+            int f = cls_field(c);
+            unsigned r = cls_rank(c);
+            if (r < best[f]) {
+                best[f] = (uint16_t)r;
+                canon_out[f] = (uint32_t)i + 1;
+            }
+        }
+    }
+}
+
+void ks__event_finish(ks_event *ev)
+{
+    ev->finished = false;
+    ks__event_canon(ev, ev->canon);
+    ev->finished = true;
+}
+
+/* The value of canonical field f: NULL when the event has none. Events not
+ * finished (built by hand in tests and tools) are resolved on the spot. */
+const ks_value *ks__field(const ks_event *ev, int f)
+{
+    if (f < 0 || f >= KS_F_COUNT)
+        return NULL;
+    if (!ev->finished) {
+        unsigned bestr = UINT32_MAX;
+        const ks_value *v = NULL;
+        for (size_t i = 0; i < ev->n; i++) {
+            if (ev->fields[i].v.type == KS_VNULL)
+                continue;
+            for (uint32_t cc = ks__symtab_class(ev->syms, ev->fields[i].name); cc; cc >>= 16)
+                if (cls_field(cc & 0xffff) == f && cls_rank(cc & 0xffff) < bestr) {
+                    bestr = cls_rank(cc & 0xffff);
+                    v = &ev->fields[i].v;
+                }
+        }
+        return v;
+    }
+    return ev->canon[f] ? &ev->fields[ev->canon[f] - 1].v : NULL;
+}
+
+ks_slice ks__field_str(const ks_event *ev, int f)
+{
+    const ks_value *v = ks__field(ev, f);
+    ks_slice s = {NULL, 0};
+    if (v && v->type == KS_VSTR) {
+        s = v->u.s;
+        if (!s.p)
+            s.p = ""; /* present but empty */
+    }
+    return s;
+}
+
+const char *ks__field_source(const ks_event *ev, int f)
+{
+    const ks_value *v = ks__field(ev, f);
+    if (!v)
+        return NULL;
+    const ks_field *fl = (const ks_field *)((const char *)v - offsetof(ks_field, v));
+    for (uint32_t cc = ks__symtab_class(ev->syms, fl->name); cc; cc >>= 16) {
+        unsigned c = cc & 0xffff;
+        if (cls_field(c) == f)
+            return c < CLS_ALT0 ? "canonical" : alts[c - CLS_ALT0].source;
+    }
+    return NULL;
+}
+
+bool ks__field_sym_is(const ks_symtab *t, ks_sym name, int f)
+{
+    for (uint32_t cc = ks__symtab_class(t, name); cc && f >= 0; cc >>= 16)
+        if (cls_field(cc & 0xffff) == f)
+            return true;
+    return false;
+}
+
+int ks__field_of_sym(const ks_symtab *t, ks_sym name)
+{
+    uint32_t c = ks__symtab_class(t, name) & 0xffff;
+    return c && c < CLS_ALT0 ? (int)c - 1 : -1;
+}
+
+/* ---- evidence context ------------------------------------------------------------------- */
+
+/* The text of canonical field f, interned (stable for the engine's life:
+ * detectors keep evidence past the event), or NULL. */
+static const char *context(const ks_event *ev, int f)
+{
+    char tmp[128];
+    const ks_value *v = ks__field(ev, f);
+    const char *s;
+    size_t n;
+    if (!v)
+        return NULL;
+    if (v->type == KS_VSTR) {
+        s = v->u.s.p;
+        n = v->u.s.n;
+    } else {
+        n = KS_MIN(ks_value_format(v, tmp, sizeof tmp), sizeof tmp - 1);
+        s = tmp;
+    }
+    if (!n || n > 512)
+        return NULL;
+    ks_sym id = ev->cache ? ks__symcache_intern(ev->cache, s, n) : ks_symtab_intern(ev->syms, s, n);
+    return id ? ks_symtab_str(ev->syms, id, NULL) : NULL;
+}
+
+void ks__evidence_from_event(ks_evidence *ev, const ks_event *e)
+{
+    ev->path = e->prov.path;
+    ev->format = e->prov.format;
+    ev->record = e->prov.record;
+    ev->line = e->prov.line;
+    ev->offset = e->prov.offset;
+    ev->time = e->time;
+    ev->host = context(e, KS_F_HOST);
+    ev->channel = context(e, KS_F_CHANNEL);
+    ev->event_id = context(e, KS_F_EVENT_ID);
+    ev->record_id = context(e, KS_F_RECORD_ID);
+    ev->user = context(e, KS_F_USER);
+    ev->target_user = context(e, KS_F_TARGET_USER);
+    ev->source = context(e, KS_F_SOURCE_IP);
+}

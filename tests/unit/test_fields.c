@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The field schema (src/lib/engine/fields.def): the table is well formed,
+ * every source's names resolve to the canonical fields (EVTX, Winlogbeat
+ * JSON, Entra, M365, W3C), through ks_engine_read_file as a program would
+ * see them, and findings carry the context (host, channel, event id,
+ * record id, user, source address). */
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "kensa_int.h"
+
+TEST(table_is_well_formed)
+{
+    int n = 0;
+    for (int f = 0; f < KS_F_COUNT; f++, n++) {
+        const char *name = ks__field_name(f);
+        CHECK(name && name[0]);
+        CHECK_INT(ks__field_find(name), f);
+    }
+    CHECK(n >= 40);
+    CHECK(ks__field_name(KS_F_COUNT) == NULL);
+    CHECK_INT(ks__field_find("no.such.field"), -1);
+    /* each name classifies (a canonical name to its own field first) */
+    ks_symtab *t = ks__symtab_new_schema();
+    for (int f = 0; f < KS_F_COUNT; f++) {
+        const char *name = ks__field_name(f);
+        ks_sym s = ks_symtab_intern(t, name, strlen(name));
+        CHECK_INT(ks__field_of_sym(t, s), f);
+    }
+    /* "@Leaf" rows match behind every Windows prefix */
+    static const char *const user[] = {"TargetUserName", "Event.EventData.TargetUserName",
+                                       "winlog.event_data.TargetUserName", "EventData.TargetUserName",
+                                       "event_data.TargetUserName", "Event.UserData.LogonFailure.TargetUserName"};
+    for (size_t i = 0; i < sizeof user / sizeof user[0]; i++) {
+        ks_sym s = ks_symtab_intern(t, user[i], strlen(user[i]));
+        CHECK(ks__field_sym_is(t, s, KS_F_TARGET_USER));
+    }
+    /* a name may serve two fields: c-ip is the web client and the source */
+    ks_sym cip = ks_symtab_intern(t, "c-ip", 4);
+    CHECK(ks__field_sym_is(t, cip, KS_F_SOURCE_IP) && ks__field_sym_is(t, cip, KS_F_CLIENT_IP));
+    ks__symtab_free(t);
+}
+
+typedef struct seen {
+    int n;
+    char host[64], channel[64], id[32], rec[64], user[64], target[64], source[64];
+} seen;
+
+static void copy(char *dst, size_t cap, const ks_event *ev, const char *canon)
+{
+    const ks_value *v = ks_event_get_path(ev, canon);
+    if (v)
+        ks_value_format(v, dst, cap);
+}
+
+static int first_event(void *ud, const ks_event *ev)
+{
+    seen *s = ud;
+    if (s->n++)
+        return 1;
+    copy(s->host, sizeof s->host, ev, "host.name");
+    copy(s->channel, sizeof s->channel, ev, "log.channel");
+    copy(s->id, sizeof s->id, ev, "event.code");
+    copy(s->rec, sizeof s->rec, ev, "event.record_id");
+    copy(s->user, sizeof s->user, ev, "user.name");
+    copy(s->target, sizeof s->target, ev, "user.target.name");
+    copy(s->source, sizeof s->source, ev, "source.ip");
+    return 0;
+}
+
+static seen read_first(const char *path, const char *format)
+{
+    seen s;
+    ks_engine *e = NULL;
+    memset(&s, 0, sizeof s);
+    CHECK_INT(ks_engine_new(&e), KS_OK);
+    CHECK_INT(ks_engine_read_file(e, path, format, first_event, &s), KS_OK);
+    ks_engine_free(e);
+    return s;
+}
+
+TEST(sources_resolve_to_canonical_fields)
+{
+    char cmd[1024];
+    /* EVTX, made by kensa-gen */
+    snprintf(cmd, sizeof cmd, "%s/kensa-gen evtx --records 20 --out %s/f.evtx >/dev/null", ks_test_build(),
+             ks_test_tmpdir());
+    CHECK_INT(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/f.evtx", ks_test_tmpdir());
+    seen s = read_first(cmd, "evtx");
+    CHECK_STR(s.host, "DC01.contoso.local");
+    CHECK_STR(s.channel, "Security");
+    CHECK_STR(s.id, "4648");
+    CHECK_STR(s.rec, "1");
+    CHECK_STR(s.user, "svc-sql");
+    CHECK_STR(s.target, "grace");
+    CHECK_STR(s.source, "10.2.248.101");
+    /* Winlogbeat (ECS) JSON */
+    static const char wlb[] =
+        "{\"@timestamp\":\"2024-02-01T10:00:00Z\",\"winlog\":{\"computer_name\":\"WS7.corp\",\"channel\":"
+        "\"Security\",\"event_id\":4625,\"record_id\":991,\"event_data\":{\"TargetUserName\":\"ann\","
+        "\"IpAddress\":\"203.0.113.5\",\"SubjectUserName\":\"-\"}}}\n";
+    s = read_first(ks_test_write("wlb.json", wlb, sizeof wlb - 1), NULL);
+    CHECK_STR(s.host, "WS7.corp");
+    CHECK_STR(s.channel, "Security");
+    CHECK_STR(s.id, "4625");
+    CHECK_STR(s.rec, "991");
+    CHECK_STR(s.target, "ann");
+    CHECK_STR(s.source, "203.0.113.5");
+    /* Entra sign-in (Azure Monitor diagnostics shape) */
+    static const char entra[] =
+        "{\"time\":\"2024-02-01T10:00:00Z\",\"category\":\"SignInLogs\",\"properties\":{\"id\":\"5f1c-77\","
+        "\"userPrincipalName\":\"bob@contoso.com\",\"ipAddress\":\"198.51.100.9\",\"status\":{\"errorCode\":50126}}}\n";
+    s = read_first(ks_test_write("entra.json", entra, sizeof entra - 1), NULL);
+    CHECK_STR(s.channel, "SignInLogs");
+    CHECK_STR(s.rec, "5f1c-77");
+    CHECK_STR(s.user, "bob@contoso.com");
+    CHECK_STR(s.source, "198.51.100.9");
+    /* M365 unified audit log */
+    static const char m365[] = "{\"CreationTime\":\"2024-02-01T10:00:00\",\"Id\":\"a1-b2\",\"Workload\":"
+                               "\"AzureActiveDirectory\",\"Operation\":\"UserLoginFailed\",\"UserId\":\"eve@contoso.com\","
+                               "\"ClientIP\":\"192.0.2.44\"}\n";
+    s = read_first(ks_test_write("m365.json", m365, sizeof m365 - 1), NULL);
+    CHECK_STR(s.channel, "AzureActiveDirectory");
+    CHECK_STR(s.rec, "a1-b2");
+    CHECK_STR(s.user, "eve@contoso.com");
+    CHECK_STR(s.source, "192.0.2.44");
+    /* IIS W3C */
+    static const char w3c[] = "#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"
+                              "#Fields: date time s-computername cs-method cs-uri-stem cs-uri-query c-ip cs-username sc-status\n"
+                              "2024-02-01 10:00:00 EXCH01 GET /owa/auth/x.aspx - 192.0.2.7 CONTOSO\\bob 200\n";
+    s = read_first(ks_test_write("u_ex240201.log", w3c, sizeof w3c - 1), NULL);
+    CHECK_STR(s.host, "EXCH01");
+    CHECK_STR(s.user, "CONTOSO\\bob");
+    CHECK_STR(s.source, "192.0.2.7");
+}
+
+/* A Sigma finding's evidence carries the record's context. */
+TEST(findings_carry_context)
+{
+    static const char rule[] = "title: failed logon\nid: 00000000-0000-0000-0000-0000000000f1\n"
+                               "logsource:\n  product: windows\n  service: security\n"
+                               "detection:\n  sel:\n    EventID: 4625\n  condition: sel\nlevel: low\n";
+    static const char wlb[] =
+        "{\"@timestamp\":\"2024-02-01T10:00:00Z\",\"winlog\":{\"computer_name\":\"WS7.corp\",\"channel\":"
+        "\"Security\",\"event_id\":4625,\"record_id\":991,\"event_data\":{\"TargetUserName\":\"ann\","
+        "\"IpAddress\":\"203.0.113.5\"}}}\n";
+    ks_engine *e = NULL;
+    CHECK_INT(ks_engine_new(&e), KS_OK);
+    CHECK_INT(ks_engine_set(e, "builtin", "false"), KS_OK);
+    CHECK_INT(ks_engine_set(e, "threads", "1"), KS_OK);
+    CHECK_INT(ks_engine_set(e, "rules", ks_test_write("r.yml", rule, sizeof rule - 1)), KS_OK);
+    CHECK_INT(ks_engine_add_path(e, ks_test_write("ctx.json", wlb, sizeof wlb - 1)), KS_OK);
+    CHECK_INT(ks_engine_run(e), KS_OK);
+    const ks_finding *f = NULL;
+    for (size_t i = 0; i < ks_engine_nfindings(e); i++)
+        if (!strcmp(ks_engine_finding(e, i)->detector, "sigma"))
+            f = ks_engine_finding(e, i);
+    CHECK(f && f->nevidence == 1);
+    if (f && f->nevidence) {
+        const ks_evidence *ev = &f->evidence[0];
+        CHECK_STR(ev->host, "WS7.corp");
+        CHECK_STR(ev->channel, "Security");
+        CHECK_STR(ev->event_id, "4625");
+        CHECK_STR(ev->record_id, "991");
+        CHECK_STR(ev->target_user, "ann");
+        CHECK_STR(ev->source, "203.0.113.5");
+    }
+    ks_engine_free(e);
+}
