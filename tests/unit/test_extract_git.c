@@ -67,7 +67,7 @@ TEST(bare_repository)
     CHECK_INT(gen_git_history(repo, token), 0);
     snprintf(cmd, sizeof cmd, "git clone -q --bare %s %s 2>&1", repo, bare);
     if (ks_test_run(cmd, NULL) != 0) {
-        printf("SKIP bare_repository: git clone --bare failed (no git CLI?)\n");
+        ks_test_skip("tool", "git clone --bare failed (no git CLI?)");
         return;
     }
     const char *yar = "rule history_token { strings: $a = \"API_TOKEN=ghp_TestTokenOnlyInHistory\" condition: $a }\n";

@@ -381,7 +381,7 @@ TEST(spamassassin_corpus)
     const char *corpus = ks_test_corpus();
     char dir[4096];
     if (!corpus) {
-        printf("SKIP spamassassin-testmail: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus");
         return;
     }
     snprintf(dir, sizeof dir, "%s/spamassassin-testmail/t/data", corpus);
@@ -498,7 +498,7 @@ TEST(outlook_msg_corpus)
     const char *corpus = ks_test_corpus();
     char dir[4096];
     if (!corpus) {
-        printf("SKIP outlook-msg: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus");
         return;
     }
     snprintf(dir, sizeof dir, "%s/outlook-msg", corpus);
@@ -537,7 +537,7 @@ TEST(pst_damaged_and_sample)
     ks__buf_release(&c.out);
     const char *sample = getenv("KENSA_PST_SAMPLE");
     if (!sample) {
-        printf("SKIP pst sample: KENSA_PST_SAMPLE not set\n");
+        ks_test_skip("optional", "pst sample: KENSA_PST_SAMPLE not set");
         return;
     }
     size_t n = 0;
