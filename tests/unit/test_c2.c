@@ -98,7 +98,7 @@ TEST(fireeye_network_indicators_load_as_they_are)
     const char *c = ks_test_corpus();
     char list[1024];
     if (!c) {
-        printf("SKIP fireeye_network_indicators: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus");
         return;
     }
     snprintf(list, sizeof list, "%s/sunburst-countermeasures/indicator_release/Indicator_Release_NBIs.csv", c);

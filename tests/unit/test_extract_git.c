@@ -87,13 +87,13 @@ TEST(corpus_repo_with_history)
     const char *corpus = ks_test_corpus();
     char cmd[2048], args[1400];
     if (!corpus) {
-        printf("SKIP corpus_repo_with_history: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus");
         return;
     }
     snprintf(cmd, sizeof cmd, "mkdir -p %s/th && tar xzf %s/trufflesecurity-test_keys/repo-with-history.tar.gz -C %s/th",
              ks_test_tmpdir(), corpus, ks_test_tmpdir());
     if (ks_test_run(cmd, NULL) != 0) {
-        printf("SKIP corpus_repo_with_history: cannot unpack repo-with-history.tar.gz\n");
+        ks_test_skip("corpus-file", "cannot unpack repo-with-history.tar.gz");
         return;
     }
     const char *yar = "rule aws_key_id { strings: $a = /AKIA[0-9A-Z]{16}/ condition: $a }\n"

@@ -557,6 +557,7 @@ static int emit_hit(c2_det *d, const hit *x)
                    {"first", first},       {"last", last}};
     ks_evidence ev[MAX_EV];
     for (size_t i = 0; i < x->nev; i++) {
+        memset(&ev[i], 0, sizeof ev[i]);
         ev[i].path = ks__strpool_get(&d->pool, x->ev[i].path);
         ev[i].format = x->ev[i].format;
         ev[i].record = x->ev[i].record;

@@ -619,7 +619,9 @@ static void x_on_finding(void *det, const ks_finding *f)
         }
         shell_file *sf = &d->shell[d->nshell];
         sf->first = f->first;
-        sf->ev = f->evidence[k];
+        /* where only: the finding's context strings die with the finding */
+        sf->ev = (ks_evidence){.record = f->evidence[k].record, .line = f->evidence[k].line,
+                               .offset = f->evidence[k].offset, .time = f->evidence[k].time};
         sf->ev.path = strdup(path);
         sf->ev.format = f->evidence[k].format ? strdup(f->evidence[k].format) : NULL;
         if (!sf->ev.path) {
