@@ -55,6 +55,18 @@ typedef struct ks_kv {
     const char *value;
 } ks_kv;
 
+/* A value a finding counts, by hash (the secrets / personal-data detector):
+ * an owner checks their own values against `sha256` without anyone
+ * printing them. `clear` is NULL unless the user asked for values in clear
+ * (--reveal). */
+typedef struct ks_fvalue {
+    const char *type;        /* "pii.email", "pii.card", "aws.secret_access_key" */
+    const char *sha256;      /* hex SHA-256 of the normalised value */
+    const char *redacted;    /* first/last characters only */
+    const char *clear;       /* NULL unless --reveal */
+    uint64_t count;          /* occurrences behind the finding */
+} ks_fvalue;
+
 typedef struct ks_finding {
     const char *rule_id;     /* stable id: "kensa.identity.spray", a Sigma uuid */
     const char *title;       /* one line */
@@ -73,6 +85,8 @@ typedef struct ks_finding {
     const ks_kv *details;    /* free-form: accounts, sources, counts, ... */
     size_t ndetails;
     uint64_t seq;            /* emission order, set by the engine */
+    const ks_fvalue *values; /* values counted by hash, nvalues (may be NULL) */
+    size_t nvalues;
 } ks_finding;
 
 /* f as one JSON line (schema kensa.finding/1, docs/OUTPUT.md, ending in

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <hs/hs.h>
 #include "detect/fileinfo.h"
 
 #define READ_CHUNK ((size_t)1 << 20)
@@ -281,4 +282,27 @@ ks_severity ks__score_severity(int64_t score)
     if (score >= 30)
         return KS_SEV_LOW;
     return KS_SEV_INFO;
+}
+
+int ks__hs_compile_dropping(const char **exprs, unsigned *flags, unsigned *ids, unsigned *n,
+                            unsigned mode, void (*drop)(void *ud, unsigned id), void *ud,
+                            struct hs_database **db)
+{
+    *db = NULL;
+    while (*n > 0) {
+        hs_compile_error_t *cerr = NULL;
+        if (hs_compile_multi(exprs, flags, ids, *n, mode, NULL, db, &cerr) == HS_SUCCESS)
+            return KS_OK;
+        int bad = cerr ? cerr->expression : -1;
+        hs_free_compile_error(cerr);
+        if (bad < 0 || (unsigned)bad >= *n)
+            return KS_EINTERNAL;
+        drop(ud, ids[bad]);
+        size_t rest = *n - (unsigned)bad - 1;
+        memmove(&exprs[bad], &exprs[bad + 1], rest * sizeof *exprs);
+        memmove(&flags[bad], &flags[bad + 1], rest * sizeof *flags);
+        memmove(&ids[bad], &ids[bad + 1], rest * sizeof *ids);
+        (*n)--;
+    }
+    return KS_OK;
 }

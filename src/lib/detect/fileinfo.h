@@ -55,6 +55,16 @@ const char *ks__file_type(const uint8_t *head, size_t n, const char *ext);
 /* Lowercase extension with the dot (".aspx") of name into out; "" if none. */
 void ks__file_ext(const char *name, char *out, size_t cap);
 
+/* Compiles exprs[0..*n) (flags, ids) into one Vectorscan database; an
+ * expression Vectorscan refuses at compile time is handed to drop(ud, id),
+ * removed from the arrays (*n shrinks) and the rest compiled again.
+ * KS_OK (a NULL *db when nothing is left), or KS_EINTERNAL when the
+ * compiler fails without naming an expression. */
+struct hs_database;
+int ks__hs_compile_dropping(const char **exprs, unsigned *flags, unsigned *ids, unsigned *n,
+                            unsigned mode, void (*drop)(void *ud, unsigned id), void *ud,
+                            struct hs_database **db);
+
 /* Loki/THOR scores (0..100) to kensa severities: >=90 critical, >=70 high,
  * >=50 medium, >=30 low, else info. */
 ks_severity ks__score_severity(int64_t score);

@@ -226,6 +226,26 @@ static bool needs_pcre(const char *re)
            strstr(re, "\\1") || strstr(re, "\\2") || strstr(re, "(?>");
 }
 
+/* A file name regex Vectorscan refused: PCRE2 matches it instead. */
+static void name_to_pcre(void *ud, unsigned idx)
+{
+    ioc_det *d = ud;
+    int err = 0;
+    PCRE2_SIZE eoff = 0;
+    d->names[idx].slow = pcre2_compile((PCRE2_SPTR)d->names[idx].regex, PCRE2_ZERO_TERMINATED,
+                                       PCRE2_CASELESS, &err, &eoff, NULL);
+    if (d->names[idx].slow) {
+        d->nslow++;
+    } else {
+        const ioc_src *s = &d->srcs[d->names[idx].src];
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = s->file;
+        loc.line = s->line;
+        ks__diag(d->e, KS_DIAG_WARN, KS_EFORMAT, "ioc", &loc,
+                 "file name regex does not compile; skipped");
+    }
+}
+
 static int compile_names(ioc_det *d)
 {
     const char **exprs = NULL;
@@ -245,20 +265,7 @@ static int compile_names(ioc_det *d)
         d->names[i].slow = NULL;
     for (size_t i = 0; i < d->nnames; i++) {
         if (needs_pcre(d->names[i].regex)) {
-            int err = 0;
-            PCRE2_SIZE eoff = 0;
-            d->names[i].slow = pcre2_compile((PCRE2_SPTR)d->names[i].regex, PCRE2_ZERO_TERMINATED,
-                                             PCRE2_CASELESS, &err, &eoff, NULL);
-            if (!d->names[i].slow) {
-                const ioc_src *s = &d->srcs[d->names[i].src];
-                ks_loc loc = KS_LOC_NONE;
-                loc.path = s->file;
-                loc.line = s->line;
-                ks__diag(d->e, KS_DIAG_WARN, KS_EFORMAT, "ioc", &loc,
-                         "file name regex does not compile; skipped");
-            } else {
-                d->nslow++;
-            }
+            name_to_pcre(d, (unsigned)i);
             continue;
         }
         exprs[n] = d->names[i].regex;
@@ -267,37 +274,11 @@ static int compile_names(ioc_det *d)
         n++;
     }
     /* A pattern Vectorscan refuses moves to PCRE2; then compile again. */
-    while (n > 0) {
-        hs_compile_error_t *cerr = NULL;
-        if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &d->name_db, &cerr) ==
-            HS_SUCCESS)
-            break;
-        int bad = cerr ? cerr->expression : -1;
-        hs_free_compile_error(cerr);
-        if (bad < 0 || (unsigned)bad >= n) {
-            rc = KS_EINTERNAL;
-            ks__seterr(d->e, "vectorscan could not compile the file name IOCs");
-            goto out;
-        }
-        size_t idx = ids[bad];
-        int err = 0;
-        PCRE2_SIZE eoff = 0;
-        d->names[idx].slow = pcre2_compile((PCRE2_SPTR)d->names[idx].regex, PCRE2_ZERO_TERMINATED,
-                                           PCRE2_CASELESS, &err, &eoff, NULL);
-        if (d->names[idx].slow) {
-            d->nslow++;
-        } else {
-            const ioc_src *s = &d->srcs[d->names[idx].src];
-            ks_loc loc = KS_LOC_NONE;
-            loc.path = s->file;
-            loc.line = s->line;
-            ks__diag(d->e, KS_DIAG_WARN, KS_EFORMAT, "ioc", &loc,
-                     "file name regex does not compile; skipped");
-        }
-        memmove(&exprs[bad], &exprs[bad + 1], (n - (unsigned)bad - 1) * sizeof *exprs);
-        memmove(&flags[bad], &flags[bad + 1], (n - (unsigned)bad - 1) * sizeof *flags);
-        memmove(&ids[bad], &ids[bad + 1], (n - (unsigned)bad - 1) * sizeof *ids);
-        n--;
+    if (ks__hs_compile_dropping(exprs, flags, ids, &n, HS_MODE_BLOCK, name_to_pcre, d,
+                                &d->name_db) != KS_OK) {
+        rc = KS_EINTERNAL;
+        ks__seterr(d->e, "vectorscan could not compile the file name IOCs");
+        goto out;
     }
 out:
     free(exprs);

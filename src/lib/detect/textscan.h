@@ -73,8 +73,18 @@ int ks__textscratch_new(const ks_textscan *ts, ks_textscratch **out);
 void ks__textscratch_free(ks_textscratch *s);
 
 /* Scans text[0..n); classes is a mask of ks_tclass. Calls fn per confirmed
- * match in text order. */
+ * match in text order (overlapping matches of one class: the rule of the
+ * highest priority keeps the bytes). KS_ELIMIT when more matches than the
+ * scanner keeps per text were found (those delivered are still right). */
 int ks__textscan_run(const ks_textscan *ts, ks_textscratch *s, unsigned classes,
                      const char *text, size_t n, ks_tmatch_fn fn, void *ud);
+
+/* Rules compiled (0: nothing to scan for). */
+size_t ks__textscan_nrules(const ks_textscan *ts);
+
+/* The redacted display of a value: its first and last characters (none for
+ * values under 5 bytes, up to 4 each for long ones) around U+2026, other
+ * than printable ASCII shown as '?'. out is NUL-terminated. */
+void ks__ts_redact(const char *p, size_t n, char out[64]);
 
 #endif

@@ -27,6 +27,7 @@
 #include "engine_int.h"
 
 #define MAX_EVIDENCE 64
+#define MAX_VALUES 4096
 #define NO_STR UINT32_MAX
 
 /* ---- records ------------------------------------------------------------------
@@ -39,6 +40,7 @@ typedef struct rec_head {
     uint32_t len;          /* whole record, this header included */
     uint32_t severity;
     uint32_t nt, ne, nm, nd;
+    uint32_t nv;           /* values by hash (ks_fvalue) */
     int64_t first, last;
     uint64_t event_count;
     uint64_t seq;
@@ -78,6 +80,7 @@ static int rec_build(ks_buf *b, const ks_finding *f, uint64_t seq)
     h.ne = (uint32_t)ne;
     h.nm = (uint32_t)f->nmatched;
     h.nd = (uint32_t)f->ndetails;
+    h.nv = (uint32_t)KS_MIN(f->nvalues, (size_t)MAX_VALUES);
     h.first = f->first;
     h.last = f->last;
     h.event_count = KS_MAX(f->event_count, (uint64_t)ne);
@@ -105,6 +108,14 @@ static int rec_build(ks_buf *b, const ks_finding *f, uint64_t seq)
     }
     put_kvs(b, f->matched, f->nmatched);
     put_kvs(b, f->details, f->ndetails);
+    for (size_t i = 0; i < h.nv; i++) {
+        const ks_fvalue *v = &f->values[i];
+        put_str(b, v->type);
+        put_str(b, v->sha256);
+        put_str(b, v->redacted);
+        put_str(b, v->clear);
+        ks__buf_add(b, &v->count, sizeof v->count);
+    }
     if (!b->p || b->n > UINT32_MAX)
         return KS_ENOMEM;
     ((rec_head *)(void *)b->p)->len = (uint32_t)b->n;
@@ -152,16 +163,18 @@ ks_finding *ks__finding_from_rec(const void *p, size_t n)
     if (n < sizeof h)
         return NULL;
     memcpy(&h, p, sizeof h);
-    if (h.len != n || h.nt > n || h.ne > MAX_EVIDENCE || h.nm > n || h.nd > n)
+    if (h.len != n || h.nt > n || h.ne > MAX_EVIDENCE || h.nm > n || h.nd > n ||
+        h.nv > MAX_VALUES)
         return NULL;
     arrays = sizeof *f + h.nt * sizeof(char *) + h.ne * sizeof(ks_evidence) +
-             ((size_t)h.nm + h.nd) * sizeof(ks_kv);
+             ((size_t)h.nm + h.nd) * sizeof(ks_kv) + h.nv * sizeof(ks_fvalue);
     if (!ks__add_ok(arrays, n, &total) || !(f = calloc(1, total)))
         return NULL;
     const char **tech = (const char **)(void *)(f + 1);
     ks_evidence *ev = (ks_evidence *)(void *)(tech + h.nt);
     ks_kv *kv = (ks_kv *)(void *)(ev + h.ne);
-    reader r = {(const uint8_t *)p + sizeof h, (const uint8_t *)p + n, (char *)(kv + h.nm + h.nd), false};
+    ks_fvalue *vals = (ks_fvalue *)(void *)(kv + h.nm + h.nd);
+    reader r = {(const uint8_t *)p + sizeof h, (const uint8_t *)p + n, (char *)(vals + h.nv), false};
     f->severity = (ks_severity)h.severity;
     f->first = h.first;
     f->last = h.last;
@@ -199,6 +212,18 @@ ks_finding *ks__finding_from_rec(const void *p, size_t n)
         kv[i].key = get_str(&r);
         kv[i].value = get_str(&r);
     }
+    for (uint32_t i = 0; i < h.nv && !r.bad; i++) {
+        vals[i].type = get_str(&r);
+        vals[i].sha256 = get_str(&r);
+        vals[i].redacted = get_str(&r);
+        vals[i].clear = get_str(&r);
+        if ((size_t)(r.end - r.p) < sizeof vals[i].count) {
+            r.bad = true;
+            break;
+        }
+        memcpy(&vals[i].count, r.p, sizeof vals[i].count);
+        r.p += sizeof vals[i].count;
+    }
     if (r.bad || !f->rule_id) {
         free(f);
         return NULL;
@@ -211,6 +236,8 @@ ks_finding *ks__finding_from_rec(const void *p, size_t n)
     f->nmatched = h.nm;
     f->details = h.nd ? kv + h.nm : NULL;
     f->ndetails = h.nd;
+    f->values = h.nv ? vals : NULL;
+    f->nvalues = h.nv;
     return f;
 }
 

@@ -121,6 +121,21 @@ int ks__finding_to_json(ks_buf *b, const ks_finding *f)
     ks__buf_addc(b, ',');
     add_key(b, "details");
     add_kvs(b, f->details, f->ndetails);
+    if (f->nvalues) {
+        /* values by hash: "values":[{"type":..,"value_sha256":..,"count":..}] */
+        ks__buf_adds(b, ",\"values\":[");
+        for (size_t i = 0; i < f->nvalues; i++) {
+            const ks_fvalue *v = &f->values[i];
+            ks__buf_adds(b, i ? ",{" : "{");
+            str_member(b, "type", v->type);
+            str_member(b, "value_sha256", v->sha256);
+            str_member(b, "redacted", v->redacted);
+            if (v->clear)
+                str_member(b, "value", v->clear);
+            ks__buf_printf(b, "\"count\":%" PRIu64 "}", v->count);
+        }
+        ks__buf_addc(b, ']');
+    }
     if (f->description) {
         ks__buf_addc(b, ',');
         add_key(b, "description");

@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The secrets / personal-data file detector: what leaked.
+ *
+ * Every walked file's text (through the content extractors when the file
+ * is a mailbox, a document, an archive or a repository; the raw bytes of a
+ * text file otherwise) goes through the text scanner (textscan.h), and:
+ *
+ *  - each distinct secret becomes ONE finding with all its locations, keyed
+ *    by the SHA-256 of its exact bytes (`secret_sha256`): the same AWS key
+ *    mailed ten times and committed once is one finding with eleven
+ *    locations, wherever the threads found it. The store is shared by the
+ *    workers under a lock (matches are rare, the lock is cheap) and bounded
+ *    (secrets.max_distinct); findings are emitted in finish();
+ *  - personal data is counted and typed per message (mail) or per file,
+ *    one finding each, carrying every distinct value by the SHA-256 of its
+ *    normalised form (`values[].value_sha256`) with its count.
+ *
+ * Nothing here prints a clear value: findings carry a redacted form (first
+ * and last characters), the hash, type, validation verdict and decoded
+ * facts. Only secrets.reveal (the --reveal flag) adds the clear value.
+ *
+ * Provenance of each location: the container chain ("inbox.mbox!<id>!
+ * report.zip!keys.txt", ks__xnode_path), the byte offset in the decoded
+ * text, and the message (Message-ID, date, from, to, subject, folder) or
+ * git blob (commit, author, path) around it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "detect/fileinfo.h"
+#include "detect/textscan.h"
+
+#define MAX_LOCS 64             /* locations kept per secret (all are counted) */
+#define MAX_MSG_IDS 32          /* Message-IDs listed per secret */
+#define MAX_PII_VALUES 1000     /* distinct values kept per personal-data finding */
+#define MAX_PII_TYPES 16
+#define DEFAULT_MAX_DISTINCT 100000
+#define BINARY_PROBE 4096
+
+static const char *const secret_techniques[] = {"T1552.001"};
+
+/* ---- the secret store ------------------------------------------------------- */
+
+typedef struct sec_loc {
+    char *where;             /* path or container chain; owned */
+    uint64_t offset;         /* in the decoded text of the innermost blob */
+    int64_t time;            /* message date / commit time, KS_TIME_NONE */
+} sec_loc;
+
+typedef struct sec_rec {
+    uint8_t sha[32];
+    const char *type;        /* borrowed from the scanner (lives as long) */
+    const char *rule_id;
+    const char *rule_name;
+    ks_severity sev;
+    ks_tvalid valid;
+    int confidence;
+    char redacted[64];
+    char *clear;             /* only with secrets.reveal; owned */
+    ks_kv *details;          /* decoded facts + first location's provenance; owned */
+    size_t ndetails;
+    sec_loc locs[MAX_LOCS];
+    size_t nlocs;
+    uint64_t count;          /* every occurrence */
+    char *msg_ids[MAX_MSG_IDS]; /* distinct Message-IDs; owned */
+    size_t nmsg;
+    int64_t first, last;
+} sec_rec;
+
+typedef struct sec_det {
+    ks_engine *e;
+    ks_textscan *ts;
+    bool reveal;
+    bool pii;                /* personal data wanted at all */
+    bool pii_in_logs;        /* also in files an event input claims */
+    uint64_t max_distinct;
+    pthread_mutex_t lock;    /* guards the store below */
+    ks_map *index;           /* sha256 -> rec index + 1 */
+    sec_rec **recs;
+    size_t nrecs, caprecs;
+    uint64_t dropped;        /* distinct secrets over the cap */
+} sec_det;
+
+/* ---- per-worker ---------------------------------------------------------------- */
+
+typedef struct pii_val {
+    uint8_t sha[32];
+    const char *type;
+    uint64_t count;
+    char redacted[64];
+    char *clear;             /* only with reveal; owned */
+} pii_val;
+
+typedef struct pii_group {
+    bool open;
+    char *where;             /* path / chain of the message or file; owned */
+    char *msg_id;            /* owned, may be NULL */
+    ks_kv prov[8];           /* message provenance (owned values) */
+    size_t nprov;
+    int64_t time;
+    ks_severity sev;
+    const char *types[MAX_PII_TYPES];
+    uint64_t counts[MAX_PII_TYPES];
+    size_t ntypes;
+    ks_map *vals;            /* sha -> index + 1 */
+    pii_val *v;
+    size_t nv, capv;
+    uint64_t dropped;
+    uint64_t offset;         /* of the first value */
+} pii_group;
+
+typedef struct sec_ws {
+    sec_det *d;
+    ks_textscratch *scratch;
+    const ks_file *f;
+    const char *where;       /* location text of the unit being scanned */
+    uint64_t base;           /* offset of the unit in its blob */
+    int64_t time;
+    const char *msg_id;
+    pii_group g;             /* the open personal-data group */
+} sec_ws;
+
+/* ---- store ------------------------------------------------------------------------ */
+
+static void rec_free(sec_rec *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nlocs; i++)
+        free(r->locs[i].where);
+    for (size_t i = 0; i < r->ndetails; i++)
+        free((char *)r->details[i].value);
+    for (size_t i = 0; i < r->nmsg; i++)
+        free(r->msg_ids[i]);
+    free(r->details);
+    free(r->clear);
+    free(r);
+}
+
+static void hex32(const uint8_t *p, char out[65])
+{
+    ks__hex(p, 32, out);
+}
+
+/* Copies the match's facts into a new record; keys are static strings
+ * (validators' and ours), values are copied. */
+static sec_rec *rec_new(const sec_det *d, const ks_tmatch *m)
+{
+    sec_rec *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    memcpy(r->sha, m->sha256, 32);
+    r->type = m->type;
+    r->rule_id = m->rule_id;
+    r->rule_name = m->rule_name;
+    r->sev = m->severity;
+    r->valid = m->valid;
+    r->confidence = m->confidence;
+    memcpy(r->redacted, m->redacted, sizeof r->redacted);
+    r->first = r->last = KS_TIME_NONE;
+    if (d->reveal && !(r->clear = strndup(m->value, m->nvalue)))
+        goto fail;
+    if (m->ndetails) {
+        if (!(r->details = calloc(m->ndetails, sizeof *r->details)))
+            goto fail;
+        for (size_t i = 0; i < m->ndetails; i++) {
+            r->details[i].key = m->details[i].key;
+            if (!(r->details[i].value = strdup(m->details[i].value)))
+                goto fail;
+            r->ndetails++;
+        }
+    }
+    return r;
+fail:
+    rec_free(r);
+    return NULL;
+}
+
+static void rec_add_loc(sec_rec *r, const sec_ws *ws, uint64_t offset)
+{
+    r->count++;
+    if (ws->time != KS_TIME_NONE) {
+        if (r->first == KS_TIME_NONE || ws->time < r->first)
+            r->first = ws->time;
+        if (r->last == KS_TIME_NONE || ws->time > r->last)
+            r->last = ws->time;
+    }
+    if (ws->msg_id && r->nmsg < MAX_MSG_IDS) {
+        bool seen = false;
+        for (size_t i = 0; i < r->nmsg && !seen; i++)
+            seen = !strcmp(r->msg_ids[i], ws->msg_id);
+        if (!seen && (r->msg_ids[r->nmsg] = strdup(ws->msg_id)))
+            r->nmsg++;
+    }
+    /* one location per place: a secret repeated in one text is one place */
+    for (size_t i = 0; i < r->nlocs; i++)
+        if (!strcmp(r->locs[i].where, ws->where))
+            return;
+    if (r->nlocs < MAX_LOCS && (r->locs[r->nlocs].where = strdup(ws->where))) {
+        r->locs[r->nlocs].offset = offset;
+        r->locs[r->nlocs].time = ws->time;
+        r->nlocs++;
+    }
+}
+
+static void store_secret(sec_ws *ws, const ks_tmatch *m)
+{
+    sec_det *d = ws->d;
+    pthread_mutex_lock(&d->lock);
+    uint64_t *slot = ks__map_get(d->index, m->sha256, 32);
+    sec_rec *r = NULL;
+    if (slot) {
+        r = d->recs[*slot - 1];
+        /* a stronger reading of the same bytes (a checksum verified by
+         * another rule) wins the type */
+        if (m->valid == KS_TV_VALID && r->valid == KS_TV_UNCHECKED) {
+            r->type = m->type;
+            r->rule_id = m->rule_id;
+            r->rule_name = m->rule_name;
+            r->valid = m->valid;
+        }
+    } else if (d->nrecs >= d->max_distinct) {
+        d->dropped++;
+    } else if ((r = rec_new(d, m)) != NULL) {
+        if (ks__grow(&d->recs, &d->caprecs, d->nrecs, sizeof *d->recs, 256) != KS_OK ||
+            !(slot = ks__map_slot(d->index, m->sha256, 32, true))) {
+            rec_free(r);
+            r = NULL;
+            d->dropped++;
+        } else {
+            d->recs[d->nrecs++] = r;
+            *slot = d->nrecs;
+        }
+    }
+    if (r)
+        rec_add_loc(r, ws, m->offset + ws->base);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static const char *valid_name(ks_tvalid v)
+{
+    switch (v) {
+    case KS_TV_VALID: return "valid";
+    case KS_TV_EXAMPLE: return "example";
+    case KS_TV_VERIFIED_LIVE: return "verified-live";
+    default: return "unchecked";
+    }
+}
+
+static void emit_secret(sec_det *d, const sec_rec *r)
+{
+    ks_kv det[40];
+    ks_evidence ev[MAX_LOCS];
+    char hex[65], conf[16], cnt[24], nloc[24], title[256];
+    ks_buf msgs = KS_BUF_INIT;
+    size_t nd = 0;
+    hex32(r->sha, hex);
+    snprintf(conf, sizeof conf, "%d", r->confidence);
+    snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)r->count);
+    snprintf(nloc, sizeof nloc, "%zu", r->nlocs);
+    det[nd++] = (ks_kv){"secret_sha256", hex};
+    det[nd++] = (ks_kv){"secret_type", r->type};
+    det[nd++] = (ks_kv){"redacted", r->redacted};
+    det[nd++] = (ks_kv){"validation", valid_name(r->valid)};
+    det[nd++] = (ks_kv){"confidence", conf};
+    det[nd++] = (ks_kv){"occurrences", cnt};
+    det[nd++] = (ks_kv){"locations", nloc};
+    for (size_t i = 0; i < r->nmsg; i++) {
+        ks__buf_adds(&msgs, i ? ", " : "");
+        ks__buf_adds(&msgs, r->msg_ids[i]);
+    }
+    if (msgs.n)
+        det[nd++] = (ks_kv){"message_ids", msgs.p};
+    for (size_t i = 0; i < r->ndetails && nd < KS_ARRAY_LEN(det) - 1; i++)
+        det[nd++] = r->details[i];
+    if (r->clear)
+        det[nd++] = (ks_kv){"secret", r->clear};
+    for (size_t i = 0; i < r->nlocs; i++)
+        ev[i] = (ks_evidence){.path = r->locs[i].where, .format = "text",
+                              .offset = r->locs[i].offset, .time = r->locs[i].time};
+    snprintf(title, sizeof title, "%s%s (%s, %zu location%s)", r->rule_name,
+             r->valid == KS_TV_EXAMPLE ? " - documented example, not a live credential" : "",
+             r->redacted, r->nlocs, r->nlocs == 1 ? "" : "s");
+    ks_fvalue val = {.type = r->type, .sha256 = hex, .redacted = r->redacted, .clear = r->clear,
+                     .count = r->count};
+    ks_finding f = {
+        .rule_id = r->rule_id,
+        .title = title,
+        .detector = "secrets",
+        .description = "A credential in the evidence: whoever read this text could use it. "
+                       "Rotate it, then look for its use (secret_sha256 matches your inventory "
+                       "without printing it).",
+        .severity = r->sev,
+        .techniques = secret_techniques,
+        .ntechniques = KS_ARRAY_LEN(secret_techniques),
+        .first = r->first,
+        .last = r->last,
+        .evidence = ev,
+        .nevidence = r->nlocs,
+        .event_count = r->count,
+        .details = det,
+        .ndetails = nd,
+        .values = &val,
+        .nvalues = 1,
+    };
+    ks__emit(d->e, &f);
+    ks__buf_release(&msgs);
+}
+
+/* ---- personal data ------------------------------------------------------------------ */
+
+static void group_reset(pii_group *g)
+{
+    free(g->where);
+    free(g->msg_id);
+    for (size_t i = 0; i < g->nprov; i++)
+        free((char *)g->prov[i].value);
+    for (size_t i = 0; i < g->nv; i++)
+        free(g->v[i].clear);
+    ks__map_free(g->vals);
+    free(g->v);
+    memset(g, 0, sizeof *g);
+}
+
+static void group_emit(sec_ws *ws)
+{
+    pii_group *g = &ws->g;
+    sec_det *d = ws->d;
+    if (!g->open || !g->nv) {
+        group_reset(g);
+        return;
+    }
+    ks_kv det[MAX_PII_TYPES + 16];
+    char counts[MAX_PII_TYPES][24], total[24], title[256], distinct[24];
+    ks_fvalue *vals = calloc(g->nv, sizeof *vals);
+    char (*hex)[65] = calloc(g->nv, sizeof *hex);
+    size_t nd = 0, to = 0;
+    uint64_t sum = 0;
+    ks_buf tb = KS_BUF_INIT;
+    if (!vals || !hex)
+        goto out;
+    for (size_t i = 0; i < g->ntypes; i++) {
+        snprintf(counts[i], sizeof counts[i], "%llu", (unsigned long long)g->counts[i]);
+        det[nd++] = (ks_kv){g->types[i], counts[i]};
+        sum += g->counts[i];
+        ks__buf_printf(&tb, "%s%llu %s", i ? ", " : "", (unsigned long long)g->counts[i],
+                       g->types[i] + (strncmp(g->types[i], "pii.", 4) ? 0 : 4));
+    }
+    snprintf(total, sizeof total, "%llu", (unsigned long long)sum);
+    snprintf(distinct, sizeof distinct, "%zu", g->nv);
+    det[nd++] = (ks_kv){"total", total};
+    det[nd++] = (ks_kv){"distinct_values", distinct};
+    if (g->dropped)
+        det[nd++] = (ks_kv){"values_not_listed", "more distinct values than listed"};
+    for (size_t i = 0; i < g->nprov; i++)
+        det[nd++] = g->prov[i];
+    for (size_t i = 0; i < g->nv; i++) {
+        hex32(g->v[i].sha, hex[i]);
+        vals[i] = (ks_fvalue){.type = g->v[i].type, .sha256 = hex[i], .redacted = g->v[i].redacted,
+                              .clear = g->v[i].clear, .count = g->v[i].count};
+    }
+    to = (size_t)snprintf(title, sizeof title, "Personal data in %s: %s",
+                          g->msg_id ? "message" : "file", tb.p ? tb.p : "");
+    (void)to;
+    ks_evidence ev = {.path = g->where, .format = "text", .offset = g->offset, .time = g->time};
+    ks_finding f = {
+        .rule_id = "kensa.pii.personal_data",
+        .title = title,
+        .detector = "secrets",
+        .description = "Personal data in the evidence, counted by type; each value is listed by "
+                       "the SHA-256 of its normalised form (card/IBAN without spaces, e-mail "
+                       "lower-cased, phone E.164) so its owner can check it.",
+        .severity = g->sev,
+        .first = g->time,
+        .last = g->time,
+        .evidence = &ev,
+        .nevidence = 1,
+        .event_count = sum,
+        .details = det,
+        .ndetails = nd,
+        .values = vals,
+        .nvalues = g->nv,
+    };
+    ks__emit(d->e, &f);
+out:
+    ks__buf_release(&tb);
+    free(vals);
+    free(hex);
+    group_reset(g);
+}
+
+/* Opens the group for the current unit (a new message flushes the last). */
+static int group_open(sec_ws *ws, const ks_kv *prov, size_t nprov)
+{
+    pii_group *g = &ws->g;
+    bool same = g->open && ((!g->msg_id && !ws->msg_id) ||
+                            (g->msg_id && ws->msg_id && !strcmp(g->msg_id, ws->msg_id)));
+    if (same)
+        return KS_OK;
+    group_emit(ws);
+    g->open = true;
+    g->time = ws->time;
+    g->sev = KS_SEV_INFO;
+    if (!(g->where = strdup(ws->where)) || !(g->vals = ks__map_new(64)) ||
+        (ws->msg_id && !(g->msg_id = strdup(ws->msg_id))))
+        return KS_ENOMEM;
+    for (size_t i = 0; i < nprov && g->nprov < KS_ARRAY_LEN(g->prov); i++) {
+        char *v = strdup(prov[i].value);
+        if (!v)
+            return KS_ENOMEM;
+        g->prov[g->nprov++] = (ks_kv){prov[i].key, v};
+    }
+    return KS_OK;
+}
+
+static void store_pii(sec_ws *ws, const ks_tmatch *m)
+{
+    pii_group *g = &ws->g;
+    if (!g->open || m->valid == KS_TV_EXAMPLE)
+        return;
+    size_t t = 0;
+    while (t < g->ntypes && strcmp(g->types[t], m->type))
+        t++;
+    if (t == g->ntypes) {
+        if (g->ntypes == MAX_PII_TYPES)
+            return;
+        g->types[g->ntypes++] = m->type;
+    }
+    if (!g->nv)
+        g->offset = m->offset + ws->base;
+    g->counts[t]++;
+    if (m->severity > g->sev)
+        g->sev = m->severity;
+    uint64_t *slot = ks__map_get(g->vals, m->sha256, 32);
+    if (slot) {
+        g->v[*slot - 1].count++;
+        return;
+    }
+    if (g->nv >= MAX_PII_VALUES ||
+        ks__grow(&g->v, &g->capv, g->nv, sizeof *g->v, 16) != KS_OK ||
+        !(slot = ks__map_slot(g->vals, m->sha256, 32, true))) {
+        g->dropped++;
+        return;
+    }
+    pii_val *v = &g->v[g->nv];
+    memset(v, 0, sizeof *v);
+    memcpy(v->sha, m->sha256, 32);
+    v->type = m->type;
+    v->count = 1;
+    memcpy(v->redacted, m->redacted, sizeof v->redacted);
+    if (ws->d->reveal)
+        v->clear = strndup(m->norm, m->nnorm);
+    *slot = ++g->nv;
+}
+
+static int on_match(void *ud, const ks_tmatch *m)
+{
+    sec_ws *ws = ud;
+    if (m->cls == KS_TC_SECRET)
+        store_secret(ws, m);
+    else
+        store_pii(ws, m);
+    return 0;
+}
+
+/* ---- scanning a file ---------------------------------------------------------------- */
+
+/* Raw scanning (no extractor claimed the file): text only. A NUL in the
+ * first bytes means binary, whose "text" is noise for these rules. */
+static bool looks_binary(const uint8_t *p, size_t n)
+{
+    return memchr(p, 0, KS_MIN(n, (size_t)BINARY_PROBE)) != NULL;
+}
+
+static void scan_text(sec_ws *ws, unsigned classes, const char *p, size_t n)
+{
+    int rc = ks__textscan_run(ws->d->ts, ws->scratch, classes, p, n, on_match, ws);
+    if (rc == KS_ELIMIT) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = ws->f->path;
+        ks__diag(ws->d->e, KS_DIAG_WARN, KS_ELIMIT, "secrets", &loc,
+                 "%s: more matches than the scanner keeps per text; the rest were not read",
+                 ws->where);
+    }
+}
+
+static int sec_on_file(void *p, const ks_file *f)
+{
+    sec_ws *ws = p;
+    sec_det *d = ws->d;
+    const uint8_t *data = NULL;
+    uint64_t n = 0;
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = f->path;
+    ws->f = f;
+    if (f->nhead && looks_binary(f->head, f->nhead))
+        return KS_OK;
+    int rc = ks__source_map(f->src, &data, &n);
+    if (rc != KS_OK) {
+        ks__diag(d->e, KS_DIAG_ERROR, rc, "secrets", &loc, "cannot read the file");
+        return KS_OK;
+    }
+    unsigned classes = KS_TC_SECRET;
+    if (d->pii && (!f->format || d->pii_in_logs))
+        classes |= KS_TC_PII;
+    ws->where = f->path;
+    ws->base = 0;
+    ws->time = KS_TIME_NONE;
+    ws->msg_id = NULL;
+    if ((classes & KS_TC_PII) && group_open(ws, NULL, 0) != KS_OK) {
+        group_reset(&ws->g);
+        return KS_ENOMEM;
+    }
+    scan_text(ws, classes, (const char *)data, (size_t)n);
+    group_emit(ws);
+    return KS_OK;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------ */
+
+static void sec_destroy(void *p)
+{
+    sec_det *d = p;
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->nrecs; i++)
+        rec_free(d->recs[i]);
+    free(d->recs);
+    ks__map_free(d->index);
+    ks__textscan_free(d->ts);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+static int sec_create(ks_engine *e, void **out)
+{
+    sec_det *d = NULL;
+    int rc;
+    *out = NULL;
+    if (!(d = calloc(1, sizeof *d)))
+        return KS_ENOMEM;
+    pthread_mutex_init(&d->lock, NULL);
+    d->e = e;
+    d->reveal = ks__opt_bool(e, "secrets.reveal");
+    d->pii = ks__opt_bool(e, "secrets.pii");
+    d->pii_in_logs = ks__opt_bool(e, "secrets.pii_in_logs");
+    d->max_distinct = (uint64_t)ks__opt_int(e, "secrets.max_distinct");
+    if (!(d->index = ks__map_new(1024))) {
+        rc = KS_ENOMEM;
+        goto out;
+    }
+    if ((rc = ks__textscan_new(e, ks__rules_dir(e), &d->ts)) != KS_OK)
+        goto out;
+    if (!ks__textscan_nrules(d->ts))
+        goto out; /* no rules: nothing to do */
+    *out = d;
+    d = NULL;
+out:
+    sec_destroy(d);
+    return rc;
+}
+
+static void sec_worker_done(void *det, void *p);
+
+static int sec_worker_new(void *det, ks_worker *w, void **out)
+{
+    sec_det *d = det;
+    sec_ws *ws = calloc(1, sizeof *ws);
+    (void)w;
+    *out = NULL;
+    if (!ws)
+        return KS_ENOMEM;
+    ws->d = d;
+    if (ks__textscratch_new(d->ts, &ws->scratch) != KS_OK) {
+        sec_worker_done(det, ws);
+        return KS_ENOMEM;
+    }
+    *out = ws;
+    return KS_OK;
+}
+
+static void sec_worker_done(void *det, void *p)
+{
+    sec_ws *ws = p;
+    (void)det;
+    if (!ws)
+        return;
+    group_reset(&ws->g);
+    ks__textscratch_free(ws->scratch);
+    free(ws);
+}
+
+static int sec_finish(void *p)
+{
+    sec_det *d = p;
+    for (size_t i = 0; i < d->nrecs; i++)
+        emit_secret(d, d->recs[i]);
+    if (d->dropped) {
+        ks_loc loc = KS_LOC_NONE;
+        ks__diag(d->e, KS_DIAG_WARN, KS_ELIMIT, "secrets", &loc,
+                 "%llu distinct secrets over secrets.max_distinct (%llu) were counted, not kept",
+                 (unsigned long long)d->dropped, (unsigned long long)d->max_distinct);
+    }
+    return KS_OK;
+}
+
+const struct ks_detector ks_detector_secrets = {
+    .abi = KS_DETECTOR_ABI_1,
+    .name = "secrets",
+    .description = "secrets (keys, tokens, passwords) and personal data in text, mail, documents",
+    .flags = KS_DET_FILES,
+    .create = sec_create,
+    .worker_new = sec_worker_new,
+    .on_file = sec_on_file,
+    .worker_done = sec_worker_done,
+    .finish = sec_finish,
+    .destroy = sec_destroy,
+};

@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The text scanner's compiler and matcher (interface: textscan.h).
+ *
+ * First pass: one Vectorscan block-mode database holds every rule's
+ * pattern (or its explicit `prefilter`); patterns Vectorscan cannot take
+ * exactly (look-arounds, back-references) go in with HS_FLAG_PREFILTER,
+ * which matches a superset; patterns it refuses altogether run as PCRE2
+ * over the whole text ("slow" rules, counted in a diagnostic). A hit only
+ * says "rule r may match ending here": hits of one rule that lie within
+ * its maximum width of each other merge into one region, so a run of
+ * overlapping hits costs one confirmation, not thousands.
+ *
+ * Second pass, per region: PCRE2 (JIT) searches from the region start
+ * minus the rule's width, with an offset limit at the region end so a
+ * false hit never makes PCRE2 walk the rest of a large text; the subject
+ * stops a width past the region. Each match then goes through the rule's
+ * filters (entropy, stopwords, allowlist regexes), its validator (checksums
+ * and decoders in textscan_valid.c) and context words (Presidio's idea:
+ * "phone" near a number raises confidence, "order no." lowers it).
+ *
+ * Confirmed matches are kept as small records, sorted, overlaps resolved
+ * (a specific rule beats a generic one on the same bytes), and only then
+ * re-validated one by one for the callback, so memory per scan is a few
+ * dozen bytes per match, not the validator's working space.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <hs/hs.h>
+#include <openssl/sha.h>
+#include "detect/fileinfo.h"
+#include "detect/textscan_int.h"
+
+#define DEFAULT_WIDTH 1024      /* confirmation window for unbounded patterns */
+#define MAX_WIDTH 16384
+#define HS_SEGMENT ((size_t)1 << 30)   /* hs_scan takes an unsigned length */
+#define HS_OVERLAP ((size_t)1 << 16)
+#define MAX_FOUND 1000000       /* confirmed matches kept per scan */
+#define MAX_REGIONS 4000000
+#define CTX_BEFORE 96           /* bytes searched for context words */
+#define CTX_AFTER 48
+#define PCRE_MATCH_LIMIT 200000
+
+struct ks_textscan {
+    ks_engine *e;
+    ks_arena *a;              /* rules and their strings */
+    ts_rule *rules;
+    size_t nrules;
+    hs_database_t *db;        /* NULL when every rule is slow */
+    size_t *slow;             /* indexes of slow rules */
+    size_t nslow;
+    int min_confidence;       /* matches below are dropped */
+    char region[8];           /* default phone region ("US") */
+};
+
+typedef struct region {
+    uint32_t rule;
+    uint64_t lo, hi;          /* first and last hit end offsets */
+} region;
+
+typedef struct found {
+    uint32_t rule;
+    int16_t confidence;
+    uint8_t valid;
+    uint64_t ms, me, vs, ve;
+} found;
+
+struct ks_textscratch {
+    const ks_textscan *ts;
+    hs_scratch_t *hs;
+    pcre2_match_data *md;
+    pcre2_match_context *mc;
+    pcre2_jit_stack *jit;
+    uint64_t *open_lo, *open_hi;   /* per rule: the region being grown */
+    uint32_t *touched;             /* rules with an open region */
+    size_t ntouched;
+    region *regions;
+    size_t nregions, capregions;
+    found *found;
+    size_t nfound, capfound;
+    bool truncated;                /* a cap was reached in the last scan */
+    /* current scan */
+    uint64_t base;                 /* offset of the segment given to hs_scan */
+    const char *text;
+    size_t n;
+    unsigned classes;
+    long only_rule;                /* tests: this rule alone, no overlap rules */
+};
+
+#define NO_REGION UINT64_MAX
+
+/* ---- compile ----------------------------------------------------------------- */
+
+static unsigned rule_width(const char *expr, unsigned flags)
+{
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *err = NULL;
+    unsigned w = DEFAULT_WIDTH;
+    if (hs_expression_info(expr, flags, &info, &err) != HS_SUCCESS) {
+        hs_free_compile_error(err);
+        return w;
+    }
+    if (info->max_width != UINT_MAX)
+        w = info->max_width;
+    free(info);
+    return KS_MIN(w, (unsigned)MAX_WIDTH);
+}
+
+/* Flags a pattern compiles with, or -1: exact first, else as a prefilter. */
+static int hs_flags_for(const char *expr, unsigned *min_width)
+{
+    static const unsigned tries[] = {0, HS_FLAG_PREFILTER};
+    for (size_t i = 0; i < KS_ARRAY_LEN(tries); i++) {
+        hs_expr_info_t *info = NULL;
+        hs_compile_error_t *err = NULL;
+        if (hs_expression_info(expr, tries[i], &info, &err) == HS_SUCCESS) {
+            *min_width = info->min_width;
+            free(info);
+            return (int)tries[i];
+        }
+        hs_free_compile_error(err);
+    }
+    return -1;
+}
+
+static int compile_pcre(ks_textscan *ts, ts_rule *r)
+{
+    int err = 0;
+    PCRE2_SIZE eoff = 0;
+    r->re = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, PCRE2_USE_OFFSET_LIMIT,
+                          &err, &eoff, NULL);
+    if (!r->re) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = r->file;
+        loc.line = r->line;
+        if (ts->e)
+            ks__diag(ts->e, KS_DIAG_WARN, KS_ERULE, "secrets", &loc,
+                     "rule %s: pattern does not compile (PCRE2: %s at %zu); skipped", r->id,
+                     (const char *)msg, (size_t)eoff);
+        return KS_ERULE;
+    }
+    pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE); /* interpreted when JIT is unavailable */
+    if (r->group == TS_GROUP_AUTO) {
+        uint32_t ncap = 0;
+        int named = pcre2_substring_number_from_name(r->re, (PCRE2_SPTR) "secret");
+        pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &ncap);
+        r->group = named > 0 ? named : ncap > 0 ? 1 : 0;
+    }
+    return KS_OK;
+}
+
+static void make_slow(void *ud, unsigned id)
+{
+    ks_textscan *ts = ud;
+    ts->rules[id].slow = true;
+    ts->rules[id].maxw = DEFAULT_WIDTH;
+}
+
+static int build_db(ks_textscan *ts)
+{
+    const char **exprs = NULL;
+    unsigned *flags = NULL, *ids = NULL;
+    unsigned n = 0;
+    int rc = KS_OK;
+    if (!ts->nrules)
+        return KS_OK;
+    exprs = calloc(ts->nrules, sizeof *exprs);
+    flags = calloc(ts->nrules, sizeof *flags);
+    ids = calloc(ts->nrules, sizeof *ids);
+    ts->slow = calloc(ts->nrules, sizeof *ts->slow);
+    if (!exprs || !flags || !ids || !ts->slow) {
+        rc = KS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < ts->nrules; i++) {
+        ts_rule *r = &ts->rules[i];
+        const char *pf = r->prefilter ? r->prefilter : r->pattern;
+        unsigned minw = 0;
+        int fl = hs_flags_for(pf, &minw);
+        if (fl < 0 || minw == 0) {
+            r->slow = true;
+            r->maxw = DEFAULT_WIDTH;
+            continue;
+        }
+        /* The window reaches back to where a match may start: the
+         * pattern's width, or with a prefix prefilter its own width and
+         * the declared lookback (cheap: no analysis of a long pattern). */
+        if (r->prefilter && r->lookback >= 0)
+            r->maxw = KS_MIN(rule_width(r->prefilter, (unsigned)fl) + (unsigned)r->lookback,
+                             (unsigned)MAX_WIDTH);
+        else if (r->prefilter)
+            r->maxw = KS_MAX(rule_width(r->pattern, HS_FLAG_PREFILTER),
+                             rule_width(r->prefilter, (unsigned)fl));
+        else
+            r->maxw = rule_width(r->pattern, HS_FLAG_PREFILTER);
+        exprs[n] = pf;
+        flags[n] = (unsigned)fl;
+        ids[n] = (unsigned)i;
+        n++;
+    }
+    /* A pattern the analysis accepted but the compiler refuses ("pattern
+     * too large") becomes slow; the rest compile again. */
+    if (ks__hs_compile_dropping(exprs, flags, ids, &n, HS_MODE_BLOCK, make_slow, ts, &ts->db) !=
+        KS_OK) {
+        if (ts->e)
+            ks__seterr(ts->e, "vectorscan could not compile the secret rules");
+        rc = KS_EINTERNAL;
+        goto out;
+    }
+    for (size_t i = 0; i < ts->nrules; i++)
+        if (ts->rules[i].slow)
+            ts->slow[ts->nslow++] = i;
+out:
+    free(exprs);
+    free(flags);
+    free(ids);
+    return rc;
+}
+
+static int load_all(ks_textscan *ts, ts_rules *rs, ks_engine *e, const char *rules_dir)
+{
+    int rc = KS_OK;
+    char path[4096];
+    bool builtin = e ? ks__opt_bool(e, "builtin") : true;
+    if (builtin && rules_dir) {
+        snprintf(path, sizeof path, "%s/secrets", rules_dir);
+        if ((rc = ks__ts_load_path(rs, path)) != KS_OK)
+            return rc;
+    }
+    if (e) {
+        const char **vals = NULL;
+        size_t nv = ks__opt_list(e, "secrets.rules", &vals);
+        for (size_t i = 0; i < nv && rc == KS_OK; i++)
+            rc = ks__ts_load_path(rs, vals[i]);
+    }
+    (void)ts;
+    return rc;
+}
+
+int ks__textscan_new(ks_engine *e, const char *rules_dir, ks_textscan **out)
+{
+    ks_textscan *ts = NULL;
+    ts_rules rs = {0};
+    int rc = KS_OK;
+    *out = NULL;
+    if (!(ts = calloc(1, sizeof *ts)) || !(ts->a = ks__arena_new(1 << 16, 0))) {
+        rc = KS_ENOMEM;
+        goto out;
+    }
+    ts->e = e;
+    ts->min_confidence = e ? (int)ks__opt_int(e, "secrets.min_confidence") : 50;
+    snprintf(ts->region, sizeof ts->region, "%s",
+             e ? ks__opt(e, "secrets.phone_region") : "US");
+    rs.e = e;
+    rs.a = ts->a;
+    if ((rc = load_all(ts, &rs, e, rules_dir)) != KS_OK)
+        goto out;
+    /* PCRE2 first: a rule whose pattern does not compile is dropped. */
+    size_t k = 0;
+    for (size_t i = 0; i < rs.n; i++)
+        if (compile_pcre(ts, &rs.v[i]) == KS_OK)
+            rs.v[k++] = rs.v[i];
+    ts->rules = rs.v;
+    ts->nrules = k;
+    rs.v = NULL;
+    if ((rc = build_db(ts)) != KS_OK)
+        goto out;
+    if (e) {
+        ks_loc loc = KS_LOC_NONE;
+        ks__diag(e, KS_DIAG_INFO, KS_OK, "secrets", &loc,
+                 "%zu secret/personal-data rules (%zu via PCRE2 only, %zu refused)",
+                 ts->nrules, ts->nslow, rs.nfailed + (rs.n - k));
+    }
+    *out = ts;
+    ts = NULL;
+out:
+    free(rs.v);
+    ks__textscan_free(ts);
+    return rc;
+}
+
+void ks__textscan_free(ks_textscan *ts)
+{
+    if (!ts)
+        return;
+    for (size_t i = 0; i < ts->nrules; i++) {
+        pcre2_code_free(ts->rules[i].re);
+        for (size_t j = 0; j < ts->rules[i].nallow; j++)
+            pcre2_code_free(ts->rules[i].allow[j]);
+    }
+    free(ts->rules);
+    free(ts->slow);
+    hs_free_database(ts->db);
+    ks__arena_free(ts->a);
+    free(ts);
+}
+
+size_t ks__textscan_nrules(const ks_textscan *ts) { return ts->nrules; }
+const ts_rule *ks__textscan_rule(const ks_textscan *ts, size_t i)
+{
+    return i < ts->nrules ? &ts->rules[i] : NULL;
+}
+
+int ks__textscratch_new(const ks_textscan *ts, ks_textscratch **out)
+{
+    ks_textscratch *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s)
+        return KS_ENOMEM;
+    s->ts = ts;
+    s->only_rule = -1;
+    size_t nr = ts->nrules ? ts->nrules : 1;
+    s->open_lo = malloc(nr * sizeof *s->open_lo);
+    s->open_hi = malloc(nr * sizeof *s->open_hi);
+    s->touched = malloc(nr * sizeof *s->touched);
+    s->md = pcre2_match_data_create(32, NULL);
+    s->mc = pcre2_match_context_create(NULL);
+    s->jit = pcre2_jit_stack_create(32 << 10, 1 << 20, NULL);
+    if (!s->open_lo || !s->open_hi || !s->touched || !s->md || !s->mc || !s->jit)
+        goto fail;
+    for (size_t i = 0; i < nr; i++)
+        s->open_hi[i] = NO_REGION;
+    pcre2_jit_stack_assign(s->mc, NULL, s->jit);
+    pcre2_set_match_limit(s->mc, PCRE_MATCH_LIMIT);
+    pcre2_set_depth_limit(s->mc, PCRE_MATCH_LIMIT / 10);
+    if (ts->db && hs_alloc_scratch(ts->db, &s->hs) != HS_SUCCESS)
+        goto fail;
+    *out = s;
+    return KS_OK;
+fail:
+    ks__textscratch_free(s);
+    return KS_ENOMEM;
+}
+
+void ks__textscratch_free(ks_textscratch *s)
+{
+    if (!s)
+        return;
+    hs_free_scratch(s->hs);
+    pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mc);
+    pcre2_jit_stack_free(s->jit);
+    free(s->open_lo);
+    free(s->open_hi);
+    free(s->touched);
+    free(s->regions);
+    free(s->found);
+    free(s);
+}
+
+/* ---- first pass: hits -> regions ---------------------------------------------- */
+
+static void push_region(ks_textscratch *s, uint32_t rule, uint64_t lo, uint64_t hi)
+{
+    if (s->nregions >= MAX_REGIONS ||
+        ks__grow(&s->regions, &s->capregions, s->nregions, sizeof *s->regions, 256) != KS_OK) {
+        s->truncated = true;
+        return;
+    }
+    s->regions[s->nregions++] = (region){rule, lo, hi};
+}
+
+static int on_hit(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                  void *ud)
+{
+    ks_textscratch *s = ud;
+    uint64_t end = s->base + (uint64_t)to;
+    const ts_rule *r = &s->ts->rules[id];
+    (void)from, (void)flags;
+    if (!(s->classes & r->cls) || (s->only_rule >= 0 && (long)id != s->only_rule))
+        return 0;
+    if (s->open_hi[id] == NO_REGION) {
+        s->open_lo[id] = s->open_hi[id] = end;
+        s->touched[s->ntouched++] = id;
+    } else if (end <= s->open_hi[id] + r->maxw) {
+        if (end > s->open_hi[id])
+            s->open_hi[id] = end;
+    } else {
+        push_region(s, id, s->open_lo[id], s->open_hi[id]);
+        s->open_lo[id] = s->open_hi[id] = end;
+    }
+    return 0;
+}
+
+static void close_regions(ks_textscratch *s)
+{
+    for (size_t i = 0; i < s->ntouched; i++) {
+        uint32_t id = s->touched[i];
+        push_region(s, id, s->open_lo[id], s->open_hi[id]);
+        s->open_hi[id] = NO_REGION;
+    }
+    s->ntouched = 0;
+}
+
+/* ---- second pass: confirm ---------------------------------------------------------- */
+
+static bool word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* A context word near [vs, ve): case-insensitive, not inside a longer word. */
+static bool near_word(const char *t, size_t n, size_t vs, size_t ve, const char *const *words,
+                      size_t nw)
+{
+    size_t lo = vs > CTX_BEFORE ? vs - CTX_BEFORE : 0;
+    size_t hi = KS_MIN(n, ve + CTX_AFTER);
+    for (size_t i = 0; i < nw; i++) {
+        size_t wl = strlen(words[i]);
+        const char *p = t + lo, *end = t + hi;
+        while (p < end) {
+            const char *m = ks__memmem_ci(p, (size_t)(end - p), words[i], wl);
+            if (!m)
+                break;
+            bool left = m == t || !word_char(m[-1]) || !word_char(words[i][0]);
+            if (left)
+                return true;
+            p = m + 1;
+        }
+    }
+    return false;
+}
+
+static bool contains_ci(const char *p, size_t n, const char *const *words, size_t nw)
+{
+    for (size_t i = 0; i < nw; i++)
+        if (ks__memmem_ci(p, n, words[i], strlen(words[i])))
+            return true;
+    return false;
+}
+
+/* Runs filters, validator and context on a candidate. */
+static bool confirm(const ks_textscan *ts, ks_textscratch *s, const ts_rule *r, ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t vn = c->ve - c->vs;
+    if (vn == 0)
+        return false;
+    if (r->min_entropy > 0 && ks__ts_entropy(v, vn) < r->min_entropy)
+        return false;
+    if (r->nstop && contains_ci(v, vn, r->stopwords, r->nstop))
+        return false;
+    for (size_t i = 0; i < r->nallow; i++)
+        if (pcre2_match(r->allow[i], (PCRE2_SPTR)v, vn, 0, 0, s->md, NULL) >= 0)
+            return false;
+    c->confidence = r->confidence;
+    c->valid = KS_TV_UNCHECKED;
+    c->type = r->type;
+    if (r->validator && !r->validator->fn(c))
+        return false;
+    if (c->valid == KS_TV_UNCHECKED && ks__ts_is_example(c->text + c->vs, c->ve - c->vs))
+        c->valid = KS_TV_EXAMPLE;
+    if (r->ncontext && near_word(c->text, c->n, c->vs, c->ve, r->context, r->ncontext))
+        c->confidence += 30;
+    if (r->nnegctx && near_word(c->text, c->n, c->vs, c->ve, r->negctx, r->nnegctx))
+        c->confidence -= 40;
+    c->confidence = KS_MAX(0, KS_MIN(100, c->confidence));
+    (void)ts;
+    return c->confidence >= ts->min_confidence || c->valid == KS_TV_EXAMPLE;
+}
+
+static void cand_init(ts_cand *c, const char *text, size_t n)
+{
+    c->text = text;
+    c->n = n;
+    c->nnorm = 0;
+    c->norm[0] = 0;
+    c->ndetails = 0;
+    c->ndbuf = 0;
+    c->region = NULL;
+}
+
+/* Value span of a match per the rule's group convention; false if none. */
+static bool value_span(const ts_rule *r, const PCRE2_SIZE *ov, int rc, size_t *vs, size_t *ve)
+{
+    int g = r->group;
+    if (g < 0) {
+        g = 0;
+        for (int i = rc - 1; i >= 1; i--)
+            if (ov[2 * i] != PCRE2_UNSET && ov[2 * i + 1] > ov[2 * i]) {
+                g = i;
+                break;
+            }
+    }
+    if (g >= rc || ov[2 * g] == PCRE2_UNSET)
+        return false;
+    *vs = ov[2 * g];
+    *ve = ov[2 * g + 1];
+    return *ve > *vs;
+}
+
+static void add_found(ks_textscratch *s, uint32_t rule, const ts_cand *c)
+{
+    if (s->nfound >= MAX_FOUND ||
+        ks__grow(&s->found, &s->capfound, s->nfound, sizeof *s->found, 64) != KS_OK) {
+        s->truncated = true;
+        return;
+    }
+    s->found[s->nfound++] = (found){rule, (int16_t)c->confidence, (uint8_t)c->valid,
+                                    c->ms, c->me, c->vs, c->ve};
+}
+
+static void confirm_region(ks_textscratch *s, const region *g, ts_cand *c)
+{
+    const ks_textscan *ts = s->ts;
+    const ts_rule *r = &ts->rules[g->rule];
+    uint64_t w = (uint64_t)r->maxw + 1;
+    size_t start = g->lo > w ? (size_t)(g->lo - w) : 0;
+    size_t subj = (size_t)KS_MIN((uint64_t)s->n, g->hi + w + 256);
+    pcre2_set_offset_limit(s->mc, (PCRE2_SIZE)g->hi);
+    while (start <= g->hi && start <= subj) {
+        int rc = pcre2_match(r->re, (PCRE2_SPTR)s->text, subj, start, 0, s->md, s->mc);
+        if (rc <= 0)
+            break;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+        size_t ms = ov[0], me = ov[1];
+        cand_init(c, s->text, s->n);
+        c->region = ts->region;
+        c->ms = ms;
+        c->me = me;
+        if (value_span(r, ov, rc, &c->vs, &c->ve) && confirm(ts, s, r, c))
+            add_found(s, g->rule, c);
+        start = me > ms ? me : ms + 1;
+    }
+}
+
+/* Sort by value start, then priority (highest first). qsort has no user
+ * pointer: the comparator reads the scanner through a thread-local. */
+static _Thread_local const ks_textscan *tl_ts;
+static int cmp_found(const void *pa, const void *pb)
+{
+    const found *a = pa, *b = pb;
+    if (a->vs != b->vs)
+        return a->vs < b->vs ? -1 : 1;
+    int pa_ = tl_ts->rules[a->rule].priority, pb_ = tl_ts->rules[b->rule].priority;
+    if (pa_ != pb_)
+        return pa_ > pb_ ? -1 : 1;
+    if (a->ve != b->ve)
+        return a->ve > b->ve ? -1 : 1;
+    return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+/* Keeps, among matches of one class whose values overlap, the one of the
+ * highest priority (the earlier on ties). */
+static void resolve_overlaps(ks_textscratch *s)
+{
+    const ks_textscan *ts = s->ts;
+    size_t k = 0;
+    long last[3] = {-1, -1, -1}; /* index in the kept prefix, per class */
+    for (size_t i = 0; i < s->nfound; i++) {
+        found *f = &s->found[i];
+        int cls = ts->rules[f->rule].cls;
+        long li = last[cls];
+        if (li >= 0 && f->vs < s->found[li].ve) {
+            found *p = &s->found[li];
+            if (ts->rules[f->rule].priority > ts->rules[p->rule].priority)
+                *p = *f;
+            continue;
+        }
+        s->found[k] = *f;
+        last[cls] = (long)k;
+        k++;
+    }
+    s->nfound = k;
+}
+
+/* ---- results ------------------------------------------------------------------------ */
+
+void ks__ts_redact(const char *p, size_t n, char out[64])
+{
+    size_t k = n >= 32 ? 4 : n >= 16 ? 3 : n >= 8 ? 2 : n >= 5 ? 1 : 0;
+    size_t o = 0;
+    for (size_t i = 0; i < k; i++)
+        out[o++] = (p[i] > 0x20 && p[i] < 0x7f) ? p[i] : '?';
+    memcpy(out + o, "\xe2\x80\xa6", 3); /* U+2026 */
+    o += 3;
+    for (size_t i = n - k; i < n; i++)
+        out[o++] = (p[i] > 0x20 && p[i] < 0x7f) ? p[i] : '?';
+    out[o] = 0;
+}
+
+static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn fn, void *ud)
+{
+    const ts_rule *r = &s->ts->rules[f->rule];
+    ks_tmatch m;
+    cand_init(c, s->text, s->n);
+    c->region = s->ts->region;
+    c->ms = f->ms;
+    c->me = f->me;
+    c->vs = f->vs;
+    c->ve = f->ve;
+    /* The validator runs again to rebuild what the record does not keep
+     * (normalised form, details); it is deterministic, the spans moved
+     * already. */
+    c->confidence = f->confidence;
+    c->valid = (ks_tvalid)f->valid;
+    c->type = r->type;
+    if (r->validator) {
+        ks_tvalid keep = c->valid;
+        r->validator->fn(c);
+        c->vs = f->vs;
+        c->ve = f->ve;
+        c->valid = keep;
+    }
+    c->confidence = f->confidence;
+    memset(&m, 0, sizeof m);
+    m.cls = r->cls;
+    m.type = c->type;
+    m.rule_id = r->id;
+    m.rule_name = r->name;
+    m.severity = r->sev;
+    m.valid = c->valid;
+    m.confidence = c->confidence;
+    m.value = s->text + f->vs;
+    m.nvalue = (size_t)(f->ve - f->vs);
+    m.norm = c->nnorm ? c->norm : m.value;
+    m.nnorm = c->nnorm ? c->nnorm : m.nvalue;
+    SHA256((const unsigned char *)m.norm, m.nnorm, m.sha256);
+    ks__ts_redact(m.value, m.nvalue, m.redacted);
+    m.offset = f->vs;
+    m.details = c->details;
+    m.ndetails = c->ndetails;
+    if (m.valid == KS_TV_EXAMPLE)
+        m.severity = KS_SEV_INFO;
+    return fn(ud, &m);
+}
+
+static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, const char *text,
+                size_t n)
+{
+    ts_cand *c = NULL;
+    s->text = text;
+    s->n = n;
+    s->classes = classes;
+    s->nregions = s->nfound = 0;
+    s->truncated = false;
+    if (!(c = malloc(sizeof *c)))
+        return KS_ENOMEM;
+    if (ts->db) {
+        for (size_t off = 0; off < n;) {
+            size_t len = KS_MIN(n - off, HS_SEGMENT);
+            s->base = off;
+            hs_scan(ts->db, text + off, (unsigned)len, 0, s->hs, on_hit, s);
+            if (off + len >= n)
+                break;
+            off += len - HS_OVERLAP;
+        }
+        close_regions(s);
+    }
+    for (size_t i = 0; i < ts->nslow; i++) {
+        const ts_rule *r = &ts->rules[ts->slow[i]];
+        if ((classes & r->cls) && (s->only_rule < 0 || (size_t)s->only_rule == ts->slow[i]))
+            push_region(s, (uint32_t)ts->slow[i], 0, n);
+    }
+    for (size_t i = 0; i < s->nregions; i++)
+        confirm_region(s, &s->regions[i], c);
+    free(c);
+    if (s->nfound > 1) {
+        tl_ts = ts;
+        qsort(s->found, s->nfound, sizeof *s->found, cmp_found);
+        /* The same rule can confirm one match from two regions (segments). */
+        size_t k = 0;
+        for (size_t i = 0; i < s->nfound; i++)
+            if (!k || s->found[k - 1].rule != s->found[i].rule ||
+                s->found[k - 1].vs != s->found[i].vs || s->found[k - 1].ve != s->found[i].ve)
+                s->found[k++] = s->found[i];
+        s->nfound = k;
+    }
+    if (s->only_rule < 0)
+        resolve_overlaps(s);
+    return KS_OK;
+}
+
+int ks__textscan_run(const ks_textscan *ts, ks_textscratch *s, unsigned classes,
+                     const char *text, size_t n, ks_tmatch_fn fn, void *ud)
+{
+    ts_cand *c = NULL;
+    int rc;
+    if (!n)
+        return KS_OK;
+    if ((rc = scan(ts, s, classes, text, n)) != KS_OK)
+        return rc;
+    if (!(c = malloc(sizeof *c)))
+        return KS_ENOMEM;
+    for (size_t i = 0; i < s->nfound; i++)
+        if (deliver(s, &s->found[i], c, fn, ud))
+            break;
+    free(c);
+    return s->truncated ? KS_ELIMIT : KS_OK;
+}
+
+size_t ks__textscan_rule_count(const ks_textscan *ts, ks_textscratch *s, size_t rule,
+                               const char *text, size_t n)
+{
+    s->only_rule = (long)rule;
+    int rc = n ? scan(ts, s, KS_TC_SECRET | KS_TC_PII, text, n) : KS_OK;
+    s->only_rule = -1;
+    return rc == KS_OK && n ? s->nfound : 0;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The text scanner's private parts, shared by its files:
+ *
+ *   textscan.c        compile (one Vectorscan database + PCRE2 per rule), scan
+ *   textscan_rules.c  rule files: kensa YAML, Nosey Parker YAML, gitleaks TOML,
+ *                     and the regex dialect conversion they need
+ *   textscan_toml.c   the TOML subset gitleaks configurations use
+ *   textscan_valid.c  hand-written validators (checksums, decoders) by name
+ *   textscan_phone.cc libphonenumber behind a C function
+ *
+ * Ownership: rules and their strings live in the scanner's arena and are
+ * immutable once ks__textscan_new returned; threads share them. A
+ * ks_textscratch (match data, candidate regions) belongs to one thread.
+ */
+#ifndef KS_TEXTSCAN_INT_H
+#define KS_TEXTSCAN_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include "detect/textscan.h"
+
+/* ---- candidates and validators -------------------------------------------- */
+
+#define TS_MAX_DETAILS 16
+#define TS_NORM_MAX 512
+
+/* One candidate being confirmed: the scanned text, the regex match, the
+ * value inside it. A validator may move the value span (a PEM block grows
+ * to its END line), fill the normalised form and decoded details, change
+ * the confidence and the verdict. */
+typedef struct ts_cand {
+    const char *text;         /* the whole scanned text (borrowed) */
+    size_t n;
+    size_t ms, me;            /* regex match span */
+    size_t vs, ve;            /* value span (inside or around the match) */
+    char norm[TS_NORM_MAX];   /* normalised value; empty = the raw value */
+    size_t nnorm;
+    ks_kv details[TS_MAX_DETAILS];
+    size_t ndetails;
+    char dbuf[1024];          /* storage for detail values */
+    size_t ndbuf;
+    int confidence;           /* starts at the rule's, 0..100 */
+    ks_tvalid valid;
+    const char *type;         /* validator may refine ("aws.secret_key" -> paired) */
+    const char *region;       /* default phone region */
+} ts_cand;
+
+/* Returns true to keep the candidate. */
+typedef bool (*ts_validate_fn)(ts_cand *c);
+
+typedef struct ts_validator {
+    const char *name;         /* "aws_key_id", "luhn", ... as written in rules */
+    ts_validate_fn fn;
+} ts_validator;
+
+const ts_validator *ks__ts_validator_find(const char *name);
+/* Adds a decoded fact; the value is copied into c->dbuf (silently dropped
+ * when full). */
+void ks__ts_detail(ts_cand *c, const char *key, const char *fmt, ...) KS_PRINTF(3, 4);
+/* Shannon entropy in bits per byte of p[0..n). */
+double ks__ts_entropy(const char *p, size_t n);
+/* True when the value is a well-known documented example or a placeholder
+ * made for documentation (contains EXAMPLE, a run like 1234567890...). */
+bool ks__ts_is_example(const char *p, size_t n);
+
+/* libphonenumber: parses s as a phone number (default region for numbers
+ * without +); on a valid number writes E.164 to out and returns true. */
+bool ks__phone_e164(const char *s, size_t n, const char *region, char *out, size_t cap);
+
+/* ---- rules ----------------------------------------------------------------- */
+
+enum ts_dialect { TS_D_PCRE = 0, TS_D_RUST, TS_D_GO };
+
+/* Value group conventions: the last group that matched (Nosey Parker: the
+ * secret comes last), or automatic (a group named "secret", else group 1
+ * when there is one, else the whole match). */
+#define TS_GROUP_LAST (-1)
+#define TS_GROUP_AUTO (-2)
+
+typedef struct ts_rule {
+    const char *id;           /* "kensa.secret.aws-access-key-id", "np.aws.1", "gitleaks.x" */
+    const char *name;         /* human title */
+    const char *type;         /* "aws.access_key_id", "pii.email" */
+    ks_tclass cls;
+    ks_severity sev;
+    const char *pattern;      /* PCRE2 syntax (converted) */
+    const char *prefilter;    /* Vectorscan pattern when not the pattern itself */
+    pcre2_code *re;
+    int group;                /* value group: 0 whole match, n, TS_GROUP_LAST, TS_GROUP_AUTO */
+    const ts_validator *validator; /* NULL: none */
+    double min_entropy;       /* 0 = no entropy test */
+    int confidence;           /* base confidence 0..100 */
+    int priority;             /* overlapping matches: the higher wins */
+    const char **context;     /* words near the value that raise confidence */
+    size_t ncontext;
+    const char **negctx;      /* words that lower it */
+    size_t nnegctx;
+    pcre2_code **allow;       /* value regexes that drop a match (gitleaks allowlists) */
+    size_t nallow;
+    const char **stopwords;   /* a value containing one is dropped */
+    size_t nstop;
+    const char **examples;    /* should match (tests) */
+    size_t nexamples;
+    const char **negatives;   /* must not match (tests) */
+    size_t nnegatives;
+    int lookback;             /* with a prefilter: bytes the match may start
+                               * before the prefilter's hit; -1 = unknown */
+    unsigned maxw;            /* window width for confirmation */
+    bool slow;                /* not in the Vectorscan database: PCRE2 over the text */
+    const char *file;         /* where defined */
+    uint32_t line;
+} ts_rule;
+
+/* Loader side: a growing rule list in the scanner's arena. */
+typedef struct ts_rules {
+    ks_engine *e;             /* diagnostics; may be NULL */
+    ks_arena *a;
+    ts_rule *v;
+    size_t n, cap;
+    size_t nfailed;           /* rules refused with a diagnostic */
+} ts_rules;
+
+/* Loads a file or a directory (recursively) of rule files, recognising the
+ * format by content: kensa YAML ("rules:" with "type:"), Nosey Parker YAML
+ * ("rules:" with "pattern:" and no type), gitleaks TOML ("[[rules]]").
+ * Per-rule problems are diagnostics; KS_ENOMEM is the only failure. */
+int ks__ts_load_path(ts_rules *rs, const char *path);
+int ks__ts_load_mem(ts_rules *rs, const char *buf, size_t n, const char *path);
+/* Rewrites a Rust / Go / PCRE regex into the PCRE2 + Vectorscan dialect
+ * (verbose mode removed, Rust's `u` flag dropped). Arena string. */
+const char *ks__ts_regex_convert(ks_arena *a, const char *re, size_t n, enum ts_dialect d);
+/* Reports a problem with a rule file. */
+void ks__ts_diag(ts_rules *rs, ks_diag_level lvl, const char *file, uint32_t line,
+                 const char *fmt, ...) KS_PRINTF(5, 6);
+
+/* Tests and tools: the compiled rules. */
+const ts_rule *ks__textscan_rule(const ks_textscan *ts, size_t i);
+/* Runs one rule alone over text (tests: rule examples); counts matches. */
+size_t ks__textscan_rule_count(const ks_textscan *ts, ks_textscratch *s, size_t rule,
+                               const char *text, size_t n);
+
+/* ---- TOML (gitleaks' subset) -------------------------------------------------- */
+
+enum ts_tomltype { TT_STR = 1, TT_NUM, TT_BOOL, TT_ARR, TT_TABLE };
+
+typedef struct ts_toml ts_toml;
+struct ts_toml {
+    int type;                 /* TT_* */
+    uint32_t line;
+    const char *s;            /* TT_STR: NUL-terminated (escapes decoded) */
+    size_t n;
+    double num;
+    bool b;
+    const char **keys;        /* TT_TABLE: keys[i] -> kids[i]; TT_ARR: keys NULL */
+    ts_toml **kids;
+    size_t nkids, cap;
+};
+
+/* Parses buf into a root table in arena a. KS_EFORMAT with err and *errline
+ * on a syntax error. */
+int ks__toml_parse(ks_arena *a, const char *buf, size_t n, ts_toml **root, char *err,
+                   size_t errcap, uint32_t *errline);
+const ts_toml *ks__toml_get(const ts_toml *t, const char *key);
+
+#endif

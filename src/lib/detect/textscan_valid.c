@@ -1,0 +1,922 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The text scanner's validators: the hand-written checks a regex cannot
+ * make, named in rules (`validate: luhn`). Each takes a candidate (the
+ * match and its value span in the scanned text), may move the value span,
+ * fill the normalised form and decoded facts, adjust confidence and the
+ * verdict, and says whether the candidate stays.
+ *
+ *   secrets: AWS key ids (account id decoded from the id), AWS secret keys
+ *            (paired with a nearby key id), GitHub tokens (CRC32 checksum
+ *            in base62), JWTs (header and claims decoded), PEM / OpenSSH /
+ *            PuTTY private keys (block extent, encryption), Azure storage
+ *            connection strings and keys (64-byte key), SAS tokens (sp/se/
+ *            account via the cloud detector's parser), Entra client secrets,
+ *            passwords (placeholders and code refused), generic tokens;
+ *   personal data: e-mail, phone (libphonenumber, E.164), payment cards
+ *            (Luhn + IIN ranges), IBAN (mod 97 + length per country), US
+ *            SSN (issued ranges), Japanese My Number (check digit).
+ *
+ * A checksum failure rejects the candidate: it is not that secret.
+ * Documented example values (AWS's AKIAIOSFODNN7EXAMPLE, test card
+ * numbers, ...) are kept with the verdict KS_TV_EXAMPLE so callers do not
+ * raise them as real.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include "detect/cloud.h"
+#include "detect/textscan_int.h"
+#include "input/json.h"
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+void ks__ts_detail(ts_cand *c, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    if (c->ndetails >= TS_MAX_DETAILS || c->ndbuf >= sizeof c->dbuf)
+        return;
+    char *dst = c->dbuf + c->ndbuf;
+    size_t room = sizeof c->dbuf - c->ndbuf;
+    va_start(ap, fmt);
+    int w = vsnprintf(dst, room, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= room)
+        return;
+    c->ndbuf += (size_t)w + 1;
+    c->details[c->ndetails++] = (ks_kv){key, dst};
+}
+
+double ks__ts_entropy(const char *p, size_t n)
+{
+    unsigned cnt[256] = {0};
+    double h = 0;
+    if (!n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        cnt[(unsigned char)p[i]]++;
+    for (int i = 0; i < 256; i++)
+        if (cnt[i]) {
+            double q = (double)cnt[i] / (double)n;
+            h -= q * log2(q);
+        }
+    return h;
+}
+
+/* Values published in vendor documentation and test suites. */
+static const char *const known_examples[] = {
+    "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
+    /* Azurite / storage emulator account key */
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+    /* jwt.io's default token */
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
+    "IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    /* card networks' test numbers */
+    "4111111111111111", "4242424242424242", "4012888888881881", "5555555555554444",
+    "5105105105105100", "378282246310005", "371449635398431", "6011111111111117",
+    "3530111333300000", "30569309025904",
+    /* SSNs used in advertising and documentation */
+    "078051120", "219099999", "123456789",
+    /* IBANs from the registry's own examples */
+    "GB82WEST12345698765432", "DE89370400440532013000", "FR1420041010050500013M02606",
+};
+
+bool ks__ts_is_example(const char *p, size_t n)
+{
+    char digits[64];
+    size_t nd = 0;
+    if (n >= 7 && (memmem(p, n, "EXAMPLE", 7) || memmem(p, n, "example", 7)))
+        return true;
+    for (size_t i = 0; i < n && nd + 1 < sizeof digits; i++)
+        if (p[i] != ' ' && p[i] != '-')
+            digits[nd++] = p[i];
+    for (size_t i = 0; i < KS_ARRAY_LEN(known_examples); i++) {
+        size_t kl = strlen(known_examples[i]);
+        if ((kl == n && memcmp(p, known_examples[i], n) == 0) ||
+            (kl == nd && memcmp(digits, known_examples[i], nd) == 0))
+            return true;
+    }
+    return false;
+}
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_alnum(char c) { return isalnum((unsigned char)c) != 0; }
+
+/* Copies the characters of the value accepted by keep() into norm. */
+static size_t norm_filter(ts_cand *c, int (*keep)(int), bool upper)
+{
+    size_t o = 0;
+    for (size_t i = c->vs; i < c->ve && o + 1 < sizeof c->norm; i++) {
+        int ch = (unsigned char)c->text[i];
+        if (keep(ch))
+            c->norm[o++] = (char)(upper ? toupper(ch) : ch);
+    }
+    c->norm[o] = 0;
+    c->nnorm = o;
+    return o;
+}
+
+static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int b64val(char ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '+' || ch == '-')
+        return 62;
+    if (ch == '/' || ch == '_')
+        return 63;
+    return -1;
+}
+
+/* Decodes base64 (standard or URL alphabet, padding optional, white space
+ * skipped) into out; returns the length or -1. */
+static long b64_decode(const char *p, size_t n, uint8_t *out, size_t cap)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    (void)b64std;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (ch == '=' || ch == '\r' || ch == '\n' || ch == ' ' || ch == '\t')
+            continue;
+        int v = b64val(ch);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= cap)
+                return -1;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (long)o;
+}
+
+/* Classes of characters in p: bit 0 lower, 1 upper, 2 digit, 3 other. */
+static unsigned char_classes(const char *p, size_t n)
+{
+    unsigned m = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        m |= islower(ch) ? 1u : isupper(ch) ? 2u : isdigit(ch) ? 4u : 8u;
+    }
+    return m;
+}
+
+/* ---- AWS ------------------------------------------------------------------------- */
+
+/* The account id is in bits of the base32 body of newer key ids
+ * (Aidan Steele's and Tal Be'ery's analysis, 2023). */
+static bool aws_account(const char *id, char out[24])
+{
+    static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    uint64_t acc = 0;
+    int bits = 0;
+    uint8_t raw[10];
+    size_t o = 0;
+    for (size_t i = 4; i < 20; i++) {
+        const char *q = strchr(b32, id[i]);
+        if (!q || !id[i])
+            return false;
+        acc = (acc << 5) | (uint64_t)(q - b32);
+        bits += 5;
+        if (bits >= 8) {
+            bits -= 8;
+            raw[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    uint64_t z = 0;
+    for (int i = 0; i < 6; i++)
+        z = (z << 8) | raw[i];
+    z = (z & 0x7fffffffff80ull) >> 7;
+    snprintf(out, 24, "%012llu", (unsigned long long)z);
+    return true;
+}
+
+static const char *aws_kind(const char *id)
+{
+    static const struct {
+        const char *prefix, *kind;
+    } kinds[] = {{"AKIA", "access key"}, {"ASIA", "temporary (STS) access key"},
+                 {"AGPA", "group"}, {"AIDA", "IAM user"}, {"AROA", "role"},
+                 {"AIPA", "EC2 instance profile"}, {"ANPA", "managed policy"},
+                 {"ANVA", "managed policy version"}, {"A3T", "access key (legacy)"}};
+    for (size_t i = 0; i < KS_ARRAY_LEN(kinds); i++)
+        if (!strncmp(id, kinds[i].prefix, strlen(kinds[i].prefix)))
+            return kinds[i].kind;
+    return NULL;
+}
+
+static bool v_aws_key_id(ts_cand *c)
+{
+    char id[21], acct[24];
+    if (c->ve - c->vs != 20)
+        return false;
+    memcpy(id, c->text + c->vs, 20);
+    id[20] = 0;
+    const char *kind = aws_kind(id);
+    if (!kind)
+        return false;
+    ks__ts_detail(c, "aws.key_kind", "%s", kind);
+    if (id[0] == 'A' && id[1] != '3' && aws_account(id, acct))
+        ks__ts_detail(c, "aws.account_id", "%s", acct);
+    if (ks__ts_is_example(id, 20))
+        c->valid = KS_TV_EXAMPLE;
+    return true;
+}
+
+/* A key id within reach of a secret key makes a pair: the secret's finding
+ * names the account. */
+static bool v_aws_secret(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t vn = c->ve - c->vs;
+    if (vn != 40 || ks__ts_entropy(v, vn) < 3.5 || char_classes(v, vn) == 1 ||
+        char_classes(v, vn) == 2)
+        return false;
+    size_t lo = c->vs > 512 ? c->vs - 512 : 0, hi = KS_MIN(c->n, c->ve + 512);
+    for (size_t i = lo; i + 20 <= hi; i++) {
+        const char *p = c->text + i;
+        if (p[0] != 'A' || !(p[1] == 'K' || p[1] == 'S') || p[2] != 'I' || p[3] != 'A')
+            continue;
+        bool ok = true;
+        for (int k = 4; k < 20 && ok; k++)
+            ok = (p[k] >= 'A' && p[k] <= 'Z') || (p[k] >= '2' && p[k] <= '7');
+        if (!ok || (i + 20 < c->n && is_alnum(p[20])))
+            continue;
+        char id[21], acct[24];
+        memcpy(id, p, 20);
+        id[20] = 0;
+        ks__ts_detail(c, "aws.paired_key_id", "%.4s\xe2\x80\xa6%.2s", id, id + 18);
+        if (aws_account(id, acct))
+            ks__ts_detail(c, "aws.account_id", "%s", acct);
+        c->confidence += 10;
+        if (ks__ts_is_example(id, 20))
+            c->valid = KS_TV_EXAMPLE;
+        break;
+    }
+    return true;
+}
+
+/* ---- GitHub ------------------------------------------------------------------------ */
+
+/* Classic-format tokens (ghp_, gho_, ghu_, ghs_, ghr_): 30 random base62
+ * characters then the CRC32 of those 30, in base62, 6 digits. */
+static bool v_github(ts_cand *c)
+{
+    static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    const char *v = c->text + c->vs;
+    size_t vn = c->ve - c->vs;
+    if (vn >= 11 && !memcmp(v, "github_pat_", 11)) {
+        ks__ts_detail(c, "github.kind", "fine-grained personal access token");
+        return true;
+    }
+    if (vn != 40 || v[3] != '_')
+        return false;
+    uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)v + 4, 30);
+    char enc[7];
+    for (int i = 5; i >= 0; i--) {
+        enc[i] = b62[crc % 62];
+        crc /= 62;
+    }
+    enc[6] = 0;
+    if (memcmp(enc, v + 34, 6) != 0)
+        return false;
+    static const struct {
+        char p;
+        const char *kind;
+    } kinds[] = {{'p', "personal access token"}, {'o', "OAuth access token"},
+                 {'u', "user-to-server token"}, {'s', "server-to-server token"},
+                 {'r', "refresh token"}};
+    for (size_t i = 0; i < KS_ARRAY_LEN(kinds); i++)
+        if (v[2] == kinds[i].p)
+            ks__ts_detail(c, "github.kind", "%s", kinds[i].kind);
+    c->valid = KS_TV_VALID;
+    return true;
+}
+
+/* ---- JWT ----------------------------------------------------------------------------- */
+
+/* Copies the string or number value of "key" in a flat JSON object. */
+static bool json_field(const char *j, size_t n, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i + kl + 2 < n; i++) {
+        if (j[i] != '"' || memcmp(j + i + 1, key, kl) != 0 || j[i + 1 + kl] != '"')
+            continue;
+        size_t k = i + kl + 2;
+        while (k < n && (j[k] == ' ' || j[k] == ':'))
+            k++;
+        size_t o = 0;
+        if (k < n && j[k] == '"') {
+            for (k++; k < n && j[k] != '"' && o + 1 < cap; k++)
+                out[o++] = (j[k] >= 0x20 && j[k] < 0x7f) ? j[k] : '?';
+        } else {
+            while (k < n && (is_digit(j[k]) || j[k] == '.' || j[k] == '-') && o + 1 < cap)
+                out[o++] = j[k++];
+        }
+        out[o] = 0;
+        return o > 0;
+    }
+    return false;
+}
+
+static bool json_object(const uint8_t *p, long n)
+{
+    long i = 0;
+    while (i < n && isspace(p[i]))
+        i++;
+    if (i >= n || p[i] != '{')
+        return false;
+    size_t ext = ks__json_extent((const char *)p + i, (size_t)(n - i), false);
+    return ext != 0 && ext != (size_t)-1;
+}
+
+static bool v_jwt(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t vn = c->ve - c->vs;
+    const char *d1 = memchr(v, '.', vn);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', (size_t)(v + vn - d1 - 1)) : NULL;
+    uint8_t hdr[512], claims[2048];
+    if (!d1 || !d2)
+        return false;
+    long hn = b64_decode(v, (size_t)(d1 - v), hdr, sizeof hdr);
+    long cn = b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), claims, sizeof claims);
+    if (hn <= 0 || cn <= 0 || !json_object(hdr, hn) || !json_object(claims, cn))
+        return false;
+    char val[128];
+    if (!json_field((const char *)hdr, (size_t)hn, "alg", val, sizeof val))
+        return false;
+    ks__ts_detail(c, "jwt.alg", "%s", val);
+    if (!strcmp(val, "none"))
+        c->confidence -= 20; /* unsigned: a claim set, not a credential */
+    static const char *const claim_keys[] = {"iss", "aud", "exp", "iat", "tid", "appid",
+                                             "azp", "scp", "roles"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(claim_keys); i++)
+        if (json_field((const char *)claims, (size_t)cn, claim_keys[i], val, sizeof val)) {
+            /* detail keys must outlive the call: static text */
+            static const char *const dkeys[] = {"jwt.iss", "jwt.aud", "jwt.exp", "jwt.iat",
+                                                "jwt.tid", "jwt.appid", "jwt.azp", "jwt.scp",
+                                                "jwt.roles"};
+            ks__ts_detail(c, dkeys[i], "%s", val);
+        }
+    c->valid = KS_TV_VALID;
+    return true;
+}
+
+/* ---- private keys ----------------------------------------------------------------------- */
+
+#define KEY_BLOCK_MAX 65536
+
+static bool v_pem(ts_cand *c)
+{
+    const char *begin = c->text + c->ms;
+    size_t room = KS_MIN(c->n - c->ms, (size_t)KEY_BLOCK_MAX);
+    const char *end = memmem(begin, room, "-----END ", 9);
+    if (!end)
+        return false;
+    const char *close = memmem(end + 9, (size_t)(begin + room - end - 9), "-----", 5);
+    if (!close)
+        return false;
+    const char *label = begin + 11; /* after "-----BEGIN " */
+    const char *lend = memmem(label, (size_t)(end - label), "-----", 5);
+    if (!lend)
+        return false;
+    /* The body is base64 with optional RFC 1421 headers; at least a key's
+     * worth of it. */
+    const char *body = lend + 5;
+    size_t nb64 = 0;
+    bool encrypted = memmem(label, (size_t)(lend - label), "ENCRYPTED", 9) != NULL;
+    for (const char *p = body; p < end; p++) {
+        if (b64val(*p) >= 0 && *p != '-' && *p != '_')
+            nb64++;
+        else if (*p == ':' && !encrypted)
+            encrypted = memmem(body, (size_t)(end - body), "ENCRYPTED", 9) != NULL;
+    }
+    if (nb64 < 64)
+        return false;
+    c->vs = c->ms;
+    c->ve = (size_t)(close + 5 - c->text);
+    ks__ts_detail(c, "key.kind", "%.*s", (int)(lend - label), label);
+    ks__ts_detail(c, "key.encrypted", "%s", encrypted ? "true" : "false");
+    if (encrypted)
+        c->confidence -= 20;
+    c->valid = KS_TV_VALID;
+    return true;
+}
+
+static bool v_putty(ts_cand *c)
+{
+    const char *begin = c->text + c->ms;
+    size_t room = KS_MIN(c->n - c->ms, (size_t)KEY_BLOCK_MAX);
+    const char *mac = memmem(begin, room, "Private-MAC: ", 13);
+    if (!mac)
+        return false;
+    const char *e = mac + 13;
+    while (e < begin + room && ks__hexval((unsigned char)*e) >= 0)
+        e++;
+    if (e - mac < 13 + 40)
+        return false;
+    const char *enc = memmem(begin, (size_t)(mac - begin), "Encryption: ", 12);
+    bool encrypted = enc && memcmp(enc + 12, "none", 4) != 0;
+    c->vs = c->ms;
+    c->ve = (size_t)(e - c->text);
+    ks__ts_detail(c, "key.kind", "PuTTY");
+    ks__ts_detail(c, "key.encrypted", "%s", encrypted ? "true" : "false");
+    if (encrypted)
+        c->confidence -= 20;
+    c->valid = KS_TV_VALID;
+    return true;
+}
+
+/* ---- Azure --------------------------------------------------------------------------------- */
+
+/* Value of "Name=" in a connection string around the match. */
+static bool conn_field(const ts_cand *c, const char *name, char *out, size_t cap)
+{
+    size_t lo = c->ms > 512 ? c->ms - 512 : 0, hi = KS_MIN(c->n, c->me + 512);
+    const char *p = ks__memmem_ci(c->text + lo, hi - lo, name, strlen(name));
+    if (!p)
+        return false;
+    p += strlen(name);
+    size_t o = 0;
+    while (p < c->text + hi && *p != ';' && *p != '"' && *p != '\'' && !isspace((unsigned char)*p) &&
+           o + 1 < cap)
+        out[o++] = *p++;
+    out[o] = 0;
+    return o > 0;
+}
+
+static bool v_azure_key(ts_cand *c)
+{
+    uint8_t raw[128];
+    long n = b64_decode(c->text + c->vs, c->ve - c->vs, raw, sizeof raw);
+    if (n != 64 && n != 32)
+        return false;
+    if (ks__ts_entropy(c->text + c->vs, c->ve - c->vs) < 4.0)
+        return false;
+    char acct[128];
+    if (conn_field(c, "AccountName=", acct, sizeof acct))
+        ks__ts_detail(c, "azure.account", "%s", acct);
+    else if (conn_field(c, "Endpoint=", acct, sizeof acct))
+        ks__ts_detail(c, "azure.endpoint", "%s", acct);
+    if (conn_field(c, "SharedAccessKeyName=", acct, sizeof acct))
+        ks__ts_detail(c, "azure.key_name", "%s", acct);
+    if (conn_field(c, "EndpointSuffix=", acct, sizeof acct))
+        ks__ts_detail(c, "azure.endpoint_suffix", "%s", acct);
+    c->valid = KS_TV_VALID;
+    return true;
+}
+
+static const struct {
+    char c;
+    const char *name;
+} sas_perms[] = {{'r', "read"},   {'a', "add"},     {'c', "create"}, {'w', "write"},
+                 {'d', "delete"}, {'x', "delete-version"}, {'y', "permanent-delete"},
+                 {'l', "list"},   {'t', "tags"},    {'f', "filter"}, {'m', "move"},
+                 {'e', "execute"}, {'o', "ownership"}, {'p', "permissions"},
+                 {'i', "set-immutability"}, {'u', "update"}};
+
+static bool v_sas(ts_cand *c)
+{
+    cloud_sas sas;
+    /* the parser looks back for '?' and "://": give it the URL around */
+    size_t lo = c->vs > 300 ? c->vs - 300 : 0;
+    const char *url = NULL;
+    for (size_t i = c->vs; i > lo; i--)
+        if (!memcmp(c->text + i - 1, "://", 3) || isspace((unsigned char)c->text[i - 1]) ||
+            c->text[i - 1] == '"' || c->text[i - 1] == '\'' || c->text[i - 1] == '<') {
+            url = c->text + i - 1;
+            break;
+        }
+    if (!url)
+        url = c->text + lo;
+    while (url > c->text + lo && is_alnum(url[-1]))
+        url--;
+    if (ks__cloud_parse_sas(url, (size_t)(c->text + c->ve - url), &sas) != KS_OK)
+        return false;
+    const char *sig = ks__memmem_ci(c->text + c->vs, c->ve - c->vs, "sig=", 4);
+    if (!sig || !memmem(c->text + c->vs, c->ve - c->vs, "sv=", 3))
+        return false;
+    if (sas.host[0])
+        ks__ts_detail(c, "azure.account", "%.*s", (int)strcspn(sas.host, "."), sas.host);
+    if (sas.resource[0])
+        ks__ts_detail(c, "sas.resource", "%s", sas.resource);
+    if (sas.perms[0]) {
+        char list[256];
+        size_t o = 0;
+        for (const char *p = sas.perms; *p; p++)
+            for (size_t i = 0; i < KS_ARRAY_LEN(sas_perms); i++)
+                if (sas_perms[i].c == *p)
+                    o += (size_t)snprintf(list + o, sizeof list - KS_MIN(o, sizeof list - 1),
+                                          "%s%s", o ? "," : "", sas_perms[i].name);
+        ks__ts_detail(c, "sas.permissions", "%s", o ? list : sas.perms);
+    }
+    if (sas.expiry[0])
+        ks__ts_detail(c, "sas.expiry", "%s", sas.expiry);
+    if (sas.ss[0])
+        ks__ts_detail(c, "sas.services", "%s", sas.ss);
+    if (sas.srt[0])
+        ks__ts_detail(c, "sas.resource_types", "%s", sas.srt);
+    c->valid = KS_TV_VALID;
+    return true;
+}
+
+/* ---- passwords and generic tokens ------------------------------------------------------------ */
+
+static const char *const placeholder_words[] = {
+    "password", "passwd", "secret", "token", "null", "none", "nil", "true", "false",
+    "undefined", "required", "optional", "string", "empty", "value", "your", "enter",
+    "example", "sample", "dummy", "placeholder", "redacted", "hidden", "masked", "xxxx",
+    "****", "....", "changeit!", "todo", "fixme", "must", "should", "will", "is", "the",
+    "and", "for", "with", "from", "this", "that", "here", "there", "not", "reset", "field",
+    "input", "type", "length", "characters", "policy", "expired", "incorrect", "invalid",
+    "hash", "salt", "encrypted", "param", "parameter", "variable", "config", "settings",
+    "bytes", "char", "int", "bool", "get", "set", "len", "user", "username", "login",
+};
+
+/* True for values that are not credentials but names of them, variables,
+ * templates, masks or code. */
+static bool placeholder(const char *v, size_t n)
+{
+    if (n < 4)
+        return true;
+    char c0 = v[0], cl = v[n - 1];
+    if (c0 == '$' || c0 == '%' || c0 == '{' || c0 == '<' || c0 == '[' || c0 == '(' ||
+        c0 == '@' || cl == ')' || cl == '(' || cl == '>' || cl == '}')
+        return true;
+    if (memchr(v, '(', n) || memmem(v, n, "{{", 2) || memmem(v, n, "${", 2) ||
+        memmem(v, n, "->", 2) || memmem(v, n, "::", 2))
+        return true;
+    size_t same = 1;
+    for (size_t i = 1; i < n; i++)
+        same += v[i] == v[0];
+    if (same == n)
+        return true;
+    for (size_t i = 0; i < KS_ARRAY_LEN(placeholder_words); i++) {
+        size_t wl = strlen(placeholder_words[i]);
+        if (wl == n && ks__ieq(v, n, placeholder_words[i], wl))
+            return true;
+    }
+    if (ks__memmem_ci(v, n, "xxxx", 4) || memmem(v, n, "****", 4) || memmem(v, n, "\xe2\x80\xa2", 3))
+        return true;
+    /* a dotted identifier (config.password, os.environ) or a call chain */
+    unsigned cls = char_classes(v, n);
+    if ((cls & 8) && !(cls & 4)) {
+        bool ident = true;
+        for (size_t i = 0; i < n && ident; i++)
+            ident = is_alnum(v[i]) || v[i] == '_' || v[i] == '.';
+        if (ident && memchr(v, '.', n))
+            return true;
+    }
+    return false;
+}
+
+static bool v_password(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    /* trailing punctuation of prose ("password: hunter2.") */
+    while (n > 0 && (v[n - 1] == '.' || v[n - 1] == ',' || v[n - 1] == ';'))
+        n--;
+    c->ve = c->vs + n;
+    if (placeholder(v, n) || n > 128)
+        return false;
+    unsigned cls = char_classes(v, n);
+    /* one plain lower-case word is more often prose than a password */
+    if (cls == 1 && n < 10)
+        c->confidence -= 30;
+    if (__builtin_popcount(cls) >= 3)
+        c->confidence += 10;
+    return true;
+}
+
+static bool v_url_password(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    if (n < 3 || placeholder(v, n) || ks__memmem_ci(v, n, "pass", 4))
+        return false;
+    /* user:port@ is not a password */
+    bool digits = true;
+    for (size_t i = 0; i < n && digits; i++)
+        digits = is_digit(v[i]);
+    if (digits && n <= 5)
+        return false;
+    const char *at = memchr(c->text + c->ve, '@', KS_MIN(c->n - c->ve, (size_t)2));
+    if (at) {
+        const char *h = at + 1;
+        size_t hl = 0;
+        while (h + hl < c->text + c->n && (is_alnum(h[hl]) || h[hl] == '.' || h[hl] == '-') &&
+               hl < 120)
+            hl++;
+        if (hl)
+            ks__ts_detail(c, "url.host", "%.*s", (int)hl, h);
+    }
+    return true;
+}
+
+static bool v_generic(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    if (placeholder(v, n))
+        return false;
+    unsigned cls = char_classes(v, n);
+    /* a token mixes classes; an all-letters word or all-digits number is
+     * an identifier or a value of something else */
+    if (__builtin_popcount(cls & 7) < 2)
+        return false;
+    /* UUIDs are ids far more often than secrets */
+    if (n == 36 && v[8] == '-' && v[13] == '-' && v[18] == '-' && v[23] == '-')
+        c->confidence -= 20;
+    return true;
+}
+
+static bool v_entra_secret(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    if (n < 34 || n > 40 || v[4] != 'Q' || v[5] != '~' || !is_digit(v[3]))
+        return false;
+    return ks__ts_entropy(v, n) >= 3.5;
+}
+
+/* ---- personal data -------------------------------------------------------------------------- */
+
+static int keep_digit(int ch) { return is_digit((char)ch); }
+static int keep_alnum(int ch) { return is_alnum((char)ch); }
+
+static bool v_email(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    const char *at = memchr(v, '@', n);
+    if (!at || at == v || n > 254)
+        return false;
+    const char *dom = at + 1, *end = v + n;
+    const char *dot = NULL;
+    for (const char *p = dom; p < end; p++)
+        if (*p == '.')
+            dot = p;
+    if (!dot || end - dot - 1 < 2 || end - dot - 1 > 24)
+        return false;
+    for (const char *p = dot + 1; p < end; p++)
+        if (!isalpha((unsigned char)*p))
+            return false;
+    if (at - v > 64 || dom[0] == '.' || dom[0] == '-' || memmem(dom, (size_t)(end - dom), "..", 2))
+        return false;
+    size_t o = 0;
+    for (const char *p = v; p < end && o + 1 < sizeof c->norm; p++)
+        c->norm[o++] = (char)tolower((unsigned char)*p);
+    c->norm[o] = 0;
+    c->nnorm = o;
+    /* Message-IDs and content ids look like addresses */
+    if (c->vs > 0 && c->text[c->vs - 1] == '<' && memchr(v, '$', n))
+        return false;
+    ks__ts_detail(c, "email.domain", "%.*s", (int)(end - dom), dom);
+    c->valid = KS_TV_VALID;
+    return true;
+}
+
+static bool v_phone(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    char e164[32];
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++)
+        nd += is_digit(v[i]);
+    if (nd < 7 || nd > 15)
+        return false;
+    /* a date or a version, not a phone */
+    if (n == 10 && (v[4] == '-' || v[4] == '.') && (v[7] == '-' || v[7] == '.'))
+        return false;
+    if (!ks__phone_e164(v, n, c->region ? c->region : "US", e164, sizeof e164))
+        return false;
+    size_t el = strlen(e164);
+    memcpy(c->norm, e164, el + 1);
+    c->nnorm = el;
+    if (v[0] == '+' || v[0] == '(')
+        c->confidence += 15;
+    bool sep = false;
+    for (size_t i = 0; i < n; i++)
+        sep |= v[i] == ' ' || v[i] == '-' || v[i] == '.' || v[i] == ')';
+    if (!sep && v[0] != '+')
+        c->confidence -= 20; /* a bare digit run is an id more often */
+    c->valid = KS_TV_VALID;
+    return true;
+}
+
+static bool luhn(const char *d, size_t n)
+{
+    int sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        int x = d[n - 1 - i] - '0';
+        if (i & 1) {
+            x *= 2;
+            if (x > 9)
+                x -= 9;
+        }
+        sum += x;
+    }
+    return sum % 10 == 0;
+}
+
+/* Issuer ranges (ISO/IEC 7812 IINs as networks publish them) and lengths. */
+static const char *card_network(const char *d, size_t n)
+{
+    int p2 = (d[0] - '0') * 10 + (d[1] - '0');
+    int p3 = p2 * 10 + (d[2] - '0');
+    int p4 = p3 * 10 + (d[3] - '0');
+    int p6 = p4 * 100 + (d[4] - '0') * 10 + (d[5] - '0');
+    if (d[0] == '4' && (n == 13 || n == 16 || n == 19))
+        return "visa";
+    if (((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) && n == 16)
+        return "mastercard";
+    if ((p2 == 34 || p2 == 37) && n == 15)
+        return "amex";
+    if ((p4 == 6011 || p2 == 65 || (p3 >= 644 && p3 <= 649) || (p6 >= 622126 && p6 <= 622925)) &&
+        n >= 16 && n <= 19)
+        return "discover";
+    if (p4 >= 3528 && p4 <= 3589 && n >= 16 && n <= 19)
+        return "jcb";
+    if (((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39 || p4 == 3095) && n >= 14 &&
+        n <= 19)
+        return "diners";
+    if (p2 == 62 && n >= 16 && n <= 19)
+        return "unionpay";
+    if ((p2 == 50 || (p2 >= 56 && p2 <= 69)) && n >= 12 && n <= 19)
+        return "maestro";
+    return NULL;
+}
+
+static bool v_card(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    /* separators, if any, are all the same */
+    char sep = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_digit(v[i])) {
+            if (sep && v[i] != sep)
+                return false;
+            sep = v[i];
+        }
+    size_t nd = norm_filter(c, keep_digit, false);
+    if (nd < 12 || nd > 19 || !luhn(c->norm, nd))
+        return false;
+    const char *net = card_network(c->norm, nd);
+    if (!net)
+        return false;
+    size_t same = 0;
+    for (size_t i = 1; i < nd; i++)
+        same += c->norm[i] == c->norm[0];
+    if (same + 1 == nd)
+        return false;
+    ks__ts_detail(c, "card.network", "%s", net);
+    if (ks__ts_is_example(c->norm, nd))
+        c->valid = KS_TV_EXAMPLE;
+    else
+        c->valid = KS_TV_VALID;
+    if (!sep)
+        c->confidence -= 10; /* digits alone are often ids */
+    return true;
+}
+
+/* IBAN lengths per country (ISO 13616 registry). */
+static const struct {
+    char cc[3];
+    unsigned char len;
+} iban_len[] = {
+    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16},
+    {"BG", 22}, {"BH", 22}, {"BI", 27}, {"BR", 29}, {"BY", 28}, {"CH", 21}, {"CR", 22},
+    {"CY", 28}, {"CZ", 24}, {"DE", 22}, {"DJ", 27}, {"DK", 18}, {"DO", 28}, {"EE", 20},
+    {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FK", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22},
+    {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28},
+    {"IE", 22}, {"IL", 23}, {"IQ", 23}, {"IS", 26}, {"IT", 27}, {"JO", 30}, {"KW", 30},
+    {"KZ", 20}, {"LB", 28}, {"LC", 32}, {"LI", 21}, {"LT", 20}, {"LU", 20}, {"LV", 21},
+    {"LY", 25}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MN", 20}, {"MR", 27},
+    {"MT", 31}, {"MU", 30}, {"NI", 28}, {"NL", 18}, {"NO", 15}, {"OM", 23}, {"PK", 24},
+    {"PL", 28}, {"PS", 29}, {"PT", 25}, {"QA", 29}, {"RO", 24}, {"RS", 22}, {"RU", 33},
+    {"SA", 24}, {"SC", 31}, {"SD", 18}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27},
+    {"SO", 23}, {"ST", 25}, {"SV", 28}, {"TL", 23}, {"TN", 24}, {"TR", 26}, {"UA", 29},
+    {"VA", 22}, {"VG", 24}, {"XK", 20}, {"YE", 30},
+};
+
+static bool v_iban(ts_cand *c)
+{
+    size_t n = norm_filter(c, keep_alnum, true);
+    const char *s = c->norm;
+    size_t want = 0;
+    if (n < 15 || n > 34)
+        return false;
+    for (size_t i = 0; i < KS_ARRAY_LEN(iban_len); i++)
+        if (s[0] == iban_len[i].cc[0] && s[1] == iban_len[i].cc[1])
+            want = iban_len[i].len;
+    if (want != n)
+        return false;
+    /* mod 97 of the rearranged number, letters as 10..35 */
+    unsigned rem = 0;
+    for (size_t k = 0; k < n; k++) {
+        char ch = s[(k + 4) % n];
+        if (is_digit(ch))
+            rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
+        else if (ch >= 'A' && ch <= 'Z')
+            rem = (rem * 100 + (unsigned)(ch - 'A' + 10)) % 97;
+        else
+            return false;
+    }
+    if (rem != 1)
+        return false;
+    ks__ts_detail(c, "iban.country", "%.2s", s);
+    c->valid = ks__ts_is_example(s, n) ? KS_TV_EXAMPLE : KS_TV_VALID;
+    return true;
+}
+
+static bool v_ssn(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    if (n == 11 && v[3] != v[6])
+        return false; /* 123-45 6789: mixed separators */
+    size_t nd = norm_filter(c, keep_digit, false);
+    if (nd != 9)
+        return false;
+    const char *d = c->norm;
+    int area = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+    int group = (d[3] - '0') * 10 + (d[4] - '0');
+    int serial = atoi(d + 5);
+    if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0)
+        return false;
+    size_t same = 0;
+    for (size_t i = 1; i < 9; i++)
+        same += d[i] == d[0];
+    if (same == 8)
+        return false;
+    if (n == 9)
+        c->confidence -= 30; /* nine bare digits: needs context */
+    c->valid = ks__ts_is_example(d, 9) ? KS_TV_EXAMPLE : KS_TV_VALID;
+    return true;
+}
+
+/* Individual Number (マイナンバー): 11 digits and a check digit, weights
+ * 2..7 then 2..6 from the right (Cabinet Office ordinance). */
+static bool v_mynumber(ts_cand *c)
+{
+    size_t nd = norm_filter(c, keep_digit, false);
+    if (nd != 12)
+        return false;
+    const char *d = c->norm;
+    int sum = 0;
+    for (int n = 1; n <= 11; n++) {
+        int p = d[11 - n] - '0';
+        int q = n <= 6 ? n + 1 : n - 5;
+        sum += p * q;
+    }
+    int r = sum % 11;
+    int check = r <= 1 ? 0 : 11 - r;
+    if (check != d[11] - '0')
+        return false;
+    c->valid = KS_TV_VALID;
+    return true;
+}
+
+/* ---- the table --------------------------------------------------------------------------- */
+
+static const ts_validator validators[] = {
+    {"aws_key_id", v_aws_key_id},     {"aws_secret", v_aws_secret},
+    {"github", v_github},             {"jwt", v_jwt},
+    {"pem", v_pem},                   {"putty", v_putty},
+    {"azure_key", v_azure_key},       {"sas", v_sas},
+    {"entra_secret", v_entra_secret}, {"password", v_password},
+    {"url_password", v_url_password}, {"generic", v_generic},
+    {"email", v_email},               {"phone", v_phone},
+    {"card", v_card},                 {"iban", v_iban},
+    {"ssn", v_ssn},                   {"mynumber", v_mynumber},
+};
+
+const ts_validator *ks__ts_validator_find(const char *name)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(validators); i++)
+        if (!strcmp(validators[i].name, name))
+            return &validators[i];
+    return NULL;
+}

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The text scanner on its own: kensa's rule pack (every rule's examples
+ * match, its negative examples do not), the validators on values built
+ * here (checksums computed by the test, so no corpus is needed), dialect
+ * conversion of Nosey Parker / gitleaks regexes, the TOML reader, and the
+ * promise that a match reports the SHA-256 of the normalised value.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <openssl/sha.h>
+#include "harness.h"
+#include "detect/textscan_int.h"
+
+static ks_textscan *pack(void)
+{
+    static ks_textscan *ts;
+    if (!ts && ks__textscan_new(NULL, KS_RULES_DIR_DEFAULT, &ts) != KS_OK)
+        ts = NULL;
+    return ts;
+}
+
+#define MAXM 64
+typedef struct hits {
+    size_t n;
+    char type[MAXM][48];
+    char value[MAXM][256];
+    char norm[MAXM][256];
+    ks_tvalid valid[MAXM];
+    uint8_t sha[MAXM][32];
+    char details[MAXM][512];
+    char redacted[MAXM][64];
+} hits;
+
+static int collect(void *ud, const ks_tmatch *m)
+{
+    hits *h = ud;
+    if (h->n >= MAXM)
+        return 0;
+    snprintf(h->type[h->n], 48, "%s", m->type);
+    snprintf(h->value[h->n], 256, "%.*s", (int)m->nvalue, m->value);
+    snprintf(h->norm[h->n], 256, "%.*s", (int)m->nnorm, m->norm);
+    h->valid[h->n] = m->valid;
+    memcpy(h->sha[h->n], m->sha256, 32);
+    snprintf(h->redacted[h->n], 64, "%s", m->redacted);
+    size_t o = 0;
+    for (size_t i = 0; i < m->ndetails && o < 400; i++)
+        o += (size_t)snprintf(h->details[h->n] + o, 512 - o, "%s=%s;", m->details[i].key,
+                              m->details[i].value);
+    h->n++;
+    return 0;
+}
+
+static hits *scan(const char *text)
+{
+    static hits h;
+    static ks_textscratch *s;
+    memset(&h, 0, sizeof h);
+    if (!s && ks__textscratch_new(pack(), &s) != KS_OK)
+        return &h;
+    ks__textscan_run(pack(), s, KS_TC_SECRET | KS_TC_PII, text, strlen(text), collect, &h);
+    return &h;
+}
+
+static int find_type(const hits *h, const char *type)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (!strcmp(h->type[i], type))
+            return (int)i;
+    return -1;
+}
+
+TEST(pack_loads_and_examples_hold)
+{
+    ks_textscan *ts = pack();
+    CHECK(ts != NULL);
+    if (!ts)
+        return;
+    ks_textscratch *s = NULL;
+    CHECK_INT(ks__textscratch_new(ts, &s), KS_OK);
+    size_t n = ks__textscan_nrules(ts), bad = 0, ex = 0;
+    CHECK(n >= 30);
+    for (size_t i = 0; i < n; i++) {
+        const ts_rule *r = ks__textscan_rule(ts, i);
+        for (size_t k = 0; k < r->nexamples; k++, ex++)
+            if (!ks__textscan_rule_count(ts, s, i, r->examples[k], strlen(r->examples[k]))) {
+                fprintf(stderr, "example of %s does not match: %s\n", r->id, r->examples[k]);
+                bad++;
+            }
+        for (size_t k = 0; k < r->nnegatives; k++, ex++)
+            if (ks__textscan_rule_count(ts, s, i, r->negatives[k], strlen(r->negatives[k]))) {
+                fprintf(stderr, "negative example of %s matches: %s\n", r->id, r->negatives[k]);
+                bad++;
+            }
+    }
+    printf("INFO %zu rules, %zu examples, %zu wrong\n", n, ex, bad);
+    CHECK_INT(bad, 0);
+    ks__textscratch_free(s);
+}
+
+/* A GitHub token with a correct CRC32, built here. */
+static void github_token(char out[41], const char *random30)
+{
+    static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)random30, 30);
+    memcpy(out, "ghp_", 4);
+    memcpy(out + 4, random30, 30);
+    for (int i = 5; i >= 0; i--) {
+        out[34 + i] = b62[crc % 62];
+        crc /= 62;
+    }
+    out[40] = 0;
+}
+
+TEST(github_checksum)
+{
+    char tok[41], text[128];
+    github_token(tok, "Xk29LmQp7RtZ3nVb8WcY1dFg5HjK0s");
+    snprintf(text, sizeof text, "export GH=%s\n", tok);
+    hits *h = scan(text);
+    int i = find_type(h, "github.token");
+    CHECK(i >= 0);
+    if (i >= 0) {
+        CHECK_INT(h->valid[i], KS_TV_VALID);
+        CHECK(strstr(h->details[i], "personal access token") != NULL);
+        CHECK(strstr(h->redacted[i], tok) == NULL);
+    }
+    tok[39] = tok[39] == 'a' ? 'b' : 'a'; /* break the checksum */
+    snprintf(text, sizeof text, "see %s\n", tok);
+    h = scan(text);
+    CHECK_INT(find_type(h, "github.token"), -1);
+}
+
+TEST(aws_pair_and_examples)
+{
+    hits *h = scan("[default]\naws_access_key_id = AKIAQYLPMN5HHHFPZAM2\n"
+                   "aws_secret_access_key = 1tUm636uS1yOEcfP5pvfqJ/ml36mF7AkyHsEU0IU\n");
+    int id = find_type(h, "aws.access_key_id"), sec = find_type(h, "aws.secret_access_key");
+    CHECK(id >= 0 && sec >= 0);
+    if (id >= 0)
+        CHECK(strstr(h->details[id], "aws.account_id=") != NULL);
+    if (sec >= 0) {
+        CHECK(strstr(h->details[sec], "aws.paired_key_id=AKIA") != NULL);
+        CHECK(strstr(h->details[sec], "aws.account_id=") != NULL);
+        uint8_t want[32];
+        SHA256((const unsigned char *)"1tUm636uS1yOEcfP5pvfqJ/ml36mF7AkyHsEU0IU", 40, want);
+        CHECK(memcmp(h->sha[sec], want, 32) == 0);
+    }
+    h = scan("key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+    id = find_type(h, "aws.access_key_id");
+    CHECK(id >= 0);
+    if (id >= 0)
+        CHECK_INT(h->valid[id], KS_TV_EXAMPLE);
+}
+
+TEST(aws_account_decoding)
+{
+    /* Key id from Aidan Steele's write-up of the encoding. */
+    hits *h = scan("id ASIAY34FZKBOKMUTVV7A here");
+    int id = find_type(h, "aws.access_key_id");
+    CHECK(id >= 0);
+    if (id >= 0)
+        CHECK(strstr(h->details[id], "aws.account_id=609629065308") != NULL);
+}
+
+TEST(private_keys)
+{
+    char pem[2048];
+    snprintf(pem, sizeof pem,
+             "note\n-----BEGIN OPENSSH PRIVATE KEY-----\n"
+             "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+             "QyNTUxOQAAACBQ3Mk4v0m2s0jVb5QhXr7nYQ2K8Hq7dKXm3yJqvQk7CgAAAJgqv1Jqqr9S\n"
+             "-----END OPENSSH PRIVATE KEY-----\ntrailer\n");
+    hits *h = scan(pem);
+    int k = find_type(h, "private_key");
+    CHECK(k >= 0);
+    if (k >= 0) {
+        CHECK(strncmp(h->value[k], "-----BEGIN OPENSSH", 18) == 0);
+        CHECK(strstr(h->value[k], "-----END OPENSSH PRIVATE KEY-----") != NULL);
+        CHECK(strstr(h->details[k], "key.kind=OPENSSH PRIVATE KEY") != NULL);
+    }
+    h = scan("-----BEGIN RSA PRIVATE KEY-----\nshort\n-----END RSA PRIVATE KEY-----\n");
+    CHECK_INT(find_type(h, "private_key"), -1);
+}
+
+TEST(jwt_decoded)
+{
+    /* {"alg":"RS256","typ":"JWT"} . {"iss":"https://sts.windows.net/t/","aud":"api://x","exp":1900000000} */
+    hits *h = scan("Authorization: eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL3N0cy53aW5k"
+                   "b3dzLm5ldC90LyIsImF1ZCI6ImFwaTovL3giLCJleHAiOjE5MDAwMDAwMDB9.c2lnbmF0dXJlX2J5dGVz\n");
+    int j = find_type(h, "jwt");
+    CHECK(j >= 0);
+    if (j >= 0) {
+        CHECK(strstr(h->details[j], "jwt.alg=RS256") != NULL);
+        CHECK(strstr(h->details[j], "jwt.iss=https://sts.windows.net/t/") != NULL);
+        CHECK(strstr(h->details[j], "jwt.exp=1900000000") != NULL);
+    }
+    h = scan("x eyJub3QganNvbg.eyJhbHNvIG5vdA.abc\n"); /* not JSON inside */
+    CHECK_INT(find_type(h, "jwt"), -1);
+}
+
+TEST(sas_decoded)
+{
+    hits *h = scan("url=https://contoso.blob.core.windows.net/backups?sv=2022-11-02&ss=b&srt=co"
+                   "&sp=rwdl&se=2031-01-01T00:00:00Z&spr=https&sig=Jk3P%2BqY8rT5uV7wX9zA1bC3dE5fG7hI9jK1lM3nO5pQ%3D\n");
+    int i = find_type(h, "azure.sas_token");
+    CHECK(i >= 0);
+    if (i >= 0) {
+        CHECK(strstr(h->details[i], "azure.account=contoso") != NULL);
+        CHECK(strstr(h->details[i], "sas.permissions=read,write,delete,list") != NULL);
+        CHECK(strstr(h->details[i], "sas.expiry=2031-01-01T00:00:00Z") != NULL);
+    }
+}
+
+TEST(passwords)
+{
+    hits *h = scan("Hi Bob,\nthe VPN password: Winter2024!Blue\nthanks\n");
+    int i = find_type(h, "password");
+    CHECK(i >= 0);
+    if (i >= 0)
+        CHECK_STR(h->value[i], "Winter2024!Blue");
+    h = scan("Server=db1;Database=hr;User Id=sa;Password=Pa55w0rd-Prod;");
+    i = find_type(h, "password");
+    CHECK(i >= 0);
+    if (i >= 0)
+        CHECK_STR(h->value[i], "Pa55w0rd-Prod");
+    h = scan("mongodb://admin:Qx7-pL2m9@mongo.internal:27017/admin");
+    i = find_type(h, "password.url");
+    CHECK(i >= 0);
+    if (i >= 0)
+        CHECK_STR(h->value[i], "Qx7-pL2m9");
+    h = scan("password: ${DB_PASSWORD}\npassword = getenv(\"X\")\nforgot your password? reset it\n");
+    CHECK_INT(find_type(h, "password"), -1);
+}
+
+/* Personal data: normalised value and its hash. */
+static void check_norm(const char *text, const char *type, const char *norm)
+{
+    hits *h = scan(text);
+    int i = find_type(h, type);
+    if (i < 0) {
+        fprintf(stderr, "no %s in: %s\n", type, text);
+        CHECK(i >= 0);
+        return;
+    }
+    CHECK_STR(h->norm[i], norm);
+    uint8_t want[32];
+    SHA256((const unsigned char *)norm, strlen(norm), want);
+    CHECK(memcmp(h->sha[i], want, 32) == 0);
+}
+
+TEST(pii_values)
+{
+    check_norm("contact Jane.Doe@Example.ORG please", "pii.email", "jane.doe@example.org");
+    check_norm("Tel: +44 20 7946 0958", "pii.phone", "+442079460958");
+    check_norm("phone (415) 555-2671", "pii.phone", "+14155552671");
+    check_norm("Visa card 4539 1488 0343 6467", "pii.card", "4539148803436467");
+    check_norm("IBAN DE44 5001 0517 5407 3249 31 thanks", "pii.iban", "DE44500105175407324931");
+    check_norm("SSN: 536-22-8726", "pii.ssn", "536228726");
+    check_norm("マイナンバー 1234 5678 9018", "pii.jp_my_number", "123456789018");
+}
+
+TEST(pii_lookalikes_rejected)
+{
+    /* Luhn failure, IBAN mod-97 failure, SSN area 000 / 666 / 9xx, wrong
+     * My Number check digit: none reported. */
+    const char *neg[] = {"card 4539 1488 0343 6468", "IBAN DE44 5001 0517 5407 3249 32",
+                         "SSN 000-12-3456", "SSN 666-12-3456", "SSN 912-34-5678",
+                         "マイナンバー 1234 5678 9012", "mail image001.png@01D5E8C2.8B3C5A40",
+                         "version 10.2.3.4 built 2024-01-15"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(neg); i++) {
+        hits *h = scan(neg[i]);
+        for (size_t k = 0; k < h->n; k++)
+            fprintf(stderr, "unexpected %s in \"%s\"\n", h->type[k], neg[i]);
+        CHECK_INT(h->n, 0);
+    }
+    /* the card networks' test numbers are examples, not cards */
+    hits *h = scan("card 4111 1111 1111 1111");
+    int i = find_type(h, "pii.card");
+    CHECK(i >= 0);
+    if (i >= 0)
+        CHECK_INT(h->valid[i], KS_TV_EXAMPLE);
+}
+
+TEST(dialects)
+{
+    ks_arena *a = ks__arena_new(4096, 0);
+    const char *x = "(?x)(?i)\n  aws_? (?:secret)?  # c\n [a-z 0-9]{2}\n";
+    const char *r = ks__ts_regex_convert(a, x, strlen(x), TS_D_RUST);
+    CHECK_STR(r, "(?i)aws_?(?:secret)?[a-z0-9]{2}");
+    r = ks__ts_regex_convert(a, "(?-u:\\B)x\\ y", 12, TS_D_RUST);
+    CHECK_STR(r, "(?:\\B)x\\ y");
+    r = ks__ts_regex_convert(a, "[[:alnum:]]{3}(?i)z", 19, TS_D_GO);
+    CHECK_STR(r, "[[:alnum:]]{3}(?i)z");
+    ks__arena_free(a);
+}
+
+TEST(toml_subset)
+{
+    const char *doc = "title = \"x\" # c\n[allowlist]\nregexes = ['''^a$''', \"b\\\\d\",]\n"
+                      "[[rules]]\nid = \"r1\"\nregex = '''k(e)y'''\nentropy = 3.5\nkeywords = [\n \"k\",\n]\n"
+                      "[[rules]]\nid = 'r2'\nsecretGroup = 2\n[[rules.allowlists]]\nstopwords = [\"s\"]\n"
+                      "x.y = { a = true, b = \"\"\"m\nl\"\"\" }\n";
+    ks_arena *a = ks__arena_new(4096, 0);
+    ts_toml *root = NULL;
+    char err[128];
+    uint32_t line;
+    CHECK_INT(ks__toml_parse(a, doc, strlen(doc), &root, err, sizeof err, &line), KS_OK);
+    const ts_toml *rules = ks__toml_get(root, "rules");
+    CHECK(rules && rules->type == TT_ARR && rules->nkids == 2);
+    if (rules && rules->nkids == 2) {
+        CHECK_STR(ks__toml_get(rules->kids[0], "regex")->s, "k(e)y");
+        CHECK(ks__toml_get(rules->kids[0], "entropy")->num == 3.5);
+        CHECK(ks__toml_get(rules->kids[1], "secretGroup")->num == 2);
+        const ts_toml *al = ks__toml_get(rules->kids[1], "allowlists");
+        CHECK(al && al->type == TT_ARR && al->nkids == 1);
+        const ts_toml *xy = al && al->nkids ? ks__toml_get(ks__toml_get(al->kids[0], "x"), "y") : NULL;
+        CHECK(xy && ks__toml_get(xy, "b") && !strcmp(ks__toml_get(xy, "b")->s, "m\nl"));
+    }
+    const ts_toml *g = ks__toml_get(ks__toml_get(root, "allowlist"), "regexes");
+    CHECK(g && g->nkids == 2 && !strcmp(g->kids[1]->s, "b\\d"));
+    CHECK_INT(ks__toml_parse(a, "a = \"open", 9, &root, err, sizeof err, &line), KS_EFORMAT);
+    CHECK_INT(ks__toml_parse(a, "a = 1979-05-27", 14, &root, err, sizeof err, &line), KS_EFORMAT);
+    ks__arena_free(a);
+}
+
+TEST(no_clear_value_in_redacted)
+{
+    hits *h = scan("password: Corr3ct-Horse-Battery\n");
+    int i = find_type(h, "password");
+    CHECK(i >= 0);
+    if (i >= 0) {
+        CHECK(strstr(h->redacted[i], "Corr3ct") == NULL);
+        CHECK(strncmp(h->redacted[i], "Co", 2) == 0);
+    }
+}
