@@ -67,6 +67,22 @@ const char *ks_test_write(const char *name, const void *data, size_t n)
     return path;
 }
 
+char *ks_test_read(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    long len;
+    if (!fp)
+        return NULL;
+    if (fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)len + 1)) != NULL) {
+        *n = fread(buf, 1, (size_t)len, fp);
+        buf[*n] = 0;
+    }
+    fclose(fp);
+    return buf;
+}
+
 const char *ks_test_corpus(void)
 {
     static const char *cands[] = {"../shared/corpus", "../../shared/corpus"};

@@ -79,6 +79,8 @@ const char *ks_test_tmpdir(void);
 char *ks_test_strdup(const char *s);
 /* Writes a file under the temp dir; returns its path (valid until exit). */
 const char *ks_test_write(const char *name, const void *data, size_t n);
+/* The whole file, NUL-terminated, malloc'd (free it); NULL if unreadable. */
+char *ks_test_read(const char *path, size_t *n);
 /* ../shared/corpus (or $KENSA_CORPUS) when it exists, else NULL. */
 const char *ks_test_corpus(void);
 /* Path of the build dir (binaries: kensa, kensa-gen), from $BUILD or "build". */

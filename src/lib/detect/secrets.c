@@ -30,13 +30,13 @@
 #include <string.h>
 #include "detect/fileinfo.h"
 #include "detect/textscan.h"
+#include "extract/extract.h"
 
 #define MAX_LOCS 64             /* locations kept per secret (all are counted) */
 #define MAX_MSG_IDS 32          /* Message-IDs listed per secret */
 #define MAX_PII_VALUES 1000     /* distinct values kept per personal-data finding */
 #define MAX_PII_TYPES 16
 #define DEFAULT_MAX_DISTINCT 100000
-#define BINARY_PROBE 4096
 
 static const char *const secret_techniques[] = {"T1552.001"};
 
@@ -57,6 +57,7 @@ typedef struct sec_rec {
     ks_tvalid valid;
     int confidence;
     char redacted[64];
+    size_t length;           /* bytes of the secret */
     char *clear;             /* only with secrets.reveal; owned */
     ks_kv *details;          /* decoded facts + first location's provenance; owned */
     size_t ndetails;
@@ -114,10 +115,15 @@ typedef struct sec_ws {
     sec_det *d;
     ks_textscratch *scratch;
     const ks_file *f;
+    unsigned classes;        /* what this file is scanned for */
     const char *where;       /* location text of the unit being scanned */
     uint64_t base;           /* offset of the unit in its blob */
     int64_t time;
     const char *msg_id;
+    const ks_xnode *node;    /* node of the unit; `where` is its chain */
+    ks_buf chain;            /* ks__xnode_path of node */
+    ks_kv prov[10];          /* provenance of the unit (borrowed from the node) */
+    size_t nprov;
     pii_group g;             /* the open personal-data group */
 } sec_ws;
 
@@ -145,9 +151,10 @@ static void hex32(const uint8_t *p, char out[65])
 
 /* Copies the match's facts into a new record; keys are static strings
  * (validators' and ours), values are copied. */
-static sec_rec *rec_new(const sec_det *d, const ks_tmatch *m)
+static sec_rec *rec_new(const sec_det *d, const sec_ws *ws, const ks_tmatch *m)
 {
     sec_rec *r = calloc(1, sizeof *r);
+    size_t nd = m->ndetails + ws->nprov;
     if (!r)
         return NULL;
     memcpy(r->sha, m->sha256, 32);
@@ -158,15 +165,18 @@ static sec_rec *rec_new(const sec_det *d, const ks_tmatch *m)
     r->valid = m->valid;
     r->confidence = m->confidence;
     memcpy(r->redacted, m->redacted, sizeof r->redacted);
+    r->length = m->nvalue;
     r->first = r->last = KS_TIME_NONE;
     if (d->reveal && !(r->clear = strndup(m->value, m->nvalue)))
         goto fail;
-    if (m->ndetails) {
-        if (!(r->details = calloc(m->ndetails, sizeof *r->details)))
+    /* decoded facts, then where it was first seen (message, git blob) */
+    if (nd) {
+        if (!(r->details = calloc(nd, sizeof *r->details)))
             goto fail;
-        for (size_t i = 0; i < m->ndetails; i++) {
-            r->details[i].key = m->details[i].key;
-            if (!(r->details[i].value = strdup(m->details[i].value)))
+        for (size_t i = 0; i < nd; i++) {
+            const ks_kv *kv = i < m->ndetails ? &m->details[i] : &ws->prov[i - m->ndetails];
+            r->details[i].key = kv->key;
+            if (!(r->details[i].value = strdup(kv->value)))
                 goto fail;
             r->ndetails++;
         }
@@ -193,9 +203,9 @@ static void rec_add_loc(sec_rec *r, const sec_ws *ws, uint64_t offset)
         if (!seen && (r->msg_ids[r->nmsg] = strdup(ws->msg_id)))
             r->nmsg++;
     }
-    /* one location per place: a secret repeated in one text is one place */
+    /* every occurrence is a location (the first MAX_LOCS are listed) */
     for (size_t i = 0; i < r->nlocs; i++)
-        if (!strcmp(r->locs[i].where, ws->where))
+        if (r->locs[i].offset == offset && !strcmp(r->locs[i].where, ws->where))
             return;
     if (r->nlocs < MAX_LOCS && (r->locs[r->nlocs].where = strdup(ws->where))) {
         r->locs[r->nlocs].offset = offset;
@@ -222,7 +232,7 @@ static void store_secret(sec_ws *ws, const ks_tmatch *m)
         }
     } else if (d->nrecs >= d->max_distinct) {
         d->dropped++;
-    } else if ((r = rec_new(d, m)) != NULL) {
+    } else if ((r = rec_new(d, ws, m)) != NULL) {
         if (ks__grow(&d->recs, &d->caprecs, d->nrecs, sizeof *d->recs, 256) != KS_OK ||
             !(slot = ks__map_slot(d->index, m->sha256, 32, true))) {
             rec_free(r);
@@ -252,7 +262,7 @@ static void emit_secret(sec_det *d, const sec_rec *r)
 {
     ks_kv det[40];
     ks_evidence ev[MAX_LOCS];
-    char hex[65], conf[16], cnt[24], nloc[24], title[256];
+    char hex[65], conf[16], cnt[24], nloc[24], len[24], title[256];
     ks_buf msgs = KS_BUF_INIT;
     size_t nd = 0;
     hex32(r->sha, hex);
@@ -262,6 +272,8 @@ static void emit_secret(sec_det *d, const sec_rec *r)
     det[nd++] = (ks_kv){"secret_sha256", hex};
     det[nd++] = (ks_kv){"secret_type", r->type};
     det[nd++] = (ks_kv){"redacted", r->redacted};
+    snprintf(len, sizeof len, "%zu", r->length);
+    det[nd++] = (ks_kv){"length", len};
     det[nd++] = (ks_kv){"validation", valid_name(r->valid)};
     det[nd++] = (ks_kv){"confidence", conf};
     det[nd++] = (ks_kv){"occurrences", cnt};
@@ -391,8 +403,10 @@ out:
 }
 
 /* Opens the group for the current unit (a new message flushes the last). */
-static int group_open(sec_ws *ws, const ks_kv *prov, size_t nprov)
+static int group_open(sec_ws *ws)
 {
+    const ks_kv *prov = ws->prov;
+    size_t nprov = ws->nprov;
     pii_group *g = &ws->g;
     bool same = g->open && ((!g->msg_id && !ws->msg_id) ||
                             (g->msg_id && ws->msg_id && !strcmp(g->msg_id, ws->msg_id)));
@@ -417,7 +431,10 @@ static int group_open(sec_ws *ws, const ks_kv *prov, size_t nprov)
 static void store_pii(sec_ws *ws, const ks_tmatch *m)
 {
     pii_group *g = &ws->g;
-    if (!g->open || m->valid == KS_TV_EXAMPLE)
+    /* Documented example values (test card numbers) are counted like the
+     * others: the format is what exposes the data, and an owner's check by
+     * hash is cheap either way. */
+    if (!g->open)
         return;
     size_t t = 0;
     while (t < g->ntypes && strcmp(g->types[t], m->type))
@@ -466,16 +483,9 @@ static int on_match(void *ud, const ks_tmatch *m)
 
 /* ---- scanning a file ---------------------------------------------------------------- */
 
-/* Raw scanning (no extractor claimed the file): text only. A NUL in the
- * first bytes means binary, whose "text" is noise for these rules. */
-static bool looks_binary(const uint8_t *p, size_t n)
+static void scan_text(sec_ws *ws, const char *p, size_t n)
 {
-    return memchr(p, 0, KS_MIN(n, (size_t)BINARY_PROBE)) != NULL;
-}
-
-static void scan_text(sec_ws *ws, unsigned classes, const char *p, size_t n)
-{
-    int rc = ks__textscan_run(ws->d->ts, ws->scratch, classes, p, n, on_match, ws);
+    int rc = ks__textscan_run(ws->d->ts, ws->scratch, ws->classes, p, n, on_match, ws);
     if (rc == KS_ELIMIT) {
         ks_loc loc = KS_LOC_NONE;
         loc.path = ws->f->path;
@@ -485,35 +495,69 @@ static void scan_text(sec_ws *ws, unsigned classes, const char *p, size_t n)
     }
 }
 
+/* Where a unit of text came from, as details: the container chain, the
+ * message around it, the git blob's first commit. Borrowed from the node
+ * (valid during the callback; the stores copy what they keep). */
+static void set_provenance(sec_ws *ws, const ks_xnode *node)
+{
+    const ks_xmail *m = NULL;
+    const ks_xgit *g = NULL;
+    for (const ks_xnode *n = node; n && (!m || !g); n = n->parent) {
+        if (!m)
+            m = n->mail;
+        if (!g)
+            g = n->git;
+    }
+    ws->node = node;
+    ks__buf_reset(&ws->chain);
+    if (ks__xnode_path(node, &ws->chain) != KS_OK || !ws->chain.p)
+        ks__buf_adds(&ws->chain, ws->f->path);
+    ws->where = ws->chain.p ? ws->chain.p : ws->f->path;
+    ws->nprov = 0;
+    ws->msg_id = m ? m->message_id : NULL;
+    ws->time = m && m->time != KS_TIME_NONE ? m->time : g ? g->time : KS_TIME_NONE;
+    if (node->parent)
+        ws->prov[ws->nprov++] = (ks_kv){"container", ws->where};
+    const struct {
+        const char *key, *val;
+    } rows[] = {{"message_id", m ? m->message_id : NULL}, {"date", m ? m->date : NULL},
+                {"from", m ? m->from : NULL},             {"to", m ? m->to : NULL},
+                {"subject", m ? m->subject : NULL},       {"folder", m ? m->folder : NULL},
+                {"git.commit", g ? g->commit : NULL},     {"git.author", g ? g->author : NULL},
+                {"git.path", g ? g->path : NULL}};
+    for (size_t i = 0; i < KS_ARRAY_LEN(rows) && ws->nprov < KS_ARRAY_LEN(ws->prov); i++)
+        if (rows[i].val && rows[i].val[0])
+            ws->prov[ws->nprov++] = (ks_kv){rows[i].key, rows[i].val};
+}
+
+static int on_text(void *ud, const ks_xtext *t)
+{
+    sec_ws *ws = ud;
+    if (t->node != ws->node)
+        set_provenance(ws, t->node);
+    ws->base = t->offset;
+    if ((ws->classes & KS_TC_PII) && group_open(ws) != KS_OK)
+        return 1;
+    scan_text(ws, t->p, t->n);
+    return 0;
+}
+
 static int sec_on_file(void *p, const ks_file *f)
 {
     sec_ws *ws = p;
     sec_det *d = ws->d;
-    const uint8_t *data = NULL;
-    uint64_t n = 0;
-    ks_loc loc = KS_LOC_NONE;
-    loc.path = f->path;
+    ks_xctx x;
     ws->f = f;
-    if (f->nhead && looks_binary(f->head, f->nhead))
-        return KS_OK;
-    int rc = ks__source_map(f->src, &data, &n);
-    if (rc != KS_OK) {
-        ks__diag(d->e, KS_DIAG_ERROR, rc, "secrets", &loc, "cannot read the file");
-        return KS_OK;
-    }
-    unsigned classes = KS_TC_SECRET;
+    ws->node = NULL;
+    ws->classes = KS_TC_SECRET;
+    /* Event logs (a JSON sign-in export, EVTX) name people in every
+     * record: personal data there is the log's purpose, not a leak. */
     if (d->pii && (!f->format || d->pii_in_logs))
-        classes |= KS_TC_PII;
-    ws->where = f->path;
-    ws->base = 0;
-    ws->time = KS_TIME_NONE;
-    ws->msg_id = NULL;
-    if ((classes & KS_TC_PII) && group_open(ws, NULL, 0) != KS_OK) {
-        group_reset(&ws->g);
-        return KS_ENOMEM;
-    }
-    scan_text(ws, classes, (const char *)data, (size_t)n);
+        ws->classes |= KS_TC_PII;
+    ks__xctx_init(&x, d->e, f->path, on_text, ws);
+    ks__extract_file(&x, f); /* damage is reported by the extractors */
     group_emit(ws);
+    ws->node = NULL;
     return KS_OK;
 }
 
@@ -587,6 +631,7 @@ static void sec_worker_done(void *det, void *p)
     if (!ws)
         return;
     group_reset(&ws->g);
+    ks__buf_release(&ws->chain);
     ks__textscratch_free(ws->scratch);
     free(ws);
 }

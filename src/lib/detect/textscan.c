@@ -156,7 +156,6 @@ static void make_slow(void *ud, unsigned id)
 {
     ks_textscan *ts = ud;
     ts->rules[id].slow = true;
-    ts->rules[id].maxw = DEFAULT_WIDTH;
 }
 
 static int build_db(ks_textscan *ts)
@@ -182,12 +181,12 @@ static int build_db(ks_textscan *ts)
         int fl = hs_flags_for(pf, &minw);
         if (fl < 0 || minw == 0) {
             r->slow = true;
-            r->maxw = DEFAULT_WIDTH;
             continue;
         }
         /* The window reaches back to where a match may start: the
          * pattern's width, or with a prefix prefilter its own width and
          * the declared lookback (cheap: no analysis of a long pattern). */
+        r->fwd = r->prefilter ? MAX_WIDTH : 256; /* a prefilter hit may end early */
         if (r->prefilter && r->lookback >= 0)
             r->maxw = KS_MIN(rule_width(r->prefilter, (unsigned)fl) + (unsigned)r->lookback,
                              (unsigned)MAX_WIDTH);
@@ -471,6 +470,7 @@ static void cand_init(ts_cand *c, const char *text, size_t n)
     c->ndetails = 0;
     c->ndbuf = 0;
     c->region = NULL;
+    c->severity = -1;
 }
 
 /* Value span of a match per the rule's group convention; false if none. */
@@ -509,7 +509,7 @@ static void confirm_region(ks_textscratch *s, const region *g, ts_cand *c)
     const ts_rule *r = &ts->rules[g->rule];
     uint64_t w = (uint64_t)r->maxw + 1;
     size_t start = g->lo > w ? (size_t)(g->lo - w) : 0;
-    size_t subj = (size_t)KS_MIN((uint64_t)s->n, g->hi + w + 256);
+    size_t subj = (size_t)KS_MIN((uint64_t)s->n, g->hi + r->fwd);
     pcre2_set_offset_limit(s->mc, (PCRE2_SIZE)g->hi);
     while (start <= g->hi && start <= subj) {
         int rc = pcre2_match(r->re, (PCRE2_SPTR)s->text, subj, start, 0, s->md, s->mc);
@@ -623,6 +623,8 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
     m.offset = f->vs;
     m.details = c->details;
     m.ndetails = c->ndetails;
+    if (c->severity >= 0)
+        m.severity = (ks_severity)c->severity;
     if (m.valid == KS_TV_EXAMPLE)
         m.severity = KS_SEV_INFO;
     return fn(ud, &m);

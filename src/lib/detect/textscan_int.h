@@ -42,6 +42,7 @@ typedef struct ts_cand {
     size_t ndbuf;
     int confidence;           /* starts at the rule's, 0..100 */
     ks_tvalid valid;
+    int severity;             /* -1: the rule's; a validator may set one */
     const char *type;         /* validator may refine ("aws.secret_key" -> paired) */
     const char *region;       /* default phone region */
 } ts_cand;
@@ -64,9 +65,10 @@ double ks__ts_entropy(const char *p, size_t n);
  * made for documentation (contains EXAMPLE, a run like 1234567890...). */
 bool ks__ts_is_example(const char *p, size_t n);
 
-/* libphonenumber: parses s as a phone number (default region for numbers
- * without +); on a valid number writes E.164 to out and returns true. */
-bool ks__phone_e164(const char *s, size_t n, const char *region, char *out, size_t cap);
+/* libphonenumber: parses s as a phone number (region for numbers without
+ * +). Returns 2 for a valid number, 1 for a possible one (right length,
+ * unassigned range), 0 otherwise; writes E.164 to out when not 0. */
+int ks__phone_e164(const char *s, size_t n, const char *region, char *out, size_t cap);
 
 /* ---- rules ----------------------------------------------------------------- */
 
@@ -106,7 +108,8 @@ typedef struct ts_rule {
     size_t nnegatives;
     int lookback;             /* with a prefilter: bytes the match may start
                                * before the prefilter's hit; -1 = unknown */
-    unsigned maxw;            /* window width for confirmation */
+    unsigned maxw;            /* confirmation window before a hit: where a match may start */
+    unsigned fwd;             /* and after it: where a match may end */
     bool slow;                /* not in the Vectorscan database: PCRE2 over the text */
     const char *file;         /* where defined */
     uint32_t line;

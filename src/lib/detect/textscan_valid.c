@@ -399,25 +399,44 @@ static bool v_pem(ts_cand *c)
     const char *lend = memmem(label, (size_t)(end - label), "-----", 5);
     if (!lend)
         return false;
-    /* The body is base64 with optional RFC 1421 headers; at least a key's
-     * worth of it. */
+    /* The body is base64 with optional RFC 1421 header lines ("Proc-Type:
+     * 4,ENCRYPTED"); at least a key's worth of it. Log prefixes, quotes,
+     * string concatenation and escaped newlines of a key pasted into a log,
+     * code or JSON are fine; words ("not a real key") or an elision ("...")
+     * make it prose pretending to be a key. */
     const char *body = lend + 5;
-    size_t nb64 = 0;
+    size_t nb64 = 0, words = 0;
     bool encrypted = memmem(label, (size_t)(lend - label), "ENCRYPTED", 9) != NULL;
+    bool elided = memmem(body, (size_t)(end - body), "...", 3) != NULL;
     for (const char *p = body; p < end; p++) {
-        if (b64val(*p) >= 0 && *p != '-' && *p != '_')
-            nb64++;
-        else if (*p == ':' && !encrypted)
-            encrypted = memmem(body, (size_t)(end - body), "ENCRYPTED", 9) != NULL;
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = eol ? (size_t)(eol - p) : (size_t)(end - p);
+        if (memmem(p, ll, ": ", 2)) { /* a header line */
+            encrypted |= memmem(p, ll, "ENCRYPTED", 9) != NULL;
+            p += ll;
+            continue;
+        }
+        for (size_t i = 0; i < ll; i++) {
+            if (b64val(p[i]) >= 0 && p[i] != '-' && p[i] != '_')
+                nb64++;
+            /* a lower-case word standing alone between spaces */
+            if (p[i] == ' ' && i + 1 < ll && islower((unsigned char)p[i + 1])) {
+                size_t k = i + 1;
+                while (k < ll && islower((unsigned char)p[k]))
+                    k++;
+                words += k < ll && p[k] == ' ';
+            }
+        }
+        p += ll;
     }
-    if (nb64 < 64)
+    if (nb64 < 64 || words >= 2 || elided)
         return false;
     c->vs = c->ms;
     c->ve = (size_t)(close + 5 - c->text);
     ks__ts_detail(c, "key.kind", "%.*s", (int)(lend - label), label);
     ks__ts_detail(c, "key.encrypted", "%s", encrypted ? "true" : "false");
     if (encrypted)
-        c->confidence -= 20;
+        c->severity = KS_SEV_LOW; /* useless without its passphrase */
     c->valid = KS_TV_VALID;
     return true;
 }
@@ -441,7 +460,7 @@ static bool v_putty(ts_cand *c)
     ks__ts_detail(c, "key.kind", "PuTTY");
     ks__ts_detail(c, "key.encrypted", "%s", encrypted ? "true" : "false");
     if (encrypted)
-        c->confidence -= 20;
+        c->severity = KS_SEV_LOW;
     c->valid = KS_TV_VALID;
     return true;
 }
@@ -550,6 +569,7 @@ static const char *const placeholder_words[] = {
     "input", "type", "length", "characters", "policy", "expired", "incorrect", "invalid",
     "hash", "salt", "encrypted", "param", "parameter", "variable", "config", "settings",
     "bytes", "char", "int", "bool", "get", "set", "len", "user", "username", "login",
+    "expire", "history", "interval", "reuse", "lock", "unlock", "default", "changeme?",
 };
 
 /* True for values that are not credentials but names of them, variables,
@@ -606,6 +626,17 @@ static bool v_password(ts_cand *c)
     if (__builtin_popcount(cls) >= 3)
         c->confidence += 10;
     return true;
+}
+
+/* A password after a bare space has no separator to vouch for it: only a
+ * value that looks made up (three character classes) counts. */
+static bool v_password_strong(ts_cand *c)
+{
+    if (!v_password(c))
+        return false;
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    return n >= 6 && __builtin_popcount(char_classes(v, n)) >= 3;
 }
 
 static bool v_url_password(ts_cand *c)
@@ -696,6 +727,12 @@ static bool v_email(ts_cand *c)
     return true;
 }
 
+/* Regions tried, after the default, for numbers written without +: a
+ * national number valid in one of them is still a phone number. */
+static const char *const phone_regions[] = {"GB", "DE", "FR", "IN", "AU", "CA", "JP", "BR",
+                                            "IT", "ES", "NL", "CH", "SE", "BE", "AT", "PT",
+                                            "PL", "IE", "MX", "CN", "KR", "SG", "ZA", "NZ"};
+
 static bool v_phone(ts_cand *c)
 {
     const char *v = c->text + c->vs;
@@ -706,11 +743,25 @@ static bool v_phone(ts_cand *c)
         nd += is_digit(v[i]);
     if (nd < 7 || nd > 15)
         return false;
-    /* a date or a version, not a phone */
-    if (n == 10 && (v[4] == '-' || v[4] == '.') && (v[7] == '-' || v[7] == '.'))
+    /* a date (2024-01-15, 2015-12-22 04) or a version, not a phone */
+    if (n >= 10 && is_digit(v[0]) && is_digit(v[3]) && (v[4] == '-' || v[4] == '.' || v[4] == '/') &&
+        (v[7] == '-' || v[7] == '.' || v[7] == '/'))
         return false;
-    if (!ks__phone_e164(v, n, c->region ? c->region : "US", e164, sizeof e164))
+    int verdict = ks__phone_e164(v, n, c->region ? c->region : "US", e164, sizeof e164);
+    if (verdict < 2 && v[0] != '+') {
+        char alt[32];
+        for (size_t i = 0; i < KS_ARRAY_LEN(phone_regions); i++)
+            if (ks__phone_e164(v, n, phone_regions[i], alt, sizeof alt) == 2) {
+                memcpy(e164, alt, sizeof alt);
+                verdict = 2;
+                c->confidence -= 5; /* a guess at the country */
+                break;
+            }
+    }
+    if (!verdict)
         return false;
+    if (verdict == 1)
+        c->confidence -= 10; /* plausible length, unassigned range */
     size_t el = strlen(e164);
     memcpy(c->norm, e164, el + 1);
     c->nnorm = el;
@@ -721,7 +772,7 @@ static bool v_phone(ts_cand *c)
         sep |= v[i] == ' ' || v[i] == '-' || v[i] == '.' || v[i] == ')';
     if (!sep && v[0] != '+')
         c->confidence -= 20; /* a bare digit run is an id more often */
-    c->valid = KS_TV_VALID;
+    c->valid = verdict == 2 ? KS_TV_VALID : KS_TV_UNCHECKED;
     return true;
 }
 
@@ -756,14 +807,15 @@ static const char *card_network(const char *d, size_t n)
     if ((p4 == 6011 || p2 == 65 || (p3 >= 644 && p3 <= 649) || (p6 >= 622126 && p6 <= 622925)) &&
         n >= 16 && n <= 19)
         return "discover";
-    if (p4 >= 3528 && p4 <= 3589 && n >= 16 && n <= 19)
+    if ((p4 >= 3528 && p4 <= 3589 && n >= 16 && n <= 19) ||
+        ((p4 == 2131 || p4 == 1800) && n == 15))
         return "jcb";
     if (((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39 || p4 == 3095) && n >= 14 &&
         n <= 19)
         return "diners";
     if (p2 == 62 && n >= 16 && n <= 19)
         return "unionpay";
-    if ((p2 == 50 || (p2 >= 56 && p2 <= 69)) && n >= 12 && n <= 19)
+    if ((p2 == 50 || (p2 >= 56 && p2 <= 69) || p4 == 604) && n >= 12 && n <= 19)
         return "maestro";
     return NULL;
 }
@@ -821,7 +873,32 @@ static const struct {
     {"VA", 22}, {"VG", 24}, {"XK", 20}, {"YE", 30},
 };
 
+static bool iban_ok(ts_cand *c);
+
+/* The pattern may take a following word for a last group ("... 3249 31
+ * thanks"): on failure, retry without the trailing groups. */
 static bool v_iban(ts_cand *c)
+{
+    size_t ve = c->ve;
+    for (;;) {
+        if (iban_ok(c))
+            return true;
+        const char *sp = NULL;
+        for (const char *p = c->text + c->ve; p > c->text + c->vs; p--)
+            if (p[-1] == ' ') {
+                sp = p - 1;
+                break;
+            }
+        if (!sp || (size_t)(sp - c->text) - c->vs < 15) {
+            c->ve = ve;
+            return false;
+        }
+        c->ve = (size_t)(sp - c->text);
+        c->ndetails = c->ndbuf = 0;
+    }
+}
+
+static bool iban_ok(ts_cand *c)
 {
     size_t n = norm_filter(c, keep_alnum, true);
     const char *s = c->norm;
@@ -906,7 +983,7 @@ static const ts_validator validators[] = {
     {"github", v_github},             {"jwt", v_jwt},
     {"pem", v_pem},                   {"putty", v_putty},
     {"azure_key", v_azure_key},       {"sas", v_sas},
-    {"entra_secret", v_entra_secret}, {"password", v_password},
+    {"entra_secret", v_entra_secret}, {"password", v_password},       {"password_strong", v_password_strong},
     {"url_password", v_url_password}, {"generic", v_generic},
     {"email", v_email},               {"phone", v_phone},
     {"card", v_card},                 {"iban", v_iban},
