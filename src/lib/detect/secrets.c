@@ -120,7 +120,6 @@ typedef struct sec_ws {
     uint64_t base;           /* offset of the unit in its blob */
     int64_t time;
     const char *msg_id;
-    const ks_xnode *node;    /* node of the unit; `where` is its chain */
     ks_buf chain;            /* ks__xnode_path of node */
     ks_kv prov[10];          /* provenance of the unit (borrowed from the node) */
     size_t nprov;
@@ -508,7 +507,6 @@ static void set_provenance(sec_ws *ws, const ks_xnode *node)
         if (!g)
             g = n->git;
     }
-    ws->node = node;
     ks__buf_reset(&ws->chain);
     if (ks__xnode_path(node, &ws->chain) != KS_OK || !ws->chain.p)
         ks__buf_adds(&ws->chain, ws->f->path);
@@ -533,8 +531,9 @@ static void set_provenance(sec_ws *ws, const ks_xnode *node)
 static int on_text(void *ud, const ks_xtext *t)
 {
     sec_ws *ws = ud;
-    if (t->node != ws->node)
-        set_provenance(ws, t->node);
+    /* every unit: extractors keep nodes on their stack, so the next
+     * message's node may sit at the last one's address */
+    set_provenance(ws, t->node);
     ws->base = t->offset;
     if ((ws->classes & KS_TC_PII) && group_open(ws) != KS_OK)
         return 1;
@@ -548,7 +547,6 @@ static int sec_on_file(void *p, const ks_file *f)
     sec_det *d = ws->d;
     ks_xctx x;
     ws->f = f;
-    ws->node = NULL;
     ws->classes = KS_TC_SECRET;
     /* Event logs (a JSON sign-in export, EVTX) name people in every
      * record: personal data there is the log's purpose, not a leak. */
@@ -557,7 +555,6 @@ static int sec_on_file(void *p, const ks_file *f)
     ks__xctx_init(&x, d->e, f->path, on_text, ws);
     ks__extract_file(&x, f); /* damage is reported by the extractors */
     group_emit(ws);
-    ws->node = NULL;
     return KS_OK;
 }
 

@@ -22,6 +22,7 @@
 
 #define MAX_LINE ((size_t)64 << 20)
 #define MAX_LIST 256
+#define MAX_VALUES 4096         /* values[] of a personal-data finding */
 
 typedef struct rebuilt {
     ks_finding f;
@@ -29,6 +30,7 @@ typedef struct rebuilt {
     ks_evidence ev[MAX_LIST];
     ks_kv matched[MAX_LIST];
     ks_kv details[MAX_LIST];
+    ks_fvalue values[MAX_VALUES];
 } rebuilt;
 
 /* A scratch string for the event's lifetime (values are slices). */
@@ -117,6 +119,36 @@ static void evidence_member(rebuilt *r, ks_event *ev, size_t i, const char *m, c
         e->source = cstr(ev, v);
 }
 
+static void value_member(rebuilt *r, ks_event *ev, size_t i, const char *m, const ks_value *v)
+{
+    ks_fvalue *fv = &r->values[i];
+    grow_to(&r->f.nvalues, i);
+    if (!strcmp(m, "type"))
+        fv->type = cstr(ev, v);
+    else if (!strcmp(m, "value_sha256"))
+        fv->sha256 = cstr(ev, v);
+    else if (!strcmp(m, "redacted"))
+        fv->redacted = cstr(ev, v);
+    else if (!strcmp(m, "value"))
+        fv->clear = cstr(ev, v);
+    else if (!strcmp(m, "count"))
+        fv->count = num(v);
+}
+
+/* "values.N.member": N may exceed MAX_LIST (personal-data findings). */
+static bool value_index(const char *name, size_t *idx, const char **member)
+{
+    char *end = NULL;
+    if (strncmp(name, "values.", 7) != 0 || name[7] < '0' || name[7] > '9')
+        return false;
+    unsigned long v = strtoul(name + 7, &end, 10);
+    if (v >= MAX_VALUES || *end != '.')
+        return false;
+    *idx = v;
+    *member = end + 1;
+    return true;
+}
+
 /* Fills r from the flattened line; false when it is not a kensa finding. */
 static bool rebuild(rebuilt *r, ks_event *ev, const ks_symtab *syms)
 {
@@ -124,11 +156,13 @@ static bool rebuild(rebuilt *r, ks_event *ev, const ks_symtab *syms)
     memset(&r->f, 0, sizeof r->f);
     for (size_t i = 0; i < MAX_LIST; i++)
         r->ev[i] = (ks_evidence){.offset = UINT64_MAX, .time = KS_TIME_NONE};
+    memset(r->values, 0, sizeof r->values);
     r->f.first = r->f.last = KS_TIME_NONE;
     r->f.techniques = r->tech;
     r->f.evidence = r->ev;
     r->f.matched = r->matched;
     r->f.details = r->details;
+    r->f.values = r->values;
     for (size_t i = 0; i < ks_event_nfields(ev); i++) {
         const ks_field *fl = ks_event_field(ev, i);
         const char *name = ks_symtab_str(syms, fl->name, NULL);
@@ -165,6 +199,8 @@ static bool rebuild(rebuilt *r, ks_event *ev, const ks_symtab *syms)
             r->matched[r->f.nmatched++] = (ks_kv){name + 8, cstr(ev, v)};
         else if (!strncmp(name, "details.", 8) && r->f.ndetails < MAX_LIST)
             r->details[r->f.ndetails++] = (ks_kv){name + 8, cstr(ev, v)};
+        else if (value_index(name, &idx, &m))
+            value_member(r, ev, idx, m, v);
     }
     /* Holes (an index never seen) would be NULL strings: close them up. */
     size_t k = 0;

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The text scanner alone over one file of decoded text, one thread:
+ *   textscan_bench scan FILE          MB/s of ks__textscan_run (validation on)
+ *   textscan_bench patterns OUT.txt   the rules' patterns, one per line (rg -P -f)
+ *   textscan_bench yara OUT.yar       the patterns YARA's regex dialect reads
+ * Used by bench/secrets.sh; not a test.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "detect/textscan_int.h"
+
+static int count(void *ud, const ks_tmatch *m)
+{
+    (*(size_t *)ud)++;
+    (void)m;
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* YARA regexes: no look-arounds, back-references, named groups or inline
+ * flags other than a leading (?i) (the nocase modifier). */
+static bool yara_ok(const char *re)
+{
+    return !strstr(re, "(?<") && !strstr(re, "(?=") && !strstr(re, "(?!") && !strstr(re, "\\2") &&
+           !strstr(re, "(?P") && !strstr(re + (strncmp(re, "(?i)", 4) ? 0 : 4), "(?") &&
+           !strchr(re, '/');
+}
+
+int main(int argc, char **argv)
+{
+    ks_textscan *ts = NULL;
+    ks_textscratch *s = NULL;
+    if (argc < 3 || ks__textscan_new(NULL, KS_RULES_DIR_DEFAULT, &ts) != KS_OK ||
+        ks__textscratch_new(ts, &s) != KS_OK) {
+        fprintf(stderr, "usage: textscan_bench scan|patterns|yara FILE\n");
+        return 2;
+    }
+    if (!strcmp(argv[1], "patterns") || !strcmp(argv[1], "yara")) {
+        FILE *fp = fopen(argv[2], "w");
+        bool yara = argv[1][0] == 'y';
+        size_t k = 0;
+        if (!fp)
+            return 2;
+        if (yara)
+            fprintf(fp, "rule secrets {\n strings:\n");
+        for (size_t i = 0; i < ks__textscan_nrules(ts); i++) {
+            const char *re = ks__textscan_rule(ts, i)->pattern;
+            if (!yara)
+                fprintf(fp, "%s\n", re);
+            else if (yara_ok(re)) {
+                bool nocase = !strncmp(re, "(?i)", 4);
+                fprintf(fp, "  $r%zu = /%s/%s\n", k++, nocase ? re + 4 : re, nocase ? " nocase" : "");
+            }
+        }
+        if (yara)
+            fprintf(fp, " condition:\n  any of them\n}\n");
+        fclose(fp);
+        fprintf(stderr, "%zu patterns\n", yara ? k : ks__textscan_nrules(ts));
+        return 0;
+    }
+    int fd = open(argv[2], O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return 2;
+    const char *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return 2;
+    size_t hits = 0, chunk = 4u << 20;
+    double t0 = now();
+    /* units of a few MiB, as extracted text arrives */
+    for (size_t off = 0; off < (size_t)st.st_size; off += chunk)
+        ks__textscan_run(ts, s, KS_TC_SECRET | KS_TC_PII, p + off,
+                         KS_MIN(chunk, (size_t)st.st_size - off), count, &hits);
+    double dt = now() - t0;
+    printf("%.1f MB in %.2f s: %.0f MB/s, %zu matches\n", (double)st.st_size / 1e6, dt,
+           (double)st.st_size / 1e6 / dt, hits);
+    return 0;
+}
