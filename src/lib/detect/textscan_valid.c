@@ -89,11 +89,32 @@ static const char *const known_examples[] = {
     "GB82WEST12345698765432", "DE89370400440532013000", "FR1420041010050500013M02606",
 };
 
+/* A placeholder typed by a person: a run of six characters counting up or
+ * down ("123456", "abcdef", "654321") or five of the same ("xxxxx"). A
+ * random token holds such a run with negligible probability. */
+static bool typed_run(const char *p, size_t n)
+{
+    size_t up = 1, down = 1, same = 1;
+    for (size_t i = 1; i < n; i++) {
+        bool alnum = isalnum((unsigned char)p[i]) && isalnum((unsigned char)p[i - 1]);
+        up = alnum && p[i] == p[i - 1] + 1 ? up + 1 : 1;
+        down = alnum && p[i] == p[i - 1] - 1 ? down + 1 : 1;
+        same = alnum && p[i] == p[i - 1] ? same + 1 : 1;
+        if (up >= 6 || down >= 6 || same >= 5)
+            return true;
+    }
+    return false;
+}
+
 bool ks__ts_is_example(const char *p, size_t n)
 {
     char digits[64];
     size_t nd = 0;
     if (n >= 7 && (memmem(p, n, "EXAMPLE", 7) || memmem(p, n, "example", 7)))
+        return true;
+    if (n >= 4 && (memmem(p, n, "FAKE", 4) || memmem(p, n, "fake", 4)))
+        return true;
+    if (n >= 12 && typed_run(p, n))
         return true;
     for (size_t i = 0; i < n && nd + 1 < sizeof digits; i++)
         if (p[i] != ' ' && p[i] != '-')
@@ -617,7 +638,8 @@ static bool v_password(ts_cand *c)
     while (n > 0 && (v[n - 1] == '.' || v[n - 1] == ',' || v[n - 1] == ';'))
         n--;
     c->ve = c->vs + n;
-    if (placeholder(v, n) || n > 128)
+    /* longer than people type: an encrypted or hashed blob (sealed secrets) */
+    if (placeholder(v, n) || n > 64)
         return false;
     unsigned cls = char_classes(v, n);
     /* one plain lower-case word is more often prose than a password */
