@@ -4,6 +4,7 @@
  * come (a valid prefix at any moment), reports renamed into place, memory
  * bounded by findings.keep whatever the number of findings, terminal text
  * escaped. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -267,4 +268,65 @@ TEST(terminal_escapes_evidence)
     CHECK(s && strstr(s, "dir/\\x1b[2Jname.log line 3"));
     free(s);
     ks_engine_free(e);
+}
+
+/* kill -9 in the middle of a long run: every complete line of the stream
+ * outputs parses, and no half report is in place. */
+TEST(kill_9_leaves_a_valid_prefix)
+{
+    char dir[512], cmd[4096], *out = NULL;
+    snprintf(dir, sizeof dir, "%s/kill", ks_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    CHECK_INT(system(cmd), 0);
+    const char *rule = "title: every line\nid: 7d0c7b1e-9999-4aaa-8bbb-0123456789ab\n"
+                       "logsource: {product: kensatest}\ndetection:\n  sel: {marker: hit}\n"
+                       "  condition: sel\nlevel: high\n";
+    char rp[600], ep[600];
+    snprintf(rp, sizeof rp, "%s/rule.yml", dir);
+    snprintf(ep, sizeof ep, "%s/ev.json", dir);
+    FILE *fp = fopen(rp, "w");
+    fputs(rule, fp);
+    fclose(fp);
+    /* generated: a million matching records, many seconds of work */
+    fp = fopen(ep, "w");
+    for (int i = 0; i < 1000000; i++)
+        fprintf(fp, "{\"marker\":\"hit\",\"n\":%d,\"cmd\":\"powershell -enc %08x\"}\n", i, i * 2654435761u);
+    fclose(fp);
+    char kensa_bin[600];
+    if (!realpath(ks_test_build(), kensa_bin))
+        snprintf(kensa_bin, sizeof kensa_bin, "%s", ks_test_build());
+    snprintf(cmd, sizeof cmd,
+             "(cd %s && exec %s/kensa hunt -q --rules rule.yml --set sigma.unmapped=run "
+             "--set findings.max_per_rule=1000000000 --set findings.keep=100 --threads 2 "
+             "--json out.jsonl --csv out.csv --ocsf out.ocsf --html out.html ev.json 2>err.txt) & pid=$!; "
+             "for i in $(seq 1 400); do [ -s %s/out.jsonl ] && [ $(wc -l < %s/out.jsonl) -gt 20000 ] && break; "
+             "sleep 0.05; done; kill -9 $pid; wait $pid; echo killed $?; cat %s/err.txt",
+             dir, kensa_bin, dir, dir, dir);
+    CHECK_INT(ks_test_run(cmd, &out), 0);
+    CHECK(out && strstr(out, "killed 137"));
+    free(out);
+    /* every complete line parses; a trailing fragment without newline is
+     * the only thing a reader may drop */
+    snprintf(cmd, sizeof cmd,
+             "cd %s && /usr/bin/python3 -c '\n"
+             "import json, csv, sys\n"
+             "bad = 0; n = 0\n"
+             "for name in (\"out.jsonl\", \"out.ocsf\"):\n"
+             "    data = open(name, \"rb\").read()\n"
+             "    lines = data.split(b\"\\n\")\n"
+             "    tail = lines.pop()\n"
+             "    for l in lines:\n"
+             "        n += 1\n"
+             "        try: json.loads(l)\n"
+             "        except Exception: bad += 1\n"
+             "    print(name, len(lines), \"lines, tail\", len(tail))\n"
+             "rows = list(csv.reader(open(\"out.csv\", newline=\"\")))\n"
+             "print(\"csv\", len(rows), \"rows\"); bad += sum(1 for r in rows[:-1] if len(r) != 13)\n"
+             "print(\"parsed\", n, \"bad\", bad)\n"
+             "sys.exit(1 if bad or n < 20000 else 0)' && test ! -e out.html && ls -a | grep -c 'out.html.kensa-.*tmp'",
+             dir);
+    int rc = ks_test_run(cmd, &out);
+    printf("INFO kill -9 mid-run: %s", out ? out : "(no output)\n");
+    CHECK_INT(rc, 0);
+    free(out);
 }
