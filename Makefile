@@ -25,7 +25,7 @@ OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla \
             -Wwrite-strings -Wformat-security -fno-common -Wno-missing-field-initializers
 CFLAGS_ALL := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -pthread \
-            -Iinclude -Isrc/lib $(PKG_CFLAGS) -DKS_RULES_DIR_DEFAULT=\"$(CURDIR)/rules\" $(EXTRA_CFLAGS)
+            -Iinclude -Isrc/lib $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_ALL := -Wl,--as-needed $(PKG_LIBS) -lphonenumber -lstdc++ -lpthread -lm $(EXTRA_LDFLAGS)
 CXX      ?= c++
 CXXFLAGS_ALL := -std=c++17 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -fPIC -pthread \

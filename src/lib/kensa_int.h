@@ -323,8 +323,13 @@ ks_symtab *ks__engine_symtab(ks_engine *e);
 /* The engine's long-lived arena for compiled rules (thread-unsafe: use in
  * create/finish only). */
 ks_arena *ks__engine_arena(ks_engine *e);
-/* Rule directory shipped with kensa (KS_RULES_DIR or next to the binary). */
+/* Directory of kensa's bundled rules: option rules_dir, $KENSA_RULES_DIR,
+ * beside the binary, or the installed data dir; NULL when none exists. */
 const char *ks__rules_dir(const ks_engine *e);
+/* The bundled rule set `sub` ("sigma", "yara", "ioc") as a path in buf, or
+ * NULL after an error diagnostic (no bundled rules, or that set missing):
+ * a missing bundled set is never silent. Call when builtin is on. */
+const char *ks__bundled(ks_engine *e, const char *sub, char *buf, size_t cap);
 /* Sets the message returned by ks_engine_errmsg. */
 void ks__seterr(ks_engine *e, const char *fmt, ...) KS_PRINTF(2, 3);
 /* Fills a ks_evidence from an event: where (path, record, line, offset,

@@ -354,3 +354,40 @@ TEST(fields_over_the_cap_are_reported)
     ks_engine_free(e);
     ks__buf_release(&b);
 }
+
+/* ---- bundled rules ------------------------------------------------------------ */
+
+TEST(bundled_rules_follow_the_binary)
+{
+    char cmd[4096], *out = NULL, root[512], bin[600];
+    snprintf(root, sizeof root, "%s/moved", ks_test_tmpdir());
+    if (!realpath(ks_test_build(), bin)) {
+        CHECK(0);
+        return;
+    }
+    const char *ev = ks_test_write("plain.json", "{\"x\":1}\n", 8);
+    /* an installed layout: bin/kensa and share/kensa/rules */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/bin %s/share/kensa && cp %s/kensa %s/bin/ && "
+             "cp -r %s/../rules %s/share/kensa/rules", root, root, bin, root, bin, root);
+    CHECK_INT(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "env -u KENSA_RULES_DIR %s/bin/kensa hunt -q %s 2>&1", root, ev);
+    CHECK_INT(ks_test_run(cmd, &out), 0);
+    CHECK(out && !strstr(out, "bundled"));
+    free(out);
+    /* the binary moved where no rules are: an error, not fewer findings */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/x/alone && cp %s/kensa %s/x/alone/ && "
+             "cd / && env -u KENSA_RULES_DIR %s/x/alone/kensa hunt -q %s 2>&1", root, bin, root, root, ev);
+    CHECK_INT(ks_test_run(cmd, &out), 2);
+    CHECK(out && strstr(out, "bundled rules were not found"));
+    free(out);
+    /* an install missing one set */
+    snprintf(cmd, sizeof cmd, "rm -rf %s/share/kensa/rules/yara && env -u KENSA_RULES_DIR %s/bin/kensa scan -q %s 2>&1",
+             root, root, ev);
+    CHECK_INT(ks_test_run(cmd, &out), 2);
+    CHECK(out && strstr(out, "bundled yara rules are missing"));
+    free(out);
+    /* --no-builtin needs none */
+    snprintf(cmd, sizeof cmd, "cd / && env -u KENSA_RULES_DIR %s/x/alone/kensa hunt -q --no-builtin %s 2>&1", root, ev);
+    CHECK_INT(ks_test_run(cmd, &out), 0);
+    free(out);
+}

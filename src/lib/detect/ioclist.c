@@ -648,9 +648,7 @@ int ks__ioc_load_configured(const ks_ioc_sink *k)
         rc = load_path(k, vals[i], 0);
     if (rc == KS_OK && ks__opt_bool(k->e, "builtin")) {
         char bdir[4096];
-        struct stat st;
-        snprintf(bdir, sizeof bdir, "%s/ioc", ks__rules_dir(k->e));
-        if (stat(bdir, &st) == 0)
+        if (ks__bundled(k->e, "ioc", bdir, sizeof bdir))
             rc = load_path(k, bdir, 0);
     }
     return rc;

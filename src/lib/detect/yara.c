@@ -600,8 +600,7 @@ static int yara_create(ks_engine *e, void **out)
         collect(e, vals[i], &pl, 0, true);
     if (ks__opt_bool(e, "builtin")) {
         char bdir[4096];
-        snprintf(bdir, sizeof bdir, "%s/yara", ks__rules_dir(e));
-        if (access(bdir, R_OK) == 0)
+        if (ks__bundled(e, "yara", bdir, sizeof bdir))
             collect(e, bdir, &pl, 0, false);
     }
     if (pl.n == 0)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "engine_int.h"
 
 const char *ks_version(void)
@@ -82,10 +83,20 @@ ks_symtab *ks__engine_symtab(ks_engine *e) { return e->syms; }
 const ks_symtab *ks_engine_symtab(const ks_engine *e) { return e->syms; }
 ks_arena *ks__engine_arena(ks_engine *e) { return e->arena; }
 
+/* Where kensa's bundled rules are, in order: the rules_dir option or
+ * $KENSA_RULES_DIR (as given: a wrong one is reported, not replaced);
+ * beside the binary (rules/ next to it, ../rules for build/kensa in a
+ * checkout, ../../rules for the test binaries, ../share/kensa/rules for an
+ * installed bin/); then the installed data directories. Never a path
+ * compiled in at build time or the current directory: a moved binary must
+ * not silently run with fewer rules (39 findings became 16). NULL when
+ * none is found; ks__bundled reports that. */
 const char *ks__rules_dir(const ks_engine *e)
 {
-    static const char *const cands[] = {KS_RULES_DIR_DEFAULT, "rules", "../rules",
-                                        "/usr/share/kensa/rules"};
+    static const char *const beside[] = {"rules", "../rules", "../../rules", "../share/kensa/rules"};
+    static const char *const installed[] = {"/usr/local/share/kensa/rules", "/usr/share/kensa/rules"};
+    ks_engine *me = (ks_engine *)e;
+    char exe[4096], cand[4200];
     const char *v = ks__opt(e, "rules_dir");
     if (!v || !*v)
         v = getenv("KENSA_RULES_DIR");
@@ -93,13 +104,45 @@ const char *ks__rules_dir(const ks_engine *e)
         return v;
     if (e->rules_dir)
         return e->rules_dir;
-    for (size_t i = 0; i < KS_ARRAY_LEN(cands); i++) {
-        if (cands[i][0] && access(cands[i], R_OK | X_OK) == 0) {
-            ((ks_engine *)e)->rules_dir = cands[i];
-            return cands[i];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = 0;
+        for (size_t i = 0; i < KS_ARRAY_LEN(beside) && !me->rules_dir; i++) {
+            snprintf(cand, sizeof cand, "%s/%s/sigma", exe, beside[i]);
+            if (access(cand, R_OK | X_OK) == 0) {
+                cand[strlen(cand) - strlen("/sigma")] = 0;
+                me->rules_dir = ks__arena_strndup(me->arena, cand, strlen(cand));
+            }
         }
     }
-    return "rules";
+    for (size_t i = 0; i < KS_ARRAY_LEN(installed) && !me->rules_dir; i++)
+        if (access(installed[i], R_OK | X_OK) == 0)
+            me->rules_dir = installed[i];
+    return me->rules_dir;
+}
+
+const char *ks__bundled(ks_engine *e, const char *sub, char *buf, size_t cap)
+{
+    const char *dir = ks__rules_dir(e);
+    struct stat st;
+    ks_loc loc = KS_LOC_NONE;
+    if (!dir) {
+        if (!e->rules_missing++)
+            ks__diag(e, KS_DIAG_ERROR, KS_ENOTFOUND, "rules", &loc,
+                     "kensa's bundled rules were not found (looked beside the binary and in "
+                     "/usr/share/kensa/rules): set rules_dir or KENSA_RULES_DIR, or use --no-builtin");
+        return NULL;
+    }
+    if ((size_t)snprintf(buf, cap, "%s/%s", dir, sub) >= cap || stat(buf, &st) != 0) {
+        loc.path = buf;
+        ks__diag(e, KS_DIAG_ERROR, KS_ENOTFOUND, "rules", &loc,
+                 "bundled %s rules are missing from %s (use --no-builtin to run without them)", sub, dir);
+        return NULL;
+    }
+    return buf;
 }
 
 int ks_engine_add_path(ks_engine *e, const char *path)

@@ -94,7 +94,8 @@ struct ks_engine {
     ks_outfile *outs;
     size_t nouts, capouts;
     bool outs_open;
-    const char *rules_dir;
+    const char *rules_dir;      /* bundled rules found (ks__rules_dir), cached */
+    unsigned rules_missing;     /* "bundled rules not found" reported */
 };
 
 /* walk.c: walks every evidence path, calling ks__dispatch_file for files. */

@@ -149,7 +149,7 @@ static int sigma_create(ks_engine *e, void **det)
     size_t nrules = ks__opt_list(e, "rules", &paths);
     bool builtin = ks__opt_bool(e, "builtin");
     const char *rdir = ks__rules_dir(e);
-    if (!nrules && (!builtin || !rdir))
+    if (!nrules && !builtin)
         return KS_OK;
     if ((rc = sg__ruleset_new(ks__engine_symtab(e), diag_load, e, &rs)) != KS_OK)
         return rc;
@@ -163,10 +163,9 @@ static int sigma_create(ks_engine *e, void **det)
     for (size_t i = 0; i < nmaps; i++)
         if ((rc = sg__ruleset_load_mappings(rs, maps[i])) != KS_OK)
             goto fail;
-    if (builtin && rdir && (size_t)snprintf(dir, sizeof dir, "%s/sigma", rdir) < sizeof dir) {
-        if (stat(dir, &st) == 0 && (rc = sg__ruleset_load_path(rs, dir)) != KS_OK)
-            goto fail;
-    }
+    if (builtin && ks__bundled(e, "sigma", dir, sizeof dir) &&
+        (rc = sg__ruleset_load_path(rs, dir)) != KS_OK)
+        goto fail;
     for (size_t i = 0; i < nrules; i++)
         if ((rc = sg__ruleset_load_path(rs, paths[i])) != KS_OK)
             goto fail;
