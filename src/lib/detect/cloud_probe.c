@@ -13,6 +13,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -326,6 +327,22 @@ static bool parse_page(verdict *v, const resp *r, bool azure, char *next, size_t
             xml_text(r->b.p, end, "NextContinuationToken", next, cap);
     }
     snprintf(v->state, sizeof v->state, "listable");
+    /* A page cut short (no closing root element) lists only part: the
+     * counts are a floor and the listing stops here. */
+    char close_tag[64];
+    snprintf(close_tag, sizeof close_tag, "</%s>", want);
+    if (!memmem(r->b.p, r->b.n, close_tag, strlen(close_tag))) {
+        v->truncated = true;
+        snprintf(v->detail, sizeof v->detail, "listing page cut short (no %s): counts are a floor", close_tag);
+        next[0] = 0;
+    } else if (strlen(next) + 1 >= cap) {
+        /* xml_text cut the marker to fit: asking with it would list
+         * something else. Stop, and say so. */
+        v->truncated = true;
+        snprintf(v->detail, sizeof v->detail, "continuation marker longer than %zu bytes: listing "
+                 "stopped, counts are a floor", cap - 2);
+        next[0] = 0;
+    }
     return true;
 }
 
@@ -343,7 +360,8 @@ static bool is_azure_host(const char *url)
 
 static void list_target(prober *p, CURL *c, const char *url, bool azure, verdict *v)
 {
-    char next[1024] = "", full[4096], esc[2048];
+    char next[1024] = "", full[8192], esc[3 * sizeof next + 1];
+    uint64_t *seen = calloc((size_t)KS_MAX(p->o->max_pages, 1), sizeof *seen);
     resp r = {0};
     const char *sep = strchr(url, '?') ? "&" : "?";
     v->provider = azure ? "azure" : "aws";
@@ -372,11 +390,28 @@ static void list_target(prober *p, CURL *c, const char *url, bool azure, verdict
             break;
         if (!next[0])
             break;
+        /* A server that hands out a marker it gave before would have us
+         * count the same pages again (inflated counts) until max_pages. */
+        uint64_t h = ks__hash(next, strlen(next));
+        bool again = false;
+        for (int k = 0; seen && k < page && !again; k++)
+            again = seen[k] == h;
+        if (again) {
+            v->truncated = true;
+            snprintf(v->detail, sizeof v->detail, "the server repeated a continuation marker after "
+                     "page %d: listing stopped, counts are of distinct pages", page + 1);
+            break;
+        }
+        if (seen)
+            seen[page] = h;
         if (page + 1 == p->o->max_pages)
             v->truncated = true;
     }
+    free(seen);
     free(r.b.p);
 }
+
+static void url_path(const char *name, char *esc, size_t cap);
 
 /* HEAD of the first object: readable anonymously? */
 static void read_check(prober *p, CURL *c, const char *url, verdict *v)
@@ -387,16 +422,7 @@ static void read_check(prober *p, CURL *c, const char *url, verdict *v)
         return;
     char *q = strchr(url, '?');
     size_t base = q ? (size_t)(q - url) : strlen(url);
-    /* keep the key's slashes, escape the rest */
-    size_t o = 0;
-    for (const char *k = v->first_key; *k && o + 4 < sizeof esc; k++) {
-        unsigned char ch = (unsigned char)*k;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-._~/", ch))
-            esc[o++] = (char)ch;
-        else
-            o += (size_t)snprintf(esc + o, sizeof esc - o, "%%%02X", ch);
-    }
-    esc[o] = 0;
+    url_path(v->first_key, esc, sizeof esc);
     snprintf(full, sizeof full, "%.*s/%s", (int)base, url, esc);
     request(p, c, full, true, 0, &r);
     v->readable = r.cc == CURLE_OK && r.status == 200;
@@ -405,28 +431,60 @@ static void read_check(prober *p, CURL *c, const char *url, verdict *v)
     free(r.b.p);
 }
 
+/* An object name as a URL path: its slashes kept, everything else that is
+ * not unreserved percent-escaped (a name is server-chosen text). */
+static void url_path(const char *name, char *esc, size_t cap)
+{
+    size_t o = 0;
+    for (const char *k = name; *k && o + 4 < cap; k++) {
+        unsigned char ch = (unsigned char)*k;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-._~/", ch))
+            esc[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(esc + o, cap - o, "%%%02X", ch);
+    }
+    esc[o] = 0;
+}
+
+/* A server-chosen object name as a local file name: only [A-Za-z0-9._-]
+ * kept (no '/', no "..", no control characters, no leading dot), prefixed
+ * with its index so two names cannot collide into one file. */
+static void safe_name(const char *name, size_t idx, char *out, size_t cap)
+{
+    size_t k = (size_t)snprintf(out, cap, "%03zu-", idx);
+    for (const char *s = name; *s && k + 1 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '-' || ch == '_' || (ch == '.' && k > 4 && out[k - 1] != '.');
+        out[k++] = ok ? (char)ch : '_';
+    }
+    out[k] = 0;
+}
+
 static void fetch_samples(prober *p, CURL *c, const char *url, verdict *v)
 {
-    char full[4096], path[4096];
+    char full[8192], path[4096], esc[3 * sizeof v->names[0] + 1];
     if (p->o->fetch_sample <= 0 || v->nnames == 0)
         return;
     mkdir(p->o->sample_dir, 0700);
     for (int i = 0; i < p->o->fetch_sample && (size_t)i < v->nnames; i++) {
         resp r = {0};
         char *q = strchr(url, '?');
-        snprintf(full, sizeof full, "%.*s/%s", (int)(q ? (size_t)(q - url) : strlen(url)), url, v->names[i]);
+        url_path(v->names[i], esc, sizeof esc);
+        snprintf(full, sizeof full, "%.*s/%s", (int)(q ? (size_t)(q - url) : strlen(url)), url, esc);
         request(p, c, full, false, SAMPLE_MAX, &r);
         if (r.cc == CURLE_OK && r.status == 200 && r.b.p) {
             char safe[200];
-            size_t k = 0;
-            for (const char *s = v->names[i]; *s && k + 1 < sizeof safe; s++)
-                safe[k++] = (*s == '/' || *s == '\\') ? '_' : *s;
-            safe[k] = 0;
+            safe_name(v->names[i], (size_t)i, safe, sizeof safe);
             snprintf(path, sizeof path, "%s/%s", p->o->sample_dir, safe);
-            FILE *fp = fopen(path, "wb");
-            if (fp) {
-                fwrite(r.b.p, 1, r.b.n, fp);
-                fclose(fp);
+            int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (fd >= 0) {
+                if (write(fd, r.b.p, r.b.n) != (ssize_t)r.b.n) {
+                    ks_loc loc = KS_LOC_NONE;
+                    loc.path = path;
+                    ks__diag(p->e, KS_DIAG_WARN, KS_EIO, "cloud-probe", &loc, "sample not written in full");
+                }
+                close(fd);
             }
         }
         free(r.b.p);
@@ -564,11 +622,21 @@ static void probe_one(prober *p, CURL *c, const char *url)
         }
     }
     if (p->report) {
+        /* The detail holds server text (an XML root name, an error code)
+         * and the URL user text: neither may drive the terminal. */
+        ks_buf line = KS_BUF_INIT;
+        ks__buf_printf(&line, "%-28s %-6s objects=%s%llu bytes=%llu read=%s  ", v.state, v.provider,
+                       v.truncated ? ">=" : "", (unsigned long long)v.objects, (unsigned long long)v.bytes,
+                       v.readable ? "yes" : "-");
+        ks__buf_add_term(&line, url, strlen(url));
+        ks__buf_adds(&line, "  ");
+        ks__buf_add_term(&line, v.detail, strlen(v.detail));
+        ks__buf_addc(&line, '\n');
         pthread_mutex_lock(&p->lock);
-        fprintf(p->report, "%-28s %-6s objects=%s%llu bytes=%llu read=%s  %s  %s\n", v.state, v.provider,
-                v.truncated ? ">=" : "", (unsigned long long)v.objects, (unsigned long long)v.bytes,
-                v.readable ? "yes" : "-", url, v.detail);
+        if (line.p)
+            fputs(line.p, p->report);
         pthread_mutex_unlock(&p->lock);
+        ks__buf_release(&line);
     }
 }
 
