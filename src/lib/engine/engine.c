@@ -112,9 +112,12 @@ const char *ks__rules_dir(const ks_engine *e)
             *slash = 0;
         for (size_t i = 0; i < KS_ARRAY_LEN(beside) && !me->rules_dir; i++) {
             snprintf(cand, sizeof cand, "%s/%s/sigma", exe, beside[i]);
+            char real[4096];
             if (access(cand, R_OK | X_OK) == 0) {
                 cand[strlen(cand) - strlen("/sigma")] = 0;
-                me->rules_dir = ks__arena_strndup(me->arena, cand, strlen(cand));
+                /* normalised: rule_file in findings reads .../rules/..., not bin/../rules */
+                const char *d = realpath(cand, real) ? real : cand;
+                me->rules_dir = ks__arena_strndup(me->arena, d, strlen(d));
             }
         }
     }
