@@ -10,7 +10,8 @@
  *          s3control account level), get-bucket-policy-status;
  *   GCP    bucket IAM policies, bucket descriptions (gcloud / JSON API);
  * and, in any string of any event, SAS URLs with list/write rights or far
- * expiry. Facts about one resource come from several files, so they are
+ * expiry. Audit records of changes (CloudTrail, Azure Activity, GCP audit
+ * logs) are judged by the same checks in cloud_audit.c. Facts about one resource come from several files, so they are
  * collected per resource and judged in finish(): Block Public Access
  * overrides a public policy, `enforced` public access prevention overrides
  * allUsers, an account that forbids public blobs neutralises a "public"
@@ -26,9 +27,7 @@
 
 /* ---- resources ---------------------------------------------------------------- */
 
-typedef struct table {
-    ks_map *map;                 /* key -> res* */
-} table;
+typedef cloud_table table;
 
 static res *get_res(table *t, const char *provider, const char *kind, const char *name, size_t n)
 {
@@ -87,25 +86,14 @@ static const char *const shape_paths[] = {
     "iamConfiguration.publicAccessPrevention",
     "public_access_prevention",
     "iamConfiguration.uniformBucketLevelAccess.enabled",
-    "uniform_bucket_level_access"};
+    "uniform_bucket_level_access",
+    /* audit records (cloud_audit.c) */
+    "eventName",
+    "operationName.value",
+    "operationName",
+    "OperationNameValue",
+    "protoPayload.methodName"};
 #define NSHAPE KS_ARRAY_LEN(shape_paths)
-
-typedef struct cloud_det {
-    ks_engine *e;
-    ks_sym shape[NSHAPE];
-    pthread_mutex_t lock;
-    table all;
-    int64_t sas_max_days;
-} cloud_det;
-
-typedef struct cloud_ws cloud_ws;
-struct cloud_ws {
-    cloud_det *d;
-    table t;
-    ks_event scratch;            /* decoded policy strings */
-    ks_arena *arena;
-    ks_symcache *cache;          /* the worker's interner: lock-free lookups */
-};
 
 /* Field by path through the worker's cache: no lock per lookup (every
  * event of every evidence file passes through the shape tests). */
@@ -115,7 +103,7 @@ static const ks_value *getf(const cloud_ws *ws, const ks_event *ev, size_t i)
     return ws->d->shape[i] ? ks_event_get(ev, ws->d->shape[i]) : NULL;
 }
 
-static const ks_value *getp(cloud_ws *ws, const ks_event *ev, const char *path)
+const ks_value *ks__cloud_getp(cloud_ws *ws, const ks_event *ev, const char *path)
 {
     ks_sym s = ks__symcache_intern(ws->cache, path, strlen(path));
     return s ? ks_event_get(ev, s) : NULL;
@@ -123,7 +111,7 @@ static const ks_value *getp(cloud_ws *ws, const ks_event *ev, const char *path)
 
 
 
-static bool vstr(const ks_value *v, const char **s, size_t *n)
+bool ks__cloud_vstr(const ks_value *v, const char **s, size_t *n)
 {
     if (!v || v->type != KS_VSTR)
         return false;
@@ -136,11 +124,11 @@ static bool str_is(const ks_value *v, const char *lit)
 {
     const char *s;
     size_t n;
-    return vstr(v, &s, &n) && ks__ieq(s, n, lit, strlen(lit));
+    return ks__cloud_vstr(v, &s, &n) && ks__ieq(s, n, lit, strlen(lit));
 }
 
 /* Tri-state from a JSON boolean (or "true"/"false" text). */
-static int8_t tri(const ks_value *v)
+int8_t ks__cloud_tri(const ks_value *v)
 {
     if (!v)
         return U;
@@ -201,31 +189,31 @@ static void azure_account(cloud_ws *ws, const ks_event *ev, const char *prefix)
     char p[256];
     const char *name;
     size_t n;
-#define F(x) (snprintf(p, sizeof p, "%s%s", prefix, x), getp(ws, ev, p))
-    if (!vstr(F("name"), &name, &n))
+#define F(x) (snprintf(p, sizeof p, "%s%s", prefix, x), ks__cloud_getp(ws, ev, p))
+    if (!ks__cloud_vstr(F("name"), &name, &n))
         return;
     res *r = get_res(&ws->t, "azure", "account", name, n);
     if (!r)
         return;
     int8_t v;
-    if ((v = tri(F("allowBlobPublicAccess"))) != U || (v = tri(F("properties.allowBlobPublicAccess"))) != U)
+    if ((v = ks__cloud_tri(F("allowBlobPublicAccess"))) != U || (v = ks__cloud_tri(F("properties.allowBlobPublicAccess"))) != U)
         r->blob_public = v;
     else if (r->blob_public == U && (F("primaryEndpoints.blob") || F("properties.primaryEndpoints.blob")))
         r->blob_public = 2; /* not set: public access allowed on accounts older than 2023 */
-    if ((v = tri(F("allowSharedKeyAccess"))) != U || (v = tri(F("properties.allowSharedKeyAccess"))) != U)
+    if ((v = ks__cloud_tri(F("allowSharedKeyAccess"))) != U || (v = ks__cloud_tri(F("properties.allowSharedKeyAccess"))) != U)
         r->shared_key = v;
     else if (r->shared_key == U)
         r->shared_key = 2; /* not set means allowed */
-    if ((v = tri(F("enableHttpsTrafficOnly"))) != U || (v = tri(F("supportsHttpsTrafficOnly"))) != U ||
-        (v = tri(F("properties.supportsHttpsTrafficOnly"))) != U)
+    if ((v = ks__cloud_tri(F("enableHttpsTrafficOnly"))) != U || (v = ks__cloud_tri(F("supportsHttpsTrafficOnly"))) != U ||
+        (v = ks__cloud_tri(F("properties.supportsHttpsTrafficOnly"))) != U)
         r->https_only = v;
     const char *s;
     size_t sn;
-    if (vstr(F("networkRuleSet.defaultAction"), &s, &sn) || vstr(F("properties.networkAcls.defaultAction"), &s, &sn))
+    if (ks__cloud_vstr(F("networkRuleSet.defaultAction"), &s, &sn) || ks__cloud_vstr(F("properties.networkAcls.defaultAction"), &s, &sn))
         r->net_allow = ks__ieq(s, sn, "Allow", 5);
-    if (vstr(F("publicNetworkAccess"), &s, &sn) || vstr(F("properties.publicNetworkAccess"), &s, &sn))
+    if (ks__cloud_vstr(F("publicNetworkAccess"), &s, &sn) || ks__cloud_vstr(F("properties.publicNetworkAccess"), &s, &sn))
         r->pna_enabled = !ks__ieq(s, sn, "Disabled", 8);
-    if (vstr(F("minimumTlsVersion"), &s, &sn) || vstr(F("properties.minimumTlsVersion"), &s, &sn))
+    if (ks__cloud_vstr(F("minimumTlsVersion"), &s, &sn) || ks__cloud_vstr(F("properties.minimumTlsVersion"), &s, &sn))
         snprintf(r->min_tls, sizeof r->min_tls, "%.*s", (int)KS_MIN(sn, 15), s);
 #undef F
     add_evidence(r, ev);
@@ -251,10 +239,10 @@ static void arm(cloud_ws *ws, const ks_event *ev)
         const char *type, *name;
         size_t tn, nn;
         snprintf(p, sizeof p, "resources.%d.type", i);
-        if (!vstr(getp(ws, ev, p), &type, &tn))
+        if (!ks__cloud_vstr(ks__cloud_getp(ws, ev, p), &type, &tn))
             break;
         snprintf(p, sizeof p, "resources.%d.name", i);
-        if (!vstr(getp(ws, ev, p), &name, &nn))
+        if (!ks__cloud_vstr(ks__cloud_getp(ws, ev, p), &name, &nn))
             continue;
         snprintf(p, sizeof p, "resources.%d.", i);
         if (ks__ieq(type, tn, "Microsoft.Storage/storageAccounts", 33)) {
@@ -265,7 +253,7 @@ static void arm(cloud_ws *ws, const ks_event *ev)
             snprintf(q, sizeof q, "resources.%d.properties.publicAccess", i);
             const char *acc = "None", *last = memrchr(name, '/', nn);
             size_t an = 4;
-            vstr(getp(ws, ev, q), &acc, &an);
+            ks__cloud_vstr(ks__cloud_getp(ws, ev, q), &acc, &an);
             char parent[200] = "";
             const char *slash = memchr(name, '/', nn);
             if (slash)
@@ -305,12 +293,113 @@ static bool any_prefix_value(const ks_event *ev, const char *prefix, const char 
         const char *k = ks_symtab_str(ks_event_symtab(ev), f->name, &n);
         const char *s;
         size_t sn;
-        if (!k || n < pl || memcmp(k, prefix, pl) != 0 || !vstr(&f->v, &s, &sn))
+        if (!k || n < pl || memcmp(k, prefix, pl) != 0 || !ks__cloud_vstr(&f->v, &s, &sn))
             continue;
         if (exact ? ks__ieq(s, sn, needle, strlen(needle)) : ks__memmem_ci(s, sn, needle, strlen(needle)) != NULL)
             return true;
     }
     return false;
+}
+
+/* The 12-digit account id in a principal ("123456789012",
+ * "arn:aws:iam::123456789012:root"), or false. */
+static bool account_of(const char *s, size_t n, char out[16])
+{
+    const char *p = s;
+    size_t k = n;
+    const char *arn = ks__memmem_ci(s, n, "arn:aws:iam::", 13);
+    if (arn) {
+        p = arn + 13;
+        k = n - (size_t)(p - s);
+        const char *colon = memchr(p, ':', k);
+        k = colon ? (size_t)(colon - p) : k;
+    }
+    if (k != 12)
+        return false;
+    for (size_t i = 0; i < 12; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    memcpy(out, p, 12);
+    out[12] = 0;
+    return true;
+}
+
+/* The first AWS account under `path` (Principal.AWS, a string or a list)
+ * that is neither the owner nor one of cloud.aws_accounts. */
+static bool foreign_account(cloud_ws *ws, const ks_event *pol, const char *path, const char *owner, char out[16])
+{
+    size_t pl = strlen(path);
+    for (size_t i = 0; i < ks_event_nfields(pol); i++) {
+        const ks_field *f = ks_event_field(pol, i);
+        size_t n, sn;
+        const char *k = ks_symtab_str(ks_event_symtab(pol), f->name, &n), *sv;
+        char acct[16];
+        if (!k || n < pl || memcmp(k, path, pl) != 0 || !ks__cloud_vstr(&f->v, &sv, &sn) ||
+            !account_of(sv, sn, acct) || (owner && !strcmp(acct, owner)))
+            continue;
+        bool own = false;
+        for (size_t j = 0; j < ws->d->nown && !own; j++)
+            own = !strcmp(acct, ws->d->own_accounts[j]);
+        if (!own) {
+            memcpy(out, acct, 16);
+            return true;
+        }
+    }
+    return false;
+}
+
+void ks__cloud_policy(cloud_ws *ws, const ks_event *pol, const char *prefix, res *r)
+{
+    r->policy_public = 0;
+    r->policy_conditioned = 0;
+    r->policy_write = 0;
+    /* Cross-account grants can be told only when the owner is known: the
+     * audit record says, or the user listed the organisation's accounts. */
+    r->policy_xacct = r->owner[0] || ws->d->nown ? 0 : U;
+    for (int i = 0; i < 64; i++) {
+        char st[128], p[192];
+        snprintf(st, sizeof st, "%sStatement.%d", prefix, i);
+        snprintf(p, sizeof p, "%s.Effect", st);
+        const ks_value *eff = ks__cloud_getp(ws, pol, p);
+        if (!eff) {
+            if (i == 0) /* a single statement object, not an array */
+                snprintf(st, sizeof st, "%sStatement", prefix);
+            else
+                break;
+            snprintf(p, sizeof p, "%s.Effect", st);
+            eff = ks__cloud_getp(ws, pol, p);
+            if (!eff)
+                break;
+        }
+        if (!str_is(eff, "Allow"))
+            goto next;
+        char pp[192], acct[16];
+        snprintf(pp, sizeof pp, "%s.Principal", st);
+        /* "*" or {"AWS": "*"}; {"Service": "cloudtrail.amazonaws.com"}
+         * (CloudTrail writing its logs) is neither public nor an account */
+        bool star = any_prefix_value(pol, pp, "*", true);
+        snprintf(pp, sizeof pp, "%s.Principal.AWS", st);
+        bool foreign = r->policy_xacct == 0 && foreign_account(ws, pol, pp, r->owner[0] ? r->owner : NULL, acct);
+        if (!star && !foreign)
+            goto next;
+        if (restricting_condition(pol, st)) {
+            r->policy_conditioned = 1;
+            goto next;
+        }
+        if (star)
+            r->policy_public = 1;
+        if (foreign && !r->xacct[0]) {
+            r->policy_xacct = 1;
+            memcpy(r->xacct, acct, sizeof r->xacct);
+        }
+        snprintf(pp, sizeof pp, "%s.Action", st);
+        if (any_prefix_value(pol, pp, "s3:Put", false) || any_prefix_value(pol, pp, "s3:Delete", false) ||
+            any_prefix_value(pol, pp, "s3:*", true) || any_prefix_value(pol, pp, "*", true))
+            r->policy_write = 1;
+    next:
+        if (!strcmp(st + strlen(prefix), "Statement"))
+            break;
+    }
 }
 
 static void aws_policy(cloud_ws *ws, const ks_event *ev, res *r, const char *pol, size_t n)
@@ -326,44 +415,7 @@ static void aws_policy(cloud_ws *ws, const ks_event *ev, res *r, const char *pol
                  "S3 bucket policy string is not JSON (%s at byte %llu); not judged", why, (unsigned long long)off);
         return;
     }
-    r->policy_public = 0;
-    r->policy_conditioned = 0;
-    r->policy_write = 0;
-    for (int i = 0; i < 64; i++) {
-        char st[64], p[128];
-        snprintf(st, sizeof st, "Statement.%d", i);
-        snprintf(p, sizeof p, "%s.Effect", st);
-        const ks_value *eff = getp(ws, &ws->scratch, p);
-        if (!eff) {
-            if (i == 0) /* a single statement object, not an array */
-                snprintf(st, sizeof st, "Statement");
-            else
-                break;
-            snprintf(p, sizeof p, "%s.Effect", st);
-            eff = getp(ws, &ws->scratch, p);
-            if (!eff)
-                break;
-        }
-        if (!str_is(eff, "Allow"))
-            goto next;
-        char pp[80];
-        snprintf(pp, sizeof pp, "%s.Principal", st);
-        bool star = any_prefix_value(&ws->scratch, pp, "*", true);
-        if (!star)
-            goto next;
-        if (restricting_condition(&ws->scratch, st)) {
-            r->policy_conditioned = 1;
-            goto next;
-        }
-        r->policy_public = 1;
-        snprintf(pp, sizeof pp, "%s.Action", st);
-        if (any_prefix_value(&ws->scratch, pp, "s3:Put", false) || any_prefix_value(&ws->scratch, pp, "s3:Delete", false) ||
-            any_prefix_value(&ws->scratch, pp, "s3:*", true) || any_prefix_value(&ws->scratch, pp, "*", true))
-            r->policy_write = 1;
-    next:
-        if (!strcmp(st, "Statement"))
-            break;
-    }
+    ks__cloud_policy(ws, &ws->scratch, "", r);
 }
 
 static res *aws_bucket(cloud_ws *ws, const ks_event *ev)
@@ -371,7 +423,7 @@ static res *aws_bucket(cloud_ws *ws, const ks_event *ev)
     char name[200];
     const char *s;
     size_t n;
-    if (vstr(getp(ws, ev, "Bucket"), &s, &n) || vstr(getp(ws, ev, "Name"), &s, &n))
+    if (ks__cloud_vstr(ks__cloud_getp(ws, ev, "Bucket"), &s, &n) || ks__cloud_vstr(ks__cloud_getp(ws, ev, "Name"), &s, &n))
         snprintf(name, sizeof name, "%.*s", (int)KS_MIN(n, 199), s);
     else
         name_from_path(ks_event_prov(ev)->path ? ks_event_prov(ev)->path : "", name, sizeof name);
@@ -382,7 +434,7 @@ static void aws(cloud_ws *ws, const ks_event *ev)
 {
     const char *s;
     size_t n;
-    if (vstr(getf(ws, ev, 9 /* Policy */), &s, &n)) {
+    if (ks__cloud_vstr(getf(ws, ev, 9 /* Policy */), &s, &n)) {
         res *r = aws_bucket(ws, ev);
         if (r) {
             aws_policy(ws, ev, r, s, n);
@@ -398,12 +450,12 @@ static void aws(cloud_ws *ws, const ks_event *ev)
             char p[64], q[64];
             snprintf(p, sizeof p, "Grants.%d.Grantee.URI", i);
             snprintf(q, sizeof q, "Grants.%d.Permission", i);
-            const ks_value *perm = getp(ws, ev, q);
+            const ks_value *perm = ks__cloud_getp(ws, ev, q);
             if (!perm)
                 break;
             const char *uri;
             size_t un;
-            if (!vstr(getp(ws, ev, p), &uri, &un))
+            if (!ks__cloud_vstr(ks__cloud_getp(ws, ev, p), &uri, &un))
                 continue;
             bool all = ks__memmem_ci(uri, un, "/global/AllUsers", 16) != NULL;
             bool auth = ks__memmem_ci(uri, un, "/global/AuthenticatedUsers", 26) != NULL;
@@ -422,21 +474,21 @@ static void aws(cloud_ws *ws, const ks_event *ev)
     if (getf(ws, ev, 11 /* PublicAccessBlockConfiguration.BlockPublicAcls */)) {
         const char *path = ks_event_prov(ev)->path ? ks_event_prov(ev)->path : "";
         /* s3control get-public-access-block: the account level */
-        bool account = strstr(path, "account") || strstr(path, "s3control") || getp(ws, ev, "AccountId");
+        bool account = strstr(path, "account") || strstr(path, "s3control") || ks__cloud_getp(ws, ev, "AccountId");
         res *r = account ? get_res(&ws->t, "aws", "account", "*", 1) : aws_bucket(ws, ev);
         if (!r)
             return;
         for (int i = 0; i < 4; i++) {
             char p[96];
             snprintf(p, sizeof p, "PublicAccessBlockConfiguration.%s", ks__cloud_pab_names[i]);
-            r->pab[i] = tri(getp(ws, ev, p));
+            r->pab[i] = ks__cloud_tri(ks__cloud_getp(ws, ev, p));
         }
         add_evidence(r, ev);
     }
     if (getf(ws, ev, 12 /* PolicyStatus.IsPublic */)) {
         res *r = aws_bucket(ws, ev);
         if (r) {
-            r->status_public = tri(getf(ws, ev, 12 /* PolicyStatus.IsPublic */));
+            r->status_public = ks__cloud_tri(getf(ws, ev, 12 /* PolicyStatus.IsPublic */));
             add_evidence(r, ev);
         }
     }
@@ -453,7 +505,7 @@ static void gcp(cloud_ws *ws, const ks_event *ev)
                     getf(ws, ev, 17 /* uniform_bucket_level_access */);
     if (!iam && !describe)
         return;
-    if (describe && (vstr(getf(ws, ev, 1 /* name */), &s, &n) || vstr(getp(ws, ev, "id"), &s, &n)))
+    if (describe && (ks__cloud_vstr(getf(ws, ev, 1 /* name */), &s, &n) || ks__cloud_vstr(ks__cloud_getp(ws, ev, "id"), &s, &n)))
         snprintf(name, sizeof name, "%.*s", (int)KS_MIN(n, 199), s);
     else
         name_from_path(ks_event_prov(ev)->path ? ks_event_prov(ev)->path : "", name, sizeof name);
@@ -467,11 +519,11 @@ static void gcp(cloud_ws *ws, const ks_event *ev)
         r->iam_auth = any_prefix_value(ev, "bindings.", "allAuthenticatedUsers", true);
     }
     int8_t v;
-    if ((v = tri(getf(ws, ev, 16 /* iamConfiguration.uniformBucketLevelAccess.enabled */))) != U ||
-        (v = tri(getf(ws, ev, 17 /* uniform_bucket_level_access */))) != U)
+    if ((v = ks__cloud_tri(getf(ws, ev, 16 /* iamConfiguration.uniformBucketLevelAccess.enabled */))) != U ||
+        (v = ks__cloud_tri(getf(ws, ev, 17 /* uniform_bucket_level_access */))) != U)
         r->ubla = v;
-    if (vstr(getf(ws, ev, 14 /* iamConfiguration.publicAccessPrevention */), &s, &n) ||
-        vstr(getf(ws, ev, 15 /* public_access_prevention */), &s, &n))
+    if (ks__cloud_vstr(getf(ws, ev, 14 /* iamConfiguration.publicAccessPrevention */), &s, &n) ||
+        ks__cloud_vstr(getf(ws, ev, 15 /* public_access_prevention */), &s, &n))
         snprintf(r->pap, sizeof r->pap, "%.*s", (int)KS_MIN(n, 23), s);
     add_evidence(r, ev);
 }
@@ -484,7 +536,7 @@ static void sas_scan(cloud_ws *ws, const ks_event *ev)
         const ks_field *f = ks_event_field(ev, i);
         const char *s;
         size_t n;
-        if (!vstr(&f->v, &s, &n) || n < 20 || !ks__memmem_ci(s, n, "sig=", 4))
+        if (!ks__cloud_vstr(&f->v, &s, &n) || n < 20 || !ks__memmem_ci(s, n, "sig=", 4))
             continue;
         if (!ks__memmem_ci(s, n, "sp=", 3) || !ks__memmem_ci(s, n, "sv=", 3))
             continue;
@@ -504,10 +556,15 @@ static int cloud_create(ks_engine *e, void **out)
     d->e = e;
     d->all.map = ks__map_new(64);
     d->sas_max_days = ks__opt_int(e, "cloud.sas_max_days");
+    d->nown = ks__opt_list(e, "cloud.aws_accounts", &d->own_accounts);
+    d->shape = calloc(NSHAPE, sizeof *d->shape);
     for (size_t i = 0; i < NSHAPE; i++)
         d->shape[i] = ks_symtab_intern(ks__engine_symtab(e), shape_paths[i], strlen(shape_paths[i]));
     pthread_mutex_init(&d->lock, NULL);
-    if (!d->all.map) {
+    if (!d->all.map || !d->shape) {
+        ks__map_free(d->all.map);
+        free(d->shape);
+        pthread_mutex_destroy(&d->lock);
         free(d);
         return KS_ENOMEM;
     }
@@ -543,14 +600,20 @@ static int cloud_event(void *wsp, const ks_event *ev)
     const char *s, *acc;
     size_t n, an;
     sas_scan(ws, ev);
+    /* Audit records first: the cheap id test keeps other evidence fast. */
+    if ((getf(ws, ev, 18 /* eventName */) || getf(ws, ev, 19 /* operationName.value */) ||
+         getf(ws, ev, 20 /* operationName */) || getf(ws, ev, 21 /* OperationNameValue */) ||
+         getf(ws, ev, 22 /* protoPayload.methodName */)) &&
+        ks__cloud_audit(ws, ev))
+        return KS_OK;
     if (getf(ws, ev, 0 /* resources.0.type */)) {
         arm(ws, ev);
         return KS_OK;
     }
     /* az storage container list: name + properties.publicAccess (null = off) */
-    if (vstr(getf(ws, ev, 1 /* name */), &s, &n) && (getf(ws, ev, 2 /* properties.publicAccess */) || getf(ws, ev, 3 /* properties.leaseState */))) {
+    if (ks__cloud_vstr(getf(ws, ev, 1 /* name */), &s, &n) && (getf(ws, ev, 2 /* properties.publicAccess */) || getf(ws, ev, 3 /* properties.leaseState */))) {
         const ks_value *pa = getf(ws, ev, 2 /* properties.publicAccess */);
-        if (!vstr(pa, &acc, &an)) {
+        if (!ks__cloud_vstr(pa, &acc, &an)) {
             acc = "off";
             an = 3;
         }
@@ -586,6 +649,10 @@ static void merge_res(res *dst, const res *src)
         memcpy(dst->access, src->access, sizeof dst->access);
     if (src->pap[0])
         memcpy(dst->pap, src->pap, sizeof dst->pap);
+    if (src->xacct[0])
+        memcpy(dst->xacct, src->xacct, sizeof dst->xacct);
+    if (src->owner[0])
+        memcpy(dst->owner, src->owner, sizeof dst->owner);
     if (src->parent[0])
         memcpy(dst->parent, src->parent, sizeof dst->parent);
     for (size_t i = 0; i < src->nev && dst->nev < 4; i++) {
@@ -644,6 +711,7 @@ static void cloud_destroy(void *detp)
     if (!d)
         return;
     free_table(&d->all);
+    free(d->shape);
     pthread_mutex_destroy(&d->lock);
     free(d);
 }

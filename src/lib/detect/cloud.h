@@ -20,10 +20,13 @@ typedef struct res {
     char access[16];             /* container publicAccess: blob / container / off */
     int8_t acl_read, acl_write, acl_auth;
     int8_t policy_public, policy_write, policy_conditioned;
+    int8_t policy_xacct;         /* grants an account that is neither the owner's nor trusted */
     int8_t pab[4];               /* BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets */
     int8_t status_public;
     int8_t iam_all, iam_auth, ubla;
     char pap[24];
+    char xacct[16];              /* that account (policy_xacct) */
+    char owner[16];              /* the owner's account, when the evidence says */
     ks_evidence ev[4];
     char ev_path[4][256];
     size_t nev;
@@ -33,6 +36,51 @@ typedef struct res {
 
 /* BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets */
 extern const char *const ks__cloud_pab_names[4];
+
+/* ---- the detector's state (cloud.c), shared with the audit-log reader ---- */
+
+typedef struct cloud_table {
+    ks_map *map;                 /* key -> res* */
+} cloud_table;
+
+typedef struct cloud_det {
+    ks_engine *e;
+    ks_sym *shape;               /* interned shape paths (cloud.c) */
+    pthread_mutex_t lock;
+    cloud_table all;
+    int64_t sas_max_days;
+    const char **own_accounts;   /* cloud.aws_accounts: the organisation's AWS accounts */
+    size_t nown;
+} cloud_det;
+
+typedef struct cloud_ws {
+    cloud_det *d;
+    cloud_table t;
+    ks_event scratch;            /* decoded policy / request body strings */
+    ks_arena *arena;
+    ks_symcache *cache;          /* the worker's interner: lock-free lookups */
+} cloud_ws;
+
+/* Field by path through the worker's cache. */
+const ks_value *ks__cloud_getp(cloud_ws *ws, const ks_event *ev, const char *path);
+bool ks__cloud_vstr(const ks_value *v, const char **s, size_t *n);
+/* Tri-state from a JSON boolean or "true"/"false" text. */
+int8_t ks__cloud_tri(const ks_value *v);
+/* Judges an S3 bucket policy held in `pol` under `prefix` ("" for a decoded
+ * policy string, "requestParameters.bucketPolicy." inside a CloudTrail
+ * record) into r's policy facts: Principal "*" without a restricting
+ * Condition is public; an AWS account that is neither r->owner nor one of
+ * cloud.aws_accounts is cross-account; service principals (CloudTrail's
+ * own delivery, CloudFront, ...) are neither. */
+void ks__cloud_policy(cloud_ws *ws, const ks_event *pol, const char *prefix, res *r);
+
+/* Audit logs (cloud_audit.c): a CloudTrail / Azure Activity / GCP audit
+ * record that changes storage exposure is judged by the same checks as the
+ * exports. True when ev was such a record. */
+bool ks__cloud_audit(cloud_ws *ws, const ks_event *ev);
+/* Emits the verdicts of every check on a resource built from one audit
+ * record, with who did it (`who`, borrowed) and the record as evidence. */
+void ks__cloud_judge_audit(ks_engine *e, const res *r, const ks_event *ev, const ks_kv *who, size_t nwho);
 
 /* Judges every resource of `resources` (key -> res*) and emits findings. */
 int ks__cloud_judge(ks_engine *e, ks_map *resources);

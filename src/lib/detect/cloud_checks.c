@@ -41,7 +41,7 @@ static const res *lookup(const ctx *c, const char *provider, const char *kind, c
 {
     char key[256];
     int k = snprintf(key, sizeof key, "%s|%s|%s", provider, kind, name);
-    uint64_t *v = k > 0 ? ks__map_get(c->all, key, (size_t)k) : NULL;
+    uint64_t *v = k > 0 && c->all ? ks__map_get(c->all, key, (size_t)k) : NULL;
     return v ? (const res *)(uintptr_t)*v : NULL;
 }
 
@@ -55,7 +55,7 @@ static const res *container_account(const ctx *c, const res *r)
     const char *k;
     uint64_t *v;
     const res *found = NULL;
-    while (ks__map_iter(c->all, &i, &k, &n, &v)) {
+    while (c->all && ks__map_iter(c->all, &i, &k, &n, &v)) {
         const res *a = (const res *)(uintptr_t)*v;
         if (strcmp(a->provider, "azure") || strcmp(a->kind, "account"))
             continue;
@@ -173,6 +173,17 @@ static int s3_policy(const ctx *c, const res *r, char *why, size_t cap)
     return r->policy_write == 1 ? SEV(KS_SEV_CRITICAL) : SEV(KS_SEV_HIGH);
 }
 
+static int s3_policy_xacct(const ctx *c, const res *r, char *why, size_t cap)
+{
+    (void)c;
+    if (r->policy_xacct != 1 || r->policy_public == 1)
+        return 0; /* public already says more */
+    snprintf(why, cap, "policy grants AWS account %s%s%s%s without a restricting Condition%s", r->xacct,
+             r->owner[0] ? " (the bucket's owner is " : " (not in cloud.aws_accounts",
+             r->owner[0] ? r->owner : "", ")", r->policy_write == 1 ? ", including writes" : "");
+    return r->policy_write == 1 ? SEV(KS_SEV_HIGH) : SEV(KS_SEV_MEDIUM);
+}
+
 static int pab_missing(const int8_t pab[4], char *why, size_t cap, const char *level)
 {
     size_t o = 0;
@@ -265,6 +276,10 @@ static const check checks[] = {
     {"kensa.cloud.aws.bucket_policy_public", "aws", "bucket", "S3 bucket policy allows everyone",
      "A policy statement allows Principal \"*\" with no Condition restricting who.",
      "aws s3api delete-bucket-policy --bucket %s  (or add a Condition such as aws:PrincipalOrgID)", t_data, s3_policy},
+    {"kensa.cloud.aws.bucket_policy_cross_account", "aws", "bucket", "S3 bucket policy grants another AWS account",
+     "A policy statement lets an account outside the organisation read (or write) the bucket.",
+     "aws s3api get-bucket-policy --bucket %s  (remove the statement, or restrict it with aws:PrincipalOrgID)",
+     t_data, s3_policy_xacct},
     {"kensa.cloud.aws.bucket_public_access_block", "aws", "bucket", "S3 Block Public Access not fully on for the bucket",
      "Without all four Block Public Access settings a later ACL or policy change can expose the bucket.",
      "aws s3api put-public-access-block --bucket %s --public-access-block-configuration "
@@ -284,6 +299,59 @@ static const check checks[] = {
      "gcloud storage buckets update gs://%s --public-access-prevention", t_data, gcs_pap},
 };
 
+/* Runs every check of r's provider and kind. From an audit record
+ * (audit != NULL) the finding says who changed what when, points at the
+ * record, and its id reads kensa.cloud.audit.* so exports and audit logs
+ * are told apart while the verdict is the same code's. */
+static void judge_res(ks_engine *e, const ctx *c, const res *r, const ks_event *audit, const ks_kv *who,
+                      size_t nwho)
+{
+    for (size_t j = 0; j < KS_ARRAY_LEN(checks); j++) {
+        const check *ck = &checks[j];
+        char why[512], fix[512], desc[1024], id[128], title[256];
+        if (strcmp(ck->provider, r->provider) || strcmp(ck->kind, r->kind))
+            continue;
+        int sev = ck->judge(c, r, why, sizeof why);
+        if (!sev)
+            continue;
+        snprintf(fix, sizeof fix, ck->fix, r->name);
+        snprintf(desc, sizeof desc, "%s Fix: %s", ck->rationale, fix);
+        ks_kv matched[3] = {{"provider", r->provider}, {"resource", r->name}, {"setting", why}};
+        ks_kv det[2 + 8] = {{"kind", r->kind}, {"remediation", fix}};
+        size_t nd = 2;
+        for (size_t k = 0; k < nwho && nd < KS_ARRAY_LEN(det); k++)
+            det[nd++] = who[k];
+        ks_evidence ev;
+        ks_finding f = {0};
+        f.rule_id = ck->id;
+        f.title = ck->title;
+        f.first = f.last = KS_TIME_NONE;
+        f.evidence = r->ev;
+        f.nevidence = r->nev;
+        f.event_count = r->nev;
+        if (audit) {
+            snprintf(id, sizeof id, "kensa.cloud.audit.%s", ck->id + strlen("kensa.cloud."));
+            snprintf(title, sizeof title, "%s (changed in the audit log)", ck->title);
+            f.rule_id = id;
+            f.title = title;
+            ks__evidence_from_event(&ev, audit);
+            f.evidence = &ev;
+            f.nevidence = f.event_count = 1;
+            f.first = f.last = ks_event_time(audit);
+        }
+        f.description = desc;
+        f.detector = "cloud";
+        f.severity = (ks_severity)(sev - 1);
+        f.techniques = ck->tech;
+        f.ntechniques = 1;
+        f.matched = matched;
+        f.nmatched = 3;
+        f.details = det;
+        f.ndetails = nd;
+        ks__emit(e, &f);
+    }
+}
+
 int ks__cloud_judge(ks_engine *e, ks_map *resources)
 {
     ctx c = {resources, NULL};
@@ -291,40 +359,15 @@ int ks__cloud_judge(ks_engine *e, ks_map *resources)
     const char *k;
     uint64_t *v;
     c.aws_account = lookup(&c, "aws", "account", "*");
-    while (ks__map_iter(resources, &i, &k, &n, &v)) {
-        const res *r = (const res *)(uintptr_t)*v;
-        for (size_t j = 0; j < KS_ARRAY_LEN(checks); j++) {
-            const check *ck = &checks[j];
-            char why[512], fix[512], desc[1024];
-            if (strcmp(ck->provider, r->provider) || strcmp(ck->kind, r->kind))
-                continue;
-            int sev = ck->judge(&c, r, why, sizeof why);
-            if (!sev)
-                continue;
-            snprintf(fix, sizeof fix, ck->fix, r->name);
-            snprintf(desc, sizeof desc, "%s Fix: %s", ck->rationale, fix);
-            ks_kv matched[3] = {{"provider", r->provider}, {"resource", r->name}, {"setting", why}};
-            ks_kv det[2] = {{"kind", r->kind}, {"remediation", fix}};
-            ks_finding f = {0};
-            f.rule_id = ck->id;
-            f.title = ck->title;
-            f.description = desc;
-            f.detector = "cloud";
-            f.severity = (ks_severity)(sev - 1);
-            f.techniques = ck->tech;
-            f.ntechniques = 1;
-            f.first = f.last = KS_TIME_NONE;
-            f.evidence = r->ev;
-            f.nevidence = r->nev;
-            f.event_count = r->nev;
-            f.matched = matched;
-            f.nmatched = 3;
-            f.details = det;
-            f.ndetails = 2;
-            ks__emit(e, &f);
-        }
-    }
+    while (ks__map_iter(resources, &i, &k, &n, &v))
+        judge_res(e, &c, (const res *)(uintptr_t)*v, NULL, NULL, 0);
     return KS_OK;
+}
+
+void ks__cloud_judge_audit(ks_engine *e, const res *r, const ks_event *ev, const ks_kv *who, size_t nwho)
+{
+    ctx c = {NULL, NULL};
+    judge_res(e, &c, r, ev, who, nwho);
 }
 
 /* ---- SAS URLs ---------------------------------------------------------------------- */

@@ -2,8 +2,8 @@
  *
  * The "json" input format: log records as JSON lines, concatenated objects,
  * a top-level array (the Entra portal download), or wrapped in an object
- * as {"value": [...]} (Microsoft Graph) or {"records": [...]} (Azure
- * Monitor exports to storage). One event per record, in bounded memory:
+ * as {"value": [...]} (Microsoft Graph), {"records": [...]} (Azure
+ * Monitor exports to storage) or {"Records": [...]} (CloudTrail). One event per record, in bounded memory:
  * only the current record has to be in the window, so a multi-GB array
  * streams like JSON lines.
  *
@@ -325,7 +325,8 @@ static bool read_key(json_in *j, char *buf, size_t cap)
 
 static bool is_wrapper_key(const char *k)
 {
-    return strcmp(k, "value") == 0 || strcmp(k, "records") == 0;
+    /* Graph "value", Azure Monitor "records", CloudTrail "Records" */
+    return strcmp(k, "value") == 0 || strcmp(k, "records") == 0 || strcmp(k, "Records") == 0;
 }
 
 /* At a top-level '{': is it {"@odata...": ..., "value": [ ... ]} or
