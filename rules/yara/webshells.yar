@@ -48,7 +48,8 @@ rule kensa_webshell_php_command_request
         score = 85
     strings:
         $c = /\b(system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*(@\s*)?(stripslashes\s*\(\s*|base64_decode\s*\(\s*|urldecode\s*\(\s*)?@?\$_(POST|GET|REQUEST|COOKIE|SERVER)\s*\[/ nocase
-        $bt = /`\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]]{1,40}\]\s*`/
+        // backticks run a command; in a doc comment they only quote code
+        $bt = /(=|echo|print|return|\()\s*`\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]]{1,40}\]\s*`/
     condition:
         filesize < 2MB and any of them
 }
