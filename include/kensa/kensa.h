@@ -14,6 +14,7 @@
 #include "kensa/finding.h"
 #include "kensa/option.h"
 #include "kensa/engine.h"
+#include "kensa/index.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The exposure index builder: a file detector (active when the option
+ * index.db names a database; `kensa index build` sets it) that reads every
+ * file through the content extractors (extract.h: mail, documents,
+ * archives, recursively), finds addresses, phones and secrets with the
+ * text scanner, and records per organisation what the dump exposed in the
+ * store (store/store.h). It emits no findings.
+ *
+ * Units and attribution. A unit is one message (every text of a mail and
+ * its attachments) or one standalone document (a file, an archive member).
+ * A unit belongs to every organisation (e-mail domain) whose addresses it
+ * holds; phones, secrets, documents and the source path in it count for
+ * each of those organisations, while an address, a person (a display name
+ * in an address header) and an organisation name (the Organization header,
+ * a signature line) count only for their own domain. A unit with no
+ * address is recorded under the empty domain, for the operator. Seen
+ * counts are per unit: an address in 400 messages is one address seen 400
+ * times; a document copied into 3 archives is one document seen 3 times.
+ *
+ * Durability. A file's observations and its processed-file row go into the
+ * store in one batch, under the builder's lock; batches commit every
+ * index.batch rows or second, so kill -9 loses at most the open batch, and
+ * a re-run skips files a committed batch recorded (path, size, mtime).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include "detect/index_int.h"
+#include "extract/extract.h"
+#include "store/store.h"
+
+#define MAX_UNITS 1000000        /* per file: more are counted, not kept */
+#define MAX_VALUES_PER_UNIT 100000
+
+typedef struct idx_det {
+    ks_engine *e;
+    ks_store *store;            /* guarded by mu */
+    pthread_mutex_t mu;
+    uint64_t batch_rows;        /* commit after this many rows */
+    uint64_t batch_start;       /* monotonic ns of the open batch */
+    bool failed;                /* a write failed: stop writing (reported once) */
+    /* totals for the closing diagnostic (under mu) */
+    uint64_t files, known, units, puts;
+} idx_det;
+
+typedef struct idx_val {
+    unsigned kind;              /* ks_skind */
+    const char *type;           /* static or arena */
+    const char *v;              /* arena, NUL-terminated */
+    size_t n;
+    const char *dom;            /* own domain (address, person, org name), else NULL */
+    const void *key;            /* distinctness key when not v (person) */
+    size_t nkey;
+} idx_val;
+
+typedef struct idx_doc {
+    const char *key;            /* chain path (arena) */
+    unsigned cues;
+    bool mail;
+    crypto_generichash_state h; /* of the document's text */
+    const char *msgid;          /* mail: Message-ID (arena), collapses copies */
+} idx_doc;
+
+typedef struct idx_unit {
+    const char *key;            /* chain path of the unit's node (arena) */
+    const ks_xmail *mail;       /* identity of the message while extracting */
+    int64_t time;
+    const char *from_dom;       /* sender's domain (arena) or NULL */
+    ks_map *seen;               /* kind|type|value -> 1, dedupes within the unit */
+    idx_val *vals;
+    size_t nvals, capvals;
+    idx_doc *docs;
+    size_t ndocs, capdocs;
+} idx_unit;
+
+typedef struct idx_ws {
+    idx_det *d;
+    ks_worker *w;
+    ks_arena *ar;               /* per file */
+    idx_unit *units;
+    size_t nunits, capunits;
+    size_t cur;                 /* unit of the last text (fast path) */
+    ks_buf path;                /* scratch: chain paths */
+    const char *top;            /* walked file path */
+    const char *top_format;
+    uint64_t dropped;           /* values over the caps in this file */
+} idx_ws;
+
+/* ---- units ---------------------------------------------------------------------- */
+
+static bool is_container(const char *fmt)
+{
+    static const char *const c[] = {"zip", "tar", "7z", "gzip", "gz", "bzip2", "xz", "zstd", "zst",
+                                    "rar", "cab", "iso", "cpio", "ar", "lzma", "archive", "mbox", "pst"};
+    if (!fmt)
+        return false;
+    for (size_t i = 0; i < KS_ARRAY_LEN(c); i++)
+        if (!strcmp(fmt, c[i]))
+            return true;
+    return false;
+}
+
+/* The node a text belongs to for attribution: its message, or the
+ * standalone blob (the child of the nearest container) that holds it. */
+static const ks_xnode *unit_node(const ks_xnode *n)
+{
+    if (n->mail) {
+        while (n->parent && n->parent->mail == n->mail)
+            n = n->parent;
+        return n;
+    }
+    while (n->parent && !is_container(n->format))
+        n = n->parent;
+    return n;
+}
+
+static char *arena_str(idx_ws *ws, const char *s, size_t n)
+{
+    return ks__arena_strndup(ws->ar, s, n);
+}
+
+static const char *domain_of(const char *addr, size_t n)
+{
+    const char *at = memrchr(addr, '@', n);
+    return at ? at + 1 : NULL;
+}
+
+static void lower_copy(char *dst, const char *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] + 32) : src[i];
+    dst[n] = 0;
+}
+
+/* Adds a value to the unit once. */
+static void unit_add(idx_ws *ws, idx_unit *u, unsigned kind, const char *type, const char *v, size_t n,
+                     const char *dom, const void *key, size_t nkey)
+{
+    char kb[512];
+    size_t tn = type ? strlen(type) : 0;
+    const void *dk = key ? key : v;
+    size_t dn = key ? nkey : n;
+    if (u->nvals >= MAX_VALUES_PER_UNIT || 2 + tn + dn > sizeof kb) {
+        ws->dropped++;
+        return;
+    }
+    kb[0] = (char)kind;
+    memcpy(kb + 1, type ? type : "", tn);
+    kb[1 + tn] = 0;
+    memcpy(kb + 2 + tn, dk, dn);
+    uint64_t *slot = ks__map_slot(u->seen, kb, 2 + tn + dn, true);
+    if (!slot || *slot)
+        return;
+    *slot = 1;
+    if (ks__grow(&u->vals, &u->capvals, u->nvals, sizeof *u->vals, 16) != KS_OK) {
+        ws->dropped++;
+        return;
+    }
+    idx_val *x = &u->vals[u->nvals];
+    x->kind = kind;
+    x->type = type ? arena_str(ws, type, tn) : NULL;
+    x->v = arena_str(ws, v, n);
+    x->n = n;
+    x->dom = dom ? arena_str(ws, dom, strlen(dom)) : NULL;
+    x->key = key ? arena_str(ws, key, nkey) : NULL;
+    x->nkey = nkey;
+    if (x->v && (!type || x->type) && (!dom || x->dom))
+        u->nvals++;
+}
+
+static void add_address(idx_ws *ws, idx_unit *u, const char *a, size_t n)
+{
+    char low[320];
+    if (n >= sizeof low)
+        return;
+    lower_copy(low, a, n);
+    const char *dom = domain_of(low, n);
+    if (dom && *dom)
+        unit_add(ws, u, KS_SK_ADDRESS, NULL, low, n, dom, NULL, 0);
+}
+
+typedef struct hdr_ctx {
+    idx_ws *ws;
+    idx_unit *u;
+    bool from;
+} hdr_ctx;
+
+static void on_hdr_addr(void *ud, const char *name, size_t nn, const char *addr, size_t na)
+{
+    hdr_ctx *h = ud;
+    char low[320], key[600];
+    if (na >= sizeof low)
+        return;
+    add_address(h->ws, h->u, addr, na);
+    lower_copy(low, addr, na);
+    const char *dom = domain_of(low, na);
+    if (!dom || !*dom)
+        return;
+    if (h->from && !h->u->from_dom)
+        h->u->from_dom = arena_str(h->ws, dom, strlen(dom));
+    if (nn && !memchr(name, '@', nn) && nn + strlen(dom) + 2 < sizeof key) {
+        /* a person is distinct per organisation by lower-cased name */
+        lower_copy(key, name, nn);
+        size_t kn = nn;
+        key[kn++] = '\n';
+        memcpy(key + kn, dom, strlen(dom));
+        kn += strlen(dom);
+        unit_add(h->ws, h->u, KS_SK_PERSON, NULL, name, nn, dom, key, kn);
+    }
+}
+
+static idx_unit *unit_new(idx_ws *ws, const ks_xnode *un, const char *key)
+{
+    if (ws->nunits >= MAX_UNITS ||
+        ks__grow(&ws->units, &ws->capunits, ws->nunits, sizeof *ws->units, 16) != KS_OK)
+        return NULL;
+    idx_unit *u = &ws->units[ws->nunits];
+    memset(u, 0, sizeof *u);
+    if (!(u->key = arena_str(ws, key, strlen(key))) || !(u->seen = ks__map_new(64)))
+        return NULL;
+    u->mail = un->mail;
+    u->time = KS_TIME_NONE;
+    if (un->mail) {
+        const ks_xmail *m = un->mail;
+        hdr_ctx h = {ws, u, true};
+        u->time = m->time;
+        if (m->from)
+            ks__index_header_addrs(m->from, on_hdr_addr, &h);
+        h.from = false;
+        if (m->to)
+            ks__index_header_addrs(m->to, on_hdr_addr, &h);
+        if (m->cc)
+            ks__index_header_addrs(m->cc, on_hdr_addr, &h);
+    }
+    ws->cur = ws->nunits++;
+    return u;
+}
+
+static idx_unit *unit_for(idx_ws *ws, const ks_xnode *node)
+{
+    const ks_xnode *un = unit_node(node);
+    ks__buf_reset(&ws->path);
+    if (ks__xnode_path(un, &ws->path) != KS_OK || !ws->path.p)
+        return NULL;
+    if (ws->nunits && !strcmp(ws->units[ws->cur].key, ws->path.p))
+        return &ws->units[ws->cur];
+    for (size_t i = ws->nunits; i-- > 0;) {
+        if (!strcmp(ws->units[i].key, ws->path.p)) {
+            ws->cur = i;
+            return &ws->units[i];
+        }
+    }
+    return unit_new(ws, un, ws->path.p);
+}
+
+static bool message_part(const char *part)
+{
+    return !part || !strncmp(part, "body", 4) || !strncmp(part, "subject", 7) ||
+           !strncmp(part, "header", 6);
+}
+
+/* The document of a text within its unit: the message itself, or an
+ * attachment (the unit's child that holds the text). */
+static idx_doc *doc_for(idx_ws *ws, idx_unit *u, const ks_xtext *t)
+{
+    const char *key = u->key;
+    bool mail = u->mail != NULL;
+    if (mail && !message_part(t->part)) {
+        const ks_xnode *c = t->node;
+        const ks_xnode *un = unit_node(t->node);
+        while (c->parent && c->parent != un)
+            c = c->parent;
+        if (c != un) {
+            ks__buf_reset(&ws->path);
+            if (ks__xnode_path(c, &ws->path) != KS_OK || !ws->path.p)
+                return NULL;
+            key = ws->path.p;
+            mail = false;
+        }
+    }
+    for (size_t i = u->ndocs; i-- > 0;)
+        if (!strcmp(u->docs[i].key, key))
+            return &u->docs[i];
+    if (ks__grow(&u->docs, &u->capdocs, u->ndocs, sizeof *u->docs, 4) != KS_OK)
+        return NULL;
+    idx_doc *d = &u->docs[u->ndocs];
+    memset(d, 0, sizeof *d);
+    if (!(d->key = arena_str(ws, key, strlen(key))))
+        return NULL;
+    d->mail = mail;
+    if (mail && t->node->mail && t->node->mail->message_id)
+        d->msgid = arena_str(ws, t->node->mail->message_id, strlen(t->node->mail->message_id));
+    crypto_generichash_init(&d->h, NULL, 0, 32);
+    u->ndocs++;
+    return d;
+}
+
+/* ---- text ----------------------------------------------------------------------- */
+
+typedef struct scan_ctx {
+    idx_ws *ws;
+    idx_unit *u;
+} scan_ctx;
+
+static int on_match(void *ud, const ks_tmatch *m)
+{
+    scan_ctx *c = ud;
+    if (m->cls == KS_TC_PII && !strcmp(m->type, "pii.email")) {
+        add_address(c->ws, c->u, m->norm, m->nnorm);
+    } else if (m->cls == KS_TC_PII && !strcmp(m->type, "pii.phone")) {
+        unit_add(c->ws, c->u, KS_SK_PHONE, NULL, m->norm, m->nnorm, NULL, NULL, 0);
+    } else {
+        /* other personal data and secrets: counted by type; the value is
+         * never kept, only its redacted form for the owner's view */
+        unit_add(c->ws, c->u, KS_SK_SECRET, m->type, m->redacted, strlen(m->redacted), NULL,
+                 m->sha256, sizeof m->sha256);
+    }
+    return 0;
+}
+
+static void on_orgname(void *ud, const char *name, size_t n)
+{
+    scan_ctx *c = ud;
+    if (c->u->from_dom)
+        unit_add(c->ws, c->u, KS_SK_ORGNAME, NULL, name, n, c->u->from_dom, NULL, 0);
+}
+
+static int on_text(void *ud, const ks_xtext *t)
+{
+    idx_ws *ws = ud;
+    idx_unit *u = unit_for(ws, t->node);
+    idx_doc *d;
+    if (!u) {
+        ws->dropped++;
+        return 0;
+    }
+    if ((d = doc_for(ws, u, t))) {
+        d->cues |= ks__index_doc_cues(t->p, t->n);
+        crypto_generichash_update(&d->h, (const unsigned char *)t->p, t->n);
+    }
+    scan_ctx c = {ws, u};
+    if (t->part && !strcmp(t->part, "header:Organization") && u->from_dom) {
+        const char *p = t->p;
+        size_t n = t->n;
+        while (n && (*p == ' ' || *p == '\t'))
+            p++, n--;
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+            n--;
+        if (n && n < 200)
+            unit_add(ws, u, KS_SK_ORGNAME, NULL, p, n, u->from_dom, NULL, 0);
+    }
+    ks__index_pii_scan(t->p, t->n, on_match, &c);
+    if (u->mail && t->part && !strncmp(t->part, "body", 4))
+        ks__index_signature_orgs(t->p, t->n, on_orgname, &c);
+    return 0;
+}
+
+/* ---- writing a file's units ------------------------------------------------------ */
+
+static int put(idx_ws *ws, const char *dom, unsigned kind, const char *type, const char *v, size_t n,
+               const void *key, size_t nkey, bool seal, int64_t t)
+{
+    ks_sput p = {.domain = dom, .kind = kind, .type = type, .value = v, .nvalue = n,
+                 .key = key, .nkey = nkey, .seal = seal, .time = t};
+    ws->d->puts++;
+    return ks__store_put(ws->d->store, &p);
+}
+
+static int flush_unit(idx_ws *ws, idx_unit *u)
+{
+    const char *doms[64];
+    size_t nd = 0;
+    int rc = KS_OK;
+    for (size_t i = 0; i < u->nvals; i++) {
+        if (u->vals[i].kind != KS_SK_ADDRESS)
+            continue;
+        size_t k = 0;
+        while (k < nd && strcmp(doms[k], u->vals[i].dom))
+            k++;
+        if (k == nd && nd < KS_ARRAY_LEN(doms))
+            doms[nd++] = u->vals[i].dom;
+    }
+    if (!nd)
+        doms[nd++] = "";
+    for (size_t k = 0; k < nd && rc == KS_OK; k++) {
+        const char *dom = doms[k];
+        for (size_t i = 0; i < u->nvals && rc == KS_OK; i++) {
+            const idx_val *x = &u->vals[i];
+            if (x->dom && strcmp(x->dom, dom))
+                continue; /* someone else's address, person or name */
+            rc = put(ws, dom, x->kind, x->type, x->v, x->n, x->key, x->nkey, true, u->time);
+        }
+        for (size_t i = 0; i < u->ndocs && rc == KS_OK; i++) {
+            idx_doc *d = &u->docs[i];
+            uint8_t h[32];
+            crypto_generichash_state st = d->h; /* final() consumes the state */
+            crypto_generichash_final(&st, h, sizeof h);
+            const void *key = d->msgid ? (const void *)d->msgid : h;
+            size_t nkey = d->msgid ? strlen(d->msgid) : sizeof h;
+            rc = put(ws, dom, KS_SK_DOCUMENT, ks__index_doc_type(d->cues, d->mail), d->key,
+                     strlen(d->key), key, nkey, true, u->time);
+        }
+        if (rc == KS_OK)
+            rc = put(ws, dom, KS_SK_SOURCE, ws->top_format ? ws->top_format : "file", ws->top,
+                     strlen(ws->top), NULL, 0, true, u->time);
+    }
+    return rc;
+}
+
+static void file_reset(idx_ws *ws)
+{
+    for (size_t i = 0; i < ws->nunits; i++) {
+        ks__map_free(ws->units[i].seen);
+        free(ws->units[i].vals);
+        free(ws->units[i].docs);
+    }
+    ws->nunits = ws->cur = 0;
+    ws->dropped = 0;
+    ks__arena_reset(ws->ar);
+}
+
+static void write_failed(idx_det *d, const char *path, int rc)
+{
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = path;
+    if (!d->failed)
+        ks__diag(d->e, KS_DIAG_ERROR, rc, "index", &loc, "cannot write the index: %s (%s); stopping",
+                 ks__store_errmsg(d->store), ks_strerror(rc));
+    d->failed = true;
+}
+
+static int index_on_file(void *wsp, const ks_file *f)
+{
+    idx_ws *ws = wsp;
+    idx_det *d = ws->d;
+    ks_xctx x;
+    bool known = false;
+    const uint8_t *p = NULL;
+    uint64_t n = 0;
+    uint8_t ch[32];
+    int64_t mtime = (int64_t)f->st->st_mtim.tv_sec * 1000000000 + f->st->st_mtim.tv_nsec;
+    int rc = KS_OK;
+
+    pthread_mutex_lock(&d->mu);
+    if (!d->failed)
+        rc = ks__store_file_known(d->store, f->path, (uint64_t)f->st->st_size, mtime, &known);
+    if (known)
+        d->known++;
+    pthread_mutex_unlock(&d->mu);
+    if (known || d->failed || rc != KS_OK)
+        return KS_OK;
+
+    if (ks__source_map(f->src, &p, &n) != KS_OK)
+        return KS_OK; /* the extractor reports why */
+    crypto_generichash(ch, sizeof ch, p, (size_t)n, NULL, 0);
+    ws->top = f->path;
+    ws->top_format = f->format;
+    ks__xctx_init(&x, d->e, f->path, on_text, ws);
+    ks__extract_file(&x, f);
+    if (ws->dropped) {
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = f->path;
+        ks__diag(d->e, KS_DIAG_WARN, KS_ELIMIT, "index", &loc,
+                 "%" PRIu64 " values over the per-file caps were not indexed", ws->dropped);
+    }
+
+    pthread_mutex_lock(&d->mu);
+    if (!d->failed) {
+        for (size_t i = 0; i < ws->nunits && rc == KS_OK; i++)
+            rc = flush_unit(ws, &ws->units[i]);
+        if (rc == KS_OK)
+            rc = ks__store_file_done(d->store, f->path, (uint64_t)f->st->st_size, mtime, ch);
+        if (rc == KS_OK && d->batch_start == 0)
+            d->batch_start = ks__now_ns();
+        if (rc == KS_OK && (ks__store_pending(d->store) >= d->batch_rows ||
+                            ks__now_ns() - d->batch_start > 1000000000ull)) {
+            rc = ks__store_commit(d->store);
+            d->batch_start = 0;
+        }
+        if (rc != KS_OK)
+            write_failed(d, f->path, rc);
+        d->files++;
+        d->units += ws->nunits;
+    }
+    pthread_mutex_unlock(&d->mu);
+    file_reset(ws);
+    return KS_OK;
+}
+
+/* ---- life cycle ------------------------------------------------------------------- */
+
+static void index_destroy(void *det);
+
+static int index_create(ks_engine *e, void **out)
+{
+    idx_det *d = NULL;
+    char err[512] = "";
+    const char *db = ks__opt(e, "index.db", NULL);
+    int rc;
+    *out = NULL;
+    if (!db || !*db)
+        return KS_OK;
+    if (!(d = calloc(1, sizeof *d)))
+        return KS_ENOMEM;
+    d->e = e;
+    d->batch_rows = (uint64_t)ks__opt_int(e, "index.batch", 20000);
+    if (d->batch_rows == 0)
+        d->batch_rows = 20000;
+    pthread_mutex_init(&d->mu, NULL);
+    rc = ks__store_open(db, ks__opt(e, "index.key", NULL), KS_STORE_WRITE | KS_STORE_CREATE, &d->store,
+                        err, sizeof err);
+    if (rc != KS_OK) {
+        ks__seterr(e, "%s", err);
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+        return rc;
+    }
+    const char *status = ks__opt(e, "index.status", NULL);
+    if (status && ks__store_set_status(d->store, status) != KS_OK) {
+        ks__seterr(e, "index.status must be verified or unverified");
+        index_destroy(d);
+        return KS_EUSAGE;
+    }
+    *out = d;
+    return KS_OK;
+}
+
+static int index_worker_new(void *det, ks_worker *w, void **out)
+{
+    idx_ws *ws = calloc(1, sizeof *ws);
+    if (!ws || !(ws->ar = ks__arena_new(64 << 10, 0))) {
+        free(ws);
+        return KS_ENOMEM;
+    }
+    ws->d = det;
+    ws->w = w;
+    *out = ws;
+    return KS_OK;
+}
+
+static void index_worker_done(void *det, void *wsp)
+{
+    idx_ws *ws = wsp;
+    (void)det;
+    file_reset(ws);
+    free(ws->units);
+    ks__arena_free(ws->ar);
+    ks__buf_release(&ws->path);
+    free(ws);
+}
+
+static int index_finish(void *det)
+{
+    idx_det *d = det;
+    ks_loc loc = KS_LOC_NONE;
+    int rc = d->failed ? KS_EIO : ks__store_commit(d->store);
+    if (rc != KS_OK) {
+        write_failed(d, NULL, rc);
+        return rc;
+    }
+    ks__diag(d->e, KS_DIAG_INFO, KS_OK, "index", &loc,
+             "indexed %" PRIu64 " files (%" PRIu64 " already indexed, skipped), %" PRIu64
+             " messages/documents, %" PRIu64 " observations",
+             d->files, d->known, d->units, d->puts);
+    return KS_OK;
+}
+
+static void index_destroy(void *det)
+{
+    idx_det *d = det;
+    if (!d)
+        return;
+    ks__store_close(d->store);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+}
+
+const struct ks_detector ks_detector_index = {
+    .abi = KS_DETECTOR_ABI_1,
+    .name = "index",
+    .description = "exposure index builder (kensa index build): per-organisation exposure into SQLite",
+    .flags = KS_DET_FILES,
+    .create = index_create,
+    .worker_new = index_worker_new,
+    .on_file = index_on_file,
+    .worker_done = index_worker_done,
+    .finish = index_finish,
+    .destroy = index_destroy,
+};

@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The exposure index store (store.h): opening the SQLite file and the key
+ * file, keyed hashing and sealing, the write path in batches. The read
+ * path is store_query.c.
+ *
+ * Keys: the key file holds 32 random bytes (the server secret). Three keys
+ * are derived from it by HMAC with fixed labels, so a leak of one use
+ * (say, sealed values exported for debugging) does not hand out the
+ * others: the item MAC key, the sealing key, the token-hash key. The
+ * database keeps a check value of the MAC key, so a build or a portal
+ * started with the wrong key file stops instead of writing a second,
+ * unjoinable set of hashes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sqlite3.h>
+#include <sodium.h>
+#include "store/store_int.h"
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;"
+    /* one row per batch; `committed` is set in the batch's own transaction */
+    "CREATE TABLE IF NOT EXISTS batches(id INTEGER PRIMARY KEY, started INTEGER,"
+    " committed INTEGER, files INTEGER, rows INTEGER);"
+    "CREATE TABLE IF NOT EXISTS files(path_h BLOB PRIMARY KEY, size INTEGER, mtime INTEGER,"
+    " content_h BLOB, batch INTEGER) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS orgs(id INTEGER PRIMARY KEY, dom_h BLOB UNIQUE NOT NULL,"
+    " first_batch INTEGER);"
+    "CREATE TABLE IF NOT EXISTS items(org INTEGER, kind INTEGER, h BLOB, type TEXT, enc BLOB,"
+    " seen INTEGER, first_ns INTEGER, last_ns INTEGER, first_batch INTEGER, last_batch INTEGER,"
+    " PRIMARY KEY(org, kind, h)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS items_fresh ON items(org, first_batch);"
+    /* per (org, kind, type) totals kept up to date by every put, so the
+     * portal answers an exposure query from a handful of rows */
+    "CREATE TABLE IF NOT EXISTS counts(org INTEGER, kind INTEGER, type TEXT, distinct_n INTEGER,"
+    " seen INTEGER, first_ns INTEGER, last_ns INTEGER, last_batch INTEGER,"
+    " PRIMARY KEY(org, kind, type)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS ranges(bucket INTEGER, h BLOB, enc BLOB,"
+    " PRIMARY KEY(bucket, h)) WITHOUT ROWID;";
+
+/* The SQL of the prepared statements, indexed by ST_*. */
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_FILE_GET] = "SELECT size, mtime FROM files WHERE path_h = ?1",
+    [ST_FILE_PUT] = "INSERT OR REPLACE INTO files(path_h, size, mtime, content_h, batch)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_ORG_GET] = "SELECT id FROM orgs WHERE dom_h = ?1",
+    [ST_ORG_PUT] = "INSERT INTO orgs(dom_h, first_batch) VALUES(?1, ?2)",
+    [ST_ITEM_PUT] =
+        "INSERT INTO items(org, kind, h, type, enc, seen, first_ns, last_ns, first_batch, last_batch)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7, ?7)"
+        " ON CONFLICT(org, kind, h) DO UPDATE SET seen = seen + 1,"
+        " first_ns = min(coalesce(first_ns, excluded.first_ns), coalesce(excluded.first_ns, first_ns)),"
+        " last_ns = max(coalesce(last_ns, excluded.last_ns), coalesce(excluded.last_ns, last_ns)),"
+        " last_batch = excluded.last_batch"
+        " RETURNING seen",
+    [ST_COUNT_PUT] =
+        "INSERT INTO counts(org, kind, type, distinct_n, seen, first_ns, last_ns, last_batch)"
+        " VALUES(?1, ?2, ?3, ?4, 1, ?5, ?5, ?6)"
+        " ON CONFLICT(org, kind, type) DO UPDATE SET distinct_n = distinct_n + excluded.distinct_n,"
+        " seen = seen + 1,"
+        " first_ns = min(coalesce(first_ns, excluded.first_ns), coalesce(excluded.first_ns, first_ns)),"
+        " last_ns = max(coalesce(last_ns, excluded.last_ns), coalesce(excluded.last_ns, last_ns)),"
+        " last_batch = excluded.last_batch",
+    [ST_RANGE_PUT] = "INSERT OR IGNORE INTO ranges(bucket, h, enc) VALUES(?1, ?2, ?3)",
+    [ST_BATCH_NEW] = "INSERT INTO batches(started, files, rows) VALUES(?1, 0, 0)",
+    [ST_BATCH_END] = "UPDATE batches SET committed = ?2, files = ?3, rows = ?4 WHERE id = ?1",
+    [ST_COUNTS_GET] = "SELECT kind, type, distinct_n, seen, first_ns, last_ns, last_batch"
+                      " FROM counts WHERE org = ?1",
+    [ST_FRESH_GET] = "SELECT kind, coalesce(type, ''), count(*) FROM items"
+                     " WHERE org = ?1 AND first_batch > ?2 GROUP BY 1, 2",
+    [ST_LIST_GET] = "SELECT enc, type, seen, first_ns, last_ns, first_batch FROM items"
+                    " WHERE org = ?1 AND kind = ?2 AND enc IS NOT NULL"
+                    " ORDER BY first_batch DESC, seen DESC LIMIT ?3",
+    [ST_RANGE_GET] = "SELECT enc FROM ranges WHERE bucket = ?1",
+};
+
+/* ---- kinds -------------------------------------------------------------------- */
+
+const char *ks__skind_key(unsigned kind)
+{
+    switch (kind) {
+#define KS_SKIND_KEY_(name, val, key, label) case val: return key;
+        KS_STORE_KINDS(KS_SKIND_KEY_)
+#undef KS_SKIND_KEY_
+    }
+    return NULL;
+}
+
+const char *ks__skind_label(unsigned kind)
+{
+    switch (kind) {
+#define KS_SKIND_LABEL_(name, val, key, label) case val: return label;
+        KS_STORE_KINDS(KS_SKIND_LABEL_)
+#undef KS_SKIND_LABEL_
+    }
+    return NULL;
+}
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+static void derive(const uint8_t master[32], const char *label, uint8_t out[32])
+{
+    crypto_auth_hmacsha256(out, (const unsigned char *)label, strlen(label), master);
+}
+
+/* Reads (or with create, makes) the key file. */
+static int load_key(const char *path, bool create, uint8_t key[32], char *err, size_t errcap)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create) {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            snprintf(err, errcap, "cannot create key file %s: %s", path, strerror(errno));
+            return KS_EIO;
+        }
+        randombytes_buf(key, 32);
+        ssize_t w = write(fd, key, 32);
+        if (w != 32 || fsync(fd) != 0) {
+            snprintf(err, errcap, "cannot write key file %s: %s", path, strerror(errno));
+            close(fd);
+            unlink(path);
+            return KS_EIO;
+        }
+        close(fd);
+        return KS_OK;
+    }
+    if (fd < 0) {
+        snprintf(err, errcap, "cannot open key file %s: %s%s", path, strerror(errno),
+                 errno == ENOENT ? " (kensa index build creates it)" : "");
+        return errno == ENOENT ? KS_ENOTFOUND : KS_EIO;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errcap, "key file %s is not a regular file", path);
+        close(fd);
+        return KS_EUSAGE;
+    }
+    if (st.st_mode & 077) {
+        snprintf(err, errcap, "key file %s is readable by group or others (mode %03o): chmod 600 it",
+                 path, (unsigned)(st.st_mode & 0777));
+        close(fd);
+        return KS_EPERM;
+    }
+    ssize_t r = read(fd, key, 32);
+    close(fd);
+    if (r != 32 || st.st_size != 32) {
+        snprintf(err, errcap, "key file %s must hold exactly 32 bytes", path);
+        return KS_EFORMAT;
+    }
+    return KS_OK;
+}
+
+/* ---- open / close --------------------------------------------------------------- */
+
+static int check_key(ks_store *s, bool writable, char *err, size_t errcap)
+{
+    uint8_t mac[32];
+    char hex[33];
+    sqlite3_stmt *st = NULL;
+    int rc = KS_OK;
+    ks__store_mac(s, "keycheck", "kensa-index", 11, mac);
+    sodium_bin2hex(hex, sizeof hex, mac, 16);
+    if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = 'keycheck'", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errcap, "%s is not a kensa index: %s", s->path, sqlite3_errmsg(s->db));
+        rc = KS_EFORMAT;
+        goto out;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (!v || strcmp(v, hex) != 0) {
+            snprintf(err, errcap, "the key file does not match %s (it was built with another key)",
+                     s->path);
+            rc = KS_EUSAGE;
+        }
+        goto out;
+    }
+    if (!writable)
+        goto out; /* an empty index: nothing to check against */
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(k, v) VALUES('keycheck', ?1), ('schema', '1')",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE) {
+        snprintf(err, errcap, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        rc = KS_EIO;
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ks__store_open(const char *db, const char *keyfile, unsigned flags, ks_store **out,
+                   char *err, size_t errcap)
+{
+    ks_store *s = NULL;
+    char *kpath = NULL;
+    uint8_t master[32];
+    int rc = KS_OK;
+    bool writable = flags & (KS_STORE_WRITE | KS_STORE_CREATE);
+    if (sodium_init() < 0) {
+        snprintf(err, errcap, "libsodium failed to initialise");
+        return KS_EINTERNAL;
+    }
+    if (!keyfile) {
+        size_t n = strlen(db) + 5;
+        if (!(kpath = malloc(n)))
+            return KS_ENOMEM;
+        snprintf(kpath, n, "%s.key", db);
+        keyfile = kpath;
+    }
+    if (!(s = calloc(1, sizeof *s)) || !(s->path = strdup(db)) || !(s->orgs = ks__map_new(64))) {
+        rc = KS_ENOMEM;
+        goto out;
+    }
+    if ((rc = load_key(keyfile, flags & KS_STORE_CREATE, master, err, errcap)) != KS_OK)
+        goto out;
+    derive(master, "kensa-index-mac-v1", s->k_mac);
+    derive(master, "kensa-index-seal-v1", s->k_seal);
+    derive(master, "kensa-index-token-v1", s->k_token);
+    sodium_memzero(master, sizeof master);
+
+    int oflags = writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+    if (flags & KS_STORE_CREATE)
+        oflags |= SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(db, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(err, errcap, "cannot open %s: %s", db, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        rc = KS_EIO;
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    if (writable && sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errcap, "%s: %s", db, sqlite3_errmsg(s->db));
+        rc = KS_EIO;
+        goto out;
+    }
+    if ((rc = check_key(s, writable, err, errcap)) != KS_OK)
+        goto out;
+    *out = s;
+    s = NULL;
+out:
+    free(kpath);
+    ks__store_close(s);
+    return rc;
+}
+
+void ks__store_close(ks_store *s)
+{
+    if (!s)
+        return;
+    if (s->in_batch)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    ks__map_free(s->orgs);
+    ks__buf_release(&s->scratch);
+    sodium_memzero(s->k_mac, sizeof s->k_mac);
+    sodium_memzero(s->k_seal, sizeof s->k_seal);
+    sodium_memzero(s->k_token, sizeof s->k_token);
+    free(s->path);
+    free(s);
+}
+
+const char *ks__store_errmsg(const ks_store *s)
+{
+    return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+}
+
+struct sqlite3 *ks__store_db(ks_store *s)
+{
+    return s->db;
+}
+
+sqlite3_stmt *ks__store_stmt(ks_store *s, int which)
+{
+    if (!s->st[which] && sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                                            &s->st[which], NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_reset(s->st[which]);
+    sqlite3_clear_bindings(s->st[which]);
+    return s->st[which];
+}
+
+/* ---- hashing and sealing -------------------------------------------------------- */
+
+void ks__store_mac(const ks_store *s, const char *tag, const void *p, size_t n, uint8_t out[32])
+{
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, s->k_mac, sizeof s->k_mac);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)tag, strlen(tag) + 1);
+    crypto_auth_hmacsha256_update(&st, p, n);
+    crypto_auth_hmacsha256_final(&st, out);
+}
+
+void ks__store_token_hash(const ks_store *s, const char *tok, uint8_t out[32])
+{
+    crypto_generichash(out, 32, (const unsigned char *)tok, strlen(tok), s->k_token, sizeof s->k_token);
+}
+
+int ks__store_seal(const ks_store *s, const void *p, size_t n, ks_buf *out)
+{
+    size_t need;
+    if (!ks__add_ok(n, crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES, &need))
+        return KS_ELIMIT;
+    ks__buf_reset(out);
+    if (ks__buf_grow(out, need) != KS_OK)
+        return KS_ENOMEM;
+    unsigned char *c = (unsigned char *)out->p;
+    randombytes_buf(c, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(c + crypto_secretbox_NONCEBYTES, p, n, c, s->k_seal);
+    out->n = need;
+    out->p[need] = 0;
+    return KS_OK;
+}
+
+int ks__store_unseal(const ks_store *s, const void *c, size_t n, ks_buf *out)
+{
+    const unsigned char *cb = c;
+    ks__buf_reset(out);
+    if (n < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+        return KS_ECHECKSUM;
+    size_t m = n - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    if (ks__buf_grow(out, m + 1) != KS_OK)
+        return KS_ENOMEM;
+    if (crypto_secretbox_open_easy((unsigned char *)out->p, cb + crypto_secretbox_NONCEBYTES,
+                                   n - crypto_secretbox_NONCEBYTES, cb, s->k_seal) != 0)
+        return KS_ECHECKSUM;
+    out->n = m;
+    out->p[m] = 0;
+    return KS_OK;
+}
+
+uint32_t ks__store_bucket(const uint8_t sha[32])
+{
+    return ((uint32_t)sha[0] << 12) | ((uint32_t)sha[1] << 4) | (sha[2] >> 4);
+}
+
+/* ---- batches -------------------------------------------------------------------- */
+
+static int sql_fail(ks_store *s)
+{
+    (void)s;
+    return KS_EIO;
+}
+
+int ks__store_begin(ks_store *s)
+{
+    sqlite3_stmt *st;
+    if (s->in_batch)
+        return KS_OK;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return sql_fail(s);
+    s->in_batch = true;
+    s->rows = s->files = 0;
+    if (!(st = ks__store_stmt(s, ST_BATCH_NEW)))
+        return sql_fail(s);
+    sqlite3_bind_int64(st, 1, ks__wall_ns());
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return sql_fail(s);
+    s->batch = sqlite3_last_insert_rowid(s->db);
+    return KS_OK;
+}
+
+int ks__store_commit(ks_store *s)
+{
+    sqlite3_stmt *st;
+    if (!s->in_batch)
+        return KS_OK;
+    if (!(st = ks__store_stmt(s, ST_BATCH_END)))
+        return sql_fail(s);
+    sqlite3_bind_int64(st, 1, s->batch);
+    sqlite3_bind_int64(st, 2, ks__wall_ns());
+    sqlite3_bind_int64(st, 3, (int64_t)s->files);
+    sqlite3_bind_int64(st, 4, (int64_t)s->rows);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return sql_fail(s);
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return sql_fail(s);
+    s->in_batch = false;
+    s->batch = 0;
+    return KS_OK;
+}
+
+uint64_t ks__store_pending(const ks_store *s)
+{
+    return s->in_batch ? s->rows + s->files : 0;
+}
+
+int64_t ks__store_batch(const ks_store *s)
+{
+    return s->in_batch ? s->batch : 0;
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+int ks__store_file_known(ks_store *s, const char *path, uint64_t size, int64_t mtime_ns, bool *known)
+{
+    uint8_t h[32];
+    sqlite3_stmt *st = ks__store_stmt(s, ST_FILE_GET);
+    if (!st)
+        return sql_fail(s);
+    ks__store_mac(s, "path", path, strlen(path), h);
+    sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        *known = (uint64_t)sqlite3_column_int64(st, 0) == size && sqlite3_column_int64(st, 1) == mtime_ns;
+    else if (r == SQLITE_DONE)
+        *known = false;
+    else
+        return sql_fail(s);
+    sqlite3_reset(st);
+    return KS_OK;
+}
+
+int ks__store_file_done(ks_store *s, const char *path, uint64_t size, int64_t mtime_ns,
+                        const uint8_t content_hash[32])
+{
+    uint8_t h[32], ch[32];
+    sqlite3_stmt *st;
+    int rc = ks__store_begin(s);
+    if (rc != KS_OK)
+        return rc;
+    if (!(st = ks__store_stmt(s, ST_FILE_PUT)))
+        return sql_fail(s);
+    ks__store_mac(s, "path", path, strlen(path), h);
+    ks__store_mac(s, "content", content_hash, 32, ch);
+    sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)size);
+    sqlite3_bind_int64(st, 3, mtime_ns);
+    sqlite3_bind_blob(st, 4, ch, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, s->batch);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return sql_fail(s);
+    s->files++;
+    return KS_OK;
+}
+
+/* ---- items ------------------------------------------------------------------------ */
+
+/* The org row of a domain, created in the open batch when new. */
+int ks__store_org(ks_store *s, const char *domain, bool create, int64_t *id)
+{
+    uint8_t h[32];
+    sqlite3_stmt *st;
+    ks__store_mac(s, "domain", domain, strlen(domain), h);
+    uint64_t *slot = ks__map_get(s->orgs, h, 32);
+    if (slot) {
+        *id = (int64_t)*slot;
+        return KS_OK;
+    }
+    if (!(st = ks__store_stmt(s, ST_ORG_GET)))
+        return sql_fail(s);
+    sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+    } else if (r != SQLITE_DONE) {
+        return sql_fail(s);
+    } else if (!create) {
+        return KS_ENOTFOUND;
+    } else {
+        if (!(st = ks__store_stmt(s, ST_ORG_PUT)))
+            return sql_fail(s);
+        sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, s->batch);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return sql_fail(s);
+        *id = sqlite3_last_insert_rowid(s->db);
+        /* cached only once committed ids are certain: a rolled-back batch
+         * would leave a dangling id; the builder never rolls back and
+         * reopens after an error, so caching here is safe */
+    }
+    sqlite3_reset(st);
+    if ((slot = ks__map_slot(s->orgs, h, 32, true)))
+        *slot = (uint64_t)*id;
+    return KS_OK;
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t t)
+{
+    if (t == KS_TIME_NONE)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, t);
+}
+
+/* Domain-separation tag of a kind's MAC (an address and a person with the
+ * same text must not collide). */
+static const char *kind_tag(unsigned kind)
+{
+    const char *k = ks__skind_key(kind);
+    return k ? k : "other";
+}
+
+static int put_range(ks_store *s, const uint8_t h[32], const char *v, size_t n)
+{
+    uint8_t sha[32];
+    sqlite3_stmt *st = ks__store_stmt(s, ST_RANGE_PUT);
+    if (!st)
+        return sql_fail(s);
+    crypto_hash_sha256(sha, (const unsigned char *)v, n);
+    if (ks__store_seal(s, sha, 32, &s->scratch) != KS_OK)
+        return KS_ENOMEM;
+    sqlite3_bind_int64(st, 1, ks__store_bucket(sha));
+    sqlite3_bind_blob(st, 2, h, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, s->scratch.p, (int)s->scratch.n, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return sql_fail(s);
+    return KS_OK;
+}
+
+int ks__store_put(ks_store *s, const ks_sput *p)
+{
+    uint8_t h[32];
+    int64_t org, seen = 0;
+    sqlite3_stmt *st;
+    const char *type = p->type ? p->type : "";
+    int rc = ks__store_begin(s);
+    if (rc != KS_OK)
+        return rc;
+    if (!ks__skind_key(p->kind) || (!p->value && !p->key))
+        return KS_EUSAGE;
+    if ((rc = ks__store_org(s, p->domain ? p->domain : "", true, &org)) != KS_OK)
+        return rc;
+    if (p->key)
+        ks__store_mac(s, kind_tag(p->kind), p->key, p->nkey, h);
+    else
+        ks__store_mac(s, kind_tag(p->kind), p->value, p->nvalue, h);
+
+    if (!(st = ks__store_stmt(s, ST_ITEM_PUT)))
+        return sql_fail(s);
+    sqlite3_bind_int64(st, 1, org);
+    sqlite3_bind_int(st, 2, (int)p->kind);
+    sqlite3_bind_blob(st, 3, h, 32, SQLITE_STATIC);
+    if (p->type)
+        sqlite3_bind_text(st, 4, p->type, -1, SQLITE_STATIC);
+    if (p->seal && p->value) {
+        if (ks__store_seal(s, p->value, p->nvalue, &s->scratch) != KS_OK)
+            return KS_ENOMEM;
+        sqlite3_bind_blob(st, 5, s->scratch.p, (int)s->scratch.n, SQLITE_STATIC);
+    }
+    bind_time(st, 6, p->time);
+    sqlite3_bind_int64(st, 7, s->batch);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return sql_fail(s);
+    seen = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+
+    if (!(st = ks__store_stmt(s, ST_COUNT_PUT)))
+        return sql_fail(s);
+    sqlite3_bind_int64(st, 1, org);
+    sqlite3_bind_int(st, 2, (int)p->kind);
+    sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, seen == 1);
+    bind_time(st, 5, p->time);
+    sqlite3_bind_int64(st, 6, s->batch);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return sql_fail(s);
+    if (seen == 1 && p->kind == KS_SK_ADDRESS && p->value &&
+        (rc = put_range(s, h, p->value, p->nvalue)) != KS_OK)
+        return rc;
+    s->rows++;
+    return KS_OK;
+}

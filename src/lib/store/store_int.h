@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Private parts of the exposure index store, shared by store.c (open,
+ * keys, writes) and store_query.c (reads).
+ */
+#ifndef KS_STORE_INT_H
+#define KS_STORE_INT_H
+
+#include <sqlite3.h>
+#include "store/store.h"
+
+/* Prepared statements, made on first use and kept for the handle's life. */
+enum {
+    ST_FILE_GET,
+    ST_FILE_PUT,
+    ST_ORG_GET,
+    ST_ORG_PUT,
+    ST_ITEM_PUT,
+    ST_COUNT_PUT,
+    ST_RANGE_PUT,
+    ST_BATCH_NEW,
+    ST_BATCH_END,
+    ST_COUNTS_GET,
+    ST_FRESH_GET,
+    ST_LIST_GET,
+    ST_RANGE_GET,
+    ST_COUNT
+};
+
+struct ks_store {
+    sqlite3 *db;              /* the connection (one thread at a time) */
+    char *path;               /* database path, for messages */
+    uint8_t k_mac[32];        /* HMAC key of item identities */
+    uint8_t k_seal[32];       /* secretbox key of sealed values */
+    uint8_t k_token[32];      /* generic-hash key of API tokens / sessions */
+    sqlite3_stmt *st[ST_COUNT];
+    bool in_batch;            /* a transaction is open */
+    int64_t batch;            /* its batches.id */
+    uint64_t rows, files;     /* written in the open batch */
+    ks_map *orgs;             /* domain MAC -> orgs.id (write path cache) */
+    ks_buf scratch;           /* sealing buffer */
+};
+
+/* The statement `which`, reset and unbound; NULL on a prepare error. */
+sqlite3_stmt *ks__store_stmt(ks_store *s, int which);
+/* orgs.id of a domain; KS_ENOTFOUND when absent and !create. */
+int ks__store_org(ks_store *s, const char *domain, bool create, int64_t *id);
+
+#endif
