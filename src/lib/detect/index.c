@@ -24,6 +24,7 @@
  * a re-run skips files a committed batch recorded (path, size, mtime).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,10 +444,14 @@ static int index_on_file(void *wsp, const ks_file *f)
     uint8_t ch[32];
     int64_t mtime = (int64_t)f->st->st_mtim.tv_sec * 1000000000 + f->st->st_mtim.tv_nsec;
     int rc = KS_OK;
+    char abs[PATH_MAX];
+    /* processed files are keyed by absolute path, so a re-run from another
+     * directory or with another spelling of the path still resumes */
+    const char *key = f->xnode || !realpath(f->path, abs) ? f->path : abs;
 
     pthread_mutex_lock(&d->mu);
     if (!d->failed)
-        rc = ks__store_file_known(d->store, f->path, (uint64_t)f->st->st_size, mtime, &known);
+        rc = ks__store_file_known(d->store, key, (uint64_t)f->st->st_size, mtime, &known);
     if (known)
         d->known++;
     pthread_mutex_unlock(&d->mu);
@@ -472,7 +477,7 @@ static int index_on_file(void *wsp, const ks_file *f)
         for (size_t i = 0; i < ws->nunits && rc == KS_OK; i++)
             rc = flush_unit(ws, &ws->units[i]);
         if (rc == KS_OK)
-            rc = ks__store_file_done(d->store, f->path, (uint64_t)f->st->st_size, mtime, ch);
+            rc = ks__store_file_done(d->store, key, (uint64_t)f->st->st_size, mtime, ch);
         if (rc == KS_OK && d->batch_start == 0)
             d->batch_start = ks__now_ns();
         if (rc == KS_OK && (ks__store_pending(d->store) >= d->batch_rows ||

@@ -27,18 +27,30 @@ enum {
     ST_COUNT
 };
 
+/* Count changes of one (org, kind, type) in the open batch. */
+typedef struct ks_cdelta {
+    int64_t org;
+    unsigned kind;
+    uint64_t distinct, seen;
+    int64_t first, last;
+} ks_cdelta;
+
 struct ks_store {
     sqlite3 *db;              /* the connection (one thread at a time) */
     char *path;               /* database path, for messages */
     uint8_t k_mac[32];        /* HMAC key of item identities */
     uint8_t k_seal[32];       /* secretbox key of sealed values */
     uint8_t k_token[32];      /* generic-hash key of API tokens / sessions */
+    uint8_t k_nonce[32];      /* synthetic nonces of sealed values */
     sqlite3_stmt *st[ST_COUNT];
     bool in_batch;            /* a transaction is open */
     int64_t batch;            /* its batches.id */
     uint64_t rows, files;     /* written in the open batch */
     ks_map *orgs;             /* domain MAC -> orgs.id (write path cache) */
     ks_buf scratch;           /* sealing buffer */
+    ks_map *cdelta;           /* org|kind|type -> index + 1 in deltas */
+    ks_cdelta *deltas;
+    size_t ndeltas, capdeltas;
 };
 
 /* The statement `which`, reset and unbound; NULL on a prepare error. */

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The exposure index end to end (kensa index build / stats): counts equal
+ * the generator's truth on a multi-organisation dump, nothing identifying
+ * in clear in the database files, the key file's rules, resume after
+ * kill -9, incremental re-indexing. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "harness.h"
+#include "extract/extract.h"
+
+static int sh_raw(const char *cmd)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "cd %s && %s", ks_test_tmpdir(), cmd);
+    return ks_test_run(full, NULL);
+}
+
+/* The build dir as an absolute path (commands run in the temp dir). */
+static const char *bin(void)
+{
+    static char path[4096];
+    if (!path[0] && !realpath(ks_test_build(), path))
+        snprintf(path, sizeof path, "%s", ks_test_build());
+    return path;
+}
+
+/* Writes a file under the temp dir, making its directories. */
+static void put_file(const char *name, const char *text)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", name);
+    sh_raw(cmd);
+    ks_test_write(name, text, strlen(text));
+}
+
+static int sh(const char *cmd, char **out)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "cd %s && %s", ks_test_tmpdir(), cmd);
+    return ks_test_run(full, out);
+}
+
+/* Integer after "key": in a flat JSON object (-1 when absent). */
+static long long json_int(const char *js, const char *key)
+{
+    char k[128];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = js ? strstr(js, k) : NULL;
+    return p ? strtoll(p + strlen(k), NULL, 10) : -1;
+}
+
+static const char *json_str(const char *js, const char *key, char *buf, size_t cap)
+{
+    char k[128];
+    snprintf(k, sizeof k, "\"%s\":\"", key);
+    const char *p = js ? strstr(js, k) : NULL;
+    buf[0] = 0;
+    if (p) {
+        p += strlen(k);
+        size_t n = strcspn(p, "\"");
+        snprintf(buf, cap, "%.*s", (int)KS_MIN(n, cap - 1), p);
+    }
+    return buf;
+}
+
+static bool have_extractor(const char *name)
+{
+    for (size_t i = 0; ks__extractors[i]; i++)
+        if (!strcmp(ks__extractors[i]->name, name))
+            return true;
+    return false;
+}
+
+/* The formats the build can read in this tree (mail/documents/archives
+ * land separately). */
+static bool mime, docx;
+static const char *formats(void)
+{
+    static char f[64];
+    mime = have_extractor("mime");
+    docx = have_extractor("ooxml") || have_extractor("docx");
+    snprintf(f, sizeof f, "eml,txt,csv%s%s%s", docx ? ",docx" : "", have_extractor("zip") ? ",zip" : "",
+             have_extractor("tar") ? ",tgz" : "");
+    return f;
+}
+
+static int build(const char *db, const char *paths, const char *extra, char **out)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s/kensa index build --db %s %s %s 2>&1", bin(), db,
+             extra ? extra : "", paths);
+    return sh(cmd, out);
+}
+
+static char *stats(const char *db, const char *domain)
+{
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s/kensa index stats --db %s %s%s --json 2>&1", bin(), db,
+             domain ? "--domain " : "", domain ? domain : "");
+    sh(cmd, &out);
+    return out;
+}
+
+/* Compares every domain of the truth file with the index; returns the
+ * number of domains checked. */
+static int compare_truth(const char *db, const char *truth_path)
+{
+    char path[4096], line[2048];
+    int checked = 0;
+    snprintf(path, sizeof path, "%s/%s", ks_test_tmpdir(), truth_path);
+    FILE *fp = fopen(path, "r");
+    CHECK(fp != NULL);
+    if (!fp)
+        return 0;
+    while (fgets(line, sizeof line, fp)) {
+        char dom[128], a[64], b[64];
+        json_str(line, "domain", dom, sizeof dom);
+        char *js = stats(db, dom);
+        CHECK(js && strstr(js, "\"found\":true"));
+        CHECK_INT(json_int(js, "addresses"), json_int(line, "addresses"));
+        CHECK_INT(json_int(js, "emails"), json_int(line, "addresses"));
+        CHECK_INT(json_int(js, "phones"), json_int(line, "phones"));
+        CHECK_INT(json_int(js, "documents"), json_int(line, "documents"));
+        if (docx) {
+            CHECK_INT(json_int(js, "invoice"), json_int(line, "doc_invoice") ? json_int(line, "doc_invoice") : -1);
+            CHECK_INT(json_int(js, "sow"), json_int(line, "doc_sow") ? json_int(line, "doc_sow") : -1);
+        }
+        if (mime) {
+            CHECK_INT(json_int(js, "people"), json_int(line, "people"));
+            CHECK_INT(json_int(js, "org_names"), json_int(line, "org_names"));
+            CHECK_INT(json_int(js, "mail"), json_int(line, "doc_mail"));
+            CHECK_STR(json_str(js, "first_seen", a, sizeof a), json_str(line, "first", b, sizeof b));
+            CHECK_STR(json_str(js, "last_seen", a, sizeof a), json_str(line, "last", b, sizeof b));
+        }
+        free(js);
+        checked++;
+    }
+    fclose(fp);
+    return checked;
+}
+
+TEST(counts_equal_generator_truth)
+{
+    char cmd[1024], *out = NULL;
+    const char *f = formats();
+    snprintf(cmd, sizeof cmd, "%s/kensa-gen dump --out dump1 --orgs 5 --formats %s --truth truth1.jsonl",
+             bin(), f);
+    CHECK_INT(sh(cmd, NULL), 0);
+    CHECK_INT(build("idx1.db", "dump1", NULL, &out), 0);
+    free(out);
+    CHECK_INT(compare_truth("idx1.db", "truth1.jsonl"), 5);
+    if (!mime)
+        printf("SKIP people, organisation names, mail dates: no mime extractor in this tree\n");
+    if (!docx)
+        printf("SKIP document types: no OOXML extractor in this tree\n");
+    printf("INFO index truth compared on formats %s\n", f);
+    /* a domain that is not in the index is "found": false with zeros */
+    char *js = stats("idx1.db", "nowhere.example");
+    CHECK(js && strstr(js, "\"found\":false") && json_int(js, "addresses") == 0);
+    free(js);
+}
+
+TEST(no_identifier_in_clear)
+{
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s/kensa-gen dump --out dump2 --orgs 3 --formats eml,txt,csv", bin());
+    CHECK_INT(sh(cmd, NULL), 0);
+    CHECK_INT(build("idx2.db", "dump2", NULL, &out), 0);
+    free(out);
+    /* every database file, WAL included: no domain, address, phone, name */
+    static const char *const needles[] = {"org01", "example", "@org", "+44", "2079", "7940", "Orgname",
+                                          "Smith", "smith", "dump2"};
+    for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++) {
+        snprintf(cmd, sizeof cmd, "cat idx2.db idx2.db-wal 2>/dev/null | grep -a -c -F '%s'", needles[i]);
+        char *n = NULL;
+        sh(cmd, &n);
+        if (!n || atoi(n) != 0)
+            fprintf(stderr, "found '%s' in the index in clear\n", needles[i]);
+        CHECK(n && atoi(n) == 0);
+        free(n);
+    }
+    /* 10 .. 15 files plainly present, and a non-empty index */
+    char *js = stats("idx2.db", NULL);
+    CHECK(json_int(js, "files") >= 10);
+    free(js);
+}
+
+TEST(key_file_rules)
+{
+    char cmd[1024], *out = NULL;
+    put_file("k/a.txt", "x alice@k.example y\n");
+    CHECK_INT(build("idx3.db", "k", NULL, &out), 0);
+    free(out);
+    struct stat st;
+    snprintf(cmd, sizeof cmd, "%s/idx3.db.key", ks_test_tmpdir());
+    CHECK(stat(cmd, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 32);
+    chmod(cmd, 0644);
+    char *js = stats("idx3.db", "k.example");
+    CHECK(js && strstr(js, "chmod 600"));
+    free(js);
+    chmod(cmd, 0600);
+    js = stats("idx3.db", "k.example");
+    CHECK_INT(json_int(js, "addresses"), 1);
+    free(js);
+    /* another key: refused, the index is not split into two hash sets */
+    CHECK_INT(sh("head -c 32 /dev/urandom > other.key && chmod 600 other.key", NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s/kensa index stats --db idx3.db --key other.key --domain k.example 2>&1",
+             bin());
+    CHECK(sh(cmd, &out) == 2 && out && strstr(out, "does not match"));
+    free(out);
+    CHECK(build("idx3.db", "k", "--key other.key", &out) == 2 && out && strstr(out, "does not match"));
+    free(out);
+}
+
+TEST(resume_after_kill_and_incremental)
+{
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s/kensa-gen dump --out dump4 --orgs 4 --mails 0 --notes 0 --docs 0 "
+                              "--formats txt --big 1500 --truth truth4.jsonl",
+             bin());
+    CHECK_INT(sh(cmd, NULL), 0);
+    /* start a build, kill -9 it once some batches are committed */
+    pid_t pid = fork();
+    if (pid == 0) {
+        char db[4096];
+        snprintf(db, sizeof db, "%s/idx4.db", ks_test_tmpdir());
+        snprintf(cmd, sizeof cmd, "%s/dump4", ks_test_tmpdir());
+        int fd = open("/dev/null", 1);
+        dup2(fd, 2);
+        char kensa[4096];
+        snprintf(kensa, sizeof kensa, "%s/kensa", bin());
+        execl(kensa, "kensa", "index", "build", "--db", db, "--batch", "1000", "-t", "1", cmd, (char *)NULL);
+        _exit(127);
+    }
+    long long files = 0;
+    for (int i = 0; i < 600 && files < 200; i++) {
+        usleep(20000);
+        char *js = stats("idx4.db", NULL);
+        files = json_int(js, "files");
+        free(js);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    char *js = stats("idx4.db", NULL);
+    long long at_kill = json_int(js, "files");
+    free(js);
+    printf("INFO killed the build with %lld of 1500 files committed\n", at_kill);
+    CHECK(at_kill > 0 && at_kill < 1500);
+    /* resume: only the rest is read, and the counts are exact */
+    CHECK_INT(build("idx4.db", "dump4", NULL, &out), 0);
+    CHECK(out && strstr(out, "already indexed"));
+    free(out);
+    js = stats("idx4.db", NULL);
+    CHECK_INT(json_int(js, "files"), 1500);
+    free(js);
+    CHECK_INT(compare_truth("idx4.db", "truth4.jsonl"), 4);
+    /* incremental: a new file adds only what is new */
+    const char *extra = "new contact zed.new@org01.example, +44 20 7946 0999\n";
+    put_file("dump4/new/late.txt", extra);
+    js = stats("idx4.db", "org01.example");
+    long long before = json_int(js, "addresses");
+    free(js);
+    CHECK_INT(build("idx4.db", "dump4", NULL, &out), 0);
+    CHECK(out && strstr(out, "indexed 1 files (1500 already indexed"));
+    free(out);
+    js = stats("idx4.db", "org01.example");
+    CHECK_INT(json_int(js, "addresses"), before + 1);
+    CHECK_INT(json_int(js, "phones"), 1);
+    free(js);
+}
