@@ -54,10 +54,8 @@ static int build(int argc, char **argv)
         {"batch", required_argument, NULL, 'b'},  {"exclude", required_argument, NULL, 'x'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    /* only the index runs: other file detectors have nothing to add here */
-    static const char *const fixed[] = {"mode", "files", "detector.yara", "false", "detector.ioc", "false",
-                                        "detector.secrets", "false", NULL};
     ks_engine *e = NULL;
+    ks_plugin_info pi;
     const char *db = NULL;
     bool quiet = false;
     int c, rc = KS_EXIT_ERRORS;
@@ -65,9 +63,15 @@ static int build(int argc, char **argv)
         cli_error("index build", "out of memory");
         return KS_EXIT_ERRORS;
     }
-    for (size_t i = 0; fixed[i]; i += 2)
-        if (set(e, fixed[i], fixed[i + 1]))
+    /* only the index runs: the other detectors have nothing to add here */
+    if (set(e, "mode", "files"))
+        goto out;
+    for (size_t i = 0; ks_plugin_at(KS_PLUGIN_DETECTOR, i, &pi) == KS_OK; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "detector.%s", pi.name);
+        if (strcmp(pi.name, "index") && set(e, key, "false"))
             goto out;
+    }
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:qh", opts, NULL)) != -1) {
         const char *key = c == 'd' ? "index.db" : c == 'k' ? "index.key" : c == 's' ? "index.status"
@@ -103,8 +107,7 @@ static int build(int argc, char **argv)
     }
     const ks_stats *st = ks_engine_stats(e);
     if (!quiet)
-        fprintf(stderr, "kensa index: %s: %.1f MB read in %.2f s (%.1f MB/s)\n", db, st->bytes / 1e6,
-                st->seconds, st->seconds > 0 ? st->bytes / 1e6 / st->seconds : 0.0);
+        fprintf(stderr, "kensa index: %s: done in %.2f s\n", db, st->seconds);
     rc = st->errors ? KS_EXIT_ERRORS : KS_EXIT_CLEAN;
 out:
     ks_engine_free(e);

@@ -54,6 +54,13 @@ static long long json_int(const char *js, const char *key)
     return p ? strtoll(p + strlen(k), NULL, 10) : -1;
 }
 
+/* The same, 0 when absent (per-type maps list only the types seen). */
+static long long json_int0(const char *js, const char *key)
+{
+    long long v = json_int(js, key);
+    return v < 0 ? 0 : v;
+}
+
 static const char *json_str(const char *js, const char *key, char *buf, size_t cap)
 {
     char k[128];
@@ -127,13 +134,15 @@ static int compare_truth(const char *db, const char *truth_path)
         CHECK_INT(json_int(js, "phones"), json_int(line, "phones"));
         CHECK_INT(json_int(js, "documents"), json_int(line, "documents"));
         if (docx) {
-            CHECK_INT(json_int(js, "invoice"), json_int(line, "doc_invoice") ? json_int(line, "doc_invoice") : -1);
-            CHECK_INT(json_int(js, "sow"), json_int(line, "doc_sow") ? json_int(line, "doc_sow") : -1);
+            CHECK_INT(json_int0(js, "invoice"), json_int(line, "doc_invoice"));
+            CHECK_INT(json_int0(js, "sow"), json_int(line, "doc_sow"));
+            CHECK_INT(json_int0(js, "poe"), json_int(line, "doc_poe"));
+            CHECK_INT(json_int0(js, "contract"), json_int(line, "doc_contract"));
         }
         if (mime) {
             CHECK_INT(json_int(js, "people"), json_int(line, "people"));
             CHECK_INT(json_int(js, "org_names"), json_int(line, "org_names"));
-            CHECK_INT(json_int(js, "mail"), json_int(line, "doc_mail"));
+            CHECK_INT(json_int0(js, "mail"), json_int(line, "doc_mail"));
             CHECK_STR(json_str(js, "first_seen", a, sizeof a), json_str(line, "first", b, sizeof b));
             CHECK_STR(json_str(js, "last_seen", a, sizeof a), json_str(line, "last", b, sizeof b));
         }

@@ -44,7 +44,7 @@ typedef struct idx_det {
     uint64_t batch_start;       /* monotonic ns of the open batch */
     bool failed;                /* a write failed: stop writing (reported once) */
     /* totals for the closing diagnostic (under mu) */
-    uint64_t files, known, units, puts;
+    uint64_t files, known, units, puts, bytes;
 } idx_det;
 
 typedef struct idx_val {
@@ -488,6 +488,7 @@ static int index_on_file(void *wsp, const ks_file *f)
         if (rc != KS_OK)
             write_failed(d, f->path, rc);
         d->files++;
+        d->bytes += n;
         d->units += ws->nunits;
     }
     pthread_mutex_unlock(&d->mu);
@@ -567,9 +568,9 @@ static int index_finish(void *det)
         return rc;
     }
     ks__diag(d->e, KS_DIAG_INFO, KS_OK, "index", &loc,
-             "indexed %" PRIu64 " files (%" PRIu64 " already indexed, skipped), %" PRIu64
+             "indexed %" PRIu64 " files (%" PRIu64 " already indexed, skipped), %.1f MB, %" PRIu64
              " messages/documents, %" PRIu64 " observations",
-             d->files, d->known, d->units, d->puts);
+             d->files, d->known, d->bytes / 1e6, d->units, d->puts);
     return KS_OK;
 }
 
