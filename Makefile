@@ -40,6 +40,9 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRC:%.cc=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+# The portal (kensa serve) is part of the command, not of libkensa.
+HTTPD_SRC := $(wildcard src/httpd/*.c)
+HTTPD_OBJ := $(HTTPD_SRC:%.c=$(BUILD)/obj/%.o)
 GEN_OBJ  := $(GEN_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Tests may call the generators directly (known content, no subprocess).
@@ -83,8 +86,10 @@ $(BUILD)/libkensa.so: $(LIB_OBJ)
 	@echo "  LD      $@"
 	@$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/kensa: $(CLI_OBJ) $(BUILD)/libkensa.a
-	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
+$(BUILD)/kensa: $(CLI_OBJ) $(HTTPD_OBJ) $(BUILD)/libkensa.a
+	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(HTTPD_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
+
+$(HTTPD_OBJ): CFLAGS_ALL += -Isrc
 
 $(BUILD)/kensa-gen: $(GEN_OBJ) $(BUILD)/libkensa.a
 	@$(CC) $(CFLAGS_ALL) -o $@ $(GEN_OBJ) $(BUILD)/libkensa.a $(LDLIBS_ALL)
@@ -101,6 +106,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/harness.o $(TEST_GEN_OBJ) $(BUIL
 $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(BUILD)/libkensa.a
 	@mkdir -p $(dir $@)
 	@$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(BUILD)/libkensa.a $(LDLIBS_ALL)
+
+# The portal's parsers (routes, forms, cookies, DNS answers) need no server.
+$(BUILD)/fuzz-replay/fuzz_portal: tests/fuzz/fuzz_portal.c tests/fuzz/replay.c $(BUILD)/obj/src/httpd/route.o \
+		$(BUILD)/obj/src/httpd/verify.o $(BUILD)/libkensa.a
+	@mkdir -p $(dir $@)
+	@$(CC) $(CFLAGS_ALL) -Isrc -o $@ $(filter-out $(BUILD)/libkensa.a,$^) $(BUILD)/libkensa.a $(LDLIBS_ALL)
 
 # Test tools: programs the script tests drive (the Kafka mock cluster).
 $(BUILD)/tools/%: tests/tools/%.c

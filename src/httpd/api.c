@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The portal's JSON API (/api/v1). Request bodies are form-encoded
+ * (application/x-www-form-urlencoded), answers JSON, except the range
+ * lookup (text/plain, one hash suffix a line, as HIBP's Pwned Passwords).
+ *
+ *   POST /api/v1/accounts            name, password         -> 201 {account}
+ *   POST /api/v1/tokens              name, password         -> 201 {token}
+ *   POST /api/v1/domains             domain (auth)          -> 201 {proof to publish}
+ *   POST /api/v1/domains/D/verify    method=dns|https       -> 200 | 403
+ *   GET  /api/v1/domains/D/exposure  (auth, D verified)     -> the counts
+ *   GET  /api/v1/domains/D/addresses (auth, D verified)     -> own addresses
+ *   POST /api/v1/domains/D/ack       (auth, D verified)     -> new exposure seen
+ *   GET  /api/v1/range/PREFIX        5 hex of SHA-256(addr) -> suffixes, padded
+ *
+ * Owner-only answers go through need_owner(): 401 without credentials,
+ * 403 with the same body whether the domain is unclaimed, unverified,
+ * someone else's, or absent from the index.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sodium.h>
+#include "httpd/portal.h"
+
+#define RANGE_MIN_LINES 64   /* answers padded to at least this many lines */
+#define RANGE_ROUND 32       /* ... and to a multiple of this */
+#define LIST_MAX 10000
+
+static void json_begin(portal_resp *r, int status)
+{
+    r->status = status;
+    r->type = "application/json";
+    ks__buf_reset(&r->body);
+}
+
+static void add_str(ks_buf *b, const char *key, const char *v, bool comma)
+{
+    ks__buf_printf(b, "%s\"%s\":\"", comma ? "," : "", key);
+    ks__buf_add_json_str(b, v, strlen(v));
+    ks__buf_addc(b, '"');
+}
+
+/* The account's verified claim on the route's domain, or an answer. */
+static bool need_owner(portal_req *q, const portal_route *rt, portal_resp *r, portal_domain *d)
+{
+    if (!q->account) {
+        portal_json_error(r, 401, "unauthorized", "an API token or a session is needed");
+        return false;
+    }
+    if (portal_domain_get(q->store, q->account, rt->domain, d) != KS_OK || !d->verified) {
+        portal_json_error(r, 403, "forbidden", "this account has not proved control of this domain");
+        q->audit_what = "owner check refused";
+        return false;
+    }
+    return true;
+}
+
+static void api_account(portal_req *q, portal_resp *r, bool token)
+{
+    char name[80], pw[260], msg[160], tok[65];
+    int64_t id = 0;
+    if (!portal_form_get(q->body, q->nbody, "name", name, sizeof name) ||
+        !portal_form_get(q->body, q->nbody, "password", pw, sizeof pw)) {
+        portal_json_error(r, 400, "bad_request", "name and password are needed");
+        return;
+    }
+    if (!token) {
+        if (portal_account_new(q->store, name, pw, &id, msg, sizeof msg) != KS_OK) {
+            portal_json_error(r, 400, "bad_request", msg);
+        } else {
+            q->account = id;
+            q->audit_what = "account created";
+            json_begin(r, 201);
+            ks__buf_printf(&r->body, "{\"account\":%" PRId64 "}", id);
+        }
+    } else if (portal_account_login(q->store, name, pw, &id) != KS_OK) {
+        portal_json_error(r, 401, "unauthorized", "wrong name or password");
+        q->audit_what = "login failed";
+    } else if (portal_token_new(q->store, id, tok) != KS_OK) {
+        portal_json_error(r, 500, "internal", "cannot store the token");
+    } else {
+        q->account = id;
+        q->audit_what = "token issued";
+        json_begin(r, 201);
+        ks__buf_adds(&r->body, "{");
+        add_str(&r->body, "token", tok, false);
+        ks__buf_adds(&r->body, "}");
+    }
+    sodium_memzero(pw, sizeof pw);
+}
+
+/* The proof a claim asks for, as JSON members. */
+void portal_proof_json(ks_buf *b, const portal_domain *d)
+{
+    char v[128];
+    add_str(b, "domain", d->name, false);
+    ks__buf_printf(b, ",\"verified\":%s", d->verified ? "true" : "false");
+    if (d->verified)
+        add_str(b, "method", d->method, true);
+    snprintf(v, sizeof v, "kensa-verify=%s", d->token);
+    ks__buf_adds(b, ",\"dns\":{\"type\":\"TXT\"");
+    add_str(b, "name", d->name, true);
+    add_str(b, "value", v, true);
+    ks__buf_adds(b, "},\"https\":{");
+    snprintf(v, sizeof v, "https://%s/.well-known/kensa-verify.txt", d->name);
+    add_str(b, "url", v, false);
+    add_str(b, "content", d->token, true);
+    ks__buf_adds(b, "}");
+}
+
+static void api_claim(portal_req *q, portal_resp *r)
+{
+    char raw[300], dom[254];
+    portal_domain d;
+    if (!q->account) {
+        portal_json_error(r, 401, "unauthorized", "an API token or a session is needed");
+        return;
+    }
+    if (!portal_form_get(q->body, q->nbody, "domain", raw, sizeof raw) ||
+        !portal_domain_ok(raw, strlen(raw), dom)) {
+        portal_json_error(r, 400, "bad_request", "domain must be a DNS name such as example.com");
+        return;
+    }
+    if (portal_domain_claim(q->store, q->account, dom, &d) != KS_OK) {
+        portal_json_error(r, 500, "internal", "cannot store the claim");
+        return;
+    }
+    q->audit_what = "domain claimed";
+    json_begin(r, 201);
+    ks__buf_addc(&r->body, '{');
+    portal_proof_json(&r->body, &d);
+    ks__buf_addc(&r->body, '}');
+}
+
+int portal_verify(portal_req *q, const char *dom, const char *method, char *msg, size_t cap)
+{
+    portal_domain d;
+    int rc;
+    if (portal_domain_get(q->store, q->account, dom, &d) != KS_OK) {
+        snprintf(msg, cap, "claim the domain first");
+        return KS_ENOTFOUND;
+    }
+    if (!strcmp(method, "dns"))
+        rc = portal_verify_dns(q->P->cfg.resolver, dom, d.token, msg, cap);
+    else if (!strcmp(method, "https"))
+        rc = portal_verify_https(&q->P->cfg, dom, d.token, msg, cap);
+    else {
+        snprintf(msg, cap, "method must be dns or https");
+        return KS_EUSAGE;
+    }
+    q->audit_what = rc == KS_OK ? "domain verified" : "domain verification failed";
+    if (rc == KS_OK)
+        rc = portal_domain_set_verified(q->store, q->account, dom, method);
+    return rc;
+}
+
+static void api_verify(portal_req *q, const portal_route *rt, portal_resp *r)
+{
+    char method[16] = "dns", msg[300];
+    if (!q->account) {
+        portal_json_error(r, 401, "unauthorized", "an API token or a session is needed");
+        return;
+    }
+    portal_form_get(q->body, q->nbody, "method", method, sizeof method);
+    if (portal_verify(q, rt->domain, method, msg, sizeof msg) != KS_OK) {
+        portal_json_error(r, 403, "verification_failed", msg);
+        return;
+    }
+    json_begin(r, 200);
+    ks__buf_adds(&r->body, "{");
+    add_str(&r->body, "domain", rt->domain, false);
+    ks__buf_adds(&r->body, ",\"verified\":true");
+    add_str(&r->body, "method", method, true);
+    ks__buf_adds(&r->body, "}");
+}
+
+static void api_exposure(portal_req *q, const portal_route *rt, portal_resp *r)
+{
+    portal_domain d;
+    ks_sexposure x;
+    if (!need_owner(q, rt, r, &d))
+        return;
+    if (ks__store_exposure(q->store, rt->domain, d.seen_batch, &x) != KS_OK) {
+        portal_json_error(r, 500, "internal", "cannot read the index");
+        return;
+    }
+    q->audit_what = "exposure read";
+    json_begin(r, 200);
+    ks__store_exposure_json(&x, rt->domain, ks__store_status(q->store), true, &r->body);
+    /* the owner's notification: what appeared after the last batch it saw */
+    r->body.n--; /* reopen the object */
+    uint64_t fresh = 0;
+    for (size_t i = 0; i < x.ncounts; i++)
+        if (x.counts[i].kind != KS_SK_SOURCE)
+            fresh += x.counts[i].fresh;
+    ks__buf_printf(&r->body, ",\"notification\":{\"new_items\":%" PRIu64 ",\"seen_batch\":%" PRId64
+                             ",\"last_batch\":%" PRId64 "}}",
+                   d.seen_batch ? fresh : 0, d.seen_batch, x.last_batch);
+    ks__sexposure_release(&x);
+}
+
+typedef struct list_ctx {
+    ks_buf *b;
+    size_t n;
+    int64_t seen_batch;
+} list_ctx;
+
+static int on_addr(void *ud, const char *v, size_t n, const char *type, uint64_t seen, int64_t first,
+                   int64_t last, int64_t first_batch)
+{
+    list_ctx *l = ud;
+    char tb[64];
+    (void)type;
+    ks__buf_adds(l->b, l->n++ ? ",{\"address\":\"" : "{\"address\":\"");
+    ks__buf_add_json_str(l->b, v, n);
+    ks__buf_printf(l->b, "\",\"seen\":%" PRIu64 ",\"new\":%s", seen,
+                   l->seen_batch && first_batch > l->seen_batch ? "true" : "false");
+    if (first != KS_TIME_NONE) {
+        ks__time_format_sec(first / 1000000000, 0, tb, sizeof tb);
+        ks__buf_printf(l->b, ",\"first\":\"%s\"", tb);
+    }
+    if (last != KS_TIME_NONE) {
+        ks__time_format_sec(last / 1000000000, 0, tb, sizeof tb);
+        ks__buf_printf(l->b, ",\"last\":\"%s\"", tb);
+    }
+    ks__buf_addc(l->b, '}');
+    return 0;
+}
+
+static void api_addresses(portal_req *q, const portal_route *rt, portal_resp *r)
+{
+    portal_domain d;
+    if (!need_owner(q, rt, r, &d))
+        return;
+    q->audit_what = "addresses listed";
+    json_begin(r, 200);
+    ks__buf_adds(&r->body, "{");
+    add_str(&r->body, "domain", rt->domain, false);
+    ks__buf_adds(&r->body, ",\"addresses\":[");
+    list_ctx l = {&r->body, 0, d.seen_batch};
+    ks__store_list(q->store, rt->domain, KS_SK_ADDRESS, LIST_MAX, on_addr, &l);
+    ks__buf_printf(&r->body, "],\"truncated\":%s}", l.n >= LIST_MAX ? "true" : "false");
+}
+
+static void api_ack(portal_req *q, const portal_route *rt, portal_resp *r)
+{
+    portal_domain d;
+    if (!need_owner(q, rt, r, &d))
+        return;
+    int64_t b = ks__store_last_batch(q->store);
+    portal_domain_ack(q->store, q->account, rt->domain, b);
+    q->audit_what = "new exposure acknowledged";
+    json_begin(r, 200);
+    ks__buf_printf(&r->body, "{\"seen_batch\":%" PRId64 "}", b);
+}
+
+/* ---- k-anonymity range ------------------------------------------------------------ */
+
+typedef struct range_ctx {
+    ks_buf *b;
+    size_t n;
+} range_ctx;
+
+static void add_suffix(ks_buf *b, const uint8_t sha[32])
+{
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, sha, 32);
+    for (int i = 5; i < 64; i++)
+        ks__buf_addc(b, (char)(hex[i] >= 'a' ? hex[i] - 32 : hex[i]));
+    ks__buf_addc(b, '\n');
+}
+
+static int on_range(void *ud, const uint8_t sha[32])
+{
+    range_ctx *c = ud;
+    add_suffix(c->b, sha);
+    c->n++;
+    return 0;
+}
+
+static void api_range(portal_req *q, const portal_route *rt, portal_resp *r)
+{
+    uint32_t prefix = 0;
+    range_ctx c = {&r->body, 0};
+    for (int i = 0; i < 5; i++)
+        prefix = prefix << 4 | (uint32_t)ks__hexval((unsigned char)rt->prefix[i]);
+    r->status = 200;
+    r->type = "text/plain";
+    ks__buf_reset(&r->body);
+    if (ks__store_range(q->store, prefix, on_range, &c) != KS_OK) {
+        portal_json_error(r, 500, "internal", "cannot read the index");
+        return;
+    }
+    /* padding: random suffixes so the answer's size says nothing about how
+     * many exposed addresses share the prefix */
+    size_t want = c.n < RANGE_MIN_LINES ? RANGE_MIN_LINES : (c.n + RANGE_ROUND - 1) / RANGE_ROUND * RANGE_ROUND;
+    for (; c.n < want; c.n++) {
+        uint8_t fake[32];
+        randombytes_buf(fake, sizeof fake);
+        add_suffix(&r->body, fake);
+    }
+    q->audit_what = "range lookup";
+}
+
+void portal_api(portal_req *q, const portal_route *rt, portal_resp *r)
+{
+    switch (rt->id) {
+    case R_HEALTH:
+        json_begin(r, 200);
+        ks__buf_adds(&r->body, "{\"ok\":true}");
+        break;
+    case R_API_ACCOUNTS: api_account(q, r, false); break;
+    case R_API_TOKENS: api_account(q, r, true); break;
+    case R_API_DOMAINS: api_claim(q, r); break;
+    case R_API_VERIFY: api_verify(q, rt, r); break;
+    case R_API_EXPOSURE: api_exposure(q, rt, r); break;
+    case R_API_ADDRESSES: api_addresses(q, rt, r); break;
+    case R_API_ACK: api_ack(q, rt, r); break;
+    case R_API_RANGE: api_range(q, rt, r); break;
+    default: portal_json_error(r, 404, "not_found", "no such page"); break;
+    }
+}
