@@ -91,8 +91,8 @@ static const char *formats(void)
     static char f[64];
     mime = have_extractor("mime");
     docx = have_extractor("ooxml") || have_extractor("docx");
-    snprintf(f, sizeof f, "eml,txt,csv%s%s%s", docx ? ",docx" : "", have_extractor("zip") ? ",zip" : "",
-             have_extractor("tar") ? ",tgz" : "");
+    bool ar = have_extractor("archive");
+    snprintf(f, sizeof f, "eml,txt,csv%s%s", docx ? ",docx" : "", ar ? ",zip,tgz" : "");
     return f;
 }
 

@@ -87,6 +87,7 @@ typedef struct idx_ws {
     ks_buf path;                /* scratch: chain paths */
     const char *top;            /* walked file path */
     const char *top_format;
+    bool top_container;         /* the walked file is an archive or mailbox */
     uint64_t dropped;           /* values over the caps in this file */
 } idx_ws;
 
@@ -94,8 +95,7 @@ typedef struct idx_ws {
 
 static bool is_container(const char *fmt)
 {
-    static const char *const c[] = {"zip", "tar", "7z", "gzip", "gz", "bzip2", "xz", "zstd", "zst",
-                                    "rar", "cab", "iso", "cpio", "ar", "lzma", "archive", "mbox", "pst"};
+    static const char *const c[] = {"archive", "zip", "tar", "7z", "mbox", "pst"};
     if (!fmt)
         return false;
     for (size_t i = 0; i < KS_ARRAY_LEN(c); i++)
@@ -104,16 +104,24 @@ static bool is_container(const char *fmt)
     return false;
 }
 
+/* Whether node n's blob is a container (an archive, a mailbox): its
+ * members are units of their own. A node's format is the extractor that
+ * opened it; the walked file's is known from the sniff in on_file. */
+static bool container_node(const idx_ws *ws, const ks_xnode *n)
+{
+    return n->parent ? is_container(n->format) : ws->top_container;
+}
+
 /* The node a text belongs to for attribution: its message, or the
  * standalone blob (the child of the nearest container) that holds it. */
-static const ks_xnode *unit_node(const ks_xnode *n)
+static const ks_xnode *unit_node(const idx_ws *ws, const ks_xnode *n)
 {
     if (n->mail) {
         while (n->parent && n->parent->mail == n->mail)
             n = n->parent;
         return n;
     }
-    while (n->parent && !is_container(n->format))
+    while (n->parent && !container_node(ws, n->parent))
         n = n->parent;
     return n;
 }
@@ -242,7 +250,7 @@ static idx_unit *unit_new(idx_ws *ws, const ks_xnode *un, const char *key)
 
 static idx_unit *unit_for(idx_ws *ws, const ks_xnode *node)
 {
-    const ks_xnode *un = unit_node(node);
+    const ks_xnode *un = unit_node(ws, node);
     ks__buf_reset(&ws->path);
     if (ks__xnode_path(un, &ws->path) != KS_OK || !ws->path.p)
         return NULL;
@@ -271,7 +279,7 @@ static idx_doc *doc_for(idx_ws *ws, idx_unit *u, const ks_xtext *t)
     bool mail = u->mail != NULL;
     if (mail && !message_part(t->part)) {
         const ks_xnode *c = t->node;
-        const ks_xnode *un = unit_node(t->node);
+        const ks_xnode *un = unit_node(ws, t->node);
         while (c->parent && c->parent != un)
             c = c->parent;
         if (c != un) {
@@ -462,7 +470,9 @@ static int index_on_file(void *wsp, const ks_file *f)
         return KS_OK; /* the extractor reports why */
     crypto_generichash(ch, sizeof ch, p, (size_t)n, NULL, 0);
     ws->top = f->path;
-    ws->top_format = f->format;
+    const struct ks_extractor *ex = ks__extractor_sniff(p, (size_t)n, f->name ? f->name : "");
+    ws->top_format = f->format ? f->format : ex ? ex->name : NULL;
+    ws->top_container = ex && is_container(ex->name);
     ks__xctx_init(&x, d->e, f->path, on_text, ws);
     ks__extract_file(&x, f);
     if (ws->dropped) {
