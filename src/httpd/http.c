@@ -169,7 +169,7 @@ static enum MHD_Result send_resp(portal *P, struct MHD_Connection *c, portal_req
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Referrer-Policy", "same-origin"); /* no-referrer would make browsers send Origin: null */
     MHD_add_response_header(resp, "Content-Security-Policy", P->csp);
     if (r->location[0])
         MHD_add_response_header(resp, "Location", r->location);
