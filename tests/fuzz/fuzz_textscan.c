@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] % 4) {
     case 0:
         if (!ts) {
-            if (ks__textscan_new(NULL, KS_RULES_DIR_DEFAULT, &ts) != KS_OK ||
+            if (ks__textscan_new(NULL, "rules", &ts) != KS_OK ||
                 ks__textscratch_new(ts, &scratch) != KS_OK)
                 abort();
             atexit(cleanup);

@@ -427,8 +427,8 @@ TEST(noseyparker_examples)
     ks_engine_set(e, "builtin", "false");
     ks_engine_set(e, "secrets.rules", dir);
     ks_textscan *np = NULL, *kp = NULL;
-    CHECK_INT(ks__textscan_new(e, KS_RULES_DIR_DEFAULT, &np), KS_OK);
-    CHECK_INT(ks__textscan_new(NULL, KS_RULES_DIR_DEFAULT, &kp), KS_OK);
+    CHECK_INT(ks__textscan_new(e, "rules", &np), KS_OK);
+    CHECK_INT(ks__textscan_new(NULL, "rules", &kp), KS_OK);
     if (np) {
         printf("INFO Nosey Parker rules loaded: %zu\n", ks__textscan_nrules(np));
         CHECK(ks__textscan_nrules(np) >= 185);
@@ -468,7 +468,7 @@ TEST(gitleaks_testdata)
     ks_engine_set(e, "builtin", "false");
     ks_engine_set(e, "secrets.rules", path);
     ks_textscan *gl = NULL;
-    CHECK_INT(ks__textscan_new(e, KS_RULES_DIR_DEFAULT, &gl), KS_OK);
+    CHECK_INT(ks__textscan_new(e, "rules", &gl), KS_OK);
     if (gl) {
         printf("INFO gitleaks rules loaded: %zu\n", ks__textscan_nrules(gl));
         CHECK(ks__textscan_nrules(gl) >= 215);
@@ -481,7 +481,7 @@ TEST(gitleaks_testdata)
     ks_engine_set(e, "builtin", "false");
     ks_engine_set(e, "secrets.rules", path);
     gl = NULL;
-    CHECK_INT(ks__textscan_new(e, KS_RULES_DIR_DEFAULT, &gl), KS_OK);
+    CHECK_INT(ks__textscan_new(e, "rules", &gl), KS_OK);
     ks__textscan_free(gl);
     ks_engine_free(e);
     /* the planted key: plain, and inside the archive copies */
@@ -585,7 +585,7 @@ TEST(presidio_pii)
     }
     ks_textscan *ts = NULL;
     ks_textscratch *s = NULL;
-    CHECK_INT(ks__textscan_new(NULL, KS_RULES_DIR_DEFAULT, &ts), KS_OK);
+    CHECK_INT(ks__textscan_new(NULL, "rules", &ts), KS_OK);
     if (!ts || ks__textscratch_new(ts, &s) != KS_OK) {
         free(js);
         return;

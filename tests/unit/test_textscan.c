@@ -16,7 +16,7 @@
 static ks_textscan *pack(void)
 {
     static ks_textscan *ts;
-    if (!ts && ks__textscan_new(NULL, KS_RULES_DIR_DEFAULT, &ts) != KS_OK)
+    if (!ts && ks__textscan_new(NULL, "rules", &ts) != KS_OK)
         ts = NULL;
     return ts;
 }
