@@ -47,4 +47,9 @@ bool ks__id_normalize(const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_v
  * password", "0xc0000064" -> "unknown user name"). NULL when unknown. */
 const char *ks__id_code_words(const char *code, size_t n);
 
+/* An address as sources write it, without IPv4-mapped prefix, brackets or
+ * port: "::ffff:10.1.2.3" -> "10.1.2.3", "1.2.3.4:5678" -> "1.2.3.4",
+ * "[::1]:443" -> "::1". A slice of ip. */
+ks_slice ks__id_clean_ip(ks_slice ip);
+
 #endif

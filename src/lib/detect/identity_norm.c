@@ -174,8 +174,7 @@ static bool no_address(ks_slice ip)
     return !ip.n || eq(ip, "-") || eq(ip, "::1") || eq(ip, "127.0.0.1") || eq(ip, "0.0.0.0");
 }
 
-/* "::ffff:10.1.2.3" -> "10.1.2.3"; "1.2.3.4:5678" -> "1.2.3.4"; "[::1]:443" -> "::1" */
-static ks_slice clean_ip(ks_slice ip)
+ks_slice ks__id_clean_ip(ks_slice ip)
 {
     if (!ip.n)
         return ip;
@@ -207,7 +206,7 @@ static bool windows(const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][6
     v->account = text(get(ev, NULL, KS_F_TARGET_USER), tmp[0], 64);
     if (ignorable_account(v->account))
         return false;
-    ks_slice ip = clean_ip(text(get(ev, NULL, KS_F_SOURCE_IP), tmp[1], 64));
+    ks_slice ip = ks__id_clean_ip(text(get(ev, NULL, KS_F_SOURCE_IP), tmp[1], 64));
     ks_slice wks = text(get(ev, NULL, KS_F_SOURCE_HOST), tmp[2], 64);
     v->source = !no_address(ip) ? ip : (wks.n && !eq(wks, "-")) ? wks : (ks_slice){"local", 5};
     ks_slice dom = text(get(ev, NULL, KS_F_TARGET_DOMAIN), tmp[3], 64);
@@ -261,7 +260,7 @@ static bool entra(const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][64]
     if (!upn || upn->type != KS_VSTR || !upn->u.s.n || !res)
         return false;
     v->account = upn->u.s;
-    v->source = clean_ip(text(get(ev, NULL, KS_F_SOURCE_IP), tmp[0], 64));
+    v->source = ks__id_clean_ip(text(get(ev, NULL, KS_F_SOURCE_IP), tmp[0], 64));
     if (!v->source.n)
         v->source = (ks_slice){"unknown", 7};
     ks_slice ua = text(get(ev, NULL, KS_F_USER_AGENT), tmp[1], 64);
@@ -314,7 +313,7 @@ static bool m365(const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *
     if (!uid || uid->type != KS_VSTR || !uid->u.s.n)
         return false;
     v->account = uid->u.s;
-    v->source = clean_ip(text(get(ev, scratch, KS_F_SOURCE_IP), tmp[1], 64));
+    v->source = ks__id_clean_ip(text(get(ev, scratch, KS_F_SOURCE_IP), tmp[1], 64));
     if (!v->source.n)
         v->source = (ks_slice){"unknown", 7};
     ks__buf_reset(buf);
