@@ -14,7 +14,9 @@
  * count under the attribution rules of detect/index.c: a message or
  * document belongs to every domain whose address it holds; phones and
  * documents count for each of them, addresses, people and organisation
- * names only for their own domain. --big N writes N notes of 100
+ * names only for their own domain. Invoices carry the client's payment
+ * card (Luhn-valid) and IBAN (mod-97 valid), counted under secrets by
+ * type (pii.card, pii.iban). --big N writes N notes of 100
  * addresses each (benchmarks; truth still exact).
  */
 #include <inttypes.h>
@@ -40,6 +42,10 @@ typedef struct person {
     char addr[96];   /* alice.smith@org01.example */
     char phone[32];  /* "+44 20 7946 0123" */
     char norm[24];   /* "+442079460123" */
+    char card[24];   /* "4539 1400 0001 2348": Luhn-valid Visa */
+    char cardn[20];  /* digits only, as the scanner normalises it */
+    char iban[40];   /* "GB29 NWBK 6016 1300 0012 34": mod-97 valid */
+    char ibann[32];
     int org;
 } person;
 
@@ -73,6 +79,8 @@ typedef struct unit {
     int nnamed;
     const char *phones[32];    /* normalised */
     int nphones;
+    char secrets[4][48];       /* "pii.card:DIGITS": counted by type */
+    int nsecrets;
     char doc[80];              /* "type:id" */
     int orgname;               /* org whose name is in the signature, -1 */
     int64_t time;              /* seconds, 0 none */
@@ -123,6 +131,8 @@ static void u_end(dump *d, const unit *u)
             }
         for (int i = 0; i < u->nphones; i++)
             truth_add(d, o, 'f', u->phones[i]);
+        for (int i = 0; i < u->nsecrets; i++)
+            truth_add(d, o, 's', u->secrets[i]);
         if (u->doc[0])
             truth_add(d, o, 'd', u->doc);
         if (u->orgname == o)
@@ -147,7 +157,7 @@ static int write_truth(dump *d, const char *path)
         uint64_t n[128] = {0};
         uint64_t types[5] = {0};
         static const char *const tnames[5] = {"mail", "sow", "poe", "invoice", "contract"};
-        uint64_t other = 0;
+        uint64_t other = 0, cards = 0, ibans = 0;
         size_t it = 0, kn;
         const char *key;
         uint64_t *val;
@@ -163,6 +173,8 @@ static int write_truth(dump *d, const char *path)
                 else
                     other++;
             }
+            cards += key[0] == 's' && !strncmp(key + 1, "pii.card:", 9);
+            ibans += key[0] == 's' && !strncmp(key + 1, "pii.iban:", 9);
         }
         gen_time(d->first[o], f, sizeof f);
         gen_time(d->last[o], l, sizeof l);
@@ -172,6 +184,8 @@ static int write_truth(dump *d, const char *path)
                 d->dom[o], n['a'] + d->big_addrs[o], n['f'], n['p'], n['o'], n['d'] + d->big_docs[o]);
         for (int t = 0; t < 5; t++)
             fprintf(fp, ",\"doc_%s\":%" PRIu64, tnames[t], types[t]);
+        fprintf(fp, ",\"secrets\":%" PRIu64 ",\"secret_pii.card\":%" PRIu64 ",\"secret_pii.iban\":%" PRIu64,
+                n['s'], cards, ibans);
         fprintf(fp, ",\"doc_other\":%" PRIu64 ",\"first\":\"%s\",\"last\":\"%s\"}\n", other,
                 d->first[o] ? f : "", d->last[o] ? l : "");
     }
@@ -179,6 +193,40 @@ static int write_truth(dump *d, const char *path)
 }
 
 /* ---- people ----------------------------------------------------------------------- */
+
+/* A Visa number (IIN 453914) from n with its Luhn check digit, grouped. */
+static void make_card(uint64_t n, char *grouped, char *digits)
+{
+    int sum = 0;
+    snprintf(digits, 20, "453914%09" PRIu64, n % 1000000000);
+    for (int i = 14; i >= 0; i--) {
+        int v = digits[i] - '0';
+        if ((14 - i) % 2 == 0 && (v *= 2) > 9)
+            v -= 9;
+        sum += v;
+    }
+    digits[15] = (char)('0' + (10 - sum % 10) % 10);
+    digits[16] = 0;
+    snprintf(grouped, 24, "%.4s %.4s %.4s %.4s", digits, digits + 4, digits + 8, digits + 12);
+}
+
+/* A British IBAN for account n with its ISO 7064 mod-97 check digits. */
+static void make_iban(uint64_t n, char *grouped, char *compact)
+{
+    char bban[24], r[64];
+    unsigned rem = 0;
+    snprintf(bban, sizeof bban, "NWBK601613%08" PRIu64, n % 100000000);
+    snprintf(r, sizeof r, "%sGB00", bban);
+    for (const char *p = r; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            rem = (rem * 100 + (unsigned)(*p - 'A' + 10)) % 97;
+        else
+            rem = (rem * 10 + (unsigned)(*p - '0')) % 97;
+    }
+    snprintf(compact, 32, "GB%02u%s", 98 - rem, bban);
+    snprintf(grouped, 40, "%.4s %.4s %.4s %.4s %.4s %.2s", compact, compact + 4, compact + 8, compact + 12,
+             compact + 16, compact + 20);
+}
 
 static void make_people(dump *d)
 {
@@ -195,6 +243,8 @@ static void make_people(dump *d)
             snprintf(p->addr, sizeof p->addr, "%s.%s%d@%s", fn, ln, i, d->dom[o]);
             snprintf(p->phone, sizeof p->phone, "+44 20 79%02d %04d", 40 + (k / 10000) % 60, k % 10000);
             snprintf(p->norm, sizeof p->norm, "+442079%02d%04d", 40 + (k / 10000) % 60, k % 10000);
+            make_card(7000000 + (uint64_t)k * 7, p->card, p->cardn);
+            make_iban(31000000 + (uint64_t)k * 13, p->iban, p->ibann);
             p->org = o;
         }
     }
@@ -294,6 +344,13 @@ static void typed_text(dump *d, ks_buf *b, unit *u)
     u_addr(u, client);
     u_addr(u, vendor);
     u_phone(u, client);
+    if (t == 2) {
+        /* personal data the index counts by type through the scanner's
+         * validators (Luhn + IIN, IBAN mod-97) */
+        ks__buf_printf(b, "Pay by card %s or bank transfer, IBAN %s\n", client->card, client->iban);
+        snprintf(u->secrets[u->nsecrets++], sizeof u->secrets[0], "pii.card:%s", client->cardn);
+        snprintf(u->secrets[u->nsecrets++], sizeof u->secrets[0], "pii.iban:%s", client->ibann);
+    }
     snprintf(u->doc, sizeof u->doc, "%s:%d", doc_types[t], id);
 }
 

@@ -138,6 +138,11 @@ static int compare_truth(const char *db, const char *truth_path)
             CHECK_INT(json_int0(js, "sow"), json_int(line, "doc_sow"));
             CHECK_INT(json_int0(js, "poe"), json_int(line, "doc_poe"));
             CHECK_INT(json_int0(js, "contract"), json_int(line, "doc_contract"));
+            /* cards and IBANs in the invoices, through the text scanner's
+             * validators (Luhn + IIN, mod-97): no other secret is made */
+            CHECK_INT(json_int0(js, "pii.card"), json_int(line, "secret_pii.card"));
+            CHECK_INT(json_int0(js, "pii.iban"), json_int(line, "secret_pii.iban"));
+            CHECK_INT(json_int(js, "secrets"), json_int(line, "secrets"));
         }
         if (mime) {
             CHECK_INT(json_int(js, "people"), json_int(line, "people"));

@@ -38,6 +38,7 @@
 
 typedef struct idx_det {
     ks_engine *e;
+    ks_textscan *ts;            /* the shared text scanner (immutable, all threads) */
     ks_store *store;            /* guarded by mu */
     pthread_mutex_t mu;
     uint64_t batch_rows;        /* commit after this many rows */
@@ -80,6 +81,7 @@ typedef struct idx_unit {
 typedef struct idx_ws {
     idx_det *d;
     ks_worker *w;
+    ks_textscratch *scratch;    /* this thread's text scanner state */
     ks_arena *ar;               /* per file */
     idx_unit *units;
     size_t nunits, capunits;
@@ -361,7 +363,9 @@ static int on_text(void *ud, const ks_xtext *t)
         if (n && n < 200)
             unit_add(ws, u, KS_SK_ORGNAME, NULL, p, n, u->from_dom, NULL, 0);
     }
-    ks__index_pii_scan(t->p, t->n, on_match, &c);
+    if (ks__textscan_run(ws->d->ts, ws->scratch, KS_TC_PII | KS_TC_SECRET, t->p, t->n, on_match, &c) ==
+        KS_ELIMIT)
+        ws->dropped++; /* more matches in one text than the scanner keeps */
     if (u->mail && t->part && !strncmp(t->part, "body", 4))
         ks__index_signature_orgs(t->p, t->n, on_orgname, &c);
     return 0;
@@ -526,12 +530,18 @@ static int index_create(ks_engine *e, void **out)
     if (d->batch_rows == 0)
         d->batch_rows = 20000;
     pthread_mutex_init(&d->mu, NULL);
+    /* the same rules, validators (Luhn, IBAN, libphonenumber...) and
+     * normalisation as the secrets detector: one notion of "an address",
+     * "a phone number", "a card" across kensa */
+    if ((rc = ks__textscan_new(e, ks__rules_dir(e), &d->ts)) != KS_OK) {
+        index_destroy(d);
+        return rc;
+    }
     rc = ks__store_open(db, ks__opt(e, "index.key", NULL), KS_STORE_WRITE | KS_STORE_CREATE, &d->store,
                         err, sizeof err);
     if (rc != KS_OK) {
         ks__seterr(e, "%s", err);
-        pthread_mutex_destroy(&d->mu);
-        free(d);
+        index_destroy(d);
         return rc;
     }
     const char *status = ks__opt(e, "index.status", NULL);
@@ -546,8 +556,11 @@ static int index_create(ks_engine *e, void **out)
 
 static int index_worker_new(void *det, ks_worker *w, void **out)
 {
+    idx_det *d = det;
     idx_ws *ws = calloc(1, sizeof *ws);
-    if (!ws || !(ws->ar = ks__arena_new(64 << 10, 0))) {
+    if (!ws || !(ws->ar = ks__arena_new(64 << 10, 0)) || ks__textscratch_new(d->ts, &ws->scratch) != KS_OK) {
+        if (ws)
+            ks__arena_free(ws->ar);
         free(ws);
         return KS_ENOMEM;
     }
@@ -564,6 +577,7 @@ static void index_worker_done(void *det, void *wsp)
     file_reset(ws);
     free(ws->units);
     ks__arena_free(ws->ar);
+    ks__textscratch_free(ws->scratch);
     ks__buf_release(&ws->path);
     free(ws);
 }
@@ -590,6 +604,7 @@ static void index_destroy(void *det)
     if (!d)
         return;
     ks__store_close(d->store);
+    ks__textscan_free(d->ts);
     pthread_mutex_destroy(&d->mu);
     free(d);
 }

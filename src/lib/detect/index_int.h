@@ -1,17 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * Private parts of the exposure index builder (detect/index.c): the
- * stand-in PII finder (index_pii.c) and the document and organisation-name
- * cues (index_cues.c).
+ * document and organisation-name cues (index_cues.c). Addresses, phones,
+ * personal data and secrets come from the text scanner (textscan.h).
  */
 #ifndef KS_INDEX_INT_H
 #define KS_INDEX_INT_H
 
 #include "detect/textscan.h"
-
-/* NEEDSWORK: replaced by ks__textscan_run once the text scanner lands.
- * Calls fn for each e-mail address and +CC phone number in text. */
-int ks__index_pii_scan(const char *text, size_t n, ks_tmatch_fn fn, void *ud);
 
 /* Document types by content cues, strongest first. */
 #define KS_DOC_TYPES(X)                      \
