@@ -510,9 +510,11 @@ int gen_mail_run(int argc, char **argv)
             o.eml = (unsigned)strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--seed"))
             o.seed = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--truth"))
+            o.truth = argv[i + 1];
     }
     if (!out) {
-        fprintf(stderr, "usage: kensa-gen mailbox --out DIR [--messages N | --size 1G] [--eml K] [--seed S]\n");
+        fprintf(stderr, "usage: kensa-gen mailbox --out DIR [--messages N | --size 1G] [--eml K] [--seed S] [--truth FILE]\n");
         return 2;
     }
     return gen_mail_write(out, &o) == 0 ? 0 : 1;

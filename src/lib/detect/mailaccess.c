@@ -661,7 +661,7 @@ static void app_access(ma_det *d, apps *as)
 /* ---- baselines: first-seen readers, volume, Sync ------------------------------------------------------ */
 
 typedef struct day_count {
-    uint32_t key;      /* app or mailbox */
+    uint64_t key;      /* app << 32 | mailbox, or mailbox */
     int64_t day;
     uint64_t items;
 } day_count;
@@ -690,8 +690,51 @@ static uint64_t median(uint64_t *v, size_t n)
     return v[n / 2];
 }
 
-/* Items per (key, day) against the key's other days (else the tenant's
- * median day of that kind); one finding per key, its worst day. */
+static uint64_t vol_key(const ma_rec *r, bool by_app)
+{
+    if (by_app)
+        return r->app ? (uint64_t)r->app << 32 | r->mailbox : 0;
+    return r->mailbox;
+}
+
+static void vol_emit(ma_det *d, apps *as, bool by_app, const day_count *w, uint64_t base, bool own)
+{
+    ma_store *t = &d->total;
+    fb b;
+    fb_init(&b);
+    for (size_t k = 0; k < t->nrecs; k++) {
+        const ma_rec *r = &t->recs[k];
+        if (r->kind == MR_MAIL_READ && vol_key(r, by_app) == w->key && r->time != KS_TIME_NONE &&
+            r->time / NS_PER_DAY == w->day)
+            fb_add(&b, r);
+    }
+    uint32_t app = by_app ? (uint32_t)(w->key >> 32) : 0, box = (uint32_t)w->key;
+    app_info *ai = app ? app_get(as, app) : NULL;
+    char title[512], cnt[32], bs[32], day[48];
+    if (by_app)
+        snprintf(title, sizeof title, "Application %s read %llu items of %s in one day (usual: %llu)",
+                 S(d, app), (unsigned long long)w->items, S(d, box), (unsigned long long)base);
+    else
+        snprintf(title, sizeof title, "Mailbox %s: %llu items read in one day (usual: %llu)", S(d, box),
+                 (unsigned long long)w->items, (unsigned long long)base);
+    snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)w->items);
+    snprintf(bs, sizeof bs, "%llu", (unsigned long long)base);
+    fmt_time(w->day * NS_PER_DAY, day, sizeof day);
+    ks_kv mt[2] = {{by_app ? "app_id" : "mailbox", by_app ? S(d, app) : S(d, box)},
+                   {"operation", "MailItemsAccessed"}};
+    ks_kv det[5] = {{"items", cnt}, {"baseline_items", bs}, {"day", day},
+                    {"baseline", own ? "the reader's other days" : "the tenant's median reader-mailbox day"},
+                    {"mailbox", S(d, box)}};
+    emit(d, "kensa.mail.volume", title,
+         "Far more mail items read in a day than this reader usually reads in this mailbox (or the "
+         "tenant's readers usually read in one): bulk collection.",
+         ai && ai->suspicious ? KS_SEV_HIGH : KS_SEV_MEDIUM, t_collect, 1, &b, mt, 2, det,
+         by_app ? 5 : 4);
+}
+
+/* Items per day per (reader, mailbox) — by_app — or per mailbox, against
+ * the key's other days (else the tenant's median day of that kind); one
+ * finding per key, its worst day. */
 static void volume(ma_det *d, apps *as, bool by_app)
 {
     ma_store *t = &d->total;
@@ -703,7 +746,7 @@ static void volume(ma_det *d, apps *as, bool by_app)
         return;
     for (size_t i = 0; i < t->nrecs; i++) {
         const ma_rec *r = &t->recs[i];
-        uint32_t key = by_app ? r->app : r->mailbox;
+        uint64_t key = vol_key(r, by_app);
         if (r->kind != MR_MAIL_READ || !key || r->time == KS_TIME_NONE)
             continue;
         int64_t day = r->time / NS_PER_DAY;
@@ -729,45 +772,18 @@ static void volume(ma_det *d, apps *as, bool by_app)
         size_t j = i;
         while (j < n && dc[j].key == dc[i].key)
             j++;
-        /* the worst day against the median of the key's other days */
-        size_t worst = i;
+        size_t worst = i, m = 0;
         for (size_t k = i; k < j; k++)
             if (dc[k].items > dc[worst].items)
                 worst = k;
-        size_t m = 0;
         for (size_t k = i; k < j; k++)
             if (k != worst)
                 tmp[m++] = dc[k].items;
         uint64_t base = m >= 2 ? median(tmp, m) : tenant;
         if (!base)
             base = 1;
-        uint64_t worst_items = dc[worst].items;
-        if (worst_items >= d->volume_min && (double)worst_items > d->volume_factor * (double)base) {
-            fb b;
-            fb_init(&b);
-            for (size_t k = 0; k < t->nrecs; k++) {
-                const ma_rec *r = &t->recs[k];
-                if (r->kind == MR_MAIL_READ && (by_app ? r->app : r->mailbox) == dc[worst].key &&
-                    r->time != KS_TIME_NONE && r->time / NS_PER_DAY == dc[worst].day)
-                    fb_add(&b, r);
-            }
-            const char *key = S(d, dc[worst].key);
-            app_info *ai = by_app ? app_get(as, dc[worst].key) : NULL;
-            char title[512], cnt[32], bs[32], day[48];
-            snprintf(title, sizeof title, "%s %s read %llu mail items in one day (usual day: %llu)",
-                     by_app ? "Application" : "Mailbox", key, (unsigned long long)worst_items,
-                     (unsigned long long)base);
-            snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)worst_items);
-            snprintf(bs, sizeof bs, "%llu", (unsigned long long)base);
-            fmt_time(dc[worst].day * NS_PER_DAY, day, sizeof day);
-            ks_kv mt[2] = {{by_app ? "app_id" : "mailbox", key}, {"operation", "MailItemsAccessed"}};
-            ks_kv det[4] = {{"items", cnt}, {"baseline_items", bs}, {"day", day},
-                            {"baseline", m >= 2 ? "the reader's other days" : "the tenant's median day"}};
-            emit(d, "kensa.mail.volume", title,
-                 "Far more mail items read in a day than this reader (or the tenant) usually reads: "
-                 "bulk collection.",
-                 ai && ai->suspicious ? KS_SEV_HIGH : KS_SEV_MEDIUM, t_collect, 1, &b, mt, 2, det, 4);
-        }
+        if (dc[worst].items >= d->volume_min && (double)dc[worst].items > d->volume_factor * (double)base)
+            vol_emit(d, as, by_app, &dc[worst], base, m >= 2);
         i = j;
     }
 out:

@@ -773,19 +773,19 @@ static ks_slice param(ks_slice cmd, const char *name)
     return v;
 }
 
-typedef struct cmd_view {
-    ks_slice hit;      /* the string that holds the cmdlet */
-    const char *needle;
-} cmd_view;
-
-static void cmd_field(void *ud, const ks_event *ev, ks_slice nm, const ks_value *v)
+/* Every string of the record, space-separated (bounded): an Exchange
+ * cmdlet log keeps the cmdlet and its parameters in separate fields. */
+static void join_strings(void *ud, const ks_event *ev, ks_slice nm, const ks_value *v)
 {
-    cmd_view *c = ud;
+    ks_buf *b = ud;
     ks_slice s = vstr(v);
     (void)ev;
     (void)nm;
-    if (!c->hit.n && s.n && icontains(s, c->needle))
-        c->hit = s;
+    if (s.n && b->n < 8192) {
+        if (b->n)
+            ks__buf_addc(b, ' ');
+        ks__buf_add(b, s.p, KS_MIN(s.n, 8192 - b->n));
+    }
 }
 
 static bool exchange_log(const ma_norm *n, const ks_event *ev)
@@ -816,12 +816,20 @@ static int onprem(ma_norm *n, ma_store *st, const ks_event *ev, ma_rec *r)
      * PowerShell log record (MSExchange Management, 4104 script blocks,
      * the ECP server log) */
     static const char *const cmdlets[] = {"New-MailboxExportRequest", "New-ManagementRoleAssignment"};
+    ks_slice all = {NULL, 0};
+    if (!(cmd.n && icontains(cmd, "Mailbox")) && exchange_log(n, ev)) {
+        ks__buf_reset(&n->roles);
+        each_field(n, ev, join_strings, &n->roles);
+        all = (ks_slice){n->roles.p, n->roles.n};
+    }
     for (size_t k = 0; k < KS_ARRAY_LEN(cmdlets); k++) {
-        cmd_view c = {.needle = cmdlets[k]};
+        struct {
+            ks_slice hit;
+        } c = {{NULL, 0}};
         if (cmd.n && icontains(cmd, cmdlets[k]))
             c.hit = cmd;
-        else if (exchange_log(n, ev))
-            each_field(n, ev, cmd_field, &c);
+        else if (all.n && icontains(all, cmdlets[k]))
+            c.hit = all;
         if (!c.hit.n)
             continue;
         if (k == 1 && !icontains(c.hit, "Mailbox Import Export"))
