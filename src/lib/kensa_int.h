@@ -77,6 +77,19 @@ int ks__field_find(const char *name);     /* KS_F_x of a canonical name, -1 */
 int ks__field_of_sym(const ks_symtab *t, ks_sym name);
 /* Is the symbol a name (canonical or alternate) of field f? */
 bool ks__field_sym_is(const ks_symtab *t, ks_sym name, int f);
+/* Header names of exports (csv input): the canonical field one of whose
+ * non-'@' alternates of `sources` (NULL-terminated), or else whose canonical
+ * name, equals s once both are normalised (lower case, letters and digits
+ * only: "Client IP" = "client_ip" = "ClientIp"). The first row in
+ * fields.def order wins; *src gets the row's source or "canonical"
+ * (static). -1 when none. */
+int ks__field_of_header(const char *s, size_t n, const char *const *sources, const char **src);
+/* The first alternate name of field f in source (fields.def order), NULL
+ * if that source has none. Static. */
+const char *ks__field_alt(int f, const char *source);
+/* A header name as ks__field_of_header compares it, into out (NUL-ended,
+ * cut at cap - 1): lower case, letters and digits only. Its length. */
+size_t ks__header_norm(const char *s, size_t n, char *out, size_t cap);
 /* The symbol table classifier of the schema (ctx unused), and a symbol
  * table that has it: every table whose events are read through the schema
  * (the engine's; tools and tests that intern by hand). */

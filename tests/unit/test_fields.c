@@ -136,6 +136,35 @@ TEST(sources_resolve_to_canonical_fields)
 }
 
 /* A Sigma finding's evidence carries the record's context. */
+/* Export header names (the csv input) find their field whatever the
+ * spelling, and each family's own name comes back out. */
+TEST(export_headers_resolve)
+{
+    static const char *const src[] = {"exchange", "w3c", "export", NULL};
+    static const struct {
+        const char *header;
+        int f;
+    } rows[] = {
+        {"Client IP", KS_F_SOURCE_IP},      {"c_ip", KS_F_SOURCE_IP},
+        {"c-ip", KS_F_SOURCE_IP},           {"Client IP Address", KS_F_SOURCE_IP},
+        {"cs_uri_stem", KS_F_URL_PATH},     {"Url Stem", KS_F_URL_PATH},
+        {"URL Path", KS_F_URL_PATH},        {"cs_uri_query", KS_F_URL_QUERY},
+        {"Query", KS_F_URL_QUERY},          {"Http Status", KS_F_HTTP_STATUS},
+        {"cs_User_Agent", KS_F_USER_AGENT}, {"Anchor Mailbox", KS_F_ANCHOR_MAILBOX},
+        {"owner", -1},                      {"", -1},
+    };
+    for (size_t i = 0; i < KS_ARRAY_LEN(rows); i++) {
+        const char *s = NULL;
+        int f = ks__field_of_header(rows[i].header, strlen(rows[i].header), src, &s);
+        if (f != rows[i].f)
+            printf("  header '%s' -> %d, want %d\n", rows[i].header, f, rows[i].f);
+        CHECK_INT(f, rows[i].f);
+    }
+    CHECK(!strcmp(ks__field_alt(KS_F_URL_PATH, "exchange"), "UrlStem"));
+    CHECK(!strcmp(ks__field_alt(KS_F_URL_PATH, "w3c"), "cs-uri-stem-decoded"));
+    CHECK(ks__field_alt(KS_F_ANCHOR_MAILBOX, "w3c") == NULL);
+}
+
 TEST(findings_carry_context)
 {
     static const char rule[] = "title: failed logon\nid: 00000000-0000-0000-0000-0000000000f1\n"

@@ -27,15 +27,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "kensa_int.h"
+#include "exchange.h"
+#include "input/weblog.h"
 
 #define MAX_SOURCES 50000
 #define MAX_HOST 256
-#define MAX_IOC_NAMES 4096
+#define MAX_SCAN_NAMES 128 /* distinct page names kept per client for the scan test */
 #define DAY_NS (86400ll * 1000000000ll)
 
 enum stage {
     ST_PROBE = 0,   /* /ecp/y.js-style requests for files that do not exist */
+    ST_SCAN,        /* many non-stock pages under the shell folders: looking for shells */
     ST_SSRF,        /* CVE-2021-26855: X-BEResource cookies, ServerInfo~ anchors */
     ST_PROXYSHELL,  /* CVE-2021-34473 family: autodiscover.json?@.../mapi|powershell */
     ST_NOTSHELL,    /* CVE-2022-41040: the same with authentication + PowerShell */
@@ -47,10 +49,10 @@ enum stage {
 };
 
 static const char *const stage_names[NSTAGES] = {
-    "probe", "ssrf", "proxyshell", "proxynotshell", "config-write", "shell-write", "shell-use",
+    "probe", "shell-scan", "ssrf", "proxyshell", "proxynotshell", "config-write", "shell-write", "shell-use",
     "um-deserialisation"};
 static const char *const stage_cves[NSTAGES] = {
-    "", "CVE-2021-26855", "CVE-2021-34473,CVE-2021-34523,CVE-2021-31207",
+    "", "", "CVE-2021-26855", "CVE-2021-34473,CVE-2021-34523,CVE-2021-31207",
     "CVE-2022-41040,CVE-2022-41082", "CVE-2021-27065,CVE-2021-26858", "", "", "CVE-2021-26857"};
 
 typedef struct hit {
@@ -61,11 +63,21 @@ typedef struct hit {
     uint64_t count;
 } hit;
 
+/* A non-stock page name a client asked for under the shell folders. */
+typedef struct scan_name {
+    uint64_t h;             /* hash of the lower-cased name */
+    int64_t t;              /* first request */
+    bool known;             /* on the known shell name list */
+} scan_name;
+
 typedef struct source {
     char name[64];          /* client address */
     hit st[NSTAGES];        /* count == 0: stage not seen */
     int64_t first, last;
     char shell_url[96];     /* first web shell URL used: later requests to it count */
+    scan_name *scan;        /* distinct non-stock names (NULL until one) */
+    size_t nscan, cscan;
+    hit scan_first;         /* the first of those requests (ST_SCAN's example) */
 } source;
 
 typedef struct xstate {
@@ -79,8 +91,9 @@ typedef struct xstate {
 
 typedef struct xdet {
     ks_engine *e;
-    char **ioc;             /* known shell file names, lowercase */
-    size_t nioc;
+    ks_xpages *pages;       /* stock pages, known shell names */
+    size_t scan_min;        /* exchange.scan_min_names */
+    int64_t scan_window;    /* exchange.scan_window, ns */
     xstate total;
     pthread_mutex_t lock;
     struct shell_file *shell;  /* web shell files the file detectors found */
@@ -140,20 +153,10 @@ static bool suffix_ci(ks_slice s, const char *lit)
            ks__ieq(s.p + s.n - k, k, lit, k);
 }
 
-static ks_slice basename_of(ks_slice s)
+static bool vdir_set(ks_slice s)
 {
-    for (size_t i = s.n; i > 0; i--)
-        if (s.p[i - 1] == '/' || s.p[i - 1] == '\\') {
-            ks_slice b = {s.p + i, s.n - i};
-            return b;
-        }
-    return s;
+    return s.p && ks__vdir_set(s.p, s.n);
 }
-
-/* Stock .aspx pages of OWA/ECP auth folders that legitimately take POSTs. */
-static const char *const stock_pages[] = {"logon.aspx", "logoff.aspx", "errorfe.aspx",
-                                          "expiredpassword.aspx", "signout.aspx",
-                                          "timeoutlogout.aspx", "frowny.aspx", "owaauth.dll"};
 
 static bool script_ext(ks_slice s)
 {
@@ -173,15 +176,6 @@ static bool web_root_dir(ks_slice s)
            has_ci(s, "\\ecp\\auth\\") || has_ci(s, "\\inetpub\\wwwroot\\");
 }
 
-static bool known_shell(const xdet *d, ks_slice path)
-{
-    ks_slice b = basename_of(path);
-    for (size_t i = 0; i < d->nioc; i++)
-        if (ks__ieq(b.p, b.n, d->ioc[i], strlen(d->ioc[i])))
-            return true;
-    return false;
-}
-
 /* ---- state ------------------------------------------------------------------------ */
 
 static int state_init(xstate *s)
@@ -198,8 +192,11 @@ static void state_release(xstate *s)
     const char *k;
     uint64_t *v;
     if (s->srcs) {
-        while (ks__map_iter(s->srcs, &i, &k, &n, &v))
-            free((source *)(uintptr_t)*v);
+        while (ks__map_iter(s->srcs, &i, &k, &n, &v)) {
+            source *src = (source *)(uintptr_t)*v;
+            free(src->scan);
+            free(src);
+        }
         ks__map_free(s->srcs);
     }
     ks__arena_free(s->arena);
@@ -323,6 +320,37 @@ static void what_url(char *buf, size_t cap, ks_slice m, ks_slice stem, ks_slice 
              (int)KS_MIN(q.n, 40), q.p ? q.p : "");
 }
 
+/* Remembers a non-stock page name under the shell folders for the client
+ * (first request per name; MAX_SCAN_NAMES names at most). */
+static void scan_note(xstate *s, ks_slice who, const ks_event *ev, ks_slice m, ks_slice stem,
+                      ks_slice q, bool known)
+{
+    if (!who.n)
+        return;
+    source *src = source_get(s, who.p, who.n);
+    if (!src)
+        return;
+    ks_slice b = ks__path_base(stem);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a of the lower-cased name */
+    for (size_t i = 0; i < b.n; i++)
+        h = (h ^ (uint64_t)lower((unsigned char)b.p[i])) * 1099511628211ull;
+    for (size_t i = 0; i < src->nscan; i++)
+        if (src->scan[i].h == h) {
+            if (ev->time != KS_TIME_NONE && ev->time < src->scan[i].t)
+                src->scan[i].t = ev->time;
+            return;
+        }
+    if (src->nscan >= MAX_SCAN_NAMES ||
+        ks__grow(&src->scan, &src->cscan, src->nscan + 1, sizeof *src->scan, 8) != KS_OK)
+        return;
+    src->scan[src->nscan++] = (scan_name){h, ev->time, known};
+    char what[160];
+    ks_evidence e;
+    what_url(what, sizeof what, m, stem, q);
+    ks__evidence_from_event(&e, ev);
+    hit_set(s, &src->scan_first, ev->time, &e, what, 1);
+}
+
 /* One web request (IIS or HttpProxy). */
 static void classify_request(xws *w, const ks_event *ev, ks_slice who, ks_slice m, ks_slice stem,
                              ks_slice q, ks_slice status, ks_slice cookie, ks_slice user,
@@ -354,14 +382,19 @@ static void classify_request(xws *w, const ks_event *ev, ks_slice who, ks_slice 
     if (eq_ci(m, "POST") && has_ci(stem, "/ecp/DDI/DDIService.svc/SetObject") &&
         (has_ci(q, "OABVirtualDirectory") || has_ci(q, "ResetOAB")))
         hits |= 1u << ST_WRITE;
-    if (script_ext(stem) && web_root_dir(stem)) {
-        ks_slice b = basename_of(stem);
-        bool stock = false;
-        for (size_t i = 0; i < KS_ARRAY_LEN(stock_pages) && !stock; i++)
-            stock = eq_ci(b, stock_pages[i]);
-        bool ok = status.n == 0 || eq_ci(status, "200");
-        if (ok && ((!stock && eq_ci(m, "POST")) || known_shell(w->d, stem)))
+    /* Without a stock page list (turned off, or not found) only known
+     * shell names can be told from Exchange's own pages. */
+    const ks_xpages *pg = w->d->pages;
+    bool shell_name = script_ext(stem) && ks__xpages_shell(pg, stem);
+    if (script_ext(stem) && web_root_dir(stem) &&
+        (ks__xpages_nstock(pg) ? !ks__xpages_stock(pg, stem) : shell_name)) {
+        /* Not a page Exchange ships. Answered 200 it exists: a planted
+         * shell being driven (POST) or checked (a bare GET, as the Hafnium
+         * operators did). Every such name also feeds the scan test
+         * (finish()), known shell names counted apart. */
+        if (status.n == 0 || eq_ci(status, "200"))
             hits |= 1u << ST_SHELL_USE;
+        scan_note(s, who, ev, m, stem, q, shell_name);
     }
     if (script_ext(stem) && (has_ci(q, "proxy&port=") || (has_ci(q, "port=") && has_ci(q, "ip="))))
         hits |= 1u << ST_SHELL_USE; /* Tunna-style tunnel through a shell */
@@ -420,11 +453,14 @@ static int x_on_event(void *wsp, const ks_event *ev)
         return KS_OK;
     }
     ks__evidence_from_event(&e, ev);
+    /* ECP server log: EventData, or the raw line (Message) when the file
+     * lost its header or columns; Test-ProxyLogon searches the raw line. */
     ks_slice ed = get(EVENT_DATA);
-    if (ed.p && has_ci(ed, "Set-") && has_ci(ed, "VirtualDirectory") &&
-        (has_ci(ed, "ExternalUrl") || has_ci(ed, "InternalUrl")) &&
-        (has_ci(ed, "<script") || has_ci(ed, "runat=") || has_ci(ed, "Page_Load") ||
-         has_ci(ed, "eval("))) {
+    if (!vdir_set(ed))
+        ed = get(MESSAGE);
+    if (vdir_set(ed) && (has_ci(ed, "<script") || has_ci(ed, "%3Cscript") ||
+                         has_ci(ed, "&lt;script") || has_ci(ed, "runat=") ||
+                         has_ci(ed, "Page_Load") || has_ci(ed, "eval("))) {
         /* Script in a URL: the web shell body, not an administrator's edit. */
         snprintf(what, sizeof what, "ECP %.*s", (int)KS_MIN(ed.n, 140), ed.p);
         host_hit(&w->st, ST_WRITE, &e, ev->time, what);
@@ -440,7 +476,7 @@ static int x_on_event(void *wsp, const ks_event *ev)
     if (tf.p && script_ext(tf) && web_root_dir(tf)) {
         snprintf(what, sizeof what, "file created: %.*s", (int)KS_MIN(tf.n, 140), tf.p);
         host_hit(&w->st, ST_SHELL_WRITE, &e, ev->time, what);
-        set_file(&w->st, what, basename_of(tf));
+        set_file(&w->st, what, ks__path_base(tf));
         return KS_OK;
     }
     ks_slice parent = get(PARENT_PROCESS);
@@ -477,56 +513,19 @@ static int x_on_event(void *wsp, const ks_event *ev)
 
 /* ---- life cycle ------------------------------------------------------------------------ */
 
-/* Known web shell names: any line holding a path (MSTIC CSV, one path per
- * line) contributes its file name when it ends in a script extension. */
-static void load_ioc(xdet *d, const char *path)
-{
-    FILE *fp = fopen(path, "r");
-    char line[4096];
-    if (!fp) {
-        ks_loc loc = KS_LOC_NONE;
-        loc.path = path;
-        ks__diag(d->e, KS_DIAG_WARN, KS_EIO, "exchange", &loc, "cannot read IOC file");
-        return;
-    }
-    while (fgets(line, sizeof line, fp) && d->nioc < MAX_IOC_NAMES) {
-        char *p = line;
-        for (char *c = line; *c; c++)
-            if (*c == ',' || *c == '\n' || *c == '\r' || *c == ';') {
-                *c = 0;
-                ks_slice s = {p, strlen(p)};
-                if (script_ext(s) && (memchr(p, '\\', s.n) || memchr(p, '/', s.n))) {
-                    ks_slice b = basename_of(s);
-                    char *nm = ks__arena_strndup(ks__engine_arena(d->e), b.p, b.n);
-                    char **grown = realloc(d->ioc, (d->nioc + 1) * sizeof *grown);
-                    if (!nm || !grown)
-                        break;
-                    d->ioc = grown;
-                    d->ioc[d->nioc++] = nm;
-                }
-                p = c + 1;
-            }
-    }
-    fclose(fp);
-}
-
 static int x_create(ks_engine *e, void **out)
 {
     xdet *d = calloc(1, sizeof *d);
-    const char **iocs = NULL;
     if (!d)
         return KS_ENOMEM;
     d->e = e;
     pthread_mutex_init(&d->lock, NULL);
-    /* Our own option, and the shared IOC list (its hash lines are ignored). */
-    size_t n = ks__opt_list(e, "exchange.ioc", &iocs);
-    for (size_t i = 0; i < n; i++)
-        load_ioc(d, iocs[i]);
-    n = ks__opt_list(e, "ioc", &iocs);
-    for (size_t i = 0; i < n; i++)
-        load_ioc(d, iocs[i]);
-    if (state_init(&d->total) != KS_OK) {
+    d->scan_min = (size_t)ks__opt_int(e, "exchange.scan_min_names");
+    d->scan_window = ks__opt_duration(e, "exchange.scan_window");
+    if (ks__xpages_load(e, &d->pages) != KS_OK || state_init(&d->total) != KS_OK) {
         state_release(&d->total);
+        ks__xpages_free(d->pages);
+        pthread_mutex_destroy(&d->lock);
         free(d);
         return KS_ENOMEM;
     }
@@ -558,6 +557,59 @@ static void hit_merge(xstate *into, hit *dst, const hit *src)
     hit_set(into, dst, src->t, &src->ev, src->what, c);
 }
 
+static void scan_merge(xstate *T, source *t, const source *s)
+{
+    for (size_t i = 0; i < s->nscan; i++) {
+        size_t j = 0;
+        while (j < t->nscan && t->scan[j].h != s->scan[i].h)
+            j++;
+        if (j < t->nscan) {
+            if (s->scan[i].t != KS_TIME_NONE &&
+                (t->scan[j].t == KS_TIME_NONE || s->scan[i].t < t->scan[j].t))
+                t->scan[j].t = s->scan[i].t;
+        } else if (t->nscan < MAX_SCAN_NAMES &&
+                   ks__grow(&t->scan, &t->cscan, t->nscan + 1, sizeof *t->scan, 8) == KS_OK) {
+            t->scan[t->nscan++] = s->scan[i];
+        }
+    }
+    hit_merge(T, &t->scan_first, &s->scan_first);
+}
+
+static int cmp_scan(const void *a, const void *b)
+{
+    int64_t x = ((const scan_name *)a)->t, y = ((const scan_name *)b)->t;
+    return x < y ? -1 : x > y;
+}
+
+/* Shell scanning: at least scan_min distinct non-stock page names from one
+ * client within scan_window (undated requests count as one moment). The
+ * stage's count is the most names seen in one window. */
+static void scan_judge(xdet *d, source *s)
+{
+    size_t best = 0, known = 0;
+    if (s->nscan < d->scan_min)
+        return;
+    qsort(s->scan, s->nscan, sizeof *s->scan, cmp_scan);
+    for (size_t i = 0, j = 0; j < s->nscan; j++) {
+        while (s->scan[j].t != KS_TIME_NONE && s->scan[i].t != KS_TIME_NONE &&
+               s->scan[j].t - s->scan[i].t > d->scan_window)
+            i++;
+        best = KS_MAX(best, j - i + 1);
+    }
+    if (best < d->scan_min)
+        return;
+    for (size_t i = 0; i < s->nscan; i++)
+        known += s->scan[i].known;
+    hit *h = &s->st[ST_SCAN];
+    *h = s->scan_first;
+    h->count = best;
+    size_t l = strlen(h->what);
+    snprintf(h->what + l, sizeof h->what - l, " and %zu other names%s", s->nscan - 1,
+             known ? " (known shell names among them)" : "");
+    if (s->first == KS_TIME_NONE || (h->t != KS_TIME_NONE && h->t < s->first))
+        s->first = h->t;
+}
+
 static void x_worker_done(void *det, void *wsp)
 {
     xdet *d = det;
@@ -582,6 +634,7 @@ static void x_worker_done(void *det, void *wsp)
             memcpy(t->shell_url, s->shell_url, sizeof t->shell_url);
         for (int st = 0; st < NSTAGES; st++)
             hit_merge(&d->total, &t->st[st], &s->st[st]);
+        scan_merge(&d->total, t, s);
         if (s->first != KS_TIME_NONE && (t->first == KS_TIME_NONE || s->first < t->first))
             t->first = s->first;
         if (s->last != KS_TIME_NONE && (t->last == KS_TIME_NONE || s->last > t->last))
@@ -640,7 +693,7 @@ static void join_file_findings(xdet *d)
         char what[160];
         snprintf(what, sizeof what, "web shell file: %.*s", (int)KS_MIN(p.n, 140), p.p);
         host_hit(&d->total, ST_SHELL_WRITE, &sf->ev, sf->first, what);
-        set_file(&d->total, what, basename_of(p));
+        set_file(&d->total, what, ks__path_base(p));
     }
 }
 
@@ -668,7 +721,7 @@ static void add_evidence(ks_evidence *evs, size_t *ne, size_t cap, const ks_evid
 
 static bool is_attack(const source *s)
 {
-    return s->st[ST_SSRF].count || s->st[ST_PROXYSHELL].count || s->st[ST_NOTSHELL].count ||
+    return s->st[ST_SCAN].count || s->st[ST_SSRF].count || s->st[ST_PROXYSHELL].count || s->st[ST_NOTSHELL].count ||
            s->st[ST_WRITE].count || s->st[ST_SHELL_USE].count;
 }
 
@@ -681,7 +734,7 @@ static source *owner_of(source **v, size_t n, int64_t t, const char *file)
     /* A shell file belongs to the client that used a URL of that name. */
     for (size_t i = 0; file[0] && i < n && !best; i++) {
         ks_slice u = {v[i]->shell_url, strlen(v[i]->shell_url)};
-        ks_slice b = basename_of(u);
+        ks_slice b = ks__path_base(u);
         if (b.n && ks__ieq(b.p, b.n, file, strlen(file)))
             best = v[i];
     }
@@ -731,6 +784,12 @@ static void emit_source(xdet *d, const source *s, const int *howner, size_t self
                 (stage_t[st] == KS_TIME_NONE || T->host[h].t < stage_t[st]))
                 stage_t[st] = T->host[h].t;
         }
+    /* A client known only for a page or two it asked for is no finding. */
+    bool any = false;
+    for (int st = 0; st < NSTAGES; st++)
+        any |= present[st];
+    if (!any)
+        return;
     /* Stages in time order (undated last): the chain as it happened. */
     int order[NSTAGES], no = 0;
     for (int st = 0; st < NSTAGES; st++)
@@ -913,8 +972,10 @@ static int x_finish(void *det)
     source **srcs = calloc(ks__map_count(T->srcs) + 1, sizeof *srcs);
     if (!srcs)
         return KS_ENOMEM;
-    while (ks__map_iter(T->srcs, &i, &k, &n, &v))
-        srcs[nsrc++] = (source *)(uintptr_t)*v;
+    while (ks__map_iter(T->srcs, &i, &k, &n, &v)) {
+        srcs[nsrc] = (source *)(uintptr_t)*v;
+        scan_judge(d, srcs[nsrc++]);
+    }
     qsort(srcs, nsrc, sizeof *srcs, cmp_source);
     /* Owners are searched among attacking sources only. */
     source **att = calloc(nsrc + 1, sizeof *att);
@@ -952,12 +1013,12 @@ static void x_destroy(void *det)
     if (!d)
         return;
     state_release(&d->total);
-    free(d->ioc);
     for (size_t i = 0; i < d->nshell; i++) {
         free((char *)d->shell[i].ev.path);
         free((char *)d->shell[i].ev.format);
     }
     free(d->shell);
+    ks__xpages_free(d->pages);
     pthread_mutex_destroy(&d->lock);
     free(d);
 }

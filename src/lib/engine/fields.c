@@ -8,6 +8,7 @@
  * best-ranked alternate present; ks__field() and ks_event_get() on a
  * canonical name then cost one array read.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine_int.h"
@@ -59,6 +60,66 @@ int ks__field_find(const char *name)
         if (!strcmp(canon[f], name))
             return f;
     return -1;
+}
+
+/* ---- header names of exports (the csv input) ------------------------------------ */
+
+size_t ks__header_norm(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < cap; i++) {
+        int c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z')
+            c += 32;
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+            out[k++] = (char)c;
+    }
+    out[k] = 0;
+    return k;
+}
+
+/* Normalised names, built once: [0, KS_F_COUNT) canonical, then the rows. */
+#define HDR_MAX 48
+static char hdr_names[KS_F_COUNT + KS_ARRAY_LEN(alts)][HDR_MAX];
+static pthread_once_t hdr_once = PTHREAD_ONCE_INIT;
+
+static void hdr_build(void)
+{
+    for (int f = 0; f < KS_F_COUNT; f++)
+        ks__header_norm(canon[f], strlen(canon[f]), hdr_names[f], HDR_MAX);
+    for (size_t i = 0; i < KS_ARRAY_LEN(alts); i++)
+        ks__header_norm(alts[i].name, strlen(alts[i].name), hdr_names[KS_F_COUNT + i], HDR_MAX);
+}
+
+int ks__field_of_header(const char *s, size_t n, const char *const *sources, const char **src)
+{
+    char want[HDR_MAX];
+    if (n >= HDR_MAX || !ks__header_norm(s, n, want, sizeof want))
+        return -1;
+    pthread_once(&hdr_once, hdr_build);
+    for (size_t i = 0; i < KS_ARRAY_LEN(alts); i++) {
+        if (alts[i].name[0] == '@' || strcmp(want, hdr_names[KS_F_COUNT + i]))
+            continue;
+        for (size_t j = 0; sources[j]; j++)
+            if (!strcmp(sources[j], alts[i].source)) {
+                *src = alts[i].source;
+                return alts[i].field;
+            }
+    }
+    for (int f = 0; f < KS_F_COUNT; f++)
+        if (!strcmp(want, hdr_names[f])) {
+            *src = "canonical";
+            return f;
+        }
+    return -1;
+}
+
+const char *ks__field_alt(int f, const char *source)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(alts); i++)
+        if (alts[i].field == f && !strcmp(alts[i].source, source))
+            return alts[i].name;
+    return NULL;
 }
 
 /* ---- classifying names ------------------------------------------------------------ */

@@ -25,7 +25,6 @@
  * temporary file") still see it. A record whose column count disagrees
  * with #Fields is reported (file, line) and skipped.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +54,11 @@ static const char httpproxy_default[] =
     "GenericErrors,EdgeTraceId,DatabaseGuid,UserADObjectGuid,PartitionEndpointLookupLatency,"
     "RoutingStatus";
 
+/* Exchange ECP server log columns (headerless rows of four columns whose
+ * data holds "S:" key=value pairs). */
+static const char ecp_default[] = "TimeStamp,ServerName,EventId,EventData";
+static const char ecp_logtype[] = "ECP Server Log";
+
 /* Column names that carry the record time, first match wins. */
 static const char *const time_cols[] = {"DateTime", "TimeStamp", "date-time", "Timestamp",
                                         "DateTimeUtc", "LogTime"};
@@ -71,10 +75,12 @@ typedef struct ex_in {
     ks_lines lines;
     xlayout hdr;              /* from #Fields */
     xlayout proxy;            /* default HttpProxy set (built on first use) */
+    xlayout ecp;              /* default ECP server set (built on first use) */
     char logtype[EX_MAX_LOGTYPE]; /* #Log-type, "" if none */
     size_t nlogtype;
     ks_sym s_logtype, s_message; /* interned once */
-    uint64_t ndiag, nsuppressed, nbad;
+    ks_diagcap dc;            /* located diagnostics, capped */
+    uint64_t nbad;            /* records skipped or kept whole */
     ks_slice toks[EX_MAX_FIELDS + 1];
 } ex_in;
 
@@ -91,13 +97,31 @@ static bool iso_at(const uint8_t *h, size_t n)
     return true;
 }
 
+/* Exchange log files by name: ECPServer2021030303-1.LOG,
+ * HttpProxy_2021030303-1.LOG, OABGeneratorLog_...LOG. */
+static bool exchange_name(const char *name)
+{
+    static const char *const pre[] = {"ECPServer", "HttpProxy_", "OABGenerator"};
+    for (size_t i = 0; name && i < KS_ARRAY_LEN(pre); i++)
+        if (ks__ieq(name, KS_MIN(strlen(name), strlen(pre[i])), pre[i], strlen(pre[i])))
+            return true;
+    return false;
+}
+
 static int ex_probe(const uint8_t *h, size_t n, const char *name)
 {
-    KS_UNUSED(name);
     if (n >= 3 && h[0] == 0xef && h[1] == 0xbb && h[2] == 0xbf)
         h += 3, n -= 3;
     if (n >= 36 && memcmp(h, "#Software: Microsoft Exchange Server", 36) == 0)
         return 95;
+    /* Real evidence loses its header: an excerpt of an ECP server log
+     * (trimmed, columns cut, pasted from a report) still holds the
+     * cmdlet Test-ProxyLogon searches for. Low scores: any format that
+     * knows the file better wins. */
+    if (exchange_name(name) && !memchr(h, 0, n))
+        return 50;
+    if (ks__vdir_set((const char *)h, n) && !memchr(h, 0, n))
+        return 40;
     if (iso_at(h, n)) {
         const uint8_t *eol = memchr(h, '\n', n);
         size_t len = eol ? (size_t)(eol - h) : n, commas = 0;
@@ -111,30 +135,6 @@ static int ex_probe(const uint8_t *h, size_t n, const char *name)
 }
 
 /* ---- helpers --------------------------------------------------------------------- */
-
-static void report(ex_in *x, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
-                   const char *fmt, ...) KS_PRINTF(6, 7);
-
-static void report(ex_in *x, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
-                   const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    if (lvl >= KS_DIAG_WARN && x->ndiag >= KS_WEBLOG_MAX_DIAGS) {
-        x->nsuppressed++;
-        return;
-    }
-    if (lvl >= KS_DIAG_WARN)
-        x->ndiag++;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ks_loc loc = KS_LOC_NONE;
-    loc.path = x->ctx.path;
-    loc.line = line;
-    loc.offset = off;
-    ks__diag(x->e, lvl, code, "exchange", &loc, "%s", msg);
-}
 
 static ks_sym intern(ex_in *x, const char *s, size_t n)
 {
@@ -177,66 +177,6 @@ static bool layout_build(ex_in *x, xlayout *L, const char *s, size_t n)
     return true;
 }
 
-/* Splits one CSV record. Quoted fields with "" are unescaped into the
- * arena. Returns the field count (max + 1 when there are more than max),
- * or (size_t)-1 for an unterminated quote. */
-static size_t csv_split(ks_arena *a, const char *s, size_t n, ks_slice *t, size_t max)
-{
-    size_t k = 0, i = 0;
-    for (;;) {
-        if (k == max)
-            return max + 1;
-        if (i < n && s[i] == '"') {
-            size_t b = ++i;
-            bool esc = false;
-            for (;;) {
-                if (i >= n)
-                    return (size_t)-1;
-                if (s[i] == '"') {
-                    if (i + 1 < n && s[i + 1] == '"') {
-                        esc = true;
-                        i += 2;
-                        continue;
-                    }
-                    break;
-                }
-                i++;
-            }
-            size_t e = i++;
-            if (!esc) {
-                t[k].p = s + b;
-                t[k].n = e - b;
-            } else {
-                char *o = ks__arena_alloc(a, e - b + 1);
-                size_t m = 0;
-                if (!o)
-                    return (size_t)-1;
-                for (size_t j = b; j < e; j++) {
-                    o[m++] = s[j];
-                    if (s[j] == '"')
-                        j++;
-                }
-                o[m] = 0;
-                t[k].p = o;
-                t[k].n = m;
-            }
-            /* Anything between the closing quote and the comma is kept out. */
-            while (i < n && s[i] != ',')
-                i++;
-        } else {
-            size_t b = i;
-            while (i < n && s[i] != ',')
-                i++;
-            t[k].p = s + b;
-            t[k].n = i - b;
-        }
-        k++;
-        if (i >= n)
-            return k;
-        i++; /* the comma */
-    }
-}
-
 /* ---- open / close ------------------------------------------------------------------ */
 
 static int ex_open(const ks_input_ctx *ctx, void **state)
@@ -246,7 +186,8 @@ static int ex_open(const ks_input_ctx *ctx, void **state)
         return KS_ENOMEM;
     x->ctx = *ctx;
     x->e = ctx->w->engine;
-    x->hdr.itime = x->proxy.itime = -1;
+    x->dc = (ks_diagcap){.e = x->e, .path = ctx->path, .component = "exchange"};
+    x->hdr.itime = x->proxy.itime = x->ecp.itime = -1;
     size_t max = (size_t)ks__opt_int(x->e, "exchange.max_line");
     ks__lines_init(&x->lines, ctx->src, max);
     x->s_logtype = intern(x, "Log-type", 8);
@@ -260,13 +201,7 @@ static void ex_close(void *state)
     ex_in *x = state;
     if (!x)
         return;
-    if (x->nsuppressed) {
-        ks_loc loc = KS_LOC_NONE;
-        loc.path = x->ctx.path;
-        ks__diag(x->e, KS_DIAG_WARN, KS_EFORMAT, "exchange", &loc,
-                 "%llu more damaged lines not reported individually (%llu records skipped in all)",
-                 (unsigned long long)x->nsuppressed, (unsigned long long)x->nbad);
-    }
+    ks__diagcap_close(&x->dc, x->nbad);
     free(x);
 }
 
@@ -277,13 +212,13 @@ static void directive(ex_in *x, const char *s, size_t n, uint64_t lineno, uint64
     if (n >= 8 && memcmp(s, "#Fields:", 8) == 0) {
         size_t old = x->hdr.n;
         if (!layout_build(x, &x->hdr, s + 8, n - 8)) {
-            report(x, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+            ks__diagcap(&x->dc, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
                    "unusable #Fields line (more than %d columns); keeping the previous layout",
                    EX_MAX_FIELDS);
             return;
         }
         if (old && old != x->hdr.n)
-            report(x, KS_DIAG_INFO, KS_OK, lineno, off,
+            ks__diagcap(&x->dc, KS_DIAG_INFO, KS_OK, lineno, off,
                    "#Fields changed mid-file (%zu -> %zu columns)", old, x->hdr.n);
     } else if (n >= 10 && memcmp(s, "#Log-type:", 10) == 0) {
         size_t i = 10;
@@ -295,9 +230,18 @@ static void directive(ex_in *x, const char *s, size_t n, uint64_t lineno, uint64
     }
 }
 
+/* A line kept whole: Message, with the file's Log-type or, when the file
+ * has none, "ECP Server Log" for a line holding a Set-*VirtualDirectory
+ * cmdlet (nothing else writes those). Called before any field is added. */
 static int emit_message(ex_in *x, ks_event *ev, const char *s, size_t n)
 {
     ks_value v = {.type = KS_VSTR};
+    const char *lt = x->nlogtype ? x->logtype : ks__vdir_set(s, n) ? ecp_logtype : NULL;
+    if (lt) {
+        v.u.s.p = lt;
+        v.u.s.n = strlen(lt);
+        ks__event_add(ev, x->s_logtype, &v);
+    }
     v.u.s.p = s;
     v.u.s.n = n;
     if (ks__event_add(ev, x->s_message, &v) == KS_ENOMEM)
@@ -315,81 +259,56 @@ static int ex_next(void *state, ks_event *ev)
 {
     ex_in *x = state;
     for (;;) {
-        const char *s;
-        size_t n;
-        uint64_t lineno, off;
-        int rc = ks__lines_next(&x->lines, &s, &n, &lineno, &off);
-        if (rc == KS_ELIMIT) {
-            x->nbad++;
-            report(x, KS_DIAG_WARN, KS_ELIMIT, lineno, off,
-                   "line longer than %zu bytes skipped (exchange.max_line)", x->lines.max);
-            continue;
-        }
+        ks_weblog_line ln;
+        int rc = ks__weblog_next(&x->lines, &x->dc, "exchange.max_line", &x->nbad, ev, &ln);
         if (rc != KS_OK)
             return rc;
-        if (lineno == 1 && n >= 3 && (uint8_t)s[0] == 0xef && (uint8_t)s[1] == 0xbb &&
-            (uint8_t)s[2] == 0xbf)
-            s += 3, n -= 3;
-        if (n == 0)
-            continue;
+        const char *s = ln.s;
+        size_t n = ln.n;
+        uint64_t lineno = ln.lineno, off = ln.off;
         if (s[0] == '#') {
             directive(x, s, n, lineno, off);
             continue;
         }
-        bool high;
-        if (ks__line_has_ctl(s, n, &high)) {
-            x->nbad++;
-            report(x, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
-                   "binary or control bytes in a record; line skipped");
-            continue;
-        }
-        ks__event_reset(ev);
-        if (high) {
-            ks_slice fixed;
-            if (ks__utf8_repair(ev->arena, s, n, &fixed) != KS_OK) {
-                x->nbad++;
-                continue;
-            }
-            s = fixed.p;
-            n = fixed.n;
-        }
-        ev->prov.line = lineno;
-        ev->prov.offset = off;
         ks_value v = {.type = KS_VSTR};
         const xlayout *L = &x->hdr;
-        size_t nt;
-        bool proxy_default = false;
+        const char *lt = x->nlogtype ? x->logtype : NULL;
+        size_t nt = ks__csv_split(ev->arena, s, n, x->toks, EX_MAX_FIELDS);
         if (!L->n) {
+            /* No #Fields (stripped by a log shipper, or an excerpt): the
+             * default columns when the row has the shape of one log. */
             size_t commas = 0;
             for (const char *c = s; (c = memchr(c, ',', n - (size_t)(c - s))) != NULL; c++)
                 commas++;
-            if (!iso_at((const uint8_t *)s, n) || commas < 40) {
-                if (x->nlogtype) {
-                    v.u.s.p = x->logtype;
-                    v.u.s.n = x->nlogtype;
-                    ks__event_add(ev, x->s_logtype, &v);
-                }
+            bool iso = iso_at((const uint8_t *)s, n);
+            if (iso && commas >= 40) {
+                if (!x->proxy.n && !layout_build(x, &x->proxy, httpproxy_default,
+                                                 sizeof httpproxy_default - 1))
+                    return KS_ENOMEM;
+                L = &x->proxy;
+                lt = lt ? lt : "HttpProxy Logs";
+            } else if (iso && nt == 4 && memmem(x->toks[3].p, x->toks[3].n, "S:", 2)) {
+                if (!x->ecp.n && !layout_build(x, &x->ecp, ecp_default, sizeof ecp_default - 1))
+                    return KS_ENOMEM;
+                L = &x->ecp;
+                lt = lt ? lt : ecp_logtype;
+            } else {
                 return emit_message(x, ev, s, n);
             }
-            if (!x->proxy.n && !layout_build(x, &x->proxy, httpproxy_default,
-                                             sizeof httpproxy_default - 1))
-                return KS_ENOMEM;
-            L = &x->proxy;
-            proxy_default = true;
         }
-        nt = csv_split(ev->arena, s, n, x->toks, EX_MAX_FIELDS);
-        if (nt == (size_t)-1) {
+        if (nt == (size_t)-1 || nt > EX_MAX_FIELDS || (L != &x->proxy && nt != L->n)) {
+            /* Kept as one raw line, as a text search would see it: cut
+             * columns must not hide a cmdlet or a URL. */
             x->nbad++;
-            report(x, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
-                   "unterminated quoted field; line skipped");
-            continue;
-        }
-        if (nt > EX_MAX_FIELDS || (!proxy_default && nt != L->n)) {
-            x->nbad++;
-            report(x, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
-                   "record has %s%zu columns, #Fields names %zu; skipped",
-                   nt > EX_MAX_FIELDS ? "more than " : "", KS_MIN(nt, (size_t)EX_MAX_FIELDS), L->n);
-            continue;
+            if (nt == (size_t)-1)
+                ks__diagcap(&x->dc, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                       "unterminated quoted field; line kept as one Message field");
+            else
+                ks__diagcap(&x->dc, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                       "record has %s%zu columns, #Fields names %zu; line kept as one Message field",
+                       nt > EX_MAX_FIELDS ? "more than " : "", KS_MIN(nt, (size_t)EX_MAX_FIELDS),
+                       L->n);
+            return emit_message(x, ev, s, n);
         }
         for (size_t i = 0; i < nt; i++) {
             ks_sym name;
@@ -404,9 +323,9 @@ static int ex_next(void *state, ks_event *ev)
             if (ks__event_add(ev, name, &v) == KS_ENOMEM)
                 return KS_ENOMEM;
         }
-        if (x->nlogtype || proxy_default) {
-            v.u.s.p = x->nlogtype ? x->logtype : "HttpProxy Logs";
-            v.u.s.n = x->nlogtype ? x->nlogtype : 14;
+        if (lt) {
+            v.u.s.p = lt;
+            v.u.s.n = strlen(lt);
             ks__event_add(ev, x->s_logtype, &v);
         }
         if (L->itime >= 0 && (size_t)L->itime < nt)

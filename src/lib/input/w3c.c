@@ -27,7 +27,6 @@
  * boundaries so every core works; a part finds its #Fields by scanning the
  * file before it, which also gives the true line numbers.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +68,7 @@ typedef struct w3c_in {
     layout guess;            /* headerless layout for the current count */
     const char *guess_src;   /* the names `guess` was built from */
     int64_t hdr_day;         /* #Date day (UTC ns at 00:00) for time-only logs */
-    uint64_t ndiag;          /* diagnostics reported */
-    uint64_t nsuppressed;    /* over KS_WEBLOG_MAX_DIAGS: counted only */
+    ks_diagcap dc;           /* located diagnostics, capped */
     uint64_t nbad;           /* records skipped */
     ks_slice toks[W3C_MAX_FIELDS + 1];
 } w3c_in;
@@ -149,30 +147,6 @@ static int w3c_probe(const uint8_t *h, size_t n, const char *name)
 }
 
 /* ---- layouts ---------------------------------------------------------------- */
-
-static void report(w3c_in *w, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
-                   const char *fmt, ...) KS_PRINTF(6, 7);
-
-static void report(w3c_in *w, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
-                   const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    if (lvl >= KS_DIAG_WARN && w->ndiag >= KS_WEBLOG_MAX_DIAGS) {
-        w->nsuppressed++;
-        return;
-    }
-    if (lvl >= KS_DIAG_WARN)
-        w->ndiag++;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ks_loc loc = KS_LOC_NONE;
-    loc.path = w->ctx.path;
-    loc.line = line;
-    loc.offset = off;
-    ks__diag(w->e, lvl, code, "w3c", &loc, "%s", msg);
-}
 
 static ks_sym intern(w3c_in *w, const char *s, size_t n)
 {
@@ -268,7 +242,7 @@ static void directive(w3c_in *w, const char *s, size_t n, uint64_t lineno, uint6
     if (n >= 8 && memcmp(s, "#Fields:", 8) == 0) {
         layout old = w->hdr;
         if (!layout_build(w, &w->hdr, s + 8, n - 8)) {
-            report(w, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+            ks__diagcap(&w->dc, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
                    "unusable #Fields line (empty or more than %d fields); keeping the previous layout",
                    W3C_MAX_FIELDS);
             return;
@@ -276,7 +250,7 @@ static void directive(w3c_in *w, const char *s, size_t n, uint64_t lineno, uint6
         bool changed = old.n && (old.n != w->hdr.n ||
                                  memcmp(old.cols, w->hdr.cols, old.n * sizeof old.cols[0]) != 0);
         if (changed)
-            report(w, KS_DIAG_INFO, KS_OK, lineno, off,
+            ks__diagcap(&w->dc, KS_DIAG_INFO, KS_OK, lineno, off,
                    "#Fields changed mid-file (%zu -> %zu fields); later records use the new layout",
                    old.n, w->hdr.n);
     } else if (n >= 7 && memcmp(s, "#Date:", 6) == 0) {
@@ -415,6 +389,7 @@ static int w3c_open(const ks_input_ctx *ctx, void **state)
         return KS_ENOMEM;
     w->ctx = *ctx;
     w->e = ctx->w->engine;
+    w->dc = (ks_diagcap){.e = w->e, .path = ctx->path, .component = "w3c"};
     w->end = ctx->end;
     w->hdr_day = KS_TIME_NONE;
     w->hdr.idate = w->hdr.itime = -1;
@@ -433,13 +408,7 @@ static void w3c_close(void *state)
     w3c_in *w = state;
     if (!w)
         return;
-    if (w->nsuppressed) {
-        ks_loc loc = KS_LOC_NONE;
-        loc.path = w->ctx.path;
-        ks__diag(w->e, KS_DIAG_WARN, KS_EFORMAT, "w3c", &loc,
-                 "%llu more damaged lines not reported individually (%llu records skipped in all)",
-                 (unsigned long long)w->nsuppressed, (unsigned long long)w->nbad);
-    }
+    ks__diagcap_close(&w->dc, w->nbad);
     free(w);
 }
 
@@ -580,7 +549,7 @@ static int w3c_next(void *state, ks_event *ev)
             if (off >= w->end)
                 return KS_EOF;
             w->nbad++;
-            report(w, KS_DIAG_WARN, KS_ELIMIT, lineno, off,
+            ks__diagcap(&w->dc, KS_DIAG_WARN, KS_ELIMIT, lineno, off,
                    "line longer than %zu bytes skipped (w3c.max_line)", w->lines.max);
             continue;
         }
@@ -601,7 +570,7 @@ static int w3c_next(void *state, ks_event *ev)
         size_t nt = scan_line(s, n, w->toks, W3C_MAX_FIELDS, &fl);
         if (fl & LF_CTL) {
             w->nbad++;
-            report(w, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+            ks__diagcap(&w->dc, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
                    "binary or control bytes in a record; line skipped");
             continue;
         }
@@ -627,7 +596,7 @@ static int w3c_next(void *state, ks_event *ev)
             }
             if (!g || w->guess.n != nt) {
                 w->nbad++;
-                report(w, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                ks__diagcap(&w->dc, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
                        "record before any #Fields line with %zu fields matches no known IIS layout; skipped",
                        nt);
                 continue;
@@ -636,7 +605,7 @@ static int w3c_next(void *state, ks_event *ev)
         }
         if (nt != L->n) {
             w->nbad++;
-            report(w, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+            ks__diagcap(&w->dc, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
                    "record has %s%zu fields, #Fields names %zu; skipped",
                    nt > W3C_MAX_FIELDS ? "more than " : "", KS_MIN(nt, (size_t)W3C_MAX_FIELDS),
                    L->n);

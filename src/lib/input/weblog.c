@@ -5,6 +5,8 @@
  * weblog.h for the contracts. Everything here is allocation-free unless
  * the text has to change, so clean lines stay zero-copy.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include "weblog.h"
 
@@ -166,4 +168,146 @@ int ks__w3c_time(const char *d, size_t dn, const char *t, size_t tn, int64_t *ou
         return KS_EFORMAT; /* beyond 2262: not representable as UTC ns */
     *out = secs * 1000000000ll + frac;
     return KS_OK;
+}
+
+bool ks__vdir_set(const char *s, size_t n)
+{
+    const char *set = s ? ks__memmem_ci(s, n, "Set-", 4) : NULL;
+    if (!set)
+        return false;
+    size_t off = (size_t)(set - s) + 5;
+    return off < n && ks__memmem_ci(s + off, n - off, "VirtualDirectory", 16) != NULL;
+}
+
+size_t ks__csv_split(ks_arena *a, const char *s, size_t n, ks_slice *t, size_t max)
+{
+    size_t k = 0, i = 0;
+    for (;;) {
+        if (k == max)
+            return max + 1;
+        if (i < n && s[i] == '"') {
+            size_t b = ++i;
+            bool esc = false;
+            for (;;) {
+                if (i >= n)
+                    return (size_t)-1;
+                if (s[i] == '"') {
+                    if (i + 1 < n && s[i + 1] == '"') {
+                        esc = true;
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                i++;
+            }
+            size_t e = i++;
+            if (!esc || !a) { /* no arena (probing): "" stays doubled */
+                t[k].p = s + b;
+                t[k].n = e - b;
+            } else {
+                char *o = ks__arena_alloc(a, e - b + 1);
+                size_t m = 0;
+                if (!o)
+                    return (size_t)-1;
+                for (size_t j = b; j < e; j++) {
+                    o[m++] = s[j];
+                    if (s[j] == '"')
+                        j++;
+                }
+                o[m] = 0;
+                t[k].p = o;
+                t[k].n = m;
+            }
+            /* Anything between the closing quote and the comma is kept out. */
+            while (i < n && s[i] != ',')
+                i++;
+        } else {
+            size_t b = i;
+            while (i < n && s[i] != ',')
+                i++;
+            t[k].p = s + b;
+            t[k].n = i - b;
+        }
+        k++;
+        if (i >= n)
+            return k;
+        i++; /* the comma */
+    }
+}
+
+void ks__diagcap(ks_diagcap *c, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
+                 const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    if (lvl >= KS_DIAG_WARN && c->ndiag >= KS_WEBLOG_MAX_DIAGS) {
+        c->nsuppressed++;
+        return;
+    }
+    if (lvl >= KS_DIAG_WARN)
+        c->ndiag++;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = c->path;
+    loc.line = line;
+    loc.offset = off;
+    ks__diag(c->e, lvl, code, c->component, &loc, "%s", msg);
+}
+
+void ks__diagcap_close(ks_diagcap *c, uint64_t nbad)
+{
+    if (!c->nsuppressed)
+        return;
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = c->path;
+    ks__diag(c->e, KS_DIAG_WARN, KS_EFORMAT, c->component, &loc,
+             "%llu more damaged lines not reported individually (%llu records skipped in all)",
+             (unsigned long long)c->nsuppressed, (unsigned long long)nbad);
+}
+
+int ks__weblog_next(ks_lines *l, ks_diagcap *dc, const char *opt, uint64_t *nbad, ks_event *ev,
+                    ks_weblog_line *out)
+{
+    for (;;) {
+        const char *s;
+        size_t n;
+        uint64_t lineno, off;
+        bool high;
+        int rc = ks__lines_next(l, &s, &n, &lineno, &off);
+        if (rc == KS_ELIMIT) {
+            (*nbad)++;
+            ks__diagcap(dc, KS_DIAG_WARN, KS_ELIMIT, lineno, off,
+                        "line longer than %zu bytes skipped (%s)", l->max, opt);
+            continue;
+        }
+        if (rc != KS_OK)
+            return rc;
+        if (lineno == 1 && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+            s += 3, n -= 3;
+        if (!n)
+            continue;
+        if (ks__line_has_ctl(s, n, &high)) {
+            (*nbad)++;
+            ks__diagcap(dc, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                        "binary or control bytes in a record; line skipped");
+            continue;
+        }
+        ks__event_reset(ev);
+        ev->prov.line = lineno;
+        ev->prov.offset = off;
+        if (high) {
+            ks_slice fixed;
+            if (ks__utf8_repair(ev->arena, s, n, &fixed) != KS_OK) {
+                (*nbad)++;
+                continue;
+            }
+            s = fixed.p;
+            n = fixed.n;
+        }
+        *out = (ks_weblog_line){s, n, lineno, off};
+        return KS_OK;
+    }
 }

@@ -17,6 +17,22 @@
 /* Diagnostics reported per file before the rest are only counted. */
 #define KS_WEBLOG_MAX_DIAGS 20
 
+/* Located diagnostics of one file, capped: WARN and worse beyond
+ * KS_WEBLOG_MAX_DIAGS are only counted, and ks__diagcap_close reports
+ * the count in one closing line. */
+typedef struct ks_diagcap {
+    ks_engine *e;
+    const char *path;       /* the file; borrowed */
+    const char *component;  /* "w3c", "exchange", "csv" */
+    uint64_t ndiag;         /* WARN+ reported one by one */
+    uint64_t nsuppressed;   /* WARN+ only counted */
+} ks_diagcap;
+
+void ks__diagcap(ks_diagcap *c, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
+                 const char *fmt, ...) KS_PRINTF(6, 7);
+/* The closing line when some were suppressed; nbad = records skipped. */
+void ks__diagcap_close(ks_diagcap *c, uint64_t nbad);
+
 /* Percent-decodes s (and '+' to space if plus_space). Invalid escapes stay
  * as written; decoded bytes that are not valid UTF-8 become U+FFFD so the
  * event keeps its UTF-8 invariant. *out is s itself when nothing changed.
@@ -38,5 +54,34 @@ int ks__utf8_repair(ks_arena *a, const char *s, size_t n, ks_slice *out);
 /* Parses "YYYY-MM-DD" and "HH:MM:SS[.fff]" into UTC ns. KS_EFORMAT if
  * either is malformed. */
 int ks__w3c_time(const char *d, size_t dn, const char *t, size_t tn, int64_t *out);
+
+/* Microsoft Test-ProxyLogon's ECP check, "Set-.+VirtualDirectory": a Set-
+ * cmdlet on any virtual directory seen anywhere in the text (the exchange
+ * input uses it to recognise ECP lines that lost their header, the
+ * exchange detector to judge them). */
+bool ks__vdir_set(const char *s, size_t n);
+
+/* Splits one CSV record (RFC 4180: "" inside quotes). Quoted fields with
+ * "" are unescaped into the arena (a NULL arena leaves them doubled: for
+ * probing). Returns the field count (max + 1 when
+ * there are more than max), or (size_t)-1 for an unterminated quote. */
+size_t ks__csv_split(ks_arena *a, const char *s, size_t n, ks_slice *t, size_t max);
+
+/* One record line of a line-oriented log (exchange and csv inputs). */
+typedef struct ks_weblog_line {
+    const char *s;          /* the text (UTF-8, repaired into ev's arena if needed) */
+    size_t n;
+    uint64_t lineno, off;   /* where it starts */
+} ks_weblog_line;
+
+/* The next record line, with the chores each such input does: a line
+ * longer than the cap is reported (naming option `opt`) and skipped, line
+ * 1's BOM is dropped, empty lines are skipped, lines holding control
+ * bytes are reported and skipped, and ev is reset and its prov.line /
+ * prov.offset set before invalid UTF-8 is repaired into its arena. nbad
+ * counts the damaged lines skipped. KS_OK, or what ks__lines_next
+ * returned (KS_EOF, an error). */
+int ks__weblog_next(ks_lines *l, ks_diagcap *dc, const char *opt, uint64_t *nbad, ks_event *ev,
+                    ks_weblog_line *out);
 
 #endif
