@@ -41,6 +41,9 @@ typedef struct ks_stats {
     uint64_t errors;          /* KS_DIAG_ERROR diagnostics */
     uint64_t warnings;        /* KS_DIAG_WARN diagnostics */
     double seconds;           /* wall time of ks_engine_run */
+    uint64_t findings_filtered; /* left out by --min-level, the rule status
+                               * filters and --since/--until (file findings
+                               * by the file's times) */
 } ks_stats;
 
 /* Callbacks are called from worker threads, serialized by the engine (never

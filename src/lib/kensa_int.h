@@ -272,6 +272,17 @@ int ks__outbuf_stdio(void *state, int (*fn)(ks_engine *e, FILE *fp));
  * valid only during close() of a KS_OUT_ALL output (or after the run).
  * f is valid only for the call; stops at fn's first non-zero return. */
 int ks__findings_each(ks_engine *e, int (*fn)(void *ud, const ks_finding *f), void *ud);
+/* The same as people read them (engine/group.c): in timeline order, one
+ * event hit by several rules once (the others in details.also_rules), one
+ * rule from one source within group.window as one finding with the
+ * members' evidence and details.group_findings. Same validity as above. */
+int ks__findings_view(ks_engine *e, int (*fn)(void *ud, const ks_finding *f), void *ud);
+/* A deep copy of f in one malloc (free()); evidence capped at 64, as
+ * stored. NULL without memory. */
+ks_finding *ks__finding_dup(const ks_finding *f);
+/* Findings rule_id emitted in the run, those over findings.max_per_rule
+ * included (the noisy-rule summary). */
+uint64_t ks__rule_emitted(ks_engine *e, const char *rule_id);
 /* Timeline order: first time (undated last), severity, rule id, seq. */
 int ks__finding_cmp(const ks_finding *a, const ks_finding *b);
 

@@ -215,11 +215,6 @@ static int resolve_options(ks_engine *e)
     e->nthreads = (int)ks__opt_int(e, "threads");
     if (e->nthreads <= 0)
         e->nthreads = ks__ncpu();
-    e->since = e->until = KS_TIME_NONE;
-    if ((v = ks__opt(e, "since")))
-        ks_time_parse(v, strlen(v), &e->since);
-    if ((v = ks__opt(e, "until")))
-        ks_time_parse(v, strlen(v), &e->until);
     v = ks__opt(e, "mode");
     e->mode = !strcmp(v, "files") ? KS_MODE_FILES : !strcmp(v, "events") ? KS_MODE_EVENTS : KS_MODE_ALL;
     e->max_size = (uint64_t)ks__opt_int(e, "walk.max_size");

@@ -80,6 +80,11 @@ struct ks_engine {
     size_t keep;                /* findings.keep: copies kept, 0 = all */
     ks_map *per_rule;           /* rule id -> findings emitted */
     uint64_t max_per_rule;
+    ks_severity min_level;      /* findings.min_level: less severe ones are filtered */
+    const char **status_in;     /* findings.status: only these rule statuses (none: all) */
+    size_t nstatus_in;
+    const char **status_out;    /* findings.exclude_status */
+    size_t nstatus_out;
     uint64_t seq;
     ks_buf emit_buf;            /* the record being emitted (under flock) */
     ks_finding_fn find_fn;      /* ks_engine_on_finding */

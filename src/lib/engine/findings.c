@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "engine_int.h"
 
@@ -241,6 +242,16 @@ ks_finding *ks__finding_from_rec(const void *p, size_t n)
     return f;
 }
 
+ks_finding *ks__finding_dup(const ks_finding *f)
+{
+    ks_buf b = KS_BUF_INIT;
+    ks_finding *c = NULL;
+    if (rec_build(&b, f, f->seq) == KS_OK)
+        c = ks__finding_from_rec(b.p, b.n);
+    ks__buf_release(&b);
+    return c;
+}
+
 /* ---- the spool ------------------------------------------------------------------
  * Every record of the run, appended to an unlinked file in TMPDIR, with an
  * index (16 bytes a finding) that sorts them into the timeline at close. */
@@ -252,8 +263,52 @@ typedef struct spool_ix {
 
 void ks__findings_config(ks_engine *e)
 {
+    const char *v;
     e->keep = (size_t)KS_MAX(ks__opt_int(e, "findings.keep"), 0);
     e->spool_max = (uint64_t)KS_MAX(ks__opt_int(e, "output.spool_max"), 0);
+    e->since = e->until = KS_TIME_NONE;
+    if ((v = ks__opt(e, "since")))
+        ks_time_parse(v, strlen(v), &e->since);
+    if ((v = ks__opt(e, "until")))
+        ks_time_parse(v, strlen(v), &e->until);
+    int lvl = ks_severity_parse(ks__opt(e, "findings.min_level"));
+    e->min_level = lvl < 0 ? KS_SEV_INFO : (ks_severity)lvl;
+    e->nstatus_in = ks__opt_list(e, "findings.status", &e->status_in);
+    e->nstatus_out = ks__opt_list(e, "findings.exclude_status", &e->status_out);
+}
+
+static bool listed(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcasecmp(s, list[i]))
+            return true;
+    return false;
+}
+
+/* The triage filters, applied to every finding whatever found it: a file
+ * finding's times are the file's (mtime..ctime), an aggregate's span
+ * counts when it overlaps [since, until]; undated findings are kept. The
+ * status filters apply to findings that carry a rule status (Sigma). */
+static bool wanted(const ks_engine *e, const ks_finding *f)
+{
+    if (f->severity < e->min_level)
+        return false;
+    if (f->first != KS_TIME_NONE) {
+        int64_t last = f->last != KS_TIME_NONE ? KS_MAX(f->last, f->first) : f->first;
+        if ((e->since != KS_TIME_NONE && last < e->since) || (e->until != KS_TIME_NONE && f->first > e->until))
+            return false;
+    }
+    if (e->nstatus_in || e->nstatus_out) {
+        const char *st = NULL;
+        for (size_t i = 0; i < f->ndetails && !st; i++)
+            if (f->details[i].key && !strcmp(f->details[i].key, "status"))
+                st = f->details[i].value;
+        if (st && e->nstatus_in && !listed(st, e->status_in, e->nstatus_in))
+            return false;
+        if (st && listed(st, e->status_out, e->nstatus_out))
+            return false;
+    }
+    return true;
 }
 
 int ks__spool_open(ks_engine *e)
@@ -313,6 +368,10 @@ int ks__emit(ks_engine *e, const ks_finding *f)
     const char *rid = f->rule_id ? f->rule_id : "unknown";
     ks_finding *c = NULL;
     pthread_mutex_lock(&e->flock);
+    if (!wanted(e, f)) {
+        e->stats.findings_filtered++;
+        goto out;
+    }
     e->stats.findings++;
     uint64_t *cnt = ks__map_slot(e->per_rule, rid, strlen(rid), true);
     if (cnt && *cnt >= e->max_per_rule && e->max_per_rule) {
@@ -467,6 +526,17 @@ int ks__findings_each(ks_engine *e, int (*fn)(void *ud, const ks_finding *f), vo
             free(group[i]);
     free(group);
     return rc;
+}
+
+uint64_t ks__rule_emitted(ks_engine *e, const char *rule_id)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&e->flock);
+    uint64_t *c = e->per_rule ? ks__map_get(e->per_rule, rule_id, strlen(rule_id)) : NULL;
+    if (c)
+        n = *c;
+    pthread_mutex_unlock(&e->flock);
+    return n;
 }
 
 size_t ks__nfindings(const ks_engine *e) { return e->nfindings; }

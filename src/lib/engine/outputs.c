@@ -226,7 +226,6 @@ int ks_engine_open_outputs(ks_engine *e)
 {
     int rc = KS_OK;
     bool force = ks__opt_bool(e, "output.force");
-    bool all = false;
     if (e->outs_open)
         return KS_OK;
     for (size_t i = 0; i < e->nouts && rc == KS_OK; i++) {
@@ -238,9 +237,10 @@ int ks_engine_open_outputs(ks_engine *e)
             }
         if (rc == KS_OK)
             rc = open_one(e, &e->outs[i], force);
-        all |= (e->outs[i].out->flags & KS_OUT_ALL) != 0;
     }
-    if (rc == KS_OK && all)
+    /* Always: the terminal summary written after the run (ks_engine_write)
+     * counts every finding, and reports replay them all. */
+    if (rc == KS_OK)
         rc = ks__spool_open(e);
     for (size_t i = 0; i < e->nouts && rc == KS_OK; i++) {
         ks_outfile *o = &e->outs[i];

@@ -164,12 +164,40 @@ static int jsonl_finding(void *state, const ks_finding *f)
     return rc == KS_OK ? ks__outbuf_flush(s) : rc;
 }
 
+/* With group.json the stream is the grouped view (engine/group.c), written
+ * when the run is over: each group needs the whole run to be complete. */
+typedef struct jsonl_st {
+    ks_outbuf ob;          /* first: freed by ks__outbuf_free */
+    bool grouped;
+} jsonl_st;
+
+static int jsonl_open(ks_engine *e, ks_outfile *o, void **state)
+{
+    int rc = ks__outbuf_new(e, o, sizeof(jsonl_st), state);
+    if (rc == KS_OK)
+        ((jsonl_st *)*state)->grouped = ks__opt_bool(e, "group.json");
+    return rc;
+}
+
+static int jsonl_stream(void *state, const ks_finding *f)
+{
+    jsonl_st *s = state;
+    return s->grouped ? KS_OK : jsonl_finding(s, f);
+}
+
+static int jsonl_close(void *state)
+{
+    jsonl_st *s = state;
+    return s->grouped ? ks__findings_view(s->ob.e, jsonl_finding, s) : KS_OK;
+}
+
 const struct ks_output ks_output_jsonl = {
     .abi = KS_OUTPUT_ABI_2,
     .name = "jsonl",
     .description = "JSON lines, one finding per line (schema kensa.finding/1)",
     .flags = KS_OUT_STREAM,
-    .open = ks__outbuf_open,
-    .on_finding = jsonl_finding,
+    .open = jsonl_open,
+    .on_finding = jsonl_stream,
+    .close = jsonl_close,
     .free = ks__outbuf_free,
 };
