@@ -41,6 +41,8 @@ typedef struct term {
     uint64_t groups;       /* findings after grouping */
     ks_finding *best[MAX_BEST]; /* most severe grouped findings, best first */
     size_t nbest;
+    ks_finding *lead[MAX_BEST]; /* the most severe of each detector */
+    size_t nlead;
 } term;
 
 static bool use_color(ks_engine *e, int fd)
@@ -190,72 +192,125 @@ static bool better(const ks_finding *a, const ks_finding *b)
     return a->event_count > b->event_count;
 }
 
-static void keep_best(term *t, const ks_finding *f)
+/* Inserts a copy of f into list (n of MAX_BEST, best first) when it ranks. */
+static void rank_insert(ks_finding **list, size_t *n, const ks_finding *f, size_t at)
 {
-    size_t at = t->nbest;
-    while (at > 0 && better(f, t->best[at - 1]))
-        at--;
     if (at >= MAX_BEST)
         return;
     ks_finding *c = ks__finding_dup(f);
     if (!c)
         return;
-    if (t->nbest == MAX_BEST)
-        free(t->best[--t->nbest]);
-    memmove(&t->best[at + 1], &t->best[at], (t->nbest - at) * sizeof *t->best);
-    t->best[at] = c;
-    t->nbest++;
+    if (*n == MAX_BEST)
+        free(list[--*n]);
+    memmove(&list[at + 1], &list[at], (*n - at) * sizeof *list);
+    list[at] = c;
+    (*n)++;
 }
 
-/* Three lines: when and what; rule, ATT&CK, host, where; the values. */
+/* The most severe overall, and the most severe of each detector: one busy
+ * detector (twelve critical secrets) must not hide the others. */
+static void keep_best(term *t, const ks_finding *f)
+{
+    size_t at = t->nbest;
+    while (at > 0 && better(f, t->best[at - 1]))
+        at--;
+    rank_insert(t->best, &t->nbest, f, at);
+    for (size_t i = 0; i < t->nlead; i++) {
+        if (!t->lead[i]->detector || !f->detector || strcmp(t->lead[i]->detector, f->detector))
+            continue;
+        if (better(f, t->lead[i])) {
+            ks_finding *c = ks__finding_dup(f);
+            if (c) {
+                free(t->lead[i]);
+                t->lead[i] = c;
+            }
+        }
+        return;
+    }
+    rank_insert(t->lead, &t->nlead, f, t->nlead);
+}
+
+static bool same_finding(const ks_finding *a, const ks_finding *b)
+{
+    return a->seq == b->seq && !strcmp(a->rule_id, b->rule_id);
+}
+
+static int cmp_best(const void *pa, const void *pb)
+{
+    const ks_finding *a = *(ks_finding *const *)pa, *b = *(ks_finding *const *)pb;
+    return better(a, b) ? -1 : better(b, a) ? 1 : ks__finding_cmp(a, b);
+}
+
+/* Up to room findings: each detector's most severe, then the most severe
+ * of all; shown most severe first. */
+static size_t pick_best(term *t, const ks_finding **out, size_t room)
+{
+    size_t n = 0;
+    ks_finding *lead[MAX_BEST];
+    memcpy(lead, t->lead, t->nlead * sizeof *lead);
+    qsort(lead, t->nlead, sizeof *lead, cmp_best);
+    for (size_t i = 0; i < t->nlead && n < room; i++)
+        out[n++] = lead[i];
+    for (size_t i = 0; i < t->nbest && n < room; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = same_finding(out[k], t->best[i]);
+        if (!dup)
+            out[n++] = t->best[i];
+    }
+    qsort(out, n, sizeof *out, cmp_best);
+    return n;
+}
+
+/* Two lines: when and what; rule, ATT&CK, host, where, and the values
+ * that matched (redacted values for secrets and personal data). */
 static void best_entry(term *t, const ks_finding *f)
 {
     ks_buf *b = &t->ob.b;
     const ks_evidence *ev = f->nevidence ? &f->evidence[0] : NULL;
     const char *n = detail(f, "group_findings"), *also = detail(f, "also_rules");
+    size_t line;
     head_line(t, f);
     if (f->event_count > 1 || n)
         ks__buf_printf(b, "  (%" PRIu64 " events%s%s%s)", f->event_count, n ? ", " : "", n ? n : "",
                        n ? " findings" : "");
     ks__buf_adds(b, "\n    ");
-    cut(b, f->rule_id, 60);
-    for (size_t k = 0; k < f->ntechniques && k < 4; k++) {
+    line = b->n;
+    cut(b, f->rule_id, 40);
+    for (size_t k = 0; k < f->ntechniques && k < 3; k++) {
         ks__buf_adds(b, k ? " " : "  ");
         text(b, f->techniques[k]);
     }
     if (ev && ev->host) {
         ks__buf_adds(b, "  host ");
-        cut(b, ev->host, 40);
+        cut(b, ev->host, 30);
     }
     if (ev) {
         ks__buf_adds(b, "  at ");
         where(b, ev);
         if (f->nevidence > 1)
-            ks__buf_printf(b, " (+%zu more)", f->nevidence - 1);
+            ks__buf_printf(b, " (+%zu)", f->nevidence - 1);
     }
-    ks__buf_adds(b, "\n    ");
+    size_t room = b->n - line < 200 ? 200 - (b->n - line) : 20;
     if (f->nvalues) {
         for (size_t k = 0; k < f->nvalues && k < 3; k++) {
-            ks__buf_adds(b, k ? ", " : "values ");
+            ks__buf_adds(b, k ? ", " : "  values ");
             text(b, f->values[k].type);
             ks__buf_addc(b, ' ');
             cut(b, f->values[k].redacted, 40);
         }
     } else if (f->nmatched) {
-        size_t room = MAX_VALUE_SHOWN;
         for (size_t k = 0; k < f->nmatched && room > 20; k++) {
             size_t kl = strlen(f->matched[k].key), vl = strlen(f->matched[k].value);
-            ks__buf_adds(b, k ? "; " : "");
+            ks__buf_adds(b, k ? "; " : "  ");
             text(b, f->matched[k].key);
             ks__buf_adds(b, " = ");
             cut(b, f->matched[k].value, room);
             room -= KS_MIN(room, kl + vl + 5);
         }
     } else if (also) {
-        ks__buf_adds(b, "also ");
-        cut(b, also, MAX_VALUE_SHOWN);
-    } else {
-        cut(b, f->description ? f->description : "", MAX_VALUE_SHOWN);
+        ks__buf_adds(b, "  also ");
+        cut(b, also, room);
     }
     ks__buf_addc(b, '\n');
 }
@@ -458,11 +513,13 @@ static void summary(term *t, ks_summary *s)
     noisy_line(t, s);
     /* The most severe findings fill what is left of the 40 lines. */
     size_t used = lines_of(b, start) + 2; /* this header, the stats line */
-    size_t room = used < MAX_LINES ? (MAX_LINES - used) / 3 : 0;
-    if (room && t->nbest) {
+    size_t room = used + 1 < MAX_LINES ? (MAX_LINES - used - 1) / 2 : 0;
+    const ks_finding *pick[2 * MAX_BEST];
+    size_t np = room ? pick_best(t, pick, KS_MIN(room, (size_t)MAX_BEST)) : 0;
+    if (np) {
         ks__buf_printf(b, "Most severe%s:\n", t->groups != n ? " (grouped)" : "");
-        for (size_t i = 0; i < t->nbest && i < room; i++)
-            best_entry(t, t->best[i]);
+        for (size_t i = 0; i < np; i++)
+            best_entry(t, pick[i]);
     }
     stats_line(t, n);
 }
@@ -505,6 +562,8 @@ static void term_free(void *state)
     term *t = state;
     for (size_t i = 0; t && i < t->nbest; i++)
         free(t->best[i]);
+    for (size_t i = 0; t && i < t->nlead; i++)
+        free(t->lead[i]);
     ks__outbuf_free(state);
 }
 
