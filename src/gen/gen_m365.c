@@ -49,6 +49,7 @@ typedef struct m365_opts {
     unsigned users, days;
     uint64_t seed;
     unsigned read_every;   /* the attacker reads every Nth message of messages.tsv */
+    int benign;            /* the tenant's normal days only (no attack, no on-premises part) */
 } m365_opts;
 
 typedef struct gctx {
@@ -471,8 +472,11 @@ static int m365_write(const m365_opts *o)
         !(g.signin = gen_open(o->out, "entra_signins.jsonl")) || !(g.truth = fopen(truth_path, "w")))
         goto out;
     benign(&g, o);
-    attack(&g, o);
-    rc = onprem(o, &g);
+    rc = 0;
+    if (!o->benign) {
+        attack(&g, o);
+        rc = onprem(o, &g);
+    }
 out:;
     FILE *fps[] = {g.audit, g.audit_la, g.sp, g.ual, g.truth, g.signin};
     for (size_t i = 0; i < sizeof fps / sizeof fps[0]; i++)
@@ -487,7 +491,14 @@ out:;
 int gen_m365_run(int argc, char **argv)
 {
     m365_opts o = {.users = 40, .days = 10, .read_every = 3};
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--benign"))
+            o.benign = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--benign")) {
+            i--;
+            continue;
+        }
         if (!strcmp(argv[i], "--out"))
             o.out = argv[i + 1];
         else if (!strcmp(argv[i], "--mailbox"))
@@ -505,7 +516,7 @@ int gen_m365_run(int argc, char **argv)
     }
     if (!o.out || o.users < 4 || o.days < 9 || !o.read_every) {
         fprintf(stderr, "usage: kensa-gen m365 --out DIR [--mailbox MAILDIR] [--truth FILE] [--users N>=4] "
-                        "[--days N>=9] [--read-every K] [--seed S]\n");
+                        "[--days N>=9] [--read-every K] [--seed S] [--benign]\n");
         return 2;
     }
     return m365_write(&o) == 0 ? 0 : 1;

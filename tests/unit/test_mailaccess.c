@@ -453,3 +453,26 @@ TEST(generated_tenant_precision_recall_and_exact_join)
     set_free(&m.expected);
     set_free(&m.all_pairs);
 }
+
+TEST(generated_benign_tenant_is_quiet)
+{
+    char cmd[8192], dir[1024], *out = NULL;
+    snprintf(dir, sizeof dir, "%s/benign", ks_test_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "%s/kensa-gen mailbox --out %s/hunt/mail --messages 64 --eml 0 --truth %s/mt.jsonl >/dev/null && "
+             "%s/kensa-gen m365 --benign --out %s/hunt/audit --mailbox %s/hunt/mail --truth %s/at.jsonl >/dev/null && "
+             "%s/kensa hunt --no-color --threads 2 --json - %s/hunt 2>/dev/null",
+             ks_test_build(), dir, dir, ks_test_build(), dir, dir, dir, ks_test_build(), dir);
+    ks_test_run(cmd, &out);
+    out = out ? out : ks_test_strdup("");
+    int mail = lines_with(out, "\"detector\":\"mailaccess\"", NULL, NULL);
+    int loud = mail - lines_with(out, "\"detector\":\"mailaccess\"", "\"severity\":\"low\"", NULL) -
+               lines_with(out, "\"detector\":\"mailaccess\"", "\"severity\":\"info\"", NULL);
+    printf("FP mailaccess benign tenant (40 users, 10 days, backup app, admin app changes): %d findings, "
+           "%d at medium or above\n", mail, loud);
+    CHECK_INT(loud, 0);
+    CHECK_INT(lines_with(out, "kensa.mail.secret_read", NULL, NULL), 0);
+    CHECK_INT(lines_with(out, "kensa.mail.pii_read", NULL, NULL), 0);
+    CHECK(lines_with(out, "\"detector\":\"secrets\"", NULL, NULL) >= 10);
+    free(out);
+}

@@ -282,6 +282,9 @@ typedef struct app_info {
     const char *why;
     int64_t suspect_from;      /* reads from here on are the attacker's */
     ks_buf roles, actors, mailboxes, ips_before, ips_after, new_ips;
+    ks_buf new_boxes;          /* first-seen mailboxes after the baseline */
+    size_t n_new;
+    fb new_ev;                 /* their reads */
 } app_info;
 
 typedef struct apps {
@@ -312,7 +315,8 @@ static void apps_free(apps *as)
 {
     for (size_t i = 0; i < as->n; i++) {
         ks_buf *b[] = {&as->a[i].roles, &as->a[i].actors, &as->a[i].mailboxes,
-                       &as->a[i].ips_before, &as->a[i].ips_after, &as->a[i].new_ips};
+                       &as->a[i].ips_before, &as->a[i].ips_after, &as->a[i].new_ips,
+                       &as->a[i].new_boxes};
         for (size_t k = 0; k < KS_ARRAY_LEN(b); k++)
             ks__buf_release(b[k]);
     }
@@ -805,7 +809,6 @@ static void first_seen(ma_det *d, apps *as)
         return;
     int64_t base_end = t0 + d->learn;
     ks_map *pairs = ks__map_new(4096), *sync = ks__map_new(1024), *base_boxes = ks__map_new(1024);
-    ks_buf mb = KS_BUF_INIT;
     if (!pairs || !sync || !base_boxes)
         goto out;
     /* the baseline: which app read which mailbox, how many mailboxes */
@@ -824,49 +827,51 @@ static void first_seen(ma_det *d, apps *as)
         if (r->sync && (s = ks__map_slot(sync, k, sizeof k, true)))
             *s = 1;
     }
+    /* after it: one pass, each new (app, mailbox) pair of an app that is
+     * not the tenant's own */
+    for (size_t k = 0; k < t->nrecs; k++) {
+        const ma_rec *r = &t->recs[k];
+        if (r->kind != MR_MAIL_READ || !r->app || r->time < base_end || ks__ma_first_party(S(d, r->app)))
+            continue;
+        uint64_t *c = ks__map_get(base_boxes, &r->app, 4);
+        if (c && *c >= d->known_app_mailboxes)
+            continue;
+        uint32_t key[2] = {r->app, r->mailbox};
+        uint64_t *s = ks__map_slot(pairs, key, sizeof key, true);
+        app_info *ai = app_get(as, r->app);
+        if (!s || *s == 1 || !ai)
+            continue;
+        if (!ai->n_new)
+            fb_init(&ai->new_ev);
+        if (!*s) {
+            *s = 2;
+            ai->n_new++;
+            list_add(&ai->new_boxes, S(d, r->mailbox));
+        }
+        fb_add(&ai->new_ev, r);
+    }
     for (size_t i = 0; i < as->n; i++) {
         app_info *ai = &as->a[i];
+        if (!ai->n_new)
+            continue;
         const char *id = S(d, ai->app);
         uint64_t *c = ks__map_get(base_boxes, &ai->app, 4);
-        if (ks__ma_first_party(id) || (c && *c >= d->known_app_mailboxes))
-            continue;
-        fb b;
-        fb_init(&b);
-        ks__buf_reset(&mb);
-        size_t nboxes = 0;
-        for (size_t k = 0; k < t->nrecs; k++) {
-            const ma_rec *r = &t->recs[k];
-            if (r->kind != MR_MAIL_READ || r->app != ai->app || r->time < base_end)
-                continue;
-            uint32_t key[2] = {r->app, r->mailbox};
-            uint64_t *s = ks__map_slot(pairs, key, sizeof key, true);
-            if (!s || *s == 1)
-                continue;
-            if (!*s) {
-                *s = 2;
-                nboxes++;
-                list_add(&mb, S(d, r->mailbox));
-            }
-            fb_add(&b, r);
-        }
-        if (!nboxes)
-            continue;
         char title[512], nb[24];
         snprintf(title, sizeof title, "Application %s read %zu mailbox%s it never read before: %s", id,
-                 nboxes, nboxes == 1 ? "" : "es", mb.p);
-        snprintf(nb, sizeof nb, "%zu", nboxes);
+                 ai->n_new, ai->n_new == 1 ? "" : "es", ai->new_boxes.p);
+        snprintf(nb, sizeof nb, "%zu", ai->n_new);
         ks_kv m[2] = {{"app_id", id}, {"operation", "MailItemsAccessed"}};
-        ks_kv det[3] = {{"mailboxes", mb.p}, {"new_mailboxes", nb},
+        ks_kv det[3] = {{"mailboxes", ai->new_boxes.p}, {"new_mailboxes", nb},
                         {"baseline", c ? "the app read fewer mailboxes in the baseline" : "the app was not seen in the baseline"}};
         emit(d, "kensa.mail.new_reader", title,
              "An application the tenant's baseline never saw reading these mailboxes read them. "
              "Check the application's owner and grants.",
-             ai->suspicious ? KS_SEV_HIGH : KS_SEV_MEDIUM, t_collect, 1, &b, m, 2, det, 3);
+             ai->suspicious ? KS_SEV_HIGH : KS_SEV_MEDIUM, t_collect, 1, &ai->new_ev, m, 2, det, 3);
     }
     /* Sync: a whole folder handed to a client; normal for Outlook desktop */
     for (size_t i = 0; i < t->nrecs; i++) {
         const ma_rec *r = &t->recs[i];
-        if (r->kind != MR_MAIL_READ || !r->sync || r->time < base_end)
+        if (r->kind != MR_MAIL_READ || !r->sync || !r->app || r->time < base_end)
             continue;
         const char *app = S(d, r->app);
         uint32_t k[2] = {r->app, r->mailbox};
@@ -896,7 +901,6 @@ static void first_seen(ma_det *d, apps *as)
              ai && ai->suspicious ? KS_SEV_HIGH : KS_SEV_MEDIUM, t_collect, 1, &b, m, 3, det, 2);
     }
 out:
-    ks__buf_release(&mb);
     ks__map_free(pairs);
     ks__map_free(sync);
     ks__map_free(base_boxes);
