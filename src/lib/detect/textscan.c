@@ -80,6 +80,8 @@ struct ks_textscratch {
     found *found;
     size_t nfound, capfound;
     bool truncated;                /* a cap was reached in the last scan */
+    ts_cand cand;                  /* the candidate being confirmed (1.5 KiB:
+                                    * kept here, not allocated per text) */
     /* current scan */
     uint64_t base;                 /* offset of the segment given to hs_scan */
     const char *text;
@@ -401,26 +403,44 @@ static bool word_char(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-/* A context word near [vs, ve): case-insensitive, not inside a longer word. */
+/* A context word near [vs, ve): case-insensitive (ASCII), not inside a
+ * longer word. Words are lower-case (compile); the window is lower-cased
+ * once and each word found with memmem, not a tolower per byte and word. */
 static bool near_word(const char *t, size_t n, size_t vs, size_t ve, const char *const *words,
                       size_t nw)
 {
+    char low[CTX_BEFORE + CTX_AFTER + 512];
     size_t lo = vs > CTX_BEFORE ? vs - CTX_BEFORE : 0;
     size_t hi = KS_MIN(n, ve + CTX_AFTER);
+    if (hi - lo > sizeof low) { /* a long value: its two ends */
+        return near_word(t, n, vs, vs, words, nw) || near_word(t, n, ve, ve, words, nw);
+    }
+    size_t wn = hi - lo;
+    for (size_t i = 0; i < wn; i++) {
+        char ch = t[lo + i];
+        low[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+    }
     for (size_t i = 0; i < nw; i++) {
         size_t wl = strlen(words[i]);
-        const char *p = t + lo, *end = t + hi;
+        const char *p = low, *end = low + wn;
+        bool edge = word_char(words[i][0]);
         while (p < end) {
-            const char *m = ks__memmem_ci(p, (size_t)(end - p), words[i], wl);
+            const char *m = memmem(p, (size_t)(end - p), words[i], wl);
             if (!m)
                 break;
-            bool left = m == t || !word_char(m[-1]) || !word_char(words[i][0]);
-            if (left)
+            if (!edge || (m == low ? lo == 0 || !word_char(t[lo - 1]) : !word_char(m[-1])))
                 return true;
             p = m + 1;
         }
     }
     return false;
+}
+
+bool ks__ts_context(ts_cand *c)
+{
+    if (c->ctx < 0)
+        c->ctx = c->nctxw && near_word(c->text, c->n, c->vs, c->ve, c->ctxw, c->nctxw);
+    return c->ctx > 0;
 }
 
 static bool contains_ci(const char *p, size_t n, const char *const *words, size_t nw)
@@ -448,11 +468,20 @@ static bool confirm(const ks_textscan *ts, ks_textscratch *s, const ts_rule *r, 
     c->confidence = r->confidence;
     c->valid = KS_TV_UNCHECKED;
     c->type = r->type;
+    /* the context words may be looked for by an expensive validator, to
+     * skip what could not reach the threshold; again if it moved the span */
+    size_t vs = c->vs, ve = c->ve;
+    c->ctx = -1;
+    c->ctxw = r->context;
+    c->nctxw = r->ncontext;
+    c->min_confidence = ts->min_confidence;
     if (r->validator && !r->validator->fn(c))
         return false;
     if (c->valid == KS_TV_UNCHECKED && ks__ts_is_example(c->text + c->vs, c->ve - c->vs))
         c->valid = KS_TV_EXAMPLE;
-    if (r->ncontext && near_word(c->text, c->n, c->vs, c->ve, r->context, r->ncontext))
+    if (c->vs != vs || c->ve != ve)
+        c->ctx = -1;
+    if (ks__ts_context(c))
         c->confidence += 30;
     if (r->nnegctx && near_word(c->text, c->n, c->vs, c->ve, r->negctx, r->nnegctx))
         c->confidence -= 40;
@@ -471,6 +500,10 @@ static void cand_init(ts_cand *c, const char *text, size_t n)
     c->ndbuf = 0;
     c->region = NULL;
     c->severity = -1;
+    c->ctx = -1;
+    c->ctxw = NULL;
+    c->nctxw = 0;
+    c->min_confidence = INT_MIN; /* delivery: validators never give up */
 }
 
 /* Value span of a match per the rule's group convention; false if none. */
@@ -633,14 +666,12 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
 static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, const char *text,
                 size_t n)
 {
-    ts_cand *c = NULL;
+    ts_cand *c = &s->cand;
     s->text = text;
     s->n = n;
     s->classes = classes;
     s->nregions = s->nfound = 0;
     s->truncated = false;
-    if (!(c = malloc(sizeof *c)))
-        return KS_ENOMEM;
     if (ts->db) {
         for (size_t off = 0; off < n;) {
             size_t len = KS_MIN(n - off, HS_SEGMENT);
@@ -659,7 +690,6 @@ static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, cons
     }
     for (size_t i = 0; i < s->nregions; i++)
         confirm_region(s, &s->regions[i], c);
-    free(c);
     if (s->nfound > 1) {
         tl_ts = ts;
         qsort(s->found, s->nfound, sizeof *s->found, cmp_found);
@@ -679,18 +709,14 @@ static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, cons
 int ks__textscan_run(const ks_textscan *ts, ks_textscratch *s, unsigned classes,
                      const char *text, size_t n, ks_tmatch_fn fn, void *ud)
 {
-    ts_cand *c = NULL;
     int rc;
     if (!n)
         return KS_OK;
     if ((rc = scan(ts, s, classes, text, n)) != KS_OK)
         return rc;
-    if (!(c = malloc(sizeof *c)))
-        return KS_ENOMEM;
     for (size_t i = 0; i < s->nfound; i++)
-        if (deliver(s, &s->found[i], c, fn, ud))
+        if (deliver(s, &s->found[i], &s->cand, fn, ud))
             break;
-    free(c);
     return s->truncated ? KS_ELIMIT : KS_OK;
 }
 

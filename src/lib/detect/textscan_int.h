@@ -45,6 +45,12 @@ typedef struct ts_cand {
     int severity;             /* -1: the rule's; a validator may set one */
     const char *type;         /* validator may refine ("aws.secret_key" -> paired) */
     const char *region;       /* default phone region */
+    int ctx;                  /* a context word near the value: 1 yes, 0 no,
+                               * -1 not looked for yet (ks__ts_context) */
+    const char *const *ctxw;  /* the rule's context words (lower-case) */
+    size_t nctxw;
+    int min_confidence;       /* the scanner's threshold: a validator may give up
+                               * early on a candidate that cannot reach it */
 } ts_cand;
 
 /* Returns true to keep the candidate. */
@@ -59,6 +65,9 @@ const ts_validator *ks__ts_validator_find(const char *name);
 /* Adds a decoded fact; the value is copied into c->dbuf (silently dropped
  * when full). */
 void ks__ts_detail(ts_cand *c, const char *key, const char *fmt, ...) KS_PRINTF(3, 4);
+/* True when one of the rule's context words is near the value (computed
+ * once per candidate; validators that skip costly work call it first). */
+bool ks__ts_context(ts_cand *c);
 /* Shannon entropy in bits per byte of p[0..n). */
 double ks__ts_entropy(const char *p, size_t n);
 /* True when the value is a well-known documented example or a placeholder

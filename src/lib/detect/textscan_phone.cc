@@ -5,9 +5,14 @@
 // ranges of its region: 2) or only possible (a plausible length: 1), and
 // give its E.164 form (the normalised value whose SHA-256 a personal-data
 // finding carries). Exceptions never cross into C.
+//
+// Parsing costs microseconds (ICU regexes), and mail repeats the same
+// numbers (signatures, footers): each thread remembers its last answers in
+// a small table that is emptied when full (memory bounded).
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <phonenumbers/logger.h>
 #include <phonenumbers/phonenumberutil.h>
 
@@ -17,27 +22,52 @@ using i18n::phonenumbers::PhoneNumberUtil;
 
 extern "C" int ks__phone_e164(const char *s, size_t n, const char *region, char *out, size_t cap);
 
-extern "C" int ks__phone_e164(const char *s, size_t n, const char *region, char *out, size_t cap)
+namespace {
+struct answer {
+    int verdict;
+    std::string e164;
+};
+constexpr size_t kCacheMax = 4096;
+thread_local std::unordered_map<std::string, answer> cache;
+
+int parse(const std::string &number, const char *region, std::string *e164)
 {
     static std::once_flag quiet;
+    PhoneNumberUtil *u = PhoneNumberUtil::GetInstance();
+    // The library logs parse failures to stderr by default; evidence
+    // is full of numbers that are not phones.
+    std::call_once(quiet, [u] { u->SetLogger(new NullLogger()); });
+    PhoneNumber num;
+    if (u->Parse(number, region, &num) != PhoneNumberUtil::NO_PARSING_ERROR)
+        return 0;
+    int verdict = u->IsValidNumber(num) ? 2 : u->IsPossibleNumber(num) ? 1 : 0;
+    if (verdict)
+        u->Format(num, PhoneNumberUtil::E164, e164);
+    return verdict;
+}
+} // namespace
+
+extern "C" int ks__phone_e164(const char *s, size_t n, const char *region, char *out, size_t cap)
+{
     try {
-        PhoneNumberUtil *u = PhoneNumberUtil::GetInstance();
-        // The library logs parse failures to stderr by default; evidence
-        // is full of numbers that are not phones.
-        std::call_once(quiet, [u] { u->SetLogger(new NullLogger()); });
-        PhoneNumber num;
-        if (u->Parse(std::string(s, n), region ? region : "US", &num) !=
-            PhoneNumberUtil::NO_PARSING_ERROR)
+        if (!region)
+            region = "US";
+        std::string key(region);
+        key.push_back('\0');
+        key.append(s, n);
+        auto hit = cache.find(key);
+        if (hit == cache.end()) {
+            answer a;
+            a.verdict = parse(std::string(s, n), region, &a.e164);
+            if (cache.size() >= kCacheMax)
+                cache.clear();
+            hit = cache.emplace(std::move(key), std::move(a)).first;
+        }
+        const answer &a = hit->second;
+        if (!a.verdict || a.e164.size() + 1 > cap)
             return 0;
-        int verdict = u->IsValidNumber(num) ? 2 : u->IsPossibleNumber(num) ? 1 : 0;
-        if (!verdict)
-            return 0;
-        std::string f;
-        u->Format(num, PhoneNumberUtil::E164, &f);
-        if (f.size() + 1 > cap)
-            return 0;
-        std::memcpy(out, f.c_str(), f.size() + 1);
-        return verdict;
+        std::memcpy(out, a.e164.c_str(), a.e164.size() + 1);
+        return a.verdict;
     } catch (...) {
         return 0;
     }

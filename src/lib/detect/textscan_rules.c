@@ -266,6 +266,25 @@ static const char **yaml_list(ts_rules *rs, const sg_yaml *y, size_t *n)
     return v;
 }
 
+/* Context words: lower-case copies (the scanner lower-cases the window
+ * around a value once and looks for each word as is). */
+static const char **yaml_words(ts_rules *rs, const sg_yaml *y, size_t *n)
+{
+    const char **v = yaml_list(rs, y, n);
+    for (size_t i = 0; v && i < *n; i++) {
+        char *w = ks__arena_strndup(rs->a, v[i], strlen(v[i]));
+        if (!w) {
+            *n = i;
+            break;
+        }
+        for (char *q = w; *q; q++)
+            if (*q >= 'A' && *q <= 'Z')
+                *q = (char)(*q + 32);
+        v[i] = w;
+    }
+    return v;
+}
+
 static pcre2_code *compile_allow(ts_rules *rs, const char *re, const char *file, uint32_t line,
                                  enum ts_dialect d)
 {
@@ -320,8 +339,8 @@ static int load_kensa_rule(ts_rules *rs, const sg_yaml *y, const char *file)
         r->confidence = (int)strtol(v, NULL, 10);
     if ((v = sg__yaml_str(y, "priority")))
         r->priority = (int)strtol(v, NULL, 10);
-    r->context = yaml_list(rs, sg__yaml_get(y, "context"), &r->ncontext);
-    r->negctx = yaml_list(rs, sg__yaml_get(y, "negative_context"), &r->nnegctx);
+    r->context = yaml_words(rs, sg__yaml_get(y, "context"), &r->ncontext);
+    r->negctx = yaml_words(rs, sg__yaml_get(y, "negative_context"), &r->nnegctx);
     r->stopwords = yaml_list(rs, sg__yaml_get(y, "stopwords"), &r->nstop);
     r->examples = yaml_list(rs, sg__yaml_get(y, "examples"), &r->nexamples);
     r->negatives = yaml_list(rs, sg__yaml_get(y, "negative_examples"), &r->nnegatives);

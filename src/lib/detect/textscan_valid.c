@@ -769,6 +769,18 @@ static bool v_phone(ts_cand *c)
     if (n >= 10 && is_digit(v[0]) && is_digit(v[3]) && (v[4] == '-' || v[4] == '.' || v[4] == '/') &&
         (v[7] == '-' || v[7] == '.' || v[7] == '/'))
         return false;
+    bool sep = false;
+    for (size_t i = 0; i < n; i++)
+        sep |= v[i] == ' ' || v[i] == '-' || v[i] == '.' || v[i] == ')';
+    /* libphonenumber was most of the scan time (every digit run): first
+     * what it cannot change. A number that could not reach the threshold
+     * even if valid (no context word, no + or parenthesis) is not parsed. */
+    int best = c->confidence + (v[0] == '+' || v[0] == '(' ? 15 : 0) +
+               (!sep && v[0] != '+' ? -20 : 0);
+    if (best < c->min_confidence && ks__ts_context(c))
+        best += 30;
+    if (best < c->min_confidence && !ks__ts_is_example(v, n))
+        return false;
     int verdict = ks__phone_e164(v, n, c->region ? c->region : "US", e164, sizeof e164);
     if (verdict < 2 && v[0] != '+') {
         char alt[32];
@@ -789,9 +801,6 @@ static bool v_phone(ts_cand *c)
     c->nnorm = el;
     if (v[0] == '+' || v[0] == '(')
         c->confidence += 15;
-    bool sep = false;
-    for (size_t i = 0; i < n; i++)
-        sep |= v[i] == ' ' || v[i] == '-' || v[i] == '.' || v[i] == ')';
     if (!sep && v[0] != '+')
         c->confidence -= 20; /* a bare digit run is an id more often */
     c->valid = verdict == 2 ? KS_TV_VALID : KS_TV_UNCHECKED;
