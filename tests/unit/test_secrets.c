@@ -8,14 +8,25 @@
  *    normalised value it counts (`kensa hunt --json -`);
  *  - no clear value appears in any output format (terminal, JSON lines,
  *    CSV, HTML, OCSF) nor in the diagnostics, unless --reveal is given,
- *    which prints them.
+ *    which prints them;
+ *  - the compiled rules are cached between runs (bounded, damage-proof);
+ *  - --verify checks credentials against a fixture server on 127.0.0.1
+ *    (AWS STS signature V4, GitHub /user, Slack auth.test): off by
+ *    default, rate-limited, canary-token accounts never contacted.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
+#include <microhttpd.h>
 #include <openssl/sha.h>
 #include "harness.h"
+#include "detect/secrets_verify.h"
+#include "detect/textscan.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -183,4 +194,249 @@ TEST(reveal_prints_values)
     for (size_t i = 0; i < NELEM(pii_); i++)
         CHECK(strstr(out, pii_[i].norm) != NULL);
     free(out);
+}
+
+/* The compiled rules are cached: the second hunt loads them (its info
+ * diagnostic says so) and finds the same secrets; a damaged entry is
+ * compiled again; the cache keeps secrets.cache_keep entries. */
+static size_t cache_entries(const char *dir)
+{
+    char cmd[1200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c '^secrets-.*\\.hs$'", dir);
+    ks_test_run(cmd, &out);
+    size_t n = out ? strtoul(out, NULL, 10) : 0;
+    free(out);
+    return n;
+}
+
+TEST(compiled_rules_cached)
+{
+    char dir[1024], flags[2048], cmd[4096];
+    snprintf(dir, sizeof dir, "%s/tscache", ks_test_tmpdir());
+    snprintf(flags, sizeof flags,
+             "--verbose --json - --set detector.yara=false --set yara.cache_dir=%s", dir);
+    char *cold = hunt(flags), *warm = hunt(flags);
+    CHECK(strstr(cold, "(compiled cache)") == NULL);
+    CHECK(strstr(warm, "(compiled cache)") != NULL);
+    CHECK(count(cold, "\"secret_sha256\"") >= NELEM(secrets_));
+    CHECK_INT(count(warm, "\"secret_sha256\""), count(cold, "\"secret_sha256\""));
+    CHECK_INT(count(warm, "\"value_sha256\""), count(cold, "\"value_sha256\""));
+    CHECK_INT(cache_entries(dir), 1);
+    /* a damaged entry: compiled again, same findings, entry rewritten */
+    snprintf(cmd, sizeof cmd, "for f in %s/secrets-*.hs; do head -c 40 $f > $f.x; mv $f.x $f; done",
+             dir);
+    CHECK_INT(system(cmd), 0);
+    char *damaged = hunt(flags), *again = hunt(flags);
+    CHECK(strstr(damaged, "(compiled cache)") == NULL);
+    CHECK_INT(count(damaged, "\"secret_sha256\""), count(cold, "\"secret_sha256\""));
+    CHECK(strstr(again, "(compiled cache)") != NULL);
+    /* bounded: two more rule sets, one entry kept */
+    for (int i = 0; i < 2; i++) {
+        char rule[512], path[64], *out;
+        snprintf(rule, sizeof rule,
+                 "rules:\n- id: test.cache.%d\n  name: cache test\n  type: test.token\n"
+                 "  severity: low\n  pattern: 'cachetest%d-[0-9a-f]{12}'\n",
+                 i, i);
+        snprintf(path, sizeof path, "cache-rule-%d.yml", i);
+        ks_test_write(path, rule, strlen(rule));
+        snprintf(cmd, sizeof cmd, "%s --set secrets.cache_keep=1 --secrets-rules %s/%s", flags,
+                 ks_test_tmpdir(), path);
+        out = hunt(cmd);
+        free(out);
+    }
+    CHECK_INT(cache_entries(dir), 1);
+    free(cold);
+    free(warm);
+    free(damaged);
+    free(again);
+}
+
+/* ==== --verify against a loopback fixture ====================================== */
+
+/* AWS's published Signature V4 example (IAM ListUsers, 2015-08-30). */
+TEST(sigv4_matches_aws_example)
+{
+    char sig[65];
+    const char *hdr = "content-type:application/x-www-form-urlencoded; charset=utf-8\n"
+                      "host:iam.amazonaws.com\nx-amz-date:20150830T123600Z\n";
+    CHECK_INT(ks__sigv4("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830T123600Z",
+                        "us-east-1", "iam", "GET", "/", "Action=ListUsers&Version=2010-05-08",
+                        hdr, "content-type;host;x-amz-date", "", 0, sig),
+              0);
+    CHECK_STR(sig, "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
+}
+
+#define LIVE_KEY "AKIABZPUZDIKABNFUWS2"   /* account 123456789012 */
+#define DEAD_KEY "AKIADCH6YDSYQA6DYPB4"   /* account 210987654321 */
+#define CANARY_KEY "AKIAOODU5DHTQBNFUWS2" /* account 992382622183 (Thinkst) */
+#define OWN_CANARY_KEY DEAD_KEY           /* listed by the test's own canary file */
+#define SLACK_LIVE "xoxb-263718394051-2963017485920-Kq8sL2mZp4Xw9TbR6vNy3Jd1"
+
+static atomic_int sts_hits, gh_hits, slack_hits, canary_hits;
+static char gh_live[41], gh_dead[41];
+
+static enum MHD_Result fixture(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **ptr)
+{
+    static int started;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *body = "{}";
+    unsigned status = 404;
+    char buf[512];
+    (void)cls, (void)method, (void)version, (void)upload;
+    if (!*ptr) { /* first call: headers only */
+        *ptr = &started;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* the POST body: consumed */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    auth = auth ? auth : "";
+    if (!strcmp(url, "/sts")) {
+        atomic_fetch_add(&sts_hits, 1);
+        if (strstr(auth, CANARY_KEY) || strstr(auth, "AKIAQYLPMN5HHHFPZAM2"))
+            atomic_fetch_add(&canary_hits, 1);
+        bool signed_ok = !strncmp(auth, "AWS4-HMAC-SHA256 Credential=", 28) &&
+                         strstr(auth, "/us-east-1/sts/aws4_request, SignedHeaders="
+                                      "content-type;host;x-amz-date, Signature=") &&
+                         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Date");
+        if (signed_ok && strstr(auth, "Credential=" LIVE_KEY "/")) {
+            status = 200;
+            body = "<GetCallerIdentityResponse><GetCallerIdentityResult>"
+                   "<Arn>arn:aws:iam::123456789012:user/fixture</Arn>"
+                   "<Account>123456789012</Account></GetCallerIdentityResult>"
+                   "</GetCallerIdentityResponse>";
+        } else {
+            status = 403;
+            body = "<ErrorResponse><Error><Code>InvalidClientTokenId</Code></Error>"
+                   "</ErrorResponse>";
+        }
+    } else if (!strcmp(url, "/user")) {
+        atomic_fetch_add(&gh_hits, 1);
+        snprintf(buf, sizeof buf, "token %s", gh_live);
+        status = strcmp(auth, buf) ? 401 : 200;
+        body = status == 200 ? "{\"login\": \"fixture-user\", \"id\": 1}"
+                             : "{\"message\": \"Bad credentials\"}";
+    } else if (!strcmp(url, "/auth.test")) {
+        atomic_fetch_add(&slack_hits, 1);
+        status = 200;
+        body = !strcmp(auth, "Bearer " SLACK_LIVE) ? "{\"ok\":true,\"team\":\"fixture-team\"}"
+                                                  : "{\"ok\":false,\"error\":\"invalid_auth\"}";
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* The value of "key":"..." in the finding line holding needle. */
+static bool finding_has(const char *out, const char *needle, const char *kv)
+{
+    const char *line = strstr(out, needle);
+    if (!line)
+        return false;
+    while (line > out && line[-1] != '\n')
+        line--;
+    const char *end = strchr(line, '\n');
+    size_t n = end ? (size_t)(end - line) : strlen(line);
+    char *l = strndup(line, n);
+    bool ok = l && strstr(l, kv) != NULL;
+    free(l);
+    return ok;
+}
+
+TEST(verify_against_fixture)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, fixture,
+        NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    unsigned port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    const char *tmp = ks_test_tmpdir();
+    char text[4096], dir[1024], flags[3000], canary[1200], acct[24];
+    github_token(gh_live, 7);
+    github_token(gh_dead, 8);
+    snprintf(dir, sizeof dir, "%s/verify-ev", tmp);
+    snprintf(text, sizeof text, "mkdir -p %s", dir);
+    CHECK_INT(system(text), 0);
+    snprintf(text, sizeof text,
+             "aws_access_key_id = %s\naws_secret_access_key = 9tUm636uS1yOEcfP5pvfqJ/ml36mF7AkyHsE"
+             "U0IU\n\n"
+             "[old]\naws_access_key_id = %s\naws_secret_access_key = Kq8m2Zt5Ll0pYvB3nX7cR1sD9fG4hJ6kW2eT8uA0\n\n"
+             "[trap]\naws_access_key_id = %s\naws_secret_access_key = Zp3xN8vQ2mL6kT9rB1cF5gH7jW0yD4sE2aU6iO8e\n\n"
+             "GITHUB_TOKEN=%s\nOLD_GITHUB_TOKEN=%s\nSLACK_BOT_TOKEN=%s\n",
+             LIVE_KEY, DEAD_KEY, CANARY_KEY, gh_live, gh_dead, SLACK_LIVE);
+    ks_test_write("verify-ev/creds.txt", text, strlen(text));
+    snprintf(flags, sizeof flags,
+             "--json - --set detector.yara=false --set secrets.pii=false "
+             "--set secrets.verify_aws_url=http://127.0.0.1:%u/sts "
+             "--set secrets.verify_github_url=http://127.0.0.1:%u/user "
+             "--set secrets.verify_slack_url=http://127.0.0.1:%u/auth.test",
+             port, port, port);
+
+    /* off by default: nothing sent, nothing verified */
+    char cmd[4400], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s/kensa hunt --no-color %s %s 2>&1", ks_test_build(), flags, dir);
+    ks_test_run(cmd, &out);
+    CHECK_INT(atomic_load(&sts_hits) + atomic_load(&gh_hits) + atomic_load(&slack_hits), 0);
+    CHECK(out && !strstr(out, "verified-live"));
+    free(out);
+
+    /* --verify at 2 requests/s: 2 AWS pairs, 2 GitHub tokens, 1 Slack
+     * token asked (the canary pair never), so at least 2 s */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    snprintf(cmd, sizeof cmd, "%s/kensa hunt --no-color --verify --set secrets.verify_rate=2 %s %s 2>&1",
+             ks_test_build(), flags, dir);
+    ks_test_run(cmd, &out);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    out = out ? out : ks_test_strdup("");
+    printf("INFO --verify: sts %d github %d slack %d canary %d requests in %.1f s\n",
+           atomic_load(&sts_hits), atomic_load(&gh_hits), atomic_load(&slack_hits),
+           atomic_load(&canary_hits), dt);
+    CHECK_INT(atomic_load(&sts_hits), 2);
+    CHECK_INT(atomic_load(&gh_hits), 2);
+    CHECK_INT(atomic_load(&slack_hits), 1);
+    CHECK_INT(atomic_load(&canary_hits), 0);
+    CHECK(dt >= 2.0);
+    char hex[65];
+    sha_hex("9tUm636uS1yOEcfP5pvfqJ/ml36mF7AkyHsEU0IU", hex);
+    CHECK(finding_has(out, hex, "\"validation\":\"verified-live\""));
+    CHECK(finding_has(out, hex, "arn:aws:iam::123456789012:user/fixture"));
+    sha_hex("Kq8m2Zt5Ll0pYvB3nX7cR1sD9fG4hJ6kW2eT8uA0", hex);
+    CHECK(finding_has(out, hex, "\"validation\":\"rejected-online\""));
+    sha_hex("Zp3xN8vQ2mL6kT9rB1cF5gH7jW0yD4sE2aU6iO8e", hex);
+    CHECK(finding_has(out, hex, "\"validation\":\"canary\""));
+    sha_hex(gh_live, hex);
+    CHECK(finding_has(out, hex, "login fixture-user"));
+    sha_hex(gh_dead, hex);
+    CHECK(finding_has(out, hex, "\"validation\":\"rejected-online\""));
+    sha_hex(SLACK_LIVE, hex);
+    CHECK(finding_has(out, hex, "team fixture-team"));
+    CHECK(!strstr(out, gh_live) && !strstr(out, SLACK_LIVE)); /* still no clear values */
+    free(out);
+
+    /* a replaced canary list: the test's own account is spared too */
+    CHECK(ks__aws_account(OWN_CANARY_KEY, acct));
+    snprintf(canary, sizeof canary, "# test list\n%s\n992382622183\n", acct);
+    ks_test_write("verify-canary.txt", canary, strlen(canary));
+    atomic_store(&sts_hits, 0);
+    snprintf(cmd, sizeof cmd,
+             "%s/kensa hunt --no-color --verify --set secrets.verify_rate=50 "
+             "--set secrets.canary_accounts=%s/verify-canary.txt %s %s 2>&1",
+             ks_test_build(), tmp, flags, dir);
+    ks_test_run(cmd, &out);
+    CHECK_INT(atomic_load(&sts_hits), 1);
+    sha_hex("Kq8m2Zt5Ll0pYvB3nX7cR1sD9fG4hJ6kW2eT8uA0", hex);
+    CHECK(out && finding_has(out, hex, "\"validation\":\"canary\""));
+    free(out);
+    MHD_stop_daemon(d);
 }

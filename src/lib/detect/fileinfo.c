@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <hs/hs.h>
 #include "detect/fileinfo.h"
@@ -305,4 +306,56 @@ int ks__hs_compile_dropping(const char **exprs, unsigned *flags, unsigned *ids, 
         (*n)--;
     }
     return KS_OK;
+}
+
+/* ---- compiled-rule caches ------------------------------------------------------ */
+
+const char *ks__cache_dir(const ks_engine *e, char *buf, size_t cap)
+{
+    const char *v = ks__opt(e, "yara.cache_dir");
+    if (v)
+        return v[0] ? v : NULL;
+    const char *x = getenv("XDG_CACHE_HOME");
+    if (x && x[0]) {
+        snprintf(buf, cap, "%s/kensa", x);
+        return buf;
+    }
+    const char *h = getenv("HOME");
+    if (h && h[0]) {
+        snprintf(buf, cap, "%s/.cache/kensa", h);
+        return buf;
+    }
+    return "build/cache";
+}
+
+void ks__cache_mkdirs(const char *path)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof tmp)
+        return;
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == 0) {
+            char c = tmp[i];
+            tmp[i] = 0;
+            mkdir(tmp, 0700);
+            tmp[i] = c;
+        }
+    }
+}
+
+void ks__cache_tmp(char *tmp, size_t cap, const char *path)
+{
+    snprintf(tmp, cap, "%s.%d" KS_CACHE_TMP_SUFFIX, path, (int)getpid());
+}
+
+bool ks__cache_commit(FILE *fp, bool ok, const char *tmp, const char *path)
+{
+    if (fp && fclose(fp) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) == 0)
+        return true;
+    unlink(tmp);
+    return false;
 }

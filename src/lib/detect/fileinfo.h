@@ -17,6 +17,7 @@
 #ifndef KS_FILEINFO_H
 #define KS_FILEINFO_H
 
+#include <stdio.h>
 #include "kensa_int.h"
 
 /* Called for each chunk of content, in order; off is its stream offset.
@@ -54,6 +55,22 @@ bool ks__unhex(const char *s, size_t n2, uint8_t *out);
 const char *ks__file_type(const uint8_t *head, size_t n, const char *ext);
 /* Lowercase extension with the dot (".aspx") of name into out; "" if none. */
 void ks__file_ext(const char *name, char *out, size_t cap);
+
+/* ---- compiled-rule caches (YARA sets, the secret scanner's database) ---- */
+
+/* The cache directory: option yara.cache_dir ("" = no cache: NULL), else
+ * $XDG_CACHE_HOME/kensa, ~/.cache/kensa, build/cache. buf holds the
+ * built path. */
+const char *ks__cache_dir(const ks_engine *e, char *buf, size_t cap);
+/* mkdir -p with mode 0700 (best effort). */
+void ks__cache_mkdirs(const char *path);
+/* Cache files are written to ks__cache_tmp(path) and then
+ * ks__cache_commit(fp or NULL, written ok, tmp, path): closes fp, renames
+ * tmp into place when all went well, else removes it. True when placed.
+ * Readers never see a half-written file. */
+#define KS_CACHE_TMP_SUFFIX ".tmp"
+void ks__cache_tmp(char *tmp, size_t cap, const char *path);
+bool ks__cache_commit(FILE *fp, bool ok, const char *tmp, const char *path);
 
 /* Compiles exprs[0..*n) (flags, ids) into one Vectorscan database; an
  * expression Vectorscan refuses at compile time is handed to drop(ud, id),

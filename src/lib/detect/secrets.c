@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "detect/fileinfo.h"
+#include "detect/secrets_verify.h"
 #include "detect/textscan.h"
 #include "extract/extract.h"
 
@@ -59,6 +60,11 @@ typedef struct sec_rec {
     char redacted[64];
     size_t length;           /* bytes of the secret */
     char *clear;             /* only with secrets.reveal; owned */
+    /* --verify only: the clear value and its pair (an AWS secret's key
+     * id), kept until checked, then wiped; the online verdict */
+    char *vclear, *vpair;
+    ks_vverdict vv;
+    char vinfo[160];         /* ARN, login, team; or why it failed */
     ks_kv *details;          /* decoded facts + first location's provenance; owned */
     size_t ndetails;
     sec_loc locs[MAX_LOCS];
@@ -72,6 +78,7 @@ typedef struct sec_rec {
 typedef struct sec_det {
     ks_engine *e;
     ks_textscan *ts;
+    ks_sverify *verify;      /* NULL unless --verify */
     bool reveal;
     bool pii;                /* personal data wanted at all */
     bool pii_in_logs;        /* also in files an event input claims */
@@ -128,10 +135,20 @@ typedef struct sec_ws {
 
 /* ---- store ------------------------------------------------------------------------ */
 
+static void wipe(char **p)
+{
+    if (*p)
+        explicit_bzero(*p, strlen(*p));
+    free(*p);
+    *p = NULL;
+}
+
 static void rec_free(sec_rec *r)
 {
     if (!r)
         return;
+    wipe(&r->vclear);
+    wipe(&r->vpair);
     for (size_t i = 0; i < r->nlocs; i++)
         free(r->locs[i].where);
     for (size_t i = 0; i < r->ndetails; i++)
@@ -167,6 +184,9 @@ static sec_rec *rec_new(const sec_det *d, const sec_ws *ws, const ks_tmatch *m)
     r->length = m->nvalue;
     r->first = r->last = KS_TIME_NONE;
     if (d->reveal && !(r->clear = strndup(m->value, m->nvalue)))
+        goto fail;
+    if (d->verify && ks__sverify_supports(m->type) &&
+        !(r->vclear = strndup(m->value, m->nvalue)))
         goto fail;
     /* decoded facts, then where it was first seen (message, git blob) */
     if (nd) {
@@ -242,9 +262,27 @@ static void store_secret(sec_ws *ws, const ks_tmatch *m)
             *slot = d->nrecs;
         }
     }
+    if (r && d->verify && ks__sverify_supports(r->type)) {
+        /* a later occurrence may be the one next to its key id */
+        if (!r->vclear)
+            r->vclear = strndup(m->value, m->nvalue);
+        if (!r->vpair && m->pair)
+            r->vpair = strndup(m->pair, m->npair);
+    }
     if (r)
         rec_add_loc(r, ws, m->offset + ws->base);
     pthread_mutex_unlock(&d->lock);
+}
+
+/* The validation field: the online verdict when there is one. */
+static const char *verdict_name(const sec_rec *r)
+{
+    switch (r->vv) {
+    case KS_VV_LIVE: return "verified-live";
+    case KS_VV_REJECTED: return "rejected-online";
+    case KS_VV_CANARY: return "canary";
+    default: return NULL;
+    }
 }
 
 static const char *valid_name(ks_tvalid v)
@@ -273,7 +311,14 @@ static void emit_secret(sec_det *d, const sec_rec *r)
     det[nd++] = (ks_kv){"redacted", r->redacted};
     snprintf(len, sizeof len, "%zu", r->length);
     det[nd++] = (ks_kv){"length", len};
-    det[nd++] = (ks_kv){"validation", valid_name(r->valid)};
+    const char *online = verdict_name(r);
+    det[nd++] = (ks_kv){"validation", online ? online : valid_name(r->valid)};
+    if (online)
+        det[nd++] = (ks_kv){"offline_validation", valid_name(r->valid)};
+    if (r->vv == KS_VV_ERROR)
+        det[nd++] = (ks_kv){"verification", "no answer"};
+    if (r->vinfo[0])
+        det[nd++] = (ks_kv){"verification_info", r->vinfo};
     det[nd++] = (ks_kv){"confidence", conf};
     det[nd++] = (ks_kv){"occurrences", cnt};
     det[nd++] = (ks_kv){"locations", nloc};
@@ -302,7 +347,9 @@ static void emit_secret(sec_det *d, const sec_rec *r)
         .description = "A credential in the evidence: whoever read this text could use it. "
                        "Rotate it, then look for its use (secret_sha256 matches your inventory "
                        "without printing it).",
-        .severity = r->sev,
+        .severity = r->vv == KS_VV_LIVE                               ? KS_SEV_CRITICAL
+                    : r->vv == KS_VV_REJECTED || r->vv == KS_VV_CANARY ? KS_SEV_LOW
+                                                                     : r->sev,
         .techniques = secret_techniques,
         .ntechniques = KS_ARRAY_LEN(secret_techniques),
         .first = r->first,
@@ -570,6 +617,7 @@ static void sec_destroy(void *p)
     free(d->recs);
     ks__map_free(d->index);
     ks__textscan_free(d->ts);
+    ks__sverify_free(d->verify);
     pthread_mutex_destroy(&d->lock);
     free(d);
 }
@@ -591,6 +639,8 @@ static int sec_create(ks_engine *e, void **out)
         rc = KS_ENOMEM;
         goto out;
     }
+    if ((rc = ks__sverify_new(e, &d->verify)) != KS_OK)
+        goto out;
     if ((rc = ks__textscan_new(e, ks__rules_dir(e), &d->ts)) != KS_OK)
         goto out;
     if (!ks__textscan_nrules(d->ts))
@@ -633,9 +683,39 @@ static void sec_worker_done(void *det, void *p)
     free(ws);
 }
 
+/* --verify: each distinct verifiable secret once, at the rate the
+ * options allow; a key of a canary account is only marked. */
+static void verify_all(sec_det *d)
+{
+    size_t asked = 0, live = 0;
+    for (size_t i = 0; i < d->nrecs; i++) {
+        sec_rec *r = d->recs[i];
+        const char *account = NULL;
+        for (size_t k = 0; k < r->ndetails; k++)
+            if (!strcmp(r->details[k].key, "aws.account_id"))
+                account = r->details[k].value;
+        if (account && ks__sverify_canary(d->verify, account))
+            r->vv = KS_VV_CANARY;
+        else if (r->vclear && r->valid != KS_TV_EXAMPLE) {
+            r->vv = ks__sverify_one(d->verify, r->type, r->vclear, strlen(r->vclear), r->vpair,
+                                    r->vpair ? strlen(r->vpair) : 0, account, r->vinfo,
+                                    sizeof r->vinfo);
+            asked += r->vv != KS_VV_NONE;
+            live += r->vv == KS_VV_LIVE;
+        }
+        wipe(&r->vclear);
+        wipe(&r->vpair);
+    }
+    ks_loc loc = KS_LOC_NONE;
+    ks__diag(d->e, KS_DIAG_INFO, KS_OK, "secrets", &loc,
+             "--verify: %zu credentials checked online, %zu live", asked, live);
+}
+
 static int sec_finish(void *p)
 {
     sec_det *d = p;
+    if (d->verify)
+        verify_all(d);
     for (size_t i = 0; i < d->nrecs; i++)
         emit_secret(d, d->recs[i]);
     if (d->dropped) {

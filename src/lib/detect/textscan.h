@@ -56,6 +56,11 @@ typedef struct ks_tmatch {
     uint8_t sha256[32];      /* of norm (PII) or of the exact secret bytes */
     char redacted[64];       /* first/last characters only, NUL-terminated */
     uint64_t offset;         /* of value in the scanned text */
+    /* The value this one pairs with in the text (an AWS secret key's key
+     * id), borrowed for the call; NULL when none. Only online
+     * verification (--verify) uses it: never print it. */
+    const char *pair;
+    size_t npair;
     const ks_kv *details;    /* decoded facts: AWS account id, SAS permissions
                               * and expiry, JWT claims, paired secret type... */
     size_t ndetails;
@@ -81,6 +86,10 @@ int ks__textscan_run(const ks_textscan *ts, ks_textscratch *s, unsigned classes,
 
 /* Rules compiled (0: nothing to scan for). */
 size_t ks__textscan_nrules(const ks_textscan *ts);
+
+/* The AWS account id (12 digits) encoded in a key id's base32 body
+ * (AKIA/ASIA... + 16 characters); false when id is not one. */
+bool ks__aws_account(const char *id, char out[24]);
 
 /* The redacted display of a value: its first and last characters (none for
  * values under 5 bytes, up to 4 each for long ones) around U+2026, other

@@ -45,6 +45,8 @@ typedef struct ts_cand {
     int severity;             /* -1: the rule's; a validator may set one */
     const char *type;         /* validator may refine ("aws.secret_key" -> paired) */
     const char *region;       /* default phone region */
+    size_t ps, pe;            /* the value it pairs with (an AWS secret's key id),
+                               * ps == pe: none */
     int ctx;                  /* a context word near the value: 1 yes, 0 no,
                                * -1 not looked for yet (ks__ts_context) */
     const char *const *ctxw;  /* the rule's context words (lower-case) */

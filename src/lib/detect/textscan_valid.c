@@ -204,7 +204,7 @@ static unsigned char_classes(const char *p, size_t n)
 
 /* The account id is in bits of the base32 body of newer key ids
  * (Aidan Steele's and Tal Be'ery's analysis, 2023). */
-static bool aws_account(const char *id, char out[24])
+bool ks__aws_account(const char *id, char out[24])
 {
     static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     uint64_t acc = 0;
@@ -255,7 +255,7 @@ static bool v_aws_key_id(ts_cand *c)
     if (!kind)
         return false;
     ks__ts_detail(c, "aws.key_kind", "%s", kind);
-    if (id[0] == 'A' && id[1] != '3' && aws_account(id, acct))
+    if (id[0] == 'A' && id[1] != '3' && ks__aws_account(id, acct))
         ks__ts_detail(c, "aws.account_id", "%s", acct);
     if (ks__ts_is_example(id, 20))
         c->valid = KS_TV_EXAMPLE;
@@ -271,7 +271,10 @@ static bool v_aws_secret(ts_cand *c)
     if (vn != 40 || ks__ts_entropy(v, vn) < 3.5 || char_classes(v, vn) == 1 ||
         char_classes(v, vn) == 2)
         return false;
+    /* the nearest key id within 512 bytes (a credentials file lists
+     * several pairs: the first one in reach is not this secret's) */
     size_t lo = c->vs > 512 ? c->vs - 512 : 0, hi = KS_MIN(c->n, c->ve + 512);
+    size_t best = SIZE_MAX, bestd = SIZE_MAX;
     for (size_t i = lo; i + 20 <= hi; i++) {
         const char *p = c->text + i;
         if (p[0] != 'A' || !(p[1] == 'K' || p[1] == 'S') || p[2] != 'I' || p[3] != 'A')
@@ -281,16 +284,25 @@ static bool v_aws_secret(ts_cand *c)
             ok = (p[k] >= 'A' && p[k] <= 'Z') || (p[k] >= '2' && p[k] <= '7');
         if (!ok || (i + 20 < c->n && is_alnum(p[20])))
             continue;
+        size_t d = i < c->vs ? c->vs - i : i - c->vs;
+        if (d < bestd) {
+            best = i;
+            bestd = d;
+        }
+    }
+    if (best != SIZE_MAX) {
+        const char *p = c->text + best;
         char id[21], acct[24];
         memcpy(id, p, 20);
         id[20] = 0;
+        c->ps = best;
+        c->pe = best + 20;
         ks__ts_detail(c, "aws.paired_key_id", "%.4s\xe2\x80\xa6%.2s", id, id + 18);
-        if (aws_account(id, acct))
+        if (ks__aws_account(id, acct))
             ks__ts_detail(c, "aws.account_id", "%s", acct);
         c->confidence += 10;
         if (ks__ts_is_example(id, 20))
             c->valid = KS_TV_EXAMPLE;
-        break;
     }
     return true;
 }

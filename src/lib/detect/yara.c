@@ -420,46 +420,11 @@ out:
     return rc;
 }
 
-static const char *cache_dir(const ks_engine *e, char *buf, size_t cap)
-{
-    const char *v = ks__opt(e, "yara.cache_dir");
-    if (v)
-        return v[0] ? v : NULL;
-    const char *x = getenv("XDG_CACHE_HOME");
-    if (x && x[0]) {
-        snprintf(buf, cap, "%s/kensa", x);
-        return buf;
-    }
-    const char *h = getenv("HOME");
-    if (h && h[0]) {
-        snprintf(buf, cap, "%s/.cache/kensa", h);
-        return buf;
-    }
-    return "build/cache";
-}
-
-static void mkdirs(const char *path)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof tmp)
-        return;
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] == '/' || tmp[i] == 0) {
-            char c = tmp[i];
-            tmp[i] = 0;
-            mkdir(tmp, 0700);
-            tmp[i] = c;
-        }
-    }
-}
-
 /* Diagnostics file beside the cache: "level\tline\tfile\tmessage" lines. */
 static void save_diags(const char *path, const load_ctx *lc)
 {
     char tmp[4400];
-    ks__ycache_tmp(tmp, sizeof tmp, path);
+    ks__cache_tmp(tmp, sizeof tmp, path);
     FILE *fp = fopen(tmp, "w");
     if (!fp)
         return;
@@ -471,7 +436,7 @@ static void save_diags(const char *path, const load_ctx *lc)
                 *m = ' ';
         fprintf(fp, "%d\t%d\t%s\t%s\n", d->level, d->line, d->file, d->msg);
     }
-    ks__ycache_commit(fp, true, tmp, path);
+    ks__cache_commit(fp, true, tmp, path);
 }
 
 static void load_diags(const char *path, load_ctx *lc)
@@ -621,7 +586,7 @@ static int yara_create(ks_engine *e, void **out)
     if ((rc = rules_key(&pl, key, &path_ext)) != KS_OK)
         goto out;
 
-    const char *cdir = ks__opt_bool(e, "yara.cache") ? cache_dir(e, cdir_buf, sizeof cdir_buf)
+    const char *cdir = ks__opt_bool(e, "yara.cache") ? ks__cache_dir(e, cdir_buf, sizeof cdir_buf)
                                                             : NULL;
     bool split = ks__opt_bool(e, "yara.split");
     if (cdir) {
@@ -636,7 +601,7 @@ static int yara_create(ks_engine *e, void **out)
         if ((rc = compile_sets(e, &lc, &pl, &d->sets)) != KS_OK)
             goto out;
         if (cdir && d->sets.n) {
-            mkdirs(cdir);
+            ks__cache_mkdirs(cdir);
             /* Diagnostics first: the manifest, renamed last, marks a whole cache. */
             save_diags(dpath, &lc);
             if (ks__ysets_save(&d->sets, cpath) == KS_OK) {

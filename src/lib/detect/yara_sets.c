@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "detect/fileinfo.h"
 #include "detect/yara_sets.h"
 
 /* A set per magic value with at least this many rules: each set a file
@@ -526,22 +527,6 @@ int ks__ysets_single(ks_ysets *s, YR_RULES *rules)
 /* Every cache file is written under "<path>.<pid>.tmp" beside its place
  * and renamed into it: a reader never sees half a file, and pruning knows
  * the leftovers of a run that died by the suffix. */
-#define TMP_SUFFIX ".tmp"
-
-void ks__ycache_tmp(char *tmp, size_t cap, const char *path)
-{
-    snprintf(tmp, cap, "%s.%d" TMP_SUFFIX, path, (int)getpid());
-}
-
-bool ks__ycache_commit(FILE *fp, bool ok, const char *tmp, const char *path)
-{
-    if (fp && fclose(fp) != 0)
-        ok = false;
-    if (ok && rename(tmp, path) == 0)
-        return true;
-    unlink(tmp);
-    return false;
-}
 
 /* The literal prefilter is cached serialized too: compiling thousands of
  * literals takes Vectorscan ~0.1 s, half of a warm start. Written before
@@ -559,9 +544,9 @@ static void save_lits(const ks_ysets *s, const char *prefix)
     }
     if (hs_serialize_database(s->lits, &bytes, &len) != HS_SUCCESS)
         return;
-    ks__ycache_tmp(tmp, sizeof tmp, path);
+    ks__cache_tmp(tmp, sizeof tmp, path);
     if ((fp = fopen(tmp, "wb")))
-        ks__ycache_commit(fp, fwrite(bytes, 1, len, fp) == len, tmp, path);
+        ks__cache_commit(fp, fwrite(bytes, 1, len, fp) == len, tmp, path);
     free(bytes); /* hs_serialize_database allocates with the default (libc) allocator */
 }
 
@@ -585,13 +570,13 @@ int ks__ysets_save(const ks_ysets *s, const char *prefix)
     save_lits(s, prefix);
     for (size_t i = 0; i < s->n; i++) {
         snprintf(path, sizeof path, "%s.%zu.yarc", prefix, i);
-        ks__ycache_tmp(tmp, sizeof tmp, path);
-        if (!ks__ycache_commit(NULL, yr_rules_save(s->set[i].rules, tmp) == ERROR_SUCCESS, tmp,
+        ks__cache_tmp(tmp, sizeof tmp, path);
+        if (!ks__cache_commit(NULL, yr_rules_save(s->set[i].rules, tmp) == ERROR_SUCCESS, tmp,
                                path))
             return KS_EIO;
     }
     snprintf(path, sizeof path, "%s.sets", prefix);
-    ks__ycache_tmp(tmp, sizeof tmp, path);
+    ks__cache_tmp(tmp, sizeof tmp, path);
     if (!(fp = fopen(tmp, "w")))
         return KS_EIO;
     fprintf(fp, "%s\n", MANIFEST_MAGIC);
@@ -615,7 +600,7 @@ int ks__ysets_save(const ks_ysets *s, const char *prefix)
             fprintf(fp, "%02x", s->lit[i].bytes[k]);
         fputc('\n', fp);
     }
-    return ks__ycache_commit(fp, true, tmp, path) ? KS_OK : KS_EIO;
+    return ks__cache_commit(fp, true, tmp, path) ? KS_OK : KS_EIO;
 }
 
 /* "<caseless> <set> <hex>" */
@@ -799,8 +784,8 @@ size_t ks__ysets_prune(const char *dir, const char *current, size_t keep)
             char man[300];
             size_t nl = strlen(de->d_name);
             snprintf(man, sizeof man, "%.*s.sets", (int)pl, de->d_name);
-            size_t sl = strlen(TMP_SUFFIX);
-            victim = (nl > sl && !strcmp(de->d_name + nl - sl, TMP_SUFFIX)) ||
+            size_t sl = strlen(KS_CACHE_TMP_SUFFIX);
+            victim = (nl > sl && !strcmp(de->d_name + nl - sl, KS_CACHE_TMP_SUFFIX)) ||
                      fstatat(fd, man, &st, AT_SYMLINK_NOFOLLOW) != 0;
         }
         if (victim)

@@ -82,11 +82,7 @@ int ks__ysets_single(ks_ysets *s, YR_RULES *rules);
 int ks__ysets_save(const ks_ysets *s, const char *prefix);
 int ks__ysets_load(ks_ysets *s, const char *prefix);
 
-/* Cache files are written to ks__ycache_tmp(path) and then
- * ks__ycache_commit(fp or NULL, written ok, tmp, path): closes fp, renames
- * tmp into place when all went well, else removes it. True when placed. */
-void ks__ycache_tmp(char *tmp, size_t cap, const char *path);
-bool ks__ycache_commit(FILE *fp, bool ok, const char *tmp, const char *path);
+/* Cache files are written with ks__cache_tmp / ks__cache_commit (fileinfo.h). */
 
 /* Bounds the cache dir: removes the cached rules ("yara-<key>...") but the
  * `keep` newest by manifest time and `current` (a prefix's basename), then
