@@ -1,40 +1,63 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Secrets and personal data: MB/s per core on decoded text and on a
-# generated mailbox (base64 / quoted-printable bodies, docx/zip
-# attachments), beside ripgrep with the same patterns (rg -P -f: a regex
-# floor without validation) and YARA with the patterns its dialect reads.
-# Goal: >= 500 MB/s per core on decoded text with validation on; memory
-# flat as the mailbox grows (peak RSS at 1x and 10x).
+# Secrets and personal data: MB/s per core on a generated mailbox
+# (base64 / quoted-printable bodies, docx/zip attachments, .msg, TNEF).
+#
+#  1. extraction alone (mbox -> MIME -> attachments -> decoded UTF-8 text),
+#     which also writes the decoded text;
+#  2. the text scanner alone on that decoded text (validation on), beside
+#     ripgrep with the same patterns (rg -P -f: regexes only, no
+#     validation; the floor) and YARA with the patterns its dialect reads;
+#  3. `kensa hunt --threads 1` on the mailbox (decode + scan + findings),
+#     and peak RSS at 1x and 10x the mailbox size (memory must stay flat).
+#
+# MB/s are of CPU time (user + sys), so they stay meaningful while other
+# work shares the machine. Goal (issue 16): >= 500 MB/s per core on decoded
+# text with validation on. SECRETS_SIZE (default 200M) is the 10x mailbox,
+# a tenth of it the 1x one; a 1 GB figure is extrapolated from the 10x run
+# (the work is linear in the input: memory is flat).
 set -e
 . bench/lib.sh
-SIZE=${SECRETS_SIZE:-1G}
-MB=$BENCH_DIR/mailbox-$SIZE
-[ -s "$MB/mailbox.mbox" ] || $GEN mailbox --out "$MB" --size "$SIZE"
-T=$BENCH_DIR/secrets-text.txt
-# decoded text: the mailbox's own text with the MIME armour as it is (the
-# scanner sees text either way); cut to 512 MB
-[ -s "$T" ] || head -c 536870912 "$MB/mailbox.mbox" > "$T"
+SIZE=${SECRETS_SIZE:-200M}
+BIG=$BENCH_DIR/mailbox-$SIZE
+SMALL=$BENCH_DIR/mailbox-$SIZE-tenth
+[ -s "$BIG/mailbox.mbox" ] || $GEN mailbox --out "$BIG" --size "$SIZE" >/dev/null
+if [ ! -s "$SMALL/mailbox.mbox" ]; then
+    mkdir -p "$SMALL"
+    MBB=$(stat -c %s "$BIG/mailbox.mbox")
+    # cut at a From_ line so the last message is whole
+    head -c $((MBB / 10)) "$BIG/mailbox.mbox" | awk 'BEGIN{b=""} /^From /{printf "%s", b; b=""} {b=b $0 "\n"}' \
+        > "$SMALL/mailbox.mbox"
+fi
 TB=$BENCH_DIR/textscan_bench
 cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude -Isrc/lib -DKS_RULES_DIR_DEFAULT=\"$(pwd)/rules\" \
     bench/tools/textscan_bench.c -o "$TB" "$BUILD/libkensa.a" \
     $(pkg-config --libs yara libcrypto libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd \
       gmime-3.0 libarchive poppler-glib libgit2 libsodium gnutls rdkafka libnats libpff libpst libytnef \
       libolecf libxml-2.0) -lphonenumber -lstdc++ -lpthread -lm
-$TB patterns "$BENCH_DIR/secrets.patterns"
-$TB yara "$BENCH_DIR/secrets.yar"
+$TB patterns "$BENCH_DIR/secrets.patterns" 2>/dev/null
+$TB yara "$BENCH_DIR/secrets.yar" 2>/dev/null
+T=$BENCH_DIR/secrets-text-$SIZE.txt
+MBYTES=$(stat -c %s "$BIG/mailbox.mbox")
+SBYTES=$(stat -c %s "$SMALL/mailbox.mbox")
+echo "Mailbox $SIZE: $((MBYTES / 1000000)) MB; 1x: $((SBYTES / 1000000)) MB"
+echo "-- extraction alone (one core):"
+$TB extract "$BIG/mailbox.mbox" "$T"
 BYTES=$(stat -c %s "$T")
-MBYTES=$(stat -c %s "$MB/mailbox.mbox")
 cat "$T" > /dev/null
-echo "Decoded text: $((BYTES / 1000000)) MB, one core"
+echo "-- decoded text: $((BYTES / 1000000)) MB, one core (scanner times exclude rule compilation)"
+$TB scan "$T"
 header
+BASE_CPU=0
 measure "kensa text scanner (validation on)" "$BYTES" 0 0 "$TB scan $T"
 K=$LAST_S; BASE_CPU=$LAST_CPU
 measure "rg -P -f (same patterns)" "$BYTES" 0 "$K" "rg -j1 -P -c -f $BENCH_DIR/secrets.patterns $T"
 measure "yara (patterns it reads)" "$BYTES" 0 "$K" "yara -p 1 $BENCH_DIR/secrets.yar $T"
-echo "(x = kensa seconds / peer seconds: below 1 means kensa is faster)"
-echo "Mailbox $SIZE ($((MBYTES / 1000000)) MB): decode + scan, one core, and all cores"
+echo "(x = kensa seconds / peer seconds: below 1 means kensa is faster; rows include start-up)"
+echo "-- kensa hunt on the mailbox, one thread: 1x and 10x (peak RSS must stay flat)"
 BASE_CPU=0
+HUNT="$KENSA hunt -q --threads 1 --set detector.yara=false --set detector.ioc=false"
 header
-measure "kensa hunt --threads 1" "$MBYTES" 0 0 "$KENSA hunt -q --threads 1 --set detector.yara=false --set detector.ioc=false $MB/mailbox.mbox"
-measure "kensa hunt (all cores)" "$MBYTES" 0 0 "$KENSA hunt -q --set detector.yara=false --set detector.ioc=false $MB/mailbox.mbox"
+measure "kensa hunt 1x ($((SBYTES / 1000000)) MB)" "$SBYTES" 0 0 "$HUNT $SMALL/mailbox.mbox"
+measure "kensa hunt 10x ($((MBYTES / 1000000)) MB)" "$MBYTES" 0 0 "$HUNT $BIG/mailbox.mbox"
+awk -v c="$LAST_CPU" -v b="$MBYTES" 'BEGIN { printf "1 GB extrapolated: %.0f s of one core\n", c * 1e9 / b }'
