@@ -168,6 +168,12 @@ KS_API int ks_rules_check(ks_engine *e, const char *const *paths, size_t n, unsi
 KS_API int ks_engine_probe(ks_engine *e, const char *const *urls, size_t n, FILE *report);
 
 KS_API const ks_stats *ks_engine_stats(const ks_engine *e);
+/* After a run: the files no reader claimed (no input format, no extractor
+ * a file detector used), counted by type "<.ext> text|binary|empty" (".json
+ * binary", "(no extension) text"), most frequent first; entry i, or
+ * KS_ENOTFOUND past the end. At most 32 types (the last is "other"). type
+ * is valid until ks_engine_free. */
+KS_API int ks_engine_unclaimed(const ks_engine *e, size_t i, const char **type, uint64_t *count);
 /* Findings sorted by first time, then severity (highest first). Valid
  * until ks_engine_free(). Memory is bounded: only the first findings.keep
  * findings (default 10000, 0 = all) are kept for these calls;

@@ -109,8 +109,10 @@ TEST(walk_symlinks_loops_specials)
     CHECK(rc == 0 || rc == 2);
     CHECK(out && strstr(out, "loop"));
     free(out);
+    /* Everything excluded: the run read nothing and says so (issue 14). */
     snprintf(args, sizeof args, "hunt -q --exclude '*.json' %s", dir);
-    CHECK_INT(kensa(args, &out), 0);
+    CHECK_INT(kensa(args, &out), 2);
+    CHECK(out && strstr(out, "nothing was read: the 1 file found was skipped"));
     free(out);
 }
 
@@ -175,5 +177,62 @@ TEST(html_report_escapes_evidence)
     CHECK(out && !strstr(out, "<script>alert"));
     /* self-contained: techniques named inline, no link out of the file */
     CHECK(out && strstr(out, "T1078.004") && !strstr(out, "https://") && !strstr(out, "http://"));
+    free(out);
+}
+
+/* No silent reassurance (issue 14): a file whose name claims a format its
+ * content is not gets a warning naming it; a run that recognised nothing
+ * is an error (exit 2); what no reader claimed is counted by type. */
+TEST(names_that_lie_and_nothing_recognised)
+{
+    char *out = NULL, args[2048], dir[512];
+    uint8_t rnd[2048];
+    snprintf(dir, sizeof dir, "mkdir -p %s/lie %s/mix %s/void", ks_test_tmpdir(), ks_test_tmpdir(), ks_test_tmpdir());
+    CHECK_INT(system(dir), 0);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < sizeof rnd; i++) { /* xorshift: binary, reproducible */
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        rnd[i] = (uint8_t)x;
+    }
+    rnd[0] = 0x8f; /* not '{' or '[' whatever the generator gives */
+    const char *rj = ks_test_write("lie/random.json", (const char *)rnd, sizeof rnd);
+    snprintf(args, sizeof args, "hunt -q %s", rj);
+    CHECK_INT(kensa(args, &out), 2);
+    CHECK(out && strstr(out, "random.json offset 0: [claims] the name says .json but the content is not JSON (binary"));
+    CHECK(out && strstr(out, "nothing was recognised") && strstr(out, "1 .json binary"));
+    free(out);
+
+    /* Beside a file that is read, lies are warnings and the run is clean. */
+    const char *txt = "hello, this is a text file\n";
+    ks_test_write("mix/system.evtx", txt, strlen(txt));
+    ks_test_write("mix/mail.eml", txt, strlen(txt));
+    ks_test_write("mix/box.pst", txt, strlen(txt));
+    ks_test_write("mix/a.zip", (const char *)rnd, 512);
+    ks_test_write("mix/notes.txt", txt, strlen(txt));
+    ks_test_write("mix/empty.json", "", 0);
+    ks_test_write("mix/plain.gz", txt, strlen(txt));
+    ks_test_write("mix/ok.jsonl", "{\"x\":1}\n", 8);
+    snprintf(dir, sizeof dir, "%s/mix", ks_test_tmpdir());
+    snprintf(args, sizeof args, "hunt --threads 2 %s", dir);
+    CHECK_INT(kensa(args, &out), 0);
+    CHECK(out && strstr(out, "system.evtx offset 0: [claims] the name says .evtx but the content is not a Windows "
+                             "event log (EVTX) (text, starting 68 65 6c"));
+    CHECK(out && strstr(out, "mail.eml offset 0: [claims]") && strstr(out, "box.pst offset 0: [claims]"));
+    CHECK(out && strstr(out, "a.zip offset 0: [claims] the name says .zip but the content is not a zip archive (binary"));
+    CHECK(out && strstr(out, "empty.json offset 0: [claims] the name says .json but the file is empty"));
+    CHECK(out && strstr(out, "plain.gz offset 0: [claims] the name says .gz but the content is not gzip"));
+    CHECK(out && !strstr(out, "notes.txt offset") && !strstr(out, "ok.jsonl offset"));
+    CHECK(out && !strstr(out, "nothing was recognised"));
+    CHECK(out && strstr(out, "7 files no reader claimed: ") && strstr(out, "1 .evtx text") &&
+          strstr(out, "1 .json empty") && strstr(out, "1 .zip binary") && strstr(out, "1 .txt text"));
+    free(out);
+
+    /* Nothing to read at all, in either mode. */
+    snprintf(args, sizeof args, "hunt -q %s/void", ks_test_tmpdir());
+    CHECK_INT(kensa(args, &out), 2);
+    CHECK(out && strstr(out, "nothing was read: the paths given hold no files"));
+    free(out);
+    snprintf(args, sizeof args, "scan -q --no-builtin --ioc %s %s/void", rj, ks_test_tmpdir());
+    CHECK(kensa(args, &out) == 2);
     free(out);
 }

@@ -281,6 +281,8 @@ static void run_file(file_task *t, ks_worker *w)
         ks__file_detectors(e, w, &f);
         KS_STAT_ADD(e, files_scanned, 1);
     }
+    if (e->mode != KS_MODE_FILES)
+        ks__claims_file(e, t->path, name, src, head, nhead, best, file_dets);
     if (best) {
         KS_STAT_ADD(e, files_parsed, 1);
         uint64_t bounds[SPLIT_MAX_PARTS + 1];

@@ -342,6 +342,7 @@ int ks_engine_run(ks_engine *e)
         pthread_mutex_destroy(&pc.lock);
     }
     ks__workers_finish(e);
+    ks__claims_verdict(e);
     for (size_t i = 0; i < e->ndets; i++)
         if (e->dets[i].d->finish)
             e->dets[i].d->finish(e->dets[i].det);

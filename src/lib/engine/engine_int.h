@@ -34,6 +34,9 @@ struct ks_outfile {
     void *state;                /* the plugin's */
 };
 
+#define KS_UNCLAIMED_MAX 32     /* types counted; the last slot is "other" */
+#define KS_UNCLAIMED_TYPE 32
+
 enum ks_mode { KS_MODE_ALL = 0, KS_MODE_FILES, KS_MODE_EVENTS };
 
 struct ks_engine {
@@ -101,6 +104,14 @@ struct ks_engine {
     bool outs_open;
     const char *rules_dir;      /* bundled rules found (ks__rules_dir), cached */
     unsigned rules_missing;     /* "bundled rules not found" reported */
+
+    /* what no reader claimed (claims.c) */
+    uint64_t recognised;        /* files an input, extractor or git read (atomic) */
+    struct ks_unclaimed {
+        char type[KS_UNCLAIMED_TYPE]; /* ".json binary", "(no extension) text" */
+        uint64_t n;
+    } unclaimed[KS_UNCLAIMED_MAX];    /* under lock; sorted by ks__claims_verdict */
+    size_t nunclaimed;
 };
 
 /* walk.c: walks every evidence path, calling ks__dispatch_file for files. */
@@ -121,6 +132,16 @@ bool ks__git_is_repo(int dirfd, bool *bare);
 void ks__git_run(ks_engine *e, ks_worker *w, const char *path);
 int ks__dispatch_git(ks_engine *e, const char *path);
 void ks__workers_finish(ks_engine *e);
+/* claims.c: a walked file's name checked against its content (a located
+ * warning when a name such as .json or .evtx claims a format the content
+ * is not), and the file counted as recognised or unclaimed by type;
+ * scanned: file detectors read it. ks__claims_recognised counts a file
+ * read some other way (git history). ks__claims_verdict, after the walk:
+ * an error when no file was found or none recognised. */
+void ks__claims_file(ks_engine *e, const char *path, const char *name, ks_source *src,
+                     const uint8_t *head, size_t nhead, const struct ks_input *best, bool scanned);
+void ks__claims_recognised(ks_engine *e);
+void ks__claims_verdict(ks_engine *e);
 /* options.c: frees every value set. */
 void ks__options_free(ks_engine *e);
 /* findings.c */

@@ -295,6 +295,7 @@ void ks__git_run(ks_engine *e, ks_worker *w, const char *path)
     while (!g.full && git_revwalk_next(&id, walk) == 0)
         walk_commit(&g, &id);
     KS_STAT_ADD(e, files_seen, g.blobs + g.big);
+    ks__claims_recognised(e);
 out:
     git_revwalk_free(walk);
     git_odb_free(g.odb);

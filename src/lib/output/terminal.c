@@ -453,6 +453,23 @@ static void files_table(ks_buf *b, ks_summary *s, size_t top)
     }
 }
 
+/* "N files no reader claimed: 3 .json binary, 1 .php text": what the
+ * summary's counts would otherwise pass over in silence (issue 14). */
+static void unclaimed_line(ks_buf *b, const ks_engine *e)
+{
+    const char *type;
+    uint64_t n, total = 0;
+    size_t i;
+    for (i = 0; ks_engine_unclaimed(e, i, &type, &n) == KS_OK; i++)
+        total += n;
+    if (!total)
+        return;
+    ks__buf_printf(b, "%" PRIu64 " file%s no reader claimed:", total, total == 1 ? "" : "s");
+    for (i = 0; ks_engine_unclaimed(e, i, &type, &n) == KS_OK; i++)
+        ks__buf_printf(b, "%s %" PRIu64 " %s", i ? "," : "", n, type);
+    ks__buf_addc(b, '\n');
+}
+
 static void stats_line(term *t, uint64_t n)
 {
     ks_buf *b = &t->ob.b;
@@ -473,6 +490,7 @@ static void stats_line(term *t, uint64_t n)
     if (st->errors || st->warnings)
         ks__buf_printf(b, "; %" PRIu64 " errors, %" PRIu64 " warnings (see above)", st->errors, st->warnings);
     ks__buf_addc(b, '\n');
+    unclaimed_line(b, t->ob.e);
 }
 
 static void summary(term *t, ks_summary *s)
