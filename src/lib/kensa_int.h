@@ -114,16 +114,23 @@ struct ks_input {
     const char *name;         /* "json", "evtx", "w3c", ... */
     const char *description;  /* one line for `kensa formats` */
     /* Confidence 0..100 that head (decompressed first bytes) + file name are
-     * this format. 0 = no. Must not read past n. */
+     * this format. 0 = no; the highest score claims the file. name may be ""
+     * (claims.c asks whether the content alone is this format: a probe must
+     * score real content above 0 without a name). Must not read past n. */
     int (*probe)(const uint8_t *head, size_t n, const char *name);
     /* Optional: cut the source into up to max independent parts (byte ranges)
      * so one big file can use every core. Writes nparts boundaries such that
-     * part i is [bounds[i], bounds[i+1]). NULL = one part. */
+     * part i is [bounds[i], bounds[i+1]). NULL = one part. Returns KS_OK, or
+     * an error: the file is then read as one part (nothing is lost). A part
+     * that cannot be queued is read by the task that split the file. */
     int (*split)(ks_source *src, uint64_t *bounds, size_t max, size_t *nparts);
+    /* KS_OK with *state set, or a negative code: the engine reports "cannot
+     * read as NAME" as an error naming the file (counts toward exit 2). */
     int (*open)(const ks_input_ctx *ctx, void **state);
     /* Fills ev (already reset, prov.path/format set): KS_OK, KS_EOF, or a
-     * negative code when the rest of this source is unreadable (the input
-     * has already reported why through ks__diag). Damaged records are
+     * negative code when the rest of this source is unreadable; the input
+     * must have reported why and where through ks__diag before returning
+     * it (the engine stops reading this source). Damaged records are
      * reported and skipped inside next(), not returned as errors. */
     int (*next)(void *state, ks_event *ev);
     void (*close)(void *state);   /* NULL-safe */
@@ -178,13 +185,26 @@ struct ks_detector {
     /* Compile once from the engine's options. *det = NULL and KS_OK means
      * "nothing to do in this run" (e.g. no rules configured). Load errors of
      * single rules are diagnostics, not failures. */
+    /* A negative return is an error naming the detector ("could not
+     * start"): the run goes on without it. */
     int (*create)(ks_engine *e, void **det);
-    int (*worker_new)(void *det, ks_worker *w, void **ws);   /* optional */
-    int (*on_event)(void *ws, const ks_event *ev);          /* per event */
-    int (*on_file)(void *ws, const ks_file *f);             /* per file */
+    /* Optional. A negative return stops the run before any evidence is
+     * read (the engine reports it). */
+    int (*worker_new)(void *det, ks_worker *w, void **ws);
+    /* Per event / per file: KS_OK, or a negative code when this event or
+     * file could not be fully examined (out of memory, unreadable content):
+     * findings on it may be missing. The engine reports it as a warning
+     * naming the detector, the file and the record (once per source and
+     * detector) and goes on with the next one. Matching nothing is KS_OK;
+     * per-rule trouble (a regex giving up, a rule cap) is the detector's
+     * own diagnostic and still KS_OK. */
+    int (*on_event)(void *ws, const ks_event *ev);
+    int (*on_file)(void *ws, const ks_file *f);
     /* Fold the worker's state into det (aggregations) and free ws. */
     void (*worker_done)(void *det, void *ws);
-    /* After all evidence: emit aggregate findings (correlations, sprays). */
+    /* After all evidence: emit aggregate findings (correlations, sprays).
+     * A negative return is reported as an error naming the detector (its
+     * aggregate findings may be missing; exit status 2 or 3). */
     int (*finish)(void *det);
     /* Optional: sees every finding of the other detectors as it is emitted
      * (serialized, f valid only for the call); must not emit. For joins

@@ -126,6 +126,26 @@ static void fields_dropped(ks_engine *e, const ks_event *ev)
              "field names): rules on them cannot match it", ev->dropped, KS_EVENT_MAX_FIELDS);
 }
 
+/* A detector's on_event/on_file returned an error: that record or file was
+ * not fully examined, so its findings may be missing (kensa_int.h, the
+ * detector contract). Reported once per source and detector; the run goes
+ * on with the next record or file. */
+static void incomplete(ks_engine *e, const struct ks_detector *det, int rc, const char *path,
+                       const ks_event *ev)
+{
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = path;
+    if (ev) {
+        loc.record = ev->prov.record;
+        loc.line = ev->prov.line;
+        loc.offset = ev->prov.offset;
+    }
+    ks__diag(e, KS_DIAG_WARN, rc, det->name, &loc,
+             "detector %s could not finish examining this %s (%s): findings on it may be missing%s",
+             det->name, ev ? "record" : "file", ks_strerror(rc),
+             ev ? "; later records of this file that fail the same way are not reported" : "");
+}
+
 /* Streams one source (or part) through the event detectors. */
 static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, ks_source *src,
                          const char *path, uint64_t begin, uint64_t end)
@@ -134,6 +154,7 @@ static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, 
     void *st = NULL;
     int rc = in->open(&ctx, &st);
     uint64_t nev = 0, nshort = 0;
+    uint64_t failed = 0; /* detectors (bit d % 64) reported incomplete on this source */
     if (rc != KS_OK) {
         ks_loc loc = KS_LOC_NONE;
         loc.path = path;
@@ -158,8 +179,11 @@ static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, 
         }
         for (size_t d = 0; d < e->ndets; d++) {
             const struct ks_detector *det = e->dets[d].d;
-            if (det->on_event)
-                det->on_event(w->det_state[d], ev);
+            if (det->on_event && (rc = det->on_event(w->det_state[d], ev)) != KS_OK &&
+                !(failed & ((uint64_t)1 << (d & 63)))) {
+                failed |= (uint64_t)1 << (d & 63);
+                incomplete(e, det, rc, ev->prov.path, ev);
+            }
         }
     }
     in->close(st);
@@ -176,8 +200,9 @@ void ks__file_detectors(ks_engine *e, ks_worker *w, const ks_file *f)
 {
     for (size_t d = 0; d < e->ndets; d++) {
         const struct ks_detector *det = e->dets[d].d;
-        if (det->on_file)
-            det->on_file(w->det_state[d], f);
+        int rc;
+        if (det->on_file && (rc = det->on_file(w->det_state[d], f)) != KS_OK)
+            incomplete(e, det, rc, f->path, NULL);
     }
 }
 
@@ -221,12 +246,20 @@ static void run_part(file_task *t, ks_worker *w)
 {
     ks_engine *e = t->e;
     ks_source *src = NULL;
-    char err[256];
-    if (ks__source_open(AT_FDCWD, NULL, t->path, &src, err, sizeof err) == KS_OK) {
-        ks__source_set_budget(src, &e->budget);
-        parse_events(e, w, t->in, src, t->path, t->begin, t->end);
-        source_done(e, src, t->path);
+    char err[256] = "";
+    int rc = ks__source_open(AT_FDCWD, NULL, t->path, &src, err, sizeof err);
+    if (rc != KS_OK) {
+        /* The file went away or changed since its first part was read. */
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = t->path;
+        loc.offset = t->begin;
+        ks__diag(e, KS_DIAG_ERROR, rc, "open", &loc, "cannot reopen to read the part from this "
+                 "offset on: %s; that part was not read", err);
+        return;
     }
+    ks__source_set_budget(src, &e->budget);
+    parse_events(e, w, t->in, src, t->path, t->begin, t->end);
+    source_done(e, src, t->path);
 }
 
 static void run_file(file_task *t, ks_worker *w)
@@ -290,24 +323,31 @@ static void run_file(file_task *t, ks_worker *w)
         if (best->split && size != UINT64_MAX && size >= SPLIT_MIN && e->nthreads > 1 &&
             ks__source_codec(src) == KS_CODEC_NONE &&
             best->split(src, bounds, SPLIT_MAX_PARTS, &nparts) == KS_OK && nparts > 1) {
-            /* Parts become tasks of their own; this task takes the first. */
+            /* Parts become tasks of their own; this task takes the first,
+             * and any part that could not be queued (no memory, a pool
+             * shutting down): no part of the evidence is dropped. */
+            bool mine[SPLIT_MAX_PARTS] = {true};
             for (size_t i = 1; i < nparts; i++) {
                 size_t pl = strlen(t->path);
                 file_task *pt = malloc(sizeof *pt + pl + 1);
-                if (!pt)
-                    break;
-                pt->e = e;
-                pt->in = best;
-                pt->begin = bounds[i];
-                pt->end = bounds[i + 1];
-                pt->is_part = true;
-                pt->fd = -1;
-                pt->is_git = false;
-                memcpy(pt->path, t->path, pl + 1);
-                if (submit(e, pt) != KS_OK)
+                if (pt) {
+                    pt->e = e;
+                    pt->in = best;
+                    pt->begin = bounds[i];
+                    pt->end = bounds[i + 1];
+                    pt->is_part = true;
+                    pt->fd = -1;
+                    pt->is_git = false;
+                    memcpy(pt->path, t->path, pl + 1);
+                }
+                if (!pt || submit(e, pt) != KS_OK) {
                     free(pt);
+                    mine[i] = true;
+                }
             }
-            parse_events(e, w, best, src, t->path, bounds[0], bounds[1]);
+            for (size_t i = 0; i < nparts; i++)
+                if (mine[i])
+                    parse_events(e, w, best, src, t->path, bounds[i], bounds[i + 1]);
         } else {
             parse_events(e, w, best, src, t->path, 0, UINT64_MAX);
         }

@@ -343,9 +343,14 @@ int ks_engine_run(ks_engine *e)
     }
     ks__workers_finish(e);
     ks__claims_verdict(e);
-    for (size_t i = 0; i < e->ndets; i++)
-        if (e->dets[i].d->finish)
-            e->dets[i].d->finish(e->dets[i].det);
+    for (size_t i = 0; i < e->ndets; i++) {
+        const struct ks_detector *d = e->dets[i].d;
+        int frc = d->finish ? d->finish(e->dets[i].det) : KS_OK;
+        if (frc != KS_OK) /* the contract in kensa_int.h */
+            ks__diag(e, KS_DIAG_ERROR, frc, d->name, NULL, "detector %s could not finish: %s; "
+                     "its aggregate findings (correlations, counts) may be missing", d->name,
+                     ks_strerror(frc));
+    }
     ks__findings_sort(e);
     e->stats.seconds = (double)(ks__now_ns() - t0) / 1e9;
     ks__outputs_close(e);
