@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "input/evtx.h"
+#include "input_fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -16,40 +17,18 @@ static ks_engine *engine;
 
 static void run(const uint8_t *buf, size_t n)
 {
-    ks_source *src = NULL;
     ks_worker w;
-    void *st = NULL;
-    memset(&w, 0, sizeof w);
-    w.engine = engine;
-    w.cache = ks__symcache_new(ks__engine_symtab(engine));
-    w.arena = ks__arena_new(4096, (size_t)64 << 20);
-    w.ev.syms = ks__engine_symtab(engine);
-    w.ev.cache = w.cache;
-    w.ev.arena = w.arena;
-    if (ks__source_mem(buf, n, "fuzz.evtx", &src) == KS_OK) {
-        ks_input_ctx ctx = {.src = src, .path = "fuzz.evtx", .w = &w, .begin = 0, .end = UINT64_MAX};
-        if (ks_input_evtx.open(&ctx, &st) == KS_OK) {
-            for (int i = 0; i < 100000; i++) {
-                ks__event_reset(&w.ev);
-                if (ks_input_evtx.next(st, &w.ev) != KS_OK)
-                    break;
-            }
-            ks_input_evtx.close(st);
-        }
-    }
-    ks__source_close(src);
-    free(w.ev.fields);
-    ks__arena_free(w.arena);
-    ks__symcache_free(w.cache);
+    if (ks__worker_init(&w, engine, 0) != KS_OK)
+        return;
+    fuzz_drain(&ks_input_evtx, &w, "fuzz.evtx", buf, n, 0, UINT64_MAX, NULL, NULL);
+    ks__worker_release(&w);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!engine) {
-        if (ks_engine_new(&engine) != KS_OK)
-            return 0;
-        ks_engine_set(engine, "evtx.recover", "true");
-    }
+    static const char *const opts[] = {"evtx.recover", "true", NULL};
+    if (!engine && !(engine = fuzz_engine(opts)))
+        return 0;
     if (size >= 8 && memcmp(data, "ElfFile", 8) == 0) {
         run(data, size);
         return 0;

@@ -72,12 +72,8 @@ static int rd_open(reader *r, const char *path)
     memset(r, 0, sizeof *r);
     ks_engine_new(&r->e);
     ks_engine_on_diag(r->e, count_diag, r);
-    r->w.engine = r->e;
-    r->w.cache = ks__symcache_new(ks__engine_symtab(r->e));
-    r->w.arena = ks__arena_new(65536, 0);
-    r->w.ev.syms = ks__engine_symtab(r->e);
-    r->w.ev.cache = r->w.cache;
-    r->w.ev.arena = r->w.arena;
+    if (ks__worker_init(&r->w, r->e, 0) != KS_OK)
+        return -1;
     if (ks__source_open(AT_FDCWD, NULL, path, &r->src, err, sizeof err) != KS_OK)
         return -1;
     ks_input_ctx ctx = {.src = r->src, .path = path, .w = &r->w, .begin = 0, .end = UINT64_MAX};
@@ -94,9 +90,7 @@ static void rd_close(reader *r)
 {
     ks_input_evtx.close(r->st);
     ks__source_close(r->src);
-    free(r->w.ev.fields);
-    ks__arena_free(r->w.arena);
-    ks__symcache_free(r->w.cache);
+    ks__worker_release(&r->w);
     ks_engine_free(r->e);
 }
 

@@ -37,19 +37,13 @@ static void run_init(run *r)
     memset(r, 0, sizeof *r);
     ks_engine_new(&r->e);
     ks_engine_on_diag(r->e, on_diag, r);
-    r->w.engine = r->e;
-    r->w.cache = ks__symcache_new(ks__engine_symtab(r->e));
-    r->w.arena = ks__arena_new(4096, (size_t)64 << 20);
-    r->w.ev.syms = ks__engine_symtab(r->e);
-    r->w.ev.cache = r->w.cache;
-    r->w.ev.arena = r->w.arena;
+    if (ks__worker_init(&r->w, r->e, 0) != KS_OK)
+        abort();
 }
 
 static void run_release(run *r)
 {
-    free(r->w.ev.fields);
-    ks__arena_free(r->w.arena);
-    ks__symcache_free(r->w.cache);
+    ks__worker_release(&r->w);
     ks__buf_release(&r->out);
     ks_engine_free(r->e);
 }

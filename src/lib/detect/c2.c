@@ -37,12 +37,6 @@ static const char *const RULE[NKINDS] = {"kensa.c2.domain", "kensa.c2.ip", "kens
                                          "kensa.c2.ja3s"};
 static const char *const WHAT[NKINDS] = {"domain", "address", "URL", "JA3 fingerprint", "JA3S fingerprint"};
 
-typedef struct c2_src {
-    char *desc;               /* owned */
-    char *file;               /* owned */
-    uint64_t line;
-} c2_src;
-
 /* Binary trie over address bits; node 0 is the root. */
 typedef struct trie_node {
     uint32_t child[2];        /* 0 = none */
@@ -71,8 +65,7 @@ typedef struct hit {
 
 typedef struct c2_det {
     ks_engine *e;
-    c2_src *srcs;
-    size_t nsrcs, capsrcs;
+    ks_ioc_srcs srcs;         /* where each indicator came from */
     ks_map *set[NKINDS];      /* lower-case text (names, URLs, hashes) or raw address -> src + 1 */
     trie v4, v6;
     size_t nentries;          /* all indicators */
@@ -95,18 +88,7 @@ typedef struct c2_ws {
 static uint32_t sink_src(void *ud, const char *desc, size_t dn, const char *file, uint64_t line)
 {
     c2_det *d = ud;
-    if (ks__grow(&d->srcs, &d->capsrcs, d->nsrcs, sizeof *d->srcs, 64) != KS_OK)
-        return UINT32_MAX;
-    c2_src *s = &d->srcs[d->nsrcs];
-    s->desc = strndup(desc ? desc : "", desc ? dn : 0);
-    s->file = strdup(file);
-    s->line = line;
-    if (!s->desc || !s->file) {
-        free(s->desc);
-        free(s->file);
-        return UINT32_MAX;
-    }
-    return (uint32_t)d->nsrcs++;
+    return ks__ioc_srcs_add(&d->srcs, desc, dn, file, line);
 }
 
 static int sink_hash(void *ud, const char *hex, size_t n, uint32_t src)
@@ -266,11 +248,7 @@ static void c2_destroy(void *p)
     c2_det *d = p;
     if (!d)
         return;
-    for (size_t i = 0; i < d->nsrcs; i++) {
-        free(d->srcs[i].desc);
-        free(d->srcs[i].file);
-    }
-    free(d->srcs);
+    ks__ioc_srcs_free(&d->srcs);
     for (int k = 0; k < NKINDS; k++)
         ks__map_free(d->set[k]);
     free(d->v4.n);
@@ -536,7 +514,7 @@ static int emit_hit(c2_det *d, const hit *x)
                              *const tech_any[] = {"T1071"}, *const tech_tls[] = {"T1573"};
     const char *ind = ks__strpool_get(&d->pool, x->indicator), *client = ks__strpool_get(&d->pool, x->client),
                *host = ks__strpool_get(&d->pool, x->host), *field = ks__strpool_get(&d->pool, x->field);
-    const c2_src *s = &d->srcs[x->src];
+    const ks_ioc_src *s = &d->srcs.v[x->src];
     char title[1200], n[24], first[48] = "unknown", last[48] = "unknown", where[600];
     snprintf(n, sizeof n, "%" PRIu64, x->n);
     if (x->first != KS_TIME_NONE) {

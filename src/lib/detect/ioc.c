@@ -44,13 +44,6 @@
 #define DEFAULT_HASH_SCORE 100
 #define DEFAULT_LIT_SCORE 70
 
-/* One indicator's description and origin, shared by its entries. */
-typedef struct ioc_src {
-    char *desc;          /* owned: description or "" */
-    char *file;          /* owned: IOC file it came from */
-    uint64_t line;
-} ioc_src;
-
 typedef struct name_ioc {
     char *regex;         /* owned */
     int score;
@@ -67,8 +60,7 @@ typedef struct lit_ioc {
 
 typedef struct ioc_det {
     ks_engine *e;
-    ioc_src *srcs;
-    size_t nsrcs, capsrcs;
+    ks_ioc_srcs srcs;    /* where each indicator came from */
     ks_map *hashes;      /* raw digest (16/20/32 bytes) -> src index + 1 */
     unsigned algos;      /* KS_FH_* present in the lists */
     name_ioc *names;
@@ -99,28 +91,6 @@ typedef struct ioc_ws {
 } ioc_ws;
 
 /* ---- loading ------------------------------------------------------------------ */
-static uint32_t add_src(ioc_det *d, const char *desc, size_t dn, const char *file, uint64_t line)
-{
-    if (d->nsrcs == d->capsrcs) {
-        size_t nc = d->capsrcs ? d->capsrcs * 2 : 256;
-        ioc_src *ns = realloc(d->srcs, nc * sizeof *ns);
-        if (!ns)
-            return UINT32_MAX;
-        d->srcs = ns;
-        d->capsrcs = nc;
-    }
-    ioc_src *s = &d->srcs[d->nsrcs];
-    s->desc = strndup(desc ? desc : "", desc ? dn : 0);
-    s->file = strdup(file);
-    s->line = line;
-    if (!s->desc || !s->file) {
-        free(s->desc);
-        free(s->file);
-        return UINT32_MAX;
-    }
-    return (uint32_t)d->nsrcs++;
-}
-
 static int add_hash(ioc_det *d, const char *h, size_t n, uint32_t src)
 {
     uint8_t raw[32];
@@ -197,7 +167,8 @@ static int add_lit(ioc_det *d, const char *s, size_t n, uint32_t src)
  * uses; network-only kinds (JA3) are left to the C2 detector. */
 static uint32_t sink_src(void *ud, const char *desc, size_t dn, const char *file, uint64_t line)
 {
-    return add_src(ud, desc, dn, file, line);
+    ioc_det *d = ud;
+    return ks__ioc_srcs_add(&d->srcs, desc, dn, file, line);
 }
 
 static int sink_hash(void *ud, const char *hex, size_t n, uint32_t src)
@@ -237,7 +208,7 @@ static void name_to_pcre(void *ud, unsigned idx)
     if (d->names[idx].slow) {
         d->nslow++;
     } else {
-        const ioc_src *s = &d->srcs[d->names[idx].src];
+        const ks_ioc_src *s = &d->srcs.v[d->names[idx].src];
         ks_loc loc = KS_LOC_NONE;
         loc.path = s->file;
         loc.line = s->line;
@@ -364,10 +335,7 @@ static void ioc_destroy(void *p)
     ioc_det *d = p;
     if (!d)
         return;
-    for (size_t i = 0; i < d->nsrcs; i++) {
-        free(d->srcs[i].desc);
-        free(d->srcs[i].file);
-    }
+    ks__ioc_srcs_free(&d->srcs);
     for (size_t i = 0; i < d->nnames; i++) {
         free(d->names[i].regex);
         pcre2_code_free(d->names[i].fp);
@@ -375,7 +343,6 @@ static void ioc_destroy(void *p)
     }
     for (size_t i = 0; i < d->nlits; i++)
         free(d->lits[i].s);
-    free(d->srcs);
     free(d->names);
     free(d->lits);
     ks__map_free(d->hashes);
@@ -503,7 +470,7 @@ static size_t file_details(ioc_ws *ws, const ks_fhash *fh, ks_kv *kv, char tb[2]
 }
 
 static void emit(ioc_ws *ws, const char *rule_id, const char *title, int score, const ks_kv *matched,
-                 size_t nm, const ks_fhash *fh, const ioc_src *src, uint64_t off)
+                 size_t nm, const ks_fhash *fh, const ks_ioc_src *src, uint64_t off)
 {
     const struct stat *st = ws->f->st;
     ks_kv details[12];
@@ -621,7 +588,7 @@ static int ioc_on_file(void *p, const ks_file *f)
             uint64_t *v = ks__map_get(d->hashes, digs[a], lens[a]);
             if (!v)
                 continue;
-            const ioc_src *src = &d->srcs[*v - 1];
+            const ks_ioc_src *src = &d->srcs.v[*v - 1];
             char hex[65];
             ks__hex(digs[a], lens[a], hex);
             ks_kv m = {names[a], hex};
@@ -643,7 +610,7 @@ static int ioc_on_file(void *p, const ks_file *f)
             best = ni;
     }
     if (best) {
-        const ioc_src *src = &d->srcs[best->src];
+        const ks_ioc_src *src = &d->srcs.v[best->src];
         ks_kv m2[2] = {{"path", f->path}, {"regex", best->regex}};
         const char *title = ks__arena_printf(ws->scratch, "File name/path IOC%s%s",
                                              src->desc[0] ? ": " : "", src->desc);
@@ -652,7 +619,7 @@ static int ioc_on_file(void *p, const ks_file *f)
     }
     for (size_t i = 0; i < ws->nlit_hits; i++) {
         const lit_ioc *li = &d->lits[ws->lit_hits[i]];
-        const ioc_src *src = &d->srcs[li->src];
+        const ks_ioc_src *src = &d->srcs.v[li->src];
         ks_kv m = {"literal", li->s};
         const char *title = ks__arena_printf(ws->scratch, "IOC string in file: %s%s%s", li->s,
                                              src->desc[0] ? " — " : "", src->desc);

@@ -653,3 +653,29 @@ int ks__ioc_load_configured(const ks_ioc_sink *k)
     }
     return rc;
 }
+
+uint32_t ks__ioc_srcs_add(ks_ioc_srcs *t, const char *desc, size_t dn, const char *file, uint64_t line)
+{
+    if (t->n >= UINT32_MAX - 1 || ks__grow(&t->v, &t->cap, t->n, sizeof *t->v, 64) != KS_OK)
+        return UINT32_MAX;
+    ks_ioc_src *s = &t->v[t->n];
+    s->desc = strndup(desc ? desc : "", desc ? dn : 0);
+    s->file = strdup(file);
+    s->line = line;
+    if (!s->desc || !s->file) {
+        free(s->desc);
+        free(s->file);
+        return UINT32_MAX;
+    }
+    return (uint32_t)t->n++;
+}
+
+void ks__ioc_srcs_free(ks_ioc_srcs *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].desc);
+        free(t->v[i].file);
+    }
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}

@@ -47,6 +47,22 @@ typedef struct ks_ioc_sink {
     int (*lit)(void *ud, ks_ioc_kind kind, const char *s, size_t n, uint32_t src);
 } ks_ioc_sink;
 
+/* Where indicators came from, one table per detector (ioc.c, c2.c): each
+ * entry keeps the id a sink's src() returned, an index into this table. */
+typedef struct ks_ioc_src {
+    char *desc;          /* owned: description or "" */
+    char *file;          /* owned: the IOC file */
+    uint64_t line;
+} ks_ioc_src;
+typedef struct ks_ioc_srcs {
+    ks_ioc_src *v;
+    size_t n, cap;
+} ks_ioc_srcs;
+/* Appends a source (desc may be NULL; strings copied): its id, or
+ * UINT32_MAX on OOM. ks__ioc_srcs_free frees every entry and the table. */
+uint32_t ks__ioc_srcs_add(ks_ioc_srcs *t, const char *desc, size_t dn, const char *file, uint64_t line);
+void ks__ioc_srcs_free(ks_ioc_srcs *t);
+
 /* Loads a file or a directory (recursively, sorted, README/.md skipped).
  * Unreadable files are diagnostics; returns KS_OK or KS_ENOMEM. */
 int ks__ioc_load(const ks_ioc_sink *k, const char *path);

@@ -68,11 +68,21 @@ static void end_sdo(stix_out *s)
     ks__buf_addc(&s->b, '}');
 }
 
+/* The id of an object named "TYPE:NAME" (an attack pattern by technique,
+ * a finding's observed-data/sighting/note by its key): derived, so every
+ * export of the same thing gives the same id. */
+static void named_id(const char *type, const char *name, char *id, size_t cap)
+{
+    ks_buf k = KS_BUF_INIT;
+    ks__buf_printf(&k, "%s:%s", type, name ? name : "");
+    ks__stix_id(type, k.p ? k.p : "", k.n, id, cap);
+    ks__buf_release(&k);
+}
+
 static void attack_pattern(stix_out *s, const char *tech, char *id, size_t cap)
 {
-    char name[96], url[160];
-    snprintf(name, sizeof name, "attack-pattern:%s", tech);
-    ks__stix_id("attack-pattern", name, strlen(name), id, cap);
+    char url[160];
+    named_id("attack-pattern", tech, id, cap);
     if (!begin_obj(s, "attack-pattern", id))
         return;
     ks__jmember(&s->b, "name", tech, true);
@@ -207,19 +217,15 @@ static void one_finding(stix_out *s, const ks_finding *f)
         if (!ind0[0])
             memcpy(ind0, id, sizeof ind0);
         for (size_t t = 0; t < f->ntechniques; t++) {
-            char ap[96], name[96];
-            snprintf(name, sizeof name, "attack-pattern:%s", f->techniques[t]);
-            ks__stix_id("attack-pattern", name, strlen(name), ap, sizeof ap);
+            char ap[96];
+            named_id("attack-pattern", f->techniques[t], ap, sizeof ap);
             relationship(s, id, "indicates", ap);
         }
         sco(s, &obs[i], scos[i], sizeof scos[i]);
     }
     finding_key(f, &key);
     if (nobs) {
-        ks_buf k2 = KS_BUF_INIT;
-        ks__buf_printf(&k2, "observed-data:%s", key.p);
-        ks__stix_id("observed-data", k2.p, k2.n, od, sizeof od);
-        ks__buf_release(&k2);
+        named_id("observed-data", key.p, od, sizeof od);
         if (begin_obj(s, "observed-data", od)) {
             times(s, f, "first_observed", "last_observed");
             ks__buf_printf(&s->b, "\"number_observed\":%" PRIu64 ",\"object_refs\":[", count);
@@ -234,10 +240,7 @@ static void one_finding(stix_out *s, const ks_finding *f)
     }
     const char *of = ind0[0] ? ind0 : ap0[0] ? ap0 : NULL;
     if (of) {
-        ks_buf k2 = KS_BUF_INIT;
-        ks__buf_printf(&k2, "sighting:%s", key.p);
-        ks__stix_id("sighting", k2.p, k2.n, id, sizeof id);
-        ks__buf_release(&k2);
+        named_id("sighting", key.p, id, sizeof id);
         if (begin_obj(s, "sighting", id)) {
             ks__jmember(&s->b, "description", f->title, true);
             times(s, f, "first_seen", "last_seen");
@@ -252,10 +255,8 @@ static void one_finding(stix_out *s, const ks_finding *f)
             end_sdo(s);
         }
     } else {
-        ks_buf k2 = KS_BUF_INIT, txt = KS_BUF_INIT;
-        ks__buf_printf(&k2, "note:%s", key.p);
-        ks__stix_id("note", k2.p, k2.n, id, sizeof id);
-        ks__buf_release(&k2);
+        ks_buf txt = KS_BUF_INIT;
+        named_id("note", key.p, id, sizeof id);
         if (begin_obj(s, "note", id)) {
             ks__jmember(&s->b, "abstract", f->title, true);
             ks__buf_printf(&txt, "%s finding of rule %s (%s)", ks_severity_name(f->severity),
