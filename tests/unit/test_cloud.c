@@ -218,6 +218,7 @@ TEST(sas_urls_anywhere)
 /* ==== probe against a loopback fixture server ================================== */
 
 static int throttled;
+static int long_marker_asked; /* requests with a marker on /longacct */
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **ptr)
@@ -274,6 +275,26 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         snprintf(body, sizeof body, "<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code></Error>");
     } else if (!strncmp(url, "/garbage", 8) && comp) {
         snprintf(body, sizeof body, "<html><body>hello</body></html>");
+    } else if (!strncmp(url, "/loopacct/", 10) && comp) {
+        /* Hands out the same continuation marker forever. */
+        snprintf(body, sizeof body, "<?xml version=\"1.0\"?><EnumerationResults><Blobs><Blob><Name>%s</Name>"
+                                    "<Properties><Content-Length>10</Content-Length></Properties></Blob></Blobs>"
+                                    "<NextMarker>again</NextMarker></EnumerationResults>", marker ? marker : "first");
+    } else if (!strncmp(url, "/cutacct/", 9) && comp) {
+        /* A page that ends before its root element closes. */
+        snprintf(body, sizeof body, "<?xml version=\"1.0\"?><EnumerationResults><Blobs><Blob><Name>half</Name>"
+                                    "<Properties><Content-Length>7</Content-Length></Properties></Blob>");
+    } else if (!strncmp(url, "/longacct/", 10) && comp) {
+        /* A marker longer than the probe keeps: asking with a cut one would
+         * list something else, so a second request is a failure. */
+        size_t k = (size_t)snprintf(body, sizeof body, "<?xml version=\"1.0\"?><EnumerationResults><Blobs><Blob>"
+                                    "<Name>one</Name><Properties><Content-Length>1</Content-Length></Properties>"
+                                    "</Blob></Blobs><NextMarker>");
+        for (int i = 0; i < 2000; i++)
+            body[k++] = 'm';
+        snprintf(body + k, sizeof body - k, "</NextMarker></EnumerationResults>");
+        if (marker)
+            long_marker_asked++;
     } else if (!strncmp(url, "/hang", 5)) {
         sleep(3); /* longer than the probe's timeout */
         snprintf(body, sizeof body, "late");
@@ -300,12 +321,14 @@ static void on_diag2(void *ud, const ks_diag *d)
         ((probe_out *)ud)->warnings++;
 }
 
-static probe_out probe(const char *const *urls, size_t n, const char *provider)
+/* timeout_ms: short against the fixture (its hanging endpoint), long
+ * against an emulator that pages thousands of objects on a loaded machine. */
+static probe_out probe(const char *const *urls, size_t n, const char *provider, long timeout_ms)
 {
     probe_out o = {NULL, NULL, 0};
     cloud_probe_opts opt;
     ks__cloud_probe_options(NULL, &opt);
-    opt.timeout_ms = 1000;
+    opt.timeout_ms = timeout_ms;
     opt.retries = 3;
     opt.concurrency = 4;
     opt.provider = provider;
@@ -337,24 +360,33 @@ static const char *detail(const ks_finding *f, const char *key)
     return "";
 }
 
-TEST(probe_fixture_server)
+/* The fixture server on a free loopback port, and urls[i] for paths[i]
+ * on it (u holds the text); NULL when it cannot start. */
+static struct MHD_Daemon *fixture(const char *const *paths, size_t n, char (*u)[128], const char **urls)
 {
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
                                             NULL, answer, NULL, MHD_OPTION_END);
-    CHECK(d != NULL);
     if (!d)
-        return;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned port = info->port;
+        return NULL;
+    unsigned port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(u[i], sizeof u[i], "http://127.0.0.1:%u/%s", port, paths[i]);
+        urls[i] = u[i];
+    }
+    return d;
+}
+
+TEST(probe_fixture_server)
+{
     char u[9][128];
     const char *paths[] = {"openacct/public", "openacct/private", "lockedacct/c", "busy/c", "garbage/c", "hang/c",
                            "s3open", "s3closed", "s3gone"};
     const char *urls[9];
-    for (int i = 0; i < 9; i++) {
-        snprintf(u[i], sizeof u[i], "http://127.0.0.1:%u/%s", port, paths[i]);
-        urls[i] = u[i];
-    }
-    probe_out o = probe(urls, 6, "azure");
+    struct MHD_Daemon *d = fixture(paths, 9, u, urls);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    probe_out o = probe(urls, 6, "azure", 1000);
     const ks_finding *pub = listed(&o, "/openacct/public");
     CHECK(pub != NULL);
     CHECK(pub && pub->event_count == 3);                       /* two pages */
@@ -371,13 +403,46 @@ TEST(probe_fixture_server)
     ks_engine_free(o.e);
     free(o.report);
 
-    probe_out s = probe(urls + 6, 3, "s3");
+    probe_out s = probe(urls + 6, 3, "s3", 1000);
     const ks_finding *s3 = listed(&s, "/s3open");
     CHECK(s3 && s3->event_count == 2);                         /* continuation token followed */
     CHECK(listed(&s, "/s3closed") == NULL);
     CHECK(strstr(s.report, "denied") != NULL && strstr(s.report, "not-found") != NULL);
     ks_engine_free(s.e);
     free(s.report);
+    MHD_stop_daemon(d);
+}
+
+/* Listings a hostile or broken server gives (issue 15): a continuation
+ * marker handed out again (counts would grow to max_pages), a page cut
+ * short, a marker longer than the probe keeps. Each lists, with counts
+ * that say they are a floor, and the report line says why. */
+TEST(probe_markers_fixture)
+{
+    char u[3][128];
+    const char *paths[] = {"loopacct/c", "cutacct/c", "longacct/c"};
+    const char *urls[3];
+    struct MHD_Daemon *d = fixture(paths, 3, u, urls);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    probe_out o = probe(urls, 3, "azure", 5000);
+    const ks_finding *loop = listed(&o, "/loopacct/c");
+    CHECK(loop && loop->event_count == 2); /* the first page and the one that repeated; not 50 */
+    CHECK_STR(detail(loop, "objects"), ">= 2");
+    CHECK(strstr(o.report, "repeated a continuation marker") != NULL);
+    const ks_finding *cut = listed(&o, "/cutacct/c");
+    CHECK(cut && cut->event_count == 1);
+    CHECK_STR(detail(cut, "objects"), ">= 1");
+    CHECK(strstr(o.report, "listing page cut short") != NULL);
+    const ks_finding *lng = listed(&o, "/longacct/c");
+    CHECK(lng && lng->event_count == 1);
+    CHECK_STR(detail(lng, "objects"), ">= 1");
+    CHECK(strstr(o.report, "continuation marker longer than") != NULL);
+    CHECK_INT(long_marker_asked, 0);       /* never asked with a cut marker */
+    CHECK(strstr(o.report, "objects=>=2") && strstr(o.report, "objects=>=1"));
+    ks_engine_free(o.e);
+    free(o.report);
     MHD_stop_daemon(d);
 }
 
@@ -432,7 +497,7 @@ TEST(probe_azurite)
             snprintf(u[i], sizeof u[i], "http://127.0.0.1:%d/devstoreaccount1/%s", port, names[i]);
             urls[i] = u[i];
         }
-        probe_out o = probe(urls, 6, "azure");
+        probe_out o = probe(urls, 6, "azure", 20000);
         const ks_finding *open = listed(&o, "/devstoreaccount1/open");
         CHECK(open && open->event_count == 3);
         CHECK(open && strstr(detail(open, "content_types"), "text/csv"));
