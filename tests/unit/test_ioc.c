@@ -345,6 +345,7 @@ TEST(corpus_lists_load)
     snprintf(release, sizeof release, "%s/sunburst-countermeasures/indicator_release", corpus);
     const char *iocs[] = {iocs_dir, release, NULL};
     mkdir_p("c/empty");
+    ks_test_write("c/empty/plain.txt", "nothing to see\n", 15); /* a run that reads nothing is an error */
     char *data = path_in("c/empty");
     diags g;
     ks_engine *e = run(iocs, true, data, &g);
