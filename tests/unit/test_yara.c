@@ -24,6 +24,7 @@
 
 typedef struct diags {
     int n_error, n_warn, n_timeout;
+    char timeout_msg[1024];  /* the last timeout warning */
     char last_error[1024];
     char seen[8192];   /* "path:line:code" of errors, concatenated */
     bool cache_hit;
@@ -43,8 +44,10 @@ static void on_diag(void *ud, const ks_diag *d)
     } else if (d->level == KS_DIAG_WARN) {
         g->n_warn++;
     }
-    if (d->code == KS_ETIMEOUT)
+    if (d->code == KS_ETIMEOUT) {
         g->n_timeout++;
+        snprintf(g->timeout_msg, sizeof g->timeout_msg, "%s", d->msg);
+    }
     if (strstr(d->msg, "compiled cache"))
         g->cache_hit = true;
     const char *gs = strstr(d->msg, " gated in ");
@@ -275,7 +278,9 @@ TEST(endless_rule_times_out)
 {
     static const char slow[] =
         "rule forever { condition: for all i in (0..filesize) : "
-        "( for all j in (0..filesize) : ( uint8(i) + uint8(j) < 1000 ) ) }\n";
+        "( for all j in (0..filesize) : ( uint8(i) + uint8(j) < 1000 ) ) }\n"
+        "rule sized { condition: filesize > 100 }\n"
+        "rule absent { strings: $a = \"never-in-these-files-0x5a17\" condition: $a }\n";
     mkdir_p("t3/data");
     ks_test_write("t3/slow.yar", slow, sizeof slow - 1);
     char big[65536];
@@ -291,6 +296,12 @@ TEST(endless_rule_times_out)
     CHECK(e != NULL);
     CHECK(time(NULL) - t0 < 20);
     CHECK(g.n_timeout >= 1);
+    /* The undecided rules are named; a rule the literal gate ruled out is
+     * decided (false) and not among them. */
+    CHECK(strstr(g.timeout_msg, "stayed undecided on this file") != NULL);
+    CHECK(strstr(g.timeout_msg, "forever") != NULL);
+    CHECK(strstr(g.timeout_msg, "absent") == NULL);
+    printf("INFO timeout: %s\n", g.timeout_msg);
     ks_engine_free(e);
     free(rule);
     free(data);

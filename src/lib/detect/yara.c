@@ -108,6 +108,10 @@ typedef struct yara_ws {
      * sets and a file passing both gates matches it twice */
     const YR_RULE **reported;
     size_t nreported, capreported;
+    /* strings that matched too often on this file ("rule $s"): named when
+     * a scan times out, as the likely slow part */
+    char hot[4][96];
+    size_t nhot;
 } yara_ws;
 
 /* ---- rule file discovery ------------------------------------------------------ */
@@ -977,6 +981,10 @@ static int scan_callback(YR_SCAN_CONTEXT *ctx, int msg, void *data, void *ud)
         ws->matches++;
         emit_rule(ws, ctx, (YR_RULE *)data);
     } else if (msg == CALLBACK_MSG_TOO_MANY_MATCHES) {
+        const YR_STRING *str = data;
+        if (ws->nhot < KS_ARRAY_LEN(ws->hot))
+            snprintf(ws->hot[ws->nhot++], sizeof ws->hot[0], "%s %s",
+                     ctx->rules->rules_table[str->rule_idx].identifier, str->identifier);
         ks_loc loc = KS_LOC_NONE;
         loc.path = ws->f->path;
         ks__diag(ws->d->e, KS_DIAG_INFO, KS_ELIMIT, "yara", &loc,
@@ -1012,10 +1020,50 @@ static int gate_read(void *ud, ks_chunk_fn fn, void *fnud)
     return ks__file_read(&ws->rd, ws->f, 0, fn, fnud, &fh, err, sizeof err);
 }
 
-/* Scans data with one set's scanner; false when the file is to be left. */
-static bool scan_set(yara_ws *ws, YR_SCANNER *sc, const ks_file *f, const char *ext,
+/* A scan stopped by yara.timeout decides no rule of its set: libyara
+ * evaluates the conditions only after the whole content was searched, and
+ * reports rules only after every condition ran. So name the rules that
+ * stayed undecided on this file (they count as not matching), leaving out
+ * those whose literals the gate did not find (false whatever the scan),
+ * and the strings that matched too often (the likely slow part). Rules
+ * of the file's other sets are decided as usual. */
+static void timeout_report(yara_ws *ws, size_t set, const ks_loc *loc)
+{
+    yara_det *d = ws->d;
+    YR_RULES *rules = d->sets.set[set].rules;
+    uint8_t *out = calloc((size_t)rules->num_rules / 8 + 1, 1);
+    ks_buf names = KS_BUF_INIT, hot = KS_BUF_INIT;
+    size_t n = 0;
+    const YR_RULE *r;
+    if (out)
+        ks__ysets_gated_out(&d->sets, set, &ws->gate, out);
+    yr_rules_foreach(rules, r) {
+        size_t idx = (size_t)(r - rules->rules_table);
+        if (RULE_IS_PRIVATE(r) || (out && (out[idx / 8] >> (idx % 8) & 1)))
+            continue;
+        if (n < 8)
+            ks__buf_printf(&names, "%s%s", n ? ", " : "", r->identifier);
+        n++;
+    }
+    if (n > 8)
+        ks__buf_printf(&names, " and %zu more", n - 8);
+    for (size_t i = 0; i < ws->nhot; i++)
+        ks__buf_printf(&hot, "%s%s", i ? ", " : "; strings that matched too often (the likely slow part): ",
+                       ws->hot[i]);
+    ks__diag(d->e, KS_DIAG_WARN, KS_ETIMEOUT, "yara", loc,
+             "scan stopped after %d s (yara.timeout): %zu rule%s stayed undecided on this file and "
+             "count as not matching: %s%s", d->timeout_s, n, n == 1 ? "" : "s",
+             names.p ? names.p : "", hot.p ? hot.p : "");
+    free(out);
+    ks__buf_release(&names);
+    ks__buf_release(&hot);
+}
+
+/* Scans data with set `set`'s scanner; false when the file is to be left. */
+static bool scan_set(yara_ws *ws, size_t set, const ks_file *f, const char *ext,
                      const char *type, const uint8_t *data, uint64_t n, const ks_loc *loc)
 {
+    YR_SCANNER *sc = ws->scanner[set];
     yara_det *d = ws->d;
     yr_scanner_define_string_variable(sc, "filename", f->name);
     yr_scanner_define_string_variable(sc, "filepath", f->path);
@@ -1025,9 +1073,7 @@ static bool scan_set(yara_ws *ws, YR_SCANNER *sc, const ks_file *f, const char *
     yr_scanner_set_callback(sc, scan_callback, ws);
     int yr = yr_scanner_scan_mem(sc, n ? data : (const uint8_t *)"", (size_t)n);
     if (yr == ERROR_SCAN_TIMEOUT) {
-        ks__diag(d->e, KS_DIAG_WARN, KS_ETIMEOUT, "yara", loc,
-                 "scan stopped after %d s (yara.timeout); rules not yet decided count as "
-                 "not matching", d->timeout_s);
+        timeout_report(ws, set, loc);
         return true;
     }
     if (yr != ERROR_SUCCESS) {
@@ -1054,6 +1100,7 @@ static int yara_on_file(void *p, const ks_file *f)
     ws->hashed = false;
     ws->matches = 0;
     ws->nreported = 0;
+    ws->nhot = 0;
     memset(&ws->fh, 0, sizeof ws->fh);
     ks__file_ext(f->name, ext, sizeof ext);
     const char *type = ks__file_type(f->head, f->nhead, ext);
@@ -1085,7 +1132,7 @@ scan:
         if (!run[i])
             continue;
         ks__ysets_skip_gated(&d->sets, i, &ws->gate, ws->scanner[i]);
-        if (!scan_set(ws, ws->scanner[i], f, ext, type, data, n, &loc))
+        if (!scan_set(ws, i, f, ext, type, data, n, &loc))
             return KS_OK;
     }
     if (d->dedupe && ws->matches == 0 && ws->hashed && (ws->fh.have & KS_FH_SHA256)) {

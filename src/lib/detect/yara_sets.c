@@ -916,6 +916,15 @@ void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, siz
     }
 }
 
+/* Did the last ks__ysets_select() find one of gd's literals? */
+static bool gate_found(const ks_ygated *gd, const ks_ygatews *g)
+{
+    for (uint32_t l = gd->lit0; l < gd->lit0 + gd->nlit; l++)
+        if (g->hit[l / 64] >> (l % 64) & 1)
+            return true;
+    return false;
+}
+
 void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_SCANNER *sc)
 {
 #if YR_MAJOR_VERSION == 4 && YR_MINOR_VERSION == 2
@@ -924,15 +933,26 @@ void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_S
         return;
     for (size_t k = 0; k < y->ngated; k++) {
         const ks_ygated *gd = &y->gated[k];
-        bool found = false;
-        for (uint32_t l = gd->lit0; l < gd->lit0 + gd->nlit && !found; l++)
-            found = g->hit[l / 64] >> (l % 64) & 1;
-        for (uint32_t x = 0; !found && x < gd->nsidx; x++)
+        for (uint32_t x = 0; !gate_found(gd, g) && x < gd->nsidx; x++)
             yr_bitmask_set(sc->strings_temp_disabled, gd->sidx[x]);
     }
 #else
     (void)s, (void)i, (void)g, (void)sc;
 #endif
+}
+
+void ks__ysets_gated_out(const ks_ysets *s, size_t i, const ks_ygatews *g, uint8_t *out)
+{
+    const ks_yset *y = &s->set[i];
+    if (!g->hits_known || !g->hit)
+        return;
+    for (size_t k = 0; k < y->ngated; k++) {
+        const ks_ygated *gd = &y->gated[k];
+        if (gd->nsidx && !gate_found(gd, g)) {
+            uint32_t r = y->rules->strings_table[gd->sidx[0]].rule_idx;
+            out[r / 8] |= (uint8_t)(1u << (r % 8));
+        }
+    }
 }
 
 void ks__ysets_free(ks_ysets *s)

@@ -119,6 +119,11 @@ void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, siz
  * spares their regex runs and match lists. */
 void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_SCANNER *sc);
 
+/* After the same select(): sets bit r of out (a bitmap of set i's rules,
+ * by rule index) for each literal-gated rule whose literals were not
+ * found, i.e. whose condition is false on the file whatever the scan
+ * says: a scan stopped by the timeout left every other rule undecided. */
+void ks__ysets_gated_out(const ks_ysets *s, size_t i, const ks_ygatews *g, uint8_t *out);
 void ks__ysets_free(ks_ysets *s);
 
 #endif
