@@ -398,7 +398,9 @@ int ks__parse_duration(const char *s, int64_t *out)
     v = strtoll(s, &end, 10);
     if (end == s || v < 0)
         return KS_EUSAGE;
-    if (!strcmp(end, "ms"))
+    if (!strcmp(end, "us"))
+        mul = 1000ll;
+    else if (!strcmp(end, "ms"))
         mul = 1000000ll;
     else if (!*end || !strcmp(end, "s"))
         mul = 1000000000ll;

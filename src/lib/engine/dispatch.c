@@ -307,6 +307,25 @@ static void run_file(file_task *t, ks_worker *w)
                  (unsigned long long)e->max_size);
         file_dets = false;
     }
+    if (file_dets && ks__source_codec(src) != KS_CODEC_NONE) {
+        /* walk.max_size bounds what the file detectors read, and for a .gz
+         * or .zst that is the decompressed content (issue 15: 329 KB became
+         * 10 GB). Map it here, once, under the decompression budgets: the
+         * detectors, and the input after them, read this mapping. A map
+         * stopped by a budget is reported by source_done. */
+        const uint8_t *all;
+        uint64_t n = 0;
+        if (ks__source_map(src, &all, &n) != KS_OK) {
+            file_dets = false;
+        } else if (n > e->max_size) {
+            ks_loc loc = KS_LOC_NONE;
+            loc.path = t->path;
+            ks__diag(e, KS_DIAG_INFO, KS_ELIMIT, "walk", &loc,
+                     "decompressed to %llu bytes, more than walk.max_size (%llu bytes): not given "
+                     "to file detectors", (unsigned long long)n, (unsigned long long)e->max_size);
+            file_dets = false;
+        }
+    }
     if (file_dets) {
         ks_fhash fh = {0};
         ks_file f = {.path = t->path, .name = name, .st = st, .src = src, .head = head,

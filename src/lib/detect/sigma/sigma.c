@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "sigma.h"
 #include "sigma_pre.h"
 
@@ -44,6 +45,11 @@ typedef struct sg_ws {
     sg_recs recs;             /* this worker's correlation records */
     uint64_t events, evals, matches;
 } sg_ws;
+
+/* One event in SLOW_SAMPLE has each of its rule evaluations timed (two
+ * clock reads each): a rule slow on every record (a backtracking regex)
+ * shows within a few dozen records, at a cost of a few ns per event. */
+#define SLOW_SAMPLE 16
 
 void sg__diag_to_engine(void *ud, ks_diag_level lvl, const char *path, uint32_t line, int fail,
                         const char *msg)
@@ -177,6 +183,7 @@ static int sigma_create(ks_engine *e, void **det)
         .pattern_needles = ks__opt_bool(e, "sigma.pattern_needles"),
         .run_unmapped = strcmp(unm, "run") == 0 || strcmp(unm, "all") == 0,
         .max_records = (size_t)ks__opt_int(e, "sigma.correlation.max_records"),
+        .slow_rule_ns = ks__opt_duration(e, "sigma.slow_rule"),
         .engine = e,
     };
     sg_det *d = NULL;
@@ -304,6 +311,41 @@ static int emit_match(sg_det *d, const sg_rule *r, const ks_event *ev, sg_scratc
     return d->o.emit(d->o.emit_ud, &f);
 }
 
+/* A rule whose evaluation on one record took longer than sigma.slow_rule
+ * (a backtracking regex under PCRE2's limits: 8 ms a record turns a
+ * million-record hunt into hours). Said once per rule, with the record
+ * it was timed on, so the user can fix or drop the rule. */
+static void slow_check(sg_det *d, const sg_rule *r, const ks_event *ev, sg_scratch *sc, uint64_t ns)
+{
+    int z = 0;
+    struct timespec a, b;
+    if (ns <= (uint64_t)d->o.slow_rule_ns || !d->o.engine ||
+        __atomic_load_n(&r->slow_reported, __ATOMIC_RELAXED))
+        return;
+    /* The wall clock also counts time the thread was not running (a
+     * loaded machine): confirm with this thread's CPU time, once more.
+     * The evaluation is pure, so the scratch ends as it was. */
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    sc->re_err = 0;
+    sg__rule_eval(r, ev, sc);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    ns = (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec));
+    if (ns <= (uint64_t)d->o.slow_rule_ns ||
+        !__atomic_compare_exchange_n((int *)&r->slow_reported, &z, 1, false, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED))
+        return;
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = ev->prov.path;
+    loc.record = ev->prov.record;
+    loc.line = ev->prov.line;
+    loc.offset = ev->prov.offset;
+    ks__diag(d->o.engine, KS_DIAG_WARN, KS_ELIMIT, "sigma", &loc,
+             "rule %s (%s, %s) took %.1f ms on this record (sigma.slow_rule %.1f ms): a rule this "
+             "slow on every record makes the hunt crawl (a backtracking regular expression?); "
+             "said once per rule", r->id && *r->id ? r->id : "?", r->title ? r->title : "", r->path,
+             (double)ns / 1e6, (double)d->o.slow_rule_ns / 1e6);
+}
+
 /* A regex that hit PCRE2's match or depth limit decided nothing: a record
  * that really matches would be missed without a word. Reported with the
  * file, record and rule the first time per rule (a catastrophic pattern
@@ -338,13 +380,17 @@ static int sigma_on_event(void *wsp, const ks_event *ev)
     int rc = KS_OK;
 
     ws->events++;
+    bool timed = d->o.slow_rule_ns > 0 && ws->events % SLOW_SAMPLE == 1;
     sg__scratch_event(&ws->sc, ev);
     size_t n = sg__pre_candidates(d->pre, ws->pw, ev, &ws->sc, &cand);
     ws->evals += n;
     for (size_t i = 0; i < n; i++) {
         const sg_rule *r = d->run[cand[i]];
+        uint64_t t0 = timed ? ks__now_ns() : 0;
         ws->sc.re_err = 0;
         bool hit = sg__rule_eval(r, ev, &ws->sc);
+        if (timed)
+            slow_check(d, r, ev, &ws->sc, ks__now_ns() - t0);
         if (ws->sc.re_err)
             regex_gave_up(d, r, ev, ws->sc.re_err);
         if (!hit)

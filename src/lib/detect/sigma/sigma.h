@@ -21,6 +21,7 @@ typedef struct sg_det_opts {
     bool pattern_needles;      /* per-pattern needles (sigma.pattern_needles) */
     bool run_unmapped;         /* run rules whose logsource has no mapping */
     size_t max_records;        /* correlation records cap, 0 = default */
+    int64_t slow_rule_ns;      /* a sampled rule evaluation slower is reported, 0 = off */
     sg_emit_fn emit;           /* findings; NULL = ks__emit on engine */
     void *emit_ud;
     ks_engine *engine;         /* for ks__emit / ks__diag, may be NULL */

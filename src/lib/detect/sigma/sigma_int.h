@@ -193,6 +193,7 @@ struct sg_rule {
     const char *product, *category, *service; /* logsource */
     const sg_lsrc *ls;      /* mapping, NULL when unmapped */
     int re_reported;        /* a regex of it gave up once (reported; atomic) */
+    int slow_reported;      /* a sampled evaluation was over sigma.slow_rule (atomic) */
     sg_search *searches;
     uint32_t nsearches;
     sg_cond *cond;
