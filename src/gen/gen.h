@@ -17,6 +17,8 @@
 #include "generators.def"
 #undef KS_GEN
 
+#define KS_GEN_ARRAY(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Deterministic PRNG (xorshift64*). */
 typedef struct gen_rng {
     uint64_t s;

@@ -21,7 +21,6 @@
 #include "gen.h"
 
 #define T0 1614736800 /* 2021-03-03T02:00:00Z */
-#define KS_GEN_ARRAY(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char iis_header[] =
     "#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n"

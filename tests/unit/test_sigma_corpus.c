@@ -327,7 +327,7 @@ TEST(recall_evtx_attack_samples)
     ks_engine_free(e);
 }
 
-/* ---- kensa's spray correlations end to end (engine, JSON input) ---------------- */
+/* ---- kensa's portable spray correlations end to end (engine, JSON input) -------- */
 
 static size_t spray_findings(const char *path, char *accounts, size_t cap)
 {
@@ -336,6 +336,9 @@ static size_t spray_findings(const char *path, char *accounts, size_t cap)
     if (ks_engine_new(&e) != KS_OK)
         return 0;
     ks_engine_set(e, "rules_dir", "rules");
+    /* Not bundled (the identity detector owns spray logic): loaded here
+     * as the portable rules they are. */
+    ks_engine_set(e, "rules", "rules/sigma-portable");
     ks_engine_set(e, "threads", "2");
     ks_engine_add_path(e, path);
     if (ks_engine_run(e) == KS_OK) {

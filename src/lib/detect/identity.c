@@ -111,6 +111,7 @@ typedef struct state {
 typedef struct cfg {
     int64_t window, recovery, slow_window, success_window, brute_window;
     int64_t min_accounts, dist_accounts, dist_sources, max_per_source, brute_min;
+    int64_t explicit_min;   /* spray.explicit_min_accounts: 4648 targets per process */
     double baseline_factor;
     size_t max_records;
 } cfg;
@@ -187,6 +188,7 @@ static int id_create(ks_engine *e, void **out)
     c->max_per_source = ks__opt_int(e, "spray.max_attempts_per_source");
     c->baseline_factor = ks__opt_double(e, "spray.baseline_factor");
     c->brute_min = ks__opt_int(e, "brute.min_failures");
+    c->explicit_min = ks__opt_int(e, "spray.explicit_min_accounts");
     c->max_records = (size_t)ks__opt_int(e, "identity.max_records");
     if (state_init(&d->all) != KS_OK) {
         free(d);
@@ -502,7 +504,9 @@ static void record_spray(fctx *f, const uint32_t *idx, size_t n, const char *kin
     f->nsp++;
 }
 
-static void report_spray(fctx *f, const uint32_t *idx, size_t n, bool distributed, uint32_t key)
+enum spray_mode { SPRAY_SOURCE, SPRAY_DISTRIBUTED, SPRAY_EXPLICIT };
+
+static void report_spray(fctx *f, const uint32_t *idx, size_t n, enum spray_mode mode, uint32_t key)
 {
     state *s = f->s;
     ks_buf accts = KS_BUF_INIT, srcs = KS_BUF_INIT, codes = KS_BUF_INIT;
@@ -516,22 +520,29 @@ static void report_spray(fctx *f, const uint32_t *idx, size_t n, bool distribute
     list_codes(&codes, s, idx, n);
     snprintf(cnt, sizeof cnt, "%zu attempts on %u accounts from %u sources", n, na, ns);
     snprintf(per, sizeof per, "%.1f", (double)n / (na ? na : 1));
+    bool distributed = mode == SPRAY_DISTRIBUTED;
     ks_kv matched[2] = {{"source", distributed ? pool_str(&s->pool[P_GRP], key) : pool_str(&s->pool[P_SRC], key)},
                         {"accounts", accts.p ? accts.p : ""}};
     ks_kv det[4] = {{"counts", cnt}, {"attempts_per_account", per}, {"failure_codes", codes.p ? codes.p : ""},
                     {"sources", srcs.p ? srcs.p : ""}};
-    if (distributed)
+    if (mode == SPRAY_DISTRIBUTED)
         emit(f, "kensa.identity.spray_distributed", "Low-and-slow password spray from many addresses",
              "One client group (tenant, app, user agent) failed against many accounts from many addresses "
              "with one or two tries each, above the tenant's own baseline: the residential-proxy spray "
              "pattern. Check the targeted accounts for later successful sign-ins.",
              KS_SEV_HIGH, t_spray, 1, idx, n, matched, 2, det, 4);
+    else if (mode == SPRAY_EXPLICIT)
+        emit(f, "kensa.identity.spray_explicit", "Password spray with explicit credentials from one process",
+             "One process (computer, program, user) logged on with the credentials of many different "
+             "accounts (4648): a spraying tool, runas or net use in a loop (DeepBlueCLI's explicit-"
+             "credential spray check). Check those accounts for successful logons afterwards.",
+             KS_SEV_HIGH, t_spray, 1, idx, n, matched, 2, det, 3);
     else
         emit(f, "kensa.identity.spray", "Password spray from one source",
              "One source failed to sign in to many distinct accounts, few tries each, without the users "
              "succeeding afterwards (not typos). Check the targeted accounts for later sign-ins.",
              KS_SEV_HIGH, t_spray, 1, idx, n, matched, 2, det, 4);
-    record_spray(f, idx, n, distributed ? "distributed" : "source");
+    record_spray(f, idx, n, mode == SPRAY_DISTRIBUTED ? "distributed" : mode == SPRAY_EXPLICIT ? "explicit" : "source");
 out:
     free(a);
     free(sv);
@@ -612,7 +623,7 @@ static bool spray_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
 
 static void spray_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
 {
-    report_spray(f, idx, n, false, key);
+    report_spray(f, idx, n, SPRAY_SOURCE, key);
 }
 
 static bool dist_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
@@ -625,7 +636,18 @@ static bool dist_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
 
 static void dist_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
 {
-    report_spray(f, idx, n, true, key);
+    report_spray(f, idx, n, SPRAY_DISTRIBUTED, key);
+}
+
+static bool explicit_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
+{
+    (void)ds; (void)n; (void)key;
+    return da >= (uint32_t)f->d->c.explicit_min;
+}
+
+static void explicit_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
+{
+    report_spray(f, idx, n, SPRAY_EXPLICIT, key);
 }
 
 static bool brute_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
@@ -650,13 +672,79 @@ static void brute_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
     emit(f, "kensa.identity.brute_force", "Brute force against one account",
          "Many failed sign-ins against a single account in a short time.", KS_SEV_MEDIUM, t_brute, 1, idx, n,
          matched, 1, det, 3);
+    record_spray(f, idx, n, "brute force");
     free(sv);
     ks__buf_release(&srcs);
     ks__buf_release(&codes);
 }
 
-/* Runs fn over the attempts (optionally only unrecovered) of every key. */
-static void per_key(fctx *f, const csr *c, uint32_t nkeys, bool unrecovered_only, int64_t width, window_ok ok,
+/* Brute force from one source over a few accounts (a local account
+ * guessing run: administrator, admin, guest... a few tries each), which
+ * neither the per-account count nor the spray's distinct accounts reach:
+ * enough unrecovered failures, on 2 or more accounts but fewer than a
+ * spray, at least 3 tries an account (typos give one or two). */
+static bool src_brute_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
+{
+    (void)ds; (void)key;
+    return n >= (size_t)f->d->c.brute_min && da >= 2 && da < (uint32_t)f->d->c.min_accounts &&
+           n >= 3 * (size_t)da;
+}
+
+static void src_brute_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
+{
+    state *s = f->s;
+    ks_buf accts = KS_BUF_INIT, codes = KS_BUF_INIT;
+    uint32_t na;
+    uint32_t *av = distinct(s, idx, n, K_ACCT, &na);
+    char cnt[64];
+    /* When every account got enough tries for its own brute-force
+     * finding, this one would only repeat them. */
+    bool covered = av != NULL;
+    for (uint32_t a = 0; covered && a < na; a++) {
+        size_t tries = 0;
+        for (size_t i = 0; i < n; i++)
+            tries += s->r[idx[i]].acct == av[a];
+        covered = tries >= (size_t)f->d->c.brute_min;
+    }
+    if (covered)
+        goto out;
+    if (av)
+        list_names(&accts, &s->pool[P_ACCT], av, na);
+    list_codes(&codes, s, idx, n);
+    snprintf(cnt, sizeof cnt, "%zu failures on %u accounts", n, na);
+    ks_kv matched[2] = {{"source", pool_str(&s->pool[P_SRC], key)}, {"accounts", accts.p ? accts.p : ""}};
+    ks_kv det[2] = {{"counts", cnt}, {"failure_codes", codes.p ? codes.p : ""}};
+    emit(f, "kensa.identity.brute_force", "Brute force from one source against a few accounts",
+         "One source failed repeatedly against a handful of accounts (local administrator, admin, "
+         "guest...) without the users succeeding afterwards.", KS_SEV_MEDIUM, t_brute, 1, idx, n,
+         matched, 2, det, 2);
+    record_spray(f, idx, n, "brute force");
+out:
+    free(av);
+    ks__buf_release(&accts);
+    ks__buf_release(&codes);
+}
+
+/* Which records a pass looks at. */
+typedef bool (*rec_ok)(const arec *r);
+
+static bool any_attempt(const arec *r)
+{
+    return attempt(r);
+}
+
+static bool unrecovered_attempt(const arec *r)
+{
+    return attempt(r) && !r->recovered;
+}
+
+static bool explicit_logon(const arec *r)
+{
+    return r->kind == AK_EXPLICIT;
+}
+
+/* Runs fn over the records `want` accepts of every key. */
+static void per_key(fctx *f, const csr *c, uint32_t nkeys, rec_ok want, int64_t width, window_ok ok,
                     void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
 {
     state *s = f->s;
@@ -667,7 +755,7 @@ static void per_key(fctx *f, const csr *c, uint32_t nkeys, bool unrecovered_only
         size_t m = 0;
         for (uint32_t i = c->off[k]; i < c->off[k + 1]; i++) {
             const arec *r = &s->r[c->list[i]];
-            if (attempt(r) && !(unrecovered_only && r->recovered))
+            if (want(r))
                 L[m++] = c->list[i];
         }
         if (m)
@@ -753,6 +841,7 @@ static void success_after_spray(fctx *f)
         goto out;
     for (size_t k = 0; k < f->nsp; k++) {
         spray *sp = &f->sp[k];
+        bool brute = !strcmp(sp->kind, "brute force");
         /* the targeted accounts, and any account that signed in from a
          * spray source afterwards (a sprayed tenant may log it apart) */
         uint32_t nc = 0;
@@ -786,6 +875,11 @@ static void success_after_spray(fctx *f)
                 if (r->t < sp->first || (r->kind != AK_SUCCESS && r->kind != AK_VALID))
                     continue;
                 bool src = in_sorted(sp->srcs, sp->nsrcs, r->src);
+                /* After a brute force only the guessing source counts, and
+                 * not an office NAT (a phone with a stale password fails
+                 * there all morning while its owner signs in). */
+                if (brute && (!src || f->established[r->src] || r->t > sp->last + f->d->c.success_window))
+                    continue;
                 /* "shortly after" from elsewhere counts only from a source
                  * that is not the users' ordinary one (office NAT, their
                  * workstation): people keep signing in after a spray */
@@ -813,12 +907,20 @@ static void success_after_spray(fctx *f)
                                 {"source", pool_str(&s->pool[P_SRC], h->src)}};
             ks_kv det[3] = {{"outcome", how}, {"spray", sp->kind}, {"application", pool_str(&s->pool[P_APP], h->app)}};
             ks_severity sev = success && (single || from_src) ? KS_SEV_CRITICAL : KS_SEV_HIGH;
-            emit(f, "kensa.identity.spray_success", success ? "Password spray followed by a successful sign-in"
-                                                            : "Password spray found a valid password (MFA stopped it)",
-                 "An account targeted by the spray signed in (or its password was confirmed) from a spray "
-                 "source or shortly after. Treat the account as compromised: reset the password, revoke "
-                 "sessions, review mailbox rules and consents.",
-                 sev, t_valid, 2, hits, nh, matched, 2, det, 3);
+            if (brute)
+                emit(f, "kensa.identity.brute_success", success ? "Brute force followed by a successful sign-in"
+                                                                : "Brute force found a valid password (sign-in stopped)",
+                     "An account that was being guessed signed in (or its password was confirmed) from the "
+                     "guessing source. Treat the account as compromised: reset the password, revoke "
+                     "sessions, look at what the source did next.",
+                     success ? KS_SEV_CRITICAL : KS_SEV_HIGH, t_valid, 2, hits, nh, matched, 2, det, 3);
+            else
+                emit(f, "kensa.identity.spray_success", success ? "Password spray followed by a successful sign-in"
+                                                                : "Password spray found a valid password (MFA stopped it)",
+                     "An account targeted by the spray signed in (or its password was confirmed) from a spray "
+                     "source or shortly after. Treat the account as compromised: reset the password, revoke "
+                     "sessions, review mailbox rules and consents.",
+                     sev, t_valid, 2, hits, nh, matched, 2, det, 3);
         }
     }
 out:
@@ -923,10 +1025,12 @@ static int id_finish(void *detp)
         build_csr(s, K_SRC, ns, &f.by_src) || build_csr(s, K_GRP, ng, &f.by_grp))
         goto out;
     mark_recovered(&f);
-    per_key(&f, &f.by_src, ns, true, d->c.window, spray_ok, spray_burst);
+    per_key(&f, &f.by_src, ns, unrecovered_attempt, d->c.window, spray_ok, spray_burst);
+    per_key(&f, &f.by_src, ns, explicit_logon, d->c.window, explicit_ok, explicit_burst);
     f.baseline = compute_baseline(&f);
-    per_key(&f, &f.by_grp, ng, true, d->c.slow_window, dist_ok, dist_burst);
-    per_key(&f, &f.by_acct, na, false, d->c.brute_window, brute_ok, brute_burst);
+    per_key(&f, &f.by_grp, ng, unrecovered_attempt, d->c.slow_window, dist_ok, dist_burst);
+    per_key(&f, &f.by_acct, na, any_attempt, d->c.brute_window, brute_ok, brute_burst);
+    per_key(&f, &f.by_src, ns, unrecovered_attempt, d->c.brute_window, src_brute_ok, src_brute_burst);
     find_established(&f);
     success_after_spray(&f);
     exposure(&f);

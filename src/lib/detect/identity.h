@@ -14,7 +14,9 @@ enum auth_kind {
     AK_FAIL = 1,      /* the credential was wrong or the account unusable */
     AK_VALID = 2,     /* the password was right but sign-in stopped (MFA
                        * required, expired password): a spray hit */
-    AK_SUCCESS = 3
+    AK_SUCCESS = 3,
+    AK_EXPLICIT = 4   /* an explicit-credential logon (4648): no verdict;
+                       * counted only by the per-process spray check */
 };
 
 enum auth_flags {

@@ -7,7 +7,12 @@
  *  - Entra ID sign-ins in every export shape: portal and Graph (camelCase),
  *    Log Analytics (PascalCase), Azure Monitor diagnostics (properties.*);
  *  - the M365 unified audit log (UserLoginFailed / UserLoggedIn), with
- *    AuditData either flattened or as a JSON string.
+ *    AuditData either flattened or as a JSON string;
+ *  - 4648 explicit-credential logons (runas, net use, a spraying tool):
+ *    no verdict, but one process naming many accounts is DeepBlueCLI's
+ *    spray check; the source is the computer + process + subject;
+ *  - OpenSSH for Windows (OpenSSH/Operational event 4, sshd's "Failed
+ *    password for [invalid user] U from IP" / "Accepted ... for U from IP").
  * Result codes are decoded to words, and the outcome is classified:
  * failure, "valid credential" (password right but MFA or a password change
  * stopped it: what a sprayer wants) or success.
@@ -198,9 +203,36 @@ ks_slice ks__id_clean_ip(ks_slice ip)
 
 /* ---- Windows Security ------------------------------------------------------------ */
 
+/* 4648: the subject (SubjectUserName) ran a process (ProcessName) that
+ * logged on with someone else's credentials (TargetUserName) at
+ * TargetServerName. Using one's own name is not counted (DeepBlueCLI). */
+static bool explicit_creds(const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][64])
+{
+    v->account = text(get(ev, NULL, KS_F_TARGET_USER), tmp[0], 64);
+    ks_slice subj = text(get(ev, NULL, KS_F_USER), tmp[1], 64);
+    if (ignorable_account(v->account) || ks__ieq(v->account.p, v->account.n, subj.p, subj.n))
+        return false;
+    ks_slice proc = text(get(ev, NULL, KS_F_PROCESS), tmp[2], 64);
+    ks_slice host = text(get(ev, NULL, KS_F_HOST), tmp[3], 64);
+    ks__buf_reset(buf);
+    ks__buf_printf(buf, "%.*s %.*s (%.*s)", (int)host.n, host.p ? host.p : "", (int)proc.n,
+                   proc.p ? proc.p : "-", (int)subj.n, subj.p ? subj.p : "-");
+    size_t sl = buf->n;
+    ks__buf_printf(buf, "windows|explicit");
+    v->source = (ks_slice){buf->p, sl};
+    v->group = (ks_slice){buf->p + sl, buf->n - sl};
+    v->app = (ks_slice){"explicit credentials", 20};
+    v->code = (ks_slice){"4648", 4};
+    v->kind = AK_EXPLICIT;
+    v->reason = "explicit-credential logon";
+    return true;
+}
+
 static bool windows(const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][64])
 {
     int64_t id = num(get(ev, NULL, KS_F_EVENT_ID));
+    if (id == 4648)
+        return explicit_creds(ev, buf, v, tmp);
     if (id != 4624 && id != 4625 && id != 4768 && id != 4771 && id != 4776)
         return false;
     v->account = text(get(ev, NULL, KS_F_TARGET_USER), tmp[0], 64);
@@ -336,10 +368,60 @@ static bool m365(const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *
     return true;
 }
 
+/* ---- OpenSSH for Windows ------------------------------------------------------------------ */
+
+/* The text after `lit` in s, up to `stop` (or the end). */
+static bool after(ks_slice s, const char *lit, const char *stop, ks_slice *out)
+{
+    const char *p = ks__memmem_ci(s.p, s.n, lit, strlen(lit));
+    if (!p)
+        return false;
+    p += strlen(lit);
+    size_t rest = s.n - (size_t)(p - s.p);
+    const char *e = stop ? ks__memmem_ci(p, rest, stop, strlen(stop)) : NULL;
+    *out = (ks_slice){p, e ? (size_t)(e - p) : rest};
+    return out->n > 0;
+}
+
+static bool openssh(const ks_event *ev, ks_buf *buf, auth_view *v)
+{
+    const ks_value *pl = get(ev, NULL, KS_F_MESSAGE);
+    if (!pl || pl->type != KS_VSTR || num(get(ev, NULL, KS_F_EVENT_ID)) != 4)
+        return false;
+    /* sshd's line, alone (payload) or after a prefix (a rendered Message
+     * "sshd: Failed password for ..."). */
+    ks_slice p = pl->u.s, who, ip;
+    const char *f = ks__memmem_ci(p.p, p.n, "Failed ", 7), *a = ks__memmem_ci(p.p, p.n, "Accepted ", 9);
+    bool fail = f && (!a || f < a), ok = a && !fail;
+    if (fail || ok) {
+        const char *at = fail ? f : a;
+        p = (ks_slice){at, p.n - (size_t)(at - p.p)};
+    }
+    if ((!fail && !ok) || !after(p, " for ", " from ", &who) || !after(p, " from ", " port ", &ip))
+        return false;
+    if (fail && who.n > 13 && ks__ieq(who.p, 13, "invalid user ", 13)) {
+        who.p += 13, who.n -= 13;
+        v->flags |= AF_UNKNOWN_USER;
+    }
+    v->account = who;
+    v->source = ks__id_clean_ip(ip);
+    ks__buf_reset(buf);
+    ks__buf_printf(buf, "openssh|ssh");
+    v->group = (ks_slice){buf->p, buf->n};
+    v->app = (ks_slice){"ssh", 3};
+    v->kind = ok ? AK_SUCCESS : AK_FAIL;
+    v->code = ok ? (ks_slice){"0x0", 3}
+                 : v->flags & AF_UNKNOWN_USER ? (ks_slice){"0xc0000064", 10}
+                                              : (ks_slice){"0xc000006a", 10};
+    v->reason = ok ? "ssh sign-in" : v->flags & AF_UNKNOWN_USER ? "unknown user name" : "bad password";
+    return !ignorable_account(v->account) && v->source.n;
+}
+
 bool ks__id_normalize(const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *v)
 {
     /* The slices may point into tmp: it lives in the caller's view frame. */
     static _Thread_local char tmp[4][64];
     memset(v, 0, sizeof *v);
-    return windows(ev, buf, v, tmp) || entra(ev, buf, v, tmp) || m365(ev, scratch, buf, v, tmp);
+    return windows(ev, buf, v, tmp) || entra(ev, buf, v, tmp) || m365(ev, scratch, buf, v, tmp) ||
+           openssh(ev, buf, v);
 }
