@@ -46,13 +46,12 @@ int portal_accounts_init(ks_store *s)
     return KS_OK;
 }
 
-/* prepare + bind helpers: every statement here is short-lived. */
+/* The statement for sql, prepared once per connection and kept
+ * (ks__store_prepare): every function here resets it when done, which also
+ * ends the statement's read transaction. */
 static sqlite3_stmt *prep(ks_store *s, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ks__store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    return st;
+    return ks__store_prepare(s, sql);
 }
 
 static void name_hash(ks_store *s, const char *name, uint8_t h[32])
@@ -115,7 +114,7 @@ int portal_account_new(ks_store *s, const char *name, const char *pw, int64_t *i
     } else {
         *id = sqlite3_last_insert_rowid(ks__store_db(s));
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -133,7 +132,7 @@ int portal_account_login(ks_store *s, const char *name, const char *pw, int64_t 
         found = sqlite3_column_int64(st, 0);
         snprintf(hash, sizeof hash, "%s", (const char *)sqlite3_column_text(st, 1));
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     bool ok = crypto_pwhash_str_verify(found ? hash : dummy_hash, pw, strlen(pw)) == 0;
     if (!ok || !found)
         return KS_EPERM;
@@ -162,7 +161,7 @@ int portal_token_new(ks_store *s, int64_t account, char out[65])
     sqlite3_bind_int64(st, 3, ks__wall_ns());
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = KS_EIO;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -170,14 +169,23 @@ int64_t portal_token_account(ks_store *s, const char *tok)
 {
     uint8_t h[32];
     int64_t id = 0;
+    uint64_t gen = portal_cache_gen();
+    size_t n;
+    ks__store_token_hash(s, tok, h);
+    const void *c = portal_cache_get(PORTAL_CACHE_TOKEN, h, sizeof h, &n);
+    if (c && n == sizeof id) {
+        memcpy(&id, c, sizeof id);
+        return id;
+    }
     sqlite3_stmt *st = prep(s, "SELECT account FROM p_tokens WHERE tok_h = ?1");
     if (!st)
         return 0;
-    ks__store_token_hash(s, tok, h);
     sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
         id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    if (id)
+        portal_cache_put(PORTAL_CACHE_TOKEN, gen, h, sizeof h, &id, sizeof id);
     return id;
 }
 
@@ -197,7 +205,7 @@ int portal_session_new(ks_store *s, int64_t account, unsigned ttl, char sid[65],
     sqlite3_bind_int64(st, 4, ks__wall_ns() + (int64_t)ttl * 1000000000);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = KS_EIO;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -215,7 +223,7 @@ int64_t portal_session_account(ks_store *s, const char *sid, char csrf[65])
         id = sqlite3_column_int64(st, 0);
         snprintf(csrf, 65, "%s", (const char *)sqlite3_column_text(st, 1));
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return id;
 }
 
@@ -229,7 +237,7 @@ void portal_session_end(ks_store *s, const char *sid)
     sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, ks__wall_ns());
     sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
 }
 
 /* ---- domains ------------------------------------------------------------------ */
@@ -254,7 +262,17 @@ static void row_domain(ks_store *s, sqlite3_stmt *st, portal_domain *d)
 int portal_domain_get(ks_store *s, int64_t account, const char *dom, portal_domain *out)
 {
     uint8_t h[32];
+    char key[8 + 254];
+    size_t dn = strnlen(dom, 253), n;
     int rc = KS_ENOTFOUND;
+    uint64_t gen = portal_cache_gen();
+    memcpy(key, &account, 8);
+    memcpy(key + 8, dom, dn);
+    const void *c = portal_cache_get(PORTAL_CACHE_CLAIM, key, 8 + dn, &n);
+    if (c && n == sizeof *out) {
+        memcpy(out, c, sizeof *out);
+        return KS_OK;
+    }
     sqlite3_stmt *st = prep(s, "SELECT " DOMAIN_COLS " FROM p_domains WHERE account = ?1 AND dom_h = ?2");
     if (!st)
         return KS_EIO;
@@ -266,7 +284,9 @@ int portal_domain_get(ks_store *s, int64_t account, const char *dom, portal_doma
         snprintf(out->name, sizeof out->name, "%s", dom);
         rc = KS_OK;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    if (rc == KS_OK)
+        portal_cache_put(PORTAL_CACHE_CLAIM, gen, key, 8 + dn, out, sizeof *out);
     return rc;
 }
 
@@ -284,7 +304,7 @@ int portal_domain_claim(ks_store *s, int64_t account, const char *dom, portal_do
     random_hex(tok);
     ks__store_mac(s, "domain", dom, strlen(dom), h);
     if (ks__store_seal(s, dom, strlen(dom), &enc) != KS_OK) {
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         return KS_ENOMEM;
     }
     sqlite3_bind_int64(st, 1, account);
@@ -292,7 +312,8 @@ int portal_domain_claim(ks_store *s, int64_t account, const char *dom, portal_do
     sqlite3_bind_blob(st, 3, enc.p, (int)enc.n, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, tok, -1, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? KS_OK : KS_EIO;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    portal_cache_bump();
     ks__buf_release(&enc);
     return rc == KS_OK ? portal_domain_get(s, account, dom, out) : rc;
 }
@@ -312,7 +333,8 @@ static int domain_update(ks_store *s, const char *sql, int64_t account, const ch
         sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, num);
     rc = sqlite3_step(st) == SQLITE_DONE ? KS_OK : KS_EIO;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    portal_cache_bump(); /* a verification or an acknowledgement: cached claims are stale */
     return rc;
 }
 
@@ -339,6 +361,6 @@ int portal_domain_list(ks_store *s, int64_t account, portal_domain *out, size_t 
     sqlite3_bind_int64(st, 2, (int64_t)max);
     while (*n < max && sqlite3_step(st) == SQLITE_ROW)
         row_domain(s, st, &out[(*n)++]);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return KS_OK;
 }

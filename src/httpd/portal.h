@@ -184,6 +184,19 @@ void portal_audit_close(portal_audit *a);
 int portal_audit_log(portal_audit *a, const char *ip, int64_t account, const char *method,
                       const char *path, const char *what, int status);
 
+/* ---- per-thread caches of hot reads (cache.c) -------------------------------------- */
+enum { PORTAL_CACHE_TOKEN, PORTAL_CACHE_CLAIM, PORTAL_CACHE_EXPOSURE, PORTAL_CACHE_COUNT };
+#define PORTAL_CACHE_TTL_NS 1000000000ull /* changes made by another process show within this */
+/* The state generation: read it BEFORE reading what will be cached and
+ * pass it to portal_cache_put, so a write in between makes the entry dead. */
+uint64_t portal_cache_gen(void);
+/* Marks every cached entry of every thread stale (after a write). */
+void portal_cache_bump(void);
+/* This thread's value for key (borrowed until the next put), NULL when
+ * absent, stale or older than the TTL; *n its size. */
+const void *portal_cache_get(int which, const void *key, size_t kn, size_t *n);
+void portal_cache_put(int which, uint64_t gen, const void *key, size_t kn, const void *v, size_t n);
+
 /* ---- the portal (serve.c) --------------------------------------------------------- */
 struct portal {
     portal_cfg cfg;

@@ -264,6 +264,8 @@ void ks__store_close(ks_store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (size_t i = 0; i < s->ncached; i++)
+        sqlite3_finalize(s->cached[i]);
     sqlite3_close(s->db);
     ks__map_free(s->orgs);
     ks__map_free(s->cdelta);
@@ -295,6 +297,21 @@ sqlite3_stmt *ks__store_stmt(ks_store *s, int which)
     sqlite3_reset(s->st[which]);
     sqlite3_clear_bindings(s->st[which]);
     return s->st[which];
+}
+
+sqlite3_stmt *ks__store_prepare(ks_store *s, const char *sql)
+{
+    for (size_t i = 0; i < s->ncached; i++) {
+        if (!strcmp(sqlite3_sql(s->cached[i]), sql)) {
+            sqlite3_reset(s->cached[i]);
+            sqlite3_clear_bindings(s->cached[i]);
+            return s->cached[i];
+        }
+    }
+    if (s->ncached == KS_STORE_MAX_CACHED ||
+        sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->cached[s->ncached], NULL) != SQLITE_OK)
+        return NULL;
+    return s->cached[s->ncached++];
 }
 
 /* ---- hashing and sealing -------------------------------------------------------- */

@@ -73,6 +73,11 @@ void ks__store_close(ks_store *s); /* NULL-safe; commits nothing */
 const char *ks__store_errmsg(const ks_store *s);
 /* The connection, for the portal's own tables (p_*) on the same file. */
 struct sqlite3 *ks__store_db(ks_store *s);
+/* A statement on that connection, prepared on first use and kept for the
+ * handle's life (up to KS_STORE_MAX_CACHED distinct SQL texts; beyond, NULL),
+ * returned reset and unbound. Borrowed: reset it after use, never finalize. */
+#define KS_STORE_MAX_CACHED 32
+struct sqlite3_stmt *ks__store_prepare(ks_store *s, const char *sql);
 
 /* ---- keyed hashing and sealing --------------------------------------------- */
 /* HMAC-SHA-256 of (domain-separation tag, p[0..n)). Tags keep an address

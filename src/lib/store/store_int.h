@@ -43,6 +43,8 @@ struct ks_store {
     uint8_t k_token[32];      /* generic-hash key of API tokens / sessions */
     uint8_t k_nonce[32];      /* synthetic nonces of sealed values */
     sqlite3_stmt *st[ST_COUNT];
+    sqlite3_stmt *cached[KS_STORE_MAX_CACHED]; /* ks__store_prepare's, by SQL text */
+    size_t ncached;
     bool in_batch;            /* a transaction is open */
     int64_t batch;            /* its batches.id */
     uint64_t rows, files;     /* written in the open batch */

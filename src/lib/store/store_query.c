@@ -172,11 +172,12 @@ int ks__store_range(ks_store *s, uint32_t prefix, ks_srange_fn fn, void *ud)
 
 static int64_t scalar(ks_store *s, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = ks__store_prepare(s, sql);
     int64_t v = -1;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (st && sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    if (st)
+        sqlite3_reset(st);
     return v;
 }
 
@@ -202,15 +203,15 @@ int64_t ks__store_last_batch(ks_store *s)
 
 const char *ks__store_status(ks_store *s)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = ks__store_prepare(s, "SELECT v FROM meta WHERE k = 'status'");
     const char *r = "unverified";
-    if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = 'status'", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
         if (v && !strcmp(v, "verified"))
             r = "verified";
     }
-    sqlite3_finalize(st);
+    if (st)
+        sqlite3_reset(st);
     return r;
 }
 

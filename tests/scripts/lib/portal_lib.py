@@ -172,7 +172,14 @@ class WellKnown:
         self.p = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", str(port), "-cert", cert,
                                    "-key", key, "-WWW"], cwd=root, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
+        # listening, not just started: a fixed sleep failed on a loaded machine
+        deadline = time.time() + 15
+        while time.time() < deadline and self.p.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
 
     def stop(self):
         self.p.terminate()
