@@ -31,6 +31,7 @@
 #include <sodium.h>
 #include "detect/index_int.h"
 #include "extract/extract.h"
+#include "extract/mail.h"
 #include "store/store.h"
 
 #define MAX_UNITS 1000000        /* per file: more are counted, not kept */
@@ -85,6 +86,7 @@ typedef struct idx_ws {
     ks_arena *ar;               /* per file */
     idx_unit *units;
     size_t nunits, capunits;
+    ks_map *unit_ix;            /* unit key -> index + 1 (an mbox has thousands) */
     size_t cur;                 /* unit of the last text (fast path) */
     ks_buf path;                /* scratch: chain paths */
     const char *top;            /* walked file path */
@@ -246,6 +248,10 @@ static idx_unit *unit_new(idx_ws *ws, const ks_xnode *un, const char *key)
         if (m->cc)
             ks__index_header_addrs(m->cc, on_hdr_addr, &h);
     }
+    uint64_t *slot = ks__map_slot(ws->unit_ix, key, strlen(key), true);
+    if (!slot)
+        return NULL;
+    *slot = ws->nunits + 1;
     ws->cur = ws->nunits++;
     return u;
 }
@@ -258,11 +264,12 @@ static idx_unit *unit_for(idx_ws *ws, const ks_xnode *node)
         return NULL;
     if (ws->nunits && !strcmp(ws->units[ws->cur].key, ws->path.p))
         return &ws->units[ws->cur];
-    for (size_t i = ws->nunits; i-- > 0;) {
-        if (!strcmp(ws->units[i].key, ws->path.p)) {
-            ws->cur = i;
-            return &ws->units[i];
-        }
+    if (!ws->unit_ix && !(ws->unit_ix = ks__map_new(64)))
+        return NULL;
+    uint64_t *slot = ks__map_get(ws->unit_ix, ws->path.p, ws->path.n);
+    if (slot) {
+        ws->cur = *slot - 1;
+        return &ws->units[ws->cur];
     }
     return unit_new(ws, un, ws->path.p);
 }
@@ -349,13 +356,17 @@ static int on_text(void *ud, const ks_xtext *t)
         return 0;
     }
     if ((d = doc_for(ws, u, t))) {
-        d->cues |= ks__index_doc_cues(t->p, t->n);
+        if (!d->mail) /* a message's type is "mail" whatever it says */
+            d->cues |= ks__index_doc_cues(t->p, t->n);
         crypto_generichash_update(&d->h, (const unsigned char *)t->p, t->n);
     }
     scan_ctx c = {ws, u};
-    if (t->part && !strcmp(t->part, "header:Organization") && u->from_dom) {
-        const char *p = t->p;
-        size_t n = t->n;
+    const char *p;
+    size_t n;
+    /* the sender's organisation as its mail client names it (the
+     * extractors hand the header block over as one "headers" text) */
+    if (t->part && !strcmp(t->part, "headers") && u->from_dom &&
+        ks__mail_header_find(t->p, t->n, "Organization", &p, &n)) {
         while (n && (*p == ' ' || *p == '\t'))
             p++, n--;
         while (n && (p[n - 1] == ' ' || p[n - 1] == '\r' || p[n - 1] == '\n'))
@@ -432,6 +443,8 @@ static void file_reset(idx_ws *ws)
     }
     ws->nunits = ws->cur = 0;
     ws->dropped = 0;
+    ks__map_free(ws->unit_ix);
+    ws->unit_ix = NULL;
     ks__arena_reset(ws->ar);
 }
 

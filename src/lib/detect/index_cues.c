@@ -33,12 +33,28 @@ static const char *const type_keys[] = {
 #undef KS_DOC_KEY_
 };
 
+/* One pass over the text (a pass per phrase cost more than the rest of
+ * the builder's own work on mail): only a position whose lower-cased
+ * byte starts some phrase is compared. */
 unsigned ks__index_doc_cues(const char *text, size_t n)
 {
-    unsigned bits = 0;
-    for (size_t i = 0; i < KS_ARRAY_LEN(cues); i++)
-        if (!(bits & (1u << cues[i].bit)) && ks__memmem_ci(text, n, cues[i].phrase, strlen(cues[i].phrase)))
-            bits |= 1u << cues[i].bit;
+    unsigned bits = 0, all = (1u << KS_DOC_NBITS) - 1;
+    bool first[256] = {false};
+    for (size_t k = 0; k < KS_ARRAY_LEN(cues); k++)
+        first[(unsigned char)cues[k].phrase[0]] = true;
+    for (size_t i = 0; i < n && bits != all; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + 32);
+        if (!first[c])
+            continue;
+        for (size_t k = 0; k < KS_ARRAY_LEN(cues); k++) {
+            size_t m = strlen(cues[k].phrase);
+            if ((unsigned char)cues[k].phrase[0] == c && !(bits & (1u << cues[k].bit)) && n - i >= m &&
+                ks__ieq(text + i, m, cues[k].phrase, m))
+                bits |= 1u << cues[k].bit;
+        }
+    }
     return bits;
 }
 

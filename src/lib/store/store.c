@@ -55,8 +55,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ORG_PUT] = "INSERT INTO orgs(dom_h, first_batch) VALUES(?1, ?2)",
     [ST_ITEM_PUT] =
         "INSERT INTO items(org, kind, h, type, enc, seen, first_ns, last_ns, first_batch, last_batch)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7, ?7)"
-        " ON CONFLICT(org, kind, h) DO UPDATE SET seen = seen + 1,"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?8, ?6, ?9, ?7, ?7)"
+        " ON CONFLICT(org, kind, h) DO UPDATE SET seen = seen + excluded.seen,"
         " first_ns = min(coalesce(first_ns, excluded.first_ns), coalesce(excluded.first_ns, first_ns)),"
         " last_ns = max(coalesce(last_ns, excluded.last_ns), coalesce(excluded.last_ns, last_ns)),"
         " last_batch = excluded.last_batch"
@@ -228,6 +228,7 @@ int ks__store_open(const char *db, const char *keyfile, unsigned flags, ks_store
     derive(master, "kensa-index-token-v1", s->k_token);
     derive(master, "kensa-index-nonce-v1", s->k_nonce);
     sodium_memzero(master, sizeof master);
+    crypto_auth_hmacsha256_init(&s->mac0, s->k_mac, sizeof s->k_mac);
 
     int oflags = writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
     if (flags & KS_STORE_CREATE)
@@ -270,6 +271,10 @@ void ks__store_close(ks_store *s)
     ks__map_free(s->orgs);
     ks__map_free(s->cdelta);
     free(s->deltas);
+    ks__map_free(s->pmap);
+    free(s->pitems);
+    ks__arena_free(s->parena);
+    sodium_memzero(&s->mac0, sizeof s->mac0);
     ks__buf_release(&s->scratch);
     sodium_memzero(s->k_mac, sizeof s->k_mac);
     sodium_memzero(s->k_seal, sizeof s->k_seal);
@@ -318,8 +323,8 @@ sqlite3_stmt *ks__store_prepare(ks_store *s, const char *sql)
 
 void ks__store_mac(const ks_store *s, const char *tag, const void *p, size_t n, uint8_t out[32])
 {
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, s->k_mac, sizeof s->k_mac);
+    /* the keyed inner/outer states are computed once per handle */
+    crypto_auth_hmacsha256_state st = s->mac0;
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)tag, strlen(tag) + 1);
     crypto_auth_hmacsha256_update(&st, p, n);
     crypto_auth_hmacsha256_final(&st, out);
@@ -415,8 +420,9 @@ static int flush_counts(ks_store *s)
     return KS_OK;
 }
 
-/* Adds one observation to the batch's count deltas. */
-static int count_delta(ks_store *s, int64_t org, unsigned kind, const char *type, bool fresh, int64_t t)
+/* Adds an item's observations in the batch to the count deltas. */
+static int count_delta(ks_store *s, int64_t org, unsigned kind, const char *type, bool fresh, uint64_t seen,
+                       int64_t first, int64_t last)
 {
     char key[80];
     size_t tn = strlen(type);
@@ -442,11 +448,11 @@ static int count_delta(ks_store *s, int64_t org, unsigned kind, const char *type
     }
     ks_cdelta *c = &s->deltas[*slot - 1];
     c->distinct += fresh;
-    c->seen++;
-    if (t != KS_TIME_NONE && (c->first == KS_TIME_NONE || t < c->first))
-        c->first = t;
-    if (t != KS_TIME_NONE && (c->last == KS_TIME_NONE || t > c->last))
-        c->last = t;
+    c->seen += seen;
+    if (first != KS_TIME_NONE && (c->first == KS_TIME_NONE || first < c->first))
+        c->first = first;
+    if (last != KS_TIME_NONE && (c->last == KS_TIME_NONE || last > c->last))
+        c->last = last;
     return KS_OK;
 }
 
@@ -468,13 +474,15 @@ int ks__store_begin(ks_store *s)
     return KS_OK;
 }
 
+static int flush_items(ks_store *s);
+
 int ks__store_commit(ks_store *s)
 {
     sqlite3_stmt *st;
     int rc;
     if (!s->in_batch)
         return KS_OK;
-    if ((rc = flush_counts(s)) != KS_OK)
+    if ((rc = flush_items(s)) != KS_OK || (rc = flush_counts(s)) != KS_OK)
         return rc;
     if (!(st = ks__store_stmt(s, ST_BATCH_END)))
         return sql_fail(s);
@@ -552,12 +560,15 @@ int ks__store_org(ks_store *s, const char *domain, bool create, int64_t *id)
 {
     uint8_t h[32];
     sqlite3_stmt *st;
-    ks__store_mac(s, "domain", domain, strlen(domain), h);
-    uint64_t *slot = ks__map_get(s->orgs, h, 32);
+    size_t dn = strlen(domain);
+    /* cached by the domain itself (process memory only, never stored):
+     * no HMAC per observation */
+    uint64_t *slot = ks__map_get(s->orgs, domain, dn);
     if (slot) {
         *id = (int64_t)*slot;
         return KS_OK;
     }
+    ks__store_mac(s, "domain", domain, dn, h);
     if (!(st = ks__store_stmt(s, ST_ORG_GET)))
         return sql_fail(s);
     sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
@@ -581,7 +592,7 @@ int ks__store_org(ks_store *s, const char *domain, bool create, int64_t *id)
          * reopens after an error, so caching here is safe */
     }
     sqlite3_reset(st);
-    if ((slot = ks__map_slot(s->orgs, h, 32, true)))
+    if ((slot = ks__map_slot(s->orgs, domain, dn, true)))
         *slot = (uint64_t)*id;
     return KS_OK;
 }
@@ -594,13 +605,11 @@ static const char *kind_tag(unsigned kind)
     return k ? k : "other";
 }
 
-static int put_range(ks_store *s, const uint8_t h[32], const char *v, size_t n)
+static int put_range(ks_store *s, const uint8_t h[32], const uint8_t sha[32])
 {
-    uint8_t sha[32];
     sqlite3_stmt *st = ks__store_stmt(s, ST_RANGE_PUT);
     if (!st)
         return sql_fail(s);
-    crypto_hash_sha256(sha, (const unsigned char *)v, n);
     if (ks__store_seal(s, sha, 32, &s->scratch) != KS_OK)
         return KS_ENOMEM;
     sqlite3_bind_int64(st, 1, ks__store_bucket(sha));
@@ -611,12 +620,62 @@ static int put_range(ks_store *s, const uint8_t h[32], const char *v, size_t n)
     return KS_OK;
 }
 
+/* Key order of the batch's items: the upserts walk the B-tree in order. */
+static int pitem_cmp(const void *a, const void *b)
+{
+    const ks_pitem *x = a, *y = b;
+    if (x->org != y->org)
+        return x->org < y->org ? -1 : 1;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    return memcmp(x->h, y->h, 32);
+}
+
+/* Writes the batch's items: one upsert each with the batch's seen count;
+ * an item is new when the row's seen equals the batch's (it was not
+ * there before). */
+static int flush_items(ks_store *s)
+{
+    int rc = KS_OK;
+    if (s->npitems > 1)
+        qsort(s->pitems, s->npitems, sizeof *s->pitems, pitem_cmp);
+    for (size_t i = 0; i < s->npitems && rc == KS_OK; i++) {
+        const ks_pitem *it = &s->pitems[i];
+        sqlite3_stmt *st = ks__store_stmt(s, ST_ITEM_PUT);
+        if (!st)
+            return sql_fail(s);
+        sqlite3_bind_int64(st, 1, it->org);
+        sqlite3_bind_int(st, 2, (int)it->kind);
+        sqlite3_bind_blob(st, 3, it->h, 32, SQLITE_STATIC);
+        if (it->type)
+            sqlite3_bind_text(st, 4, it->type, -1, SQLITE_STATIC);
+        if (it->enc)
+            sqlite3_bind_blob(st, 5, it->enc, (int)it->nenc, SQLITE_STATIC);
+        bind_time(st, 6, it->first);
+        sqlite3_bind_int64(st, 7, s->batch);
+        sqlite3_bind_int64(st, 8, (int64_t)it->seen);
+        bind_time(st, 9, it->last);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            return sql_fail(s);
+        bool fresh = (uint64_t)sqlite3_column_int64(st, 0) == it->seen;
+        sqlite3_reset(st);
+        rc = count_delta(s, it->org, it->kind, it->type ? it->type : "", fresh, it->seen, it->first, it->last);
+        if (rc == KS_OK && fresh && it->range)
+            rc = put_range(s, it->h, it->sha);
+    }
+    ks__map_free(s->pmap);
+    s->pmap = NULL;
+    s->npitems = 0;
+    if (s->parena)
+        ks__arena_reset(s->parena);
+    return rc;
+}
+
 int ks__store_put(ks_store *s, const ks_sput *p)
 {
     uint8_t h[32];
-    int64_t org, seen = 0;
-    sqlite3_stmt *st;
-    const char *type = p->type ? p->type : "";
+    char key[sizeof(int64_t) + 1 + 32];
+    int64_t org;
     int rc = ks__store_begin(s);
     if (rc != KS_OK)
         return rc;
@@ -629,30 +688,44 @@ int ks__store_put(ks_store *s, const ks_sput *p)
     else
         ks__store_mac(s, kind_tag(p->kind), p->value, p->nvalue, h);
 
-    if (!(st = ks__store_stmt(s, ST_ITEM_PUT)))
-        return sql_fail(s);
-    sqlite3_bind_int64(st, 1, org);
-    sqlite3_bind_int(st, 2, (int)p->kind);
-    sqlite3_bind_blob(st, 3, h, 32, SQLITE_STATIC);
-    if (p->type)
-        sqlite3_bind_text(st, 4, p->type, -1, SQLITE_STATIC);
-    if (p->seal && p->value) {
-        if (ks__store_seal(s, p->value, p->nvalue, &s->scratch) != KS_OK)
+    memcpy(key, &org, sizeof org);
+    key[sizeof org] = (char)p->kind;
+    memcpy(key + sizeof org + 1, h, 32);
+    if ((!s->pmap && !(s->pmap = ks__map_new(1024))) || (!s->parena && !(s->parena = ks__arena_new(64 << 10, 0))))
+        return KS_ENOMEM;
+    uint64_t *slot = ks__map_slot(s->pmap, key, sizeof key, true);
+    if (!slot)
+        return KS_ENOMEM;
+    if (*slot == 0) {
+        if (ks__grow(&s->pitems, &s->cappitems, s->npitems, sizeof *s->pitems, 256) != KS_OK)
             return KS_ENOMEM;
-        sqlite3_bind_blob(st, 5, s->scratch.p, (int)s->scratch.n, SQLITE_STATIC);
+        ks_pitem *it = &s->pitems[s->npitems];
+        memset(it, 0, sizeof *it);
+        it->org = org;
+        it->kind = p->kind;
+        memcpy(it->h, h, 32);
+        it->first = it->last = KS_TIME_NONE;
+        if (p->type && !(it->type = ks__arena_strndup(s->parena, p->type, strlen(p->type))))
+            return KS_ENOMEM;
+        if (p->seal && p->value) {
+            if (ks__store_seal(s, p->value, p->nvalue, &s->scratch) != KS_OK ||
+                !(it->enc = ks__arena_alloc(s->parena, s->scratch.n)))
+                return KS_ENOMEM;
+            memcpy((void *)it->enc, s->scratch.p, s->scratch.n);
+            it->nenc = s->scratch.n;
+        }
+        if (p->kind == KS_SK_ADDRESS && p->value) {
+            crypto_hash_sha256(it->sha, (const unsigned char *)p->value, p->nvalue);
+            it->range = true;
+        }
+        *slot = ++s->npitems;
     }
-    bind_time(st, 6, p->time);
-    sqlite3_bind_int64(st, 7, s->batch);
-    if (sqlite3_step(st) != SQLITE_ROW)
-        return sql_fail(s);
-    seen = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-
-    if ((rc = count_delta(s, org, p->kind, type, seen == 1, p->time)) != KS_OK)
-        return rc;
-    if (seen == 1 && p->kind == KS_SK_ADDRESS && p->value &&
-        (rc = put_range(s, h, p->value, p->nvalue)) != KS_OK)
-        return rc;
+    ks_pitem *it = &s->pitems[*slot - 1];
+    it->seen++;
+    if (p->time != KS_TIME_NONE && (it->first == KS_TIME_NONE || p->time < it->first))
+        it->first = p->time;
+    if (p->time != KS_TIME_NONE && (it->last == KS_TIME_NONE || p->time > it->last))
+        it->last = p->time;
     s->rows++;
     return KS_OK;
 }

@@ -7,6 +7,7 @@
 #define KS_STORE_INT_H
 
 #include <sqlite3.h>
+#include <sodium.h>
 #include "store/store.h"
 
 /* Prepared statements, made on first use and kept for the handle's life. */
@@ -35,6 +36,22 @@ typedef struct ks_cdelta {
     int64_t first, last;
 } ks_cdelta;
 
+/* One distinct item of the open batch: its observations are summed in
+ * memory and written once at commit (an address in 400 messages of a batch
+ * is one upsert, one seal, one range row, not 400). */
+typedef struct ks_pitem {
+    int64_t org;
+    unsigned kind;
+    uint8_t h[32];            /* item MAC */
+    uint8_t sha[32];          /* addresses: SHA-256 of the value (range bucket) */
+    bool range;               /* sha is set */
+    const char *type;         /* batch arena, NULL = none */
+    const void *enc;          /* batch arena: the sealed value, NULL = none */
+    size_t nenc;
+    uint64_t seen;            /* observations in this batch */
+    int64_t first, last;
+} ks_pitem;
+
 struct ks_store {
     sqlite3 *db;              /* the connection (one thread at a time) */
     char *path;               /* database path, for messages */
@@ -42,17 +59,22 @@ struct ks_store {
     uint8_t k_seal[32];       /* secretbox key of sealed values */
     uint8_t k_token[32];      /* generic-hash key of API tokens / sessions */
     uint8_t k_nonce[32];      /* synthetic nonces of sealed values */
+    crypto_auth_hmacsha256_state mac0; /* HMAC keyed with k_mac, copied per MAC */
     sqlite3_stmt *st[ST_COUNT];
     sqlite3_stmt *cached[KS_STORE_MAX_CACHED]; /* ks__store_prepare's, by SQL text */
     size_t ncached;
     bool in_batch;            /* a transaction is open */
     int64_t batch;            /* its batches.id */
     uint64_t rows, files;     /* written in the open batch */
-    ks_map *orgs;             /* domain MAC -> orgs.id (write path cache) */
+    ks_map *orgs;             /* domain -> orgs.id (cache; in memory only) */
     ks_buf scratch;           /* sealing buffer */
     ks_map *cdelta;           /* org|kind|type -> index + 1 in deltas */
     ks_cdelta *deltas;
     size_t ndeltas, capdeltas;
+    ks_map *pmap;             /* org|kind|MAC -> index + 1 in pitems */
+    ks_pitem *pitems;
+    size_t npitems, cappitems;
+    ks_arena *parena;         /* types and sealed values of pitems */
 };
 
 /* The statement `which`, reset and unbound; NULL on a prepare error. */
