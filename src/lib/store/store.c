@@ -391,6 +391,15 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t t)
         sqlite3_bind_int64(st, i, t);
 }
 
+/* Widens [*first, *last] to hold [first, last] (KS_TIME_NONE: unknown). */
+static void span_add(int64_t *lo, int64_t *hi, int64_t first, int64_t last)
+{
+    if (first != KS_TIME_NONE && (*lo == KS_TIME_NONE || first < *lo))
+        *lo = first;
+    if (last != KS_TIME_NONE && (*hi == KS_TIME_NONE || last > *hi))
+        *hi = last;
+}
+
 /* Writes the batch's per-(org, kind, type) count deltas: one row each
  * instead of one update per observation. */
 static int flush_counts(ks_store *s)
@@ -449,10 +458,7 @@ static int count_delta(ks_store *s, int64_t org, unsigned kind, const char *type
     ks_cdelta *c = &s->deltas[*slot - 1];
     c->distinct += fresh;
     c->seen += seen;
-    if (first != KS_TIME_NONE && (c->first == KS_TIME_NONE || first < c->first))
-        c->first = first;
-    if (last != KS_TIME_NONE && (c->last == KS_TIME_NONE || last > c->last))
-        c->last = last;
+    span_add(&c->first, &c->last, first, last);
     return KS_OK;
 }
 
@@ -722,10 +728,7 @@ int ks__store_put(ks_store *s, const ks_sput *p)
     }
     ks_pitem *it = &s->pitems[*slot - 1];
     it->seen++;
-    if (p->time != KS_TIME_NONE && (it->first == KS_TIME_NONE || p->time < it->first))
-        it->first = p->time;
-    if (p->time != KS_TIME_NONE && (it->last == KS_TIME_NONE || p->time > it->last))
-        it->last = p->time;
+    span_add(&it->first, &it->last, p->time, p->time);
     s->rows++;
     return KS_OK;
 }
