@@ -113,6 +113,13 @@ $(BUILD)/fuzz-replay/fuzz_portal: tests/fuzz/fuzz_portal.c tests/fuzz/replay.c $
 	@mkdir -p $(dir $@)
 	@$(CC) $(CFLAGS_ALL) -Isrc -o $@ $(filter-out $(BUILD)/libkensa.a,$^) $(BUILD)/libkensa.a $(LDLIBS_ALL)
 
+# The portal's request handling end to end: every httpd object but the
+# command itself (serve.c), over a temporary index.
+$(BUILD)/fuzz-replay/fuzz_portal_handle: tests/fuzz/fuzz_portal_handle.c tests/fuzz/replay.c \
+		$(filter-out $(BUILD)/obj/src/httpd/serve.o,$(HTTPD_OBJ)) $(BUILD)/libkensa.a
+	@mkdir -p $(dir $@)
+	@$(CC) $(CFLAGS_ALL) -Isrc -o $@ $(filter-out $(BUILD)/libkensa.a,$^) $(BUILD)/libkensa.a $(LDLIBS_ALL)
+
 # Test tools: programs the script tests drive (the Kafka mock cluster).
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)

@@ -22,6 +22,7 @@ for src in tests/fuzz/fuzz_*.c; do
     # the portal's parsers live beside the server, not in the library
     extra=""
     [ "$name" = portal ] && extra="-Isrc src/httpd/route.c src/httpd/verify.c"
+    [ "$name" = portal_handle ] && extra="-Isrc $(ls src/httpd/*.c | grep -v serve.c)"
     clang -std=c17 -D_GNU_SOURCE $FLAGS -Iinclude -Isrc/lib $(pkg-config --cflags $PKGS) \
         -o $B/fuzz_$name "$src" $extra $B/libkensa.a \
         $(pkg-config --libs $PKGS) -lphonenumber -lstdc++ -lpthread -lm
