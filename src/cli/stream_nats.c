@@ -157,6 +157,11 @@ int stream_nats_run(const stream_cfg *cfg)
     restore(&c, p);
     jsSubOptions_Init(&so);
     so.Config.AckPolicy = js_AckNone;
+    /* The server drops an ephemeral pull consumer nobody fetched from for
+     * its inactivity threshold (5 s by default); a flush that hunts a big
+     * batch on a loaded machine takes longer than that, and the run would
+     * then see no more messages and end idle with a backlog. */
+    so.Config.InactiveThreshold = (int64_t)10 * 60 * 1000000000;
     if (p->restore_start > 0) {
         so.Config.DeliverPolicy = js_DeliverByStartSequence;
         so.Config.OptStartSeq = (uint64_t)p->restore_start;
@@ -206,13 +211,17 @@ int stream_nats_run(const stream_cfg *cfg)
             last_change = stream_now_ms();
         }
         natsMsgList_Destroy(&list);
-        if (p->fresh >= cfg->batch || stream_now_ms() - last_flush >= cfg->flush_ms) {
+        /* Idle time is measured before the flush: a flush that takes
+         * longer than idle_exit (a loaded machine, a big batch) is work,
+         * not idleness, and must not end the run with messages pending. */
+        long long now = stream_now_ms();
+        if (p->fresh >= cfg->batch || now - last_flush >= cfg->flush_ms) {
             if (flush(&c, p, false) != 0)
                 c.failed = true;
             last_flush = stream_now_ms();
             stream_progress(cfg, false);
         }
-        if (cfg->idle_exit_ms && stream_now_ms() - last_change >= cfg->idle_exit_ms && !p->restoring)
+        if (cfg->idle_exit_ms && now - last_change >= cfg->idle_exit_ms && !p->restoring)
             break;
     }
     if (!c.failed && flush(&c, p, !stream_stop) != 0)
