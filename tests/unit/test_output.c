@@ -325,7 +325,7 @@ TEST(kill_9_leaves_a_valid_prefix)
              "        except Exception: bad += 1\n"
              "    print(name, len(lines), \"lines, tail\", len(tail))\n"
              "rows = list(csv.reader(open(\"out.csv\", newline=\"\")))\n"
-             "print(\"csv\", len(rows), \"rows\"); bad += sum(1 for r in rows[:-1] if len(r) != 13)\n"
+             "print(\"csv\", len(rows), \"rows\"); bad += sum(1 for r in rows[:-1] if len(r) != 21)\n"
              "print(\"parsed\", n, \"bad\", bad)\n"
              "sys.exit(1 if bad or n < 20000 else 0)' && test ! -e out.html && ls -a | grep -c 'out.html.kensa-.*tmp'",
              dir);

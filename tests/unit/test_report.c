@@ -251,3 +251,53 @@ TEST(min_level_on_the_command_line)
     CHECK_INT(kept + filtered, 500);
     free(out);
 }
+
+/* ---- formats: CSV timeline columns, Hayabusa profile, OCSF tactic/device ------- */
+
+static const char *const secret_line =
+    "{\"schema\":\"kensa.finding/1\",\"rule_id\":\"kensa.secret.stripe-key\",\"title\":\"Stripe secret key\","
+    "\"detector\":\"secrets\",\"severity\":\"critical\",\"techniques\":[\"T1552.001\"],"
+    "\"first\":\"2024-01-01T00:00:00Z\",\"last\":\"2024-01-01T00:00:00Z\",\"event_count\":1,"
+    "\"evidence\":[{\"path\":\"/mail/m1.eml\",\"format\":\"file\",\"offset\":773}],\"matched\":{\"secret\":"
+    "\"sk_l...p7dc\"},\"details\":{\"secret_sha256\":\"abababab\"},\"values\":[{\"type\":\"stripe.key\","
+    "\"value_sha256\":\"abababab\",\"redacted\":\"sk_l...p7dc\",\"count\":2}]}\n";
+
+TEST(csv_ocsf_carry_context_tactics_device_and_redacted_values)
+{
+    char args[2048], path[3][512], *s = NULL, *out = NULL;
+    size_t len = 0;
+    const char *run = generated_run("fmt.jsonl", 30, 5);
+    FILE *fp = fopen(run, "a");
+    if (fp) {
+        fputs(secret_line, fp);
+        fclose(fp);
+    }
+    static const char *const names[] = {"t.csv", "t.ocsf", "h.csv"};
+    for (int i = 0; i < 3; i++)
+        snprintf(path[i], sizeof path[i], "%s/%s", ks_test_tmpdir(), names[i]);
+    snprintf(args, sizeof args, "report -q %s --csv %s --ocsf %s", run, path[0], path[1]);
+    CHECK_INT(kensa(args, &out), 1);
+    free(out);
+    s = ks_test_read(path[0], &len);
+    const char *hd = "first,last,severity,rule_id,title,techniques,tactics,event_count,host,channel,"
+                     "event_id,record_id,user,source,path,record,line,offset,values,matched,details\n";
+    CHECK(s && !strncmp(s, hd, strlen(hd)));
+    CHECK(s && strstr(s, ",HOST0") && strstr(s, "execution") && strstr(s, "credential-access"));
+    CHECK(s && strstr(s, "stripe.key sk_l...p7dc x2"));
+    free(s);
+    s = ks_test_read(path[1], &len);
+    CHECK(s && strstr(s, "\"tactic\":{\"name\":\"Credential Access\",\"uid\":\"TA0006\"}"));
+    CHECK(s && strstr(s, "\"sub_technique\":{\"uid\":\"T1552.001\"}"));
+    CHECK(s && strstr(s, "\"device\":{\"type_id\":0,\"type\":\"Unknown\",\"hostname\":\"HOST0"));
+    free(s);
+    snprintf(args, sizeof args, "report -q %s --csv-format hayabusa --csv %s", run, path[2]);
+    CHECK_INT(kensa(args, &out), 1);
+    free(out);
+    s = ks_test_read(path[2], &len);
+    const char *hb = "Timestamp,RuleTitle,Level,Computer,Channel,EventID,RecordID,Details,ExtraFieldInfo\n";
+    CHECK(s && !strncmp(s, hb, strlen(hb)));
+    CHECK(s && strstr(s, "2024-01-01 00:00:00.000 +00:00,Stripe secret key,crit,,,,,secret: sk_l...p7dc,"
+                         "secret_sha256: abababab \xc2\xa6 stripe.key sk_l...p7dc x2\n"));
+    CHECK(s && strstr(s, "CommandLine: cmd.exe /c whoami"));
+    free(s);
+}

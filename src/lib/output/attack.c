@@ -30,6 +30,12 @@ static const char *const tactic_titles[KS_TACTICS] = {
     "Lateral Movement", "Collection", "Command and Control", "Exfiltration", "Impact",
 };
 
+static const char *const tactic_uids[KS_TACTICS] = {
+    "TA0043", "TA0042", "TA0001", "TA0002", "TA0003", "TA0004", "TA0005",
+    "TA0006", "TA0007", "TA0008", "TA0009", "TA0011", "TA0010", "TA0040",
+};
+
+const char *ks__tactic_uid(int i) { return i >= 0 && i < KS_TACTICS ? tactic_uids[i] : NULL; }
 const char *ks__tactic_name(int i) { return i >= 0 && i < KS_TACTICS ? tactic_names[i] : "other"; }
 const char *ks__tactic_title(int i) { return i >= 0 && i < KS_TACTICS ? tactic_titles[i] : "Other"; }
 

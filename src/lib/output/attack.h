@@ -29,6 +29,8 @@ enum {
  * and its display name ("Credential Access"). */
 const char *ks__tactic_name(int i);
 const char *ks__tactic_title(int i);
+/* ATT&CK's id of tactic i ("TA0006"), NULL out of range. */
+const char *ks__tactic_uid(int i);
 /* Tactics (KS_TA_* bits) of a technique id ("T1110.003", "t1110"); 0 when
  * the id is not an Enterprise technique. */
 unsigned ks__technique_tactics(const char *id);
