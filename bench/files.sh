@@ -49,15 +49,15 @@ find "$TREE" -type f -exec cat {} + > /dev/null
 $KENSA scan -q $KARGS --set detector.ioc=false /dev/null >/dev/null 2>&1 || true   # warm the rules cache
 # Wall time on a shared 2-core machine is noisy; CPU seconds (user + sys)
 # are printed too, and the CPU ratio is the steadier comparison.
-measure_cpu() { # LABEL BASE_CPU CMD
+measure_cpu() { # LABEL BASE_CPU CMD (medians of BENCH_RUNS, bench/lib.sh)
     label=$1; base=$2; shift 2
-    /usr/bin/time -f '%e %M %U %S' -o "$BENCH_DIR/.time" sh -c "$*" >/dev/null 2>"$BENCH_DIR/.err" || true
-    set -- $(tail -1 "$BENCH_DIR/.time")
-    LAST_CPU=$(awk -v u="$3" -v s="$4" 'BEGIN {printf "%.2f", u + s}')
-    awk -v l="$label" -v w="$1" -v c="$LAST_CPU" -v b="$BYTES" -v f="$NFILES" -v rss="$2" -v base="$base" 'BEGIN {
+    run_median "$@"
+    awk -v l="$label" -v w="$LAST_S" -v c="$LAST_CPU" -v b="$BYTES" -v f="$NFILES" -v rss="$LAST_RSS_KB" -v base="$base" \
+        -v sum="$BENCH_SUMMARY" -v bn="$BENCH_NAME" 'BEGIN {
         if (w <= 0) w = 0.001; if (c <= 0) c = 0.001;
         ratio = (base > 0) ? sprintf("%.2fx", base / c) : "-";
-        printf "%-36s %8.2f %8.2f %8.1f %9.0f %10.1f %9s\n", l, w, c, b / w / 1e6, f / w, rss / 1024, ratio }'
+        printf "%-36s %8.2f %8.2f %8.1f %9.0f %10.1f %9s\n", l, w, c, b / w / 1e6, f / w, rss / 1024, ratio
+        printf "%s\t%s\t%.2f\t%.2f\t%.1f\t%.0f\t%.1f\t-\t%s\n", bn, l, w, c, b / c / 1e6, f / c, rss / 1024, ratio >> sum }'
 }
 echo "File hunting: $NFILES files, $((BYTES / 1000000)) MB, $i rule files ($CORES cores; numbers taken on a shared machine)"
 table_header
