@@ -83,6 +83,9 @@ void ks__map_free(ks_map *m);
  * NULL if absent, or on OOM / at the size cap with create. */
 uint64_t *ks__map_slot(ks_map *m, const void *key, size_t n, bool create);
 uint64_t *ks__map_get(const ks_map *m, const void *key, size_t n);
+/* The map's own copy of the key of a slot ks__map_slot/get returned:
+ * NUL-terminated, stable for the map's life (so interners keep one copy). */
+const char *ks__map_key(const uint64_t *slot);
 size_t ks__map_count(const ks_map *m);
 /* Iteration: i from 0 while ks__map_iter returns true. */
 bool ks__map_iter(const ks_map *m, size_t *i, const char **key, size_t *n, uint64_t **val);

@@ -6,6 +6,7 @@
  * multiply-mix over 8-byte words: fast on the short keys kensa uses (field
  * paths, account names, IP addresses).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core.h"
@@ -116,6 +117,12 @@ uint64_t *ks__map_get(const ks_map *m, const void *key, size_t n)
 {
     slot *s = find(m, ks__hash(key, n), key, n);
     return s->hash ? &s->val : NULL;
+}
+
+const char *ks__map_key(const uint64_t *val)
+{
+    const slot *s = (const slot *)(const void *)((const char *)val - offsetof(slot, val));
+    return s->key;
 }
 
 uint64_t *ks__map_slot(ks_map *m, const void *key, size_t n, bool create)

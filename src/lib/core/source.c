@@ -18,7 +18,7 @@
 #include "source.h"
 
 #define RAW_CHUNK ((size_t)1 << 17)        /* compressed bytes per read */
-#define DONTNEED_STEP ((uint64_t)64 << 20) /* drop mapped pages every 64 MiB */
+#define DONTNEED_STEP ((uint64_t)8 << 20) /* drop mapped pages every 8 MiB */
 #define SPILL_MAX ((uint64_t)64 << 30)     /* largest spill when no budget says */
 
 struct ks_source {

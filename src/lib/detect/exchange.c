@@ -302,6 +302,16 @@ static void host_hit(xstate *s, int st, const ks_evidence *e, int64_t t, const c
     host_add(s, st, e, t, what, 1);
 }
 
+/* A host stage seen in an event. The evidence context is made only here:
+ * it interns host, record id and user, so making it for every event would
+ * grow the symbol table with every record read. */
+static void event_hit(xstate *s, int st, const ks_event *ev, const char *what)
+{
+    ks_evidence e;
+    ks__evidence_from_event(&e, ev);
+    host_add(s, st, &e, ev->time, what, 1);
+}
+
 static void host_merge(xstate *into, int st, const hit *h)
 {
     host_add(into, st, &h->ev, h->t, h->what, h->count);
@@ -418,7 +428,6 @@ static int x_on_event(void *wsp, const ks_event *ev)
 {
     xws *w = wsp;
     char what[160];
-    ks_evidence e;
     /* W3C and HttpProxy requests are told apart by the source of the path */
     const char *url_src = ks__field_source(ev, KS_F_URL_PATH);
     bool w3c = url_src && !strcmp(url_src, "w3c"), proxy = url_src && !strcmp(url_src, "exchange");
@@ -452,7 +461,6 @@ static int x_on_event(void *wsp, const ks_event *ev)
                          (ks_slice){NULL, 0}, get(USER), anchor, true, get(USER));
         return KS_OK;
     }
-    ks__evidence_from_event(&e, ev);
     /* ECP server log: EventData, or the raw line (Message) when the file
      * lost its header or columns; Test-ProxyLogon searches the raw line. */
     ks_slice ed = get(EVENT_DATA);
@@ -463,19 +471,19 @@ static int x_on_event(void *wsp, const ks_event *ev)
                          has_ci(ed, "Page_Load") || has_ci(ed, "eval("))) {
         /* Script in a URL: the web shell body, not an administrator's edit. */
         snprintf(what, sizeof what, "ECP %.*s", (int)KS_MIN(ed.n, 140), ed.p);
-        host_hit(&w->st, ST_WRITE, &e, ev->time, what);
+        event_hit(&w->st, ST_WRITE, ev, what);
         return KS_OK;
     }
     ks_slice msg = get(MESSAGE);
     if (msg.p && has_ci(msg, "Download failed and temporary file")) {
-        host_hit(&w->st, ST_WRITE, &e, ev->time, "OAB generator: Download failed and temporary file");
+        event_hit(&w->st, ST_WRITE, ev, "OAB generator: Download failed and temporary file");
         return KS_OK;
     }
     /* Windows events (JSON exports or EVTX). */
     ks_slice tf = get(FILE_PATH);
     if (tf.p && script_ext(tf) && web_root_dir(tf)) {
         snprintf(what, sizeof what, "file created: %.*s", (int)KS_MIN(tf.n, 140), tf.p);
-        host_hit(&w->st, ST_SHELL_WRITE, &e, ev->time, what);
+        event_hit(&w->st, ST_SHELL_WRITE, ev, what);
         set_file(&w->st, what, ks__path_base(tf));
         return KS_OK;
     }
@@ -493,7 +501,7 @@ static int x_on_event(void *wsp, const ks_event *ev)
             suffix_ci(img, "\\net.exe") || suffix_ci(img, "\\certutil.exe")) {
             snprintf(what, sizeof what, "w3wp.exe ran: %.*s", (int)KS_MIN(cmd.n, 130),
                      cmd.p ? cmd.p : "");
-            host_hit(&w->st, ST_SHELL_USE, &e, ev->time, what);
+            event_hit(&w->st, ST_SHELL_USE, ev, what);
         }
         return KS_OK;
     }
@@ -502,8 +510,8 @@ static int x_on_event(void *wsp, const ks_event *ev)
         for (size_t i = 0; i < ks_event_nfields(ev); i++) {
             const ks_field *f = ks_event_field(ev, i);
             if (f->v.type == KS_VSTR && has_ci(f->v.u.s, "System.InvalidCastException")) {
-                host_hit(&w->st, ST_UM, &e, ev->time,
-                         "MSExchange Unified Messaging: System.InvalidCastException");
+                event_hit(&w->st, ST_UM, ev,
+                          "MSExchange Unified Messaging: System.InvalidCastException");
                 break;
             }
         }

@@ -31,8 +31,8 @@
 /* ---- string pools ------------------------------------------------------------ */
 
 typedef struct strpool {
-    ks_map *map;        /* text -> id */
-    const char **s;     /* id -> text (NUL-terminated, owned by the map) */
+    ks_map *map;        /* text -> id; holds the one copy of each text */
+    const char **s;     /* id -> text (NUL-terminated, the map's copy) */
     uint32_t n, cap;
 } strpool;
 
@@ -66,22 +66,9 @@ static uint32_t pool_id(strpool *p, const char *s, size_t n)
         p->s = ns;
         p->cap = nc;
     }
-    /* The map copied the key; find its stable copy through iteration-free
-     * re-lookup of the slot's key is not exposed, so keep our own copy. */
-    char *copy = malloc(n + 1);
-    if (!copy)
-        return 0;
-    memcpy(copy, s, n);
-    copy[n] = 0;
-    p->s[p->n] = copy;
+    p->s[p->n] = ks__map_key(slot);
     *slot = p->n;
     return p->n++;
-}
-
-static void pool_free_strings(strpool *p)
-{
-    for (uint32_t i = 1; i < p->n; i++)
-        free((char *)p->s[i]);
 }
 
 static const char *pool_str(const strpool *p, uint32_t id)
@@ -143,10 +130,8 @@ static int state_init(state *s)
 
 static void state_release(state *s)
 {
-    for (int i = 0; i < NPOOLS; i++) {
-        pool_free_strings(&s->pool[i]);
+    for (int i = 0; i < NPOOLS; i++)
         pool_release(&s->pool[i]);
-    }
     free(s->r);
 }
 
@@ -271,6 +256,15 @@ static void id_worker_done(void *detp, void *wsp)
     if (!ws)
         return;
     pthread_mutex_lock(&d->lock);
+    if (d->all.n == 0 && ws->st.n <= d->c.max_records) {
+        /* the first worker's records become the run's as they are: no
+         * copy (a copy doubled the peak of a one-thread run) */
+        uint64_t dropped = d->all.dropped;
+        state_release(&d->all);
+        d->all = ws->st;
+        d->all.dropped += dropped;
+        memset(&ws->st, 0, sizeof ws->st);
+    }
     for (size_t i = 0; i < ws->st.n; i++) {
         arec *r = push(&d->all, d->c.max_records);
         if (!r)

@@ -338,20 +338,15 @@ static uint32_t strs_intern(sg_strs *s, const char *p, size_t n)
         return 0;
     if (s->n + 1 >= s->cap) {
         uint32_t cap = s->cap ? s->cap * 2 : 256;
-        char **t = realloc(s->text, cap * sizeof *t);
+        const char **t = realloc(s->text, cap * sizeof *t);
         if (!t)
             return 0;
         s->text = t;
         s->cap = cap;
     }
-    char *copy = malloc(n + 1);
-    if (!copy)
-        return 0;
-    memcpy(copy, p, n);
-    copy[n] = 0;
     if (s->n == 0)
         s->text[s->n++] = NULL; /* id 0 = none */
-    s->text[s->n] = copy;
+    s->text[s->n] = ks__map_key(slot); /* the one copy: the map's */
     s->bytes += n + 1;
     *slot = s->n;
     return s->n++;
@@ -369,8 +364,6 @@ int sg__recs_init(sg_recs *r, size_t max)
 void sg__recs_release(sg_recs *r)
 {
     free(r->v);
-    for (uint32_t i = 1; i < r->strs.n; i++)
-        free(r->strs.text[i]);
     free(r->strs.text);
     ks__map_free(r->strs.map);
     memset(r, 0, sizeof *r);
@@ -461,6 +454,18 @@ int sg__corr_collect(const sg_ruleset *rs, const sg_rule *base, const ks_event *
 
 int sg__recs_merge(sg_recs *dst, sg_recs *src)
 {
+    if (dst->n == 0 && dst->strs.n <= 1 && src->n <= dst->max) {
+        /* the first worker's records become the run's as they are (the
+         * same ids a remap would give): no copy, no doubled peak */
+        size_t max = dst->max;
+        uint64_t dropped = dst->dropped;
+        sg__recs_release(dst);
+        *dst = *src;
+        dst->max = max;
+        dst->dropped += dropped;
+        memset(src, 0, sizeof *src);
+        return KS_OK;
+    }
     uint32_t *remap = calloc(src->strs.n + 1, sizeof *remap);
     if (!remap && src->strs.n)
         return KS_ENOMEM;

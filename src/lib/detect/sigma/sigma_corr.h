@@ -3,7 +3,8 @@
  * Sigma correlation rules: parsing (sigma_load.c calls in), the compact
  * match records workers collect, and the windowed evaluation in finish().
  *
- * Memory: a record is 64 bytes plus its interned group-key / value strings.
+ * Memory: a record is 64 bytes plus its interned group-key / value strings
+ * (one copy each, in the map).
  * Records beyond "sigma.correlation.max_records" (default 2,000,000 for the
  * whole run) are dropped and counted; a warning says how many, so the
  * result is explicit about being partial (docs/SIGMA.md, "Eviction").
@@ -69,7 +70,7 @@ typedef struct sg_rec {
 /* Strings of records: a map text -> id plus id -> text. */
 typedef struct sg_strs {
     ks_map *map;
-    char **text;              /* id -> NUL-terminated copy (id 0 unused) */
+    const char **text;        /* id -> text, the map's NUL-terminated copy (id 0 unused) */
     uint32_t n, cap;
     size_t bytes, max_bytes;
 } sg_strs;
