@@ -3,7 +3,7 @@
 #   measure LABEL BYTES RECORDS BASE_WALL CMD...
 # runs CMD BENCH_RUNS times (default 3) and prints one row of medians (wall,
 # CPU = user+sys, peak RSS); $LAST_S / $LAST_CPU / $LAST_RSS_MB keep them.
-# Ratios: x_wall = BASE_WALL / wall; x_cpu = $BASE_CPU / cpu when the script
+# Ratios: x_wall = BASE_WALL / wall (when given); x_cpu = $BASE_CPU / cpu when the script
 # set BASE_CPU (after its baseline run: BASE_CPU=$LAST_CPU). The CPU ratio
 # stays meaningful when other work shares the machine; the wall ratio shows
 # what parallelism buys. Every row is also appended to $BENCH_SUMMARY (one
@@ -53,7 +53,7 @@ measure() {
         -v base="$base" -v bc="$BASE_CPU" -v sum="$BENCH_SUMMARY" -v bn="$BENCH_NAME" 'BEGIN {
         if (s <= 0) s = 0.01; if (c <= 0) c = 0.01;
         rw = (base > 0) ? sprintf("%.2fx", base / s) : "-";
-        rc = (base > 0 && bc > 0) ? sprintf("%.2fx", bc / c) : "-";
+        rc = (bc > 0) ? sprintf("%.2fx", bc / c) : "-";
         printf "%-34s %7.2f %7.2f %9.1f %11.0f %10.1f %7s %7s\n", l, s, c, b / s / 1e6, r / s, rss / 1024, rw, rc
         printf "%s\t%s\t%.2f\t%.2f\t%.1f\t%.0f\t%.1f\t%s\t%s\n", bn, l, s, c, b / c / 1e6, r / c, rss / 1024, rw, rc >> sum }'
 }
