@@ -165,6 +165,10 @@ def main():
         T.check("appears" in res and "not" not in res, "single-address check finds it: " + res)
         shot("address-check")
         drv.click("#logout")
+        for _ in range(50):  # the click's navigation may not be done yet on a loaded machine
+            if "Log in" in drv.source():
+                break
+            time.sleep(0.1)
         T.check("Log in" in drv.source(), "logged out")
         shot("logged-out")
         print("INFO portal UI screenshots: %s (%d)" % (out, step[0]))
