@@ -28,7 +28,12 @@ for src in tests/fuzz/fuzz_*.c; do
         $(pkg-config --libs $PKGS) -lphonenumber -lstdc++ -lpthread -lm
     mkdir -p $B/corpus-$name
     echo "fuzz: $name for ${SECONDS_EACH}s"
-    $B/fuzz_$name -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 \
+    # a dictionary of the format's tokens, where there is one
+    dict=""
+    [ -f tests/fuzz/$name.dict ] && dict="-dict=tests/fuzz/$name.dict"
+    $B/fuzz_$name -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 $dict \
         -artifact_prefix=$B/crash-$name- $B/corpus-$name tests/fuzz/corpus/$name > $B/log-$name.txt 2>&1 || true
     grep -E "^(==[0-9]+==ERROR|SUMMARY)|runtime error|Done [0-9]+ runs" $B/log-$name.txt | head -5
+    # coverage and speed at the end, for the release notes
+    grep -E "^#[0-9]+.*(DONE|pulse)" $B/log-$name.txt | tail -1
 done

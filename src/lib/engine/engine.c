@@ -279,6 +279,30 @@ typedef struct progress_ctx {
     bool stop;
 } progress_ctx;
 
+/* The counters while workers add to them (KS_STAT_ADD atomics; findings
+ * under flock, errors and warnings under lock): each read the way it is
+ * written, so the progress thread never races a worker (TSan). */
+static ks_stats stats_snapshot(ks_engine *e)
+{
+    ks_stats s;
+    const ks_stats *c = &e->stats;
+#define LOAD(f) s.f = __atomic_load_n(&c->f, __ATOMIC_RELAXED)
+    LOAD(files_seen), LOAD(files_parsed), LOAD(files_scanned), LOAD(files_skipped);
+    LOAD(bytes), LOAD(events), LOAD(events_filtered);
+#undef LOAD
+    pthread_mutex_lock(&e->flock); /* findings.c counts under it */
+    s.findings = c->findings;
+    s.findings_dropped = c->findings_dropped;
+    s.findings_unkept = c->findings_unkept;
+    pthread_mutex_unlock(&e->flock);
+    pthread_mutex_lock(&e->lock);
+    s.errors = c->errors;
+    s.warnings = c->warnings;
+    pthread_mutex_unlock(&e->lock);
+    s.seconds = 0;
+    return s;
+}
+
 static void *progress_main(void *p)
 {
     progress_ctx *pc = p;
@@ -294,7 +318,7 @@ static void *progress_main(void *p)
         pthread_cond_timedwait(&pc->cond, &pc->lock, &ts);
         if (pc->stop)
             break;
-        ks_stats snap = pc->e->stats;
+        ks_stats snap = stats_snapshot(pc->e);
         pc->e->prog_fn(pc->e->prog_ud, &snap, NULL);
     }
     pthread_mutex_unlock(&pc->lock);

@@ -241,6 +241,23 @@ static int push_key(parser *ps, const char *k, size_t n, size_t *saved)
 
 static int parse_value(parser *ps);
 
+/* After a member or an element: ',' means another follows (1), the
+ * closing bracket ends the container (KS_OK), anything else is an error
+ * (its code, after fail()). */
+static int after_item(parser *ps, char close, const char *what)
+{
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == ',') {
+        ps->p++;
+        return 1;
+    }
+    if (ps->p < ps->end && *ps->p == close) {
+        ps->p++;
+        return KS_OK;
+    }
+    return fail(ps, KS_EFORMAT, what);
+}
+
 static int parse_object(parser *ps)
 {
     ps->p++; /* { */
@@ -267,16 +284,9 @@ static int parse_object(parser *ps)
         if (parse_value(ps) != KS_OK)
             return ps->rc;
         ps->plen = saved;
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
-            continue;
-        }
-        if (ps->p < ps->end && *ps->p == '}') {
-            ps->p++;
-            return KS_OK;
-        }
-        return fail(ps, KS_EFORMAT, "expected ',' or '}' in object");
+        int more = after_item(ps, '}', "expected ',' or '}' in object");
+        if (more != 1)
+            return more;
     }
 }
 
@@ -313,16 +323,9 @@ static int parse_array(parser *ps)
             return ps->rc;
         }
         ps->plen = saved;
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
-            continue;
-        }
-        if (ps->p < ps->end && *ps->p == ']') {
-            ps->p++;
-            return KS_OK;
-        }
-        return fail(ps, KS_EFORMAT, "expected ',' or ']' in array");
+        int more = after_item(ps, ']', "expected ',' or ']' in array");
+        if (more != 1)
+            return more;
     }
 }
 

@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include "kensa_int.h"
+#include "output/share.h"
 
 static void add_key(ks_buf *b, const char *k)
 {
@@ -92,12 +92,7 @@ int ks__finding_to_json(ks_buf *b, const ks_finding *f)
         str_member(b, "path", ev->path);
         add_key(b, "format");
         add_str(b, ev->format);
-        if (ev->record)
-            ks__buf_printf(b, ",\"record\":%" PRIu64, ev->record);
-        if (ev->line)
-            ks__buf_printf(b, ",\"line\":%" PRIu64, ev->line);
-        if (ev->offset != UINT64_MAX)
-            ks__buf_printf(b, ",\"offset\":%" PRIu64, ev->offset);
+        ks__jplace(b, ev);
         ks__buf_addc(b, ',');
         add_key(b, "time");
         add_time(b, ev->time);

@@ -3,6 +3,7 @@
  * Observables and ids for the sharing formats (share.h).
  */
 #include <openssl/evp.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,16 @@ void ks__stix_id(const char *type, const char *name, size_t n, char *out, size_t
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
+
+void ks__jplace(ks_buf *b, const ks_evidence *ev)
+{
+    if (ev->record)
+        ks__buf_printf(b, ",\"record\":%" PRIu64, ev->record);
+    if (ev->line)
+        ks__buf_printf(b, ",\"line\":%" PRIu64, ev->line);
+    if (ev->offset != UINT64_MAX)
+        ks__buf_printf(b, ",\"offset\":%" PRIu64, ev->offset);
+}
 
 void ks__jmember(ks_buf *b, const char *k, const char *v, bool comma)
 {

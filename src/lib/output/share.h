@@ -54,6 +54,9 @@ void ks__uuid5(const char *name, size_t n, char out[37]);
 /* JSON members: "k":"v" (escaped; null when v is NULL) followed by a comma
  * when comma is true. */
 void ks__jmember(ks_buf *b, const char *k, const char *v, bool comma);
+/* ,"record":N,"line":N,"offset":N: the members of ev's place that it
+ * has (jsonl, Timesketch). */
+void ks__jplace(ks_buf *b, const ks_evidence *ev);
 /* A time as JSON string in RFC 3339 UTC with milliseconds (STIX, MISP). */
 void ks__jtime_ms(ks_buf *b, int64_t t);
 /* The run's reference time: SOURCE_DATE_EPOCH when set (reproducible

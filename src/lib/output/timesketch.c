@@ -43,12 +43,7 @@ static void line(ks_buf *b, const ks_finding *f, int64_t t, const char *desc)
         const ks_evidence *ev = &f->evidence[0];
         ks__buf_addc(b, ',');
         ks__jmember(b, "source_file", ev->path, false);
-        if (ev->record)
-            ks__buf_printf(b, ",\"record\":%" PRIu64, ev->record);
-        if (ev->line)
-            ks__buf_printf(b, ",\"line\":%" PRIu64, ev->line);
-        if (ev->offset != UINT64_MAX)
-            ks__buf_printf(b, ",\"offset\":%" PRIu64, ev->offset);
+        ks__jplace(b, ev);
     }
     /* Matched values and details as attributes of their own; the prefixes
      * keep them from colliding with Timesketch's reserved names. */
