@@ -501,7 +501,7 @@ int gen_dump_run(int argc, char **argv)
     d->norgs = 5;
     d->rng.s = 0x6b656e7361ull;
     d->formats = 63;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "kensa-gen dump: %s needs a value\n", a);
@@ -529,7 +529,6 @@ int gen_dump_run(int argc, char **argv)
             fprintf(stderr, "kensa-gen dump: unknown option %s\n", a);
             return 2;
         }
-        i++;
     }
     if (!d->out) {
         fprintf(stderr, "kensa-gen dump: needs --out DIR\n");
