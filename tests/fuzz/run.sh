@@ -11,7 +11,7 @@ B=build-fuzz
 FLAGS="-O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 # The library is instrumented for coverage too (fuzzer-no-link): without it
 # libFuzzer sees only the harness and mutates blind.
-make --no-print-directory -j"$(nproc)" BUILD=$B CC=clang \
+make --no-print-directory -j"$(nproc)" BUILD=$B CC=clang CXX=clang++ \
     OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
     $B/libkensa.a
 # The Makefile's package list, so harnesses link what the library uses.
