@@ -18,7 +18,11 @@
 #include "source.h"
 
 #define RAW_CHUNK ((size_t)1 << 17)        /* compressed bytes per read */
-#define DONTNEED_STEP ((uint64_t)8 << 20) /* drop mapped pages every 8 MiB */
+/* Drop mapped pages every 64 MiB. An 8 MiB step (204ac8a) made
+ * test_hostile's file_truncated_during_a_run die in the dynamic linker
+ * ("undefined symbol: hs_free_scratch", 5 runs in 6) after the SIGBUS of a
+ * file shrinking under the reader: NEEDSWORK find why before lowering it. */
+#define DONTNEED_STEP ((uint64_t)64 << 20)
 #define SPILL_MAX ((uint64_t)64 << 30)     /* largest spill when no budget says */
 
 struct ks_source {
