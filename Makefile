@@ -6,7 +6,8 @@
 #   make check      deps + build + every test (closing line "N passed, N failed")
 #   make asan       the same suite under AddressSanitizer + UBSan
 #   make tsan       the same suite under ThreadSanitizer
-#   make fuzz       libFuzzer harnesses (FUZZ_SECONDS each, default 60)
+#   make fuzz       libFuzzer harnesses (FUZZ_SECONDS each, default 60;
+#                   FUZZ="json w3c" picks some, FUZZ_JOBS=2 runs two at once)
 #   make bench      benchmarks against peer tools (BENCH=name for one)
 #   make deps       install missing Debian packages (says what it installs)
 #   make docs       regenerate docs/CONFIG.md's option table from the registry

@@ -279,9 +279,13 @@ TEST(squid_vpc_pdns_nsg)
     run_init(&r);
     const char *pd = "rrname,rrtype,rdata,time_first,time_last,count\n"
                      "a.example,A,1.2.3.4,1592000000,1592000100,3\n"
-                     "\"b,x.example\",CNAME,c.example,2020-06-12T22:13:20Z,2020-06-12T22:13:20Z,1\n";
+                     "\"b,x.example\",CNAME,c.example,2020-06-12T22:13:20Z,2020-06-12T22:13:20Z,1\n"
+                     "d.example,TXT,\"v=\"\"q\"\"\",1592000000,1592000100,1\n"
+                     "e.example,TXT,\"unterminated,1592000000,1592000100,1\n";
     CHECK(claimed_by(pd, "pdns.csv", "pdns"));
-    CHECK_INT(parse(&r, "pdns", pd), 2);
+    CHECK_INT(parse(&r, "pdns", pd), 3);
+    CHECK_INT(r.nwarn, 1); /* the unterminated quote, named, not glued to the next row */
+    CHECK(has(&r.out, "|rdata=v=\"q\"|")); /* doubled quotes unescaped as RFC 4180 says */
     CHECK(has(&r.view, "|dns.query=a.example|dns.qtype=A|ans=1.2.3.4\n"));
     CHECK(has(&r.out, "L3 2020-06-12T22:13:20Z|rrname=b,x.example|rrtype=CNAME|rdata=c.example"));
     run_release(&r);

@@ -8,12 +8,14 @@
  * Each row becomes one event whose fields are the header names (the
  * network view maps rrname/rdata/rrtype, detect/netfields.c); time is the
  * first of time_first, first_seen, firstseen, timestamp that parses (RFC
- * 3339 or epoch seconds). Quoted fields may hold commas and doubled quotes.
+ * 3339 or epoch seconds). Quoted fields may hold commas and doubled quotes (RFC 4180, the
+ * splitter the csv and exchange inputs use).
  * Farsight-style JSON lines need no reader of their own (json input).
  */
 #include <stdlib.h>
 #include <string.h>
 #include "input/linein.h"
+#include "input/weblog.h"
 
 #define PD_MAX_FIELDS 32
 #define PD_MAX_LINE ((size_t)64 << 10)
@@ -28,39 +30,12 @@ typedef struct pd_in {
 
 static const char *const time_cols[] = {"time_first", "first_seen", "firstseen", "timestamp", "ts"};
 
-/* Splits a CSV line (RFC 4180 quotes) into raw fields; quotes are stripped
- * but doubled quotes are left as written. Returns the count, max + 1 when
- * there are more. */
-static size_t csv(const char *s, size_t n, ks_slice *f, size_t max)
-{
-    size_t k = 0, i = 0;
-    for (;;) {
-        if (k == max)
-            return max + 1;
-        if (i < n && s[i] == '"') {
-            size_t b = ++i;
-            while (i < n && !(s[i] == '"' && (i + 1 == n || s[i + 1] != '"')))
-                i += (s[i] == '"') ? 2 : 1;
-            f[k++] = (ks_slice){s + b, KS_MIN(i, n) - b};
-            i = KS_MIN(i + 1, n);
-            while (i < n && s[i] != ',')
-                i++;
-        } else {
-            size_t b = i;
-            while (i < n && s[i] != ',')
-                i++;
-            f[k++] = (ks_slice){s + b, i - b};
-        }
-        if (i >= n)
-            return k;
-        i++;
-    }
-}
-
 static bool has_col(const char *line, size_t n, const char *name)
 {
     ks_slice f[PD_MAX_FIELDS];
-    size_t k = csv(line, n, f, PD_MAX_FIELDS);
+    size_t k = ks__csv_split(NULL, line, n, f, PD_MAX_FIELDS);
+    if (k == (size_t)-1)
+        return false;
     for (size_t i = 0; i < k && i < PD_MAX_FIELDS; i++)
         if (ks__ieq(f[i].p, f[i].n, name, strlen(name)))
             return true;
@@ -135,7 +110,13 @@ static int pd_next(void *state, ks_event *ev)
         int rc = ks__linein_next(&p->in, &s, &n, &lineno, &off);
         if (rc != KS_OK)
             return rc;
-        size_t k = csv(s, n, f, PD_MAX_FIELDS);
+        size_t k = ks__csv_split(ev->arena, s, n, f, PD_MAX_FIELDS);
+        if (k == (size_t)-1) {
+            p->in.nbad++;
+            ks__linein_report(&p->in, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                              "passive DNS row has an unterminated quote; skipped");
+            continue;
+        }
         if (!p->have_header || (has_col(s, n, "rrname") && has_col(s, n, "rdata"))) {
             header(p, f, k);
             continue;
