@@ -17,27 +17,21 @@ Closing line "N passed, N failed, N skipped".
 """
 import json, os, re, shutil, struct, subprocess, sys, time, zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from tally import Tally  # noqa: E402
+
 BUILD = os.environ.get("BUILD", "build")
 KENSA = os.path.join(BUILD, "kensa")
 OUT = os.path.join(BUILD, "report-html")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-passed = failed = skipped = 0
+T = Tally()
+check = T.check
 SECRET = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", what)
-
-
 def skip(tag, what):
-    global skipped
-    skipped += 1
-    print("SKIP [%s] %s" % (tag, what))
+    """tag: tests/expected-skips ("tool", "corpus", "corpus-file")."""
+    T.skip(what, tag)
 
 
 TECHS = ["T1059.001", "T1003.001", "T1110.003", "T1021.002", "T1547.001", "T1505.003", "T1071.004",
@@ -192,8 +186,7 @@ def main():
         return 1
     for n in (40, 10000):
         one(n)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    return T.close()
 
 
 if __name__ == "__main__":

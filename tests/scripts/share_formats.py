@@ -20,6 +20,9 @@ Closing line "N passed, N failed, N skipped".
 """
 import glob, json, os, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from tally import Tally  # noqa: E402
+
 BUILD = os.environ.get("BUILD", "build")
 KENSA = os.path.join(BUILD, "kensa")
 GEN = os.path.join(BUILD, "kensa-gen")
@@ -38,23 +41,13 @@ def find_corpus():
 
 
 CORPUS = find_corpus()
-passed = failed = skipped = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", what)
+T = Tally()
+check = T.check
 
 
 def skip(tag, what):
     """tag: tests/expected-skips ("tool", "corpus", "corpus-file")."""
-    global skipped
-    skipped += 1
-    print("SKIP [%s] %s" % (tag, what))
+    T.skip(what, tag)
 
 
 def run(args, env=None):
@@ -199,8 +192,7 @@ def main():
     r = run([KENSA, "report", "-q", bad])
     check(r.returncode == 2 and b"no kensa findings" in r.stderr, "a file with no findings is an error")
     subprocess.run(["rm", "-rf", tmp])
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    return T.close()
 
 
 if __name__ == "__main__":

@@ -16,30 +16,15 @@ import subprocess
 import sys
 import time
 
+from tally import Tally
+
 BUILD = os.environ.get("BUILD", "build")
 KENSA = os.path.abspath(os.path.join(BUILD, "kensa"))
 GEN = os.path.abspath(os.path.join(BUILD, "kensa-gen"))
 
 
-class Counter:
-    def __init__(self):
-        self.passed = self.failed = self.skipped = 0
-
-    def check(self, cond, what):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("FAIL", what, file=sys.stderr)
-        return cond
-
-    def skip(self, what):
-        self.skipped += 1
-        print("SKIP", what)
-
-    def close(self):
-        print("%d passed, %d failed, %d skipped" % (self.passed, self.failed, self.skipped))
-        return 1 if self.failed else 0
+# the pass/fail/skip counters, shared with the other Python tests
+Counter = Tally
 
 
 def out_dir(name):
