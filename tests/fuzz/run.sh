@@ -12,7 +12,10 @@ shift || true
 ONLY="$*"
 JOBS=${FUZZ_JOBS:-1}
 B=${FUZZ_BUILD:-build-fuzz}
-FLAGS="-O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+# -fsanitize-link-c++-runtime: the libphonenumber shim is C++ and UBSan's
+# vptr checks in it need the C++ half of the runtime, which the clang (C)
+# driver does not link by itself.
+FLAGS="-O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fsanitize-link-c++-runtime"
 # The library is instrumented for coverage too (fuzzer-no-link): without it
 # libFuzzer sees only the harness and mutates blind.
 make --no-print-directory -j"$(nproc)" BUILD=$B CC=clang CXX=clang++ \
