@@ -562,7 +562,7 @@ TEST(prefilter_never_misses)
         return;
     sg_pre *pre = NULL;
     sg_pre_ws *pw = NULL;
-    CHECK_INT(sg__pre_build(rs->rules, rs->nrules, SG_PRE_ON | SG_PRE_PATTERNS, &pre), KS_OK);
+    CHECK_INT(sg__pre_build(rs->rules, rs->nrules, SG_PRE_ON | SG_PRE_PATTERNS, NULL, &pre), KS_OK);
     CHECK_INT(sg__pre_ws_new(pre, &pw), KS_OK);
     uint32_t nn, na;
     sg__pre_stats(pre, &nn, &na);

@@ -4,6 +4,7 @@
  * hashes and an optional per-chunk callback, magic-byte file types named
  * the way THOR/Loki rules expect them, hex, and the score scale.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -358,4 +359,36 @@ bool ks__cache_commit(FILE *fp, bool ok, const char *tmp, const char *path)
         return true;
     unlink(tmp);
     return false;
+}
+
+void ks__cache_prune(const char *dir, const char *prefix, const char *suffix, size_t keep)
+{
+    DIR *d = opendir(dir);
+    struct {
+        char name[256];
+        time_t t;
+    } v[64];
+    size_t nv = 0, pl = strlen(prefix), sl = strlen(suffix);
+    struct dirent *de;
+    struct stat st;
+    if (!d)
+        return;
+    while ((de = readdir(d)) && nv < KS_ARRAY_LEN(v)) {
+        size_t nl = strlen(de->d_name);
+        if (strncmp(de->d_name, prefix, pl) || nl < pl + sl || nl >= sizeof v[0].name ||
+            strcmp(de->d_name + nl - sl, suffix) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        memcpy(v[nv].name, de->d_name, nl + 1);
+        v[nv++].t = st.st_mtime;
+    }
+    while (nv > keep) { /* drop the oldest */
+        size_t o = 0;
+        for (size_t i = 1; i < nv; i++)
+            if (v[i].t < v[o].t)
+                o = i;
+        unlinkat(dirfd(d), v[o].name, 0);
+        v[o] = v[--nv];
+    }
+    closedir(d);
 }

@@ -56,7 +56,7 @@ const char *ks__file_type(const uint8_t *head, size_t n, const char *ext);
 /* Lowercase extension with the dot (".aspx") of name into out; "" if none. */
 void ks__file_ext(const char *name, char *out, size_t cap);
 
-/* ---- compiled-rule caches (YARA sets, the secret scanner's database) ---- */
+/* ---- compiled-rule caches (YARA sets, Vectorscan databases, Sigma rules) ---- */
 
 /* The cache directory: option yara.cache_dir ("" = no cache: NULL), else
  * $XDG_CACHE_HOME/kensa, ~/.cache/kensa, build/cache. buf holds the
@@ -72,15 +72,66 @@ void ks__cache_mkdirs(const char *path);
 void ks__cache_tmp(char *tmp, size_t cap, const char *path);
 bool ks__cache_commit(FILE *fp, bool ok, const char *tmp, const char *path);
 
+/* Removes the dir's entries named "<prefix>*<suffix>" but the `keep` most
+ * recently modified (a load touches its entry). */
+void ks__cache_prune(const char *dir, const char *prefix, const char *suffix, size_t keep);
+
+/* ---- compiled Vectorscan databases (hscache.c) ----
+ * One kind per user: its file name prefix and the options that turn it on
+ * and bound it. */
+typedef struct ks_hscache_kind {
+    const char *prefix;    /* entries are "<prefix><sha256>.hs" */
+    const char *on_opt;    /* bool option: cache on */
+    const char *keep_opt;  /* int option: entries of this kind kept */
+} ks_hscache_kind;
+extern const ks_hscache_kind ks_hscache_secrets, ks_hscache_ioc, ks_hscache_sigma;
+
+/* An entry's key: init (false when the kind's cache is off or e is NULL;
+ * then release), add everything the compiler is given, final (false:
+ * not cached). After final, path names the entry. Versions and the format
+ * are part of every key. */
+typedef struct ks_hskey {
+    const ks_engine *e;
+    const ks_hscache_kind *kind;
+    void *ctx;              /* EVP_MD_CTX, until final */
+    bool ok;                /* still usable / path valid */
+    const char *dir;        /* cache directory (dirbuf or the option's) */
+    char dirbuf[3800];
+    char path[4096];        /* the entry, after final */
+} ks_hskey;
+bool ks__hskey_init(ks_hskey *k, const ks_engine *e, const ks_hscache_kind *kind);
+void ks__hskey_add(ks_hskey *k, const void *p, size_t n);
+void ks__hskey_str(ks_hskey *k, const char *s); /* with its NUL */
+bool ks__hskey_final(ks_hskey *k);
+void ks__hskey_release(ks_hskey *k);
+
+/* Loads k's entry: ndb databases into dbs (NULL where saved NULL) and, when
+ * ids is not NULL, its id list (malloc'd, at most maxids, caller frees).
+ * False when missing or damaged: nothing set, the caller compiles. */
+struct hs_database;
+bool ks__hscache_load(const ks_hskey *k, uint32_t maxids, uint32_t **ids, uint32_t *nids,
+                      size_t ndb, struct hs_database **dbs);
+/* Saves ids and dbs[0..ndb) (NULL allowed) as k's entry and prunes the
+ * kind to its keep option. Best effort. */
+void ks__hscache_save(const ks_hskey *k, const uint32_t *ids, uint32_t nids, size_t ndb,
+                      struct hs_database *const *dbs);
+
 /* Compiles exprs[0..*n) (flags, ids) into one Vectorscan database; an
  * expression Vectorscan refuses at compile time is handed to drop(ud, id),
  * removed from the arrays (*n shrinks) and the rest compiled again.
  * KS_OK (a NULL *db when nothing is left), or KS_EINTERNAL when the
  * compiler fails without naming an expression. */
-struct hs_database;
 int ks__hs_compile_dropping(const char **exprs, unsigned *flags, unsigned *ids, unsigned *n,
                             unsigned mode, void (*drop)(void *ud, unsigned id), void *ud,
                             struct hs_database **db);
+/* The same through the cache of `kind`: an entry of the same expressions,
+ * flags, ids and mode is loaded instead of compiled and the ids refused
+ * when it was made are replayed through drop, so the caller ends as a
+ * compiling run would. *cached (may be NULL) tells which happened. */
+int ks__hs_compile_cached(const ks_engine *e, const ks_hscache_kind *kind, const char **exprs,
+                          unsigned *flags, unsigned *ids, unsigned *n, unsigned mode,
+                          void (*drop)(void *ud, unsigned id), void *ud, struct hs_database **db,
+                          bool *cached);
 
 /* Loki/THOR scores (0..100) to kensa severities: >=90 critical, >=70 high,
  * >=50 medium, >=30 low, else info. */

@@ -245,8 +245,8 @@ static int compile_names(ioc_det *d)
         n++;
     }
     /* A pattern Vectorscan refuses moves to PCRE2; then compile again. */
-    if (ks__hs_compile_dropping(exprs, flags, ids, &n, HS_MODE_BLOCK, name_to_pcre, d,
-                                &d->name_db) != KS_OK) {
+    if (ks__hs_compile_cached(d->e, &ks_hscache_ioc, exprs, flags, ids, &n, HS_MODE_BLOCK,
+                              name_to_pcre, d, &d->name_db, NULL) != KS_OK) {
         rc = KS_EINTERNAL;
         ks__seterr(d->e, "vectorscan could not compile the file name IOCs");
         goto out;

@@ -24,17 +24,11 @@
  * re-validated one by one for the callback, so memory per scan is a few
  * dozen bytes per match, not the validator's working space.
  */
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
 #include <hs/hs.h>
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include "detect/fileinfo.h"
 #include "detect/textscan_int.h"
@@ -162,165 +156,6 @@ static int compile_pcre(ks_textscan *ts, ts_rule *r)
     return KS_OK;
 }
 
-/* ---- compiled database cache ----------------------------------------------------
- *
- * Compiling the Vectorscan database is most of a hunt's start (about a
- * second for the bundled pack, more with Nosey Parker's or gitleaks'
- * rules). The serialized database is kept in the compiled-rule cache
- * directory (ks__cache_dir, shared with YARA) as secrets-<key>.hs, the
- * key being the SHA-256 of what the compiler is given (each expression,
- * its flags and rule index), the cache format, kensa's and Vectorscan's
- * versions: other rules, another build or another Vectorscan never meet
- * the entry. The file holds which rules the database answers for (those
- * the compiler refused run through PCRE2 alone), then the database.
- * hs_deserialize_database refuses a database built for another CPU
- * feature set or a damaged one: then it is compiled again. Bounded:
- * secrets.cache_keep entries, the least recently used removed. */
-
-#define DB_CACHE_MAGIC "KSTSDB1\n"
-#define DB_CACHE_PREFIX "secrets-"
-#define DB_CACHE_MAX ((size_t)256 << 20)
-
-static bool db_cache_path(ks_textscan *ts, const char **exprs, const unsigned *flags,
-                          const unsigned *ids, unsigned n, char *out, size_t cap)
-{
-    char dbuf[3800], key[65], ver[160];
-    uint8_t dig[32];
-    if (!ks__opt_bool(ts->e, "secrets.cache"))
-        return false;
-    const char *dir = ks__cache_dir(ts->e, dbuf, sizeof dbuf);
-    if (!dir)
-        return false;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    bool ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
-    snprintf(ver, sizeof ver, "%s kensa %s vectorscan %s", DB_CACHE_MAGIC, KENSA_VERSION,
-             hs_version());
-    ok = ok && EVP_DigestUpdate(c, ver, strlen(ver) + 1) == 1;
-    for (unsigned i = 0; ok && i < n; i++) {
-        uint32_t fi[2] = {flags[i], ids[i]};
-        ok = EVP_DigestUpdate(c, fi, sizeof fi) == 1 &&
-             EVP_DigestUpdate(c, exprs[i], strlen(exprs[i]) + 1) == 1;
-    }
-    ok = ok && EVP_DigestFinal_ex(c, dig, NULL) == 1;
-    EVP_MD_CTX_free(c);
-    if (!ok)
-        return false;
-    ks__hex(dig, 32, key);
-    return snprintf(out, cap, "%s/" DB_CACHE_PREFIX "%s.hs", dir, key) < (int)cap;
-}
-
-static bool db_cache_load(ks_textscan *ts, const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    char magic[8];
-    uint32_t nids = 0;
-    uint64_t len = 0;
-    uint32_t *ids = NULL;
-    char *bytes = NULL;
-    bool ok = false;
-    if (!fp)
-        return false;
-    if (fread(magic, 1, 8, fp) != 8 || memcmp(magic, DB_CACHE_MAGIC, 8) ||
-        fread(&nids, sizeof nids, 1, fp) != 1 || nids > ts->nrules ||
-        !(ids = malloc((nids ? nids : 1) * sizeof *ids)) ||
-        fread(ids, sizeof *ids, nids, fp) != nids || fread(&len, sizeof len, 1, fp) != 1 ||
-        len == 0 || len > DB_CACHE_MAX || !(bytes = malloc((size_t)len)) ||
-        fread(bytes, 1, (size_t)len, fp) != len)
-        goto out;
-    for (uint32_t i = 0; i < nids; i++)
-        if (ids[i] >= ts->nrules)
-            goto out;
-    if (hs_deserialize_database(bytes, (size_t)len, &ts->db) != HS_SUCCESS) {
-        ts->db = NULL;
-        goto out;
-    }
-    /* the rules the compiler refused when the entry was made */
-    for (size_t i = 0; i < ts->nrules; i++)
-        ts->rules[i].slow = true;
-    for (uint32_t i = 0; i < nids; i++)
-        ts->rules[ids[i]].slow = false;
-    ok = true;
-    utimes(path, NULL); /* recently used: kept by the pruning */
-out:
-    fclose(fp);
-    free(ids);
-    free(bytes);
-    return ok;
-}
-
-static bool join_path(char *out, size_t cap, const char *dir, const char *name)
-{
-    int w = snprintf(out, cap, "%s/%s", dir, name);
-    return w > 0 && (size_t)w < cap;
-}
-
-/* Removes secrets-*.hs entries but the `keep` most recently used. */
-static void db_cache_prune(const char *dir, size_t keep)
-{
-    DIR *d = opendir(dir);
-    struct {
-        char name[256];
-        time_t t;
-    } v[64];
-    size_t nv = 0;
-    struct dirent *de;
-    if (!d)
-        return;
-    while ((de = readdir(d)) && nv < KS_ARRAY_LEN(v)) {
-        char p[4096 + 256];
-        struct stat st;
-        size_t nl = strlen(de->d_name);
-        if (strncmp(de->d_name, DB_CACHE_PREFIX, strlen(DB_CACHE_PREFIX)) || nl < 4 ||
-            nl >= sizeof v[0].name || strcmp(de->d_name + nl - 3, ".hs"))
-            continue;
-        if (!join_path(p, sizeof p, dir, de->d_name) || stat(p, &st) != 0)
-            continue;
-        memcpy(v[nv].name, de->d_name, nl + 1);
-        v[nv++].t = st.st_mtime;
-    }
-    closedir(d);
-    while (nv > keep) { /* drop the oldest */
-        size_t o = 0;
-        for (size_t i = 1; i < nv; i++)
-            if (v[i].t < v[o].t)
-                o = i;
-        char p[4096 + 256];
-        if (join_path(p, sizeof p, dir, v[o].name))
-            unlink(p);
-        v[o] = v[--nv];
-    }
-}
-
-static void db_cache_save(ks_textscan *ts, const unsigned *ids, unsigned n, const char *path)
-{
-    char *bytes = NULL, tmp[4200], dir[4096];
-    size_t len = 0;
-    uint32_t nids = n;
-    uint64_t len64;
-    FILE *fp = NULL;
-    const char *slash = strrchr(path, '/');
-    if (!slash || (size_t)(slash - path) >= sizeof dir ||
-        hs_serialize_database(ts->db, &bytes, &len) != HS_SUCCESS)
-        return;
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = 0;
-    ks__cache_mkdirs(dir);
-    ks__cache_tmp(tmp, sizeof tmp, path);
-    bool ok = (fp = fopen(tmp, "wb")) != NULL;
-    len64 = len;
-    ok = ok && fwrite(DB_CACHE_MAGIC, 1, 8, fp) == 8 && fwrite(&nids, sizeof nids, 1, fp) == 1;
-    for (unsigned i = 0; ok && i < n; i++) {
-        uint32_t id = ids[i];
-        ok = fwrite(&id, sizeof id, 1, fp) == 1;
-    }
-    ok = ok && fwrite(&len64, sizeof len64, 1, fp) == 1 && fwrite(bytes, 1, len, fp) == len;
-    if (fp || ok)
-        ks__cache_commit(fp, ok, tmp, path);
-    free(bytes); /* hs_serialize_database allocates with libc's allocator */
-    int64_t keep = ks__opt_int(ts->e, "secrets.cache_keep");
-    db_cache_prune(dir, keep > 0 ? (size_t)keep : 1);
-}
-
 static void make_slow(void *ud, unsigned id)
 {
     ks_textscan *ts = ud;
@@ -333,7 +168,6 @@ static int build_db(ks_textscan *ts)
     unsigned *flags = NULL, *ids = NULL;
     unsigned n = 0;
     int rc = KS_OK;
-    char cpath[4096] = "";
     if (!ts->nrules)
         return KS_OK;
     exprs = calloc(ts->nrules, sizeof *exprs);
@@ -370,21 +204,16 @@ static int build_db(ks_textscan *ts)
         ids[n] = (unsigned)i;
         n++;
     }
-    if (n && ts->e && db_cache_path(ts, exprs, flags, ids, n, cpath, sizeof cpath) &&
-        db_cache_load(ts, cpath)) {
-        ts->cached = true;
-    } else {
-        /* A pattern the analysis accepted but the compiler refuses
-         * ("pattern too large") becomes slow; the rest compile again. */
-        if (ks__hs_compile_dropping(exprs, flags, ids, &n, HS_MODE_BLOCK, make_slow, ts,
-                                    &ts->db) != KS_OK) {
-            if (ts->e)
-                ks__seterr(ts->e, "vectorscan could not compile the secret rules");
-            rc = KS_EINTERNAL;
-            goto out;
-        }
-        if (cpath[0] && ts->db)
-            db_cache_save(ts, ids, n, cpath);
+    /* A pattern the analysis accepted but the compiler refuses ("pattern
+     * too large") becomes slow; the rest compile again. Compiling is most
+     * of a hunt's start (about two CPU seconds for the bundled pack): the
+     * database comes from the compiled-rule cache when it can. */
+    if (ks__hs_compile_cached(ts->e, &ks_hscache_secrets, exprs, flags, ids, &n, HS_MODE_BLOCK,
+                              make_slow, ts, &ts->db, &ts->cached) != KS_OK) {
+        if (ts->e)
+            ks__seterr(ts->e, "vectorscan could not compile the secret rules");
+        rc = KS_EINTERNAL;
+        goto out;
     }
     for (size_t i = 0; i < ts->nrules; i++)
         if (ts->rules[i].slow)

@@ -108,7 +108,7 @@ int sg__det_new(sg_ruleset *rs, const sg_det_opts *o, sg_det **out)
             d->has_corr = true;
     }
     unsigned pf = (o->prefilter ? SG_PRE_ON : 0) | (o->pattern_needles ? SG_PRE_PATTERNS : 0);
-    if ((rc = sg__pre_build(d->run, d->nrun, pf, &d->pre)) != KS_OK)
+    if ((rc = sg__pre_build(d->run, d->nrun, pf, o->engine, &d->pre)) != KS_OK)
         goto fail;
     *out = d;
     return KS_OK;

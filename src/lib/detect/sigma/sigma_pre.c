@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "detect/fileinfo.h"
 #include "sigma_pre.h"
 
 #define MIN_NEEDLE 3
@@ -455,7 +456,7 @@ static void *compile_worker(void *arg)
 
 /* Vectorscan compiles are independent and thread-safe: use the cores (the
  * rule set of a hunt compiles once, before any evidence is read). */
-static void compile_all(sg_pre *p)
+static void compile_groups(sg_pre *p)
 {
     compile_job j = {.groups = p->groups, .ngroups = p->ngroups};
     pthread_t th[8];
@@ -468,6 +469,46 @@ static void compile_all(sg_pre *p)
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     pthread_mutex_destroy(&j.mu);
+}
+
+/* Through the compiled-rule cache when the engine has one (compiling the
+ * literals of every SigmaHQ rule was half of the start-up): one entry
+ * holds every group's database, keyed by every group's literals in order
+ * (group_compile's flags and ids follow from them). A group that failed
+ * to compile is not cached: the next run tries again. */
+static void compile_all(const ks_engine *e, sg_pre *p)
+{
+    ks_hskey k;
+    hs_database_t **dbs = NULL;
+    if (ks__hskey_init(&k, e, &ks_hscache_sigma) && (dbs = calloc(p->ngroups + 1, sizeof *dbs))) {
+        ks__hskey_add(&k, &p->ngroups, sizeof p->ngroups);
+        for (uint32_t g = 0; g < p->ngroups; g++) {
+            const pgroup *gr = &p->groups[g];
+            ks__hskey_add(&k, &gr->nneedles, sizeof gr->nneedles);
+            for (uint32_t i = 0; i < gr->nneedles; i++) {
+                uint64_t l = gr->lens[i];
+                ks__hskey_add(&k, &l, sizeof l);
+                ks__hskey_add(&k, gr->lits[i], gr->lens[i]);
+            }
+        }
+        ks__hskey_final(&k);
+    } else
+        ks__hskey_release(&k);
+    if (k.ok && ks__hscache_load(&k, 0, NULL, NULL, p->ngroups, dbs)) {
+        for (uint32_t g = 0; g < p->ngroups; g++)
+            p->groups[g].db = dbs[g];
+        free(dbs);
+        return;
+    }
+    compile_groups(p);
+    bool all = k.ok;
+    for (uint32_t g = 0; all && g < p->ngroups; g++) {
+        dbs[g] = p->groups[g].db;
+        all = !p->groups[g].failed;
+    }
+    if (all)
+        ks__hscache_save(&k, NULL, 0, p->ngroups, dbs);
+    free(dbs);
 }
 
 /* A group whose database failed: every rule is a candidate, no pattern
@@ -533,7 +574,8 @@ static bool collect_lsfields(sg_pre *p)
     return p->nlsf <= 64;
 }
 
-int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, sg_pre **out)
+int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, const ks_engine *e,
+                  sg_pre **out)
 {
     sg_pre *p = calloc(1, sizeof *p);
     uint32_t *members = calloc(nrun + 1, sizeof *members);
@@ -565,7 +607,7 @@ int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, sg_pre **out
             goto out;
         p->nids += g->nneedles;
     }
-    compile_all(p);
+    compile_all(e, p);
     for (uint32_t g = 0; g < p->ngroups; g++) {
         pgroup *pg = &p->groups[g];
         if (pg->failed)

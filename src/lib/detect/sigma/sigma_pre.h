@@ -19,7 +19,10 @@ typedef struct sg_pre_ws sg_pre_ws;
  * lists, so evaluation skips patterns whose literal the scan did not see:
  * measured neutral on SigmaHQ, costs compile time; off by default). */
 enum { SG_PRE_ON = 1, SG_PRE_PATTERNS = 2 };
-int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, sg_pre **out);
+/* e (may be NULL) lends its compiled-rule cache (sigma.cache): the literal
+ * databases are loaded instead of compiled when nothing changed. */
+int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, const ks_engine *e,
+                  sg_pre **out);
 void sg__pre_free(sg_pre *p);
 void sg__pre_stats(const sg_pre *p, uint32_t *nneedles, uint32_t *nalways);
 int sg__pre_ws_new(const sg_pre *p, sg_pre_ws **out);
