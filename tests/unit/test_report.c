@@ -173,6 +173,42 @@ TEST(grouping_by_rule_source_window_never_identities)
     ks_engine_free(e);
 }
 
+static int count_pairs(void *ud, const ks_finding *f)
+{
+    uint64_t *c = ud;
+    c[0]++;
+    for (size_t i = 0; i < f->ndetails; i++)
+        if (!strcmp(f->details[i].key, "group_findings") && !strcmp(f->details[i].value, "2"))
+            c[1]++;
+    return KS_OK;
+}
+
+/* Many groups open at once: the key map grows under them (a slot pointer
+ * kept across its growth once zeroed the queue and crashed the terminal
+ * summary of a corpus hunt), then undated findings close them all. */
+TEST(thousands_of_open_groups)
+{
+    ks_engine *e = NULL;
+    enum { N = 4000 }; /* 8,000 findings: under the engine's per-rule cap */
+    uint64_t c[2] = {0, 0};
+    CHECK_INT(ks_engine_new(&e), KS_OK);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i++) {
+            char sha[32];
+            snprintf(sha, sizeof sha, "%08x", (unsigned)i);
+            emit_at(e, "r.many", "many", 1000 + round * 1800 + i, 1 + (uint64_t)(round * N + i), sha,
+                    KS_SEV_MEDIUM);
+        }
+    ks_finding undated = {.rule_id = "r.file", .title = "file", .detector = "test", .severity = KS_SEV_LOW,
+                          .first = KS_TIME_NONE, .last = KS_TIME_NONE};
+    ks__emit(e, &undated);
+    ks__findings_sort(e);
+    CHECK_INT(ks__findings_view(e, count_pairs, c), KS_OK);
+    CHECK_INT(c[0], N + 1); /* every secret once, with its repeat; the file */
+    CHECK_INT(c[1], N);
+    ks_engine_free(e);
+}
+
 TEST(one_event_several_rules_shown_once)
 {
     ks_engine *e = NULL;

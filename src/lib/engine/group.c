@@ -40,7 +40,7 @@ typedef struct group {
     ks_kv *details;        /* head's details + group_findings */
     ks_arena *a;           /* strings of the members after the first */
     uint64_t members;      /* findings merged */
-    uint64_t *slot;        /* its map slot (cleared when it closes), NULL once closed */
+    bool open;             /* its key in `open` points to it (cleared when it closes) */
     char count[24];        /* group_findings as text */
 } group;
 
@@ -57,6 +57,7 @@ typedef struct view {
     group **q;             /* groups in the order they opened */
     size_t qhead, qn, qcap;
     ks_buf key;
+    ks_buf ckey;           /* the key of a group being closed */
     bool undated;          /* the replay reached the undated findings */
     ks_finding *bucket[BUCKET_MAX]; /* same-time findings awaiting step 1 */
     size_t nb;
@@ -137,18 +138,29 @@ static void add_evidence(view *v, group *g, const ks_finding *f, bool own)
     }
 }
 
+static void close_group(view *v, group *g)
+{
+    if (!g->open)
+        return;
+    /* Looked up again, not kept: the map is open addressing, so a slot
+     * pointer held across later inserts dangles once it grows (it did: a
+     * stale slot zeroed the queue's memory, a crash 1,500 groups in). */
+    group_key(&v->ckey, g->head);
+    uint64_t *s = ks__map_get(v->open, v->ckey.p, v->ckey.n);
+    if (s && *s == (uint64_t)(uintptr_t)g)
+        *s = 0;
+    g->open = false;
+    v->nopen--;
+}
+
 /* Writes out the oldest groups that are closed (all of them with force). */
 static void drain(view *v, bool force)
 {
     while (v->qhead < v->qn) {
         group *g = v->q[v->qhead];
-        if (g->slot && !force)
+        if (g->open && !force)
             break;
-        if (g->slot) {
-            *g->slot = 0;
-            g->slot = NULL;
-            v->nopen--;
-        }
+        close_group(v, g);
         g->f.evidence = g->ev;
         g->f.nevidence = g->nev;
         if (g->members > 1) {
@@ -165,15 +177,6 @@ static void drain(view *v, bool force)
         v->qhead = v->qn = 0;
 }
 
-static void close_group(view *v, group *g)
-{
-    if (g->slot) {
-        *g->slot = 0;
-        g->slot = NULL;
-        v->nopen--;
-    }
-}
-
 /* The map keeps keys of closed groups; rebuilt when they outnumber the open. */
 static int compact_map(view *v)
 {
@@ -184,7 +187,7 @@ static int compact_map(view *v)
         return KS_ENOMEM;
     for (size_t i = v->qhead; i < v->qn; i++) {
         group *g = v->q[i];
-        if (!g->slot)
+        if (!g->open)
             continue;
         group_key(&v->key, g->head);
         uint64_t *s = ks__map_slot(m, v->key.p, v->key.n, true);
@@ -193,7 +196,6 @@ static int compact_map(view *v)
             return KS_ENOMEM;
         }
         *s = (uint64_t)(uintptr_t)g;
-        g->slot = s;
     }
     ks__map_free(v->open);
     v->open = m;
@@ -237,8 +239,8 @@ static int open_group(view *v, ks_finding *own, uint64_t *slot)
         memcpy(g->details, own->details, own->ndetails * sizeof *g->details);
     g->f.details = g->details;
     add_evidence(v, g, own, true);
-    g->slot = slot;
-    *slot = (uint64_t)(uintptr_t)g;
+    g->open = true;
+    *slot = (uint64_t)(uintptr_t)g; /* used at once: no insert in between */
     v->nopen++;
     v->q[v->qn++] = g;
     return KS_OK;
@@ -414,5 +416,6 @@ int ks__findings_view(ks_engine *e, int (*fn)(void *ud, const ks_finding *f), vo
     free(v.q);
     ks__map_free(v.open);
     ks__buf_release(&v.key);
+    ks__buf_release(&v.ckey);
     return rc;
 }
