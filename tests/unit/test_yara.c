@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -717,6 +718,61 @@ TEST(file_changes_while_scanned)
     CHECK(e != NULL);
     printf("INFO file_changes_while_scanned: %d errors, %d warnings reported (last: %s), run completed\n",
            g.n_error, g.n_warn, g.last_error);
+    ks_engine_free(e);
+    free(r);
+    free(f);
+}
+
+/* libyara installs no fault handler of its own: with libyara 4.2's, which
+ * concurrent scans can leave installed for good (an unlocked use count), a
+ * crash anywhere later looped forever in it instead of stopping the
+ * process (see yara.c). A poller watches SIGSEGV's disposition while a
+ * slow rule scans; it must stay the default throughout. */
+typedef struct poller {
+    atomic_int stop, seen, polls;
+} poller;
+
+static void *poll_main(void *p)
+{
+    poller *pl = p;
+    while (!atomic_load(&pl->stop)) {
+        struct sigaction sa;
+        if (sigaction(SIGSEGV, NULL, &sa) == 0 && ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL))
+            atomic_store(&pl->seen, 1);
+        atomic_fetch_add(&pl->polls, 1);
+        usleep(200);
+    }
+    return NULL;
+}
+
+TEST(no_fault_handler_installed)
+{
+    static const char rule[] =
+        "rule walk_all { condition: for any i in (0..filesize - 1) : ( uint8(i) == 0x42 ) }\n";
+    mkdir_p("t9/data");
+    ks_test_write("t9/r.yar", rule, sizeof rule - 1);
+    char *r = path_in("t9/r.yar"), *f = path_in("t9/data/zeros.bin");
+    int fd = open(f, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(ftruncate(fd, (off_t)8 << 20) == 0);
+        close(fd);
+    }
+    poller pl;
+    atomic_init(&pl.stop, 0);
+    atomic_init(&pl.seen, 0);
+    atomic_init(&pl.polls, 0);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, poll_main, &pl) == 0);
+    const char *paths[] = {f, NULL};
+    const char *opts[] = {"yara", r, "builtin", "false", NULL};
+    diags g;
+    ks_engine *e = run(opts, paths, &g);
+    atomic_store(&pl.stop, 1);
+    pthread_join(th, NULL);
+    CHECK(e != NULL);
+    CHECK(atomic_load(&pl.polls) > 10); /* the scan lasted long enough to be watched */
+    CHECK_INT(atomic_load(&pl.seen), 0);
     ks_engine_free(e);
     free(r);
     free(f);

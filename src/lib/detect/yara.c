@@ -702,8 +702,16 @@ static int yara_worker_new(void *det, ks_worker *w, void **out)
         if (yr_scanner_create(d->sets.set[i].rules, &ws->scanner[i]) != ERROR_SUCCESS)
             goto fail;
         yr_scanner_set_timeout(ws->scanner[i], d->timeout_s);
-        /* only matching rules are reported: no callback per rule and file */
-        yr_scanner_set_flags(ws->scanner[i], d->scan_flags | SCAN_FLAGS_REPORT_RULES_MATCHING);
+        /* Only matching rules are reported: no callback per rule and file.
+         * NO_TRYCATCH: libyara 4.2's guard installs its SIGSEGV/SIGBUS
+         * handler per scan with an unlocked use count, so concurrent scans
+         * can leave it installed for good; a later fault anywhere then
+         * returns into the faulting instruction forever (a crash became a
+         * hang at 100% CPU). Every buffer scanned here is heap or a source
+         * mapping under kensa's own SIGBUS guard (core/sigbus.c), which
+         * repairs a shrunk file with zero pages, whatever code reads it. */
+        yr_scanner_set_flags(ws->scanner[i],
+                             d->scan_flags | SCAN_FLAGS_REPORT_RULES_MATCHING | SCAN_FLAGS_NO_TRYCATCH);
     }
     if (ks__ysets_ws_init(&d->sets, &ws->gate) != KS_OK)
         goto fail;
