@@ -98,16 +98,25 @@ cat > "$W/pace.lua" <<'LUA'
 local pace = tonumber(os.getenv("PACE") or "0")
 if pace > 0 then delay = function() return pace end end
 LUA
+# the server's CPU time (user + system, clock ticks) from /proc: with wrk
+# and other work on the same cores, CPU per request is the figure that
+# does not move with the load
+srv_ticks() { awk '{ print $14 + $15 }' /proc/$SRV/stat; }
+TCK=$(getconf CLK_TCK)
 run_wrk() { # label, connections, pace ms, extra args...
     label=$1; c=$2; pace=$3; shift 3
+    t0=$(srv_ticks)
     PACE=$pace wrk -t2 -c"$c" -d"${SECS}s" --latency "$@" > "$W/wrk.txt" 2>&1 || true
+    t1=$(srv_ticks)
     rps=$(awk '/Requests\/sec/ {print $2}' "$W/wrk.txt")
+    nreq=$(awk '/requests in/ {print $1}' "$W/wrk.txt")
     p50=$(awk '$1 == "50%" {print $2}' "$W/wrk.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$W/wrk.txt")
+    us=$(awk -v a="$t0" -v b="$t1" -v n="${nreq:-0}" -v hz="$TCK" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-" }')
     errs=$(awk '/Non-2xx|Socket errors/ {print}' "$W/wrk.txt" | tr '\n' ' ')
-    printf '%-40s %10s req/s   p50 %8s   p99 %8s %s\n' "$label" "$rps" "$p50" "$p99" "$errs"
+    printf '%-40s %10s req/s   p50 %8s   p99 %8s   server %6s us CPU/req %s\n' "$label" "$rps" "$p50" "$p99" "$us" "$errs"
 }
-echo "Portal on loopback, $ADDRS-address index: wrk -t2 ${SECS}s, $THREADS server threads (wrk on the same 2 cores)"
+echo "Portal on loopback, $ADDRS-address index: wrk -t2 ${SECS}s, $THREADS server threads (wrk on the same 2 cores), load $(cut -d' ' -f1-3 /proc/loadavg)"
 run_wrk "range, max (-c$CONNS)" "$CONNS" 0 -s "$W/range.lua" "$B"
 run_wrk "range, paced ~10k/s (-c32, 3 ms)" 32 3 -s "$W/range.lua" "$B"
 run_wrk "exposure, max (-c$CONNS)" "$CONNS" 0 -s "$W/pace.lua" -H "Authorization: Bearer $TOK" \

@@ -4,7 +4,8 @@
  * fast: `portal_fill DB N ORGS` writes N addresses (user<i>@orgNNN.example,
  * spread over ORGS organisations) straight into the store's tables with
  * the store's own keyed hashes and sealing (store/store.h), rows inserted
- * in key order in one transaction. The result is a regular index (the
+ * in key order in one transaction, range buckets through the store's own
+ * writer (ks__store_range_add). The result is a regular index (the
  * key file DB.key, the key check, batches, counts, range buckets) that
  * `kensa serve` and `kensa index stats` open like any other; it skips
  * the extractors and the text scanner, whose speed bench/portal.sh
@@ -40,15 +41,6 @@ static int by_item(const void *a, const void *b)
     return memcmp(x->mac, y->mac, 32);
 }
 
-static int by_range(const void *a, const void *b)
-{
-    const row *x = a, *y = b;
-    uint32_t bx = ks__store_bucket(x->sha), by = ks__store_bucket(y->sha);
-    if (bx != by)
-        return bx < by ? -1 : 1;
-    return memcmp(x->mac, y->mac, 32);
-}
-
 static int exec(sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
@@ -65,8 +57,9 @@ int main(int argc, char **argv)
     char err[512], a[96];
     ks_store *s = NULL;
     ks_buf seal = KS_BUF_INIT;
-    sqlite3_stmt *ins_org = NULL, *ins_item = NULL, *ins_range = NULL, *ins_count = NULL;
+    sqlite3_stmt *ins_org = NULL, *ins_item = NULL, *ins_count = NULL;
     row *rows = NULL;
+    uint8_t (*shas)[32] = NULL;
     int rc = 1;
     if (argc != 4 || atol(argv[2]) <= 0 || atoi(argv[3]) <= 0) {
         fprintf(stderr, "usage: portal_fill DB N ORGS\n");
@@ -96,8 +89,6 @@ int main(int argc, char **argv)
         sqlite3_prepare_v2(db, "INSERT INTO items(org, kind, h, type, enc, seen, first_ns, last_ns,"
                                " first_batch, last_batch) VALUES(?1, 1, ?2, NULL, ?3, 1, NULL, NULL, 1, 1)",
                            -1, &ins_item, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO ranges(bucket, h, enc) VALUES(?1, ?2, ?3)", -1, &ins_range,
-                           NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "INSERT INTO counts(org, kind, type, distinct_n, seen, first_ns, last_ns,"
                                " last_batch) VALUES(?1, 1, '', ?2, ?2, NULL, NULL, 1)",
                            -1, &ins_count, NULL) != SQLITE_OK) {
@@ -129,17 +120,12 @@ int main(int argc, char **argv)
             goto sqlfail;
         sqlite3_reset(ins_item);
     }
-    qsort(rows, n, sizeof *rows, by_range);
-    for (uint32_t k = 0; k < n; k++) {
-        if (ks__store_seal(s, rows[k].sha, 32, &seal) != KS_OK)
-            goto out;
-        sqlite3_bind_int64(ins_range, 1, ks__store_bucket(rows[k].sha));
-        sqlite3_bind_blob(ins_range, 2, rows[k].mac, 32, SQLITE_STATIC);
-        sqlite3_bind_blob(ins_range, 3, seal.p, (int)seal.n, SQLITE_STATIC);
-        if (sqlite3_step(ins_range) != SQLITE_DONE)
-            goto sqlfail;
-        sqlite3_reset(ins_range);
-    }
+    if (!(shas = malloc((size_t)n * sizeof *shas)))
+        goto out;
+    for (uint32_t k = 0; k < n; k++)
+        memcpy(shas[k], rows[k].sha, 32);
+    if (ks__store_range_add(s, 1, shas, n) != KS_OK)
+        goto sqlfail;
     if (exec(db, "COMMIT; PRAGMA journal_mode=WAL"))
         goto out;
     printf("portal_fill: %" PRIu32 " addresses in %u organisations into %s\n", n, orgs, argv[1]);
@@ -150,10 +136,10 @@ sqlfail:
 out:
     sqlite3_finalize(ins_org);
     sqlite3_finalize(ins_item);
-    sqlite3_finalize(ins_range);
     sqlite3_finalize(ins_count);
     ks__buf_release(&seal);
     free(rows);
+    free(shas);
     ks__store_close(s);
     return rc;
 }

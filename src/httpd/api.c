@@ -330,7 +330,12 @@ static void api_range(portal_req *q, const portal_route *rt, portal_resp *r)
     r->status = 200;
     r->type = "text/plain";
     ks__buf_reset(&r->body);
-    if (ks__store_range(q->store, prefix, on_range, &c) != KS_OK) {
+    /* from the in-memory copy when the server holds one (no SQLite work
+     * per lookup), else from the database */
+    int rc = q->P->ranges ? ks__srange_lookup(q->P->ranges, q->store, prefix, on_range, &c) : KS_ENOTFOUND;
+    if (rc == KS_ENOTFOUND)
+        rc = ks__store_range(q->store, prefix, on_range, &c);
+    if (rc != KS_OK) {
         portal_json_error(r, 500, "internal", "cannot read the index");
         return;
     }

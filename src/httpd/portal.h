@@ -24,7 +24,8 @@
  *
  * Threads: libmicrohttpd runs a pool of threads; each owns a store handle
  * (one SQLite connection, portal_store()). Rate limits and the audit log
- * take their own locks.
+ * take their own locks; the in-memory range buckets a read-write lock,
+ * written by their sync thread only.
  */
 #ifndef KS_PORTAL_H
 #define KS_PORTAL_H
@@ -50,6 +51,7 @@ typedef struct portal_cfg {
     double burst;              /* bucket size, in seconds of rate */
     bool tls;                  /* cookies get Secure */
     unsigned session_ttl;      /* seconds */
+    size_t range_memory;       /* cap of the in-memory range buckets, bytes (0: none) */
 } portal_cfg;
 
 typedef struct portal portal;
@@ -203,9 +205,15 @@ struct portal {
     portal_limits *lim_ip, *lim_acct;
     portal_audit *audit;
     char csp[384];             /* Content-Security-Policy with the script hash */
-    pthread_mutex_t mu;        /* guards stores */
+    pthread_mutex_t mu;        /* guards stores and stop */
     ks_store **stores;         /* one per server thread, closed at exit */
     size_t nstores, capstores;
+    /* the range buckets in memory (NULL: lookups go to SQLite), synced
+     * every PORTAL_CACHE_TTL_NS by a thread of their own (serve.c) */
+    ks_srange_mem *ranges;
+    pthread_t ranges_sync;
+    pthread_cond_t cv;         /* wakes the sync thread to stop */
+    bool stop, have_sync;
 };
 /* This thread's store handle (opened on first use). */
 ks_store *portal_store(portal *P);

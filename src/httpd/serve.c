@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sodium.h>
 #include "cli/cli.h"
 #include "httpd/portal.h"
@@ -35,7 +36,9 @@ const char *const cmd_serve_usage =
     "  --rate-account N     requests per second per account (20; 0: off)\n"
     "  --burst SECONDS      bucket size in seconds of rate (2)\n"
     "  -t, --threads N      server threads (2)\n"
-    "  --session-ttl SECONDS  browser session lifetime (43200)\n";
+    "  --session-ttl SECONDS  browser session lifetime (43200)\n"
+    "  --range-memory MB    range buckets held in memory at most (2048; 0: read the\n"
+    "                       database per lookup)\n";
 
 static __thread ks_store *tl_store;
 
@@ -53,6 +56,66 @@ ks_store *portal_store(portal *P)
         P->stores[P->nstores++] = tl_store;
     pthread_mutex_unlock(&P->mu);
     return tl_store;
+}
+
+/* Keeps the in-memory range buckets up to date: every cache TTL, reads
+ * the buckets that batches committed since the last sync changed (an
+ * index build running beside the portal shows within the TTL, as the
+ * exposure answers do). Its own read-only connection. */
+static void *ranges_sync(void *arg)
+{
+    portal *P = arg;
+    ks_store *s = NULL;
+    char err[512];
+    if (ks__store_open(P->cfg.db, P->cfg.key, KS_STORE_READ, &s, err, sizeof err) != KS_OK) {
+        fprintf(stderr, "kensa serve: range sync: %s\n", err);
+        return NULL;
+    }
+    pthread_mutex_lock(&P->mu);
+    while (!P->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(PORTAL_CACHE_TTL_NS % 1000000000ull);
+        ts.tv_sec += (time_t)(PORTAL_CACHE_TTL_NS / 1000000000ull) + ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&P->cv, &P->mu, &ts);
+        if (P->stop)
+            break;
+        pthread_mutex_unlock(&P->mu);
+        int rc = ks__srange_sync(P->ranges, s, NULL);
+        if (rc == KS_ELIMIT) {
+            /* grown past the cap: lookups read the database from now on */
+            fprintf(stderr, "kensa serve: the range buckets outgrew --range-memory: lookups read the database\n");
+            ks__srange_drop(P->ranges);
+            pthread_mutex_lock(&P->mu);
+            break;
+        }
+        if (rc != KS_OK) /* kept as it was (a busy file, ...): tried again next time */
+            fprintf(stderr, "kensa serve: range sync: %s\n", ks_strerror(rc));
+        pthread_mutex_lock(&P->mu);
+    }
+    pthread_mutex_unlock(&P->mu);
+    ks__store_close(s);
+    return NULL;
+}
+
+/* Loads the range buckets into memory and starts their sync thread; on
+ * failure lookups read the database. */
+static void ranges_start(portal *P, ks_store *s)
+{
+    size_t n = 0;
+    int rc;
+    if (!P->cfg.range_memory || !(P->ranges = ks__srange_new(P->cfg.range_memory)))
+        return;
+    if ((rc = ks__srange_sync(P->ranges, s, &n)) != KS_OK) {
+        fprintf(stderr, "kensa serve: range lookups read the database (%s)\n",
+                rc == KS_ELIMIT ? "the buckets exceed --range-memory" : ks_strerror(rc));
+        ks__srange_free(P->ranges);
+        P->ranges = NULL;
+        return;
+    }
+    fprintf(stderr, "kensa serve: %zu range buckets in memory (%.1f MB)\n", n, ks__srange_bytes(P->ranges) / 1e6);
+    P->have_sync = pthread_create(&P->ranges_sync, NULL, ranges_sync, P) == 0;
 }
 
 static char *slurp(const char *path)
@@ -111,8 +174,10 @@ int cmd_serve(int argc, char **argv)
         {"cainfo", required_argument, NULL, 'A'},      {"rate-ip", required_argument, NULL, 'i'},
         {"rate-account", required_argument, NULL, 'u'}, {"burst", required_argument, NULL, 'b'},
         {"threads", required_argument, NULL, 't'},     {"session-ttl", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
-    portal P = {.cfg = {.rate_ip = 20, .rate_account = 20, .burst = 2, .session_ttl = 43200}};
+        {"range-memory", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    portal P = {.cfg = {.rate_ip = 20, .rate_account = 20, .burst = 2, .session_ttl = 43200,
+                        .range_memory = (size_t)2048 << 20}};
     const char *listen = NULL, *cert_path = NULL, *key_path = NULL;
     char *cert = NULL, *tkey = NULL, *audit_path = NULL, err[512], sh[128];
     unsigned threads = 2;
@@ -137,6 +202,7 @@ int cmd_serve(int argc, char **argv)
         case 'b': P.cfg.burst = strtod(optarg, NULL); break;
         case 't': threads = (unsigned)strtoul(optarg, NULL, 10); break;
         case 's': P.cfg.session_ttl = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'R': P.cfg.range_memory = (size_t)strtoull(optarg, NULL, 10) << 20; break;
         case 'h': fputs(cmd_serve_usage, stdout); return KS_EXIT_CLEAN;
         default: fputs(cmd_serve_usage, stderr); return KS_EXIT_ERRORS;
         }
@@ -147,11 +213,13 @@ int cmd_serve(int argc, char **argv)
         return KS_EXIT_ERRORS;
     }
     pthread_mutex_init(&P.mu, NULL);
+    pthread_cond_init(&P.cv, NULL);
     if (ks__store_open(P.cfg.db, P.cfg.key, KS_STORE_WRITE, &s, err, sizeof err) != KS_OK ||
         portal_accounts_init(s) != KS_OK) {
         cli_error("serve", "%s", err[0] ? err : "cannot create the portal tables");
         goto out;
     }
+    ranges_start(&P, s);
     if (!P.cfg.audit) {
         size_t n = strlen(P.cfg.db) + 16;
         if (!(audit_path = malloc(n)))
@@ -215,6 +283,14 @@ int cmd_serve(int argc, char **argv)
 out:
     if (d)
         MHD_stop_daemon(d);
+    if (P.have_sync) {
+        pthread_mutex_lock(&P.mu);
+        P.stop = true;
+        pthread_cond_signal(&P.cv);
+        pthread_mutex_unlock(&P.mu);
+        pthread_join(P.ranges_sync, NULL);
+    }
+    ks__srange_free(P.ranges);
     for (size_t i = 0; i < P.nstores; i++)
         ks__store_close(P.stores[i]);
     free(P.stores);
@@ -222,6 +298,7 @@ out:
     portal_audit_close(P.audit);
     portal_limits_free(P.lim_ip);
     portal_limits_free(P.lim_acct);
+    pthread_cond_destroy(&P.cv);
     pthread_mutex_destroy(&P.mu);
     free(audit_path);
     if (tkey)

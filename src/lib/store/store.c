@@ -43,8 +43,15 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS counts(org INTEGER, kind INTEGER, type TEXT, distinct_n INTEGER,"
     " seen INTEGER, first_ns INTEGER, last_ns INTEGER, last_batch INTEGER,"
     " PRIMARY KEY(org, kind, type)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS ranges(bucket INTEGER, h BLOB, enc BLOB,"
-    " PRIMARY KEY(bucket, h)) WITHOUT ROWID;";
+    /* the k-anonymity range buckets: one row per 20-bit bucket holding the
+     * sorted SHA-256 of its addresses, sealed together, so a lookup is one
+     * integer-key row and one unseal (a row per address cost a B-tree walk
+     * over ~10 rows and ~10 unseals per request on a 10M-address index);
+     * `batch` (the last batch that changed it) lets a server's in-memory
+     * copy pick up what later batches changed (store_range.c) */
+    "CREATE TABLE IF NOT EXISTS rbuckets(bucket INTEGER PRIMARY KEY, batch INTEGER NOT NULL,"
+    " enc BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS rbuckets_batch ON rbuckets(batch);";
 
 /* The SQL of the prepared statements, indexed by ST_*. */
 static const char *const stmt_sql[ST_COUNT] = {
@@ -69,7 +76,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         " first_ns = min(coalesce(first_ns, excluded.first_ns), coalesce(excluded.first_ns, first_ns)),"
         " last_ns = max(coalesce(last_ns, excluded.last_ns), coalesce(excluded.last_ns, last_ns)),"
         " last_batch = excluded.last_batch",
-    [ST_RANGE_PUT] = "INSERT OR IGNORE INTO ranges(bucket, h, enc) VALUES(?1, ?2, ?3)",
+    [ST_RANGE_PUT] = "INSERT OR REPLACE INTO rbuckets(bucket, batch, enc) VALUES(?1, ?2, ?3)",
     [ST_BATCH_NEW] = "INSERT INTO batches(started, files, rows) VALUES(?1, 0, 0)",
     [ST_BATCH_END] = "UPDATE batches SET committed = ?2, files = ?3, rows = ?4 WHERE id = ?1",
     [ST_COUNTS_GET] = "SELECT kind, type, distinct_n, seen, first_ns, last_ns, last_batch"
@@ -79,7 +86,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LIST_GET] = "SELECT enc, type, seen, first_ns, last_ns, first_batch FROM items"
                     " WHERE org = ?1 AND kind = ?2 AND enc IS NOT NULL"
                     " ORDER BY first_batch DESC, seen DESC LIMIT ?3",
-    [ST_RANGE_GET] = "SELECT enc FROM ranges WHERE bucket = ?1",
+    [ST_RANGE_GET] = "SELECT enc FROM rbuckets WHERE bucket = ?1",
+    [ST_RANGE_ALL] = "SELECT bucket, batch, enc FROM rbuckets",
+    [ST_RANGE_SINCE] = "SELECT bucket, batch, enc FROM rbuckets WHERE batch > ?1",
 };
 
 /* ---- kinds -------------------------------------------------------------------- */
@@ -186,7 +195,7 @@ static int check_key(ks_store *s, bool writable, char *err, size_t errcap)
         goto out; /* an empty index: nothing to check against */
     sqlite3_finalize(st);
     st = NULL;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(k, v) VALUES('keycheck', ?1), ('schema', '1')",
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(k, v) VALUES('keycheck', ?1), ('schema', '2')",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_DONE) {
@@ -247,7 +256,8 @@ int ks__store_open(const char *db, const char *keyfile, unsigned flags, ks_store
         rc = KS_EIO;
         goto out;
     }
-    if ((rc = check_key(s, writable, err, errcap)) != KS_OK)
+    if ((rc = check_key(s, writable, err, errcap)) != KS_OK ||
+        (writable && (rc = ks__store_migrate_ranges(s, err, errcap)) != KS_OK))
         goto out;
     *out = s;
     s = NULL;
@@ -276,6 +286,9 @@ void ks__store_close(ks_store *s)
     ks__arena_free(s->parena);
     sodium_memzero(&s->mac0, sizeof s->mac0);
     ks__buf_release(&s->scratch);
+    ks__buf_release(&s->rold);
+    ks__buf_release(&s->rmix);
+    free(s->rfresh);
     sodium_memzero(s->k_mac, sizeof s->k_mac);
     sodium_memzero(s->k_seal, sizeof s->k_seal);
     sodium_memzero(s->k_token, sizeof s->k_token);
@@ -372,10 +385,6 @@ int ks__store_unseal(const ks_store *s, const void *c, size_t n, ks_buf *out)
     return KS_OK;
 }
 
-uint32_t ks__store_bucket(const uint8_t sha[32])
-{
-    return ((uint32_t)sha[0] << 12) | ((uint32_t)sha[1] << 4) | (sha[2] >> 4);
-}
 
 /* ---- batches -------------------------------------------------------------------- */
 
@@ -611,21 +620,6 @@ static const char *kind_tag(unsigned kind)
     return k ? k : "other";
 }
 
-static int put_range(ks_store *s, const uint8_t h[32], const uint8_t sha[32])
-{
-    sqlite3_stmt *st = ks__store_stmt(s, ST_RANGE_PUT);
-    if (!st)
-        return sql_fail(s);
-    if (ks__store_seal(s, sha, 32, &s->scratch) != KS_OK)
-        return KS_ENOMEM;
-    sqlite3_bind_int64(st, 1, ks__store_bucket(sha));
-    sqlite3_bind_blob(st, 2, h, 32, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, s->scratch.p, (int)s->scratch.n, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        return sql_fail(s);
-    return KS_OK;
-}
-
 /* Key order of the batch's items: the upserts walk the B-tree in order. */
 static int pitem_cmp(const void *a, const void *b)
 {
@@ -666,9 +660,16 @@ static int flush_items(ks_store *s)
         bool fresh = (uint64_t)sqlite3_column_int64(st, 0) == it->seen;
         sqlite3_reset(st);
         rc = count_delta(s, it->org, it->kind, it->type ? it->type : "", fresh, it->seen, it->first, it->last);
-        if (rc == KS_OK && fresh && it->range)
-            rc = put_range(s, it->h, it->sha);
+        if (rc == KS_OK && fresh && it->range) {
+            if (ks__grow(&s->rfresh, &s->caprfresh, s->nrfresh, sizeof *s->rfresh, 256) != KS_OK)
+                rc = KS_ENOMEM;
+            else
+                memcpy(s->rfresh[s->nrfresh++], it->sha, 32);
+        }
     }
+    if (rc == KS_OK)
+        rc = ks__store_range_add(s, s->batch, s->rfresh, s->nrfresh);
+    s->nrfresh = 0;
     ks__map_free(s->pmap);
     s->pmap = NULL;
     s->npitems = 0;

@@ -159,11 +159,38 @@ int ks__store_list(ks_store *s, const char *domain, unsigned kind, size_t max,
                    ks_slist_fn fn, void *ud);
 
 /* Range lookup (k-anonymity): the SHA-256 of every indexed address whose
- * first 20 bits equal `prefix` (0..0xFFFFF). fn gets each 32-byte hash. */
+ * first 20 bits equal `prefix` (0..0xFFFFF), in ascending order. fn gets
+ * each 32-byte hash. One row (the bucket's hashes sealed together) and
+ * one unseal per call. */
 typedef int (*ks_srange_fn)(void *ud, const uint8_t sha[32]);
 int ks__store_range(ks_store *s, uint32_t prefix, ks_srange_fn fn, void *ud);
-/* The 20-bit range bucket of a normalised address. */
+/* Adds the SHA-256 of addresses (sha[0..n), any order: sorted in place) to
+ * their range buckets, duplicates collapsed; batch: the batch they come
+ * from (what an in-memory copy syncs on). Inside a transaction: the
+ * builder's batch (at commit), or a bulk loader's own. */
+int ks__store_range_add(ks_store *s, int64_t batch, uint8_t (*sha)[32], size_t n);
+/* The 20-bit range bucket of a SHA-256 (its first 5 hex digits). */
 uint32_t ks__store_bucket(const uint8_t sha[32]);
+
+/* The range buckets in process memory, for a server answering many
+ * lookups (store_range.c): still sealed, unsealed per lookup; no SQLite
+ * work per lookup. Lookups from any thread (each with its own store
+ * handle, for the key and scratch); syncs from one thread at a time. */
+typedef struct ks_srange_mem ks_srange_mem;
+/* An empty copy that will hold at most max_bytes of sealed buckets. */
+ks_srange_mem *ks__srange_new(size_t max_bytes);
+void ks__srange_free(ks_srange_mem *m); /* NULL-safe */
+/* Loads every bucket the first time, then the buckets changed by batches
+ * committed since the last sync; *changed (may be NULL) = buckets read.
+ * KS_ELIMIT when the copy would exceed its cap (left as it was). Holds
+ * the write lock only to swap the changed buckets in. */
+int ks__srange_sync(ks_srange_mem *m, ks_store *s, size_t *changed);
+/* Empties the copy: lookups answer KS_ENOTFOUND until a sync loads it. */
+void ks__srange_drop(ks_srange_mem *m);
+size_t ks__srange_bytes(const ks_srange_mem *m);
+/* As ks__store_range, from the copy (s: the caller's handle);
+ * KS_ENOTFOUND when the copy is not loaded (ask the database). */
+int ks__srange_lookup(ks_srange_mem *m, ks_store *s, uint32_t prefix, ks_srange_fn fn, void *ud);
 
 /* Whole-index totals for the operator (kensa index stats without --domain). */
 typedef struct ks_stotals {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * Private parts of the exposure index store, shared by store.c (open,
- * keys, writes) and store_query.c (reads).
+ * keys, writes), store_query.c (reads) and store_range.c (the
+ * k-anonymity range buckets).
  */
 #ifndef KS_STORE_INT_H
 #define KS_STORE_INT_H
@@ -25,6 +26,8 @@ enum {
     ST_FRESH_GET,
     ST_LIST_GET,
     ST_RANGE_GET,
+    ST_RANGE_ALL,
+    ST_RANGE_SINCE,
     ST_COUNT
 };
 
@@ -38,7 +41,7 @@ typedef struct ks_cdelta {
 
 /* One distinct item of the open batch: its observations are summed in
  * memory and written once at commit (an address in 400 messages of a batch
- * is one upsert, one seal, one range row, not 400). */
+ * is one upsert, one seal, one range bucket update, not 400). */
 typedef struct ks_pitem {
     int64_t org;
     unsigned kind;
@@ -68,6 +71,9 @@ struct ks_store {
     uint64_t rows, files;     /* written in the open batch */
     ks_map *orgs;             /* domain -> orgs.id (cache; in memory only) */
     ks_buf scratch;           /* sealing buffer */
+    ks_buf rold, rmix;        /* a range bucket's hashes: as stored, merged */
+    uint8_t (*rfresh)[32];    /* addresses new in the flushed batch (SHA-256) */
+    size_t nrfresh, caprfresh;
     ks_map *cdelta;           /* org|kind|type -> index + 1 in deltas */
     ks_cdelta *deltas;
     size_t ndeltas, capdeltas;
@@ -79,6 +85,9 @@ struct ks_store {
 
 /* The statement `which`, reset and unbound; NULL on a prepare error. */
 sqlite3_stmt *ks__store_stmt(ks_store *s, int which);
+/* Moves an index's old per-address `ranges` rows into rbuckets (once,
+ * at a writable open); KS_OK when there are none. */
+int ks__store_migrate_ranges(ks_store *s, char *err, size_t errcap);
 /* orgs.id of a domain; KS_ENOTFOUND when absent and !create. */
 int ks__store_org(ks_store *s, const char *domain, bool create, int64_t *id);
 

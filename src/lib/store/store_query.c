@@ -3,7 +3,7 @@
  * The read path of the exposure index store (store.h): a domain's counts
  * (from the per-kind totals the write path keeps, so a query reads a few
  * rows whatever the domain's size), its sealed values for the verified
- * owner, the k-anonymity range lookup, whole-index totals.
+ * owner, whole-index totals. The range lookup is store_range.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -143,29 +143,6 @@ int ks__store_list(ks_store *s, const char *domain, unsigned kind, size_t max, k
         rc = KS_EIO;
     sqlite3_reset(st);
     sodium_memzero(v.p, v.cap);
-    ks__buf_release(&v);
-    return rc;
-}
-
-int ks__store_range(ks_store *s, uint32_t prefix, ks_srange_fn fn, void *ud)
-{
-    sqlite3_stmt *st = ks__store_stmt(s, ST_RANGE_GET);
-    ks_buf v = KS_BUF_INIT;
-    int rc = KS_OK, r;
-    if (!st)
-        return KS_EIO;
-    sqlite3_bind_int64(st, 1, prefix);
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (ks__store_unseal(s, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &v) !=
-                KS_OK ||
-            v.n != 32)
-            continue;
-        if (fn(ud, (const uint8_t *)v.p))
-            break;
-    }
-    if (r != SQLITE_ROW && r != SQLITE_DONE)
-        rc = KS_EIO;
-    sqlite3_reset(st);
     ks__buf_release(&v);
     return rc;
 }
