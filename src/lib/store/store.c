@@ -287,6 +287,7 @@ void ks__store_close(ks_store *s)
     sodium_memzero(&s->mac0, sizeof s->mac0);
     ks__buf_release(&s->scratch);
     ks__buf_release(&s->rold);
+    ks__buf_release(&s->pkey);
     ks__buf_release(&s->rmix);
     free(s->rfresh);
     sodium_memzero(s->k_mac, sizeof s->k_mac);
@@ -680,8 +681,6 @@ static int flush_items(ks_store *s)
 
 int ks__store_put(ks_store *s, const ks_sput *p)
 {
-    uint8_t h[32];
-    char key[sizeof(int64_t) + 1 + 32];
     int64_t org;
     int rc = ks__store_begin(s);
     if (rc != KS_OK)
@@ -690,17 +689,21 @@ int ks__store_put(ks_store *s, const ks_sput *p)
         return KS_EUSAGE;
     if ((rc = ks__store_org(s, p->domain ? p->domain : "", true, &org)) != KS_OK)
         return rc;
-    if (p->key)
-        ks__store_mac(s, kind_tag(p->kind), p->key, p->nkey, h);
-    else
-        ks__store_mac(s, kind_tag(p->kind), p->value, p->nvalue, h);
+    const void *id = p->key ? p->key : p->value;
+    size_t nid = p->key ? p->nkey : p->nvalue;
 
-    memcpy(key, &org, sizeof org);
-    key[sizeof org] = (char)p->kind;
-    memcpy(key + sizeof org + 1, h, 32);
-    if ((!s->pmap && !(s->pmap = ks__map_new(1024))) || (!s->parena && !(s->parena = ks__arena_new(64 << 10, 0))))
+    /* the batch's items are found by the identity itself (process memory
+     * only, dropped at commit), so the HMAC is computed once per distinct
+     * item and batch, not per observation (the same source path for
+     * every message of an mbox, an address in every message of a thread) */
+    ks__buf_reset(&s->pkey);
+    ks__buf_add(&s->pkey, &org, sizeof org);
+    ks__buf_addc(&s->pkey, (char)p->kind);
+    ks__buf_add(&s->pkey, id, nid);
+    if ((!s->pmap && !(s->pmap = ks__map_new(1024))) || (!s->parena && !(s->parena = ks__arena_new(64 << 10, 0))) ||
+        !s->pkey.p)
         return KS_ENOMEM;
-    uint64_t *slot = ks__map_slot(s->pmap, key, sizeof key, true);
+    uint64_t *slot = ks__map_slot(s->pmap, s->pkey.p, s->pkey.n, true);
     if (!slot)
         return KS_ENOMEM;
     if (*slot == 0) {
@@ -710,7 +713,7 @@ int ks__store_put(ks_store *s, const ks_sput *p)
         memset(it, 0, sizeof *it);
         it->org = org;
         it->kind = p->kind;
-        memcpy(it->h, h, 32);
+        ks__store_mac(s, kind_tag(p->kind), id, nid, it->h);
         it->first = it->last = KS_TIME_NONE;
         if (p->type && !(it->type = ks__arena_strndup(s->parena, p->type, strlen(p->type))))
             return KS_ENOMEM;

@@ -77,7 +77,8 @@ struct ks_store {
     ks_map *cdelta;           /* org|kind|type -> index + 1 in deltas */
     ks_cdelta *deltas;
     size_t ndeltas, capdeltas;
-    ks_map *pmap;             /* org|kind|MAC -> index + 1 in pitems */
+    ks_map *pmap;             /* org|kind|identity -> index + 1 in pitems */
+    ks_buf pkey;              /* scratch: a pmap key */
     ks_pitem *pitems;
     size_t npitems, cappitems;
     ks_arena *parena;         /* types and sealed values of pitems */
