@@ -282,7 +282,10 @@ static bool parse_packet(dd_in *d, ks_event *ev)
     /* t: packet id, UDP/TCP, Snd/Rcv, remote, xid, then "R"? opcode */
     ks_slice proto = t[1], dir = t[2], remote = t[3], xid = t[4];
     bool resp = t[5].n == 1 && t[5].p[0] == 'R';
-    const char *lb = memchr(rest, '[', (size_t)(s + n - rest));
+    /* The flags' bracket comes after the opcode field: one earlier (inside
+     * the remote address or xid of a damaged line) would make the opcode
+     * span negative. */
+    const char *lb = memchr(t[5].p, '[', (size_t)(s + n - t[5].p));
     const char *rb = lb ? memchr(lb, ']', (size_t)(s + n - lb)) : NULL;
     if (!lb || !rb)
         return false;
