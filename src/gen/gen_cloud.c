@@ -72,12 +72,16 @@ int gen_cloud_run(int argc, char **argv)
     fputs("[\n", fp);
     for (long i = 0; i < n; i++) {
         int open = gen_below(&r, 10) == 0;
+        /* Drawn one by one: C leaves the order of a call's arguments open
+         * (gcc went right to left, clang left to right), and the data must
+         * be the same whatever compiled the generator. */
+        int net_deny = gen_below(&r, 4) != 0, tls12 = gen_below(&r, 8) != 0, no_shared = gen_below(&r, 3) != 0;
         fprintf(fp, "  {\"name\": \"acct%06ld\", \"kind\": \"StorageV2\", \"allowBlobPublicAccess\": %s, "
                     "\"allowSharedKeyAccess\": %s, \"enableHttpsTrafficOnly\": true, \"minimumTlsVersion\": \"%s\", "
                     "\"networkRuleSet\": {\"defaultAction\": \"%s\"}, \"publicNetworkAccess\": \"Enabled\", "
                     "\"primaryEndpoints\": {\"blob\": \"https://acct%06ld.blob.core.windows.net/\"}}%s\n",
-                i, open ? "true" : "false", gen_below(&r, 3) ? "false" : "true", gen_below(&r, 8) ? "TLS1_2" : "TLS1_0",
-                gen_below(&r, 4) ? "Deny" : "Allow", i, i + 1 < n ? "," : "");
+                i, open ? "true" : "false", no_shared ? "false" : "true", tls12 ? "TLS1_2" : "TLS1_0",
+                net_deny ? "Deny" : "Allow", i, i + 1 < n ? "," : "");
     }
     fputs("]\n", fp);
     fclose(fp);

@@ -314,8 +314,9 @@ static void benign(out *o, int clients, int hours)
             r.anstype[0] = "A";
             dns_emit(o, &r, (int)gen_below(&o->r, 6));
             if (gen_below(&o->r, 3) == 0) {
-                conn cn = {t + 1, ip, popular[k][1], popular[k][0], gen_below(&o->r, 4) ? 443u : 80u,
-                           500 + gen_below(&o->r, 20000)};
+                /* one draw a statement: an initialiser list's order is open too */
+                unsigned port = gen_below(&o->r, 4) ? 443u : 80u;
+                conn cn = {t + 1, ip, popular[k][1], popular[k][0], port, 500 + gen_below(&o->r, 20000)};
                 conn_emit(o, &cn);
             }
         }

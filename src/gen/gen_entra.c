@@ -172,9 +172,11 @@ int gen_entra_run(int argc, char **argv)
     for (uint64_t i = 0; i < records; i++) {
         char ip[32];
         snprintf(ip, sizeof ip, "192.0.2.%u", (unsigned)gen_below(&r, 250) + 1);
-        signin s = {DEMO_START + (int64_t)(i / 10), users[gen_below(&r, NUSERS)], ip,
-                    gen_below(&r, 20) == 0 ? 50126 : 0, "Browser", gen_below(&r, 50) == 0,
-                    "Mozilla/5.0"};
+        /* one draw a statement: an initialiser list's order is open in C */
+        const char *user = users[gen_below(&r, NUSERS)];
+        int err = gen_below(&r, 20) == 0 ? 50126 : 0;
+        bool flag = gen_below(&r, 50) == 0;
+        signin s = {DEMO_START + (int64_t)(i / 10), user, ip, err, "Browser", flag, "Mozilla/5.0"};
         write_record(fp, &s, sh, i + 1);
         shape_sep(fp, sh, i + 1 == records);
     }

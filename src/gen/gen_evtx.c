@@ -123,12 +123,16 @@ int gen_evtx_run(int argc, char **argv)
     static const uint16_t ids[] = {4624, 4624, 4624, 4625, 4771, 4776, 4648};
     for (uint64_t i = 0; i < records; i++) {
         char ip[32], wks[32];
-        snprintf(ip, sizeof ip, "10.%u.%u.%u", (unsigned)gen_below(&r, 4), (unsigned)gen_below(&r, 250),
-                 (unsigned)gen_below(&r, 250) + 1);
+        /* one draw a statement, in a fixed order: C leaves a call's
+         * argument order open (gcc right to left, clang left to right) */
+        unsigned d = (unsigned)gen_below(&r, 250) + 1, c = (unsigned)gen_below(&r, 250),
+                 b = (unsigned)gen_below(&r, 4);
+        snprintf(ip, sizeof ip, "10.%u.%u.%u", b, c, d);
         snprintf(wks, sizeof wks, "WKS-%04u", (unsigned)gen_below(&r, 5000));
         uint16_t id = ids[gen_below(&r, sizeof ids / sizeof ids[0])];
-        if (write_event(w, id, (DEMO_START + (int64_t)i) * NS, accounts[gen_below(&r, 18)], ip, wks,
-                        (uint32_t)gen_below(&r, 11) + 2, "0xc000006a") != 0) {
+        uint32_t status = (uint32_t)gen_below(&r, 11) + 2;
+        const char *account = accounts[gen_below(&r, 18)];
+        if (write_event(w, id, (DEMO_START + (int64_t)i) * NS, account, ip, wks, status, "0xc000006a") != 0) {
             evtxw_close(w);
             return 1;
         }

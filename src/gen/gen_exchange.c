@@ -88,15 +88,20 @@ static int benign_line(char *out, size_t cap, gen_rng *r, int64_t t)
         snprintf(user, sizeof user, "CONTOSO\\%s", u);
     else
         snprintf(user, sizeof user, "-");
-    if (gen_below(r, 3) == 0)
-        snprintf(cookie, sizeof cookie, "ClientId=%016llX;+X-OWA-CANARY=%08llx;+PrivateComputer=true",
-                 (unsigned long long)gen_next(r), (unsigned long long)(gen_next(r) & 0xffffffff));
-    else
+    /* One draw a statement, in a fixed order: C leaves a call's argument
+     * order open (gcc right to left, clang left to right). */
+    if (gen_below(r, 3) == 0) {
+        unsigned long long canary = gen_next(r) & 0xffffffff, client = gen_next(r);
+        snprintf(cookie, sizeof cookie, "ClientId=%016llX;+X-OWA-CANARY=%08llx;+PrivateComputer=true", client,
+                 canary);
+    } else {
         snprintf(cookie, sizeof cookie, "-");
+    }
+    unsigned ms = (unsigned)(3 + gen_below(r, 400));
+    const char *agent = agents[gen_below(r, KS_GEN_ARRAY(agents))];
+    unsigned host = (unsigned)(10 + gen_below(r, 200)), net = (unsigned)gen_below(r, 8);
     return snprintf(out, cap, "%s 10.0.0.5 %s %s %s 443 %s 10.1.%u.%u %s - %s %s 0 0 %u\r\n", when,
-                    q->method, q->stem, query, user, (unsigned)gen_below(r, 8),
-                    (unsigned)(10 + gen_below(r, 200)), agents[gen_below(r, KS_GEN_ARRAY(agents))],
-                    cookie, q->status, (unsigned)(3 + gen_below(r, 400)));
+                    q->method, q->stem, query, user, net, host, agent, cookie, q->status, ms);
 }
 
 /* The ProxyLogon chain of the demo, as IIS lines (attacker 203.0.113.9). */
@@ -214,7 +219,8 @@ static int write_proxy(const char *dir)
         char user[48], anchor[80], ip[24];
         snprintf(user, sizeof user, "CONTOSO\\%s", u);
         snprintf(anchor, sizeof anchor, "Smtp~%s@contoso.com", u);
-        snprintf(ip, sizeof ip, "10.1.%u.%u", (unsigned)gen_below(&r, 8), (unsigned)(10 + gen_below(&r, 200)));
+        unsigned host = (unsigned)(10 + gen_below(&r, 200)), net = (unsigned)gen_below(&r, 8); /* gcc's order */
+        snprintf(ip, sizeof ip, "10.1.%u.%u", net, host);
         proxy_row(fp, T0 + 600 + i * 17, (int)gen_below(&r, 1000), "/ecp/", user, anchor, ip,
                   "GET", "200");
         if (i == 100) {

@@ -203,8 +203,10 @@ static void benign(gctx *g, const m365_opts *o)
             snprintf(ip, sizeof ip, "10.1.%u.%u", u / 200, u % 200 + 20);
             signin(g, day + 7 * 3600 + 1800 + (int64_t)gen_below(&g->r, 3600), user, ip, 0, false);
             /* Outlook desktop syncs the Inbox in the morning */
+            /* one draw a statement: a call's argument order is open in C */
+            uint64_t nread = 20 + gen_below(&g->r, 40);
             mail_read(g, day + 8 * 3600 + (int64_t)gen_below(&g->r, 1800), user, user, OUTLOOK, ip, true,
-                      "Inbox", NULL, 0, 20 + gen_below(&g->r, 40));
+                      "Inbox", NULL, 0, nread);
             /* binds through the day, a few messages each */
             unsigned binds = 10 + (unsigned)gen_below(&g->r, 20);
             for (unsigned b = 0; b < binds; b++) {
