@@ -18,11 +18,7 @@
 #include "source.h"
 
 #define RAW_CHUNK ((size_t)1 << 17)        /* compressed bytes per read */
-/* Drop mapped pages every 64 MiB. An 8 MiB step (204ac8a) made
- * test_hostile's file_truncated_during_a_run die in the dynamic linker
- * ("undefined symbol: hs_free_scratch", 5 runs in 6) after the SIGBUS of a
- * file shrinking under the reader: NEEDSWORK find why before lowering it. */
-#define DONTNEED_STEP ((uint64_t)64 << 20)
+#define DONTNEED_STEP ((uint64_t)8 << 20) /* drop mapped pages every 8 MiB */
 #define SPILL_MAX ((uint64_t)64 << 30)     /* largest spill when no budget says */
 
 struct ks_source {
@@ -493,8 +489,13 @@ void ks__source_release(ks_source *s, uint64_t off)
     if (off > s->released)
         s->released = off;
     if (s->is_mapped && s->released >= s->dropped + DONTNEED_STEP) {
+        /* Never past the mapping: a part reopened after its file shrank
+         * releases at its first offset, which may lie far beyond the new,
+         * smaller mapping. MADV_DONTNEED there dropped whatever the kernel
+         * had placed after it — a library's relocated pages, so the
+         * dynamic linker then failed ("undefined symbol: hs_free_scratch"). */
         uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
-        uint64_t end = s->released & ~(pg - 1);
+        uint64_t end = KS_MIN(s->released, s->size) & ~(pg - 1);
         if (end > s->dropped) {
             madvise((void *)(s->map + s->dropped), end - s->dropped, MADV_DONTNEED);
             s->dropped = end;

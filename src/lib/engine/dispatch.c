@@ -258,6 +258,16 @@ static void run_part(file_task *t, ks_worker *w)
         return;
     }
     ks__source_set_budget(src, &e->budget);
+    if (ks__source_size(src) < t->end) {
+        /* Shrank since it was split: the part reads only what is left. */
+        ks_loc loc = KS_LOC_NONE;
+        loc.path = t->path;
+        loc.offset = KS_MIN(t->begin, ks__source_size(src));
+        ks__diag(e, KS_DIAG_WARN, KS_ETRUNCATED, "read", &loc,
+                 "the file shrank while it was read (to %llu bytes; this part ran to %llu): the "
+                 "rest of it was not read; findings after this offset may be missing",
+                 (unsigned long long)ks__source_size(src), (unsigned long long)t->end);
+    }
     parse_events(e, w, t->in, src, t->path, t->begin, t->end);
     source_done(e, src, t->path);
 }
