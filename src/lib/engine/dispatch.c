@@ -258,7 +258,9 @@ static void run_part(file_task *t, ks_worker *w)
         return;
     }
     ks__source_set_budget(src, &e->budget);
-    if (ks__source_size(src) < t->end) {
+    /* The last part may run to UINT64_MAX (to the end, whatever it is). */
+    uint64_t need = t->end != UINT64_MAX ? t->end : t->begin + 1;
+    if (ks__source_size(src) < need) {
         /* Shrank since it was split: the part reads only what is left. */
         ks_loc loc = KS_LOC_NONE;
         loc.path = t->path;
@@ -266,7 +268,7 @@ static void run_part(file_task *t, ks_worker *w)
         ks__diag(e, KS_DIAG_WARN, KS_ETRUNCATED, "read", &loc,
                  "the file shrank while it was read (to %llu bytes; this part ran to %llu): the "
                  "rest of it was not read; findings after this offset may be missing",
-                 (unsigned long long)ks__source_size(src), (unsigned long long)t->end);
+                 (unsigned long long)ks__source_size(src), (unsigned long long)need);
     }
     parse_events(e, w, t->in, src, t->path, t->begin, t->end);
     source_done(e, src, t->path);
