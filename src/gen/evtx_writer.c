@@ -210,6 +210,15 @@ static void template_def(bb *b, uint32_t base, const evtxw_record *r, uint32_t i
     if (r->ndata) {
         u8(b, 0x02);
         for (size_t i = 0; i < r->ndata; i++) {
+            if (!r->data[i].name) { /* <Data>{subst}</Data>: classic sources */
+                size_t d = open_elem(b, base, "Data", false, NULL);
+                u8(b, 0x02);
+                u8(b, 0x0e);
+                u16(b, (uint16_t)(7 + i));
+                u8(b, vtype(r->data[i].type));
+                close_elem(b, d, false);
+                continue;
+            }
             size_t dasz;
             size_t d = open_elem(b, base, "Data", true, &dasz);
             size_t dstart = b->n;
@@ -242,8 +251,9 @@ static uint64_t shape(const evtxw_record *r)
 {
     uint64_t h = 1469598103934665603ull ^ r->event_id;
     for (size_t i = 0; i < r->ndata; i++) {
-        for (const char *s = r->data[i].name; *s; s++)
+        for (const char *s = r->data[i].name ? r->data[i].name : ""; *s; s++)
             h = (h ^ (unsigned char)*s) * 1099511628211ull;
+        h = (h ^ (r->data[i].name ? 0x200u : 0x300u)) * 1099511628211ull;
         h = (h ^ (r->data[i].type + 0x100)) * 1099511628211ull;
     }
     return h;

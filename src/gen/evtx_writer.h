@@ -24,7 +24,8 @@ typedef enum evtxw_type {
 } evtxw_type;
 
 typedef struct evtxw_field {
-    const char *name;     /* <Data Name="..."> */
+    const char *name;     /* <Data Name="...">; NULL: <Data> without a name
+                             (classic sources: SQL Server, MSExchange) */
     const char *value;
     evtxw_type type;
 } evtxw_field;

@@ -18,7 +18,12 @@
  *                        accounts (what the bundled Sigma correlation was
  *                        for: still found, by the identity detector);
  *   benign-4648.evtx     scheduled tasks and an admin's runas (4648);
- *   benign-ssh.evtx      ssh sign-ins with a typo or two.
+ *   benign-ssh.evtx      ssh sign-ins with a typo or two;
+ *   mssql-brute.evtx     SQL Server (Application log, unnamed Data items):
+ *                        one client guessing sa's password (18456), then a
+ *                        list of logins once each, then sa logs in (18454);
+ *   mssql-benign.evtx    a busy SQL Server: application pools logging in,
+ *                        a developer's typos, a job with a stale password.
  * `kensa-gen identity --out DIR` writes them all (deterministic).
  */
 #include <stdbool.h>
@@ -98,6 +103,23 @@ static void sshd(gen_ctx *c, int64_t t, const char *payload)
     evtxw_field f[] = {{"process", "sshd", EVTXW_STR}, {"payload", payload, EVTXW_STR}};
     add(c, 4, t, "OpenSSH", "OpenSSH/Operational", f, KS_GEN_ARRAY(f));
 }
+
+/* SQL Server's 18456 / 18454: unnamed Data items (login, " Reason: ...",
+ * " [CLIENT: ip]"), as the MSSQLSERVER provider writes them. */
+static void sql_login(gen_ctx *c, int64_t t, const char *user, const char *reason, const char *ip)
+{
+    char client[64], why[160];
+    snprintf(client, sizeof client, " [CLIENT: %s]", ip);
+    snprintf(why, sizeof why, " Reason: %s", reason ? reason : "");
+    evtxw_field f[] = {{NULL, user, EVTXW_STR}, {NULL, why, EVTXW_STR}, {NULL, client, EVTXW_STR}};
+    if (reason)
+        add(c, 18456, t, "MSSQLSERVER", "Application", f, 3);
+    else
+        add(c, 18454, t, "MSSQLSERVER", "Application", (evtxw_field[]){f[0], f[2]}, 2);
+}
+
+#define SQL_BADPW "Password did not match that for the login provided."
+#define SQL_NOLOGIN "Could not find a login matching the name provided."
 
 static const char *const staff[] = {"alice", "bob", "carol", "dave", "erin", "frank", "grace",
                                     "heidi", "ivan", "judy", "mallory", "oscar", "peggy", "trent",
@@ -222,6 +244,45 @@ static void benign_ssh(gen_ctx *c)
     }
 }
 
+/* The application pools of a line-of-business site, all day. */
+static void sql_apps(gen_ctx *c)
+{
+    static const char *const apps[] = {"app_web", "app_report", "app_batch"};
+    for (int i = 0; i < 24 * 6; i++)
+        sql_login(c, T0 + i * 600, apps[i % 3], NULL, i % 3 == 2 ? "10.1.5.12" : "10.1.5.10");
+}
+
+static void mssql_brute(gen_ctx *c)
+{
+    static const char *const logins[] = {"admin", "sqladmin", "backup", "test", "dbo", "root",
+                                         "sqlsvc", "reports", "web", "guest", "sql", "mssql"};
+    sql_apps(c);
+    /* a night of guessing sa from one client, then a list of logins */
+    for (int i = 0; i < 120; i++)
+        sql_login(c, T0 + 19 * 3600 + i * 2, "sa", SQL_BADPW, "192.0.2.77");
+    for (size_t i = 0; i < KS_GEN_ARRAY(logins); i++)
+        sql_login(c, T0 + 19 * 3600 + 300 + (int64_t)i, logins[i], SQL_NOLOGIN, "192.0.2.77");
+    sql_login(c, T0 + 19 * 3600 + 400, "sa", NULL, "192.0.2.77");
+}
+
+static void mssql_benign(gen_ctx *c)
+{
+    sql_apps(c);
+    /* a developer mistypes twice, then gets in */
+    for (int d = 0; d < 5; d++) {
+        int64_t t = T0 + 2 * 3600 + d * 3600;
+        sql_login(c, t, "dev_carol", SQL_BADPW, "10.1.7.31");
+        sql_login(c, t + 30, "dev_carol", SQL_BADPW, "10.1.7.31");
+        sql_login(c, t + 60, "dev_carol", NULL, "10.1.7.31");
+    }
+    /* a reporting job with last month's password, every 15 minutes */
+    for (int i = 0; i < 12; i++)
+        sql_login(c, T0 + 3600 + i * 900, "app_export", SQL_BADPW, "10.1.5.20");
+    /* someone types a Windows name into SQL authentication */
+    sql_login(c, T0 + 5 * 3600, "CONTOSO\\erin",
+              "Attempting to use an NT account name with SQL Server Authentication.", "10.1.7.44");
+}
+
 static const struct {
     const char *file, *computer;
     void (*fill)(gen_ctx *c);
@@ -233,6 +294,8 @@ static const struct {
     {"office-spray.evtx", "DC01.contoso.local", office_spray},
     {"benign-4648.evtx", "SRV01.contoso.local", benign_4648},
     {"benign-ssh.evtx", "JUMP02.contoso.local", benign_ssh},
+    {"mssql-brute.evtx", "SQL01.contoso.local", mssql_brute},
+    {"mssql-benign.evtx", "SQL02.contoso.local", mssql_benign},
 };
 
 /* The demo leaves out busy-office.evtx: office-spray.evtx holds the same

@@ -294,6 +294,8 @@ TEST(corpus_recall_and_false_positives)
     }
     corpus_case("kerberos spray", "evtx-attack-samples/Credential Access/kerberos_pwd_spray_4771.evtx", true);
     corpus_case("purplesharp spray", "otrf-security-datasets/extracted/purplesharp_ad_playbook_I", true);
+    corpus_case("MSSQL 18456 logins from one client",
+                "evtx-attack-samples/Credential Access/MSSQL_multiple_failed_logon_EventID_18456.evtx", true);
     corpus_case("benign security.evtx", "evtx-rs-samples/samples/security.evtx", false);
     corpus_case("benign Security_with_size_t", "evtx-rs-samples/samples/Security_with_size_t.evtx", false);
     corpus_case("benign Entra sample", "elastic-integrations-format-samples/entra_signinlogs_test-signinlogs-raw.log", false);
@@ -307,7 +309,8 @@ TEST(corpus_recall_and_false_positives)
         const ks_finding *f = ks_engine_finding(r.e, i);
         if (strcmp(f->detector, "identity") || !f->nevidence)
             continue;
-        if (strstr(f->evidence[0].path, "pwd_spray") || strstr(f->evidence[0].path, "brute"))
+        if (strstr(f->evidence[0].path, "pwd_spray") || strstr(f->evidence[0].path, "brute") ||
+            strstr(f->evidence[0].path, "multiple_failed_logon"))
             inside++;
         else {
             outside++;

@@ -5,7 +5,9 @@
  * explicit-credential logons from one process, a local-account brute force
  * logged as 4776 + 4625 from one workstation, OpenSSH for Windows password
  * guessing against valid users; and their benign look-alikes — scheduled
- * tasks and runas (4648), ssh typos, a busy office behind one NAT. Prints
+ * tasks and runas (4648), ssh typos, a busy office behind one NAT; SQL
+ * Server password guessing (Application 18456, unnamed Data items or a
+ * rendered Message) beside a busy SQL Server's own logins. Prints
  * and asserts recall and false positives of the identity detector and of
  * the bundled Sigma rules, which must agree (one owner for spray logic).
  */
@@ -95,15 +97,69 @@ TEST(attacks_found)
     bool success = ok && ok->severity == KS_SEV_CRITICAL;
     got += brute && success;
     ks_engine_free(r.e);
+
+    /* SQL Server: sa guessed, a list of logins tried once each, then sa in */
+    r = hunt("mssql-brute.evtx", NULL);
+    const ks_finding *sa = rule(&r, "kensa.identity.brute_force", "sa");
+    const ks_finding *list = rule(&r, "kensa.identity.spray", "192.0.2.77");
+    const ks_finding *in = rule(&r, "kensa.identity.spray_success", "sa");
+    printf("RECALL identity MSSQL 18456 (EVTX, unnamed Data): brute force on sa %s, login list %s, "
+           "then success %s\n", sa ? "found" : "MISSED", list ? "found" : "MISSED",
+           in ? "found" : "MISSED");
+    got += sa && sa->event_count >= 100 && list && list->event_count >= 12 && in &&
+           in->severity == KS_SEV_CRITICAL;
+    ks_engine_free(r.e);
     printf("RECALL identity on generated real-shaped attacks (4648 spray, local 4776+4625 brute "
-           "force, OpenSSH brute force then success): %zu/3\n", got);
-    CHECK_INT(got, 3);
+           "force, OpenSSH brute force then success, MSSQL guessing then success): %zu/4\n", got);
+    CHECK_INT(got, 4);
+}
+
+/* The same SQL Server events as a Winlogbeat / Get-WinEvent export keeps
+ * them: no Data items, only the rendered Message. */
+TEST(mssql_rendered_message)
+{
+    char line[512];
+    size_t cap = 64 * 1024, n = 0;
+    char *buf = malloc(cap);
+    static const char *const who[] = {"sa", "admin", "sqladmin", "backup", "test", "dbo", "sa"};
+    for (int i = 0; i < 7; i++) {
+        bool ok = i == 6;
+        int m = snprintf(line, sizeof line,
+                         "{\"@timestamp\":\"2024-03-04T22:00:%02dZ\",\"winlog\":{\"event_id\":%d,"
+                         "\"provider_name\":\"MSSQL$SHOP\",\"channel\":\"Application\","
+                         "\"computer_name\":\"SQL03\"},\"message\":\"Login %s for user '%s'. %s "
+                         "[CLIENT: 198.51.100.9]\"}\n",
+                         i, ok ? 18454 : 18456, ok ? "succeeded" : "failed", who[i],
+                         ok ? "Connection made using SQL Server authentication."
+                            : i < 4 ? "Reason: Could not find a login matching the name provided."
+                                    : "Reason: Password did not match that for the login provided.");
+        memcpy(buf + n, line, (size_t)m);
+        n += (size_t)m;
+    }
+    char rel[64];
+    snprintf(rel, sizeof rel, "mssql-winlogbeat.jsonl");
+    const char *path = ks_test_write(rel, buf, n);
+    free(buf);
+    ks_engine *e = NULL;
+    ks_engine_new(&e);
+    ks_engine_set(e, "threads", "1");
+    ks_engine_add_path(e, path);
+    ks_engine_run(e);
+    found r = {0, 0, e};
+    const ks_finding *sp = rule(&r, "kensa.identity.spray", "198.51.100.9");
+    const ks_finding *in = rule(&r, "kensa.identity.spray_success", "sa");
+    printf("RECALL identity MSSQL 18456 as a rendered Message (Winlogbeat JSON): spray %s, then "
+           "success %s\n", sp ? "found" : "MISSED", in ? "found" : "MISSED");
+    CHECK(sp != NULL);
+    CHECK(in != NULL);
+    ks_engine_free(e);
 }
 
 TEST(benign_look_alikes_quiet_and_rules_agree)
 {
     setup();
-    static const char *const benign[] = {"busy-office.evtx", "benign-4648.evtx", "benign-ssh.evtx"};
+    static const char *const benign[] = {"busy-office.evtx", "benign-4648.evtx", "benign-ssh.evtx",
+                                         "mssql-benign.evtx"};
     size_t id_fp = 0, sigma_fp = 0;
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         found r = hunt(benign[i], NULL);
@@ -117,12 +173,15 @@ TEST(benign_look_alikes_quiet_and_rules_agree)
          * failing all morning (12 tries): a brute-force finding on that
          * account is what a responder should see; nothing else. */
         const ks_finding *phone = rule(&r, "kensa.identity.brute_force", "user123");
-        id_fp += r.identity - (phone != NULL);
+        /* the same on the SQL Server: a job with last month's password */
+        const ks_finding *job = rule(&r, "kensa.identity.brute_force", "app_export");
+        id_fp += r.identity - (phone != NULL) - (job != NULL);
         sigma_fp += r.sigma_spray;
         ks_engine_free(r.e);
     }
     printf("FP identity on a busy NAT office (400 users, typos fixed), scheduled tasks/runas 4648, "
-           "ssh typos: %zu findings; bundled Sigma spray rules: %zu\n", id_fp, sigma_fp);
+           "ssh typos, a busy SQL Server (app pools, typos, stale job password): %zu findings; "
+           "bundled Sigma spray rules: %zu\n", id_fp, sigma_fp);
     CHECK_INT(id_fp, 0);
     CHECK_INT(sigma_fp, 0);
     /* The whole bundled run (every detector, every bundled rule) raises

@@ -13,6 +13,9 @@
  *    spray check; the source is the computer + process + subject;
  *  - OpenSSH for Windows (OpenSSH/Operational event 4, sshd's "Failed
  *    password for [invalid user] U from IP" / "Accepted ... for U from IP").
+ *  - SQL Server logins in the Application log (18456 "Login failed for
+ *    user 'U'. Reason: ... [CLIENT: IP]", 18454 / 18453 succeeded), from
+ *    the unnamed Data items of an EVTX record or a rendered Message.
  * Result codes are decoded to words, and the outcome is classified:
  * failure, "valid credential" (password right but MFA or a password change
  * stopped it: what a sprayer wants) or success.
@@ -131,6 +134,16 @@ static const code_word codes[] = {
     {"IdsLocked", "account locked (smart lockout)", AK_FAIL, AF_LOCKED},
     {"UserStrongAuthClientAuthNRequired", "MFA required: the password was right", AK_VALID, 0},
     {"UserStrongAuthClientAuthNRequiredInterrupt", "MFA required: the password was right", AK_VALID, 0},
+    /* SQL Server 18456, by its Reason text (mssql_reasons below) */
+    {"mssql:password", "SQL Server: password did not match", AK_FAIL, 0},
+    {"mssql:no-login", "SQL Server: no such login", AK_FAIL, AF_UNKNOWN_USER},
+    {"mssql:nt-name", "SQL Server: Windows account name tried with SQL authentication", AK_FAIL, AF_UNKNOWN_USER},
+    {"mssql:disabled", "SQL Server: login disabled", AK_FAIL, 0},
+    {"mssql:locked", "SQL Server: login locked out", AK_FAIL, AF_LOCKED},
+    {"mssql:must-change", "SQL Server: password must be changed (the password was right)", AK_VALID, 0},
+    {"mssql:expired", "SQL Server: password expired (the password was right)", AK_VALID, 0},
+    {"mssql:database", "SQL Server: login right, default database refused", AK_VALID, 0},
+    {"mssql:other", "SQL Server: login failed", AK_FAIL, 0},
 };
 
 static const code_word *lookup(const char *c, size_t n)
@@ -417,11 +430,97 @@ static bool openssh(const ks_event *ev, ks_buf *buf, auth_view *v)
     return !ignorable_account(v->account) && v->source.n;
 }
 
+/* ---- SQL Server logins (Application log) -------------------------------------------- */
+
+/* 18456's Reason text to a code of the table above; first match wins. */
+static const struct {
+    const char *text;
+    const char *code;
+} mssql_reasons[] = {
+    {"Password did not match", "mssql:password"},
+    {"Could not find a login", "mssql:no-login"},
+    {"NT account name with SQL Server Authentication", "mssql:nt-name"},
+    {"account is disabled", "mssql:disabled"},
+    {"locked out", "mssql:locked"},
+    {"must be changed", "mssql:must-change"},
+    {"password has expired", "mssql:expired"},
+    {"Failed to open the", "mssql:database"},
+};
+
+/* The login, the reason and the client of a SQL Server login event: from
+ * the unnamed Data items (event.data: login first, then " Reason: ..."
+ * and " [CLIENT: ip]" in any order) or else from the rendered Message
+ * "Login failed for user 'U'. Reason: ... [CLIENT: ip]". */
+static bool mssql_parts(const ks_event *ev, ks_slice *user, ks_slice *reason, ks_slice *client)
+{
+    *user = *reason = *client = (ks_slice){NULL, 0};
+    for (size_t i = 0; i < ev->n; i++) {
+        const ks_field *f = &ev->fields[i];
+        if (f->v.type != KS_VSTR || !ks__field_sym_is(ev->syms, f->name, KS_F_EVENT_DATA))
+            continue;
+        ks_slice d = f->v.u.s, x;
+        if (after(d, "[CLIENT:", "]", &x))
+            *client = x;
+        else if (after(d, "Reason:", NULL, &x))
+            *reason = x;
+        else if (!user->p)
+            *user = d;
+    }
+    ks_slice msg = ks__field_str(ev, KS_F_MESSAGE);
+    if (!user->p && msg.p && !after(msg, "for user '", "'", user))
+        return false;
+    if (!reason->p && msg.p)
+        after(msg, "Reason:", "[CLIENT:", reason);
+    if (!client->p && msg.p)
+        after(msg, "[CLIENT:", "]", client);
+    while (client->n && client->p[0] == ' ')
+        client->p++, client->n--;
+    return user->p && user->n;
+}
+
+static bool mssql(const ks_event *ev, ks_buf *buf, auth_view *v)
+{
+    int64_t id = num(get(ev, NULL, KS_F_EVENT_ID));
+    if (id != 18456 && id != 18454 && id != 18453)
+        return false;
+    ks_slice prov = ks__field_str(ev, KS_F_PROVIDER);
+    if (!prov.p || prov.n < 5 || !ks__ieq(prov.p, 5, "MSSQL", 5))
+        return false; /* MSSQLSERVER or MSSQL$INSTANCE */
+    ks_slice user, reason, client;
+    if (!mssql_parts(ev, &user, &reason, &client))
+        return false;
+    v->account = user;
+    v->source = no_address(ks__id_clean_ip(client)) ? (ks_slice){"local", 5} : ks__id_clean_ip(client);
+    ks_slice host = ks__field_str(ev, KS_F_HOST);
+    ks__buf_reset(buf);
+    ks__buf_printf(buf, "mssql|%.*s|%.*s", (int)host.n, host.p ? host.p : "", (int)prov.n, prov.p);
+    v->group = (ks_slice){buf->p, buf->n};
+    v->app = (ks_slice){"mssql", 5};
+    if (id != 18456) {
+        v->kind = AK_SUCCESS;
+        v->code = (ks_slice){"0x0", 3};
+        v->reason = "SQL Server login";
+        return !ignorable_account(v->account);
+    }
+    const char *code = "mssql:other";
+    for (size_t i = 0; i < KS_ARRAY_LEN(mssql_reasons) && reason.n; i++)
+        if (ks__memmem_ci(reason.p, reason.n, mssql_reasons[i].text, strlen(mssql_reasons[i].text))) {
+            code = mssql_reasons[i].code;
+            break;
+        }
+    const code_word *w = lookup(code, strlen(code));
+    v->code = (ks_slice){w->code, strlen(w->code)};
+    v->kind = w->kind;
+    v->flags |= w->flags;
+    v->reason = w->words;
+    return !ignorable_account(v->account);
+}
+
 bool ks__id_normalize(const ks_event *ev, ks_event *scratch, ks_buf *buf, auth_view *v)
 {
     /* The slices may point into tmp: it lives in the caller's view frame. */
     static _Thread_local char tmp[4][64];
     memset(v, 0, sizeof *v);
     return windows(ev, buf, v, tmp) || entra(ev, buf, v, tmp) || m365(ev, scratch, buf, v, tmp) ||
-           openssh(ev, buf, v);
+           openssh(ev, buf, v) || mssql(ev, buf, v);
 }
