@@ -6,11 +6,29 @@
 # needs no root install; without network or apt the script fails and the
 # test reports SKIP.
 #   scripts/benign-trees.sh [DIR]   (default $KENSA_BENIGN_CACHE or ~/.cache/kensa/benign-trees)
+#   scripts/benign-trees.sh --can-fetch   exit 0 when the trees are cached or
+#       a package can be downloaded now (tests/expected-skips: debian-mirror)
 set -e
+can_fetch=
+if [ "$1" = --can-fetch ]; then can_fetch=1; shift; fi
 dir=${1:-${KENSA_BENIGN_CACHE:-$HOME/.cache/kensa/benign-trees}}
-pkgs="wordpress phpmyadmin roundcube-core mediawiki dokuwiki tomcat10-admin asp.net-examples"
-mkdir -p "$dir/deb" "$dir/x"
+# PHP applications (adminer is the database console shell kits imitate), JSP
+# (Tomcat's admin pages and examples), ASP.NET (Mono's samples)
+php="wordpress phpmyadmin roundcube-core mediawiki dokuwiki adminer postfixadmin cacti
+ zabbix-frontend-php icingaweb2 phpldapadmin tt-rss gosa"
+pkgs="$php tomcat10-admin tomcat10-examples asp.net-examples mono-xsp4-base"
 command -v apt-get >/dev/null && command -v dpkg >/dev/null || { echo "no apt-get/dpkg" >&2; exit 1; }
+if [ -n "$can_fetch" ]; then
+    missing=
+    for p in $pkgs; do [ -d "$dir/x/$p" ] || missing=1; done
+    [ -z "$missing" ] && exit 0
+    t=$(mktemp -d)
+    rc=0
+    (cd "$t" && timeout 120 apt-get download adminer >/dev/null 2>&1) || rc=1
+    rm -rf "$t"
+    exit $rc
+fi
+mkdir -p "$dir/deb" "$dir/x"
 cd "$dir/deb"
 for p in $pkgs; do
     ls "$p"_*.deb >/dev/null 2>&1 || apt-get download "$p" >/dev/null 2>&1 || echo "could not download $p" >&2

@@ -254,13 +254,14 @@ rule kensa_webshell_asp_obfuscated
     strings:
         $enc = /<%@\s*LANGUAGE\s*=\s*["']?VBScript\.Encode/ nocase
         $encbody = "#@~^"
-        $x1 = /\b(execute|executeglobal|eval)\s*\(?\s*[a-z_]\w{0,30}\s*\(\s*["']/ nocase
+        $x1 = /\b(execute|executeglobal|eval)\b\s*\(?\s*[a-z_]\w{0,30}\s*\(\s*["']/ nocase
         $d1 = "StrReverse" nocase
         $d2 = /chr\s*\(\s*\w+\s*\(\s*\w+\s*\)\s*[-+^]\s*\d+/ nocase
         $d3 = /chrw?\s*\(\s*\d{2,3}\s*\)\s*&\s*chrw?\s*\(\s*\d{2,3}\s*\)\s*&\s*chrw?\s*\(/ nocase
         $d4 = "Split(" nocase
+        $asp = "<%"
     condition:
-        filesize < 2MB and kensa_is_script and (($enc and $encbody) or ($x1 and any of ($d*)))
+        filesize < 2MB and $asp and (($enc and $encbody) or ($x1 and any of ($d*)))
 }
 
 rule kensa_webshell_asp_toolkit
@@ -299,17 +300,18 @@ rule kensa_webshell_php_dynamic_call
         score = 75
     strings:
         $d1 = /\$\w{1,20}\s*\(\s*@?\$_(POST|GET|REQUEST|COOKIE)\s*\[/
-        $d2 = /\$\$\w{1,20}/
+        // a variable variable assigned, indexed or called ("$$Id$" is a CVS keyword)
+        $d2 = /\$\$[a-zA-Z_]\w{0,19}\s*(\(|\[|=[^=])/
         $d3 = /["']as["']\s*\.\s*["']se/ nocase
         $d4 = /substr_replace\s*\(\s*["']as/ nocase
-        $d5 = "'^'"
-        $d5b = "\"^\""
+        // a name XOR-ed out of two strings ('^' alone is a regex or a case label)
+        $d5 = /["'][^"'\r\n]{1,12}["']\s*\^\s*["'][^"'\r\n]{1,12}["']/
         $d6 = /array_walk\s*\(/
         $req = /\$_(POST|GET|REQUEST|COOKIE)\b/
         $req2 = "'_'.'P'"
         $req3 = "\"_\".\"P\""
     condition:
-        kensa_is_script and (($d1 and filesize < 100KB) or (filesize < 4KB and ($req or $req2 or $req3) and 1 of ($d2, $d3, $d4, $d5, $d5b, $d6)))
+        kensa_is_script and (($d1 and filesize < 100KB) or (filesize < 4KB and ($req or $req2 or $req3) and 1 of ($d2, $d3, $d4, $d5, $d6)))
 }
 
 rule kensa_webshell_jsp_reverse_or_exec
@@ -366,10 +368,12 @@ rule kensa_webshell_php_request_to_sink
     strings:
         $code = /\b(eval|assert)\s*\(\s*(@\s*)?((base64_decode|gzinflate|gzuncompress|str_rot13|stripslashes|urldecode|trim)\s*\(\s*)*["']?\$[a-zA-Z_]\w{0,30}\s*(\)|\.|,|")/ nocase
         $cmd = /\b(system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*(@\s*)?((base64_decode|stripslashes|urldecode|trim)\s*\(\s*)*["']?\$[a-zA-Z_]\w{0,30}\s*(\)|\.|,|")/ nocase
+        // the same sink quoted in a comment ("// Alternate: shell_exec($cmd)")
+        $cmd_comment = /\/\/[^\r\n]{0,60}\b(system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*\$/ nocase
         $req = /\$_(POST|GET|REQUEST|COOKIE)\s*\[/
         $open = /<\?(php|=|[ \t\r\n])/ nocase
     condition:
-        $open and $req and (($code and filesize < 40KB) or ($cmd and filesize < 8KB))
+        $open and $req and (($code and filesize < 40KB) or ($cmd and #cmd > #cmd_comment and filesize < 8KB))
 }
 
 rule kensa_webshell_asp_wscript_shell

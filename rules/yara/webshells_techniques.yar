@@ -101,12 +101,15 @@ rule kensa_webshell_php_callback_from_request
     strings:
         $cb = /\b(array_map|array_filter|array_walk|array_walk_recursive|array_reduce|array_(u?intersect|u?diff)_u?(assoc|key)|array_udiff\w{0,12}|array_uintersect\w{0,12}|call_user_func(_array)?|forward_static_call(_array)?|register_shutdown_function|register_tick_function|usort|uasort|uksort|iterator_apply|ob_start|set_error_handler|set_exception_handler|mb_ereg_replace|mb_eregi_replace|preg_replace_callback)\s*\(/ nocase
         $req = /\$_(POST|GET|REQUEST|COOKIE)\b/
-        $dyn1 = /\(\s*(base64_decode|str_rot13|strrev|hex2bin)\s*\(\s*\$/ nocase
+        // the callback itself decoded (a decoded argument alone is ordinary code)
+        $dyn1 = /\b(array_map|array_filter|array_walk|array_reduce|call_user_func(_array)?|forward_static_call(_array)?|register_shutdown_function|usort|uasort|uksort|iterator_apply)\s*\(\s*([^,;()]{1,60},\s*)?@?(base64_decode|str_rot13|strrev|hex2bin)\s*\(/ nocase
         $dyn2 = /["'](as|ass|asse|asser|sert|ert|ev|eva)["']/ nocase
         $dyn3 = /\$\w{1,20}\s*\[\s*\d\s*\]\s*\.\s*\$\w{1,20}\s*\[\s*\d\s*\]/
         $dyn4 = /\$\w{1,20}\s*\.\s*["'][a-z]{1,5}["']\s*,/ nocase
         $dyn5 = /mb_eregi?_replace\s*\([^;]{1,120},\s*["']e["']\s*\)/ nocase
         $dyn6 = /["'](assert|system|passthru|shell_exec|create_function)["']\s*[,)]/ nocase
+        // the callback's name unpacked from hex and XOR-ed
+        $dyn7 = /pack\s*\(\s*["']H\*["']\s*,[^;]{1,80}\)\s*\^/ nocase
     condition:
         kensa_t_php and filesize < 8KB and $cb and $req and any of ($dyn*)
 }
@@ -161,7 +164,9 @@ rule kensa_webshell_php_small_eval_request
         $ev = /\b(eval|assert)\s*\(\s*(@\s*)?(\$|["'][^"']{0,20}["']\s*\.|\w+\s*\(\s*\))/ nocase
         $req1 = /\$_(POST|GET|REQUEST|COOKIE)\b/
         $req2 = /\$\{?\s*["']?_(POST|GET|REQUEST)/
-        $req3 = /array\s*\(\s*["']_(POST|GET|REQUEST)["']/
+        $req3 = /array\s*\(\s*["']_(POST|GET|REQUEST|COOKIE)["']/
+        // a superglobal's name built at run time: ${strtoupper(...)}[...]
+        $req4 = /\$\{\s*(strtoupper|strtolower|base64_decode|str_rot13|strrev|chr)\s*\(/ nocase
         $xor = /["'][^"'\r\n]{2,12}["']\s*\^\s*["'][^"'\r\n]{2,12}["']/
     condition:
         kensa_t_php and filesize < 3KB and $ev and any of ($req*, $xor)
@@ -184,7 +189,7 @@ rule kensa_webshell_php_xor_decrypt_exec
         $s1 = /\b(eval|assert|create_function)\s*\(/ nocase
         $s2 = /\$_SESSION\s*\[[^\]]{1,40}\]\s*=/
         $s3 = /(^|[;{}\s])@?\$\w{1,30}\s*\(\s*@?\$\w{1,30}\s*\)\s*;/
-        $r = /\$_(POST|GET|REQUEST|COOKIE|SERVER)\b/
+        $r = /\$_(POST|GET|REQUEST|COOKIE|SERVER)\b|php:\/\/input/
     condition:
         kensa_t_php and filesize < 400KB and any of ($x*) and any of ($s*) and $r
 }
@@ -253,7 +258,7 @@ rule kensa_webshell_php_form_command_runner
         mitre_attack = "T1505.003, T1059.004"
         score = 70
     strings:
-        $form = /<(input|textarea)[^>]{0,120}name\s*=\s*\\?["']?(cmd|command|exec|execute|c|cmdexe)\\?["'\s>]/ nocase
+        $form = /<(input|textarea)[^>]{0,400}name\s*=\s*\\?["']?(cmd|command|exec|execute|c|cmdexe)\\?["'\s>]/ nocase
         $run1 = /\b(system|passthru|shell_exec|exec|popen|proc_open)\s*\(\s*(stripslashes\s*\(\s*|escapeshellcmd\s*\(\s*|trim\s*\(\s*)?["']?\$(_(POST|GET|REQUEST)\s*\[\s*["'])?(cmd|command|exec|execute|c|cmdexe)\b/ nocase
         $run2 = /\b(system|passthru|shell_exec|exec|popen|proc_open)\s*\(\s*\$\w{1,20}\s*[,)]/ nocase
         $glob = /HTTP_(POST|GET)_VARS|register_globals|\$PHP_SELF\b/ nocase
