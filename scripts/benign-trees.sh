@@ -12,6 +12,9 @@ set -e
 can_fetch=
 if [ "$1" = --can-fetch ]; then can_fetch=1; shift; fi
 dir=${1:-${KENSA_BENIGN_CACHE:-$HOME/.cache/kensa/benign-trees}}
+# one folder per package list: a checkout with an older list sharing the
+# cache must not scan (or unpack) packages its rules were never measured on
+dir=$dir/v2
 # PHP applications (adminer is the database console shell kits imitate), JSP
 # (Tomcat's admin pages and examples), ASP.NET (Mono's samples)
 php="wordpress phpmyadmin roundcube-core mediawiki dokuwiki adminer postfixadmin cacti
@@ -33,9 +36,11 @@ cd "$dir/deb"
 for p in $pkgs; do
     ls "$p"_*.deb >/dev/null 2>&1 || apt-get download "$p" >/dev/null 2>&1 || echo "could not download $p" >&2
 done
-for f in *.deb; do
-    n=${f%%_*}
-    [ -d "$dir/x/$n" ] || { mkdir -p "$dir/x/$n.tmp" && dpkg -x "$f" "$dir/x/$n.tmp" && mv "$dir/x/$n.tmp" "$dir/x/$n"; }
+for p in $pkgs; do
+    for f in "$p"_*.deb; do
+        [ -f "$f" ] || continue
+        [ -d "$dir/x/$p" ] || { rm -rf "$dir/x/$p.tmp" && mkdir -p "$dir/x/$p.tmp" && dpkg -x "$f" "$dir/x/$p.tmp" && mv "$dir/x/$p.tmp" "$dir/x/$p"; }
+    done
 done
 ls "$dir/x" | grep -q . || exit 1
 echo "$dir/x"

@@ -7,7 +7,9 @@
 // bypasses (stream wrappers, LD_PRELOAD), scripts carrying a back-connect
 // program to drop, .NET Process objects driven by the request, JSP pages
 // that hand request parameters to Runtime/File, classic ASP writers and
-// loaders of code fetched over HTTP. Never a sample's hash or its own
+// loaders of code fetched over HTTP, Java classes and PE files carried as
+// literals, pages saved as UTF-16, ASP substitution alphabets, code in
+// EXIF fields, JDBC consoles and table dumpers. Never a sample's hash or its own
 // strings. Written looking at the even half of the collection only;
 // tests/unit/test_yara_quality.c measures the odd half apart, and false
 // positives on real applications (scripts/benign-trees.sh: WordPress,
@@ -276,4 +278,130 @@ rule kensa_webshell_jsp_request_chosen_file
         $jsp = "<%"
     condition:
         filesize < 200KB and $jsp and $file and ($list or $read)
+}
+
+// ---- any server page ----------------------------------------------------------------
+
+rule kensa_webshell_embedded_class_or_assembly
+{
+    meta:
+        description = "Server page (JSP, ASP.NET, PHP) carrying a compiled Java class or a Windows PE / .NET assembly as a Base64 or hex literal: the payload of a class or assembly loader, or a memory shell installer"
+        author = "kensa"
+        reference = "https://attack.mitre.org/techniques/T1620/"
+        mitre_attack = "T1505.003, T1620, T1027"
+        score = 75
+    strings:
+        $class_b64 = /["']yv66vg[A-Za-z0-9+\/]{400}/
+        $class_hex = /["']cafebabe0000[0-9a-f]{400}/ nocase
+        $pe_b64 = /["']TVqQAAMAAAAEAAAA[A-Za-z0-9+\/]{400}/
+        $pe_hex = /["']4d5a90000300000004000000[0-9a-f]{400}/ nocase
+        // a class literal kept in a variable, in a fragment with no page markup
+        $class_var = /\b\w{1,30}\s*=\s*["']yv66vg[A-Za-z0-9+\/]{400}/
+        $jsp = "<%"
+        $jsp2 = "<jsp:"
+        $php = /<\?(php|=|[ \t\r\n])/ nocase
+        $aspx = /runat\s*=\s*["']?server/ nocase
+    condition:
+        filesize < 5MB and ((any of ($jsp, $jsp2, $php, $aspx) and any of ($class*, $pe*)) or $class_var)
+}
+
+rule kensa_webshell_utf16_server_page
+{
+    meta:
+        description = "ASP / ASP.NET / JSP page saved as UTF-16 (a byte-oriented scanner sees no text) whose code starts processes, touches files or loads code"
+        author = "kensa"
+        reference = "https://attack.mitre.org/techniques/T1027/"
+        mitre_attack = "T1505.003, T1027"
+        score = 70
+    strings:
+        $dir = "<%@" wide
+        $d1 = "ProcessStartInfo" wide nocase
+        $d2 = "cmd.exe" wide nocase
+        $d3 = "WScript.Shell" wide nocase
+        $d4 = "Scripting.FileSystemObject" wide nocase
+        $d5 = "Assembly.Load" wide nocase
+        $d6 = "getRuntime" wide
+        $d7 = "FromBase64String" wide nocase
+        $d8 = "Request" wide
+        $d9 = "Process.Start" wide nocase
+    condition:
+        filesize < 5MB and (uint16(0) == 0xfeff or $dir in (0..64)) and $dir and $d8 and
+        2 of ($d1, $d2, $d3, $d4, $d5, $d6, $d7, $d9)
+}
+
+// ---- more ASP / ASP.NET -------------------------------------------------------------
+
+rule kensa_webshell_aspx_capability_imports
+{
+    meta:
+        description = "ASP.NET page importing the namespaces of a whole intrusion kit at once: processes, WMI, registry, sockets, directory services, Windows services, native calls, databases"
+        author = "kensa"
+        reference = "https://attack.mitre.org/techniques/T1505/003/"
+        mitre_attack = "T1505.003"
+        score = 65
+    strings:
+        $n1 = /Import\s+Namespace\s*=\s*["']System\.Diagnostics["']/ nocase
+        $n2 = /Import\s+Namespace\s*=\s*["']System\.Management["']/ nocase
+        $n3 = /Import\s+Namespace\s*=\s*["']Microsoft\.Win32["']/ nocase
+        $n4 = /Import\s+Namespace\s*=\s*["']System\.Net\.Sockets["']/ nocase
+        $n5 = /Import\s+Namespace\s*=\s*["']System\.DirectoryServices["']/ nocase
+        $n6 = /Import\s+Namespace\s*=\s*["']System\.ServiceProcess["']/ nocase
+        $n7 = /Import\s+Namespace\s*=\s*["']System\.Runtime\.InteropServices["']/ nocase
+        $n8 = /Import\s+Namespace\s*=\s*["']System\.Data\.(OleDb|SqlClient)["']/ nocase
+    condition:
+        filesize < 2MB and 6 of them
+}
+
+rule kensa_webshell_asp_substitution_alphabet
+{
+    meta:
+        description = "Classic ASP page holding a substitution alphabet (an Array of dozens of one-character strings) and running the decoded text with Execute"
+        author = "kensa"
+        reference = "https://attack.mitre.org/techniques/T1027/"
+        mitre_attack = "T1505.003, T1027, T1140"
+        score = 75
+    strings:
+        $alpha = /Array\s*\(\s*("[^"\r\n]{1,2}"\s*,\s*){40,}/ nocase
+        $exec = /\b(execute|executeglobal)\b\s*\(?\s*[a-z_]\w{0,30}/ nocase
+    condition:
+        kensa_f_asp and filesize < 2MB and $alpha and $exec
+}
+
+// ---- more PHP / JSP -----------------------------------------------------------------
+
+rule kensa_webshell_php_exec_image_metadata
+{
+    meta:
+        description = "PHP that runs code hidden in an image's EXIF fields (exif_read_data then eval of UserComment, Make, Model...)"
+        author = "kensa"
+        reference = "https://attack.mitre.org/techniques/T1027/003/"
+        mitre_attack = "T1505.003, T1027.003"
+        score = 80
+    strings:
+        $exif = /exif_read_data\s*\(/ nocase
+        $ev = /\b(eval|assert)\s*\([^;]{0,60}\[\s*["'](UserComment|Make|Model|ImageDescription|Artist|Copyright|Software|COMPUTED)["']\s*\]/ nocase
+        $rx = /preg_replace\s*\([^;]{0,60}\[\s*["'](Make|Model|UserComment)["']\s*\]/ nocase
+    condition:
+        kensa_f_php and filesize < 200KB and $exif and ($ev or $rx)
+}
+
+rule kensa_webshell_jsp_db_console
+{
+    meta:
+        description = "JSP database console or table dumper: JDBC credentials and SQL taken from request parameters, or every table written out as INSERT statements"
+        author = "kensa"
+        reference = "https://attack.mitre.org/techniques/T1005/"
+        mitre_attack = "T1505.003, T1213, T1005"
+        score = 60
+    strings:
+        $jdbc = /DriverManager\s*\.\s*getConnection\s*\(/
+        $pw = /getParameter\s*\(\s*"[^"]{0,30}(pass|pwd)[^"]{0,10}"\s*\)/ nocase
+        $sql = /getParameter\s*\(\s*"[^"]{0,20}(sql|query)[^"]{0,20}"\s*\)/ nocase
+        $exec = /\.\s*(executeQuery|execute|executeUpdate)\s*\(\s*\w{0,20}\s*\)/
+        $tables = /(from\s+(user_tab_comments|user_tables|all_tables|dba_tables|information_schema\.tables|sysobjects)|show\s+tables)/ nocase
+        $insert = /["']INSERT\s+INTO\s+["']\s*\+/ nocase
+        $jsp = "<%"
+    condition:
+        $jsp and filesize < 600KB and $jdbc and $exec and
+        (($pw and $sql) or ($tables and $insert))
 }

@@ -271,7 +271,7 @@ rule kensa_webshell_php_form_command_runner
 rule kensa_webshell_cgi_shell
 {
     meta:
-        description = "Perl/Python CGI shell: runs request-chosen commands (CGI parameters to system/backticks/popen) or connects back with a shell on the socket"
+        description = "Perl/Python CGI shell: runs request-chosen commands (CGI parameters to system/backticks/popen/open3) or connects back with a shell on the socket; or an IRC bot running what the channel says"
         author = "kensa"
         reference = "https://attack.mitre.org/techniques/T1059/006/"
         mitre_attack = "T1505.003, T1059.006"
@@ -284,11 +284,16 @@ rule kensa_webshell_cgi_shell
         $sh = /\/bin\/(ba)?sh|cmd\.exe/
         $sock = /IO::Socket|socket\s*\(|socket\.socket/
         $cgi1 = /\$ENV\s*\{\s*["']?QUERY_STRING|ReadParse|param\s*\(|cgi\.FieldStorage/
-        $run1 = /\b(system|exec)\s*\(|`\$\w+|open\s*\([^)]{0,60}\|["']?\s*\)|os\.popen|subprocess\.|os\.system|commands\.getoutput/
-        $html = /Content-type:\s*text\/html/ nocase
+        $run1 = /\b(system|exec)\s*\(|`\$\w+|open\s*\([^)]{0,60}\|["']?\s*\)|os\.popen|subprocess\.|os\.system|commands\.getoutput|open3\s*\([^)]{0,60}\/bin\/(ba)?sh/
+        $html = /Content-type:\s*text\/html|->\s*header\s*\(/ nocase
+        // an IRC bot: joins a channel and runs what PRIVMSG says (dropped by shells)
+        $irc = /PRIVMSG/
+        $irc_sock = /IO::Socket::INET\s*->\s*new|socket\.socket|fsockopen/
+        $irc_run = /`\$\w+[^`]{0,20}`|\bsystem\s*\(\s*\$|\bexec\s*\(\s*\$|os\.popen\s*\(|subprocess\./
     condition:
         filesize < 200KB and ($pl at 0 or $py at 0) and
-        ((any of ($dup*) and $sh and $sock) or ($cgi1 and $run1 and $html))
+        ((any of ($dup*) and $sh and $sock) or ($cgi1 and $run1 and $html) or
+         (#irc >= 3 and $irc_sock and $irc_run))
 }
 
 // ---- ASP / ASPX -------------------------------------------------------------------
