@@ -112,7 +112,9 @@ void portal_route_match(const char *method, const char *path, portal_route *r, b
         return;
     for (size_t i = 0; i < KS_ARRAY_LEN(routes); i++) {
         portal_route t;
-        memset(&t, 0, sizeof t);
+        /* only the variables a match fills are cleared: zeroing the whole
+         * struct (260 bytes) for each of the 20 rows was most of routing */
+        t.domain[0] = t.prefix[0] = 0;
         if (!match(routes[i].pattern, path, &t))
             continue;
         t.id = routes[i].id;
