@@ -22,6 +22,20 @@
  * 401/403/404 with a body that carries no data (the same body whether the
  * domain is in the index or not).
  *
+ * Why the internal headers (store/store.h, kensa_int.h) and not only
+ * include/kensa: the portal is the store's second in-tree consumer (with
+ * the builder, detect/index.c) and ships in the same binary as part of
+ * the command, not of libkensa. It needs the store's keyed hashes (token
+ * and session lookup), its sealing (the owner's addresses), its SQLite
+ * connection for the portal's own p_* tables in the same file (one
+ * transaction scope, one WAL), the exposure/list/range queries and the
+ * in-memory range buckets, plus the core buffers and maps. Publishing
+ * those would freeze an ABI around a raw SQLite handle and the key
+ * derivation for one consumer that cannot drift from the library anyway.
+ * What other programs get is public: ks_index_stats (kensa/index.h) for
+ * the operator's counts, the engine options that build an index, and
+ * this portal's HTTP API. src/cli/cmd_index.c uses the public API only.
+ *
  * Threads: libmicrohttpd runs a pool of threads; each owns a store handle
  * (one SQLite connection, portal_store()). Rate limits and the audit log
  * take their own locks; the in-memory range buckets a read-write lock,
