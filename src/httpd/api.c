@@ -276,20 +276,38 @@ static void api_ack(portal_req *q, const portal_route *rt, portal_resp *r)
 typedef struct range_ctx {
     ks_buf *b;
     size_t n;
+    bool oom;                  /* a line did not fit: the answer would be short */
 } range_ctx;
 
-/* One answer line: hex characters 5..63 of the hash, upper case. */
+/* Upper-case hex of every byte value, two characters each: a line is 29
+ * two-byte copies and a digit (per-digit lookups were a tenth of a range
+ * request). */
+static const char hex2[513] =
+    "000102030405060708090A0B0C0D0E0F"
+    "101112131415161718191A1B1C1D1E1F"
+    "202122232425262728292A2B2C2D2E2F"
+    "303132333435363738393A3B3C3D3E3F"
+    "404142434445464748494A4B4C4D4E4F"
+    "505152535455565758595A5B5C5D5E5F"
+    "606162636465666768696A6B6C6D6E6F"
+    "707172737475767778797A7B7C7D7E7F"
+    "808182838485868788898A8B8C8D8E8F"
+    "909192939495969798999A9B9C9D9E9F"
+    "A0A1A2A3A4A5A6A7A8A9AAABACADAEAF"
+    "B0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF"
+    "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF"
+    "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+    "E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEF"
+    "F0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF";
+
+/* One answer line: hex characters 5..63 of the hash, upper case; room for
+ * it must have been made (ks__buf_grow). */
 static void add_suffix(ks_buf *b, const uint8_t sha[32])
 {
-    static const char hex[] = "0123456789ABCDEF";
-    if (ks__buf_grow(b, 61) != KS_OK)
-        return;
     char *o = b->p + b->n;
-    o[0] = hex[sha[2] & 15];
-    for (int i = 3; i < 32; i++) {
-        o[2 * i - 5] = hex[sha[i] >> 4];
-        o[2 * i - 4] = hex[sha[i] & 15];
-    }
+    o[0] = hex2[2 * (sha[2] & 15) + 1];
+    for (int i = 3; i < 32; i++)
+        memcpy(o + 2 * i - 5, hex2 + 2 * sha[i], 2);
     o[59] = '\n';
     b->n += 60;
     b->p[b->n] = 0;
@@ -316,6 +334,10 @@ static void pad_bytes(uint8_t *out, size_t n)
 static int on_range(void *ud, const uint8_t sha[32])
 {
     range_ctx *c = ud;
+    if (ks__buf_grow(c->b, 61) != KS_OK) {
+        c->oom = true;
+        return 1;
+    }
     add_suffix(c->b, sha);
     c->n++;
     return 0;
@@ -324,7 +346,7 @@ static int on_range(void *ud, const uint8_t sha[32])
 static void api_range(portal_req *q, const portal_route *rt, portal_resp *r)
 {
     uint32_t prefix = 0;
-    range_ctx c = {&r->body, 0};
+    range_ctx c = {&r->body, 0, false};
     for (int i = 0; i < 5; i++)
         prefix = prefix << 4 | (uint32_t)ks__hexval((unsigned char)rt->prefix[i]);
     r->status = 200;
@@ -342,6 +364,10 @@ static void api_range(portal_req *q, const portal_route *rt, portal_resp *r)
     /* padding: random suffixes so the answer's size says nothing about how
      * many exposed addresses share the prefix */
     size_t want = c.n < RANGE_MIN_LINES ? RANGE_MIN_LINES : (c.n + RANGE_ROUND - 1) / RANGE_ROUND * RANGE_ROUND;
+    if (c.oom || (c.n < want && ks__buf_grow(&r->body, (want - c.n) * 60 + 1) != KS_OK)) {
+        portal_json_error(r, 500, "internal", "out of memory");
+        return;
+    }
     if (c.n < want) {
         uint8_t fake[RANGE_ROUND * 2 * 32];
         size_t k = sizeof fake / 32;
