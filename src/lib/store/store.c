@@ -60,14 +60,19 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_ORG_GET] = "SELECT id FROM orgs WHERE dom_h = ?1",
     [ST_ORG_PUT] = "INSERT INTO orgs(dom_h, first_batch) VALUES(?1, ?2)",
+    /* an item new to the index is one insert; one already there (seen in
+     * an earlier batch) an insert that does nothing, then an update. An
+     * upsert with RETURNING (to tell the two apart) cost more per row:
+     * SQLite buffers RETURNING rows in a table of their own */
     [ST_ITEM_PUT] =
-        "INSERT INTO items(org, kind, h, type, enc, seen, first_ns, last_ns, first_batch, last_batch)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?8, ?6, ?9, ?7, ?7)"
-        " ON CONFLICT(org, kind, h) DO UPDATE SET seen = seen + excluded.seen,"
-        " first_ns = min(coalesce(first_ns, excluded.first_ns), coalesce(excluded.first_ns, first_ns)),"
-        " last_ns = max(coalesce(last_ns, excluded.last_ns), coalesce(excluded.last_ns, last_ns)),"
-        " last_batch = excluded.last_batch"
-        " RETURNING seen",
+        "INSERT OR IGNORE INTO items(org, kind, h, type, enc, seen, first_ns, last_ns, first_batch, last_batch)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?8, ?6, ?9, ?7, ?7)",
+    [ST_ITEM_ADD] =
+        "UPDATE items SET seen = seen + ?8,"
+        " first_ns = min(coalesce(first_ns, ?6), coalesce(?6, first_ns)),"
+        " last_ns = max(coalesce(last_ns, ?9), coalesce(?9, last_ns)),"
+        " last_batch = ?7"
+        " WHERE org = ?1 AND kind = ?2 AND h = ?3",
     [ST_COUNT_PUT] =
         "INSERT INTO counts(org, kind, type, distinct_n, seen, first_ns, last_ns, last_batch)"
         " VALUES(?1, ?2, ?3, ?4, ?7, ?5, ?8, ?6)"
@@ -632,9 +637,9 @@ static int pitem_cmp(const void *a, const void *b)
     return memcmp(x->h, y->h, 32);
 }
 
-/* Writes the batch's items: one upsert each with the batch's seen count;
- * an item is new when the row's seen equals the batch's (it was not
- * there before). */
+/* Writes the batch's items, each with the batch's seen count: inserted
+ * when new to the index (then it counts as a distinct value), else added
+ * to the row. */
 static int flush_items(ks_store *s)
 {
     int rc = KS_OK;
@@ -642,24 +647,28 @@ static int flush_items(ks_store *s)
         qsort(s->pitems, s->npitems, sizeof *s->pitems, pitem_cmp);
     for (size_t i = 0; i < s->npitems && rc == KS_OK; i++) {
         const ks_pitem *it = &s->pitems[i];
-        sqlite3_stmt *st = ks__store_stmt(s, ST_ITEM_PUT);
-        if (!st)
-            return sql_fail(s);
-        sqlite3_bind_int64(st, 1, it->org);
-        sqlite3_bind_int(st, 2, (int)it->kind);
-        sqlite3_bind_blob(st, 3, it->h, 32, SQLITE_STATIC);
-        if (it->type)
-            sqlite3_bind_text(st, 4, it->type, -1, SQLITE_STATIC);
-        if (it->enc)
-            sqlite3_bind_blob(st, 5, it->enc, (int)it->nenc, SQLITE_STATIC);
-        bind_time(st, 6, it->first);
-        sqlite3_bind_int64(st, 7, s->batch);
-        sqlite3_bind_int64(st, 8, (int64_t)it->seen);
-        bind_time(st, 9, it->last);
-        if (sqlite3_step(st) != SQLITE_ROW)
-            return sql_fail(s);
-        bool fresh = (uint64_t)sqlite3_column_int64(st, 0) == it->seen;
-        sqlite3_reset(st);
+        bool fresh = true;
+        for (int which = ST_ITEM_PUT; which <= ST_ITEM_ADD; which++) {
+            sqlite3_stmt *st = ks__store_stmt(s, which);
+            if (!st)
+                return sql_fail(s);
+            sqlite3_bind_int64(st, 1, it->org);
+            sqlite3_bind_int(st, 2, (int)it->kind);
+            sqlite3_bind_blob(st, 3, it->h, 32, SQLITE_STATIC);
+            if (which == ST_ITEM_PUT && it->type)
+                sqlite3_bind_text(st, 4, it->type, -1, SQLITE_STATIC);
+            if (which == ST_ITEM_PUT && it->enc)
+                sqlite3_bind_blob(st, 5, it->enc, (int)it->nenc, SQLITE_STATIC);
+            bind_time(st, 6, it->first);
+            sqlite3_bind_int64(st, 7, s->batch);
+            sqlite3_bind_int64(st, 8, (int64_t)it->seen);
+            bind_time(st, 9, it->last);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                return sql_fail(s);
+            sqlite3_reset(st);
+            if (which == ST_ITEM_PUT && (fresh = sqlite3_changes(s->db) == 1))
+                break;
+        }
         rc = count_delta(s, it->org, it->kind, it->type ? it->type : "", fresh, it->seen, it->first, it->last);
         if (rc == KS_OK && fresh && it->range) {
             if (ks__grow(&s->rfresh, &s->caprfresh, s->nrfresh, sizeof *s->rfresh, 256) != KS_OK)

@@ -18,6 +18,7 @@ enum {
     ST_ORG_GET,
     ST_ORG_PUT,
     ST_ITEM_PUT,
+    ST_ITEM_ADD,
     ST_COUNT_PUT,
     ST_RANGE_PUT,
     ST_BATCH_NEW,
