@@ -15,6 +15,7 @@ import re
 import ssl
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from portal_lib import (Counter, Dns, Server, WellKnown, chain_ok, free_port, have, make_index,  # noqa: E402
@@ -182,6 +183,16 @@ def main():
         T.check(st == 200 and x["notification"]["new_items"] >= 2 and x["new"]["addresses"] == 1
                 and x["addresses"] == truth["org01.example"]["addresses"] + 1,
                 "new exposure notified after incremental build: %s" % body[-200:])
+        # the server's in-memory range buckets pick the new address up
+        # within their sync interval (1 s)
+        h3, found = sha256_hex("zed.late@org01.example"), False
+        for _ in range(8):
+            st, _, body = s.req("GET", "/api/v1/range/" + h3[:5])
+            if st == 200 and h3[5:] in body.split():
+                found = True
+                break
+            time.sleep(0.5)
+        T.check(found, "range lookup finds an address of the incremental build")
     finally:
         s.stop()
         for p in (dns, wk):
