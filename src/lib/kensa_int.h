@@ -175,6 +175,10 @@ typedef struct ks_file {
 enum {
     KS_DET_EVENTS = 1 << 0,  /* wants on_event */
     KS_DET_FILES = 1 << 1,   /* wants on_file */
+    /* Its on_file reads a mail store or an archive piece by piece (a
+     * message, a member at a time) with bounded memory, so such a file is
+     * given to it even when larger than walk.max_size (dispatch.c). */
+    KS_DET_STREAMS = 1 << 2,
 };
 
 struct ks_detector {

@@ -196,6 +196,60 @@ TEST(reveal_prints_values)
     free(out);
 }
 
+/* A mailbox or an archive bigger than walk.max_size is still read by the
+ * secrets detector (a mailbox export is routinely GBs: it is read message
+ * by message); a plain file over the cap is skipped with a warning naming
+ * it, never silently (issue 16). */
+TEST(big_mailbox_read_over_max_size)
+{
+    char dir[1100], cmd[4096], text[2048], hex[65], key[128], *out = NULL;
+    ks_buf mbox = KS_BUF_INIT;
+    evidence_dir(); /* the token */
+    snprintf(dir, sizeof dir, "%s/big", ks_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    CHECK(system(cmd) == 0);
+    for (int i = 0; i < 40; i++) {
+        ks__buf_printf(&mbox, "From ops@corp.example Mon Jan  1 00:00:00 2024\n"
+                              "From: ops@corp.example\nTo: dev@corp.example\nSubject: m%d\n"
+                              "Message-ID: <big-%d@corp.example>\n\n", i, i);
+        for (int k = 0; k < 60; k++)
+            ks__buf_adds(&mbox, "the quarterly report is attached for your review\n");
+        if (i == 37)
+            ks__buf_printf(&mbox, "export GH_TOKEN=%s\n", gh);
+        ks__buf_adds(&mbox, "\n");
+    }
+    CHECK(mbox.n > 64 * 1024);
+    ks_test_write("big/export.mbox", mbox.p, mbox.n);
+    /* the same mailbox in a tar, and a plain text file over the cap */
+    snprintf(cmd, sizeof cmd, "cd %s && tar -cf export.tar export.mbox", dir);
+    CHECK(system(cmd) == 0);
+    snprintf(text, sizeof text, "GH_TOKEN=%s\n", gh);
+    ks_buf plain = KS_BUF_INIT;
+    for (int k = 0; k < 2000; k++)
+        ks__buf_adds(&plain, "plain log line, nothing to see here at all\n");
+    ks__buf_adds(&plain, text);
+    ks_test_write("big/huge.log", plain.p, plain.n);
+    snprintf(cmd, sizeof cmd, "%s/kensa hunt --no-color --threads 2 --max-size 32K --json - %s 2>&1",
+             ks_test_build(), dir);
+    ks_test_run(cmd, &out);
+    out = out ? out : ks_test_strdup("");
+    sha_hex(gh, hex);
+    snprintf(key, sizeof key, "\"secret_sha256\":\"%s\"", hex);
+    CHECK_INT(count(out, key), 1);
+    /* found in the mbox and in the tar's member, not in the skipped log */
+    CHECK(strstr(out, "export.mbox!message 38") != NULL);
+    CHECK(strstr(out, "export.tar!export.mbox!message 38") != NULL);
+    CHECK(strstr(out, "\"locations\":\"2\"") != NULL);
+    CHECK(strstr(out, "huge.log: [walk]") && strstr(out, "larger than walk.max_size") &&
+          strstr(out, "not given to the file detectors (secrets"));
+    CHECK(!strstr(out, "export.mbox: [walk]") || strstr(out, "read piece by piece by secrets"));
+    if (!strstr(out, "export.tar!export.mbox!message 38"))
+        fprintf(stderr, "%s\n", out);
+    ks__buf_release(&mbox);
+    ks__buf_release(&plain);
+    free(out);
+}
+
 /* The compiled rules are cached: the second hunt loads them (its info
  * diagnostic says so) and finds the same secrets; a damaged entry is
  * compiled again; the cache keeps secrets.cache_keep entries. */

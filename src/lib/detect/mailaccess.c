@@ -1259,7 +1259,7 @@ const struct ks_detector ks_detector_mailaccess = {
     .name = "mailaccess",
     .description = "mailbox access: app grants then reads, first-seen readers, volume, exports; "
                    "secrets in the messages an attacker read",
-    .flags = KS_DET_EVENTS | KS_DET_FILES,
+    .flags = KS_DET_EVENTS | KS_DET_FILES | KS_DET_STREAMS,
     .create = ma_create,
     .worker_new = ma_worker_new,
     .on_event = ma_on_event,

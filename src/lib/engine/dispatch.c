@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "engine_int.h"
+#include "extract/extract.h"
 
 #define QUEUE_MAX 4096
 #define SPLIT_MIN ((uint64_t)8 << 20)   /* smaller files are one task */
@@ -196,14 +197,66 @@ static void parse_events(ks_engine *e, ks_worker *w, const struct ks_input *in, 
     }
 }
 
-void ks__file_detectors(ks_engine *e, ks_worker *w, const ks_file *f)
+/* The file detectors that have every flag of `need`. */
+static void file_detectors(ks_engine *e, ks_worker *w, const ks_file *f, unsigned need)
 {
     for (size_t d = 0; d < e->ndets; d++) {
         const struct ks_detector *det = e->dets[d].d;
         int rc;
-        if (det->on_file && (rc = det->on_file(w->det_state[d], f)) != KS_OK)
+        if (det->on_file && (det->flags & need) == need &&
+            (rc = det->on_file(w->det_state[d], f)) != KS_OK)
             incomplete(e, det, rc, f->path, NULL);
     }
+}
+
+void ks__file_detectors(ks_engine *e, ks_worker *w, const ks_file *f)
+{
+    file_detectors(e, w, f, 0);
+}
+
+/* Names of the file detectors with (want) or without (!want) KS_DET_STREAMS,
+ * comma-separated, for diagnostics. */
+static void det_names(const ks_engine *e, bool want, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (size_t d = 0; d < e->ndets && o < cap; d++) {
+        const struct ks_detector *det = e->dets[d].d;
+        if (!det->on_file || !(det->flags & KS_DET_STREAMS) != !want)
+            continue;
+        int w = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", det->name);
+        o = w > 0 ? o + (size_t)w : o;
+    }
+}
+
+/* A file over walk.max_size. A mail store or an archive (read piece by
+ * piece, whatever its size) still goes to the detectors that stream it
+ * (secrets, index: a mailbox export is routinely GBs); the rest skip it.
+ * Either way a warning names the file, its size and who did not read it:
+ * a skipped mailbox must never look like a clean one. Returns the flags a
+ * detector needs to get the file, or -1 when none gets it. */
+static int over_max_size(ks_engine *e, const char *path, const char *name, uint64_t size,
+                         const uint8_t *head, size_t nhead, bool compressed)
+{
+    char skip[256], take[256];
+    ks_loc loc = KS_LOC_NONE;
+    loc.path = path;
+    const char *kind = compressed ? NULL : ks__extract_streamed(head, nhead, name);
+    det_names(e, false, skip, sizeof skip);
+    det_names(e, true, take, sizeof take);
+    if (kind && take[0]) {
+        if (skip[0])
+            ks__diag(e, KS_DIAG_WARN, KS_ELIMIT, "walk", &loc,
+                     "%llu bytes, larger than walk.max_size (%llu): a %s, read piece by piece by %s; "
+                     "not given to %s (raise --max-size for them)", (unsigned long long)size,
+                     (unsigned long long)e->max_size, kind, take, skip);
+        return KS_DET_STREAMS;
+    }
+    ks__diag(e, KS_DIAG_WARN, KS_ELIMIT, "walk", &loc,
+             "%llu bytes, larger than walk.max_size (%llu): not given to the file detectors "
+             "(%s%s%s); raise --max-size to read it", (unsigned long long)size,
+             (unsigned long long)e->max_size, take, take[0] && skip[0] ? ", " : "", skip);
+    return -1;
 }
 
 static void task_done(ks_engine *e)
@@ -311,13 +364,11 @@ static void run_file(file_task *t, ks_worker *w)
     uint64_t size = ks__source_size(src);
     const struct stat *st = ks__source_stat(src);
     bool file_dets = e->any_file_det && e->mode != KS_MODE_EVENTS;
+    int need = 0; /* flags a file detector needs to get this file */
     if (file_dets && st && (uint64_t)st->st_size > e->max_size) {
-        ks_loc loc = KS_LOC_NONE;
-        loc.path = t->path;
-        ks__diag(e, KS_DIAG_INFO, KS_ELIMIT, "walk", &loc,
-                 "larger than walk.max_size (%llu bytes): not given to file detectors",
-                 (unsigned long long)e->max_size);
-        file_dets = false;
+        need = over_max_size(e, t->path, name, (uint64_t)st->st_size, head, nhead,
+                             ks__source_codec(src) != KS_CODEC_NONE);
+        file_dets = need >= 0;
     }
     if (file_dets && ks__source_codec(src) != KS_CODEC_NONE) {
         /* walk.max_size bounds what the file detectors read, and for a .gz
@@ -332,9 +383,10 @@ static void run_file(file_task *t, ks_worker *w)
         } else if (n > e->max_size) {
             ks_loc loc = KS_LOC_NONE;
             loc.path = t->path;
-            ks__diag(e, KS_DIAG_INFO, KS_ELIMIT, "walk", &loc,
+            ks__diag(e, KS_DIAG_WARN, KS_ELIMIT, "walk", &loc,
                      "decompressed to %llu bytes, more than walk.max_size (%llu bytes): not given "
-                     "to file detectors", (unsigned long long)n, (unsigned long long)e->max_size);
+                     "to file detectors; raise --max-size to read it", (unsigned long long)n,
+                     (unsigned long long)e->max_size);
             file_dets = false;
         }
     }
@@ -342,7 +394,7 @@ static void run_file(file_task *t, ks_worker *w)
         ks_fhash fh = {0};
         ks_file f = {.path = t->path, .name = name, .st = st, .src = src, .head = head,
                      .nhead = nhead, .format = best ? best->name : NULL, .fh = &fh};
-        ks__file_detectors(e, w, &f);
+        file_detectors(e, w, &f, (unsigned)need);
         KS_STAT_ADD(e, files_scanned, 1);
     }
     if (e->mode != KS_MODE_FILES)

@@ -224,4 +224,5 @@ const struct ks_extractor ks_extractor_archive = {
     .description = "zip, tar, 7z, rar, cab, cpio, ar; gzip/bzip2/xz/zstd/lz4 streams (libarchive), recursive",
     .probe = archive_probe,
     .extract = archive_extract,
+    .streamed = true,
 };

@@ -494,6 +494,12 @@ static int dispatch(ks_xctx *x, const ks_xnode *node, const struct ks_extractor 
     return x->strings ? binary_strings(x, node, p, n) : KS_OK;
 }
 
+const char *ks__extract_streamed(const uint8_t *head, size_t n, const char *name)
+{
+    const struct ks_extractor *ex = ks__extractor_sniff(head, n, name ? name : "");
+    return ex && ex->streamed ? ex->name : NULL;
+}
+
 int ks__extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
 {
     budget_fill(&x->budget);
@@ -504,7 +510,18 @@ int ks__extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
     x->warned_children = false;
     const char *name = node->name ? strrchr(node->name, '/') : NULL;
     name = name ? name + 1 : node->name;
-    return dispatch(x, node, ks__extractor_sniff(p, n, name ? name : ""), p, n);
+    const struct ks_extractor *ex = ks__extractor_sniff(p, n, name ? name : "");
+    /* A streamed container (an archive of mail exports, a PST) of several
+     * GB holds more than extract.max_total of text for good reasons: its
+     * total grows with its size (KS_XSTREAM_TOTAL times it), so a bomb is
+     * still bounded by the input, not by a constant. mbox and PST also
+     * reset the total per message. */
+    uint64_t keep = x->budget.max_total;
+    if (ex && ex->streamed && (uint64_t)n > keep / KS_XSTREAM_TOTAL)
+        x->budget.max_total = (uint64_t)n * KS_XSTREAM_TOTAL;
+    int rc = dispatch(x, node, ex, p, n);
+    x->budget.max_total = keep;
+    return rc;
 }
 
 int ks__extract_child(ks_xctx *x, const ks_xnode *parent, const char *name, const char *format,

@@ -97,6 +97,7 @@ typedef struct ks_xbudget {
 #define KS_XRATIO_DEFAULT 200
 #define KS_XRATIO_FLOOR ((uint64_t)1 << 20)   /* no ratio check below this many decoded bytes */
 #define KS_XCHILDREN_DEFAULT 1000000
+#define KS_XSTREAM_TOTAL 16   /* a streamed top-level blob may decode 16x its size */
 
 typedef struct ks_xctx {
     ks_engine *e;            /* diagnostics + options; NULL in unit tests/fuzzers */
@@ -126,6 +127,10 @@ struct ks_extractor {
      * its text and ks__extract_child for its children. KS_OK, or a negative
      * code after a diagnostic (damaged blob: what was read stays reported). */
     int (*extract)(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n);
+    /* Reads a blob of any size in bounded pieces (a mailbox message by
+     * message, an archive member by member, each under the budgets): a
+     * walked file of this format is not held to walk.max_size. */
+    bool streamed;
 };
 
 /* Sets budget defaults from the engine's options (e may be NULL). */
@@ -181,6 +186,9 @@ const char *ks__xsniff_charset(const uint8_t *p, size_t n, size_t *bom);
 
 /* The extractor whose probe scores highest on p (NULL: none claims it). */
 const struct ks_extractor *ks__extractor_sniff(const uint8_t *p, size_t n, const char *name);
+/* The format name of a blob whose extractor reads it in bounded pieces
+ * (mbox, pst, archive), from its first bytes; NULL otherwise. */
+const char *ks__extract_streamed(const uint8_t *head, size_t n, const char *name);
 
 /* The table, from extractors.def. */
 #define KS_EXTRACTOR(sym) extern const struct ks_extractor sym;

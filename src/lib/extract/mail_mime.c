@@ -552,4 +552,5 @@ const struct ks_extractor ks_extractor_mbox = {
     .description = "mbox mailbox (mboxo/mboxrd): one message at a time",
     .probe = mbox_probe,
     .extract = mbox_extract,
+    .streamed = true,
 };

@@ -441,4 +441,5 @@ const struct ks_extractor ks_extractor_pst = {
     .description = "Outlook .pst/.ost mail store (libpff): folders, messages, attachments",
     .probe = pst_probe,
     .extract = pst_extract,
+    .streamed = true,
 };
