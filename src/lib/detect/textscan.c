@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <hs/hs.h>
-#include <openssl/sha.h>
+#include <sodium.h>
 #include "detect/fileinfo.h"
 #include "detect/textscan_int.h"
 
@@ -510,6 +510,7 @@ static void cand_init(ts_cand *c, const char *text, size_t n)
     c->ctxw = NULL;
     c->nctxw = 0;
     c->min_confidence = INT_MIN; /* delivery: validators never give up */
+    c->delivering = false;
 }
 
 /* Value span of a match per the rule's group convention; false if none. */
@@ -637,6 +638,7 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
     c->confidence = f->confidence;
     c->valid = (ks_tvalid)f->valid;
     c->type = r->type;
+    c->delivering = true;
     if (r->validator) {
         ks_tvalid keep = c->valid;
         r->validator->fn(c);
@@ -657,7 +659,9 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
     m.nvalue = (size_t)(f->ve - f->vs);
     m.norm = c->nnorm ? c->norm : m.value;
     m.nnorm = c->nnorm ? c->nnorm : m.nvalue;
-    SHA256((const unsigned char *)m.norm, m.nnorm, m.sha256);
+    /* libsodium's: OpenSSL 3's SHA256() looks the digest up (EVP_MD_fetch)
+     * on every call, which cost more than hashing these few bytes */
+    crypto_hash_sha256(m.sha256, (const unsigned char *)m.norm, m.nnorm);
     ks__ts_redact(m.value, m.nvalue, m.redacted);
     m.offset = f->vs;
     if (c->pe > c->ps) {

@@ -53,6 +53,8 @@ typedef struct ts_cand {
     size_t nctxw;
     int min_confidence;       /* the scanner's threshold: a validator may give up
                                * early on a candidate that cannot reach it */
+    bool delivering;          /* details are kept only when the match is delivered
+                               * (confirmation runs the validator without them) */
 } ts_cand;
 
 /* Returns true to keep the candidate. */

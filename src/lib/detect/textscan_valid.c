@@ -37,7 +37,7 @@
 void ks__ts_detail(ts_cand *c, const char *key, const char *fmt, ...)
 {
     va_list ap;
-    if (c->ndetails >= TS_MAX_DETAILS || c->ndbuf >= sizeof c->dbuf)
+    if (!c->delivering || c->ndetails >= TS_MAX_DETAILS || c->ndbuf >= sizeof c->dbuf)
         return;
     char *dst = c->dbuf + c->ndbuf;
     size_t room = sizeof c->dbuf - c->ndbuf;

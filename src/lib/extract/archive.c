@@ -89,8 +89,8 @@ static void stream_member_name(const ks_xnode *node, char *out, size_t cap)
 /* Reads the current member into *buf (malloc'd, grown as needed) under the
  * budget; *cut says a budget stopped it. Returns KS_OK or KS_EFORMAT after
  * a diagnostic (what was read before the error is kept). */
-static int read_member(ks_xctx *x, const ks_xnode *child, struct archive *a, uint8_t **buf,
-                       size_t *n, size_t *cap, bool *cut)
+static int read_member(ks_xctx *x, const ks_xnode *child, struct archive *a, int64_t size,
+                       uint8_t **buf, size_t *n, size_t *cap, bool *cut)
 {
     int64_t raw0 = archive_filter_bytes(a, -1);
     *n = 0;
@@ -108,11 +108,24 @@ static int read_member(ks_xctx *x, const ks_xnode *child, struct archive *a, uin
             return KS_OK;
         }
         size_t want = (size_t)KS_MIN((uint64_t)READ_STEP, room - *n);
+        /* The size the header gives (zip, tar) sizes the buffer once, one
+         * byte more to see the end: no doubling and copying of a member
+         * read in steps. A member bigger than it says reads on by steps. */
+        if (size >= 0 && (uint64_t)size >= *n && (uint64_t)size - *n < want)
+            want = (size_t)((uint64_t)size - *n) + 1;
         if (*cap - *n < want) {
-            size_t ncap = *cap ? *cap : READ_STEP;
+            size_t ncap = *cap ? *cap : KS_MAX(want, (size_t)4096);
             while (ncap - *n < want)
                 ncap *= 2;
-            uint8_t *nb = realloc(*buf, ncap);
+            uint8_t *nb;
+            if (*n == 0) { /* nothing to keep: no copy of the last member */
+                free(*buf);
+                *buf = NULL;
+                *cap = 0;
+                nb = malloc(ncap);
+            } else {
+                nb = realloc(*buf, ncap);
+            }
             if (!nb) {
                 ks__xdiag(x, child, KS_DIAG_WARN, KS_ENOMEM, "out of memory reading the member");
                 return KS_ENOMEM;
@@ -187,7 +200,8 @@ int ks__xarchive_walk(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t
         }
         size_t got = 0;
         bool cut = false;
-        int mr = read_member(x, &child, a, &buf, &got, &cap, &cut);
+        int64_t size = archive_entry_size_is_set(ent) ? archive_entry_size(ent) : -1;
+        int mr = read_member(x, &child, a, size, &buf, &got, &cap, &cut);
         if (cut)
             ks__xdiag(x, &child, KS_DIAG_WARN, KS_ELIMIT,
                       "decompresses past the budget (extract.max_ratio %llux / max_blob / max_total): "

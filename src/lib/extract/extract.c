@@ -291,6 +291,12 @@ static int convert(const char *p, size_t n, const char *cs, size_t cap, sink_fn 
         rc = KS_EUNSUPPORTED;
         goto out;
     }
+    /* UTF-8 takes at most 4 bytes per code point and every code point
+     * at least one input byte: a short text needs no PIECE_MAX buffer
+     * (a 4 MiB allocation per mail body was mostly page faults) and its
+     * output still fits in one piece, as before. */
+    if (n < (cap - 64) / 4)
+        cap = 4 * n + 64;
     buf = malloc(cap);
     if (!buf) {
         rc = KS_ENOMEM;
@@ -524,16 +530,16 @@ int ks__extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
     return rc;
 }
 
-int ks__extract_child(ks_xctx *x, const ks_xnode *parent, const char *name, const char *format,
-                      const ks_xmail *mail, uint64_t offset, const uint8_t *p, size_t n)
+int ks__extract_enter(ks_xctx *x, const ks_xnode *parent, const char *name, const char *format,
+                      const ks_xmail *mail, uint64_t offset, ks_xnode *node)
 {
-    ks_xnode node = {.parent = parent,
-                     .name = name ? name : "?",
-                     .format = format,
-                     .mail = mail ? mail : parent->mail,
-                     .git = parent->git,
-                     .offset = offset,
-                     .depth = parent->depth + 1};
+    *node = (ks_xnode){.parent = parent,
+                       .name = name ? name : "?",
+                       .format = format,
+                       .mail = mail ? mail : parent->mail,
+                       .git = parent->git,
+                       .offset = offset,
+                       .depth = parent->depth + 1};
     if (x->stopped)
         return KS_ELIMIT;
     if (++x->children > x->budget.max_children) {
@@ -546,11 +552,21 @@ int ks__extract_child(ks_xctx *x, const ks_xnode *parent, const char *name, cons
         x->stopped = true;
         return KS_ELIMIT;
     }
-    if (node.depth > x->budget.max_depth) {
-        ks__xdiag(x, &node, KS_DIAG_WARN, KS_ELIMIT,
+    if (node->depth > x->budget.max_depth) {
+        ks__xdiag(x, node, KS_DIAG_WARN, KS_ELIMIT,
                   "nested deeper than extract.max_depth (%u levels); not opened", x->budget.max_depth);
         return KS_ELIMIT;
     }
+    return KS_OK;
+}
+
+int ks__extract_child(ks_xctx *x, const ks_xnode *parent, const char *name, const char *format,
+                      const ks_xmail *mail, uint64_t offset, const uint8_t *p, size_t n)
+{
+    ks_xnode node;
+    int rc = ks__extract_enter(x, parent, name, format, mail, offset, &node);
+    if (rc != KS_OK)
+        return rc;
     if (n > x->budget.max_blob) {
         ks__xdiag(x, &node, KS_DIAG_WARN, KS_ELIMIT,
                   "%zu bytes, more than extract.max_blob (%llu); only the first %llu are read", n,

@@ -146,6 +146,13 @@ int ks__extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n);
 int ks__extract_child(ks_xctx *x, const ks_xnode *parent, const char *name,
                       const char *format, const ks_xmail *mail, uint64_t offset,
                       const uint8_t *p, size_t n);
+/* For an extractor that holds a child already parsed (a message/rfc822
+ * part gmime has read), so it is not serialised and parsed again: the
+ * budget checks of ks__extract_child but the size ones (its text still
+ * counts toward the total) and the child node in *node. KS_OK: read the
+ * child as *node; else a budget refused it (said in a diagnostic). */
+int ks__extract_enter(ks_xctx *x, const ks_xnode *parent, const char *name, const char *format,
+                      const ks_xmail *mail, uint64_t offset, ks_xnode *node);
 
 /* For extractors: text of node in `charset` (NULL = sniff; "utf-8",
  * "utf-16le", any iconv name) converted to UTF-8 and given to on_text in

@@ -24,6 +24,7 @@
  */
 #include <gmime/gmime.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
@@ -144,13 +145,65 @@ static int mbox_probe(const uint8_t *head, size_t n, const char *name)
 
 /* ---- metadata ------------------------------------------------------------------- */
 
+/* An address gmime's to_string would print unchanged: its IDNA form
+ * (libidn2 per address, a tenth of the extraction time) is itself when the
+ * domain is lower-case ASCII letters, digits, dots and hyphens without
+ * punycode labels. */
+static bool plain_addr(const char *a)
+{
+    const char *at = a ? strrchr(a, '@') : NULL;
+    if (!at || !at[1] || strstr(at, "xn--"))
+        return false;
+    for (const char *p = a; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            return false;
+    for (const char *p = at + 1; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+            return false;
+    return true;
+}
+
+/* internet_address_list_to_string(l, NULL, FALSE) for lists of plain
+ * mailboxes ("Name <addr>", names quoted as gmime quotes them, ", "
+ * between); false (nothing kept) for anything else: groups, IDN. */
+static bool addr_list_plain(InternetAddressList *l, ks_buf *b)
+{
+    int n = internet_address_list_length(l);
+    for (int i = 0; i < n; i++) {
+        InternetAddress *ia = internet_address_list_get_address(l, i);
+        if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
+            return false;
+        const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+        const char *name = internet_address_get_name(ia);
+        if (!plain_addr(addr))
+            return false;
+        if (i)
+            ks__buf_adds(b, ", ");
+        if (name && *name) {
+            char *q = g_mime_utils_quote_string(name);
+            ks__buf_printf(b, "%s <%s>", q ? q : name, addr);
+            g_free(q);
+        } else {
+            ks__buf_adds(b, addr);
+        }
+    }
+    return true;
+}
+
 static int set_addr_list(ks_mailmeta *mm, const char **field, InternetAddressList *l)
 {
+    ks_buf b = KS_BUF_INIT;
+    int rc = KS_OK;
     if (!l || internet_address_list_length(l) == 0)
         return KS_OK;
-    char *s = internet_address_list_to_string(l, NULL, FALSE);
-    int rc = s ? ks__mailmeta_set(mm, field, s, strlen(s)) : KS_OK;
-    g_free(s);
+    if (addr_list_plain(l, &b) && b.p) {
+        rc = ks__mailmeta_set(mm, field, b.p, b.n);
+    } else {
+        char *s = internet_address_list_to_string(l, NULL, FALSE);
+        rc = s ? ks__mailmeta_set(mm, field, s, strlen(s)) : KS_OK;
+        g_free(s);
+    }
+    ks__buf_release(&b);
     return rc;
 }
 
@@ -182,6 +235,37 @@ static int fill_meta(ks_mailmeta *mm, GMimeMessage *msg, const char *folder)
     return rc;
 }
 
+/* The raw value of a header as g_mime_header_get_value would give it,
+ * without its decoder (an iconv_open per header, the bulk of the header
+ * cost): one line of printable ASCII with no encoded word, in a header
+ * gmime does not re-format (addresses, Content-* and Message-ID are). The
+ * span is written to *p, *n; false when the decoder is needed. */
+static bool raw_plain(GMimeHeader *h, const char *name, const char **p, size_t *n)
+{
+    static const char *const formatted[] = {"from", "to", "cc", "bcc", "sender", "reply-to",
+                                            "resent-", "content-", "message-id", "references",
+                                            "in-reply-to", "disposition-notification-to",
+                                            "return-receipt-to", "mail-followup-to", "received"};
+    const char *r = g_mime_header_get_raw_value(h);
+    if (!r || !name)
+        return false;
+    for (size_t i = 0; i < KS_ARRAY_LEN(formatted); i++)
+        if (!strncasecmp(name, formatted[i], strlen(formatted[i])))
+            return false;
+    while (*r == ' ' || *r == '\t')
+        r++;
+    size_t len = strlen(r);
+    while (len && (r[len - 1] == '\n' || r[len - 1] == '\r' || r[len - 1] == ' ' || r[len - 1] == '\t'))
+        len--;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)r[i] < 0x20 || (unsigned char)r[i] >= 0x7f ||
+            (r[i] == '=' && i + 1 < len && r[i + 1] == '?') || (r[i] == ' ' && r[i + 1] == ' '))
+            return false;
+    *p = r;
+    *n = len;
+    return true;
+}
+
 /* Every header, decoded, one per line: addresses and X- headers (API keys
  * in custom headers) are scanned like the body. */
 static int emit_headers(ks_xctx *x, const ks_xnode *node, GMimeObject *o)
@@ -193,6 +277,12 @@ static int emit_headers(ks_xctx *x, const ks_xnode *node, GMimeObject *o)
     for (int i = 0; i < count && rc == KS_OK; i++) {
         GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
         const char *name = g_mime_header_get_name(h);
+        const char *rp;
+        size_t rn;
+        if (raw_plain(h, name, &rp, &rn)) {
+            rc = ks__buf_printf(&b, "%s: %.*s\n", name, (int)rn, rp);
+            continue;
+        }
         const char *val = g_mime_header_get_value(h);
         rc = ks__buf_printf(&b, "%s: %s\n", name ? name : "", val ? val : "");
     }
@@ -271,23 +361,32 @@ static void walk_leaf(mime_walk *mw, GMimePart *part, const char *section)
         g_object_unref(keep);
 }
 
-/* A message/rfc822 part: its message goes back through the extractor
- * table (budgets, depth) as a child serialized by gmime. */
+static int message_walk(ks_xctx *x, const ks_xnode *node, GMimeMessage *msg, const char *folder,
+                        ks_mailmeta *mm);
+
+/* A message/rfc822 part: gmime has parsed its message already; it is read
+ * as a child level (budgets, depth) from that tree, not serialised and
+ * parsed again (which was a tenth of the extraction time of a mailbox). */
 static void walk_message_part(mime_walk *mw, GMimeMessagePart *mp, const char *section)
 {
     GMimeMessage *inner = g_mime_message_part_get_message(mp);
     GMimeObject *o = GMIME_OBJECT(mp);
     const char *fname = g_mime_object_get_content_disposition_parameter(o, "filename");
     char name[64];
+    ks_xnode child;
+    ks_mailmeta mm;
     if (!inner)
         return;
-    GMimeStream *out = g_mime_stream_mem_new();
-    g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, out);
-    GByteArray *a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
     snprintf(name, sizeof name, "message %s.eml", section);
-    if (a && a->len)
-        walk_child(mw, fname ? fname : name, part_offset(o), a->data, a->len);
-    g_object_unref(out);
+    if (ks__extract_enter(mw->x, mw->node, fname ? fname : name, "mime", NULL, part_offset(o),
+                          &child) != KS_OK)
+        return;
+    int rc = ks__mailmeta_init(&mm);
+    if (rc == KS_OK)
+        rc = message_walk(mw->x, &child, inner, NULL, &mm);
+    ks__mailmeta_release(&mm);
+    if (rc < 0 && mw->rc == KS_OK && rc != KS_ELIMIT && rc != KS_EFORMAT)
+        mw->rc = rc;
 }
 
 /* Text outside the parts of a multipart (prologue, epilogue): raw bytes,
@@ -338,6 +437,24 @@ static void walk(mime_walk *mw, GMimeObject *o, const char *section)
 
 /* ---- one message ---------------------------------------------------------------- */
 
+/* Extracts a parsed message as node (whose mail is set to this message's
+ * metadata, kept in mm): headers, then its parts. */
+static int message_walk(ks_xctx *x, const ks_xnode *node, GMimeMessage *msg, const char *folder,
+                        ks_mailmeta *mm)
+{
+    ks_xnode me = *node;
+    int rc;
+    ks__mailmeta_reset(mm);
+    if ((rc = fill_meta(mm, msg, folder)) != KS_OK)
+        return rc;
+    me.mail = &mm->m;
+    if ((rc = emit_headers(x, &me, GMIME_OBJECT(msg))) < 0 || x->stopped)
+        return rc;
+    mime_walk mw = {.x = x, .node = &me, .nest = 0, .rc = KS_OK};
+    walk(&mw, g_mime_message_get_mime_part(msg), "");
+    return mw.rc;
+}
+
 /* Parses p[0..n) as one message and extracts it as node (whose mail is set
  * to this message's metadata). folder: the mailbox name, or NULL. */
 static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
@@ -348,7 +465,6 @@ static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
     GMimeParser *parser = NULL;
     GMimeMessage *msg = NULL;
     GMimeStream *stream = NULL;
-    ks_xnode me = *node;
     int rc = KS_OK;
 
     if (n > G_MAXUINT) {
@@ -371,15 +487,7 @@ static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
         rc = KS_EFORMAT;
         goto out;
     }
-    ks__mailmeta_reset(mm);
-    if ((rc = fill_meta(mm, msg, folder)) != KS_OK)
-        goto out;
-    me.mail = &mm->m;
-    if ((rc = emit_headers(x, &me, GMIME_OBJECT(msg))) < 0 || x->stopped)
-        goto out;
-    mime_walk mw = {.x = x, .node = &me, .nest = 0, .rc = KS_OK};
-    walk(&mw, g_mime_message_get_mime_part(msg), "");
-    rc = mw.rc;
+    rc = message_walk(x, node, msg, folder, mm);
 out:
     if (msg)
         g_object_unref(msg);
