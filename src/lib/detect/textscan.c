@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <hs/hs.h>
-#include <sodium.h>
+#include <openssl/evp.h>
 #include "detect/fileinfo.h"
 #include "detect/textscan_int.h"
 
@@ -84,6 +84,10 @@ struct ks_textscratch {
     bool truncated;                /* a cap was reached in the last scan */
     ts_cand cand;                  /* the candidate being confirmed (1.5 KiB:
                                     * kept here, not allocated per text) */
+    EVP_MD *sha256;                /* fetched once: OpenSSL 3's SHA256() looks the
+                                    * digest up on every call, which cost more
+                                    * than hashing a value (a sixth of a scan) */
+    EVP_MD_CTX *md_ctx;
     /* current scan */
     uint64_t base;                 /* offset of the segment given to hs_scan */
     const char *text;
@@ -325,7 +329,10 @@ int ks__textscratch_new(const ks_textscan *ts, ks_textscratch **out)
     s->md = pcre2_match_data_create(32, NULL);
     s->mc = pcre2_match_context_create(NULL);
     s->jit = pcre2_jit_stack_create(32 << 10, 1 << 20, NULL);
-    if (!s->open_lo || !s->open_hi || !s->touched || !s->md || !s->mc || !s->jit)
+    s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    s->md_ctx = EVP_MD_CTX_new();
+    if (!s->open_lo || !s->open_hi || !s->touched || !s->md || !s->mc || !s->jit || !s->sha256 ||
+        !s->md_ctx)
         goto fail;
     for (size_t i = 0; i < nr; i++)
         s->open_hi[i] = NO_REGION;
@@ -349,6 +356,8 @@ void ks__textscratch_free(ks_textscratch *s)
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mc);
     pcre2_jit_stack_free(s->jit);
+    EVP_MD_CTX_free(s->md_ctx);
+    EVP_MD_free(s->sha256);
     free(s->open_lo);
     free(s->open_hi);
     free(s->touched);
@@ -659,9 +668,10 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
     m.nvalue = (size_t)(f->ve - f->vs);
     m.norm = c->nnorm ? c->norm : m.value;
     m.nnorm = c->nnorm ? c->nnorm : m.nvalue;
-    /* libsodium's: OpenSSL 3's SHA256() looks the digest up (EVP_MD_fetch)
-     * on every call, which cost more than hashing these few bytes */
-    crypto_hash_sha256(m.sha256, (const unsigned char *)m.norm, m.nnorm);
+    if (EVP_DigestInit_ex2(s->md_ctx, s->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(s->md_ctx, m.norm, m.nnorm) != 1 ||
+        EVP_DigestFinal_ex(s->md_ctx, m.sha256, NULL) != 1)
+        return 0; /* cannot hash: not delivered (never seen with SHA-256) */
     ks__ts_redact(m.value, m.nvalue, m.redacted);
     m.offset = f->vs;
     if (c->pe > c->ps) {
