@@ -243,7 +243,7 @@ static int fill_meta(ks_mailmeta *mm, GMimeMessage *msg, const char *folder)
 static bool raw_plain(GMimeHeader *h, const char *name, const char **p, size_t *n)
 {
     static const char *const formatted[] = {"from", "to", "cc", "bcc", "sender", "reply-to",
-                                            "resent-", "content-", "message-id", "references",
+                                            "resent-", "content-", "references",
                                             "in-reply-to", "disposition-notification-to",
                                             "return-receipt-to", "mail-followup-to", "received"};
     const char *r = g_mime_header_get_raw_value(h);
