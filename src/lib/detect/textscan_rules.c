@@ -118,8 +118,9 @@ const char *ks__ts_regex_convert(ks_arena *a, const char *re, size_t n, enum ts_
             if (xmode && (c == ' ' || c == '\t' || c == '\n' || c == '\r'))
                 continue;
             if (c == '[' && i + 1 < n && re[i + 1] == ':') {
-                const char *close = strstr(re + i, ":]");
-                if (close && (size_t)(close - re) < n) {
+                /* re is n bytes, not a C string: memmem, never strstr */
+                const char *close = memmem(re + i, n - i, ":]", 2);
+                if (close) {
                     ks__buf_add(&out, re + i, (size_t)(close - re - (long)i) + 2);
                     i = (size_t)(close - re) + 1;
                     continue;
