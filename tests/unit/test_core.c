@@ -115,6 +115,68 @@ TEST(time_parse_format)
     CHECK_INT(ks__filetime_to_ns(116444736000000000ull), 0);
     ks_time_format(-1000000000ll, buf, sizeof buf);
     CHECK_STR(buf, "1969-12-31T23:59:59Z");
+    /* the hand-written digits match the printf formats they replace: ms,
+     * us and ns precision, years 0-9999, and the printf path past them */
+    static const struct { int64_t sec; uint32_t ns; const char *want; } cases[] = {
+        {0, 0, "1970-01-01T00:00:00Z"},
+        {1700000000, 1000000, "2023-11-14T22:13:20.001Z"},
+        {1700000000, 120000, "2023-11-14T22:13:20.000120Z"},
+        {1700000000, 7, "2023-11-14T22:13:20.000000007Z"},
+        {1700000000, 999999999, "2023-11-14T22:13:20.999999999Z"},
+        {-62167219200ll, 0, "0000-01-01T00:00:00Z"},
+        {253402300799ll, 500000000, "9999-12-31T23:59:59.500Z"},
+        {253402300800ll, 0, "10000-01-01T00:00:00Z"},
+        {-62167219201ll, 0, "-001-12-31T23:59:59Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = ks__time_format_sec(cases[i].sec, cases[i].ns, buf, sizeof buf);
+        CHECK_STR(buf, cases[i].want);
+        CHECK_INT(n, strlen(cases[i].want));
+    }
+}
+
+/* The compact analytics state (identity): ids dense from 1 in first-seen
+ * order (findings list values in that order), locations read back exactly
+ * by index and in order, whatever jumps between them. */
+TEST(strids_and_locs)
+{
+    ks_strids *t = ks__strids_new();
+    char k[32];
+    CHECK(t != NULL);
+    for (uint32_t i = 0; i < 5000; i++) {
+        int n = snprintf(k, sizeof k, "10.0.%u.%u", i / 250, i % 250);
+        CHECK_INT(ks__strids_id(t, k, (size_t)n), i + 1);
+    }
+    CHECK_INT(ks__strids_id(t, "10.0.0.1", 8), 2);
+    CHECK_INT(ks__strids_id(t, "10.0.0.", 7), 5001); /* a prefix is another value */
+    CHECK_STR(ks__strids_str(t, 2), "10.0.0.1");
+    CHECK_STR(ks__strids_str(t, 0), "");
+    CHECK_STR(ks__strids_str(t, 99999), "");
+    CHECK_INT(ks__strids_count(t), 5002);
+    ks__strids_free(t);
+
+    ks_locs l = {0};
+    uint64_t v[KS_LOC_FIELDS], w[KS_LOC_FIELDS], seed = 7;
+    enum { N = 1000 };
+    static uint64_t want[N][KS_LOC_FIELDS];
+    for (int i = 0; i < N; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        want[i][KS_LOC_OFFSET] = i % 97 == 0 ? UINT64_MAX - seed % 5 : (uint64_t)i * 400 + seed % 300;
+        want[i][KS_LOC_RECORD] = i % 50 == 0 ? 0 : (uint64_t)i + 1;
+        want[i][KS_LOC_LINE] = i % 3 ? seed >> 20 : 0;
+        want[i][KS_LOC_PATH] = (uint64_t)(i / 300);
+        CHECK_INT(ks__locs_add(&l, want[i]), KS_OK);
+    }
+    size_t bad = 0;
+    ks_locs_cur c = {0};
+    for (int i = 0; i < N; i++) {
+        ks__locs_next(&l, &c, v);
+        ks__locs_get(&l, (uint64_t)(N - 1 - i), w);
+        bad += memcmp(v, want[i], sizeof v) != 0;
+        bad += memcmp(w, want[N - 1 - i], sizeof w) != 0;
+    }
+    CHECK_INT(bad, 0);
+    ks__locs_release(&l);
 }
 
 TEST(utf_conversions)

@@ -41,6 +41,40 @@ char *ks__arena_strndup(ks_arena *a, const char *s, size_t n); /* NUL-terminated
 char *ks__arena_printf(ks_arena *a, const char *fmt, ...) KS_PRINTF(2, 3);
 size_t ks__arena_used(const ks_arena *a);
 
+/* ---- strids: compact string ids (strids.c) --------------------------------
+ * text -> dense id (1, 2, ...; 0 = none, also returned when full or out of
+ * memory) and id -> NUL-terminated text, valid until free. For per-record
+ * analytics state: ~30 bytes a distinct value plus its text. Not
+ * thread-safe. */
+typedef struct ks_strids ks_strids;
+ks_strids *ks__strids_new(void);
+void ks__strids_free(ks_strids *t);
+uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n);
+const char *ks__strids_str(const ks_strids *t, uint32_t id); /* "" for 0 / unknown */
+uint32_t ks__strids_count(const ks_strids *t);              /* ids in use + 1 */
+
+/* ---- locs: evidence locations of analytics records (locs.c) ---------------
+ * Appended in record order, delta-coded (~5 bytes each instead of 28),
+ * read back by index (at most 63 decoded to reach one) or in order with a
+ * cursor. The values: KS_LOC_OFFSET, _RECORD, _LINE, _PATH (an id). */
+enum { KS_LOC_OFFSET, KS_LOC_RECORD, KS_LOC_LINE, KS_LOC_PATH, KS_LOC_FIELDS };
+typedef struct ks_locs {
+    uint8_t *b;
+    size_t n, cap;
+    struct ks_locs_ck *ck;     /* a checkpoint every 64 locations */
+    size_t nck, capck;
+    uint64_t last[KS_LOC_FIELDS];
+    uint64_t count;
+} ks_locs;                     /* zero-initialised = empty */
+typedef struct ks_locs_cur {
+    size_t pos;
+    uint64_t v[KS_LOC_FIELDS];
+} ks_locs_cur;                 /* zero-initialised = before the first */
+int ks__locs_add(ks_locs *l, const uint64_t v[KS_LOC_FIELDS]);
+void ks__locs_get(const ks_locs *l, uint64_t i, uint64_t v[KS_LOC_FIELDS]);
+void ks__locs_next(const ks_locs *l, ks_locs_cur *c, uint64_t v[KS_LOC_FIELDS]);
+void ks__locs_release(ks_locs *l);
+
 /* ---- buf: growable byte buffer (git strbuf) --------------------------------
  * Always NUL-terminated when p != NULL. `cap_limit` 0 = 1 GiB. */
 typedef struct ks_buf {

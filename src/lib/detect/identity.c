@@ -31,57 +31,47 @@
 /* ---- string pools ------------------------------------------------------------ */
 
 typedef struct strpool {
-    ks_map *map;        /* text -> id; holds the one copy of each text */
-    const char **s;     /* id -> text (NUL-terminated, the map's copy) */
-    uint32_t n, cap;
+    ks_strids *t;       /* text <-> id, compact: a spray brings a new source
+                         * address on nearly every record */
 } strpool;
 
 static int pool_init(strpool *p)
 {
-    p->map = ks__map_new(256);
-    p->n = 1; /* id 0 = none */
-    return p->map ? KS_OK : KS_ENOMEM;
+    p->t = ks__strids_new();
+    return p->t ? KS_OK : KS_ENOMEM;
 }
 
 static void pool_release(strpool *p)
 {
-    ks__map_free(p->map);
-    free(p->s);
+    ks__strids_free(p->t);
 }
 
 static uint32_t pool_id(strpool *p, const char *s, size_t n)
 {
-    if (!s || !n)
-        return 0;
-    uint64_t *slot = ks__map_slot(p->map, s, n, true);
-    if (!slot)
-        return 0;
-    if (*slot)
-        return (uint32_t)*slot;
-    if (p->n >= p->cap) {
-        uint32_t nc = p->cap ? p->cap * 2 : 256;
-        const char **ns = realloc(p->s, nc * sizeof *ns);
-        if (!ns)
-            return 0;
-        p->s = ns;
-        p->cap = nc;
-    }
-    p->s[p->n] = ks__map_key(slot);
-    *slot = p->n;
-    return p->n++;
+    return s && n ? ks__strids_id(p->t, s, n) : 0;
 }
 
 static const char *pool_str(const strpool *p, uint32_t id)
 {
-    return id && id < p->n ? p->s[id] : "";
+    return ks__strids_str(p->t, id);
+}
+
+/* ids in use + 1 (id 0 = none) */
+static uint32_t pool_n(const strpool *p)
+{
+    return ks__strids_count(p->t);
 }
 
 /* ---- records ------------------------------------------------------------------ */
 
-typedef struct arec {
+/* What the analytics read of a sign-in: 36 bytes. Its evidence location
+ * (offset, record, line, path: 28 bytes) is only needed if it ends up in a
+ * finding, so it is kept delta-coded in the state's locs (~5 bytes) under
+ * the record's arrival index. */
+typedef struct __attribute__((packed, aligned(4))) arec {
     int64_t t;
-    uint64_t offset, recno, line;   /* evidence location */
-    uint32_t acct, src, grp, code, app, path;
+    uint32_t acct, src, grp, code, app;
+    uint32_t at;                    /* arrival index: its location in locs */
     uint8_t kind, flags;
     uint8_t recovered;              /* a failure the user fixed right after */
 } arec;
@@ -92,6 +82,7 @@ typedef struct state {
     strpool pool[NPOOLS];
     arec *r;
     size_t n, cap;
+    ks_locs locs;           /* evidence locations by arrival index */
     uint64_t dropped;
 } state;
 
@@ -133,6 +124,7 @@ static void state_release(state *s)
     for (int i = 0; i < NPOOLS; i++)
         pool_release(&s->pool[i]);
     free(s->r);
+    ks__locs_release(&s->locs);
 }
 
 static arec *push(state *s, size_t cap_limit)
@@ -175,6 +167,8 @@ static int id_create(ks_engine *e, void **out)
     c->brute_min = ks__opt_int(e, "brute.min_failures");
     c->explicit_min = ks__opt_int(e, "spray.explicit_min_accounts");
     c->max_records = (size_t)ks__opt_int(e, "identity.max_records");
+    if (c->max_records > UINT32_MAX - 1) /* arrival indexes are 32-bit */
+        c->max_records = UINT32_MAX - 1;
     if (state_init(&d->all) != KS_OK) {
         free(d);
         return KS_ENOMEM;
@@ -226,20 +220,23 @@ static int id_event(void *wsp, const ks_event *ev)
     const ks_prov *pv = ks_event_prov(ev);
     ks_slice a = lower(ws, v.account);
     r->t = ks_event_time(ev);
-    r->offset = pv->offset;
-    r->recno = pv->record;
-    r->line = pv->line;
     r->acct = pool_id(&ws->st.pool[P_ACCT], a.p, a.n);
     r->src = pool_id(&ws->st.pool[P_SRC], v.source.p, v.source.n);
     r->grp = pool_id(&ws->st.pool[P_GRP], v.group.p, v.group.n);
     r->code = pool_id(&ws->st.pool[P_CODE], v.code.p, v.code.n);
     r->app = pool_id(&ws->st.pool[P_APP], v.app.p, v.app.n);
-    r->path = pool_id(&ws->st.pool[P_PATH], pv->path, pv->path ? strlen(pv->path) : 0);
+    uint64_t loc[KS_LOC_FIELDS] = {pv->offset, pv->record, pv->line,
+                                   pool_id(&ws->st.pool[P_PATH], pv->path, pv->path ? strlen(pv->path) : 0)};
     r->kind = (uint8_t)v.kind;
     r->flags = (uint8_t)v.flags;
     r->recovered = 0;
-    if (!r->acct)
+    r->at = (uint32_t)ws->st.locs.count;
+    if (!r->acct) {
         ws->st.n--; /* pool full: drop rather than mislabel */
+    } else if (ks__locs_add(&ws->st.locs, loc) != KS_OK) {
+        ws->st.n--;
+        ws->st.dropped++;
+    }
     return KS_OK;
 }
 
@@ -265,7 +262,10 @@ static void id_worker_done(void *detp, void *wsp)
         d->all.dropped += dropped;
         memset(&ws->st, 0, sizeof ws->st);
     }
+    ks_locs_cur cur = {0};
     for (size_t i = 0; i < ws->st.n; i++) {
+        uint64_t loc[KS_LOC_FIELDS];
+        ks__locs_next(&ws->st.locs, &cur, loc); /* a worker's records are in arrival order */
         arec *r = push(&d->all, d->c.max_records);
         if (!r)
             continue;
@@ -275,7 +275,12 @@ static void id_worker_done(void *detp, void *wsp)
         r->grp = remap(&d->all, &ws->st, P_GRP, r->grp);
         r->code = remap(&d->all, &ws->st, P_CODE, r->code);
         r->app = remap(&d->all, &ws->st, P_APP, r->app);
-        r->path = remap(&d->all, &ws->st, P_PATH, r->path);
+        loc[KS_LOC_PATH] = remap(&d->all, &ws->st, P_PATH, (uint32_t)loc[KS_LOC_PATH]);
+        r->at = (uint32_t)d->all.locs.count;
+        if (ks__locs_add(&d->all.locs, loc) != KS_OK) {
+            d->all.n--;
+            d->all.dropped++;
+        }
     }
     d->all.dropped += ws->st.dropped;
     pthread_mutex_unlock(&d->lock);
@@ -328,10 +333,14 @@ static void csr_free(csr *c)
     free(c->list);
 }
 
+/* Event time, then arrival: the order a stable sort by time gives (glibc's
+ * qsort is a merge sort), whatever the library. */
 static int cmp_time(const void *a, const void *b)
 {
     const arec *x = a, *y = b;
-    return x->t < y->t ? -1 : x->t > y->t;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
 }
 
 static bool attempt(const arec *r)
@@ -430,12 +439,14 @@ static void fill_evidence(const state *s, const uint32_t *idx, size_t n, ks_evid
             break;
         const arec *r = &s->r[idx[j]];
         ks_evidence *e = &ev[(*nev)++];
+        uint64_t loc[KS_LOC_FIELDS];
+        ks__locs_get(&s->locs, r->at, loc);
         memset(e, 0, sizeof *e);
-        e->path = pool_str(&s->pool[P_PATH], r->path);
+        e->path = pool_str(&s->pool[P_PATH], (uint32_t)loc[KS_LOC_PATH]);
         e->format = NULL;
-        e->record = r->recno;
-        e->line = r->line;
-        e->offset = r->offset;
+        e->record = loc[KS_LOC_RECORD];
+        e->line = loc[KS_LOC_LINE];
+        e->offset = loc[KS_LOC_OFFSET];
         e->time = r->t;
         if (n <= MAX_EVIDENCE && i + 1 >= n)
             break;
@@ -550,7 +561,7 @@ out:
 static void mark_recovered(fctx *f)
 {
     state *s = f->s;
-    for (uint32_t k = 0; k < s->pool[P_ACCT].n; k++) {
+    for (uint32_t k = 0; k < pool_n(&s->pool[P_ACCT]); k++) {
         for (uint32_t i = f->by_acct.off[k]; i < f->by_acct.off[k + 1]; i++) {
             arec *r = &s->r[f->by_acct.list[i]];
             if (r->kind != AK_FAIL)
@@ -773,7 +784,7 @@ static double compute_baseline(fctx *f)
     double *v = malloc(cap * sizeof *v);
     if (!v)
         return 0;
-    for (uint32_t g = 1; g < s->pool[P_GRP].n; g++) {
+    for (uint32_t g = 1; g < pool_n(&s->pool[P_GRP]); g++) {
         uint32_t begin = f->by_grp.off[g], end = f->by_grp.off[g + 1], day_start = begin, da = 0;
         for (uint32_t i = begin; i <= end; i++) {
             const arec *r = i < end ? &s->r[f->by_grp.list[i]] : NULL;
@@ -829,8 +840,8 @@ static bool known_source(const fctx *f, uint32_t acct, uint32_t src, int64_t bef
 static void success_after_spray(fctx *f)
 {
     state *s = f->s;
-    uint32_t *cand = malloc((s->pool[P_ACCT].n + 1) * sizeof *cand);
-    uint8_t *mark = calloc(s->pool[P_ACCT].n, 1);
+    uint32_t *cand = malloc((pool_n(&s->pool[P_ACCT]) + 1) * sizeof *cand);
+    uint8_t *mark = calloc(pool_n(&s->pool[P_ACCT]), 1);
     if (!cand || !mark)
         goto out;
     for (size_t k = 0; k < f->nsp; k++) {
@@ -926,7 +937,7 @@ out:
 static void exposure(fctx *f)
 {
     state *s = f->s;
-    for (uint32_t a = 1; a < s->pool[P_ACCT].n; a++) {
+    for (uint32_t a = 1; a < pool_n(&s->pool[P_ACCT]); a++) {
         uint32_t sf[MAX_EVIDENCE], lg[MAX_EVIDENCE];
         size_t nsf = 0, nlg = 0, csf = 0, clg = 0;
         ks_buf apps = KS_BUF_INIT;
@@ -977,13 +988,13 @@ static void exposure(fctx *f)
 static void find_established(fctx *f)
 {
     state *s = f->s;
-    uint8_t *spray_src = calloc(s->pool[P_SRC].n, 1);
+    uint8_t *spray_src = calloc(pool_n(&s->pool[P_SRC]), 1);
     if (!spray_src)
         return;
     for (size_t k = 0; k < f->nsp; k++)
         for (uint32_t i = 0; i < f->sp[k].nsrcs; i++)
             spray_src[f->sp[k].srcs[i]] = 1;
-    for (uint32_t src = 1; src < s->pool[P_SRC].n; src++) {
+    for (uint32_t src = 1; src < pool_n(&s->pool[P_SRC]); src++) {
         uint32_t seen[3] = {0}, n = 0;
         if (spray_src[src])
             continue;
@@ -1008,8 +1019,14 @@ static int id_finish(void *detp)
         return KS_OK;
     f.d = d;
     f.s = s;
-    qsort(s->r, s->n, sizeof *s->r, cmp_time);
-    uint32_t na = s->pool[P_ACCT].n, ns = s->pool[P_SRC].n, ng = s->pool[P_GRP].n;
+    /* One file read by one worker arrives in time order: then the sort
+     * would change nothing, and its scratch (16 bytes a record) is saved. */
+    size_t unsorted = 1;
+    while (unsorted < s->n && cmp_time(&s->r[unsorted - 1], &s->r[unsorted]) <= 0)
+        unsorted++;
+    if (unsorted < s->n)
+        qsort(s->r, s->n, sizeof *s->r, cmp_time);
+    uint32_t na = pool_n(&s->pool[P_ACCT]), ns = pool_n(&s->pool[P_SRC]), ng = pool_n(&s->pool[P_GRP]);
     f.cnt_a = calloc(na, sizeof *f.cnt_a);
     f.cnt_s = calloc(ns, sizeof *f.cnt_s);
     f.target = calloc(na, 1);
