@@ -110,6 +110,38 @@ size_t ks__time_format_sec(int64_t sec, uint32_t ns, char *buf, size_t cap)
         days--;
     }
     civil_from_days(days, &y, &m, &d);
+    if (y >= 0 && y <= 9999 && ns < 1000000000u && cap >= 32) {
+        /* Written by hand: snprintf was a tenth of `evtx dump --json`'s
+         * CPU (a time on every record). Same text as the formats below. */
+        char *o = buf;
+        int f[6] = {y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60)};
+        static const char sep[6] = {'-', '-', 'T', ':', ':', 0};
+        o[0] = (char)('0' + y / 1000);
+        o[1] = (char)('0' + y / 100 % 10);
+        o[2] = (char)('0' + y / 10 % 10);
+        o[3] = (char)('0' + y % 10);
+        o += 4;
+        for (int i = 1; i < 6; i++) {
+            *o++ = sep[i - 1];
+            *o++ = (char)('0' + f[i] / 10);
+            *o++ = (char)('0' + f[i] % 10);
+        }
+        if (ns) {
+            int digits = 9;
+            uint32_t fr = ns;
+            while (digits > 3 && fr % 1000 == 0) {
+                fr /= 1000;
+                digits -= 3;
+            }
+            *o++ = '.';
+            for (int i = digits - 1; i >= 0; i--, fr /= 10)
+                o[i] = (char)('0' + fr % 10);
+            o += digits;
+        }
+        *o++ = 'Z';
+        *o = 0;
+        return (size_t)(o - buf);
+    }
     if (ns == 0)
         return (size_t)snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
                                 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
