@@ -46,10 +46,19 @@ struct ks_event {
     uint32_t dropped;     /* fields refused (field cap, full symbol table):
                              the engine reports the record, rules may miss */
     bool finished;        /* canon[] filled by ks__event_finish */
+    uint64_t seq;         /* bumped by every ks__event_finish: per-event memos
+                             (the network view) know a new event by it */
     uint32_t canon[KS_F_COUNT]; /* per canonical field: index + 1 of its value, 0 = none */
+    struct ks_evindex *index; /* the worker's lookup memo (event.c), or NULL */
 };
 
 void ks__event_reset(ks_event *ev);
+/* The lookup memo ks_event_get uses on finished events: per field layout
+ * (the names of an event's fields in order, shared by the events of one
+ * EVTX template or W3C header), each name asked for maps to the field
+ * that answers it. One per worker; NULL on OOM (lookups then scan). */
+struct ks_evindex *ks__evindex_new(void);
+void ks__evindex_free(struct ks_evindex *x);
 /* Adds a field; name is interned through the worker cache. Returns KS_OK,
  * KS_ENOMEM, or KS_ELIMIT (field cap or symbol table full: the field is
  * dropped, the event is still usable). */

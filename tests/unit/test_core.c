@@ -192,6 +192,42 @@ TEST(utf_conversions)
     CHECK(ks__memmem_ci("Hello WORLD", 11, "world", 5) != NULL);
 }
 
+/* ks__memmem_ci anchors on a needle byte without case: the same first
+ * match as a plain scan, on random haystacks over a small alphabet. */
+static const char *memmem_ci_ref(const char *h, size_t hn, const char *nd, size_t nn)
+{
+    for (size_t i = 0; i + nn <= hn; i++)
+        if (ks__ieq(h + i, nn, nd, nn))
+            return h + i;
+    return NULL;
+}
+
+TEST(memmem_ci_matches_plain_scan)
+{
+    static const char alpha[] = "sSiIgG=pP&v\xe9";
+    static const char *const needles[] = {"sig=", "=s", "sp=", "a", "=", "sIg", "&v=", "gg", "\xe9s"};
+    uint32_t seed = 12345;
+    size_t differ = 0, found = 0;
+    for (int round = 0; round < 4000; round++) {
+        char h[64];
+        size_t hn = (size_t)(round % 40);
+        for (size_t i = 0; i < hn; i++) {
+            seed = seed * 1103515245u + 12345u;
+            h[i] = alpha[(seed >> 16) % (sizeof alpha - 1)];
+        }
+        for (size_t k = 0; k < KS_ARRAY_LEN(needles); k++) {
+            size_t nn = strlen(needles[k]);
+            const char *a = ks__memmem_ci(h, hn, needles[k], nn), *b = memmem_ci_ref(h, hn, needles[k], nn);
+            differ += a != b;
+            found += b != NULL;
+        }
+    }
+    CHECK_INT(differ, 0);
+    CHECK(found > 1000);
+    CHECK(ks__memmem_ci("x", 1, "", 0) != NULL);
+    CHECK(ks__memmem_ci("sig", 3, "sig=", 4) == NULL);
+}
+
 TEST(parse_helpers_and_glob)
 {
     uint64_t sz;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * Sigma's compiled-rule cache (issue 21: start-up beside its floor): the
- * prefilter's Vectorscan databases are kept between runs, findings do not
- * change when they come from the cache, a damaged entry is compiled
- * again, changed rules never meet an old entry, and the cache keeps
- * sigma.cache_keep entries. Runs the kensa binary over an EVTX file that
+ * Sigma's caches (issue 21: start-up beside its floor): the prefilter's
+ * Vectorscan databases and the parsed rule files are kept between runs,
+ * findings and load diagnostics do not change when they come from the
+ * cache, a damaged entry is compiled or parsed again, an edited rule never
+ * meets its old tree, and the cache keeps sigma.cache_keep entries. Runs the kensa binary over an EVTX file that
  * kensa-gen writes.
  */
 #include <stdio.h>
@@ -62,15 +62,65 @@ static size_t entries(const char *glob)
     return n;
 }
 
+/* The load summary and the YAML error of a broken file, cold and warm. */
+static char *load_diags(void)
+{
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "%s/kensa hunt --verbose --threads 1 --no-builtin --rules %s/rules "
+             "--set yara.cache_dir=%s %s 2>&1 >/dev/null | grep -E 'rules loaded|broken'",
+             ks_test_build(), ks_test_tmpdir(), dir_, evtx_);
+    ks_test_run(cmd, &out);
+    return out;
+}
+
+TEST(parsed_rules_cached)
+{
+    setup();
+    char cmd[2400];
+    static const char broken[] = "title: broken\nlogsource: {product: windows\ndetection: [\n";
+    ks_test_write("rules/broken.yml", broken, sizeof broken - 1);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir_);
+    CHECK_INT(system(cmd), 0);
+    char *cold = hunt("grace", ""), *dcold = load_diags();
+    char *warm = hunt("grace", ""), *dwarm = load_diags();
+    CHECK_INT(entries("^sigma-yt-.*\\.yt$"), 1);
+    CHECK(cold && strtoul(cold, NULL, 10) > 0);
+    CHECK(cold && warm && strcmp(cold, warm) == 0);
+    CHECK(dcold && strstr(dcold, "broken.yml") && strstr(dcold, "1 failed"));
+    CHECK(dcold && dwarm && strcmp(dcold, dwarm) == 0);
+    /* an edited rule is parsed again: a user nobody has finds nothing */
+    char *none = hunt("nobody-at-all", "");
+    CHECK(none && strtoul(none, NULL, 10) == 0);
+    /* damaged entry: parsed again, same findings */
+    snprintf(cmd, sizeof cmd,
+             "for f in %s/sigma-yt-*.yt; do head -c 300 $f > $f.x; mv $f.x $f; done", dir_);
+    CHECK_INT(system(cmd), 0);
+    char *damaged = hunt("grace", ""), *ddamaged = load_diags();
+    CHECK(cold && damaged && strcmp(cold, damaged) == 0);
+    CHECK(dcold && ddamaged && strcmp(dcold, ddamaged) == 0);
+    snprintf(cmd, sizeof cmd, "rm -f %s/rules/broken.yml", ks_test_tmpdir());
+    CHECK_INT(system(cmd), 0);
+    free(cold);
+    free(dcold);
+    free(warm);
+    free(dwarm);
+    free(none);
+    free(damaged);
+    free(ddamaged);
+}
+
 TEST(prefilter_databases_cached)
 {
     setup();
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir_);
+    CHECK_INT(system(cmd), 0);
     char *cold = hunt("grace", ""), *warm = hunt("grace", "");
     CHECK(cold && strtoul(cold, NULL, 10) > 0);
     CHECK(cold && warm && strcmp(cold, warm) == 0);
     CHECK_INT(entries("^sigma-pre-.*\\.hs$"), 1);
     /* damaged: compiled again, same findings */
-    char cmd[2400];
     snprintf(cmd, sizeof cmd, "for f in %s/sigma-pre-*.hs; do head -c 30 $f > $f.x; mv $f.x $f; done",
              dir_);
     CHECK_INT(system(cmd), 0);

@@ -140,6 +140,8 @@ void ks__symtab_free(ks_symtab *t);
  * registration of an alias wins. Lock-free. */
 void ks__symtab_set_alias(ks_symtab *t, ks_sym alias, ks_sym target);
 ks_sym ks__symtab_alias(const ks_symtab *t, ks_sym id);
+/* Grows with every alias registered: lookup memos know they are stale. */
+uint64_t ks__symtab_alias_gen(const ks_symtab *t);
 /* A classifier sees every new name once, under the table's lock, before the
  * name is published; what it returns is kept with the name and read back
  * lock-free (the field schema's classes: engine/fields.c). Set it before

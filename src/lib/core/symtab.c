@@ -30,6 +30,7 @@ struct ks_symtab {
     ks_arena *arena;                   /* text storage */
     _Atomic(sym_entry *) pages[NPAGES];/* id -> text; pages never move */
     atomic_uint count;                 /* ids 1..count are published */
+    atomic_uint_fast64_t alias_gen;    /* alias registrations so far */
     ks_sym_classify_fn classify;       /* optional, see core.h */
     void *classify_ctx;
 };
@@ -135,8 +136,14 @@ void ks__symtab_set_alias(ks_symtab *t, ks_sym alias, ks_sym target)
 {
     sym_entry *e = entry(t, alias);
     ks_sym none = 0;
-    if (e && alias != target) /* the first registration wins */
-        atomic_compare_exchange_strong(&e->alias, &none, target);
+    if (e && alias != target && /* the first registration wins */
+        atomic_compare_exchange_strong(&e->alias, &none, target))
+        atomic_fetch_add(&t->alias_gen, 1);
+}
+
+uint64_t ks__symtab_alias_gen(const ks_symtab *t)
+{
+    return atomic_load(&((ks_symtab *)t)->alias_gen);
 }
 
 ks_sym ks__symtab_alias(const ks_symtab *t, ks_sym id)

@@ -375,19 +375,49 @@ bool ks__ieq(const char *a, size_t an, const char *b, size_t bn)
     return true;
 }
 
+static inline unsigned char lower_ascii(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* ASCII case-insensitive equality of n bytes (needle bytes are what
+ * tolower() would give for the C locale the library runs in). */
+static bool ieq_ascii(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower_ascii((unsigned char)a[i]) != lower_ascii((unsigned char)b[i]))
+            return false;
+    return true;
+}
+
 const char *ks__memmem_ci(const char *h, size_t hn, const char *nd, size_t nn)
 {
     if (nn == 0)
         return h;
     if (nn > hn)
         return NULL;
-    int f = tolower((unsigned char)nd[0]);
-    for (size_t i = 0; i + nn <= hn; i++) {
-        if (tolower((unsigned char)h[i]) != f)
-            continue;
-        if (ks__ieq(h + i, nn, nd, nn))
-            return h + i;
+    /* Anchor on a needle byte that has no other case ("=" of "sig="):
+     * memchr finds its candidates at memory speed. Detectors call this on
+     * every value of every event (the cloud detector's SAS test). */
+    size_t a;
+    for (a = 0; a < nn; a++) {
+        unsigned char c = (unsigned char)nd[a];
+        if (!((c | 32) >= 'a' && (c | 32) <= 'z'))
+            break;
     }
+    if (a < nn) {
+        const char *end = h + hn - (nn - a), *p = h + a;
+        while (p < end + 1 && (p = memchr(p, nd[a], (size_t)(end + 1 - p))) != NULL) {
+            if (ieq_ascii(p - a, nd, nn))
+                return p - a;
+            p++;
+        }
+        return NULL;
+    }
+    unsigned char f = lower_ascii((unsigned char)nd[0]);
+    for (size_t i = 0; i + nn <= hn; i++)
+        if (lower_ascii((unsigned char)h[i]) == f && ieq_ascii(h + i, nd, nn))
+            return h + i;
     return NULL;
 }
 

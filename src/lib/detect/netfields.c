@@ -16,10 +16,25 @@ static const char *const canon[KS_NET_NFIELDS] = {
 
 /* The view's fields are canonical fields of the engine's field schema
  * (engine/fields.def holds every source's names for them), found by name. */
+#define ANS_MEMO 1024 /* names remembered as answer / not answer (direct-mapped) */
+
 struct ks_net_syms {
     ks_symtab *t;
     int field[KS_NET_NFIELDS]; /* KS_F_x per view field, -1 if the schema lacks it */
+    ks_sym memo_sym[ANS_MEMO]; /* name in the slot (0 = empty) */
+    bool memo_ans[ANS_MEMO];   /* ... is an answer field */
 };
+
+/* The last event's view, per thread: SUNBURST, C2 and beaconing read the
+ * same event in turn, and the view costs a pass over the event's fields.
+ * Valid for the event (pointer, ks__event_finish sequence) it was made of. */
+static __thread struct {
+    const ks_event *ev;
+    uint64_t seq;
+    const ks_symtab *t;
+    bool any;
+    ks_net_view v;
+} last_;
 
 ks_net_syms *ks__net_syms_new(ks_symtab *t)
 {
@@ -105,9 +120,29 @@ static void add_answers(ks_net_view *v, const char *p, size_t n)
     }
 }
 
+/* Whether the field named sym holds DNS answers: the schema's answer
+ * field, or an indexed answer path. Remembered per name. */
+static bool is_answer(ks_net_syms *s, ks_sym sym)
+{
+    uint32_t slot = (sym * 2654435761u) >> 22; /* 10 bits: ANS_MEMO */
+    if (s->memo_sym[slot] == sym)
+        return s->memo_ans[slot];
+    size_t n = 0;
+    const char *name;
+    bool ans = ks__field_sym_is(s->t, sym, s->field[KS_NET_ANSWERS]) ||
+               ((name = ks_symtab_str(s->t, sym, &n)) && answer_path(name, n));
+    s->memo_sym[slot] = sym;
+    s->memo_ans[slot] = ans;
+    return ans;
+}
+
 bool ks__net_view(ks_net_syms *s, const ks_event *ev, ks_net_view *v)
 {
     bool any = false;
+    if (ev->finished && last_.ev == ev && last_.seq == ev->seq && last_.t == s->t) {
+        *v = last_.v;
+        return last_.any;
+    }
     memset(v, 0, sizeof *v);
     v->time = ev->time;
     for (int f = 0; f < KS_NET_NFIELDS; f++) {
@@ -119,17 +154,18 @@ bool ks__net_view(ks_net_syms *s, const ks_event *ev, ks_net_view *v)
     /* every answer, not only the best-ranked field: answers repeat */
     for (size_t i = 0; i < ev->n; i++) {
         const ks_field *fl = &ev->fields[i];
-        size_t n = 0;
-        const char *name;
-        if (ks__field_sym_is(s->t, fl->name, s->field[KS_NET_ANSWERS])) {
-            any = true;
-        } else if ((name = ks_symtab_str(s->t, fl->name, &n)) && answer_path(name, n)) {
-            any = true;
-        } else {
+        if (!is_answer(s, fl->name))
             continue;
-        }
+        any = true;
         if (fl->v.type == KS_VSTR)
             add_answers(v, fl->v.u.s.p, fl->v.u.s.n);
+    }
+    if (ev->finished) {
+        last_.ev = ev;
+        last_.seq = ev->seq;
+        last_.t = s->t;
+        last_.any = any;
+        last_.v = *v;
     }
     return any;
 }

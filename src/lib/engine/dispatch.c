@@ -45,12 +45,14 @@ int ks__worker_init(ks_worker *w, ks_engine *e, int id)
     w->ev.syms = e->syms;
     w->ev.cache = w->cache;
     w->ev.arena = w->arena;
+    w->ev.index = ks__evindex_new(); /* NULL: lookups scan */
     return KS_OK;
 }
 
 void ks__worker_release(ks_worker *w)
 {
     free(w->ev.fields);
+    ks__evindex_free(w->ev.index);
     ks__arena_free(w->arena);
     ks__symcache_free(w->cache);
     memset(w, 0, sizeof *w);

@@ -69,20 +69,116 @@ const ks_field *ks_event_field(const ks_event *ev, size_t i)
     return i < ev->n ? &ev->fields[i] : NULL;
 }
 
-const ks_value *ks_event_get(const ks_event *ev, ks_sym name)
+/* ---- lookups ---------------------------------------------------------------------
+ *
+ * A name resolves to the first field of that name, else the first field of
+ * the name it is an alias of, else (a canonical name of the field schema)
+ * the best alternate present. The first two depend only on the event's
+ * field names in order, its layout, which the events of one EVTX template
+ * or one W3C #Fields header share: detectors asking for a dozen absent
+ * names on every IIS line paid two scans each. The worker's memo keeps,
+ * for the layout of the events it reads, where each name asked for was
+ * found; a new layout (checked once per event: its names compared) or a
+ * new alias registration (the EVTX reader adds them as templates appear)
+ * empties it. */
+
+#define IDX_SLOTS 256 /* names remembered per layout (open addressing) */
+
+struct ks_evindex {
+    uint64_t seq;            /* the event the layout was last checked for */
+    uint64_t alias_gen;      /* alias registrations the memo was made under */
+    ks_sym *names;           /* the layout: field names in order */
+    size_t n, cap;
+    uint32_t used;           /* filled slots */
+    ks_sym q[IDX_SLOTS];     /* name asked for, 0 = empty slot */
+    int32_t at[IDX_SLOTS];   /* index of the field answering it, -1 = none */
+};
+
+struct ks_evindex *ks__evindex_new(void)
 {
-    /* Events carry tens of fields: a linear scan over 32-bit ids beats a
-     * per-event index that would have to be built for every record. */
-    if (!name)
-        return NULL;
+    return calloc(1, sizeof(struct ks_evindex));
+}
+
+void ks__evindex_free(struct ks_evindex *x)
+{
+    if (x)
+        free(x->names);
+    free(x);
+}
+
+static int32_t scan_names(const ks_event *ev, ks_sym name)
+{
     for (size_t i = 0; i < ev->n; i++)
         if (ev->fields[i].name == name)
-            return &ev->fields[i].v;
+            return (int32_t)i;
     ks_sym target = ks__symtab_alias(ev->syms, name);
     if (target)
         for (size_t i = 0; i < ev->n; i++)
             if (ev->fields[i].name == target)
-                return &ev->fields[i].v;
+                return (int32_t)i;
+    return -1;
+}
+
+/* The memo for ev's layout, or NULL (then scan). */
+static struct ks_evindex *layout_memo(const ks_event *ev)
+{
+    struct ks_evindex *x = ev->index;
+    if (!x || !ev->finished || ev->n > INT32_MAX)
+        return NULL;
+    uint64_t gen = ks__symtab_alias_gen(ev->syms);
+    if (x->seq == ev->seq && x->alias_gen == gen)
+        return x;
+    bool same = x->alias_gen == gen && x->n == ev->n;
+    for (size_t i = 0; same && i < ev->n; i++)
+        same = x->names[i] == ev->fields[i].name;
+    if (!same) {
+        if (ev->n > x->cap) {
+            size_t nc = ev->n < 64 ? 64 : ev->n;
+            ks_sym *v = realloc(x->names, nc * sizeof *v);
+            if (!v)
+                return NULL;
+            x->names = v;
+            x->cap = nc;
+        }
+        for (size_t i = 0; i < ev->n; i++)
+            x->names[i] = ev->fields[i].name;
+        x->n = ev->n;
+        x->alias_gen = gen;
+        memset(x->q, 0, sizeof x->q);
+        x->used = 0;
+    }
+    x->seq = ev->seq;
+    return x;
+}
+
+static int32_t find_field(const ks_event *ev, ks_sym name)
+{
+    struct ks_evindex *x = layout_memo(ev);
+    if (!x)
+        return scan_names(ev, name);
+    uint32_t h = (name * 2654435761u) >> 24; /* 8 bits: IDX_SLOTS */
+    for (uint32_t k = 0; k < IDX_SLOTS; k++, h = (h + 1) & (IDX_SLOTS - 1)) {
+        if (x->q[h] == name)
+            return x->at[h];
+        if (!x->q[h])
+            break;
+    }
+    int32_t at = scan_names(ev, name);
+    if (x->used < IDX_SLOTS / 2 && !x->q[h]) { /* half full at most: probes stay short */
+        x->q[h] = name;
+        x->at[h] = at;
+        x->used++;
+    }
+    return at;
+}
+
+const ks_value *ks_event_get(const ks_event *ev, ks_sym name)
+{
+    if (!name)
+        return NULL;
+    int32_t at = find_field(ev, name);
+    if (at >= 0)
+        return &ev->fields[at].v;
     /* A canonical name of the field schema ("host.name") stands for the
      * best alternate the event has. */
     int f = ks__field_of_sym(ev->syms, name);

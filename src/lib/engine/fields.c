@@ -227,6 +227,7 @@ void ks__event_finish(ks_event *ev)
     ev->finished = false;
     ks__event_canon(ev, ev->canon);
     ev->finished = true;
+    ev->seq++;
 }
 
 /* The value of canonical field f: NULL when the event has none. Events not

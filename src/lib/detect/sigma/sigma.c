@@ -169,12 +169,20 @@ static int sigma_create(ks_engine *e, void **det)
     for (size_t i = 0; i < nmaps; i++)
         if ((rc = sg__ruleset_load_mappings(rs, maps[i])) != KS_OK)
             goto fail;
-    if (builtin && ks__bundled(e, "sigma", dir, sizeof dir) &&
-        (rc = sg__ruleset_load_path(rs, dir)) != KS_OK)
+    bool bundled = builtin && ks__bundled(e, "sigma", dir, sizeof dir);
+    const char *roots[65];
+    size_t nroots = 0;
+    roots[nroots++] = bundled ? dir : "";
+    for (size_t i = 0; i < nrules && nroots < KS_ARRAY_LEN(roots); i++)
+        roots[nroots++] = paths[i];
+    rs->yc = sg__ycache_open(e, roots, nroots); /* YAML of unchanged files is not parsed again */
+    if (bundled && (rc = sg__ruleset_load_path(rs, dir)) != KS_OK)
         goto fail;
     for (size_t i = 0; i < nrules; i++)
         if ((rc = sg__ruleset_load_path(rs, paths[i])) != KS_OK)
             goto fail;
+    sg__ycache_close(rs->yc);
+    rs->yc = NULL;
     if ((rc = sg__ruleset_finish(rs)) != KS_OK)
         goto fail;
     const char *unm = ks__opt(e, "sigma.unmapped");

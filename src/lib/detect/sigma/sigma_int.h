@@ -51,6 +51,17 @@ const sg_yaml *sg__yaml_get(const sg_yaml *map, const char *key);
 const char *sg__yaml_str(const sg_yaml *map, const char *key);
 /* True for a plain null scalar (null, ~, empty). */
 bool sg__yaml_is_null(const sg_yaml *y);
+/* Parsed rule files kept between runs (sigma_ycache.c): the trees of one
+ * rule configuration (the rule paths given, in order) in the engine's
+ * compiled-rule cache, each keyed by its file's content. open: NULL when
+ * the cache is off (sigma.cache) or unusable; then parse as usual. parse:
+ * sg__yaml_parse's contract, from the cache when the content was seen.
+ * close: writes the entry when a file was parsed, prunes, frees. */
+typedef struct sg_ycache sg_ycache;
+sg_ycache *sg__ycache_open(const ks_engine *e, const char *const *roots, size_t nroots);
+int sg__ycache_parse(sg_ycache *c, ks_arena *a, const char *buf, size_t n, sg_yaml ***docs,
+                     size_t *ndocs, char *err, size_t errcap, uint32_t *errline);
+void sg__ycache_close(sg_ycache *c);
 /* Deep-merges b over a (maps merge, everything else: b wins). */
 sg_yaml *sg__yaml_merge(ks_arena *ar, const sg_yaml *a, const sg_yaml *b);
 
@@ -246,6 +257,7 @@ typedef struct sg_ruleset {
     const char *const *placeholders; /* "name=v1,v2" (|expand) */
     size_t nplaceholders;
     uint32_t max_searches;  /* largest rule, for scratch sizing */
+    sg_ycache *yc;          /* parsed-tree cache while rules load, or NULL */
     /* load statistics */
     uint64_t files, docs, loaded, failed, unmapped;
     uint64_t fails[SG_FAIL_COUNT];

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Parsed Sigma rule files kept between runs. Reading the YAML of every
+ * SigmaHQ rule through libyaml was over half of a warm start-up (0.19 of
+ * 0.36 CPU s, issue 21): the trees libyaml's events build are stored and
+ * read back instead.
+ *
+ * Each file's tree is keyed by the SHA-256 of its content, so an edited
+ * rule is parsed again and never meets an old tree. The trees of one rule
+ * configuration (kensa version, libyaml version, the rule paths given)
+ * live in one entry of the compiled-rule cache directory (ks__cache_dir),
+ * "sigma-yt-<sha256>.yt":
+ *
+ *   magic, then per file: content sha256, u32 length, payload
+ *   payload: i32 parse result, u32 error line, u16 + error text,
+ *            u32 documents, the nodes in preorder
+ *   node:    u8 type, u8 plain, u32 line, then u32 + text (scalars, NUL
+ *            kept) or u32 children and the children
+ *
+ * An entry is rewritten (ks__cache_tmp/commit: whole or absent) when a
+ * run parsed any file, holding the trees that run used; each kind keeps
+ * sigma.cache_keep entries. Reading is bounds-checked throughout: a damaged
+ * or truncated record is a miss (the file is parsed), never a crash.
+ * Anchors shared by the parser are stored once per use: the tree reads
+ * the same.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <yaml.h>
+#include <openssl/evp.h>
+#include "detect/fileinfo.h"
+#include "sigma_int.h"
+
+#define YT_MAGIC "KSSGYT1\n"
+#define YT_PREFIX "sigma-yt-"
+#define YT_MAX_ENTRY ((size_t)256 << 20)
+
+struct sg_ycache {
+    const ks_engine *e;
+    char dir[3800];         /* cache directory */
+    char path[4096];        /* this configuration's entry */
+    char *blob;             /* the entry as read (NULL: none) */
+    size_t nblob;
+    ks_map *index;          /* content sha256 -> offset + 1 of its record in blob */
+    ks_buf hits;            /* records of blob this run used: (offset, length) pairs */
+    ks_buf out;             /* records this run parsed */
+    bool dirty;             /* a file was parsed: write out */
+    bool failed;            /* out of memory while collecting: do not write */
+};
+
+/* ---- reading ---------------------------------------------------------------- */
+
+typedef struct rd {
+    const uint8_t *p, *end;
+    ks_arena *a;
+    size_t nodes;
+} rd;
+
+static bool get(rd *r, void *v, size_t n)
+{
+    if ((size_t)(r->end - r->p) < n)
+        return false;
+    memcpy(v, r->p, n);
+    r->p += n;
+    return true;
+}
+
+static sg_yaml *read_node(rd *r, int depth)
+{
+    uint8_t type, plain;
+    uint32_t line, n;
+    if (depth > SG_YAML_MAX_DEPTH || ++r->nodes > SG_YAML_MAX_NODES || !get(r, &type, 1) ||
+        !get(r, &plain, 1) || !get(r, &line, 4) || !get(r, &n, 4) || type < SG_Y_SCALAR ||
+        type > SG_Y_MAP)
+        return NULL;
+    sg_yaml *y = ks__arena_alloc(r->a, sizeof *y);
+    if (!y)
+        return NULL;
+    memset(y, 0, sizeof *y);
+    y->type = type;
+    y->plain = plain != 0;
+    y->line = line;
+    if (type == SG_Y_SCALAR) {
+        if ((size_t)(r->end - r->p) < (size_t)n + 1 || r->p[n] != 0 ||
+            !(y->s = ks__arena_strndup(r->a, (const char *)r->p, n)))
+            return NULL;
+        y->n = n;
+        r->p += (size_t)n + 1;
+        return y;
+    }
+    if (n > (size_t)(r->end - r->p) / 10 || (type == SG_Y_MAP && n % 2))
+        return NULL; /* every child takes 10 bytes at least */
+    if (n && !(y->kids = ks__arena_alloc(r->a, n * sizeof *y->kids)))
+        return NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if (!(y->kids[i] = read_node(r, depth + 1)))
+            return NULL;
+    y->nkids = n;
+    return y;
+}
+
+/* A record's payload into arena trees; false when it does not read whole. */
+static bool read_record(ks_arena *a, const uint8_t *p, size_t n, sg_yaml ***docs, size_t *ndocs,
+                        int *yrc, char *err, size_t errcap, uint32_t *errline)
+{
+    rd r = {.p = p, .end = p + n, .a = a};
+    int32_t rc;
+    uint16_t el;
+    uint32_t nd;
+    if (!get(&r, &rc, 4) || !get(&r, errline, 4) || !get(&r, &el, 2) ||
+        (size_t)(r.end - r.p) < el || el >= errcap)
+        return false;
+    memcpy(err, r.p, el);
+    err[el] = 0;
+    r.p += el;
+    if (!get(&r, &nd, 4) || nd > (size_t)(r.end - r.p) / 10)
+        return false;
+    sg_yaml **d = nd ? ks__arena_alloc(a, nd * sizeof *d) : NULL;
+    if (nd && !d)
+        return false;
+    for (uint32_t i = 0; i < nd; i++)
+        if (!(d[i] = read_node(&r, 0)))
+            return false;
+    if (r.p != r.end)
+        return false;
+    *docs = d;
+    *ndocs = nd;
+    *yrc = rc;
+    return true;
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+static void put(sg_ycache *c, const void *v, size_t n)
+{
+    if (!c->failed && ks__buf_add(&c->out, v, n) != KS_OK)
+        c->failed = true;
+}
+
+static void write_node(sg_ycache *c, const sg_yaml *y)
+{
+    uint8_t type = (uint8_t)y->type, plain = y->plain;
+    uint32_t line = y->line, n = (uint32_t)(y->type == SG_Y_SCALAR ? y->n : y->nkids);
+    put(c, &type, 1);
+    put(c, &plain, 1);
+    put(c, &line, 4);
+    put(c, &n, 4);
+    if (y->type == SG_Y_SCALAR) {
+        put(c, y->s, y->n);
+        put(c, "", 1);
+        return;
+    }
+    for (size_t i = 0; i < y->nkids; i++)
+        write_node(c, y->kids[i]);
+}
+
+static void write_record(sg_ycache *c, const uint8_t key[32], sg_yaml **docs, size_t ndocs,
+                         int yrc, const char *err, uint32_t errline)
+{
+    size_t at = c->out.n;
+    uint32_t len = 0, nd = (uint32_t)ndocs;
+    int32_t rc = yrc;
+    size_t el = yrc == KS_OK ? 0 : strnlen(err, 255);
+    uint16_t el16 = (uint16_t)el;
+    put(c, key, 32);
+    put(c, &len, 4);
+    put(c, &rc, 4);
+    put(c, &errline, 4);
+    put(c, &el16, 2);
+    put(c, err, el);
+    put(c, &nd, 4);
+    for (size_t i = 0; i < ndocs; i++)
+        write_node(c, docs[i]);
+    if (c->failed)
+        return;
+    size_t payload = c->out.n - at - 36;
+    if (payload > UINT32_MAX) {
+        c->failed = true;
+        return;
+    }
+    len = (uint32_t)payload;
+    memcpy(c->out.p + at + 32, &len, 4);
+}
+
+/* ---- the cache ---------------------------------------------------------------- */
+
+static void load_entry(sg_ycache *c)
+{
+    FILE *fp = fopen(c->path, "rb");
+    long sz;
+    if (!fp)
+        return;
+    if (fseek(fp, 0, SEEK_END) != 0 || (sz = ftell(fp)) < (long)sizeof YT_MAGIC - 1 ||
+        (size_t)sz > YT_MAX_ENTRY || fseek(fp, 0, SEEK_SET) != 0 ||
+        !(c->blob = malloc((size_t)sz)) || fread(c->blob, 1, (size_t)sz, fp) != (size_t)sz ||
+        memcmp(c->blob, YT_MAGIC, sizeof YT_MAGIC - 1) != 0) {
+        free(c->blob);
+        c->blob = NULL;
+        fclose(fp);
+        return;
+    }
+    fclose(fp);
+    c->nblob = (size_t)sz;
+    /* index the records; a damaged tail only loses what follows it */
+    for (size_t at = sizeof YT_MAGIC - 1; at + 36 <= c->nblob;) {
+        uint32_t len;
+        memcpy(&len, c->blob + at + 32, 4);
+        if (len > c->nblob - at - 36)
+            break;
+        uint64_t *slot = ks__map_slot(c->index, c->blob + at, 32, true);
+        if (slot && !*slot)
+            *slot = at + 1;
+        at += 36 + (size_t)len;
+    }
+    utimes(c->path, NULL); /* recently used: kept by the pruning */
+}
+
+sg_ycache *sg__ycache_open(const ks_engine *e, const char *const *roots, size_t nroots)
+{
+    char dbuf[3800], key[65];
+    uint8_t dig[32];
+    const char *dir;
+    if (!e || !ks__opt_bool(e, "sigma.cache") || !(dir = ks__cache_dir(e, dbuf, sizeof dbuf)) ||
+        strlen(dir) >= sizeof ((sg_ycache *)0)->dir)
+        return NULL;
+    sg_ycache *c = calloc(1, sizeof *c);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = c && ctx && (c->index = ks__map_new(1024)) &&
+              EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    char ver[200];
+    snprintf(ver, sizeof ver, "%s kensa %s libyaml %s", YT_MAGIC, KENSA_VERSION,
+             yaml_get_version_string());
+    ok = ok && EVP_DigestUpdate(ctx, ver, strlen(ver) + 1) == 1;
+    for (size_t i = 0; ok && i < nroots; i++)
+        ok = EVP_DigestUpdate(ctx, roots[i], strlen(roots[i]) + 1) == 1;
+    ok = ok && EVP_DigestFinal_ex(ctx, dig, NULL) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        sg__ycache_close(c);
+        return NULL;
+    }
+    ks__hex(dig, 32, key);
+    c->e = e;
+    memcpy(c->dir, dir, strlen(dir) + 1);
+    snprintf(c->path, sizeof c->path, "%s/" YT_PREFIX "%s.yt", dir, key);
+    load_entry(c);
+    return c;
+}
+
+int sg__ycache_parse(sg_ycache *c, ks_arena *a, const char *buf, size_t n, sg_yaml ***docs,
+                     size_t *ndocs, char *err, size_t errcap, uint32_t *errline)
+{
+    uint8_t key[32];
+    if (EVP_Digest(buf, n, key, NULL, EVP_sha256(), NULL) != 1)
+        return sg__yaml_parse(a, buf, n, docs, ndocs, err, errcap, errline);
+    uint64_t *slot = c->blob ? ks__map_get(c->index, key, 32) : NULL;
+    if (slot && *slot) {
+        size_t at = (size_t)*slot - 1;
+        uint32_t len;
+        int yrc;
+        memcpy(&len, c->blob + at + 32, 4);
+        if (read_record(a, (const uint8_t *)c->blob + at + 36, len, docs, ndocs, &yrc, err,
+                        errcap, errline)) {
+            size_t span[2] = {at, 36 + (size_t)len};
+            if (ks__buf_add(&c->hits, span, sizeof span) != KS_OK)
+                c->failed = true;
+            return yrc;
+        }
+        /* damaged: the arena keeps what was read (freed with the rule set) */
+    }
+    *docs = NULL;
+    *ndocs = 0;
+    *errline = 0;
+    err[0] = 0;
+    int yrc = sg__yaml_parse(a, buf, n, docs, ndocs, err, errcap, errline);
+    if (yrc != KS_ENOMEM) {
+        write_record(c, key, *docs, *ndocs, yrc, err, *errline);
+        c->dirty = true;
+    }
+    return yrc;
+}
+
+void sg__ycache_close(sg_ycache *c)
+{
+    if (!c)
+        return;
+    if (c->dirty && !c->failed) {
+        char tmp[4200];
+        ks__cache_mkdirs(c->dir);
+        ks__cache_tmp(tmp, sizeof tmp, c->path);
+        FILE *fp = fopen(tmp, "wb");
+        bool ok = fp && fwrite(YT_MAGIC, 1, sizeof YT_MAGIC - 1, fp) == sizeof YT_MAGIC - 1;
+        const size_t *span = (const size_t *)(const void *)c->hits.p;
+        for (size_t i = 0; ok && i < c->hits.n / (2 * sizeof *span); i++)
+            ok = fwrite(c->blob + span[2 * i], 1, span[2 * i + 1], fp) == span[2 * i + 1];
+        ok = ok && fwrite(c->out.p, 1, c->out.n, fp) == c->out.n;
+        if (fp || ok)
+            ks__cache_commit(fp, ok, tmp, c->path);
+        int64_t keep = ks__opt_int(c->e, "sigma.cache_keep");
+        ks__cache_prune(c->dir, YT_PREFIX, ".yt", keep > 0 ? (size_t)keep : 1);
+    }
+    ks__map_free(c->index);
+    ks__buf_release(&c->hits);
+    ks__buf_release(&c->out);
+    free(c->blob);
+    free(c);
+}
