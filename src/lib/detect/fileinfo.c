@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
 #include <hs/hs.h>
@@ -391,4 +392,27 @@ void ks__cache_prune(const char *dir, const char *prefix, const char *suffix, si
         v[o] = v[--nv];
     }
     closedir(d);
+}
+
+const char *ks__cache_map(const char *path, size_t *len)
+{
+    struct stat st;
+    void *m = MAP_FAILED;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size <= SIZE_MAX)
+        m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return NULL;
+    *len = (size_t)st.st_size;
+    return m;
+}
+
+void ks__cache_unmap(const char *p, size_t len)
+{
+    if (p)
+        munmap((void *)p, len);
 }

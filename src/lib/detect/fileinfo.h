@@ -72,6 +72,13 @@ void ks__cache_mkdirs(const char *path);
 void ks__cache_tmp(char *tmp, size_t cap, const char *path);
 bool ks__cache_commit(FILE *fp, bool ok, const char *tmp, const char *path);
 
+/* A cache entry mapped read-only (NULL when missing, empty or not a
+ * regular file); ks__cache_unmap(p, len) releases it. A cache file may be
+ * changed by another run only by renaming a new one in: the mapping stays
+ * whole. Mapped rather than read so that no large buffer is freed (glibc
+ * then raises its mmap threshold and a hunt's peak RSS grows). */
+const char *ks__cache_map(const char *path, size_t *len);
+void ks__cache_unmap(const char *p, size_t len);
 /* Removes the dir's entries named "<prefix>*<suffix>" but the `keep` most
  * recently modified (a load touches its entry). */
 void ks__cache_prune(const char *dir, const char *prefix, const char *suffix, size_t keep);

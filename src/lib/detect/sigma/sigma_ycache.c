@@ -18,8 +18,8 @@
  *            kept) or u32 children and the children
  *
  * An entry is rewritten (ks__cache_tmp/commit: whole or absent) when a
- * run parsed any file, holding the trees that run used; each kind keeps
- * sigma.cache_keep entries. Reading is bounds-checked throughout: a damaged
+ * run parsed any file, holding the trees that run used, and mapped when
+ * read; sigma.cache_keep entries are kept. Reading is bounds-checked throughout: a damaged
  * or truncated record is a miss (the file is parsed), never a crash.
  * Anchors shared by the parser are stored once per use: the tree reads
  * the same.
@@ -41,13 +41,14 @@ struct sg_ycache {
     const ks_engine *e;
     char dir[3800];         /* cache directory */
     char path[4096];        /* this configuration's entry */
-    char *blob;             /* the entry as read (NULL: none) */
+    const char *blob;       /* the entry, mapped (NULL: none) */
     size_t nblob;
     ks_map *index;          /* content sha256 -> offset + 1 of its record in blob */
     ks_buf hits;            /* records of blob this run used: (offset, length) pairs */
-    ks_buf out;             /* records this run parsed */
-    bool dirty;             /* a file was parsed: write out */
-    bool failed;            /* out of memory while collecting: do not write */
+    ks_buf rec;             /* the record being written */
+    FILE *tmpfp;            /* the new entry, opened at the first parse */
+    char tmp[4200];
+    bool failed;            /* out of memory or a write failed: do not commit */
 };
 
 /* ---- reading ---------------------------------------------------------------- */
@@ -135,7 +136,7 @@ static bool read_record(ks_arena *a, const uint8_t *p, size_t n, sg_yaml ***docs
 
 static void put(sg_ycache *c, const void *v, size_t n)
 {
-    if (!c->failed && ks__buf_add(&c->out, v, n) != KS_OK)
+    if (!c->failed && ks__buf_add(&c->rec, v, n) != KS_OK)
         c->failed = true;
 }
 
@@ -159,8 +160,9 @@ static void write_node(sg_ycache *c, const sg_yaml *y)
 static void write_record(sg_ycache *c, const uint8_t key[32], sg_yaml **docs, size_t ndocs,
                          int yrc, const char *err, uint32_t errline)
 {
-    size_t at = c->out.n;
+    size_t at = 0;
     uint32_t len = 0, nd = (uint32_t)ndocs;
+    ks__buf_reset(&c->rec);
     int32_t rc = yrc;
     size_t el = yrc == KS_OK ? 0 : strnlen(err, 255);
     uint16_t el16 = (uint16_t)el;
@@ -175,44 +177,53 @@ static void write_record(sg_ycache *c, const uint8_t key[32], sg_yaml **docs, si
         write_node(c, docs[i]);
     if (c->failed)
         return;
-    size_t payload = c->out.n - at - 36;
+    size_t payload = c->rec.n - at - 36;
     if (payload > UINT32_MAX) {
         c->failed = true;
         return;
     }
     len = (uint32_t)payload;
-    memcpy(c->out.p + at + 32, &len, 4);
+    memcpy(c->rec.p + at + 32, &len, 4);
+    /* streamed to the new entry: a run that parses every file holds no
+     * copy of them all (see ks__cache_map on large buffers) */
+    if (!c->tmpfp) {
+        ks__cache_mkdirs(c->dir);
+        ks__cache_tmp(c->tmp, sizeof c->tmp, c->path);
+        if (!(c->tmpfp = fopen(c->tmp, "wb")) ||
+            fwrite(YT_MAGIC, 1, sizeof YT_MAGIC - 1, c->tmpfp) != sizeof YT_MAGIC - 1) {
+            c->failed = true;
+            return;
+        }
+    }
+    if (fwrite(c->rec.p, 1, c->rec.n, c->tmpfp) != c->rec.n)
+        c->failed = true;
 }
 
 /* ---- the cache ---------------------------------------------------------------- */
 
 static void load_entry(sg_ycache *c)
 {
-    FILE *fp = fopen(c->path, "rb");
-    long sz;
-    if (!fp)
+    size_t len = 0;
+    const char *m = ks__cache_map(c->path, &len);
+    if (!m)
         return;
-    if (fseek(fp, 0, SEEK_END) != 0 || (sz = ftell(fp)) < (long)sizeof YT_MAGIC - 1 ||
-        (size_t)sz > YT_MAX_ENTRY || fseek(fp, 0, SEEK_SET) != 0 ||
-        !(c->blob = malloc((size_t)sz)) || fread(c->blob, 1, (size_t)sz, fp) != (size_t)sz ||
-        memcmp(c->blob, YT_MAGIC, sizeof YT_MAGIC - 1) != 0) {
-        free(c->blob);
-        c->blob = NULL;
-        fclose(fp);
+    if (len < sizeof YT_MAGIC - 1 || len > YT_MAX_ENTRY ||
+        memcmp(m, YT_MAGIC, sizeof YT_MAGIC - 1) != 0) {
+        ks__cache_unmap(m, len);
         return;
     }
-    fclose(fp);
-    c->nblob = (size_t)sz;
+    c->blob = m;
+    c->nblob = len;
     /* index the records; a damaged tail only loses what follows it */
     for (size_t at = sizeof YT_MAGIC - 1; at + 36 <= c->nblob;) {
-        uint32_t len;
-        memcpy(&len, c->blob + at + 32, 4);
-        if (len > c->nblob - at - 36)
+        uint32_t rl;
+        memcpy(&rl, c->blob + at + 32, 4);
+        if (rl > c->nblob - at - 36)
             break;
         uint64_t *slot = ks__map_slot(c->index, c->blob + at, 32, true);
         if (slot && !*slot)
             *slot = at + 1;
-        at += 36 + (size_t)len;
+        at += 36 + (size_t)rl;
     }
     utimes(c->path, NULL); /* recently used: kept by the pruning */
 }
@@ -275,10 +286,8 @@ int sg__ycache_parse(sg_ycache *c, ks_arena *a, const char *buf, size_t n, sg_ya
     *errline = 0;
     err[0] = 0;
     int yrc = sg__yaml_parse(a, buf, n, docs, ndocs, err, errcap, errline);
-    if (yrc != KS_ENOMEM) {
+    if (yrc != KS_ENOMEM)
         write_record(c, key, *docs, *ndocs, yrc, err, *errline);
-        c->dirty = true;
-    }
     return yrc;
 }
 
@@ -286,24 +295,18 @@ void sg__ycache_close(sg_ycache *c)
 {
     if (!c)
         return;
-    if (c->dirty && !c->failed) {
-        char tmp[4200];
-        ks__cache_mkdirs(c->dir);
-        ks__cache_tmp(tmp, sizeof tmp, c->path);
-        FILE *fp = fopen(tmp, "wb");
-        bool ok = fp && fwrite(YT_MAGIC, 1, sizeof YT_MAGIC - 1, fp) == sizeof YT_MAGIC - 1;
+    if (c->tmpfp) { /* a file was parsed: the new entry gets the rest too */
+        bool ok = !c->failed;
         const size_t *span = (const size_t *)(const void *)c->hits.p;
         for (size_t i = 0; ok && i < c->hits.n / (2 * sizeof *span); i++)
-            ok = fwrite(c->blob + span[2 * i], 1, span[2 * i + 1], fp) == span[2 * i + 1];
-        ok = ok && fwrite(c->out.p, 1, c->out.n, fp) == c->out.n;
-        if (fp || ok)
-            ks__cache_commit(fp, ok, tmp, c->path);
+            ok = fwrite(c->blob + span[2 * i], 1, span[2 * i + 1], c->tmpfp) == span[2 * i + 1];
+        ks__cache_commit(c->tmpfp, ok, c->tmp, c->path);
         int64_t keep = ks__opt_int(c->e, "sigma.cache_keep");
         ks__cache_prune(c->dir, YT_PREFIX, ".yt", keep > 0 ? (size_t)keep : 1);
     }
     ks__map_free(c->index);
     ks__buf_release(&c->hits);
-    ks__buf_release(&c->out);
-    free(c->blob);
+    ks__buf_release(&c->rec);
+    ks__cache_unmap(c->blob, c->nblob);
     free(c);
 }
