@@ -667,9 +667,33 @@ TEST(allowlist_and_skip_types)
     free(al);
 }
 
+/* A rule that reads every byte of the file (slow on purpose) and a sparse
+ * file of `size` zero bytes, under DIR: the set-up of the tests that need a
+ * scan long enough to act during it. Paths are malloc'd. */
+static void slow_scan_setup(const char *dir, const char *name, off_t size, char **rule_path, char **file_path)
+{
+    static const char rule[] =
+        "rule walk_all { condition: for any i in (0..filesize - 1) : ( uint8(i) == 0x42 ) }\n";
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/data", dir);
+    mkdir_p(rel);
+    snprintf(rel, sizeof rel, "%s/r.yar", dir);
+    ks_test_write(rel, rule, sizeof rule - 1);
+    *rule_path = path_in(rel);
+    snprintf(rel, sizeof rel, "%s/data/%s", dir, name);
+    *file_path = path_in(rel);
+    int fd = open(*file_path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(ftruncate(fd, size) == 0);
+        close(fd);
+    }
+}
+
 /* A file truncated and regrown while YARA reads it through the walker's
- * mapping: libyara's exception guard turns the SIGBUS into an error, the
- * IOC reader's pread() sees a short file; the run must end normally. */
+ * mapping: kensa's SIGBUS guard puts zero pages past the new end (libyara's
+ * own guard is off, see yara.c), the IOC reader's pread() sees a short
+ * file; the run must end normally. */
 typedef struct flipper {
     const char *path;
     atomic_int stop; /* set by the test thread, read by the flipper */
@@ -694,17 +718,8 @@ static void *flip_main(void *p)
 
 TEST(file_changes_while_scanned)
 {
-    static const char rule[] =
-        "rule walk_all { condition: for any i in (0..filesize - 1) : ( uint8(i) == 0x42 ) }\n";
-    mkdir_p("t8/data");
-    ks_test_write("t8/r.yar", rule, sizeof rule - 1);
-    char *r = path_in("t8/r.yar"), *f = path_in("t8/data/growing.bin");
-    int fd = open(f, O_CREAT | O_WRONLY, 0644);
-    CHECK(fd >= 0);
-    if (fd >= 0) {
-        CHECK(ftruncate(fd, (off_t)64 << 20) == 0);
-        close(fd);
-    }
+    char *r, *f;
+    slow_scan_setup("t8", "growing.bin", (off_t)64 << 20, &r, &f);
     flipper fl = {.path = f};
     atomic_init(&fl.stop, 0);
     pthread_t th;
@@ -747,17 +762,8 @@ static void *poll_main(void *p)
 
 TEST(no_fault_handler_installed)
 {
-    static const char rule[] =
-        "rule walk_all { condition: for any i in (0..filesize - 1) : ( uint8(i) == 0x42 ) }\n";
-    mkdir_p("t9/data");
-    ks_test_write("t9/r.yar", rule, sizeof rule - 1);
-    char *r = path_in("t9/r.yar"), *f = path_in("t9/data/zeros.bin");
-    int fd = open(f, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    CHECK(fd >= 0);
-    if (fd >= 0) {
-        CHECK(ftruncate(fd, (off_t)8 << 20) == 0);
-        close(fd);
-    }
+    char *r, *f;
+    slow_scan_setup("t9", "zeros.bin", (off_t)8 << 20, &r, &f);
     poller pl;
     atomic_init(&pl.stop, 0);
     atomic_init(&pl.seen, 0);
