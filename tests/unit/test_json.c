@@ -251,6 +251,35 @@ TEST(huge_single_line_skipped_rest_read)
     CHECK(strstr(log.last, "json.max_record") != NULL);
 }
 
+/* Sniffing by content must not claim prose or code: a Pascal source that
+ * opens with "{ }" then code, and a licence text whose first lines happen
+ * to hold commas, are neither JSON records nor a CSV table (each would be
+ * read as hundreds of damaged records, a warning each). Named .json or
+ * .csv they are still read and their damage reported. */
+TEST(prose_and_code_are_not_records)
+{
+    const char *pas = "{\n}\n//{$mode objfpc}\n{$INLINE OFF}\n{$ifdef FPC_PROFILE}\n{$INLINE OFF}\n"
+                      "{$endif FPC_PROFILE}\nprogram firework;\nuses\n  ncurses;\n\nCONST\n  my_bg = 0;\n\n"
+                      "Procedure showit;\nbegin\n  refresh;\n  napms(120);\nend;\n";
+    const char *txt = "Copyright 1999, 2001-2023 Free Software Foundation, Inc.\n"
+                      "Contributed by the AriC and Caramba projects, INRIA.\n\n"
+                      "This file is part of the GNU MPFR Library.\n";
+    diag_log l1 = {0}, l2 = {0}, l3 = {0}, l4 = {0};
+    CHECK_INT(hunt(ks_test_write("firework.pp", pas, strlen(pas)), &l1, NULL), 0);
+    CHECK_INT(l1.warn, 0);
+    CHECK(strstr(l1.last, "nothing was recognised") != NULL);
+    CHECK_INT(hunt(ks_test_write("BUGS", txt, strlen(txt)), &l2, NULL), 0);
+    CHECK_INT(l2.warn, 0);
+    CHECK(strstr(l2.last, "nothing was recognised") != NULL);
+    /* a real generic table and JSON lines without telling names still are */
+    const char *tab = "host,account,outcome\nweb1,alice,ok\nweb2,bob,denied\n";
+    CHECK_INT(hunt(ks_test_write("export", tab, strlen(tab)), &l3, NULL), 2);
+    CHECK_INT(l3.warn + l3.err, 0);
+    const char *jl = REC "\n" REC "\n";
+    CHECK_INT(hunt(ks_test_write("signins.log", jl, strlen(jl)), &l4, NULL), 2);
+    CHECK_INT(l4.warn + l4.err, 0);
+}
+
 TEST(not_json_after_all)
 {
     diag_log log = {0};

@@ -111,6 +111,28 @@ static enum family family_of(const hcol *c, size_t n)
 
 /* ---- probe ------------------------------------------------------------------------ */
 
+/* A header none of whose columns kensa knows, in a file not named .csv,
+ * is a table only when every complete row in the head has the header's
+ * width: a licence's "Copyright 1999, 2001-2023 Free Software Foundation,
+ * Inc." splits at its commas too, and plain-text files (NEWS, BUGS,
+ * README) claimed as CSV would be read as damaged rows, a warning each. */
+static bool generic_table(const uint8_t *h, size_t n, const uint8_t *eol, ks_slice *t, size_t k)
+{
+    const uint8_t *row = eol + 1, *end = h + n;
+    for (int r = 0; r < 4 && row < end; r++) {
+        const uint8_t *reol = memchr(row, '\n', (size_t)(end - row));
+        if (!reol)
+            break; /* the head ends inside this row */
+        size_t len = (size_t)(reol - row);
+        if (len && row[len - 1] == '\r')
+            len--;
+        if (len && ks__csv_split(NULL, (const char *)row, len, t, CSV_MAX_COLS) != k)
+            return false;
+        row = reol + 1;
+    }
+    return true;
+}
+
 static int csv_probe(const uint8_t *h, size_t n, const char *name)
 {
     ks_slice t[CSV_MAX_COLS + 1];
@@ -140,6 +162,8 @@ static int csv_probe(const uint8_t *h, size_t n, const char *name)
     const char *dot = name ? strrchr(name, '.') : NULL;
     bool csvname = dot && (ks__ieq(dot, strlen(dot), ".csv", 4) || ks__ieq(dot, strlen(dot), ".tsv", 4));
     int score = family_of(c, k) != FAM_GENERIC ? 60 : known >= 2 ? 35 : 15;
+    if (score == 15 && !csvname && !generic_table(h, n, eol, t, k))
+        return 0;
     return score + (csvname ? 10 : 0);
 }
 

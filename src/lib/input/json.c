@@ -58,6 +58,7 @@ static int json_probe(const uint8_t *h, size_t n, const char *name)
         i++;
     if (i >= n)
         return 0;
+    size_t top = i; /* where the first value starts */
     if (h[i] == '{')
         score = 60;
     else if (h[i] == '[')
@@ -89,7 +90,20 @@ static int json_probe(const uint8_t *h, size_t n, const char *name)
     if ((nl > 5 && strcmp(name + nl - 5, ".json") == 0) ||
         (nl > 6 && strcmp(name + nl - 6, ".jsonl") == 0) ||
         (nl > 7 && strcmp(name + nl - 7, ".ndjson") == 0))
-        score += 20;
+        return score + 20; /* meant as JSON: damage is reported record by record */
+    /* Without a JSON name, a first value that ends inside the head must be
+     * followed by another record (JSON lines, concatenated or comma-joined
+     * values) or by nothing: Pascal's "{ comment }" blocks, "{}" followed
+     * by code, or C initialisers are not a log of records. A value longer
+     * than the head is judged by the reader. */
+    size_t ext = ks__json_extent((const char *)h + top, n - top, false);
+    if (ext && ext != (size_t)-1) { /* (a raw control byte in a string: the reader's call) */
+        size_t j = top + ext;
+        while (j < n && (h[j] == ' ' || h[j] == '\t' || h[j] == '\r' || h[j] == '\n'))
+            j++;
+        if (j < n && h[j] != '{' && h[j] != '[' && h[j] != ',')
+            return 0;
+    }
     return score;
 }
 
