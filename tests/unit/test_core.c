@@ -153,6 +153,34 @@ TEST(strids_and_locs)
     CHECK_STR(ks__strids_str(t, 0), "");
     CHECK_STR(ks__strids_str(t, 99999), "");
     CHECK_INT(ks__strids_count(t), 5002);
+    /* addresses are kept as 32 bits and written out when asked for; other
+     * spellings of the same address stay other values, as their text is */
+    static const char *const odd[] = {"010.0.0.1", "10.0.0.1 ", "10.0.0.256", "10.0.0", "10.0.0.1.2",
+                                      "10..0.1", "0.0.0.0", "255.255.255.255", "1.2.3.4x", "1000.2.3.4"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(odd); i++) {
+        uint32_t id = ks__strids_id(t, odd[i], strlen(odd[i]));
+        CHECK_INT(id, 5002 + i);
+        CHECK_INT(ks__strids_id(t, odd[i], strlen(odd[i])), id);
+    }
+    for (size_t i = 0; i < KS_ARRAY_LEN(odd); i++)
+        CHECK_STR(ks__strids_str(t, 5002 + (uint32_t)i), odd[i]);
+    const char *first = ks__strids_str(t, 3);
+    CHECK_STR(first, "10.0.0.2");
+    CHECK(ks__strids_str(t, 3) == first); /* written once, stable */
+    char *big = malloc(70000);
+    CHECK(big != NULL);
+    memset(big, 'x', 70000);
+    big[69999] = 0;
+    uint32_t bid = ks__strids_id(t, big, 69999);
+    CHECK_INT(ks__strids_id(t, "after.big", 9), bid + 1);
+    CHECK_STR(ks__strids_str(t, bid), big);
+    CHECK_STR(ks__strids_str(t, bid + 1), "after.big");
+    CHECK_INT(ks__strids_id(t, big, 69999), bid);
+    free(big);
+    for (uint32_t i = 0; i < 5000; i++) { /* every address reads back after the others */
+        snprintf(k, sizeof k, "10.0.%u.%u", i / 250, i % 250);
+        CHECK_STR(ks__strids_str(t, i + 1), k);
+    }
     ks__strids_free(t);
 
     ks_locs l = {0};

@@ -4,29 +4,37 @@
  * record and may meet a distinct value on nearly every record (a spray's
  * random source addresses). ks_map spends a 32-byte slot at load <= 1/2
  * plus a 16-byte-aligned key copy: ~100 bytes a value. Here a value costs
- * a 4-byte id slot (load <= 1/2), a 4-byte hash, an 8-byte text pointer and
- * its text packed NUL-terminated in 64 KiB blocks: ~30 bytes plus the text.
+ * a 4-byte id slot (load <= 1/2: 8-16 bytes), a 4-byte hash and a 4-byte
+ * text reference (block and offset, not an 8-byte pointer) plus its text
+ * packed NUL-terminated in 64 KiB blocks: ~16-24 bytes plus the text.
+ *
+ * An IPv4 address in its canonical dotted form ("10.1.2.3": no leading
+ * zeros) keeps the 32-bit address in place of the hash and no text at all
+ * until asked for (ks__strids_str writes it then): most values of a spray
+ * are such addresses and most are never shown in a finding, so they cost
+ * 16-24 bytes each instead of ~30 plus the text.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core.h"
 
 #define STRIDS_MAX ((uint32_t)1 << 28) /* ids, as ks_map's entry cap */
-#define TEXT_BLOCK ((size_t)1 << 16)
-
-typedef struct tblock {
-    struct tblock *next;
-    size_t used, cap;
-    char t[];
-} tblock;
+#define BLOCK_BITS 16
+#define TEXT_BLOCK ((size_t)1 << BLOCK_BITS)
+#define MAX_BLOCKS ((uint32_t)1 << 15) /* ref: 15 bits of block, 16 of offset */
+#define PACKED 0x80000000u              /* ref flag: key[] is an IPv4 address */
 
 struct ks_strids {
     uint32_t *slot;     /* id, 0 = empty; power-of-two table */
     uint32_t mask;
-    uint32_t *hash;     /* id -> low bits of its hash */
-    const char **text;  /* id -> NUL-terminated text (id 0: "") */
+    uint32_t *key;      /* id -> low bits of its hash, or the packed address */
+    uint32_t *ref;      /* id -> PACKED | block << 16 | offset of its text
+                         * (0: a packed address not written out yet) */
     uint32_t n, cap;    /* ids 1..n-1 in use */
-    tblock *blocks;     /* text storage, newest first */
+    char **blk;         /* text blocks; block 0 starts with the "" of id 0 */
+    uint32_t nblk, capblk;
+    size_t used;        /* bytes used in the last block */
 };
 
 ks_strids *ks__strids_new(void)
@@ -48,33 +56,104 @@ void ks__strids_free(ks_strids *t)
 {
     if (!t)
         return;
-    for (tblock *b = t->blocks, *nx; b; b = nx) {
-        nx = b->next;
-        free(b);
-    }
+    for (uint32_t i = 0; i < t->nblk; i++)
+        free(t->blk[i]);
+    free(t->blk);
     free(t->slot);
-    free(t->hash);
-    free(t->text);
+    free(t->key);
+    free(t->ref);
     free(t);
 }
 
-static const char *keep_text(ks_strids *t, const char *s, size_t n)
+static int new_block(ks_strids *t, size_t cap)
 {
-    tblock *b = t->blocks;
-    if (!b || b->cap - b->used < n + 1) {
-        size_t cap = n + 1 > TEXT_BLOCK ? n + 1 : TEXT_BLOCK;
-        if (!(b = malloc(sizeof *b + cap)))
-            return NULL;
-        b->used = 0;
-        b->cap = cap;
-        b->next = t->blocks;
-        t->blocks = b;
+    if (t->nblk >= MAX_BLOCKS)
+        return KS_ELIMIT;
+    if (t->nblk == t->capblk) {
+        uint32_t nc = t->capblk ? t->capblk * 2 : 16;
+        char **nb = realloc(t->blk, (size_t)nc * sizeof *nb);
+        if (!nb)
+            return KS_ENOMEM;
+        t->blk = nb;
+        t->capblk = nc;
     }
-    char *d = b->t + b->used;
+    if (!(t->blk[t->nblk] = malloc(cap)))
+        return KS_ENOMEM;
+    t->blk[t->nblk][0] = 0; /* offset 0 of block 0: id 0's "" */
+    t->used = t->nblk == 0 ? 1 : 0;
+    t->nblk++;
+    return KS_OK;
+}
+
+/* Stores s[0..n) NUL-terminated; its reference, or 0 when full. A text
+ * longer than a block gets a block of its own (offset 0). */
+static uint32_t keep_text(ks_strids *t, const char *s, size_t n)
+{
+    if (!t->nblk && new_block(t, TEXT_BLOCK) != KS_OK)
+        return 0;
+    if (n + 1 > TEXT_BLOCK) {
+        if (new_block(t, n + 1) != KS_OK)
+            return 0;
+        memcpy(t->blk[t->nblk - 1], s, n);
+        t->blk[t->nblk - 1][n] = 0;
+        t->used = TEXT_BLOCK; /* full: the next text opens a new block */
+        return (t->nblk - 1) << BLOCK_BITS;
+    }
+    if (TEXT_BLOCK - t->used < n + 1 && new_block(t, TEXT_BLOCK) != KS_OK)
+        return 0;
+    char *d = t->blk[t->nblk - 1] + t->used;
     memcpy(d, s, n);
     d[n] = 0;
-    b->used += n + 1;
-    return d;
+    uint32_t r = (t->nblk - 1) << BLOCK_BITS | (uint32_t)t->used;
+    t->used += n + 1;
+    return r;
+}
+
+static const char *text_at(const ks_strids *t, uint32_t ref)
+{
+    ref &= ~PACKED;
+    return t->blk[ref >> BLOCK_BITS] + (ref & (TEXT_BLOCK - 1));
+}
+
+/* A canonical dotted IPv4 address (each part 0-255 without leading zeros:
+ * the only spelling that formats back to the same text). */
+static bool parse_ipv4(const char *s, size_t n, uint32_t *out)
+{
+    uint32_t a = 0, part = 0, digits = 0, dots = 0;
+    if (n < 7 || n > 15)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (!digits || ++dots > 3)
+                return false;
+            a = a << 8 | part;
+            part = digits = 0;
+        } else if (c >= '0' && c <= '9') {
+            if ((digits && part == 0) || ++digits > 3 || (part = part * 10 + (uint32_t)(c - '0')) > 255)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    if (!digits || dots != 3)
+        return false;
+    *out = a << 8 | part;
+    return true;
+}
+
+static uint32_t mix32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    return x ^ (x >> 16);
+}
+
+static uint32_t hash_of(const ks_strids *t, uint32_t id)
+{
+    return t->ref[id] & PACKED ? mix32(t->key[id]) : t->key[id];
 }
 
 static int grow_slots(ks_strids *t)
@@ -84,7 +163,7 @@ static int grow_slots(ks_strids *t)
     if (!ns)
         return KS_ENOMEM;
     for (uint32_t id = 1; id < t->n; id++) {
-        uint32_t i = t->hash[id] & mask;
+        uint32_t i = hash_of(t, id) & mask;
         while (ns[i])
             i = (i + 1) & mask;
         ns[i] = id;
@@ -97,9 +176,13 @@ static int grow_slots(ks_strids *t)
 
 uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n)
 {
-    uint32_t h = (uint32_t)ks__hash(s, n), i = h & t->mask, id;
+    uint32_t addr = 0, id;
+    bool packed = parse_ipv4(s, n, &addr);
+    uint32_t h = packed ? mix32(addr) : (uint32_t)ks__hash(s, n), i = h & t->mask;
     while ((id = t->slot[i]) != 0) {
-        if (t->hash[id] == h && memcmp(t->text[id], s, n) == 0 && t->text[id][n] == 0)
+        if (packed ? (t->ref[id] & PACKED) && t->key[id] == addr
+                   : !(t->ref[id] & PACKED) && t->key[id] == h &&
+                         memcmp(text_at(t, t->ref[id]), s, n) == 0 && text_at(t, t->ref[id])[n] == 0)
             return id;
         i = (i + 1) & t->mask;
     }
@@ -113,30 +196,42 @@ uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n)
     }
     if (t->n >= t->cap) {
         uint32_t nc = t->cap ? t->cap * 2 : 256;
-        uint32_t *nh = realloc(t->hash, (size_t)nc * sizeof *nh);
-        if (nh)
-            t->hash = nh;
-        const char **nt = nh ? realloc(t->text, (size_t)nc * sizeof *nt) : NULL;
-        if (!nt)
+        uint32_t *nk = realloc(t->key, (size_t)nc * sizeof *nk);
+        if (nk)
+            t->key = nk;
+        uint32_t *nr = nk ? realloc(t->ref, (size_t)nc * sizeof *nr) : NULL;
+        if (!nr)
             return 0;
-        t->text = nt;
-        t->text[0] = "";
-        t->hash[0] = 0;
+        t->ref = nr;
+        t->key[0] = t->ref[0] = 0;
         t->cap = nc;
     }
-    const char *k = keep_text(t, s, n);
-    if (!k)
+    uint32_t ref = PACKED;
+    if (!packed && !(ref = keep_text(t, s, n)))
         return 0;
     id = t->n++;
-    t->hash[id] = h;
-    t->text[id] = k;
+    t->key[id] = packed ? addr : h;
+    t->ref[id] = ref;
     t->slot[i] = id;
     return id;
 }
 
 const char *ks__strids_str(const ks_strids *t, uint32_t id)
 {
-    return id && id < t->n ? t->text[id] : "";
+    if (!id || id >= t->n)
+        return "";
+    uint32_t ref = t->ref[id];
+    if (ref == PACKED) { /* written out on first use; the table is not shared */
+        ks_strids *w = (ks_strids *)t;
+        char ip[16];
+        uint32_t a = t->key[id];
+        int len = snprintf(ip, sizeof ip, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+        uint32_t at = keep_text(w, ip, (size_t)len);
+        if (!at)
+            return "";
+        w->ref[id] = ref = PACKED | at;
+    }
+    return text_at(t, ref);
 }
 
 uint32_t ks__strids_count(const ks_strids *t)
