@@ -53,6 +53,15 @@ uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n);
 const char *ks__strids_str(const ks_strids *t, uint32_t id); /* "" for 0 / unknown */
 uint32_t ks__strids_count(const ks_strids *t);              /* ids in use + 1 */
 
+/* ---- vmem: large growable arrays in their own mapping (vmem.c) -----------
+ * For analytics vectors that grow with the input: resized with mremap (no
+ * copy, never old and new at once, only written pages resident), whatever
+ * glibc's heap has decided. ks__vm_resize(NULL, 0, n) maps n bytes
+ * (zero-filled); NULL on failure, p still valid. Sizes are the caller's:
+ * pass the same `size` to the next resize and to ks__vm_free. */
+void *ks__vm_resize(void *p, size_t old, size_t size);
+void ks__vm_free(void *p, size_t size);
+
 /* ---- locs: evidence locations of analytics records (locs.c) ---------------
  * Appended in record order, delta-coded (~5 bytes each instead of 28),
  * read back by index (at most 63 decoded to reach one) or in order with a

@@ -64,27 +64,57 @@ static uint32_t pool_n(const strpool *p)
 
 /* ---- records ------------------------------------------------------------------ */
 
-/* What the analytics read of a sign-in: 36 bytes. Its evidence location
- * (offset, record, line, path: 28 bytes) is only needed if it ends up in a
+/* What the analytics read of a sign-in: 24 bytes. Account and source are
+ * nearly unique per record in a spray; group, code, application, kind and
+ * flags repeat (a tenant's clients, a handful of result codes), so they
+ * are one id of a profile kept once. The evidence location (offset,
+ * record, line, path: 28 bytes) is only needed if the record ends up in a
  * finding, so it is kept delta-coded in the state's locs (~5 bytes) under
  * the record's arrival index. */
 typedef struct __attribute__((packed, aligned(4))) arec {
     int64_t t;
-    uint32_t acct, src, grp, code, app;
-    uint32_t at;                    /* arrival index: its location in locs */
-    uint8_t kind, flags;
-    uint8_t recovered;              /* a failure the user fixed right after */
+    uint32_t acct, src;
+    uint32_t prof;                  /* its aprof in the state's profiles */
+    uint32_t at;                    /* arrival index (its location in locs),
+                                     * AT_RECOVERED: a failure the user fixed
+                                     * right after */
 } arec;
 
-enum { P_ACCT, P_SRC, P_GRP, P_CODE, P_APP, P_PATH, NPOOLS };
+#define AT_RECOVERED 0x80000000u
+#define AT_INDEX(r) ((r)->at & ~AT_RECOVERED)
+
+/* The repeating part of a record: 16 bytes, the key it is interned by. */
+typedef struct aprof {
+    uint32_t grp, code, app;
+    uint8_t kind, flags;
+    uint16_t zero;                  /* padding, 0: part of the key */
+} aprof;
+
+enum { P_ACCT, P_SRC, P_GRP, P_CODE, P_APP, P_PATH, P_PROF, NPOOLS };
 
 typedef struct state {
-    strpool pool[NPOOLS];
+    strpool pool[NPOOLS];   /* P_PROF: aprof keys (16 bytes, never an address) */
     arec *r;
     size_t n, cap;
     ks_locs locs;           /* evidence locations by arrival index */
     uint64_t dropped;
+    aprof *pv;              /* finish: profiles by id, read from P_PROF */
 } state;
+
+#define PV(s, r) (&(s)->pv[(r)->prof])
+
+static uint32_t prof_id(state *s, uint32_t grp, uint32_t code, uint32_t app, int kind, unsigned flags)
+{
+    aprof p = {grp, code, app, (uint8_t)kind, (uint8_t)flags, 0};
+    return ks__strids_id(s->pool[P_PROF].t, (const char *)&p, sizeof p);
+}
+
+static aprof prof_get(const state *s, uint32_t id)
+{
+    aprof p;
+    memcpy(&p, pool_str(&s->pool[P_PROF], id), sizeof p); /* id 0 never used */
+    return p;
+}
 
 typedef struct cfg {
     int64_t window, recovery, slow_window, success_window, brute_window;
@@ -123,7 +153,8 @@ static void state_release(state *s)
 {
     for (int i = 0; i < NPOOLS; i++)
         pool_release(&s->pool[i]);
-    free(s->r);
+    ks__vm_free(s->r, s->cap * sizeof *s->r);
+    free(s->pv);
     ks__locs_release(&s->locs);
 }
 
@@ -135,7 +166,7 @@ static arec *push(state *s, size_t cap_limit)
     }
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 1024;
-        arec *nr = realloc(s->r, nc * sizeof *nr);
+        arec *nr = ks__vm_resize(s->r, s->cap * sizeof *nr, nc * sizeof *nr);
         if (!nr) {
             s->dropped++;
             return NULL;
@@ -167,8 +198,8 @@ static int id_create(ks_engine *e, void **out)
     c->brute_min = ks__opt_int(e, "brute.min_failures");
     c->explicit_min = ks__opt_int(e, "spray.explicit_min_accounts");
     c->max_records = (size_t)ks__opt_int(e, "identity.max_records");
-    if (c->max_records > UINT32_MAX - 1) /* arrival indexes are 32-bit */
-        c->max_records = UINT32_MAX - 1;
+    if (c->max_records > AT_RECOVERED - 1) /* arrival indexes are 31-bit */
+        c->max_records = AT_RECOVERED - 1;
     if (state_init(&d->all) != KS_OK) {
         free(d);
         return KS_ENOMEM;
@@ -222,16 +253,13 @@ static int id_event(void *wsp, const ks_event *ev)
     r->t = ks_event_time(ev);
     r->acct = pool_id(&ws->st.pool[P_ACCT], a.p, a.n);
     r->src = pool_id(&ws->st.pool[P_SRC], v.source.p, v.source.n);
-    r->grp = pool_id(&ws->st.pool[P_GRP], v.group.p, v.group.n);
-    r->code = pool_id(&ws->st.pool[P_CODE], v.code.p, v.code.n);
-    r->app = pool_id(&ws->st.pool[P_APP], v.app.p, v.app.n);
+    r->prof = prof_id(&ws->st, pool_id(&ws->st.pool[P_GRP], v.group.p, v.group.n),
+                      pool_id(&ws->st.pool[P_CODE], v.code.p, v.code.n),
+                      pool_id(&ws->st.pool[P_APP], v.app.p, v.app.n), v.kind, v.flags);
     uint64_t loc[KS_LOC_FIELDS] = {pv->offset, pv->record, pv->line,
                                    pool_id(&ws->st.pool[P_PATH], pv->path, pv->path ? strlen(pv->path) : 0)};
-    r->kind = (uint8_t)v.kind;
-    r->flags = (uint8_t)v.flags;
-    r->recovered = 0;
     r->at = (uint32_t)ws->st.locs.count;
-    if (!r->acct) {
+    if (!r->acct || !r->prof) {
         ws->st.n--; /* pool full: drop rather than mislabel */
     } else if (ks__locs_add(&ws->st.locs, loc) != KS_OK) {
         ws->st.n--;
@@ -244,6 +272,19 @@ static uint32_t remap(state *dst, const state *src, int pool, uint32_t id)
 {
     const char *s = pool_str(&src->pool[pool], id);
     return id ? pool_id(&dst->pool[pool], s, strlen(s)) : 0;
+}
+
+/* A worker's profile in dst's ids; pmap (when allocated) remembers each. */
+static uint32_t remap_prof(state *dst, const state *src, uint32_t id, uint32_t *pmap)
+{
+    if (pmap && pmap[id])
+        return pmap[id];
+    aprof p = prof_get(src, id);
+    uint32_t to = prof_id(dst, remap(dst, src, P_GRP, p.grp), remap(dst, src, P_CODE, p.code),
+                          remap(dst, src, P_APP, p.app), p.kind, p.flags);
+    if (pmap)
+        pmap[id] = to;
+    return to;
 }
 
 static void id_worker_done(void *detp, void *wsp)
@@ -263,6 +304,7 @@ static void id_worker_done(void *detp, void *wsp)
         memset(&ws->st, 0, sizeof ws->st);
     }
     ks_locs_cur cur = {0};
+    uint32_t *pmap = ws->st.n ? calloc(pool_n(&ws->st.pool[P_PROF]), sizeof *pmap) : NULL;
     for (size_t i = 0; i < ws->st.n; i++) {
         uint64_t loc[KS_LOC_FIELDS];
         ks__locs_next(&ws->st.locs, &cur, loc); /* a worker's records are in arrival order */
@@ -272,16 +314,15 @@ static void id_worker_done(void *detp, void *wsp)
         *r = ws->st.r[i];
         r->acct = remap(&d->all, &ws->st, P_ACCT, r->acct);
         r->src = remap(&d->all, &ws->st, P_SRC, r->src);
-        r->grp = remap(&d->all, &ws->st, P_GRP, r->grp);
-        r->code = remap(&d->all, &ws->st, P_CODE, r->code);
-        r->app = remap(&d->all, &ws->st, P_APP, r->app);
+        r->prof = remap_prof(&d->all, &ws->st, r->prof, pmap);
         loc[KS_LOC_PATH] = remap(&d->all, &ws->st, P_PATH, (uint32_t)loc[KS_LOC_PATH]);
         r->at = (uint32_t)d->all.locs.count;
-        if (ks__locs_add(&d->all.locs, loc) != KS_OK) {
+        if (!r->acct || !r->prof || ks__locs_add(&d->all.locs, loc) != KS_OK) {
             d->all.n--;
             d->all.dropped++;
         }
     }
+    free(pmap);
     d->all.dropped += ws->st.dropped;
     pthread_mutex_unlock(&d->lock);
     state_release(&ws->st);
@@ -301,9 +342,9 @@ typedef struct csr {
 
 enum { K_ACCT, K_SRC, K_GRP };
 
-static uint32_t key_of(const arec *r, int which)
+static uint32_t key_of(const state *s, const arec *r, int which)
 {
-    return which == K_ACCT ? r->acct : which == K_SRC ? r->src : r->grp;
+    return which == K_ACCT ? r->acct : which == K_SRC ? r->src : PV(s, r)->grp;
 }
 
 static int build_csr(const state *s, int which, uint32_t nkeys, csr *out)
@@ -313,14 +354,14 @@ static int build_csr(const state *s, int which, uint32_t nkeys, csr *out)
     if (!out->off || !out->list)
         return KS_ENOMEM;
     for (size_t i = 0; i < s->n; i++)
-        out->off[key_of(&s->r[i], which) + 1]++;
+        out->off[key_of(s, &s->r[i], which) + 1]++;
     for (uint32_t k = 0; k < nkeys; k++)
         out->off[k + 1] += out->off[k];
     uint32_t *fill = calloc((size_t)nkeys, sizeof *fill);
     if (!fill)
         return KS_ENOMEM;
     for (size_t i = 0; i < s->n; i++) {
-        uint32_t k = key_of(&s->r[i], which);
+        uint32_t k = key_of(s, &s->r[i], which);
         out->list[out->off[k] + fill[k]++] = (uint32_t)i;
     }
     free(fill);
@@ -331,6 +372,7 @@ static void csr_free(csr *c)
 {
     free(c->off);
     free(c->list);
+    c->off = c->list = NULL;
 }
 
 /* Event time, then arrival: the order a stable sort by time gives (glibc's
@@ -343,9 +385,9 @@ static int cmp_time(const void *a, const void *b)
     return x->at < y->at ? -1 : x->at > y->at;
 }
 
-static bool attempt(const arec *r)
+static bool attempt(const state *s, const arec *r)
 {
-    return r->kind == AK_FAIL || r->kind == AK_VALID;
+    return PV(s, r)->kind == AK_FAIL || PV(s, r)->kind == AK_VALID;
 }
 
 /* A spray found, kept for the success join. */
@@ -388,7 +430,7 @@ static uint32_t *distinct(const state *s, const uint32_t *idx, size_t n, int whi
     if (!v)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        v[k++] = key_of(&s->r[idx[i]], which);
+        v[k++] = key_of(s, &s->r[idx[i]], which);
     qsort(v, k, sizeof *v, cmp_u32);
     size_t m = 0;
     for (size_t i = 0; i < k; i++)
@@ -412,7 +454,7 @@ static void list_codes(ks_buf *b, const state *s, const uint32_t *idx, size_t n)
 {
     uint32_t codes[16], counts[16], k = 0;
     for (size_t i = 0; i < n; i++) {
-        uint32_t c = s->r[idx[i]].code, j;
+        uint32_t c = PV(s, &s->r[idx[i]])->code, j;
         for (j = 0; j < k && codes[j] != c; j++)
             ;
         if (j == k && k < 16) {
@@ -440,7 +482,7 @@ static void fill_evidence(const state *s, const uint32_t *idx, size_t n, ks_evid
         const arec *r = &s->r[idx[j]];
         ks_evidence *e = &ev[(*nev)++];
         uint64_t loc[KS_LOC_FIELDS];
-        ks__locs_get(&s->locs, r->at, loc);
+        ks__locs_get(&s->locs, AT_INDEX(r), loc);
         memset(e, 0, sizeof *e);
         e->path = pool_str(&s->pool[P_PATH], (uint32_t)loc[KS_LOC_PATH]);
         e->format = NULL;
@@ -564,14 +606,14 @@ static void mark_recovered(fctx *f)
     for (uint32_t k = 0; k < pool_n(&s->pool[P_ACCT]); k++) {
         for (uint32_t i = f->by_acct.off[k]; i < f->by_acct.off[k + 1]; i++) {
             arec *r = &s->r[f->by_acct.list[i]];
-            if (r->kind != AK_FAIL)
+            if (PV(s, r)->kind != AK_FAIL)
                 continue;
             for (uint32_t j = i + 1; j < f->by_acct.off[k + 1]; j++) {
                 const arec *q = &s->r[f->by_acct.list[j]];
                 if (q->t - r->t > f->d->c.recovery)
                     break;
-                if (q->kind == AK_SUCCESS && q->src == r->src) {
-                    r->recovered = 1;
+                if (PV(s, q)->kind == AK_SUCCESS && q->src == r->src) {
+                    r->at |= AT_RECOVERED;
                     break;
                 }
             }
@@ -579,32 +621,76 @@ static void mark_recovered(fctx *f)
     }
 }
 
-/* Sliding window over the attempts of one key; calls back with each burst
- * (maximal run of overlapping windows meeting the condition). */
+/* Which records a pass looks at. */
+typedef bool (*rec_ok)(const state *s, const arec *r);
+
+static bool any_attempt(const state *s, const arec *r)
+{
+    return attempt(s, r);
+}
+
+static bool unrecovered_attempt(const state *s, const arec *r)
+{
+    return attempt(s, r) && !(r->at & AT_RECOVERED);
+}
+
+static bool explicit_logon(const state *s, const arec *r)
+{
+    return PV(s, r)->kind == AK_EXPLICIT;
+}
+
+/* A burst of one key: the records `want` accepts of L[bs..be], given to
+ * the callback as one list. */
+static void give_burst(fctx *f, const uint32_t *L, size_t bs, size_t be, rec_ok want, uint32_t key,
+                       void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
+{
+    uint32_t *idx = malloc((be - bs + 1) * sizeof *idx);
+    size_t n = 0;
+    if (!idx)
+        return;
+    for (size_t i = bs; i <= be; i++)
+        if (want(f->s, &f->s->r[L[i]]))
+            idx[n++] = L[i];
+    burst(f, idx, n, key);
+    free(idx);
+}
+
+/* Sliding window over the records of one key that `want` accepts (read
+ * in place from its time-ordered list: no copy of the pass's records);
+ * calls back with each burst (maximal run of overlapping windows meeting
+ * the condition). */
 typedef bool (*window_ok)(fctx *f, uint32_t da, uint32_t ds, size_t attempts, uint32_t key);
 
-static void scan_windows(fctx *f, const uint32_t *L, size_t m, int64_t width, window_ok ok, uint32_t key,
-                         void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
+static void scan_windows(fctx *f, const uint32_t *L, size_t m, rec_ok want, int64_t width, window_ok ok,
+                         uint32_t key, void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
 {
     state *s = f->s;
     uint32_t da = 0, ds = 0;
-    size_t lo = 0, bs = SIZE_MAX, be = 0;
+    size_t lo = SIZE_MAX, bs = SIZE_MAX, be = 0, inwin = 0; /* lo: first accepted record in the window */
     for (size_t hi = 0; hi < m; hi++) {
         const arec *r = &s->r[L[hi]];
+        if (!want(s, r))
+            continue;
+        if (lo == SIZE_MAX)
+            lo = hi;
+        inwin++;
         if (f->cnt_a[r->acct]++ == 0)
             da++;
         if (f->cnt_s[r->src]++ == 0)
             ds++;
         while (r->t - s->r[L[lo]].t > width) {
-            const arec *q = &s->r[L[lo++]];
+            const arec *q = &s->r[L[lo]];
             if (--f->cnt_a[q->acct] == 0)
                 da--;
             if (--f->cnt_s[q->src] == 0)
                 ds--;
+            inwin--;
+            while (!want(s, &s->r[L[++lo]])) /* stops at hi at the latest */
+                ;
         }
-        if (ok(f, da, ds, hi - lo + 1, key)) {
+        if (ok(f, da, ds, inwin, key)) {
             if (bs != SIZE_MAX && lo > be) {
-                burst(f, L + bs, be - bs + 1, key);
+                give_burst(f, L, bs, be, want, key, burst);
                 bs = SIZE_MAX;
             }
             if (bs == SIZE_MAX)
@@ -613,11 +699,22 @@ static void scan_windows(fctx *f, const uint32_t *L, size_t m, int64_t width, wi
         }
     }
     if (bs != SIZE_MAX)
-        burst(f, L + bs, be - bs + 1, key);
-    for (size_t i = lo; i < m; i++) { /* leave the counters at zero */
+        give_burst(f, L, bs, be, want, key, burst);
+    for (size_t i = lo; lo != SIZE_MAX && i < m; i++) { /* leave the counters at zero */
+        if (!want(s, &s->r[L[i]]))
+            continue;
         f->cnt_a[s->r[L[i]].acct]--;
         f->cnt_s[s->r[L[i]].src]--;
     }
+}
+
+/* Runs the window scan over the records `want` accepts of every key. */
+static void per_key(fctx *f, const csr *c, uint32_t nkeys, rec_ok want, int64_t width, window_ok ok,
+                    void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
+{
+    for (uint32_t k = 1; k < nkeys; k++)
+        if (c->off[k + 1] > c->off[k])
+            scan_windows(f, c->list + c->off[k], c->off[k + 1] - c->off[k], want, width, ok, k, burst);
 }
 
 static bool spray_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
@@ -730,45 +827,6 @@ out:
     ks__buf_release(&codes);
 }
 
-/* Which records a pass looks at. */
-typedef bool (*rec_ok)(const arec *r);
-
-static bool any_attempt(const arec *r)
-{
-    return attempt(r);
-}
-
-static bool unrecovered_attempt(const arec *r)
-{
-    return attempt(r) && !r->recovered;
-}
-
-static bool explicit_logon(const arec *r)
-{
-    return r->kind == AK_EXPLICIT;
-}
-
-/* Runs fn over the records `want` accepts of every key. */
-static void per_key(fctx *f, const csr *c, uint32_t nkeys, rec_ok want, int64_t width, window_ok ok,
-                    void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
-{
-    state *s = f->s;
-    uint32_t *L = malloc((s->n ? s->n : 1) * sizeof *L);
-    if (!L)
-        return;
-    for (uint32_t k = 1; k < nkeys; k++) {
-        size_t m = 0;
-        for (uint32_t i = c->off[k]; i < c->off[k + 1]; i++) {
-            const arec *r = &s->r[c->list[i]];
-            if (want(r))
-                L[m++] = c->list[i];
-        }
-        if (m)
-            scan_windows(f, L, m, width, ok, k, burst);
-    }
-    free(L);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -808,7 +866,7 @@ static double compute_baseline(fctx *f)
                 day_start = i;
                 da = 0;
             }
-            if (r && attempt(r) && !r->recovered && f->cnt_a[r->acct]++ == 0)
+            if (r && unrecovered_attempt(s, r) && f->cnt_a[r->acct]++ == 0)
                 da++;
         }
     }
@@ -829,7 +887,7 @@ static bool known_source(const fctx *f, uint32_t acct, uint32_t src, int64_t bef
         const arec *r = &f->s->r[f->by_acct.list[i]];
         if (r->t >= before)
             break;
-        if (r->kind == AK_SUCCESS && r->src == src)
+        if (PV(f->s, r)->kind == AK_SUCCESS && r->src == src)
             return true;
     }
     return false;
@@ -860,7 +918,7 @@ static void success_after_spray(fctx *f)
             for (uint32_t i = f->by_src.off[src]; i < f->by_src.off[src + 1]; i++) {
                 const arec *r = &s->r[f->by_src.list[i]];
                 /* set, not count: a counter would wrap and list an account twice */
-                if (r->t >= sp->first && r->kind != AK_FAIL && !mark[r->acct]) {
+                if (r->t >= sp->first && PV(s, r)->kind != AK_FAIL && !mark[r->acct]) {
                     mark[r->acct] = 1;
                     cand[nc++] = r->acct;
                 }
@@ -877,7 +935,8 @@ static void success_after_spray(fctx *f)
             bool single = false, from_src = false, success = false;
             for (uint32_t i = f->by_acct.off[acct]; i < f->by_acct.off[acct + 1]; i++) {
                 const arec *r = &s->r[f->by_acct.list[i]];
-                if (r->t < sp->first || (r->kind != AK_SUCCESS && r->kind != AK_VALID))
+                const aprof *p = PV(s, r);
+                if (r->t < sp->first || (p->kind != AK_SUCCESS && p->kind != AK_VALID))
                     continue;
                 bool src = in_sorted(sp->srcs, sp->nsrcs, r->src);
                 /* After a brute force only the guessing source counts, and
@@ -893,16 +952,16 @@ static void success_after_spray(fctx *f)
                     continue;
                 if (nh < MAX_EVIDENCE)
                     hits[nh++] = f->by_acct.list[i];
-                single |= r->kind == AK_SUCCESS && (r->flags & AF_SINGLE_FACTOR);
-                from_src |= src && r->kind == AK_SUCCESS;
-                success |= r->kind == AK_SUCCESS;
+                single |= p->kind == AK_SUCCESS && (p->flags & AF_SINGLE_FACTOR);
+                from_src |= src && p->kind == AK_SUCCESS;
+                success |= p->kind == AK_SUCCESS;
             }
             if (!nh)
                 continue;
             f->hit[acct] = 1;
             f->target[acct] = 1; /* its exposure findings are raised too */
             const arec *h = &s->r[hits[0]];
-            const char *code = pool_str(&s->pool[P_CODE], h->code);
+            const char *code = pool_str(&s->pool[P_CODE], PV(s, h)->code);
             const char *words = ks__id_code_words(code, strlen(code));
             char how[256];
             snprintf(how, sizeof how, "%s%s%s; %s", success ? "signed in" : "password accepted, sign-in stopped",
@@ -910,7 +969,7 @@ static void success_after_spray(fctx *f)
                      words ? words : code);
             ks_kv matched[2] = {{"account", pool_str(&s->pool[P_ACCT], acct)},
                                 {"source", pool_str(&s->pool[P_SRC], h->src)}};
-            ks_kv det[3] = {{"outcome", how}, {"spray", sp->kind}, {"application", pool_str(&s->pool[P_APP], h->app)}};
+            ks_kv det[3] = {{"outcome", how}, {"spray", sp->kind}, {"application", pool_str(&s->pool[P_APP], PV(s, h)->app)}};
             ks_severity sev = success && (single || from_src) ? KS_SEV_CRITICAL : KS_SEV_HIGH;
             if (brute)
                 emit(f, "kensa.identity.brute_success", success ? "Brute force followed by a successful sign-in"
@@ -943,15 +1002,16 @@ static void exposure(fctx *f)
         ks_buf apps = KS_BUF_INIT;
         for (uint32_t i = f->by_acct.off[a]; i < f->by_acct.off[a + 1]; i++) {
             const arec *r = &s->r[f->by_acct.list[i]];
-            if (r->kind != AK_SUCCESS)
+            const aprof *p = PV(s, r);
+            if (p->kind != AK_SUCCESS)
                 continue;
-            if (r->flags & AF_SINGLE_FACTOR) {
+            if (p->flags & AF_SINGLE_FACTOR) {
                 csf++;
                 if (nsf < MAX_EVIDENCE)
                     sf[nsf++] = f->by_acct.list[i];
             }
-            if (r->flags & AF_LEGACY) {
-                const char *app = pool_str(&s->pool[P_APP], r->app);
+            if (p->flags & AF_LEGACY) {
+                const char *app = pool_str(&s->pool[P_APP], p->app);
                 if (!apps.p || !strstr(apps.p, app))
                     ks__buf_printf(&apps, "%s%s", apps.n ? ", " : "", app);
                 clg++;
@@ -1000,13 +1060,35 @@ static void find_established(fctx *f)
             continue;
         for (uint32_t i = f->by_src.off[src]; i < f->by_src.off[src + 1] && n < 3; i++) {
             const arec *r = &s->r[f->by_src.list[i]];
-            if (r->kind != AK_SUCCESS || (n && (seen[0] == r->acct || (n > 1 && seen[1] == r->acct))))
+            if (PV(s, r)->kind != AK_SUCCESS || (n && (seen[0] == r->acct || (n > 1 && seen[1] == r->acct))))
                 continue;
             seen[n++] = r->acct;
         }
         f->established[src] = n >= 3;
     }
     free(spray_src);
+}
+
+enum { L_ACCT = 1, L_SRC = 2, L_GRP = 4 };
+
+/* Makes exactly the lists in `which` present. */
+static int lists(fctx *f, unsigned which)
+{
+    const state *s = f->s;
+    struct {
+        unsigned bit;
+        csr *c;
+        int key, pool;
+    } const l[] = {{L_ACCT, &f->by_acct, K_ACCT, P_ACCT}, {L_SRC, &f->by_src, K_SRC, P_SRC},
+                   {L_GRP, &f->by_grp, K_GRP, P_GRP}};
+    for (size_t i = 0; i < KS_ARRAY_LEN(l); i++)
+        if (!(which & l[i].bit))
+            csr_free(l[i].c);
+    for (size_t i = 0; i < KS_ARRAY_LEN(l); i++)
+        if ((which & l[i].bit) && !l[i].c->off &&
+            build_csr(s, l[i].key, pool_n(&s->pool[l[i].pool]), l[i].c) != KS_OK)
+            return KS_ENOMEM;
+    return KS_OK;
 }
 
 static int id_finish(void *detp)
@@ -1027,19 +1109,31 @@ static int id_finish(void *detp)
     if (unsorted < s->n)
         qsort(s->r, s->n, sizeof *s->r, cmp_time);
     uint32_t na = pool_n(&s->pool[P_ACCT]), ns = pool_n(&s->pool[P_SRC]), ng = pool_n(&s->pool[P_GRP]);
+    uint32_t np = pool_n(&s->pool[P_PROF]);
+    if (!(s->pv = calloc(np, sizeof *s->pv)))
+        goto out;
+    for (uint32_t i = 1; i < np; i++)
+        s->pv[i] = prof_get(s, i);
     f.cnt_a = calloc(na, sizeof *f.cnt_a);
     f.cnt_s = calloc(ns, sizeof *f.cnt_s);
     f.target = calloc(na, 1);
     f.hit = calloc(na, 1);
     f.established = calloc(ns, 1);
-    if (!f.established || !f.cnt_a || !f.cnt_s || !f.target || !f.hit || build_csr(s, K_ACCT, na, &f.by_acct) ||
-        build_csr(s, K_SRC, ns, &f.by_src) || build_csr(s, K_GRP, ng, &f.by_grp))
+    /* At most two of the three lists (4 bytes a record each) at a time:
+     * each pass builds what it reads and frees the rest. */
+    if (!f.established || !f.cnt_a || !f.cnt_s || !f.target || !f.hit || lists(&f, L_ACCT))
         goto out;
     mark_recovered(&f);
+    if (lists(&f, L_SRC))
+        goto out;
     per_key(&f, &f.by_src, ns, unrecovered_attempt, d->c.window, spray_ok, spray_burst);
     per_key(&f, &f.by_src, ns, explicit_logon, d->c.window, explicit_ok, explicit_burst);
+    if (lists(&f, L_GRP))
+        goto out;
     f.baseline = compute_baseline(&f);
     per_key(&f, &f.by_grp, ng, unrecovered_attempt, d->c.slow_window, dist_ok, dist_burst);
+    if (lists(&f, L_ACCT | L_SRC))
+        goto out;
     per_key(&f, &f.by_acct, na, any_attempt, d->c.brute_window, brute_ok, brute_burst);
     per_key(&f, &f.by_src, ns, unrecovered_attempt, d->c.brute_window, src_brute_ok, src_brute_burst);
     find_established(&f);
