@@ -742,9 +742,11 @@ TEST(file_changes_while_scanned)
  * concurrent scans can leave installed for good (an unlocked use count), a
  * crash anywhere later looped forever in it instead of stopping the
  * process (see yara.c). A poller watches SIGSEGV's disposition while a
- * slow rule scans; it must stay the default throughout. */
+ * slow rule scans; it must stay what it was before the scan (the default
+ * in a plain build; ASan and TSan install their own handler first). */
 typedef struct poller {
     atomic_int stop, seen, polls;
+    struct sigaction before;
 } poller;
 
 static void *poll_main(void *p)
@@ -752,7 +754,10 @@ static void *poll_main(void *p)
     poller *pl = p;
     while (!atomic_load(&pl->stop)) {
         struct sigaction sa;
-        if (sigaction(SIGSEGV, NULL, &sa) == 0 && ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL))
+        if (sigaction(SIGSEGV, NULL, &sa) == 0 &&
+            ((sa.sa_flags & SA_SIGINFO) != (pl->before.sa_flags & SA_SIGINFO) ||
+             ((sa.sa_flags & SA_SIGINFO) ? (void (*)(void))sa.sa_sigaction != (void (*)(void))pl->before.sa_sigaction
+                                         : sa.sa_handler != pl->before.sa_handler)))
             atomic_store(&pl->seen, 1);
         atomic_fetch_add(&pl->polls, 1);
         usleep(200);
@@ -768,6 +773,7 @@ TEST(no_fault_handler_installed)
     atomic_init(&pl.stop, 0);
     atomic_init(&pl.seen, 0);
     atomic_init(&pl.polls, 0);
+    CHECK(sigaction(SIGSEGV, NULL, &pl.before) == 0);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, poll_main, &pl) == 0);
     const char *paths[] = {f, NULL};
