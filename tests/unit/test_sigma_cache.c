@@ -5,7 +5,9 @@
  * findings and load diagnostics do not change when they come from the
  * cache, a damaged entry is compiled or parsed again, an edited rule never
  * meets its old tree, and the cache keeps sigma.cache_keep entries. Runs the kensa binary over an EVTX file that
- * kensa-gen writes.
+ * kensa-gen writes. Unchanged rule files are not read (their stat is the
+ * one a former run hashed); any change to one is read again; a damaged
+ * cache file is ignored with a warning.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,4 +143,78 @@ TEST(prefilter_databases_cached)
     free(damaged);
     free(other);
     free(off);
+}
+
+/* The --verbose line of the rule cache and the warnings, of one run. */
+static char *cache_diags(void)
+{
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "%s/kensa hunt --verbose --threads 1 --no-builtin --rules %s/rules "
+             "--set yara.cache_dir=%s --set detector.identity=false %s 2>&1 >/dev/null | "
+             "grep -E 'rule cache'",
+             ks_test_build(), ks_test_tmpdir(), dir_, evtx_);
+    ks_test_run(cmd, &out);
+    return out;
+}
+
+TEST(unchanged_files_not_read)
+{
+    setup();
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir_);
+    CHECK_INT(system(cmd), 0);
+    char *cold = hunt("grace", ""), *d1 = cache_diags();
+    /* written within 2 s of the run: its times do not vouch for it yet */
+    CHECK(d1 && strstr(d1, "0 files unchanged") && strstr(d1, "1 read"));
+    CHECK_INT(system("sleep 3"), 0);
+    char *d2 = cache_diags(), *d3 = cache_diags(), *warm = cache_diags();
+    free(warm);
+    warm = NULL;
+    CHECK(d2 && strstr(d2, "1 read")); /* hashed now that it is older: its stat kept */
+    CHECK(d3 && strstr(d3, "1 files unchanged") && strstr(d3, "0 read"));
+    CHECK_INT(entries("^sigma-st-.*\\.st$"), 1);
+    snprintf(cmd, sizeof cmd,
+             "%s/kensa hunt -q --threads 1 --no-builtin --rules %s/rules --set yara.cache_dir=%s "
+             "--set detector.identity=false --json - %s 2>/dev/null | grep -c 5e1f0c9e",
+             ks_test_build(), ks_test_tmpdir(), dir_, evtx_);
+    ks_test_run(cmd, &warm);
+    CHECK(cold && warm && strcmp(cold, warm) == 0);
+    /* same size, the old modification time put back: the change time
+     * moved, so the file is read again and its new rule applies */
+    snprintf(cmd, sizeof cmd, "touch -r %s/rules/r.yml %s/ref", ks_test_tmpdir(), ks_test_tmpdir());
+    CHECK_INT(system(cmd), 0);
+    char rule[1024];
+    snprintf(rule, sizeof rule, rule_, "frank");
+    ks_test_write("rules/r.yml", rule, strlen(rule));
+    snprintf(cmd, sizeof cmd, "touch -r %s/ref %s/rules/r.yml", ks_test_tmpdir(), ks_test_tmpdir());
+    CHECK_INT(system(cmd), 0);
+    char *d4 = cache_diags(), *edited = NULL;
+    CHECK(d4 && strstr(d4, "1 read"));
+    snprintf(cmd, sizeof cmd,
+             "%s/kensa hunt -q --threads 1 --no-builtin --rules %s/rules --set yara.cache_dir=%s "
+             "--set detector.identity=false --json - %s 2>/dev/null | grep -c 5e1f0c9e",
+             ks_test_build(), ks_test_tmpdir(), dir_, evtx_);
+    ks_test_run(cmd, &edited);
+    char *frank = hunt("frank", "--set sigma.cache=false");
+    CHECK(edited && frank && strcmp(edited, frank) == 0 && strcmp(edited, cold) != 0);
+    /* damaged cache files: a warning, the rules read again, same findings */
+    snprintf(cmd, sizeof cmd,
+             "for f in %s/sigma-yt-*.yt; do head -c 20 $f > $f.x; mv $f.x $f; done; "
+             "for f in %s/sigma-st-*.st; do echo garbage > $f; done", dir_, dir_);
+    CHECK_INT(system(cmd), 0);
+    char *d5 = cache_diags();
+    CHECK(d5 && strstr(d5, "rule cache file damaged") && strstr(d5, "1 read"));
+    char *again = hunt("grace", "");
+    CHECK(cold && again && strcmp(cold, again) == 0);
+    free(cold);
+    free(warm);
+    free(edited);
+    free(frank);
+    free(again);
+    free(d1);
+    free(d2);
+    free(d3);
+    free(d4);
+    free(d5);
 }

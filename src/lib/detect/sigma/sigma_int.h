@@ -21,6 +21,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <sys/stat.h>
 #include "kensa_int.h"
 
 /* ---- YAML tree ------------------------------------------------------------ */
@@ -55,12 +56,18 @@ bool sg__yaml_is_null(const sg_yaml *y);
  * rule configuration (the rule paths given, in order) in the engine's
  * compiled-rule cache, each keyed by its file's content. open: NULL when
  * the cache is off (sigma.cache) or unusable; then parse as usual. parse:
- * sg__yaml_parse's contract, from the cache when the content was seen.
- * close: writes the entry when a file was parsed, prunes, frees. */
+ * sg__yaml_parse's contract, from the cache when the content was seen;
+ * st (or NULL): the file's fstat, remembered with its content hash.
+ * known: the trees of a file whose stat (device, inode, size, mtime,
+ * ctime) is the one a former run hashed, without reading it; false: read
+ * and parse it. close: writes the entry when a file was parsed, prunes,
+ * frees. */
 typedef struct sg_ycache sg_ycache;
-sg_ycache *sg__ycache_open(const ks_engine *e, const char *const *roots, size_t nroots);
-int sg__ycache_parse(sg_ycache *c, ks_arena *a, const char *buf, size_t n, sg_yaml ***docs,
-                     size_t *ndocs, char *err, size_t errcap, uint32_t *errline);
+sg_ycache *sg__ycache_open(ks_engine *e, const char *const *roots, size_t nroots);
+int sg__ycache_parse(sg_ycache *c, ks_arena *a, const char *buf, size_t n, const struct stat *st,
+                     sg_yaml ***docs, size_t *ndocs, char *err, size_t errcap, uint32_t *errline);
+bool sg__ycache_known(sg_ycache *c, ks_arena *a, const struct stat *st, sg_yaml ***docs, size_t *ndocs,
+                      char *err, size_t errcap, uint32_t *errline, int *yrc);
 void sg__ycache_close(sg_ycache *c);
 /* Deep-merges b over a (maps merge, everything else: b wins). */
 sg_yaml *sg__yaml_merge(ks_arena *ar, const sg_yaml *a, const sg_yaml *b);

@@ -432,24 +432,16 @@ static int compile_rule(sg_ctx *c, const sg_yaml *doc)
     return add_rule(rs, r);
 }
 
-/* One YAML text: every document, with collection actions. */
-int sg__ruleset_load_mem(sg_ruleset *rs, const char *buf, size_t n, const char *path)
+/* A file's parsed documents (yrc, err, eline: the parse's result). */
+static int load_docs(sg_ruleset *rs, const char *path, sg_yaml **docs, size_t ndocs, int yrc,
+                     const char *err, uint32_t eline)
 {
-    sg_yaml **docs = NULL;
-    size_t ndocs = 0;
-    char err[256];
-    uint32_t eline = 0;
     sg_yaml *global = NULL, *prev = NULL;
     const char *p = ks__arena_strndup(rs->arena, path ? path : "-", strlen(path ? path : "-"));
 
     if (!p)
         return KS_ENOMEM;
     rs->files++;
-    int yrc = rs->yc ? sg__ycache_parse(rs->yc, rs->arena, buf, n, &docs, &ndocs, err, sizeof err,
-                                        &eline)
-                     : sg__yaml_parse(rs->arena, buf, n, &docs, &ndocs, err, sizeof err, &eline);
-    if (yrc == KS_ENOMEM)
-        return yrc;
     for (size_t i = 0; i < ndocs; i++) {
         sg_yaml *doc = docs[i];
         const char *action = sg__yaml_str(doc, "action");
@@ -497,6 +489,27 @@ int sg__ruleset_load_mem(sg_ruleset *rs, const char *buf, size_t n, const char *
         report(rs, KS_DIAG_ERROR, p, eline, SG_FAIL_YAML, err);
     }
     return KS_OK;
+}
+
+/* One YAML text: every document, with collection actions. st: the file's
+ * fstat when it is one (the cache remembers it with the content). */
+static int load_text(sg_ruleset *rs, const char *buf, size_t n, const char *path, const struct stat *st)
+{
+    sg_yaml **docs = NULL;
+    size_t ndocs = 0;
+    char err[256];
+    uint32_t eline = 0;
+    int yrc = rs->yc ? sg__ycache_parse(rs->yc, rs->arena, buf, n, st, &docs, &ndocs, err, sizeof err,
+                                        &eline)
+                     : sg__yaml_parse(rs->arena, buf, n, &docs, &ndocs, err, sizeof err, &eline);
+    if (yrc == KS_ENOMEM)
+        return yrc;
+    return load_docs(rs, path, docs, ndocs, yrc, err, eline);
+}
+
+int sg__ruleset_load_mem(sg_ruleset *rs, const char *buf, size_t n, const char *path)
+{
+    return load_text(rs, buf, n, path, NULL);
 }
 
 /* Reads a whole (small) file; NULL buf with a message in msg on failure. */
@@ -573,11 +586,20 @@ int sg__ruleset_load_mappings(sg_ruleset *rs, const char *path)
 
 static int load_file(sg_ruleset *rs, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     char *buf = NULL;
     int rc = KS_OK;
     char msg[300];
+    if (rs->yc && lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= MAX_RULE_FILE) {
+        /* unchanged since a former run hashed it: its trees, unread */
+        sg_yaml **docs = NULL;
+        size_t ndocs = 0;
+        uint32_t eline = 0;
+        int yrc;
+        if (sg__ycache_known(rs->yc, rs->arena, &st, &docs, &ndocs, msg, sizeof msg, &eline, &yrc))
+            return load_docs(rs, path, docs, ndocs, yrc, msg, eline);
+    }
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
     if (fd < 0 || fstat(fd, &st) != 0) {
         snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
@@ -604,7 +626,7 @@ static int load_file(sg_ruleset *rs, const char *path)
             break;
         got += (size_t)r;
     }
-    rc = sg__ruleset_load_mem(rs, buf, got, path);
+    rc = load_text(rs, buf, got, path, got == (size_t)st.st_size ? &st : NULL);
 out:
     if (fd >= 0)
         close(fd);
