@@ -12,6 +12,7 @@
 #include "detect/sigma/sigma.h"
 
 static ks_symtab *syms;
+static size_t last_recs; /* correlation records the last run() held */
 
 static const char mapping[] =
     "fieldmaps:\n  t:\n    prefixes: ['']\n"
@@ -96,6 +97,7 @@ static void run(const char *rules, const tev *evs, size_t n, captured *out)
     }
     for (int w = 0; w < 2; w++)
         ks_detector_sigma.worker_done(d, ws[w]);
+    last_recs = sg__det_nrecs(d);
     ks_detector_sigma.finish(d);
     ks_detector_sigma.destroy(d);
 }
@@ -204,6 +206,37 @@ TEST(temporal_and_ordered_with_aliases)
     CHECK_INT(count_rule(&c, "c-ordered"), 1);
     int i = find(&c, "c-ordered");
     CHECK(i >= 0 && strstr(c.detail[i], "host=h2"));
+}
+
+/* A temporal correlation naming a rule that never runs here (unmapped
+ * logsource) cannot complete: the other rule's matches are not stored for
+ * it, and what is found stays the same. */
+TEST(never_complete_not_stored)
+{
+    const char *rules =
+        "title: a\nname: recon\nid: ra\nlogsource: {product: test}\ndetection:\n  s: {Cmd: whoami}\n  condition: s\n"
+        "---\ntitle: b\nname: dump\nid: rb\nlogsource: {product: test}\ndetection:\n  s: {Cmd: procdump}\n  condition: s\n"
+        "---\ntitle: u\nname: elsewhere\nid: ru\nlogsource: {product: nosuchproduct}\ndetection:\n  s: {Cmd: x}\n"
+        "  condition: s\n"
+        "---\ntitle: t\nid: c-live\ncorrelation:\n  type: temporal\n  rules: [recon, dump]\n"
+        "  group-by: [Computer]\n  timespan: 5m\n"
+        "---\ntitle: n\nid: c-never\ncorrelation:\n  type: temporal\n  rules: [recon, elsewhere]\n"
+        "  group-by: [Computer]\n  timespan: 5m\n"
+        "---\ntitle: o\nid: c-never-ordered\ncorrelation:\n  type: temporal_ordered\n  rules: [recon, elsewhere]\n"
+        "  group-by: [Computer]\n  timespan: 5m\n"
+        "---\ntitle: e\nid: c-count\ncorrelation:\n  type: event_count\n  rules: [recon]\n"
+        "  group-by: [Computer]\n  timespan: 5m\n  condition: {gte: 2}\n";
+    tev evs[] = {{100, {"Cmd=whoami", "Computer=h1"}}, {120, {"Cmd=procdump", "Computer=h1"}},
+                 {130, {"Cmd=whoami", "Computer=h1"}}};
+    captured c;
+    run(rules, evs, sizeof evs / sizeof evs[0], &c);
+    CHECK_INT(count_rule(&c, "c-live"), 1);
+    CHECK_INT(count_rule(&c, "c-count"), 1);
+    CHECK_INT(count_rule(&c, "c-never"), 0);
+    CHECK_INT(count_rule(&c, "c-never-ordered"), 0);
+    /* recon x2 for c-live and c-count, dump x1 for c-live; none for the
+     * two that cannot complete (9 before) */
+    CHECK_INT(last_recs, 5);
 }
 
 TEST(value_sum_avg_percentile_and_ranges)

@@ -72,6 +72,24 @@ static bool status_runs(const sg_rule *r)
     return !r->status || (strcmp(r->status, "deprecated") != 0 && strcmp(r->status, "unsupported") != 0);
 }
 
+/* A temporal correlation without a condition completes only when every
+ * rule it names matched (temporal_ordered: in order): when one of them is
+ * never evaluated here (unmapped logsource, deprecated), no group can
+ * complete, so the other rules' matches are not stored for it (the same
+ * findings: none; records that could only wait for it). Correlations
+ * over correlations are left alone. */
+static void mark_never(sg_ruleset *rs)
+{
+    for (size_t i = 0; i < rs->nrules; i++) {
+        sg_corr *k = rs->rules[i]->kind == SG_R_CORRELATION ? rs->rules[i]->corr : NULL;
+        if (!k || !(k->type == SG_CT_TEMPORAL_ORDERED || (k->type == SG_CT_TEMPORAL && !k->nconds)))
+            continue;
+        for (size_t j = 0; j < k->nrefs; j++)
+            if (k->rules[j] && k->rules[j]->kind == SG_R_DETECTION && !k->rules[j]->runs)
+                k->never = true;
+    }
+}
+
 int sg__det_new(sg_ruleset *rs, const sg_det_opts *o, sg_det **out)
 {
     sg_det *d = calloc(1, sizeof *d);
@@ -104,9 +122,11 @@ int sg__det_new(sg_ruleset *rs, const sg_det_opts *o, sg_det **out)
         if (!r->emit && !r->ncorr_uses)
             continue;
         d->run[d->nrun++] = r;
+        r->runs = true;
         if (r->ncorr_uses)
             d->has_corr = true;
     }
+    mark_never(rs);
     unsigned pf = (o->prefilter ? SG_PRE_ON : 0) | (o->pattern_needles ? SG_PRE_PATTERNS : 0);
     if ((rc = sg__pre_build(d->run, d->nrun, pf, o->engine, &d->pre)) != KS_OK)
         goto fail;
@@ -126,6 +146,11 @@ fail:
 size_t sg__det_nrun(const sg_det *d)
 {
     return d->nrun;
+}
+
+size_t sg__det_nrecs(const sg_det *d)
+{
+    return d->recs.n;
 }
 
 void sg__det_counters(const sg_det *d, uint64_t *events, uint64_t *evals, uint64_t *matches)

@@ -30,6 +30,8 @@ typedef struct sg_det_opts {
 int sg__det_new(sg_ruleset *rs, const sg_det_opts *o, sg_det **out);
 /* Rules that run after mapping (detections + filters excluded). */
 size_t sg__det_nrun(const sg_det *d);
+/* Correlation records held (after worker_done). */
+size_t sg__det_nrecs(const sg_det *d);
 /* Summary counters: events seen, rule evaluations, matches. */
 void sg__det_counters(const sg_det *d, uint64_t *events, uint64_t *evals, uint64_t *matches);
 

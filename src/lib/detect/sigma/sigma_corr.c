@@ -398,6 +398,8 @@ int sg__corr_collect(const sg_ruleset *rs, const sg_rule *base, const ks_event *
     for (uint32_t u = 0; u < base->ncorr_uses; u++) {
         const sg_corr *k = base->corr_uses[u];
         uint32_t which = 0;
+        if (k->never)
+            continue;
         while (which < k->nrefs && k->rules[which] != base)
             which++;
         if (which == k->nrefs)

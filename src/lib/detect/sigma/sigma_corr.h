@@ -50,6 +50,8 @@ struct sg_corr {
     sg_rule *rule;            /* the correlation rule itself */
     int level;                /* 0: over detections; n: over level n-1 correlations */
     bool quiet;               /* only feeds a non-generating parent correlation */
+    bool never;               /* a rule it needs all of is never evaluated: its
+                               * groups cannot complete, nothing is stored */
     struct sg_corr **parents; /* correlations referencing this one */
     uint32_t nparents;
 };

@@ -223,6 +223,7 @@ struct sg_rule {
     sg_corr **corr_uses;    /* correlations using this rule */
     uint32_t ncorr_uses;
     bool emit;              /* findings per event (false for correlation-only) */
+    bool runs;              /* evaluated per event by the detector */
     uint32_t idx;           /* index in the ruleset */
 };
 
