@@ -394,6 +394,12 @@ void ks__seterr(ks_engine *e, const char *fmt, ...) KS_PRINTF(2, 3);
  * user, target user, source address; interned, valid for the engine's
  * life). */
 void ks__evidence_from_event(ks_evidence *ev, const ks_event *e);
+/* The same with the context copied into buf (KS_EVIDENCE_BUF bytes), valid
+ * while buf is: for a finding emitted at once (ks__emit copies it). The
+ * interned form grew the symbol table with every match, even the ones
+ * past findings.max_per_rule. */
+#define KS_EVIDENCE_BUF (7 * 513)
+void ks__evidence_from_event_buf(ks_evidence *ev, const ks_event *e, char *buf);
 
 /* Sorted findings (outputs). */
 size_t ks__nfindings(const ks_engine *e);

@@ -296,8 +296,9 @@ int ks__field_of_sym(const ks_symtab *t, ks_sym name)
 /* ---- evidence context ------------------------------------------------------------------- */
 
 /* The text of canonical field f, interned (stable for the engine's life:
- * detectors keep evidence past the event), or NULL. */
-static const char *context(const ks_event *ev, int f)
+ * detectors keep evidence past the event) or, with `out` (513 bytes),
+ * copied there; NULL when absent. */
+static const char *context(const ks_event *ev, int f, char *out)
 {
     char tmp[128];
     const ks_value *v = ks__field(ev, f);
@@ -314,23 +315,43 @@ static const char *context(const ks_event *ev, int f)
     }
     if (!n || n > 512)
         return NULL;
+    if (out) {
+        memcpy(out, s, n);
+        out[n] = 0;
+        return out;
+    }
     ks_sym id = ev->cache ? ks__symcache_intern(ev->cache, s, n) : ks_symtab_intern(ev->syms, s, n);
     return id ? ks_symtab_str(ev->syms, id, NULL) : NULL;
 }
 
-void ks__evidence_from_event(ks_evidence *ev, const ks_event *e)
+static void evidence(ks_evidence *ev, const ks_event *e, char *buf)
 {
+    static const int ctx[] = {KS_F_HOST, KS_F_CHANNEL, KS_F_EVENT_ID, KS_F_RECORD_ID,
+                              KS_F_USER, KS_F_TARGET_USER, KS_F_SOURCE_IP};
+    const char *v[KS_ARRAY_LEN(ctx)];
+    for (size_t i = 0; i < KS_ARRAY_LEN(ctx); i++)
+        v[i] = context(e, ctx[i], buf ? buf + i * 513 : NULL);
     ev->path = e->prov.path;
     ev->format = e->prov.format;
     ev->record = e->prov.record;
     ev->line = e->prov.line;
     ev->offset = e->prov.offset;
     ev->time = e->time;
-    ev->host = context(e, KS_F_HOST);
-    ev->channel = context(e, KS_F_CHANNEL);
-    ev->event_id = context(e, KS_F_EVENT_ID);
-    ev->record_id = context(e, KS_F_RECORD_ID);
-    ev->user = context(e, KS_F_USER);
-    ev->target_user = context(e, KS_F_TARGET_USER);
-    ev->source = context(e, KS_F_SOURCE_IP);
+    ev->host = v[0];
+    ev->channel = v[1];
+    ev->event_id = v[2];
+    ev->record_id = v[3];
+    ev->user = v[4];
+    ev->target_user = v[5];
+    ev->source = v[6];
+}
+
+void ks__evidence_from_event(ks_evidence *ev, const ks_event *e)
+{
+    evidence(ev, e, NULL);
+}
+
+void ks__evidence_from_event_buf(ks_evidence *ev, const ks_event *e, char *buf)
+{
+    evidence(ev, e, buf);
 }

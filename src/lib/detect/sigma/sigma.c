@@ -307,6 +307,7 @@ static int emit_match(sg_det *d, const sg_rule *r, const ks_event *ev, sg_scratc
     ks_kv matched[MAX_MATCHED];
     ks_kv details[3];
     char buf[MAX_MATCHED * (512 * 3 + 1)]; /* values up to 512 bytes, NULs shown in 3 */
+    char ctx[KS_EVIDENCE_BUF];
     size_t nd = 0;
 
     memset(&evi, 0, sizeof evi);
@@ -316,8 +317,8 @@ static int emit_match(sg_det *d, const sg_rule *r, const ks_event *ev, sg_scratc
     evi.line = ev->prov.line;
     evi.offset = ev->prov.offset;
     evi.time = ev->time;
-    if (d->o.engine)
-        ks__evidence_from_event(&evi, ev);
+    if (d->o.engine) /* copied by the emit: no interning per match */
+        ks__evidence_from_event_buf(&evi, ev, ctx);
     details[nd++] = (ks_kv){"rule_file", r->path};
     if (r->status)
         details[nd++] = (ks_kv){"status", r->status};
