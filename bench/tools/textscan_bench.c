@@ -6,6 +6,11 @@
  *   textscan_bench yara OUT.yar       the patterns YARA's regex dialect reads
  *   textscan_bench extract IN [OUT]   MB/s of the extractors alone (mail, MIME,
  *                                     attachments); OUT gets the decoded text
+ *   textscan_bench dump FILE          every match, one line (rule, offset, span,
+ *                                     validity, confidence, value SHA-256): two
+ *                                     builds' lists compared show that a change to
+ *                                     the scanner kept the same matches
+ * TEXTSCAN_REPEAT=N scans N times (a profile of the scan, not the compile).
  * Used by bench/secrets.sh; not a test.
  */
 #include <fcntl.h>
@@ -23,6 +28,24 @@ static int count(void *ud, const ks_tmatch *m)
 {
     (*(size_t *)ud)++;
     (void)m;
+    return 0;
+}
+
+/* One line per match, offsets absolute (ud: the chunk's offset). */
+typedef struct dumper {
+    size_t hits;
+    size_t base;
+} dumper;
+
+static int dump_match(void *ud, const ks_tmatch *m)
+{
+    dumper *d = ud;
+    d->hits++;
+    printf("%s %zu %zu %d %d ", m->rule_id, d->base + (size_t)m->offset, m->nvalue, (int)m->valid,
+           m->confidence);
+    for (size_t i = 0; i < sizeof m->sha256; i++)
+        printf("%02x", m->sha256[i]);
+    putchar('\n');
     return 0;
 }
 
@@ -89,7 +112,7 @@ int main(int argc, char **argv)
     ks_textscratch *s = NULL;
     if (argc < 3 || ks__textscan_new(NULL, KS_RULES_DIR_DEFAULT, &ts) != KS_OK ||
         ks__textscratch_new(ts, &s) != KS_OK) {
-        fprintf(stderr, "usage: textscan_bench scan|patterns|yara FILE\n");
+        fprintf(stderr, "usage: textscan_bench scan|dump|patterns|yara FILE\n");
         return 2;
     }
     if (!strcmp(argv[1], "patterns") || !strcmp(argv[1], "yara")) {
@@ -126,14 +149,29 @@ int main(int argc, char **argv)
     /* TEXTSCAN_CLASSES=1 secrets only, 2 personal data only */
     const char *cl = getenv("TEXTSCAN_CLASSES");
     unsigned classes = cl ? (unsigned)strtoul(cl, NULL, 10) : KS_TC_SECRET | KS_TC_PII;
+    const char *rp = getenv("TEXTSCAN_REPEAT");
+    int repeat = rp ? atoi(rp) : 1;
+    bool dumping = !strcmp(argv[1], "dump");
+    dumper dd = {0};
     double t0 = now();
     /* units of a few MiB, as extracted text arrives */
-    for (size_t off = 0; off < (size_t)st.st_size; off += chunk)
-        ks__textscan_run(ts, s, classes, p + off,
-                         KS_MIN(chunk, (size_t)st.st_size - off), count, &hits);
+    for (int r = 0; r < KS_MAX(1, repeat); r++)
+        for (size_t off = 0; off < (size_t)st.st_size; off += chunk) {
+            dd.base = off;
+            if (dumping)
+                ks__textscan_run(ts, s, classes, p + off, KS_MIN(chunk, (size_t)st.st_size - off),
+                                 dump_match, &dd);
+            else
+                ks__textscan_run(ts, s, classes, p + off,
+                                 KS_MIN(chunk, (size_t)st.st_size - off), count, &hits);
+        }
     double dt = now() - t0;
-    printf("%.1f MB in %.2f s: %.0f MB/s, %zu matches\n", (double)st.st_size / 1e6, dt,
-           (double)st.st_size / 1e6 / dt, hits);
+    if (dumping)
+        fprintf(stderr, "%zu matches\n", dd.hits);
+    else
+        printf("%.1f MB in %.2f s: %.0f MB/s, %zu matches\n",
+               (double)st.st_size / 1e6 * KS_MAX(1, repeat), dt,
+               (double)st.st_size / 1e6 * KS_MAX(1, repeat) / dt, hits);
     ks__textscratch_free(s);
     ks__textscan_free(ts);
     return 0;

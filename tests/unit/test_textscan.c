@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 #include <openssl/sha.h>
 #include "harness.h"
@@ -334,4 +335,106 @@ TEST(no_clear_value_in_redacted)
         CHECK(strstr(h->redacted[i], "Corr3ct") == NULL);
         CHECK(strncmp(h->redacted[i], "Co", 2) == 0);
     }
+}
+
+/* ---- first passes: the same matches as the Vectorscan database ---------------------- */
+
+/* Every match as a line (rule, offset, length, verdict, confidence, hash). */
+static int dump_line(void *ud, const ks_tmatch *m)
+{
+    ks_buf *b = ud;
+    ks__buf_printf(b, "%s %zu %zu %d %d %02x%02x%02x%02x\n", m->rule_id, (size_t)m->offset,
+                   m->nvalue, (int)m->valid, m->confidence, m->sha256[0], m->sha256[1],
+                   m->sha256[2], m->sha256[3]);
+    return 0;
+}
+
+/* The pack's rule files with the first passes taken out: those rules then
+ * run their pattern (or prefilter) in Vectorscan. */
+static const char *pack_without_passes(void)
+{
+    static const char *const files[] = {"pii.yml", "secrets.yml", "services.yml"};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/plain", ks_test_tmpdir());
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/plain/secrets", ks_test_tmpdir());
+    mkdir(path, 0700);
+    for (size_t i = 0; i < KS_ARRAY_LEN(files); i++) {
+        char src[256], dst[512];
+        size_t n = 0;
+        snprintf(src, sizeof src, "rules/secrets/%s", files[i]);
+        char *s = ks_test_read(src, &n);
+        ks_buf out = KS_BUF_INIT;
+        for (char *line = s ? strtok(s, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+            const char *k = line + strspn(line, " ");
+            if (strncmp(k, "first_pass:", 11) && strncmp(k, "min_digits:", 11) &&
+                strncmp(k, "letters_before:", 15))
+                ks__buf_printf(&out, "%s\n", line);
+        }
+        snprintf(dst, sizeof dst, "plain/secrets/%s", files[i]);
+        ks_test_write(dst, out.p ? out.p : "", out.n);
+        ks__buf_release(&out);
+        free(s);
+    }
+    snprintf(path, sizeof path, "%s/plain", ks_test_tmpdir());
+    return ks_test_strdup(path);
+}
+
+/* Text dense in what the passes and prefilters select: digit runs with
+ * every separator, IBANs, '@' in all positions, key words and tokens. */
+static void soup(ks_buf *b, size_t n)
+{
+    static const char al[] = "0123456789012345678901234567890123456789 .-()+@_:/\n\tabxyzDEGBR..@";
+    static const char *const inserts[] = {
+        " token ", " Bearer  ", " xoxb-", " api_key: ", " GB82 WEST 1234 5698 7654 32 ",
+        " a.b-c@ex-ample.co.uk x@y.z ", " card 4539 1488 0343 6467 ", " SSN 536-22-8726 ",
+        " +1 (415) 555-2671 ", " マイナンバー: 1234 5678 9018 ", " Authorization: Basic ",
+        " client_secret Xk2pL9qRt7vBn3aa ", " DE44 5001 0517 5407 3249 31 "};
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    while (b->n < n) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = 1 + x % 50;
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            ks__buf_add(b, &al[x % (sizeof al - 1)], 1);
+        }
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        if (x % 3 == 0)
+            ks__buf_adds(b, inserts[(x >> 8) % KS_ARRAY_LEN(inserts)]);
+        if (x % 5 == 0)
+            for (size_t i = 0; i < 8 + (x >> 16) % 40; i++)
+                ks__buf_add(b, &"abcdefABC0123+/=_.~-"[(x >> (i % 40)) % 20], 1);
+    }
+}
+
+TEST(first_passes_match_vectorscan)
+{
+    ks_textscan *plain = NULL;
+    ks_textscratch *s1 = NULL, *s2 = NULL;
+    ks_buf text = KS_BUF_INIT, a = KS_BUF_INIT, b = KS_BUF_INIT;
+    size_t npass = 0;
+    CHECK_INT(ks__textscan_new(NULL, pack_without_passes(), &plain), KS_OK);
+    if (!plain || !pack())
+        return;
+    for (size_t i = 0; i < ks__textscan_nrules(pack()); i++)
+        npass += ks__textscan_rule(pack(), i)->pass != TS_PASS_NONE;
+    CHECK(npass >= 6); /* the five numeric rules and e-mail */
+    CHECK_INT(ks__textscratch_new(pack(), &s1), KS_OK);
+    CHECK_INT(ks__textscratch_new(plain, &s2), KS_OK);
+    soup(&text, 1 << 20);
+    ks__textscan_run(pack(), s1, KS_TC_SECRET | KS_TC_PII, text.p, text.n, dump_line, &a);
+    ks__textscan_run(plain, s2, KS_TC_SECRET | KS_TC_PII, text.p, text.n, dump_line, &b);
+    size_t lines = 0;
+    for (size_t i = 0; i < a.n; i++)
+        lines += a.p[i] == '\n';
+    printf("INFO first passes: %zu matches on 1 MiB of soup, same as the plain database: %s\n",
+           lines, a.n == b.n && a.p && b.p && !memcmp(a.p, b.p, a.n) ? "yes" : "NO");
+    CHECK(lines > 1000);
+    CHECK(a.n == b.n && a.p && b.p && !memcmp(a.p, b.p, a.n));
+    ks__buf_release(&text);
+    ks__buf_release(&a);
+    ks__buf_release(&b);
+    ks__textscratch_free(s1);
+    ks__textscratch_free(s2);
+    ks__textscan_free(plain);
 }

@@ -11,6 +11,10 @@
  * its maximum width of each other merge into one region, so a run of
  * overlapping hits costs one confirmation, not thousands.
  *
+ * Rules that name a hand-written first pass (textscan_pass.c: digit
+ * clusters for the numeric personal data, '@' for e-mail) stay out of the
+ * database; their loops report regions the same way.
+ *
  * Second pass, per region: PCRE2 (JIT) searches from the region start
  * minus the rule's width, with an offset limit at the region end so a
  * false hit never makes PCRE2 walk the rest of a large text; the subject
@@ -51,6 +55,7 @@ struct ks_textscan {
     hs_database_t *db;        /* NULL when every rule is slow */
     size_t *slow;             /* indexes of slow rules */
     size_t nslow;
+    ts_pass_set pass;         /* rules served by a hand-written first pass */
     int min_confidence;       /* matches below are dropped */
     bool cached;              /* the database came from the compiled-rule cache */
     char region[8];           /* default phone region ("US") */
@@ -182,6 +187,12 @@ static int build_db(ks_textscan *ts)
         rc = KS_ENOMEM;
         goto out;
     }
+    ts->pass.digits = calloc(ts->nrules, sizeof *ts->pass.digits);
+    ts->pass.email = calloc(ts->nrules, sizeof *ts->pass.email);
+    if (!ts->pass.digits || !ts->pass.email) {
+        rc = KS_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < ts->nrules; i++) {
         ts_rule *r = &ts->rules[i];
         const char *pf = r->prefilter ? r->prefilter : r->pattern;
@@ -203,6 +214,15 @@ static int build_db(ks_textscan *ts)
                              rule_width(r->prefilter, (unsigned)fl));
         else
             r->maxw = rule_width(r->pattern, HS_FLAG_PREFILTER);
+        if (r->pass == TS_PASS_DIGITS) {
+            ts->pass.digits[ts->pass.ndigits].id = (uint32_t)i;
+            ts->pass.digits[ts->pass.ndigits++].rule = r;
+            continue;
+        }
+        if (r->pass == TS_PASS_EMAIL) {
+            ts->pass.email[ts->pass.nemail++] = (uint32_t)i;
+            continue;
+        }
         exprs[n] = pf;
         flags[n] = (unsigned)fl;
         ids[n] = (unsigned)i;
@@ -303,6 +323,8 @@ void ks__textscan_free(ks_textscan *ts)
     }
     free(ts->rules);
     free(ts->slow);
+    free(ts->pass.digits);
+    free(ts->pass.email);
     hs_free_database(ts->db);
     ks__arena_free(ts->a);
     free(ts);
@@ -378,25 +400,35 @@ static void push_region(ks_textscratch *s, uint32_t rule, uint64_t lo, uint64_t 
     s->regions[s->nregions++] = (region){rule, lo, hi};
 }
 
+/* A candidate span [lo, hi] of rule id joins the rule's open region when
+ * it starts within the rule's width of it; else the open one is kept. */
+static void on_span(void *ud, uint32_t id, uint64_t lo, uint64_t hi)
+{
+    ks_textscratch *s = ud;
+    const ts_rule *r = &s->ts->rules[id];
+    if (!(s->classes & r->cls) || (s->only_rule >= 0 && (long)id != s->only_rule))
+        return;
+    if (s->open_hi[id] == NO_REGION) {
+        s->open_lo[id] = lo;
+        s->open_hi[id] = hi;
+        s->touched[s->ntouched++] = id;
+    } else if (lo <= s->open_hi[id] + r->maxw) {
+        if (hi > s->open_hi[id])
+            s->open_hi[id] = hi;
+    } else {
+        push_region(s, id, s->open_lo[id], s->open_hi[id]);
+        s->open_lo[id] = lo;
+        s->open_hi[id] = hi;
+    }
+}
+
 static int on_hit(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                   void *ud)
 {
     ks_textscratch *s = ud;
     uint64_t end = s->base + (uint64_t)to;
-    const ts_rule *r = &s->ts->rules[id];
     (void)from, (void)flags;
-    if (!(s->classes & r->cls) || (s->only_rule >= 0 && (long)id != s->only_rule))
-        return 0;
-    if (s->open_hi[id] == NO_REGION) {
-        s->open_lo[id] = s->open_hi[id] = end;
-        s->touched[s->ntouched++] = id;
-    } else if (end <= s->open_hi[id] + r->maxw) {
-        if (end > s->open_hi[id])
-            s->open_hi[id] = end;
-    } else {
-        push_region(s, id, s->open_lo[id], s->open_hi[id]);
-        s->open_lo[id] = s->open_hi[id] = end;
-    }
+    on_span(s, id, end, end);
     return 0;
 }
 
@@ -705,8 +737,9 @@ static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, cons
                 break;
             off += len - HS_OVERLAP;
         }
-        close_regions(s);
     }
+    ks__ts_pass_run(&ts->pass, text, n, on_span, s);
+    close_regions(s);
     for (size_t i = 0; i < ts->nslow; i++) {
         const ts_rule *r = &ts->rules[ts->slow[i]];
         if ((classes & r->cls) && (s->only_rule < 0 || (size_t)s->only_rule == ts->slow[i]))

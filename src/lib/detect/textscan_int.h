@@ -8,6 +8,8 @@
  *   textscan_toml.c   the TOML subset gitleaks configurations use
  *   textscan_valid.c  hand-written validators (checksums, decoders) by name
  *   textscan_phone.cc libphonenumber behind a C function
+ *   textscan_pass.c   hand-written first passes (digit clusters, '@') for
+ *                     rules Vectorscan runs slowly
  *
  * Ownership: rules and their strings live in the scanner's arena and are
  * immutable once ks__textscan_new returned; threads share them. A
@@ -124,6 +126,10 @@ typedef struct ts_rule {
     unsigned maxw;            /* confirmation window before a hit: where a match may start */
     unsigned fwd;             /* and after it: where a match may end */
     bool slow;                /* not in the Vectorscan database: PCRE2 over the text */
+    uint8_t pass;             /* TS_PASS_*: candidates from a hand-written pass,
+                               * not from the Vectorscan database */
+    uint8_t letters_before;   /* TS_PASS_DIGITS: letters right before the digits */
+    uint16_t min_digits;      /* TS_PASS_DIGITS: fewest digits a match can have */
     const char *file;         /* where defined */
     uint32_t line;
 } ts_rule;
@@ -155,6 +161,30 @@ const ts_rule *ks__textscan_rule(const ks_textscan *ts, size_t i);
 /* Runs one rule alone over text (tests: rule examples); counts matches. */
 size_t ks__textscan_rule_count(const ks_textscan *ts, ks_textscratch *s, size_t rule,
                                const char *text, size_t n);
+
+/* ---- hand-written first passes (textscan_pass.c) ----------------------------- */
+
+enum ts_pass { TS_PASS_NONE = 0, TS_PASS_DIGITS, TS_PASS_EMAIL };
+
+/* The rules each pass serves (indexes into the scanner's rules). */
+typedef struct ts_pass_set {
+    struct {
+        uint32_t id;
+        const ts_rule *rule;
+    } *digits;
+    size_t ndigits;
+    uint32_t *email;
+    size_t nemail;
+} ts_pass_set;
+
+/* A candidate region of rule id: a match may start anywhere in [lo, hi]
+ * (or up to the rule's width before lo). Called in increasing order per rule. */
+typedef void (*ts_span_fn)(void *ud, uint32_t id, uint64_t lo, uint64_t hi);
+
+/* TS_PASS_* for a `first_pass:` name; -1 when unknown. */
+int ks__ts_pass_parse(const char *name);
+/* Runs the passes over t[0..n) and reports each candidate region. */
+void ks__ts_pass_run(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud);
 
 /* ---- TOML (gitleaks' subset) -------------------------------------------------- */
 

@@ -332,6 +332,19 @@ static int load_kensa_rule(ts_rules *rs, const sg_yaml *y, const char *file)
     }
     if ((v = sg__yaml_str(y, "lookback")))
         r->lookback = (int)strtol(v, NULL, 10);
+    if ((v = sg__yaml_str(y, "first_pass"))) {
+        int pass = ks__ts_pass_parse(v);
+        if (pass < 0) {
+            ks__ts_diag(rs, KS_DIAG_WARN, file, y->line, "rule %s: unknown first_pass %s; skipped",
+                        id, v);
+            return KS_OK;
+        }
+        r->pass = (uint8_t)pass;
+    }
+    if ((v = sg__yaml_str(y, "min_digits")))
+        r->min_digits = (uint16_t)strtoul(v, NULL, 10);
+    if ((v = sg__yaml_str(y, "letters_before")))
+        r->letters_before = (uint8_t)strtoul(v, NULL, 10);
     if ((v = sg__yaml_str(y, "group")))
         r->group = !strcmp(v, "last") ? TS_GROUP_LAST : (int)strtol(v, NULL, 10);
     if ((v = sg__yaml_str(y, "entropy")))

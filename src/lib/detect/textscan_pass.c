@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Hand-written first passes (interface: textscan_int.h).
+ *
+ * Vectorscan is fast on patterns with a literal; the numeric personal-data
+ * rules (phone, card, SSN, My Number, IBAN) have none: five NFAs over
+ * digits and separators that fire on every digit of every date, time and
+ * id, a third of the database's time and most of its hits on mail. A rule
+ * that names a pass (`first_pass:` in its YAML) is left out of the
+ * database and gets its candidate regions from one of these loops, which
+ * read the text once for all such rules:
+ *
+ *   digits  clusters of digits and the separators the numeric patterns
+ *           allow (space . - ( ) +). A rule's match lies inside one cluster
+ *           (its pattern has no other character), so a cluster with fewer
+ *           digits than the rule's `min_digits` (the fewest its validator
+ *           accepts) holds no match worth confirming and gives no region.
+ *           `letters_before: 2` (IBAN): only clusters that start right
+ *           after two letters at a word start.
+ *   email   each '@' with what the e-mail rule's prefilter requires around
+ *           it (a local-part character before, a domain label of 1-63
+ *           characters, a dot and a letter after), reported where the
+ *           prefilter's match would end: the same region Vectorscan gave.
+ *
+ * A region covers every place a match may start (the confirmation runs
+ * PCRE2 from its start minus the rule's width up to its end), so the
+ * matches are the ones the database's hits led to; the per-set figures of
+ * test_secrets / test_textscan and textscan_bench's dump check it.
+ */
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#include "detect/textscan_int.h"
+
+enum { C_SEP = 1, C_DIGIT = 2 };
+
+/* digits and the separators of the numeric patterns */
+static const uint8_t num_class[256] = {
+    [' '] = C_SEP, ['.'] = C_SEP, ['-'] = C_SEP, ['('] = C_SEP, [')'] = C_SEP, ['+'] = C_SEP,
+    ['0'] = C_DIGIT, ['1'] = C_DIGIT, ['2'] = C_DIGIT, ['3'] = C_DIGIT, ['4'] = C_DIGIT,
+    ['5'] = C_DIGIT, ['6'] = C_DIGIT, ['7'] = C_DIGIT, ['8'] = C_DIGIT, ['9'] = C_DIGIT,
+};
+
+int ks__ts_pass_parse(const char *name)
+{
+    if (!strcmp(name, "digits"))
+        return TS_PASS_DIGITS;
+    if (!strcmp(name, "email"))
+        return TS_PASS_EMAIL;
+    return -1;
+}
+
+static bool is_alpha(uint8_t c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+static bool is_word(uint8_t c) { return is_alpha(c) || (c >= '0' && c <= '9') || c == '_'; }
+
+/* The first digit at or after i, or n. */
+static size_t next_digit(const char *t, size_t n, size_t i)
+{
+#if defined(__SSE2__)
+    const __m128i bias = _mm_set1_epi8((char)('0' + 128)), lim = _mm_set1_epi8((char)(-128 + 10));
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
+        /* c - '0' < 10 unsigned, as a signed compare after the bias */
+        int m = _mm_movemask_epi8(_mm_cmplt_epi8(_mm_sub_epi8(v, bias), lim));
+        if (m)
+            return i + (size_t)__builtin_ctz((unsigned)m);
+        i += 16;
+    }
+#endif
+    while (i < n && num_class[(uint8_t)t[i]] != C_DIGIT)
+        i++;
+    return i;
+}
+
+static void pass_digits(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud)
+{
+    size_t i = 0, prev_end = 0;
+    while ((i = next_digit(t, n, i)) < n) {
+        size_t cs = i, j = i, nd = 0;
+        while (cs > prev_end && num_class[(uint8_t)t[cs - 1]])
+            cs--;
+        while (j < n && num_class[(uint8_t)t[j]]) {
+            nd += num_class[(uint8_t)t[j]] == C_DIGIT;
+            j++;
+        }
+        for (size_t k = 0; k < ps->ndigits; k++) {
+            const ts_rule *r = ps->digits[k].rule;
+            if (nd < r->min_digits)
+                continue;
+            if (!r->letters_before) {
+                fn(ud, ps->digits[k].id, cs, j);
+                continue;
+            }
+            /* letters right before the cluster's first digit, at a word start */
+            size_t lb = r->letters_before;
+            bool ok = cs == i && i >= lb && i + 1 < n && num_class[(uint8_t)t[i + 1]] == C_DIGIT &&
+                      (i == lb || !is_word((uint8_t)t[i - lb - 1]));
+            for (size_t q = 1; ok && q <= lb; q++)
+                ok = is_alpha((uint8_t)t[i - q]);
+            if (ok)
+                fn(ud, ps->digits[k].id, i - lb, j);
+        }
+        prev_end = i = j;
+    }
+}
+
+static bool email_local(uint8_t c)
+{
+    return is_alpha(c) || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '%' || c == '+' ||
+           c == '-';
+}
+
+static bool email_label(uint8_t c) { return is_alpha(c) || (c >= '0' && c <= '9') || c == '-'; }
+
+/* '@' with [A-Za-z0-9._%+-] before and [A-Za-z0-9-]{1,63}\.[A-Za-z] after:
+ * one hit per '@', at the end of that match. */
+static void pass_email(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud)
+{
+    const char *p = t, *end = t + n;
+    while (p < end && (p = memchr(p, '@', (size_t)(end - p)))) {
+        size_t a = (size_t)(p - t), j = a + 1;
+        p++;
+        if (a == 0 || !email_local((uint8_t)t[a - 1]))
+            continue;
+        while (j < n && j - a - 1 < 64 && email_label((uint8_t)t[j]))
+            j++;
+        size_t label = j - a - 1;
+        if (label < 1 || label > 63 || j + 1 >= n || t[j] != '.' || !is_alpha((uint8_t)t[j + 1]))
+            continue;
+        for (size_t k = 0; k < ps->nemail; k++)
+            fn(ud, ps->email[k], j + 2, j + 2);
+    }
+}
+
+void ks__ts_pass_run(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud)
+{
+    if (ps->ndigits)
+        pass_digits(ps, t, n, fn, ud);
+    if (ps->nemail)
+        pass_email(ps, t, n, fn, ud);
+}
