@@ -22,9 +22,13 @@
  * header over the borrowed blob with ownership off, so no copy of a large
  * message is made (only decoded parts are allocated, one at a time).
  */
+#include <errno.h>
 #include <gmime/gmime.h>
+#include <iconv.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
@@ -39,6 +43,7 @@ typedef struct mime_walk {
     const ks_xnode *node;    /* the message's node */
     int nest;                /* current multipart depth */
     int rc;                  /* first error */
+    ks_buf conv;             /* a text part converted to UTF-8 */
 } mime_walk;
 
 /* ---- probing -------------------------------------------------------------------- */
@@ -141,6 +146,143 @@ static int mbox_probe(const uint8_t *head, size_t n, const char *name)
     if (!eol)
         return 40;
     return mbox_from_at(head, n, 0) ? 90 : 0;
+}
+
+/* ---- charset converters, kept per thread -------------------------------------------- */
+
+/* gmime opens an iconv descriptor for every text part and every encoded
+ * header word and closes it after; glibc then unloads the charset's gconv
+ * module once other modules are released, so the next part dlopens it
+ * again (a tenth of the extraction of a mailbox, with the conversion of
+ * UTF-8 text to UTF-8). Descriptors to UTF-8 are kept here per thread, a
+ * few charsets round robin: converting with them avoids the opens, and
+ * their being open keeps the modules loaded for gmime's own header
+ * decoder. Closed when the thread ends. */
+#define CONV_SLOTS 8
+
+typedef struct conv_cache {
+    struct {
+        char charset[48];
+        iconv_t cd;
+    } slot[CONV_SLOTS];
+    unsigned next;
+} conv_cache;
+
+static pthread_key_t conv_key;
+static bool conv_key_ok;
+static pthread_once_t conv_once = PTHREAD_ONCE_INIT;
+
+static void conv_cache_free(void *p)
+{
+    conv_cache *c = p;
+    for (size_t i = 0; i < CONV_SLOTS; i++)
+        if (c->slot[i].cd != (iconv_t)-1)
+            g_mime_iconv_close(c->slot[i].cd);
+    free(c);
+}
+
+static void conv_key_init(void) { conv_key_ok = pthread_key_create(&conv_key, conv_cache_free) == 0; }
+
+/* A descriptor from charset to UTF-8 as gmime's charset filter opens it
+ * (g_mime_iconv_open canonicalises the name), reset to its initial state;
+ * (iconv_t)-1 when the charset is unknown or there is no room. Owned by the
+ * thread's cache: not closed by the caller. */
+static iconv_t conv_get(const char *charset, size_t len)
+{
+    conv_cache *c;
+    pthread_once(&conv_once, conv_key_init);
+    if (!conv_key_ok || len >= sizeof c->slot[0].charset)
+        return (iconv_t)-1;
+    if (!(c = pthread_getspecific(conv_key))) {
+        if (!(c = calloc(1, sizeof *c)))
+            return (iconv_t)-1;
+        for (size_t i = 0; i < CONV_SLOTS; i++)
+            c->slot[i].cd = (iconv_t)-1;
+        if (pthread_setspecific(conv_key, c) != 0) {
+            free(c);
+            return (iconv_t)-1;
+        }
+    }
+    for (size_t i = 0; i < CONV_SLOTS; i++)
+        if (c->slot[i].cd != (iconv_t)-1 && !strncasecmp(c->slot[i].charset, charset, len) &&
+            !c->slot[i].charset[len]) {
+            iconv(c->slot[i].cd, NULL, NULL, NULL, NULL);
+            return c->slot[i].cd;
+        }
+    char name[sizeof c->slot[0].charset];
+    memcpy(name, charset, len);
+    name[len] = 0;
+    iconv_t cd = g_mime_iconv_open("utf-8", name);
+    if (cd == (iconv_t)-1)
+        return cd;
+    unsigned k = c->next++ % CONV_SLOTS;
+    if (c->slot[k].cd != (iconv_t)-1)
+        g_mime_iconv_close(c->slot[k].cd);
+    memcpy(c->slot[k].charset, name, len + 1);
+    c->slot[k].cd = cd;
+    return cd;
+}
+
+/* Keeps the gconv modules of a header's encoded words (and windows-1252,
+ * gmime's fallback for raw 8-bit headers) loaded while gmime decodes it. */
+static void conv_pin_header(const char *raw)
+{
+    bool eight = false;
+    for (const char *p = raw; *p; p++) {
+        eight |= (unsigned char)*p >= 0x80;
+        if (p[0] == '=' && p[1] == '?') {
+            size_t n = strcspn(p + 2, "?* \t\r\n");
+            if (n && (p[2 + n] == '?' || p[2 + n] == '*'))
+                conv_get(p + 2, n);
+        }
+    }
+    if (eight)
+        conv_get("windows-1252", 12);
+}
+
+static bool ascii_only(const guint8 *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] >= 0x80)
+            return false;
+    return true;
+}
+
+/* The text of a part as g_mime_text_part_get_text gives it, from its
+ * transfer-decoded bytes raw: raw itself when converting it would change
+ * nothing (declared UTF-8 and valid, or US-ASCII and 7-bit; no charset:
+ * gmime does not convert), else converted with the thread's descriptor
+ * into conv. NULL when only gmime can say (an unknown charset, a byte its
+ * filter would skip): the caller asks gmime then. *n stops at the first
+ * NUL, as the caller of gmime's NUL-terminated string did. */
+static const char *part_text(const char *charset, GByteArray *raw, ks_buf *conv, size_t *n)
+{
+    const char *p = (const char *)raw->data;
+    size_t len = raw->len;
+    if (charset && ((!strcasecmp(charset, "utf-8") || !strcasecmp(charset, "utf8"))
+                        ? !ks__utf8_valid(p, len)
+                        : strcasecmp(charset, "us-ascii") || !ascii_only(raw->data, len))) {
+        iconv_t cd = conv_get(charset, strlen(charset));
+        if (cd == (iconv_t)-1)
+            return NULL;
+        ks__buf_reset(conv);
+        char *in = (char *)(uintptr_t)p;
+        size_t inleft = len;
+        while (inleft) {
+            if (ks__buf_grow(conv, inleft * 2 + 16) != KS_OK)
+                return NULL;
+            char *out = conv->p + conv->n;
+            size_t outleft = conv->cap - conv->n;
+            size_t r = iconv(cd, &in, &inleft, &out, &outleft);
+            conv->n = (size_t)(out - conv->p);
+            if (r == (size_t)-1 && errno != E2BIG)
+                return NULL; /* gmime's filter skips bytes here: its text differs */
+        }
+        p = conv->p ? conv->p : "";
+        len = conv->n;
+    }
+    *n = strnlen(p, len);
+    return p;
 }
 
 /* ---- metadata ------------------------------------------------------------------- */
@@ -283,6 +425,9 @@ static int emit_headers(ks_xctx *x, const ks_xnode *node, GMimeObject *o)
             rc = ks__buf_printf(&b, "%s: %.*s\n", name, (int)rn, rp);
             continue;
         }
+        const char *raw = g_mime_header_get_raw_value(h);
+        if (raw)
+            conv_pin_header(raw);
         const char *val = g_mime_header_get_value(h);
         rc = ks__buf_printf(&b, "%s: %s\n", name ? name : "", val ? val : "");
     }
@@ -311,7 +456,11 @@ static GByteArray *part_bytes(GMimePart *part, GMimeStream **keep)
     GMimeDataWrapper *w = g_mime_part_get_content(part);
     if (!w)
         return NULL;
-    GMimeStream *out = g_mime_stream_mem_new();
+    /* sized to the encoded length, which the decoded bytes do not exceed
+     * (base64, QP, uuencode shrink): no doubling reallocs */
+    gint64 len = w->stream ? g_mime_stream_length(w->stream) : -1;
+    GMimeStream *out = g_mime_stream_mem_new_with_byte_array(
+        g_byte_array_sized_new(len > 0 && len < (gint64)G_MAXUINT / 2 ? (guint)len + 1 : 0));
     g_mime_data_wrapper_write_to_stream(w, out);
     *keep = out;
     return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
@@ -334,21 +483,32 @@ static void walk_leaf(mime_walk *mw, GMimePart *part, const char *section)
     uint64_t off = part_offset(o);
     char name[64];
 
+    GMimeStream *keep = NULL;
+    GByteArray *a = part_bytes(part, &keep);
     if (GMIME_IS_TEXT_PART(part) && !attachment) {
-        /* gmime converts from the declared charset (fallbacks for none). */
-        char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+        /* UTF-8 from the declared charset, as gmime's text would be */
+        char *gtext = NULL;
+        size_t tn = 0;
+        const char *text = a ? part_text(ct ? g_mime_content_type_get_parameter(ct, "charset")
+                                            : NULL,
+                                         a, &mw->conv, &tn)
+                             : NULL;
+        if (a && !text && (gtext = g_mime_text_part_get_text(GMIME_TEXT_PART(part)))) {
+            text = gtext;
+            tn = strlen(gtext);
+        }
         if (text && html) {
-            walk_child(mw, "body.html", off, text, strlen(text));
+            walk_child(mw, "body.html", off, text, tn);
         } else if (text) {
-            int rc = ks__extract_text(mw->x, mw->node, "body", text, strlen(text), "utf-8");
+            int rc = ks__extract_text(mw->x, mw->node, "body", text, tn, "utf-8");
             if (rc < 0 && mw->rc == KS_OK)
                 mw->rc = rc;
         }
-        g_free(text);
+        g_free(gtext);
+        if (keep)
+            g_object_unref(keep);
         return;
     }
-    GMimeStream *keep = NULL;
-    GByteArray *a = part_bytes(part, &keep);
     if (a && a->len) {
         if (!fname) {
             char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
@@ -450,17 +610,28 @@ static int message_walk(ks_xctx *x, const ks_xnode *node, GMimeMessage *msg, con
     me.mail = &mm->m;
     if ((rc = emit_headers(x, &me, GMIME_OBJECT(msg))) < 0 || x->stopped)
         return rc;
-    mime_walk mw = {.x = x, .node = &me, .nest = 0, .rc = KS_OK};
+    mime_walk mw = {.x = x, .node = &me, .nest = 0, .rc = KS_OK, .conv = KS_BUF_INIT};
     walk(&mw, g_mime_message_get_mime_part(msg), "");
+    ks__buf_release(&mw.conv);
     return mw.rc;
 }
 
 /* Parses p[0..n) as one message and extracts it as node (whose mail is set
  * to this message's metadata). folder: the mailbox name, or NULL. */
+static GMimeParserOptions *parser_opts;
+static pthread_once_t parser_opts_once = PTHREAD_ONCE_INIT;
+
+/* One set of parser options for every message (only read while parsing). */
+static void parser_opts_init(void)
+{
+    static const char *fallback[] = {"UTF-8", "windows-1252", NULL};
+    parser_opts = g_mime_parser_options_new();
+    g_mime_parser_options_set_fallback_charsets(parser_opts, fallback);
+}
+
 static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
                         const char *folder, ks_mailmeta *mm)
 {
-    static const char *fallback[] = {"UTF-8", "windows-1252", NULL};
     GMimeParserOptions *opts = NULL;
     GMimeParser *parser = NULL;
     GMimeMessage *msg = NULL;
@@ -477,8 +648,8 @@ static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
     GByteArray view = {.data = (guint8 *)(uintptr_t)p, .len = (guint)n};
     stream = g_mime_stream_mem_new_with_byte_array(&view);
     g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-    opts = g_mime_parser_options_new();
-    g_mime_parser_options_set_fallback_charsets(opts, fallback);
+    pthread_once(&parser_opts_once, parser_opts_init);
+    opts = parser_opts;
     parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     msg = g_mime_parser_construct_message(parser, opts);
@@ -493,8 +664,6 @@ out:
         g_object_unref(msg);
     if (parser)
         g_object_unref(parser);
-    if (opts)
-        g_mime_parser_options_free(opts);
     if (stream)
         g_object_unref(stream);
     return rc;
@@ -528,31 +697,25 @@ static size_t mbox_next(const uint8_t *p, size_t n, size_t i)
 }
 
 /* mboxrd unescaping: "^>+From " loses one '>'. Returns false (nothing
- * written) when the message has no such line, the common case. */
+ * written) when the message has no such line, the common case. Searched
+ * as ">From " (rare), not as every "\n>" (each line of a quoted reply). */
 static bool mbox_unescape(const uint8_t *p, size_t n, ks_buf *out, int *rc)
 {
     size_t i = 0, last = 0;
-    size_t q = n && p[0] == '>' ? 0 : SIZE_MAX; /* start of a '>' line */
     bool any = false;
     ks__buf_reset(out);
-    for (;;) {
-        if (q == SIZE_MAX) {
-            const uint8_t *f = i < n ? memmem(p + i, n - i, "\n>", 2) : NULL;
-            if (!f)
-                break;
-            q = (size_t)(f - p) + 1;
-        }
-        size_t k = q;
-        while (k < n && p[k] == '>')
-            k++;
-        if (n - k >= 5 && memcmp(p + k, "From ", 5) == 0) {
-            if ((*rc = ks__buf_add(out, p + last, q - last)) != KS_OK)
-                return false;
-            last = q + 1; /* drop one '>' */
-            any = true;
-        }
-        i = k;
-        q = SIZE_MAX;
+    const uint8_t *f;
+    while (i < n && (f = memmem(p + i, n - i, ">From ", 6))) {
+        size_t q = (size_t)(f - p);
+        i = q + 6;
+        while (q > 0 && p[q - 1] == '>')
+            q--;
+        if (q > 0 && p[q - 1] != '\n')
+            continue; /* not at a line start */
+        if ((*rc = ks__buf_add(out, p + last, q - last)) != KS_OK)
+            return false;
+        last = q + 1; /* drop one '>' */
+        any = true;
     }
     if (any)
         *rc = ks__buf_add(out, p + last, n - last);
