@@ -111,7 +111,7 @@ typedef struct pii_group {
     const char *types[MAX_PII_TYPES];
     uint64_t counts[MAX_PII_TYPES];
     size_t ntypes;
-    ks_map *vals;            /* sha -> index + 1 */
+    ks_map *vals;            /* sha -> index + 1; NULL while values are few */
     pii_val *v;
     size_t nv, capv;
     uint64_t dropped;
@@ -462,7 +462,7 @@ static int group_open(sec_ws *ws)
     g->open = true;
     g->time = ws->time;
     g->sev = KS_SEV_INFO;
-    if (!(g->where = strdup(ws->where)) || !(g->vals = ks__map_new(64)) ||
+    if (!(g->where = strdup(ws->where)) ||
         (ws->msg_id && !(g->msg_id = strdup(ws->msg_id))))
         return KS_ENOMEM;
     for (size_t i = 0; i < nprov && g->nprov < KS_ARRAY_LEN(g->prov); i++) {
@@ -470,6 +470,40 @@ static int group_open(sec_ws *ws)
         if (!v)
             return KS_ENOMEM;
         g->prov[g->nprov++] = (ks_kv){prov[i].key, v};
+    }
+    return KS_OK;
+}
+
+/* A message holds a few distinct values: they are compared in a list
+ * until there are VALS_LINEAR of them, then indexed in a map (a map per
+ * message was a twentieth of a mailbox hunt). Index + 1 of the value with
+ * this hash, 0 when new. */
+#define VALS_LINEAR 16
+
+static size_t val_find(const pii_group *g, const uint8_t sha[32])
+{
+    if (g->vals) {
+        const uint64_t *slot = ks__map_get(g->vals, sha, 32);
+        return slot ? (size_t)*slot : 0;
+    }
+    for (size_t i = 0; i < g->nv; i++)
+        if (!memcmp(g->v[i].sha, sha, 32))
+            return i + 1;
+    return 0;
+}
+
+/* Before a value is added: the map once the list is long enough. */
+static int val_index(pii_group *g)
+{
+    if (g->vals || g->nv < VALS_LINEAR)
+        return KS_OK;
+    if (!(g->vals = ks__map_new(4 * VALS_LINEAR)))
+        return KS_ENOMEM;
+    for (size_t i = 0; i < g->nv; i++) {
+        uint64_t *slot = ks__map_slot(g->vals, g->v[i].sha, 32, true);
+        if (!slot)
+            return KS_ENOMEM;
+        *slot = i + 1;
     }
     return KS_OK;
 }
@@ -495,14 +529,13 @@ static void store_pii(sec_ws *ws, const ks_tmatch *m)
     g->counts[t]++;
     if (m->severity > g->sev)
         g->sev = m->severity;
-    uint64_t *slot = ks__map_get(g->vals, m->sha256, 32);
-    if (slot) {
-        g->v[*slot - 1].count++;
+    size_t known = val_find(g, m->sha256);
+    if (known) {
+        g->v[known - 1].count++;
         return;
     }
     if (g->nv >= MAX_PII_VALUES ||
-        ks__grow(&g->v, &g->capv, g->nv, sizeof *g->v, 16) != KS_OK ||
-        !(slot = ks__map_slot(g->vals, m->sha256, 32, true))) {
+        ks__grow(&g->v, &g->capv, g->nv, sizeof *g->v, 16) != KS_OK || val_index(g) != KS_OK) {
         g->dropped++;
         return;
     }
@@ -514,7 +547,14 @@ static void store_pii(sec_ws *ws, const ks_tmatch *m)
     memcpy(v->redacted, m->redacted, sizeof v->redacted);
     if (ws->d->reveal)
         v->clear = strndup(m->norm, m->nnorm);
-    *slot = ++g->nv;
+    uint64_t *slot = g->vals ? ks__map_slot(g->vals, m->sha256, 32, true) : NULL;
+    if (slot)
+        *slot = g->nv + 1;
+    else if (g->vals) {
+        g->dropped++;
+        return;
+    }
+    g->nv++;
 }
 
 static int on_match(void *ud, const ks_tmatch *m)
