@@ -257,7 +257,7 @@ static bool ascii_only(const guint8 *p, size_t n)
  * NUL, as the caller of gmime's NUL-terminated string did. */
 static const char *part_text(const char *charset, GByteArray *raw, ks_buf *conv, size_t *n)
 {
-    const char *p = (const char *)raw->data;
+    const char *p = raw->data ? (const char *)raw->data : ""; /* empty: no data */
     size_t len = raw->len;
     if (charset && ((!strcasecmp(charset, "utf-8") || !strcasecmp(charset, "utf8"))
                         ? !ks__utf8_valid(p, len)
