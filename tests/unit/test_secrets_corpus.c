@@ -405,6 +405,8 @@ static void np_examples(const char *corpus, ks_textscan *ts, bool own_rules, prf
                 m->fn++;
             else if (hit)
                 m->fp++;
+            if (pos != hit && !own_rules && getenv("KS_TEST_VERBOSE"))
+                printf("%s np %s: %.100s\n", pos ? "FN" : "FP", id, text);
         }
         line = nl ? nl + 1 : NULL;
     }

@@ -233,6 +233,17 @@ TEST(passwords)
         CHECK_STR(h->value[i], "Qx7-pL2m9");
     h = scan("password: ${DB_PASSWORD}\npassword = getenv(\"X\")\nforgot your password? reset it\n");
     CHECK_INT(find_type(h, "password"), -1);
+    /* samples written for a reader are kept, labelled as examples */
+    h = scan("    >>> headers.get('authorization')\n    'Basic dXNlcjpwYXNzd29yZA=='\n");
+    i = find_type(h, "http.authorization");
+    CHECK(i >= 0 && h->valid[i] == KS_TV_EXAMPLE);
+    h = scan("[imap]\n    user = joe\n    pass = p4ssw0rd\n");
+    i = find_type(h, "password");
+    CHECK(i >= 0 && h->valid[i] == KS_TV_EXAMPLE);
+    /* a real-looking one is not */
+    h = scan("Authorization: Basic YWRtaW46UzNjcjN0LVBhc3M=\n");
+    i = find_type(h, "http.authorization");
+    CHECK(i >= 0 && h->valid[i] != KS_TV_EXAMPLE);
 }
 
 /* Personal data: normalised value and its hash. */

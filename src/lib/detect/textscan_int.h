@@ -5,6 +5,7 @@
  *   textscan.c        compile (one Vectorscan database + PCRE2 per rule), scan
  *   textscan_rules.c  rule files: kensa YAML, Nosey Parker YAML, gitleaks TOML,
  *                     and the regex dialect conversion they need
+ *   textscan_words.c  validators of key-word rules (passwords, tokens)
  *   textscan_toml.c   the TOML subset gitleaks configurations use
  *   textscan_valid.c  hand-written validators (checksums, decoders) by name
  *   textscan_phone.cc libphonenumber behind a C function
@@ -76,6 +77,18 @@ void ks__ts_detail(ts_cand *c, const char *key, const char *fmt, ...) KS_PRINTF(
 bool ks__ts_context(ts_cand *c);
 /* Shannon entropy in bits per byte of p[0..n). */
 double ks__ts_entropy(const char *p, size_t n);
+/* Classes of characters in p[0..n): bit 0 lower, 1 upper, 2 digit, 3 other. */
+unsigned ks__ts_char_classes(const char *p, size_t n);
+/* Base64 (standard or URL alphabet, padding optional, white space skipped)
+ * into out; the length, or -1 for a bad character or too small a buffer. */
+long ks__ts_b64_decode(const char *p, size_t n, uint8_t *out, size_t cap);
+/* The key-word validators (textscan_words.c). */
+bool ks__tsv_password(ts_cand *c);
+bool ks__tsv_password_strong(ts_cand *c);
+bool ks__tsv_url_password(ts_cand *c);
+bool ks__tsv_generic(ts_cand *c);
+bool ks__tsv_sql_password(ts_cand *c);
+bool ks__tsv_bearer(ts_cand *c);
 /* True when the value is a well-known documented example or a placeholder
  * made for documentation (contains EXAMPLE, a run like 1234567890...). */
 bool ks__ts_is_example(const char *p, size_t n);

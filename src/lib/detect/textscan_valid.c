@@ -11,8 +11,8 @@
  *            in base62), JWTs (header and claims decoded), PEM / OpenSSH /
  *            PuTTY private keys (block extent, encryption), Azure storage
  *            connection strings and keys (64-byte key), SAS tokens (sp/se/
- *            account via the cloud detector's parser), Entra client secrets,
- *            passwords (placeholders and code refused), generic tokens;
+ *            account via the cloud detector's parser), Entra client secrets
+ *            (passwords and tokens after key words: textscan_words.c);
  *   personal data: e-mail, phone (libphonenumber, E.164), payment cards
  *            (Luhn + IIN ranges), IBAN (mod 97 + length per country), US
  *            SSN (issued ranges), Japanese My Number (check digit).
@@ -101,6 +101,8 @@ static const char *const known_examples[] = {
     "078051120", "219099999", "123456789",
     /* IBANs from the registry's own examples */
     "GB82WEST12345698765432", "DE89370400440532013000", "FR1420041010050500013M02606",
+    /* Apache's documented crypt() of "password" (httpd-ssl.conf, FakeBasicAuth) */
+    "xxj31ZMTZzkVA",
 };
 
 /* A placeholder typed by a person: a run of six characters counting up or
@@ -185,7 +187,7 @@ static int b64val(char ch)
 
 /* Decodes base64 (standard or URL alphabet, padding optional, white space
  * skipped) into out; returns the length or -1. */
-static long b64_decode(const char *p, size_t n, uint8_t *out, size_t cap)
+long ks__ts_b64_decode(const char *p, size_t n, uint8_t *out, size_t cap)
 {
     uint32_t acc = 0;
     int bits = 0;
@@ -211,7 +213,7 @@ static long b64_decode(const char *p, size_t n, uint8_t *out, size_t cap)
 }
 
 /* Classes of characters in p: bit 0 lower, 1 upper, 2 digit, 3 other. */
-static unsigned char_classes(const char *p, size_t n)
+unsigned ks__ts_char_classes(const char *p, size_t n)
 {
     unsigned m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -289,8 +291,8 @@ static bool v_aws_secret(ts_cand *c)
 {
     const char *v = c->text + c->vs;
     size_t vn = c->ve - c->vs;
-    if (vn != 40 || ks__ts_entropy(v, vn) < 3.5 || char_classes(v, vn) == 1 ||
-        char_classes(v, vn) == 2)
+    if (vn != 40 || ks__ts_entropy(v, vn) < 3.5 || ks__ts_char_classes(v, vn) == 1 ||
+        ks__ts_char_classes(v, vn) == 2)
         return false;
     /* the nearest key id within 512 bytes (a credentials file lists
      * several pairs: the first one in reach is not this secret's) */
@@ -411,8 +413,8 @@ static bool v_jwt(ts_cand *c)
     uint8_t hdr[512], claims[2048];
     if (!d1 || !d2)
         return false;
-    long hn = b64_decode(v, (size_t)(d1 - v), hdr, sizeof hdr);
-    long cn = b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), claims, sizeof claims);
+    long hn = ks__ts_b64_decode(v, (size_t)(d1 - v), hdr, sizeof hdr);
+    long cn = ks__ts_b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), claims, sizeof claims);
     if (hn <= 0 || cn <= 0 || !json_object(hdr, hn) || !json_object(claims, cn))
         return false;
     char val[128];
@@ -540,7 +542,7 @@ static bool conn_field(const ts_cand *c, const char *name, char *out, size_t cap
 static bool v_azure_key(ts_cand *c)
 {
     uint8_t raw[128];
-    long n = b64_decode(c->text + c->vs, c->ve - c->vs, raw, sizeof raw);
+    long n = ks__ts_b64_decode(c->text + c->vs, c->ve - c->vs, raw, sizeof raw);
     if (n != 64 && n != 32)
         return false;
     if (ks__ts_entropy(c->text + c->vs, c->ve - c->vs) < 4.0)
@@ -609,130 +611,6 @@ static bool v_sas(ts_cand *c)
     if (sas.srt[0])
         ks__ts_detail(c, "sas.resource_types", "%s", sas.srt);
     c->valid = KS_TV_VALID;
-    return true;
-}
-
-/* ---- passwords and generic tokens ------------------------------------------------------------ */
-
-static const char *const placeholder_words[] = {
-    "password", "passwd", "secret", "token", "null", "none", "nil", "true", "false",
-    "undefined", "required", "optional", "string", "empty", "value", "your", "enter",
-    "example", "sample", "dummy", "placeholder", "redacted", "hidden", "masked", "xxxx",
-    "****", "....", "changeit!", "todo", "fixme", "must", "should", "will", "is", "the",
-    "and", "for", "with", "from", "this", "that", "here", "there", "not", "reset", "field",
-    "input", "type", "length", "characters", "policy", "expired", "incorrect", "invalid",
-    "hash", "salt", "encrypted", "param", "parameter", "variable", "config", "settings",
-    "bytes", "char", "int", "bool", "get", "set", "len", "user", "username", "login",
-    "expire", "history", "interval", "reuse", "lock", "unlock", "default", "changeme?",
-};
-
-/* True for values that are not credentials but names of them, variables,
- * templates, masks or code. */
-static bool placeholder(const char *v, size_t n)
-{
-    if (n < 4)
-        return true;
-    char c0 = v[0], cl = v[n - 1];
-    if (c0 == '$' || c0 == '%' || c0 == '{' || c0 == '<' || c0 == '[' || c0 == '(' ||
-        c0 == '@' || cl == ')' || cl == '(' || cl == '>' || cl == '}')
-        return true;
-    if (memchr(v, '(', n) || memmem(v, n, "{{", 2) || memmem(v, n, "${", 2) ||
-        memmem(v, n, "->", 2) || memmem(v, n, "::", 2))
-        return true;
-    size_t same = 1;
-    for (size_t i = 1; i < n; i++)
-        same += v[i] == v[0];
-    if (same == n)
-        return true;
-    for (size_t i = 0; i < KS_ARRAY_LEN(placeholder_words); i++) {
-        size_t wl = strlen(placeholder_words[i]);
-        if (wl == n && ks__ieq(v, n, placeholder_words[i], wl))
-            return true;
-    }
-    if (ks__memmem_ci(v, n, "xxxx", 4) || memmem(v, n, "****", 4) || memmem(v, n, "\xe2\x80\xa2", 3))
-        return true;
-    /* a dotted identifier (config.password, os.environ) or a call chain */
-    unsigned cls = char_classes(v, n);
-    if ((cls & 8) && !(cls & 4)) {
-        bool ident = true;
-        for (size_t i = 0; i < n && ident; i++)
-            ident = is_alnum(v[i]) || v[i] == '_' || v[i] == '.';
-        if (ident && memchr(v, '.', n))
-            return true;
-    }
-    return false;
-}
-
-static bool v_password(ts_cand *c)
-{
-    const char *v = c->text + c->vs;
-    size_t n = c->ve - c->vs;
-    /* trailing punctuation of prose ("password: hunter2.") */
-    while (n > 0 && (v[n - 1] == '.' || v[n - 1] == ',' || v[n - 1] == ';'))
-        n--;
-    c->ve = c->vs + n;
-    /* longer than people type: an encrypted or hashed blob (sealed secrets) */
-    if (placeholder(v, n) || n > 64)
-        return false;
-    unsigned cls = char_classes(v, n);
-    /* one plain lower-case word is more often prose than a password */
-    if (cls == 1 && n < 10)
-        c->confidence -= 30;
-    if (__builtin_popcount(cls) >= 3)
-        c->confidence += 10;
-    return true;
-}
-
-/* A password after a bare space has no separator to vouch for it: only a
- * value that looks made up (three character classes) counts. */
-static bool v_password_strong(ts_cand *c)
-{
-    if (!v_password(c))
-        return false;
-    const char *v = c->text + c->vs;
-    size_t n = c->ve - c->vs;
-    return n >= 6 && __builtin_popcount(char_classes(v, n)) >= 3;
-}
-
-static bool v_url_password(ts_cand *c)
-{
-    const char *v = c->text + c->vs;
-    size_t n = c->ve - c->vs;
-    if (n < 3 || placeholder(v, n) || ks__memmem_ci(v, n, "pass", 4))
-        return false;
-    /* user:port@ is not a password */
-    bool digits = true;
-    for (size_t i = 0; i < n && digits; i++)
-        digits = is_digit(v[i]);
-    if (digits && n <= 5)
-        return false;
-    const char *at = memchr(c->text + c->ve, '@', KS_MIN(c->n - c->ve, (size_t)2));
-    if (at) {
-        const char *h = at + 1;
-        size_t hl = 0;
-        while (h + hl < c->text + c->n && (is_alnum(h[hl]) || h[hl] == '.' || h[hl] == '-') &&
-               hl < 120)
-            hl++;
-        if (hl)
-            ks__ts_detail(c, "url.host", "%.*s", (int)hl, h);
-    }
-    return true;
-}
-
-static bool v_generic(ts_cand *c)
-{
-    const char *v = c->text + c->vs;
-    size_t n = c->ve - c->vs;
-    if (placeholder(v, n))
-        return false;
-    unsigned cls = char_classes(v, n);
-    /* a token mixes classes; an all-letters word or all-digits number is
-     * an identifier or a value of something else */
-    if (__builtin_popcount(cls & 7) < 2)
-        return false;
-    /* UUIDs are ids far more often than secrets */
-    if (n == 36 && v[8] == '-' && v[13] == '-' && v[18] == '-' && v[23] == '-')
-        c->confidence -= 20;
     return true;
 }
 
@@ -1050,8 +928,9 @@ static const ts_validator validators[] = {
     {"github", v_github},             {"jwt", v_jwt},
     {"pem", v_pem},                   {"putty", v_putty},
     {"azure_key", v_azure_key},       {"sas", v_sas},
-    {"entra_secret", v_entra_secret}, {"password", v_password},       {"password_strong", v_password_strong},
-    {"url_password", v_url_password}, {"generic", v_generic},
+    {"entra_secret", v_entra_secret}, {"password", ks__tsv_password},       {"password_strong", ks__tsv_password_strong},
+    {"url_password", ks__tsv_url_password}, {"generic", ks__tsv_generic},
+    {"sql_password", ks__tsv_sql_password}, {"bearer", ks__tsv_bearer},
     {"email", v_email},               {"phone", v_phone},
     {"card", v_card},                 {"iban", v_iban},
     {"ssn", v_ssn},                   {"mynumber", v_mynumber},

@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Validators of the rules that find a secret by a key word before it
+ * (password: x, token x, IDENTIFIED BY x, Authorization: Basic x) rather
+ * than by its own format. A key word finds prose, code and file names as
+ * often as credentials, so these validators read the shape of the value
+ * and of its surroundings: a key word that is no key (a test-log line
+ * "PASS: x", a file name before a colon, a setting about passwords), a
+ * value that is words, a path, a link, a label, a variable or a
+ * placeholder. Samples written for a reader ("p4ssw0rd", "some_password",
+ * Basic user:password) are kept with the verdict KS_TV_EXAMPLE.
+ *
+ * Part of the text scanner's validators (textscan_valid.c holds the
+ * table); each function follows ts_validate_fn.
+ */
+#include <ctype.h>
+#include <string.h>
+#include "detect/textscan_int.h"
+
+/* ---- the shape of a value and of its key word ---------------------------------------------- */
+
+/* Words, not a made-up secret: letters only, cut by - _ . / ' or at a
+ * change of case into pieces of word length ("Document", "Multi-Arch",
+ * "single-threaded", "SLang_load_object", "DHGenSharedSecret"). A piece
+ * starts at a capital after a lower-case letter, or at the last capital
+ * of a run followed by lower case ("DH|Gen"). A random string of letters
+ * changes case every character or two, so its pieces are short. */
+static bool wordish(const char *v, size_t n, size_t *npieces)
+{
+    size_t letters = 0, pieces = 0;
+    bool in = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (isalpha(ch)) {
+            bool up = isupper(ch) != 0;
+            bool lower_before = in && islower((unsigned char)v[i - 1]);
+            bool run_end = in && up && isupper((unsigned char)v[i - 1]) && i + 1 < n &&
+                           islower((unsigned char)v[i + 1]);
+            pieces += !in || (up && lower_before) || run_end;
+            letters++;
+            in = true;
+        } else if (ch == '-' || ch == '_' || ch == '.' || ch == '/' || ch == '\'') {
+            in = false;
+        } else {
+            return false;
+        }
+    }
+    if (npieces)
+        *npieces = pieces;
+    /* pieces of 3.5 letters or more on average */
+    return pieces && 2 * letters >= 7 * pieces;
+}
+
+/* A path, a link or a URL ("poppler/Form.cc", "/tmp/jdk/x.jtr",
+ * "https://developer.mozilla.org/..."): where something is, not a secret.
+ * Base64 has slashes but no dots, so a dotted extension after the last
+ * slash tells a path. */
+static bool path_like(const char *v, size_t n)
+{
+    /* a URL, a lookup table "hash:/etc/postfix/sasl_passwd" */
+    if (memmem(v, n, ":/", 2))
+        return true;
+    /* a link to a part of a page ("directive-dict.html#Syntax") */
+    const char *hash = memchr(v, '#', n);
+    if (hash && hash - v > 5 && memmem(v, (size_t)(hash - v), ".htm", 4))
+        return true;
+    /* an absolute path of three parts or more ("/usr/share/i18n/SUPPORTED");
+     * a base64 key starting with '/' would likely hold '+' or '=' */
+    size_t slashes = 0;
+    for (size_t i = 0; i < n; i++)
+        slashes += v[i] == '/';
+    if (v[0] == '/' && slashes >= 3 && !memchr(v, '+', n) && !memchr(v, '=', n))
+        return true;
+    const char *slash = memrchr(v, '/', n), *dot = memrchr(v, '.', n);
+    if (!slash || !dot || dot < slash || v + n - dot - 1 < 1 || v + n - dot - 1 > 4)
+        return false;
+    for (const char *q = dot + 1; q < v + n; q++)
+        if (!isalnum((unsigned char)*q))
+            return false;
+    return true;
+}
+
+/* An assignment inside the value ("Option=value", "/LoadCredential=/"):
+ * '=' anywhere but as trailing base64 padding. */
+static bool assignment_inside(const char *v, size_t n)
+{
+    const char *eq = memchr(v, '=', n);
+    for (; eq && eq < v + n; eq++)
+        if (*eq != '=')
+            return true;
+    return false;
+}
+
+/* The key word is part of a file name followed by a colon, as changelogs
+ * and diff summaries write them: "update-passwd.8: Document ...",
+ * "118_arm_pass_all.dpatch: Regenerated.", "sltoken.c:SLang_load_object". */
+static bool filename_key(const ts_cand *c)
+{
+    const char *t = c->text;
+    size_t i = c->ms, dot = 0;
+    while (i < c->vs && (isalnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '-' || t[i] == '.')) {
+        if (t[i] == '.')
+            dot = i;
+        i++;
+    }
+    if (!dot || i >= c->vs || t[i] != ':' || i - dot - 1 < 1 || i - dot - 1 > 10)
+        return false;
+    for (size_t k = dot + 1; k < i; k++)
+        if (!isalnum((unsigned char)t[k]))
+            return false;
+    return true;
+}
+
+/* The key word ends a quoted path ("kadmin/passwd", "/etc/passwd", then
+ * a comma and the next string): a file, not a key. "ID/PW: x" stays. */
+static bool path_key(const ts_cand *c)
+{
+    const char *t = c->text;
+    if (c->ms == 0 || (t[c->ms - 1] != '/' && t[c->ms - 1] != '\\'))
+        return false;
+    size_t k = c->ms;
+    while (k < c->vs && (isalnum((unsigned char)t[k]) || t[k] == '_' || t[k] == '-'))
+        k++;
+    return k < c->vs && (t[k] == '"' || t[k] == '\'');
+}
+
+/* Result words of automake, DejaGnu and TAP-like test logs. */
+static const char *const result_words[] = {"PASS", "FAIL", "XFAIL", "XPASS", "KFAIL", "KPASS",
+                                           "UNSUPPORTED", "UNTESTED", "UNRESOLVED", "ERROR",
+                                           "SKIP"};
+
+/* True when the line starting at s begins with a result word and ':'. */
+static bool result_line(const char *t, size_t s, size_t e)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(result_words); i++) {
+        size_t wl = strlen(result_words[i]);
+        if (e - s > wl && memcmp(t + s, result_words[i], wl) == 0 && t[s + wl] == ':')
+            return true;
+    }
+    return false;
+}
+
+/* "PASS: addr2line -f option" at the start of a line, followed by more
+ * words or with other result lines within a kilobyte: a line of a test
+ * log, not a password key. A lone "PASS: x" line stays a key. */
+static bool test_result(const ts_cand *c)
+{
+    const char *t = c->text;
+    size_t s = c->ms;
+    if (c->n - s < 5 || memcmp(t + s, "PASS:", 5) != 0)
+        return false;
+    size_t bol = s;
+    while (bol > 0 && (t[bol - 1] == ' ' || t[bol - 1] == '\t'))
+        bol--;
+    if (bol > 0 && t[bol - 1] != '\n' && t[bol - 1] != '\r')
+        return false;
+    /* more words after the value on its line */
+    size_t k = c->ve;
+    while (k < c->n && (t[k] == ' ' || t[k] == '\t'))
+        k++;
+    if (k > c->ve && k < c->n && t[k] != '\n' && t[k] != '\r')
+        return true;
+    /* another result line nearby */
+    size_t lo = bol > 1024 ? bol - 1024 : 0, hi = KS_MIN(c->n, s + 1024);
+    for (size_t i = lo; i < hi; i++)
+        if ((i == 0 || t[i - 1] == '\n') && i != bol && result_line(t, i, hi))
+            return true;
+    return false;
+}
+
+/* The value opens with a quote: a literal, not prose. */
+static bool value_quoted(const ts_cand *c)
+{
+    return c->vs > 0 && (c->text[c->vs - 1] == '"' || c->text[c->vs - 1] == '\'');
+}
+
+/* How the value is tied to its key word, read back from the value. */
+enum sep_kind { SEP_OTHER, SEP_ASSIGN, SEP_DECLARE, SEP_COLON, SEP_LIST };
+
+static enum sep_kind separator(const ts_cand *c)
+{
+    const char *t = c->text;
+    size_t k = c->vs;
+    while (k > c->ms && (isspace((unsigned char)t[k - 1]) || t[k - 1] == '"' || t[k - 1] == '\''))
+        k--;
+    if (k == c->ms)
+        return SEP_OTHER;
+    char p = t[k - 1], pp = k >= 2 ? t[k - 2] : 0;
+    if (p == '=' && pp == ':')
+        return SEP_DECLARE; /* Pascal / Go ":=": the value is an expression */
+    if (p == '=' || (p == '>' && pp == '='))
+        return SEP_ASSIGN;
+    if (p == ':' || (k >= 3 && !memcmp(t + k - 3, "\xef\xbc\x9a", 3)))
+        return SEP_COLON;
+    if (p == ',')
+        return SEP_LIST;
+    return SEP_OTHER; /* "is", a space */
+}
+
+/* ---- passwords and generic tokens ------------------------------------------------------------ */
+
+static const char *const placeholder_words[] = {
+    "password", "passwd", "secret", "token", "null", "none", "nil", "true", "false",
+    "undefined", "required", "optional", "string", "empty", "value", "your", "enter",
+    "example", "sample", "dummy", "placeholder", "redacted", "hidden", "masked", "xxxx",
+    "****", "....", "changeit!", "todo", "fixme", "must", "should", "will", "is", "the",
+    "and", "for", "with", "from", "this", "that", "here", "there", "not", "reset", "field",
+    "input", "type", "length", "characters", "policy", "expired", "incorrect", "invalid",
+    "hash", "salt", "encrypted", "param", "parameter", "variable", "config", "settings",
+    "bytes", "char", "int", "bool", "get", "set", "len", "user", "username", "login",
+    "expire", "history", "interval", "reuse", "lock", "unlock", "default", "changeme?",
+    /* the key word in other languages, typed as its own value */
+    "mot-de-passe", "motdepasse", "passwort", "kennwort", "senha", "contrasena",
+};
+
+/* True for values that are not credentials but names of them, variables,
+ * templates, masks or code. */
+static bool placeholder(const char *v, size_t n)
+{
+    if (n < 4)
+        return true;
+    char c0 = v[0], cl = v[n - 1];
+    /* ':' is left of a C++ scope ("pass_x::f") */
+    if (c0 == '$' || c0 == '%' || c0 == '{' || c0 == '<' || c0 == '[' || c0 == '(' ||
+        c0 == '@' || c0 == ':' || cl == ')' || cl == '(' || cl == '>' || cl == '}' || cl == ']')
+        return true;
+    /* a shell substitution ("`pwd`") */
+    const char *bq = memchr(v, '`', n);
+    if (bq && memchr(bq + 1, '`', (size_t)(v + n - bq - 1)))
+        return true;
+    if (memchr(v, '(', n) || memmem(v, n, "{{", 2) || memmem(v, n, "${", 2) ||
+        memmem(v, n, "->", 2) || memmem(v, n, "::", 2))
+        return true;
+    size_t same = 1;
+    for (size_t i = 1; i < n; i++)
+        same += v[i] == v[0];
+    if (same == n)
+        return true;
+    for (size_t i = 0; i < KS_ARRAY_LEN(placeholder_words); i++) {
+        size_t wl = strlen(placeholder_words[i]);
+        if (wl == n && ks__ieq(v, n, placeholder_words[i], wl))
+            return true;
+    }
+    if (ks__memmem_ci(v, n, "xxxx", 4) || memmem(v, n, "****", 4) || memmem(v, n, "\xe2\x80\xa2", 3))
+        return true;
+    /* a dotted identifier (config.password, os.environ) or a call chain */
+    unsigned cls = ks__ts_char_classes(v, n);
+    if ((cls & 8) && !(cls & 4)) {
+        bool ident = true;
+        for (size_t i = 0; i < n && ident; i++)
+            ident = isalnum((unsigned char)v[i]) || v[i] == '_' || v[i] == '.';
+        if (ident && memchr(v, '.', n))
+            return true;
+    }
+    return false;
+}
+
+/* Prose goes on after the value: a space, then a word on the same line
+ * ("Document that backup copies ...", "single-threaded, this is ...");
+ * a configuration line ends, or goes on with a separator or a comment. */
+static bool prose_follows(const ts_cand *c)
+{
+    const char *t = c->text;
+    size_t k = c->ve;
+    if (k < c->n && (t[k] == '.' || t[k] == ',' || t[k] == ';'))
+        k++;
+    size_t sp = k;
+    while (k < c->n && (t[k] == ' ' || t[k] == '\t'))
+        k++;
+    return k > sp && k < c->n && isalpha((unsigned char)t[k]);
+}
+
+/* What every key-word rule refuses besides placeholders: a heading or
+ * label ("Copyright:", "Multi-Arch:"), a path, key words that are not keys
+ * (test results, file names before a colon, a path component
+ * "kadmin/passwd"), and words. A token is never words
+ * ("ConcurrentInitializer", "SLang_load_object"); a password may be
+ * ("open_sesame", "Pwd=myPassword;"), so with `password` set unquoted
+ * words stay only after '=' at the end of an assignment, not after ':' or
+ * "is" nor with prose going on ("passwd.8: Document that ...", "a password
+ * is GNUTLS_E_DECRYPTION_FAILED"). One long run of letters in one case may
+ * be a pass phrase or a random token. */
+static bool not_a_value(const ts_cand *c, const char *v, size_t n, bool password)
+{
+    if (v[n - 1] == ':' || path_like(v, n) || test_result(c) || filename_key(c))
+        return true;
+    if (path_key(c))
+        return true;
+    size_t pieces = 0;
+    if (!wordish(v, n, &pieces))
+        return false;
+    if (v[0] == '/' || v[0] == '~') /* "/home/user/benchmark/" */
+        return true;
+    if (pieces == 1 && n >= 16)
+        return false;
+    if (!password)
+        return true;
+    bool quoted = value_quoted(c);
+    return !quoted && (separator(c) != SEP_ASSIGN || prose_follows(c));
+}
+
+/* Cuts what is around a value rather than in it: a no-break space (two
+ * words, "Section\u00a04.6.4"), a string escape ("pass:sample\n" in JSON),
+ * trailing punctuation of prose ("password: hunter2.") and the backtick
+ * closing a code span ("`password=secr3t`"). */
+static void trim_value(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    if (n == 0)
+        return;
+    const char *nbsp = memmem(v, n, "\xc2\xa0", 2);
+    if (nbsp)
+        n = (size_t)(nbsp - v);
+    if (n > 2 && v[n - 2] == '\\' && strchr("nrt", v[n - 1]))
+        n -= 2;
+    while (n > 0 && (v[n - 1] == '.' || v[n - 1] == ',' || v[n - 1] == ';'))
+        n--;
+    /* a closing backtick without an opening one in the value */
+    if (n > 1 && v[n - 1] == '`' && !memchr(v, '`', n - 1))
+        n--;
+    /* an opening backtick of TeX-style quotes ("`xxj31ZMTZzkVA'") */
+    if (n > 1 && v[0] == '`' && c->vs + n < c->n && v[n] == '\'') {
+        c->vs++;
+        n--;
+    }
+    c->ve = c->vs + n;
+}
+
+/* The key names a property of passwords, not one: "password_encryption =
+ * scram-sha-256", "smtp_sasl_password_maps", "passwordLabel". Read in the
+ * key's tail after the key word. */
+static bool property_key(const ts_cand *c)
+{
+    static const char *const props[] = {"encrypt", "map", "file", "path", "length", "policy",
+                                        "expir", "reset", "type", "algo", "format", "prompt",
+                                        "field", "label", "regex", "pattern", "rule", "check",
+                                        "command", "helper", "hint", "strength", "require",
+                                        "enable", "history", "scheme", "method", "mode",
+                                        "manager", "provider", "plugin", "backend"};
+    const char *t = c->text;
+    size_t k = c->ms;
+    while (k < c->vs && (isalnum((unsigned char)t[k]) || t[k] == '_' || t[k] == '-' || t[k] == '.'))
+        k++;
+    /* past the shortest key word ("pw"): the tail and a little of the word */
+    if (k - c->ms <= 4)
+        return false;
+    for (size_t i = 0; i < KS_ARRAY_LEN(props); i++)
+        if (ks__memmem_ci(t + c->ms + 2, k - c->ms - 2, props[i], strlen(props[i])))
+            return true;
+    return false;
+}
+
+/* A value spelt like "password" in digits and symbols. */
+static bool leet_sample(const char *v, size_t n)
+{
+    static const char *const words[] = {"password", "passwd", "secret", "passw0rd"};
+    char low[16];
+    if (n >= sizeof low)
+        return false;
+    bool changed = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *from = "43@0!1$57", *to = "aeaoiisst";
+        const char *f = strchr(from, v[i]);
+        low[i] = f && v[i] ? to[f - from] : (char)tolower((unsigned char)v[i]);
+        changed |= f && v[i];
+    }
+    for (size_t i = 0; changed && i < KS_ARRAY_LEN(words); i++)
+        if (strlen(words[i]) == n && memcmp(low, words[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* What a password rule refuses beyond not_a_value(). */
+static bool not_a_password(const ts_cand *c, const char *v, size_t n)
+{
+    const char *t = c->text;
+    bool quoted = value_quoted(c);
+    enum sep_kind sep = separator(c);
+    /* ":=" assigns an expression ("Password := dbpassword;"), a literal is quoted */
+    if (!quoted && sep == SEP_DECLARE)
+        return true;
+    if (property_key(c))
+        return true;
+    /* the value is the key of the next line's assignment: the key had none
+     * ("lmtp_sasl_password_maps =\nlmtp_sasl_path =") */
+    size_t k = c->ve;
+    while (k < c->n && (t[k] == ' ' || t[k] == '\t'))
+        k++;
+    if (k + 1 < c->n && t[k] == '=' && t[k + 1] != '=')
+        return true;
+    /* a quoted phrase about the password ("and his password", "Password
+     * used to generate key"), text between two quoted things (" and "),
+     * options ("compress-algo=1, cipher-algo=aes256"), the name of a field
+     * or variable ("formatted-passphrase-tt" in a list,
+     * "msn_plaintext_password", "some_password") */
+    bool names_key = ks__memmem_ci(v, n, "pass", 4) || ks__memmem_ci(v, n, "secret", 6);
+    bool space = memchr(v, ' ', n) != NULL;
+    size_t pieces = 0;
+    bool words = wordish(v, n, &pieces);
+    if (v[0] == ' ' || v[n - 1] == ' ' || (space && (names_key || memchr(v, '=', n))))
+        return true;
+    return names_key && words && (sep == SEP_LIST || pieces >= 3);
+}
+
+/* A sample written for a reader: "password" in digits and symbols
+ * ("p4ssw0rd", "secr3t", "P@ssw0rd") or a filler before the key word
+ * ("some_password", "YOURPASSWORD"). Kept, labelled as an example. */
+static bool sample_value(const char *v, size_t n)
+{
+    static const char *const filler[] = {"some", "your", "the", "new", "old"};
+    if (leet_sample(v, n))
+        return true;
+    if (!(ks__memmem_ci(v, n, "pass", 4) || ks__memmem_ci(v, n, "secret", 6)) || !wordish(v, n, NULL))
+        return false;
+    for (size_t i = 0; i < KS_ARRAY_LEN(filler); i++) {
+        size_t fl = strlen(filler[i]);
+        if (n > fl && ks__ieq(v, fl, filler[i], fl))
+            return true;
+    }
+    return false;
+}
+
+bool ks__tsv_password(ts_cand *c)
+{
+    trim_value(c);
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    /* longer than people type: an encrypted or hashed blob (sealed secrets) */
+    if (placeholder(v, n) || n > 64 || not_a_value(c, v, n, true) || not_a_password(c, v, n))
+        return false;
+    if (sample_value(v, n))
+        c->valid = KS_TV_EXAMPLE;
+    unsigned cls = ks__ts_char_classes(v, n);
+    /* one plain lower-case word is more often prose than a password */
+    if (cls == 1 && n < 10)
+        c->confidence -= 30;
+    if (__builtin_popcount(cls) >= 3)
+        c->confidence += 10;
+    return true;
+}
+
+/* Character classes of a made-up value: lower, upper, digit, and symbols
+ * other than the punctuation of names, paths and assignments (- _ . / : =)
+ * and other than non-ASCII bytes (an accented word is still a word). */
+static unsigned strong_classes(const char *v, size_t n)
+{
+    unsigned m = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch >= 0x80 || strchr("-_./:=", ch))
+            continue;
+        m |= islower(ch) ? 1u : isupper(ch) ? 2u : isdigit(ch) ? 4u : 8u;
+    }
+    return m;
+}
+
+/* A password after a bare space has no separator to vouch for it: only a
+ * value that looks made up counts: three character classes, not counting
+ * the punctuation of names ("int32_t", "poppler/Form.cc"), or hex digits,
+ * or letters and digits alternating; and not an assignment ("Option=value":
+ * '=' only as base64 padding). */
+bool ks__tsv_password_strong(ts_cand *c)
+{
+    if (!ks__tsv_password(c))
+        return false;
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    if (assignment_inside(v, n))
+        return false;
+    /* hex digits, maybe in groups (a UUID, a digest, "abcdef.0123456789abcdef"),
+     * or letters and digits alternating as only a generator writes them
+     * ("sgp_fd1b4edb60bf82b8_...", unlike "int32_t" or "FTS3_TOKENIZER") */
+    size_t hex = 0, flips = 0;
+    bool letter = false, digit = false, hexonly = true;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        hexonly &= isxdigit(ch) || ch == '-' || ch == '.';
+        hex += isxdigit(ch) != 0;
+        letter |= isalpha(ch) != 0;
+        digit |= isdigit(ch) != 0;
+        flips += i > 0 && isalnum(ch) && isalnum((unsigned char)v[i - 1]) &&
+                 !isdigit(ch) != !isdigit((unsigned char)v[i - 1]);
+    }
+    /* but a number written in hex ("0x0dead1beef7cafe2") is a constant */
+    if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X') && hex == n - 1)
+        return false;
+    if ((hexonly && hex >= 16 && letter && digit) || (n >= 16 && flips >= 4))
+        return true;
+    return n >= 6 && __builtin_popcount(strong_classes(v, n)) >= 3;
+}
+
+bool ks__tsv_url_password(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    if (n < 3 || placeholder(v, n) || ks__memmem_ci(v, n, "pass", 4))
+        return false;
+    /* user:port@ is not a password */
+    bool digits = true;
+    for (size_t i = 0; i < n && digits; i++)
+        digits = isdigit((unsigned char)v[i]);
+    if (digits && n <= 5)
+        return false;
+    const char *at = memchr(c->text + c->ve, '@', KS_MIN(c->n - c->ve, (size_t)2));
+    if (at) {
+        const char *h = at + 1;
+        size_t hl = 0;
+        while (h + hl < c->text + c->n && (isalnum((unsigned char)h[hl]) || h[hl] == '.' || h[hl] == '-') &&
+               hl < 120)
+            hl++;
+        if (hl)
+            ks__ts_detail(c, "url.host", "%.*s", (int)hl, h);
+    }
+    return true;
+}
+
+bool ks__tsv_generic(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    if (placeholder(v, n))
+        return false;
+    unsigned cls = ks__ts_char_classes(v, n);
+    /* a token mixes classes; an all-letters word or all-digits number is
+     * an identifier or a value of something else */
+    if (__builtin_popcount(cls & 7) < 2 || not_a_value(c, v, n, false) ||
+        assignment_inside(v, n))
+        return false;
+    /* UUIDs are ids far more often than secrets */
+    if (n == 36 && v[8] == '-' && v[13] == '-' && v[18] == '-' && v[23] == '-')
+        c->confidence -= 20;
+    return true;
+}
+
+/* True when a word of words[] (lower case) stands whole in t[lo, hi). */
+static bool word_in(const char *t, size_t lo, size_t hi, const char *const *words, size_t nw)
+{
+    for (size_t w = 0; w < nw; w++) {
+        size_t wl = strlen(words[w]);
+        for (const char *m = t + lo; (m = ks__memmem_ci(m, (size_t)(t + hi - m), words[w], wl));
+             m++)
+            if ((m == t || !isalnum((unsigned char)m[-1])) && (m + wl == t + hi || !isalnum((unsigned char)m[wl])))
+                return true;
+    }
+    return false;
+}
+
+/* An unquoted "IDENTIFIED BY x" sets a password only inside an SQL
+ * statement that names an account: CREATE/ALTER USER, ROLE or LOGIN,
+ * GRANT ... TO; "Problem identified by Eric Blake" is prose. A quoted value
+ * is a literal either way. The statement starts after the last ';', blank
+ * line or sentence end, at most 300 bytes back. */
+bool ks__tsv_sql_password(ts_cand *c)
+{
+    static const char *const verbs[] = {"create", "alter", "grant"};
+    static const char *const objects[] = {"user", "role", "login", "to"};
+    const char *t = c->text;
+    size_t lo = c->ms > 300 ? c->ms - 300 : 0, i = c->ms;
+    while (i > lo && t[i - 1] != ';' && !(t[i - 1] == '\n' && i >= 2 && t[i - 2] == '\n') &&
+           !(isspace((unsigned char)t[i - 1]) && i >= 2 && t[i - 2] == '.'))
+        i--;
+    bool quoted = value_quoted(c);
+    if (!quoted && !(word_in(t, i, c->ms, verbs, KS_ARRAY_LEN(verbs)) &&
+                     word_in(t, i, c->ms, objects, KS_ARRAY_LEN(objects))))
+        return false;
+    return ks__tsv_password(c);
+}
+
+/* An Authorization value. "Basic" carries base64 of user:password, so a
+ * value that does not decode to that is a word after "basic" in prose
+ * ("a very basic ConcurrentInitializer"); user:password with a placeholder
+ * password is a documented example. */
+bool ks__tsv_bearer(ts_cand *c)
+{
+    if (!ks__tsv_generic(c))
+        return false;
+    const char *t = c->text;
+    size_t k = c->vs;
+    while (k > c->ms && isspace((unsigned char)t[k - 1]))
+        k--;
+    if (k - c->ms < 5 || !ks__ieq(t + k - 5, 5, "basic", 5))
+        return true;
+    uint8_t dec[256];
+    long dn = ks__ts_b64_decode(t + c->vs, c->ve - c->vs, dec, sizeof dec);
+    const uint8_t *colon = dn > 0 ? memchr(dec, ':', (size_t)dn) : NULL;
+    if (!colon)
+        return false;
+    for (long i = 0; i < dn; i++)
+        if (dec[i] < 0x20 || dec[i] == 0x7f)
+            return false;
+    const char *pw = (const char *)colon + 1;
+    size_t pn = (size_t)((const char *)dec + dn - pw);
+    if (placeholder(pw, pn) || ks__ts_is_example(pw, pn))
+        c->valid = KS_TV_EXAMPLE;
+    return true;
+}
+
