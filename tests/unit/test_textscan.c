@@ -199,6 +199,16 @@ TEST(jwt_decoded)
     }
     h = scan("x eyJub3QganNvbg.eyJhbHNvIG5vdA.abc\n"); /* not JSON inside */
     CHECK_INT(find_type(h, "jwt"), -1);
+    /* PyJWT's README sample: HS256 signed with "secret", a documented key */
+    h = scan(">>> print(encoded)\neyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzb21lIjoicGF5bG9hZCJ9."
+             "4twFt5NiznN84AWoo1d7KO1T_yoc0Z6XOpOVswacPZg\n");
+    j = find_type(h, "jwt");
+    CHECK(j >= 0 && h->valid[j] == KS_TV_EXAMPLE);
+    /* the same claims under another key stay a credential */
+    h = scan("token=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzb21lIjoicGF5bG9hZCJ9."
+             "5twFt5NiznN84AWoo1d7KO1T_yoc0Z6XOpOVswacPZg\n");
+    j = find_type(h, "jwt");
+    CHECK(j >= 0 && h->valid[j] == KS_TV_VALID);
 }
 
 TEST(sas_decoded)

@@ -70,6 +70,7 @@ typedef struct sec_rec {
     sec_loc locs[MAX_LOCS];
     size_t nlocs;
     uint64_t count;          /* every occurrence */
+    uint64_t nsample;        /* occurrences under an example or test directory */
     char *msg_ids[MAX_MSG_IDS]; /* distinct Message-IDs; owned */
     size_t nmsg;
     int64_t first, last;
@@ -206,9 +207,30 @@ fail:
     return NULL;
 }
 
+/* True when a directory of the path or container chain is named for
+ * examples or tests ("doc/x/examples/rsakey.pem", "repo!tests/keys.py"):
+ * keys there are most often made for the example. Such a secret is still
+ * reported, with lower confidence and the place said. */
+static bool sample_path(const char *where)
+{
+    static const char *const dirs[] = {"example", "examples", "sample", "samples", "test",
+                                       "tests", "testdata", "testing", "fixtures", "demo"};
+    const char *p = where;
+    while (*p) {
+        size_t n = strcspn(p, "/!");
+        if (p[n]) /* a directory, not the file's own name */
+            for (size_t i = 0; i < KS_ARRAY_LEN(dirs); i++)
+                if (ks__ieq(p, n, dirs[i], strlen(dirs[i])))
+                    return true;
+        p += n + (p[n] != 0);
+    }
+    return false;
+}
+
 static void rec_add_loc(sec_rec *r, const sec_ws *ws, uint64_t offset)
 {
     r->count++;
+    r->nsample += sample_path(ws->where);
     if (ws->time != KS_TIME_NONE) {
         if (r->first == KS_TIME_NONE || ws->time < r->first)
             r->first = ws->time;
@@ -303,7 +325,8 @@ static void emit_secret(sec_det *d, const sec_rec *r)
     ks_buf msgs = KS_BUF_INIT;
     size_t nd = 0;
     hex32(r->sha, hex);
-    snprintf(conf, sizeof conf, "%d", r->confidence);
+    bool sample = r->count && r->nsample == r->count;
+    snprintf(conf, sizeof conf, "%d", sample ? KS_MAX(0, r->confidence - 20) : r->confidence);
     snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)r->count);
     snprintf(nloc, sizeof nloc, "%zu", r->nlocs);
     det[nd++] = (ks_kv){"secret_sha256", hex};
@@ -320,6 +343,8 @@ static void emit_secret(sec_det *d, const sec_rec *r)
     if (r->vinfo[0])
         det[nd++] = (ks_kv){"verification_info", r->vinfo};
     det[nd++] = (ks_kv){"confidence", conf};
+    if (sample)
+        det[nd++] = (ks_kv){"location_kind", "example or test files only"};
     det[nd++] = (ks_kv){"occurrences", cnt};
     det[nd++] = (ks_kv){"locations", nloc};
     for (size_t i = 0; i < r->nmsg; i++) {

@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include "detect/cloud.h"
 #include "detect/textscan_int.h"
 #include "input/json.h"
@@ -404,6 +406,38 @@ static bool json_object(const uint8_t *p, long n)
     return ext != 0 && ext != (size_t)-1;
 }
 
+/* Keys of HMAC-signed tokens in documentation and tutorials (jwt.io's
+ * defaults, PyJWT's README, framework quick starts). */
+static const char *const jwt_doc_keys[] = {
+    "secret", "your-256-bit-secret", "your-384-bit-secret", "your-512-bit-secret",
+    "a-string-secret-at-least-256-bits-long", "your-secret-key", "secret-key", "secretkey",
+    "mysecret", "my-secret", "my_secret", "supersecret", "changeme", "shhhhh", "keyboard cat",
+    "key", "test", "password",
+};
+
+/* True when an HS256/384/512 token's signature is made with a documented
+ * key: a sample, whatever its claims say. p[0..sig) is header.claims. */
+static bool jwt_doc_signed(const char *alg, const char *p, size_t sig, const char *s, size_t sn)
+{
+    const EVP_MD *md = !strcmp(alg, "HS256")   ? EVP_sha256()
+                       : !strcmp(alg, "HS384") ? EVP_sha384()
+                       : !strcmp(alg, "HS512") ? EVP_sha512()
+                                               : NULL;
+    uint8_t want[64], mac[EVP_MAX_MD_SIZE];
+    if (!md)
+        return false;
+    long wn = ks__ts_b64_decode(s, sn, want, sizeof want);
+    if (wn != (long)EVP_MD_get_size(md))
+        return false;
+    for (size_t i = 0; i < KS_ARRAY_LEN(jwt_doc_keys); i++) {
+        unsigned mn = 0;
+        if (HMAC(md, jwt_doc_keys[i], (int)strlen(jwt_doc_keys[i]), (const unsigned char *)p, sig,
+                 mac, &mn) && mn == (unsigned)wn && !memcmp(mac, want, mn))
+            return true;
+    }
+    return false;
+}
+
 static bool v_jwt(ts_cand *c)
 {
     const char *v = c->text + c->vs;
@@ -434,6 +468,11 @@ static bool v_jwt(ts_cand *c)
             ks__ts_detail(c, dkeys[i], "%s", val);
         }
     c->valid = KS_TV_VALID;
+    if (json_field((const char *)hdr, (size_t)hn, "alg", val, sizeof val) &&
+        jwt_doc_signed(val, v, (size_t)(d2 - v), d2 + 1, (size_t)(v + vn - d2 - 1))) {
+        ks__ts_detail(c, "jwt.key", "a documented sample key");
+        c->valid = KS_TV_EXAMPLE;
+    }
     return true;
 }
 
