@@ -932,6 +932,81 @@ static size_t tiny_pe(uint8_t *b, const char *tail)
     return n + strlen(tail);
 }
 
+/* Facts checked before libyara runs (sizes, per-rule magic bytes,
+ * required literals of regex-only rules) decide no match: split and whole
+ * agree on files each fact lets in and keeps out, and every rule below
+ * matches some file (a rule the gate wrongly dropped shows as a pair
+ * only the whole run has). A rule file kept whole (a global rule) runs
+ * beside the light literal set too: a file that opens that set still
+ * gets its rules. */
+static const char fact_rules[] =
+    "rule f_small { strings: $a = \"kensa-fact\" condition: filesize < 2KB and $a }\n"
+    "rule f_big { strings: $a = \"kensa-fact\" condition: $a and filesize > 1MB }\n"
+    "rule f_hull { strings: $a = \"kensa-fact\" condition: ($a and filesize < 100) or "
+    "(filesize < 3KB and $a) }\n"
+    "rule f_mz { strings: $a = \"fact body\" condition: uint16(0) == 0x5a4d and $a }\n"
+    "rule f_evtx { condition: uint32(0) == 0x46666c45 and filesize < 1MB }\n"
+    "rule f_regex { strings: $r = /kensa-regex-fact-[0-9]{2,4}/ condition: $r }\n"
+    "rule f_regex_small { strings: $r = /ev[a]l\\s*\\(\\$_POST/ condition: filesize < 4KB and $r }\n"
+    "rule f_open { strings: $r = /[a-z]{4}[0-9]{3}/ condition: $r }\n";
+static const char fact_whole[] =
+    "global rule fw_global { condition: filesize > 0 }\n"
+    "rule fw_hello { strings: $a = \"hello\" condition: $a }\n";
+static const char fact_lit[] =
+    "rule fl_long { strings: $a = \"kensa-long-literal-gate\" condition: $a }\n";
+
+TEST(fact_gates_match_like_one_set)
+{
+    uint8_t pe[600];
+    mkdir_p("facts/rules");
+    mkdir_p("facts/tree");
+    ks_test_write("facts/rules/a.yar", fact_rules, sizeof fact_rules - 1);
+    ks_test_write("facts/rules/b.yar", fact_whole, sizeof fact_whole - 1);
+    ks_test_write("facts/rules/c.yar", fact_lit, sizeof fact_lit - 1);
+    memset(pe, ' ', sizeof pe);
+    memcpy(pe, "MZ", 2);
+    memcpy(pe + 300, "fact body kensa-fact", 20);
+    ks_test_write("facts/tree/small.exe", pe, sizeof pe);
+    memcpy(pe, "ElfFile", 8);
+    ks_test_write("facts/tree/log.evtx", pe, sizeof pe);
+    ks_test_write("facts/tree/tiny.txt", "kensa-fact abcd123", 18);
+    ks_test_write("facts/tree/re.txt", "x kensa-regex-fact-77 eval($_POST hello", 39);
+    ks_test_write("facts/tree/lit.txt", "hello kensa-long-literal-gate", 29);
+    size_t big = (size_t)3 << 20;
+    char *b = malloc(big);
+    memset(b, 'q', big);
+    memcpy(b + big / 2, "kensa-fact eval($_POST", 22);
+    ks_test_write("facts/tree/big.log", b, big);
+    free(b);
+    char *rules = path_in("facts/rules");
+    char *root = path_in("facts/tree");
+    size_t n = split_equals_whole(rules, root, "facts");
+    /* f_small, f_hull on small.exe, log.evtx, tiny.txt; f_mz; f_evtx;
+     * f_big; f_regex; f_regex_small; f_open; fw_global on all six files,
+     * fw_hello on re.txt and lit.txt; fl_long */
+    CHECK_INT(n, 6 + 1 + 1 + 1 + 1 + 1 + 1 + 6 + 2 + 1);
+    /* and by name, with the gated sets */
+    const char *paths[] = {root, NULL};
+    const char *opts[] = {"yara", rules, "detector.ioc", "false", "walk.max_size", "1G", NULL};
+    diags g;
+    ks_engine *e = run(opts, paths, &g);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK(find(e, "yara:fw_hello", "lit.txt") != NULL); /* the light set opened here */
+        CHECK(find(e, "yara:fl_long", "lit.txt") != NULL);
+        CHECK(find(e, "yara:f_big", "big.log") != NULL);
+        CHECK(find(e, "yara:f_small", "big.log") == NULL);
+        CHECK(find(e, "yara:f_regex_small", "re.txt") != NULL);
+        CHECK(find(e, "yara:f_regex_small", "big.log") == NULL);
+        CHECK(find(e, "yara:f_evtx", "log.evtx") != NULL);
+        CHECK(find(e, "yara:f_mz", "small.exe") != NULL);
+        CHECK(find(e, "yara:f_mz", "log.evtx") == NULL);
+        ks_engine_free(e);
+    }
+    free(rules);
+    free(root);
+}
+
 TEST(gated_sets_match_like_one_set)
 {
     static const char mz[] = "MZ\x90\x00kensa-pe-marker";

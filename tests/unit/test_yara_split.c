@@ -172,6 +172,50 @@ TEST(literal_gates)
     ks__ysplit_free(&s);
 }
 
+/* The sizes a condition allows: conjuncts narrow, disjuncts widen to the
+ * hull, and what is not a top-level comparison allows any size. */
+TEST(size_facts)
+{
+    static const struct {
+        const char *cond;
+        uint64_t lo, hi;
+    } cases[] = {
+        {"filesize < 2MB and $a", 0, 2 * 1024 * 1024 - 1},
+        {"$a and filesize <= 100 and filesize > 10", 11, 100},
+        {"100KB > filesize and $a", 0, 100 * 1024 - 1},
+        {"$a and 64 <= filesize", 64, UINT64_MAX},
+        {"filesize == 0x20", 32, 32},
+        {"($a and filesize < 100) or (filesize < 4KB and $a)", 0, 4095},
+        {"filesize > 10 and (filesize < 50 or filesize < 70)", 11, 69},
+        /* not provable: any size */
+        {"$a or filesize < 100", 0, UINT64_MAX},
+        {"not filesize < 100", 0, UINT64_MAX},
+        {"filesize < 0 and $a", 0, UINT64_MAX},
+        {"filesize - 1 < 10", 0, UINT64_MAX},
+        {"for any i in (1..2) : (filesize < 10)", 0, UINT64_MAX},
+        {"filesize < 10 and filesize > 20", 0, UINT64_MAX}, /* never true: left alone */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char src[512];
+        ks_ysplit s;
+        snprintf(src, sizeof src, "rule a { strings: $a = \"x\" condition: %s }", cases[i].cond);
+        CHECK(ks__ysplit_parse(src, strlen(src), &s) == KS_OK);
+        CHECK(!s.whole && s.nrules == 1);
+        if (s.nrules == 1 && (s.rules[0].size_min != cases[i].lo || s.rules[0].size_max != cases[i].hi)) {
+            fprintf(stderr, "%s: [%llu, %llu]\n", cases[i].cond,
+                    (unsigned long long)s.rules[0].size_min, (unsigned long long)s.rules[0].size_max);
+            CHECK(false);
+        }
+        ks__ysplit_free(&s);
+    }
+    /* a rule named by another is not analysed: any size */
+    ks_ysplit s;
+    static const char linked[] = "rule a { condition: filesize < 10 } rule b { condition: a }";
+    CHECK(ks__ysplit_parse(linked, sizeof linked - 1, &s) == KS_OK);
+    CHECK(s.nrules == 2 && s.rules[0].size_max == UINT64_MAX);
+    ks__ysplit_free(&s);
+}
+
 TEST(what_stays_always)
 {
     ks_ysplit s;

@@ -19,6 +19,13 @@
  * misjudged, say) sends the whole file, as written, to the always-run set.
  * Namespaces stay one per file, so rule names and outputs do not change.
  *
+ * Facts: each rule of each set also carries what its condition needs of
+ * any file it matches (sizes, its magic bytes, a required literal). Per
+ * file, a set none of whose reported rules can hold is not scanned at all
+ * (a 40 MB event log against rules bounded to small scripts costs no
+ * libyara pass), and in a set that is scanned the strings of the rules
+ * that cannot hold are switched off.
+ *
  * Cache: every set is saved with yr_rules_save() beside a manifest listing
  * the gates and literals; the manifest is renamed into place last, so a
  * reader sees either a whole cache or none.
@@ -112,7 +119,7 @@ static int lit_push(ks_ysets *s, const ks_ylit *l, int set)
     return KS_OK;
 }
 
-static int grule_push(ks_ysets *s, uint32_t set, uint32_t lit0, uint32_t nlit, const char *ns,
+static int grule_push(ks_ysets *s, uint32_t set, const ks_yfacts *fx, const char *ns,
                       const char *name, size_t nl)
 {
     if (strchr(ns, '\n') || nl == 0)
@@ -120,7 +127,7 @@ static int grule_push(ks_ysets *s, uint32_t set, uint32_t lit0, uint32_t nlit, c
     if (ks__grow(&s->grule, &s->capgrule, s->ngrule, sizeof *s->grule, 256) != KS_OK)
         return KS_ENOMEM;
     ks_ygrule *g = &s->grule[s->ngrule];
-    *g = (ks_ygrule){.set = set, .lit0 = lit0, .nlit = nlit};
+    *g = (ks_ygrule){.set = set, .fx = *fx};
     if (!(g->ns = strdup(ns)) || !(g->name = strndup(name, nl))) {
         free(g->ns);
         return KS_ENOMEM;
@@ -315,13 +322,18 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
         if (!good[f])
             continue;
         if (fs[f].whole) {
-            /* as written, from the file: includes resolve as before */
-            FILE *fp = fopen(paths[f], "r");
+            /* as written, from the file: includes resolve as before; into
+             * the always-run set and the light literal set, which runs
+             * instead of it on a file its literals open */
+            const int to[2] = {0, ls.light};
             s->whole_files++;
-            if (!fp || yr_compiler_add_file(cc[0], fp, paths[f], paths[f]) != 0)
-                rc = KS_EINTERNAL;
-            if (fp)
-                fclose(fp);
+            for (int k = 0; k < 2 && rc == KS_OK; k++) {
+                FILE *fp = fopen(paths[f], "r");
+                if (!fp || yr_compiler_add_file(cc[to[k]], fp, paths[f], paths[f]) != 0)
+                    rc = KS_EINTERNAL;
+                if (fp)
+                    fclose(fp);
+            }
             continue;
         }
         for (size_t i = 0; i < s->n && rc == KS_OK; i++) {
@@ -339,7 +351,8 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
                 break;
             }
         }
-        /* each literal-gated rule's literals, for its literal set's gate */
+        /* each literal-gated rule's literals, for its literal set's gate,
+         * and the facts of each rule in each set holding it */
         for (size_t r = 0; r < fs[f].sp.nrules && rc == KS_OK; r++) {
             const ks_yrule *yr = &fs[f].sp.rules[r];
             int t = lit_target(s, &fs[f], r);
@@ -347,11 +360,22 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
             s->ndual += fs[f].lset[r] >= 0;
             for (size_t k = 0; t >= 0 && k < yr->nlit && rc == KS_OK; k++)
                 rc = lit_push(s, &fs[f].sp.lits[yr->lit0 + k], t);
-            /* only where the literals are a conjunct: a magic-or-literal
-             * rule may hold in the literal set by its magic */
-            if (rc == KS_OK && t >= 0 && fs[f].lset[r] < 0 && yr->nlit)
-                rc = grule_push(s, (uint32_t)t, (uint32_t)lit0, (uint32_t)yr->nlit, paths[f],
-                                fs[f].src + yr->nb, yr->ne - yr->nb);
+            for (size_t i = 0; i < s->n && rc == KS_OK; i++) {
+                ks_yfacts fx = {.smin = yr->size_min, .smax = yr->size_max};
+                if (!in_set(&fs[f], r, (int)i, ls))
+                    continue;
+                if (yr->gate == KS_YG_MAGIC)
+                    fx.magic = yr->magic;
+                /* only where the literals are a conjunct: a magic-or-literal
+                 * rule may hold in the literal set by its magic */
+                if ((int)i == t && fs[f].lset[r] < 0 && yr->nlit) {
+                    fx.lit0 = (uint32_t)lit0;
+                    fx.nlit = (uint32_t)yr->nlit;
+                }
+                if (fx.smin || fx.smax != UINT64_MAX || fx.magic.width || fx.nlit)
+                    rc = grule_push(s, (uint32_t)i, &fx, paths[f], fs[f].src + yr->nb,
+                                    yr->ne - yr->nb);
+            }
         }
     }
     ks__buf_release(&b);
@@ -359,8 +383,9 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
     return rc;
 }
 
-/* Finds each literal-gated rule in its compiled set (by namespace and
- * name) and notes its strings' indices there. */
+/* Finds each rule with facts in its compiled set (by namespace and name)
+ * and notes its index and strings' indices there; counts each set's
+ * reported rules without facts. */
 static int bind_gated(ks_ysets *s)
 {
     ks_map *m = ks__map_new(s->ngrule * 2 + 16);
@@ -382,8 +407,7 @@ static int bind_gated(ks_ysets *s)
     for (size_t i = 0; i < s->n && rc == KS_OK; i++) {
         ks_yset *y = &s->set[i];
         YR_RULE *rule;
-        if (y->gate != KS_YG_LITERAL)
-            continue;
+        y->nopen = 0;
         if (!(y->gated = calloc(s->ngrule ? s->ngrule : 1, sizeof *y->gated))) {
             rc = KS_ENOMEM;
             break;
@@ -396,24 +420,25 @@ static int bind_gated(ks_ysets *s)
             if ((rc = ks__buf_printf(&key, "%zu\n%s\n%s", i, rule->ns->name, rule->identifier)) !=
                 KS_OK)
                 break;
-            if (!(slot = ks__map_get(m, key.p, key.n)))
+            if (!(slot = ks__map_get(m, key.p, key.n))) {
+                y->nopen += !RULE_IS_PRIVATE(rule);
                 continue;
+            }
             const ks_ygrule *gr = &s->grule[*slot - 1];
             ks_ygated *gd = &y->gated[y->ngated];
             size_t ns = 0;
             yr_rule_strings_foreach(rule, str) ns++;
-            if (!ns)
-                continue; /* nothing to switch off */
-            if (!(gd->sidx = malloc(ns * sizeof *gd->sidx))) {
+            if (ns && !(gd->sidx = malloc(ns * sizeof *gd->sidx))) {
                 rc = KS_ENOMEM;
                 break;
             }
             yr_rule_strings_foreach(rule, str) gd->sidx[gd->nsidx++] = str->idx;
-            gd->lit0 = gr->lit0;
-            gd->nlit = gr->nlit;
+            gd->fx = gr->fx;
+            gd->rule = (uint32_t)(rule - y->rules->rules_table);
+            gd->priv = RULE_IS_PRIVATE(rule);
+            s->need_hits |= gd->fx.nlit > 0;
             y->ngated++;
         }
-        s->need_hits |= y->ngated > 0;
     }
     ks__buf_release(&key);
     ks__map_free(m);
@@ -492,8 +517,19 @@ int ks__ysets_build(ks_ysets *s, char *const *paths, const bool *good, size_t nf
     }
     for (size_t l = 0; l < s->nlits; l++)
         s->litset[l] = (uint8_t)map[s->litset[l]];
-    for (size_t g = 0; g < s->ngrule; g++)
-        s->grule[g].set = (uint32_t)map[s->grule[g].set];
+    /* facts of rules in a dropped set go with it */
+    size_t kept = 0;
+    for (size_t g = 0; g < s->ngrule; g++) {
+        ks_ygrule gr = s->grule[g];
+        if (map[gr.set] < 0) {
+            free(gr.ns);
+            free(gr.name);
+            continue;
+        }
+        gr.set = (uint32_t)map[gr.set];
+        s->grule[kept++] = gr;
+    }
+    s->ngrule = kept;
     lit_mask(s);
     rc = bind_gated(s);
 out:
@@ -519,7 +555,7 @@ int ks__ysets_single(ks_ysets *s, YR_RULES *rules)
     YR_RULE *r;
     yr_rules_foreach(rules, r) s->set[0].nrules++;
     s->n = 1;
-    return KS_OK;
+    return bind_gated(s); /* no facts: counts the rules that run */
 }
 
 /* ---- cache ---------------------------------------------------------------------- */
@@ -591,9 +627,13 @@ int ks__ysets_save(const ks_ysets *s, const char *prefix)
             fprintf(fp, "set always\n");
     }
     fprintf(fp, "dual %zu\n", s->ndual);
-    for (size_t g = 0; g < s->ngrule; g++)
-        fprintf(fp, "rule %u %u %u %s %s\n", s->grule[g].set, s->grule[g].lit0, s->grule[g].nlit,
-                s->grule[g].name, s->grule[g].ns);
+    for (size_t g = 0; g < s->ngrule; g++) {
+        const ks_yfacts *fx = &s->grule[g].fx;
+        fprintf(fp, "rule %u %u %u %llu %llu %u %u %u %u %s %s\n", s->grule[g].set, fx->lit0,
+                fx->nlit, (unsigned long long)fx->smin, (unsigned long long)fx->smax,
+                fx->magic.off, fx->magic.width, fx->magic.be, fx->magic.value, s->grule[g].name,
+                s->grule[g].ns);
+    }
     for (size_t i = 0; i < s->nlits; i++) {
         fprintf(fp, "lit %d %u ", s->lit[i].caseless ? 1 : 0, s->litset[i]);
         for (size_t k = 0; k < s->lit[i].len; k++)
@@ -626,19 +666,29 @@ static int load_lit(ks_ysets *s, const char *line)
     return rc;
 }
 
-/* "<set> <lit0> <nlit> <name> <namespace>" */
+/* "<set> <lit0> <nlit> <smin> <smax> <magic off width be value> <name>
+ * <namespace>" */
 static int load_grule(ks_ysets *s, char *line)
 {
-    unsigned set, lit0, nlit;
+    unsigned set, lit0, nlit, w, be;
+    unsigned long long lo, hi;
+    ks_yfacts fx = {0};
     int at = 0;
     line[strcspn(line, "\r\n")] = 0;
-    if (sscanf(line, "%u %u %u %n", &set, &lit0, &nlit, &at) != 3 || at == 0 || set >= s->n ||
-        s->set[set].gate != KS_YG_LITERAL)
+    if (sscanf(line, "%u %u %u %llu %llu %u %u %u %u %n", &set, &lit0, &nlit, &lo, &hi,
+               &fx.magic.off, &w, &be, &fx.magic.value, &at) != 9 ||
+        at == 0 || set >= s->n || lo > hi || (w != 0 && w != 1 && w != 2 && w != 4) || be > 1)
         return KS_EFORMAT;
+    fx.lit0 = lit0;
+    fx.nlit = nlit;
+    fx.smin = lo;
+    fx.smax = hi;
+    fx.magic.width = (uint8_t)w;
+    fx.magic.be = (uint8_t)be;
     char *name = line + at, *sp = strchr(name, ' ');
     if (!sp || sp == name || !sp[1])
         return KS_EFORMAT;
-    return grule_push(s, set, lit0, nlit, sp + 1, name, (size_t)(sp - name));
+    return grule_push(s, set, &fx, sp + 1, name, (size_t)(sp - name));
 }
 
 int ks__ysets_load(ks_ysets *s, const char *prefix)
@@ -697,7 +747,8 @@ int ks__ysets_load(ks_ysets *s, const char *prefix)
     if (rc == KS_OK && s->n == 0)
         rc = KS_EFORMAT;
     for (size_t g = 0; rc == KS_OK && g < s->ngrule; g++)
-        if ((uint64_t)s->grule[g].lit0 + s->grule[g].nlit > s->nlits)
+        if ((uint64_t)s->grule[g].fx.lit0 + s->grule[g].fx.nlit > s->nlits ||
+            (s->grule[g].fx.nlit && s->set[s->grule[g].set].gate != KS_YG_LITERAL))
             rc = KS_EFORMAT;
     lit_mask(s);
     if (rc == KS_OK)
@@ -885,10 +936,66 @@ static uint32_t literal_gate(const ks_ysets *s, ks_ygatews *g, uint64_t size, ks
     return ls.failed ? s->litmask : ls.hit;
 }
 
+/* Did the literal pass find one of fx's literals? True when it cannot
+ * tell (not run, or failed). */
+static bool lits_found(const ks_yfacts *fx, const ks_ygatews *g)
+{
+    if (!fx->nlit || !g->hits_known)
+        return true;
+    for (uint32_t l = fx->lit0; l < fx->lit0 + fx->nlit; l++)
+        if (g->hit[l / 64] >> (l % 64) & 1)
+            return true;
+    return false;
+}
+
+/* Does the current file (ks__ysets_select's) have what a rule needs?
+ * Only what is known counts against it: magic bytes past the head, and
+ * literals before the literal pass, are taken as there. */
+static bool facts_hold(const ks_yfacts *fx, const ks_ygatews *g)
+{
+    if (g->size < fx->smin || g->size > fx->smax)
+        return false;
+    if (fx->magic.width) {
+        uint64_t need = (uint64_t)fx->magic.off + fx->magic.width;
+        if (need <= g->nhead ? !ks__ymagic_holds(&fx->magic, g->head, g->nhead) : need > g->size)
+            return false; /* past the end, uintN() is undefined: the condition is false */
+    }
+    return lits_found(fx, g);
+}
+
+/* Can a reported rule of y match the current file? */
+static bool set_can_match(const ks_yset *y, const ks_ygatews *g)
+{
+    if (y->nopen)
+        return true;
+    for (size_t k = 0; k < y->ngated; k++)
+        if (!y->gated[k].priv && facts_hold(&y->gated[k].fx, g))
+            return true;
+    return false;
+}
+
+static bool has_lit_facts(const ks_yset *y)
+{
+    for (size_t k = 0; k < y->ngated; k++)
+        if (y->gated[k].fx.nlit)
+            return true;
+    return false;
+}
+
 void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, size_t nhead,
                       uint64_t size, ks_yread_fn rd, void *rdud, bool *run)
 {
-    uint32_t lit = s->litmask ? literal_gate(s, g, size, rd, rdud) : 0;
+    bool want_lits = false;
+    g->size = size;
+    g->head = head;
+    g->nhead = nhead;
+    g->hits_known = false;
+    /* The facts that need no reading first: a file no literal set could
+     * match (a 40 MB log against rules for small scripts) is not read. */
+    for (size_t i = 0; i < s->n; i++)
+        want_lits |= (s->set[i].gate == KS_YG_LITERAL || has_lit_facts(&s->set[i])) &&
+                     set_can_match(&s->set[i], g);
+    uint32_t lit = s->litmask && want_lits ? literal_gate(s, g, size, rd, rdud) : 0;
     bool always_replaced = false; /* a light literal set runs instead of set 0 */
     for (size_t i = 0; i < s->n; i++)
         always_replaced |= s->set[i].gate == KS_YG_LITERAL && s->set[i].with_always &&
@@ -913,27 +1020,19 @@ void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, siz
             run[i] = true;
             break;
         }
+        /* a set whose every reported rule lacks a fact on this file cannot
+         * report anything: its private rules matter only to those */
+        run[i] = run[i] && set_can_match(y, g);
     }
-}
-
-/* Did the last ks__ysets_select() find one of gd's literals? */
-static bool gate_found(const ks_ygated *gd, const ks_ygatews *g)
-{
-    for (uint32_t l = gd->lit0; l < gd->lit0 + gd->nlit; l++)
-        if (g->hit[l / 64] >> (l % 64) & 1)
-            return true;
-    return false;
 }
 
 void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_SCANNER *sc)
 {
 #if YR_MAJOR_VERSION == 4 && YR_MINOR_VERSION == 2
     const ks_yset *y = &s->set[i];
-    if (!g->hits_known || !g->hit)
-        return;
     for (size_t k = 0; k < y->ngated; k++) {
         const ks_ygated *gd = &y->gated[k];
-        for (uint32_t x = 0; !gate_found(gd, g) && x < gd->nsidx; x++)
+        for (uint32_t x = 0; x < gd->nsidx && !facts_hold(&gd->fx, g); x++)
             yr_bitmask_set(sc->strings_temp_disabled, gd->sidx[x]);
     }
 #else
@@ -944,14 +1043,10 @@ void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_S
 void ks__ysets_gated_out(const ks_ysets *s, size_t i, const ks_ygatews *g, uint8_t *out)
 {
     const ks_yset *y = &s->set[i];
-    if (!g->hits_known || !g->hit)
-        return;
     for (size_t k = 0; k < y->ngated; k++) {
         const ks_ygated *gd = &y->gated[k];
-        if (gd->nsidx && !gate_found(gd, g)) {
-            uint32_t r = y->rules->strings_table[gd->sidx[0]].rule_idx;
-            out[r / 8] |= (uint8_t)(1u << (r % 8));
-        }
+        if (!facts_hold(&gd->fx, g))
+            out[gd->rule / 8] |= (uint8_t)(1u << (gd->rule % 8));
     }
 }
 

@@ -18,17 +18,30 @@
 
 #define KS_YSETS_MAX 24
 
-/* A literal-gated rule of a set: when none of its literals is in a file,
- * its condition is false there, and its strings need no verifying. */
-typedef struct ks_ygated {
+/* What a rule of a set needs of a file, whenever its condition holds:
+ * a size in [smin, smax], the magic bytes (magic.width 0: none) and, when
+ * nlit > 0, one of its literals. A file lacking any of them cannot match
+ * the rule: its strings need no verifying, and a set holding only such
+ * rules (private ones aside) needs no libyara pass at all. */
+typedef struct ks_yfacts {
+    uint64_t smin, smax;
+    ks_ymagic magic;
     uint32_t lit0, nlit;  /* its literals: ks_ysets.lit[lit0, lit0 + nlit) */
+} ks_yfacts;
+
+/* A rule of a compiled set with facts, bound to it. */
+typedef struct ks_ygated {
+    ks_yfacts fx;
+    uint32_t rule;        /* its index in the set's rules_table */
+    bool priv;            /* private: reports nothing */
     uint32_t *sidx;       /* its strings' YR_STRING.idx in the set; owned */
     uint32_t nsidx;
 } ks_ygated;
 
 /* The same, as built and cached, before it is bound to compiled rules. */
 typedef struct ks_ygrule {
-    uint32_t set, lit0, nlit;
+    uint32_t set;
+    ks_yfacts fx;
     char *ns, *name;      /* owned */
 } ks_ygrule;
 
@@ -41,6 +54,8 @@ typedef struct ks_yset {
     size_t nrules;
     ks_ygated *gated;     /* owned */
     size_t ngated;
+    size_t nopen;         /* reported rules without facts: the set runs on
+                           * every file its gate lets in */
 } ks_yset;
 
 typedef struct ks_ysets {
@@ -58,7 +73,7 @@ typedef struct ks_ysets {
     size_t ndual;         /* rules in two sets (magic or literals) */
     ks_ygrule *grule;     /* literal-gated rules, for the cache */
     size_t ngrule, capgrule;
-    bool need_hits;       /* some set has gated rules: the literal pass
+    bool need_hits;       /* some rule has literal facts: the literal pass
                            * records every literal, not just the first */
 } ks_ysets;
 
@@ -78,7 +93,7 @@ int ks__ysets_single(ks_ysets *s, YR_RULES *rules);
  * prefilter), then <prefix>.sets, written last. KS_YSETS_FORMAT is part of
  * the cache key: bump it when what is written changes, so two builds never
  * take turns overwriting one entry. */
-#define KS_YSETS_FORMAT 5
+#define KS_YSETS_FORMAT 6
 int ks__ysets_save(const ks_ysets *s, const char *prefix);
 int ks__ysets_load(ks_ysets *s, const char *prefix);
 
@@ -95,7 +110,11 @@ typedef struct ks_ygatews {
     hs_scratch_t *scr;
     hs_stream_t *st;
     uint64_t *hit;        /* literals found in the current file (bits) */
-    bool hits_known;      /* false: the pass failed, nothing may be skipped */
+    bool hits_known;      /* false: the pass failed or did not run */
+    /* the file of the last ks__ysets_select(), for the facts */
+    uint64_t size;
+    const uint8_t *head;  /* borrowed for the file's scan */
+    size_t nhead;
 } ks_ygatews;
 int ks__ysets_ws_init(const ks_ysets *s, ks_ygatews *g);
 void ks__ysets_ws_free(ks_ygatews *g);
@@ -105,24 +124,26 @@ void ks__ysets_ws_free(ks_ygatews *g);
 typedef int (*ks_yread_fn)(void *ud, ks_chunk_fn fn, void *fnud);
 
 /* Which sets to scan a file with (run[i] for set i). The gates read the
- * file's first bytes from head and its content through rd, never through
- * a mapping: a file truncated under a mapping raises SIGBUS outside
- * libyara's guard. What cannot be checked runs. */
+ * file's first bytes from head and its content through rd. A set runs
+ * when its gate holds and some reported rule of it may hold by its facts
+ * (size first, then magic, then the literals: the content is read only
+ * when a set still depends on them). What cannot be checked runs. head
+ * stays borrowed by g until the file is done. */
 void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, size_t nhead,
                       uint64_t size, ks_yread_fn rd, void *rdud, bool *run);
 
 /* Before scanning the current file with set i: tells sc to skip
- * verifying the strings of the set's literal-gated rules whose literals the
- * last ks__ysets_select() did not find (libyara 4.2's per-scan
+ * verifying the strings of the set's rules whose facts the file of the
+ * last ks__ysets_select() lacks (libyara 4.2's per-scan
  * strings_temp_disabled bits, which it clears after every scan). Such a
  * rule's condition is false on the file either way; skipping its strings
  * spares their regex runs and match lists. */
 void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_SCANNER *sc);
 
 /* After the same select(): sets bit r of out (a bitmap of set i's rules,
- * by rule index) for each literal-gated rule whose literals were not
- * found, i.e. whose condition is false on the file whatever the scan
- * says: a scan stopped by the timeout left every other rule undecided. */
+ * by rule index) for each rule whose facts the file lacks, i.e. whose
+ * condition is false on it whatever the scan says: a scan stopped by the
+ * timeout left every other rule undecided. */
 void ks__ysets_gated_out(const ks_ysets *s, size_t i, const ks_ygatews *g, uint8_t *out);
 void ks__ysets_free(ks_ysets *s);
 

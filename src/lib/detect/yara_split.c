@@ -17,8 +17,9 @@
  * most selective), a disjunction needs one of each disjunct's (union, only
  * when every disjunct has one). Atoms understood: $a, $a at/in ...,
  * #a > N (N >= 0), #a >= N / #a == N (N >= 1), any/all/N of them / (...),
- * uintN[be](K) == V (either side), pe.is_pe. "not", "for", function calls,
- * arithmetic: not understood, so no requirement.
+ * uintN[be](K) == V (either side), pe.is_pe, filesize < <= > >= == N
+ * (either side; sizes meet under "and", take the hull under "or"). "not",
+ * "for", function calls, arithmetic: not understood, so no requirement.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -496,6 +497,8 @@ typedef struct sset {
  * mix: the bytes mix_magic are there or one of the strings mix matches
  * ("uint16(0) == 0x5a4d and ... or 3 of them"). */
 typedef struct req {
+    bool size_ok;     /* filesize in [smin, smax] */
+    uint64_t smin, smax;
     bool magic_ok;
     ks_ymagic magic;
     bool strs_ok;
@@ -723,6 +726,39 @@ static bool magic_atom(rctx *c, size_t i, size_t j, ks_ymagic *m)
     return false;
 }
 
+/* filesize OP N or N OP filesize (OP one of < <= > >= ==): the sizes it
+ * allows, [lo, hi]. */
+static bool size_atom(rctx *c, size_t i, size_t j, uint64_t *lo, uint64_t *hi)
+{
+    static const char *const ops[] = {"<", "<=", ">", ">=", "=="};
+    static const char *const flip[] = {">", ">=", "<", "<=", "=="};
+    const tok *t = c->t;
+    const lexer *lx = c->lx;
+    uint64_t v;
+    if (j - i != 3)
+        return false;
+    bool left = tok_is(lx, &t[i], "filesize");
+    if (!(left ? tok_num(lx, &t[i + 2], &v) : tok_is(lx, &t[i + 2], "filesize") &&
+                                                  tok_num(lx, &t[i], &v)))
+        return false;
+    for (size_t k = 0; k < sizeof ops / sizeof *ops; k++) {
+        /* written as filesize OP v */
+        if (!tok_is(lx, &t[i + 1], left ? ops[k] : flip[k]))
+            continue;
+        *lo = 0;
+        *hi = UINT64_MAX;
+        switch (k) {
+        case 0: if (v == 0) return false; *hi = v - 1; break;
+        case 1: *hi = v; break;
+        case 2: if (v == UINT64_MAX) return false; *lo = v + 1; break;
+        case 3: *lo = v; break;
+        default: *lo = *hi = v; break;
+        }
+        return true;
+    }
+    return false;
+}
+
 static req analyze(rctx *c, size_t i, size_t j);
 
 static req atom(rctx *c, size_t i, size_t j)
@@ -735,6 +771,10 @@ static req atom(rctx *c, size_t i, size_t j)
         return r;
     if (magic_atom(c, i, j, &r.magic)) {
         r.magic_ok = true;
+        return r;
+    }
+    if (size_atom(c, i, j, &r.smin, &r.smax)) {
+        r.size_ok = true;
         return r;
     }
     /* $a, $a at X, $a in (X..Y) */
@@ -807,6 +847,11 @@ static req atom(rctx *c, size_t i, size_t j)
  * of each kind. */
 static void req_and(req *acc, req *x)
 {
+    if (x->size_ok) {
+        acc->smin = acc->size_ok && acc->smin > x->smin ? acc->smin : x->smin;
+        acc->smax = acc->size_ok && acc->smax < x->smax ? acc->smax : x->smax;
+        acc->size_ok = true;
+    }
     if (x->magic_ok && !acc->magic_ok) {
         acc->magic_ok = true;
         acc->magic = x->magic;
@@ -855,6 +900,10 @@ static void req_or(rctx *c, req *acc, req *x, bool first)
     }
     req out = {0};
     const req *const side[2] = {acc, x};
+    /* either side's sizes: the hull of both */
+    out.size_ok = acc->size_ok && x->size_ok;
+    out.smin = acc->smin < x->smin ? acc->smin : x->smin;
+    out.smax = acc->smax > x->smax ? acc->smax : x->smax;
     out.magic_ok = acc->magic_ok && x->magic_ok && ks__ymagic_eq(&acc->magic, &x->magic);
     out.magic = acc->magic;
     if (acc->strs_ok && x->strs_ok) {
@@ -1162,6 +1211,7 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
             out->rules[i].nb = raw[i].nb;
             out->rules[i].ne = raw[i].ne;
             out->rules[i].end = raw[i].end;
+            out->rules[i].size_max = UINT64_MAX;
             out->rules[i].modules = ~0ull;
         }
         goto out;
@@ -1183,6 +1233,7 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
         o->nb = r->nb;
         o->ne = r->ne;
         o->end = r->end;
+        o->size_max = UINT64_MAX;
         for (size_t m = 0; m < out->nimports && m < 64; m++)
             if (uses_ident(lx, &r->cond, out->imports[m].name, strlen(out->imports[m].name))) {
                 o->modules |= 1ull << m;
@@ -1196,6 +1247,10 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
             rc = KS_ENOMEM;
         /* both gates are kept: the set builder prefers the magic one when
          * that magic gets a set of its own */
+        if (q.size_ok && q.smin <= q.smax) {
+            o->size_min = q.smin;
+            o->size_max = q.smax;
+        }
         if (rc == KS_OK && q.magic_ok) {
             o->gate = KS_YG_MAGIC;
             o->magic = q.magic;

@@ -19,6 +19,10 @@
  *   KS_YG_MIXED    the magic holds or one of the literals is there
  *                  ("uint16(0) == 0x5a4d and ... or 3 of them")
  *
+ * Besides its gate, each rule gets the file sizes its condition allows
+ * (size_min, size_max): with its magic and literals, facts the detector
+ * checks per file before libyara runs (yara_sets.c).
+ *
  * A conjunct that only uses the pe module's members and functions (never
  * true on a file the module does not parse, see pe_undef_atom) counts as
  * the "MZ" magic.
@@ -66,6 +70,9 @@ typedef struct ks_yrule {
     size_t lit0, nlit;    /* its literals in ks_ysplit.lits when it has a literal
                            * gate (KS_YG_LITERAL, KS_YG_MIXED, or KS_YG_MAGIC
                            * as well) */
+    /* filesize lies in [size_min, size_max] whenever the condition holds
+     * (top-level "filesize < N" and kin); [0, UINT64_MAX] when unknown */
+    uint64_t size_min, size_max;
     uint64_t modules;     /* bit i: uses the module of imports[i] */
     bool costly;          /* uses a module with a costly per-scan set-up
                            * (any but math, hash, time, string, console) */
@@ -104,7 +111,7 @@ typedef struct ks_ysplit {
  * literal set is a small one that opens apart from the others. */
 #define KS_YSPLIT_COSTLY_LIT 8
 /* Bumped when the analysis changes: part of the compiled-rules cache key. */
-#define KS_YSPLIT_VERSION 8
+#define KS_YSPLIT_VERSION 9
 
 /* Reads a rule file's source. Returns KS_OK (out->whole set when it could
  * not or must not be split) or KS_ENOMEM. */
