@@ -104,18 +104,29 @@ static void on_diag(void *ud, const ks_diag *d)
         return;
     }
     run->printed++;
+    /* The line is put together first and written at once: with 2>&1 (or
+     * a log collector) the findings on stdout share the pipe, and a line
+     * written in pieces came out with a JSON finding in its middle. */
+    char *line = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&line, &len);
+    if (!fp)
+        fp = stderr; /* no memory for the line: in pieces, as it comes */
     if (run->progress_shown)
-        fputs("\r\033[K", stderr);
-    fprintf(stderr, "kensa: %s: %s", lvl[d->level], d->loc.path ? d->loc.path : "");
+        fputs("\r\033[K", fp);
+    fprintf(fp, "kensa: %s: %s", lvl[d->level], d->loc.path ? d->loc.path : "");
     if (d->loc.chunk >= 0)
-        fprintf(stderr, " chunk %lld", (long long)d->loc.chunk);
+        fprintf(fp, " chunk %lld", (long long)d->loc.chunk);
     if (d->loc.record)
-        fprintf(stderr, " record %llu", (unsigned long long)d->loc.record);
+        fprintf(fp, " record %llu", (unsigned long long)d->loc.record);
     if (d->loc.line)
-        fprintf(stderr, " line %llu", (unsigned long long)d->loc.line);
+        fprintf(fp, " line %llu", (unsigned long long)d->loc.line);
     if (d->loc.offset != UINT64_MAX)
-        fprintf(stderr, " offset %llu", (unsigned long long)d->loc.offset);
-    fprintf(stderr, "%s[%s] %s\n", d->loc.path ? ": " : "", d->component ? d->component : "", d->msg);
+        fprintf(fp, " offset %llu", (unsigned long long)d->loc.offset);
+    fprintf(fp, "%s[%s] %s\n", d->loc.path ? ": " : "", d->component ? d->component : "", d->msg);
+    if (fp != stderr && fclose(fp) == 0)
+        fwrite(line, 1, len, stderr);
+    free(line);
 }
 
 static void on_progress(void *ud, const ks_stats *s, const char *path)

@@ -67,6 +67,24 @@ const char *ks_test_write(const char *name, const void *data, size_t n)
     return path;
 }
 
+size_t ks_test_count(const char *hay, const char *needle)
+{
+    size_t n = 0, len = strlen(needle), left = hay ? strlen(hay) : 0;
+    const char *p = hay;
+    while (len && left >= len) {
+        const char *q = memchr(p, needle[0], left - len + 1);
+        if (!q)
+            break;
+        left -= (size_t)(q - p);
+        p = q;
+        if (memcmp(p, needle, len) == 0)
+            n++;
+        p++;
+        left--;
+    }
+    return n;
+}
+
 char *ks_test_read(const char *path, size_t *n)
 {
     FILE *fp = fopen(path, "rb");

@@ -88,5 +88,9 @@ const char *ks_test_build(void);
 /* Runs a shell command, captures stdout into a malloc'd string (may be NULL);
  * returns the exit status (or -1). */
 int ks_test_run(const char *cmd, char **out);
+/* How many times needle occurs in the NUL-terminated hay (overlaps
+ * counted). Linear under the sanitizers too: a strstr() loop is not, as
+ * their strstr checks the whole rest of the haystack at every call. */
+size_t ks_test_count(const char *hay, const char *needle);
 
 #endif

@@ -112,14 +112,6 @@ static char *hunt(const char *flags)
     return out ? out : ks_test_strdup("");
 }
 
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
 TEST(json_carries_hashes_and_one_finding_per_secret)
 {
     char *out = hunt("--json -");
@@ -127,9 +119,9 @@ TEST(json_carries_hashes_and_one_finding_per_secret)
     for (size_t i = 0; i < NELEM(secrets_); i++) {
         sha_hex(secrets_[i].clear, hex);
         snprintf(key, sizeof key, "\"secret_sha256\":\"%s\"", hex);
-        if (count(out, key) != 1)
-            fprintf(stderr, "secret %zu: %zu findings\n", i, count(out, key));
-        CHECK_INT(count(out, key), 1);
+        if (ks_test_count(out, key) != 1)
+            fprintf(stderr, "secret %zu: %zu findings\n", i, ks_test_count(out, key));
+        CHECK_INT(ks_test_count(out, key), 1);
     }
     /* the AWS secret: two files, one finding, both locations */
     CHECK(strstr(out, "\"locations\":\"2\"") != NULL);
@@ -242,7 +234,7 @@ TEST(big_mailbox_read_over_max_size)
     js = js ? js : ks_test_strdup("");
     sha_hex(gh, hex);
     snprintf(key, sizeof key, "\"secret_sha256\":\"%s\"", hex);
-    CHECK_INT(count(js, key), 1);
+    CHECK_INT(ks_test_count(js, key), 1);
     /* found in the mbox and in the tar's member, not in the skipped log */
     CHECK(strstr(js, "export.mbox!message 38") != NULL);
     CHECK(strstr(js, "export.tar!export.mbox!message 38") != NULL);
@@ -277,8 +269,8 @@ TEST(example_tree_marked_not_dropped)
              ks_test_build(), dir);
     ks_test_run(cmd, &out);
     out = out ? out : ks_test_strdup("");
-    CHECK_INT(count(out, "\"secret_sha256\""), 2);
-    CHECK_INT(count(out, "\"location_kind\":\"example or test files only\""), 1);
+    CHECK_INT(ks_test_count(out, "\"secret_sha256\""), 2);
+    CHECK_INT(ks_test_count(out, "\"location_kind\":\"example or test files only\""), 1);
     char *ex = strstr(out, "examples/deploy.sh");
     char *line = ex;
     while (line && line > out && line[-1] != '\n')
@@ -309,9 +301,9 @@ TEST(compiled_rules_cached)
     char *cold = hunt(flags), *warm = hunt(flags);
     CHECK(strstr(cold, "(compiled cache)") == NULL);
     CHECK(strstr(warm, "(compiled cache)") != NULL);
-    CHECK(count(cold, "\"secret_sha256\"") >= NELEM(secrets_));
-    CHECK_INT(count(warm, "\"secret_sha256\""), count(cold, "\"secret_sha256\""));
-    CHECK_INT(count(warm, "\"value_sha256\""), count(cold, "\"value_sha256\""));
+    CHECK(ks_test_count(cold, "\"secret_sha256\"") >= NELEM(secrets_));
+    CHECK_INT(ks_test_count(warm, "\"secret_sha256\""), ks_test_count(cold, "\"secret_sha256\""));
+    CHECK_INT(ks_test_count(warm, "\"value_sha256\""), ks_test_count(cold, "\"value_sha256\""));
     CHECK_INT(cache_entries(dir), 1);
     /* a damaged entry: compiled again, same findings, entry rewritten */
     snprintf(cmd, sizeof cmd, "for f in %s/secrets-*.hs; do head -c 40 $f > $f.x; mv $f.x $f; done",
@@ -319,7 +311,7 @@ TEST(compiled_rules_cached)
     CHECK_INT(system(cmd), 0);
     char *damaged = hunt(flags), *again = hunt(flags);
     CHECK(strstr(damaged, "(compiled cache)") == NULL);
-    CHECK_INT(count(damaged, "\"secret_sha256\""), count(cold, "\"secret_sha256\""));
+    CHECK_INT(ks_test_count(damaged, "\"secret_sha256\""), ks_test_count(cold, "\"secret_sha256\""));
     CHECK(strstr(again, "(compiled cache)") != NULL);
     /* bounded: two more rule sets, one entry kept */
     for (int i = 0; i < 2; i++) {
