@@ -196,7 +196,7 @@ TEST(credsweeper_samples)
     const char *corpus = ks_test_corpus();
     char dir[1024], labels[1024];
     if (!corpus) {
-        printf("SKIP credsweeper-samples: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus (credsweeper-samples)");
         return;
     }
     snprintf(dir, sizeof dir, "%s/credsweeper-samples/tests/samples", corpus);
@@ -210,7 +210,7 @@ TEST(credsweeper_samples)
     size_t n = 0;
     char *js = slurp(labels, &n);
     if (!js) {
-        printf("SKIP credsweeper-samples: no labels\n");
+        ks_test_skip("corpus-file", "credsweeper-samples: no labels");
         return;
     }
     /* each finding has a line_data_list of {line_num, path} */
@@ -420,7 +420,7 @@ TEST(noseyparker_examples)
     const char *corpus = ks_test_corpus();
     char dir[1024];
     if (!corpus) {
-        printf("SKIP noseyparker-rules: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus (noseyparker-rules)");
         return;
     }
     snprintf(dir, sizeof dir, "%s/noseyparker-rules/crates", corpus);
@@ -461,7 +461,7 @@ TEST(gitleaks_testdata)
     const char *corpus = ks_test_corpus();
     char path[1024];
     if (!corpus) {
-        printf("SKIP gitleaks-testdata: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus (gitleaks-testdata)");
         return;
     }
     snprintf(path, sizeof path, "%s/gitleaks-testdata/config/gitleaks.toml", corpus);
@@ -512,14 +512,14 @@ TEST(trufflesecurity_test_keys)
     const char *corpus = ks_test_corpus();
     char cmd[4096], dir[1024];
     if (!corpus) {
-        printf("SKIP trufflesecurity-test_keys: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus (trufflesecurity-test_keys)");
         return;
     }
     snprintf(dir, sizeof dir, "%s/tk", ks_test_tmpdir());
     snprintf(cmd, sizeof cmd, "mkdir -p %s && tar -xzf %s/trufflesecurity-test_keys/repo-with-history.tar.gz -C %s",
              dir, corpus, dir);
     if (ks_test_run(cmd, NULL) != 0) {
-        printf("SKIP trufflesecurity-test_keys: cannot unpack\n");
+        ks_test_skip("corpus-file", "trufflesecurity-test_keys: cannot unpack");
         return;
     }
     const char *paths[] = {dir};
@@ -575,14 +575,14 @@ TEST(presidio_pii)
     const char *corpus = ks_test_corpus();
     char path[1024];
     if (!corpus) {
-        printf("SKIP presidio-pii: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus (presidio-pii)");
         return;
     }
     snprintf(path, sizeof path, "%s/presidio-pii/data/synth_dataset_v2.json", corpus);
     size_t n = 0;
     char *js = slurp(path, &n);
     if (!js) {
-        printf("SKIP presidio-pii: no data\n");
+        ks_test_skip("corpus-file", "presidio-pii: no data");
         return;
     }
     ks_textscan *ts = NULL;
@@ -682,7 +682,7 @@ TEST(spamassassin_no_false_secrets)
     const char *corpus = ks_test_corpus();
     char dir[1024];
     if (!corpus) {
-        printf("SKIP spamassassin-testmail: no ../shared/corpus\n");
+        ks_test_skip("corpus", "no ../shared/corpus (spamassassin-testmail)");
         return;
     }
     snprintf(dir, sizeof dir, "%s/spamassassin-testmail/t", corpus);
