@@ -124,6 +124,31 @@ static bool path_key(const ts_cand *c)
     return k < c->vs && (t[k] == '"' || t[k] == '\'');
 }
 
+/* The key word is letters inside a run of base64 (a PGP armoured key, a
+ * PEM certificate, a data: URL): "+pWxnmrE..." in a 64-column line is no
+ * "pw" key. A run of 32 or more base64 characters mixing upper case, lower
+ * case and digits or '+' '/' around the match; identifiers ("db_password")
+ * break the run at '_'. */
+static bool inside_base64(const ts_cand *c)
+{
+    const char *t = c->text;
+#define B64(ch) (isalnum((unsigned char)(ch)) || (ch) == '+' || (ch) == '/')
+    size_t lo = c->ms, hi = c->ms;
+    while (lo > 0 && c->ms - lo < 128 && B64(t[lo - 1]))
+        lo--;
+    while (hi < c->n && hi - c->ms < 128 && B64(t[hi]))
+        hi++;
+#undef B64
+    if (hi - lo < 32)
+        return false;
+    unsigned m = 0;
+    for (size_t i = lo; i < hi; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        m |= islower(ch) ? 1u : isupper(ch) ? 2u : 4u;
+    }
+    return m == 7;
+}
+
 /* Result words of automake, DejaGnu and TAP-like test logs. */
 static const char *const result_words[] = {"PASS", "FAIL", "XFAIL", "XPASS", "KFAIL", "KPASS",
                                            "UNSUPPORTED", "UNTESTED", "UNRESOLVED", "ERROR",
@@ -282,7 +307,7 @@ static bool prose_follows(const ts_cand *c)
  * be a pass phrase or a random token. */
 static bool not_a_value(const ts_cand *c, const char *v, size_t n, bool password)
 {
-    if (v[n - 1] == ':' || path_like(v, n) || test_result(c) || filename_key(c))
+    if (v[n - 1] == ':' || path_like(v, n) || test_result(c) || filename_key(c) || inside_base64(c))
         return true;
     if (path_key(c))
         return true;
