@@ -51,6 +51,9 @@ int ks__mailmeta_set_time(ks_mailmeta *mm, int64_t t);
  * (.msg, .pst, TNEF), so the scanner sees addresses and subjects the same
  * way whatever the container. */
 int ks__mail_emit_meta(ks_xctx *x, const ks_xnode *node, const ks_xmail *m);
+/* The "headers" text unit of a .msg/.pst message: its transport headers
+ * h[0..n) when it kept them, else the one ks__mail_emit_meta makes. */
+int ks__mail_emit_headers(ks_xctx *x, const ks_xnode *node, const ks_xmail *m, const char *h, size_t n);
 
 /* Value of the first header `name` in an RFC 5322 header block (transport
  * headers of .msg/.pst); unfolding is not needed for Message-ID/Date.

@@ -358,10 +358,7 @@ static int msg_message(ks_xctx *x, const ks_xnode *node, const ks_cfb *c, uint32
     if ((rc = msg_meta(&mm, &s, &headers)) != KS_OK)
         goto out;
     me.mail = &mm.m;
-    if (headers.n)
-        rc = ks__extract_text(x, &me, "headers", headers.p, headers.n, "utf-8");
-    else
-        rc = ks__mail_emit_meta(x, &me, &mm.m);
+    rc = ks__mail_emit_headers(x, &me, &mm.m, headers.p, headers.n);
     bool have_body = false;
     if (rc == KS_OK && store_string(&s, KS_PR_BODY, &text) == KS_OK && text.n) {
         have_body = true;

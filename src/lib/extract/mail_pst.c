@@ -262,10 +262,7 @@ static int pst_message(pst_walk *w, const ks_xnode *node, libpff_item_t *m, cons
     if ((rc = msg_meta(&mm, m, folder, &headers)) != KS_OK)
         goto out;
     me.mail = &mm.m;
-    if (headers.n)
-        rc = ks__extract_text(x, &me, "headers", headers.p, headers.n, "utf-8");
-    else
-        rc = ks__mail_emit_meta(x, &me, &mm.m);
+    rc = ks__mail_emit_headers(x, &me, &mm.m, headers.p, headers.n);
     if (rc >= 0 && get_body(m, libpff_message_get_plain_text_body_size,
                             libpff_message_get_plain_text_body, x->budget.max_blob, &body))
         rc = ks__extract_text(x, &me, "body", body.p, body.n, "utf-8");

@@ -173,6 +173,13 @@ int ks__mail_emit_meta(ks_xctx *x, const ks_xnode *node, const ks_xmail *m)
     return rc;
 }
 
+int ks__mail_emit_headers(ks_xctx *x, const ks_xnode *node, const ks_xmail *m, const char *h, size_t n)
+{
+    if (n)
+        return ks__extract_text(x, node, "headers", h, n, "utf-8");
+    return ks__mail_emit_meta(x, node, m);
+}
+
 bool ks__mail_header_find(const char *h, size_t n, const char *name, const char **v, size_t *vn)
 {
     size_t nl = strlen(name);
