@@ -287,6 +287,30 @@ ks_severity ks__score_severity(int64_t score)
     return KS_SEV_INFO;
 }
 
+int ks__hspats_init(ks_hspats *p, size_t cap, bool with_lens)
+{
+    memset(p, 0, sizeof *p);
+    p->exprs = calloc(cap, sizeof *p->exprs);
+    p->flags = calloc(cap, sizeof *p->flags);
+    p->ids = calloc(cap, sizeof *p->ids);
+    if (with_lens)
+        p->lens = calloc(cap, sizeof *p->lens);
+    if (!p->exprs || !p->flags || !p->ids || (with_lens && !p->lens)) {
+        ks__hspats_release(p);
+        return KS_ENOMEM;
+    }
+    return KS_OK;
+}
+
+void ks__hspats_release(ks_hspats *p)
+{
+    free(p->exprs);
+    free(p->flags);
+    free(p->ids);
+    free(p->lens);
+    memset(p, 0, sizeof *p);
+}
+
 int ks__hs_compile_dropping(const char **exprs, unsigned *flags, unsigned *ids, unsigned *n,
                             unsigned mode, void (*drop)(void *ud, unsigned id), void *ud,
                             struct hs_database **db)

@@ -123,6 +123,24 @@ bool ks__hscache_load(const ks_hskey *k, uint32_t maxids, uint32_t **ids, uint32
 void ks__hscache_save(const ks_hskey *k, const uint32_t *ids, uint32_t nids, size_t ndb,
                       struct hs_database *const *dbs);
 
+/* The parallel arrays a Vectorscan compile takes, room for cap patterns:
+ * init (KS_ENOMEM), ks__hspats_add each, release. lens only for literal
+ * databases (with_lens), else NULL. */
+typedef struct ks_hspats {
+    const char **exprs;      /* borrowed from the caller's rules */
+    unsigned *flags, *ids;
+    size_t *lens;
+    unsigned n;              /* added so far */
+} ks_hspats;
+int ks__hspats_init(ks_hspats *p, size_t cap, bool with_lens);
+void ks__hspats_release(ks_hspats *p);
+static inline void ks__hspats_add(ks_hspats *p, const char *expr, unsigned flags, unsigned id)
+{
+    p->exprs[p->n] = expr;
+    p->flags[p->n] = flags;
+    p->ids[p->n++] = id;
+}
+
 /* Compiles exprs[0..*n) (flags, ids) into one Vectorscan database; an
  * expression Vectorscan refuses at compile time is handed to drop(ud, id),
  * removed from the arrays (*n shrinks) and the rest compiled again.

@@ -219,19 +219,12 @@ static void name_to_pcre(void *ud, unsigned idx)
 
 static int compile_names(ioc_det *d)
 {
-    const char **exprs = NULL;
-    unsigned *flags = NULL, *ids = NULL;
-    unsigned n = 0;
+    ks_hspats hp;
     int rc = KS_OK;
     if (!d->nnames)
         return KS_OK;
-    exprs = calloc(d->nnames, sizeof *exprs);
-    flags = calloc(d->nnames, sizeof *flags);
-    ids = calloc(d->nnames, sizeof *ids);
-    if (!exprs || !flags || !ids) {
-        rc = KS_ENOMEM;
-        goto out;
-    }
+    if ((rc = ks__hspats_init(&hp, d->nnames, false)) != KS_OK)
+        return rc;
     for (size_t i = 0; i < d->nnames; i++)
         d->names[i].slow = NULL;
     for (size_t i = 0; i < d->nnames; i++) {
@@ -239,60 +232,40 @@ static int compile_names(ioc_det *d)
             name_to_pcre(d, (unsigned)i);
             continue;
         }
-        exprs[n] = d->names[i].regex;
-        flags[n] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL;
-        ids[n] = (unsigned)i;
-        n++;
+        ks__hspats_add(&hp, d->names[i].regex, HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL,
+                       (unsigned)i);
     }
     /* A pattern Vectorscan refuses moves to PCRE2; then compile again. */
-    if (ks__hs_compile_cached(d->e, &ks_hscache_ioc, exprs, flags, ids, &n, HS_MODE_BLOCK,
+    if (ks__hs_compile_cached(d->e, &ks_hscache_ioc, hp.exprs, hp.flags, hp.ids, &hp.n, HS_MODE_BLOCK,
                               name_to_pcre, d, &d->name_db, NULL) != KS_OK) {
         rc = KS_EINTERNAL;
         ks__seterr(d->e, "vectorscan could not compile the file name IOCs");
-        goto out;
     }
-out:
-    free(exprs);
-    free(flags);
-    free(ids);
+    ks__hspats_release(&hp);
     return rc;
 }
 
 static int compile_lits(ioc_det *d)
 {
-    const char **exprs = NULL;
-    unsigned *flags = NULL, *ids = NULL;
-    size_t *lens = NULL;
+    ks_hspats hp;
     int rc = KS_OK;
     hs_compile_error_t *cerr = NULL;
     if (!d->nlits)
         return KS_OK;
-    exprs = calloc(d->nlits, sizeof *exprs);
-    flags = calloc(d->nlits, sizeof *flags);
-    ids = calloc(d->nlits, sizeof *ids);
-    lens = calloc(d->nlits, sizeof *lens);
-    if (!exprs || !flags || !ids || !lens) {
-        rc = KS_ENOMEM;
-        goto out;
-    }
+    if ((rc = ks__hspats_init(&hp, d->nlits, true)) != KS_OK)
+        return rc;
     for (size_t i = 0; i < d->nlits; i++) {
-        exprs[i] = d->lits[i].s;
-        lens[i] = d->lits[i].n;
-        flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-        ids[i] = (unsigned)i;
+        hp.lens[i] = d->lits[i].n;
+        ks__hspats_add(&hp, d->lits[i].s, HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH, (unsigned)i);
     }
-    if (hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned)d->nlits, HS_MODE_STREAM, NULL,
+    if (hs_compile_lit_multi(hp.exprs, hp.flags, hp.ids, hp.lens, hp.n, HS_MODE_STREAM, NULL,
                              &d->lit_db, &cerr) != HS_SUCCESS) {
         ks__seterr(d->e, "vectorscan could not compile the literal IOCs: %s",
                    cerr ? cerr->message : "?");
         hs_free_compile_error(cerr);
         rc = KS_EINTERNAL;
     }
-out:
-    free(exprs);
-    free(flags);
-    free(ids);
-    free(lens);
+    ks__hspats_release(&hp);
     return rc;
 }
 

@@ -173,17 +173,12 @@ static void make_slow(void *ud, unsigned id)
 
 static int build_db(ks_textscan *ts)
 {
-    const char **exprs = NULL;
-    unsigned *flags = NULL, *ids = NULL;
-    unsigned n = 0;
+    ks_hspats hp = {0};
     int rc = KS_OK;
     if (!ts->nrules)
         return KS_OK;
-    exprs = calloc(ts->nrules, sizeof *exprs);
-    flags = calloc(ts->nrules, sizeof *flags);
-    ids = calloc(ts->nrules, sizeof *ids);
     ts->slow = calloc(ts->nrules, sizeof *ts->slow);
-    if (!exprs || !flags || !ids || !ts->slow) {
+    if (!ts->slow || (rc = ks__hspats_init(&hp, ts->nrules, false)) != KS_OK) {
         rc = KS_ENOMEM;
         goto out;
     }
@@ -223,16 +218,13 @@ static int build_db(ks_textscan *ts)
             ts->pass.email[ts->pass.nemail++] = (uint32_t)i;
             continue;
         }
-        exprs[n] = pf;
-        flags[n] = (unsigned)fl;
-        ids[n] = (unsigned)i;
-        n++;
+        ks__hspats_add(&hp, pf, (unsigned)fl, (unsigned)i);
     }
     /* A pattern the analysis accepted but the compiler refuses ("pattern
      * too large") becomes slow; the rest compile again. Compiling is most
      * of a hunt's start (about two CPU seconds for the bundled pack): the
      * database comes from the compiled-rule cache when it can. */
-    if (ks__hs_compile_cached(ts->e, &ks_hscache_secrets, exprs, flags, ids, &n, HS_MODE_BLOCK,
+    if (ks__hs_compile_cached(ts->e, &ks_hscache_secrets, hp.exprs, hp.flags, hp.ids, &hp.n, HS_MODE_BLOCK,
                               make_slow, ts, &ts->db, &ts->cached) != KS_OK) {
         if (ts->e)
             ks__seterr(ts->e, "vectorscan could not compile the secret rules");
@@ -243,9 +235,7 @@ static int build_db(ks_textscan *ts)
         if (ts->rules[i].slow)
             ts->slow[ts->nslow++] = i;
 out:
-    free(exprs);
-    free(flags);
-    free(ids);
+    ks__hspats_release(&hp);
     return rc;
 }
 
