@@ -70,5 +70,10 @@ void cli_print_flags(FILE *fp);
  * `kensa NAME --help` both show. KS_EXIT_ERRORS for an unknown name. */
 int cli_help(const char *name, FILE *fp);
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Makes room for one more element in the array *pv of n used out of *cap
+ * (elem bytes each; first = the capacity of a first allocation), doubling:
+ * the library's ks__grow for the CLI, which sees only the public API.
+ * 0, or -1 with the array as it was. */
+int cli_grow(void *pv, size_t *cap, size_t n, size_t elem, size_t first);
 
 #endif

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,24 @@ void cli_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+int cli_grow(void *pv, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    void *v;
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : first;
+    if (nc <= n || nc > SIZE_MAX / elem)
+        return -1;
+    /* pv points at a T *: copied, not read as a void * (aliasing rules) */
+    memcpy(&v, pv, sizeof v);
+    void *nv = realloc(v, nc * elem);
+    if (!nv)
+        return -1;
+    memcpy(pv, &nv, sizeof nv);
+    *cap = nc;
+    return 0;
 }
 
 void cli_print_flags(FILE *fp)

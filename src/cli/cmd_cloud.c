@@ -81,14 +81,8 @@ static const struct probe_flag {
 
 static int add_url(char ***urls, size_t *n, size_t *cap, const char *u)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        char **nu = realloc(*urls, nc * sizeof *nu);
-        if (!nu)
-            return -1;
-        *urls = nu;
-        *cap = nc;
-    }
+    if (cli_grow(urls, cap, *n, sizeof **urls, 64))
+        return -1;
     if (!((*urls)[*n] = strdup(u)))
         return -1;
     (*n)++;

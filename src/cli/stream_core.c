@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "cli.h"
 #include "stream.h"
 
 stream_part *stream_part_new(const char *topic, int32_t partition)
@@ -63,14 +64,8 @@ int stream_part_add(stream_part *p, int64_t offset, int64_t ts_ns, const void *d
                     const stream_cfg *cfg)
 {
     stream_rec *r;
-    if (p->n == p->cap) {
-        size_t nc = p->cap ? p->cap * 2 : 1024;
-        stream_rec *nr = realloc(p->recs, nc * sizeof *nr);
-        if (!nr)
-            return -1;
-        p->recs = nr;
-        p->cap = nc;
-    }
+    if (cli_grow(&p->recs, &p->cap, p->n, sizeof *p->recs, 1024))
+        return -1;
     r = &p->recs[p->n];
     r->data = malloc(n + 1);
     if (!r->data)
@@ -174,14 +169,8 @@ static int emitted_add(stream_part *p, const uint64_t id[2], uint64_t ver, int64
 {
     stream_emit *e = emitted_find(p, id);
     if (!e) {
-        if (p->nemitted == p->capemitted) {
-            size_t nc = p->capemitted ? p->capemitted * 2 : 64;
-            stream_emit *ne = realloc(p->emitted, nc * sizeof *ne);
-            if (!ne)
-                return -1;
-            p->emitted = ne;
-            p->capemitted = nc;
-        }
+        if (cli_grow(&p->emitted, &p->capemitted, p->nemitted, sizeof *p->emitted, 64))
+            return -1;
         e = &p->emitted[p->nemitted++];
         e->id[0] = id[0];
         e->id[1] = id[1];

@@ -300,15 +300,9 @@ static void on_assign(kctx *k, rd_kafka_topic_partition_list_t *l)
         stream_part *p = stream_part_new(l->elems[i].topic, l->elems[i].partition);
         if (!p)
             continue;
-        if (k->nparts == k->capparts) {
-            size_t nc = k->capparts ? k->capparts * 2 : 16;
-            stream_part **np = realloc(k->parts, nc * sizeof *np);
-            if (!np) {
-                stream_part_free(p);
-                continue;
-            }
-            k->parts = np;
-            k->capparts = nc;
+        if (cli_grow(&k->parts, &k->capparts, k->nparts, sizeof *k->parts, 16)) {
+            stream_part_free(p);
+            continue;
         }
         k->parts[k->nparts++] = p;
         ps[n++] = p;
