@@ -172,6 +172,22 @@ static uint8_t vtype(evtxw_type t)
     }
 }
 
+/* An attribute whose value is literal text (xmlns="...", Name="..."):
+ * the attribute token and name, then a value-text token with its UTF-16
+ * length in front. */
+static void literal_attr(bb *b, uint32_t base, const char *attr, const char *value)
+{
+    u8(b, 0x06);
+    name(b, base, attr);
+    u8(b, 0x05);
+    u8(b, 0x01);
+    size_t cnt = b->n;
+    u16(b, 0);
+    size_t units = utf16(b, value);
+    b->p[cnt] = (uint8_t)units;
+    b->p[cnt + 1] = (uint8_t)(units >> 8);
+}
+
 /* The template definition (header + fragment) for r, at chunk offset base. */
 static void template_def(bb *b, uint32_t base, const evtxw_record *r, uint32_t id)
 {
@@ -185,15 +201,7 @@ static void template_def(bb *b, uint32_t base, const evtxw_record *r, uint32_t i
     size_t asz;
     size_t ev = open_elem(b, base, "Event", true, &asz);
     size_t astart = b->n;
-    u8(b, 0x06);
-    name(b, base, "xmlns");
-    u8(b, 0x05);
-    u8(b, 0x01);
-    size_t cnt = b->n;
-    u16(b, 0);
-    size_t units = utf16(b, "http://schemas.microsoft.com/win/2004/08/events/event");
-    b->p[cnt] = (uint8_t)units;
-    b->p[cnt + 1] = (uint8_t)(units >> 8);
+    literal_attr(b, base, "xmlns", "http://schemas.microsoft.com/win/2004/08/events/event");
     patch32(b, asz, (uint32_t)(b->n - astart));
     u8(b, 0x02);
     size_t sys = open_elem(b, base, "System", false, NULL);
@@ -222,15 +230,7 @@ static void template_def(bb *b, uint32_t base, const evtxw_record *r, uint32_t i
             size_t dasz;
             size_t d = open_elem(b, base, "Data", true, &dasz);
             size_t dstart = b->n;
-            u8(b, 0x06);
-            name(b, base, "Name");
-            u8(b, 0x05);
-            u8(b, 0x01);
-            size_t c2 = b->n;
-            u16(b, 0);
-            size_t un = utf16(b, r->data[i].name);
-            b->p[c2] = (uint8_t)un;
-            b->p[c2 + 1] = (uint8_t)(un >> 8);
+            literal_attr(b, base, "Name", r->data[i].name);
             patch32(b, dasz, (uint32_t)(b->n - dstart));
             u8(b, 0x02);
             u8(b, 0x0e); /* optional substitution, as Windows writes Data */

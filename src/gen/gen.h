@@ -39,6 +39,10 @@ static inline uint64_t gen_below(gen_rng *r, uint64_t n)
 int gen_mkdirs(const char *path);
 /* Opens dir/name for writing, creating dir; NULL on error (printed). */
 FILE *gen_open(const char *dir, const char *name);
+/* Writes p[0..n) as dir/name (creating dir); 0 or -1 (a failed open is
+ * printed). gen_write_text: a NUL-terminated text. */
+int gen_write(const char *dir, const char *name, const void *p, size_t n);
+int gen_write_text(const char *dir, const char *name, const char *text);
 /* Formats a UTC second count as RFC 3339 into buf. */
 void gen_time(int64_t secs, char *buf, size_t cap);
 

@@ -15,40 +15,34 @@ int gen_cloud_demo(const char *dir)
 {
     char d[4096];
     snprintf(d, sizeof d, "%s/cloud/azure", dir);
-    FILE *fp = gen_open(d, "storage-accounts.json");
-    if (!fp)
+    if (gen_write_text(d, "storage-accounts.json",
+                  "[\n  {\"name\": \"bluebleedcrm\", \"kind\": \"StorageV2\", \"location\": \"westeurope\",\n"
+                  "   \"allowBlobPublicAccess\": true, \"allowSharedKeyAccess\": true, \"enableHttpsTrafficOnly\": true,\n"
+                  "   \"minimumTlsVersion\": \"TLS1_0\", \"networkRuleSet\": {\"defaultAction\": \"Allow\", \"ipRules\": []},\n"
+                  "   \"publicNetworkAccess\": \"Enabled\", \"primaryEndpoints\": {\"blob\": \"https://bluebleedcrm.blob.core.windows.net/\"},\n"
+                  "   \"sku\": {\"name\": \"Standard_RAGRS\"}},\n"
+                  "  {\"name\": \"finvault\", \"kind\": \"StorageV2\", \"location\": \"westeurope\",\n"
+                  "   \"allowBlobPublicAccess\": false, \"allowSharedKeyAccess\": false, \"enableHttpsTrafficOnly\": true,\n"
+                  "   \"minimumTlsVersion\": \"TLS1_2\", \"networkRuleSet\": {\"defaultAction\": \"Deny\"},\n"
+                  "   \"publicNetworkAccess\": \"Disabled\", \"primaryEndpoints\": {\"blob\": \"https://finvault.blob.core.windows.net/\"},\n"
+                  "   \"sku\": {\"name\": \"Standard_ZRS\"}}\n]\n") != 0)
         return -1;
-    fputs("[\n  {\"name\": \"bluebleedcrm\", \"kind\": \"StorageV2\", \"location\": \"westeurope\",\n"
-          "   \"allowBlobPublicAccess\": true, \"allowSharedKeyAccess\": true, \"enableHttpsTrafficOnly\": true,\n"
-          "   \"minimumTlsVersion\": \"TLS1_0\", \"networkRuleSet\": {\"defaultAction\": \"Allow\", \"ipRules\": []},\n"
-          "   \"publicNetworkAccess\": \"Enabled\", \"primaryEndpoints\": {\"blob\": \"https://bluebleedcrm.blob.core.windows.net/\"},\n"
-          "   \"sku\": {\"name\": \"Standard_RAGRS\"}},\n"
-          "  {\"name\": \"finvault\", \"kind\": \"StorageV2\", \"location\": \"westeurope\",\n"
-          "   \"allowBlobPublicAccess\": false, \"allowSharedKeyAccess\": false, \"enableHttpsTrafficOnly\": true,\n"
-          "   \"minimumTlsVersion\": \"TLS1_2\", \"networkRuleSet\": {\"defaultAction\": \"Deny\"},\n"
-          "   \"publicNetworkAccess\": \"Disabled\", \"primaryEndpoints\": {\"blob\": \"https://finvault.blob.core.windows.net/\"},\n"
-          "   \"sku\": {\"name\": \"Standard_ZRS\"}}\n]\n", fp);
-    fclose(fp);
-    if (!(fp = gen_open(d, "containers-bluebleedcrm.json")))
+    if (gen_write_text(d, "containers-bluebleedcrm.json",
+                  "[\n  {\"name\": \"crm-exports\", \"properties\": {\"publicAccess\": \"container\", \"leaseState\": \"available\",\n"
+                  "   \"lastModified\": \"2022-09-24T10:00:00+00:00\"}},\n"
+                  "  {\"name\": \"invoices\", \"properties\": {\"publicAccess\": null, \"leaseState\": \"available\"}}\n]\n") != 0)
         return -1;
-    fputs("[\n  {\"name\": \"crm-exports\", \"properties\": {\"publicAccess\": \"container\", \"leaseState\": \"available\",\n"
-          "   \"lastModified\": \"2022-09-24T10:00:00+00:00\"}},\n"
-          "  {\"name\": \"invoices\", \"properties\": {\"publicAccess\": null, \"leaseState\": \"available\"}}\n]\n", fp);
-    fclose(fp);
     snprintf(d, sizeof d, "%s/cloud/aws/partner-share", dir);
-    if (!(fp = gen_open(d, "get-bucket-policy.json")))
+    if (gen_write_text(d, "get-bucket-policy.json",
+                  "{\"Policy\": \"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{\\\"Sid\\\":\\\"Share\\\",\\\"Effect\\\":"
+                  "\\\"Allow\\\",\\\"Principal\\\":\\\"*\\\",\\\"Action\\\":[\\\"s3:GetObject\\\",\\\"s3:ListBucket\\\"],"
+                  "\\\"Resource\\\":[\\\"arn:aws:s3:::partner-share\\\",\\\"arn:aws:s3:::partner-share/*\\\"]}]}\"}\n") != 0)
         return -1;
-    fputs("{\"Policy\": \"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{\\\"Sid\\\":\\\"Share\\\",\\\"Effect\\\":"
-          "\\\"Allow\\\",\\\"Principal\\\":\\\"*\\\",\\\"Action\\\":[\\\"s3:GetObject\\\",\\\"s3:ListBucket\\\"],"
-          "\\\"Resource\\\":[\\\"arn:aws:s3:::partner-share\\\",\\\"arn:aws:s3:::partner-share/*\\\"]}]}\"}\n", fp);
-    fclose(fp);
     snprintf(d, sizeof d, "%s/cloud", dir);
-    if (!(fp = gen_open(d, "ticket-notes.jsonl")))
-        return -1;
-    fputs("{\"time\": \"2022-09-20T08:00:00Z\", \"ticket\": \"OPS-1207\", \"text\": \"exports for the partner: "
-          "https://bluebleedcrm.blob.core.windows.net/crm-exports?sv=2021-08-06&ss=b&srt=sco&sp=rwdlacx"
-          "&se=2032-09-20T00:00:00Z&st=2022-09-20T00:00:00Z&spr=https&sig=REDACTEDFORDEMO%3D\"}\n", fp);
-    return fclose(fp) == 0 ? 0 : -1;
+    return gen_write_text(d, "ticket-notes.jsonl",
+                     "{\"time\": \"2022-09-20T08:00:00Z\", \"ticket\": \"OPS-1207\", \"text\": \"exports for the partner: "
+                     "https://bluebleedcrm.blob.core.windows.net/crm-exports?sv=2021-08-06&ss=b&srt=sco&sp=rwdlacx"
+                     "&se=2032-09-20T00:00:00Z&st=2022-09-20T00:00:00Z&spr=https&sig=REDACTEDFORDEMO%3D\"}\n");
 }
 
 int gen_cloud_run(int argc, char **argv)

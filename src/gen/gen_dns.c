@@ -381,34 +381,29 @@ static int write_victims(out *o, const char *dir, int hours)
     return 0;
 }
 
-static FILE *open_in(const char *dir, const char *sub, const char *name)
-{
-    char d[1024];
-    snprintf(d, sizeof d, "%s/%s", dir, sub);
-    return gen_open(d, name);
-}
-
 static int generate(const char *dir, bool benign_only, uint64_t seed, int clients, int hours)
 {
     out o = {.r = {seed ? seed : 1}};
     int rc = -1;
-    o.dbg = open_in(dir, "dns", "dns.log");
-    o.zdns = open_in(dir, "zeek", "dns.log");
-    o.zconn = open_in(dir, "zeek", "conn.log");
-    o.zhttp = open_in(dir, "zeek", "http.log");
-    o.zssl = open_in(dir, "zeek", "ssl.log");
-    o.zjson = open_in(dir, "zeek-json", "dns.log");
-    o.sysmon = open_in(dir, "sysmon", "sysmon22.jsonl");
-    o.eve = open_in(dir, "suricata", "eve.json");
-    o.squid = open_in(dir, "squid", "access.log");
-    o.vpc = open_in(dir, "vpc", "flowlogs.log");
-    o.pdns = open_in(dir, "pdns", "pdns.csv");
-    o.nsg = open_in(dir, "azure", "nsg.json");
-    FILE **all[] = {&o.dbg, &o.zdns, &o.zconn, &o.zhttp, &o.zssl, &o.zjson, &o.sysmon, &o.eve, &o.squid,
-                    &o.vpc, &o.pdns, &o.nsg};
-    for (size_t i = 0; i < KS_GEN_ARRAY(all); i++)
-        if (!*all[i])
-            goto out;
+    const struct {
+        FILE **fp;
+        const char *sub, *name; /* written as dir/sub/name */
+    } files[] = {
+        {&o.dbg, "dns", "dns.log"},        {&o.zdns, "zeek", "dns.log"},
+        {&o.zconn, "zeek", "conn.log"},    {&o.zhttp, "zeek", "http.log"},
+        {&o.zssl, "zeek", "ssl.log"},      {&o.zjson, "zeek-json", "dns.log"},
+        {&o.sysmon, "sysmon", "sysmon22.jsonl"}, {&o.eve, "suricata", "eve.json"},
+        {&o.squid, "squid", "access.log"}, {&o.vpc, "vpc", "flowlogs.log"},
+        {&o.pdns, "pdns", "pdns.csv"},     {&o.nsg, "azure", "nsg.json"},
+    };
+    bool opened = true;
+    for (size_t i = 0; i < KS_GEN_ARRAY(files); i++) {
+        char d[1024];
+        snprintf(d, sizeof d, "%s/%s", dir, files[i].sub);
+        opened &= (*files[i].fp = gen_open(d, files[i].name)) != NULL;
+    }
+    if (!opened)
+        goto out;
     headers(&o);
     benign(&o, clients, hours);
     if (!benign_only && write_victims(&o, dir, hours) != 0)
@@ -416,9 +411,9 @@ static int generate(const char *dir, bool benign_only, uint64_t seed, int client
     fprintf(o.nsg, "]}]}]}}]}\n");
     rc = 0;
 out:
-    for (size_t i = 0; i < KS_GEN_ARRAY(all); i++)
-        if (*all[i])
-            fclose(*all[i]);
+    for (size_t i = 0; i < KS_GEN_ARRAY(files); i++)
+        if (*files[i].fp)
+            fclose(*files[i].fp);
     return rc;
 }
 

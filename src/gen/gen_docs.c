@@ -517,15 +517,6 @@ out:
 
 /* ---- kensa-gen docs ---------------------------------------------------------------------------- */
 
-static int write_file(const char *dir, const char *name, const uint8_t *p, size_t n)
-{
-    FILE *fp = gen_open(dir, name);
-    if (!fp)
-        return -1;
-    int rc = fwrite(p, 1, n, fp) == n ? 0 : -1;
-    return fclose(fp) == 0 ? rc : -1;
-}
-
 /* Writes each kind of document once, each with planted example secrets
  * made from the PRNG (nothing that looks like a real key is in the
  * source), plus a zip of them all and a repository with a secret only in
@@ -554,10 +545,10 @@ static int docs_write(const char *dir, int bombs)
     static const char *const names[] = {"notes.docx", "accounts.xlsx", "review.pptx", "notes.odt", "sow.pdf", "notes.rtf"};
     gen_member m[6];
     for (int i = 0; rc == 0 && i < 6; i++) {
-        rc = write_file(dir, names[i], p[i], n[i]);
+        rc = gen_write(dir, names[i], p[i], n[i]);
         m[i] = (gen_member){names[i], p[i], n[i]};
     }
-    if (rc == 0 && (gen_archive("zip", NULL, m, 6, &p[6], &n[6]) || write_file(dir, "bundle.zip", p[6], n[6])))
+    if (rc == 0 && (gen_archive("zip", NULL, m, 6, &p[6], &n[6]) || gen_write(dir, "bundle.zip", p[6], n[6])))
         rc = -1;
     if (rc == 0) {
         char repo[1024];
@@ -568,12 +559,12 @@ static int docs_write(const char *dir, int bombs)
         size_t zn = (size_t)64 << 20;
         uint8_t *zeros = calloc(1, zn);
         gen_member zm = {"zeros.bin", zeros, zn};
-        if (!zeros || gen_archive("zip", NULL, &zm, 1, &p[7], &n[7]) || write_file(dir, "bomb.zip", p[7], n[7]))
+        if (!zeros || gen_archive("zip", NULL, &zm, 1, &p[7], &n[7]) || gen_write(dir, "bomb.zip", p[7], n[7]))
             rc = -1;
         free(zeros);
         free(p[7]);
         p[7] = NULL;
-        if (rc == 0 && (gen_nested_zip(20, text, &p[7], &n[7]) || write_file(dir, "nested.zip", p[7], n[7])))
+        if (rc == 0 && (gen_nested_zip(20, text, &p[7], &n[7]) || gen_write(dir, "nested.zip", p[7], n[7])))
             rc = -1;
     }
     for (int i = 0; i < 8; i++)

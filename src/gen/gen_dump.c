@@ -146,6 +146,17 @@ static void u_end(dump *d, const unit *u)
     }
 }
 
+/* Writes one unit's text as OUT/sub/name, records its truth and frees b. */
+static int put_unit(dump *d, const unit *u, ks_buf *b, const char *sub, const char *name)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", d->out, sub);
+    int rc = gen_write(dir, name, b->p, b->n);
+    u_end(d, u);
+    ks__buf_release(b);
+    return rc;
+}
+
 static int write_truth(dump *d, const char *path)
 {
     FILE *fp = fopen(path, "w");
@@ -356,15 +367,6 @@ static void typed_text(dump *d, ks_buf *b, unit *u)
 
 /* ---- writers ---------------------------------------------------------------------- */
 
-static int write_bytes(const char *dir, const char *name, const void *p, size_t n)
-{
-    FILE *fp = gen_open(dir, name);
-    if (!fp)
-        return -1;
-    fwrite(p, 1, n, fp);
-    return fclose(fp) == 0 ? 0 : -1;
-}
-
 static int ar_add(struct archive *a, const char *name, const void *p, size_t n)
 {
     struct archive_entry *e = archive_entry_new();
@@ -542,10 +544,10 @@ int gen_dump_run(int argc, char **argv)
         mail_text(d, &b, &u, t0 + i * 86400 + (int64_t)gen_below(&d->rng, 80000));
         snprintf(dir, sizeof dir, "%s/mail/%s", d->out, d->dom[u.addrs[0]->org]);
         snprintf(name, sizeof name, "msg%04ld.eml", i);
-        rc = write_bytes(dir, name, b.p, b.n);
+        rc = gen_write(dir, name, b.p, b.n);
         if (rc == 0 && i % 5 == 0) { /* the same message in a backup: collapses */
             snprintf(dir, sizeof dir, "%s/backup/mail", d->out);
-            rc = write_bytes(dir, name, b.p, b.n);
+            rc = gen_write(dir, name, b.p, b.n);
         }
         u_end(d, &u);
         ks__buf_release(&b);
@@ -554,21 +556,15 @@ int gen_dump_run(int argc, char **argv)
         ks_buf b = KS_BUF_INIT;
         unit u = {.orgname = -1};
         note_text(d, &b, &u, 1 + (int)(i % 3));
-        snprintf(dir, sizeof dir, "%s/notes", d->out);
         snprintf(name, sizeof name, "note%04ld.txt", i);
-        rc = write_bytes(dir, name, b.p, b.n);
-        u_end(d, &u);
-        ks__buf_release(&b);
+        rc = put_unit(d, &u, &b, "notes", name);
     }
     for (long i = 0; i < lists && (d->formats & F_CSV) && rc == 0; i++) {
         ks_buf b = KS_BUF_INIT;
         unit u = {.orgname = -1};
         csv_text(d, &b, &u);
-        snprintf(dir, sizeof dir, "%s/crm", d->out);
         snprintf(name, sizeof name, "contacts%04ld.csv", i);
-        rc = write_bytes(dir, name, b.p, b.n);
-        u_end(d, &u);
-        ks__buf_release(&b);
+        rc = put_unit(d, &u, &b, "crm", name);
     }
     for (long i = 0; i < docs && (d->formats & F_DOCX) && rc == 0; i++) {
         ks_buf b = KS_BUF_INIT, x = KS_BUF_INIT;
@@ -576,7 +572,7 @@ int gen_dump_run(int argc, char **argv)
         typed_text(d, &b, &u);
         snprintf(dir, sizeof dir, "%s/documents", d->out);
         snprintf(name, sizeof name, "doc%04ld.docx", i);
-        rc = docx_bytes(b.p, &x) || write_bytes(dir, name, x.p, x.n);
+        rc = docx_bytes(b.p, &x) || gen_write(dir, name, x.p, x.n);
         u_end(d, &u);
         ks__buf_release(&b);
         ks__buf_release(&x);
@@ -601,7 +597,7 @@ int gen_dump_run(int argc, char **argv)
             ks__buf_printf(&b, "user%ld.%d@%s; subscribed, bounce score %d\n", i, k, d->dom[o], k % 7);
         snprintf(dir, sizeof dir, "%s/big/%03ld", d->out, i / 1000);
         snprintf(name, sizeof name, "n%07ld.txt", i);
-        rc = write_bytes(dir, name, b.p, b.n);
+        rc = gen_write(dir, name, b.p, b.n);
         d->big_addrs[o] += 100;
         d->big_docs[o]++;
         ks__buf_release(&b);

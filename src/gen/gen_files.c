@@ -32,15 +32,6 @@ static const char readme[] =
     "Orion maintenance notes: the old telemetry endpoint api.avsvmcloud.com was\n"
     "blocked at the proxy on 2020-12-14.\n";
 
-static int write_file(const char *dir, const char *name, const char *text)
-{
-    FILE *fp = gen_open(dir, name);
-    if (!fp)
-        return -1;
-    fputs(text, fp);
-    return fclose(fp) == 0 ? 0 : -1;
-}
-
 int gen_files_demo(const char *dir)
 {
     char d[4096];
@@ -48,12 +39,12 @@ int gen_files_demo(const char *dir)
     snprintf(d, sizeof d, "%s/inetpub/wwwroot/aspnet_client/system_web/4_0_30319", dir);
     rc |= gen_mkdirs(d);
     snprintf(d, sizeof d, "%s/inetpub/wwwroot/aspnet_client", dir);
-    rc |= write_file(d, "OutlookEN.aspx", shell_aspx);
+    rc |= gen_write_text(d, "OutlookEN.aspx", shell_aspx);
     snprintf(d, sizeof d, "%s/Exchange/FrontEnd/HttpProxy/owa/auth", dir);
-    rc |= write_file(d, "logon.aspx", logon_aspx);
-    rc |= write_file(d, "web.config", web_config);
+    rc |= gen_write_text(d, "logon.aspx", logon_aspx);
+    rc |= gen_write_text(d, "web.config", web_config);
     snprintf(d, sizeof d, "%s/Orion", dir);
-    rc |= write_file(d, "maintenance-notes.txt", readme);
+    rc |= gen_write_text(d, "maintenance-notes.txt", readme);
     return rc;
 }
 

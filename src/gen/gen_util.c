@@ -43,6 +43,20 @@ FILE *gen_open(const char *dir, const char *name)
     return fp;
 }
 
+int gen_write(const char *dir, const char *name, const void *p, size_t n)
+{
+    FILE *fp = gen_open(dir, name);
+    if (!fp)
+        return -1;
+    int rc = fwrite(p, 1, n, fp) == n ? 0 : -1;
+    return fclose(fp) == 0 ? rc : -1;
+}
+
+int gen_write_text(const char *dir, const char *name, const char *text)
+{
+    return gen_write(dir, name, text, strlen(text));
+}
+
 void gen_time(int64_t secs, char *buf, size_t cap)
 {
     time_t t = (time_t)secs;
