@@ -767,6 +767,42 @@ static int cmp_source(const void *a, const void *b)
 
 #define MAX_DETAILS (NSTAGES + 40)
 
+/* What one finding folds together: a detail and an evidence record per
+ * hit (callers keep within the arrays), the hits' count and time span. */
+typedef struct fold {
+    ks_kv *details;
+    size_t nd;
+    ks_evidence *evs;
+    size_t ne, cape;
+    uint64_t total;
+    int64_t first, last;
+} fold;
+
+static void fold_hit(fold *f, ks_arena *a, const char *key, const hit *h)
+{
+    char tb[48] = "undated";
+    if (h->t != KS_TIME_NONE)
+        ks_time_format(h->t, tb, sizeof tb);
+    f->details[f->nd].key = key;
+    f->details[f->nd++].value = ks__arena_printf(a, "%s (x%llu) %s", tb, (unsigned long long)h->count, h->what);
+    add_evidence(f->evs, &f->ne, f->cape, &h->ev);
+    f->total += h->count;
+    time_span(h->t, &f->first, &f->last);
+}
+
+/* Completes x with what f folded and emits it. */
+static void fold_emit(xdet *d, const fold *f, ks_finding *x)
+{
+    x->first = f->first;
+    x->last = f->last;
+    x->evidence = f->evs;
+    x->nevidence = f->ne;
+    x->event_count = f->total;
+    x->details = f->details;
+    x->ndetails = f->nd;
+    ks__emit(d->e, x);
+}
+
 static void emit_source(xdet *d, const source *s, const int *howner, size_t self)
 {
     xstate *T = &d->total;
@@ -774,11 +810,9 @@ static void emit_source(xdet *d, const source *s, const int *howner, size_t self
     ks_kv details[MAX_DETAILS];
     ks_evidence evs[NSTAGES + 32];
     const char *tech[2] = {"T1190", "T1505.003"};
-    size_t nd = 0, ne = 0;
-    uint64_t total = 0;
+    fold fo = {details, 0, evs, 0, KS_ARRAY_LEN(evs), 0, KS_TIME_NONE, KS_TIME_NONE};
     int64_t stage_t[NSTAGES];
     bool present[NSTAGES] = {false};
-    int64_t first = KS_TIME_NONE, last = KS_TIME_NONE;
     char chain[256] = "", cves[256] = "";
     for (int st = 0; st < NSTAGES; st++) {
         stage_t[st] = s->st[st].count ? s->st[st].t : KS_TIME_NONE;
@@ -821,45 +855,22 @@ static void emit_source(xdet *d, const source *s, const int *howner, size_t self
             cl = strlen(cves);
             snprintf(cves + cl, sizeof cves - cl, "%s%s", cl ? "," : "", stage_cves[st]);
         }
-        const hit *h = &s->st[st];
-        char tb[48] = "undated";
-        if (h->count) {
-            if (h->t != KS_TIME_NONE)
-                ks_time_format(h->t, tb, sizeof tb);
-            details[nd].key = stage_names[st];
-            details[nd++].value = ks__arena_printf(a, "%s (x%llu) %s", tb,
-                                                   (unsigned long long)h->count, h->what);
-            add_evidence(evs, &ne, KS_ARRAY_LEN(evs), &h->ev);
-            total += h->count;
-            time_span(h->t, &first, &last);
-        }
+        if (s->st[st].count)
+            fold_hit(&fo, a, stage_names[st], &s->st[st]);
         int k = 0;
-        for (size_t hi = 0; hi < T->nhost && nd < MAX_DETAILS - 3; hi++) {
-            const hit *hh = &T->host[hi];
+        for (size_t hi = 0; hi < T->nhost && fo.nd < MAX_DETAILS - 3; hi++) {
             if (howner[hi] != (int)self || T->hstage[hi] != st)
                 continue;
-            strcpy(tb, "undated");
-            if (hh->t != KS_TIME_NONE)
-                ks_time_format(hh->t, tb, sizeof tb);
-            details[nd].key = ks__arena_printf(a, "%s (host %d)", stage_names[st], ++k);
-            details[nd++].value = ks__arena_printf(a, "%s (x%llu) %s", tb,
-                                                   (unsigned long long)hh->count, hh->what);
-            add_evidence(evs, &ne, KS_ARRAY_LEN(evs), &hh->ev);
-            total += hh->count;
-            time_span(hh->t, &first, &last);
+            fold_hit(&fo, a, ks__arena_printf(a, "%s (host %d)", stage_names[st], ++k), &T->host[hi]);
         }
     }
     bool shell = present[ST_SHELL_WRITE] || present[ST_SHELL_USE];
     bool entry = present[ST_SSRF] || present[ST_PROXYSHELL] || present[ST_NOTSHELL] ||
                  present[ST_WRITE];
-    details[nd].key = "source";
-    details[nd++].value = s->name;
-    details[nd].key = "chain";
-    details[nd++].value = chain;
-    if (cves[0]) {
-        details[nd].key = "cve";
-        details[nd++].value = cves;
-    }
+    details[fo.nd++] = (ks_kv){"source", s->name};
+    details[fo.nd++] = (ks_kv){"chain", chain};
+    if (cves[0])
+        details[fo.nd++] = (ks_kv){"cve", cves};
     ks_finding f = {
         .rule_id = "kensa.exchange.chain",
         .title = ks__arena_printf(a, "Exchange exploitation from %s: %s", s->name, chain),
@@ -871,15 +882,8 @@ static void emit_source(xdet *d, const source *s, const int *howner, size_t self
                                    : KS_SEV_MEDIUM,
         .techniques = tech,
         .ntechniques = shell ? 2 : 1,
-        .first = first,
-        .last = last,
-        .evidence = evs,
-        .nevidence = ne,
-        .event_count = total,
-        .details = details,
-        .ndetails = nd,
     };
-    ks__emit(d->e, &f);
+    fold_emit(d, &fo, &f);
 }
 
 static void emit_host(xdet *d, const int *howner)
@@ -887,26 +891,16 @@ static void emit_host(xdet *d, const int *howner)
     xstate *T = &d->total;
     ks_kv details[MAX_HOST];
     ks_evidence evs[MAX_HOST];
-    size_t nd = 0, ne = 0;
-    int64_t first = KS_TIME_NONE, last = KS_TIME_NONE;
-    uint64_t total = 0;
+    fold fo = {details, 0, evs, 0, MAX_HOST, 0, KS_TIME_NONE, KS_TIME_NONE};
     bool shell = false;
     for (size_t h = 0; h < T->nhost; h++) {
-        const hit *hh = &T->host[h];
         if (howner[h] >= 0)
             continue;
-        char tb[48] = "undated";
-        if (hh->t != KS_TIME_NONE)
-            ks_time_format(hh->t, tb, sizeof tb);
-        details[nd].key = ks__arena_printf(T->arena, "%s (%zu)", stage_names[T->hstage[h]], nd + 1);
-        details[nd++].value = ks__arena_printf(T->arena, "%s (x%llu) %s", tb,
-                                               (unsigned long long)hh->count, hh->what);
-        add_evidence(evs, &ne, MAX_HOST, &hh->ev);
-        total += hh->count;
+        fold_hit(&fo, T->arena, ks__arena_printf(T->arena, "%s (%zu)", stage_names[T->hstage[h]], fo.nd + 1),
+                 &T->host[h]);
         shell |= T->hstage[h] == ST_SHELL_WRITE || T->hstage[h] == ST_SHELL_USE;
-        time_span(hh->t, &first, &last);
     }
-    if (!nd)
+    if (!fo.nd)
         return;
     const char *tech[2] = {"T1505.003", "T1190"};
     ks_finding f = {
@@ -919,15 +913,8 @@ static void emit_host(xdet *d, const int *howner)
         .severity = shell ? KS_SEV_HIGH : KS_SEV_MEDIUM,
         .techniques = tech,
         .ntechniques = 2,
-        .first = first,
-        .last = last,
-        .evidence = evs,
-        .nevidence = ne,
-        .event_count = total,
-        .details = details,
-        .ndetails = nd,
     };
-    ks__emit(d->e, &f);
+    fold_emit(d, &fo, &f);
 }
 
 /* Host traces in time order (undated last), then stage and text: workers
