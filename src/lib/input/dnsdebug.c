@@ -77,7 +77,7 @@ static int dd_open(const ks_input_ctx *ctx, void **state)
     if (!d)
         return KS_ENOMEM;
     ks__linein_init(&d->in, ctx, "dnsdebug", DD_MAX_LINE);
-    const char *off = ks__opt(d->in.e, "dnsdebug.utc_offset");
+    const char *off = ks__opt(d->in.dc.e, "dnsdebug.utc_offset");
     if (off && *off) {
         /* "+02:00" / "-05:00" or a duration ("2h", "-30m") */
         int sign = off[0] == '-' ? -1 : 1;
@@ -92,7 +92,7 @@ static int dd_open(const ks_input_ctx *ctx, void **state)
             ks__linein_report(&d->in, KS_DIAG_WARN, KS_EUSAGE, 0, UINT64_MAX,
                               "dnsdebug.utc_offset '%s' is not +HH:MM or a duration; ignored", off);
     }
-    const char *order = ks__opt(d->in.e, "dnsdebug.date_order");
+    const char *order = ks__opt(d->in.dc.e, "dnsdebug.date_order");
     d->dmy = order && !strcmp(order, "dmy");
     *state = d;
     return KS_OK;

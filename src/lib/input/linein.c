@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "input/linein.h"
 
@@ -12,31 +13,17 @@ void ks__linein_init(ks_linein *l, const ks_input_ctx *ctx, const char *componen
 {
     memset(l, 0, sizeof *l);
     l->ctx = *ctx;
-    l->e = ctx->w->engine;
-    l->component = component;
+    l->dc = (ks_diagcap){.e = ctx->w->engine, .path = l->ctx.path, .component = component};
     ks__lines_init(&l->lines, ctx->src, max_line);
 }
 
 void ks__linein_report(ks_linein *l, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
                        const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
-    if (lvl >= KS_DIAG_WARN) {
-        if (l->ndiag >= KS_LINEIN_MAX_DIAGS) {
-            l->nsuppressed++;
-            return;
-        }
-        l->ndiag++;
-    }
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    ks__diagcapv(&l->dc, lvl, code, line, off, fmt, ap);
     va_end(ap);
-    ks_loc loc = KS_LOC_NONE;
-    loc.path = l->ctx.path;
-    loc.line = line;
-    loc.offset = off;
-    ks__diag(l->e, lvl, code, l->component, &loc, "%s", msg);
 }
 
 int ks__linein_next(ks_linein *l, const char **s, size_t *n, uint64_t *lineno, uint64_t *off)
@@ -71,13 +58,27 @@ void ks__linein_unread(ks_linein *l, uint64_t off, uint64_t lineno)
 
 void ks__linein_close(ks_linein *l)
 {
-    if (l->nsuppressed) {
-        ks_loc loc = KS_LOC_NONE;
-        loc.path = l->ctx.path;
-        ks__diag(l->e, KS_DIAG_WARN, KS_EFORMAT, l->component, &loc,
-                 "%llu more damaged lines not reported individually (%llu records skipped in all)",
-                 (unsigned long long)l->nsuppressed, (unsigned long long)l->nbad);
-    }
+    ks__diagcap_close(&l->dc, l->nbad);
+}
+
+int ks__linein_open(const ks_input_ctx *ctx, size_t size, const char *component, size_t max_line,
+                    void **state)
+{
+    ks_linein *l = calloc(1, size);
+    if (!l)
+        return KS_ENOMEM;
+    ks__linein_init(l, ctx, component, max_line);
+    *state = l;
+    return KS_OK;
+}
+
+void ks__linein_free(void *state)
+{
+    ks_linein *l = state;
+    if (!l)
+        return;
+    ks__linein_close(l);
+    free(l);
 }
 
 void ks__linein_prov(ks_event *ev, uint64_t lineno, uint64_t off)

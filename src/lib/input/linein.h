@@ -13,16 +13,12 @@
 #define KS_LINEIN_H
 
 #include "kensa_int.h"
-
-#define KS_LINEIN_MAX_DIAGS 20
+#include "input/weblog.h"
 
 typedef struct ks_linein {
     ks_input_ctx ctx;        /* copy of the open context */
-    ks_engine *e;
-    const char *component;   /* input name for diagnostics */
     ks_lines lines;
-    uint64_t ndiag;          /* warnings reported */
-    uint64_t nsuppressed;    /* warnings over the cap: counted */
+    ks_diagcap dc;           /* the file's diagnostics, capped (the web logs' too) */
     uint64_t nbad;           /* records skipped */
 } ks_linein;
 
@@ -40,6 +36,13 @@ void ks__linein_report(ks_linein *l, ks_diag_level lvl, int code, uint64_t line,
                        const char *fmt, ...) KS_PRINTF(6, 7);
 /* Reports the count of suppressed warnings; does not free l. */
 void ks__linein_close(ks_linein *l);
+/* An input state that is a struct of size bytes with its ks_linein first:
+ * ks__linein_open allocates it zeroed with the reader set up (*state);
+ * ks__linein_free closes the reader and frees it (NULL is fine), usable
+ * as the input's close. */
+int ks__linein_open(const ks_input_ctx *ctx, size_t size, const char *component, size_t max_line,
+                    void **state);
+void ks__linein_free(void *state);
 /* Sets ev's line and offset. */
 void ks__linein_prov(ks_event *ev, uint64_t lineno, uint64_t off);
 

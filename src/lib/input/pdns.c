@@ -12,6 +12,7 @@
  * splitter the csv and exchange inputs use).
  * Farsight-style JSON lines need no reader of their own (json input).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "input/linein.h"
@@ -52,23 +53,11 @@ static int pd_probe(const uint8_t *h, size_t n, const char *name)
     return has_col((const char *)h, l, "rrname") && has_col((const char *)h, l, "rdata") ? 90 : 0;
 }
 
+_Static_assert(offsetof(pd_in, in) == 0, "ks__linein_open's layout");
+
 static int pd_open(const ks_input_ctx *ctx, void **state)
 {
-    pd_in *p = calloc(1, sizeof *p);
-    if (!p)
-        return KS_ENOMEM;
-    ks__linein_init(&p->in, ctx, "pdns", PD_MAX_LINE);
-    *state = p;
-    return KS_OK;
-}
-
-static void pd_close(void *state)
-{
-    pd_in *p = state;
-    if (!p)
-        return;
-    ks__linein_close(&p->in);
-    free(p);
+    return ks__linein_open(ctx, sizeof(pd_in), "pdns", PD_MAX_LINE, state);
 }
 
 static void header(pd_in *p, const ks_slice *f, size_t k)
@@ -148,5 +137,5 @@ const struct ks_input ks_input_pdns = {
     .probe = pd_probe,
     .open = pd_open,
     .next = pd_next,
-    .close = pd_close,
+    .close = ks__linein_free,
 };

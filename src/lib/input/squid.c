@@ -13,6 +13,7 @@
  * event.duration_ms. A line that does not have this shape is reported and
  * skipped.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "input/linein.h"
@@ -68,23 +69,11 @@ static int sq_probe(const uint8_t *h, size_t n, const char *name)
     return shaped(t, k) ? 85 : 0;
 }
 
+_Static_assert(offsetof(sq_in, in) == 0, "ks__linein_open's layout");
+
 static int sq_open(const ks_input_ctx *ctx, void **state)
 {
-    sq_in *s = calloc(1, sizeof *s);
-    if (!s)
-        return KS_ENOMEM;
-    ks__linein_init(&s->in, ctx, "squid", SQ_MAX_LINE);
-    *state = s;
-    return KS_OK;
-}
-
-static void sq_close(void *state)
-{
-    sq_in *s = state;
-    if (!s)
-        return;
-    ks__linein_close(&s->in);
-    free(s);
+    return ks__linein_open(ctx, sizeof(sq_in), "squid", SQ_MAX_LINE, state);
 }
 
 static void add(ks_event *ev, const char *name, ks_slice v)
@@ -162,5 +151,5 @@ const struct ks_input ks_input_squid = {
     .probe = sq_probe,
     .open = sq_open,
     .next = sq_next,
-    .close = sq_close,
+    .close = ks__linein_free,
 };

@@ -13,6 +13,7 @@
  * out. A record with a field count other than the header's is reported and
  * skipped.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "input/linein.h"
@@ -77,24 +78,14 @@ static void layout(vf_in *v, const char *s, size_t n)
     }
 }
 
+_Static_assert(offsetof(vf_in, in) == 0, "ks__linein_open's layout");
+
 static int vf_open(const ks_input_ctx *ctx, void **state)
 {
-    vf_in *v = calloc(1, sizeof *v);
-    if (!v)
-        return KS_ENOMEM;
-    ks__linein_init(&v->in, ctx, "vpcflow", VF_MAX_LINE);
-    layout(v, V2, strlen(V2));
-    *state = v;
-    return KS_OK;
-}
-
-static void vf_close(void *state)
-{
-    vf_in *v = state;
-    if (!v)
-        return;
-    ks__linein_close(&v->in);
-    free(v);
+    int rc = ks__linein_open(ctx, sizeof(vf_in), "vpcflow", VF_MAX_LINE, state);
+    if (rc == KS_OK)
+        layout(*state, V2, strlen(V2));
+    return rc;
 }
 
 static int vf_next(void *state, ks_event *ev)
@@ -146,5 +137,5 @@ const struct ks_input ks_input_vpcflow = {
     .probe = vf_probe,
     .open = vf_open,
     .next = vf_next,
-    .close = vf_close,
+    .close = ks__linein_free,
 };

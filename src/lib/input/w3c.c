@@ -416,6 +416,18 @@ static void w3c_close(void *state)
 
 enum { LF_HIGH = 1, LF_CTL = 2, LF_PLUS = 4, LF_PCT = 8 };
 
+/* Ends token k (from b) at the space at pos; false when t is full. */
+static inline bool cut(ks_slice *t, size_t *k, size_t max, const char *s, size_t *b, size_t pos)
+{
+    if (*k == max)
+        return false;
+    t[*k].p = s + *b;
+    t[*k].n = pos - *b;
+    (*k)++;
+    *b = pos + 1;
+    return true;
+}
+
 /* One pass over a record: splits it at spaces into t (returns the count,
  * max + 1 when there are more) and sets LF_* flags for bytes >= 0x80,
  * control bytes other than tab, '+' and '%' — so the per-field work
@@ -451,29 +463,20 @@ static size_t scan_line(const char *s, size_t n, ks_slice *t, size_t max, unsign
         if (~(((x & lo7) + lo7) | x) & hi)
             fl |= LF_PCT;
         for (; sp; sp &= sp - 1) {
-            size_t pos = i + (size_t)(__builtin_ctzll(sp) >> 3);
-            if (k == max) {
+            if (!cut(t, &k, max, s, &b, i + (size_t)(__builtin_ctzll(sp) >> 3))) {
                 *flags = fl;
                 return max + 1;
             }
-            t[k].p = s + b;
-            t[k].n = pos - b;
-            k++;
-            b = pos + 1;
         }
     }
 #endif
     for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == ' ') {
-            if (k == max) {
+            if (!cut(t, &k, max, s, &b, i)) {
                 *flags = fl;
                 return max + 1;
             }
-            t[k].p = s + b;
-            t[k].n = i - b;
-            k++;
-            b = i + 1;
         } else if (c < 0x20 && c != '\t') {
             fl |= LF_CTL;
         } else if (c >= 0x80) {

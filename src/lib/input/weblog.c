@@ -239,17 +239,23 @@ size_t ks__csv_split(ks_arena *a, const char *s, size_t n, ks_slice *t, size_t m
 void ks__diagcap(ks_diagcap *c, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
                  const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
+    va_start(ap, fmt);
+    ks__diagcapv(c, lvl, code, line, off, fmt, ap);
+    va_end(ap);
+}
+
+void ks__diagcapv(ks_diagcap *c, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
+                  const char *fmt, va_list ap)
+{
+    char msg[512];
     if (lvl >= KS_DIAG_WARN && c->ndiag >= KS_WEBLOG_MAX_DIAGS) {
         c->nsuppressed++;
         return;
     }
     if (lvl >= KS_DIAG_WARN)
         c->ndiag++;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     ks_loc loc = KS_LOC_NONE;
     loc.path = c->path;
     loc.line = line;

@@ -12,6 +12,7 @@
 #ifndef KS_WEBLOG_H
 #define KS_WEBLOG_H
 
+#include <stdarg.h>
 #include "kensa_int.h"
 
 /* Diagnostics reported per file before the rest are only counted. */
@@ -30,6 +31,8 @@ typedef struct ks_diagcap {
 
 void ks__diagcap(ks_diagcap *c, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
                  const char *fmt, ...) KS_PRINTF(6, 7);
+void ks__diagcapv(ks_diagcap *c, ks_diag_level lvl, int code, uint64_t line, uint64_t off,
+                  const char *fmt, va_list ap) KS_PRINTF(6, 0);
 /* The closing line when some were suppressed; nbad = records skipped. */
 void ks__diagcap_close(ks_diagcap *c, uint64_t nbad);
 

@@ -23,6 +23,7 @@
  * a header block may appear again (log rotation concatenated) and
  * replaces the layout.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "input/linein.h"
@@ -52,26 +53,18 @@ static int zk_probe(const uint8_t *h, size_t n, const char *name)
     return 0;
 }
 
+_Static_assert(offsetof(zk_in, in) == 0, "ks__linein_open's layout");
+
 static int zk_open(const ks_input_ctx *ctx, void **state)
 {
-    zk_in *z = calloc(1, sizeof *z);
-    if (!z)
-        return KS_ENOMEM;
-    ks__linein_init(&z->in, ctx, "zeek", ZK_MAX_LINE);
+    int rc = ks__linein_open(ctx, sizeof(zk_in), "zeek", ZK_MAX_LINE, state);
+    if (rc != KS_OK)
+        return rc;
+    zk_in *z = *state;
     z->its = -1;
     z->sep = '\t';
     z->path_sym = ks__symcache_intern(ctx->w->cache, "_path", 5);
-    *state = z;
     return KS_OK;
-}
-
-static void zk_close(void *state)
-{
-    zk_in *z = state;
-    if (!z)
-        return;
-    ks__linein_close(&z->in);
-    free(z);
 }
 
 static void directive(zk_in *z, const char *s, size_t n, uint64_t lineno, uint64_t off)
@@ -220,5 +213,5 @@ const struct ks_input ks_input_zeek = {
     .probe = zk_probe,
     .open = zk_open,
     .next = zk_next,
-    .close = zk_close,
+    .close = ks__linein_free,
 };
