@@ -30,16 +30,12 @@ int ks__event_add(ks_event *ev, ks_sym name, const ks_value *v)
         return KS_ELIMIT;
     }
     if (ev->n == ev->cap) {
-        size_t ncap = ev->cap ? ev->cap * 2 : 64;
-        if (ncap > KS_EVENT_MAX_FIELDS) {
+        if (ev->n >= KS_EVENT_MAX_FIELDS) {
             ev->dropped++;
             return KS_ELIMIT;
         }
-        ks_field *nf = realloc(ev->fields, ncap * sizeof *nf);
-        if (!nf)
+        if (ks__grow(&ev->fields, &ev->cap, ev->n, sizeof *ev->fields, 64) != KS_OK)
             return KS_ENOMEM;
-        ev->fields = nf;
-        ev->cap = ncap;
     }
     ev->fields[ev->n].name = name;
     ev->fields[ev->n].v = *v;

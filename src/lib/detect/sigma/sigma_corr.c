@@ -218,13 +218,8 @@ static int link_one(sg_ruleset *rs, sg_corr *k)
         sg_rule *b = k->rules[i];
         if (b->kind == SG_R_CORRELATION) {
             sg_corr *c = b->corr;
-            sg_corr **np = ks__arena_alloc(rs->arena, (c->nparents + 1) * sizeof *np);
-            if (!np)
+            if (sg__link_add(rs->arena, &c->parents, &c->nparents, k) != KS_OK)
                 return KS_ENOMEM;
-            if (c->nparents)
-                memcpy(np, c->parents, c->nparents * sizeof *np);
-            np[c->nparents++] = k;
-            c->parents = np;
             if (!k->generate)
                 c->quiet = true;
             continue;
@@ -234,13 +229,8 @@ static int link_one(sg_ruleset *rs, sg_corr *k)
             seen |= b->corr_uses[u] == k;
         if (seen)
             continue;
-        sg_corr **nu = ks__arena_alloc(rs->arena, (b->ncorr_uses + 1) * sizeof *nu);
-        if (!nu)
+        if (sg__link_add(rs->arena, &b->corr_uses, &b->ncorr_uses, k) != KS_OK)
             return KS_ENOMEM;
-        if (b->ncorr_uses)
-            memcpy(nu, b->corr_uses, b->ncorr_uses * sizeof *nu);
-        nu[b->ncorr_uses++] = k;
-        b->corr_uses = nu;
         if (!k->generate)
             b->emit = false;
     }

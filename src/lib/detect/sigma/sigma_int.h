@@ -52,6 +52,9 @@ const sg_yaml *sg__yaml_get(const sg_yaml *map, const char *key);
 const char *sg__yaml_str(const sg_yaml *map, const char *key);
 /* True for a plain null scalar (null, ~, empty). */
 bool sg__yaml_is_null(const sg_yaml *y);
+/* A new empty node of type at line, from the arena (parser and cache
+ * reader alike); NULL when the arena is exhausted. */
+sg_yaml *sg__yaml_node(ks_arena *a, int type, uint32_t line);
 /* Parsed rule files kept between runs (sigma_ycache.c): the trees of one
  * rule configuration (the rule paths given, in order) in the engine's
  * compiled-rule cache, each keyed by its file's content. open: NULL when
@@ -327,6 +330,10 @@ bool sg__val_is_regex(const sg_val *v);
 bool sg__val_is_exists(const sg_val *v);
 /* A rule by id or name, NULL if none. */
 sg_rule *sg__rule_find(sg_ruleset *rs, const char *ref);
+/* Appends p to the arena array of *n pointers at *(T ***)pv, copied one
+ * longer (the links between rules are few and made once, at load).
+ * KS_ENOMEM leaves the array as it was. */
+int sg__link_add(ks_arena *a, void *pv, uint32_t *n, void *p);
 /* sigma_corr.c */
 int sg__corr_parse(sg_ctx *c, sg_rule *r, const sg_yaml *y);
 int sg__corr_resolve(sg_ruleset *rs);

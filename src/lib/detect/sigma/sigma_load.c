@@ -700,6 +700,20 @@ sg_rule *sg__rule_find(sg_ruleset *rs, const char *ref)
     return NULL;
 }
 
+int sg__link_add(ks_arena *a, void *pv, uint32_t *n, void *p)
+{
+    void **old, **nv = ks__arena_alloc(a, (*n + 1) * sizeof *nv);
+    if (!nv)
+        return KS_ENOMEM;
+    /* pv points at a T **: copied, not read as a void ** (aliasing rules) */
+    memcpy(&old, pv, sizeof old);
+    if (*n)
+        memcpy(nv, old, *n * sizeof *nv);
+    nv[(*n)++] = p;
+    memcpy(pv, &nv, sizeof nv);
+    return KS_OK;
+}
+
 int sg__ruleset_finish(sg_ruleset *rs)
 {
     /* filters: AND NOT... into their targets (the filter's condition must hold) */
@@ -715,13 +729,8 @@ int sg__ruleset_finish(sg_ruleset *rs)
                 report(rs, KS_DIAG_WARN, f->path, f->line, SG_FAIL_REFERENCE, msg);
                 continue;
             }
-            sg_rule **nf = ks__arena_alloc(rs->arena, (t->nfilters + 1) * sizeof *nf);
-            if (!nf)
+            if (sg__link_add(rs->arena, &t->filters, &t->nfilters, f) != KS_OK)
                 return KS_ENOMEM;
-            if (t->nfilters)
-                memcpy(nf, t->filters, t->nfilters * sizeof *nf);
-            nf[t->nfilters++] = f;
-            t->filters = nf;
         }
     }
     int rc = sg__corr_resolve(rs);

@@ -822,29 +822,24 @@ static int number(sg_ctx *c, sg_val *v)
     return KS_OK;
 }
 
-#define CMP(name, k)                                                               \
+/* The numeric modifiers: a comparison (cmp) or a date part (part), then
+ * the value as a number. */
+#define NUMERIC(name, field, k)                                                    \
     static int c_##name(sg_ctx *c, sg_val *v)                                      \
     {                                                                              \
-        v->cmp = k;                                                                \
+        v->field = k;                                                              \
         return number(c, v);                                                       \
     }
-CMP(gt, 1)
-CMP(gte, 2)
-CMP(lt, 3)
-CMP(lte, 4)
-
-#define PART(name, k)                                                              \
-    static int c_##name(sg_ctx *c, sg_val *v)                                      \
-    {                                                                              \
-        v->part = k;                                                               \
-        return number(c, v);                                                       \
-    }
-PART(minute, 1)
-PART(hour, 2)
-PART(day, 3)
-PART(week, 4)
-PART(month, 5)
-PART(year, 6)
+NUMERIC(gt, cmp, 1)
+NUMERIC(gte, cmp, 2)
+NUMERIC(lt, cmp, 3)
+NUMERIC(lte, cmp, 4)
+NUMERIC(minute, part, 1)
+NUMERIC(hour, part, 2)
+NUMERIC(day, part, 3)
+NUMERIC(week, part, 4)
+NUMERIC(month, part, 5)
+NUMERIC(year, part, 6)
 
 /* neq: the string comparison, negated (built by the default path). */
 static int c_neq(sg_ctx *c, sg_val *v)

@@ -32,16 +32,10 @@ static int add_anchor(builder *b, const char *name, sg_yaml *node)
 {
     if (!name)
         return KS_OK;
-    if (b->nanchors == b->capanchors) {
-        size_t cap = b->capanchors ? b->capanchors * 2 : 16;
-        if (cap > 4096)
-            return KS_ELIMIT;
-        anchor *n = realloc(b->anchors, cap * sizeof *n);
-        if (!n)
-            return KS_ENOMEM;
-        b->anchors = n;
-        b->capanchors = cap;
-    }
+    if (b->nanchors >= 4096)
+        return KS_ELIMIT;
+    if (ks__grow(&b->anchors, &b->capanchors, b->nanchors, sizeof *b->anchors, 16) != KS_OK)
+        return KS_ENOMEM;
     b->anchors[b->nanchors].name = name;
     b->anchors[b->nanchors++].node = node;
     return KS_OK;
@@ -65,17 +59,22 @@ static int attach(builder *b, sg_yaml *node, sg_yaml **root)
     return ks__buf_add(&b->kids[b->depth - 1], &node, sizeof node);
 }
 
-static sg_yaml *new_node(builder *b, int type, const yaml_mark_t *m)
+sg_yaml *sg__yaml_node(ks_arena *a, int type, uint32_t line)
 {
-    if (++b->nodes > SG_YAML_MAX_NODES)
-        return NULL;
-    sg_yaml *y = ks__arena_alloc(b->a, sizeof *y);
+    sg_yaml *y = ks__arena_alloc(a, sizeof *y);
     if (!y)
         return NULL;
     memset(y, 0, sizeof *y);
     y->type = type;
-    y->line = (uint32_t)m->line + 1;
+    y->line = line;
     return y;
+}
+
+static sg_yaml *new_node(builder *b, int type, const yaml_mark_t *m)
+{
+    if (++b->nodes > SG_YAML_MAX_NODES)
+        return NULL;
+    return sg__yaml_node(b->a, type, (uint32_t)m->line + 1);
 }
 
 int sg__yaml_parse(ks_arena *a, const char *buf, size_t n, sg_yaml ***docs, size_t *ndocs,

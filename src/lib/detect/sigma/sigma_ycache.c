@@ -113,13 +113,10 @@ static sg_yaml *read_node(rd *r, int depth)
         !get(r, &plain, 1) || !get(r, &line, 4) || !get(r, &n, 4) || type < SG_Y_SCALAR ||
         type > SG_Y_MAP)
         return NULL;
-    sg_yaml *y = ks__arena_alloc(r->a, sizeof *y);
+    sg_yaml *y = sg__yaml_node(r->a, type, line);
     if (!y)
         return NULL;
-    memset(y, 0, sizeof *y);
-    y->type = type;
     y->plain = plain != 0;
-    y->line = line;
     if (type == SG_Y_SCALAR) {
         if ((size_t)(r->end - r->p) < (size_t)n + 1 || r->p[n] != 0 ||
             !(y->s = ks__arena_strndup(r->a, (const char *)r->p, n)))
