@@ -15,6 +15,7 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine_int.h"
@@ -87,52 +88,71 @@ static void grow_to(size_t *n, size_t idx)
         *n = idx + 1;
 }
 
-static void evidence_member(rebuilt *r, ks_event *ev, size_t i, const char *m, const ks_value *v)
-{
-    ks_evidence *e = &r->ev[i];
-    grow_to(&r->f.nevidence, i);
-    if (!strcmp(m, "path"))
-        e->path = cstr(ev, v);
-    else if (!strcmp(m, "format"))
-        e->format = cstr(ev, v);
-    else if (!strcmp(m, "record"))
-        e->record = num(v);
-    else if (!strcmp(m, "line"))
-        e->line = num(v);
-    else if (!strcmp(m, "offset"))
-        e->offset = num(v);
-    else if (!strcmp(m, "time"))
-        e->time = tval(v);
-    else if (!strcmp(m, "host"))
-        e->host = cstr(ev, v);
-    else if (!strcmp(m, "channel"))
-        e->channel = cstr(ev, v);
-    else if (!strcmp(m, "event_id"))
-        e->event_id = cstr(ev, v);
-    else if (!strcmp(m, "record_id"))
-        e->record_id = cstr(ev, v);
-    else if (!strcmp(m, "user"))
-        e->user = cstr(ev, v);
-    else if (!strcmp(m, "target_user"))
-        e->target_user = cstr(ev, v);
-    else if (!strcmp(m, "source"))
-        e->source = cstr(ev, v);
-}
+/* A member of a saved finding, its evidence or its values: the JSON name
+ * and where it goes in the struct, as what kind of value. */
+enum mkind { M_STR, M_NUM, M_TIME };
+typedef struct member {
+    const char *name;        /* after "evidence.N." / "values.N.", or top level */
+    size_t off;              /* offsetof in ks_finding / ks_evidence / ks_fvalue */
+    enum mkind kind;         /* const char *, uint64_t, int64_t (ns) */
+} member;
 
-static void value_member(rebuilt *r, ks_event *ev, size_t i, const char *m, const ks_value *v)
+#define MEMBER(T, name, field, kind) {name, offsetof(T, field), kind}
+static const member finding_members[] = {
+    MEMBER(ks_finding, "rule_id", rule_id, M_STR),
+    MEMBER(ks_finding, "title", title, M_STR),
+    MEMBER(ks_finding, "detector", detector, M_STR),
+    MEMBER(ks_finding, "description", description, M_STR),
+    MEMBER(ks_finding, "first", first, M_TIME),
+    MEMBER(ks_finding, "last", last, M_TIME),
+    MEMBER(ks_finding, "event_count", event_count, M_NUM),
+};
+static const member evidence_members[] = {
+    MEMBER(ks_evidence, "path", path, M_STR),
+    MEMBER(ks_evidence, "format", format, M_STR),
+    MEMBER(ks_evidence, "record", record, M_NUM),
+    MEMBER(ks_evidence, "line", line, M_NUM),
+    MEMBER(ks_evidence, "offset", offset, M_NUM),
+    MEMBER(ks_evidence, "time", time, M_TIME),
+    MEMBER(ks_evidence, "host", host, M_STR),
+    MEMBER(ks_evidence, "channel", channel, M_STR),
+    MEMBER(ks_evidence, "event_id", event_id, M_STR),
+    MEMBER(ks_evidence, "record_id", record_id, M_STR),
+    MEMBER(ks_evidence, "user", user, M_STR),
+    MEMBER(ks_evidence, "target_user", target_user, M_STR),
+    MEMBER(ks_evidence, "source", source, M_STR),
+};
+static const member value_members[] = {
+    MEMBER(ks_fvalue, "type", type, M_STR),
+    MEMBER(ks_fvalue, "value_sha256", sha256, M_STR),
+    MEMBER(ks_fvalue, "redacted", redacted, M_STR),
+    MEMBER(ks_fvalue, "value", clear, M_STR),
+    MEMBER(ks_fvalue, "count", count, M_NUM),
+};
+#undef MEMBER
+
+/* Sets member m of the struct at base from v; false when m is not one of
+ * the n in tab. */
+static bool set_member(void *base, const member *tab, size_t n, const char *m, ks_event *ev,
+                       const ks_value *v)
 {
-    ks_fvalue *fv = &r->values[i];
-    grow_to(&r->f.nvalues, i);
-    if (!strcmp(m, "type"))
-        fv->type = cstr(ev, v);
-    else if (!strcmp(m, "value_sha256"))
-        fv->sha256 = cstr(ev, v);
-    else if (!strcmp(m, "redacted"))
-        fv->redacted = cstr(ev, v);
-    else if (!strcmp(m, "value"))
-        fv->clear = cstr(ev, v);
-    else if (!strcmp(m, "count"))
-        fv->count = num(v);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(tab[i].name, m))
+            continue;
+        char *at = (char *)base + tab[i].off;
+        if (tab[i].kind == M_STR) {
+            const char *x = cstr(ev, v);
+            memcpy(at, &x, sizeof x);
+        } else if (tab[i].kind == M_NUM) {
+            uint64_t x = num(v);
+            memcpy(at, &x, sizeof x);
+        } else {
+            int64_t x = tval(v);
+            memcpy(at, &x, sizeof x);
+        }
+        return true;
+    }
+    return false;
 }
 
 /* "values.N.member": N may exceed MAX_LIST (personal-data findings). */
@@ -171,36 +191,27 @@ static bool rebuild(rebuilt *r, ks_event *ev, const ks_symtab *syms)
         const char *m;
         if (!name)
             continue;
+        if (set_member(&r->f, finding_members, KS_ARRAY_LEN(finding_members), name, ev, v))
+            continue;
         if (!strcmp(name, "schema"))
             schema = v->type == KS_VSTR && v->u.s.n == 15 && !memcmp(v->u.s.p, "kensa.finding/1", 15);
-        else if (!strcmp(name, "rule_id"))
-            r->f.rule_id = cstr(ev, v);
-        else if (!strcmp(name, "title"))
-            r->f.title = cstr(ev, v);
-        else if (!strcmp(name, "detector"))
-            r->f.detector = cstr(ev, v);
-        else if (!strcmp(name, "description"))
-            r->f.description = cstr(ev, v);
         else if (!strcmp(name, "severity")) {
             int s = ks_severity_parse(cstr(ev, v));
             r->f.severity = s < 0 ? KS_SEV_INFO : (ks_severity)s;
-        } else if (!strcmp(name, "first"))
-            r->f.first = tval(v);
-        else if (!strcmp(name, "last"))
-            r->f.last = tval(v);
-        else if (!strcmp(name, "event_count"))
-            r->f.event_count = num(v);
-        else if (indexed(name, "techniques.", &idx, &m) && !*m) {
+        } else if (indexed(name, "techniques.", &idx, &m) && !*m) {
             r->tech[idx] = cstr(ev, v);
             grow_to(&r->f.ntechniques, idx);
-        } else if (indexed(name, "evidence.", &idx, &m))
-            evidence_member(r, ev, idx, m, v);
-        else if (!strncmp(name, "matched.", 8) && r->f.nmatched < MAX_LIST)
+        } else if (indexed(name, "evidence.", &idx, &m)) {
+            grow_to(&r->f.nevidence, idx);
+            set_member(&r->ev[idx], evidence_members, KS_ARRAY_LEN(evidence_members), m, ev, v);
+        } else if (!strncmp(name, "matched.", 8) && r->f.nmatched < MAX_LIST)
             r->matched[r->f.nmatched++] = (ks_kv){name + 8, cstr(ev, v)};
         else if (!strncmp(name, "details.", 8) && r->f.ndetails < MAX_LIST)
             r->details[r->f.ndetails++] = (ks_kv){name + 8, cstr(ev, v)};
-        else if (value_index(name, &idx, &m))
-            value_member(r, ev, idx, m, v);
+        else if (value_index(name, &idx, &m)) {
+            grow_to(&r->f.nvalues, idx);
+            set_member(&r->values[idx], value_members, KS_ARRAY_LEN(value_members), m, ev, v);
+        }
     }
     /* Holes (an index never seen) would be NULL strings: close them up. */
     size_t k = 0;
