@@ -15,11 +15,8 @@
 set -e
 . bench/lib.sh
 SIZE=${EXCHANGE_BENCH_SIZE:-1.1G}
-F=$BENCH_DIR/exchange-iis-$SIZE.log
-[ -s "$F" ] || $GEN exchange --out "$F" --size "$SIZE" --attack
-BYTES=$(stat -c %s "$F")
+gen_input "$BENCH_DIR/exchange-iis-$SIZE.log" exchange --size "$SIZE" --attack
 N=$(grep -vc '^#' "$F" || true)
-cat "$F" > /dev/null
 echo "Exchange IIS W3C: $N lines, $((BYTES / 1000000)) MB ($(nproc) cores; numbers taken on a shared machine)"
 header
 measure "cat > /dev/null (I/O floor)" "$BYTES" "$N" 0 "cat $F"

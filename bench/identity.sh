@@ -6,10 +6,7 @@
 set -e
 . bench/lib.sh
 N=${IDENTITY_RECORDS:-10000000}
-F=$BENCH_DIR/signins-$N.jsonl
-[ -s "$F" ] || $GEN entra --records "$N" --out "$F"
-BYTES=$(stat -c %s "$F")
-cat "$F" > /dev/null
+gen_input "$BENCH_DIR/signins-$N.jsonl" entra --records "$N"
 echo "Identity: $N sign-in records, $((BYTES / 1000000)) MB ($(nproc) cores)"
 header
 ONLY="--no-builtin --set detector.sigma=false --set detector.exchange=false"

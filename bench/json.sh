@@ -6,10 +6,7 @@
 set -e
 . bench/lib.sh
 N=${JSON_RECORDS:-2000000}
-F=$BENCH_DIR/signins-$N.jsonl
-[ -s "$F" ] || $GEN entra --records "$N" --out "$F"
-BYTES=$(stat -c %s "$F")
-cat "$F" > /dev/null
+gen_input "$BENCH_DIR/signins-$N.jsonl" entra --records "$N"
 echo "JSON ingest: $N records, $((BYTES / 1000000)) MB ($(nproc) cores)"
 header
 measure "cat > /dev/null (I/O floor)" "$BYTES" "$N" 0 "cat $F"

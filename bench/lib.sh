@@ -12,6 +12,12 @@
 # bench/RESULTS.md.
 #   goal LABEL VALUE GOAL_TEXT [OK]
 # adds a row that states a figure beside the goal (OK: yes/no).
+#   warm FILE
+# sets BYTES to FILE's size and reads it once, so the first measured run
+# does not pay for the page cache.
+#   gen_input FILE GEN_ARGS...
+# makes FILE with `kensa-gen GEN_ARGS --out FILE` unless it is there; sets
+# F and BYTES and warms it.
 BUILD=${BUILD:-build}
 KENSA=$BUILD/kensa
 GEN=$BUILD/kensa-gen
@@ -22,6 +28,17 @@ BASE_CPU=${BASE_CPU:-0}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_SUMMARY=${BENCH_SUMMARY:-$BENCH_DIR/summary.tsv}
 BENCH_NAME=${BENCH_NAME:-$(basename "$0" .sh)}
+
+warm() {
+    BYTES=$(stat -c %s "$1")
+    cat "$1" > /dev/null
+}
+
+gen_input() {
+    F=$1; shift
+    [ -s "$F" ] || $GEN "$@" --out "$F"
+    warm "$F"
+}
 
 header() {
     printf '%-34s %7s %7s %9s %11s %10s %7s %7s\n' tool wall_s cpu_s MB/s records/s peakRSS_MB x_wall x_cpu

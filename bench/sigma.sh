@@ -27,8 +27,7 @@ if [ ! -s "$F" ]; then
     rm -f "$BENCH_DIR/.one.jsonl"
 fi
 N=$(wc -l < "$F")
-BYTES=$(stat -c %s "$F")
-cat "$F" > /dev/null
+warm "$F"
 
 # rule sets: 1 and 100 process_creation / builtin windows rules, and everything
 R1=$BENCH_DIR/sigma-rules-1
