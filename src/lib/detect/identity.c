@@ -639,31 +639,41 @@ static bool explicit_logon(const state *s, const arec *r)
     return PV(s, r)->kind == AK_EXPLICIT;
 }
 
-/* A burst of one key: the records `want` accepts of L[bs..be], given to
- * the callback as one list. */
-static void give_burst(fctx *f, const uint32_t *L, size_t bs, size_t be, rec_ok want, uint32_t key,
-                       void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
+typedef bool (*window_ok)(fctx *f, uint32_t da, uint32_t ds, size_t attempts, uint32_t key);
+
+/* One pass of the window scan: the records it looks at, what makes a
+ * window a burst, and what a burst reports (the spray passes share one
+ * burst, told apart by their mode). */
+typedef struct pass pass;
+struct pass {
+    rec_ok want;                /* which records of a key count */
+    window_ok ok;               /* does a window of them make a burst */
+    void (*burst)(fctx *f, const pass *p, const uint32_t *idx, size_t n, uint32_t key);
+    enum spray_mode mode;       /* what spray_burst reports */
+};
+
+/* A burst of one key: the records p->want accepts of L[bs..be], given to
+ * p->burst as one list. */
+static void give_burst(fctx *f, const uint32_t *L, size_t bs, size_t be, const pass *p, uint32_t key)
 {
     uint32_t *idx = malloc((be - bs + 1) * sizeof *idx);
     size_t n = 0;
     if (!idx)
         return;
     for (size_t i = bs; i <= be; i++)
-        if (want(f->s, &f->s->r[L[i]]))
+        if (p->want(f->s, &f->s->r[L[i]]))
             idx[n++] = L[i];
-    burst(f, idx, n, key);
+    p->burst(f, p, idx, n, key);
     free(idx);
 }
 
-/* Sliding window over the records of one key that `want` accepts (read
+/* Sliding window over the records of one key that p->want accepts (read
  * in place from its time-ordered list: no copy of the pass's records);
  * calls back with each burst (maximal run of overlapping windows meeting
  * the condition). */
-typedef bool (*window_ok)(fctx *f, uint32_t da, uint32_t ds, size_t attempts, uint32_t key);
-
-static void scan_windows(fctx *f, const uint32_t *L, size_t m, rec_ok want, int64_t width, window_ok ok,
-                         uint32_t key, void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
+static void scan_windows(fctx *f, const uint32_t *L, size_t m, int64_t width, const pass *p, uint32_t key)
 {
+    rec_ok want = p->want;
     state *s = f->s;
     uint32_t da = 0, ds = 0;
     size_t lo = SIZE_MAX, bs = SIZE_MAX, be = 0, inwin = 0; /* lo: first accepted record in the window */
@@ -688,9 +698,9 @@ static void scan_windows(fctx *f, const uint32_t *L, size_t m, rec_ok want, int6
             while (!want(s, &s->r[L[++lo]])) /* stops at hi at the latest */
                 ;
         }
-        if (ok(f, da, ds, inwin, key)) {
+        if (p->ok(f, da, ds, inwin, key)) {
             if (bs != SIZE_MAX && lo > be) {
-                give_burst(f, L, bs, be, want, key, burst);
+                give_burst(f, L, bs, be, p, key);
                 bs = SIZE_MAX;
             }
             if (bs == SIZE_MAX)
@@ -699,7 +709,7 @@ static void scan_windows(fctx *f, const uint32_t *L, size_t m, rec_ok want, int6
         }
     }
     if (bs != SIZE_MAX)
-        give_burst(f, L, bs, be, want, key, burst);
+        give_burst(f, L, bs, be, p, key);
     for (size_t i = lo; lo != SIZE_MAX && i < m; i++) { /* leave the counters at zero */
         if (!want(s, &s->r[L[i]]))
             continue;
@@ -708,13 +718,12 @@ static void scan_windows(fctx *f, const uint32_t *L, size_t m, rec_ok want, int6
     }
 }
 
-/* Runs the window scan over the records `want` accepts of every key. */
-static void per_key(fctx *f, const csr *c, uint32_t nkeys, rec_ok want, int64_t width, window_ok ok,
-                    void (*burst)(fctx *, const uint32_t *, size_t, uint32_t))
+/* Runs pass p's window scan over the records of every key. */
+static void per_key(fctx *f, const csr *c, uint32_t nkeys, int64_t width, const pass *p)
 {
     for (uint32_t k = 1; k < nkeys; k++)
         if (c->off[k + 1] > c->off[k])
-            scan_windows(f, c->list + c->off[k], c->off[k + 1] - c->off[k], want, width, ok, k, burst);
+            scan_windows(f, c->list + c->off[k], c->off[k + 1] - c->off[k], width, p, k);
 }
 
 static bool spray_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
@@ -723,9 +732,9 @@ static bool spray_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
     return da >= (uint32_t)f->d->c.min_accounts;
 }
 
-static void spray_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
+static void spray_burst(fctx *f, const pass *p, const uint32_t *idx, size_t n, uint32_t key)
 {
-    report_spray(f, idx, n, SPRAY_SOURCE, key);
+    report_spray(f, idx, n, p->mode, key);
 }
 
 static bool dist_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
@@ -736,20 +745,10 @@ static bool dist_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
     return da >= need && ds >= (uint32_t)c->dist_sources && (double)n / ds <= (double)c->max_per_source;
 }
 
-static void dist_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
-{
-    report_spray(f, idx, n, SPRAY_DISTRIBUTED, key);
-}
-
 static bool explicit_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
 {
     (void)ds; (void)n; (void)key;
     return da >= (uint32_t)f->d->c.explicit_min;
-}
-
-static void explicit_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
-{
-    report_spray(f, idx, n, SPRAY_EXPLICIT, key);
 }
 
 static bool brute_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
@@ -758,8 +757,9 @@ static bool brute_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
     return n >= (size_t)f->d->c.brute_min;
 }
 
-static void brute_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
+static void brute_burst(fctx *f, const pass *p, const uint32_t *idx, size_t n, uint32_t key)
 {
+    (void)p;
     state *s = f->s;
     ks_buf srcs = KS_BUF_INIT, codes = KS_BUF_INIT;
     uint32_t ns;
@@ -792,8 +792,9 @@ static bool src_brute_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t k
            n >= 3 * (size_t)da;
 }
 
-static void src_brute_burst(fctx *f, const uint32_t *idx, size_t n, uint32_t key)
+static void src_brute_burst(fctx *f, const pass *p, const uint32_t *idx, size_t n, uint32_t key)
 {
+    (void)p;
     state *s = f->s;
     ks_buf accts = KS_BUF_INIT, codes = KS_BUF_INIT;
     uint32_t na;
@@ -1126,16 +1127,18 @@ static int id_finish(void *detp)
     mark_recovered(&f);
     if (lists(&f, L_SRC))
         goto out;
-    per_key(&f, &f.by_src, ns, unrecovered_attempt, d->c.window, spray_ok, spray_burst);
-    per_key(&f, &f.by_src, ns, explicit_logon, d->c.window, explicit_ok, explicit_burst);
+    per_key(&f, &f.by_src, ns, d->c.window, &(pass){unrecovered_attempt, spray_ok, spray_burst, SPRAY_SOURCE});
+    per_key(&f, &f.by_src, ns, d->c.window, &(pass){explicit_logon, explicit_ok, spray_burst, SPRAY_EXPLICIT});
     if (lists(&f, L_GRP))
         goto out;
     f.baseline = compute_baseline(&f);
-    per_key(&f, &f.by_grp, ng, unrecovered_attempt, d->c.slow_window, dist_ok, dist_burst);
+    per_key(&f, &f.by_grp, ng, d->c.slow_window,
+            &(pass){unrecovered_attempt, dist_ok, spray_burst, SPRAY_DISTRIBUTED});
     if (lists(&f, L_ACCT | L_SRC))
         goto out;
-    per_key(&f, &f.by_acct, na, any_attempt, d->c.brute_window, brute_ok, brute_burst);
-    per_key(&f, &f.by_src, ns, unrecovered_attempt, d->c.brute_window, src_brute_ok, src_brute_burst);
+    per_key(&f, &f.by_acct, na, d->c.brute_window, &(pass){any_attempt, brute_ok, brute_burst, SPRAY_SOURCE});
+    per_key(&f, &f.by_src, ns, d->c.brute_window,
+            &(pass){unrecovered_attempt, src_brute_ok, src_brute_burst, SPRAY_SOURCE});
     find_established(&f);
     success_after_spray(&f);
     exposure(&f);
