@@ -13,36 +13,40 @@
 
 int gen_cloud_demo(const char *dir)
 {
-    char d[4096];
-    snprintf(d, sizeof d, "%s/cloud/azure", dir);
-    if (gen_write_text(d, "storage-accounts.json",
-                  "[\n  {\"name\": \"bluebleedcrm\", \"kind\": \"StorageV2\", \"location\": \"westeurope\",\n"
-                  "   \"allowBlobPublicAccess\": true, \"allowSharedKeyAccess\": true, \"enableHttpsTrafficOnly\": true,\n"
-                  "   \"minimumTlsVersion\": \"TLS1_0\", \"networkRuleSet\": {\"defaultAction\": \"Allow\", \"ipRules\": []},\n"
-                  "   \"publicNetworkAccess\": \"Enabled\", \"primaryEndpoints\": {\"blob\": \"https://bluebleedcrm.blob.core.windows.net/\"},\n"
-                  "   \"sku\": {\"name\": \"Standard_RAGRS\"}},\n"
-                  "  {\"name\": \"finvault\", \"kind\": \"StorageV2\", \"location\": \"westeurope\",\n"
-                  "   \"allowBlobPublicAccess\": false, \"allowSharedKeyAccess\": false, \"enableHttpsTrafficOnly\": true,\n"
-                  "   \"minimumTlsVersion\": \"TLS1_2\", \"networkRuleSet\": {\"defaultAction\": \"Deny\"},\n"
-                  "   \"publicNetworkAccess\": \"Disabled\", \"primaryEndpoints\": {\"blob\": \"https://finvault.blob.core.windows.net/\"},\n"
-                  "   \"sku\": {\"name\": \"Standard_ZRS\"}}\n]\n") != 0)
-        return -1;
-    if (gen_write_text(d, "containers-bluebleedcrm.json",
-                  "[\n  {\"name\": \"crm-exports\", \"properties\": {\"publicAccess\": \"container\", \"leaseState\": \"available\",\n"
-                  "   \"lastModified\": \"2022-09-24T10:00:00+00:00\"}},\n"
-                  "  {\"name\": \"invoices\", \"properties\": {\"publicAccess\": null, \"leaseState\": \"available\"}}\n]\n") != 0)
-        return -1;
-    snprintf(d, sizeof d, "%s/cloud/aws/partner-share", dir);
-    if (gen_write_text(d, "get-bucket-policy.json",
-                  "{\"Policy\": \"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{\\\"Sid\\\":\\\"Share\\\",\\\"Effect\\\":"
-                  "\\\"Allow\\\",\\\"Principal\\\":\\\"*\\\",\\\"Action\\\":[\\\"s3:GetObject\\\",\\\"s3:ListBucket\\\"],"
-                  "\\\"Resource\\\":[\\\"arn:aws:s3:::partner-share\\\",\\\"arn:aws:s3:::partner-share/*\\\"]}]}\"}\n") != 0)
-        return -1;
-    snprintf(d, sizeof d, "%s/cloud", dir);
-    return gen_write_text(d, "ticket-notes.jsonl",
-                     "{\"time\": \"2022-09-20T08:00:00Z\", \"ticket\": \"OPS-1207\", \"text\": \"exports for the partner: "
-                     "https://bluebleedcrm.blob.core.windows.net/crm-exports?sv=2021-08-06&ss=b&srt=sco&sp=rwdlacx"
-                     "&se=2032-09-20T00:00:00Z&st=2022-09-20T00:00:00Z&spr=https&sig=REDACTEDFORDEMO%3D\"}\n");
+    static const struct {
+        const char *sub, *name, *text; /* written as DIR/cloud/sub/name */
+    } files[] = {
+        {"azure", "storage-accounts.json",
+         "[\n  {\"name\": \"bluebleedcrm\", \"kind\": \"StorageV2\", \"location\": \"westeurope\",\n"
+         "   \"allowBlobPublicAccess\": true, \"allowSharedKeyAccess\": true, \"enableHttpsTrafficOnly\": true,\n"
+         "   \"minimumTlsVersion\": \"TLS1_0\", \"networkRuleSet\": {\"defaultAction\": \"Allow\", \"ipRules\": []},\n"
+         "   \"publicNetworkAccess\": \"Enabled\", \"primaryEndpoints\": {\"blob\": \"https://bluebleedcrm.blob.core.windows.net/\"},\n"
+         "   \"sku\": {\"name\": \"Standard_RAGRS\"}},\n"
+         "  {\"name\": \"finvault\", \"kind\": \"StorageV2\", \"location\": \"westeurope\",\n"
+         "   \"allowBlobPublicAccess\": false, \"allowSharedKeyAccess\": false, \"enableHttpsTrafficOnly\": true,\n"
+         "   \"minimumTlsVersion\": \"TLS1_2\", \"networkRuleSet\": {\"defaultAction\": \"Deny\"},\n"
+         "   \"publicNetworkAccess\": \"Disabled\", \"primaryEndpoints\": {\"blob\": \"https://finvault.blob.core.windows.net/\"},\n"
+         "   \"sku\": {\"name\": \"Standard_ZRS\"}}\n]\n"},
+        {"azure", "containers-bluebleedcrm.json",
+         "[\n  {\"name\": \"crm-exports\", \"properties\": {\"publicAccess\": \"container\", \"leaseState\": \"available\",\n"
+         "   \"lastModified\": \"2022-09-24T10:00:00+00:00\"}},\n"
+         "  {\"name\": \"invoices\", \"properties\": {\"publicAccess\": null, \"leaseState\": \"available\"}}\n]\n"},
+        {"aws/partner-share", "get-bucket-policy.json",
+         "{\"Policy\": \"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{\\\"Sid\\\":\\\"Share\\\",\\\"Effect\\\":"
+         "\\\"Allow\\\",\\\"Principal\\\":\\\"*\\\",\\\"Action\\\":[\\\"s3:GetObject\\\",\\\"s3:ListBucket\\\"],"
+         "\\\"Resource\\\":[\\\"arn:aws:s3:::partner-share\\\",\\\"arn:aws:s3:::partner-share/*\\\"]}]}\"}\n"},
+        {"", "ticket-notes.jsonl",
+         "{\"time\": \"2022-09-20T08:00:00Z\", \"ticket\": \"OPS-1207\", \"text\": \"exports for the partner: "
+         "https://bluebleedcrm.blob.core.windows.net/crm-exports?sv=2021-08-06&ss=b&srt=sco&sp=rwdlacx"
+         "&se=2032-09-20T00:00:00Z&st=2022-09-20T00:00:00Z&spr=https&sig=REDACTEDFORDEMO%3D\"}\n"},
+    };
+    for (size_t i = 0; i < KS_GEN_ARRAY(files); i++) {
+        char d[4096];
+        snprintf(d, sizeof d, "%s/cloud%s%s", dir, *files[i].sub ? "/" : "", files[i].sub);
+        if (gen_write_text(d, files[i].name, files[i].text) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 int gen_cloud_run(int argc, char **argv)
