@@ -27,6 +27,7 @@
 #include <string.h>
 #include "mailaccess.h"
 #include "detect/fileinfo.h"
+#include "detect/pii_tally.h"
 #include "detect/textscan.h"
 #include "extract/extract.h"
 
@@ -43,27 +44,11 @@ typedef struct read_msg {
 } read_msg;
 
 /* Personal data of the read message being scanned (one finding each). */
-#define MAX_PII_TYPES 16
-#define MAX_PII_VALUES 1000
-typedef struct pii_val {
-    uint8_t sha[32];
-    const char *type;        /* the scanner's (static) */
-    char redacted[64];
-    char *clear;             /* only with secrets.reveal */
-    uint64_t count;
-} pii_val;
-
 typedef struct pii_acc {
     read_msg *msg;           /* NULL: none open */
     char *meta[6];           /* date, from, to, cc, subject, location; owned */
     int64_t time;
-    const char *types[MAX_PII_TYPES];
-    uint64_t counts[MAX_PII_TYPES];
-    size_t ntypes;
-    ks_map *ix;              /* sha -> index + 1 */
-    pii_val *v;
-    size_t nv, capv;
-    ks_severity sev;
+    ks_pii_tally t;          /* counts by type, distinct values */
 } pii_acc;
 
 struct ma_join {
@@ -334,18 +319,14 @@ static int on_match(void *ud, const ks_tmatch *m)
 }
 
 /* ---- personal data in read messages ----------------------------------------------------
- * NEEDSWORK: the accumulation (types, distinct values by hash, bounded)
- * is the secrets detector's pii_group (secrets.c) again; one helper for
- * both belongs to detect/ once secrets.c is not being changed in parallel. */
+ * Counted by the secrets detector's tally (pii_tally.h), so a message's
+ * personal data reads the same in both findings. */
 
 static void pii_reset(pii_acc *a)
 {
     for (size_t i = 0; i < KS_ARRAY_LEN(a->meta); i++)
         free(a->meta[i]);
-    for (size_t i = 0; i < a->nv; i++)
-        free(a->v[i].clear);
-    free(a->v);
-    ks__map_free(a->ix);
+    ks__pii_tally_release(&a->t);
     memset(a, 0, sizeof *a);
 }
 
@@ -355,24 +336,20 @@ static void pii_flush(ma_join *j)
 {
     pii_acc *a = &j->acc;
     read_msg *rm = a->msg;
-    if (!rm || !a->nv) {
+    if (!rm || !a->t.nv) {
         pii_reset(a);
         return;
     }
     rm->pii_done = true;
-    ks_fvalue *vals = calloc(a->nv, sizeof *vals);
-    char (*hex)[65] = calloc(a->nv, sizeof *hex);
-    char counts[MAX_PII_TYPES][24], total[24], title[512], tread[48];
-    ks_kv det[MAX_PII_TYPES + 16];
+    ks_fvalue *vals = calloc(a->t.nv, sizeof *vals);
+    char (*hex)[65] = calloc(a->t.nv, sizeof *hex);
+    char counts[KS_PII_MAX_TYPES][24], total[24], title[512], tread[48];
+    ks_kv det[KS_PII_MAX_TYPES + 16];
     size_t nd = 0;
     uint64_t sum = 0;
     if (!vals || !hex)
         goto out;
-    for (size_t i = 0; i < a->ntypes; i++) {
-        snprintf(counts[i], sizeof counts[i], "%llu", (unsigned long long)a->counts[i]);
-        det[nd++] = (ks_kv){a->types[i], counts[i]};
-        sum += a->counts[i];
-    }
+    nd = ks__pii_tally_counts(&a->t, counts, det, &sum);
     snprintf(total, sizeof total, "%llu", (unsigned long long)sum);
     det[nd++] = (ks_kv){"total", total};
     det[nd++] = (ks_kv){"message_id", rm->msgid};
@@ -390,11 +367,7 @@ static void pii_flush(ma_join *j)
         ks_time_format(rm->r.time, tread, sizeof tread);
     det[nd++] = (ks_kv){"read_at", tread};
     det[nd++] = (ks_kv){"why_suspicious", rm->r.why ? rm->r.why : ""};
-    for (size_t i = 0; i < a->nv; i++) {
-        ks__hex(a->v[i].sha, 32, hex[i]);
-        vals[i] = (ks_fvalue){.type = a->v[i].type, .sha256 = hex[i], .redacted = a->v[i].redacted,
-                              .clear = a->v[i].clear, .count = a->v[i].count};
-    }
+    ks__pii_tally_values(&a->t, vals, hex);
     snprintf(title, sizeof title, "Personal data read by %s in \"%s\" (%llu value%s)",
              *rm->r.app ? rm->r.app : rm->r.user, a->meta[4] ? a->meta[4] : rm->msgid,
              (unsigned long long)sum, sum == 1 ? "" : "s");
@@ -411,7 +384,7 @@ static void pii_flush(ma_join *j)
         .detector = "mailaccess",
         .description = "Personal data in a message the attacker's application or session read: "
                        "the people to notify. Values are listed by the SHA-256 of their normalised form.",
-        .severity = a->sev < KS_SEV_MEDIUM ? KS_SEV_MEDIUM : a->sev,
+        .severity = a->t.sev < KS_SEV_MEDIUM ? KS_SEV_MEDIUM : a->t.sev,
         .techniques = t_secret,
         .ntechniques = 1,
         .first = rm->r.time,
@@ -424,7 +397,7 @@ static void pii_flush(ma_join *j)
         .details = det,
         .ndetails = nd,
         .values = vals,
-        .nvalues = a->nv,
+        .nvalues = a->t.nv,
     };
     ks__emit(j->e, &f);
     j->emitted++;
@@ -454,36 +427,8 @@ static void pii_open(ma_join *j, read_msg *rm, const ks_xmail *ml)
 static void pii_add(ma_join *j, const ks_tmatch *m)
 {
     pii_acc *a = &j->acc;
-    if (!a->msg || (!a->ix && !(a->ix = ks__map_new(64))))
-        return;
-    size_t t = 0;
-    while (t < a->ntypes && strcmp(a->types[t], m->type))
-        t++;
-    if (t == a->ntypes) {
-        if (a->ntypes == MAX_PII_TYPES)
-            return;
-        a->types[a->ntypes++] = m->type;
-    }
-    a->counts[t]++;
-    if (m->severity > a->sev)
-        a->sev = m->severity;
-    uint64_t *slot = ks__map_get(a->ix, m->sha256, 32);
-    if (slot) {
-        a->v[*slot - 1].count++;
-        return;
-    }
-    if (a->nv >= MAX_PII_VALUES || ks__grow(&a->v, &a->capv, a->nv, sizeof *a->v, 16) != KS_OK ||
-        !(slot = ks__map_slot(a->ix, m->sha256, 32, true)))
-        return;
-    pii_val *v = &a->v[a->nv];
-    memset(v, 0, sizeof *v);
-    memcpy(v->sha, m->sha256, 32);
-    v->type = m->type;
-    v->count = 1;
-    memcpy(v->redacted, m->redacted, sizeof v->redacted);
-    if (j->reveal)
-        v->clear = strndup(m->norm, m->nnorm);
-    *slot = ++a->nv;
+    if (a->msg)
+        ks__pii_tally_add(&a->t, m, j->reveal);
 }
 
 /* The read message around a text unit: the innermost enclosing message

@@ -29,14 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "detect/fileinfo.h"
+#include "detect/pii_tally.h"
 #include "detect/secrets_verify.h"
 #include "detect/textscan.h"
 #include "extract/extract.h"
 
 #define MAX_LOCS 64             /* locations kept per secret (all are counted) */
 #define MAX_MSG_IDS 32          /* Message-IDs listed per secret */
-#define MAX_PII_VALUES 1000     /* distinct values kept per personal-data finding */
-#define MAX_PII_TYPES 16
 #define DEFAULT_MAX_DISTINCT 100000
 
 static const char *const secret_techniques[] = {"T1552.001"};
@@ -93,14 +92,6 @@ typedef struct sec_det {
 
 /* ---- per-worker ---------------------------------------------------------------- */
 
-typedef struct pii_val {
-    uint8_t sha[32];
-    const char *type;
-    uint64_t count;
-    char redacted[64];
-    char *clear;             /* only with reveal; owned */
-} pii_val;
-
 typedef struct pii_group {
     bool open;
     char *where;             /* path / chain of the message or file; owned */
@@ -108,14 +99,7 @@ typedef struct pii_group {
     ks_kv prov[8];           /* message provenance (owned values) */
     size_t nprov;
     int64_t time;
-    ks_severity sev;
-    const char *types[MAX_PII_TYPES];
-    uint64_t counts[MAX_PII_TYPES];
-    size_t ntypes;
-    ks_map *vals;            /* sha -> index + 1; NULL while values are few */
-    pii_val *v;
-    size_t nv, capv;
-    uint64_t dropped;
+    ks_pii_tally t;          /* counts by type, distinct values */
     uint64_t offset;         /* of the first value */
 } pii_group;
 
@@ -399,10 +383,7 @@ static void group_reset(pii_group *g)
     free(g->msg_id);
     for (size_t i = 0; i < g->nprov; i++)
         free((char *)g->prov[i].value);
-    for (size_t i = 0; i < g->nv; i++)
-        free(g->v[i].clear);
-    ks__map_free(g->vals);
-    free(g->v);
+    ks__pii_tally_release(&g->t);
     memset(g, 0, sizeof *g);
 }
 
@@ -410,39 +391,32 @@ static void group_emit(sec_ws *ws)
 {
     pii_group *g = &ws->g;
     sec_det *d = ws->d;
-    if (!g->open || !g->nv) {
+    if (!g->open || !g->t.nv) {
         group_reset(g);
         return;
     }
-    ks_kv det[MAX_PII_TYPES + 16];
-    char counts[MAX_PII_TYPES][24], total[24], title[256], distinct[24];
-    ks_fvalue *vals = calloc(g->nv, sizeof *vals);
-    char (*hex)[65] = calloc(g->nv, sizeof *hex);
+    ks_kv det[KS_PII_MAX_TYPES + 16];
+    char counts[KS_PII_MAX_TYPES][24], total[24], title[256], distinct[24];
+    ks_fvalue *vals = calloc(g->t.nv, sizeof *vals);
+    char (*hex)[65] = calloc(g->t.nv, sizeof *hex);
     size_t nd = 0, to = 0;
     uint64_t sum = 0;
     ks_buf tb = KS_BUF_INIT;
     if (!vals || !hex)
         goto out;
-    for (size_t i = 0; i < g->ntypes; i++) {
-        snprintf(counts[i], sizeof counts[i], "%llu", (unsigned long long)g->counts[i]);
-        det[nd++] = (ks_kv){g->types[i], counts[i]};
-        sum += g->counts[i];
-        ks__buf_printf(&tb, "%s%llu %s", i ? ", " : "", (unsigned long long)g->counts[i],
-                       g->types[i] + (strncmp(g->types[i], "pii.", 4) ? 0 : 4));
-    }
+    nd = ks__pii_tally_counts(&g->t, counts, det, &sum);
+    for (size_t i = 0; i < g->t.ntypes; i++)
+        ks__buf_printf(&tb, "%s%llu %s", i ? ", " : "", (unsigned long long)g->t.counts[i],
+                       g->t.types[i] + (strncmp(g->t.types[i], "pii.", 4) ? 0 : 4));
     snprintf(total, sizeof total, "%llu", (unsigned long long)sum);
-    snprintf(distinct, sizeof distinct, "%zu", g->nv);
+    snprintf(distinct, sizeof distinct, "%zu", g->t.nv);
     det[nd++] = (ks_kv){"total", total};
     det[nd++] = (ks_kv){"distinct_values", distinct};
-    if (g->dropped)
+    if (g->t.dropped)
         det[nd++] = (ks_kv){"values_not_listed", "more distinct values than listed"};
     for (size_t i = 0; i < g->nprov; i++)
         det[nd++] = g->prov[i];
-    for (size_t i = 0; i < g->nv; i++) {
-        hex32(g->v[i].sha, hex[i]);
-        vals[i] = (ks_fvalue){.type = g->v[i].type, .sha256 = hex[i], .redacted = g->v[i].redacted,
-                              .clear = g->v[i].clear, .count = g->v[i].count};
-    }
+    ks__pii_tally_values(&g->t, vals, hex);
     to = (size_t)snprintf(title, sizeof title, "Personal data in %s: %s",
                           g->msg_id ? "message" : "file", tb.p ? tb.p : "");
     (void)to;
@@ -454,7 +428,7 @@ static void group_emit(sec_ws *ws)
         .description = "Personal data in the evidence, counted by type; each value is listed by "
                        "the SHA-256 of its normalised form (card/IBAN without spaces, e-mail "
                        "lower-cased, phone E.164) so its owner can check it.",
-        .severity = g->sev,
+        .severity = g->t.sev,
         .first = g->time,
         .last = g->time,
         .evidence = &ev,
@@ -463,7 +437,7 @@ static void group_emit(sec_ws *ws)
         .details = det,
         .ndetails = nd,
         .values = vals,
-        .nvalues = g->nv,
+        .nvalues = g->t.nv,
     };
     ks__emit(d->e, &f);
 out:
@@ -486,7 +460,7 @@ static int group_open(sec_ws *ws)
     group_emit(ws);
     g->open = true;
     g->time = ws->time;
-    g->sev = KS_SEV_INFO;
+    g->t.sev = KS_SEV_INFO;
     if (!(g->where = strdup(ws->where)) ||
         (ws->msg_id && !(g->msg_id = strdup(ws->msg_id))))
         return KS_ENOMEM;
@@ -499,40 +473,6 @@ static int group_open(sec_ws *ws)
     return KS_OK;
 }
 
-/* A message holds a few distinct values: they are compared in a list
- * until there are VALS_LINEAR of them, then indexed in a map (a map per
- * message was a twentieth of a mailbox hunt). Index + 1 of the value with
- * this hash, 0 when new. */
-#define VALS_LINEAR 16
-
-static size_t val_find(const pii_group *g, const uint8_t sha[32])
-{
-    if (g->vals) {
-        const uint64_t *slot = ks__map_get(g->vals, sha, 32);
-        return slot ? (size_t)*slot : 0;
-    }
-    for (size_t i = 0; i < g->nv; i++)
-        if (!memcmp(g->v[i].sha, sha, 32))
-            return i + 1;
-    return 0;
-}
-
-/* Before a value is added: the map once the list is long enough. */
-static int val_index(pii_group *g)
-{
-    if (g->vals || g->nv < VALS_LINEAR)
-        return KS_OK;
-    if (!(g->vals = ks__map_new(4 * VALS_LINEAR)))
-        return KS_ENOMEM;
-    for (size_t i = 0; i < g->nv; i++) {
-        uint64_t *slot = ks__map_slot(g->vals, g->v[i].sha, 32, true);
-        if (!slot)
-            return KS_ENOMEM;
-        *slot = i + 1;
-    }
-    return KS_OK;
-}
-
 static void store_pii(sec_ws *ws, const ks_tmatch *m)
 {
     pii_group *g = &ws->g;
@@ -541,45 +481,9 @@ static void store_pii(sec_ws *ws, const ks_tmatch *m)
      * hash is cheap either way. */
     if (!g->open)
         return;
-    size_t t = 0;
-    while (t < g->ntypes && strcmp(g->types[t], m->type))
-        t++;
-    if (t == g->ntypes) {
-        if (g->ntypes == MAX_PII_TYPES)
-            return;
-        g->types[g->ntypes++] = m->type;
-    }
-    if (!g->nv)
+    bool first = !g->t.nv;
+    if (ks__pii_tally_add(&g->t, m, ws->d->reveal) && first)
         g->offset = m->offset + ws->base;
-    g->counts[t]++;
-    if (m->severity > g->sev)
-        g->sev = m->severity;
-    size_t known = val_find(g, m->sha256);
-    if (known) {
-        g->v[known - 1].count++;
-        return;
-    }
-    if (g->nv >= MAX_PII_VALUES ||
-        ks__grow(&g->v, &g->capv, g->nv, sizeof *g->v, 16) != KS_OK || val_index(g) != KS_OK) {
-        g->dropped++;
-        return;
-    }
-    pii_val *v = &g->v[g->nv];
-    memset(v, 0, sizeof *v);
-    memcpy(v->sha, m->sha256, 32);
-    v->type = m->type;
-    v->count = 1;
-    memcpy(v->redacted, m->redacted, sizeof v->redacted);
-    if (ws->d->reveal)
-        v->clear = strndup(m->norm, m->nnorm);
-    uint64_t *slot = g->vals ? ks__map_slot(g->vals, m->sha256, 32, true) : NULL;
-    if (slot)
-        *slot = g->nv + 1;
-    else if (g->vals) {
-        g->dropped++;
-        return;
-    }
-    g->nv++;
 }
 
 static int on_match(void *ud, const ks_tmatch *m)
