@@ -66,6 +66,7 @@ typedef struct sec_rec {
     char vinfo[160];         /* ARN, login, team; or why it failed */
     ks_kv *details;          /* decoded facts + first location's provenance; owned */
     size_t ndetails;
+    size_t nfacts;           /* details[0..nfacts) are the decoded facts */
     sec_loc locs[MAX_LOCS];
     size_t nlocs;
     uint64_t count;          /* every occurrence */
@@ -185,6 +186,7 @@ static sec_rec *rec_new(const sec_det *d, const sec_ws *ws, const ks_tmatch *m)
             r->ndetails++;
         }
     }
+    r->nfacts = m->ndetails;
     return r;
 fail:
     rec_free(r);
@@ -211,6 +213,46 @@ static bool sample_path(const char *where)
     return false;
 }
 
+
+/* Locations in (path, offset) order: what a finding lists does not depend
+ * on which thread read which file first. */
+static int loc_cmp(const sec_loc *a, const sec_loc *b)
+{
+    int c = strcmp(a->where, b->where);
+    return c ? c : (a->offset > b->offset) - (a->offset < b->offset);
+}
+
+static int loc_qcmp(const void *a, const void *b)
+{
+    return loc_cmp(a, b);
+}
+
+static int str_qcmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+/* The provenance shown (message, subject, git commit...) is the first
+ * location's in (path, offset) order, as the list is. */
+static void rec_set_prov(sec_rec *r, const sec_ws *ws)
+{
+    ks_kv *nd = calloc(r->nfacts + ws->nprov ? r->nfacts + ws->nprov : 1, sizeof *nd);
+    size_t n = 0;
+    if (!nd)
+        return; /* keeps the provenance it had */
+    for (; n < r->nfacts; n++)
+        nd[n] = r->details[n];
+    for (size_t i = 0; i < ws->nprov; i++) {
+        nd[n].key = ws->prov[i].key;
+        if ((nd[n].value = strdup(ws->prov[i].value)))
+            n++;
+    }
+    for (size_t i = r->nfacts; i < r->ndetails; i++)
+        free((char *)r->details[i].value);
+    free(r->details);
+    r->details = nd;
+    r->ndetails = n;
+}
+
 static void rec_add_loc(sec_rec *r, const sec_ws *ws, uint64_t offset)
 {
     r->count++;
@@ -228,15 +270,36 @@ static void rec_add_loc(sec_rec *r, const sec_ws *ws, uint64_t offset)
         if (!seen && (r->msg_ids[r->nmsg] = strdup(ws->msg_id)))
             r->nmsg++;
     }
-    /* every occurrence is a location (the first MAX_LOCS are listed) */
-    for (size_t i = 0; i < r->nlocs; i++)
-        if (r->locs[i].offset == offset && !strcmp(r->locs[i].where, ws->where))
+    /* every occurrence is a location; the MAX_LOCS first in (path, offset)
+     * order are listed, whichever thread found them first, so that a run
+     * with more threads lists the same ones */
+    size_t worst = 0;
+    bool first = true; /* before every listed location */
+    for (size_t i = 0; i < r->nlocs; i++) {
+        int c = strcmp(r->locs[i].where, ws->where);
+        if (c == 0 && r->locs[i].offset == offset)
             return;
-    if (r->nlocs < MAX_LOCS && (r->locs[r->nlocs].where = strdup(ws->where))) {
-        r->locs[r->nlocs].offset = offset;
-        r->locs[r->nlocs].time = ws->time;
-        r->nlocs++;
+        first &= c > 0 || (c == 0 && r->locs[i].offset > offset);
+        if (i && loc_cmp(&r->locs[i], &r->locs[worst]) > 0)
+            worst = i;
     }
+    if (first && r->nlocs)
+        rec_set_prov(r, ws);
+    size_t at = r->nlocs;
+    if (at == MAX_LOCS) {
+        int c = strcmp(ws->where, r->locs[worst].where);
+        if (c > 0 || (c == 0 && offset >= r->locs[worst].offset))
+            return;
+        at = worst;
+    }
+    char *where = strdup(ws->where);
+    if (!where)
+        return;
+    if (at < r->nlocs)
+        free(r->locs[at].where);
+    else
+        r->nlocs++;
+    r->locs[at] = (sec_loc){.where = where, .offset = offset, .time = ws->time};
 }
 
 static void store_secret(sec_ws *ws, const ks_tmatch *m)
@@ -301,8 +364,10 @@ static const char *valid_name(ks_tvalid v)
     }
 }
 
-static void emit_secret(sec_det *d, const sec_rec *r)
+static void emit_secret(sec_det *d, sec_rec *r)
 {
+    qsort(r->locs, r->nlocs, sizeof *r->locs, loc_qcmp);
+    qsort(r->msg_ids, r->nmsg, sizeof *r->msg_ids, str_qcmp);
     ks_kv det[40];
     ks_evidence ev[MAX_LOCS];
     char hex[65], conf[16], cnt[24], nloc[24], len[24], title[256];
