@@ -259,6 +259,16 @@ static int load_all(ks_textscan *ts, ts_rules *rs, ks_engine *e, const char *rul
     return rc;
 }
 
+/* A gitleaks rule's allowlist regexes and their array (owned by the rule). */
+static void rule_free_allow(ts_rule *r)
+{
+    for (size_t j = 0; j < r->nallow; j++)
+        pcre2_code_free(r->allow[j]);
+    free(r->allow);
+    r->allow = NULL;
+    r->nallow = 0;
+}
+
 int ks__textscan_new(ks_engine *e, const char *rules_dir, ks_textscan **out)
 {
     ks_textscan *ts = NULL;
@@ -279,9 +289,12 @@ int ks__textscan_new(ks_engine *e, const char *rules_dir, ks_textscan **out)
         goto out;
     /* PCRE2 first: a rule whose pattern does not compile is dropped. */
     size_t k = 0;
-    for (size_t i = 0; i < rs.n; i++)
+    for (size_t i = 0; i < rs.n; i++) {
         if (compile_pcre(ts, &rs.v[i]) == KS_OK)
             rs.v[k++] = rs.v[i];
+        else
+            rule_free_allow(&rs.v[i]);
+    }
     ts->rules = rs.v;
     ts->nrules = k;
     rs.v = NULL;
@@ -297,6 +310,8 @@ int ks__textscan_new(ks_engine *e, const char *rules_dir, ks_textscan **out)
     *out = ts;
     ts = NULL;
 out:
+    for (size_t i = 0; rs.v && i < rs.n; i++) /* loading failed: the rules never reached ts */
+        rule_free_allow(&rs.v[i]);
     free(rs.v);
     ks__textscan_free(ts);
     return rc;
@@ -308,8 +323,7 @@ void ks__textscan_free(ks_textscan *ts)
         return;
     for (size_t i = 0; i < ts->nrules; i++) {
         pcre2_code_free(ts->rules[i].re);
-        for (size_t j = 0; j < ts->rules[i].nallow; j++)
-            pcre2_code_free(ts->rules[i].allow[j]);
+        rule_free_allow(&ts->rules[i]);
     }
     free(ts->rules);
     free(ts->slow);
