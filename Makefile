@@ -163,7 +163,7 @@ asan: deps
 TSAN_OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 tsan: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-tsan CC=clang CXX=clang++ OPT="$(TSAN_OPT)" all
-	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	@KENSA_TSAN=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  $(MAKE) --no-print-directory BUILD=build-tsan CC=clang CXX=clang++ OPT="$(TSAN_OPT)" test
 
 FUZZ_SECONDS ?= 60
