@@ -4,12 +4,14 @@
  * (yara_split.c): any bytes are parsed; when the file is not kept whole,
  * every rule's range must lie inside the input and in order, its name
  * inside it, a magic-or-literal gate must have literals and a magic of
- * 1, 2 or 4 bytes, every literal must be non-empty, and the part texts (all rules, then each rule
- * alone) are built, so a bad range or dependency index is touched.
+ * 1, 2 or 4 bytes, every literal must be non-empty, sizes in order, every
+ * regex string inside its rule (and translated for the prefilter), and the
+ * part texts (all rules, then each rule alone) are built, so a bad range
+ * or dependency index is touched.
  */
 #include <stdlib.h>
 #include <string.h>
-#include "detect/yara_split.h"
+#include "detect/yara_sets.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,6 +41,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < s.nlits; i++)
             if (s.lits[i].len < KS_YSPLIT_MIN_LIT)
                 abort();
+        for (size_t i = 0; i < s.nrules; i++)
+            if (s.rules[i].size_min > s.rules[i].size_max)
+                abort();
+        for (size_t i = 0; i < s.nregexes; i++) {
+            const ks_yregex *re = &s.regexes[i];
+            if (re->rule >= s.nrules || re->vb >= re->ve || re->vb < s.rules[re->rule].begin ||
+                re->ve > s.rules[re->rule].end)
+                abort();
+            ks__buf_reset(&b);
+            ks__yre_translate((const char *)data + re->vb, re->ve - re->vb, &b);
+        }
         for (size_t i = 0; pick && i < s.nrules; i++)
             pick[i] = true;
         if (pick)

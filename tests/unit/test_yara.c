@@ -948,7 +948,14 @@ static const char fact_rules[] =
     "rule f_evtx { condition: uint32(0) == 0x46666c45 and filesize < 1MB }\n"
     "rule f_regex { strings: $r = /kensa-regex-fact-[0-9]{2,4}/ condition: $r }\n"
     "rule f_regex_small { strings: $r = /ev[a]l\\s*\\(\\$_POST/ condition: filesize < 4KB and $r }\n"
-    "rule f_open { strings: $r = /[a-z]{4}[0-9]{3}/ condition: $r }\n";
+    "rule f_open { strings: $r = /[a-z]{4}[0-9]{3}/ condition: $r }\n"
+    /* regexes where Vectorscan's defaults and YARA's differ: the
+     * prefilter must not lose them */
+    "rule r_vt { strings: $r = /kensa\\svt/ condition: $r }\n"
+    "rule r_upto { strings: $r = /kensa-x{,2}upto/ condition: $r }\n"
+    "rule r_dotall { strings: $r = /kensa.dotall/s condition: $r }\n"
+    "rule r_nocase { strings: $r = /kensa-[a-z]+-nocase/ nocase condition: $r }\n"
+    "rule r_class { strings: $r = /kensa[]x]class/ condition: $r }\n";
 static const char fact_whole[] =
     "global rule fw_global { condition: filesize > 0 }\n"
     "rule fw_hello { strings: $a = \"hello\" condition: $a }\n";
@@ -972,6 +979,8 @@ TEST(fact_gates_match_like_one_set)
     ks_test_write("facts/tree/tiny.txt", "kensa-fact abcd123", 18);
     ks_test_write("facts/tree/re.txt", "x kensa-regex-fact-77 eval($_POST hello", 39);
     ks_test_write("facts/tree/lit.txt", "hello kensa-long-literal-gate", 29);
+    static const char rx[] = "kensa\vvt kensa-xxupto kensa\ndotall KENSA-ABC-NOCASE kensa]class";
+    ks_test_write("facts/tree/rx.txt", rx, sizeof rx - 1);
     size_t big = (size_t)3 << 20;
     char *b = malloc(big);
     memset(b, 'q', big);
@@ -982,9 +991,9 @@ TEST(fact_gates_match_like_one_set)
     char *root = path_in("facts/tree");
     size_t n = split_equals_whole(rules, root, "facts");
     /* f_small, f_hull on small.exe, log.evtx, tiny.txt; f_mz; f_evtx;
-     * f_big; f_regex; f_regex_small; f_open; fw_global on all six files,
-     * fw_hello on re.txt and lit.txt; fl_long */
-    CHECK_INT(n, 6 + 1 + 1 + 1 + 1 + 1 + 1 + 6 + 2 + 1);
+     * f_big; f_regex; f_regex_small; f_open; fw_global on all seven
+     * files, fw_hello on re.txt and lit.txt; fl_long; the five r_* */
+    CHECK_INT(n, 6 + 1 + 1 + 1 + 1 + 1 + 1 + 7 + 2 + 1 + 5);
     /* and by name, with the gated sets */
     const char *paths[] = {root, NULL};
     const char *opts[] = {"yara", rules, "detector.ioc", "false", "walk.max_size", "1G", NULL};
@@ -1001,6 +1010,9 @@ TEST(fact_gates_match_like_one_set)
         CHECK(find(e, "yara:f_evtx", "log.evtx") != NULL);
         CHECK(find(e, "yara:f_mz", "small.exe") != NULL);
         CHECK(find(e, "yara:f_mz", "log.evtx") == NULL);
+        CHECK(find(e, "yara:r_vt", "rx.txt") != NULL);
+        CHECK(find(e, "yara:r_dotall", "rx.txt") != NULL);
+        CHECK(find(e, "yara:r_class", "rx.txt") != NULL);
         ks_engine_free(e);
     }
     free(rules);

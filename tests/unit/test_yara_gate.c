@@ -158,3 +158,75 @@ TEST(gate_keeps_and_drops)
 }
 
 
+
+/* YARA regex bodies as Vectorscan reads them for the prefilter: at least
+ * as loose as libyara, or refused. */
+TEST(regex_translation)
+{
+    static const struct {
+        const char *yara, *hs; /* hs NULL: refused */
+    } cases[] = {
+        {"abc", "abc"},
+        {"a\\sb", "a[\\t\\n\\x0b\\f\\r ]b"},
+        {"\\w+\\d\\S", "[a-zA-Z0-9_]+[0-9][^\\t\\n\\x0b\\f\\r ]"},
+        {"[\\w.]{1,3}", "[a-zA-Z0-9_.]{1,3}"},
+        {"x{,3}y", "x{0,3}y"},
+        {"[]a]b", "[\\]a]b"},
+        {"[^]a]", "[^\\]a]"},
+        {"\\x41\\.\\/", "\\x41\\.\\/"},
+        {"\\bword\\b", "\\bword\\b"},
+        {"[\\S]", NULL},
+        {"\\q", NULL},
+        {"[abc", NULL},
+        {"\\x4", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ks_buf b = {0};
+        bool ok = ks__yre_translate(cases[i].yara, strlen(cases[i].yara), &b);
+        ks__buf_addc(&b, 0);
+        if (cases[i].hs) {
+            CHECK(ok);
+            if (ok && strcmp(b.p, cases[i].hs)) {
+                fprintf(stderr, "%s -> %s (want %s)\n", cases[i].yara, b.p, cases[i].hs);
+                CHECK(false);
+            }
+        } else {
+            CHECK(!ok);
+        }
+        ks__buf_release(&b);
+    }
+}
+
+/* A regex string the prefilter does not find is switched off; one it
+ * finds (or cannot tell) stays on. */
+TEST(regex_prefilter_per_file)
+{
+    CHECK(yr_initialize() == ERROR_SUCCESS);
+    static const char src[] =
+        "rule re_a { strings: $a = /ev[a]l\\s{,2}\\(\\$_POST/ nocase condition: $a }\n"
+        "rule re_b { strings: $b = /zz[0-9]+q/ $t = \"text\" condition: $b or $t }\n";
+    const char *path = ks_test_write("re.yar", src, sizeof src - 1);
+    char *paths[] = {(char *)path};
+    bool good[] = {true};
+    ks_ysets s;
+    ks_ygatews g;
+    bool run[KS_YSETS_MAX];
+    CHECK(ks__ysets_build(&s, paths, good, 1, mk_compiler, NULL) == KS_OK);
+    CHECK(ks__ysets_ws_init(&s, &g) == KS_OK);
+    CHECK(s.rf.nexpr == 2 && s.rf.db != NULL);
+    static const char text[] = "x EVAL\v ($_post y";
+    content c = {(const uint8_t *)text, sizeof text - 1};
+    ks__ysets_select(&s, &g, c.p, c.n, c.n, read_content, &c, run);
+    CHECK(run[0]);
+    CHECK(g.re.known);
+    size_t on = 0, off = 0;
+    for (size_t k = 0; k < s.set[0].nre; k++) {
+        bool hit = g.re.hit[s.set[0].re[k].expr / 64] >> (s.set[0].re[k].expr % 64) & 1;
+        on += hit, off += !hit;
+    }
+    CHECK_INT(on, 1);  /* $a: \\s takes \\v as YARA's does */
+    CHECK_INT(off, 1); /* $b */
+    ks__ysets_ws_free(&g);
+    ks__ysets_free(&s);
+    yr_finalize();
+}

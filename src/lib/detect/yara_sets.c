@@ -377,6 +377,15 @@ static int fill_sets(ks_ysets *s, yfile *fs, char *const *paths, const bool *goo
                                     yr->ne - yr->nb);
             }
         }
+        /* each regex string, for the prefilter of each set holding it */
+        for (size_t x = 0; x < fs[f].sp.nregexes && rc == KS_OK; x++) {
+            const ks_yregex *re = &fs[f].sp.regexes[x];
+            const ks_yrule *yr = &fs[f].sp.rules[re->rule];
+            for (size_t i = 0; i < s->n && rc == KS_OK; i++)
+                if (in_set(&fs[f], re->rule, (int)i, ls))
+                    rc = ks__yref_add(&s->rf, (uint32_t)i, fs[f].src, re, paths[f],
+                                      fs[f].src + yr->nb, yr->ne - yr->nb);
+        }
     }
     ks__buf_release(&b);
     free(pick);
@@ -439,6 +448,8 @@ static int bind_gated(ks_ysets *s)
             s->need_hits |= gd->fx.nlit > 0;
             y->ngated++;
         }
+        if (rc == KS_OK)
+            rc = ks__yref_bind(&s->rf, y, i);
     }
     ks__buf_release(&key);
     ks__map_free(m);
@@ -530,6 +541,9 @@ int ks__ysets_build(ks_ysets *s, char *const *paths, const bool *good, size_t nf
         s->grule[kept++] = gr;
     }
     s->ngrule = kept;
+    ks__yref_remap(&s->rf, map);
+    if ((rc = ks__yref_compile(&s->rf)) != KS_OK)
+        goto out;
     lit_mask(s);
     rc = bind_gated(s);
 out:
@@ -564,21 +578,23 @@ int ks__ysets_single(ks_ysets *s, YR_RULES *rules)
  * and renamed into it: a reader never sees half a file, and pruning knows
  * the leftovers of a run that died by the suffix. */
 
-/* The literal prefilter is cached serialized too: compiling thousands of
- * literals takes Vectorscan ~0.1 s, half of a warm start. Written before
- * the manifest, so a manifest never sits beside a database from other
- * rules. Best effort: without it the literals are compiled again. */
-static void save_lits(const ks_ysets *s, const char *prefix)
+/* The Vectorscan databases (the literal gate, "lits", and the regex
+ * prefilter, "re") are cached serialized too: compiling thousands of
+ * literals takes Vectorscan ~0.1 s, half of a warm start, and thousands
+ * of regexes far more. Written before the manifest, so a manifest never
+ * sits beside a database from other rules. Best effort: without one, its
+ * expressions are compiled again. */
+static void save_db(const hs_database_t *db, const char *prefix, const char *what)
 {
     char path[4200], tmp[4300], *bytes = NULL;
     size_t len = 0;
     FILE *fp;
-    snprintf(path, sizeof path, "%s.lits.hs", prefix);
-    if (!s->lits) {
+    snprintf(path, sizeof path, "%s.%s.hs", prefix, what);
+    if (!db) {
         unlink(path);
         return;
     }
-    if (hs_serialize_database(s->lits, &bytes, &len) != HS_SUCCESS)
+    if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
         return;
     ks__cache_tmp(tmp, sizeof tmp, path);
     if ((fp = fopen(tmp, "wb")))
@@ -586,15 +602,16 @@ static void save_lits(const ks_ysets *s, const char *prefix)
     free(bytes); /* hs_serialize_database allocates with the default (libc) allocator */
 }
 
-/* True when <prefix>.lits.hs held a database for this build of Vectorscan
- * (another version or CPU feature set is refused and recompiled). */
-static bool load_lits(ks_ysets *s, const char *prefix)
+/* True when <prefix>.<what>.hs held a database for this build of
+ * Vectorscan (another version or CPU feature set is refused and
+ * recompiled). */
+static bool load_db(hs_database_t **db, const char *prefix, const char *what)
 {
     char path[4200];
     size_t n = 0;
-    snprintf(path, sizeof path, "%s.lits.hs", prefix);
+    snprintf(path, sizeof path, "%s.%s.hs", prefix, what);
     char *bytes = slurp(path, &n);
-    bool ok = bytes && hs_deserialize_database(bytes, n, &s->lits) == HS_SUCCESS;
+    bool ok = bytes && hs_deserialize_database(bytes, n, db) == HS_SUCCESS;
     free(bytes);
     return ok;
 }
@@ -603,7 +620,8 @@ int ks__ysets_save(const ks_ysets *s, const char *prefix)
 {
     char path[4200], tmp[4300];
     FILE *fp = NULL;
-    save_lits(s, prefix);
+    save_db(s->lits, prefix, "lits");
+    save_db(s->rf.db, prefix, "re");
     for (size_t i = 0; i < s->n; i++) {
         snprintf(path, sizeof path, "%s.%zu.yarc", prefix, i);
         ks__cache_tmp(tmp, sizeof tmp, path);
@@ -634,6 +652,15 @@ int ks__ysets_save(const ks_ysets *s, const char *prefix)
                 fx->magic.off, fx->magic.width, fx->magic.be, fx->magic.value, s->grule[g].name,
                 s->grule[g].ns);
     }
+    for (size_t i = 0; i < s->rf.nexpr; i++) {
+        fprintf(fp, "re %u %d ", s->rf.flags[i], s->rf.refused[i] ? 1 : 0);
+        for (const char *c = s->rf.expr[i]; *c; c++)
+            fprintf(fp, "%02x", (unsigned char)*c);
+        fputc('\n', fp);
+    }
+    for (size_t k = 0; k < s->rf.nstr; k++)
+        fprintf(fp, "rs %u %u %u %s %s\n", s->rf.str[k].set, s->rf.str[k].expr, s->rf.str[k].ord,
+                s->rf.str[k].name, s->rf.str[k].ns);
     for (size_t i = 0; i < s->nlits; i++) {
         fprintf(fp, "lit %d %u ", s->lit[i].caseless ? 1 : 0, s->litset[i]);
         for (size_t k = 0; k < s->lit[i].len; k++)
@@ -691,20 +718,63 @@ static int load_grule(ks_ysets *s, char *line)
     return grule_push(s, set, &fx, sp + 1, name, (size_t)(sp - name));
 }
 
+/* "<flags> <refused> <hex>" */
+static int load_re(ks_ysets *s, char *line)
+{
+    unsigned flags;
+    int refused, at = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    if (sscanf(line, "%u %d %n", &flags, &refused, &at) != 2 || at == 0 || refused < 0 ||
+        refused > 1)
+        return KS_EFORMAT;
+    size_t hl = strlen(line + at);
+    char *text = malloc(hl / 2 + 1);
+    if (!text)
+        return KS_ENOMEM;
+    int rc = hl && hl % 2 == 0 && ks__unhex(line + at, hl, (uint8_t *)text) ? KS_OK : KS_EFORMAT;
+    text[hl / 2] = 0;
+    if (rc == KS_OK && strlen(text) != hl / 2)
+        rc = KS_EFORMAT;
+    if (rc == KS_OK)
+        rc = ks__yref_add_loaded(&s->rf, text, flags, refused == 1);
+    free(text);
+    return rc;
+}
+
+/* "<set> <expr> <ord> <name> <namespace>" */
+static int load_restr(ks_ysets *s, char *line)
+{
+    unsigned set, expr, ord;
+    int at = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    if (sscanf(line, "%u %u %u %n", &set, &expr, &ord, &at) != 3 || at == 0)
+        return KS_EFORMAT;
+    char *name = line + at, *sp = strchr(name, ' ');
+    if (!sp || sp == name || !sp[1])
+        return KS_EFORMAT;
+    return ks__yref_add_str(&s->rf, set, expr, ord, sp + 1, name, (size_t)(sp - name));
+}
+
 int ks__ysets_load(ks_ysets *s, const char *prefix)
 {
-    char path[4200], line[8192];
+    /* a regex line is twice its expression in hex: room for long ones */
+    const int linecap = 1 << 20;
+    char path[4200], *line = NULL;
     FILE *fp;
     int rc = KS_OK;
     memset(s, 0, sizeof *s);
     snprintf(path, sizeof path, "%s.sets", prefix);
     if (!(fp = fopen(path, "r")))
         return KS_ENOTFOUND;
-    if (!fgets(line, sizeof line, fp) || strncmp(line, MANIFEST_MAGIC, strlen(MANIFEST_MAGIC))) {
+    if (!(line = malloc((size_t)linecap))) {
+        rc = KS_ENOMEM;
+        goto out;
+    }
+    if (!fgets(line, linecap, fp) || strncmp(line, MANIFEST_MAGIC, strlen(MANIFEST_MAGIC))) {
         rc = KS_EFORMAT;
         goto out;
     }
-    while (rc == KS_OK && fgets(line, sizeof line, fp)) {
+    while (rc == KS_OK && fgets(line, linecap, fp)) {
         if (!strncmp(line, "lit ", 4)) {
             rc = load_lit(s, line + 4);
             continue;
@@ -713,6 +783,14 @@ int ks__ysets_load(ks_ysets *s, const char *prefix)
             continue;
         if (!strncmp(line, "rule ", 5)) {
             rc = load_grule(s, line + 5);
+            continue;
+        }
+        if (!strncmp(line, "re ", 3)) {
+            rc = load_re(s, line + 3);
+            continue;
+        }
+        if (!strncmp(line, "rs ", 3)) {
+            rc = load_restr(s, line + 3);
             continue;
         }
         unsigned off, w, be, val;
@@ -750,13 +828,19 @@ int ks__ysets_load(ks_ysets *s, const char *prefix)
         if ((uint64_t)s->grule[g].fx.lit0 + s->grule[g].fx.nlit > s->nlits ||
             (s->grule[g].fx.nlit && s->set[s->grule[g].set].gate != KS_YG_LITERAL))
             rc = KS_EFORMAT;
+    for (size_t k = 0; rc == KS_OK && k < s->rf.nstr; k++)
+        if (s->rf.str[k].set >= s->n)
+            rc = KS_EFORMAT;
+    if (rc == KS_OK && s->rf.nexpr && !load_db(&s->rf.db, prefix, "re"))
+        rc = ks__yref_compile(&s->rf);
     lit_mask(s);
     if (rc == KS_OK)
         rc = bind_gated(s);
-    if (rc == KS_OK && s->nlits && !load_lits(s, prefix))
+    if (rc == KS_OK && s->nlits && !load_db(&s->lits, prefix, "lits"))
         rc = compile_lits(s);
 out:
     fclose(fp);
+    free(line);
     if (rc != KS_OK)
         ks__ysets_free(s);
     return rc;
@@ -851,14 +935,38 @@ out:
 }
 
 /* ---- selection ------------------------------------------------------------------ */
+int ks__ystream_open(const hs_database_t *db, size_t nbits, hs_scratch_t **scr, hs_stream_t **st,
+                     uint64_t **hit)
+{
+    *scr = NULL;
+    *st = NULL;
+    *hit = NULL;
+    if (!db)
+        return KS_OK;
+    if (hs_alloc_scratch(db, scr) != HS_SUCCESS || hs_open_stream(db, 0, st) != HS_SUCCESS ||
+        !(*hit = calloc((nbits + 63) / 64, sizeof **hit))) {
+        ks__ystream_close(scr, st, hit);
+        return KS_ENOMEM;
+    }
+    return KS_OK;
+}
+
+void ks__ystream_close(hs_scratch_t **scr, hs_stream_t **st, uint64_t **hit)
+{
+    if (*st)
+        hs_close_stream(*st, *scr, NULL, NULL);
+    hs_free_scratch(*scr);
+    free(*hit);
+    *scr = NULL;
+    *st = NULL;
+    *hit = NULL;
+}
+
 int ks__ysets_ws_init(const ks_ysets *s, ks_ygatews *g)
 {
     memset(g, 0, sizeof *g);
-    if (!s->lits)
-        return KS_OK;
-    if (hs_alloc_scratch(s->lits, &g->scr) != HS_SUCCESS ||
-        hs_open_stream(s->lits, 0, &g->st) != HS_SUCCESS ||
-        !(g->hit = calloc((s->nlits + 63) / 64, sizeof *g->hit))) {
+    if (ks__ystream_open(s->rf.db, s->rf.nexpr, &g->re.scr, &g->re.st, &g->re.hit) != KS_OK ||
+        ks__ystream_open(s->lits, s->nlits, &g->scr, &g->st, &g->hit) != KS_OK) {
         ks__ysets_ws_free(g);
         return KS_ENOMEM;
     }
@@ -867,10 +975,8 @@ int ks__ysets_ws_init(const ks_ysets *s, ks_ygatews *g)
 
 void ks__ysets_ws_free(ks_ygatews *g)
 {
-    if (g->st)
-        hs_close_stream(g->st, g->scr, NULL, NULL);
-    hs_free_scratch(g->scr);
-    free(g->hit);
+    ks__ystream_close(&g->scr, &g->st, &g->hit);
+    ks__ystream_close(&g->re.scr, &g->re.st, &g->re.hit);
     memset(g, 0, sizeof *g);
 }
 
@@ -1024,6 +1130,13 @@ void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, siz
          * report anything: its private rules matter only to those */
         run[i] = run[i] && set_can_match(y, g);
     }
+    /* the regex prefilter, for the sets that run */
+    bool want_re = false;
+    for (size_t i = 0; i < s->n; i++)
+        want_re |= run[i] && s->set[i].nre > 0;
+    g->re.known = false;
+    if (want_re && size > 0)
+        ks__yref_scan(&s->rf, &g->re, rd, rdud);
 }
 
 void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_SCANNER *sc)
@@ -1035,6 +1148,7 @@ void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_S
         for (uint32_t x = 0; x < gd->nsidx && !facts_hold(&gd->fx, g); x++)
             yr_bitmask_set(sc->strings_temp_disabled, gd->sidx[x]);
     }
+    ks__yref_skip(y, &g->re, sc);
 #else
     (void)s, (void)i, (void)g, (void)sc;
 #endif
@@ -1058,7 +1172,9 @@ void ks__ysets_free(ks_ysets *s)
         for (size_t g = 0; g < s->set[i].ngated; g++)
             free(s->set[i].gated[g].sidx);
         free(s->set[i].gated);
+        free(s->set[i].re);
     }
+    ks__yref_free(&s->rf);
     hs_free_database(s->lits);
     for (size_t i = 0; i < s->nlits; i++)
         free(s->lit[i].bytes);

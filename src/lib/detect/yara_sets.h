@@ -45,6 +45,12 @@ typedef struct ks_ygrule {
     char *ns, *name;      /* owned */
 } ks_ygrule;
 
+/* A regex string of a set bound to its prefilter expression. */
+typedef struct ks_yrebound {
+    uint32_t sidx;        /* YR_STRING.idx in the set */
+    uint32_t expr;        /* ks_yrefilter.expr index */
+} ks_yrebound;
+
 typedef struct ks_yset {
     YR_RULES *rules;
     ks_ygate gate;
@@ -56,10 +62,45 @@ typedef struct ks_yset {
     size_t ngated;
     size_t nopen;         /* reported rules without facts: the set runs on
                            * every file its gate lets in */
+    ks_yrebound *re;      /* its prefiltered regex strings; owned */
+    size_t nre;
 } ks_yset;
+
+/* ---- the regex prefilter (yara_refilter.c) ---- */
+
+/* A regex string as built and cached: the ord-th string of rule (ns,
+ * name) in set `set` is found only where expression `expr` matches. */
+typedef struct ks_yrestr {
+    uint32_t set, expr, ord;
+    char *ns, *name;      /* owned */
+} ks_yrestr;
+
+typedef struct ks_yrefilter {
+    char **expr;          /* Vectorscan expressions, owned */
+    unsigned *flags;
+    bool *refused;        /* Vectorscan would not take it: never prefiltered */
+    size_t nexpr, capexpr;
+    ks_map *ids;          /* "flags:expr" -> id + 1, while building */
+    ks_yrestr *str;
+    size_t nstr, capstr;
+    hs_database_t *db;    /* stream mode, ids = expr indices; NULL: none */
+} ks_yrefilter;
+
+/* A worker's prefilter state: which expressions the current file has. */
+typedef struct ks_yrefws {
+    hs_scratch_t *scr;
+    hs_stream_t *st;
+    uint64_t *hit;
+    bool known;           /* the last scan completed */
+} ks_yrefws;
+
+/* Appends the Vectorscan form of a YARA regex body (read at least as
+ * loosely as libyara reads it); false when it cannot. */
+bool ks__yre_translate(const char *re, size_t n, ks_buf *out);
 
 typedef struct ks_ysets {
     ks_yset set[KS_YSETS_MAX];
+    ks_yrefilter rf;      /* regex strings of every set */
     size_t n;
     hs_database_t *lits;  /* prefilter of the literal-gated sets, or NULL */
     size_t nlits;
@@ -93,7 +134,7 @@ int ks__ysets_single(ks_ysets *s, YR_RULES *rules);
  * prefilter), then <prefix>.sets, written last. KS_YSETS_FORMAT is part of
  * the cache key: bump it when what is written changes, so two builds never
  * take turns overwriting one entry. */
-#define KS_YSETS_FORMAT 6
+#define KS_YSETS_FORMAT 7
 int ks__ysets_save(const ks_ysets *s, const char *prefix);
 int ks__ysets_load(ks_ysets *s, const char *prefix);
 
@@ -111,6 +152,7 @@ typedef struct ks_ygatews {
     hs_stream_t *st;
     uint64_t *hit;        /* literals found in the current file (bits) */
     bool hits_known;      /* false: the pass failed or did not run */
+    ks_yrefws re;         /* the regex prefilter */
     /* the file of the last ks__ysets_select(), for the facts */
     uint64_t size;
     const uint8_t *head;  /* borrowed for the file's scan */
@@ -122,6 +164,27 @@ void ks__ysets_ws_free(ks_ygatews *g);
 /* Streams a file's content to fn (see ks_chunk_fn); non-KS_OK when it
  * could not be read. */
 typedef int (*ks_yread_fn)(void *ud, ks_chunk_fn fn, void *fnud);
+
+/* Prefilter building (adds regex re of the rule named name in ns, source
+ * src, as a string of set `set`), loading, binding to a compiled set,
+ * and per-file use: scan, then switch off the strings of set y whose
+ * expression the file lacks. */
+int ks__yref_add(ks_yrefilter *rf, uint32_t set, const char *src, const ks_yregex *re,
+                 const char *ns, const char *name, size_t nl);
+int ks__yref_add_loaded(ks_yrefilter *rf, const char *text, unsigned flags, bool refused);
+int ks__yref_add_str(ks_yrefilter *rf, uint32_t set, uint32_t expr, uint32_t ord, const char *ns,
+                     const char *name, size_t nl);
+void ks__yref_remap(ks_yrefilter *rf, const int *map);
+int ks__yref_compile(ks_yrefilter *rf);
+int ks__yref_bind(const ks_yrefilter *rf, ks_yset *y, size_t i);
+void ks__yref_free(ks_yrefilter *rf);
+/* A worker's Vectorscan stream over db (NULL: none) with a bit per
+ * expression id (nbits), for the literal gate and the regex prefilter. */
+int ks__ystream_open(const hs_database_t *db, size_t nbits, hs_scratch_t **scr, hs_stream_t **st,
+                     uint64_t **hit);
+void ks__ystream_close(hs_scratch_t **scr, hs_stream_t **st, uint64_t **hit);
+void ks__yref_scan(const ks_yrefilter *rf, ks_yrefws *w, ks_yread_fn rd, void *rdud);
+void ks__yref_skip(const ks_yset *y, const ks_yrefws *w, YR_SCANNER *sc);
 
 /* Which sets to scan a file with (run[i] for set i). The gates read the
  * file's first bytes from head and its content through rd. A set runs

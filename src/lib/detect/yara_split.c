@@ -1126,6 +1126,28 @@ static int push_lits(ks_ysplit *out, size_t *cap, const ystr *st)
     return KS_OK;
 }
 
+/* Notes string k of rule i when it is a regex libyara matches as written
+ * (not wide: those bytes are interleaved with zeros). */
+static int push_regex(ks_ysplit *out, size_t *cap, const lexer *lx, size_t i, size_t k,
+                      const ystr *st)
+{
+    if (st->kind != T_REGEX || (st->mods & M_WIDE))
+        return KS_OK;
+    const char *v = lx->s + st->vb;
+    size_t n = st->ve - st->vb, close = n - 1;
+    while (close > 0 && v[close] != '/')
+        close--;
+    if (close < 2)
+        return KS_OK;
+    if (ks__grow(&out->regexes, cap, out->nregexes, sizeof *out->regexes, 64) != KS_OK)
+        return KS_ENOMEM;
+    out->regexes[out->nregexes++] = (ks_yregex){
+        .rule = i, .ord = (uint32_t)k, .vb = st->vb + 1, .ve = st->vb + close,
+        .nocase = (st->mods & M_NOCASE) || memchr(v + close, 'i', n - close) != NULL,
+        .dotall = memchr(v + close, 's', n - close) != NULL};
+    return KS_OK;
+}
+
 static bool uses_ident(const lexer *lx, const tokvec *tv, const char *name, size_t nl)
 {
     for (size_t k = 0; k < tv->n; k++) {
@@ -1197,7 +1219,7 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
     bool has_pe = false;
     bool *linked = calloc(nraw ? nraw : 1, sizeof *linked);
     bool *dep = NULL;
-    size_t litcap = 0;
+    size_t litcap = 0, recap = 0;
     int rc = KS_OK;
     if (!linked || !(out->rules = calloc(nraw ? nraw : 1, sizeof *out->rules))) {
         rc = KS_ENOMEM;
@@ -1239,6 +1261,10 @@ static int classify(const lexer *lx, rawrule *raw, size_t nraw, ks_ysplit *out)
                 o->modules |= 1ull << m;
                 o->costly |= costly_module(out->imports[m].name);
             }
+        for (size_t k = 0; k < r->nstrs && rc == KS_OK; k++)
+            rc = push_regex(out, &recap, lx, i, k, &r->strs[k]);
+        if (rc != KS_OK)
+            goto out;
         if (linked[i] || r->cond.n > MAX_COND_TOKENS)
             continue;
         rctx c = {.lx = lx, .t = r->cond.v, .strs = r->strs, .nstrs = r->nstrs, .has_pe = has_pe};
@@ -1423,6 +1449,7 @@ void ks__ysplit_free(ks_ysplit *s)
     for (size_t i = 0; i < s->nlits; i++)
         free(s->lits[i].bytes);
     free(s->lits);
+    free(s->regexes);
     free(s->rules);
     free(s->deps);
     free(s->imports);

@@ -78,6 +78,16 @@ typedef struct ks_yrule {
                            * (any but math, hash, time, string, console) */
 } ks_yrule;
 
+/* A regular-expression string of a rule, for the per-string prefilter
+ * (yara_refilter.c): the k-th string of rules[rule], its body between the
+ * slashes in the source. Only ascii-form regexes (no wide modifier). */
+typedef struct ks_yregex {
+    size_t rule;
+    uint32_t ord;         /* its place among the rule's strings */
+    size_t vb, ve;        /* body in the source */
+    bool nocase, dotall;  /* /i or nocase; /s */
+} ks_yregex;
+
 typedef struct ks_yimport {
     size_t begin, end;    /* source text of the import statement */
     char name[32];
@@ -92,6 +102,8 @@ typedef struct ks_ysplit {
     size_t nlits;
     ks_yimport *imports;
     size_t nimports;
+    ks_yregex *regexes;
+    size_t nregexes;
     bool *deps;           /* deps[i * nrules + j]: rule i needs private rule j
                            * (copied with it); NULL when none were analysed */
 } ks_ysplit;
