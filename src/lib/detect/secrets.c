@@ -273,13 +273,15 @@ static void rec_add_loc(sec_rec *r, const sec_ws *ws, uint64_t offset)
     /* every occurrence is a location; the MAX_LOCS first in (path, offset)
      * order are listed, whichever thread found them first, so that a run
      * with more threads lists the same ones */
+    /* the new location as a key for loc_cmp (its path is only compared) */
+    const sec_loc key = {.where = (char *)ws->where, .offset = offset};
     size_t worst = 0;
     bool first = true; /* before every listed location */
     for (size_t i = 0; i < r->nlocs; i++) {
-        int c = strcmp(r->locs[i].where, ws->where);
-        if (c == 0 && r->locs[i].offset == offset)
+        int c = loc_cmp(&r->locs[i], &key);
+        if (c == 0)
             return;
-        first &= c > 0 || (c == 0 && r->locs[i].offset > offset);
+        first &= c > 0;
         if (i && loc_cmp(&r->locs[i], &r->locs[worst]) > 0)
             worst = i;
     }
@@ -287,8 +289,7 @@ static void rec_add_loc(sec_rec *r, const sec_ws *ws, uint64_t offset)
         rec_set_prov(r, ws);
     size_t at = r->nlocs;
     if (at == MAX_LOCS) {
-        int c = strcmp(ws->where, r->locs[worst].where);
-        if (c > 0 || (c == 0 && offset >= r->locs[worst].offset))
+        if (loc_cmp(&key, &r->locs[worst]) >= 0)
             return;
         at = worst;
     }
