@@ -84,6 +84,21 @@ class Driver:
         with open(path, "wb") as f:
             f.write(base64.b64decode(self.s("GET", "/screenshot")))
 
+    def wait(self, what, limit=15.0):
+        """Poll until what(self) holds: a click that submits a form returns
+        before the next page is loaded on a loaded machine (CI failed on it),
+        and a DNS proof takes a resolver round trip besides. Returns what's
+        last value so the caller still asserts it."""
+        end = time.time() + limit
+        while True:
+            try:
+                ok = what(self)
+            except RuntimeError:  # the element is gone mid-navigation
+                ok = False
+            if ok or time.time() >= end:
+                return ok
+            time.sleep(0.1)
+
     def quit(self):
         try:
             self.call("DELETE", "/session/%s" % self.sid)
@@ -121,23 +136,31 @@ def main():
         drv.type("#signup input[name=name]", "acme-sec")
         drv.type("#signup input[name=password]", "a long enough password")
         drv.click("#signup button")
-        T.check(drv.url().endswith("/dashboard"), "signup lands on the dashboard: " + drv.url())
+        T.check(drv.wait(lambda d: d.url().endswith("/dashboard")), "signup lands on the dashboard: " + drv.url())
         shot("dashboard")
         drv.type("#add-domain input[name=domain]", "org01.example")
         drv.click("#add-domain button")
+        drv.wait(lambda d: d.finds(".dns-value"))
         value = drv.text(".dns-value")
         T.check(re.fullmatch(r"kensa-verify=[0-9a-f]{64}", value or "") is not None, "proof shown: " + value)
         shot("proof-instructions")
         # a wrong token first
         dns = Dns(dns_port, [("org01.example", "kensa-verify=" + "0" * 64)])
+        T.check(dns.ready, "dnsmasq answers on 127.0.0.1:%d" % dns_port)
         drv.click(".verify-dns")
-        T.check("Not verified" in drv.source() and "no TXT record" in drv.source(), "wrong DNS token refused")
+        drv.wait(lambda d: "Not verified" in d.source())
+        src = drv.source()
+        said = re.search(r"<p[^>]*>([^<]*)</p>", src[src.find("Not verified"):]) if "Not verified" in src else None
+        T.check("Not verified" in src and "no TXT record" in src,
+                "wrong DNS token refused (%s)" % (said.group(1)[:160] if said else drv.url()))
         shot("verify-failed")
         dns.stop()
         dns = Dns(dns_port, [("org01.example", value)])
+        T.check(dns.ready, "dnsmasq answers again on 127.0.0.1:%d" % dns_port)
         drv.go(base + "/dashboard")
         drv.click(".verify-dns")
-        T.check(drv.url().endswith("/domains/org01.example"), "right DNS token: exposure page " + drv.url())
+        T.check(drv.wait(lambda d: d.url().endswith("/domains/org01.example") and d.finds("#addresses")),
+                "right DNS token: exposure page " + drv.url())
         src = drv.source()
         t = truth["org01.example"]
         lis = drv.finds("#addresses li")
@@ -156,20 +179,12 @@ def main():
         drv.go(base + "/")
         drv.type("#addr", exposed[0] if exposed else "x@org01.example")
         drv.click("#check button")
-        res = ""
-        for _ in range(50):
-            res = drv.text("#check-result")
-            if res:
-                break
-            time.sleep(0.1)
+        drv.wait(lambda d: d.text("#check-result"))
+        res = drv.text("#check-result")
         T.check("appears" in res and "not" not in res, "single-address check finds it: " + res)
         shot("address-check")
         drv.click("#logout")
-        for _ in range(50):  # the click's navigation may not be done yet on a loaded machine
-            if "Log in" in drv.source():
-                break
-            time.sleep(0.1)
-        T.check("Log in" in drv.source(), "logged out")
+        T.check(drv.wait(lambda d: "Log in" in d.source()), "logged out")
         shot("logged-out")
         print("INFO portal UI screenshots: %s (%d)" % (out, step[0]))
     finally:

@@ -121,7 +121,29 @@ class Dns:
         for name, value in records:
             args.append("--txt-record=%s,%s" % (name, value))
         self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
+        self.port = port
+        self.name = records[0][0] if records else "localhost"
+        self.ready = self._wait_ready(20.0)
+
+    def _wait_ready(self, limit):
+        """Until dnsmasq answers a TXT query: a fixed sleep was too short on a
+        loaded CI machine, and the portal then reported "the DNS resolver did
+        not answer" where the test expected the wrong-token refusal."""
+        labels = b"".join(bytes([len(x)]) + x.encode() for x in self.name.split(".")) + b"\0"
+        query = b"\x4b\x53\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\x00\x10\x00\x01"
+        end = time.time() + limit
+        while time.time() < end and self.p.poll() is None:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(0.2)
+            try:
+                s.sendto(query, ("127.0.0.1", self.port))
+                if s.recv(4096)[:2] == query[:2]:
+                    return True
+            except OSError:
+                time.sleep(0.05)
+            finally:
+                s.close()
+        return False
 
     def stop(self):
         self.p.terminate()
