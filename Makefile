@@ -154,7 +154,7 @@ ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 asan: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-asan CC=clang CXX=clang++ \
 	  OPT="$(ASAN_OPT)" all
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@KENSA_ASAN=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ \
 	  OPT="$(ASAN_OPT)" test
 

@@ -32,6 +32,21 @@ extern int ks_test_checks; /* CHECKs run by the current test */
  * ...). Failed CHECKs before the skip still fail the test. Return after. */
 void ks_test_skip(const char *tag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* KS_TEST_ASAN: built with AddressSanitizer. Its quarantine keeps freed
+ * memory resident and its redzones and shadow inflate every allocation, so
+ * a bound on peak RSS measures ASan, not kensa: such checks skip (tag
+ * asan-rss, expected under `make asan`) and keep their other checks. */
+#if defined(__SANITIZE_ADDRESS__)
+#define KS_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KS_TEST_ASAN 1
+#endif
+#endif
+#ifndef KS_TEST_ASAN
+#define KS_TEST_ASAN 0
+#endif
+
 #define TEST(name)                                                         \
     static void test_##name(void);                                         \
     __attribute__((constructor)) static void register_##name(void)         \

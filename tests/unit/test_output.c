@@ -224,7 +224,10 @@ TEST(memory_bounded_by_keep_not_by_findings)
     emit_n(e, n, 1700000000);
     long grown = maxrss_kb() - rss0;
     printf("INFO %zu findings emitted: max RSS grew %ld KB (bound: 32768 KB)\n", n, grown);
-    CHECK(grown < 32768);
+    if (KS_TEST_ASAN)
+        ks_test_skip("asan-rss", "RSS bound not checked under AddressSanitizer (grew %ld KB)", grown);
+    else
+        CHECK(grown < 32768);
     CHECK_INT(ks_engine_nfindings(e), 1000);
     CHECK_INT(ks_engine_stats(e)->findings_unkept, n - 1000);
     ks_engine_set(e, "detector.sigma", "false");
@@ -233,7 +236,7 @@ TEST(memory_bounded_by_keep_not_by_findings)
     CHECK_INT(ks_engine_run(e), KS_OK);
     grown = maxrss_kb() - rss0;
     printf("INFO after the run and the HTML report: max RSS grew %ld KB (bound: 32768 KB)\n", grown);
-    CHECK(grown < 32768);
+    CHECK(KS_TEST_ASAN || grown < 32768);
     size_t len = 0;
     char *s = slurp(jpath, &len);
     CHECK(s && count_lines(s) == n);
