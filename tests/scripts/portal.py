@@ -184,9 +184,9 @@ def main():
                 and x["addresses"] == truth["org01.example"]["addresses"] + 1,
                 "new exposure notified after incremental build: %s" % body[-200:])
         # the server's in-memory range buckets pick the new address up
-        # within their sync interval (1 s)
+        # within their sync interval (1 s); up to 20 s on a loaded machine
         h3, found = sha256_hex("zed.late@org01.example"), False
-        for _ in range(8):
+        for _ in range(40):
             st, _, body = s.req("GET", "/api/v1/range/" + h3[:5])
             if st == 200 and h3[5:] in body.split():
                 found = True
