@@ -84,6 +84,10 @@ void ks__locs_get(const ks_locs *l, uint64_t i, uint64_t v[KS_LOC_FIELDS]);
 void ks__locs_next(const ks_locs *l, ks_locs_cur *c, uint64_t v[KS_LOC_FIELDS]);
 void ks__locs_release(ks_locs *l);
 
+/* CRC-32 as zlib's crc32(crc, buf, len) computes it (chain calls the same
+ * way), with carry-less multiplication where the CPU has it (crc32.c). */
+uint32_t ks__crc32(uint32_t crc, const void *buf, size_t len);
+
 /* ---- buf: growable byte buffer (git strbuf) --------------------------------
  * Always NUL-terminated when p != NULL. `cap_limit` 0 = 1 GiB. */
 typedef struct ks_buf {

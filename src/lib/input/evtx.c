@@ -16,7 +16,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 #include "evtx.h"
 
 /* ==== reader ==================================================================== */
@@ -87,7 +86,7 @@ int evx_reader_new(const uint8_t *p, uint64_t size, const char *path, ks_engine 
     if (size >= 8 && memcmp(p, "ElfChnk", 8) == 0)
         r->base = 0; /* a chunk carved out on its own */
     if (begin == 0 && size >= 128 && memcmp(p, "ElfFile", 8) == 0) {
-        uint32_t crc = (uint32_t)crc32(0, p, 120);
+        uint32_t crc = ks__crc32(0, p, 120);
         if (crc != evx_u32(p + 124))
             rdiag(r, KS_DIAG_WARN, KS_ECHECKSUM, 0, "file header checksum mismatch (stored %08x, computed %08x)",
                   evx_u32(p + 124), crc);
@@ -157,8 +156,8 @@ static bool open_chunk(evx_reader *r)
             if (avail < EVX_CHUNK_SIZE)
                 rdiag(r, KS_DIAG_WARN, KS_ETRUNCATED, r->pos + avail,
                       "chunk %llu truncated at %zu of 65536 bytes", (unsigned long long)idx, avail);
-            uint32_t crc = (uint32_t)crc32(0, c, 120);
-            crc = (uint32_t)crc32(crc, c + 128, EVX_CHUNK_HEADER - 128);
+            uint32_t crc = ks__crc32(0, c, 120);
+            crc = ks__crc32(crc, c + 128, EVX_CHUNK_HEADER - 128);
             if (crc != evx_u32(c + 124))
                 rdiag(r, KS_DIAG_WARN, KS_ECHECKSUM, r->pos,
                       "chunk %llu header checksum mismatch (stale or damaged); records are still read",
@@ -171,7 +170,7 @@ static bool open_chunk(evx_reader *r)
                 r->scanning = true;
             } else {
                 r->limit = free_off;
-                uint32_t dcrc = (uint32_t)crc32(0, c + EVX_CHUNK_HEADER, free_off - EVX_CHUNK_HEADER);
+                uint32_t dcrc = ks__crc32(0, c + EVX_CHUNK_HEADER, free_off - EVX_CHUNK_HEADER);
                 if (dcrc != evx_u32(c + 52))
                     rdiag(r, KS_DIAG_WARN, KS_ECHECKSUM, r->pos + 52,
                           "chunk %llu event records checksum mismatch; records are still read",
