@@ -70,6 +70,7 @@ def fetch_packages():
                 if debs:
                     tmp = x + ".tmp"
                     shutil.rmtree(tmp, ignore_errors=True)
+                    os.makedirs(os.path.dirname(tmp), exist_ok=True)  # dpkg -x makes the leaf only
                     subprocess.run(["dpkg", "-x", os.path.join(deb, debs[0]), tmp], check=True,
                                    timeout=120)
                     os.rename(tmp, x)
