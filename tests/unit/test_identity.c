@@ -148,6 +148,44 @@ TEST(spray_from_one_source_then_single_factor_success)
     ks_engine_free(r.e);
 }
 
+/* The same spray downloaded from the Entra portal as CSV: its columns are
+ * named in words and carry more than the analytics read (display name,
+ * location, status words, Conditional Access). */
+static void signin_csv(FILE *fp, long long t, const char *user, const char *ip, int code, const char *app,
+                       const char *ua)
+{
+    char ts[64];
+    iso(t, ts, sizeof ts);
+    fprintf(fp, "%s,%08llx-0000-4000-8000-000000000000,\"%s\",%.*s,%s,Member,%s,\"Amsterdam, NL\",%s,%d,%s,%s,"
+                "Office 365 Exchange Online,Single-factor authentication,Not Applied\n",
+            ts, t, ua, (int)strcspn(user, "@"), user, user, ip, code ? "Failure" : "Success", code,
+            code ? "Invalid username or password or Invalid on-premises username or password." : "", app);
+}
+
+TEST(spray_in_the_portal_csv_download)
+{
+    char path[512], user[64];
+    FILE *fp = open_file("InteractiveSignIns_2024-06-01_2024-06-02.csv", path, sizeof path);
+    fputs("Date (UTC),Request ID,User agent,User,Username,User type,IP address,Location,Status,"
+          "Sign-in error code,Failure reason,Client app,Application,Authentication requirement,"
+          "Conditional Access\n", fp);
+    for (int u = 0; u < 30; u++) {
+        snprintf(user, sizeof user, "user%03d@contoso.com", 150 + u % 50);
+        signin_csv(fp, T0 + 7200 + u * 50, user, "198.51.100.7", 50126, "Other clients", "python-requests/2.31");
+    }
+    signin_csv(fp, T0 + 7200 + 1600, "user177@contoso.com", "198.51.100.7", 0, "Other clients",
+               "python-requests/2.31");
+    fclose(fp);
+    run r = hunt(path);
+    CHECK_INT(count(&r, "kensa.identity.spray"), 1);
+    CHECK(find(&r, "kensa.identity.spray", "source", "198.51.100.7") != NULL);
+    CHECK(find(&r, "kensa.identity.spray", "accounts", "user150@contoso.com") != NULL);
+    CHECK(find(&r, "kensa.identity.spray_success", "account", "user177@contoso.com") != NULL);
+    const ks_finding *s = find(&r, "kensa.identity.spray", NULL, NULL);
+    CHECK(s && s->first == (T0 + 7200) * 1000000000ll); /* the time came from "Date (UTC)" */
+    ks_engine_free(r.e);
+}
+
 TEST(distributed_low_and_slow_spray)
 {
     char path[512], user[64], ip[32];

@@ -5,7 +5,9 @@
  * (<server>-Cve-2021-26855.csv: "DateTime","ClientIpAddress","UrlStem",
  * "AnchorMailbox",...), SIEM and spreadsheet exports of HttpProxy or IIS
  * logs (Splunk's c_ip / cs_uri_stem, "Client IP", "URL Path"), ECP server
- * log extracts.
+ * log extracts, and Entra ID sign-ins downloaded from the portal or
+ * exported from Log Analytics ("Date (UTC)", "Username", "IP address",
+ * "Sign-in error code": named as Entra's JSON names them).
  *
  * The header names the columns; each name goes through the field schema
  * (engine/fields.def: ks__field_of_header compares it with the canonical
@@ -32,10 +34,12 @@
 #define CSV_MAX_COLS 256
 #define CSV_MAX_NAME 64
 
-enum family { FAM_GENERIC, FAM_W3C, FAM_PROXY, FAM_ECP };
+enum family { FAM_GENERIC, FAM_W3C, FAM_PROXY, FAM_ECP, FAM_ENTRA };
 
-/* The schema sources whose names header cells are compared with. */
-static const char *const hdr_sources[] = {"exchange", "w3c", "export", NULL};
+/* The schema sources whose names header cells are compared with: Entra's
+ * own (a Log Analytics export keeps UserPrincipalName, ResultType) and its
+ * portal download's words come first, so "IP address" is Entra's. */
+static const char *const hdr_sources[] = {"entra_csv", "exchange", "w3c", "export", "entra", NULL};
 
 /* A header cell through the schema. */
 typedef struct hcol {
@@ -45,7 +49,8 @@ typedef struct hcol {
 
 /* Columns holding the record time (normalised names), first wins. */
 static const char *const time_names[] = {"datetime", "timestamp", "time", "eventtime", "timegenerated",
-                                         "timecreated", "date", "logtime"};
+                                         "timecreated", "date", "logtime", "dateutc", "createddatetime",
+                                         "timegeneratedutc"};
 
 typedef struct col {
     ks_sym name;          /* event field */
@@ -97,6 +102,9 @@ static bool header_cell(ks_slice c)
 static enum family family_of(const hcol *c, size_t n)
 {
     bool stem = false, server = false, data = false;
+    for (size_t i = 0; i < n; i++) /* Entra sign-ins: their result code column */
+        if (c[i].f == KS_F_RESULT_CODE && c[i].src && !strncmp(c[i].src, "entra", 5))
+            return FAM_ENTRA;
     for (size_t i = 0; i < n; i++) {
         bool ex = c[i].src && !strcmp(c[i].src, "exchange");
         if (ex && (c[i].f == KS_F_ANCHOR_MAILBOX || c[i].f == KS_F_URL_PATH ||
@@ -207,8 +215,13 @@ static int column_name(csv_in *x, col *o, hcol c, enum family fam, ks_slice raw)
     const char *nm = c.f < 0 ? NULL
                      : fam == FAM_PROXY ? ks__field_alt(c.f, "exchange")
                      : fam == FAM_W3C  ? ks__field_alt(c.f, "w3c")
+                     : fam == FAM_ENTRA && !strncmp(c.src, "entra", 5) ? ks__field_alt(c.f, "entra")
                                        : NULL;
     memset(o, 0, sizeof *o);
+    /* Entra's "User" column is the display name: under its header text it
+     * would be Windows' User (the acting account) and outrank the UPN */
+    if (!nm && fam == FAM_ENTRA && raw.n == 4 && ks__ieq(raw.p, 4, "User", 4))
+        nm = "userDisplayName";
     if (!nm) {
         o->name = ks__symcache_intern(sc, raw.p, raw.n);
         return o->name ? KS_OK : KS_ENOMEM;
