@@ -9,6 +9,7 @@
 #include <zstd.h>
 #include "harness.h"
 #include "kensa_int.h"
+#include "input/weblog.h"
 
 TEST(arena_alloc_reset_cap)
 {
@@ -423,4 +424,21 @@ TEST(crc32_equals_zlib)
     memset(b, 0xff, N);
     CHECK(ks__crc32(0xffffffffu, b, N) == (uint32_t)crc32(0xffffffffu, b, N));
     free(b);
+}
+
+/* Dates as spreadsheet-style exports (Purview, Log Analytics) write them. */
+TEST(us_export_times)
+{
+    int64_t t = 0;
+    const int64_t want = 1795161600ll * 1000000000ll; /* 2026-11-20T08:00:00Z */
+    CHECK(ks__us_time("11/20/2026 8:00:00 AM", 21, &t) == KS_OK && t == want);
+    CHECK(ks__us_time("11/20/2026, 8:00:00.000 AM", 26, &t) == KS_OK && t == want);
+    CHECK(ks__us_time("11/20/2026 08:00", 16, &t) == KS_OK && t == want);
+    CHECK(ks__us_time("20/11/2026 08:00:00", 19, &t) == KS_OK && t == want); /* day first */
+    CHECK(ks__us_time("11/20/2026 8:00:00 PM", 21, &t) == KS_OK && t == want + 12 * 3600000000000ll);
+    CHECK(ks__us_time("11/20/2026 12:30:00 AM", 22, &t) == KS_OK && t == want - 8 * 3600000000000ll + 1800000000000ll);
+    const char *bad[] = {"13/13/2026 8:00", "11/20/2026 13:00:00 PM", "11/20/26 8:00", "11/20/2026", "2026-11-20 08:00",
+                         "11/20/2026 8:00:00 XM", "1/2/2026 8:00 AM junk"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(bad); i++)
+        CHECK(ks__us_time(bad[i], strlen(bad[i]), &t) == KS_EFORMAT);
 }

@@ -186,6 +186,35 @@ TEST(spray_in_the_portal_csv_download)
     ks_engine_free(r.e);
 }
 
+/* A Purview audit-log search exported as CSV: AuditData is a JSON string
+ * in a cell, CreationDate written the en-US way. */
+TEST(spray_in_a_purview_audit_csv)
+{
+    char path[512];
+    FILE *fp = open_file("AuditLog_purview.csv", path, sizeof path);
+    fputs("RecordId,CreationDate,RecordType,Operation,UserId,AuditData\n", fp);
+    for (int u = 0; u <= 30; u++) {
+        char user[64], when[64];
+        bool ok = u == 30;
+        long long t = T0 + 7200 + (ok ? 1600 : u * 50);
+        int hh = (int)(t % 86400 / 3600), mm = (int)(t % 3600 / 60), ss = (int)(t % 60);
+        snprintf(user, sizeof user, "user%03d@contoso.com", ok ? 177 : 150 + u % 50);
+        snprintf(when, sizeof when, "6/1/2024 %d:%02d:%02d %s", hh % 12 ? hh % 12 : 12, mm, ss, hh < 12 ? "AM" : "PM");
+        fprintf(fp, "%08x-1111-4000-8000-000000000000,%s,AzureActiveDirectoryStsLogon,%s,%s,\"{\"\"Operation\"\":\"\"%s\"\","
+                    "\"\"Workload\"\":\"\"AzureActiveDirectory\"\",\"\"UserId\"\":\"\"%s\"\",\"\"ClientIP\"\":\"\"198.51.100.7\"\","
+                    "\"\"ResultStatus\"\":\"\"%s\"\"%s}\"\n",
+                u, when, ok ? "UserLoggedIn" : "UserLoginFailed", user, ok ? "UserLoggedIn" : "UserLoginFailed", user,
+                ok ? "Success" : "Failed", ok ? "" : ",\"\"ErrorNumber\"\":\"\"50126\"\",\"\"LogonError\"\":\"\"InvalidUserNameOrPassword\"\"");
+    }
+    fclose(fp);
+    run r = hunt(path);
+    const ks_finding *s = find(&r, "kensa.identity.spray", "source", "198.51.100.7");
+    CHECK(s != NULL);
+    CHECK(s && s->first == (T0 + 7200) * 1000000000ll); /* CreationDate read, en-US */
+    CHECK(find(&r, "kensa.identity.spray_success", "account", "user177@contoso.com") != NULL);
+    ks_engine_free(r.e);
+}
+
 TEST(distributed_low_and_slow_spray)
 {
     char path[512], user[64], ip[32];

@@ -50,7 +50,7 @@ typedef struct hcol {
 /* Columns holding the record time (normalised names), first wins. */
 static const char *const time_names[] = {"datetime", "timestamp", "time", "eventtime", "timegenerated",
                                          "timecreated", "date", "logtime", "dateutc", "createddatetime",
-                                         "timegeneratedutc"};
+                                         "timegeneratedutc", "creationdate", "creationtime"};
 
 typedef struct col {
     ks_sym name;          /* event field */
@@ -274,12 +274,13 @@ static void row_time(csv_in *x, ks_event *ev)
 {
     ks_slice t = x->itime >= 0 ? x->toks[x->itime] : (ks_slice){NULL, 0};
     ks_slice d = x->idate >= 0 ? x->toks[x->idate] : (ks_slice){NULL, 0};
-    if (t.n && ks_time_parse(t.p, t.n, &ev->time) == KS_OK)
+    if (t.n && (ks_time_parse(t.p, t.n, &ev->time) == KS_OK || ks__us_time(t.p, t.n, &ev->time) == KS_OK))
         return;
     ev->time = KS_TIME_NONE;
     if (d.n && t.n && ks__w3c_time(d.p, d.n, t.p, t.n, &ev->time) != KS_OK)
         ev->time = KS_TIME_NONE;
-    else if (d.n && !t.n && ks_time_parse(d.p, d.n, &ev->time) != KS_OK)
+    else if (d.n && !t.n && ks_time_parse(d.p, d.n, &ev->time) != KS_OK &&
+             ks__us_time(d.p, d.n, &ev->time) != KS_OK)
         ev->time = KS_TIME_NONE;
 }
 

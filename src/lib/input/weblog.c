@@ -170,6 +170,59 @@ int ks__w3c_time(const char *d, size_t dn, const char *t, size_t tn, int64_t *ou
     return KS_OK;
 }
 
+/* Reads an unsigned number of 1..maxd digits at s[*i]. */
+static bool num_at(const char *s, size_t n, size_t *i, size_t maxd, int *v)
+{
+    size_t b = *i;
+    int x = 0;
+    while (*i < n && *i - b < maxd && s[*i] >= '0' && s[*i] <= '9')
+        x = x * 10 + (s[(*i)++] - '0');
+    *v = x;
+    return *i > b;
+}
+
+int ks__us_time(const char *s, size_t n, int64_t *out)
+{
+    int mo, d, y, h, mi, sec = 0;
+    int64_t frac = 0;
+    size_t i = 0;
+    if (!num_at(s, n, &i, 2, &mo) || i >= n || s[i++] != '/' || !num_at(s, n, &i, 2, &d) || i >= n ||
+        s[i++] != '/' || !num_at(s, n, &i, 4, &y) || y < 1970)
+        return KS_EFORMAT;
+    if (i < n && s[i] == ',')
+        i++;
+    while (i < n && s[i] == ' ')
+        i++;
+    if (!num_at(s, n, &i, 2, &h) || i >= n || s[i++] != ':' || !num_at(s, n, &i, 2, &mi))
+        return KS_EFORMAT;
+    if (i < n && s[i] == ':' && (++i, !num_at(s, n, &i, 2, &sec)))
+        return KS_EFORMAT;
+    if (i < n && s[i] == '.') {
+        int64_t scale = 100000000;
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, scale /= 10)
+            frac += (s[i] - '0') * scale;
+    }
+    while (i < n && s[i] == ' ')
+        i++;
+    if (i + 2 == n && (s[i + 1] == 'M' || s[i + 1] == 'm')) {
+        bool pm = s[i] == 'P' || s[i] == 'p';
+        if ((!pm && s[i] != 'A' && s[i] != 'a') || h < 1 || h > 12)
+            return KS_EFORMAT;
+        h = h % 12 + (pm ? 12 : 0);
+    } else if (i != n) {
+        return KS_EFORMAT;
+    }
+    if (mo > 12 && d <= 12) { /* day first: 20/11/2026 */
+        int t = mo;
+        mo = d;
+        d = t;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y > 2200)
+        return KS_EFORMAT;
+    *out = ks__timegm(y, mo, d, h, mi, sec) * 1000000000ll + (frac > 0 ? frac : 0);
+    return KS_OK;
+}
+
 bool ks__vdir_set(const char *s, size_t n)
 {
     const char *set = s ? ks__memmem_ci(s, n, "Set-", 4) : NULL;

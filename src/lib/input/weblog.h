@@ -58,6 +58,12 @@ int ks__utf8_repair(ks_arena *a, const char *s, size_t n, ks_slice *out);
  * either is malformed. */
 int ks__w3c_time(const char *d, size_t dn, const char *t, size_t tn, int64_t *out);
 
+/* Parses the dates spreadsheet-style exports write (Purview audit search,
+ * Log Analytics, Excel): "11/20/2026 8:00:00 AM", "11/20/2026, 8:00:00.000
+ * PM", "11/20/2026 20:00"; month first as Microsoft's en-US exports write
+ * it, unless the first number cannot be a month. UTC. KS_EFORMAT else. */
+int ks__us_time(const char *s, size_t n, int64_t *out);
+
 /* Microsoft Test-ProxyLogon's ECP check, "Set-.+VirtualDirectory": a Set-
  * cmdlet on any virtual directory seen anywhere in the text (the exchange
  * input uses it to recognise ECP lines that lost their header, the
