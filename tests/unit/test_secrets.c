@@ -279,6 +279,38 @@ TEST(example_tree_marked_not_dropped)
     free(out);
 }
 
+/* A CSV table without a log's columns or a time (a customer export) is
+ * data: its personal data is reported. A CSV sign-in log naming the same
+ * people is a log: not (secrets.pii_in_logs turns that on). */
+TEST(pii_in_csv_tables_not_in_csv_logs)
+{
+    char dir[1100], cmd[4096], row[256], *out = NULL;
+    snprintf(dir, sizeof dir, "%s/csvs", ks_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    CHECK(system(cmd) == 0);
+    ks_buf table = KS_BUF_INIT, log = KS_BUF_INIT;
+    ks__buf_adds(&table, "id,first_name,last_name,email,phone\n");
+    ks__buf_adds(&log, "Date (UTC),Username,IP address,Status,Sign-in error code\n");
+    for (int i = 0; i < 40; i++) {
+        snprintf(row, sizeof row, "%d,Ann,Lee%d,ann.lee%d@globex.example.com,+44 20 7946 %04d\n", i, i, i, 100 + i);
+        ks__buf_adds(&table, row);
+        snprintf(row, sizeof row, "2024-06-01T08:%02d:00Z,ann.lee%d@globex.example.com,203.0.113.9,Success,0\n",
+                 i, i);
+        ks__buf_adds(&log, row);
+    }
+    ks_test_write("csvs/customers.csv", table.p, table.n);
+    ks_test_write("csvs/InteractiveSignIns.csv", log.p, log.n);
+    ks__buf_release(&table);
+    ks__buf_release(&log);
+    snprintf(cmd, sizeof cmd, "%s/kensa hunt --no-color --threads 1 --json - %s 2>&1", ks_test_build(), dir);
+    ks_test_run(cmd, &out);
+    out = out ? out : ks_test_strdup("");
+    CHECK_INT(ks_test_count(out, "\"rule_id\":\"kensa.pii.personal_data\""), 1);
+    CHECK(strstr(out, "Personal data in file: 40 email, 40 phone") != NULL);
+    CHECK(strstr(out, "customers.csv") != NULL);
+    free(out);
+}
+
 /* The compiled rules are cached: the second hunt loads them (its info
  * diagnostic says so) and finds the same secrets; a damaged entry is
  * compiled again; the cache keeps secrets.cache_keep entries. */

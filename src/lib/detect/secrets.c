@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "input/weblog.h"
 #include "detect/fileinfo.h"
 #include "detect/pii_tally.h"
 #include "detect/secrets_verify.h"
@@ -631,8 +632,11 @@ static int sec_on_file(void *p, const ks_file *f)
     ws->f = f;
     ws->classes = KS_TC_SECRET;
     /* Event logs (a JSON sign-in export, EVTX) name people in every
-     * record: personal data there is the log's purpose, not a leak. */
-    if (d->pii && (!f->format || d->pii_in_logs))
+     * record: personal data there is the log's purpose, not a leak. A CSV
+     * with no log's columns and no time is a table (a customer or CRM
+     * export, BlueBleed's kind of leak): its personal data is the point. */
+    bool table = f->format && !strcmp(f->format, "csv") && !ks__csv_is_log(f->head, f->nhead);
+    if (d->pii && (!f->format || d->pii_in_logs || table))
         ws->classes |= KS_TC_PII;
     ks__xctx_init(&x, d->e, f->path, on_text, ws);
     ks__extract_file(&x, f); /* damage is reported by the extractors */

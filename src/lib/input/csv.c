@@ -141,12 +141,18 @@ static bool generic_table(const uint8_t *h, size_t n, const uint8_t *eol, ks_sli
     return true;
 }
 
-static int csv_probe(const uint8_t *h, size_t n, const char *name)
+/* The header row at the head of h (after a BOM): its cells in t, their
+ * schema columns in c; returns the column count, 0 when the first line is
+ * no header row. *hp, *np move past a byte-order mark; *eolp: the end of
+ * the header line. */
+static size_t header_row(const uint8_t **hp, size_t *np, ks_slice *t, hcol *c, const uint8_t **eolp)
 {
-    ks_slice t[CSV_MAX_COLS + 1];
-    hcol c[CSV_MAX_COLS];
+    const uint8_t *h = *hp;
+    size_t n = *np;
     if (n >= 3 && h[0] == 0xef && h[1] == 0xbb && h[2] == 0xbf)
         h += 3, n -= 3;
+    *hp = h;
+    *np = n;
     const uint8_t *eol = memchr(h, '\n', n);
     if (!eol || memchr(h, 0, n) || h[0] == '#' || h[0] == '{' || h[0] == '[')
         return 0;
@@ -156,13 +162,49 @@ static int csv_probe(const uint8_t *h, size_t n, const char *name)
     size_t k = ks__csv_split(NULL, (const char *)h, len, t, CSV_MAX_COLS);
     if (k < 2 || k > CSV_MAX_COLS)
         return 0;
-    size_t known = 0;
     for (size_t i = 0; i < k; i++) {
         if (!header_cell(t[i]))
             return 0;
         c[i] = column_of(t[i]);
-        known += c[i].f >= 0;
     }
+    *eolp = eol;
+    return k;
+}
+
+static bool time_column(ks_slice cell)
+{
+    char nm[CSV_MAX_NAME];
+    ks__header_norm(cell.p, cell.n, nm, sizeof nm);
+    for (size_t t = 0; t < KS_ARRAY_LEN(time_names); t++)
+        if (!strcmp(nm, time_names[t]))
+            return true;
+    return false;
+}
+
+bool ks__csv_is_log(const uint8_t *h, size_t n)
+{
+    ks_slice t[CSV_MAX_COLS + 1];
+    hcol c[CSV_MAX_COLS];
+    const uint8_t *eol;
+    size_t k = header_row(&h, &n, t, c, &eol);
+    if (!k || family_of(c, k) != FAM_GENERIC)
+        return k != 0;
+    for (size_t i = 0; i < k; i++)
+        if (time_column(t[i]))
+            return true;
+    return false;
+}
+
+static int csv_probe(const uint8_t *h, size_t n, const char *name)
+{
+    ks_slice t[CSV_MAX_COLS + 1];
+    hcol c[CSV_MAX_COLS];
+    const uint8_t *eol;
+    size_t k = header_row(&h, &n, t, c, &eol), known = 0;
+    if (!k)
+        return 0;
+    for (size_t i = 0; i < k; i++)
+        known += c[i].f >= 0;
     /* The first row must have the header's width (quotes aside). */
     const uint8_t *row = eol + 1, *reol = memchr(row, '\n', n - (size_t)(row - h));
     if (!reol || !memchr(row, ',', (size_t)(reol - row)))

@@ -76,6 +76,12 @@ bool ks__vdir_set(const char *s, size_t n);
  * there are more than max), or (size_t)-1 for an unterminated quote. */
 size_t ks__csv_split(ks_arena *a, const char *s, size_t n, ks_slice *t, size_t max);
 
+/* True when the CSV whose first bytes are h has a log's header row: a
+ * known log family's columns (HttpProxy, IIS, ECP, Entra sign-ins) or a
+ * time column. A table without either (a customer export: name, e-mail,
+ * phone) is data, and the secrets detector looks for personal data in it. */
+bool ks__csv_is_log(const uint8_t *h, size_t n);
+
 /* One record line of a line-oriented log (exchange and csv inputs). */
 typedef struct ks_weblog_line {
     const char *s;          /* the text (UTF-8, repaired into ev's arena if needed) */
