@@ -6,6 +6,8 @@
  * deep nesting and truncation as diagnostics. */
 #include <stdlib.h>
 #include <string.h>
+#include <archive.h>
+#include <archive_entry.h>
 #include "harness.h"
 #include "gen_docs.h"
 #include "extract/extract.h"
@@ -225,6 +227,48 @@ TEST(archives_every_format_and_compressor)
         free(p);
         release(&c, &g);
     }
+}
+
+/* A password-protected zip is evidence left unread: a warning at its first
+ * encrypted member and one with the count, never silence. */
+TEST(encrypted_members_are_warnings)
+{
+    static uint8_t zip[8192];
+    size_t used = 0;
+    struct archive *a = archive_write_new();
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    archive_write_set_format_zip(a);
+    if (archive_write_set_options(a, "zip:encryption=zipcrypt") != ARCHIVE_OK ||
+        archive_write_set_passphrase(a, "hunter2") != ARCHIVE_OK) {
+        ks_test_skip("tool", "libarchive cannot write encrypted zip here: %s", archive_error_string(a));
+        archive_write_free(a);
+        return;
+    }
+    CHECK_INT(archive_write_open_memory(a, zip, sizeof zip, &used), ARCHIVE_OK);
+    const char *names[] = {"secrets/.env", "secrets/id_rsa", "notes.txt"};
+    const char *body = "DB_PASSWORD=Xk29!LmQp7Rt\n";
+    for (size_t i = 0; i < KS_ARRAY_LEN(names); i++) {
+        struct archive_entry *en = archive_entry_new();
+        archive_entry_set_pathname(en, names[i]);
+        archive_entry_set_filetype(en, AE_IFREG);
+        archive_entry_set_perm(en, 0644);
+        archive_entry_set_size(en, (la_int64_t)strlen(body));
+        archive_write_header(a, en);
+        archive_write_data(a, body, strlen(body));
+        archive_entry_free(en);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+    collect c = {0};
+    diags g = {0};
+    run(&c, &g, "loot.zip", zip, used, NULL);
+    CHECK_INT(g.warn, 2);
+    CHECK(HAS(g.msgs, "encrypted member, not read"));
+    CHECK(HAS(g.msgs, "3 of 3 members encrypted, not read"));
+    CHECK(!HAS(c.text, "Xk29")); /* nothing made up from ciphertext */
+    release(&c, &g);
 }
 
 /* Member nodes carry where their data starts in the container. */

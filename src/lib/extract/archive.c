@@ -153,7 +153,7 @@ int ks__xarchive_walk(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t
     uint8_t *buf = NULL;
     size_t cap = 0;
     int rc = KS_OK;
-    unsigned members = 0;
+    unsigned members = 0, encrypted = 0;
     char sname[256];
     if (!a)
         return KS_ENOMEM;
@@ -195,7 +195,11 @@ int ks__xarchive_walk(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t
         if (skip && skip(name))
             continue;
         if (archive_entry_is_encrypted(ent)) {
-            ks__xdiag(x, &child, KS_DIAG_INFO, KS_EUNSUPPORTED, "encrypted member not read");
+            /* evidence left unread, not a deliberate skip: a warning, so an
+             * exposure assessment says what it could not look into; one
+             * at the first member, the count at the end */
+            if (!encrypted++)
+                ks__xdiag(x, &child, KS_DIAG_WARN, KS_EUNSUPPORTED, "encrypted member, not read (no password)");
             continue;
         }
         size_t got = 0;
@@ -221,6 +225,9 @@ int ks__xarchive_walk(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t
         if (mr != KS_OK && raw)
             break;
     }
+    if (encrypted > 1)
+        ks__xdiag(x, node, KS_DIAG_WARN, KS_EUNSUPPORTED, "%u of %u members encrypted, not read (no password)",
+                  encrypted, members);
 out:
     free(buf);
     archive_read_free(a);

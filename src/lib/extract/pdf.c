@@ -4,8 +4,9 @@
  * document information (title, author, subject, keywords, creator,
  * producer: part "metadata") and embedded files, which become children
  * and are sniffed again (a spreadsheet attached to a statement of work).
- * An encrypted PDF that needs a password is an info diagnostic; a damaged
- * one is a warning with what poppler could read still extracted.
+ * An encrypted PDF that needs a password is a warning (evidence left
+ * unread); a damaged one is a warning with what poppler could read still
+ * extracted.
  */
 #include <poppler.h>
 #include <string.h>
@@ -86,7 +87,8 @@ static int pdf_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_
     int rc = KS_OK;
     if (!doc) {
         bool locked = err && err->domain == POPPLER_ERROR && err->code == POPPLER_ERROR_ENCRYPTED;
-        ks__xdiag(x, node, locked ? KS_DIAG_INFO : KS_DIAG_WARN, locked ? KS_EUNSUPPORTED : KS_EFORMAT,
+        /* both leave evidence unread: warnings (docs/EXIT-STATUS.md) */
+        ks__xdiag(x, node, KS_DIAG_WARN, locked ? KS_EUNSUPPORTED : KS_EFORMAT,
                   "%s: %s", locked ? "encrypted PDF, not read" : "damaged PDF", err ? err->message : "unreadable");
         rc = locked ? KS_OK : KS_EFORMAT;
         goto out;
