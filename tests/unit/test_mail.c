@@ -251,6 +251,57 @@ TEST(truncated_and_broken)
     CHECK(1);
 }
 
+/* Encrypted bodies (S/MIME enveloped-data, PGP/MIME) cannot be read: each
+ * is a warning naming the message part; a signed message is read. */
+static void count_warn(void *ud, const ks_diag *d)
+{
+    if (d->level == KS_DIAG_WARN && strstr(d->msg, "-encrypted message body, not read"))
+        ++*(int *)ud;
+}
+
+static int warnings_of(const char *msg, collect *c)
+{
+    int warn = 0;
+    ks_engine *e = NULL;
+    ks_xctx x;
+    ks_engine_new(&e);
+    ks_engine_on_diag(e, count_warn, &warn);
+    memset(c, 0, sizeof *c);
+    ks__xctx_init(&x, e, "enc.eml", on_text, c);
+    ks_xnode top = {.name = "enc.eml", .offset = UINT64_MAX};
+    ks__extract(&x, &top, (const uint8_t *)msg, strlen(msg));
+    ks_engine_free(e);
+    return warn;
+}
+
+TEST(encrypted_bodies_are_warnings)
+{
+    static const char smime[] =
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: creds\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAxggFKMIIBRgIBADAu\r\n";
+    static const char pgp[] =
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: creds\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b1\"\r\n\r\n"
+        "--b1\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n"
+        "--b1\r\nContent-Type: application/octet-stream; name=encrypted.asc\r\n\r\n"
+        "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA5rnvlMK0OxvAQf/VXyQ\r\n-----END PGP MESSAGE-----\r\n--b1--\r\n";
+    static const char signed_[] =
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: signed\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=\"b2\"\r\n\r\n"
+        "--b2\r\nContent-Type: text/plain\r\n\r\nvpn password: Xk29!LmQp7Rt\r\n"
+        "--b2\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n--b2--\r\n";
+    collect c;
+    CHECK_INT(warnings_of(smime, &c), 1);
+    ks__buf_release(&c.out);
+    CHECK_INT(warnings_of(pgp, &c), 1);
+    ks__buf_release(&c.out);
+    CHECK_INT(warnings_of(signed_, &c), 0);
+    CHECK(has(&c, "vpn password: Xk29!LmQp7Rt") != NULL);
+    ks__buf_release(&c.out);
+}
+
 /* ---- generated mailbox ------------------------------------------------------------ */
 
 static char *slurp(const char *path, size_t *n)

@@ -484,6 +484,23 @@ static void walk_child(mime_walk *mw, const char *name, uint64_t off, const void
         mw->rc = rc;
 }
 
+/* An S/MIME enveloped (encrypted) part, or a PGP/MIME encrypted payload:
+ * readable only with the recipient's key. Signed S/MIME (signed-data) and
+ * detached signatures are not encrypted and are read as usual. */
+static bool encrypted_part(GMimeContentType *ct, const GByteArray *a)
+{
+    if (!ct)
+        return false;
+    if (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
+        g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime")) {
+        const char *st = g_mime_content_type_get_parameter(ct, "smime-type");
+        return !st || strstr(st, "enveloped") != NULL;
+    }
+    static const char pgp[] = "-----BEGIN PGP MESSAGE-----";
+    return g_mime_content_type_is_type(ct, "application", "octet-stream") && a->len >= sizeof pgp - 1 &&
+           !memcmp(a->data, pgp, sizeof pgp - 1);
+}
+
 static void walk_leaf(mime_walk *mw, GMimePart *part, const char *section)
 {
     GMimeObject *o = GMIME_OBJECT(part);
@@ -516,6 +533,18 @@ static void walk_leaf(mime_walk *mw, GMimePart *part, const char *section)
                 mw->rc = rc;
         }
         g_free(gtext);
+        if (keep)
+            g_object_unref(keep);
+        return;
+    }
+    if (a && a->len && encrypted_part(ct, a)) {
+        /* an encrypted body is evidence left unread: say so (a warning),
+         * as for an encrypted archive member; nothing to extract from it */
+        snprintf(name, sizeof name, "part %s", section);
+        ks_xnode where = {.parent = mw->node, .name = fname ? fname : name, .mail = mw->node->mail,
+                          .offset = off, .depth = mw->node->depth + 1};
+        ks__xdiag(mw->x, &where, KS_DIAG_WARN, KS_EUNSUPPORTED, "%s-encrypted message body, not read (no key)",
+                  a->len > 5 && !memcmp(a->data, "-----", 5) ? "PGP" : "S/MIME");
         if (keep)
             g_object_unref(keep);
         return;
