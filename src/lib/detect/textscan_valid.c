@@ -686,16 +686,31 @@ static const char *const id_headers[] = {"message-id", "references", "in-reply-t
 
 /* True when the candidate at vs sits in the value of one of id_headers: the
  * line it is on, or the first line of a folded field (continuation lines
- * start with a space or tab), begins with that field name and a colon. */
+ * start with a space or tab), begins with that field name and a colon.
+ * Only an address in angle brackets (a msg-id is written "<left@right>",
+ * RFC 5322 3.6.4) or after a blank is asked, and the look back is at most
+ * 8 KiB (64 bytes for a bare one), by memrchr: plain text costs nothing. */
 static bool in_id_header(const char *t, size_t vs)
 {
-    size_t i = vs, lines = 0;
+    if (vs == 0)
+        return false;
+    /* old mailers wrote a bare id after the field name: looked for on
+     * that line alone, 64 bytes back */
+    size_t back = t[vs - 1] == ' ' || t[vs - 1] == '\t' ? 64 : 0;
+    for (size_t p = vs; p > 0 && vs - p < 128 && !back; p--) { /* "<a$b$c@host>": '<' before */
+        if (t[p - 1] == '<')
+            back = 8192;
+        else if (t[p - 1] == '>' || isspace((unsigned char)t[p - 1]))
+            break;
+    }
+    if (!back)
+        return false;
+    size_t lo = vs > back ? vs - back : 0, i = vs;
     for (;;) {
-        size_t b = i;
-        while (b > 0 && t[b - 1] != '\n' && i - b < 4096)
-            b--;
-        if (b > 0 && t[b - 1] != '\n')
-            return false; /* a line too long for a header: not one */
+        const char *nl = i > lo ? memrchr(t + lo, '\n', i - lo) : NULL;
+        size_t b = nl ? (size_t)(nl - t) + 1 : lo;
+        if (!nl && lo > 0)
+            return false; /* too long for a header: not one */
         if (t[b] != ' ' && t[b] != '\t') {
             for (size_t k = 0; k < KS_ARRAY_LEN(id_headers); k++) {
                 size_t hn = strlen(id_headers[k]);
@@ -704,7 +719,7 @@ static bool in_id_header(const char *t, size_t vs)
             }
             return false;
         }
-        if (b == 0 || ++lines > 64)
+        if (b == 0 || b - 1 <= lo)
             return false;
         i = b - 1; /* the previous line of a folded field */
     }
@@ -713,9 +728,13 @@ static bool in_id_header(const char *t, size_t vs)
 /* True when the candidate's local part is in the authority of a URL
  * ("postgres://svc:PASSWORD@db.example.local/"): that is a user name and
  * password for a host, found by the url-password rule; as an "address" it
- * put the first characters of the password in the personal-data report. */
+ * put the first characters of the password in the personal-data report.
+ * Asked only when the local part follows ':' or '/' (user:password@,
+ * //user@). */
 static bool in_url_authority(const char *t, size_t vs)
 {
+    if (vs == 0 || (t[vs - 1] != ':' && t[vs - 1] != '/'))
+        return false;
     for (size_t p = vs, steps = 0; p > 0 && steps < 512; p--, steps++) {
         char ch = t[p - 1];
         if (ch == '/')
