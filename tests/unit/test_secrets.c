@@ -311,6 +311,43 @@ TEST(pii_in_csv_tables_not_in_csv_logs)
     free(out);
 }
 
+/* A secret mailed 40 times lists 32 Message-IDs: the 32 smallest, the
+ * same with one thread or four (they were the first 32 read). */
+static char *message_ids_of(const char *mbox, int threads)
+{
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s/kensa hunt --no-color --threads %d --json - %s 2>&1", ks_test_build(),
+             threads, mbox);
+    ks_test_run(cmd, &out);
+    char *m = out ? strstr(out, "\"message_ids\":\"") : NULL;
+    char *r = NULL;
+    if (m) {
+        m += strlen("\"message_ids\":\"");
+        char *q = strchr(m, '"');
+        r = ks_test_strdup("");
+        if (q) {
+            *q = 0;
+            r = ks_test_strdup(m);
+        }
+    }
+    free(out);
+    return r;
+}
+
+TEST(message_ids_capped_in_order)
+{
+    ks_buf b = KS_BUF_INIT;
+    for (int i = 39; i >= 0; i--)
+        ks__buf_printf(&b, "From x@example.com Mon Jun  1 10:00:00 2024\nFrom: x@example.com\nTo: y@example.com\n"
+                           "Subject: key %d\nMessage-ID: <m%02d@example.com>\n\nsk_live_51HqLyjWDarjtT1zdp7dcXs9Ez2bRpTYgCrHq9fRcXk0\n"
+                           "%0*d\n\n", i, i, 20000 + i * 997, 0); /* bodies of different sizes */
+    const char *path = ks_test_write("ids.mbox", b.p, b.n);
+    ks__buf_release(&b);
+    char *one = message_ids_of(path, 1), *four = message_ids_of(path, 4);
+    CHECK(one && four && !strcmp(one, four));
+    CHECK(one && strstr(one, "m00@example.com") && strstr(one, "m31@example.com") && !strstr(one, "m32@"));
+}
+
 /* The compiled rules are cached: the second hunt loads them (its info
  * diagnostic says so) and finds the same secrets; a damaged entry is
  * compiled again; the cache keeps secrets.cache_keep entries. */

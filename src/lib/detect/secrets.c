@@ -264,12 +264,26 @@ static void rec_add_loc(sec_rec *r, const sec_ws *ws, uint64_t offset)
         if (r->last == KS_TIME_NONE || ws->time > r->last)
             r->last = ws->time;
     }
-    if (ws->msg_id && r->nmsg < MAX_MSG_IDS) {
+    if (ws->msg_id) {
+        /* the MAX_MSG_IDS smallest distinct ids (they are listed sorted):
+         * the same ones whichever thread read which message first */
+        size_t max = 0;
         bool seen = false;
-        for (size_t i = 0; i < r->nmsg && !seen; i++)
+        for (size_t i = 0; i < r->nmsg && !seen; i++) {
             seen = !strcmp(r->msg_ids[i], ws->msg_id);
-        if (!seen && (r->msg_ids[r->nmsg] = strdup(ws->msg_id)))
-            r->nmsg++;
+            if (strcmp(r->msg_ids[i], r->msg_ids[max]) > 0)
+                max = i;
+        }
+        char *dup = NULL;
+        if (!seen && (r->nmsg < MAX_MSG_IDS || strcmp(ws->msg_id, r->msg_ids[max]) < 0) &&
+            (dup = strdup(ws->msg_id))) {
+            if (r->nmsg < MAX_MSG_IDS) {
+                r->msg_ids[r->nmsg++] = dup;
+            } else {
+                free(r->msg_ids[max]);
+                r->msg_ids[max] = dup;
+            }
+        }
     }
     /* every occurrence is a location; the MAX_LOCS first in (path, offset)
      * order are listed, whichever thread found them first, so that a run
