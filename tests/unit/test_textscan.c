@@ -334,6 +334,67 @@ TEST(pii_email_context)
     CHECK_INT(emails, 4); /* ann.lee, bob, help, carol */
 }
 
+/* In program source an unquoted value is a variable, a type or an
+ * expression; a quoted literal, a number and a comment still count. */
+static int passwords_in(const char *text, unsigned extra)
+{
+    static ks_textscratch *s;
+    static hits h;
+    memset(&h, 0, sizeof h);
+    if (!s && ks__textscratch_new(pack(), &s) != KS_OK)
+        return -1;
+    ks__textscan_run(pack(), s, KS_TC_SECRET | extra, text, strlen(text), collect, &h);
+    int k = 0;
+    for (size_t i = 0; i < h.n; i++)
+        k += !strcmp(h.type[i], "password");
+    return k;
+}
+
+TEST(code_references_are_not_passwords)
+{
+    const char *refs[] = {"    password = passphrase\n", "def f(password: Union[bytes, str]) -> None:\n",
+                          "        password = self._socks_options['password']\n", "KEYWORDS = ('pass', 'PAUSE', 'STOP')\n"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(refs); i++) {
+        if (passwords_in(refs[i], KS_TC_CODE) != 0)
+            fprintf(stderr, "code: a password in %s", refs[i]);
+        CHECK_INT(passwords_in(refs[i], KS_TC_CODE), 0);
+    }
+    CHECK_INT(passwords_in("    password = passphrase\n", 0), 1); /* a config file: a word can be one */
+    const char *lits[] = {"    password = \"Hunter2xQ9\"\n", "    # prod password: Hunter2xQ9\n",
+                          "    // password = Hunter2xQ9 (remove)\n", "    db_password = 734512\n"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(lits); i++) {
+        if (passwords_in(lits[i], KS_TC_CODE) != 1)
+            fprintf(stderr, "code: no password in %s", lits[i]);
+        CHECK_INT(passwords_in(lits[i], KS_TC_CODE), 1);
+    }
+    /* a C header: pointers, constants, hex */
+    CHECK_INT(passwords_in("int SRP_check(char *password *SRP_user_pwd_new);\n", KS_TC_CODE), 0);
+    CHECK_INT(passwords_in("#define PASSWD_MAX crypto_pwhash_argon2id_PASSWD_MAX\n", KS_TC_CODE), 0);
+    CHECK(ks__ts_code_name("src/app/settings.py") && ks__ts_code_name("Main.JAVA") &&
+          !ks__ts_code_name("deploy.sh") && !ks__ts_code_name(".env") && !ks__ts_code_name("conf.d/app"));
+}
+
+/* Message catalogues name the key word in every language; style sheets
+ * and escaped text around it are no values; a two-word pass phrase after
+ * '=' still is one. */
+TEST(catalogue_text_is_not_a_password)
+{
+    const char *prose[] = {"\"apihelp-login-param-password\": \"Password for authentication\",\n",
+                           "\"config-admin-password-invalid\": \"无效的wiki管理员密码：$1\",\n",
+                           "\"password\": \"Κωδικός\",\n",
+                           "$lang['password'] = 'Please enter your new password below';\n",
+                           "\"passwordremindertext\": \"Someone requested a new password.\\nYour account\",\n",
+                           ".wp-pwd button.button{background:0 0;border:1px solid transparent}\n",
+                           "auth_type password: Basic|Digest\n"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(prose); i++) {
+        if (passwords_in(prose[i], 0) != 0)
+            fprintf(stderr, "a password in %s", prose[i]);
+        CHECK_INT(passwords_in(prose[i], 0), 0);
+    }
+    CHECK_INT(passwords_in("password = 'open sesame'\n", 0), 1);
+    CHECK_INT(passwords_in("\"db_password\": \"Xk29!LmQp7Rt\",\n", 0), 1);
+}
+
 TEST(dialects)
 {
     ks_arena *a = ks__arena_new(4096, 0);

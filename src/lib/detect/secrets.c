@@ -110,6 +110,7 @@ typedef struct sec_ws {
     ks_textscratch *scratch;
     const ks_file *f;
     unsigned classes;        /* what this file is scanned for */
+    bool code;               /* the current text is program source (KS_TC_CODE) */
     const char *where;       /* location text of the unit being scanned */
     uint64_t base;           /* offset of the unit in its blob */
     int64_t time;
@@ -581,7 +582,8 @@ static int on_match(void *ud, const ks_tmatch *m)
 
 static void scan_text(sec_ws *ws, const char *p, size_t n)
 {
-    int rc = ks__textscan_run(ws->d->ts, ws->scratch, ws->classes, p, n, on_match, ws);
+    int rc = ks__textscan_run(ws->d->ts, ws->scratch, ws->classes | (ws->code ? KS_TC_CODE : 0), p, n,
+                              on_match, ws);
     if (rc == KS_ELIMIT) {
         ks_loc loc = KS_LOC_NONE;
         loc.path = ws->f->path;
@@ -632,6 +634,7 @@ static int on_text(void *ud, const ks_xtext *t)
      * message's node may sit at the last one's address */
     set_provenance(ws, t->node);
     ws->base = t->offset;
+    ws->code = ks__ts_code_name(t->node->name);
     if ((ws->classes & KS_TC_PII) && group_open(ws) != KS_OK)
         return 1;
     scan_text(ws, t->p, t->n);

@@ -540,10 +540,11 @@ static bool confirm(const ks_textscan *ts, ks_textscratch *s, const ts_rule *r, 
     return c->confidence >= ts->min_confidence || c->valid == KS_TV_EXAMPLE;
 }
 
-static void cand_init(ts_cand *c, const char *text, size_t n)
+static void cand_init(ts_cand *c, const ks_textscratch *s)
 {
-    c->text = text;
-    c->n = n;
+    c->text = s->text;
+    c->n = s->n;
+    c->code = (s->classes & KS_TC_CODE) != 0;
     c->nnorm = 0;
     c->norm[0] = 0;
     c->ndetails = 0;
@@ -602,7 +603,7 @@ static void confirm_region(ks_textscratch *s, const region *g, ts_cand *c)
             break;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
         size_t ms = ov[0], me = ov[1];
-        cand_init(c, s->text, s->n);
+        cand_init(c, s);
         c->region = ts->region;
         c->ms = ms;
         c->me = me;
@@ -671,7 +672,7 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
 {
     const ts_rule *r = &s->ts->rules[f->rule];
     ks_tmatch m;
-    cand_init(c, s->text, s->n);
+    cand_init(c, s);
     c->region = s->ts->region;
     c->ms = f->ms;
     c->me = f->me;

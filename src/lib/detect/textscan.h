@@ -28,7 +28,10 @@ typedef struct ks_textscratch ks_textscratch;
 
 typedef enum ks_tclass {
     KS_TC_SECRET = 1,   /* credentials, keys, tokens, passwords */
-    KS_TC_PII = 2       /* e-mail, phone, card, IBAN, national ids */
+    KS_TC_PII = 2,      /* e-mail, phone, card, IBAN, national ids */
+    KS_TC_CODE = 4      /* not a class: the text is program source, where an
+                         * unquoted value after a key word is a variable or
+                         * an expression, never a literal (ks__ts_code_name) */
 } ks_tclass;
 
 typedef enum ks_tvalid {
@@ -95,5 +98,10 @@ bool ks__aws_account(const char *id, char out[24]);
  * values under 5 bytes, up to 4 each for long ones) around U+2026, other
  * than printable ASCII shown as '?'. out is NUL-terminated. */
 void ks__ts_redact(const char *p, size_t n, char out[64]);
+
+/* True when a file or member name is program source by its extension
+ * (.py, .c, .java, .js, .go, ...: languages whose literals are quoted;
+ * shell, PowerShell and configuration formats are not). */
+bool ks__ts_code_name(const char *name);
 
 #endif

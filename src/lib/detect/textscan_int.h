@@ -56,6 +56,7 @@ typedef struct ts_cand {
     size_t nctxw;
     int min_confidence;       /* the scanner's threshold: a validator may give up
                                * early on a candidate that cannot reach it */
+    bool code;                /* the text is program source (KS_TC_CODE) */
     bool delivering;          /* details are kept only when the match is delivered
                                * (confirmation runs the validator without them) */
 } ts_cand;

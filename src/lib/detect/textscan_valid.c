@@ -106,6 +106,9 @@ static const char *const known_examples[] = {
     "GB82WEST12345698765432", "DE89370400440532013000", "FR1420041010050500013M02606",
     /* Apache's documented crypt() of "password" (httpd-ssl.conf, FakeBasicAuth) */
     "xxj31ZMTZzkVA",
+    /* OAuth 2.0's examples (RFC 6749 access/refresh token, client
+     * s6BhdRkqt3:gX1fBat3bV in Basic; RFC 6750 bearer token) */
+    "2YotnFZFEjr1zCsicMWpAA", "tGzv3JOkF0XG5Qx2TlKWIA", "czZCaGRSa3F0MzpnWDFmQmF0M2JW", "mF_9.B5f-4.1JqM",
 };
 
 /* A placeholder typed by a person: a run of six characters counting up or
@@ -129,11 +132,11 @@ bool ks__ts_is_example(const char *p, size_t n)
 {
     char digits[64];
     size_t nd = 0;
-    /* "EXAMPLE", "example", "FAKE", "fake": one pass, not four memmem */
+    /* "EXAMPLE", "example", "Example", "FAKE", "fake": one pass, not memmem each */
     for (size_t i = 0; i + 4 <= n; i++) {
         char ch = p[i];
         if (ch == 'E' || ch == 'e') {
-            if (i + 7 <= n && (!memcmp(p + i, "EXAMPLE", 7) || !memcmp(p + i, "example", 7)))
+            if (i + 7 <= n && (!memcmp(p + i, "EXAMPLE", 7) || !memcmp(p + i + 1, "xample", 6)))
                 return true;
         } else if ((ch == 'F' || ch == 'f') &&
                    (!memcmp(p + i, "FAKE", 4) || !memcmp(p + i, "fake", 4))) {

@@ -253,8 +253,9 @@ static bool placeholder(const char *v, size_t n)
     const char *bq = memchr(v, '`', n);
     if (bq && memchr(bq + 1, '`', (size_t)(v + n - bq - 1)))
         return true;
+    /* ".$x": PHP / Perl concatenation of a variable ("'.$word.'") */
     if (memchr(v, '(', n) || memmem(v, n, "{{", 2) || memmem(v, n, "${", 2) ||
-        memmem(v, n, "->", 2) || memmem(v, n, "::", 2))
+        memmem(v, n, "->", 2) || memmem(v, n, "::", 2) || memmem(v, n, ".$", 2))
         return true;
     size_t same = 1;
     for (size_t i = 1; i < n; i++)
@@ -396,6 +397,42 @@ static bool leet_sample(const char *v, size_t n)
     return false;
 }
 
+/* Words in any script: letters (ASCII or not) and spaces for nearly all
+ * of it, with a space ("Password for authentication", "您不能在本wiki上更
+ * 改密码", "Heslo pre autentifikáciu"), or a word written wholly outside
+ * ASCII ("Κωδικός"): a message catalogue's text, a label, prose. After
+ * '=' two words stay (a pass phrase, "open sesame"); three words or more
+ * are refused there too ("correct horse battery staple" with them: the
+ * price of translation files that name the key word in every language). */
+static bool prose_value(const char *v, size_t n, bool assigned)
+{
+    size_t words = 0, spaces = 0, high = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        spaces += ch == ' ';
+        high += ch >= 0x80;
+        words += isalpha(ch) || ch >= 0x80 || ch == ' ';
+    }
+    if (2 * high >= n) /* mostly another script: "无效的wiki管理员密码：$1" */
+        return true;
+    /* assigned ("password = 'open sesame'"), two words may be a pass
+     * phrase; a sentence is a message ($lang['password'] = '...') */
+    return spaces >= (assigned ? 2u : 1u) && 100 * words >= 85 * n;
+}
+
+/* Every part of v between sep is a word ("Basic|Digest"). */
+static bool wordish_parts(const char *v, size_t n, char sep)
+{
+    for (size_t b = 0; b < n;) {
+        const char *e = memchr(v + b, sep, n - b);
+        size_t l = e ? (size_t)(e - v) - b : n - b;
+        if (!l || !wordish(v + b, l, NULL))
+            return false;
+        b += l + 1;
+    }
+    return true;
+}
+
 /* What a password rule refuses beyond not_a_value(). */
 static bool not_a_password(const ts_cand *c, const char *v, size_t n)
 {
@@ -423,7 +460,12 @@ static bool not_a_password(const ts_cand *c, const char *v, size_t n)
     bool space = memchr(v, ' ', n) != NULL;
     size_t pieces = 0;
     bool words = wordish(v, n, &pieces);
-    if (v[0] == ' ' || v[n - 1] == ' ' || (space && (names_key || memchr(v, '=', n))))
+    if (v[0] == ' ' || v[n - 1] == ' ' || (space && (names_key || memchr(v, '=', n))) || prose_value(v, n, sep == SEP_ASSIGN))
+        return true;
+    /* text with an escaped line break in it ("now.\nYour"), a style rule
+     * ("button.button{background:0"), alternatives ("Basic|Digest") */
+    if (memmem(v, n, "\\n", 2) || (memchr(v, '{', n) && memchr(v, ':', n)) ||
+        (memchr(v, '|', n) && wordish_parts(v, n, '|')))
         return true;
     return names_key && words && (sep == SEP_LIST || pieces >= 3);
 }
@@ -446,13 +488,91 @@ static bool sample_value(const char *v, size_t n)
     return false;
 }
 
+/* In program source (KS_TC_CODE) a literal is quoted: an unquoted value
+ * made of names, member access and subscripts ("passphrase",
+ * "self._socks_options[", "Union[bytes", "config.password") is a variable,
+ * a parameter or a type annotation. A number stays (password = 123456).
+ * And the bare key word "pass" or "pw" followed by a list of quoted words
+ * is a keyword table ("'pass', 'PAUSE'"), not a key and its value.
+ * Comments are prose and keep the ordinary rules. */
+static bool in_comment(const ts_cand *c)
+{
+    const char *t = c->text;
+    const char *nl = c->ms ? memrchr(t, '\n', c->ms) : NULL;
+    size_t b = nl ? (size_t)(nl - t) + 1 : 0;
+    while (b < c->ms && (t[b] == ' ' || t[b] == '\t'))
+        b++;
+    /* a comment line of C blocks, shell-likes (not C's "#define"), Lisp */
+    if (b < c->ms && (t[b] == '*' || t[b] == ';' || (t[b] == '#' && !isalpha((unsigned char)t[b + 1]))))
+        return true;
+    for (size_t i = b; i + 1 < c->ms; i++)
+        if ((t[i] == '/' && (t[i + 1] == '/' || t[i + 1] == '*')) || (t[i] == '#' && t[i + 1] == ' ') ||
+            (t[i] == '-' && t[i + 1] == '-' && i == b))
+            return true;
+    return false;
+}
+
+static bool code_reference(const ts_cand *c, const char *v, size_t n)
+{
+    /* a comment is prose: "# password: Hunter2x" there is a literal */
+    if (!c->code || in_comment(c))
+        return false;
+    if (value_quoted(c)) {
+        size_t k = c->ms;
+        while (k < c->vs && isalpha((unsigned char)c->text[k]))
+            k++;
+        size_t kw = k - c->ms;
+        return separator(c) == SEP_LIST && kw <= 4 && kw >= 2;
+    }
+    /* a pointer or an address ("*SRP_user_pwd_new", "&OutFile"), a
+     * number in hex ("0x20000000L") */
+    while (n > 1 && (v[0] == '*' || v[0] == '&'))
+        v++, n--;
+    if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+        return true;
+    bool letter = false, access = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (!isalnum(ch) && ch != '_' && ch != '.' && ch != '[' && ch != ']')
+            return false;
+        letter |= isalpha(ch) || ch == '_';
+        access |= ch == '.' || ch == '[' || ch == '_';
+    }
+    /* a name is words or snake_case (key_password, saved_hooks,
+     * passphrase2, crypto_pwhash_argon2id_MAX); a made-up
+     * "F1lT3ReDw17hQoT3s" is neither, and is a literal (a YAML block
+     * inside a Python string, a here-document) */
+    size_t w = n;
+    while (w > 1 && isdigit((unsigned char)v[w - 1]))
+        w--;
+    return letter && (access || wordish(v, w, NULL));
+}
+
+bool ks__ts_code_name(const char *name)
+{
+    static const char *const exts[] = {"c", "h", "cc", "cpp", "cxx", "hpp", "hh", "cs", "java", "kt",
+                                       "kts", "scala", "go", "rs", "py", "pyw", "pyi", "rb", "php",
+                                       "js", "mjs", "cjs", "ts", "tsx", "jsx", "swift", "m", "mm",
+                                       "pl", "pm", "lua", "tcl", "r", "dart", "groovy", "vb", "fs"};
+    const char *slash = name ? strrchr(name, '/') : NULL;
+    const char *dot = name ? strrchr(slash ? slash : name, '.') : NULL;
+    if (!dot || !dot[1])
+        return false;
+    size_t n = strlen(dot + 1);
+    for (size_t i = 0; i < KS_ARRAY_LEN(exts); i++)
+        if (strlen(exts[i]) == n && ks__ieq(dot + 1, n, exts[i], n))
+            return true;
+    return false;
+}
+
 bool ks__tsv_password(ts_cand *c)
 {
     trim_value(c);
     const char *v = c->text + c->vs;
     size_t n = c->ve - c->vs;
     /* longer than people type: an encrypted or hashed blob (sealed secrets) */
-    if (placeholder(v, n) || n > 64 || not_a_value(c, v, n, true) || not_a_password(c, v, n))
+    if (placeholder(v, n) || n > 64 || not_a_value(c, v, n, true) || not_a_password(c, v, n) ||
+        code_reference(c, v, n))
         return false;
     if (sample_value(v, n))
         c->valid = KS_TV_EXAMPLE;
