@@ -103,6 +103,8 @@ typedef struct pii_group {
     int64_t time;
     ks_pii_tally t;          /* counts by type, distinct values */
     uint64_t offset;         /* of the first value */
+    unsigned part;           /* 0: the unit's only finding; else its part number */
+    bool continued;          /* a next part follows (this one is full) */
 } pii_group;
 
 typedef struct sec_ws {
@@ -477,7 +479,7 @@ static void group_emit(sec_ws *ws)
         group_reset(g);
         return;
     }
-    ks_kv det[KS_PII_MAX_TYPES + 16];
+    ks_kv det[KS_PII_MAX_TYPES + 18];
     char counts[KS_PII_MAX_TYPES][24], total[24], title[256], distinct[24];
     ks_fvalue *vals = calloc(g->t.nv, sizeof *vals);
     char (*hex)[65] = calloc(g->t.nv, sizeof *hex);
@@ -499,8 +501,16 @@ static void group_emit(sec_ws *ws)
     for (size_t i = 0; i < g->nprov; i++)
         det[nd++] = g->prov[i];
     ks__pii_tally_values(&g->t, vals, hex);
-    to = (size_t)snprintf(title, sizeof title, "Personal data in %s: %s",
-                          g->msg_id ? "message" : "file", tb.p ? tb.p : "");
+    char part[48] = "", partno[16];
+    if (g->part) {
+        snprintf(part, sizeof part, " (part %u%s)", g->part, g->continued ? ", continued" : "");
+        snprintf(partno, sizeof partno, "%u", g->part);
+        det[nd++] = (ks_kv){"part", partno};
+        if (g->continued)
+            det[nd++] = (ks_kv){"continued", "in the next part"};
+    }
+    to = (size_t)snprintf(title, sizeof title, "Personal data in %s%s: %s", g->msg_id ? "message" : "file",
+                          part, tb.p ? tb.p : "");
     (void)to;
     ks_evidence ev = {.path = g->where, .format = "text", .offset = g->offset, .time = g->time};
     ks_finding f = {
@@ -563,6 +573,18 @@ static void store_pii(sec_ws *ws, const ks_tmatch *m)
      * hash is cheap either way. */
     if (!g->open)
         return;
+    if (g->t.nv >= KS_PII_MAX_VALUES) {
+        /* a full finding: the unit goes on in a next one, so that every
+         * value counted is listed by its digest (a customer table of 500k
+         * rows gives 500+ findings, each locating where its part starts) */
+        unsigned next = (g->part ? g->part : 1) + 1;
+        g->part = next - 1;
+        g->continued = true;
+        group_emit(ws);
+        if (group_open(ws) != KS_OK)
+            return;
+        g->part = next;
+    }
     bool first = !g->t.nv;
     if (ks__pii_tally_add(&g->t, m, ws->d->reveal) && first)
         g->offset = m->offset + ws->base;
