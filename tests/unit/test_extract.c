@@ -176,6 +176,79 @@ TEST(binary_strings_with_offsets)
     collect_release(&c);
 }
 
+/* The strings of a binary blob, byte by byte (the definition the 16-byte
+ * search must keep): runs of 8+ printable bytes, else runs of 8+ (printable,
+ * zero) pairs, as "strings|name|offset|text\n" like collect. */
+static void strings_by_byte(const uint8_t *p, size_t n, const char *name, ks_buf *out)
+{
+    size_t i = 0, off = 0;
+    while (i < n) {
+        size_t j = i, k = i;
+        while (j < n && ((p[j] >= 0x20 && p[j] < 0x7F) || p[j] == '\t'))
+            j++;
+        if (j - i >= 8) {
+            ks__buf_printf(out, "strings|%s|%zu|%.*s\n", name, off, (int)(j - i), (const char *)p + i);
+            off += j - i;
+            i = j;
+            continue;
+        }
+        while (k + 1 < n && ((p[k] >= 0x20 && p[k] < 0x7F) || p[k] == '\t') && p[k + 1] == 0)
+            k += 2;
+        if ((k - i) / 2 >= 8) {
+            ks__buf_printf(out, "strings|%s|%zu|", name, off);
+            for (size_t q = i; q < k; q += 2)
+                ks__buf_addc(out, (char)p[q]);
+            ks__buf_addc(out, '\n');
+            off += (k - i) / 2;
+            i = k;
+            continue;
+        }
+        i = (j > k ? j : k) + 1;
+    }
+}
+
+TEST(binary_strings_same_as_byte_by_byte)
+{
+    static const uint8_t junk[] = {0, 0, 1, 0x7f, 0x80, 0xff, 0x1f, '\t', ' ', '~', 0x0a, 0xc3};
+    uint8_t *bin = malloc(8192);
+    uint32_t seed = 12345;
+    int units = 0;
+    CHECK(bin != NULL);
+    for (int round = 0; bin && round < 300; round++) {
+        size_t n = 0;
+        while (n < 8000) { /* pieces: ASCII runs, UTF-16 runs, junk, at every alignment */
+            seed = seed * 1103515245u + 12345u;
+            unsigned kind = (seed >> 16) % 3, len = (seed >> 8) % 24;
+            for (unsigned q = 0; q < len + 1 && n + 2 < 8192; q++) {
+                seed = seed * 1103515245u + 12345u;
+                uint8_t c = (uint8_t)('a' + (seed >> 16) % 26);
+                if ((seed >> 24) % 17 == 0)
+                    c = junk[(seed >> 8) % sizeof junk];
+                if (kind == 0)
+                    bin[n++] = c;
+                else if (kind == 1)
+                    bin[n++] = c, bin[n++] = (seed >> 24) % 29 ? 0 : c;
+                else
+                    bin[n++] = junk[(seed >> 12) % sizeof junk];
+            }
+        }
+        bin[0] = 0x01, bin[1] = 0x00, bin[2] = 0x02; /* binary from the first byte */
+        collect c = {KS_BUF_INIT, KS_BUF_INIT, 0, 0};
+        ks_buf want = KS_BUF_INIT;
+        ks_xctx x;
+        ks__xctx_init(&x, NULL, "b.bin", on_text, &c);
+        size_t len = n - (size_t)round % 17; /* tails of every length */
+        CHECK_INT(extract_mem(&x, "b.bin", bin, len), KS_OK);
+        strings_by_byte(bin, len, "b.bin", &want);
+        CHECK(c.out.n == want.n && (!want.n || memcmp(c.out.p, want.p, want.n) == 0));
+        units += c.units;
+        collect_release(&c);
+        ks__buf_release(&want);
+    }
+    CHECK(units > 3000); /* the blobs did hold strings of both kinds */
+    free(bin);
+}
+
 /* A fake container for the budget tests: each call makes `fanout` children
  * of itself down to the depth its content names ("nest:N"). */
 static int nest_children(ks_xctx *x, const ks_xnode *node, int fanout)

@@ -545,6 +545,27 @@ TEST(load_failures_classified)
 
 /* ---- prefilter: candidates are a superset of matches -------------------------------- */
 
+/* rs loaded from y (nrules rules) with its prefilter and a workspace; NULL
+ * (checks failed) when any part is missing. */
+static sg_ruleset *with_prefilter(const char *y, size_t nrules, unsigned flags, sg_pre **pre,
+                                  sg_pre_ws **pw)
+{
+    sg_ruleset *rs = ruleset(y, NULL, NULL, 0);
+    *pre = NULL;
+    *pw = NULL;
+    CHECK(rs && rs->loaded == nrules);
+    if (rs && rs->loaded == nrules) {
+        CHECK_INT(sg__pre_build(rs->rules, rs->nrules, flags, NULL, pre), KS_OK);
+        CHECK_INT(sg__pre_ws_new(*pre, pw), KS_OK);
+    }
+    if (!*pw) {
+        sg__pre_free(*pre);
+        sg__ruleset_free(rs);
+        return NULL;
+    }
+    return rs;
+}
+
 TEST(prefilter_never_misses)
 {
     const char *y =
@@ -556,14 +577,11 @@ TEST(prefilter_never_misses)
         "  condition: s\n"
         "---\ntitle: e\nid: e\nlogsource: {product: test}\ndetection:\n  s:\n    F: 'abc*defgh'\n  f:\n    F: abc\n"
         "  condition: s and not f\n";
-    sg_ruleset *rs = ruleset(y, NULL, NULL, 0);
-    CHECK(rs && rs->loaded == 5);
-    if (!rs || rs->loaded != 5)
+    sg_pre *pre;
+    sg_pre_ws *pw;
+    sg_ruleset *rs = with_prefilter(y, 5, SG_PRE_ON | SG_PRE_PATTERNS, &pre, &pw);
+    if (!rs)
         return;
-    sg_pre *pre = NULL;
-    sg_pre_ws *pw = NULL;
-    CHECK_INT(sg__pre_build(rs->rules, rs->nrules, SG_PRE_ON | SG_PRE_PATTERNS, NULL, &pre), KS_OK);
-    CHECK_INT(sg__pre_ws_new(pre, &pw), KS_OK);
     uint32_t nn, na;
     sg__pre_stats(pre, &nn, &na);
     CHECK_INT(na, 2); /* the regex rule and b (its `x*` is too short a needle) */
@@ -593,6 +611,65 @@ TEST(prefilter_never_misses)
         CHECK(n < rs->nrules); /* and it does filter */
         free(ev.fields);
     }
+    sg__scratch_release(&sc);
+    sg__pre_ws_free(pw);
+    sg__pre_free(pre);
+    sg__ruleset_free(rs);
+}
+
+/* Keyword values first look for their literal in the event's text, which
+ * the prefilter built (sc->text): the same answers as matching every field
+ * without it, in any case, in any field, with wildcards, under `not`. */
+TEST(keywords_with_prefilter_text_same_answers)
+{
+    const char *y =
+        "title: a\nid: a\nlogsource: {product: test}\ndetection:\n  m:\n    M: GET\n"
+        "  k:\n    - '={{'\n    - 'freemarker.template'\n    - 'sekurlsa::*'\n    - '*lsa*dump'\n"
+        "  condition: m and k\n"
+        "---\ntitle: b\nid: b\nlogsource: {product: test}\ndetection:\n  m:\n    M: GET\n"
+        "  k:\n    - 'evil'\n  condition: m and not k\n"
+        "---\ntitle: c\nid: c\nlogsource: {product: test}\ndetection:\n  k:\n    '|all':\n"
+        "      - 'alpha'\n      - 'beta'\n  condition: k\n";
+    sg_pre *pre;
+    sg_pre_ws *pw;
+    sg_ruleset *rs = with_prefilter(y, 3, SG_PRE_ON, &pre, &pw);
+    if (!rs)
+        return;
+    const char *qs[] = {"a={{7*7}}", "x=1", "FreeMarker.Template.utility", "SEKURLSA::logon",
+                        "LSA secrets DUMP", "dump lsa", "eViL", "alpha", "beta alpha", "GET"};
+    sg_scratch sc;
+    sg__scratch_init(&sc, rs);
+    int texts = 0, hits = 0;
+    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
+        for (int where = 0; where < 2; where++) {
+            ks_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.syms = syms;
+            ks__event_reset(&ev);
+            ks__event_add_str(&ev, "M", 1, "GET", 3);
+            ks__event_add_str(&ev, "N", 1, "other", 5);
+            ks__event_add_str(&ev, where ? "Q" : "U", 1, qs[i], strlen(qs[i]));
+            bool plain[3];
+            sg__scratch_event(&sc, &ev); /* no prefilter: every field matched */
+            for (size_t r = 0; r < 3; r++)
+                plain[r] = sg__rule_eval(rs->rules[r], &ev, &sc);
+            sg__scratch_event(&sc, &ev);
+            const uint32_t *cand;
+            (void)sg__pre_candidates(pre, pw, &ev, &sc, &cand);
+            texts += sc.text != NULL;
+            for (size_t r = 0; r < 3; r++) {
+                bool m = sg__rule_eval(rs->rules[r], &ev, &sc);
+                hits += m;
+                if (m != plain[r])
+                    fprintf(stderr, "rule %zu on '%s': %d with the text, %d without\n", r, qs[i], m,
+                            plain[r]);
+                CHECK(m == plain[r]);
+            }
+            free(ev.fields);
+        }
+    }
+    CHECK(texts > 0);   /* the text path ran */
+    CHECK_INT(hits, 2 * (4 + 9 + 1)); /* a: four of the values, b: all but eViL, c: "beta alpha" */
     sg__scratch_release(&sc);
     sg__pre_ws_free(pw);
     sg__pre_free(pre);

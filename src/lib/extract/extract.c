@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "extract/extract_int.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define KS_EXTRACTOR(sym) &sym,
 const struct ks_extractor *const ks__extractors[] = {
@@ -442,15 +445,77 @@ static bool printable(uint8_t c)
     return (c >= 0x20 && c < 0x7F) || c == '\t';
 }
 
+/* The strings of a binary blob are looked for 16 bytes at a time: an EVTX
+ * log (binary XML, UTF-16 text) spent 8% of a hunt testing its bytes one by
+ * one here. Each helper answers exactly what its byte loop would. */
+#if defined(__SSE2__)
+static inline unsigned printable16(__m128i v)
+{
+    __m128i ge = _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1F)); /* signed: 0x20..0x7F */
+    __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
+    __m128i tab = _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(del, ge), tab));
+}
+#endif
+
+/* The first printable byte at or after i, or n. */
+static size_t next_printable(const uint8_t *p, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    for (; i + 16 <= n; i += 16) {
+        unsigned m = printable16(_mm_loadu_si128((const __m128i *)(const void *)(p + i)));
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+#endif
+    while (i < n && !printable(p[i]))
+        i++;
+    return i;
+}
+
+/* The end of the run of printable bytes starting at i. */
+static size_t printable_end(const uint8_t *p, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    for (; i + 16 <= n; i += 16) {
+        unsigned m = ~printable16(_mm_loadu_si128((const __m128i *)(const void *)(p + i))) & 0xFFFF;
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+#endif
+    while (i < n && printable(p[i]))
+        i++;
+    return i;
+}
+
+/* The end of the run of (printable, zero) byte pairs starting at k. */
+static size_t wide_end(const uint8_t *p, size_t k, size_t n)
+{
+#if defined(__SSE2__)
+    for (; k + 16 <= n; k += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+        unsigned z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+        unsigned pair = printable16(v) & (z >> 1) & 0x5555; /* bit 2q: pair q is a character */
+        if (pair != 0x5555)
+            return k + (size_t)__builtin_ctz(~pair & 0x5555);
+    }
+#endif
+    while (k + 1 < n && printable(p[k]) && p[k + 1] == 0)
+        k += 2;
+    return k;
+}
+
 static int binary_strings(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
 {
     ks_xtext t = {.node = node, .part = "strings", .charset = "us-ascii"};
     char *wide = NULL;
     size_t i = 0;
     while (i < n && !x->stopped) {
-        size_t j = i;
-        while (j < n && printable(p[j]))
-            j++;
+        if (!printable(p[i])) { /* neither kind of string starts here */
+            i = next_printable(p, i + 1, n);
+            continue;
+        }
+        size_t j = printable_end(p, i, n);
         if (j - i >= STRINGS_MIN) {
             t.p = (const char *)p + i;
             t.n = j - i;
@@ -461,9 +526,7 @@ static int binary_strings(ks_xctx *x, const ks_xnode *node, const uint8_t *p, si
             continue;
         }
         /* UTF-16LE: printable, zero, printable, zero... */
-        size_t k = i;
-        while (k + 1 < n && printable(p[k]) && p[k + 1] == 0)
-            k += 2;
+        size_t k = wide_end(p, i, n);
         if ((k - i) / 2 >= STRINGS_MIN) {
             if (!wide && !(wide = malloc(PIECE_MAX)))
                 return KS_ENOMEM;

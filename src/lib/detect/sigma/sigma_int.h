@@ -367,6 +367,9 @@ struct sg_scratch {
     const uint64_t *hits;   /* prefilter needles seen in this event (bitset) */
     bool hits_ok;           /* hits is complete: a pattern whose needle is not
                                in it cannot match */
+    const char *text;       /* every value of the event, newline-separated, when
+                               the prefilter built it whole (else NULL) */
+    size_t textn;
     char num[64];           /* non-string values as text */
     char tmp[128];          /* NUL-terminated copies (numbers, IPs) */
     int re_err;             /* last PCRE2 error of this rule evaluation (match
@@ -393,5 +396,8 @@ bool sg__search_eval(const sg_search *s, const ks_event *ev, sg_scratch *sc);
 /* Full rule evaluation (logsource, condition, filters). */
 bool sg__rule_eval(const sg_rule *r, const ks_event *ev, sg_scratch *sc);
 bool sg__glob_match(const char *pat, size_t pn, const char *s, size_t n, bool cased);
+/* The longest literal run of a pattern (between glob wildcards): every
+ * text the pattern matches contains it (sigma_pre.c). */
+void sg__pat_run(const sg_pat *p, const char **s, size_t *n);
 
 #endif

@@ -174,6 +174,7 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
     ks__buf_reset(&sc->low);
     sc->low_used = 0;
     sc->hits_ok = false;
+    sc->text = NULL;
     sc->ndups = 0;
     sc->dups_overflow = !sc->idx_cap;
     if (!sc->idx_cap)
@@ -361,9 +362,30 @@ bool sg__value_lower(const ks_value *v, sg_scratch *sc, const char **p, size_t *
     return true;
 }
 
+/* Whether a keyword value may match some field: one of its patterns' longest
+ * literal run occurs (in any case) in the event's text, which holds every
+ * value. One search of the text instead of matching every field: a GET
+ * request met the ten SSTI keywords of SigmaHQ's webserver rule in each of
+ * its ~20 values (10% of an IIS hunt). */
+static bool keyword_maybe(const sg_val *v, const sg_scratch *sc)
+{
+    if (!sc->text || !sg__val_is_string(v))
+        return true;
+    for (uint32_t i = 0; i < v->npats; i++) {
+        const char *r;
+        size_t rn;
+        sg__pat_run(&v->pats[i], &r, &rn);
+        if (!rn || ks__memmem_ci(sc->text, sc->textn, r, rn))
+            return true;
+    }
+    return false;
+}
+
 /* Keyword values are searched in every field of the event. */
 static bool keyword_val(const sg_val *v, const ks_event *ev, sg_scratch *sc)
 {
+    if (!keyword_maybe(v, sc))
+        return false;
     for (size_t i = 0; i < ev->n; i++) {
         const ks_value *x = &ev->fields[i].v;
         if (x->type != KS_VSTR)
