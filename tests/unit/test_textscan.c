@@ -549,3 +549,77 @@ TEST(first_passes_match_vectorscan)
     ks__textscratch_free(s2);
     ks__textscan_free(plain);
 }
+
+/* ---- the e-mail pattern by hand: what PCRE2 finds ------------------------------------- */
+
+/* Random text built to reach the pattern's edges: runs of label characters
+ * around 61-64 long (a label's limit), up to ten dotted labels (the {1,8}
+ * repeat), local parts around 64, '_' and '-' at a \b, bytes over 0x7f. */
+static size_t email_soup(uint64_t *x, char *out, size_t cap)
+{
+    static const char al[] = "aZ09.-_%+@ \xc3<$";
+    size_t n = 0;
+    while (n + 70 < cap) {
+        *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+        unsigned k = (unsigned)(*x % 8);
+        size_t len = k < 2 ? 58 + (*x >> 8) % 9 : 1 + (*x >> 8) % 6;
+        const char *set = k < 5 ? "abZ09" : k < 7 ? "aZ09-" : al;
+        size_t sn = strlen(set);
+        for (size_t i = 0; i < len; i++)
+            out[n++] = set[(*x >> (12 + i % 40)) % sn];
+        *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+        out[n++] = "..@.@-_ .%+"[*x % 11];
+        if (*x % 16 == 0) /* a domain of 7 to 11 labels */
+            for (unsigned i = 0; i < 7 + (*x >> 8) % 5 && n + 4 < cap; i++) {
+                out[n++] = "aZ0"[(*x >> (16 + i)) % 3];
+                out[n++] = "b9-"[(*x >> (20 + i)) % 3];
+                out[n++] = '.';
+            }
+        if (*x % 97 == 0)
+            break;
+    }
+    return n;
+}
+
+TEST(email_match_as_pcre2)
+{
+    const ts_rule *r = NULL;
+    for (size_t i = 0; pack() && i < ks__textscan_nrules(pack()); i++)
+        if (!strcmp(ks__textscan_rule(pack(), i)->id, "kensa.pii.email"))
+            r = ks__textscan_rule(pack(), i);
+    CHECK(r && r->email);
+    if (!r)
+        return;
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    pcre2_match_context *mc = pcre2_match_context_create(NULL);
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    size_t trials = 0, matched = 0, differ = 0;
+    char text[4096];
+    for (int t = 0; t < 40000; t++) {
+        size_t n = email_soup(&x, text, sizeof text);
+        for (int k = 0; k < 4 && n; k++, trials++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t start = (size_t)(x % n), lim = start + (size_t)((x >> 20) % (n - start + 8));
+            size_t ms = 0, me = 0;
+            bool hand = ks__ts_email_match(text, n, start, lim, &ms, &me);
+            pcre2_set_offset_limit(mc, lim);
+            int rc = pcre2_match(r->re, (PCRE2_SPTR)text, n, start, 0, md, mc);
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            bool re = rc > 0;
+            matched += re;
+            if (hand != re || (re && (ms != ov[0] || me != ov[1]))) {
+                if (differ++ < 3)
+                    printf("INFO e-mail by hand differs: start %zu lim %zu hand %d %zu-%zu pcre2 "
+                           "%d %zu-%zu in \"%.*s\"\n",
+                           start, lim, hand, ms, me, rc, re ? (size_t)ov[0] : 0,
+                           re ? (size_t)ov[1] : 0, (int)KS_MIN(n, (size_t)300), text);
+            }
+        }
+    }
+    printf("INFO e-mail pattern by hand: %zu searches, %zu matches, %zu differ from PCRE2\n",
+           trials, matched, differ);
+    CHECK(matched > trials / 10);
+    CHECK_INT(differ, 0);
+    pcre2_match_data_free(md);
+    pcre2_match_context_free(mc);
+}

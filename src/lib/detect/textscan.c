@@ -162,6 +162,10 @@ static int compile_pcre(ks_textscan *ts, ts_rule *r)
         pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &ncap);
         r->group = named > 0 ? named : ncap > 0 ? 1 : 0;
     }
+    /* the pattern's one group spans the whole match: any group convention
+     * that names it (or the match) gives the same value */
+    r->email = ks__ts_email_pattern(r->pattern) &&
+               (r->group == 0 || r->group == 1 || r->group == TS_GROUP_LAST);
     return KS_OK;
 }
 
@@ -598,16 +602,30 @@ static void confirm_region(ks_textscratch *s, const region *g, ts_cand *c)
     size_t subj = (size_t)KS_MIN((uint64_t)s->n, g->hi + r->fwd);
     pcre2_set_offset_limit(s->mc, (PCRE2_SIZE)g->hi);
     while (start <= g->hi && start <= subj) {
-        int rc = pcre2_match(r->re, (PCRE2_SPTR)s->text, subj, start, 0, s->md, s->mc);
-        if (rc <= 0)
-            break;
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
-        size_t ms = ov[0], me = ov[1];
+        size_t ms, me, vs = 0, ve = 0;
+        bool has_value;
+        if (r->email) { /* four matches in five on mail: by hand, no PCRE2 call */
+            if (!ks__ts_email_match(s->text, subj, start, (size_t)g->hi, &ms, &me))
+                break;
+            vs = ms;
+            ve = me;
+            has_value = me > ms;
+        } else {
+            int rc = pcre2_match(r->re, (PCRE2_SPTR)s->text, subj, start, 0, s->md, s->mc);
+            if (rc <= 0)
+                break;
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+            ms = ov[0];
+            me = ov[1];
+            has_value = value_span(r, ov, rc, &vs, &ve);
+        }
         cand_init(c, s);
         c->region = ts->region;
         c->ms = ms;
         c->me = me;
-        if (value_span(r, ov, rc, &c->vs, &c->ve) && confirm(ts, s, r, c))
+        c->vs = vs;
+        c->ve = ve;
+        if (has_value && confirm(ts, s, r, c))
             add_found(s, g->rule, c);
         start = me > ms ? me : ms + 1;
     }

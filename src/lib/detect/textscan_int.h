@@ -140,6 +140,8 @@ typedef struct ts_rule {
     unsigned maxw;            /* confirmation window before a hit: where a match may start */
     unsigned fwd;             /* and after it: where a match may end */
     bool slow;                /* not in the Vectorscan database: PCRE2 over the text */
+    bool email;               /* the bundled e-mail pattern: confirmed by
+                               * ks__ts_email_match, not PCRE2 */
     uint8_t pass;             /* TS_PASS_*: candidates from a hand-written pass,
                                * not from the Vectorscan database */
     uint8_t letters_before;   /* TS_PASS_DIGITS: letters right before the digits */
@@ -199,6 +201,13 @@ typedef void (*ts_span_fn)(void *ud, uint32_t id, uint64_t lo, uint64_t hi);
 int ks__ts_pass_parse(const char *name);
 /* Runs the passes over t[0..n) and reports each candidate region. */
 void ks__ts_pass_run(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud);
+/* True when pattern is the bundled e-mail rule's, which ks__ts_email_match
+ * matches by hand. */
+bool ks__ts_email_pattern(const char *pattern);
+/* What pcre2_match of that pattern finds in t[0..n) from start with an
+ * offset limit of lim: the leftmost match starting in [start, lim], its
+ * span in *ms, *me (the value group is the whole match); false when none. */
+bool ks__ts_email_match(const char *t, size_t n, size_t start, size_t lim, size_t *ms, size_t *me);
 
 /* ---- TOML (gitleaks' subset) -------------------------------------------------- */
 

@@ -133,6 +133,78 @@ static void pass_email(const ts_pass_set *ps, const char *t, size_t n, ts_span_f
     }
 }
 
+/* ---- the e-mail pattern, matched by hand ---------------------------------------- */
+
+/* The bundled e-mail rule's pattern (rules/secrets/pii.yml). Only a rule
+ * with exactly this pattern is confirmed by ks__ts_email_match; any other
+ * (a user's own e-mail rule) goes through PCRE2. */
+static const char email_pattern[] =
+    "\\b([A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    "(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){1,8})\\b";
+
+bool ks__ts_email_pattern(const char *pattern) { return !strcmp(pattern, email_pattern); }
+
+static bool is_alnum(uint8_t c) { return is_alpha(c) || (c >= '0' && c <= '9'); }
+
+/* Where the domain that starts at label p ends: PCRE2's first success in
+ * its backtracking order, or 0 for none. Label k (0 the first after '@')
+ * is [A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?, so its end q is tried
+ * from the longest down; after it come, greedy first, another ".label"
+ * (labels 1..8 are the {1,8} repeat) and then the closing \b (only after
+ * label 1 or later). Only the longest end can be followed by '.', so at
+ * most one label per level recurses: depth 9, a few hundred steps. */
+static size_t email_domain(const char *t, size_t n, size_t p, unsigned k)
+{
+    if (p >= n || !is_alnum((uint8_t)t[p]))
+        return 0;
+    size_t run = p + 1; /* end of the [A-Za-z0-9-] run, looked at up to the longest label */
+    while (run < n && run - p < 64 && email_label((uint8_t)t[run]))
+        run++;
+    size_t qmax = KS_MIN(run, p + 63);
+    for (size_t q = qmax; q > p; q--) {
+        if (!is_alnum((uint8_t)t[q - 1]))
+            continue;
+        if (k < 8 && q < n && t[q] == '.') {
+            size_t e = email_domain(t, n, q + 1, k + 1);
+            if (e)
+                return e;
+        }
+        if (k >= 1 && (q == n || !is_word((uint8_t)t[q])))
+            return q;
+    }
+    return 0;
+}
+
+bool ks__ts_email_match(const char *t, size_t n, size_t start, size_t lim, size_t *ms, size_t *me)
+{
+    /* Every match holds one '@' with its local part (at most 64 bytes, no
+     * '@') right before it, so the leftmost match is the one through the
+     * first '@' that has both a start PCRE2 accepts and a domain: matches
+     * through a later '@' start after this one. */
+    size_t from = start + 1, stop = KS_MIN(n, lim + 65); /* '@' within reach of a start <= lim */
+    while (from < stop) {
+        const char *at = memchr(t + from, '@', stop - from);
+        if (!at)
+            return false;
+        size_t a = (size_t)(at - t), lo = a > start + 64 ? a - 64 : start, s = a;
+        from = a + 1;
+        while (s > lo && email_local((uint8_t)t[s - 1]))
+            s--;
+        /* the first start: [A-Za-z0-9] after a \b (a non-word byte before) */
+        while (s < a && !(is_alnum((uint8_t)t[s]) && (s == 0 || !is_word((uint8_t)t[s - 1]))))
+            s++;
+        if (s == a || s > lim)
+            continue;
+        size_t e = email_domain(t, n, a + 1, 0);
+        if (e) {
+            *ms = s;
+            *me = e;
+            return true;
+        }
+    }
+    return false;
+}
+
 void ks__ts_pass_run(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud)
 {
     if (ps->ndigits)
