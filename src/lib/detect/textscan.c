@@ -93,6 +93,8 @@ struct ks_textscratch {
                                     * digest up on every call, which cost more
                                     * than hashing a value (a sixth of a scan) */
     EVP_MD_CTX *md_ctx;
+    EVP_MD_CTX *md_fresh;          /* initialised once: copying it into md_ctx is
+                                    * half the cost of EVP_DigestInit_ex2 per value */
     /* current scan */
     uint64_t base;                 /* offset of the segment given to hs_scan */
     const char *text;
@@ -361,8 +363,9 @@ int ks__textscratch_new(const ks_textscan *ts, ks_textscratch **out)
     s->jit = pcre2_jit_stack_create(32 << 10, 1 << 20, NULL);
     s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     s->md_ctx = EVP_MD_CTX_new();
+    s->md_fresh = EVP_MD_CTX_new();
     if (!s->open_lo || !s->open_hi || !s->touched || !s->md || !s->mc || !s->jit || !s->sha256 ||
-        !s->md_ctx)
+        !s->md_ctx || !s->md_fresh || EVP_DigestInit_ex2(s->md_fresh, s->sha256, NULL) != 1)
         goto fail;
     for (size_t i = 0; i < nr; i++)
         s->open_hi[i] = NO_REGION;
@@ -387,6 +390,7 @@ void ks__textscratch_free(ks_textscratch *s)
     pcre2_match_context_free(s->mc);
     pcre2_jit_stack_free(s->jit);
     EVP_MD_CTX_free(s->md_ctx);
+    EVP_MD_CTX_free(s->md_fresh);
     EVP_MD_free(s->sha256);
     free(s->open_lo);
     free(s->open_hi);
@@ -723,7 +727,7 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
     m.nvalue = (size_t)(f->ve - f->vs);
     m.norm = c->nnorm ? c->norm : m.value;
     m.nnorm = c->nnorm ? c->nnorm : m.nvalue;
-    if (EVP_DigestInit_ex2(s->md_ctx, s->sha256, NULL) != 1 ||
+    if (EVP_MD_CTX_copy_ex(s->md_ctx, s->md_fresh) != 1 ||
         EVP_DigestUpdate(s->md_ctx, m.norm, m.nnorm) != 1 ||
         EVP_DigestFinal_ex(s->md_ctx, m.sha256, NULL) != 1)
         return 0; /* cannot hash: not delivered (never seen with SHA-256) */
