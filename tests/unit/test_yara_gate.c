@@ -217,6 +217,7 @@ TEST(regex_prefilter_per_file)
     static const char text[] = "x EVAL\v ($_post y";
     content c = {(const uint8_t *)text, sizeof text - 1};
     ks__ysets_select(&s, &g, c.p, c.n, c.n, read_content, &c, run);
+    ks__ysets_prefilter(&s, &g, run, c.p, c.n);
     CHECK(run[0]);
     CHECK(g.re.known);
     size_t on = 0, off = 0;

@@ -18,6 +18,7 @@
 #include "detect/fileinfo.h"
 
 #define READ_CHUNK ((size_t)1 << 20)
+#define MAP_SLICE ((size_t)256 << 10) /* hashed and passed on while in cache */
 
 int ks__fread_init(ks_fread *r)
 {
@@ -76,11 +77,59 @@ static void hashers_release(hashers *h)
         EVP_MD_CTX_free(h->ctx[i]);
 }
 
+/* Hashes [p, p + n) and passes it to fn in slices, so that each slice is
+ * still in the CPU's cache for the next digest and for fn. True when fn
+ * asked to stop. */
+static bool feed(hashers *h, ks_chunk_fn fn, void *ud, const uint8_t *p, size_t n, uint64_t *off)
+{
+    while (n > 0) {
+        size_t k = KS_MIN(n, MAP_SLICE);
+        hashers_update(h, p, k);
+        if (fn && fn(ud, p, k, *off) != 0) {
+            *off += k;
+            return true;
+        }
+        *off += k;
+        p += k;
+        n -= k;
+    }
+    return false;
+}
+
+/* Streams a plain file too large to be read through its mapping
+ * (KS_FREAD_MAP_MAX) with pread() into r's buffer; the file may have
+ * grown or shrunk since it was opened: what is there is read. */
+static int read_stream(ks_fread *r, const ks_file *f, hashers *h, ks_chunk_fn fn, void *ud,
+                       uint64_t *off, bool *stopped, char *errbuf, size_t errcap)
+{
+    int fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int rc = KS_OK;
+    if (fd < 0) {
+        snprintf(errbuf, errcap, "cannot open: %s", strerror(errno));
+        return (errno == EACCES || errno == EPERM) ? KS_EPERM : KS_EIO;
+    }
+    for (;;) {
+        ssize_t got = pread(fd, r->buf, r->cap, (off_t)*off);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = KS_EIO;
+            snprintf(errbuf, errcap, "read error at offset %llu: %s", (unsigned long long)*off,
+                     strerror(errno));
+            break;
+        }
+        if (got == 0 || (*stopped = feed(h, fn, ud, r->buf, (size_t)got, off)))
+            break;
+    }
+    close(fd);
+    return rc;
+}
+
 int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, void *ud,
                   ks_fhash *out, char *errbuf, size_t errcap)
 {
     hashers h;
-    int rc = KS_OK, fd = -1;
+    int rc = KS_OK;
     uint64_t off = 0;
     bool stopped = false;
 
@@ -99,38 +148,14 @@ int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, 
         snprintf(errbuf, errcap, "out of memory for hashing");
         goto out;
     }
-    if (ks__source_codec(f->src) == KS_CODEC_NONE && ks__source_stat(f->src) &&
-        strcmp(f->path, "-") != 0) {
-        fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-            rc = (errno == EACCES || errno == EPERM) ? KS_EPERM : KS_EIO;
-            snprintf(errbuf, errcap, "cannot open: %s", strerror(errno));
+    if (ks__file_streamed(f)) {
+        rc = read_stream(r, f, &h, fn, ud, &off, &stopped, errbuf, errcap);
+        if (rc != KS_OK)
             goto out;
-        }
-        for (;;) {
-            ssize_t got = pread(fd, r->buf, r->cap, (off_t)off);
-            if (got < 0) {
-                if (errno == EINTR)
-                    continue;
-                rc = KS_EIO;
-                snprintf(errbuf, errcap, "read error at offset %llu: %s",
-                         (unsigned long long)off, strerror(errno));
-                goto out;
-            }
-            if (got == 0)
-                break;
-            hashers_update(&h, r->buf, (size_t)got);
-            if (fn && fn(ud, r->buf, (size_t)got, off) != 0) {
-                stopped = true;
-                off += (uint64_t)got;
-                break;
-            }
-            off += (uint64_t)got;
-        }
     } else {
-        /* Compressed, stdin or memory: the source holds the whole content
-         * (spilled to a private temporary file), which the YARA scan maps
-         * too, so this costs no second decompression. */
+        /* The source's mapping (a compressed file, stdin or a blob spilled
+         * or held whole): the bytes every file detector and libyara read,
+         * faulted in once whoever reads them first. */
         const uint8_t *p = NULL;
         uint64_t total = 0;
         int mrc = ks__source_map(f->src, &p, &total);
@@ -139,15 +164,13 @@ int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, 
             snprintf(errbuf, errcap, "cannot read: %s", ks_strerror(mrc));
             goto out;
         }
-        while (off < total) {
-            size_t n = (size_t)KS_MIN(total - off, (uint64_t)READ_CHUNK);
-            hashers_update(&h, p + off, n);
-            if (fn && fn(ud, p + off, n, off) != 0) {
-                stopped = true;
-                off += n;
-                break;
-            }
-            off += n;
+        stopped = feed(&h, fn, ud, p, (size_t)total, &off);
+        if (ks__source_shrunk(f->src) < off) {
+            /* Shrank under the mapping, which read zeros past its new end
+             * (core/sigbus.c; the dispatcher reports the file): digests of
+             * those zeros would name no file that ever was. */
+            off = ks__source_shrunk(f->src);
+            stopped = true;
         }
     }
     out->nread = off;
@@ -158,10 +181,14 @@ int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, 
         ks__fhash_merge(out, f->fh);
     }
 out:
-    if (fd >= 0)
-        close(fd);
     hashers_release(&h);
     return rc;
+}
+
+bool ks__file_streamed(const ks_file *f)
+{
+    return ks__source_codec(f->src) == KS_CODEC_NONE && ks__source_stat(f->src) &&
+           strcmp(f->path, "-") != 0 && ks__source_size(f->src) > KS_FREAD_MAP_MAX;
 }
 
 void ks__fhash_merge(ks_fhash *dst, const ks_fhash *src)

@@ -5,11 +5,17 @@
  * a THOR/Loki-style file type from magic bytes, owner names, hex, and the
  * score-to-severity scale both detectors use.
  *
- * Why read with pread() and not the walker's mapping: a file truncated
- * while we read a mapping of it raises SIGBUS and would kill the process;
- * a short read is just a short file. (YARA protects its own scans of the
- * mapping with its exception handler.) Compressed sources are read through
- * the source's window, which decompresses into memory.
+ * One read per file: a file up to KS_FREAD_MAP_MAX is read through the
+ * source's mapping, the same bytes the IOC pass hashes, the YARA gates
+ * and regex prefilter scan and libyara matches, so the kernel hands the
+ * file over once and no detector opens it again. A file that shrinks
+ * under the mapping reads zeros past its new end instead of raising
+ * SIGBUS (core/sigbus.c) and the dispatcher reports it. A larger plain
+ * file is streamed with pread() through a 1 MiB buffer, so that a
+ * detector passing over a big log does not make the process's resident
+ * set grow by the whole file (libyara, when a rule set does run on it,
+ * still maps it: it matches one contiguous buffer). Compressed sources
+ * and blobs are always read through the source's memory.
  *
  * Thread-safety: everything here is reentrant; a ks_fread holds one
  * worker's buffer.
@@ -32,12 +38,18 @@ typedef struct ks_fread {
 int ks__fread_init(ks_fread *r);
 void ks__fread_release(ks_fread *r);
 
+/* Plain files larger than this are streamed with pread() (see above). */
+#define KS_FREAD_MAP_MAX ((uint64_t)16 << 20)
+/* Is f read with pread() rather than through its mapping? */
+bool ks__file_streamed(const ks_file *f);
+
 /* Reads f's whole content once, hashing with the algorithms in `want` and
  * passing every chunk to fn (may be NULL). KS_OK, or KS_EIO / KS_EPERM with
  * a sentence in errbuf (the caller reports it). out->have says what is
  * known. With f->fh (the file's shared digests), digests already there are
  * taken, not computed, those computed are added to it, and when nothing is
- * missing and fn is NULL the file is not read at all. */
+ * missing and fn is NULL the file is not read at all. A file that shrank
+ * under its mapping gets no digests (out->nread: where it ended). */
 int ks__file_read(ks_fread *r, const ks_file *f, unsigned want, ks_chunk_fn fn, void *ud,
                   ks_fhash *out, char *errbuf, size_t errcap);
 

@@ -17,12 +17,15 @@
  * and replays the compile diagnostics stored beside the cache.
  *
  * Match many (on_file): each worker owns a YR_SCANNER per shared set; the
- * gates pick the sets for the file, and each is given the externals and
- * scans the walker's mapping of it (YARA guards that read against SIGBUS
- * itself) with a per-file timeout
- * ("yara.timeout"), and emits one finding per matching rule: path, size,
- * mtime/ctime, hashes, ATT&CK ids from tags and meta, matched strings
- * (offset, text or hex, truncated), severity from meta score/severity.
+ * gates pick the sets for the file, the regex prefilter switches off the
+ * regex strings it lacks, and each set is given the externals and scans
+ * the source's mapping of it (under kensa's SIGBUS guard, core/sigbus.c)
+ * with a per-file timeout ("yara.timeout"). The gates, the prefilter, the
+ * hashes and libyara read that one mapping, which the IOC detector's pass
+ * already faulted in (fileinfo.h: one read per file). It emits one
+ * finding per matching rule: path, size, mtime/ctime, hashes, ATT&CK ids
+ * from tags and meta, matched strings (offset, text or hex, truncated),
+ * severity from meta score/severity.
  *
  * Speed without changing results: YARA's fast mode (stop looking for a
  * string once found) is on, which is exact for rule outcomes because YARA
@@ -1019,7 +1022,8 @@ static bool skip_type(const yara_det *d, const char *type)
     return false;
 }
 
-/* The gates' read of the file: pread() in chunks, never the mapping. */
+/* The gates' read of the file (fileinfo.h): the mapping libyara scans,
+ * or pread() in chunks for a file too large to be held whole for a gate. */
 static int gate_read(void *ud, ks_chunk_fn fn, void *fnud)
 {
     yara_ws *ws = ud;
@@ -1116,7 +1120,7 @@ static int yara_on_file(void *p, const ks_file *f)
         return KS_OK;
     if (d->allow || d->dedupe) {
         if (!ensure_hashes(ws, KS_FH_SHA256))
-            goto scan; /* unreadable by pread: let YARA try the mapping */
+            goto scan; /* unreadable: the mapping below says why */
         if (d->allow && ks__map_get(d->allow, ws->fh.sha256, 32))
             return KS_OK;
         if (d->dedupe) {
@@ -1136,6 +1140,7 @@ scan:
     }
     bool run[KS_YSETS_MAX];
     ks__ysets_select(&d->sets, &ws->gate, f->head, f->nhead, n, gate_read, ws, run);
+    ks__ysets_prefilter(&d->sets, &ws->gate, run, data, n);
     for (size_t i = 0; i < d->sets.n; i++) {
         if (!run[i])
             continue;

@@ -7,8 +7,10 @@
  * atom hit. On web trees that verification is most of the scan (80% of
  * CPU with the bundled web shell rules), and almost none of it matches.
  * Vectorscan compiles every regex string of the rule sets into one
- * database in prefilter mode (it may report a match that is not one, never
- * miss one) and scans a file once; a regex string it does not find cannot
+ * block-mode database in prefilter mode (it may report a match that is not
+ * one, never miss one) and scans the buffer libyara is about to scan (the
+ * file's mapping: it runs only for a file some set will scan), once and
+ * whole; a regex string it does not find cannot
  * match, so its libyara verification is switched off for that scan (the
  * same per-scan strings_temp_disabled bits as the literal gates). Exact
  * for rule outcomes: only strings that match nowhere in the file go.
@@ -20,6 +22,7 @@
  * inside brackets) leaves the string out of the prefilter. Expressions
  * Vectorscan refuses are left out too, and their strings always verified.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,7 +269,7 @@ int ks__yref_compile(ks_yrefilter *rf)
     hs_free_database(rf->db);
     rf->db = NULL;
     if (n)
-        rc = ks__hs_compile_dropping(ex, fl, ids, &n, HS_MODE_STREAM, on_refused, rf, &rf->db);
+        rc = ks__hs_compile_dropping(ex, fl, ids, &n, HS_MODE_BLOCK, on_refused, rf, &rf->db);
 out:
     free(ex);
     free(fl);
@@ -329,10 +332,25 @@ int ks__yref_bind(const ks_yrefilter *rf, ks_yset *y, size_t i)
 }
 
 /* ---- per file ------------------------------------------------------------------- */
-typedef struct rescan {
-    ks_yrefws *w;
-    bool failed;
-} rescan;
+int ks__yref_ws_init(const ks_yrefilter *rf, ks_yrefws *w)
+{
+    memset(w, 0, sizeof *w);
+    if (!rf->db)
+        return KS_OK;
+    if (hs_alloc_scratch(rf->db, &w->scr) != HS_SUCCESS ||
+        !(w->hit = calloc((rf->nexpr + 63) / 64, sizeof *w->hit))) {
+        ks__yref_ws_free(w);
+        return KS_ENOMEM;
+    }
+    return KS_OK;
+}
+
+void ks__yref_ws_free(ks_yrefws *w)
+{
+    hs_free_scratch(w->scr);
+    free(w->hit);
+    memset(w, 0, sizeof *w);
+}
 
 static int on_re(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                  void *ud)
@@ -343,35 +361,16 @@ static int on_re(unsigned id, unsigned long long from, unsigned long long to, un
     return 0;
 }
 
-static int re_chunk(void *ud, const uint8_t *p, size_t n, uint64_t off)
+void ks__yref_scan(const ks_yrefilter *rf, ks_yrefws *w, const uint8_t *p, uint64_t n)
 {
-    rescan *rs = ud;
-    (void)off;
-    while (n > 0 && !rs->failed) {
-        unsigned part = n > (1u << 30) ? 1u << 30 : (unsigned)n;
-        if (hs_scan_stream(rs->w->st, (const char *)p, part, 0, rs->w->scr, on_re, rs->w) !=
-            HS_SUCCESS)
-            rs->failed = true;
-        p += part;
-        n -= part;
-    }
-    return rs->failed;
-}
-
-void ks__yref_scan(const ks_yrefilter *rf, ks_yrefws *w, ks_yread_fn rd, void *rdud)
-{
-    rescan rs = {.w = w};
     w->known = false;
-    if (!rf->db || !w->st)
+    /* block mode sees the whole content at once; a larger one (past what
+     * one call takes) keeps every regex string on */
+    if (!rf->db || !w->scr || n > UINT_MAX)
         return;
     memset(w->hit, 0, (rf->nexpr + 63) / 64 * sizeof *w->hit);
-    if (hs_reset_stream(w->st, 0, w->scr, NULL, NULL) != HS_SUCCESS ||
-        rd(rdud, re_chunk, &rs) != KS_OK || rs.failed)
-        return;
-    /* matches at the very end are reported when the stream closes */
-    if (hs_reset_stream(w->st, 0, w->scr, on_re, w) != HS_SUCCESS)
-        return;
-    w->known = true;
+    w->known = hs_scan(rf->db, n ? (const char *)p : "", (unsigned)n, 0, w->scr, on_re, w) ==
+               HS_SUCCESS;
 }
 
 void ks__yref_skip(const ks_yset *y, const ks_yrefws *w, YR_SCANNER *sc)

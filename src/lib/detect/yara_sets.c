@@ -965,7 +965,7 @@ void ks__ystream_close(hs_scratch_t **scr, hs_stream_t **st, uint64_t **hit)
 int ks__ysets_ws_init(const ks_ysets *s, ks_ygatews *g)
 {
     memset(g, 0, sizeof *g);
-    if (ks__ystream_open(s->rf.db, s->rf.nexpr, &g->re.scr, &g->re.st, &g->re.hit) != KS_OK ||
+    if (ks__yref_ws_init(&s->rf, &g->re) != KS_OK ||
         ks__ystream_open(s->lits, s->nlits, &g->scr, &g->st, &g->hit) != KS_OK) {
         ks__ysets_ws_free(g);
         return KS_ENOMEM;
@@ -976,7 +976,7 @@ int ks__ysets_ws_init(const ks_ysets *s, ks_ygatews *g)
 void ks__ysets_ws_free(ks_ygatews *g)
 {
     ks__ystream_close(&g->scr, &g->st, &g->hit);
-    ks__ystream_close(&g->re.scr, &g->re.st, &g->re.hit);
+    ks__yref_ws_free(&g->re);
     memset(g, 0, sizeof *g);
 }
 
@@ -1130,13 +1130,18 @@ void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, siz
          * report anything: its private rules matter only to those */
         run[i] = run[i] && set_can_match(y, g);
     }
-    /* the regex prefilter, for the sets that run */
+    g->re.known = false;
+}
+
+void ks__ysets_prefilter(const ks_ysets *s, ks_ygatews *g, const bool *run, const uint8_t *p,
+                         uint64_t n)
+{
     bool want_re = false;
     for (size_t i = 0; i < s->n; i++)
         want_re |= run[i] && s->set[i].nre > 0;
     g->re.known = false;
-    if (want_re && size > 0)
-        ks__yref_scan(&s->rf, &g->re, rd, rdud);
+    if (want_re && n > 0)
+        ks__yref_scan(&s->rf, &g->re, p, n);
 }
 
 void ks__ysets_skip_gated(const ks_ysets *s, size_t i, const ks_ygatews *g, YR_SCANNER *sc)

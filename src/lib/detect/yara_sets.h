@@ -89,8 +89,7 @@ typedef struct ks_yrefilter {
 /* A worker's prefilter state: which expressions the current file has. */
 typedef struct ks_yrefws {
     hs_scratch_t *scr;
-    hs_stream_t *st;
-    uint64_t *hit;
+    uint64_t *hit;        /* a bit per expression */
     bool known;           /* the last scan completed */
 } ks_yrefws;
 
@@ -134,7 +133,7 @@ int ks__ysets_single(ks_ysets *s, YR_RULES *rules);
  * prefilter), then <prefix>.sets, written last. KS_YSETS_FORMAT is part of
  * the cache key: bump it when what is written changes, so two builds never
  * take turns overwriting one entry. */
-#define KS_YSETS_FORMAT 7
+#define KS_YSETS_FORMAT 8
 int ks__ysets_save(const ks_ysets *s, const char *prefix);
 int ks__ysets_load(ks_ysets *s, const char *prefix);
 
@@ -179,11 +178,13 @@ int ks__yref_compile(ks_yrefilter *rf);
 int ks__yref_bind(const ks_yrefilter *rf, ks_yset *y, size_t i);
 void ks__yref_free(ks_yrefilter *rf);
 /* A worker's Vectorscan stream over db (NULL: none) with a bit per
- * expression id (nbits), for the literal gate and the regex prefilter. */
+ * expression id (nbits), for the literal gate. */
 int ks__ystream_open(const hs_database_t *db, size_t nbits, hs_scratch_t **scr, hs_stream_t **st,
                      uint64_t **hit);
 void ks__ystream_close(hs_scratch_t **scr, hs_stream_t **st, uint64_t **hit);
-void ks__yref_scan(const ks_yrefilter *rf, ks_yrefws *w, ks_yread_fn rd, void *rdud);
+int ks__yref_ws_init(const ks_yrefilter *rf, ks_yrefws *w);
+void ks__yref_ws_free(ks_yrefws *w);
+void ks__yref_scan(const ks_yrefilter *rf, ks_yrefws *w, const uint8_t *p, uint64_t n);
 void ks__yref_skip(const ks_yset *y, const ks_yrefws *w, YR_SCANNER *sc);
 
 /* Which sets to scan a file with (run[i] for set i). The gates read the
@@ -194,6 +195,12 @@ void ks__yref_skip(const ks_yset *y, const ks_yrefws *w, YR_SCANNER *sc);
  * stays borrowed by g until the file is done. */
 void ks__ysets_select(const ks_ysets *s, ks_ygatews *g, const uint8_t *head, size_t nhead,
                       uint64_t size, ks_yread_fn rd, void *rdud, bool *run);
+
+/* After select: when a set that runs has prefiltered regex strings, scans
+ * the file's whole content [p, p + n) (the buffer libyara scans next)
+ * with the regex prefilter, for ks__ysets_skip_gated. */
+void ks__ysets_prefilter(const ks_ysets *s, ks_ygatews *g, const bool *run, const uint8_t *p,
+                         uint64_t n);
 
 /* Before scanning the current file with set i: tells sc to skip
  * verifying the strings of the set's rules whose facts the file of the
