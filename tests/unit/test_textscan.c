@@ -623,3 +623,22 @@ TEST(email_match_as_pcre2)
     pcre2_match_data_free(md);
     pcre2_match_context_free(mc);
 }
+
+/* A digit after the domain's first dot: the pattern allows it, and the
+ * first pass now gives it a region of its own (before, only an address
+ * within 131 bytes before it did). */
+TEST(email_digit_after_first_dot)
+{
+    static const char *const alone[] = {"write to user@mail.1und1.de today", "x@1.2.ab",
+                                        "a@b.3com.com, nothing else here"};
+    static const char *const value[] = {"user@mail.1und1.de", "x@1.2.ab", "a@b.3com.com"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(alone); i++) {
+        hits *h = scan(alone[i]);
+        int k = find_type(h, "pii.email");
+        CHECK(k >= 0);
+        if (k >= 0)
+            CHECK_STR(h->value[k], value[i]);
+    }
+    CHECK(find_type(scan("npm i lodash@4.17.21 and cid:image001.png@01D5E8C2.8B3C5A40"),
+                    "pii.email") < 0);
+}

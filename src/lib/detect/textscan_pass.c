@@ -19,7 +19,7 @@
  *           after two letters at a word start.
  *   email   each '@' with what the e-mail rule's prefilter requires around
  *           it (a local-part character before, a domain label of 1-63
- *           characters, a dot and a letter after), reported where the
+ *           characters, a dot and a letter or digit after), reported where the
  *           prefilter's match would end: the same region Vectorscan gave.
  *
  * A region covers every place a match may start (the confirmation runs
@@ -52,7 +52,8 @@ int ks__ts_pass_parse(const char *name)
 }
 
 static bool is_alpha(uint8_t c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
-static bool is_word(uint8_t c) { return is_alpha(c) || (c >= '0' && c <= '9') || c == '_'; }
+static bool is_alnum(uint8_t c) { return is_alpha(c) || (c >= '0' && c <= '9'); }
+static bool is_word(uint8_t c) { return is_alnum(c) || c == '_'; }
 
 /* The first digit at or after i, or n. */
 static size_t next_digit(const char *t, size_t n, size_t i)
@@ -113,8 +114,10 @@ static bool email_local(uint8_t c)
 
 static bool email_label(uint8_t c) { return is_alpha(c) || (c >= '0' && c <= '9') || c == '-'; }
 
-/* '@' with [A-Za-z0-9._%+-] before and [A-Za-z0-9-]{1,63}\.[A-Za-z] after:
- * one hit per '@', at the end of that match. */
+/* '@' with [A-Za-z0-9._%+-] before and [A-Za-z0-9-]{1,63}\.[A-Za-z0-9]
+ * after: one hit per '@', at the end of that match. A digit after the dot
+ * counts ("x@mail.1und1.de"): the pattern allows it, and a region only
+ * given by letters missed such an address unless another one was near. */
 static void pass_email(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud)
 {
     const char *p = t, *end = t + n;
@@ -126,7 +129,7 @@ static void pass_email(const ts_pass_set *ps, const char *t, size_t n, ts_span_f
         while (j < n && j - a - 1 < 64 && email_label((uint8_t)t[j]))
             j++;
         size_t label = j - a - 1;
-        if (label < 1 || label > 63 || j + 1 >= n || t[j] != '.' || !is_alpha((uint8_t)t[j + 1]))
+        if (label < 1 || label > 63 || j + 1 >= n || t[j] != '.' || !is_alnum((uint8_t)t[j + 1]))
             continue;
         for (size_t k = 0; k < ps->nemail; k++)
             fn(ud, ps->email[k], j + 2, j + 2);
@@ -143,8 +146,6 @@ static const char email_pattern[] =
     "(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){1,8})\\b";
 
 bool ks__ts_email_pattern(const char *pattern) { return !strcmp(pattern, email_pattern); }
-
-static bool is_alnum(uint8_t c) { return is_alpha(c) || (c >= '0' && c <= '9'); }
 
 /* Where the domain that starts at label p ends: PCRE2's first success in
  * its backtracking order, or 0 for none. Label k (0 the first after '@')
