@@ -23,6 +23,7 @@ const char *const cmd_index_usage =
     "  --status STATUS      verified|unverified: has the dump's authenticity been checked\n"
     "  -t, --threads N      worker threads (0: one per core)\n"
     "  --batch N            rows per committed batch (20000)\n"
+    "  --cache MB           database page cache while building (32)\n"
     "  --exclude GLOB       skip paths matching GLOB (repeatable)\n"
     "  -q, --quiet          no summary line\n"
     "stats: counts for one domain (JSON, integers under addresses/emails, phones,\n"
@@ -52,6 +53,7 @@ static int build(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},     {"key", required_argument, NULL, 'k'},
         {"status", required_argument, NULL, 's'}, {"threads", required_argument, NULL, 't'},
         {"batch", required_argument, NULL, 'b'},  {"exclude", required_argument, NULL, 'x'},
+        {"cache", required_argument, NULL, 'c'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     ks_engine *e = NULL;
@@ -75,7 +77,8 @@ static int build(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:qh", opts, NULL)) != -1) {
         const char *key = c == 'd' ? "index.db" : c == 'k' ? "index.key" : c == 's' ? "index.status"
-                        : c == 't' ? "threads" : c == 'b' ? "index.batch" : c == 'x' ? "walk.exclude" : NULL;
+                        : c == 't' ? "threads" : c == 'b' ? "index.batch" : c == 'x' ? "walk.exclude"
+                        : c == 'c' ? "index.cache" : NULL;
         if (c == 'd')
             db = optarg;
         if (c == 'q')

@@ -503,6 +503,19 @@ void ks__source_release(ks_source *s, uint64_t off)
     }
 }
 
+void ks__source_drop_pages(ks_source *s, uint64_t from, uint64_t to)
+{
+    /* only a read-only file mapping: its pages come back from the page
+     * cache when touched again (borrowed or heap memory would be zeroed) */
+    uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+    if (!s->is_mapped)
+        return;
+    from = (from + pg - 1) & ~(pg - 1);
+    to = KS_MIN(to, s->size) & ~(pg - 1);
+    if (to > from)
+        madvise((void *)(s->map + from), to - from, MADV_DONTNEED);
+}
+
 int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n)
 {
     char tmpl[4096];

@@ -61,6 +61,10 @@ int ks__source_window(ks_source *s, uint64_t off, size_t want,
                       const uint8_t **p, size_t *avail);
 /* Bytes before `off` will not be asked for again. */
 void ks__source_release(ks_source *s, uint64_t off);
+/* Drops the pages of [from, to) of a mapped file from the process's memory
+ * (they stay readable: touching them again reads the page cache); a
+ * no-op for other sources. For a whole-file pass ahead of another. */
+void ks__source_drop_pages(ks_source *s, uint64_t from, uint64_t to);
 /* Whole content, contiguous. */
 int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n);
 

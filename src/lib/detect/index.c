@@ -18,10 +18,18 @@
  * counts are per unit: an address in 400 messages is one address seen 400
  * times; a document copied into 3 archives is one document seen 3 times.
  *
- * Durability. A file's observations and its processed-file row go into the
- * store in one batch, under the builder's lock; batches commit every
- * index.batch rows or second, so kill -9 loses at most the open batch, and
- * a re-run skips files a committed batch recorded (path, size, mtime).
+ * Memory and durability. A unit is written to the store once finished:
+ * the extractors walk depth first, so a unit is finished when a text
+ * arrives from outside its subtree (its chain path is not a prefix of the
+ * text's). Finished units are written in the order they began, FLUSH_UNITS
+ * at a time, under the builder's lock, together with the file's progress
+ * (how many of its units are written); a file's last units go with its
+ * processed-file row. Batches commit every index.batch rows or second, so
+ * memory is bounded by those settings and the per-unit caps, not by the
+ * size of a file (one 20 GB mbox is one file), kill -9 loses at most the
+ * open batch, and a re-run skips the files a committed batch recorded
+ * (path, size, mtime) and, in a file it had begun, the units already
+ * written (the extraction order is the same for the same bytes).
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -34,8 +42,11 @@
 #include "extract/mail.h"
 #include "store/store.h"
 
-#define MAX_UNITS 1000000        /* per file: more are counted, not kept */
 #define MAX_VALUES_PER_UNIT 100000
+#define FLUSH_UNITS 64             /* finished units written together (one lock, one progress row) */
+#define FLUSH_BYTES (4u << 20)     /* ... or fewer when they hold this much */
+#define MAX_HELD_UNITS 1024        /* units in memory: beyond, finished ones are written out of order */
+#define MAX_POOL 32                /* spare unit arenas kept */
 
 typedef struct idx_det {
     ks_engine *e;
@@ -68,7 +79,9 @@ typedef struct idx_doc {
 } idx_doc;
 
 typedef struct idx_unit {
-    const char *key;            /* chain path of the unit's node (arena) */
+    ks_arena *ar;               /* the unit's strings (back to the pool when written) */
+    bool done;                  /* finished: the extraction left its subtree */
+    const char *key;            /* chain path of the unit's node (ar) */
     const ks_xmail *mail;       /* identity of the message while extracting */
     int64_t time;
     const char *from_dom;       /* sender's domain (arena) or NULL */
@@ -83,15 +96,23 @@ typedef struct idx_ws {
     idx_det *d;
     ks_worker *w;
     ks_textscratch *scratch;    /* this thread's text scanner state */
-    ks_arena *ar;               /* per file */
-    idx_unit *units;
+    ks_arena *pool[MAX_POOL];   /* spare unit arenas */
+    size_t npool;
+    idx_unit *units;            /* held units, in the order they began */
     size_t nunits, capunits;
-    ks_map *unit_ix;            /* unit key -> index + 1 (an mbox has thousands) */
     size_t cur;                 /* unit of the last text (fast path) */
+    size_t ndone;               /* held units that are finished */
+    size_t done_bytes;          /* what they hold (arena bytes) */
     ks_buf path;                /* scratch: chain paths */
     const char *top;            /* walked file path */
     const char *top_format;
     bool top_container;         /* the walked file is an archive or mailbox */
+    const char *fkey;           /* the file's key in the store (processed-file row) */
+    uint64_t fsize;
+    int64_t fmtime;
+    uint64_t written;           /* units of this file written (or skipped), in order */
+    uint64_t skip;              /* units an earlier, killed build committed */
+    uint8_t fhash[32];          /* the file's content hash */
     uint64_t dropped;           /* values over the caps in this file */
 } idx_ws;
 
@@ -130,9 +151,9 @@ static const ks_xnode *unit_node(const idx_ws *ws, const ks_xnode *n)
     return n;
 }
 
-static char *arena_str(idx_ws *ws, const char *s, size_t n)
+static char *arena_str(idx_unit *u, const char *s, size_t n)
 {
-    return ks__arena_strndup(ws->ar, s, n);
+    return ks__arena_strndup(u->ar, s, n);
 }
 
 static const char *domain_of(const char *addr, size_t n)
@@ -174,11 +195,11 @@ static void unit_add(idx_ws *ws, idx_unit *u, unsigned kind, const char *type, c
     }
     idx_val *x = &u->vals[u->nvals];
     x->kind = kind;
-    x->type = type ? arena_str(ws, type, tn) : NULL;
-    x->v = arena_str(ws, v, n);
+    x->type = type ? arena_str(u, type, tn) : NULL;
+    x->v = arena_str(u, v, n);
     x->n = n;
-    x->dom = dom ? arena_str(ws, dom, strlen(dom)) : NULL;
-    x->key = key ? arena_str(ws, key, nkey) : NULL;
+    x->dom = dom ? arena_str(u, dom, strlen(dom)) : NULL;
+    x->key = key ? arena_str(u, key, nkey) : NULL;
     x->nkey = nkey;
     if (x->v && (!type || x->type) && (!dom || x->dom))
         u->nvals++;
@@ -213,7 +234,7 @@ static void on_hdr_addr(void *ud, const char *name, size_t nn, const char *addr,
     if (!dom || !*dom)
         return;
     if (h->from && !h->u->from_dom)
-        h->u->from_dom = arena_str(h->ws, dom, strlen(dom));
+        h->u->from_dom = arena_str(h->u, dom, strlen(dom));
     if (nn && !memchr(name, '@', nn) && nn + strlen(dom) + 2 < sizeof key) {
         /* a person is distinct per organisation by lower-cased name */
         lower_copy(key, name, nn);
@@ -225,17 +246,24 @@ static void on_hdr_addr(void *ud, const char *name, size_t nn, const char *addr,
     }
 }
 
+static int write_units(idx_ws *ws, bool in_order, bool last);
+
 static idx_unit *unit_new(idx_ws *ws, const ks_xnode *un, const char *key)
 {
-    if (ws->nunits >= MAX_UNITS ||
+    if (ws->nunits >= MAX_HELD_UNITS + 128 || /* finished ones are written first: nesting this deep */
         ks__grow(&ws->units, &ws->capunits, ws->nunits, sizeof *ws->units, 16) != KS_OK)
         return NULL;
     idx_unit *u = &ws->units[ws->nunits];
     memset(u, 0, sizeof *u);
-    if (!(u->key = arena_str(ws, key, strlen(key))) || !(u->seen = ks__map_new(64)))
+    u->ar = ws->npool ? ws->pool[--ws->npool] : ks__arena_new(4096, 0);
+    if (!u->ar || !(u->key = arena_str(u, key, strlen(key))) || !(u->seen = ks__map_new(64))) {
+        ks__arena_free(u->ar);
+        ks__map_free(u->seen);
         return NULL;
+    }
     u->mail = un->mail;
     u->time = KS_TIME_NONE;
+    ws->cur = ws->nunits++;
     if (un->mail) {
         const ks_xmail *m = un->mail;
         hdr_ctx h = {ws, u, true};
@@ -248,12 +276,28 @@ static idx_unit *unit_new(idx_ws *ws, const ks_xnode *un, const char *key)
         if (m->cc)
             ks__index_header_addrs(m->cc, on_hdr_addr, &h);
     }
-    uint64_t *slot = ks__map_slot(ws->unit_ix, key, strlen(key), true);
-    if (!slot)
-        return NULL;
-    *slot = ws->nunits + 1;
-    ws->cur = ws->nunits++;
     return u;
+}
+
+/* Whether the node with chain path `key` holds the node with path p. */
+static bool path_within(const char *key, const char *p, size_t n)
+{
+    size_t k = strlen(key);
+    return k <= n && !memcmp(key, p, k) && (k == n || p[k] == '!');
+}
+
+/* A text arrived from path p: every held unit whose subtree does not hold
+ * p is finished (the extraction is depth first and never comes back). */
+static void units_finish(idx_ws *ws, const char *p, size_t n)
+{
+    for (size_t i = 0; i < ws->nunits; i++) {
+        idx_unit *u = &ws->units[i];
+        if (!u->done && !path_within(u->key, p, n)) {
+            u->done = true;
+            ws->ndone++;
+            ws->done_bytes += ks__arena_used(u->ar) + u->capvals * sizeof *u->vals;
+        }
+    }
 }
 
 static idx_unit *unit_for(idx_ws *ws, const ks_xnode *node)
@@ -262,15 +306,23 @@ static idx_unit *unit_for(idx_ws *ws, const ks_xnode *node)
     ks__buf_reset(&ws->path);
     if (ks__xnode_path(un, &ws->path) != KS_OK || !ws->path.p)
         return NULL;
-    if (ws->nunits && !strcmp(ws->units[ws->cur].key, ws->path.p))
+    if (ws->nunits && !ws->units[ws->cur].done && !strcmp(ws->units[ws->cur].key, ws->path.p))
         return &ws->units[ws->cur];
-    if (!ws->unit_ix && !(ws->unit_ix = ks__map_new(64)))
-        return NULL;
-    uint64_t *slot = ks__map_get(ws->unit_ix, ws->path.p, ws->path.n);
-    if (slot) {
-        ws->cur = *slot - 1;
-        return &ws->units[ws->cur];
+    units_finish(ws, ws->path.p, ws->path.n);
+    for (size_t i = ws->nunits; i-- > 0;) {
+        if (!ws->units[i].done && !strcmp(ws->units[i].key, ws->path.p)) {
+            ws->cur = i;
+            return &ws->units[i];
+        }
     }
+    /* the finished units go before a new one begins: written in the
+     * order they began, or, when an open unit (a message whose
+     * attachment is a large archive) holds too many behind it, as they
+     * are (the order only decides which spelling of a value is kept) */
+    if (ws->ndone >= FLUSH_UNITS || ws->done_bytes >= FLUSH_BYTES)
+        write_units(ws, true, false);
+    if (ws->ndone >= MAX_HELD_UNITS)
+        write_units(ws, false, false);
     return unit_new(ws, un, ws->path.p);
 }
 
@@ -306,11 +358,11 @@ static idx_doc *doc_for(idx_ws *ws, idx_unit *u, const ks_xtext *t)
         return NULL;
     idx_doc *d = &u->docs[u->ndocs];
     memset(d, 0, sizeof *d);
-    if (!(d->key = arena_str(ws, key, strlen(key))))
+    if (!(d->key = arena_str(u, key, strlen(key))))
         return NULL;
     d->mail = mail;
     if (mail && t->node->mail && t->node->mail->message_id)
-        d->msgid = arena_str(ws, t->node->mail->message_id, strlen(t->node->mail->message_id));
+        d->msgid = arena_str(u, t->node->mail->message_id, strlen(t->node->mail->message_id));
     crypto_generichash_init(&d->h, NULL, 0, 32);
     u->ndocs++;
     return d;
@@ -434,20 +486,6 @@ static int flush_unit(idx_ws *ws, idx_unit *u)
     return rc;
 }
 
-static void file_reset(idx_ws *ws)
-{
-    for (size_t i = 0; i < ws->nunits; i++) {
-        ks__map_free(ws->units[i].seen);
-        free(ws->units[i].vals);
-        free(ws->units[i].docs);
-    }
-    ws->nunits = ws->cur = 0;
-    ws->dropped = 0;
-    ks__map_free(ws->unit_ix);
-    ws->unit_ix = NULL;
-    ks__arena_reset(ws->ar);
-}
-
 static void write_failed(idx_det *d, const char *path, int rc)
 {
     ks_loc loc = KS_LOC_NONE;
@@ -458,6 +496,99 @@ static void write_failed(idx_det *d, const char *path, int rc)
     d->failed = true;
 }
 
+/* Commits the open batch when it holds index.batch rows or is a second
+ * old (under d->mu). */
+static int batch_policy(idx_det *d)
+{
+    int rc = KS_OK;
+    if (d->batch_start == 0)
+        d->batch_start = ks__now_ns();
+    if (ks__store_pending(d->store) >= d->batch_rows || ks__now_ns() - d->batch_start > 1000000000ull) {
+        rc = ks__store_commit(d->store);
+        d->batch_start = 0;
+    }
+    return rc;
+}
+
+/* A written unit's memory: its arena goes back to the pool. */
+static void unit_release(idx_ws *ws, idx_unit *u)
+{
+    ks__map_free(u->seen);
+    free(u->vals);
+    free(u->docs);
+    if (ws->npool < MAX_POOL) {
+        ks__arena_reset(u->ar);
+        ws->pool[ws->npool++] = u->ar;
+    } else {
+        ks__arena_free(u->ar);
+    }
+}
+
+/* Writes the finished units — in_order: only those before the first open
+ * one — with the file's progress in the same batch; last: every unit, the
+ * file is done (its processed-file row). Units an earlier build committed
+ * (the first ws->skip) are dropped unwritten. */
+static int write_units(idx_ws *ws, bool in_order, bool last)
+{
+    idx_det *d = ws->d;
+    size_t keep = 0;
+    bool blocked = false, wrote = false;
+    int rc = KS_OK;
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < ws->nunits; i++) {
+        idx_unit *u = &ws->units[i];
+        blocked |= in_order && !u->done;
+        if (!last && (blocked || !u->done)) {
+            ws->units[keep++] = *u;
+            continue;
+        }
+        if (ws->written++ >= ws->skip && !d->failed && rc == KS_OK) {
+            rc = flush_unit(ws, u);
+            wrote = true;
+            d->units++;
+        }
+        unit_release(ws, u);
+    }
+    if (!d->failed) {
+        if (rc == KS_OK && last)
+            rc = ks__store_file_done(d->store, ws->fkey, ws->fsize, ws->fmtime, ws->fhash);
+        else if (rc == KS_OK && wrote)
+            rc = ks__store_file_part(d->store, ws->fkey, ws->fsize, ws->fmtime, ws->written);
+        if (rc == KS_OK && (last || wrote))
+            rc = batch_policy(d);
+        if (rc != KS_OK)
+            write_failed(d, ws->top, rc);
+    }
+    pthread_mutex_unlock(&d->mu);
+    ws->nunits = keep;
+    ws->cur = 0;
+    ws->ndone = ws->done_bytes = 0;
+    for (size_t i = 0; i < keep; i++) {
+        idx_unit *u = &ws->units[i];
+        if (u->done) {
+            ws->ndone++;
+            ws->done_bytes += ks__arena_used(u->ar) + u->capvals * sizeof *u->vals;
+        }
+    }
+    return rc;
+}
+
+/* The content hash of the file (kept to collapse copies), read in steps
+ * that leave no page of a mapped file behind: a 20 GB mbox must not be in
+ * memory at once (the extractor drops its pages behind itself too). */
+static void content_hash(ks_source *src, const uint8_t *p, uint64_t n, uint8_t out[32])
+{
+    const uint64_t step = (uint64_t)8 << 20;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    for (uint64_t at = 0; at < n; at += step) {
+        uint64_t m = KS_MIN(step, n - at);
+        crypto_generichash_update(&st, p + at, (unsigned long long)m);
+        ks__source_drop_pages(src, at, at + m);
+    }
+    crypto_generichash_final(&st, out, 32);
+}
+
 static int index_on_file(void *wsp, const ks_file *f)
 {
     idx_ws *ws = wsp;
@@ -466,7 +597,6 @@ static int index_on_file(void *wsp, const ks_file *f)
     bool known = false;
     const uint8_t *p = NULL;
     uint64_t n = 0;
-    uint8_t ch[32];
     int64_t mtime = (int64_t)f->st->st_mtim.tv_sec * 1000000000 + f->st->st_mtim.tv_nsec;
     int rc = KS_OK;
     char abs[PATH_MAX];
@@ -474,9 +604,12 @@ static int index_on_file(void *wsp, const ks_file *f)
      * directory or with another spelling of the path still resumes */
     const char *key = f->xnode || !realpath(f->path, abs) ? f->path : abs;
 
+    ws->skip = ws->written = 0;
     pthread_mutex_lock(&d->mu);
     if (!d->failed)
         rc = ks__store_file_known(d->store, key, (uint64_t)f->st->st_size, mtime, &known);
+    if (rc == KS_OK && !known && !d->failed)
+        rc = ks__store_file_progress(d->store, key, (uint64_t)f->st->st_size, mtime, &ws->skip);
     if (known)
         d->known++;
     pthread_mutex_unlock(&d->mu);
@@ -485,8 +618,11 @@ static int index_on_file(void *wsp, const ks_file *f)
 
     if (ks__source_map(f->src, &p, &n) != KS_OK)
         return KS_OK; /* the extractor reports why */
-    crypto_generichash(ch, sizeof ch, p, (size_t)n, NULL, 0);
+    content_hash(f->src, p, n, ws->fhash);
     ws->top = f->path;
+    ws->fkey = key;
+    ws->fsize = (uint64_t)f->st->st_size;
+    ws->fmtime = mtime;
     const struct ks_extractor *ex = ks__extractor_sniff(p, (size_t)n, f->name ? f->name : "");
     ws->top_format = f->format ? f->format : ex ? ex->name : NULL;
     ws->top_container = ex && is_container(ex->name);
@@ -497,29 +633,13 @@ static int index_on_file(void *wsp, const ks_file *f)
         loc.path = f->path;
         ks__diag(d->e, KS_DIAG_WARN, KS_ELIMIT, "index", &loc,
                  "%" PRIu64 " values over the per-file caps were not indexed", ws->dropped);
+        ws->dropped = 0;
     }
-
+    write_units(ws, true, true);
     pthread_mutex_lock(&d->mu);
-    if (!d->failed) {
-        for (size_t i = 0; i < ws->nunits && rc == KS_OK; i++)
-            rc = flush_unit(ws, &ws->units[i]);
-        if (rc == KS_OK)
-            rc = ks__store_file_done(d->store, key, (uint64_t)f->st->st_size, mtime, ch);
-        if (rc == KS_OK && d->batch_start == 0)
-            d->batch_start = ks__now_ns();
-        if (rc == KS_OK && (ks__store_pending(d->store) >= d->batch_rows ||
-                            ks__now_ns() - d->batch_start > 1000000000ull)) {
-            rc = ks__store_commit(d->store);
-            d->batch_start = 0;
-        }
-        if (rc != KS_OK)
-            write_failed(d, f->path, rc);
-        d->files++;
-        d->bytes += n;
-        d->units += ws->nunits;
-    }
+    d->files++;
+    d->bytes += n;
     pthread_mutex_unlock(&d->mu);
-    file_reset(ws);
     return KS_OK;
 }
 
@@ -557,6 +677,11 @@ static int index_create(ks_engine *e, void **out)
         index_destroy(d);
         return rc;
     }
+    if ((rc = ks__store_cache(d->store, (unsigned)ks__opt_int(e, "index.cache", 32))) != KS_OK) {
+        ks__seterr(e, "%s: %s", db, ks__store_errmsg(d->store));
+        index_destroy(d);
+        return rc;
+    }
     const char *status = ks__opt(e, "index.status", NULL);
     if (status && ks__store_set_status(d->store, status) != KS_OK) {
         ks__seterr(e, "index.status must be verified or unverified");
@@ -571,9 +696,7 @@ static int index_worker_new(void *det, ks_worker *w, void **out)
 {
     idx_det *d = det;
     idx_ws *ws = calloc(1, sizeof *ws);
-    if (!ws || !(ws->ar = ks__arena_new(64 << 10, 0)) || ks__textscratch_new(d->ts, &ws->scratch) != KS_OK) {
-        if (ws)
-            ks__arena_free(ws->ar);
+    if (!ws || ks__textscratch_new(d->ts, &ws->scratch) != KS_OK) {
         free(ws);
         return KS_ENOMEM;
     }
@@ -587,9 +710,11 @@ static void index_worker_done(void *det, void *wsp)
 {
     idx_ws *ws = wsp;
     (void)det;
-    file_reset(ws);
+    for (size_t i = 0; i < ws->nunits; i++) /* none after a file: a guard */
+        unit_release(ws, &ws->units[i]);
+    while (ws->npool)
+        ks__arena_free(ws->pool[--ws->npool]);
     free(ws->units);
-    ks__arena_free(ws->ar);
     ks__textscratch_free(ws->scratch);
     ks__buf_release(&ws->path);
     free(ws);

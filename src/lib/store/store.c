@@ -32,6 +32,11 @@ static const char schema[] =
     " committed INTEGER, files INTEGER, rows INTEGER);"
     "CREATE TABLE IF NOT EXISTS files(path_h BLOB PRIMARY KEY, size INTEGER, mtime INTEGER,"
     " content_h BLOB, batch INTEGER) WITHOUT ROWID;"
+    /* a file being read: how many of its units (messages, documents) the
+     * committed batches hold, so a build killed inside one large mbox
+     * resumes after them; the row goes when the file is done */
+    "CREATE TABLE IF NOT EXISTS progress(path_h BLOB PRIMARY KEY, size INTEGER, mtime INTEGER,"
+    " units INTEGER, batch INTEGER) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS orgs(id INTEGER PRIMARY KEY, dom_h BLOB UNIQUE NOT NULL,"
     " first_batch INTEGER);"
     "CREATE TABLE IF NOT EXISTS items(org INTEGER, kind INTEGER, h BLOB, type TEXT, enc BLOB,"
@@ -58,6 +63,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FILE_GET] = "SELECT size, mtime FROM files WHERE path_h = ?1",
     [ST_FILE_PUT] = "INSERT OR REPLACE INTO files(path_h, size, mtime, content_h, batch)"
                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_PROG_GET] = "SELECT size, mtime, units FROM progress WHERE path_h = ?1",
+    [ST_PROG_PUT] = "INSERT OR REPLACE INTO progress(path_h, size, mtime, units, batch)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_PROG_DEL] = "DELETE FROM progress WHERE path_h = ?1",
     [ST_ORG_GET] = "SELECT id FROM orgs WHERE dom_h = ?1",
     [ST_ORG_PUT] = "INSERT INTO orgs(dom_h, first_batch) VALUES(?1, ?2)",
     /* an item new to the index is one insert; one already there (seen in
@@ -254,7 +263,8 @@ int ks__store_open(const char *db, const char *keyfile, unsigned flags, ks_store
     }
     sqlite3_busy_timeout(s->db, 10000);
     /* item keys are keyed hashes, so inserts land all over the B-tree: a
-     * cache that holds the hot pages keeps the builder off the disk */
+     * cache that holds the hot pages keeps the builder off the disk (the
+     * builder sets its own size, ks__store_cache) */
     sqlite3_exec(s->db, writable ? "PRAGMA cache_size=-131072" : "PRAGMA cache_size=-16384", NULL, NULL, NULL);
     if (writable && sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errcap, "%s: %s", db, sqlite3_errmsg(s->db));
@@ -570,8 +580,56 @@ int ks__store_file_done(ks_store *s, const char *path, uint64_t size, int64_t mt
     sqlite3_bind_int64(st, 5, s->batch);
     if (sqlite3_step(st) != SQLITE_DONE)
         return sql_fail(s);
+    if (!(st = ks__store_stmt(s, ST_PROG_DEL)))
+        return sql_fail(s);
+    sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return sql_fail(s);
     s->files++;
     return KS_OK;
+}
+
+int ks__store_file_part(ks_store *s, const char *path, uint64_t size, int64_t mtime_ns, uint64_t units)
+{
+    uint8_t h[32];
+    sqlite3_stmt *st;
+    int rc = ks__store_begin(s);
+    if (rc != KS_OK)
+        return rc;
+    if (!(st = ks__store_stmt(s, ST_PROG_PUT)))
+        return sql_fail(s);
+    ks__store_mac(s, "path", path, strlen(path), h);
+    sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)size);
+    sqlite3_bind_int64(st, 3, mtime_ns);
+    sqlite3_bind_int64(st, 4, (int64_t)units);
+    sqlite3_bind_int64(st, 5, s->batch);
+    return sqlite3_step(st) == SQLITE_DONE ? KS_OK : sql_fail(s);
+}
+
+int ks__store_file_progress(ks_store *s, const char *path, uint64_t size, int64_t mtime_ns, uint64_t *units)
+{
+    uint8_t h[32];
+    sqlite3_stmt *st = ks__store_stmt(s, ST_PROG_GET);
+    if (!st)
+        return sql_fail(s);
+    ks__store_mac(s, "path", path, strlen(path), h);
+    sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    *units = 0;
+    if (r == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 0) == size && sqlite3_column_int64(st, 1) == mtime_ns)
+        *units = (uint64_t)sqlite3_column_int64(st, 2);
+    else if (r != SQLITE_ROW && r != SQLITE_DONE)
+        return sql_fail(s);
+    sqlite3_reset(st);
+    return KS_OK;
+}
+
+int ks__store_cache(ks_store *s, unsigned mb)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%u", mb ? mb * 1024u : 1024u);
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? KS_OK : sql_fail(s);
 }
 
 /* ---- items ------------------------------------------------------------------------ */

@@ -93,6 +93,9 @@ int ks__store_unseal(const ks_store *s, const void *c, size_t n, ks_buf *out);
 void ks__store_token_hash(const ks_store *s, const char *tok, uint8_t out[32]);
 
 /* ---- write path (the builder) ------------------------------------------------ */
+/* Bounds the connection's page cache to mb MiB (it grows to that as the
+ * database does; the default of a writable handle is 128). */
+int ks__store_cache(ks_store *s, unsigned mb);
 /* Starts a batch if none is open. */
 int ks__store_begin(ks_store *s);
 /* Commits the open batch (no-op when none). */
@@ -105,9 +108,17 @@ int64_t ks__store_batch(const ks_store *s);
 /* Whether a committed batch recorded this file with this size and mtime. */
 int ks__store_file_known(ks_store *s, const char *path, uint64_t size, int64_t mtime_ns,
                          bool *known);
-/* Records the file as processed in the open batch. */
+/* Records the file as processed in the open batch (and forgets its
+ * progress). */
 int ks__store_file_done(ks_store *s, const char *path, uint64_t size, int64_t mtime_ns,
                         const uint8_t content_hash[32]);
+/* Progress inside a file not yet done: ks__store_file_part records in the
+ * open batch that the file's first `units` units (in the builder's order)
+ * are written; ks__store_file_progress reads what committed batches hold
+ * for this size and mtime (0: none, or the file changed since). */
+int ks__store_file_part(ks_store *s, const char *path, uint64_t size, int64_t mtime_ns, uint64_t units);
+int ks__store_file_progress(ks_store *s, const char *path, uint64_t size, int64_t mtime_ns,
+                            uint64_t *units);
 
 /* One observation. domain: lower-case e-mail domain ("" = unattributed).
  * value: the identifying text (normalised by the caller); key: what makes

@@ -15,6 +15,9 @@
 enum {
     ST_FILE_GET,
     ST_FILE_PUT,
+    ST_PROG_GET,
+    ST_PROG_PUT,
+    ST_PROG_DEL,
     ST_ORG_GET,
     ST_ORG_PUT,
     ST_ITEM_PUT,
