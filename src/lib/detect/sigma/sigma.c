@@ -169,11 +169,60 @@ static void diag_load(void *ud, ks_diag_level lvl, const char *path, uint32_t li
     sg__diag_to_engine(ud, lvl == KS_DIAG_ERROR ? KS_DIAG_WARN : lvl, path, line, fail, msg);
 }
 
+/* The rule configuration a compiled-rule cache entry is keyed by: rule
+ * paths, mapping paths, placeholders (each list after its marker). */
+static size_t cache_keys(const char **keys, size_t cap, const char *const *roots, size_t nroots,
+                         const char *mapdir, const char **maps, size_t nmaps, sg_ruleset *rs)
+{
+    size_t n = 0;
+    keys[n++] = "\001rules";
+    for (size_t i = 0; i < nroots && n < cap; i++)
+        keys[n++] = roots[i];
+    if (n < cap)
+        keys[n++] = "\001mappings";
+    if (n < cap)
+        keys[n++] = mapdir;
+    for (size_t i = 0; i < nmaps && n < cap; i++)
+        keys[n++] = maps[i];
+    if (n < cap)
+        keys[n++] = "\001placeholders";
+    for (size_t i = 0; i < rs->nplaceholders && n < cap; i++)
+        keys[n++] = rs->placeholders[i];
+    return n < cap ? n : 0; /* too many to key: not cached */
+}
+
+/* Rules from their files (trees from sigma_ycache.c when unchanged):
+ * mappings, bundled rules, the rule paths given, then references. */
+static int load_rules(ks_engine *e, sg_ruleset *rs, const char *mapdir, const char **maps, size_t nmaps,
+                      bool bundled, const char *dir, const char *const *roots, size_t nroots,
+                      const char **paths, size_t nrules)
+{
+    struct stat st;
+    int rc;
+    if (mapdir[0] && stat(mapdir, &st) != 0)
+        sg__rcache_dep(rs->rc, mapdir, true); /* appearing later changes the rules */
+    else if (mapdir[0] && (rc = sg__ruleset_load_mappings(rs, mapdir)) != KS_OK)
+        return rc;
+    for (size_t i = 0; i < nmaps; i++)
+        if ((rc = sg__ruleset_load_mappings(rs, maps[i])) != KS_OK)
+            return rc;
+    rs->yc = sg__ycache_open(e, roots, nroots); /* YAML of unchanged files is not parsed again */
+    if (bundled && (rc = sg__ruleset_load_path(rs, dir)) != KS_OK)
+        return rc;
+    for (size_t i = 0; i < nrules; i++)
+        if ((rc = sg__ruleset_load_path(rs, paths[i])) != KS_OK)
+            return rc;
+    sg__ycache_close(rs->yc);
+    rs->yc = NULL;
+    return sg__ruleset_finish(rs);
+}
+
 static int sigma_create(ks_engine *e, void **det)
 {
     sg_ruleset *rs = NULL;
+    sg_rcache *cache = NULL;
     const char **paths = NULL;
-    char dir[4096];
+    char dir[4096], mapdir[4096] = "";
     int rc;
 
     *det = NULL;
@@ -185,31 +234,33 @@ static int sigma_create(ks_engine *e, void **det)
     if ((rc = sg__ruleset_new(ks__engine_symtab(e), diag_load, e, &rs)) != KS_OK)
         return rc;
     rs->nplaceholders = ks__opt_list(e, "sigma.placeholder", (const char ***)&rs->placeholders);
-    struct stat st;
-    if (rdir && (size_t)snprintf(dir, sizeof dir, "%s/sigma/mappings", rdir) < sizeof dir &&
-        stat(dir, &st) == 0 && (rc = sg__ruleset_load_mappings(rs, dir)) != KS_OK)
-        goto fail;
+    if (rdir && (size_t)snprintf(mapdir, sizeof mapdir, "%s/sigma/mappings", rdir) >= sizeof mapdir)
+        mapdir[0] = 0;
     const char **maps = NULL;
     size_t nmaps = ks__opt_list(e, "sigma.mappings", &maps);
-    for (size_t i = 0; i < nmaps; i++)
-        if ((rc = sg__ruleset_load_mappings(rs, maps[i])) != KS_OK)
-            goto fail;
     bool bundled = builtin && ks__bundled(e, "sigma", dir, sizeof dir);
-    const char *roots[65];
+    const char *roots[65], *keys[256];
     size_t nroots = 0;
     roots[nroots++] = bundled ? dir : "";
     for (size_t i = 0; i < nrules && nroots < KS_ARRAY_LEN(roots); i++)
         roots[nroots++] = paths[i];
-    rs->yc = sg__ycache_open(e, roots, nroots); /* YAML of unchanged files is not parsed again */
-    if (bundled && (rc = sg__ruleset_load_path(rs, dir)) != KS_OK)
-        goto fail;
-    for (size_t i = 0; i < nrules; i++)
-        if ((rc = sg__ruleset_load_path(rs, paths[i])) != KS_OK)
+    size_t nkeys = cache_keys(keys, KS_ARRAY_LEN(keys), roots, nroots, mapdir, maps, nmaps, rs);
+    cache = nkeys ? sg__rcache_open(e, keys, nkeys) : NULL;
+    if (!sg__rcache_load(cache, rs)) { /* not kept, changed or damaged: compiled */
+        if (cache) { /* a damaged entry may have left some of itself */
+            sg__ruleset_free(rs);
+            rs = NULL;
+            if ((rc = sg__ruleset_new(ks__engine_symtab(e), diag_load, e, &rs)) != KS_OK)
+                goto fail;
+            rs->nplaceholders = ks__opt_list(e, "sigma.placeholder", (const char ***)&rs->placeholders);
+        }
+        sg__rcache_record(cache, rs);
+        if ((rc = load_rules(e, rs, mapdir, maps, nmaps, bundled, dir, roots, nroots, paths, nrules)) != KS_OK)
             goto fail;
-    sg__ycache_close(rs->yc);
-    rs->yc = NULL;
-    if ((rc = sg__ruleset_finish(rs)) != KS_OK)
-        goto fail;
+        sg__rcache_save(cache, rs);
+    }
+    sg__rcache_close(cache);
+    cache = NULL;
     const char *unm = ks__opt(e, "sigma.unmapped");
     sg_det_opts o = {
         .prefilter = ks__opt_bool(e, "sigma.prefilter"),
@@ -236,6 +287,7 @@ static int sigma_create(ks_engine *e, void **det)
     return KS_OK;
 fail:
     sg__ruleset_free(rs);
+    sg__rcache_close(cache);
     return rc;
 }
 

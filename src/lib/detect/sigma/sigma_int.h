@@ -10,6 +10,8 @@
  *   sigma_match.c  evaluating compiled rules against one event
  *   sigma_corr.c   correlation rules (event_count, value_count, temporal...)
  *   sigma.c        the ks_detector_sigma vtable, prefilter, findings
+ *   sigma_ycache.c parsed rule files kept between runs
+ *   sigma_rcache.c compiled rule sets kept between runs
  *
  * Ownership: everything compiled lives in the ruleset's arena and is
  * immutable once sg__ruleset_finish() returned, so worker threads share it
@@ -66,6 +68,13 @@ sg_yaml *sg__yaml_node(ks_arena *a, int type, uint32_t line);
  * and parse it. close: writes the entry when a file was parsed, prunes,
  * frees. */
 typedef struct sg_ycache sg_ycache;
+/* What a rule file's stat says, as both caches compare it (packed: the
+ * bytes are stored). */
+typedef struct __attribute__((packed)) sg_stkey {
+    uint64_t dev, ino, size;
+    int64_t mtime, ctime;   /* ns */
+} sg_stkey;
+sg_stkey sg__stat_key(const struct stat *st);
 sg_ycache *sg__ycache_open(ks_engine *e, const char *const *roots, size_t nroots);
 int sg__ycache_parse(sg_ycache *c, ks_arena *a, const char *buf, size_t n, const struct stat *st,
                      sg_yaml ***docs, size_t *ndocs, char *err, size_t errcap, uint32_t *errline);
@@ -133,6 +142,8 @@ struct sg_val {
     sg_pat *pats;          /* string ops: OR over encoded variants */
     uint32_t npats;
     pcre2_code *re;        /* |re, owned by the ruleset */
+    const char *resrc;     /* |re: the pattern compiled and its PCRE2 options, */
+    uint32_t resrcn, reopts; /* kept for the compiled-rule cache (sigma_rcache.c) */
     const char *relit;     /* |re: a literal every match contains (prefilter), or NULL */
     size_t relitn;
     double num;            /* gt/gte/lt/lte, time parts */
@@ -269,6 +280,9 @@ typedef struct sg_ruleset {
     size_t nplaceholders;
     uint32_t max_searches;  /* largest rule, for scratch sizing */
     sg_ycache *yc;          /* parsed-tree cache while rules load, or NULL */
+    struct sg_rcache *rc;   /* compiled-rule cache recording what a load read, or NULL */
+    const char *cmap;       /* the compiled-rule cache entry the rules were read */
+    size_t ncmap;           /* from (their strings point into it), or NULL */
     /* load statistics */
     uint64_t files, docs, loaded, failed, unmapped;
     uint64_t fails[SG_FAIL_COUNT];
@@ -338,6 +352,32 @@ int sg__link_add(ks_arena *a, void *pv, uint32_t *n, void *p);
 int sg__corr_parse(sg_ctx *c, sg_rule *r, const sg_yaml *y);
 int sg__corr_resolve(sg_ruleset *rs);
 void sg__corr_free(sg_ruleset *rs);
+
+/* ---- compiled-rule cache (sigma_rcache.c) ---------------------------------------- */
+/* Compiled rule sets kept between runs (sigma_rcache.c): what
+ * sg__ruleset_finish() left, for one rule configuration (kensa build, rule
+ * paths, mappings, placeholders), valid while every file and directory the
+ * load read stats the same. open: NULL when the cache is off or kensa's
+ * build cannot be identified. load: true when rs (fresh) now holds the
+ * cached rule set, its load diagnostics replayed; false leaves rs to be
+ * freed (a miss, or a damaged entry: warned). record: sets rs up so that a
+ * load from files notes what it read and reported (sg__rcache_dep); save:
+ * writes the entry from the finished rs and ends the recording. close:
+ * frees (after save). */
+typedef struct sg_rcache sg_rcache;
+sg_rcache *sg__rcache_open(ks_engine *e, const char *const *keys, size_t nkeys);
+bool sg__rcache_load(sg_rcache *c, sg_ruleset *rs);
+void sg__rcache_record(sg_rcache *c, sg_ruleset *rs);
+/* A path the load depended on, stat'ed now (follow: stat, else lstat);
+ * a missing path is a dependency too (it must stay missing). No-op for
+ * a NULL c. */
+void sg__rcache_dep(sg_rcache *c, const char *path, bool follow);
+void sg__rcache_save(sg_rcache *c, sg_ruleset *rs);
+void sg__rcache_close(sg_rcache *c);
+/* The match functions as numbers (sigma_mod.c), for the cache: -1 / NULL
+ * for one not in the table. */
+int sg__match_code(sg_match_fn fn);
+sg_match_fn sg__match_fn(int code);
 
 /* ---- matching (sigma_match.c) --------------------------------------------------- */
 #define SG_INDEX_BITS 10

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "detect/fileinfo.h"
 #include "sigma_corr.h"
 
 #define MAX_RULE_FILE ((size_t)4 << 20)
@@ -68,6 +69,7 @@ void sg__ruleset_free(sg_ruleset *rs)
     free(rs->rules);
     free(rs->lsrcs);
     ks__arena_free(rs->arena);
+    ks__cache_unmap(rs->cmap, rs->ncmap); /* after the arena: nothing reads it now */
     free(rs);
 }
 
@@ -552,6 +554,7 @@ int sg__ruleset_load_mappings(sg_ruleset *rs, const char *path)
     struct stat st;
     char msg[300];
     int rc = KS_OK;
+    sg__rcache_dep(rs->rc, path, true);
     if (stat(path, &st) != 0) {
         snprintf(msg, sizeof msg, "cannot open mapping: %s", strerror(errno));
         report(rs, KS_DIAG_ERROR, path, 0, SG_FAIL_SCHEMA, msg);
@@ -590,6 +593,7 @@ static int load_file(sg_ruleset *rs, const char *path)
     char *buf = NULL;
     int rc = KS_OK;
     char msg[300];
+    sg__rcache_dep(rs->rc, path, false);
     if (rs->yc && lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= MAX_RULE_FILE) {
         /* unchanged since a former run hashed it: its trees, unread */
         sg_yaml **docs = NULL;
@@ -646,6 +650,7 @@ static int load_dir(sg_ruleset *rs, const char *path, int depth)
     int n, rc = KS_OK;
     if (depth > MAX_DIR_DEPTH)
         return KS_OK;
+    sg__rcache_dep(rs->rc, path, depth == 0); /* an entry added, removed or renamed moves its times */
     n = scandir(path, &ents, NULL, alphasort);
     if (n < 0) {
         char msg[300];
@@ -681,6 +686,7 @@ int sg__ruleset_load_path(sg_ruleset *rs, const char *path)
     struct stat st;
     if (stat(path, &st) != 0) {
         char msg[300];
+        sg__rcache_dep(rs->rc, path, true); /* must stay missing */
         snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
         report(rs, KS_DIAG_ERROR, path, 0, SG_FAIL_YAML, msg);
         return KS_OK;

@@ -754,8 +754,10 @@ static int c_re(sg_ctx *c, sg_val *v)
     PCRE2_SIZE eo;
     if (c->nvar != 1)
         return bad_value(c, "regular expression needs one value");
-    v->re = pcre2_compile((PCRE2_SPTR)c->var[0], c->varn[0],
-                          (uint32_t)c->reflags | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
+    v->reopts = (uint32_t)c->reflags | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    v->resrc = c->var[0]; /* arena text: the compiled-rule cache compiles it again */
+    v->resrcn = (uint32_t)c->varn[0];
+    v->re = pcre2_compile((PCRE2_SPTR)c->var[0], c->varn[0], v->reopts, &ec, &eo, NULL);
     if (!v->re) {
         char msg[120];
         pcre2_get_error_message(ec, (PCRE2_UCHAR *)msg, sizeof msg);
@@ -1012,6 +1014,27 @@ int sg__compile_value(sg_ctx *c, const sg_yaml *y, const sg_modifier *const *mod
             return rc;
     v->npats = (uint32_t)c->nvar;
     return KS_OK;
+}
+
+/* Every function a value's match may be, numbered for the compiled-rule
+ * cache (sigma_rcache.c): append only within one build (the cache is keyed
+ * by kensa's build). */
+static const sg_match_fn match_fns[] = {
+    match_str, match_neq, match_never, match_null, match_exists, match_re,
+    match_cmp, match_timepart, match_cidr, match_fieldref,
+};
+
+int sg__match_code(sg_match_fn fn)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(match_fns); i++)
+        if (match_fns[i] == fn)
+            return (int)i;
+    return -1;
+}
+
+sg_match_fn sg__match_fn(int code)
+{
+    return code >= 0 && (size_t)code < KS_ARRAY_LEN(match_fns) ? match_fns[code] : NULL;
 }
 
 bool sg__val_is_string(const sg_val *v)

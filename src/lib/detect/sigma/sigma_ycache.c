@@ -57,11 +57,7 @@
 #define ST_PREFIX "sigma-st-"
 #define ST_RACY_NS 2000000000ll
 
-/* What a rule file's stat says; the key of the stat index. */
-typedef struct __attribute__((packed)) stkey {
-    uint64_t dev, ino, size;
-    int64_t mtime, ctime;   /* ns */
-} stkey;
+typedef sg_stkey stkey; /* the key of the stat index */
 
 #define ST_ENTRY (sizeof(stkey) + 32)
 
@@ -305,9 +301,9 @@ static size_t stat_entries(const sg_ycache *c)
     return c->sblob ? (c->nsblob - (sizeof ST_MAGIC - 1)) / ST_ENTRY : 0;
 }
 
-static stkey stat_key(const struct stat *st)
+sg_stkey sg__stat_key(const struct stat *st)
 {
-    stkey k = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size,
+    sg_stkey k = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size,
                (int64_t)st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec,
                (int64_t)st->st_ctim.tv_sec * 1000000000ll + st->st_ctim.tv_nsec};
     return k;
@@ -349,7 +345,7 @@ static bool from_record(sg_ycache *c, ks_arena *a, const uint8_t sha[32], sg_yam
 bool sg__ycache_known(sg_ycache *c, ks_arena *a, const struct stat *st, sg_yaml ***docs, size_t *ndocs,
                       char *err, size_t errcap, uint32_t *errline, int *yrc)
 {
-    stkey k = stat_key(st);
+    stkey k = sg__stat_key(st);
     uint64_t *slot = c->sblob ? ks__map_get(c->sindex, &k, sizeof k) : NULL;
     if (!slot || k.mtime >= c->racy || k.ctime >= c->racy)
         return false;
@@ -408,7 +404,7 @@ int sg__ycache_parse(sg_ycache *c, ks_arena *a, const char *buf, size_t n, const
     if (EVP_Digest(buf, n, key, NULL, EVP_sha256(), NULL) != 1)
         return sg__yaml_parse(a, buf, n, docs, ndocs, err, errcap, errline);
     if (st) {
-        stkey k = stat_key(st);
+        stkey k = sg__stat_key(st);
         note_stat(c, &k, key);
     }
     if (from_record(c, a, key, docs, ndocs, err, errcap, errline, &yrc))
