@@ -252,7 +252,7 @@ typedef struct io {
     sg_corr **corrs;         /* reading: rule index -> its correlation, made on first reference */
 } io;
 
-static void io_raw(io *s, void *v, size_t n)
+static void io_raw_slow(io *s, void *v, size_t n)
 {
     if (s->bad)
         return;
@@ -266,6 +266,17 @@ static void io_raw(io *s, void *v, size_t n)
         memcpy(v, s->p, n);
         s->p += n;
     }
+}
+
+/* Reading whole fields is most of a warm start-up's rule set: inline. */
+static inline __attribute__((always_inline)) void io_raw(io *s, void *v, size_t n)
+{
+    if (!s->w && !s->bad && (size_t)(s->end - s->p) >= n) {
+        memcpy(v, s->p, n);
+        s->p += n;
+        return;
+    }
+    io_raw_slow(s, v, n);
 }
 
 #define IO_INT(name, type)                                                                       \
