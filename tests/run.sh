@@ -28,7 +28,9 @@ expected_skip() { # tag
 }
 run_one() { # name, command...
     name=$1; shift
+    t0=$(date +%s)
     out=$("$@" 2>&1); rc=$?
+    secs=$(( $(date +%s) - t0 ))
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
     if [ -z "$line" ]; then
         if [ $rc -eq 0 ]; then line="1 passed, 0 failed"; else line="0 passed, 1 failed"; fi
@@ -49,7 +51,7 @@ run_one() { # name, command...
         out=$(printf '%s\n%s' "$out" "$unexpected")
     fi
     P=$((P + p)); F=$((F + f)); S=$((S + s))
-    summary="$p passed, $f failed, $s skipped"
+    summary="$p passed, $f failed, $s skipped (${secs} s)"
     if [ "$f" -ne 0 ] || [ $rc -ne 0 ]; then
         printf '%s\n' "$out" | tail -40 | sed "s|^|  $name: |"
         echo "FAILED $name: $summary"
