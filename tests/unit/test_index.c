@@ -235,6 +235,21 @@ TEST(key_file_rules)
     free(out);
 }
 
+/* A batch that holds only processed-file rows (an empty file, the last
+ * file of a build being empty) commits: it has no count deltas (it
+ * crashed in the commit). */
+TEST(empty_files_only)
+{
+    char *out = NULL;
+    put_file("e/empty.mbox", "");
+    put_file("e/empty.txt", "");
+    CHECK_INT(build("idx6.db", "e", "-t 1", &out), 0);
+    free(out);
+    char *js = stats("idx6.db", NULL);
+    CHECK_INT(json_int(js, "files"), 2);
+    free(js);
+}
+
 TEST(resume_after_kill_and_incremental)
 {
     char cmd[2048], *out = NULL;

@@ -432,7 +432,8 @@ static int flush_counts(ks_store *s)
     size_t it = 0, kn;
     const char *key;
     uint64_t *val;
-    while (ks__map_iter(s->cdelta, &it, &key, &kn, &val)) {
+    /* a batch of processed-file rows only (empty files) has no deltas */
+    while (s->cdelta && ks__map_iter(s->cdelta, &it, &key, &kn, &val)) {
         const ks_cdelta *c = &s->deltas[*val - 1];
         sqlite3_stmt *st = ks__store_stmt(s, ST_COUNT_PUT);
         if (!st)
