@@ -15,6 +15,8 @@
 #include <sodium.h>
 #include "harness.h"
 #include "extract/extract.h"
+#include "gen_docs.h"
+#include "gen_docs.h"
 #include "store/store.h"
 
 static int sh_raw(const char *cmd)
@@ -461,6 +463,33 @@ static int put_addr(ks_store *s, const char *addr)
     ks_sput p = {.domain = strchr(addr, '@') + 1, .kind = KS_SK_ADDRESS, .value = addr,
                  .nvalue = strlen(addr), .seal = true, .time = KS_TIME_NONE};
     return ks__store_put(s, &p);
+}
+
+/* A git repository's history is indexed like any document: an address and
+ * a phone number only in a file committed and then deleted count for their
+ * domain. A history blob is an in-memory file with no stat (the build
+ * crashed on the first blob of any repository). */
+TEST(git_history_indexed)
+{
+    char repo[600], *out = NULL;
+    snprintf(repo, sizeof repo, "%s/gitdump/service", ks_test_tmpdir());
+    CHECK_INT(gen_git_history(repo, "tok\nOWNER=dev.lead@gitorg.example\nOPS_PHONE=+44 20 7946 0321"), 0);
+    CHECK_INT(build("idx6.db", "gitdump", NULL, &out), 0);
+    free(out);
+    char *js = stats("idx6.db", "gitorg.example");
+    CHECK(js && strstr(js, "\"found\":true"));
+    CHECK_INT(json_int(js, "addresses"), 1);
+    CHECK_INT(json_int(js, "phones"), 1);
+    free(js);
+    /* a second run finds the blobs already indexed: nothing counted twice */
+    CHECK_INT(build("idx6.db", "gitdump", NULL, &out), 0);
+    const char *k = out ? strstr(out, "files (") : NULL;
+    CHECK(k && atoi(k + 7) > 0);
+    free(out);
+    js = stats("idx6.db", "gitorg.example");
+    CHECK_INT(json_int(js, "addresses"), 1);
+    CHECK_INT(json_int(js, "documents"), 1);
+    free(js);
 }
 
 TEST(range_buckets)

@@ -597,7 +597,10 @@ static int index_on_file(void *wsp, const ks_file *f)
     bool known = false;
     const uint8_t *p = NULL;
     uint64_t n = 0;
-    int64_t mtime = (int64_t)f->st->st_mtim.tv_sec * 1000000000 + f->st->st_mtim.tv_nsec;
+    /* an in-memory blob (a git blob) has no stat: its key (repo!commit:path
+     * of its first appearance) already names one content */
+    int64_t mtime = f->st ? (int64_t)f->st->st_mtim.tv_sec * 1000000000 + f->st->st_mtim.tv_nsec : 0;
+    uint64_t size = f->st ? (uint64_t)f->st->st_size : ks__source_size(f->src);
     int rc = KS_OK;
     char abs[PATH_MAX];
     /* processed files are keyed by absolute path, so a re-run from another
@@ -607,9 +610,9 @@ static int index_on_file(void *wsp, const ks_file *f)
     ws->skip = ws->written = 0;
     pthread_mutex_lock(&d->mu);
     if (!d->failed)
-        rc = ks__store_file_known(d->store, key, (uint64_t)f->st->st_size, mtime, &known);
+        rc = ks__store_file_known(d->store, key, size, mtime, &known);
     if (rc == KS_OK && !known && !d->failed)
-        rc = ks__store_file_progress(d->store, key, (uint64_t)f->st->st_size, mtime, &ws->skip);
+        rc = ks__store_file_progress(d->store, key, size, mtime, &ws->skip);
     if (known)
         d->known++;
     pthread_mutex_unlock(&d->mu);
@@ -621,7 +624,7 @@ static int index_on_file(void *wsp, const ks_file *f)
     content_hash(f->src, p, n, ws->fhash);
     ws->top = f->path;
     ws->fkey = key;
-    ws->fsize = (uint64_t)f->st->st_size;
+    ws->fsize = size;
     ws->fmtime = mtime;
     const struct ks_extractor *ex = ks__extractor_sniff(p, (size_t)n, f->name ? f->name : "");
     ws->top_format = f->format ? f->format : ex ? ex->name : NULL;
