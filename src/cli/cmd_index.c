@@ -22,7 +22,7 @@ const char *const cmd_index_usage =
     "  --key FILE           server secret (default FILE.key, created 0600 if missing)\n"
     "  --status STATUS      verified|unverified: has the dump's authenticity been checked\n"
     "  -t, --threads N      worker threads (0: one per core)\n"
-    "  --batch N            rows per committed batch (20000)\n"
+    "  --batch N            rows per committed batch (100000)\n"
     "  --cache MB           database page cache while building (32)\n"
     "  --exclude GLOB       skip paths matching GLOB (repeatable)\n"
     "  -q, --quiet          no summary line\n"

@@ -662,9 +662,9 @@ static int index_create(ks_engine *e, void **out)
     if (!(d = calloc(1, sizeof *d)))
         return KS_ENOMEM;
     d->e = e;
-    d->batch_rows = (uint64_t)ks__opt_int(e, "index.batch", 20000);
+    d->batch_rows = (uint64_t)ks__opt_int(e, "index.batch", 100000);
     if (d->batch_rows == 0)
-        d->batch_rows = 20000;
+        d->batch_rows = 100000;
     pthread_mutex_init(&d->mu, NULL);
     /* the same rules, validators (Luhn, IBAN, libphonenumber...) and
      * normalisation as the secrets detector: one notion of "an address",

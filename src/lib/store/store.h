@@ -94,7 +94,8 @@ void ks__store_token_hash(const ks_store *s, const char *tok, uint8_t out[32]);
 
 /* ---- write path (the builder) ------------------------------------------------ */
 /* Bounds the connection's page cache to mb MiB (it grows to that as the
- * database does; the default of a writable handle is 128). */
+ * database does; the default of a writable handle is 128) and sets the
+ * builder's checkpoint policy (a checkpoint per 32 MiB of WAL). */
 int ks__store_cache(ks_store *s, unsigned mb);
 /* Starts a batch if none is open. */
 int ks__store_begin(ks_store *s);
