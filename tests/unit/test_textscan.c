@@ -310,6 +310,48 @@ TEST(pii_lookalikes_rejected)
         CHECK_INT(h->valid[i], KS_TV_EXAMPLE);
 }
 
+/* The phone number normalised to norm among the scan's values. */
+static bool has_norm(const hits *h, const char *type, const char *norm)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (!strcmp(h->type[i], type) && !strcmp(h->norm[i], norm))
+            return true;
+    return false;
+}
+
+/* A national number that is not one of the default region's is read in
+ * the region the text points at (a +81 number, a .jp address), and only
+ * when grouped the way that region writes numbers; a negative word on
+ * another line (another field) does not hide a number. */
+TEST(phone_region_from_context)
+{
+    CHECK(has_norm(scan("Tel. +81 90-1234-5678\n代表: 03-6205-3111\n"), "pii.phone", "+81362053111"));
+    CHECK(has_norm(scan("From: k.sato@yamato-shoji.co.jp\nTEL 03-6205-3111\n"), "pii.phone", "+81362053111"));
+    CHECK(has_norm(scan("Ansprechpartner: j.weiss@umbrella.de\nMobil 0151 23456789\n"), "pii.phone",
+                   "+4915123456789"));
+    CHECK(has_norm(scan("Supplier contact, direct line 020 7946 0887\n"), "pii.phone", "+442079460887"));
+    CHECK(has_norm(scan("USt-IdNr. DE811128135\nNotfallkontakt: +1 202 456 1414\n"), "pii.phone",
+                   "+12024561414"));
+    CHECK(has_norm(scan("accounts payable ap@contoso.example\nQuestions: +49 (0)30 2589 4410\n"),
+                   "pii.phone", "+493025894410"));
+    /* a number a key word calls a phone, grouped as no listed region
+     * does: still a phone, hashed in E.164 like every other */
+    hits *h = scan("Personal Info:\nPhone:\n60-56-85-91\n");
+    int i = find_type(h, "pii.phone");
+    CHECK(i >= 0 && h->norm[i][0] == '+');
+    /* SSN-shaped, grouped as no region writes phone numbers; an IPv4
+     * address beside a key word ("dial") */
+    const char *neg[] = {"SSN 666-45-1234, 912-34-5678, 219-00-4321 and My Number (all invalid)",
+                         "build 2997137 43737 done",
+                         "Received: from ppp-7452.dialinx.example [4.48.136.190] by mx"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(neg); i++) {
+        hits *h = scan(neg[i]);
+        for (size_t k = 0; k < h->n; k++)
+            fprintf(stderr, "unexpected %s %s in \"%s\"\n", h->type[k], h->norm[k], neg[i]);
+        CHECK_INT(h->n, 0);
+    }
+}
+
 /* Message ids and URL credentials have an address's shape: neither is a
  * person's address. A real address on the same lines still counts. */
 TEST(pii_email_context)

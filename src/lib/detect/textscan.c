@@ -463,16 +463,25 @@ static bool word_char(char c)
 
 /* A context word near [vs, ve): case-insensitive (ASCII), not inside a
  * longer word. Words are lower-case (compile); the window is lower-cased
- * once and each word found with memmem, not a tolower per byte and word. */
+ * once and each word found with memmem, not a tolower per byte and word.
+ * With `line`, only on the value's own line: a negative word says what
+ * this value is ("order 4500018873", "Ref: ..."), while a neighbouring
+ * line is another field ("USt-IdNr. DE811128135" above "Tel. +1 202 456
+ * 1414"). */
 static bool near_word(const char *t, size_t n, size_t vs, size_t ve, const char *const *words,
-                      size_t nw)
+                      size_t nw, bool line)
 {
     char low[CTX_BEFORE + CTX_AFTER + 512];
     size_t lo = vs > CTX_BEFORE ? vs - CTX_BEFORE : 0;
     size_t hi = KS_MIN(n, ve + CTX_AFTER);
     if (hi - lo > sizeof low) { /* a long value: its two ends */
-        return near_word(t, n, vs, vs, words, nw) || near_word(t, n, ve, ve, words, nw);
+        return near_word(t, n, vs, vs, words, nw, line) || near_word(t, n, ve, ve, words, nw, line);
     }
+    const char *nl;
+    if (line && lo < vs && (nl = memrchr(t + lo, '\n', vs - lo)))
+        lo = (size_t)(nl - t) + 1;
+    if (line && ve < hi && (nl = memchr(t + ve, '\n', hi - ve)))
+        hi = (size_t)(nl - t);
     size_t wn = hi - lo;
     for (size_t i = 0; i < wn; i++) {
         char ch = t[lo + i];
@@ -497,7 +506,7 @@ static bool near_word(const char *t, size_t n, size_t vs, size_t ve, const char 
 bool ks__ts_context(ts_cand *c)
 {
     if (c->ctx < 0)
-        c->ctx = c->nctxw && near_word(c->text, c->n, c->vs, c->ve, c->ctxw, c->nctxw);
+        c->ctx = c->nctxw && near_word(c->text, c->n, c->vs, c->ve, c->ctxw, c->nctxw, false);
     return c->ctx > 0;
 }
 
@@ -541,7 +550,7 @@ static bool confirm(const ks_textscan *ts, ks_textscratch *s, const ts_rule *r, 
         c->ctx = -1;
     if (ks__ts_context(c))
         c->confidence += 30;
-    if (r->nnegctx && near_word(c->text, c->n, c->vs, c->ve, r->negctx, r->nnegctx))
+    if (r->nnegctx && near_word(c->text, c->n, c->vs, c->ve, r->negctx, r->nnegctx, true))
         c->confidence -= 40;
     c->confidence = KS_MAX(0, KS_MIN(100, c->confidence));
     (void)ts;

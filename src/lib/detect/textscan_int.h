@@ -98,6 +98,13 @@ bool ks__ts_is_example(const char *p, size_t n);
  * +). Returns 2 for a valid number, 1 for a possible one (right length,
  * unassigned range), 0 otherwise; writes E.164 to out when not 0. */
 int ks__phone_e164(const char *s, size_t n, const char *region, char *out, size_t cap);
+/* True when s, read as a national number of region, is grouped the way
+ * that region writes its numbers (libphonenumber's STRICT_GROUPING: every
+ * separator at a group boundary of one of its formats). */
+bool ks__phone_grouped(const char *s, size_t n, const char *region);
+/* The main region of the country code of an international number (+...),
+ * written to out (3 bytes); false if s is none. */
+bool ks__phone_region(const char *s, size_t n, char out[3]);
 
 /* ---- rules ----------------------------------------------------------------- */
 

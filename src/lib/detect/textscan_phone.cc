@@ -14,13 +14,19 @@
 #include <string>
 #include <unordered_map>
 #include <phonenumbers/logger.h>
+#include <phonenumbers/phonenumbermatch.h>
+#include <phonenumbers/phonenumbermatcher.h>
 #include <phonenumbers/phonenumberutil.h>
 
 using i18n::phonenumbers::NullLogger;
 using i18n::phonenumbers::PhoneNumber;
+using i18n::phonenumbers::PhoneNumberMatch;
+using i18n::phonenumbers::PhoneNumberMatcher;
 using i18n::phonenumbers::PhoneNumberUtil;
 
 extern "C" int ks__phone_e164(const char *s, size_t n, const char *region, char *out, size_t cap);
+extern "C" bool ks__phone_grouped(const char *s, size_t n, const char *region);
+extern "C" bool ks__phone_region(const char *s, size_t n, char out[3]);
 
 namespace {
 struct answer {
@@ -30,13 +36,19 @@ struct answer {
 constexpr size_t kCacheMax = 4096;
 thread_local std::unordered_map<std::string, answer> cache;
 
-int parse(const std::string &number, const char *region, std::string *e164)
+PhoneNumberUtil *util()
 {
     static std::once_flag quiet;
     PhoneNumberUtil *u = PhoneNumberUtil::GetInstance();
     // The library logs parse failures to stderr by default; evidence
     // is full of numbers that are not phones.
     std::call_once(quiet, [u] { u->SetLogger(new NullLogger()); });
+    return u;
+}
+
+int parse(const std::string &number, const char *region, std::string *e164)
+{
+    PhoneNumberUtil *u = util();
     PhoneNumber num;
     if (u->Parse(number, region, &num) != PhoneNumberUtil::NO_PARSING_ERROR)
         return 0;
@@ -70,5 +82,39 @@ extern "C" int ks__phone_e164(const char *s, size_t n, const char *region, char 
         return a.verdict;
     } catch (...) {
         return 0;
+    }
+}
+
+extern "C" bool ks__phone_grouped(const char *s, size_t n, const char *region)
+{
+    try {
+        std::string text(s, n);
+        PhoneNumberMatcher m(*util(), text, region,
+                             PhoneNumberMatcher::STRICT_GROUPING, 4);
+        PhoneNumberMatch match;
+        while (m.HasNext())
+            if (m.Next(&match) && match.start() == 0 && (size_t)match.length() == n)
+                return true;
+        return false;
+    } catch (...) {
+        return false;
+    }
+}
+
+extern "C" bool ks__phone_region(const char *s, size_t n, char out[3])
+{
+    try {
+        PhoneNumberUtil *u = util();
+        PhoneNumber num;
+        if (u->Parse(std::string(s, n), "ZZ", &num) != PhoneNumberUtil::NO_PARSING_ERROR)
+            return false;
+        std::string r;
+        u->GetRegionCodeForCountryCode(num.country_code(), &r);
+        if (r.size() != 2 || r == "ZZ")
+            return false;
+        std::memcpy(out, r.c_str(), 3);
+        return true;
+    } catch (...) {
+        return false;
     }
 }

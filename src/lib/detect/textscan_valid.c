@@ -831,10 +831,125 @@ static bool v_email(ts_cand *c)
 }
 
 /* Regions tried, after the default, for numbers written without +: a
- * national number valid in one of them is still a phone number. */
+ * national number valid in one of them, and grouped the way that region
+ * writes it, is still a phone number. The regions the text around it
+ * points at come first (phone_hints). */
 static const char *const phone_regions[] = {"GB", "DE", "FR", "IN", "AU", "CA", "JP", "BR",
                                             "IT", "ES", "NL", "CH", "SE", "BE", "AT", "PT",
-                                            "PL", "IE", "MX", "CN", "KR", "SG", "ZA", "NZ"};
+                                            "PL", "IE", "MX", "CN", "KR", "SG", "ZA", "NZ",
+                                            "DK", "NO", "FI", "CZ", "HU", "GR", "TR", "IL"};
+
+#define PHONE_HINT_WINDOW 4096
+#define PHONE_HINTS_MAX 6
+
+/* Regions named near a national number, nearest first: the country codes
+ * of numbers written with + ("+81 90-1234-5678" beside "03-6205-3111")
+ * and the country-code TLDs of e-mail addresses (k.sato@yamato.co.jp).
+ * Returns how many were written to out. */
+static size_t phone_hints(const ts_cand *c, char out[][3])
+{
+    size_t lo = c->vs > PHONE_HINT_WINDOW ? c->vs - PHONE_HINT_WINDOW : 0;
+    size_t hi = KS_MIN(c->n, c->ve + PHONE_HINT_WINDOW), nh = 0;
+    const char *t = c->text;
+    /* outward from the number: after, before, after, ... */
+    for (size_t d = 1; nh < PHONE_HINTS_MAX && (c->vs >= lo + d || c->ve + d <= hi); d++) {
+        for (int side = 0; side < 2 && nh < PHONE_HINTS_MAX; side++) {
+            size_t i;
+            if (side == 0) {
+                if (c->ve + d > hi)
+                    continue;
+                i = c->ve + d - 1;
+            } else {
+                if (c->vs < lo + d)
+                    continue;
+                i = c->vs - d;
+            }
+            char r[3] = "";
+            if (t[i] == '+' && i + 1 < hi && is_digit(t[i + 1]) && (i == 0 || !isalnum((unsigned char)t[i - 1]))) {
+                size_t e = i + 1;
+                while (e < hi && e - i < 24 && (is_digit(t[e]) || strchr(" .-()", t[e])))
+                    e++;
+                if (!ks__phone_region(t + i, e - i, r))
+                    continue;
+            } else if (t[i] == '@') {
+                size_t e = i + 1, dot = 0;
+                while (e < hi && (isalnum((unsigned char)t[e]) || t[e] == '-' || t[e] == '.'))
+                    dot = t[e] == '.' ? e : dot, e++;
+                if (!dot || e - dot != 3 || !isalpha((unsigned char)t[dot + 1]) ||
+                    !isalpha((unsigned char)t[dot + 2]))
+                    continue;
+                r[0] = (char)toupper((unsigned char)t[dot + 1]);
+                r[1] = (char)toupper((unsigned char)t[dot + 2]);
+                if (!strcmp(r, "UK"))
+                    memcpy(r, "GB", 3);
+            } else {
+                continue;
+            }
+            bool dup = false;
+            for (size_t k = 0; k < nh; k++)
+                dup |= !strcmp(out[k], r);
+            if (!dup)
+                memcpy(out[nh++], r, 3);
+        }
+    }
+    return nh;
+}
+
+/* A national number not valid in the default region: the first region,
+ * hinted ones first, where it is valid and grouped as that region writes
+ * it ("912-34-5678" is no German number, "03-6205-3111" a Japanese one
+ * when the text shows +81): 2; a weaker guess: 1; none: 0. */
+static int phone_elsewhere(ts_cand *c, const char *v, size_t n, char *e164, size_t cap)
+{
+    /* NNN-NN-NNNN is how a US SSN is written (an invalid one: a valid one
+     * is the SSN rule's); read abroad it would pass as a Spanish number
+     * with two groups merged */
+    if (n == 11 && v[3] == '-' && v[6] == '-')
+        return false;
+    char hints[PHONE_HINTS_MAX][3];
+    size_t nh = phone_hints(c, hints);
+    for (size_t i = 0; i < nh + KS_ARRAY_LEN(phone_regions); i++) {
+        const char *r = i < nh ? hints[i] : phone_regions[i - nh];
+        if (ks__phone_e164(v, n, r, e164, cap) == 2 && ks__phone_grouped(v, n, r))
+            return 2;
+    }
+    /* Last: a number a key word calls a phone ("Phone: 60-56-85-91"),
+     * written with separators, valid somewhere though not grouped as there:
+     * still personal data, its country a guess. A bare digit run is an id
+     * more often. */
+    bool sep = false;
+    for (size_t i = 0; i < n; i++)
+        sep |= v[i] == ' ' || v[i] == '-' || v[i] == '.';
+    /* delivering: the confirmation saw the key word (no words then) */
+    if (!sep || (!c->delivering && !ks__ts_context(c)))
+        return 0;
+    for (size_t i = 0; i < KS_ARRAY_LEN(phone_regions); i++)
+        if (ks__phone_e164(v, n, phone_regions[i], e164, cap) == 2)
+            return 1;
+    return 0;
+}
+
+/* Four dot-separated numbers up to 255 without leading zeros: an IPv4
+ * address ("[4.48.136.190]" in a Received header), not a phone. */
+static bool is_ipv4(const char *v, size_t n)
+{
+    int groups = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        unsigned x = 0;
+        while (j < n && is_digit(v[j]) && j - i < 4)
+            x = x * 10 + (unsigned)(v[j++] - '0');
+        if (j == i || j - i > 3 || x > 255 || (v[i] == '0' && j - i > 1))
+            return false;
+        groups++;
+        if (j == n)
+            break;
+        if (v[j] != '.')
+            return false;
+        i = j + 1;
+    }
+    return groups == 4;
+}
 
 static bool v_phone(ts_cand *c)
 {
@@ -844,7 +959,7 @@ static bool v_phone(ts_cand *c)
     size_t nd = 0;
     for (size_t i = 0; i < n; i++)
         nd += is_digit(v[i]);
-    if (nd < 7 || nd > 15)
+    if (nd < 7 || nd > 15 || is_ipv4(v, n))
         return false;
     /* a date (2024-01-15, 2015-12-22 04) or a version, not a phone */
     if (n >= 10 && is_digit(v[0]) && is_digit(v[3]) && (v[4] == '-' || v[4] == '.' || v[4] == '/') &&
@@ -865,13 +980,12 @@ static bool v_phone(ts_cand *c)
     int verdict = ks__phone_e164(v, n, c->region ? c->region : "US", e164, sizeof e164);
     if (verdict < 2 && v[0] != '+') {
         char alt[32];
-        for (size_t i = 0; i < KS_ARRAY_LEN(phone_regions); i++)
-            if (ks__phone_e164(v, n, phone_regions[i], alt, sizeof alt) == 2) {
-                memcpy(e164, alt, sizeof alt);
-                verdict = 2;
-                c->confidence -= 5; /* a guess at the country */
-                break;
-            }
+        int guess = phone_elsewhere(c, v, n, alt, sizeof alt);
+        if (guess) {
+            memcpy(e164, alt, sizeof alt);
+            verdict = 2;
+            c->confidence -= guess == 2 ? 5 : 10; /* a guess at the country */
+        }
     }
     if (!verdict)
         return false;
