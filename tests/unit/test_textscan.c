@@ -229,6 +229,16 @@ TEST(sas_decoded)
     }
 }
 
+/* The first value of type in text is value. */
+static void check_value(const char *text, const char *type, const char *value)
+{
+    hits *h = scan(text);
+    int i = find_type(h, type);
+    CHECK(i >= 0);
+    if (i >= 0)
+        CHECK_STR(h->value[i], value);
+}
+
 TEST(passwords)
 {
     hits *h = scan("Hi Bob,\nthe VPN password: Winter2024!Blue\nthanks\n");
@@ -236,16 +246,8 @@ TEST(passwords)
     CHECK(i >= 0);
     if (i >= 0)
         CHECK_STR(h->value[i], "Winter2024!Blue");
-    h = scan("Server=db1;Database=hr;User Id=sa;Password=Pa55w0rd-Prod;");
-    i = find_type(h, "password");
-    CHECK(i >= 0);
-    if (i >= 0)
-        CHECK_STR(h->value[i], "Pa55w0rd-Prod");
-    h = scan("mongodb://admin:Qx7-pL2m9@mongo.internal:27017/admin");
-    i = find_type(h, "password.url");
-    CHECK(i >= 0);
-    if (i >= 0)
-        CHECK_STR(h->value[i], "Qx7-pL2m9");
+    check_value("Server=db1;Database=hr;User Id=sa;Password=Pa55w0rd-Prod;", "password", "Pa55w0rd-Prod");
+    check_value("mongodb://admin:Qx7-pL2m9@mongo.internal:27017/admin", "password.url", "Qx7-pL2m9");
     h = scan("password: ${DB_PASSWORD}\npassword = getenv(\"X\")\nforgot your password? reset it\n");
     CHECK_INT(find_type(h, "password"), -1);
     /* samples written for a reader are kept, labelled as examples */
@@ -259,6 +261,25 @@ TEST(passwords)
     h = scan("Authorization: Basic YWRtaW46UzNjcjN0LVBhc3M=\n");
     i = find_type(h, "http.authorization");
     CHECK(i >= 0 && h->valid[i] != KS_TV_EXAMPLE);
+    /* typographic quotes a mail client or word processor put around it
+     * are not part of it */
+    static const char *const quoted[] = {"Password: \xe2\x80\x9cKx7!vRq2#Lm9\xe2\x80\x9d\n",
+                                         "Kennwort: \xe2\x80\x9eKx7!vRq2#Lm9\xe2\x80\x9c.\n",
+                                         "mot de passe : \xc2\xabKx7!vRq2#Lm9\xc2\xbb\n"};
+    for (size_t q = 0; q < KS_ARRAY_LEN(quoted); q++)
+        check_value(quoted[q], "password", "Kx7!vRq2#Lm9");
+    /* an empty assignment: the next line is another setting */
+    h = scan("REDIS_PASSWORD=\nLOG_LEVEL=info\nSMTP_PASSWORD=\nSMTP_HOST=mail.example\n");
+    CHECK_INT(find_type(h, "password"), -1);
+    /* a connection-string template's placeholder is an example */
+    h = scan("Server=myServerAddress;Database=myDataBase;User Id=myUsername;Password=myPassword;\n");
+    i = find_type(h, "password");
+    CHECK(i < 0 || h->valid[i] == KS_TV_EXAMPLE);
+    /* the storage emulator's documented key is well-formed, and an example */
+    h = scan("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+             "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;\n");
+    i = find_type(h, "azure.storage_account_key");
+    CHECK(i >= 0 && h->valid[i] == KS_TV_EXAMPLE);
 }
 
 /* Personal data: normalised value and its hash. */

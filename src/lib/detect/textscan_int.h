@@ -93,6 +93,9 @@ bool ks__tsv_bearer(ts_cand *c);
 /* True when the value is a well-known documented example or a placeholder
  * made for documentation (contains EXAMPLE, a run like 1234567890...). */
 bool ks__ts_is_example(const char *p, size_t n);
+/* True when the value is one of the documented values themselves (the
+ * storage emulator's key, AWS's sample pair), not only shaped like one. */
+bool ks__ts_known_example(const char *p, size_t n);
 
 /* libphonenumber: parses s as a phone number (region for numbers without
  * +). Returns 2 for a valid number, 1 for a possible one (right length,

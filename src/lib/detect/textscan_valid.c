@@ -128,6 +128,14 @@ static bool typed_run(const char *p, size_t n)
     return false;
 }
 
+bool ks__ts_known_example(const char *p, size_t n)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(known_examples); i++)
+        if (strlen(known_examples[i]) == n && memcmp(p, known_examples[i], n) == 0)
+            return true;
+    return false;
+}
+
 bool ks__ts_is_example(const char *p, size_t n)
 {
     char digits[64];

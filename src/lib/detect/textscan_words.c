@@ -329,12 +329,39 @@ static bool not_a_value(const ts_cand *c, const char *v, size_t n, bool password
  * words, "Section\u00a04.6.4"), a string escape ("pass:sample\n" in JSON),
  * trailing punctuation of prose ("password: hunter2.") and the backtick
  * closing a code span ("`password=secr3t`"). */
+/* Typographic quotes around a value: word processors and mail clients
+ * turn "x" into “x” (Outlook, Word), „x“ (German), «x», 「x」. Length of
+ * the opening quote at v, or of a closing one ending at v + n; 0 if none. */
+static size_t typo_quote(const char *v, size_t n, bool closing)
+{
+    static const char *const open[] = {"\xe2\x80\x9c", "\xe2\x80\x98", "\xe2\x80\x9e", "\xe2\x80\x9a",
+                                       "\xc2\xab", "\xe3\x80\x8c", "\xe3\x80\x8e"};
+    static const char *const close[] = {"\xe2\x80\x9d", "\xe2\x80\x99", "\xe2\x80\x9c", "\xe2\x80\x98",
+                                        "\xc2\xbb", "\xe3\x80\x8d", "\xe3\x80\x8f"};
+    const char *const *q = closing ? close : open;
+    for (size_t i = 0; i < KS_ARRAY_LEN(open); i++) {
+        size_t l = strlen(q[i]);
+        if (n > l && !memcmp(closing ? v + n - l : v, q[i], l))
+            return l;
+    }
+    return 0;
+}
+
 static void trim_value(ts_cand *c)
 {
     const char *v = c->text + c->vs;
     size_t n = c->ve - c->vs;
     if (n == 0)
         return;
+    size_t q = typo_quote(v, n, false);
+    if (q) {
+        c->vs += q;
+        v += q;
+        n -= q;
+        while (n > 0 && (v[n - 1] == '.' || v[n - 1] == ',' || v[n - 1] == ';'))
+            n--;
+        n -= typo_quote(v, n, true);
+    }
     const char *nbsp = memmem(v, n, "\xc2\xa0", 2);
     if (nbsp)
         n = (size_t)(nbsp - v);
@@ -451,6 +478,10 @@ static bool not_a_password(const ts_cand *c, const char *v, size_t n)
         k++;
     if (k + 1 < c->n && t[k] == '=' && t[k + 1] != '=')
         return true;
+    /* an assignment with nothing after '=' ("REDIS_PASSWORD=\nLOG_LEVEL=info"):
+     * the next line is another setting, not its value */
+    if (sep == SEP_ASSIGN && memchr(t + c->ms, '\n', c->vs - c->ms))
+        return true;
     /* a quoted phrase about the password ("and his password", "Password
      * used to generate key"), text between two quoted things (" and "),
      * options ("compress-algo=1, cipher-algo=aes256"), the name of a field
@@ -472,10 +503,11 @@ static bool not_a_password(const ts_cand *c, const char *v, size_t n)
 
 /* A sample written for a reader: "password" in digits and symbols
  * ("p4ssw0rd", "secr3t", "P@ssw0rd") or a filler before the key word
- * ("some_password", "YOURPASSWORD"). Kept, labelled as an example. */
+ * ("some_password", "YOURPASSWORD", the templates' "myPassword").
+ * Kept, labelled as an example. */
 static bool sample_value(const char *v, size_t n)
 {
-    static const char *const filler[] = {"some", "your", "the", "new", "old"};
+    static const char *const filler[] = {"some", "your", "the", "new", "old", "my"};
     if (leet_sample(v, n))
         return true;
     if (!(ks__memmem_ci(v, n, "pass", 4) || ks__memmem_ci(v, n, "secret", 6)) || !wordish(v, n, NULL))
