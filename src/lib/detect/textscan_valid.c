@@ -749,6 +749,16 @@ static bool in_id_header(const char *t, size_t vs)
 {
     if (vs == 0)
         return false;
+    /* a Received field's "id <01DA7B1C.1F2E3D40@EXCH01.corp.example>" (RFC
+     * 5321 4.4): a queue or message id, whatever the field's name */
+    if (t[vs - 1] == '<') {
+        size_t p = vs - 1;
+        while (p > 0 && (t[p - 1] == ' ' || t[p - 1] == '\t'))
+            p--;
+        if (p < vs - 1 && p >= 2 && ks__ieq(t + p - 2, 2, "id", 2) &&
+            (p == 2 || !isalnum((unsigned char)t[p - 3])))
+            return true;
+    }
     /* old mailers wrote a bare id after the field name: looked for on
      * that line alone, 64 bytes back */
     size_t back = t[vs - 1] == ' ' || t[vs - 1] == '\t' ? 64 : 0;
