@@ -370,8 +370,11 @@ static bool v_github(ts_cand *c)
         /* GitHub has issued no token of this form since 2021, but test
          * data, tutorials and hand-made or altered tokens carry the prefix
          * and are still what someone pasted as a credential: reported,
-         * less sure, saying the checksum fails (a live one always passes). */
+         * less sure, saying the checksum fails (a live one always passes),
+         * as a generic token: failing its format's checksum, it is no
+         * GitHub token (secret_type is what a responder sorts by). */
         ks__ts_detail(c, "github.checksum", "mismatch: not as GitHub issues it (made up or altered)");
+        c->type = "generic.token";
         c->confidence = c->confidence > 30 ? c->confidence - 30 : 0;
         return true;
     }
