@@ -44,7 +44,16 @@ typedef struct mime_walk {
     int nest;                /* current multipart depth */
     int rc;                  /* first error */
     ks_buf conv;             /* a text part converted to UTF-8 */
+    ks_buf dec;              /* a leaf part's transfer-decoded bytes */
 } mime_walk;
+
+/* A leaf part's transfer-decoded bytes: in dec, in the message itself
+ * (no transfer encoding) or in a byte array of gmime's (keep). */
+typedef struct part_data {
+    const guint8 *p;
+    size_t n;
+    GMimeStream *keep;       /* unref when done, or NULL */
+} part_data;
 
 /* ---- probing -------------------------------------------------------------------- */
 
@@ -255,13 +264,13 @@ static bool ascii_only(const guint8 *p, size_t n)
  * into conv. NULL when only gmime can say (an unknown charset, a byte its
  * filter would skip): the caller asks gmime then. *n stops at the first
  * NUL, as the caller of gmime's NUL-terminated string did. */
-static const char *part_text(const char *charset, GByteArray *raw, ks_buf *conv, size_t *n)
+static const char *part_text(const char *charset, const part_data *raw, ks_buf *conv, size_t *n)
 {
-    const char *p = raw->data ? (const char *)raw->data : ""; /* empty: no data */
-    size_t len = raw->len;
+    const char *p = raw->p ? (const char *)raw->p : ""; /* empty: no data */
+    size_t len = raw->n;
     if (charset && ((!strcasecmp(charset, "utf-8") || !strcasecmp(charset, "utf8"))
                         ? !ks__utf8_valid(p, len)
-                        : strcasecmp(charset, "us-ascii") || !ascii_only(raw->data, len))) {
+                        : strcasecmp(charset, "us-ascii") || !ascii_only(raw->p, len))) {
         iconv_t cd = conv_get(charset, strlen(charset));
         if (cd == (iconv_t)-1)
             return NULL;
@@ -460,21 +469,64 @@ static uint64_t part_offset(GMimeObject *o)
     return off >= 0 ? (uint64_t)off : UINT64_MAX;
 }
 
-/* Transfer-decoded bytes of a leaf part (base64, QP, uuencode); NULL when
+/* The content of a part gmime parsed from our memory stream is a
+ * substream sharing its buffer (the parser persists the stream): base64
+ * and quoted-printable are decoded from there into mw->dec with the
+ * decoder gmime's basic filter steps (one call over the whole content:
+ * the decoders carry their state across calls, so the bytes are the
+ * same), and a part without transfer encoding is its span of the
+ * message. That is four gmime objects, a byte array and a copy less per
+ * part than g_mime_data_wrapper_write_to_stream. False when gmime must do
+ * it (uuencode, whose filter looks for the begin line; another stream). */
+static bool part_bytes_direct(mime_walk *mw, GMimeDataWrapper *w, part_data *out)
+{
+    GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(w);
+    if (!w->stream || !GMIME_IS_STREAM_MEM(w->stream) || enc == GMIME_CONTENT_ENCODING_UUENCODE)
+        return false;
+    GMimeStream *st = w->stream;
+    GByteArray *buf = GMIME_STREAM_MEM(st)->buffer;
+    if (!buf)
+        return false;
+    gint64 end = st->bound_end < 0 ? (gint64)buf->len : KS_MIN(st->bound_end, (gint64)buf->len);
+    gint64 start = KS_MIN(st->bound_start, end);
+    const char *in = (const char *)buf->data + start;
+    size_t inlen = (size_t)(end - start);
+    if (enc != GMIME_CONTENT_ENCODING_BASE64 && enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+        out->p = (const guint8 *)in;
+        out->n = inlen;
+        return true;
+    }
+    GMimeEncoding state;
+    g_mime_encoding_init_decode(&state, enc);
+    ks__buf_reset(&mw->dec);
+    if (ks__buf_grow(&mw->dec, g_mime_encoding_outlen(&state, inlen) + 1) != KS_OK)
+        return false;
+    out->n = g_mime_encoding_flush(&state, in, inlen, mw->dec.p);
+    out->p = (const guint8 *)mw->dec.p;
+    return true;
+}
+
+/* Transfer-decoded bytes of a leaf part (base64, QP, uuencode); false when
  * the part has no content. */
-static GByteArray *part_bytes(GMimePart *part, GMimeStream **keep)
+static bool part_bytes(mime_walk *mw, GMimePart *part, part_data *out)
 {
     GMimeDataWrapper *w = g_mime_part_get_content(part);
+    memset(out, 0, sizeof *out);
     if (!w)
-        return NULL;
+        return false;
+    if (part_bytes_direct(mw, w, out))
+        return true;
     /* sized to the encoded length, which the decoded bytes do not exceed
      * (base64, QP, uuencode shrink): no doubling reallocs */
     gint64 len = w->stream ? g_mime_stream_length(w->stream) : -1;
-    GMimeStream *out = g_mime_stream_mem_new_with_byte_array(
+    GMimeStream *keep = g_mime_stream_mem_new_with_byte_array(
         g_byte_array_sized_new(len > 0 && len < (gint64)G_MAXUINT / 2 ? (guint)len + 1 : 0));
-    g_mime_data_wrapper_write_to_stream(w, out);
-    *keep = out;
-    return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+    g_mime_data_wrapper_write_to_stream(w, keep);
+    GByteArray *a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(keep));
+    out->p = a->data;
+    out->n = a->len;
+    out->keep = keep;
+    return true;
 }
 
 static void walk_child(mime_walk *mw, const char *name, uint64_t off, const void *p, size_t n)
@@ -487,7 +539,7 @@ static void walk_child(mime_walk *mw, const char *name, uint64_t off, const void
 /* An S/MIME enveloped (encrypted) part, or a PGP/MIME encrypted payload:
  * readable only with the recipient's key. Signed S/MIME (signed-data) and
  * detached signatures are not encrypted and are read as usual. */
-static bool encrypted_part(GMimeContentType *ct, const GByteArray *a)
+static bool encrypted_part(GMimeContentType *ct, const part_data *a)
 {
     if (!ct)
         return false;
@@ -497,8 +549,8 @@ static bool encrypted_part(GMimeContentType *ct, const GByteArray *a)
         return !st || strstr(st, "enveloped") != NULL;
     }
     static const char pgp[] = "-----BEGIN PGP MESSAGE-----";
-    return g_mime_content_type_is_type(ct, "application", "octet-stream") && a->len >= sizeof pgp - 1 &&
-           !memcmp(a->data, pgp, sizeof pgp - 1);
+    return g_mime_content_type_is_type(ct, "application", "octet-stream") && a->n >= sizeof pgp - 1 &&
+           !memcmp(a->p, pgp, sizeof pgp - 1);
 }
 
 static void walk_leaf(mime_walk *mw, GMimePart *part, const char *section)
@@ -511,17 +563,16 @@ static void walk_leaf(mime_walk *mw, GMimePart *part, const char *section)
     uint64_t off = part_offset(o);
     char name[64];
 
-    GMimeStream *keep = NULL;
-    GByteArray *a = part_bytes(part, &keep);
+    part_data a;
+    bool have = part_bytes(mw, part, &a);
     if (GMIME_IS_TEXT_PART(part) && !attachment) {
         /* UTF-8 from the declared charset, as gmime's text would be */
         char *gtext = NULL;
         size_t tn = 0;
-        const char *text = a ? part_text(ct ? g_mime_content_type_get_parameter(ct, "charset")
-                                            : NULL,
-                                         a, &mw->conv, &tn)
-                             : NULL;
-        if (a && !text && (gtext = g_mime_text_part_get_text(GMIME_TEXT_PART(part)))) {
+        const char *text = have ? part_text(ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL,
+                                            &a, &mw->conv, &tn)
+                                : NULL;
+        if (have && !text && (gtext = g_mime_text_part_get_text(GMIME_TEXT_PART(part)))) {
             text = gtext;
             tn = strlen(gtext);
         }
@@ -533,32 +584,24 @@ static void walk_leaf(mime_walk *mw, GMimePart *part, const char *section)
                 mw->rc = rc;
         }
         g_free(gtext);
-        if (keep)
-            g_object_unref(keep);
-        return;
-    }
-    if (a && a->len && encrypted_part(ct, a)) {
+    } else if (have && a.n && encrypted_part(ct, &a)) {
         /* an encrypted body is evidence left unread: say so (a warning),
          * as for an encrypted archive member; nothing to extract from it */
         snprintf(name, sizeof name, "part %s", section);
         ks_xnode where = {.parent = mw->node, .name = fname ? fname : name, .mail = mw->node->mail,
                           .offset = off, .depth = mw->node->depth + 1};
         ks__xdiag(mw->x, &where, KS_DIAG_WARN, KS_EUNSUPPORTED, "%s-encrypted message body, not read (no key)",
-                  a->len > 5 && !memcmp(a->data, "-----", 5) ? "PGP" : "S/MIME");
-        if (keep)
-            g_object_unref(keep);
-        return;
-    }
-    if (a && a->len) {
+                  a.n > 5 && !memcmp(a.p, "-----", 5) ? "PGP" : "S/MIME");
+    } else if (have && a.n) {
         if (!fname) {
             char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
             snprintf(name, sizeof name, "part %s (%s)", section, mt ? mt : "unknown");
             g_free(mt);
         }
-        walk_child(mw, fname ? fname : name, off, a->data, a->len);
+        walk_child(mw, fname ? fname : name, off, a.p, a.n);
     }
-    if (keep)
-        g_object_unref(keep);
+    if (a.keep)
+        g_object_unref(a.keep);
 }
 
 static int message_walk(ks_xctx *x, const ks_xnode *node, GMimeMessage *msg, const char *folder,
@@ -650,9 +693,10 @@ static int message_walk(ks_xctx *x, const ks_xnode *node, GMimeMessage *msg, con
     me.mail = &mm->m;
     if ((rc = emit_headers(x, &me, GMIME_OBJECT(msg))) < 0 || x->stopped)
         return rc;
-    mime_walk mw = {.x = x, .node = &me, .nest = 0, .rc = KS_OK, .conv = KS_BUF_INIT};
+    mime_walk mw = {.x = x, .node = &me, .nest = 0, .rc = KS_OK, .conv = KS_BUF_INIT, .dec = KS_BUF_INIT};
     walk(&mw, g_mime_message_get_mime_part(msg), "");
     ks__buf_release(&mw.conv);
+    ks__buf_release(&mw.dec);
     return mw.rc;
 }
 
