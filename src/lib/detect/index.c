@@ -74,7 +74,7 @@ typedef struct idx_doc {
     const char *key;            /* chain path (arena) */
     unsigned cues;
     bool mail;
-    crypto_generichash_state h; /* of the document's text */
+    crypto_generichash_state h; /* of the document's text (not kept when msgid is) */
     const char *msgid;          /* mail: Message-ID (arena), collapses copies */
 } idx_doc;
 
@@ -410,7 +410,8 @@ static int on_text(void *ud, const ks_xtext *t)
     if ((d = doc_for(ws, u, t))) {
         if (!d->mail) /* a message's type is "mail" whatever it says */
             d->cues |= ks__index_doc_cues(t->p, t->n);
-        crypto_generichash_update(&d->h, (const unsigned char *)t->p, t->n);
+        if (!d->msgid) /* a message is known by its Message-ID: its text's hash is not used */
+            crypto_generichash_update(&d->h, (const unsigned char *)t->p, t->n);
     }
     scan_ctx c = {ws, u};
     const char *p;
@@ -473,7 +474,8 @@ static int flush_unit(idx_ws *ws, idx_unit *u)
             idx_doc *d = &u->docs[i];
             uint8_t h[32];
             crypto_generichash_state st = d->h; /* final() consumes the state */
-            crypto_generichash_final(&st, h, sizeof h);
+            if (!d->msgid)
+                crypto_generichash_final(&st, h, sizeof h);
             const void *key = d->msgid ? (const void *)d->msgid : h;
             size_t nkey = d->msgid ? strlen(d->msgid) : sizeof h;
             rc = put(ws, dom, KS_SK_DOCUMENT, ks__index_doc_type(d->cues, d->mail), d->key,
