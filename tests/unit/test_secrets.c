@@ -302,12 +302,22 @@ TEST(pii_in_csv_tables_not_in_csv_logs)
     ks_test_write("csvs/InteractiveSignIns.csv", log.p, log.n);
     ks__buf_release(&table);
     ks__buf_release(&log);
+    /* the same for JSON: a document with no time field (a service-account
+     * key file) is data; records with one (sign-ins) are a log */
+    static const char sa[] = "{\n  \"type\": \"service_account\",\n  \"project_id\": \"etl-prod\",\n"
+                             "  \"client_email\": \"etl-runner@etl-prod.iam.gserviceaccount.com\",\n"
+                             "  \"client_id\": \"104417651924839176622\"\n}\n";
+    static const char jl[] = "{\"createdDateTime\":\"2024-06-01T08:00:00Z\",\"userPrincipalName\":\"bob@globex.example.com\"}\n"
+                             "{\"createdDateTime\":\"2024-06-01T08:01:00Z\",\"userPrincipalName\":\"eve@globex.example.com\"}\n";
+    ks_test_write("csvs/etl-prod-3f2a.json", sa, sizeof sa - 1);
+    ks_test_write("csvs/signins.json", jl, sizeof jl - 1);
     snprintf(cmd, sizeof cmd, "%s/kensa hunt --no-color --threads 1 --json - %s 2>&1", ks_test_build(), dir);
     ks_test_run(cmd, &out);
     out = out ? out : ks_test_strdup("");
-    CHECK_INT(ks_test_count(out, "\"rule_id\":\"kensa.pii.personal_data\""), 1);
+    CHECK_INT(ks_test_count(out, "\"rule_id\":\"kensa.pii.personal_data\""), 2);
     CHECK(strstr(out, "Personal data in file: 40 email, 40 phone") != NULL);
     CHECK(strstr(out, "customers.csv") != NULL);
+    CHECK(strstr(out, "etl-prod-3f2a.json") != NULL);
     free(out);
 }
 

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "input/json.h"
 #include "input/weblog.h"
 #include "detect/fileinfo.h"
 #include "detect/pii_tally.h"
@@ -673,8 +674,11 @@ static int sec_on_file(void *p, const ks_file *f)
     /* Event logs (a JSON sign-in export, EVTX) name people in every
      * record: personal data there is the log's purpose, not a leak. A CSV
      * with no log's columns and no time is a table (a customer or CRM
-     * export, BlueBleed's kind of leak): its personal data is the point. */
-    bool table = f->format && !strcmp(f->format, "csv") && !ks__csv_is_log(f->head, f->nhead);
+     * export, BlueBleed's kind of leak): its personal data is the point;
+     * so is a JSON document with no time field (a service-account key, a
+     * configuration file). */
+    bool table = f->format && ((!strcmp(f->format, "csv") && !ks__csv_is_log(f->head, f->nhead)) ||
+                               (!strcmp(f->format, "json") && !ks__json_is_log(f->head, f->nhead)));
     if (d->pii && (!f->format || d->pii_in_logs || table))
         ws->classes |= KS_TC_PII;
     ks__xctx_init(&x, d->e, f->path, on_text, ws);

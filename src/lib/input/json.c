@@ -48,6 +48,26 @@ typedef struct json_in {
     size_t max_record;
 } json_in;
 
+bool ks__json_is_log(const uint8_t *h, size_t n)
+{
+    for (size_t i = 0; i < KS_ARRAY_LEN(time_keys); i++) {
+        /* the last part of a dotted path is the key as written */
+        const char *k = strrchr(time_keys[i], '.');
+        k = k ? k + 1 : time_keys[i];
+        size_t kl = strlen(k);
+        for (const uint8_t *p = h; (p = memmem(p, n - (size_t)(p - h), k, kl)) != NULL; p += kl) {
+            const uint8_t *e = p + kl, *end = h + n;
+            if (p == h || p[-1] != '"' || e >= end || *e != '"')
+                continue;
+            for (e++; e < end && (*e == ' ' || *e == '\t' || *e == '\r' || *e == '\n'); e++)
+                ;
+            if (e < end && *e == ':')
+                return true;
+        }
+    }
+    return false;
+}
+
 static int json_probe(const uint8_t *h, size_t n, const char *name)
 {
     size_t i = 0;

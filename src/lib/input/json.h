@@ -39,4 +39,11 @@ int ks__json_flatten(ks_event *ev, const char *prefix, size_t prefix_n, const ch
  * lines record). */
 size_t ks__json_extent(const char *p, size_t n, bool stop_at_newline);
 
+/* True when the JSON whose first bytes are h names one of the time fields
+ * the json input reads an event's time from: a log (sign-ins, audit
+ * records). A document without one (a service-account key file,
+ * appsettings.json) is data, and the secrets detector looks for personal
+ * data in it, as in a CSV table (ks__csv_is_log). */
+bool ks__json_is_log(const uint8_t *h, size_t n);
+
 #endif
