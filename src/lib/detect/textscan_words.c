@@ -460,6 +460,34 @@ static bool wordish_parts(const char *v, size_t n, char sep)
     return true;
 }
 
+/* A compound key ("addPassword", "PGPASSWORD": letters before the key
+ * word) whose value is a name made from the key: a selector or label
+ * ("this.addPassword = '#add-password'"), a debugger's argument
+ * ("ownerPassword=ownerPassword@entry=0x1165830"). Letters compared alone,
+ * case ignored. */
+static bool value_names_key(const ts_cand *c, const char *v, size_t n)
+{
+    const char *t = c->text;
+    size_t ks = c->ms, ke = c->ms;
+    while (ks > 0 && (isalnum((unsigned char)t[ks - 1]) || t[ks - 1] == '_'))
+        ks--;
+    if (ks == c->ms)
+        return false;
+    while (ke < c->vs && (isalnum((unsigned char)t[ke]) || t[ke] == '_'))
+        ke++;
+    size_t i = 0;
+    for (size_t k = ks; k < ke; k++) {
+        if (!isalpha((unsigned char)t[k]))
+            continue;
+        while (i < n && !isalpha((unsigned char)v[i]))
+            i++;
+        if (i == n || tolower((unsigned char)v[i]) != tolower((unsigned char)t[k]))
+            return false;
+        i++;
+    }
+    return true;
+}
+
 /* What a password rule refuses beyond not_a_value(). */
 static bool not_a_password(const ts_cand *c, const char *v, size_t n)
 {
@@ -477,6 +505,8 @@ static bool not_a_password(const ts_cand *c, const char *v, size_t n)
     while (k < c->n && (t[k] == ' ' || t[k] == '\t'))
         k++;
     if (k + 1 < c->n && t[k] == '=' && t[k + 1] != '=')
+        return true;
+    if (value_names_key(c, v, n))
         return true;
     /* an assignment with nothing after '=' ("REDIS_PASSWORD=\nLOG_LEVEL=info"):
      * the next line is another setting, not its value */
@@ -692,11 +722,30 @@ bool ks__tsv_url_password(ts_cand *c)
     return true;
 }
 
+/* The key names the identifier of a key, not the key: "private_key_id",
+ * "secretId", "token-id", "KEY.ID" (a service-account file's key id, a
+ * vault's secret id are looked up with, not used as, credentials). */
+static bool key_names_id(const ts_cand *c)
+{
+    const char *t = c->text;
+    size_t k = c->ms;
+    while (k < c->vs && (isalnum((unsigned char)t[k]) || t[k] == '_' || t[k] == '-' || t[k] == '.'))
+        k++;
+    if (k - c->ms < 4)
+        return false;
+    const char *e = t + k;
+    if ((e[-2] | 0x20) != 'i' || (e[-1] | 0x20) != 'd')
+        return false;
+    char before = e[-3];
+    return before == '_' || before == '-' || before == '.' ||
+           (e[-2] == 'I' && e[-1] == 'd' && islower((unsigned char)before));
+}
+
 bool ks__tsv_generic(ts_cand *c)
 {
     const char *v = c->text + c->vs;
     size_t n = c->ve - c->vs;
-    if (placeholder(v, n))
+    if (placeholder(v, n) || key_names_id(c))
         return false;
     unsigned cls = ks__ts_char_classes(v, n);
     /* a token mixes classes; an all-letters word or all-digits number is
