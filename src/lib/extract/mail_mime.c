@@ -713,13 +713,31 @@ static void parser_opts_init(void)
     g_mime_parser_options_set_fallback_charsets(parser_opts, fallback);
 }
 
-static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
-                        const char *folder, ks_mailmeta *mm)
+/* A parser and the memory stream it reads, kept across the messages of a
+ * mailbox: each message re-points the stream at its bytes and re-inits
+ * the parser (state, buffers and boundary stack are reset; the format is
+ * kept), instead of two gmime objects and the parser's 4 KiB scan buffer
+ * made and freed per message. The previous message's tree, whose parts
+ * reference the stream, is gone by then. */
+typedef struct mime_reader {
+    GMimeParser *parser;
+    GMimeStream *stream;
+    GByteArray view;         /* header over the borrowed message bytes */
+} mime_reader;
+
+static void mime_reader_release(mime_reader *r)
 {
-    GMimeParserOptions *opts = NULL;
-    GMimeParser *parser = NULL;
+    if (r->parser)
+        g_object_unref(r->parser);
+    if (r->stream)
+        g_object_unref(r->stream);
+    memset(r, 0, sizeof *r);
+}
+
+static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
+                        const char *folder, ks_mailmeta *mm, mime_reader *r)
+{
     GMimeMessage *msg = NULL;
-    GMimeStream *stream = NULL;
     int rc = KS_OK;
 
     if (n > G_MAXUINT) {
@@ -727,38 +745,41 @@ static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
         return KS_ELIMIT;
     }
     ks__mail_gmime_init();
+    pthread_once(&parser_opts_once, parser_opts_init);
     /* In place: a GByteArray header over the borrowed bytes, not owned by
      * the stream (gmime only reads it; substreams share it). */
-    GByteArray view = {.data = (guint8 *)(uintptr_t)p, .len = (guint)n};
-    stream = g_mime_stream_mem_new_with_byte_array(&view);
-    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-    pthread_once(&parser_opts_once, parser_opts_init);
-    opts = parser_opts;
-    parser = g_mime_parser_new_with_stream(stream);
-    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-    msg = g_mime_parser_construct_message(parser, opts);
+    r->view.data = (guint8 *)(uintptr_t)p;
+    r->view.len = (guint)n;
+    if (!r->stream) {
+        r->stream = g_mime_stream_mem_new_with_byte_array(&r->view);
+        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(r->stream), FALSE);
+    } else {
+        g_mime_stream_mem_set_byte_array(GMIME_STREAM_MEM(r->stream), &r->view); /* not owned */
+    }
+    if (!r->parser) {
+        r->parser = g_mime_parser_new_with_stream(r->stream);
+        g_mime_parser_set_format(r->parser, GMIME_FORMAT_MESSAGE);
+    } else {
+        g_mime_parser_init_with_stream(r->parser, r->stream);
+    }
+    msg = g_mime_parser_construct_message(r->parser, parser_opts);
     if (!msg) {
         ks__xdiag(x, node, KS_DIAG_WARN, KS_EFORMAT, "not a readable RFC 5322 message");
-        rc = KS_EFORMAT;
-        goto out;
+        return KS_EFORMAT;
     }
     rc = message_walk(x, node, msg, folder, mm);
-out:
-    if (msg)
-        g_object_unref(msg);
-    if (parser)
-        g_object_unref(parser);
-    if (stream)
-        g_object_unref(stream);
+    g_object_unref(msg);
     return rc;
 }
 
 static int mime_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
 {
     ks_mailmeta mm;
+    mime_reader r = {0};
     int rc = ks__mailmeta_init(&mm);
     if (rc == KS_OK)
-        rc = mime_message(x, node, p, n, NULL, &mm);
+        rc = mime_message(x, node, p, n, NULL, &mm, &r);
+    mime_reader_release(&r);
     ks__mailmeta_release(&mm);
     return rc;
 }
@@ -854,6 +875,7 @@ static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
     char folder[256], name[48];
     uint64_t count = 0, bad = 0;
     size_t released = 0;
+    mime_reader r = {0};
     int rc = ks__mailmeta_init(&mm);
     mbox_folder(node->name, folder, sizeof folder);
     size_t at = 0;
@@ -885,7 +907,7 @@ static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
         /* extract.max_total bounds each message, not the mailbox: a
          * 20 GB mailbox is evidence, not a bomb (children still count). */
         x->total = 0;
-        int mrc = mime_message(x, &msg, mp, mn, folder, &mm);
+        int mrc = mime_message(x, &msg, mp, mn, folder, &mm, &r);
         if (mrc == KS_EFORMAT || mrc == KS_ELIMIT)
             bad++;
         else if (mrc < 0)
@@ -896,6 +918,7 @@ static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
     if (bad)
         ks__xdiag(x, node, KS_DIAG_WARN, KS_EFORMAT, "%" PRIu64 " of %" PRIu64 " messages unreadable", bad, count);
     ks__buf_release(&unesc);
+    mime_reader_release(&r);
     ks__mailmeta_release(&mm);
     return rc;
 }
