@@ -376,6 +376,20 @@ TEST(phone_region_from_context)
     }
 }
 
+/* A percent-encoded password in a URL is hashed as the password it
+ * encodes (what a responder's inventory holds), the same as found plainly. */
+TEST(url_password_decoded)
+{
+    hits *h = scan("<a href=\"ftp://backup:Pq7%40x%21k9@ftp.corp.example/dumps\">share</a>\n");
+    CHECK(has_norm(h, "password.url", "Pq7@x!k9"));
+    int i = find_type(h, "password.url");
+    uint8_t want[32];
+    SHA256((const unsigned char *)"Pq7@x!k9", 8, want);
+    CHECK(i >= 0 && memcmp(h->sha[i], want, 32) == 0);
+    /* a '%' that escapes nothing stays as it is */
+    CHECK(has_norm(scan("postgres://app:Ab%zz9-Kq@db.corp.example/app\n"), "password.url", "Ab%zz9-Kq"));
+}
+
 /* Message ids and URL credentials have an address's shape: neither is a
  * person's address. A real address on the same lines still counts. */
 TEST(pii_email_context)

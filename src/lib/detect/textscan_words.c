@@ -719,6 +719,24 @@ bool ks__tsv_url_password(ts_cand *c)
         if (hl)
             ks__ts_detail(c, "url.host", "%.*s", (int)hl, h);
     }
+    /* percent-encoded ("Pq7%40x%21" for "Pq7@x!"): the password is what
+     * the URL encodes, so its secret_sha256 matches the inventory's and
+     * the same password found plainly elsewhere */
+    if (memchr(v, '%', n)) {
+        size_t o = 0;
+        for (size_t i = 0; i < n && o + 1 < sizeof c->norm; i++) {
+            int hi = i + 2 < n && v[i] == '%' ? ks__hexval((unsigned char)v[i + 1]) : -1;
+            int lo = hi >= 0 ? ks__hexval((unsigned char)v[i + 2]) : -1;
+            if (lo >= 0) {
+                c->norm[o++] = (char)(hi << 4 | lo);
+                i += 2;
+            } else {
+                c->norm[o++] = v[i];
+            }
+        }
+        c->norm[o] = 0;
+        c->nnorm = o;
+    }
     return true;
 }
 
