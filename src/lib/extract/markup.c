@@ -2,9 +2,10 @@
  *
  * XML and HTML to text: tags dropped, character references and the common
  * named entities decoded, CDATA and <script> kept (keys live in scripts),
- * <style> dropped, and the values of the attributes that carry addresses
- * and values (href, src, Target, action, value, content, url) kept on
- * lines of their own. Block-level elements (paragraphs, rows, cells, line
+ * <style> dropped, comments kept as written, and the values of the
+ * attributes that carry addresses and values (href, src, Target, action,
+ * value, content, url, HTML data-*) kept on lines of their own, with their
+ * names where the name is the key word (password="...", connectionString). Block-level elements (paragraphs, rows, cells, line
  * breaks, shared strings) become line ends or tabs; inline ones (runs)
  * join with nothing, so a word Word split into several <w:r> runs comes
  * out whole. This is also how the parts of OOXML and ODF documents are
@@ -132,12 +133,54 @@ static void text(mk *m, const char *p, size_t n)
     }
 }
 
-/* Attributes of a start tag s[0..n) (after the name): keeps the values of
- * keep_attrs on lines of their own. */
+/* Attribute names that say their value is a credential or names a
+ * person or account (web.config's connectionString, <network
+ * password="...">, userName, apiKey): matched inside the local name,
+ * case-insensitively. */
+static const char *const credential_words[] = {"pass", "pwd", "secret", "token", "key", "connection",
+                                               "credential", "auth", "user", "mail", "account"};
+
+#define MAX_ATTRS 32
+
+typedef struct attr {
+    const char *name, *v; /* local name; value */
+    size_t nn, vn;
+} attr;
+
+static bool has_word(const char *s, size_t n, const char *const *words, size_t nw)
+{
+    for (size_t i = 0; i < nw; i++)
+        if (ks__memmem_ci(s, n, words[i], strlen(words[i])))
+            return true;
+    return false;
+}
+
+/* One attribute's value as a text line: alone (an address: href, src),
+ * or after its name when the name is the key word a scanner needs
+ * ("password: Mx7#...", "connectionString: Server=...;Password=...;"). */
+static void attr_line(mk *m, const char *name, size_t nn, const char *v, size_t vn, char sep)
+{
+    put_sep(m, '\n');
+    if (nn) {
+        text(m, name, nn);
+        put(m, &sep, 1);
+        if (sep == ':')
+            put(m, " ", 1);
+    }
+    text(m, v, vn);
+    put(m, "\n", 1);
+}
+
+/* Attributes of a start tag s[0..n) (after the name), kept on lines of
+ * their own: the values of keep_attrs; HTML data- attributes; named
+ * credentials with their names; and a settings element's pair (<add
+ * key="DbPassword" value="..."/>, <property name=... value=...>) as
+ * "DbPassword=..." so the value keeps its key word. */
 static void attrs(mk *m, const char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
+    attr a[MAX_ATTRS];
+    size_t na = 0, i = 0;
+    while (i < n && na < MAX_ATTRS) {
         while (i < n && !is_name_char(s[i]))
             i++;
         size_t a0 = i;
@@ -163,17 +206,35 @@ static void attrs(mk *m, const char *s, size_t n)
                 i++;
             vn = i - v0;
         }
-        const char *ln;
-        size_t lnn;
-        local_name(s + a0, an, &ln, &lnn);
-        for (size_t k = 0; k < KS_ARRAY_LEN(keep_attrs); k++) {
-            if (vn && name_is(ln, lnn, keep_attrs[k])) {
-                put_sep(m, '\n');
-                text(m, s + v0, vn);
-                put(m, "\n", 1);
-                break;
-            }
-        }
+        if (!vn)
+            continue;
+        local_name(s + a0, an, &a[na].name, &a[na].nn);
+        a[na].v = s + v0;
+        a[na].vn = vn;
+        na++;
+    }
+    const attr *key = NULL, *val = NULL;
+    for (size_t k = 0; k < na; k++) {
+        if (name_is(a[k].name, a[k].nn, "key") || name_is(a[k].name, a[k].nn, "name"))
+            key = key ? key : &a[k];
+        else if (name_is(a[k].name, a[k].nn, "value"))
+            val = val ? val : &a[k];
+    }
+    if (key && val && has_word(key->v, key->vn, credential_words, KS_ARRAY_LEN(credential_words)))
+        attr_line(m, key->v, key->vn, val->v, val->vn, '=');
+    else
+        val = NULL;
+    for (size_t k = 0; k < na; k++) {
+        const attr *t = &a[k];
+        if (t == val || t == key)
+            continue;
+        bool keep = false;
+        for (size_t j = 0; j < KS_ARRAY_LEN(keep_attrs) && !keep; j++)
+            keep = name_is(t->name, t->nn, keep_attrs[j]);
+        if (keep || (m->html && t->nn > 5 && !strncasecmp(t->name, "data-", 5)))
+            attr_line(m, NULL, 0, t->v, t->vn, 0);
+        else if (has_word(t->name, t->nn, credential_words, KS_ARRAY_LEN(credential_words)))
+            attr_line(m, t->name, t->nn, t->v, t->vn, ':');
     }
 }
 
@@ -229,7 +290,14 @@ static int markup_text(const char *p, size_t n, bool html, ks_buf *out)
         if (i >= n)
             break;
         if (n - i >= 4 && !memcmp(p + i, "<!--", 4)) {
-            i = skip_past(p, n, i + 4, "-->");
+            /* commented out is still written down: a retired connection
+             * string, an old key, as the comment holds it (markup and all) */
+            size_t e = skip_past(p, n, i + 4, "-->");
+            size_t cn = e - (i + 4) - (e >= i + 7 && e <= n && !memcmp(p + e - 3, "-->", 3) ? 3 : 0);
+            put_sep(&m, '\n');
+            put(&m, p + i + 4, cn);
+            put_sep(&m, '\n');
+            i = e;
             continue;
         }
         if (n - i >= 9 && !memcmp(p + i, "<![CDATA[", 9)) {
