@@ -24,6 +24,7 @@ cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude -Isrc/lib bench/tools/json_peers.c bench
     "$BUILD/libkensa.a" $(pkg-config --cflags --libs jansson json-c yara libcrypto libhs yaml-0.1 sqlite3 libcurl libmicrohttpd libpcre2-8 zlib libzstd) -lpthread -lm
 echo "JSON parsers, one thread, parse + visit every leaf"
 header
+BASE_CPU=0 # jansson's own row has no ratio (it was jq's CPU / jansson's)
 measure "jansson 2.14" "$BYTES" "$N" 0 "$P jansson $F"
 JA=$LAST_S; BASE_CPU=$LAST_CPU
 measure "json-c 0.16" "$BYTES" "$N" "$JA" "$P json-c $F"
