@@ -26,6 +26,28 @@ TEST(arena_alloc_reset_cap)
     ks__arena_free(NULL);
 }
 
+/* Huge-page blocks: whole 2 MiB pages, aligned, the cap still holds, a
+ * request larger than a block gets one of its own, and reset keeps one. */
+TEST(arena_huge_pages)
+{
+    ks_arena *a = ks__arena_new(1 << 20, (size_t)9 << 20);
+    ks__arena_huge_pages(a);
+    char *p = ks__arena_alloc(a, 100);
+    CHECK(p != NULL && ((uintptr_t)p & 15) == 0);
+    CHECK_INT(ks__arena_used(a) + 32 == ((size_t)2 << 20), 1); /* one page less the header */
+    memset(p, 0xa5, 100);
+    size_t n = 0;
+    while (ks__arena_alloc(a, 1000))
+        n++;
+    CHECK(n >= 8000 && ks__arena_used(a) <= ((size_t)9 << 20)); /* four pages, no fifth */
+    ks__arena_reset(a);
+    CHECK(ks__arena_alloc(a, (size_t)3 << 20) != NULL); /* 2 + 4 MiB, under the cap */
+    ks__arena_reset(a);
+    CHECK(ks__arena_used(a) <= ((size_t)2 << 20));
+    CHECK_INT((int)(((uintptr_t)ks__arena_alloc(a, 16) - 32) & (((size_t)2 << 20) - 1)), 0);
+    ks__arena_free(a);
+}
+
 TEST(buf_json_and_csv_escaping)
 {
     ks_buf b = KS_BUF_INIT;
