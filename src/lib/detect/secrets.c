@@ -653,11 +653,15 @@ static void set_provenance(sec_ws *ws, const ks_xnode *node)
 static int on_text(void *ud, const ks_xtext *t)
 {
     sec_ws *ws = ud;
-    /* every unit: extractors keep nodes on their stack, so the next
-     * message's node may sit at the last one's address */
-    set_provenance(ws, t->node);
+    /* every new unit: extractors keep nodes on their stack, so the next
+     * message's node may sit at the last one's address; the further pieces
+     * of one blob keep theirs (per piece, this was a fifth of the secrets
+     * pass over an EVTX log) */
+    if (!t->same_node) {
+        set_provenance(ws, t->node);
+        ws->code = ks__ts_code_name(t->node->name);
+    }
     ws->base = t->offset;
-    ws->code = ks__ts_code_name(t->node->name);
     if ((ws->classes & KS_TC_PII) && group_open(ws) != KS_OK)
         return 1;
     scan_text(ws, t->p, t->n);

@@ -75,6 +75,12 @@ typedef struct ks_xtext {
      * span of the blob, e.g. XML text nodes). */
     uint64_t src_offset;
     const char *charset;    /* the blob's charset as decoded ("utf-8", "utf-16le") */
+    /* True when the callback's previous unit was a piece of the same blob
+     * handed over by the same extractor call (the strings of a binary, the
+     * pieces of a converted text): node and its chain are the ones it saw
+     * then, so what it derived from them still holds (an EVTX log gives
+     * ~900k strings of one node). False for the first piece of each. */
+    bool same_node;
 } ks_xtext;
 
 /* Returns 0 to go on, non-zero to stop extracting this top-level blob. */
