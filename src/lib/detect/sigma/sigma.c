@@ -29,6 +29,7 @@ struct sg_det {
     sg_rule **run;            /* rules evaluated per event */
     size_t nrun;
     sg_pre *pre;              /* prefilter over run */
+    sg_gates *gates;          /* key gates over run, or NULL (with the prefilter only) */
     sg_det_opts o;
     bool has_corr;            /* some correlation uses some rule */
     pthread_mutex_t mu;       /* guards recs and counters in worker_done */
@@ -128,12 +129,14 @@ int sg__det_new(sg_ruleset *rs, const sg_det_opts *o, sg_det **out)
     }
     mark_never(rs);
     unsigned pf = (o->prefilter ? SG_PRE_ON : 0) | (o->pattern_needles ? SG_PRE_PATTERNS : 0);
-    if ((rc = sg__pre_build(d->run, d->nrun, pf, o->engine, &d->pre)) != KS_OK)
+    if ((rc = sg__pre_build(d->run, d->nrun, pf, o->engine, &d->pre)) != KS_OK ||
+        (o->prefilter && (rc = sg__gates_build(d->run, d->nrun, &d->gates)) != KS_OK))
         goto fail;
     *out = d;
     return KS_OK;
 fail:
     if (d) {
+        sg__pre_free(d->pre);
         sg__recs_release(&d->recs);
         free(d->run);
         pthread_mutex_destroy(&d->mu);
@@ -469,9 +472,13 @@ static int sigma_on_event(void *wsp, const ks_event *ev)
     bool timed = d->o.slow_rule_ns > 0 && ws->events % SLOW_SAMPLE == 1;
     sg__scratch_event(&ws->sc, ev);
     size_t n = sg__pre_candidates(d->pre, ws->pw, ev, &ws->sc, &cand);
-    ws->evals += n;
+    sg_gate_key key;
+    sg__gates_event(&key);
     for (size_t i = 0; i < n; i++) {
+        if (!sg__gate_pass(d->gates, cand[i], &ws->sc, &key))
+            continue;
         const sg_rule *r = d->run[cand[i]];
+        ws->evals++;
         uint64_t t0 = timed ? ks__now_ns() : 0;
         ws->sc.re_err = 0;
         bool hit = sg__rule_eval(r, ev, &ws->sc);
@@ -544,6 +551,7 @@ static void sigma_destroy(void *det)
     if (!d)
         return;
     sg__pre_free(d->pre);
+    sg__gates_free(d->gates);
     sg__recs_release(&d->recs);
     free(d->run);
     sg__ruleset_free(d->rs);

@@ -427,6 +427,9 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev);
 const ks_value *sg__lookup(sg_scratch *sc, const ks_sym *syms, uint32_t n);
 /* The same, also telling which candidate path was found. */
 const ks_value *sg__lookup_sym(sg_scratch *sc, const ks_sym *syms, uint32_t n, ks_sym *found);
+/* Whether field name s occurs more than once in the indexed event (then
+ * any occurrence may match, not only the one looked up). */
+bool sg__repeated(const sg_scratch *sc, ks_sym s);
 /* Text of a value for string comparisons (non-strings formatted into sc). */
 bool sg__value_text(const ks_value *v, sg_scratch *sc, const char **p, size_t *n);
 /* The same text ASCII-lowercased, cached per event; false if it does not

@@ -250,7 +250,7 @@ const ks_value *sg__lookup(sg_scratch *sc, const ks_sym *syms, uint32_t n)
     return sg__lookup_sym(sc, syms, n, &found);
 }
 
-static bool repeated(const sg_scratch *sc, ks_sym s)
+bool sg__repeated(const sg_scratch *sc, ks_sym s)
 {
     if (sc->dups_overflow)
         return true;
@@ -410,7 +410,7 @@ static bool item_eval(const sg_item *it, const ks_event *ev, sg_scratch *sc)
     const ks_value *x = sg__lookup_sym(sc, it->syms, it->nsyms, &found);
     if (!x && !it->missing_ok)
         return false;
-    if (x && (sc->ndups || sc->dups_overflow) && repeated(sc, found))
+    if (x && (sc->ndups || sc->dups_overflow) && sg__repeated(sc, found))
         return item_eval_repeated(it, found, ev, sc);
     for (uint32_t i = 0; i < it->nvals; i++) {
         const sg_val *v = &it->vals[i];

@@ -32,4 +32,24 @@ void sg__pre_ws_free(sg_pre_ws *w);
 size_t sg__pre_candidates(const sg_pre *p, sg_pre_ws *w, const ks_event *ev, sg_scratch *sc,
                           const uint32_t **list);
 
+/* Key gates (sigma_gate.c): of the candidates, the rules whose condition
+ * needs the key field (the one most rules compare for plain equality,
+ * EventID on Windows) to hold one of a few texts it does not hold. Built
+ * once over run (NULL, KS_OK: no key); immutable, shared by the workers. */
+typedef struct sg_gates sg_gates;
+int sg__gates_build(sg_rule *const *run, size_t nrun, sg_gates **out);
+void sg__gates_free(sg_gates *g);
+/* The keys of one event, each looked up when a candidate first needs it:
+ * sg__gates_event (after sg__scratch_event) empties k, then sg__gate_pass
+ * per candidate (false: its evaluation would be false; g may be NULL). */
+#define SG_GATE_KEYS 32
+enum { SG_GATE_UNSEEN = 0, SG_GATE_OPEN, SG_GATE_ABSENT, SG_GATE_TEXT };
+typedef struct sg_gate_key {
+    uint8_t state[SG_GATE_KEYS]; /* SG_GATE_OPEN: undecided (repeated, long, no text) */
+    uint8_t n[SG_GATE_KEYS];
+    char text[SG_GATE_KEYS][64]; /* lowercased (SG_GATE_TEXT) */
+} sg_gate_key;
+void sg__gates_event(sg_gate_key *k);
+bool sg__gate_pass(const sg_gates *g, uint32_t rule, sg_scratch *sc, sg_gate_key *k);
+
 #endif
