@@ -59,6 +59,21 @@ void ks__event_reset(ks_event *ev);
  * that answers it. One per worker; NULL on OOM (lookups then scan). */
 struct ks_evindex *ks__evindex_new(void);
 void ks__evindex_free(struct ks_evindex *x);
+/* Which of a detector's names an event has, answered once per field layout
+ * (an EVTX template, a W3C header) instead of a lookup per name per event:
+ * a detector that reads only records of some shape (cloud resources, audit
+ * records) asks this first and leaves other events at once. One per worker
+ * state, zeroed, names set; not shared between threads. */
+typedef struct ks_evhave {
+    const ks_sym *names;     /* at most 64; 0 entries are never had */
+    uint32_t n;
+    uint64_t layout;         /* the layout bits is for (0: none yet) */
+    uint64_t bits;           /* names the layout has, or their aliases */
+    uint64_t canon;          /* canonical schema names ("host.name"): they stand
+                                for a value-dependent alternate, asked per event */
+} ks_evhave;
+/* Bit i set: ks_event_get(ev, names[i]) is not NULL. */
+uint64_t ks__event_have(const ks_event *ev, ks_evhave *h);
 /* Adds a field; name is interned through the worker cache. Returns KS_OK,
  * KS_ENOMEM, or KS_ELIMIT (field cap or symbol table full: the field is
  * dropped, the event is still usable). */

@@ -197,3 +197,62 @@ TEST(findings_carry_context)
     }
     ks_engine_free(e);
 }
+
+/* ks__event_have answers as ks_event_get would, per event, while it works
+ * once per field layout: layouts that come back, a new alias registered
+ * between two events of one layout, a canonical name whose alternate is
+ * null in one event and not in the next. */
+TEST(event_have_same_as_get)
+{
+    ks_symtab *t = ks__symtab_new_schema();
+    struct ks_evindex *x = ks__evindex_new();
+    ks_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.syms = t;
+    ev.index = x;
+    const char *names[] = {"A", "B", "Short", "host.name", "Nope"};
+    ks_sym q[5];
+    for (int i = 0; i < 5; i++)
+        q[i] = ks_symtab_intern(t, names[i], strlen(names[i]));
+    ks_evhave h = {.names = q, .n = 5};
+    /* layouts: fields present (value "x" or null "~") */
+    const char *const layouts[][4] = {{"A", "C", NULL},
+                                      {"B", "Event.EventData.Short", NULL},
+                                      {"A", "C", NULL},
+                                      {"Computer", "A", NULL},
+                                      {"Computer~", "A", NULL},
+                                      {"B", "Event.EventData.Short", NULL},
+                                      {"B", "Event.EventData.Short", NULL}};
+    int checked = 0;
+    for (int round = 0; round < 2; round++)
+        for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
+            if (round == 1 && l == 6) { /* an alias appears between two events of one layout */
+                ks_sym a = ks_symtab_intern(t, "Short", 5);
+                ks_sym target = ks_symtab_intern(t, "Event.EventData.Short", 21);
+                ks__symtab_set_alias(t, a, target);
+            }
+            ks__event_reset(&ev);
+            for (int f = 0; f < 4 && layouts[l][f]; f++) {
+                const char *n = layouts[l][f];
+                size_t len = strcspn(n, "~");
+                ks_value v = {.type = n[len] == '~' ? KS_VNULL : KS_VSTR};
+                v.u.s.p = "x";
+                v.u.s.n = v.type == KS_VSTR;
+                ks__event_add_named(&ev, n, len, &v);
+            }
+            ks__event_finish(&ev);
+            uint64_t bits = ks__event_have(&ev, &h);
+            for (int i = 0; i < 5; i++) {
+                bool want = ks_event_get(&ev, q[i]) != NULL;
+                if (want != !!(bits >> i & 1))
+                    fprintf(stderr, "round %d layout %zu name %s: get %d, have %d\n", round, l, names[i], want,
+                            !want);
+                CHECK(want == !!(bits >> i & 1));
+                checked++;
+            }
+        }
+    CHECK_INT(checked, 70);
+    free(ev.fields);
+    ks__evindex_free(x);
+    ks__symtab_free(t);
+}

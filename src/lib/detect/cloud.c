@@ -584,6 +584,8 @@ static int cloud_worker_new(void *detp, ks_worker *w, void **out)
     ws->scratch.cache = w->cache;
     ws->cache = w->cache;
     ws->scratch.arena = ws->arena;
+    ws->shapes.names = ws->d->shape;
+    ws->shapes.n = NSHAPE;
     if (!ws->t.map || !ws->arena) {
         ks__map_free(ws->t.map);
         ks__arena_free(ws->arena);
@@ -600,6 +602,11 @@ static int cloud_event(void *wsp, const ks_event *ev)
     const char *s, *acc;
     size_t n, an;
     sas_scan(ws, ev);
+    /* Every test below needs one of the shape paths: most events (an EVTX
+     * log, IIS lines) have none, known once per field layout instead of 23
+     * lookups per event (3% of an EVTX hunt). */
+    if (!ks__event_have(ev, &ws->shapes))
+        return KS_OK;
     /* Audit records first: the cheap id test keeps other evidence fast. */
     if ((getf(ws, ev, 18 /* eventName */) || getf(ws, ev, 19 /* operationName.value */) ||
          getf(ws, ev, 20 /* operationName */) || getf(ws, ev, 21 /* OperationNameValue */) ||

@@ -59,6 +59,7 @@ typedef struct cloud_ws {
     ks_event scratch;            /* decoded policy / request body strings */
     ks_arena *arena;
     ks_symcache *cache;          /* the worker's interner: lock-free lookups */
+    ks_evhave shapes;            /* which shape paths an event's layout has */
 } cloud_ws;
 
 /* Field by path through the worker's cache. */

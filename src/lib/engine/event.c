@@ -81,6 +81,7 @@ const ks_field *ks_event_field(const ks_event *ev, size_t i)
 #define IDX_SLOTS 256 /* names remembered per layout (open addressing) */
 
 struct ks_evindex {
+    uint64_t id;             /* the layout's, unique in the process (ks__event_have) */
     uint64_t seq;            /* the event the layout was last checked for */
     uint64_t alias_gen;      /* alias registrations the memo was made under */
     ks_sym *names;           /* the layout: field names in order */
@@ -115,6 +116,8 @@ static int32_t scan_names(const ks_event *ev, ks_sym name)
     return -1;
 }
 
+static uint64_t layout_ids; /* the last layout id given out (atomic) */
+
 /* The memo for ev's layout, or NULL (then scan). */
 static struct ks_evindex *layout_memo(const ks_event *ev)
 {
@@ -142,7 +145,10 @@ static struct ks_evindex *layout_memo(const ks_event *ev)
         x->alias_gen = gen;
         memset(x->q, 0, sizeof x->q);
         x->used = 0;
+        x->id = 0;
     }
+    if (!x->id)
+        x->id = __atomic_add_fetch(&layout_ids, 1, __ATOMIC_RELAXED);
     x->seq = ev->seq;
     return x;
 }
@@ -179,6 +185,31 @@ const ks_value *ks_event_get(const ks_event *ev, ks_sym name)
      * best alternate the event has. */
     int f = ks__field_of_sym(ev->syms, name);
     return f >= 0 ? ks__field(ev, f) : NULL;
+}
+
+uint64_t ks__event_have(const ks_event *ev, ks_evhave *h)
+{
+    const struct ks_evindex *x = layout_memo(ev);
+    uint32_t n = KS_MIN(h->n, 64u);
+    if (!x || x->id != h->layout) {
+        h->bits = h->canon = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (!h->names[i])
+                continue;
+            if (find_field(ev, h->names[i]) >= 0)
+                h->bits |= (uint64_t)1 << i;
+            else if (ks__field_of_sym(ev->syms, h->names[i]) >= 0)
+                h->canon |= (uint64_t)1 << i;
+        }
+        h->layout = x ? x->id : 0; /* without a memo: worked out each time */
+    }
+    uint64_t bits = h->bits;
+    for (uint64_t c = h->canon; c; c &= c - 1) {
+        int f = ks__field_of_sym(ev->syms, h->names[__builtin_ctzll(c)]);
+        if (ks__field(ev, f))
+            bits |= c & -c;
+    }
+    return bits;
 }
 
 const ks_value *ks_event_get_path(const ks_event *ev, const char *path)
