@@ -64,13 +64,16 @@ void ks__evindex_free(struct ks_evindex *x);
  * a detector that reads only records of some shape (cloud resources, audit
  * records) asks this first and leaves other events at once. One per worker
  * state, zeroed, names set; not shared between threads. */
-typedef struct ks_evhave {
-    const ks_sym *names;     /* at most 64; 0 entries are never had */
-    uint32_t n;
-    uint64_t layout;         /* the layout bits is for (0: none yet) */
+typedef struct ks_evhave_memo {
+    uint64_t layout;         /* the layout bits is for (0: none) */
     uint64_t bits;           /* names the layout has, or their aliases */
     uint64_t canon;          /* canonical schema names ("host.name"): they stand
                                 for a value-dependent alternate, asked per event */
+} ks_evhave_memo;
+typedef struct ks_evhave {
+    const ks_sym *names;     /* at most 64; 0 entries are never had */
+    uint32_t n;
+    ks_evhave_memo memo[8];  /* layouts seen lately, direct-mapped by id */
 } ks_evhave;
 /* Bit i set: ks_event_get(ev, names[i]) is not NULL. */
 uint64_t ks__event_have(const ks_event *ev, ks_evhave *h);

@@ -73,22 +73,33 @@ const ks_field *ks_event_field(const ks_event *ev, size_t i)
  * field names in order, its layout, which the events of one EVTX template
  * or one W3C #Fields header share: detectors asking for a dozen absent
  * names on every IIS line paid two scans each. The worker's memo keeps,
- * for the layout of the events it reads, where each name asked for was
- * found; a new layout (checked once per event: its names compared) or a
- * new alias registration (the EVTX reader adds them as templates appear)
- * empties it. */
+ * for the last few layouts of the events it reads, where each name asked
+ * for was found: a Security log interleaves a handful of templates
+ * (4624, 4625, 4648, ...), and one remembered layout was forgotten on
+ * nearly every event. An event's layout is found once per event (its
+ * names hashed, then compared); a new alias registration (the EVTX reader
+ * adds them as templates appear) empties the memo. */
 
-#define IDX_SLOTS 256 /* names remembered per layout (open addressing) */
+#define IDX_SLOTS 256  /* names remembered per layout (open addressing) */
+#define IDX_LAYOUTS 8  /* layouts remembered */
 
-struct ks_evindex {
-    uint64_t id;             /* the layout's, unique in the process (ks__event_have) */
-    uint64_t seq;            /* the event the layout was last checked for */
-    uint64_t alias_gen;      /* alias registrations the memo was made under */
-    ks_sym *names;           /* the layout: field names in order */
+typedef struct layout {
+    uint64_t id;             /* unique in the process (ks__event_have); 0 = unused */
+    uint64_t hash;           /* of the names */
+    uint64_t last;           /* the event it last served (the least recent goes) */
+    ks_sym *names;           /* field names in order */
     size_t n, cap;
     uint32_t used;           /* filled slots */
     ks_sym q[IDX_SLOTS];     /* name asked for, 0 = empty slot */
     int32_t at[IDX_SLOTS];   /* index of the field answering it, -1 = none */
+} layout;
+
+struct ks_evindex {
+    uint64_t seq;            /* the event cur was last found for */
+    uint64_t alias_gen;      /* alias registrations the memo was made under */
+    uint64_t tick;           /* events looked up */
+    layout *cur;             /* the layout of event seq */
+    layout l[IDX_LAYOUTS];
 };
 
 struct ks_evindex *ks__evindex_new(void)
@@ -99,7 +110,8 @@ struct ks_evindex *ks__evindex_new(void)
 void ks__evindex_free(struct ks_evindex *x)
 {
     if (x)
-        free(x->names);
+        for (size_t i = 0; i < IDX_LAYOUTS; i++)
+            free(x->l[i].names);
     free(x);
 }
 
@@ -118,44 +130,69 @@ static int32_t scan_names(const ks_event *ev, ks_sym name)
 
 static uint64_t layout_ids; /* the last layout id given out (atomic) */
 
-/* The memo for ev's layout, or NULL (then scan). */
-static struct ks_evindex *layout_memo(const ks_event *ev)
+static uint64_t names_hash(const ks_event *ev)
+{
+    uint64_t h = ev->n * 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < ev->n; i++)
+        h = (h ^ ev->fields[i].name) * 0x100000001B3ull;
+    return h ^ h >> 29;
+}
+
+/* The memo of ev's layout, or NULL (then scan). */
+static layout *layout_memo(const ks_event *ev)
 {
     struct ks_evindex *x = ev->index;
     if (!x || !ev->finished || ev->n > INT32_MAX)
         return NULL;
     uint64_t gen = ks__symtab_alias_gen(ev->syms);
-    if (x->seq == ev->seq && x->alias_gen == gen)
-        return x;
-    bool same = x->alias_gen == gen && x->n == ev->n;
-    for (size_t i = 0; same && i < ev->n; i++)
-        same = x->names[i] == ev->fields[i].name;
-    if (!same) {
-        if (ev->n > x->cap) {
+    if (x->seq == ev->seq && x->alias_gen == gen && x->cur)
+        return x->cur;
+    if (x->alias_gen != gen) { /* lookups may resolve otherwise now */
+        for (size_t i = 0; i < IDX_LAYOUTS; i++)
+            x->l[i].id = 0;
+        x->alias_gen = gen;
+    }
+    uint64_t h = names_hash(ev);
+    layout *m = NULL, *old = &x->l[0];
+    for (size_t i = 0; i < IDX_LAYOUTS && !m; i++) {
+        layout *c = &x->l[i];
+        if (c->id && c->hash == h && c->n == ev->n) {
+            size_t k = 0;
+            while (k < ev->n && c->names[k] == ev->fields[k].name)
+                k++;
+            if (k == ev->n)
+                m = c;
+        }
+        if (!c->id ? old->id != 0 : old->id && c->last < old->last)
+            old = c; /* an unused one, else the least recent */
+    }
+    if (!m) {
+        m = old;
+        if (ev->n > m->cap) {
             size_t nc = ev->n < 64 ? 64 : ev->n;
-            ks_sym *v = realloc(x->names, nc * sizeof *v);
+            ks_sym *v = realloc(m->names, nc * sizeof *v);
             if (!v)
                 return NULL;
-            x->names = v;
-            x->cap = nc;
+            m->names = v;
+            m->cap = nc;
         }
         for (size_t i = 0; i < ev->n; i++)
-            x->names[i] = ev->fields[i].name;
-        x->n = ev->n;
-        x->alias_gen = gen;
-        memset(x->q, 0, sizeof x->q);
-        x->used = 0;
-        x->id = 0;
+            m->names[i] = ev->fields[i].name;
+        m->n = ev->n;
+        m->hash = h;
+        memset(m->q, 0, sizeof m->q);
+        m->used = 0;
+        m->id = __atomic_add_fetch(&layout_ids, 1, __ATOMIC_RELAXED);
     }
-    if (!x->id)
-        x->id = __atomic_add_fetch(&layout_ids, 1, __ATOMIC_RELAXED);
+    m->last = ++x->tick;
+    x->cur = m;
     x->seq = ev->seq;
-    return x;
+    return m;
 }
 
 static int32_t find_field(const ks_event *ev, ks_sym name)
 {
-    struct ks_evindex *x = layout_memo(ev);
+    layout *x = layout_memo(ev);
     if (!x)
         return scan_names(ev, name);
     uint32_t h = (name * 2654435761u) >> 24; /* 8 bits: IDX_SLOTS */
@@ -189,22 +226,24 @@ const ks_value *ks_event_get(const ks_event *ev, ks_sym name)
 
 uint64_t ks__event_have(const ks_event *ev, ks_evhave *h)
 {
-    const struct ks_evindex *x = layout_memo(ev);
+    const layout *x = layout_memo(ev);
     uint32_t n = KS_MIN(h->n, 64u);
-    if (!x || x->id != h->layout) {
-        h->bits = h->canon = 0;
+    uint64_t id = x ? x->id : 0;
+    ks_evhave_memo *m = &h->memo[id % KS_ARRAY_LEN(h->memo)];
+    if (!id || m->layout != id) {
+        m->bits = m->canon = 0;
         for (uint32_t i = 0; i < n; i++) {
             if (!h->names[i])
                 continue;
             if (find_field(ev, h->names[i]) >= 0)
-                h->bits |= (uint64_t)1 << i;
+                m->bits |= (uint64_t)1 << i;
             else if (ks__field_of_sym(ev->syms, h->names[i]) >= 0)
-                h->canon |= (uint64_t)1 << i;
+                m->canon |= (uint64_t)1 << i;
         }
-        h->layout = x ? x->id : 0; /* without a memo: worked out each time */
+        m->layout = id; /* 0 without a memo: worked out each time */
     }
-    uint64_t bits = h->bits;
-    for (uint64_t c = h->canon; c; c &= c - 1) {
+    uint64_t bits = m->bits;
+    for (uint64_t c = m->canon; c; c &= c - 1) {
         int f = ks__field_of_sym(ev->syms, h->names[__builtin_ctzll(c)]);
         if (ks__field(ev, f))
             bits |= c & -c;
