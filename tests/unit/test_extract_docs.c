@@ -132,6 +132,14 @@ TEST(odt_and_rtf)
     const char *r = "{\\rtf1\\ansi\\ansicpg1251 \\u1055?\\'cf x\\bin3 {}}y}}}{{{";
     run(&c, &g, "u.rtf", (const uint8_t *)r, strlen(r), NULL);
     CHECK(HAS(c.all, "u.rtf|-|text|0|\xd0\x9f\xd0\x9f xy"));
+    /* a hyperlink's target lives in the field instruction, its text in
+     * the result: both read (other \* destinations still skipped) */
+    const char *f = "{\\rtf1\\ansi Backups: {\\field{\\*\\fldinst{HYPERLINK \"ftp://backup:Ft7vO0WL!@ftp.example/\"}}"
+                    "{\\fldrslt{\\ul backup server}}}\\par{\\*\\bkmkstart x}done}";
+    run(&c, &g, "f.rtf", (const uint8_t *)f, strlen(f), NULL);
+    CHECK(HAS(c.text, "HYPERLINK \"ftp://backup:Ft7vO0WL!@ftp.example/\"\n"));
+    CHECK(HAS(c.text, "backup server"));
+    CHECK(!HAS(c.text, "bkmkstart") && !HAS(c.text, "x}"));
     CHECK_INT(g.warn, 0);
     release(&c, &g);
 }

@@ -5,7 +5,8 @@
  * default 1252, double-byte pages included, through iconv), \uN Unicode
  * with its \ucN fallback skipped, paragraph/line/cell breaks, and the
  * \info group (author, title). Skipped: font/colour/style tables,
- * pictures, \* destinations and \bin data. Groups deeper than 256 are
+ * pictures, \* destinations (a field's instruction excepted: a HYPERLINK's
+ * target) and \bin data. Groups deeper than 256 are
  * flattened (no recursion: a nesting bomb costs nothing).
  */
 #include <iconv.h>
@@ -169,6 +170,13 @@ static int rtf_text(const char *p, size_t n, ks_buf *out)
 #define IS(lit) (wl == sizeof(lit) - 1 && !memcmp(word, lit, wl))
         bool dest = star;
         star = false;
+        /* a field's instruction is read, on a line of its own: HYPERLINK
+         * "ftp://user:password@host/" shows only its result text */
+        if (dest && IS("fldinst") && !skip[depth]) {
+            out_char(&r, '\n');
+            nl_on_close[depth] = true;
+            continue;
+        }
         for (size_t k = 0; k < KS_ARRAY_LEN(skip_dest) && !dest; k++)
             dest = wl == strlen(skip_dest[k]) && !memcmp(word, skip_dest[k], wl);
         if (dest) {
@@ -227,7 +235,7 @@ static int rtf_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_
 const struct ks_extractor ks_extractor_rtf = {
     .abi = KS_EXTRACTOR_ABI_1,
     .name = "rtf",
-    .description = "RTF: text in its code page, \\u Unicode, info group; tables, pictures, \\* destinations skipped",
+    .description = "RTF: text in its code page, \\u Unicode, info group, field instructions; tables, pictures, other \\* destinations skipped",
     .probe = rtf_probe,
     .extract = rtf_extract,
 };
