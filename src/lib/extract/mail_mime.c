@@ -786,11 +786,23 @@ static int mime_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
 
 /* ---- mbox ------------------------------------------------------------------------- */
 
+/* Whether the line at q is an escaped "From " line (">From ", ">>From "). */
+static bool mbox_escaped_at(const uint8_t *p, size_t n, size_t q)
+{
+    size_t k = q;
+    while (k < n && p[k] == '>')
+        k++;
+    return k > q && n - k >= 5 && memcmp(p + k, "From ", 5) == 0;
+}
+
 /* Start of the next message's "From " line after i, or n. Line by line
  * (memchr of the newline, a line is ~70 bytes): memmem of "\nFrom " was
- * slower on base64 bodies. */
-static size_t mbox_next(const uint8_t *p, size_t n, size_t i)
+ * slower on base64 bodies. *escaped is set when a line on the way is an
+ * escaped "From " line: only then is the message unescaped (a second
+ * pass over every line otherwise). */
+static size_t mbox_next(const uint8_t *p, size_t n, size_t i, bool *escaped)
 {
+    *escaped = false;
     while (i < n) {
         const uint8_t *f = memchr(p + i, '\n', n - i);
         if (!f)
@@ -798,6 +810,8 @@ static size_t mbox_next(const uint8_t *p, size_t n, size_t i)
         size_t at = (size_t)(f - p) + 1;
         if (at < n && p[at] == 'F' && mbox_from_at(p, n, at))
             return at;
+        if (at < n && p[at] == '>' && mbox_escaped_at(p, n, at))
+            *escaped = true;
         i = at;
     }
     return n;
@@ -812,16 +826,11 @@ static bool mbox_unescape(const uint8_t *p, size_t n, ks_buf *out, int *rc)
     bool any = false;
     ks__buf_reset(out);
     while (q < n) {
-        if (p[q] == '>') {
-            size_t k = q;
-            while (k < n && p[k] == '>')
-                k++;
-            if (n - k >= 5 && memcmp(p + k, "From ", 5) == 0) {
-                if ((*rc = ks__buf_add(out, p + last, q - last)) != KS_OK)
-                    return false;
-                last = q + 1; /* drop one '>' */
-                any = true;
-            }
+        if (p[q] == '>' && mbox_escaped_at(p, n, q)) {
+            if ((*rc = ks__buf_add(out, p + last, q - last)) != KS_OK)
+                return false;
+            last = q + 1; /* drop one '>' */
+            any = true;
         }
         const uint8_t *nl = memchr(p + q, '\n', n - q);
         if (!nl)
@@ -880,7 +889,8 @@ static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
     mbox_folder(node->name, folder, sizeof folder);
     size_t at = 0;
     while (rc == KS_OK && at < n && !x->stopped) {
-        size_t next = mbox_next(p, n, at);
+        bool escaped;
+        size_t next = mbox_next(p, n, at, &escaped);
         const uint8_t *eol = memchr(p + at, '\n', next - at);
         size_t body = eol ? (size_t)(eol - p) + 1 : next;
         size_t end = next;
@@ -896,7 +906,7 @@ static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
         const uint8_t *mp = p + body;
         size_t mn = end - body;
         int urc = KS_OK;
-        if (mbox_unescape(mp, mn, &unesc, &urc)) {
+        if (escaped && mbox_unescape(mp, mn, &unesc, &urc)) {
             mp = (const uint8_t *)unesc.p;
             mn = unesc.n;
         }
