@@ -6,6 +6,7 @@
  * conversion of Nosey Parker / gitleaks regexes, the TOML reader, and the
  * promise that a match reports the SHA-256 of the normalised value.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -725,4 +726,154 @@ TEST(email_digit_after_first_dot)
     }
     CHECK(find_type(scan("npm i lodash@4.17.21 and cid:image001.png@01D5E8C2.8B3C5A40"),
                     "pii.email") < 0);
+}
+
+/* ---- context words and the delivery memo: the same answers as without ------------- */
+
+/* The context-word search as it was written first: the window lower-cased
+ * (with line, cut to the value's line), each word found with memmem, not
+ * inside a longer word. */
+static bool near_word_ref(const char *t, size_t n, size_t vs, size_t ve, const char **words,
+                          size_t nw, bool line)
+{
+    char low[96 + 48 + 512];
+    size_t lo = vs > 96 ? vs - 96 : 0, hi = KS_MIN(n, ve + 48);
+    if (hi - lo > sizeof low)
+        return near_word_ref(t, n, vs, vs, words, nw, line) ||
+               near_word_ref(t, n, ve, ve, words, nw, line);
+    const char *nl;
+    if (line && lo < vs && (nl = memrchr(t + lo, '\n', vs - lo)))
+        lo = (size_t)(nl - t) + 1;
+    if (line && ve < hi && (nl = memchr(t + ve, '\n', hi - ve)))
+        hi = (size_t)(nl - t);
+    size_t wn = hi - lo;
+    for (size_t i = 0; i < wn; i++)
+        low[i] = t[lo + i] >= 'A' && t[lo + i] <= 'Z' ? (char)(t[lo + i] + 32) : t[lo + i];
+    for (size_t i = 0; i < nw; i++) {
+        size_t wl = strlen(words[i]);
+        bool edge = isalnum((unsigned char)words[i][0]) || words[i][0] == '_';
+        const char *m;
+        for (const char *p = low;
+             p < low + wn && (m = memmem(p, (size_t)(low + wn - p), words[i], wl)); p = m + 1) {
+            char before = m == low ? (lo ? t[lo - 1] : ' ') : m[-1];
+            if (!edge || !(isalnum((unsigned char)before) || before == '_'))
+                return true;
+        }
+    }
+    return false;
+}
+
+TEST(context_words_as_memmem)
+{
+    static const char al[] = "phone tel cell Ph. ORDER id ID_ ref ssn card CC pan iban x_y 9 -:\n"
+                             "\xe9\x9b\xbb\xe8\xa9\xb1 (415) 555 \"kty\" jwk keys";
+    char text[2048];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    size_t asked = 0, yes = 0, differ = 0;
+    for (int t = 0; t < 3000 && pack(); t++) {
+        size_t n = 0;
+        while (n < sizeof text - 16) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t w = 1 + x % 9, at = (x >> 8) % (sizeof al - 1 - w);
+            memcpy(text + n, al + at, w);
+            n += w;
+        }
+        for (size_t r = 0; r < ks__textscan_nrules(pack()); r++) {
+            const ts_rule *rule = ks__textscan_rule(pack(), r);
+            for (int neg = 0; neg < 2; neg++) {
+                const ts_wordset *ws = neg ? rule->negset : rule->ctxset;
+                if (!ws)
+                    continue;
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                size_t vs = x % n, ve = KS_MIN(n, vs + (x >> 32) % (t % 7 ? 40 : 900));
+                bool got = ks__ts_near_word(text, n, vs, ve, ws, neg);
+                bool want = near_word_ref(text, n, vs, ve, neg ? rule->negctx : rule->context,
+                                          neg ? rule->nnegctx : rule->ncontext, neg);
+                asked++;
+                yes += want;
+                differ += got != want;
+            }
+        }
+    }
+    printf("INFO context words: %zu windows, %zu with a word, %zu differ from memmem\n", asked, yes,
+           differ);
+    CHECK(yes > asked / 10 && yes < asked);
+    CHECK_INT(differ, 0);
+}
+
+/* Everything a match delivers, folded into one hash. */
+typedef struct fold {
+    uint64_t h;
+    size_t n;
+} fold;
+
+static uint64_t fold_bytes(uint64_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
+    return (h ^ 0xff) * 1099511628211ull;
+}
+
+static int fold_match(void *ud, const ks_tmatch *m)
+{
+    fold *f = ud;
+    f->n++;
+    f->h = fold_bytes(f->h, m->rule_id, strlen(m->rule_id));
+    f->h = fold_bytes(f->h, m->type, strlen(m->type));
+    f->h = fold_bytes(f->h, m->value, m->nvalue);
+    f->h = fold_bytes(f->h, m->norm, m->nnorm);
+    f->h = fold_bytes(f->h, m->sha256, sizeof m->sha256);
+    f->h = fold_bytes(f->h, m->redacted, strlen(m->redacted));
+    int v[4] = {(int)m->valid, m->confidence, (int)m->severity, (int)m->offset};
+    f->h = fold_bytes(f->h, v, sizeof v);
+    for (size_t i = 0; i < m->ndetails; i++) {
+        f->h = fold_bytes(f->h, m->details[i].key, strlen(m->details[i].key));
+        f->h = fold_bytes(f->h, m->details[i].value, strlen(m->details[i].value));
+    }
+    if (m->npair)
+        f->h = fold_bytes(f->h, m->pair, m->npair);
+    return 0;
+}
+
+/* Values repeated in many places (and more distinct ones than the memo
+ * keeps, so it empties and fills again): one scratch delivering them all
+ * gives what a fresh scratch per text gives. */
+TEST(repeated_values_deliver_the_same)
+{
+    static const char *const lines[] = {
+        "From: Jane Doe <Jane.Doe@Example.org>\n",
+        "call +1 415-555-2671 now\n",
+        "card 4539 1488 0343 6467 exp 12/27\n",
+        "IBAN: DE44 5001 0517 5407 3249 31\n",
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
+        "SSN 536-22-8726\n",
+        "token=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzb21lIjoicGF5bG9hZCJ9."
+        "4twFt5NiznN84AWoo1d7KO1T_yoc0Z6XOpOVswacPZg\n",
+        "Message-ID: <a1b2@mail.example.com>\n",
+        "postgres://svc:Pa55w0rd@db.example.local/x\n"};
+    ks_textscratch *shared = NULL;
+    ks_buf text = KS_BUF_INIT;
+    if (!pack() || ks__textscratch_new(pack(), &shared) != KS_OK)
+        return;
+    fold a = {1469598103934665603ull, 0}, b = a;
+    for (int round = 0; round < 3; round++) {
+        ks__buf_release(&text);
+        for (size_t i = 0; i < 3000; i++) {
+            ks__buf_adds(&text, lines[(i * 7 + (size_t)round) % KS_ARRAY_LEN(lines)]);
+            ks__buf_printf(&text, "write to user%zu@host%zu.example.net\n", i % 1500, i % 3);
+        }
+        ks__textscan_run(pack(), shared, KS_TC_SECRET | KS_TC_PII, text.p, text.n, fold_match, &a);
+        ks_textscratch *fresh = NULL;
+        CHECK_INT(ks__textscratch_new(pack(), &fresh), KS_OK);
+        if (fresh)
+            ks__textscan_run(pack(), fresh, KS_TC_SECRET | KS_TC_PII, text.p, text.n, fold_match,
+                             &b);
+        ks__textscratch_free(fresh);
+    }
+    printf("INFO repeated values: %zu matches delivered through the memo, same as fresh: %s\n", a.n,
+           a.n == b.n && a.h == b.h ? "yes" : "NO");
+    CHECK(a.n > 3 * 3000);
+    CHECK(a.n == b.n && a.h == b.h);
+    ks__buf_release(&text);
+    ks__textscratch_free(shared);
 }

@@ -43,9 +43,8 @@
 #define HS_OVERLAP ((size_t)1 << 16)
 #define MAX_FOUND 1000000       /* confirmed matches kept per scan */
 #define MAX_REGIONS 4000000
-#define CTX_BEFORE 96           /* bytes searched for context words */
-#define CTX_AFTER 48
 #define PCRE_MATCH_LIMIT 200000
+#define PREFETCH_AHEAD 4        /* regions / values read ahead of the one in hand */
 
 struct ks_textscan {
     ks_engine *e;
@@ -73,6 +72,11 @@ typedef struct found {
     uint64_t ms, me, vs, ve;
 } found;
 
+/* One rule's sorted records in a k-way merge: the next one and the end. */
+typedef struct group {
+    size_t at, end;
+} group;
+
 struct ks_textscratch {
     const ks_textscan *ts;
     hs_scratch_t *hs;
@@ -86,6 +90,10 @@ struct ks_textscratch {
     size_t nregions, capregions;
     found *found;
     size_t nfound, capfound;
+    found *sorttmp;                /* sort_found's other buffer */
+    size_t capsorttmp;
+    size_t *rule_end;              /* sort_found: per rule, where its records end */
+    group *groups;                 /* sort_found: per rule with records, its heap entry */
     bool truncated;                /* a cap was reached in the last scan */
     ts_cand cand;                  /* the candidate being confirmed (1.5 KiB:
                                     * kept here, not allocated per text) */
@@ -95,6 +103,8 @@ struct ks_textscratch {
     EVP_MD_CTX *md_ctx;
     EVP_MD_CTX *md_fresh;          /* initialised once: copying it into md_ctx is
                                     * half the cost of EVP_DigestInit_ex2 per value */
+    ts_memo *memo;                 /* deliveries of repeated values (textscan_memo.c) */
+    ks_kv memo_details[TS_MAX_DETAILS]; /* a memoised delivery's details */
     /* current scan */
     uint64_t base;                 /* offset of the segment given to hs_scan */
     const char *text;
@@ -304,6 +314,15 @@ int ks__textscan_new(ks_engine *e, const char *rules_dir, ks_textscan **out)
     ts->rules = rs.v;
     ts->nrules = k;
     rs.v = NULL;
+    for (size_t i = 0; i < k; i++) {
+        ts_rule *r = &ts->rules[i];
+        r->ctxset = ks__ts_wordset_new(ts->a, r->context, r->ncontext);
+        r->negset = ks__ts_wordset_new(ts->a, r->negctx, r->nnegctx);
+        if ((r->ncontext && !r->ctxset) || (r->nnegctx && !r->negset)) {
+            rc = KS_ENOMEM;
+            goto out;
+        }
+    }
     if ((rc = build_db(ts)) != KS_OK)
         goto out;
     if (e) {
@@ -358,14 +377,17 @@ int ks__textscratch_new(const ks_textscan *ts, ks_textscratch **out)
     s->open_lo = malloc(nr * sizeof *s->open_lo);
     s->open_hi = malloc(nr * sizeof *s->open_hi);
     s->touched = malloc(nr * sizeof *s->touched);
+    s->rule_end = malloc(nr * sizeof *s->rule_end);
+    s->groups = malloc(nr * sizeof *s->groups);
     s->md = pcre2_match_data_create(32, NULL);
     s->mc = pcre2_match_context_create(NULL);
     s->jit = pcre2_jit_stack_create(32 << 10, 1 << 20, NULL);
     s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     s->md_ctx = EVP_MD_CTX_new();
     s->md_fresh = EVP_MD_CTX_new();
-    if (!s->open_lo || !s->open_hi || !s->touched || !s->md || !s->mc || !s->jit || !s->sha256 ||
-        !s->md_ctx || !s->md_fresh || EVP_DigestInit_ex2(s->md_fresh, s->sha256, NULL) != 1)
+    s->memo = ks__ts_memo_new();
+    if (!s->open_lo || !s->open_hi || !s->touched || !s->rule_end || !s->groups || !s->md || !s->mc || !s->jit || !s->sha256 ||
+        !s->md_ctx || !s->md_fresh || !s->memo || EVP_DigestInit_ex2(s->md_fresh, s->sha256, NULL) != 1)
         goto fail;
     for (size_t i = 0; i < nr; i++)
         s->open_hi[i] = NO_REGION;
@@ -392,11 +414,15 @@ void ks__textscratch_free(ks_textscratch *s)
     EVP_MD_CTX_free(s->md_ctx);
     EVP_MD_CTX_free(s->md_fresh);
     EVP_MD_free(s->sha256);
+    ks__ts_memo_free(s->memo);
     free(s->open_lo);
     free(s->open_hi);
     free(s->touched);
+    free(s->rule_end);
+    free(s->groups);
     free(s->regions);
     free(s->found);
+    free(s->sorttmp);
     free(s);
 }
 
@@ -456,60 +482,6 @@ static void close_regions(ks_textscratch *s)
 
 /* ---- second pass: confirm ---------------------------------------------------------- */
 
-static bool word_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-/* A context word near [vs, ve): case-insensitive (ASCII), not inside a
- * longer word. Words are lower-case (compile); the window is lower-cased
- * once and each word found with memmem, not a tolower per byte and word.
- * With `line`, only on the value's own line: a negative word says what
- * this value is ("order 4500018873", "Ref: ..."), while a neighbouring
- * line is another field ("USt-IdNr. DE811128135" above "Tel. +1 202 456
- * 1414"). */
-static bool near_word(const char *t, size_t n, size_t vs, size_t ve, const char *const *words,
-                      size_t nw, bool line)
-{
-    char low[CTX_BEFORE + CTX_AFTER + 512];
-    size_t lo = vs > CTX_BEFORE ? vs - CTX_BEFORE : 0;
-    size_t hi = KS_MIN(n, ve + CTX_AFTER);
-    if (hi - lo > sizeof low) { /* a long value: its two ends */
-        return near_word(t, n, vs, vs, words, nw, line) || near_word(t, n, ve, ve, words, nw, line);
-    }
-    const char *nl;
-    if (line && lo < vs && (nl = memrchr(t + lo, '\n', vs - lo)))
-        lo = (size_t)(nl - t) + 1;
-    if (line && ve < hi && (nl = memchr(t + ve, '\n', hi - ve)))
-        hi = (size_t)(nl - t);
-    size_t wn = hi - lo;
-    for (size_t i = 0; i < wn; i++) {
-        char ch = t[lo + i];
-        low[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
-    }
-    for (size_t i = 0; i < nw; i++) {
-        size_t wl = strlen(words[i]);
-        const char *p = low, *end = low + wn;
-        bool edge = word_char(words[i][0]);
-        while (p < end) {
-            const char *m = memmem(p, (size_t)(end - p), words[i], wl);
-            if (!m)
-                break;
-            if (!edge || (m == low ? lo == 0 || !word_char(t[lo - 1]) : !word_char(m[-1])))
-                return true;
-            p = m + 1;
-        }
-    }
-    return false;
-}
-
-bool ks__ts_context(ts_cand *c)
-{
-    if (c->ctx < 0)
-        c->ctx = c->nctxw && near_word(c->text, c->n, c->vs, c->ve, c->ctxw, c->nctxw, false);
-    return c->ctx > 0;
-}
-
 static bool contains_ci(const char *p, size_t n, const char *const *words, size_t nw)
 {
     for (size_t i = 0; i < nw; i++)
@@ -539,8 +511,7 @@ static bool confirm(const ks_textscan *ts, ks_textscratch *s, const ts_rule *r, 
      * skip what could not reach the threshold; again if it moved the span */
     size_t vs = c->vs, ve = c->ve;
     c->ctx = -1;
-    c->ctxw = r->context;
-    c->nctxw = r->ncontext;
+    c->ctxw = r->ctxset;
     c->min_confidence = ts->min_confidence;
     if (r->validator && !r->validator->fn(c))
         return false;
@@ -555,7 +526,7 @@ static bool confirm(const ks_textscan *ts, ks_textscratch *s, const ts_rule *r, 
         c->ctx = -1;
     if (ks__ts_context(c))
         c->confidence += 30;
-    if (r->nnegctx && near_word(c->text, c->n, c->vs, c->ve, r->negctx, r->nnegctx, true))
+    if (r->negset && ks__ts_near_word(c->text, c->n, c->vs, c->ve, r->negset, true))
         c->confidence -= 40;
     c->confidence = KS_MAX(0, KS_MIN(100, c->confidence));
     (void)ts;
@@ -576,9 +547,9 @@ static void cand_init(ts_cand *c, const ks_textscratch *s)
     c->ps = c->pe = 0;
     c->ctx = -1;
     c->ctxw = NULL;
-    c->nctxw = 0;
     c->min_confidence = INT_MIN; /* delivery: validators never give up */
     c->delivering = false;
+    c->memo = s->memo;
 }
 
 /* Value span of a match per the rule's group convention; false if none. */
@@ -649,20 +620,113 @@ static void confirm_region(ks_textscratch *s, const region *g, ts_cand *c)
     }
 }
 
-/* Sort by value start, then priority (highest first). qsort has no user
- * pointer: the comparator reads the scanner through a thread-local. */
-static _Thread_local const ks_textscan *tl_ts;
-static int cmp_found(const void *pa, const void *pb)
+/* Sort order: value start, then priority (highest first), the longer
+ * value, the rule. */
+static inline bool found_before(const ts_rule *rules, const found *a, const found *b)
 {
-    const found *a = pa, *b = pb;
     if (a->vs != b->vs)
-        return a->vs < b->vs ? -1 : 1;
-    int pa_ = tl_ts->rules[a->rule].priority, pb_ = tl_ts->rules[b->rule].priority;
-    if (pa_ != pb_)
-        return pa_ > pb_ ? -1 : 1;
+        return a->vs < b->vs;
+    int pa = rules[a->rule].priority, pb = rules[b->rule].priority;
+    if (pa != pb)
+        return pa > pb;
     if (a->ve != b->ve)
-        return a->ve > b->ve ? -1 : 1;
-    return a->rule < b->rule ? -1 : a->rule > b->rule;
+        return a->ve > b->ve;
+    return a->rule < b->rule;
+}
+
+/* Stable merge sort of a[0..n) by runs, with aux[0..n) as working space;
+ * the result ends in a. */
+static void merge_runs(const ts_rule *rules, found *a, found *aux, size_t n)
+{
+    found *src = a, *dst = aux;
+    for (;;) {
+        size_t runs = 0;
+        for (size_t i = 0; i < n; runs++) { /* each two neighbouring runs into dst */
+            size_t m = i + 1;
+            while (m < n && !found_before(rules, &src[m], &src[m - 1]))
+                m++;
+            size_t e = m < n ? m + 1 : n;
+            while (e < n && !found_before(rules, &src[e], &src[e - 1]))
+                e++;
+            size_t l = i, r = m, o = i;
+            while (l < m && r < e)
+                dst[o++] = found_before(rules, &src[r], &src[l]) ? src[r++] : src[l++];
+            while (l < m)
+                dst[o++] = src[l++];
+            while (r < e)
+                dst[o++] = src[r++];
+            i = e;
+        }
+        found *t = src;
+        src = dst;
+        dst = t;
+        if (runs <= 1)
+            break;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+}
+
+static void heap_down(const ts_rule *rules, const found *v, group *h, size_t k, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < k && found_before(rules, &v[h[l].at], &v[h[m].at]))
+            m = l;
+        if (l + 1 < k && found_before(rules, &v[h[l + 1].at], &v[h[m].at]))
+            m = l + 1;
+        if (m == i)
+            return;
+        group t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Sorts the confirmed matches, stably (two records of one rule and span
+ * keep their order, as qsort's merge sort kept them). Each rule's records
+ * arrive in text order (its regions are confirmed in order) but the
+ * rules' interleave in hundreds of short runs per unit of mail: they are
+ * put apart by rule (a counting sort), each rule's checked (and sorted if
+ * a validator moved a span back), and the rules merged through a heap.
+ * qsort with its comparator called through a pointer, then a merge of
+ * the runs, were a twentieth of a scan of mail. */
+static int sort_found(ks_textscratch *s)
+{
+    const ts_rule *rules = s->ts->rules;
+    size_t n = s->nfound, nr = s->ts->nrules, k = 0;
+    if (ks__grow(&s->sorttmp, &s->capsorttmp, n - 1, sizeof *s->sorttmp, n) != KS_OK)
+        return KS_ENOMEM;
+    found *f = s->found, *g = s->sorttmp;
+    size_t *end = s->rule_end;
+    memset(end, 0, nr * sizeof *end);
+    for (size_t i = 0; i < n; i++)
+        end[f[i].rule]++;
+    for (size_t r = 0, sum = 0; r < nr; r++) /* end[r]: where rule r's records start, for now */
+        sum += end[r], end[r] = sum - end[r];
+    for (size_t i = 0; i < n; i++) /* stable: each rule's records keep their order */
+        g[end[f[i].rule]++] = f[i];
+    group *h = s->groups;
+    for (size_t r = 0, start = 0; r < nr; start = end[r++]) {
+        if (end[r] == start)
+            continue;
+        for (size_t i = start + 1; i < end[r]; i++)
+            if (found_before(rules, &g[i], &g[i - 1])) {
+                merge_runs(rules, g + start, f + start, end[r] - start);
+                break;
+            }
+        h[k++] = (group){start, end[r]};
+    }
+    for (size_t i = k; i-- > 0;)
+        heap_down(rules, g, h, k, i);
+    for (size_t o = 0; k; o++) {
+        f[o] = g[h[0].at++];
+        if (h[0].at == h[0].end)
+            h[0] = h[--k];
+        heap_down(rules, g, h, k, 0);
+    }
+    return KS_OK;
 }
 
 /* Keeps, among matches of one class whose values overlap, the one of the
@@ -708,6 +772,24 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
 {
     const ts_rule *r = &s->ts->rules[f->rule];
     ks_tmatch m;
+    bool memo = !r->validator || r->validator->pure;
+    if (memo) { /* a value delivered before: the same but for its place */
+        const ts_memo_ent *e = ks__ts_memo_find(s->memo, f->rule, (ks_tvalid)f->valid,
+                                                s->text + f->vs, (size_t)(f->ve - f->vs));
+        if (e) {
+            memset(&m, 0, sizeof m);
+            m.cls = r->cls;
+            m.rule_id = r->id;
+            m.rule_name = r->name;
+            m.valid = (ks_tvalid)f->valid;
+            m.confidence = f->confidence;
+            m.value = s->text + f->vs;
+            m.nvalue = (size_t)(f->ve - f->vs);
+            m.offset = f->vs;
+            ks__ts_memo_fill(e, &m, s->memo_details);
+            return fn(ud, &m);
+        }
+    }
     cand_init(c, s);
     c->region = s->ts->region;
     c->ms = f->ms;
@@ -757,6 +839,8 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
         m.severity = (ks_severity)c->severity;
     if (m.valid == KS_TV_EXAMPLE)
         m.severity = KS_SEV_INFO;
+    if (memo && c->pe <= c->ps)
+        ks__ts_memo_add(s->memo, f->rule, &m);
     return fn(ud, &m);
 }
 
@@ -786,11 +870,17 @@ static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, cons
         if ((classes & r->cls) && (s->only_rule < 0 || (size_t)s->only_rule == ts->slow[i]))
             push_region(s, (uint32_t)ts->slow[i], 0, n);
     }
-    for (size_t i = 0; i < s->nregions; i++)
+    for (size_t i = 0; i < s->nregions; i++) {
+        if (i + PREFETCH_AHEAD < s->nregions) /* where the confirmation will start reading */
+            __builtin_prefetch(text + s->regions[i + PREFETCH_AHEAD].lo);
         confirm_region(s, &s->regions[i], c);
+    }
     if (s->nfound > 1) {
-        tl_ts = ts;
-        qsort(s->found, s->nfound, sizeof *s->found, cmp_found);
+        if (sort_found(s) != KS_OK) {
+            s->nfound = 0; /* no room to sort: nothing delivered, the caller told */
+            s->truncated = true;
+            return KS_OK;
+        }
         /* The same rule can confirm one match from two regions (segments). */
         size_t k = 0;
         for (size_t i = 0; i < s->nfound; i++)
@@ -812,9 +902,14 @@ int ks__textscan_run(const ks_textscan *ts, ks_textscratch *s, unsigned classes,
         return KS_OK;
     if ((rc = scan(ts, s, classes, text, n)) != KS_OK)
         return rc;
-    for (size_t i = 0; i < s->nfound; i++)
+    for (size_t i = 0; i < s->nfound; i++) {
+        /* the text of a unit is out of the cache by now (confirmed a few
+         * MiB ago): a few values ahead are fetched while this one goes */
+        if (i + PREFETCH_AHEAD < s->nfound)
+            __builtin_prefetch(text + s->found[i + PREFETCH_AHEAD].vs);
         if (deliver(s, &s->found[i], &s->cand, fn, ud))
             break;
+    }
     return s->truncated ? KS_ELIMIT : KS_OK;
 }
 

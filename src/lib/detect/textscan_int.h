@@ -11,6 +11,8 @@
  *   textscan_phone.cc libphonenumber behind a C function
  *   textscan_pass.c   hand-written first passes (digit clusters, '@') for
  *                     rules Vectorscan runs slowly
+ *   textscan_memo.c   deliveries of repeated values, kept per thread
+ *   textscan_ctx.c    context words near a value
  *
  * Ownership: rules and their strings live in the scanner's arena and are
  * immutable once ks__textscan_new returned; threads share them. A
@@ -52,13 +54,14 @@ typedef struct ts_cand {
                                * ps == pe: none */
     int ctx;                  /* a context word near the value: 1 yes, 0 no,
                                * -1 not looked for yet (ks__ts_context) */
-    const char *const *ctxw;  /* the rule's context words (lower-case) */
-    size_t nctxw;
+    const struct ts_wordset *ctxw; /* the rule's context words; NULL: none */
     int min_confidence;       /* the scanner's threshold: a validator may give up
                                * early on a candidate that cannot reach it */
     bool code;                /* the text is program source (KS_TC_CODE) */
     bool delivering;          /* details are kept only when the match is delivered
                                * (confirmation runs the validator without them) */
+    struct ts_memo *memo;     /* the thread's memo of verdicts (textscan_memo.c);
+                               * NULL: none */
 } ts_cand;
 
 /* Returns true to keep the candidate. */
@@ -67,6 +70,10 @@ typedef bool (*ts_validate_fn)(ts_cand *c);
 typedef struct ts_validator {
     const char *name;         /* "aws_key_id", "luhn", ... as written in rules */
     ts_validate_fn fn;
+    bool pure;                /* what it delivers (normalised form, details, type,
+                               * severity) depends on the value's bytes and verdict
+                               * alone, never on the text around: deliveries of
+                               * one value share it (textscan_memo.c) */
 } ts_validator;
 
 const ts_validator *ks__ts_validator_find(const char *name);
@@ -76,6 +83,15 @@ void ks__ts_detail(ts_cand *c, const char *key, const char *fmt, ...) KS_PRINTF(
 /* True when one of the rule's context words is near the value (computed
  * once per candidate; validators that skip costly work call it first). */
 bool ks__ts_context(ts_cand *c);
+/* Context words made for the search (textscan_ctx.c), in arena a; NULL
+ * for no words or on OOM (nw > 0). words are lower-case and must outlive
+ * the set. */
+typedef struct ts_wordset ts_wordset;
+const ts_wordset *ks__ts_wordset_new(ks_arena *a, const char *const *words, size_t nw);
+/* True when a word of ws is near [vs, ve) in t[0..n); with line, only on
+ * the value's own line (negative words). */
+bool ks__ts_near_word(const char *t, size_t n, size_t vs, size_t ve, const ts_wordset *ws,
+                      bool line);
 /* Shannon entropy in bits per byte of p[0..n). */
 double ks__ts_entropy(const char *p, size_t n);
 /* Classes of characters in p[0..n): bit 0 lower, 1 upper, 2 digit, 3 other. */
@@ -137,6 +153,8 @@ typedef struct ts_rule {
     size_t ncontext;
     const char **negctx;      /* words that lower it */
     size_t nnegctx;
+    const struct ts_wordset *ctxset, *negset; /* the two, made for one pass over
+                               * a window (textscan.c); NULL: no words */
     pcre2_code **allow;       /* value regexes that drop a match (gitleaks allowlists) */
     size_t nallow;
     const char **stopwords;   /* a value containing one is dropped */
@@ -218,6 +236,32 @@ bool ks__ts_email_pattern(const char *pattern);
  * offset limit of lim: the leftmost match starting in [start, lim], its
  * span in *ms, *me (the value group is the whole match); false when none. */
 bool ks__ts_email_match(const char *t, size_t n, size_t start, size_t lim, size_t *ms, size_t *me);
+
+/* ---- the delivery memo (textscan_memo.c) ------------------------------------------ */
+
+/* Per scratch (one thread), bounded: deliveries of a rule whose validator
+ * is pure (or that has none), keyed by rule, verdict and value bytes. */
+typedef struct ts_memo ts_memo;
+typedef struct ts_memo_ent ts_memo_ent;
+
+ts_memo *ks__ts_memo_new(void);
+void ks__ts_memo_free(ts_memo *m);
+/* The delivery kept for this value of rule with this verdict, or NULL.
+ * Valid until the next ks__ts_memo_add. */
+const ts_memo_ent *ks__ts_memo_find(ts_memo *m, uint32_t rule, ks_tvalid valid, const char *v,
+                                    size_t n);
+/* Keeps what t delivers (its value, norm, details, type, severity,
+ * SHA-256, redaction; copied); may empty the memo first to make room. */
+void ks__ts_memo_add(ts_memo *m, uint32_t rule, const ks_tmatch *t);
+/* Verdicts of a validator's costly check on a value, by kind (TS_MEMO_*):
+ * 1 or 0 as set, -1 when not kept. m may be NULL (nothing kept). */
+enum { TS_MEMO_JWT_DOC_KEY = 1 };
+int ks__ts_memo_verdict(ts_memo *m, unsigned kind, const char *v, size_t n);
+void ks__ts_memo_set_verdict(ts_memo *m, unsigned kind, const char *v, size_t n, bool yes);
+/* Fills t's type, severity, norm, details (into details[TS_MAX_DETAILS]),
+ * SHA-256 and redaction from an entry; t->value/nvalue must be set. The
+ * strings are the memo's, valid until its next add. */
+void ks__ts_memo_fill(const ts_memo_ent *e, ks_tmatch *t, ks_kv *details);
 
 /* ---- TOML (gitleaks' subset) -------------------------------------------------- */
 

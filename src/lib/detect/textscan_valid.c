@@ -157,10 +157,12 @@ bool ks__ts_is_example(const char *p, size_t n)
         if (p[i] != ' ' && p[i] != '-')
             digits[nd++] = p[i];
     for (size_t i = 0; i < KS_ARRAY_LEN(known_examples); i++) {
-        size_t kl = strlen(known_examples[i]);
-        if ((kl == n && memcmp(p, known_examples[i], n) == 0) ||
-            (kl == nd && memcmp(digits, known_examples[i], nd) == 0))
-            return true;
+        const char *k = known_examples[i];
+        if ((n && k[0] == p[0]) || (nd && k[0] == digits[0])) { /* first bytes first */
+            size_t kl = strlen(k);
+            if ((kl == n && memcmp(p, k, n) == 0) || (kl == nd && memcmp(digits, k, nd) == 0))
+                return true;
+        }
     }
     return false;
 }
@@ -438,40 +440,52 @@ static const char *const jwt_doc_keys[] = {
     "key", "test", "password",
 };
 
-/* The HS256/384/512 digests, fetched once: HMAC() fetches the digest and
- * the MAC and builds a context on every call, which for eighteen keys per
- * token was a third of a scan of mail with tokens in it. */
-static EVP_MD *jwt_mds[3];
-static pthread_once_t jwt_mds_once = PTHREAD_ONCE_INIT;
+/* The HS256/384/512 keyed states, made once: HMAC() fetches the digest
+ * and the MAC and builds a context on every call, which for eighteen keys
+ * per token was a third of a scan of mail with tokens in it. Each key's
+ * inner and outer pads are hashed here once (RFC 2104's precomputation),
+ * so a token costs, per key, two context copies and its own blocks. */
+static EVP_MD_CTX *jwt_pads[3][KS_ARRAY_LEN(jwt_doc_keys)][2]; /* [digest][key][inner, outer] */
+static int jwt_md_size[3];                                      /* 0: digest unavailable */
+static pthread_once_t jwt_pads_once = PTHREAD_ONCE_INIT;
 
-static void jwt_mds_fetch(void)
+static void jwt_pads_make(void)
 {
     static const char *const names[] = {"SHA256", "SHA384", "SHA512"};
-    for (size_t i = 0; i < KS_ARRAY_LEN(names); i++)
-        jwt_mds[i] = EVP_MD_fetch(NULL, names[i], NULL);
+    for (size_t i = 0; i < KS_ARRAY_LEN(names); i++) {
+        EVP_MD *md = EVP_MD_fetch(NULL, names[i], NULL);
+        size_t block = md ? (size_t)EVP_MD_get_block_size(md) : 0;
+        uint8_t pad[128];
+        bool ok = md && block <= sizeof pad;
+        for (size_t k = 0; ok && k < KS_ARRAY_LEN(jwt_doc_keys); k++) {
+            const char *key = jwt_doc_keys[k];
+            size_t kn = strlen(key);
+            for (int round = 0; ok && round < 2; round++) {
+                uint8_t x = round ? 0x5c : 0x36;
+                EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+                for (size_t j = 0; j < block; j++) /* the documented keys are all short */
+                    pad[j] = (uint8_t)((j < kn ? (uint8_t)key[j] : 0) ^ x);
+                ok = ctx && kn <= block && EVP_DigestInit_ex2(ctx, md, NULL) == 1 &&
+                     EVP_DigestUpdate(ctx, pad, block) == 1;
+                jwt_pads[i][k][round] = ctx;
+            }
+        }
+        if (ok)
+            jwt_md_size[i] = EVP_MD_get_size(md);
+        EVP_MD_free(md); /* the contexts hold their own reference */
+    }
 }
 
-/* HMAC (RFC 2104) of msg under key with the digest md, into mac (the
- * digest's size); the one context is reused for every key of a token. */
-static bool hmac(EVP_MD_CTX *ctx, const EVP_MD *md, const char *key, size_t kn, const char *msg,
-                 size_t mn, uint8_t *mac)
+/* HMAC (RFC 2104) of msg under documented key k with digest `which`, into
+ * mac; ctx is the token's working context. */
+static bool hmac(EVP_MD_CTX *ctx, int which, size_t k, const char *msg, size_t mn, uint8_t *mac)
 {
-    uint8_t pad[128], inner[EVP_MAX_MD_SIZE];
-    size_t block = (size_t)EVP_MD_get_block_size(md);
+    uint8_t inner[EVP_MAX_MD_SIZE];
     unsigned in = 0;
-    if (block > sizeof pad || kn > block) /* the documented keys are all short */
-        return false;
-    for (int round = 0; round < 2; round++) {
-        uint8_t x = round ? 0x5c : 0x36;
-        for (size_t i = 0; i < block; i++)
-            pad[i] = (uint8_t)((i < kn ? (uint8_t)key[i] : 0) ^ x);
-        if (EVP_DigestInit_ex2(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, pad, block) != 1 ||
-            EVP_DigestUpdate(ctx, round ? (const void *)inner : (const void *)msg,
-                             round ? in : mn) != 1 ||
-            EVP_DigestFinal_ex(ctx, round ? mac : inner, round ? NULL : &in) != 1)
-            return false;
-    }
-    return true;
+    return EVP_MD_CTX_copy_ex(ctx, jwt_pads[which][k][0]) == 1 &&
+           EVP_DigestUpdate(ctx, msg, mn) == 1 && EVP_DigestFinal_ex(ctx, inner, &in) == 1 &&
+           EVP_MD_CTX_copy_ex(ctx, jwt_pads[which][k][1]) == 1 &&
+           EVP_DigestUpdate(ctx, inner, in) == 1 && EVP_DigestFinal_ex(ctx, mac, NULL) == 1;
 }
 
 /* True when an HS256/384/512 token's signature is made with a documented
@@ -486,15 +500,14 @@ static bool jwt_doc_signed(const char *alg, const char *p, size_t sig, const cha
     bool found = false;
     if (which < 0)
         return false;
-    pthread_once(&jwt_mds_once, jwt_mds_fetch);
-    const EVP_MD *md = jwt_mds[which];
-    long wn = md ? ks__ts_b64_decode(s, sn, want, sizeof want) : -1;
-    if (wn != (long)(md ? EVP_MD_get_size(md) : -1))
+    pthread_once(&jwt_pads_once, jwt_pads_make);
+    int size = jwt_md_size[which];
+    long wn = size ? ks__ts_b64_decode(s, sn, want, sizeof want) : -1;
+    if (wn != (long)(size ? size : -1))
         return false;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     for (size_t i = 0; ctx && i < KS_ARRAY_LEN(jwt_doc_keys) && !found; i++)
-        found = hmac(ctx, md, jwt_doc_keys[i], strlen(jwt_doc_keys[i]), p, sig, mac) &&
-                !memcmp(mac, want, (size_t)wn);
+        found = hmac(ctx, which, i, p, sig, mac) && !memcmp(mac, want, (size_t)wn);
     EVP_MD_CTX_free(ctx);
     return found;
 }
@@ -530,11 +543,17 @@ static bool v_jwt(ts_cand *c)
         }
     /* delivering: the verdict is the confirmation's (an example only when
      * the signature was a documented key's), not HMACs again */
-    bool sample = c->delivering
-                      ? c->valid == KS_TV_EXAMPLE
-                      : json_field((const char *)hdr, (size_t)hn, "alg", val, sizeof val) &&
-                            jwt_doc_signed(val, v, (size_t)(d2 - v), d2 + 1,
-                                           (size_t)(v + vn - d2 - 1));
+    bool sample;
+    int known;
+    if (c->delivering)
+        sample = c->valid == KS_TV_EXAMPLE;
+    else if ((known = ks__ts_memo_verdict(c->memo, TS_MEMO_JWT_DOC_KEY, v, vn)) >= 0)
+        sample = known; /* the same token seen before (a reply quoting it) */
+    else {
+        sample = json_field((const char *)hdr, (size_t)hn, "alg", val, sizeof val) &&
+                 jwt_doc_signed(val, v, (size_t)(d2 - v), d2 + 1, (size_t)(v + vn - d2 - 1));
+        ks__ts_memo_set_verdict(c->memo, TS_MEMO_JWT_DOC_KEY, v, vn, sample);
+    }
     c->valid = KS_TV_VALID;
     if (sample) {
         ks__ts_detail(c, "jwt.key", "a documented sample key");
@@ -781,8 +800,11 @@ static bool in_id_header(const char *t, size_t vs)
             return false; /* too long for a header: not one */
         if (t[b] != ' ' && t[b] != '\t') {
             for (size_t k = 0; k < KS_ARRAY_LEN(id_headers); k++) {
-                size_t hn = strlen(id_headers[k]);
-                if (vs >= b + hn + 1 && t[b + hn] == ':' && ks__ieq(t + b, hn, id_headers[k], hn))
+                const char *h = id_headers[k]; /* lower case: the first byte first */
+                if (tolower((unsigned char)t[b]) != h[0])
+                    continue;
+                size_t hn = strlen(h);
+                if (vs >= b + hn + 1 && t[b + hn] == ':' && ks__ieq(t + b, hn, h, hn))
                     return true;
             }
             return false;
@@ -836,11 +858,13 @@ static bool v_email(ts_cand *c)
     for (const char *p = dom; p + 1 < end; p++)
         if (p[0] == '.' && p[1] == '.')
             return false;
-    size_t o = 0;
-    for (const char *p = v; p < end && o + 1 < sizeof c->norm; p++)
-        c->norm[o++] = (char)tolower((unsigned char)*p);
-    c->norm[o] = 0;
-    c->nnorm = o;
+    if (c->delivering) { /* the normalised form: only delivered */
+        size_t o = 0;
+        for (const char *p = v; p < end && o + 1 < sizeof c->norm; p++)
+            c->norm[o++] = (char)tolower((unsigned char)*p);
+        c->norm[o] = 0;
+        c->nnorm = o;
+    }
     /* Message-IDs and content ids look like addresses */
     if (c->vs > 0 && c->text[c->vs - 1] == '<' && memchr(v, '$', n))
         return false;
@@ -1225,17 +1249,31 @@ static bool v_mynumber(ts_cand *c)
 
 /* ---- the table --------------------------------------------------------------------------- */
 
+/* pure: see ts_validator. The key-word validators, AWS secrets (paired with
+ * a key id nearby), phone numbers (the country from numbers and addresses
+ * around), PEM/PuTTY blocks and SAS/Azure strings read around the value. */
 static const ts_validator validators[] = {
-    {"aws_key_id", v_aws_key_id},     {"aws_secret", v_aws_secret},
-    {"github", v_github},             {"jwt", v_jwt},
-    {"pem", v_pem},                   {"putty", v_putty},
-    {"azure_key", v_azure_key},       {"sas", v_sas},
-    {"entra_secret", v_entra_secret}, {"password", ks__tsv_password},       {"password_strong", ks__tsv_password_strong},
-    {"url_password", ks__tsv_url_password}, {"generic", ks__tsv_generic},
-    {"sql_password", ks__tsv_sql_password}, {"bearer", ks__tsv_bearer},
-    {"email", v_email},               {"phone", v_phone},
-    {"card", v_card},                 {"iban", v_iban},
-    {"ssn", v_ssn},                   {"mynumber", v_mynumber},
+    {"aws_key_id", v_aws_key_id, true},
+    {"aws_secret", v_aws_secret, false},
+    {"github", v_github, true},
+    {"jwt", v_jwt, true},
+    {"pem", v_pem, false},
+    {"putty", v_putty, false},
+    {"azure_key", v_azure_key, false},
+    {"sas", v_sas, false},
+    {"entra_secret", v_entra_secret, false},
+    {"password", ks__tsv_password, false},
+    {"password_strong", ks__tsv_password_strong, false},
+    {"url_password", ks__tsv_url_password, false},
+    {"generic", ks__tsv_generic, false},
+    {"sql_password", ks__tsv_sql_password, false},
+    {"bearer", ks__tsv_bearer, false},
+    {"email", v_email, true},
+    {"phone", v_phone, false},
+    {"card", v_card, true},
+    {"iban", v_iban, true},
+    {"ssn", v_ssn, true},
+    {"mynumber", v_mynumber, true},
 };
 
 const ts_validator *ks__ts_validator_find(const char *name)

@@ -263,8 +263,9 @@ static bool placeholder(const char *v, size_t n)
     if (same == n)
         return true;
     for (size_t i = 0; i < KS_ARRAY_LEN(placeholder_words); i++) {
-        size_t wl = strlen(placeholder_words[i]);
-        if (wl == n && ks__ieq(v, n, placeholder_words[i], wl))
+        const char *w = placeholder_words[i]; /* lower case: the first byte first */
+        if ((w[0] == v[0] || w[0] == tolower((unsigned char)v[0])) && strlen(w) == n &&
+            ks__ieq(v, n, w, n))
             return true;
     }
     if (ks__memmem_ci(v, n, "xxxx", 4) || memmem(v, n, "****", 4) || memmem(v, n, "\xe2\x80\xa2", 3))

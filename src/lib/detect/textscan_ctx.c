@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Context words (interface: textscan_int.h): Presidio's idea, "phone" near
+ * a number raises its confidence, "order no." lowers it. A word counts
+ * when it lies in the window from CTX_BEFORE bytes before the value to
+ * CTX_AFTER after it, case-insensitively (ASCII), and, when it starts with
+ * a word character, does not start inside a longer word. A negative word
+ * counts only on the value's own line: it says what this value is ("order
+ * 4500018873", "Ref: ..."), while a neighbouring line is another field
+ * ("USt-IdNr. DE811128135" above "Tel. +1 202 456 1414").
+ *
+ * Every candidate of a rule with context words asks (a phone number's
+ * validator asks before libphonenumber, to skip what could not reach the
+ * threshold), so the search is made for many small windows: the window is
+ * lower-cased once, the bytes that start some word are found sixteen at a
+ * time (one compare per distinct first byte), and only there are the words
+ * with that first byte compared. A memmem per word and window was a tenth
+ * of a scan of mail (phone numbers have 23 context words).
+ */
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#include "detect/textscan_int.h"
+
+#define CTX_BEFORE 96           /* bytes searched for context words */
+#define CTX_AFTER 48
+#define CTX_VALUE_MAX 512       /* a longer value: the windows of its two ends */
+#define FIRSTS_MAX 16           /* distinct first bytes compared sixteen at a time */
+
+struct ts_wordset {
+    const char **w;           /* lower-case words, grouped by first byte */
+    uint16_t *len;
+    uint16_t start[256], count[256]; /* words of first byte b: w[start[b]..+count[b]) */
+    uint8_t firsts[FIRSTS_MAX]; /* the distinct first bytes, when nfirsts <= FIRSTS_MAX */
+    size_t nfirsts;
+    bool empty;               /* an empty word: found in any window */
+};
+
+const ts_wordset *ks__ts_wordset_new(ks_arena *a, const char *const *words, size_t nw)
+{
+    if (!nw)
+        return NULL;
+    ts_wordset *ws = ks__arena_alloc(a, sizeof *ws);
+    if (!ws || nw > UINT16_MAX || !(ws->w = ks__arena_alloc(a, nw * sizeof *ws->w)) ||
+        !(ws->len = ks__arena_alloc(a, nw * sizeof *ws->len)))
+        return NULL;
+    memset(ws->start, 0, sizeof ws->start);
+    memset(ws->count, 0, sizeof ws->count);
+    ws->nfirsts = 0;
+    ws->empty = false;
+    size_t k = 0;
+    for (unsigned b = 0; b < 256; b++) {
+        ws->start[b] = (uint16_t)k;
+        for (size_t i = 0; i < nw; i++) {
+            size_t wl = strlen(words[i]);
+            if (!wl) {
+                ws->empty = true;
+            } else if ((uint8_t)words[i][0] == b && wl <= UINT16_MAX) {
+                ws->w[k] = words[i];
+                ws->len[k++] = (uint16_t)wl;
+                ws->count[b]++;
+            }
+        }
+        if (ws->count[b] && ws->nfirsts++ < FIRSTS_MAX)
+            ws->firsts[ws->nfirsts - 1] = (uint8_t)b;
+    }
+    return ws;
+}
+
+static inline bool word_char(uint8_t c)
+{
+    return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10 || c == '_';
+}
+
+/* A word of the set starts at low[i] (lower-cased window of wn bytes). */
+static bool word_at(const ts_wordset *ws, const char *low, size_t wn, size_t i)
+{
+    uint8_t b = (uint8_t)low[i];
+    for (size_t j = ws->start[b], end = j + ws->count[b]; j < end; j++) {
+        size_t wl = ws->len[j];
+        if (wl <= wn - i && (wl == 1 || low[i + 1] == ws->w[j][1]) && !memcmp(low + i, ws->w[j], wl))
+            return true;
+    }
+    return false;
+}
+
+/* Bit i: low[o + i] is some word's first byte and may start one there
+ * (prev: the byte before it is a word character). */
+#if defined(__SSE2__)
+static unsigned starts16(const ts_wordset *ws, const char *low, size_t o, unsigned *carry)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(low + o)), hit = _mm_setzero_si128();
+    for (size_t f = 0; f < ws->nfirsts; f++)
+        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8((char)ws->firsts[f])));
+    /* word characters (lower-cased: a-z, 0-9, '_'), as signed compares
+     * after a bias: c - lo < span unsigned */
+    __m128i letter = _mm_cmplt_epi8(_mm_sub_epi8(v, _mm_set1_epi8((char)('a' + 128))),
+                                    _mm_set1_epi8((char)(-128 + 26)));
+    __m128i digit = _mm_cmplt_epi8(_mm_sub_epi8(v, _mm_set1_epi8((char)('0' + 128))),
+                                   _mm_set1_epi8((char)(-128 + 10)));
+    __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
+    unsigned wm = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), under));
+    unsigned prev = ((wm << 1) | *carry) & 0xffff;
+    *carry = wm >> 15;
+    return (unsigned)_mm_movemask_epi8(hit) & ~(prev & wm);
+}
+#endif
+
+bool ks__ts_near_word(const char *t, size_t n, size_t vs, size_t ve, const ts_wordset *ws,
+                      bool line)
+{
+    char low[CTX_BEFORE + CTX_AFTER + CTX_VALUE_MAX + 16];
+    size_t lo = vs > CTX_BEFORE ? vs - CTX_BEFORE : 0;
+    size_t hi = KS_MIN(n, ve + CTX_AFTER);
+    if (hi - lo > CTX_BEFORE + CTX_AFTER + CTX_VALUE_MAX) /* a long value: its two ends */
+        return ks__ts_near_word(t, n, vs, vs, ws, line) || ks__ts_near_word(t, n, ve, ve, ws, line);
+    const char *nl;
+    if (line && lo < vs && (nl = memrchr(t + lo, '\n', vs - lo)))
+        lo = (size_t)(nl - t) + 1;
+    if (line && ve < hi && (nl = memchr(t + ve, '\n', hi - ve)))
+        hi = (size_t)(nl - t);
+    size_t wn = hi - lo;
+    if (!wn)
+        return false;
+    if (ws->empty)
+        return true;
+    for (size_t i = 0; i < wn; i++) {
+        uint8_t ch = (uint8_t)t[lo + i];
+        low[i] = (char)(ch + ((uint8_t)(ch - 'A') < 26 ? 32 : 0));
+    }
+    unsigned carry = lo > 0 && word_char((uint8_t)t[lo - 1]);
+#if defined(__SSE2__)
+    if (ws->nfirsts <= FIRSTS_MAX) {
+        memset(low + wn, 0, 16); /* the last block's tail: no first byte is NUL */
+        for (size_t o = 0; o < wn; o += 16) {
+            unsigned m = starts16(ws, low, o, &carry);
+            if (wn - o < 16)
+                m &= (1u << (wn - o)) - 1;
+            for (; m; m &= m - 1)
+                if (word_at(ws, low, wn, o + (size_t)__builtin_ctz(m)))
+                    return true;
+        }
+        return false;
+    }
+#endif
+    for (size_t i = 0; i < wn; i++) {
+        uint8_t b = (uint8_t)low[i];
+        bool wc = word_char(b);
+        if (ws->count[b] && !(carry && wc) && word_at(ws, low, wn, i))
+            return true;
+        carry = wc;
+    }
+    return false;
+}
+
+bool ks__ts_context(ts_cand *c)
+{
+    if (c->ctx < 0)
+        c->ctx = c->ctxw && ks__ts_near_word(c->text, c->n, c->vs, c->ve, c->ctxw, false);
+    return c->ctx > 0;
+}
