@@ -159,6 +159,44 @@ TEST(pdf_pages_plain_and_flate)
         free(p);
     }
     CHECK_INT(g.warn, 0);
+    /* A link's target and a filled form field are read beside the text
+     * (part "page 1 annotations"); objects written with their offsets. */
+    static const char *const objs[] = {
+        "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R] >> >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
+        "/Contents 5 0 R /Annots [7 0 R 6 0 R] >>",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        "<< /Length 44 >>\nstream\nBT /F1 11 Tf 50 780 Td (click here) Tj ET\nendstream",
+        "<< /Type /Annot /Subtype /Widget /FT /Tx /T (SSN) /V (536-22-8726) /Rect [50 700 250 720] /P 3 0 R >>",
+        "<< /Type /Annot /Subtype /Link /Rect [50 770 400 790] /A << /S /URI "
+        "/URI (https://acct.blob.core.windows.net/hr?sv=2022-11-02&sig=abc) >> >>"};
+    ks_buf pdf = KS_BUF_INIT;
+    size_t offs[KS_ARRAY_LEN(objs)];
+    char line[96];
+    ks__buf_adds(&pdf, "%PDF-1.6\n");
+    for (size_t i = 0; i < KS_ARRAY_LEN(objs); i++) {
+        offs[i] = pdf.n;
+        snprintf(line, sizeof line, "%zu 0 obj\n", i + 1);
+        ks__buf_adds(&pdf, line);
+        ks__buf_adds(&pdf, objs[i]);
+        ks__buf_adds(&pdf, "\nendobj\n");
+    }
+    size_t xref = pdf.n;
+    snprintf(line, sizeof line, "xref\n0 %zu\n0000000000 65535 f \n", KS_ARRAY_LEN(objs) + 1);
+    ks__buf_adds(&pdf, line);
+    for (size_t i = 0; i < KS_ARRAY_LEN(objs); i++) {
+        snprintf(line, sizeof line, "%010zu 00000 n \n", offs[i]);
+        ks__buf_adds(&pdf, line);
+    }
+    snprintf(line, sizeof line, "trailer\n<< /Size %zu /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n",
+             KS_ARRAY_LEN(objs) + 1, xref);
+    ks__buf_adds(&pdf, line);
+    run(&c, &g, "form.pdf", (const uint8_t *)pdf.p, pdf.n, NULL);
+    CHECK(HAS(c.all, "form.pdf|-|page 1 annotations|0|https://acct.blob.core.windows.net/hr?sv=2022-11-02&sig=abc\n"
+                     "SSN: 536-22-8726\n"));
+    ks__buf_release(&pdf);
+    CHECK_INT(g.warn, 0);
     /* Truncated: a diagnostic, no crash. */
     CHECK_INT(gen_pdf(pages, 2, 1, &p, &n), 0);
     g.warn = 0;

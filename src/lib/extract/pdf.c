@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * PDF through poppler-glib: the text of each page (part "page N"), the
+ * PDF through poppler-glib: the text of each page (part "page N"), its
+ * link targets and filled form fields (part "page N annotations"), the
  * document information (title, author, subject, keywords, creator,
  * producer: part "metadata") and embedded files, which become children
  * and are sniffed again (a spreadsheet attached to a statement of work).
@@ -79,6 +80,47 @@ static void metadata(ks_xctx *x, const ks_xnode *node, PopplerDocument *doc)
     ks__buf_release(&b);
 }
 
+/* What a page holds beside its text: the targets of its links (a SAS URL
+ * behind "click here") and the values of its filled form fields, as
+ * "name: value" (a W-9's SSN), in part "page N annotations". */
+static void annotations(ks_xctx *x, const ks_xnode *node, PopplerPage *page, int i)
+{
+    ks_buf b = KS_BUF_INIT;
+    GList *links = poppler_page_get_link_mapping(page);
+    for (GList *l = links; l; l = l->next) {
+        PopplerAction *a = ((PopplerLinkMapping *)l->data)->action;
+        if (a && a->type == POPPLER_ACTION_URI && a->uri.uri && *a->uri.uri) {
+            ks__buf_adds(&b, a->uri.uri);
+            ks__buf_addc(&b, '\n');
+        }
+    }
+    poppler_page_free_link_mapping(links);
+    GList *fields = poppler_page_get_form_field_mapping(page);
+    for (GList *l = fields; l; l = l->next) {
+        PopplerFormField *f = ((PopplerFormFieldMapping *)l->data)->field;
+        if (!f || poppler_form_field_get_field_type(f) != POPPLER_FORM_FIELD_TEXT)
+            continue;
+        gchar *name = poppler_form_field_get_partial_name(f), *v = poppler_form_field_text_get_text(f);
+        if (v && *v) {
+            if (name && *name) {
+                ks__buf_adds(&b, name);
+                ks__buf_adds(&b, ": ");
+            }
+            ks__buf_adds(&b, v);
+            ks__buf_addc(&b, '\n');
+        }
+        g_free(name);
+        g_free(v);
+    }
+    poppler_page_free_form_field_mapping(fields);
+    if (b.n) {
+        char part[48];
+        snprintf(part, sizeof part, "page %d annotations", i + 1);
+        ks__extract_text(x, node, part, b.p, b.n, "utf-8");
+    }
+    ks__buf_release(&b);
+}
+
 static int pdf_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
 {
     GError *err = NULL;
@@ -106,6 +148,7 @@ static int pdf_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_
             ks__extract_text(x, node, part, text, strlen(text), "utf-8");
         }
         g_free(text);
+        annotations(x, node, page, i);
         g_object_unref(page);
     }
     if (poppler_document_has_attachments(doc))
@@ -122,7 +165,7 @@ out:
 const struct ks_extractor ks_extractor_pdf = {
     .abi = KS_EXTRACTOR_ABI_1,
     .name = "pdf",
-    .description = "PDF (poppler): text per page, document information, embedded files",
+    .description = "PDF (poppler): text per page, link targets and form fields, document information, embedded files",
     .probe = pdf_probe,
     .extract = pdf_extract,
 };
