@@ -9,7 +9,7 @@
 # library is loaded when kensa first calls into it, not at start. Why: the
 # dynamic linker's work for those libraries and their ~90 dependencies
 # (PDF, mail, git, HTTP, Kafka, NATS, phone numbers) was most of the
-# process start (63 of 64 ms), paid by every run that never uses them.
+# process start (~50 of 64 ms CPU), paid by every run that never uses them.
 # A library whose variables the objects use cannot be bound this way: the
 # script fails and names it (take it out of the Makefile's LAZY_LIBS).
 set -e

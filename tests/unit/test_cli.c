@@ -236,3 +236,35 @@ TEST(names_that_lie_and_nothing_recognised)
     CHECK(kensa(args, &out) == 2);
     free(out);
 }
+
+/* The heavy libraries are bound on first use (scripts/lazylibs.sh): not
+ * loaded by a run that needs none of them, loaded when a PDF is read, and
+ * the PDF's findings are there. Nothing to check where kensa links them at
+ * start (LAZY=0, not x86-64). */
+TEST(heavy_libraries_bound_on_first_use)
+{
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd, "readelf -d %s/kensa | grep -c 'libpoppler-glib'", ks_test_build());
+    ks_test_run(cmd, &out);
+    int linked = out && atoi(out) > 0;
+    free(out);
+    if (linked)
+        return;
+    snprintf(cmd, sizeof cmd, "LD_DEBUG=files %s/kensa --version 2>&1 | grep -c 'file=libpoppler-glib'",
+             ks_test_build());
+    ks_test_run(cmd, &out);
+    CHECK(out && atoi(out) == 0);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s/kensa-gen docs --out %s/docs >/dev/null 2>&1", ks_test_build(), ks_test_tmpdir());
+    CHECK_INT(ks_test_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd,
+             "LD_DEBUG=files LD_DEBUG_OUTPUT=%s/ld %s/kensa scan -q --threads 2 --json - %s/docs/sow.pdf 2>/dev/null"
+             " | grep -c 'sow.pdf'; cat %s/ld.* | grep -c 'file=libpoppler-glib.so.* dynamically loaded'",
+             ks_test_tmpdir(), ks_test_build(), ks_test_tmpdir(), ks_test_tmpdir());
+    ks_test_run(cmd, &out);
+    int findings = -1, loaded = -1;
+    CHECK(out && sscanf(out, "%d %d", &findings, &loaded) == 2);
+    CHECK(findings > 0);
+    CHECK_INT(loaded, 1);
+    free(out);
+}
