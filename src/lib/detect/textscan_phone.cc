@@ -7,8 +7,11 @@
 // finding carries). Exceptions never cross into C.
 //
 // Parsing costs microseconds (ICU regexes), and mail repeats the same
-// numbers (signatures, footers): each thread remembers its last answers in
-// a small table that is emptied when full (memory bounded).
+// numbers (signatures, footers, a header's "+0000" time zone that the
+// region hints read): each thread remembers its last answers (E.164,
+// grouping per region, the region of a +number) in small tables that are
+// emptied when full (memory bounded). Matching with STRICT_GROUPING built
+// a PhoneNumberMatcher per number and region: half a scan of mail before.
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -32,9 +35,11 @@ namespace {
 struct answer {
     int verdict;
     std::string e164;
+    int grouped = -1; // ks__phone_grouped: 1, 0, -1 not asked yet
 };
 constexpr size_t kCacheMax = 4096;
-thread_local std::unordered_map<std::string, answer> cache;
+thread_local std::unordered_map<std::string, answer> cache;  // region '\0' number
+thread_local std::unordered_map<std::string, std::string> regions; // +number -> region, "" none
 
 PhoneNumberUtil *util()
 {
@@ -57,25 +62,29 @@ int parse(const std::string &number, const char *region, std::string *e164)
         u->Format(num, PhoneNumberUtil::E164, e164);
     return verdict;
 }
+
+// The cached answer for number in region (parsed on a miss).
+answer &lookup(const char *s, size_t n, const char *region)
+{
+    std::string key(region);
+    key.push_back('\0');
+    key.append(s, n);
+    auto hit = cache.find(key);
+    if (hit == cache.end()) {
+        answer a;
+        a.verdict = parse(std::string(s, n), region, &a.e164);
+        if (cache.size() >= kCacheMax)
+            cache.clear();
+        hit = cache.emplace(std::move(key), std::move(a)).first;
+    }
+    return hit->second;
+}
 } // namespace
 
 extern "C" int ks__phone_e164(const char *s, size_t n, const char *region, char *out, size_t cap)
 {
     try {
-        if (!region)
-            region = "US";
-        std::string key(region);
-        key.push_back('\0');
-        key.append(s, n);
-        auto hit = cache.find(key);
-        if (hit == cache.end()) {
-            answer a;
-            a.verdict = parse(std::string(s, n), region, &a.e164);
-            if (cache.size() >= kCacheMax)
-                cache.clear();
-            hit = cache.emplace(std::move(key), std::move(a)).first;
-        }
-        const answer &a = hit->second;
+        const answer &a = lookup(s, n, region ? region : "US");
         if (!a.verdict || a.e164.size() + 1 > cap)
             return 0;
         std::memcpy(out, a.e164.c_str(), a.e164.size() + 1);
@@ -88,14 +97,16 @@ extern "C" int ks__phone_e164(const char *s, size_t n, const char *region, char 
 extern "C" bool ks__phone_grouped(const char *s, size_t n, const char *region)
 {
     try {
-        std::string text(s, n);
-        PhoneNumberMatcher m(*util(), text, region,
-                             PhoneNumberMatcher::STRICT_GROUPING, 4);
-        PhoneNumberMatch match;
-        while (m.HasNext())
-            if (m.Next(&match) && match.start() == 0 && (size_t)match.length() == n)
-                return true;
-        return false;
+        answer &a = lookup(s, n, region);
+        if (a.grouped < 0) {
+            std::string text(s, n);
+            PhoneNumberMatcher m(*util(), text, region, PhoneNumberMatcher::STRICT_GROUPING, 4);
+            PhoneNumberMatch match;
+            a.grouped = 0;
+            while (!a.grouped && m.HasNext())
+                a.grouped = m.Next(&match) && match.start() == 0 && (size_t)match.length() == n;
+        }
+        return a.grouped > 0;
     } catch (...) {
         return false;
     }
@@ -104,15 +115,23 @@ extern "C" bool ks__phone_grouped(const char *s, size_t n, const char *region)
 extern "C" bool ks__phone_region(const char *s, size_t n, char out[3])
 {
     try {
-        PhoneNumberUtil *u = util();
-        PhoneNumber num;
-        if (u->Parse(std::string(s, n), "ZZ", &num) != PhoneNumberUtil::NO_PARSING_ERROR)
+        std::string key(s, n);
+        auto hit = regions.find(key);
+        if (hit == regions.end()) {
+            PhoneNumberUtil *u = util();
+            PhoneNumber num;
+            std::string r;
+            if (u->Parse(key, "ZZ", &num) == PhoneNumberUtil::NO_PARSING_ERROR)
+                u->GetRegionCodeForCountryCode(num.country_code(), &r);
+            if (r.size() != 2 || r == "ZZ")
+                r.clear();
+            if (regions.size() >= kCacheMax)
+                regions.clear();
+            hit = regions.emplace(std::move(key), std::move(r)).first;
+        }
+        if (hit->second.empty())
             return false;
-        std::string r;
-        u->GetRegionCodeForCountryCode(num.country_code(), &r);
-        if (r.size() != 2 || r == "ZZ")
-            return false;
-        std::memcpy(out, r.c_str(), 3);
+        std::memcpy(out, hit->second.c_str(), 3);
         return true;
     } catch (...) {
         return false;
