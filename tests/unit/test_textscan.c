@@ -377,6 +377,19 @@ TEST(phone_region_from_context)
     }
 }
 
+/* Text whose line breaks are escaped (a JSON string, an iCalendar
+ * field): the escape's letter is no part of the next address, and a
+ * negative word before it is on another line. */
+TEST(escaped_line_breaks)
+{
+    hits *h = scan("{\"body\": \"Hi,\\nplease reset.\\nbob.jones@corp-x.com\\nPassword: Kq7!xT2m\\n\"}\n");
+    CHECK(has_norm(h, "pii.email", "bob.jones@corp-x.com"));
+    CHECK(!has_norm(h, "pii.email", "nbob.jones@corp-x.com"));
+    CHECK(has_norm(h, "password", "Kq7!xT2m"));
+    /* on one line the negative word still counts */
+    CHECK_INT(find_type(scan("please reset. Password: Kq7!xT2m\n"), "password"), -1);
+}
+
 /* A percent-encoded password in a URL is hashed as the password it
  * encodes (what a responder's inventory holds), the same as found plainly. */
 TEST(url_password_decoded)

@@ -115,11 +115,18 @@ bool ks__ts_near_word(const char *t, size_t n, size_t vs, size_t ve, const ts_wo
     size_t hi = KS_MIN(n, ve + CTX_AFTER);
     if (hi - lo > CTX_BEFORE + CTX_AFTER + CTX_VALUE_MAX) /* a long value: its two ends */
         return ks__ts_near_word(t, n, vs, vs, ws, line) || ks__ts_near_word(t, n, ve, ve, ws, line);
-    const char *nl;
-    if (line && lo < vs && (nl = memrchr(t + lo, '\n', vs - lo)))
-        lo = (size_t)(nl - t) + 1;
-    if (line && ve < hi && (nl = memchr(t + ve, '\n', hi - ve)))
-        hi = (size_t)(nl - t);
+    /* a line ends at a line break or at an escaped one, a backslash and
+     * 'n' (a JSON string, an iCalendar field: please reset.\nPassword: x) */
+    for (size_t i = vs; line && i > lo; i--)
+        if (t[i - 1] == '\n' || (t[i - 1] == 'n' && i >= 2 && t[i - 2] == '\\')) {
+            lo = i;
+            break;
+        }
+    for (size_t i = ve; line && i < hi; i++)
+        if (t[i] == '\n' || (t[i] == '\\' && i + 1 < hi && t[i + 1] == 'n')) {
+            hi = i;
+            break;
+        }
     size_t wn = hi - lo;
     if (!wn)
         return false;

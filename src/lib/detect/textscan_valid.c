@@ -841,6 +841,10 @@ static bool in_url_authority(const char *t, size_t vs)
 
 static bool v_email(ts_cand *c)
 {
+    /* text with escaped line breaks (a JSON string, an iCalendar field:
+     * "...\nbob@corp.example") glues the escape's letter to the address */
+    if (c->vs > 0 && c->text[c->vs - 1] == '\\' && c->ve - c->vs > 3 && strchr("nrt", c->text[c->vs]))
+        c->vs++;
     const char *v = c->text + c->vs;
     size_t n = c->ve - c->vs;
     const char *at = memchr(v, '@', n);
