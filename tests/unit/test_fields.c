@@ -95,6 +95,20 @@ TEST(sources_resolve_to_canonical_fields)
     CHECK_STR(s.user, "svc-sql");
     CHECK_STR(s.target, "grace");
     CHECK_STR(s.source, "10.2.248.101");
+    /* A file named through a symbolic link is read (the caller named it);
+     * a dangling link is an error that says so. */
+    snprintf(cmd, sizeof cmd, "ln -sf f.evtx %s/link.evtx && ln -sf missing.evtx %s/dangling.evtx", ks_test_tmpdir(),
+             ks_test_tmpdir());
+    CHECK_INT(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/link.evtx", ks_test_tmpdir());
+    s = read_first(cmd, "evtx");
+    CHECK_STR(s.id, "4648");
+    ks_engine *e = NULL;
+    CHECK_INT(ks_engine_new(&e), KS_OK);
+    snprintf(cmd, sizeof cmd, "%s/dangling.evtx", ks_test_tmpdir());
+    CHECK_INT(ks_engine_read_file(e, cmd, "evtx", first_event, &s), KS_ENOTFOUND);
+    CHECK(strstr(ks_engine_errmsg(e), "symbolic link to a file that cannot be reached"));
+    ks_engine_free(e);
     /* Winlogbeat (ECS) JSON */
     static const char wlb[] =
         "{\"@timestamp\":\"2024-02-01T10:00:00Z\",\"winlog\":{\"computer_name\":\"WS7.corp\",\"channel\":"

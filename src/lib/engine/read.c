@@ -6,8 +6,11 @@
  * as a hunt's: source (mmap or decompression), input probe, next(), and the
  * field schema resolved on every event.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "engine_int.h"
 
 /* The input for a file: the named one, or the best probe score. */
@@ -42,7 +45,7 @@ int ks_engine_read_file(ks_engine *e, const char *path, const char *format, ks_e
     ks_worker w;
     ks_source *src = NULL;
     void *st = NULL;
-    char err[256] = "";
+    char err[256] = "", *real = NULL;
     const struct ks_input *in = NULL;
     uint64_t nev = 0;
     int rc;
@@ -50,7 +53,16 @@ int ks_engine_read_file(ks_engine *e, const char *path, const char *format, ks_e
         return KS_EUSAGE;
     if ((rc = ks__worker_init(&w, e, 0)) != KS_OK)
         return rc;
-    rc = ks__source_open(AT_FDCWD, NULL, path, &src, err, sizeof err);
+    /* The caller named this file: a symbolic link is followed, as the
+     * walk follows one named on the command line (sources never follow
+     * a link in a tree). */
+    struct stat lst;
+    if (strcmp(path, "-") && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && !(real = realpath(path, NULL))) {
+        ks__seterr(e, "%s: symbolic link to a file that cannot be reached: %s", path, strerror(errno));
+        rc = errno == EACCES ? KS_EPERM : KS_ENOTFOUND;
+        goto out;
+    }
+    rc = ks__source_open(AT_FDCWD, NULL, real ? real : path, &src, err, sizeof err);
     if (rc != KS_OK) {
         ks__seterr(e, "%s: %s", path, err);
         goto out;
@@ -84,5 +96,6 @@ out:
     KS_STAT_ADD(e, events, nev);
     ks__source_close(src);
     ks__worker_release(&w);
+    free(real);
     return rc;
 }
