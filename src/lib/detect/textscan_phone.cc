@@ -9,8 +9,9 @@
 // Parsing costs microseconds (ICU regexes), and mail repeats the same
 // numbers (signatures, footers, a header's "+0000" time zone that the
 // region hints read): each thread remembers its last answers (E.164,
-// grouping per region, the region of a +number) in small tables that are
-// emptied when full (memory bounded). Matching with STRICT_GROUPING built
+// grouping per region, the region of a +number, the first region of a
+// list that takes a number) in small tables that are emptied when full
+// (memory bounded). Matching with STRICT_GROUPING built
 // a PhoneNumberMatcher per number and region: half a scan of mail before.
 #include <cstring>
 #include <mutex>
@@ -30,6 +31,8 @@ using i18n::phonenumbers::PhoneNumberUtil;
 extern "C" int ks__phone_e164(const char *s, size_t n, const char *region, char *out, size_t cap);
 extern "C" bool ks__phone_grouped(const char *s, size_t n, const char *region);
 extern "C" bool ks__phone_region(const char *s, size_t n, char out[3]);
+extern "C" int ks__phone_first(const char *s, size_t n, const char *const *regions, size_t nr,
+                               bool grouped, char *out, size_t cap);
 
 namespace {
 struct answer {
@@ -40,6 +43,11 @@ struct answer {
 constexpr size_t kCacheMax = 4096;
 thread_local std::unordered_map<std::string, answer> cache;  // region '\0' number
 thread_local std::unordered_map<std::string, std::string> regions; // +number -> region, "" none
+struct first {
+    int index; // of the region found, -1 none
+    std::string e164;
+};
+thread_local std::unordered_map<std::string, first> firsts; // ks__phone_first's answers
 
 PhoneNumberUtil *util()
 {
@@ -135,5 +143,39 @@ extern "C" bool ks__phone_region(const char *s, size_t n, char out[3])
         return true;
     } catch (...) {
         return false;
+    }
+}
+
+extern "C" int ks__phone_first(const char *s, size_t n, const char *const *regions, size_t nr,
+                               bool grouped, char *out, size_t cap)
+{
+    try {
+        std::string key(s, n);
+        key.push_back(grouped ? '\1' : '\2');
+        for (size_t i = 0; i < nr; i++) {
+            key.append(regions[i]);
+            key.push_back('\0');
+        }
+        auto hit = firsts.find(key);
+        if (hit == firsts.end()) {
+            first f{-1, std::string()};
+            char e164[64];
+            for (size_t i = 0; i < nr && f.index < 0; i++)
+                if (ks__phone_e164(s, n, regions[i], e164, sizeof e164) == 2 &&
+                    (!grouped || ks__phone_grouped(s, n, regions[i]))) {
+                    f.index = (int)i;
+                    f.e164 = e164;
+                }
+            if (firsts.size() >= kCacheMax)
+                firsts.clear();
+            hit = firsts.emplace(std::move(key), std::move(f)).first;
+        }
+        const first &f = hit->second;
+        if (f.index < 0 || f.e164.size() + 1 > cap)
+            return -1;
+        std::memcpy(out, f.e164.c_str(), f.e164.size() + 1);
+        return f.index;
+    } catch (...) {
+        return -1;
     }
 }

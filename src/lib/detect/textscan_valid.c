@@ -999,12 +999,12 @@ static int phone_elsewhere(ts_cand *c, const char *v, size_t n, char *e164, size
     if (n == 11 && v[3] == '-' && v[6] == '-')
         return false;
     char hints[PHONE_HINTS_MAX][3];
+    const char *list[PHONE_HINTS_MAX + KS_ARRAY_LEN(phone_regions)];
     size_t nh = phone_hints(c, hints);
-    for (size_t i = 0; i < nh + KS_ARRAY_LEN(phone_regions); i++) {
-        const char *r = i < nh ? hints[i] : phone_regions[i - nh];
-        if (ks__phone_e164(v, n, r, e164, cap) == 2 && ks__phone_grouped(v, n, r))
-            return 2;
-    }
+    for (size_t i = 0; i < nh + KS_ARRAY_LEN(phone_regions); i++)
+        list[i] = i < nh ? hints[i] : phone_regions[i - nh];
+    if (ks__phone_first(v, n, list, nh + KS_ARRAY_LEN(phone_regions), true, e164, cap) >= 0)
+        return 2;
     /* Last: a number a key word calls a phone ("Phone: 60-56-85-91"),
      * written with separators, valid somewhere though not grouped as there:
      * still personal data, its country a guess. A bare digit run is an id
@@ -1015,10 +1015,7 @@ static int phone_elsewhere(ts_cand *c, const char *v, size_t n, char *e164, size
     /* delivering: the confirmation saw the key word (no words then) */
     if (!sep || (!c->delivering && !ks__ts_context(c)))
         return 0;
-    for (size_t i = 0; i < KS_ARRAY_LEN(phone_regions); i++)
-        if (ks__phone_e164(v, n, phone_regions[i], e164, cap) == 2)
-            return 1;
-    return 0;
+    return ks__phone_first(v, n, phone_regions, KS_ARRAY_LEN(phone_regions), false, e164, cap) >= 0;
 }
 
 /* Four dot-separated numbers up to 255 without leading zeros: an IPv4

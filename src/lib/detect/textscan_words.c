@@ -253,19 +253,24 @@ static bool placeholder(const char *v, size_t n)
     const char *bq = memchr(v, '`', n);
     if (bq && memchr(bq + 1, '`', (size_t)(v + n - bq - 1)))
         return true;
-    /* ".$x": PHP / Perl concatenation of a variable ("'.$word.'") */
-    if (memchr(v, '(', n) || memmem(v, n, "{{", 2) || memmem(v, n, "${", 2) ||
-        memmem(v, n, "->", 2) || memmem(v, n, "::", 2) || memmem(v, n, ".$", 2))
-        return true;
+    /* a call, a template, a member, a scope, ".$x" (PHP / Perl
+     * concatenation of a variable: "'.$word.'"): one pass, not a memmem
+     * each */
+    for (size_t i = 0; i < n; i++) {
+        char a = v[i], b = i + 1 < n ? v[i + 1] : 0;
+        if (a == '(' || (a == '{' && b == '{') || (a == '$' && b == '{') || (a == '-' && b == '>') ||
+            (a == ':' && b == ':') || (a == '.' && b == '$'))
+            return true;
+    }
     size_t same = 1;
     for (size_t i = 1; i < n; i++)
         same += v[i] == v[0];
     if (same == n)
         return true;
+    char f = (char)tolower((unsigned char)v[0]);
     for (size_t i = 0; i < KS_ARRAY_LEN(placeholder_words); i++) {
         const char *w = placeholder_words[i]; /* lower case: the first byte first */
-        if ((w[0] == v[0] || w[0] == tolower((unsigned char)v[0])) && strlen(w) == n &&
-            ks__ieq(v, n, w, n))
+        if ((w[0] == v[0] || w[0] == f) && strlen(w) == n && ks__ieq(v, n, w, n))
             return true;
     }
     if (ks__memmem_ci(v, n, "xxxx", 4) || memmem(v, n, "****", 4) || memmem(v, n, "\xe2\x80\xa2", 3))
