@@ -186,6 +186,19 @@ TEST(reveal_prints_values)
     for (size_t i = 0; i < NELEM(pii_); i++)
         CHECK(strstr(out, pii_[i].norm) != NULL);
     free(out);
+    /* the value revealed is the one secret_sha256 is of: a URL's
+     * percent-encoded password is shown decoded */
+    char cmd[2048], hex[65], want[160];
+    const char *t = "backup share ftp://backup:Pq7%40x%21k9@ftp.corp.example/dumps\n";
+    snprintf(cmd, sizeof cmd, "%s/kensa hunt --no-color --reveal --json - %s 2>&1", ks_test_build(),
+             ks_test_write("rev-ftp.txt", t, strlen(t)));
+    out = NULL;
+    ks_test_run(cmd, &out);
+    sha_hex("Pq7@x!k9", hex);
+    snprintf(want, sizeof want, "\"secret_sha256\":\"%s\"", hex);
+    CHECK(out && strstr(out, want) != NULL);
+    CHECK(out && strstr(out, "\"secret\":\"Pq7@x!k9\"") != NULL);
+    free(out);
 }
 
 /* A mailbox or an archive bigger than walk.max_size is still read by the

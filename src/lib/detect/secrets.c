@@ -174,7 +174,9 @@ static sec_rec *rec_new(const sec_det *d, const sec_ws *ws, const ks_tmatch *m)
     memcpy(r->redacted, m->redacted, sizeof r->redacted);
     r->length = m->nvalue;
     r->first = r->last = KS_TIME_NONE;
-    if (d->reveal && !(r->clear = strndup(m->value, m->nvalue)))
+    /* revealed: the value secret_sha256 is of (a URL's percent-encoded
+     * password decoded), so an owner can check one against the other */
+    if (d->reveal && !(r->clear = strndup(m->norm, m->nnorm)))
         goto fail;
     if (d->verify && ks__sverify_supports(m->type) &&
         !(r->vclear = strndup(m->value, m->nvalue)))
