@@ -443,10 +443,12 @@ const struct ks_extractor *ks__extractor_sniff(const uint8_t *p, size_t n, const
  * file or a compiled config is still text to the scanners. */
 #define STRINGS_MIN 8
 
+#if !defined(__SSE2__) /* else print16 below asks it of 16 bytes at once */
 static inline bool printable_byte(uint8_t c)
 {
     return (c >= 0x20 && c < 0x7F) || c == '\t';
 }
+#endif
 
 /* The strings of a binary blob are found from bit masks of 64 bytes at a
  * time (which bytes are printable, which are zero), each block's made once:
