@@ -173,18 +173,18 @@ ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
   -fsanitize-link-c++-runtime
 asan: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-asan CC=clang CXX=clang++ \
-	  OPT="$(ASAN_OPT)" all
+	  OPT="$(ASAN_OPT)" LAZY=0 all
 	@KENSA_ASAN=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ \
-	  OPT="$(ASAN_OPT)" test
+	  OPT="$(ASAN_OPT)" LAZY=0 test
 
 # ThreadSanitizer: the same suite, every engine run is multi-threaded.
 # Halts on the first report (TSAN_OPTIONS), so a data race fails the run.
 TSAN_OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 tsan: deps
-	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-tsan CC=clang CXX=clang++ OPT="$(TSAN_OPT)" all
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-tsan CC=clang CXX=clang++ OPT="$(TSAN_OPT)" LAZY=0 all
 	@KENSA_TSAN=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-	  $(MAKE) --no-print-directory BUILD=build-tsan CC=clang CXX=clang++ OPT="$(TSAN_OPT)" test
+	  $(MAKE) --no-print-directory BUILD=build-tsan CC=clang CXX=clang++ OPT="$(TSAN_OPT)" LAZY=0 test
 
 FUZZ_SECONDS ?= 60
 fuzz: deps
