@@ -24,9 +24,15 @@
 #define TEXT_BLOCK ((size_t)1 << BLOCK_BITS)
 #define MAX_BLOCKS ((uint32_t)1 << 15) /* ref: 15 bits of block, 16 of offset */
 #define PACKED 0x80000000u              /* ref flag: key[] is an IPv4 address */
+/* A slot holds its id (under STRIDS_MAX) and in the bits above it the top
+ * bits of the value's hash: a probe passes other values' slots without
+ * reading their key (a cache miss each in a table of a spray's addresses:
+ * a quarter of the interning of an EVTX hunt's identity pass). */
+#define ID_MASK (STRIDS_MAX - 1)
+#define TAG(h) ((h) & ~ID_MASK)
 
 struct ks_strids {
-    uint32_t *slot;     /* id, 0 = empty; power-of-two table */
+    uint32_t *slot;     /* id | tag, 0 = empty; power-of-two table */
     uint32_t mask;
     uint32_t *key;      /* id -> low bits of its hash, or the packed address */
     uint32_t *ref;      /* id -> PACKED | block << 16 | offset of its text
@@ -163,10 +169,10 @@ static int grow_slots(ks_strids *t)
     if (!ns)
         return KS_ENOMEM;
     for (uint32_t id = 1; id < t->n; id++) {
-        uint32_t i = hash_of(t, id) & mask;
+        uint32_t h = hash_of(t, id), i = h & mask;
         while (ns[i])
             i = (i + 1) & mask;
-        ns[i] = id;
+        ns[i] = id | TAG(h);
     }
     free(t->slot);
     t->slot = ns;
@@ -178,11 +184,13 @@ uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n)
 {
     uint32_t addr = 0, id;
     bool packed = parse_ipv4(s, n, &addr);
-    uint32_t h = packed ? mix32(addr) : (uint32_t)ks__hash(s, n), i = h & t->mask;
-    while ((id = t->slot[i]) != 0) {
-        if (packed ? (t->ref[id] & PACKED) && t->key[id] == addr
-                   : !(t->ref[id] & PACKED) && t->key[id] == h &&
-                         memcmp(text_at(t, t->ref[id]), s, n) == 0 && text_at(t, t->ref[id])[n] == 0)
+    uint32_t h = packed ? mix32(addr) : (uint32_t)ks__hash(s, n), i = h & t->mask, sv;
+    while ((sv = t->slot[i]) != 0) {
+        id = sv & ID_MASK;
+        if (TAG(sv) == TAG(h) &&
+            (packed ? (t->ref[id] & PACKED) && t->key[id] == addr
+                    : !(t->ref[id] & PACKED) && t->key[id] == h &&
+                          memcmp(text_at(t, t->ref[id]), s, n) == 0 && text_at(t, t->ref[id])[n] == 0))
             return id;
         i = (i + 1) & t->mask;
     }
@@ -212,7 +220,7 @@ uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n)
     id = t->n++;
     t->key[id] = packed ? addr : h;
     t->ref[id] = ref;
-    t->slot[i] = id;
+    t->slot[i] = id | TAG(h);
     return id;
 }
 
