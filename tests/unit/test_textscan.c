@@ -860,8 +860,8 @@ TEST(repeated_values_deliver_the_same)
         "IBAN: DE44 5001 0517 5407 3249 31\n",
         "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
         "SSN 536-22-8726\n",
-        "token=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzb21lIjoicGF5bG9hZCJ9."
-        "4twFt5NiznN84AWoo1d7KO1T_yoc0Z6XOpOVswacPZg\n",
+        ("token=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzb21lIjoicGF5bG9hZCJ9."
+         "4twFt5NiznN84AWoo1d7KO1T_yoc0Z6XOpOVswacPZg\n"), /* one line, two literals */
         "Message-ID: <a1b2@mail.example.com>\n",
         "postgres://svc:Pa55w0rd@db.example.local/x\n"};
     ks_textscratch *shared = NULL;
