@@ -317,9 +317,12 @@ static bool v_aws_secret(ts_cand *c)
      * several pairs: the first one in reach is not this secret's) */
     size_t lo = c->vs > 512 ? c->vs - 512 : 0, hi = KS_MIN(c->n, c->ve + 512);
     size_t best = SIZE_MAX, bestd = SIZE_MAX;
-    for (size_t i = lo; i + 20 <= hi; i++) {
-        const char *p = c->text + i;
-        if (p[0] != 'A' || !(p[1] == 'K' || p[1] == 'S') || p[2] != 'I' || p[3] != 'A')
+    /* from one 'A' to the next (memchr), not byte by byte: every secret
+     * key candidate reads a kilobyte here, at confirmation and delivery */
+    const char *end = hi >= lo + 20 ? c->text + hi - 19 : c->text + lo; /* starts < end */
+    for (const char *p = c->text + lo; p < end && (p = memchr(p, 'A', (size_t)(end - p))); p++) {
+        size_t i = (size_t)(p - c->text);
+        if (!(p[1] == 'K' || p[1] == 'S') || p[2] != 'I' || p[3] != 'A')
             continue;
         bool ok = true;
         for (int k = 4; k < 20 && ok; k++)
