@@ -174,6 +174,18 @@ static bool raw_at(const char *b, size_t n, uint64_t off, size_t len, const char
     SHA256((const unsigned char *)b + off, len, d);
     for (int i = 0; i < 32; i++)
         snprintf(h + 2 * i, 3, "%02x", d[i]);
+    if (!strcmp(h, hex))
+        return true;
+    /* a value written with string escapes is hashed as the string it
+     * spells (textscan_esc.c): the raw bytes are still the text */
+    char *u = malloc(len ? len : 1);
+    if (!u)
+        return false;
+    size_t un = ks__ts_unescape(b + off, len, u);
+    SHA256((const unsigned char *)u, un, d);
+    free(u);
+    for (int i = 0; i < 32; i++)
+        snprintf(h + 2 * i, 3, "%02x", d[i]);
     return !strcmp(h, hex);
 }
 

@@ -390,6 +390,48 @@ TEST(escaped_line_breaks)
     CHECK_INT(find_type(scan("please reset. Password: Kq7!xT2m\n"), "password"), -1);
 }
 
+/* A secret written inside a JSON string is the string it spells: a GCP
+ * service-account key's PEM with "\n" escapes is hashed as the key file
+ * a responder holds, "\/" and "\u0021" in a password as '/' and '!'. A
+ * backslash that is no escape leaves the value as written. */
+TEST(escaped_strings_decoded)
+{
+    const char *b64 = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7Vh3Lw0Zq9pYtK";
+    char key[512], json[768];
+    snprintf(key, sizeof key, "-----BEGIN PRIVATE KEY-----\n%s\n%s\n-----END PRIVATE KEY-----", b64, b64);
+    snprintf(json, sizeof json,
+             "{\n  \"type\": \"service_account\",\n  \"private_key\": \"-----BEGIN PRIVATE KEY-----\\n%s\\n%s"
+             "\\n-----END PRIVATE KEY-----\\n\",\n  \"client_id\": \"1\"\n}\n", b64, b64);
+    hits *h = scan(json);
+    int i = find_type(h, "private_key");
+    CHECK(i >= 0);
+    uint8_t want[32];
+    SHA256((const uint8_t *)key, strlen(key), want);
+    CHECK(i >= 0 && !memcmp(h->sha[i], want, 32));
+    CHECK(i >= 0 && !strncmp(h->norm[i], key, 255));
+    h = scan("{\"db\": {\"user\": \"svc\", \"password\": \"Xq7\\/kL9\\u0021mZp#2\"}}\n");
+    CHECK(has_norm(h, "password", "Xq7/kL9!mZp#2"));
+    h = scan("{\"password\": \"Zr8\\u00e9\\ud83d\\ude00q#41\"}\n");
+    CHECK(has_norm(h, "password", "Zr8\xc3\xa9\xf0\x9f\x98\x80q#41"));
+    /* not string escapes: as written */
+    h = scan("Password: Pq\\z7Kx9m#\n");
+    CHECK(has_norm(h, "password", "Pq\\z7Kx9m#"));
+}
+
+/* Personal data right after an escaped line break of a JSON string or an
+ * iCalendar field: the escape's letter is no part of the number before it
+ * ("\n+44 20 7946 0321" read as 20 7946 0321 in the US), nor of an IBAN. */
+TEST(pii_after_escaped_breaks)
+{
+    hits *h = scan("{\"body\": \"Hi,\\n+44 20 7946 0321 office\\nIBAN:\\nDE89370400440532013000\\nthanks\"}\n");
+    CHECK(has_norm(h, "pii.phone", "+442079460321"));
+    CHECK(!has_norm(h, "pii.phone", "+12079460321"));
+    CHECK(has_norm(h, "pii.iban", "DE89370400440532013000"));
+    /* a letter that is no escape still joins the digits to a word */
+    h = scan("ref n+44 20 7946 0321 xDE89370400440532013000\n");
+    CHECK(!has_norm(h, "pii.iban", "DE89370400440532013000"));
+}
+
 /* A percent-encoded password in a URL is hashed as the password it
  * encodes (what a responder's inventory holds), the same as found plainly. */
 TEST(url_password_decoded)

@@ -104,6 +104,8 @@ struct ks_textscratch {
     EVP_MD_CTX *md_fresh;          /* initialised once: copying it into md_ctx is
                                     * half the cost of EVP_DigestInit_ex2 per value */
     ts_memo *memo;                 /* deliveries of repeated values (textscan_memo.c) */
+    char *unesc;                   /* a delivered secret's decoded string escapes */
+    size_t capunesc;
     ks_kv memo_details[TS_MAX_DETAILS]; /* a memoised delivery's details */
     /* current scan */
     uint64_t base;                 /* offset of the segment given to hs_scan */
@@ -415,6 +417,7 @@ void ks__textscratch_free(ks_textscratch *s)
     EVP_MD_CTX_free(s->md_fresh);
     EVP_MD_free(s->sha256);
     ks__ts_memo_free(s->memo);
+    free(s->unesc);
     free(s->open_lo);
     free(s->open_hi);
     free(s->touched);
@@ -772,7 +775,10 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
 {
     const ts_rule *r = &s->ts->rules[f->rule];
     ks_tmatch m;
-    bool memo = !r->validator || r->validator->pure;
+    /* a secret with a backslash may be decoded (below), by the text
+     * around: not one delivery for every place of the value */
+    bool memo = (!r->validator || r->validator->pure) &&
+                !(r->cls == KS_TC_SECRET && memchr(s->text + f->vs, '\\', (size_t)(f->ve - f->vs)));
     if (memo) { /* a value delivered before: the same but for its place */
         const ts_memo_ent *e = ks__ts_memo_find(s->memo, f->rule, (ks_tvalid)f->valid,
                                                 s->text + f->vs, (size_t)(f->ve - f->vs));
@@ -823,6 +829,14 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
     m.nvalue = (size_t)(f->ve - f->vs);
     m.norm = c->nnorm ? c->norm : m.value;
     m.nnorm = c->nnorm ? c->nnorm : m.nvalue;
+    /* written in a string literal ("private_key": "-----BEGIN...\n..."):
+     * the secret is the string it spells (textscan_esc.c) */
+    if (r->cls == KS_TC_SECRET &&
+        ks__ts_escaped(m.norm, m.nnorm, f->vs > 0 && s->text[f->vs - 1] == '"') &&
+        ks__grow(&s->unesc, &s->capunesc, m.nnorm, 1, 4096) == KS_OK) {
+        m.nnorm = ks__ts_unescape(m.norm, m.nnorm, s->unesc);
+        m.norm = s->unesc;
+    }
     if (EVP_MD_CTX_copy_ex(s->md_ctx, s->md_fresh) != 1 ||
         EVP_DigestUpdate(s->md_ctx, m.norm, m.nnorm) != 1 ||
         EVP_DigestFinal_ex(s->md_ctx, m.sha256, NULL) != 1)

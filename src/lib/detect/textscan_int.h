@@ -131,6 +131,16 @@ bool ks__phone_region(const char *s, size_t n, char out[3]);
 int ks__phone_first(const char *s, size_t n, const char *const *regions, size_t nr, bool grouped,
                     char *out, size_t cap);
 
+/* String escapes (textscan_esc.c). True when p[0..n) is a string's content
+ * written with JSON escapes: it holds a backslash, every backslash starts
+ * an escape (\" \\ \/ \b \f \n \r \t \uXXXX), no real line break, and
+ * it opens a double-quoted string (quoted) or has "\n" escapes (a PEM
+ * block kept on one line). */
+bool ks__ts_escaped(const char *p, size_t n, bool quoted);
+/* Decodes the escapes of p[0..n) into out (room for n bytes: decoding
+ * never grows), \uXXXX to UTF-8; returns the length. */
+size_t ks__ts_unescape(const char *p, size_t n, char *out);
+
 /* ---- rules ----------------------------------------------------------------- */
 
 enum ts_dialect { TS_D_PCRE = 0, TS_D_RUST, TS_D_GO };

@@ -93,10 +93,12 @@ static void pass_digits(const ts_pass_set *ps, const char *t, size_t n, ts_span_
                 fn(ud, ps->digits[k].id, cs, j);
                 continue;
             }
-            /* letters right before the cluster's first digit, at a word start */
+            /* letters right before the cluster's first digit, at a word
+             * start (or after an escaped line break or tab: "\nDE89...") */
             size_t lb = r->letters_before;
             bool ok = cs == i && i >= lb && i + 1 < n && num_class[(uint8_t)t[i + 1]] == C_DIGIT &&
-                      (i == lb || !is_word((uint8_t)t[i - lb - 1]));
+                      (i == lb || !is_word((uint8_t)t[i - lb - 1]) ||
+                       (i >= lb + 2 && t[i - lb - 2] == '\\' && strchr("nrtNRT", t[i - lb - 1])));
             for (size_t q = 1; ok && q <= lb; q++)
                 ok = is_alpha((uint8_t)t[i - q]);
             if (ok)
