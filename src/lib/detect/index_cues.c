@@ -103,9 +103,8 @@ void ks__index_signature_orgs(const char *text, size_t n, ks_orgname_fn fn, void
     bool after = false;
     unsigned lines = 0;
     for (size_t i = start; i < n && lines < 40;) {
-        size_t e = i;
-        while (e < n && text[e] != '\n')
-            e++;
+        const char *nl = memchr(text + i, '\n', n - i);
+        size_t e = nl ? (size_t)(nl - text) : n;
         size_t b = i, t = e;
         while (b < t && (text[b] == ' ' || text[b] == '\t'))
             b++;
