@@ -396,11 +396,12 @@ TEST(message_ids_capped_in_order)
 
 /* The compiled rules are cached: the second hunt loads them (its info
  * diagnostic says so) and finds the same secrets; a damaged entry is
- * compiled again; the cache keeps secrets.cache_keep entries. */
-static size_t cache_entries(const char *dir)
+ * compiled again; the cache keeps secrets.cache_keep entries. The rules'
+ * pattern analysis (secinfo-) is kept the same way. */
+static size_t cache_entries(const char *dir, const char *prefix)
 {
     char cmd[1200], *out = NULL;
-    snprintf(cmd, sizeof cmd, "ls %s | grep -c '^secrets-.*\\.hs$'", dir);
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c '^%s-.*\\.hs$'", dir, prefix);
     ks_test_run(cmd, &out);
     size_t n = out ? strtoul(out, NULL, 10) : 0;
     free(out);
@@ -419,15 +420,18 @@ TEST(compiled_rules_cached)
     CHECK(ks_test_count(cold, "\"secret_sha256\"") >= NELEM(secrets_));
     CHECK_INT(ks_test_count(warm, "\"secret_sha256\""), ks_test_count(cold, "\"secret_sha256\""));
     CHECK_INT(ks_test_count(warm, "\"value_sha256\""), ks_test_count(cold, "\"value_sha256\""));
-    CHECK_INT(cache_entries(dir), 1);
+    CHECK_INT(cache_entries(dir, "secrets"), 1);
+    CHECK_INT(cache_entries(dir, "secinfo"), 1);
     /* a damaged entry: compiled again, same findings, entry rewritten */
-    snprintf(cmd, sizeof cmd, "for f in %s/secrets-*.hs; do head -c 40 $f > $f.x; mv $f.x $f; done",
-             dir);
+    snprintf(cmd, sizeof cmd, "for f in %s/secrets-*.hs %s/secinfo-*.hs; do head -c 40 $f > $f.x; mv $f.x $f; done",
+             dir, dir);
     CHECK_INT(system(cmd), 0);
     char *damaged = hunt(flags), *again = hunt(flags);
     CHECK(strstr(damaged, "(compiled cache)") == NULL);
     CHECK_INT(ks_test_count(damaged, "\"secret_sha256\""), ks_test_count(cold, "\"secret_sha256\""));
+    CHECK_INT(ks_test_count(damaged, "\"value_sha256\""), ks_test_count(cold, "\"value_sha256\""));
     CHECK(strstr(again, "(compiled cache)") != NULL);
+    CHECK_INT(ks_test_count(again, "\"secret_sha256\""), ks_test_count(cold, "\"secret_sha256\""));
     /* bounded: two more rule sets, one entry kept */
     for (int i = 0; i < 2; i++) {
         char rule[512], path[64], *out;
@@ -442,7 +446,8 @@ TEST(compiled_rules_cached)
         out = hunt(cmd);
         free(out);
     }
-    CHECK_INT(cache_entries(dir), 1);
+    CHECK_INT(cache_entries(dir, "secrets"), 1);
+    CHECK_INT(cache_entries(dir, "secinfo"), 1);
     free(cold);
     free(warm);
     free(damaged);

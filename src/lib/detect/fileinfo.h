@@ -103,7 +103,7 @@ typedef struct ks_hscache_kind {
     const char *on_opt;    /* bool option: cache on */
     const char *keep_opt;  /* int option: entries of this kind kept */
 } ks_hscache_kind;
-extern const ks_hscache_kind ks_hscache_secrets, ks_hscache_ioc, ks_hscache_sigma;
+extern const ks_hscache_kind ks_hscache_secrets, ks_hscache_secinfo, ks_hscache_ioc, ks_hscache_sigma;
 
 /* An entry's key: init (false when the kind's cache is off or e is NULL;
  * then release), add everything the compiler is given, final (false:

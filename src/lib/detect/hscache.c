@@ -36,6 +36,8 @@
 #define HSC_MAX_DBS 4096u
 
 const ks_hscache_kind ks_hscache_secrets = {"secrets-", "secrets.cache", "secrets.cache_keep"};
+/* the secret rules' pattern analysis (no database: its numbers as the ids) */
+const ks_hscache_kind ks_hscache_secinfo = {"secinfo-", "secrets.cache", "secrets.cache_keep"};
 const ks_hscache_kind ks_hscache_ioc = {"ioc-", "yara.cache", "yara.cache_keep"};
 const ks_hscache_kind ks_hscache_sigma = {"sigma-pre-", "sigma.cache", "sigma.cache_keep"};
 

@@ -189,12 +189,78 @@ static void make_slow(void *ud, unsigned id)
     ts->rules[id].slow = true;
 }
 
+/* Vectorscan's analysis of one rule, as three numbers: the flags its
+ * first-pass pattern compiles with plus one (0: it does not), its minimum
+ * width, and the window the rule needs (see build_db). */
+static void analyse_rule(const ts_rule *r, uint32_t out[3])
+{
+    const char *pf = r->prefilter ? r->prefilter : r->pattern;
+    unsigned minw = 0, maxw = 0;
+    int fl = hs_flags_for(pf, &minw);
+    if (fl >= 0 && minw) {
+        /* The window reaches back to where a match may start: the
+         * pattern's width, or with a prefix prefilter its own width and
+         * the declared lookback (cheap: no analysis of a long pattern). */
+        if (r->prefilter && r->lookback >= 0)
+            maxw = KS_MIN(rule_width(r->prefilter, (unsigned)fl) + (unsigned)r->lookback, (unsigned)MAX_WIDTH);
+        else if (r->prefilter)
+            maxw = KS_MAX(rule_width(r->pattern, HS_FLAG_PREFILTER), rule_width(r->prefilter, (unsigned)fl));
+        else
+            maxw = rule_width(r->pattern, HS_FLAG_PREFILTER);
+    }
+    out[0] = (uint32_t)(fl + 1);
+    out[1] = minw;
+    out[2] = maxw;
+}
+
+/* Every rule's analysis, 3 x nrules numbers (caller frees; NULL: out of
+ * memory). hs_expression_info parses and analyses a pattern: two or
+ * three calls per rule were a quarter of a small hunt's CPU (~40 ms with
+ * the bundled, Nosey Parker and gitleaks packs), the same answer on every
+ * run, so the answers are kept in the compiled-rule cache beside the
+ * database (kind secinfo-), keyed by every pattern, prefilter and
+ * lookback and by the widths the analysis is bounded with. */
+static uint32_t *analyse_rules(const ks_textscan *ts)
+{
+    static const char layout[] = "analysis 1: fl+1, min width, window";
+    const uint32_t need = (uint32_t)(3 * ts->nrules), bounds[2] = {DEFAULT_WIDTH, MAX_WIDTH};
+    uint32_t *v = NULL, nv = 0;
+    ks_hskey k;
+    bool keyed = ks__hskey_init(&k, ts->e, &ks_hscache_secinfo);
+    if (keyed) {
+        ks__hskey_str(&k, layout);
+        ks__hskey_add(&k, bounds, sizeof bounds);
+        for (size_t i = 0; i < ts->nrules; i++) {
+            const ts_rule *r = &ts->rules[i];
+            ks__hskey_str(&k, r->pattern);
+            ks__hskey_str(&k, r->prefilter ? r->prefilter : "");
+            ks__hskey_add(&k, &r->lookback, sizeof r->lookback);
+        }
+        keyed = ks__hskey_final(&k);
+    }
+    if (keyed && ks__hscache_load(&k, need, &v, &nv, 0, NULL) && nv == need)
+        goto out;
+    free(v);
+    if (!(v = malloc(need * sizeof *v)))
+        goto out;
+    for (size_t i = 0; i < ts->nrules; i++)
+        analyse_rule(&ts->rules[i], v + 3 * i);
+    if (keyed)
+        ks__hscache_save(&k, v, need, 0, NULL);
+out:
+    ks__hskey_release(&k);
+    return v;
+}
+
 static int build_db(ks_textscan *ts)
 {
     ks_hspats hp = {0};
+    uint32_t *an = NULL;
     int rc = KS_OK;
     if (!ts->nrules)
         return KS_OK;
+    if (!(an = analyse_rules(ts)))
+        return KS_ENOMEM;
     ts->slow = calloc(ts->nrules, sizeof *ts->slow);
     if (!ts->slow || (rc = ks__hspats_init(&hp, ts->nrules, false)) != KS_OK) {
         rc = KS_ENOMEM;
@@ -209,24 +275,13 @@ static int build_db(ks_textscan *ts)
     for (size_t i = 0; i < ts->nrules; i++) {
         ts_rule *r = &ts->rules[i];
         const char *pf = r->prefilter ? r->prefilter : r->pattern;
-        unsigned minw = 0;
-        int fl = hs_flags_for(pf, &minw);
-        if (fl < 0 || minw == 0) {
+        int fl = (int)an[3 * i] - 1;
+        if (fl < 0 || an[3 * i + 1] == 0) {
             r->slow = true;
             continue;
         }
-        /* The window reaches back to where a match may start: the
-         * pattern's width, or with a prefix prefilter its own width and
-         * the declared lookback (cheap: no analysis of a long pattern). */
         r->fwd = r->prefilter ? MAX_WIDTH : 256; /* a prefilter hit may end early */
-        if (r->prefilter && r->lookback >= 0)
-            r->maxw = KS_MIN(rule_width(r->prefilter, (unsigned)fl) + (unsigned)r->lookback,
-                             (unsigned)MAX_WIDTH);
-        else if (r->prefilter)
-            r->maxw = KS_MAX(rule_width(r->pattern, HS_FLAG_PREFILTER),
-                             rule_width(r->prefilter, (unsigned)fl));
-        else
-            r->maxw = rule_width(r->pattern, HS_FLAG_PREFILTER);
+        r->maxw = an[3 * i + 2];
         if (r->pass == TS_PASS_DIGITS) {
             ts->pass.digits[ts->pass.ndigits].id = (uint32_t)i;
             ts->pass.digits[ts->pass.ndigits++].rule = r;
@@ -254,6 +309,7 @@ static int build_db(ks_textscan *ts)
             ts->slow[ts->nslow++] = i;
 out:
     ks__hspats_release(&hp);
+    free(an);
     return rc;
 }
 
