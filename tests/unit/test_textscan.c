@@ -386,6 +386,9 @@ TEST(escaped_line_breaks)
     CHECK(has_norm(h, "pii.email", "bob.jones@corp-x.com"));
     CHECK(!has_norm(h, "pii.email", "nbob.jones@corp-x.com"));
     CHECK(has_norm(h, "password", "Kq7!xT2m"));
+    /* a break inside the text after the value ends it (a chat export) */
+    h = scan("{\"text\": \"staging db\\npassword: 7xA7#0WLgV2\\nuser: app_rw\"}\n");
+    CHECK(has_norm(h, "password", "7xA7#0WLgV2"));
     /* on one line the negative word still counts */
     CHECK_INT(find_type(scan("please reset. Password: Kq7!xT2m\n"), "password"), -1);
 }

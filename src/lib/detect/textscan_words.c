@@ -371,6 +371,15 @@ static void trim_value(ts_cand *c)
     const char *nbsp = memmem(v, n, "\xc2\xa0", 2);
     if (nbsp)
         n = (size_t)(nbsp - v);
+    /* an escaped line break or tab ends an unquoted value: the text is a
+     * JSON string or an iCalendar field ("staging db\npassword:
+     * Kq7!x\nuser: app", a chat message in an export) and what follows
+     * is the next line */
+    for (size_t i = 1; i + 1 < n; i++)
+        if (v[i] == '\\' && strchr("nrt", v[i + 1]) && !value_quoted(c)) {
+            n = i;
+            break;
+        }
     if (n > 2 && v[n - 2] == '\\' && strchr("nrt", v[n - 1]))
         n -= 2;
     while (n > 0 && (v[n - 1] == '.' || v[n - 1] == ',' || v[n - 1] == ';'))
