@@ -23,6 +23,13 @@ KENSA=$BUILD/kensa
 GEN=$BUILD/kensa-gen
 BENCH_DIR=$BUILD/bench
 mkdir -p "$BENCH_DIR"
+# kensa's compiled-rule caches (YARA, Sigma, secrets) in a directory of the
+# benchmark's own: the shared ~/.cache/kensa keeps only a few entries per
+# kind, so other runs on the machine pruned "warm" entries mid-benchmark
+# (a cold Sigma compile is seconds of CPU). Set KENSA_BENCH_CACHE to share one.
+case $BENCH_DIR in /*) bench_abs=$BENCH_DIR ;; *) bench_abs=$(pwd)/$BENCH_DIR ;; esac
+XDG_CACHE_HOME=${KENSA_BENCH_CACHE:-$bench_abs/cache}
+export XDG_CACHE_HOME
 CORPUS=${KENSA_CORPUS:-../shared/corpus}
 BASE_CPU=${BASE_CPU:-0}
 BENCH_RUNS=${BENCH_RUNS:-3}
