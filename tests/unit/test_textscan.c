@@ -435,6 +435,30 @@ TEST(pii_after_escaped_breaks)
     CHECK(!has_norm(h, "pii.iban", "DE89370400440532013000"));
 }
 
+/* A number in a table's column whose header names phones (a customer
+ * export: "Phone" in the first line, the number rows below, no key word
+ * beside it) has that context; the same number under another header has
+ * none. */
+TEST(csv_column_header_context)
+{
+    /* rows far enough from the header that only the column tells */
+    const char *rows = "\"Jo Lee\",jo.lee@fabrikam.io,,\"call back after the audit of the Q1 ledger\"\n"
+                       "\"Sam Carter\",sam.carter@fabrikam.io,,\"moved to the Seattle office in March\"\n"
+                       "\"Ana Souza\",ana.souza@fabrikam.io,212-555-0187,\"VIP\"\n"
+                       "\"Priya Raman\",priya@contoso-fin.co.uk,020 7946 0958,\"\"\n";
+    char csv[1024];
+    snprintf(csv, sizeof csv, "CustomerName,Email,Phone,Notes\n%s", rows);
+    hits *h = scan(csv);
+    CHECK(has_norm(h, "pii.phone", "+12125550187"));
+    CHECK(has_norm(h, "pii.phone", "+442079460958"));
+    snprintf(csv, sizeof csv, "CustomerName,Email,Batch,Notes\n%s", rows);
+    h = scan(csv);
+    CHECK(!has_norm(h, "pii.phone", "+442079460958"));
+    /* a header with another number of fields is no header of this row */
+    snprintf(csv, sizeof csv, "Phone list\n%s", rows);
+    CHECK(!has_norm(scan(csv), "pii.phone", "+442079460958"));
+}
+
 /* A percent-encoded password in a URL is hashed as the password it
  * encodes (what a responder's inventory holds), the same as found plainly. */
 TEST(url_password_decoded)

@@ -161,9 +161,58 @@ bool ks__ts_near_word(const char *t, size_t n, size_t vs, size_t ve, const ts_wo
     return false;
 }
 
+#define HEADER_MAX 4096        /* a table's first line read as its header */
+
+/* Delimiters of t[s..e) outside double quotes; *col: those before at. */
+static size_t fields(const char *t, size_t s, size_t e, char d, size_t at, size_t *col)
+{
+    size_t k = 0;
+    bool q = false;
+    for (size_t i = s; i < e; i++) {
+        if (i == at)
+            *col = k;
+        q ^= t[i] == '"';
+        k += !q && t[i] == d;
+    }
+    return k;
+}
+
+/* A value in a row of a table (CSV, TSV: a customer export's "Phone"
+ * column) is what its column's header says: the context words are looked
+ * for in the header field above it, the text's first line, when that line
+ * has as many fields as the value's. */
+static bool column_header_word(const ts_cand *c)
+{
+    const char *t = c->text;
+    const char *nl = memchr(t, '\n', KS_MIN(c->n, (size_t)HEADER_MAX));
+    size_t he = nl ? (size_t)(nl - t) : 0;
+    if (!he || c->vs <= he)
+        return false;
+    const char *ls = memrchr(t + he, '\n', c->vs - he), *le = memchr(t + c->ve, '\n', c->n - c->ve);
+    size_t s = (size_t)(ls - t) + 1, e = le ? (size_t)(le - t) : c->n;
+    static const char delims[] = {',', ';', '\t'};
+    for (size_t i = 0; i < sizeof delims; i++) {
+        size_t col = SIZE_MAX, hcol = 0, nf = fields(t, s, e, delims[i], c->vs, &col);
+        if (nf < 2 || col == SIZE_MAX || fields(t, 0, he, delims[i], SIZE_MAX, &hcol) != nf)
+            continue;
+        size_t fs = 0, k = 0;
+        bool q = false;
+        for (size_t j = 0; j <= he; j++) {
+            if (j < he && (q ^= t[j] == '"', q || t[j] != delims[i]))
+                continue;
+            if (k++ == col)
+                return j > fs && ks__ts_near_word(t + fs, j - fs, 0, j - fs, c->ctxw, true);
+            fs = j + 1;
+        }
+        return false;
+    }
+    return false;
+}
+
 bool ks__ts_context(ts_cand *c)
 {
     if (c->ctx < 0)
-        c->ctx = c->ctxw && ks__ts_near_word(c->text, c->n, c->vs, c->ve, c->ctxw, false);
+        c->ctx = c->ctxw && (ks__ts_near_word(c->text, c->n, c->vs, c->ve, c->ctxw, false) ||
+                             column_header_word(c));
     return c->ctx > 0;
 }
