@@ -162,6 +162,7 @@ bool ks__ts_near_word(const char *t, size_t n, size_t vs, size_t ve, const ts_wo
 }
 
 #define HEADER_MAX 4096        /* a table's first line read as its header */
+#define ROW_MAX 8192           /* and a row of it */
 
 /* Delimiters of t[s..e) outside double quotes; *col: those before at. */
 static size_t fields(const char *t, size_t s, size_t e, char d, size_t at, size_t *col)
@@ -188,7 +189,13 @@ static bool column_header_word(const ts_cand *c)
     size_t he = nl ? (size_t)(nl - t) : 0;
     if (!he || c->vs <= he)
         return false;
-    const char *ls = memrchr(t + he, '\n', c->vs - he), *le = memchr(t + c->ve, '\n', c->n - c->ve);
+    /* a row is a line of a few kilobytes at most: a long line (minified
+     * JSON) is no table, and is not read again for each value in it */
+    size_t from = KS_MAX(he, c->vs > ROW_MAX ? c->vs - ROW_MAX : 0);
+    const char *ls = memrchr(t + from, '\n', c->vs - from);
+    const char *le = memchr(t + c->ve, '\n', KS_MIN(c->n - c->ve, (size_t)ROW_MAX));
+    if (!ls || (!le && c->n - c->ve > ROW_MAX))
+        return false;
     size_t s = (size_t)(ls - t) + 1, e = le ? (size_t)(le - t) : c->n;
     static const char delims[] = {',', ';', '\t'};
     for (size_t i = 0; i < sizeof delims; i++) {
