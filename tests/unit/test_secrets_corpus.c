@@ -176,12 +176,14 @@ static bool raw_at(const char *b, size_t n, uint64_t off, size_t len, const char
         snprintf(h + 2 * i, 3, "%02x", d[i]);
     if (!strcmp(h, hex))
         return true;
-    /* a value written with string escapes is hashed as the string it
-     * spells (textscan_esc.c): the raw bytes are still the text */
+    /* a value written with string escapes (or as a list of strings) is
+     * hashed as the string it spells (textscan_esc.c): the raw bytes are
+     * still the text */
     char *u = malloc(len ? len : 1);
     if (!u)
         return false;
-    size_t un = ks__ts_unescape(b + off, len, u);
+    size_t un = ks__ts_join_strings(b + off, len, u);
+    un = un ? ks__ts_unescape(u, un, u) : ks__ts_unescape(b + off, len, u);
     SHA256((const unsigned char *)u, un, d);
     free(u);
     for (int i = 0; i < 32; i++)

@@ -400,7 +400,7 @@ TEST(escaped_line_breaks)
 TEST(escaped_strings_decoded)
 {
     const char *b64 = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7Vh3Lw0Zq9pYtK";
-    char key[512], json[768];
+    char key[512], json[1024];
     snprintf(key, sizeof key, "-----BEGIN PRIVATE KEY-----\n%s\n%s\n-----END PRIVATE KEY-----", b64, b64);
     snprintf(json, sizeof json,
              "{\n  \"type\": \"service_account\",\n  \"private_key\": \"-----BEGIN PRIVATE KEY-----\\n%s\\n%s"
@@ -412,6 +412,19 @@ TEST(escaped_strings_decoded)
     SHA256((const uint8_t *)key, strlen(key), want);
     CHECK(i >= 0 && !memcmp(h->sha[i], want, 32));
     CHECK(i >= 0 && !strncmp(h->norm[i], key, 255));
+    /* one string per line: a notebook's output, a literal concatenated in code */
+    snprintf(json, sizeof json,
+             "{\"outputs\": [{\"text\": [\"-----BEGIN PRIVATE KEY-----\\n\",\n    \"%s\\n\",\n    \"%s\\n\",\n"
+             "    \"-----END PRIVATE KEY-----\\n\"]}]}\n", b64, b64);
+    h = scan(json);
+    i = find_type(h, "private_key");
+    CHECK(i >= 0 && !memcmp(h->sha[i], want, 32));
+    snprintf(json, sizeof json,
+             "KEY = \"-----BEGIN PRIVATE KEY-----\\n\" +\n  \"%s\\n\" +\n  \"%s\\n\" +\n  \"-----END PRIVATE KEY-----\\n\";\n",
+             b64, b64);
+    h = scan(json);
+    i = find_type(h, "private_key");
+    CHECK(i >= 0 && !memcmp(h->sha[i], want, 32));
     h = scan("{\"db\": {\"user\": \"svc\", \"password\": \"Xq7\\/kL9\\u0021mZp#2\"}}\n");
     CHECK(has_norm(h, "password", "Xq7/kL9!mZp#2"));
     h = scan("{\"password\": \"Zr8\\u00e9\\ud83d\\ude00q#41\"}\n");

@@ -885,13 +885,17 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
     m.nvalue = (size_t)(f->ve - f->vs);
     m.norm = c->nnorm ? c->norm : m.value;
     m.nnorm = c->nnorm ? c->nnorm : m.nvalue;
-    /* written in a string literal ("private_key": "-----BEGIN...\n..."):
-     * the secret is the string it spells (textscan_esc.c) */
-    if (r->cls == KS_TC_SECRET &&
-        ks__ts_escaped(m.norm, m.nnorm, f->vs > 0 && s->text[f->vs - 1] == '"') &&
+    /* written in a string literal ("private_key": "-----BEGIN...\n...")
+     * or a list of them (a notebook's output lines): the secret is the
+     * string they spell (textscan_esc.c) */
+    if (r->cls == KS_TC_SECRET && memchr(m.norm, '\\', m.nnorm) &&
         ks__grow(&s->unesc, &s->capunesc, m.nnorm, 1, 4096) == KS_OK) {
-        m.nnorm = ks__ts_unescape(m.norm, m.nnorm, s->unesc);
-        m.norm = s->unesc;
+        bool quoted = f->vs > 0 && s->text[f->vs - 1] == '"';
+        size_t k = quoted ? ks__ts_join_strings(m.norm, m.nnorm, s->unesc) : 0;
+        if (k || ks__ts_escaped(m.norm, m.nnorm, quoted)) {
+            m.nnorm = ks__ts_unescape(k ? s->unesc : m.norm, k ? k : m.nnorm, s->unesc);
+            m.norm = s->unesc;
+        }
     }
     if (EVP_MD_CTX_copy_ex(s->md_ctx, s->md_fresh) != 1 ||
         EVP_DigestUpdate(s->md_ctx, m.norm, m.nnorm) != 1 ||

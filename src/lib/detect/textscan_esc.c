@@ -14,6 +14,9 @@
  * a double-quoted string or is one line of escaped lines (a PEM block
  * with "\n" between its lines and no real line break). A backslash that
  * is no escape ("C:\dev", "pa\ss") leaves the value as written.
+ * A key kept as a list of strings, one per line (a notebook's output
+ * "text": ["-----BEGIN ...\n", "MIIE...\n", ...], a literal concatenated
+ * in code), is those strings joined.
  */
 #include <string.h>
 #include "detect/textscan_int.h"
@@ -90,7 +93,7 @@ size_t ks__ts_unescape(const char *p, size_t n, char *out)
             cp = 0x10000 + ((cp - 0xd800) << 10) + (hex4(p + i + 2) - 0xdc00);
             i += 6;
         } else if (cp >= 0xd800 && cp < 0xe000) {
-            memcpy(out + o, p + i - 6, 6);
+            memmove(out + o, p + i - 6, 6); /* in place: o <= i - 6 */
             o += 6;
             continue;
         }
@@ -111,4 +114,28 @@ size_t ks__ts_unescape(const char *p, size_t n, char *out)
         }
     }
     return o;
+}
+
+size_t ks__ts_join_strings(const char *p, size_t n, char *out)
+{
+    size_t o = 0, pieces = 1;
+    bool in = true;
+    for (size_t i = 0; i < n; i++) {
+        if (!in) {
+            if (p[i] == '"') {
+                in = true;
+                pieces++;
+            } else if (!p[i] || !strchr(" \t\r\n,+", p[i])) {
+                return 0; /* something between the strings: not a list of them */
+            }
+        } else if (p[i] == '\\' && i + 1 < n) {
+            out[o++] = p[i++];
+            out[o++] = p[i];
+        } else if (p[i] == '"') {
+            in = false;
+        } else {
+            out[o++] = p[i];
+        }
+    }
+    return in && pieces >= 2 && ks__ts_escaped(out, o, true) ? o : 0;
 }

@@ -140,6 +140,12 @@ bool ks__ts_escaped(const char *p, size_t n, bool quoted);
 /* Decodes the escapes of p[0..n) into out (room for n bytes: decoding
  * never grows), \uXXXX to UTF-8; returns the length. */
 size_t ks__ts_unescape(const char *p, size_t n, char *out);
+/* p[0..n), which opens inside a double-quoted string, as the strings it
+ * is a list or concatenation of ("-----BEGIN ...\n",\n "MIIE...\n", ...:
+ * nothing but white space, ',' and '+' between them, two strings or
+ * more, escapes valid) joined into out (room for n bytes), escapes not
+ * yet decoded; the length, 0 when p is not that. */
+size_t ks__ts_join_strings(const char *p, size_t n, char *out);
 
 /* ---- rules ----------------------------------------------------------------- */
 
