@@ -33,6 +33,7 @@ typedef struct hits {
     uint8_t sha[MAXM][32];
     char details[MAXM][512];
     char redacted[MAXM][64];
+    uint64_t offset[MAXM];
 } hits;
 
 static int collect(void *ud, const ks_tmatch *m)
@@ -46,6 +47,7 @@ static int collect(void *ud, const ks_tmatch *m)
     h->valid[h->n] = m->valid;
     memcpy(h->sha[h->n], m->sha256, 32);
     snprintf(h->redacted[h->n], 64, "%s", m->redacted);
+    h->offset[h->n] = m->offset;
     size_t o = 0;
     for (size_t i = 0; i < m->ndetails && o < 400; i++)
         o += (size_t)snprintf(h->details[h->n] + o, 512 - o, "%s=%s;", m->details[i].key,
@@ -432,6 +434,23 @@ TEST(escaped_strings_decoded)
     /* not string escapes: as written */
     h = scan("Password: Pq\\z7Kx9m#\n");
     CHECK(has_norm(h, "password", "Pq\\z7Kx9m#"));
+}
+
+/* Slack's export and PHP's json_encode write every '/' as "\/": a webhook
+ * URL and a base64 secret key are found as if written plainly, at their
+ * place in the text as given. */
+TEST(slash_escaped_json)
+{
+    const char *text = "[{\"text\": \"x \\/ alerts go to https:\\/\\/hooks.slack.com\\/services\\/T0ABCD1234\\/"
+                       "B0ABCDE12345\\/Qm9vZGxlMjAyNFdlYmhvb2tr now\"},\n"
+                       " {\"text\": \"aws_secret_access_key = Ab3dEf\\/Gh5jKlMn7pQr\\/StUvWx9yZaBcDeFgHiJk\"}]\n";
+    hits *h = scan(text);
+    int i = find_type(h, "slack.webhook");
+    CHECK(has_norm(h, "slack.webhook", "https://hooks.slack.com/services/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"));
+    CHECK(i >= 0 && h->offset[i] == (uint64_t)(strstr(text, "https:") - text));
+    CHECK(has_norm(h, "aws.secret_access_key", "Ab3dEf/Gh5jKlMn7pQr/StUvWx9yZaBcDeFgHiJk"));
+    i = find_type(h, "aws.secret_access_key");
+    CHECK(i >= 0 && h->offset[i] == (uint64_t)(strstr(text, "Ab3dEf") - text));
 }
 
 /* Personal data right after an escaped line break of a JSON string or an

@@ -106,6 +106,10 @@ struct ks_textscratch {
     ts_memo *memo;                 /* deliveries of repeated values (textscan_memo.c) */
     char *unesc;                   /* a delivered secret's decoded string escapes */
     size_t capunesc;
+    char *unsl;                    /* the text with "\/" read as '/' (ks__textscan_run) */
+    size_t capunsl;
+    uint64_t *unslpos;             /* where in unsl a backslash was left out, in order */
+    size_t nunslpos, capunslpos;
     ks_kv memo_details[TS_MAX_DETAILS]; /* a memoised delivery's details */
     /* current scan */
     uint64_t base;                 /* offset of the segment given to hs_scan */
@@ -474,6 +478,8 @@ void ks__textscratch_free(ks_textscratch *s)
     EVP_MD_free(s->sha256);
     ks__ts_memo_free(s->memo);
     free(s->unesc);
+    free(s->unsl);
+    free(s->unslpos);
     free(s->open_lo);
     free(s->open_hi);
     free(s->touched);
@@ -827,6 +833,21 @@ void ks__ts_redact(const char *p, size_t n, char out[64])
     out[o] = 0;
 }
 
+/* An offset in the scanned text as an offset in the caller's (the text
+ * scanned with "\/" read as '/' is shorter by the backslashes before). */
+static uint64_t raw_offset(const ks_textscratch *s, uint64_t off)
+{
+    size_t lo = 0, hi = s->nunslpos;
+    while (lo < hi) { /* positions at or before off */
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->unslpos[mid] <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return off + lo;
+}
+
 static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn fn, void *ud)
 {
     const ts_rule *r = &s->ts->rules[f->rule];
@@ -847,7 +868,7 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
             m.confidence = f->confidence;
             m.value = s->text + f->vs;
             m.nvalue = (size_t)(f->ve - f->vs);
-            m.offset = f->vs;
+            m.offset = raw_offset(s, f->vs);
             ks__ts_memo_fill(e, &m, s->memo_details);
             return fn(ud, &m);
         }
@@ -902,7 +923,7 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
         EVP_DigestFinal_ex(s->md_ctx, m.sha256, NULL) != 1)
         return 0; /* cannot hash: not delivered (never seen with SHA-256) */
     ks__ts_redact(m.value, m.nvalue, m.redacted);
-    m.offset = f->vs;
+    m.offset = raw_offset(s, f->vs);
     if (c->pe > c->ps) {
         m.pair = s->text + c->ps;
         m.npair = c->pe - c->ps;
@@ -968,12 +989,45 @@ static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, cons
     return KS_OK;
 }
 
+/* JSON writers that escape every '/' as "\/" (Slack's export, PHP's
+ * json_encode) cut each URL and base64 secret at its slashes: such a text
+ * is scanned with "\/" read as '/' (s->unsl), offsets mapped back. A
+ * backslash that escapes another ("\\/") is kept with it. Returns the
+ * text to scan. */
+static const char *unslash(ks_textscratch *s, const char *text, size_t *n)
+{
+    s->nunslpos = 0;
+    const char *p = memchr(text, '\\', *n), *end = text + *n;
+    while (p && p + 1 < end && p[1] != '/')
+        p = memchr(p + 2, '\\', p + 2 < end ? (size_t)(end - p - 2) : 0);
+    if (!p || p + 1 >= end || ks__grow(&s->unsl, &s->capunsl, *n, 1, 4096) != KS_OK)
+        return text;
+    size_t o = (size_t)(p - text);
+    memcpy(s->unsl, text, o);
+    for (size_t i = o; i < *n; i++) {
+        if (text[i] == '\\' && i + 1 < *n && text[i + 1] == '/') {
+            if (ks__grow(&s->unslpos, &s->capunslpos, s->nunslpos, sizeof *s->unslpos, 64) != KS_OK) {
+                s->nunslpos = 0;
+                return text;
+            }
+            s->unslpos[s->nunslpos++] = o;
+            continue;
+        }
+        s->unsl[o++] = text[i];
+        if (text[i] == '\\' && i + 1 < *n)
+            s->unsl[o++] = text[++i];
+    }
+    *n = o;
+    return s->unsl;
+}
+
 int ks__textscan_run(const ks_textscan *ts, ks_textscratch *s, unsigned classes,
                      const char *text, size_t n, ks_tmatch_fn fn, void *ud)
 {
     int rc;
     if (!n)
         return KS_OK;
+    text = unslash(s, text, &n);
     if ((rc = scan(ts, s, classes, text, n)) != KS_OK)
         return rc;
     for (size_t i = 0; i < s->nfound; i++) {
