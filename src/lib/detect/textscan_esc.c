@@ -97,21 +97,7 @@ size_t ks__ts_unescape(const char *p, size_t n, char *out)
             o += 6;
             continue;
         }
-        if (cp < 0x80) {
-            out[o++] = (char)cp;
-        } else if (cp < 0x800) {
-            out[o++] = (char)(0xc0 | cp >> 6);
-            out[o++] = (char)(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-            out[o++] = (char)(0xe0 | cp >> 12);
-            out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
-            out[o++] = (char)(0x80 | (cp & 0x3f));
-        } else {
-            out[o++] = (char)(0xf0 | cp >> 18);
-            out[o++] = (char)(0x80 | (cp >> 12 & 0x3f));
-            out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
-            out[o++] = (char)(0x80 | (cp & 0x3f));
-        }
+        o += ks__utf8_put(out + o, cp); /* no surrogate is left here */
     }
     return o;
 }
