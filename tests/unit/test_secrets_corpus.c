@@ -272,12 +272,18 @@ TEST(credsweeper_samples)
             continue;
         size_t len = 1;
         const char *hash = "";
+        bool unwrapped = false;
         for (size_t k = 0; k < f->ndetails; k++) {
             if (!strcmp(f->details[k].key, "length"))
                 len = (size_t)strtoul(f->details[k].value, NULL, 10);
             if (!strcmp(f->details[k].key, "secret_sha256"))
                 hash = f->details[k].value;
+            /* a secret read inside base64 (textscan_b64.c) is the decoded
+             * one, located at the base64's first byte: that line */
+            unwrapped |= !strcmp(f->details[k].key, "decoded");
         }
+        if (unwrapped)
+            len = 1;
         for (size_t k = 0; k < f->nevidence; k++) {
             size_t fl = 0;
             char *b = slurp(f->evidence[k].path, &fl);
@@ -286,7 +292,7 @@ TEST(credsweeper_samples)
             /* offsets are lines only where the file's bytes are the text
              * (not HTML or another charset decoded first): the secret's
              * hash over the raw bytes at the offset says so */
-            if (!raw_at(b, fl, f->evidence[k].offset, len, hash)) {
+            if (!unwrapped && !raw_at(b, fl, f->evidence[k].offset, len, hash)) {
                 char top[2100];
                 snprintf(top, sizeof top, "%s:", f->evidence[k].path);
                 ls_add(&decoded, top);

@@ -258,15 +258,15 @@ TEST(passwords)
     CHECK_INT(find_type(h, "password"), -1);
     /* samples written for a reader are kept, labelled as examples */
     h = scan("    >>> headers.get('authorization')\n    'Basic dXNlcjpwYXNzd29yZA=='\n");
-    i = find_type(h, "http.authorization");
+    i = find_type(h, "password"); /* a Basic credential is the password it decodes to */
     CHECK(i >= 0 && h->valid[i] == KS_TV_EXAMPLE);
     h = scan("[imap]\n    user = joe\n    pass = p4ssw0rd\n");
     i = find_type(h, "password");
     CHECK(i >= 0 && h->valid[i] == KS_TV_EXAMPLE);
     /* a real-looking one is not */
     h = scan("Authorization: Basic YWRtaW46UzNjcjN0LVBhc3M=\n");
-    i = find_type(h, "http.authorization");
-    CHECK(i >= 0 && h->valid[i] != KS_TV_EXAMPLE);
+    i = find_type(h, "password");
+    CHECK(i >= 0 && h->valid[i] != KS_TV_EXAMPLE && !strcmp(h->norm[i], "S3cr3t-Pass"));
     /* typographic quotes a mail client or word processor put around it
      * are not part of it */
     static const char *const quoted[] = {"Password: \xe2\x80\x9cKx7!vRq2#Lm9\xe2\x80\x9d\n",
@@ -434,6 +434,118 @@ TEST(escaped_strings_decoded)
     /* not string escapes: as written */
     h = scan("Password: Pq\\z7Kx9m#\n");
     CHECK(has_norm(h, "password", "Pq\\z7Kx9m#"));
+}
+
+static char *b64enc(const char *s)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s), o = 0;
+    char *out = malloc(n / 3 * 4 + 5);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(uint8_t)s[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(uint8_t)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (uint8_t)s[i + 2];
+        out[o++] = a[v >> 18 & 63];
+        out[o++] = a[v >> 12 & 63];
+        out[o++] = i + 1 < n ? a[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? a[v & 63] : '=';
+    }
+    out[o] = 0;
+    return out;
+}
+
+static bool decoded_norm(const hits *h, const char *type, const char *norm)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (!strcmp(h->type[i], type) && !strcmp(h->norm[i], norm) &&
+            strstr(h->details[i], "decoded=base64") && h->valid[i] != KS_TV_EXAMPLE)
+            return true;
+    return false;
+}
+
+/* Secrets a format keeps in base64 are reported decoded: the key in a
+ * kubeconfig's client-key-data, the values of a Kubernetes Secret's data
+ * (a .dockerconfigjson in it holding base64 "user:password" again),
+ * docker's "auth", .npmrc's _auth and _password, an HTTP Basic header;
+ * hashed as the decoded secret, located at the base64, marked decoded.
+ * Nothing is decoded outside those formats (a ConfigMap's data), and a
+ * decoded placeholder is no password. */
+TEST(base64_wrapped_secrets)
+{
+    const char *pem = "-----BEGIN RSA PRIVATE KEY-----\n"
+                      "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n"
+                      "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n"
+                      "-----END RSA PRIVATE KEY-----\n";
+    char *kb = b64enc(pem), text[4096];
+    snprintf(text, sizeof text, "users:\n- name: admin\n  user:\n    client-key-data: %s\n", kb);
+    hits *h = scan(text);
+    int i = find_type(h, "private_key");
+    uint8_t want[32];
+    size_t pl = strlen(pem) - 1; /* the block to the END line's dashes */
+    SHA256((const uint8_t *)pem, pl, want);
+    CHECK(i >= 0 && !memcmp(h->sha[i], want, 32));
+    CHECK(i >= 0 && strstr(h->details[i], "decoded=base64"));
+    CHECK(i >= 0 && h->offset[i] == (uint64_t)(strstr(text, kb) - text));
+    /* a Secret manifest: every data value, the registry password inside
+     * the .dockerconfigjson's own base64 "auth" */
+    char *pw = b64enc("Xk9#mPq2Lr7v"), *sk = b64enc("sk_live_4eC39HqLyjWDarjtT1zdp7dc");
+    char *auth = b64enc("ci-pull:Hq7!rT2vLx9m"), dcj[256];
+    snprintf(dcj, sizeof dcj, "{\"auths\":{\"registry.example.com\":{\"auth\":\"%s\"}}}", auth);
+    char *dc = b64enc(dcj), *user = b64enc("orders_app"), *chg = b64enc("changeme");
+    snprintf(text, sizeof text,
+             "---\napiVersion: v1\ndata:\n  username: %s\n  password: %s\n  stripe-key: %s\n"
+             "  .dockerconfigjson: %s\nkind: Secret\nmetadata:\n  name: orders\n---\n"
+             "apiVersion: v1\nkind: Secret\ndata:\n  password: %s\n", user, pw, sk, dc, chg);
+    h = scan(text);
+    CHECK(decoded_norm(h, "password", "Xk9#mPq2Lr7v"));
+    CHECK(decoded_norm(h, "stripe.key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"));
+    CHECK(decoded_norm(h, "password", "Hq7!rT2vLx9m"));
+    for (size_t k = 0; k < h->n; k++) /* nothing reported as its base64, the placeholder not live */
+        CHECK(!strstr(text, h->norm[k]) && strcmp(h->norm[k], "changeme") &&
+              strcmp(h->norm[k], "orders_app"));
+    /* kubectl's JSON: the same, the Secret's kind after its data */
+    snprintf(text, sizeof text,
+             "{\n    \"items\": [\n        {\n            \"apiVersion\": \"v1\",\n            \"data\": {\n"
+             "                \"DB_PASSWORD\": \"%s\"\n            },\n            \"kind\": \"Secret\"\n"
+             "        }\n    ]\n}\n", pw);
+    h = scan(text);
+    CHECK(decoded_norm(h, "password", "Xk9#mPq2Lr7v"));
+    /* not a Secret: no decoding */
+    snprintf(text, sizeof text, "apiVersion: v1\nkind: ConfigMap\ndata:\n  stripe-key: %s\n", sk);
+    h = scan(text);
+    CHECK_INT(find_type(h, "stripe.key"), -1);
+    /* docker, npm, HTTP Basic */
+    snprintf(text, sizeof text, "{\"auths\": {\"r.example.com\": {\"auth\": \"%s\"}}}\n", auth);
+    CHECK(decoded_norm(scan(text), "password", "Hq7!rT2vLx9m"));
+    snprintf(text, sizeof text, "//npm.example.com/:_auth=%s\n//r.example.com/:_password=%s\n", auth, pw);
+    h = scan(text);
+    CHECK(decoded_norm(h, "password", "Hq7!rT2vLx9m") && decoded_norm(h, "password", "Xk9#mPq2Lr7v"));
+    snprintf(text, sizeof text, "GET / HTTP/1.1\nAuthorization: Basic %s\n", auth);
+    h = scan(text);
+    CHECK(decoded_norm(h, "password", "Hq7!rT2vLx9m"));
+    i = find_type(h, "password");
+    CHECK(i >= 0 && h->offset[i] == (uint64_t)(strstr(text, auth) - text));
+    h = scan("Authorization: Basic dXNlcjpwYXNzd29yZA==\n"); /* user:password */
+    i = find_type(h, "password");
+    CHECK(i < 0 || h->valid[i] == KS_TV_EXAMPLE);
+    free(kb), free(pw), free(sk), free(auth), free(dc), free(user), free(chg);
+}
+
+/* A 40-character value under a bare "secret" (terraform state, a
+ * filesystem config, -SecretKey) is an AWS secret key when its key id is
+ * beside it, and only then. */
+TEST(aws_secret_beside_key_id)
+{
+    hits *h = scan("{\"attributes\": {\"id\": \"AKIAQYLPMN5HHHFPZAM2\", \"secret\": "
+                   "\"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\", \"status\": \"Active\"}}\n");
+    CHECK(has_norm(h, "aws.secret_access_key", "1tUm636uS1yOEcfP5pvfqJ/ml36mF7AkyHsEU0IU"));
+    h = scan("PS> Set-AWSCredential -AccessKey AKIAQYLPMN5HHHFPZAM2 -SecretKey "
+             "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 -StoreAs x\n");
+    CHECK(has_norm(h, "aws.secret_access_key", "1tUm636uS1yOEcfP5pvfqJ/ml36mF7AkyHsEU0IU"));
+    h = scan("{\"client_secret\": \"1tUm636uS1yOEcfP5pvfqJ/ml36mF7AkyHsEU0IU\"}\n");
+    CHECK_INT(find_type(h, "aws.secret_access_key"), -1);
 }
 
 /* Slack's export and PHP's json_encode write every '/' as "\/": a webhook

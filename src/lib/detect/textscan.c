@@ -111,6 +111,9 @@ struct ks_textscratch {
     uint64_t *unslpos;             /* where in unsl a backslash was left out, in order */
     size_t nunslpos, capunslpos;
     ks_kv memo_details[TS_MAX_DETAILS]; /* a memoised delivery's details */
+    ts_view view;                  /* a base64-wrapped value decoded (textscan_b64.c) */
+    ks_textscratch *sub;           /* scans views; made on the first one */
+    unsigned depth;                /* views within views: this scratch's level */
     /* current scan */
     uint64_t base;                 /* offset of the segment given to hs_scan */
     const char *text;
@@ -478,6 +481,10 @@ void ks__textscratch_free(ks_textscratch *s)
     EVP_MD_free(s->sha256);
     ks__ts_memo_free(s->memo);
     free(s->unesc);
+    ks__buf_release(&s->view.text);
+    free(s->view.segs);
+    if (s->sub)
+        ks__textscratch_free(s->sub);
     free(s->unsl);
     free(s->unslpos);
     free(s->open_lo);
@@ -848,10 +855,68 @@ static uint64_t raw_offset(const ks_textscratch *s, uint64_t off)
     return off + lo;
 }
 
+#define VIEW_DEPTH 2 /* a .dockerconfigjson in a Secret: base64 in base64 */
+
+typedef struct view_wrap {
+    ks_tmatch_fn fn;
+    void *ud;
+    const ks_textscratch *outer;
+    int stop;
+} view_wrap;
+
+/* A match in a decoded view, delivered as a match of the text the view
+ * was decoded from: located at the encoded bytes (3 bytes per 4
+ * characters in), marked decoded. Matches outside the decoded pieces (a
+ * Secret's key names) are the text's own, delivered already. */
+static int on_view_match(void *ud, const ks_tmatch *m)
+{
+    view_wrap *w = ud;
+    const ts_view *v = &w->outer->view;
+    const ts_seg *g = NULL;
+    for (size_t i = 0; i < v->nsegs && !g; i++)
+        if (m->offset >= v->segs[i].at && m->offset < v->segs[i].at + v->segs[i].len)
+            g = &v->segs[i];
+    if (!g)
+        return 0;
+    ks_tmatch o = *m;
+    ks_kv det[TS_MAX_DETAILS + 1];
+    size_t nd = KS_MIN(m->ndetails, (size_t)TS_MAX_DETAILS);
+    memcpy(det, m->details, nd * sizeof *det);
+    det[nd++] = (ks_kv){"decoded", "base64"};
+    o.details = det;
+    o.ndetails = nd;
+    o.offset = raw_offset(w->outer, KS_MIN(g->vs + (m->offset - g->at) / 3 * 4, g->ve - 1));
+    return (w->stop = w->fn(w->ud, &o));
+}
+
+/* A decoder's value (a base64-wrapped key, a Secret's data) is not
+ * reported itself: its decoded view is scanned with every rule. */
+static int deliver_view(ks_textscratch *s, const ts_rule *r, const found *f, ks_tmatch_fn fn,
+                        void *ud)
+{
+    if (s->depth >= VIEW_DEPTH)
+        return 0;
+    if (!s->sub) {
+        if (ks__textscratch_new(s->ts, &s->sub) != KS_OK)
+            return 0;
+        s->sub->depth = s->depth + 1;
+    }
+    ks__buf_reset(&s->view.text);
+    s->view.nsegs = 0;
+    if (!r->validator->view(s->text, s->n, f->vs, f->ve, &s->view) || !s->view.text.n)
+        return 0;
+    view_wrap w = {fn, ud, s, 0};
+    ks__textscan_run(s->ts, s->sub, s->classes & ~(unsigned)KS_TC_CODE, s->view.text.p,
+                     s->view.text.n, on_view_match, &w);
+    return w.stop;
+}
+
 static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn fn, void *ud)
 {
     const ts_rule *r = &s->ts->rules[f->rule];
     ks_tmatch m;
+    if (r->validator && r->validator->view)
+        return deliver_view(s, r, f, fn, ud);
     /* a secret with a backslash may be decoded (below), by the text
      * around: not one delivery for every place of the value */
     bool memo = (!r->validator || r->validator->pure) &&

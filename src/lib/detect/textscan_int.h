@@ -67,6 +67,21 @@ typedef struct ts_cand {
 /* Returns true to keep the candidate. */
 typedef bool (*ts_validate_fn)(ts_cand *c);
 
+/* A decoded view of a value (textscan_b64.c): text the scanner reads again
+ * with every rule, and where each piece of it was decoded from. */
+typedef struct ts_seg {
+    size_t at, len;           /* in the view */
+    size_t vs, ve;            /* the encoded value in the scanned text */
+} ts_seg;
+typedef struct ts_view {
+    ks_buf text;
+    ts_seg *segs;             /* in view order */
+    size_t nsegs, capsegs;
+} ts_view;
+/* Appends the view of the value t[vs..ve) (confirmed by the same
+ * validator) to v; false when there is nothing to read. */
+typedef bool (*ts_view_fn)(const char *t, size_t n, size_t vs, size_t ve, ts_view *v);
+
 typedef struct ts_validator {
     const char *name;         /* "aws_key_id", "luhn", ... as written in rules */
     ts_validate_fn fn;
@@ -74,9 +89,13 @@ typedef struct ts_validator {
                                * severity) depends on the value's bytes and verdict
                                * alone, never on the text around: deliveries of
                                * one value share it (textscan_memo.c) */
+    ts_view_fn view;          /* a decoder: the value is not delivered, its
+                               * decoded view is scanned again (textscan_b64.c) */
 } ts_validator;
 
 const ts_validator *ks__ts_validator_find(const char *name);
+/* The decoders of base64-wrapped values (textscan_b64.c), by name. */
+const ts_validator *ks__ts_decoder_find(const char *name);
 /* Adds a decoded fact; the value is copied into c->dbuf (silently dropped
  * when full). */
 void ks__ts_detail(ts_cand *c, const char *key, const char *fmt, ...) KS_PRINTF(3, 4);
@@ -106,6 +125,8 @@ bool ks__tsv_url_password(ts_cand *c);
 bool ks__tsv_generic(ts_cand *c);
 bool ks__tsv_sql_password(ts_cand *c);
 bool ks__tsv_bearer(ts_cand *c);
+bool ks__tsv_basic_auth(ts_cand *c);
+bool ks__tsv_b64_password(ts_cand *c);
 /* True when the value is a well-known documented example or a placeholder
  * made for documentation (contains EXAMPLE, a run like 1234567890...). */
 bool ks__ts_is_example(const char *p, size_t n);

@@ -352,6 +352,15 @@ static bool v_aws_secret(ts_cand *c)
     return true;
 }
 
+/* A 40-character value under a bare "secret" key word (terraform's
+ * aws_iam_access_key state: "id": "AKIA...", "secret": "..."; a
+ * filesystem config's "key"/"secret"; -AccessKey/-SecretKey) is an AWS
+ * secret key only beside a key id: the pair is what says so. */
+static bool v_aws_secret_paired(ts_cand *c)
+{
+    return v_aws_secret(c) && c->pe > c->ps;
+}
+
 /* ---- GitHub ------------------------------------------------------------------------ */
 
 /* Classic-format tokens (ghp_, gho_, ghu_, ghs_, ghr_): 30 random base62
@@ -1302,6 +1311,7 @@ static bool v_mynumber(ts_cand *c)
 static const ts_validator validators[] = {
     {"aws_key_id", v_aws_key_id, true},
     {"aws_secret", v_aws_secret, false},
+    {"aws_secret_paired", v_aws_secret_paired, false},
     {"github", v_github, true},
     {"jwt", v_jwt, true},
     {"pem", v_pem, false},
@@ -1315,6 +1325,8 @@ static const ts_validator validators[] = {
     {"generic", ks__tsv_generic, false},
     {"sql_password", ks__tsv_sql_password, false},
     {"bearer", ks__tsv_bearer, false},
+    {"basic_auth", ks__tsv_basic_auth, false},
+    {"b64_password", ks__tsv_b64_password, false},
     {"email", v_email, true},
     {"phone", v_phone, false},
     {"card", v_card, true},
@@ -1328,5 +1340,5 @@ const ts_validator *ks__ts_validator_find(const char *name)
     for (size_t i = 0; i < KS_ARRAY_LEN(validators); i++)
         if (!strcmp(validators[i].name, name))
             return &validators[i];
-    return NULL;
+    return ks__ts_decoder_find(name);
 }

@@ -830,6 +830,44 @@ bool ks__tsv_sql_password(ts_cand *c)
  * value that does not decode to that is a word after "basic" in prose
  * ("a very basic ConcurrentInitializer"); user:password with a placeholder
  * password is a documented example. */
+/* The secret inside base64 that its format says is "user:password" (an
+ * HTTP Basic credential, docker's config.json "auth", .npmrc's _auth) or,
+ * with bare, the password alone (.npmrc's _password): the password a
+ * responder holds is the decoded one, so it is what secret_sha256 is of;
+ * the value's span stays the base64 as written, and `decoded: base64`
+ * says so. False when the base64 spells no such text. */
+static bool b64_secret(ts_cand *c, bool bare)
+{
+    uint8_t dec[256];
+    long dn = ks__ts_b64_decode(c->text + c->vs, c->ve - c->vs, dec, sizeof dec);
+    if (dn <= 0 || !ks__utf8_valid((const char *)dec, (size_t)dn))
+        return false;
+    for (long i = 0; i < dn; i++)
+        if (dec[i] < 0x20 || dec[i] == 0x7f)
+            return false;
+    const char *pw = (const char *)dec;
+    if (!bare) {
+        const char *colon = memchr(dec, ':', (size_t)dn);
+        if (!colon)
+            return false;
+        pw = colon + 1;
+    }
+    size_t pn = (size_t)((const char *)dec + dn - pw);
+    if (!pn || pn >= sizeof c->norm)
+        return false;
+    if (placeholder(pw, pn) || ks__ts_is_example(pw, pn))
+        c->valid = KS_TV_EXAMPLE;
+    memcpy(c->norm, pw, pn);
+    c->nnorm = pn;
+    c->type = "password";
+    if (c->delivering)
+        ks__ts_detail(c, "decoded", "base64");
+    return true;
+}
+
+bool ks__tsv_basic_auth(ts_cand *c) { return b64_secret(c, false); }
+bool ks__tsv_b64_password(ts_cand *c) { return b64_secret(c, true); }
+
 bool ks__tsv_bearer(ts_cand *c)
 {
     if (!ks__tsv_generic(c))
@@ -840,18 +878,6 @@ bool ks__tsv_bearer(ts_cand *c)
         k--;
     if (k - c->ms < 5 || !ks__ieq(t + k - 5, 5, "basic", 5))
         return true;
-    uint8_t dec[256];
-    long dn = ks__ts_b64_decode(t + c->vs, c->ve - c->vs, dec, sizeof dec);
-    const uint8_t *colon = dn > 0 ? memchr(dec, ':', (size_t)dn) : NULL;
-    if (!colon)
-        return false;
-    for (long i = 0; i < dn; i++)
-        if (dec[i] < 0x20 || dec[i] == 0x7f)
-            return false;
-    const char *pw = (const char *)colon + 1;
-    size_t pn = (size_t)((const char *)dec + dn - pw);
-    if (placeholder(pw, pn) || ks__ts_is_example(pw, pn))
-        c->valid = KS_TV_EXAMPLE;
-    return true;
+    return b64_secret(c, false);
 }
 
