@@ -254,6 +254,10 @@ TEST(passwords)
         CHECK_STR(h->value[i], "Winter2024!Blue");
     check_value("Server=db1;Database=hr;User Id=sa;Password=Pa55w0rd-Prod;", "password", "Pa55w0rd-Prod");
     check_value("mongodb://admin:Qx7-pL2m9@mongo.internal:27017/admin", "password.url", "Qx7-pL2m9");
+    /* a query parameter ends at the next one */
+    check_value("spring.datasource.url=jdbc:mysql://db01:3306/shop?user=shop&password=uY1I&asYDD2&useSSL=true",
+                "password", "uY1I");
+    check_value("jdbc:sqlserver://db;user=sa?password=Kq7-x9Lm2Pv&encrypt=true", "password", "Kq7-x9Lm2Pv");
     h = scan("password: ${DB_PASSWORD}\npassword = getenv(\"X\")\nforgot your password? reset it\n");
     CHECK_INT(find_type(h, "password"), -1);
     /* samples written for a reader are kept, labelled as examples */
@@ -533,6 +537,37 @@ TEST(base64_wrapped_secrets)
     free(kb), free(pw), free(sk), free(auth), free(dc), free(user), free(chg);
 }
 
+/* A table whose header names a password column (a browser's password
+ * export, an IT spreadsheet saved as CSV) has its cells read as
+ * passwords; a mask, a note, an empty cell, a hash, a date under "Password
+ * last changed" are none. */
+TEST(password_column)
+{
+    const char *csv = "name,url,username,password,note\r\n"
+                      "intranet,https://intranet.example.com/,lena,Vwxy!ZZ2D88,\r\n"
+                      "vpn,https://vpn.example.com/,lpark,xwWk&sliBz5,\r\n"
+                      "bank,https://bank.example/,lpark2,,\r\n";
+    hits *h = scan(csv);
+    CHECK(has_norm(h, "password", "Vwxy!ZZ2D88") && has_norm(h, "password", "xwWk&sliBz5"));
+    int i = find_type(h, "password");
+    CHECK(i >= 0 && h->offset[i] == (uint64_t)(strstr(csv, "Vwxy") - csv));
+    CHECK(i >= 0 && strstr(h->details[i], "context=column header"));
+    h = scan("\"Konto\";\"Benutzername\";\"Passwort\";\"Web-Adresse\"\n\"SAP\";\"sap_admin\";\"Sommer2024!13\";\"\"\n"
+             "\"Drucker\";\"admin\";\"********\";\"\"\n\"Fibu\";\"fibu\";\"siehe KeePass\";\"\"\n");
+    CHECK(has_norm(h, "password", "Sommer2024!13"));
+    CHECK_INT((int)h->n, 1);
+    h = scan("System\tLogin\tSecret\tPassword last changed\tPassword hash\n"
+             "prod-db\tadmin\tGvuqKT-Wfrbg4\t2024-02-01\t4d044ac429b62bdd9eb27a1a7c65dffe3084a138c9cb4f3339edecf3aae33358\n"
+             "backup\tsvc\tN/A\t2023-12-24\t$2b$12$6kUv7aLXwncej3A5bRgkc4AMKATp.GWJM9O2BLMFzvog7b5tvMq4q\n");
+    CHECK(has_norm(h, "password", "GvuqKT-Wfrbg4"));
+    CHECK_INT((int)h->n, 1);
+    /* not a table's header: prose, or the key word below the first line */
+    h = scan("Password resets, handled by the desk, take a day\nLena, Vwxy!ZZ2D88, 2024\n");
+    CHECK_INT(find_type(h, "password"), -1);
+    h = scan("name,url,username,note\nintranet,x,lena,Vwxy!ZZ2D88\npassword,x,y,Xq7!vRq2#Lm9\n");
+    CHECK_INT(find_type(h, "password"), -1);
+}
+
 /* A 40-character value under a bare "secret" (terraform state, a
  * filesystem config, -SecretKey) is an AWS secret key when its key id is
  * beside it, and only then. */
@@ -601,6 +636,12 @@ TEST(csv_column_header_context)
     /* a header with another number of fields is no header of this row */
     snprintf(csv, sizeof csv, "Phone list\n%s", rows);
     CHECK(!has_norm(scan(csv), "pii.phone", "+442079460958"));
+    /* a column whose header names something else ("Account number", "My
+     * Number") holds no phones, though "number" is a phone's word */
+    h = scan("Name;IBAN;Account number;My Number\nTest;;2125550187;087859415076\n");
+    CHECK_INT(find_type(h, "pii.phone"), -1);
+    h = scan("Name;Phone number\nTest;2125550187\n");
+    CHECK(has_norm(h, "pii.phone", "+12125550187"));
 }
 
 /* A percent-encoded password in a URL is hashed as the password it
@@ -615,6 +656,9 @@ TEST(url_password_decoded)
     CHECK(i >= 0 && memcmp(h->sha[i], want, 32) == 0);
     /* a '%' that escapes nothing stays as it is */
     CHECK(has_norm(scan("postgres://app:Ab%zz9-Kq@db.corp.example/app\n"), "password.url", "Ab%zz9-Kq"));
+    /* a query parameter too: the password it encodes */
+    h = scan("jdbc:mysql://db01/shop?user=shop&password=uY1I%26asYDD2&useSSL=true\n");
+    CHECK(has_norm(h, "password", "uY1I&asYDD2"));
 }
 
 /* Message ids and URL credentials have an address's shape: neither is a

@@ -598,7 +598,7 @@ static bool confirm(const ks_textscan *ts, ks_textscratch *s, const ts_rule *r, 
         c->ctx = -1;
     if (ks__ts_context(c))
         c->confidence += 30;
-    if (r->negset && ks__ts_near_word(c->text, c->n, c->vs, c->ve, r->negset, true))
+    if (r->negset && ks__ts_negative(c, r->negset))
         c->confidence -= 40;
     c->confidence = KS_MAX(0, KS_MIN(100, c->confidence));
     (void)ts;
@@ -882,10 +882,11 @@ static int on_view_match(void *ud, const ks_tmatch *m)
     ks_kv det[TS_MAX_DETAILS + 1];
     size_t nd = KS_MIN(m->ndetails, (size_t)TS_MAX_DETAILS);
     memcpy(det, m->details, nd * sizeof *det);
-    det[nd++] = (ks_kv){"decoded", "base64"};
+    det[nd++] = (ks_kv){v->dkey, v->dval};
     o.details = det;
     o.ndetails = nd;
-    o.offset = raw_offset(w->outer, KS_MIN(g->vs + (m->offset - g->at) / 3 * 4, g->ve - 1));
+    uint64_t in = m->offset - g->at;
+    o.offset = raw_offset(w->outer, KS_MIN(g->vs + (v->b64 ? in / 3 * 4 : in), g->ve - 1));
     return (w->stop = w->fn(w->ud, &o));
 }
 
@@ -903,10 +904,15 @@ static int deliver_view(ks_textscratch *s, const ts_rule *r, const found *f, ks_
     }
     ks__buf_reset(&s->view.text);
     s->view.nsegs = 0;
+    s->view.b64 = true;
+    s->view.classes = 0;
+    s->view.dkey = "decoded";
+    s->view.dval = "base64";
     if (!r->validator->view(s->text, s->n, f->vs, f->ve, &s->view) || !s->view.text.n)
         return 0;
     view_wrap w = {fn, ud, s, 0};
-    ks__textscan_run(s->ts, s->sub, s->classes & ~(unsigned)KS_TC_CODE, s->view.text.p,
+    unsigned classes = s->view.classes ? s->view.classes & s->classes : s->classes;
+    ks__textscan_run(s->ts, s->sub, classes & ~(unsigned)KS_TC_CODE, s->view.text.p,
                      s->view.text.n, on_view_match, &w);
     return w.stop;
 }

@@ -360,11 +360,12 @@ static bool view_k8s_data(const char *t, size_t n, size_t vs, size_t ve, ts_view
     return v->nsegs > 0;
 }
 
-/* ---- table ----------------------------------------------------------------------- */
+/* ---- table of decoders (and textscan_table.c's column view) ----------------------- */
 
 static const ts_validator decoders[] = {
     {"b64_pem", v_b64_pem, false, view_b64_pem},
     {"k8s_secret_data", v_k8s_data, false, view_k8s_data},
+    {"password_column", ks__tsv_password_column, false, ks__ts_password_column_view},
 };
 
 const ts_validator *ks__ts_decoder_find(const char *name)

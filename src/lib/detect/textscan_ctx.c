@@ -182,7 +182,7 @@ static size_t fields(const char *t, size_t s, size_t e, char d, size_t at, size_
  * column) is what its column's header says: the context words are looked
  * for in the header field above it, the text's first line, when that line
  * has as many fields as the value's. */
-static bool column_header_word(const ts_cand *c)
+static bool column_header_word(const ts_cand *c, const ts_wordset *ws)
 {
     const char *t = c->text;
     const char *nl = memchr(t, '\n', KS_MIN(c->n, (size_t)HEADER_MAX));
@@ -208,7 +208,7 @@ static bool column_header_word(const ts_cand *c)
             if (j < he && (q ^= t[j] == '"', q || t[j] != delims[i]))
                 continue;
             if (k++ == col)
-                return j > fs && ks__ts_near_word(t + fs, j - fs, 0, j - fs, c->ctxw, true);
+                return j > fs && ks__ts_near_word(t + fs, j - fs, 0, j - fs, ws, true);
             fs = j + 1;
         }
         return false;
@@ -220,6 +220,14 @@ bool ks__ts_context(ts_cand *c)
 {
     if (c->ctx < 0)
         c->ctx = c->ctxw && (ks__ts_near_word(c->text, c->n, c->vs, c->ve, c->ctxw, false) ||
-                             column_header_word(c));
+                             column_header_word(c, c->ctxw));
     return c->ctx > 0;
+}
+
+/* Negative words on the value's own line, or in its column's header: a
+ * column headed "Account number" or "My Number" holds no phone numbers,
+ * whatever "number" says. */
+bool ks__ts_negative(const ts_cand *c, const ts_wordset *ws)
+{
+    return ws && (ks__ts_near_word(c->text, c->n, c->vs, c->ve, ws, true) || column_header_word(c, ws));
 }

@@ -77,6 +77,11 @@ typedef struct ts_view {
     ks_buf text;
     ts_seg *segs;             /* in view order */
     size_t nsegs, capsegs;
+    /* set by the view function (defaults: base64, every class) */
+    bool b64;                 /* segments are base64 (3 bytes per 4 characters),
+                               * else the view copies the text's bytes */
+    unsigned classes;         /* classes scanned in it; 0: the scan's */
+    const char *dkey, *dval;  /* the detail its matches carry ("decoded", "base64") */
 } ts_view;
 /* Appends the view of the value t[vs..ve) (confirmed by the same
  * validator) to v; false when there is nothing to read. */
@@ -96,12 +101,19 @@ typedef struct ts_validator {
 const ts_validator *ks__ts_validator_find(const char *name);
 /* The decoders of base64-wrapped values (textscan_b64.c), by name. */
 const ts_validator *ks__ts_decoder_find(const char *name);
+/* A table's column named for passwords (textscan_table.c): the header
+ * field, and the view of its cells as "password: cell" lines. */
+bool ks__tsv_password_column(ts_cand *c);
+bool ks__ts_password_column_view(const char *t, size_t n, size_t vs, size_t ve, ts_view *v);
 /* Adds a decoded fact; the value is copied into c->dbuf (silently dropped
  * when full). */
 void ks__ts_detail(ts_cand *c, const char *key, const char *fmt, ...) KS_PRINTF(3, 4);
 /* True when one of the rule's context words is near the value (computed
  * once per candidate; validators that skip costly work call it first). */
 bool ks__ts_context(ts_cand *c);
+/* True when a negative word of ws is on the value's line or in its
+ * column's header (a table's first line). */
+bool ks__ts_negative(const ts_cand *c, const struct ts_wordset *ws);
 /* Context words made for the search (textscan_ctx.c), in arena a; NULL
  * for no words or on OOM (nw > 0). words are lower-case and must outlive
  * the set. */
@@ -127,6 +139,7 @@ bool ks__tsv_sql_password(ts_cand *c);
 bool ks__tsv_bearer(ts_cand *c);
 bool ks__tsv_basic_auth(ts_cand *c);
 bool ks__tsv_b64_password(ts_cand *c);
+bool ks__tsv_pgpass(ts_cand *c);
 /* True when the value is a well-known documented example or a placeholder
  * made for documentation (contains EXAMPLE, a run like 1234567890...). */
 bool ks__ts_is_example(const char *p, size_t n);

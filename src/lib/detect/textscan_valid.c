@@ -1327,6 +1327,7 @@ static const ts_validator validators[] = {
     {"bearer", ks__tsv_bearer, false},
     {"basic_auth", ks__tsv_basic_auth, false},
     {"b64_password", ks__tsv_b64_password, false},
+    {"pgpass", ks__tsv_pgpass, false},
     {"email", v_email, true},
     {"phone", v_phone, false},
     {"card", v_card, true},

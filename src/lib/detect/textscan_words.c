@@ -353,6 +353,29 @@ static size_t typo_quote(const char *v, size_t n, bool closing)
     return 0;
 }
 
+/* A value in a URL (its password, a query parameter) percent-encoded
+ * ("Pq7%40x%21" for "Pq7@x!"): the password is what the URL encodes, so
+ * its secret_sha256 matches the inventory's and the same password found
+ * plainly elsewhere. */
+static void percent_decoded(ts_cand *c, const char *v, size_t n)
+{
+    if (!memchr(v, '%', n))
+        return;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < sizeof c->norm; i++) {
+        int hi = i + 2 < n && v[i] == '%' ? ks__hexval((unsigned char)v[i + 1]) : -1;
+        int lo = hi >= 0 ? ks__hexval((unsigned char)v[i + 2]) : -1;
+        if (lo >= 0) {
+            c->norm[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            c->norm[o++] = v[i];
+        }
+    }
+    c->norm[o] = 0;
+    c->nnorm = o;
+}
+
 static void trim_value(ts_cand *c)
 {
     const char *v = c->text + c->vs;
@@ -382,6 +405,13 @@ static void trim_value(ts_cand *c)
         }
     if (n > 2 && v[n - 2] == '\\' && strchr("nrt", v[n - 1]))
         n -= 2;
+    /* a URL's query parameter (jdbc:mysql://db/shop?user=x&password=y&useSSL=true):
+     * the next parameter is no part of it */
+    if (c->ms > 0 && (c->text[c->ms - 1] == '?' || c->text[c->ms - 1] == '&') && !value_quoted(c)) {
+        const char *amp = memchr(v, '&', n);
+        if (amp)
+            n = (size_t)(amp - v);
+    }
     while (n > 0 && (v[n - 1] == '.' || v[n - 1] == ',' || v[n - 1] == ';'))
         n--;
     /* a closing backtick without an opening one in the value */
@@ -653,12 +683,28 @@ bool ks__tsv_password(ts_cand *c)
         return false;
     if (sample_value(v, n))
         c->valid = KS_TV_EXAMPLE;
+    if (c->ms > 0 && (c->text[c->ms - 1] == '?' || c->text[c->ms - 1] == '&'))
+        percent_decoded(c, v, n);
     unsigned cls = ks__ts_char_classes(v, n);
     /* one plain lower-case word is more often prose than a password */
     if (cls == 1 && n < 10)
         c->confidence -= 30;
     if (__builtin_popcount(cls) >= 3)
         c->confidence += 10;
+    return true;
+}
+
+/* A .pgpass line's last field: the format says it is the password, so
+ * the key-word heuristics (a file name or a path before a colon) do not
+ * apply; placeholders and samples still do. */
+bool ks__tsv_pgpass(ts_cand *c)
+{
+    const char *v = c->text + c->vs;
+    size_t n = c->ve - c->vs;
+    if (placeholder(v, n))
+        return false;
+    if (sample_value(v, n))
+        c->valid = KS_TV_EXAMPLE;
     return true;
 }
 
@@ -734,24 +780,7 @@ bool ks__tsv_url_password(ts_cand *c)
         if (hl)
             ks__ts_detail(c, "url.host", "%.*s", (int)hl, h);
     }
-    /* percent-encoded ("Pq7%40x%21" for "Pq7@x!"): the password is what
-     * the URL encodes, so its secret_sha256 matches the inventory's and
-     * the same password found plainly elsewhere */
-    if (memchr(v, '%', n)) {
-        size_t o = 0;
-        for (size_t i = 0; i < n && o + 1 < sizeof c->norm; i++) {
-            int hi = i + 2 < n && v[i] == '%' ? ks__hexval((unsigned char)v[i + 1]) : -1;
-            int lo = hi >= 0 ? ks__hexval((unsigned char)v[i + 2]) : -1;
-            if (lo >= 0) {
-                c->norm[o++] = (char)(hi << 4 | lo);
-                i += 2;
-            } else {
-                c->norm[o++] = v[i];
-            }
-        }
-        c->norm[o] = 0;
-        c->nnorm = o;
-    }
+    percent_decoded(c, v, n);
     return true;
 }
 
