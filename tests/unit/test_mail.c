@@ -602,3 +602,25 @@ TEST(pst_damaged_and_sample)
     ks__buf_release(&c.out);
     free(p);
 }
+
+/* Apple Mail's .emlx: the length line, the message (read as MIME: the
+ * quoted-printable body decoded, its Message-ID known), Mail's property
+ * list after it left out. A text that only opens with a number and a
+ * "Key: value" line is all read. */
+TEST(emlx_apple_mail)
+{
+    static const char plist[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">"
+                                "<dict><key>flags</key><integer>8590195713</integer></dict></plist>\n";
+    char buf[4096];
+    int k = snprintf(buf, sizeof buf, "%zu        \n%s%s", sizeof eml_qp - 1, eml_qp, plist);
+    collect c;
+    CHECK_INT(extract_blob("4711.emlx", buf, (size_t)k, &c), KS_OK);
+    CHECK(has(&c, "ghp_1234567890abcdefghijklmnopqrstuvwxyz12 "));
+    CHECK(has(&c, "4711.emlx!message|body|qp-1@mail.example.com|"));
+    CHECK(!has(&c, "8590195713"));
+    ks__buf_release(&c.out);
+    static const char note[] = "12\nNote: the meeting moved\nand the room is 4.12, second floor\n";
+    CHECK_INT(extract_blob("note.txt", note, sizeof note - 1, &c), KS_OK);
+    CHECK(has(&c, "second floor"));
+    ks__buf_release(&c.out);
+}
