@@ -381,6 +381,12 @@ TEST(phone_region_from_context)
             fprintf(stderr, "unexpected %s %s in \"%s\"\n", h->type[k], h->norm[k], neg[i]);
         CHECK_INT(h->n, 0);
     }
+    /* no region named: of the regions whose grouping allows it, the one
+     * that writes it exactly so ("090-1234-5678" is Japanese: Indian
+     * numbers are written 090123 45678) */
+    h = scan("call me on 090-1234-5678\n");
+    CHECK(has_norm(h, "pii.phone", "+819012345678"));
+    CHECK(!has_norm(h, "pii.phone", "+919012345678"));
 }
 
 /* Text whose line breaks are escaped (a JSON string, an iCalendar

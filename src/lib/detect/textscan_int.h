@@ -159,10 +159,12 @@ bool ks__phone_grouped(const char *s, size_t n, const char *region);
  * written to out (3 bytes); false if s is none. */
 bool ks__phone_region(const char *s, size_t n, char out[3]);
 /* The first of regions[0..nr) where s is a valid number (2 above) and,
- * with grouped, grouped as that region writes it: its index, E.164 in out;
- * -1 when none. The same as asking them one by one, answered once per
- * number and list. */
-int ks__phone_first(const char *s, size_t n, const char *const *regions, size_t nr, bool grouped,
+ * with grouped (1), grouped as that region writes it: its index, E.164 in
+ * out; -1 when none. With grouped 2, a region whose national format is
+ * exactly the written one (same groups) is taken before the first grouped
+ * one. The same as asking them one by one, answered once per number and
+ * list. */
+int ks__phone_first(const char *s, size_t n, const char *const *regions, size_t nr, int grouped,
                     char *out, size_t cap);
 
 /* String escapes (textscan_esc.c). True when p[0..n) is a string's content

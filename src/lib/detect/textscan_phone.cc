@@ -32,7 +32,7 @@ extern "C" int ks__phone_e164(const char *s, size_t n, const char *region, char 
 extern "C" bool ks__phone_grouped(const char *s, size_t n, const char *region);
 extern "C" bool ks__phone_region(const char *s, size_t n, char out[3]);
 extern "C" int ks__phone_first(const char *s, size_t n, const char *const *regions, size_t nr,
-                               bool grouped, char *out, size_t cap);
+                               int grouped, char *out, size_t cap);
 
 namespace {
 struct answer {
@@ -146,12 +146,39 @@ extern "C" bool ks__phone_region(const char *s, size_t n, char out[3])
     }
 }
 
+// True when s is written exactly as region's national format writes the
+// number: the same digits, broken into groups at the same places (the
+// separators themselves may differ). EXACT/STRICT_GROUPING accept more:
+// "090-1234-5678" passes as Indian (090123 45678) as well as Japanese.
+bool own_format(const char *s, size_t n, const char *region)
+{
+    PhoneNumberUtil *u = util();
+    PhoneNumber num;
+    std::string nat;
+    if (u->Parse(std::string(s, n), region, &num) != PhoneNumberUtil::NO_PARSING_ERROR)
+        return false;
+    u->Format(num, PhoneNumberUtil::NATIONAL, &nat);
+    auto shape = [](const char *p, size_t k) {
+        std::string o;
+        for (size_t i = 0; i < k; i++) {
+            if (p[i] >= '0' && p[i] <= '9')
+                o.push_back(p[i]);
+            else if (!o.empty() && o.back() != '|')
+                o.push_back('|');
+        }
+        while (!o.empty() && o.back() == '|')
+            o.pop_back();
+        return o;
+    };
+    return shape(s, n) == shape(nat.data(), nat.size());
+}
+
 extern "C" int ks__phone_first(const char *s, size_t n, const char *const *regions, size_t nr,
-                               bool grouped, char *out, size_t cap)
+                               int grouped, char *out, size_t cap)
 {
     try {
         std::string key(s, n);
-        key.push_back(grouped ? '\1' : '\2');
+        key.push_back((char)(1 + grouped));
         for (size_t i = 0; i < nr; i++) {
             key.append(regions[i]);
             key.push_back('\0');
@@ -160,6 +187,13 @@ extern "C" int ks__phone_first(const char *s, size_t n, const char *const *regio
         if (hit == firsts.end()) {
             first f{-1, std::string()};
             char e164[64];
+            // grouped 2: a region that writes it exactly so comes first
+            for (size_t i = 0; grouped == 2 && i < nr && f.index < 0; i++)
+                if (ks__phone_e164(s, n, regions[i], e164, sizeof e164) == 2 &&
+                    ks__phone_grouped(s, n, regions[i]) && own_format(s, n, regions[i])) {
+                    f.index = (int)i;
+                    f.e164 = e164;
+                }
             for (size_t i = 0; i < nr && f.index < 0; i++)
                 if (ks__phone_e164(s, n, regions[i], e164, sizeof e164) == 2 &&
                     (!grouped || ks__phone_grouped(s, n, regions[i]))) {

@@ -1015,7 +1015,11 @@ static int phone_elsewhere(ts_cand *c, const char *v, size_t n, char *e164, size
     size_t nh = phone_hints(c, hints);
     for (size_t i = 0; i < nh + KS_ARRAY_LEN(phone_regions); i++)
         list[i] = i < nh ? hints[i] : phone_regions[i - nh];
-    if (ks__phone_first(v, n, list, nh + KS_ARRAY_LEN(phone_regions), true, e164, cap) >= 0)
+    /* the regions the text names first, as they are; then the guessed
+     * ones, a region that writes the number exactly so before one whose
+     * grouping merely allows it ("090-1234-5678" is Japanese, not Indian) */
+    if ((nh && ks__phone_first(v, n, list, nh, 1, e164, cap) >= 0) ||
+        ks__phone_first(v, n, phone_regions, KS_ARRAY_LEN(phone_regions), 2, e164, cap) >= 0)
         return 2;
     /* Last: a number a key word calls a phone ("Phone: 60-56-85-91"),
      * written with separators, valid somewhere though not grouped as there:
@@ -1027,7 +1031,7 @@ static int phone_elsewhere(ts_cand *c, const char *v, size_t n, char *e164, size
     /* delivering: the confirmation saw the key word (no words then) */
     if (!sep || (!c->delivering && !ks__ts_context(c)))
         return 0;
-    return ks__phone_first(v, n, phone_regions, KS_ARRAY_LEN(phone_regions), false, e164, cap) >= 0;
+    return ks__phone_first(v, n, phone_regions, KS_ARRAY_LEN(phone_regions), 0, e164, cap) >= 0;
 }
 
 /* Four dot-separated numbers up to 255 without leading zeros: an IPv4
