@@ -911,6 +911,15 @@ TEST(first_passes_match_vectorscan)
     ks__textscan_free(plain);
 }
 
+/* The bundled pack's rule of that id, or NULL. */
+static const ts_rule *pack_rule(const char *id)
+{
+    for (size_t i = 0; pack() && i < ks__textscan_nrules(pack()); i++)
+        if (!strcmp(ks__textscan_rule(pack(), i)->id, id))
+            return ks__textscan_rule(pack(), i);
+    return NULL;
+}
+
 /* ---- the e-mail pattern by hand: what PCRE2 finds ------------------------------------- */
 
 /* Random text built to reach the pattern's edges: runs of label characters
@@ -944,10 +953,7 @@ static size_t email_soup(uint64_t *x, char *out, size_t cap)
 
 TEST(email_match_as_pcre2)
 {
-    const ts_rule *r = NULL;
-    for (size_t i = 0; pack() && i < ks__textscan_nrules(pack()); i++)
-        if (!strcmp(ks__textscan_rule(pack(), i)->id, "kensa.pii.email"))
-            r = ks__textscan_rule(pack(), i);
+    const ts_rule *r = pack_rule("kensa.pii.email");
     CHECK(r && r->email);
     if (!r)
         return;
@@ -979,6 +985,92 @@ TEST(email_match_as_pcre2)
     }
     printf("INFO e-mail pattern by hand: %zu searches, %zu matches, %zu differ from PCRE2\n",
            trials, matched, differ);
+    CHECK(matched > trials / 10);
+    CHECK_INT(differ, 0);
+    pcre2_match_data_free(md);
+    pcre2_match_context_free(mc);
+}
+
+/* ---- the IBAN pattern's starts: where PCRE2 finds a match --------------------------------- */
+
+/* Random text of IBAN shapes: two letters and two digits, runs of letters
+ * and digits from 1 to 40 long (8 groups of 4 is the pattern's limit),
+ * joined by nothing, one space (most often: up to 9 groups) or two, "\n" escapes or other bytes at a
+ * \b ('_', '.', a byte over 0x7f). */
+static size_t iban_soup(uint64_t *x, char *out, size_t cap)
+{
+    static const char *const sep[] = {"", " ", " ", " ", " ", " ", " ", " ",
+                                      "  ", "\\n", "\\q", "_", ".", "\xc3", "-"};
+    size_t n = 0;
+    while (n + 50 < cap) {
+        *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+        unsigned k = (unsigned)(*x % 6);
+        if (k == 0) {
+            out[n++] = "DGnq"[(*x >> 8) % 4];
+            out[n++] = "EBlz"[(*x >> 10) % 4];
+            out[n++] = (char)('0' + (*x >> 12) % 10);
+            out[n++] = (char)('0' + (*x >> 16) % 10);
+        } else {
+            size_t len = k == 1 ? 20 + (*x >> 8) % 21 : 1 + (*x >> 8) % 5;
+            for (size_t i = 0; i < len; i++)
+                out[n++] = "aZ09b7Q"[(*x >> (14 + i % 40)) % 7];
+        }
+        *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+        const char *sp = sep[*x % KS_ARRAY_LEN(sep)];
+        memcpy(out + n, sp, strlen(sp));
+        n += strlen(sp);
+        if (*x % 89 == 0)
+            break;
+    }
+    return n;
+}
+
+TEST(iban_start_as_pcre2)
+{
+    const ts_rule *r = pack_rule("kensa.pii.iban");
+    CHECK(r && r->iban);
+    if (!r)
+        return;
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    pcre2_match_context *mc = pcre2_match_context_create(NULL);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    size_t trials = 0, matched = 0, differ = 0;
+    char text[2048];
+    for (int t = 0; t < 20000; t++) {
+        size_t n = iban_soup(&x, text, sizeof text);
+        for (int k = 0; k < 4 && n; k++, trials++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t start = (size_t)(x % n), lim = start + (size_t)((x >> 20) % (n - start + 8));
+            size_t hand = ks__ts_iban_start(text, n, start, lim);
+            pcre2_set_offset_limit(mc, lim);
+            int rc = pcre2_match(r->re, (PCRE2_SPTR)text, n, start, 0, md, mc);
+            size_t re = rc > 0 ? (size_t)pcre2_get_ovector_pointer(md)[0] : SIZE_MAX;
+            matched += rc > 0;
+            if (hand != re && differ++ < 3)
+                printf("INFO IBAN start differs: start %zu lim %zu hand %zu pcre2 %d %zu in \"%.*s\"\n",
+                       start, lim, hand, rc, re, (int)KS_MIN(n, (size_t)300), text);
+        }
+    }
+    /* the group count's edges: 2 characters then a run that needs 8 or 9 */
+    static const char *const edge[] = {
+        "DE12 ab cdefghijklmnopqrstuvwxyzabcdef", "DE12 ab cdefghijklmnopqrstuvwxyzabcde",
+        "DE12 a bcdefghijklmnopqrstuvwxyzabcdefg", "de12 a b c d e f g h i", "x\\nGB33ab c d",
+        "GB3312345678901234567890123456789012 x", "GB331234567890123456789012345678901 x"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(edge); i++) {
+        size_t n = strlen(edge[i]);
+        for (size_t start = 0; start < n; start++, trials++) {
+            size_t hand = ks__ts_iban_start(edge[i], n, start, n);
+            pcre2_set_offset_limit(mc, n);
+            int rc = pcre2_match(r->re, (PCRE2_SPTR)edge[i], n, start, 0, md, mc);
+            size_t re = rc > 0 ? (size_t)pcre2_get_ovector_pointer(md)[0] : SIZE_MAX;
+            matched += rc > 0;
+            if (hand != re && differ++ < 3)
+                printf("INFO IBAN start differs: start %zu hand %zu pcre2 %zu in \"%s\"\n", start,
+                       hand, re, edge[i]);
+        }
+    }
+    printf("INFO IBAN starts by hand: %zu searches, %zu matches, %zu differ from PCRE2\n", trials,
+           matched, differ);
     CHECK(matched > trials / 10);
     CHECK_INT(differ, 0);
     pcre2_match_data_free(md);

@@ -187,6 +187,7 @@ static int compile_pcre(ks_textscan *ts, ts_rule *r)
      * that names it (or the match) gives the same value */
     r->email = ks__ts_email_pattern(r->pattern) &&
                (r->group == 0 || r->group == 1 || r->group == TS_GROUP_LAST);
+    r->iban = ks__ts_iban_pattern(r->pattern);
     return KS_OK;
 }
 
@@ -672,6 +673,8 @@ static void confirm_region(ks_textscratch *s, const region *g, ts_cand *c)
             ve = me;
             has_value = me > ms;
         } else {
+            if (r->iban && (start = ks__ts_iban_start(s->text, subj, start, (size_t)g->hi)) == SIZE_MAX)
+                break; /* no start PCRE2 would match from */
             int rc = pcre2_match(r->re, (PCRE2_SPTR)s->text, subj, start, 0, s->md, s->mc);
             if (rc <= 0)
                 break;

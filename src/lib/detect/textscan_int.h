@@ -228,6 +228,8 @@ typedef struct ts_rule {
     bool slow;                /* not in the Vectorscan database: PCRE2 over the text */
     bool email;               /* the bundled e-mail pattern: confirmed by
                                * ks__ts_email_match, not PCRE2 */
+    bool iban;                /* the bundled IBAN pattern: PCRE2 searches only
+                               * from a start ks__ts_iban_start allows */
     uint8_t pass;             /* TS_PASS_*: candidates from a hand-written pass,
                                * not from the Vectorscan database */
     uint8_t letters_before;   /* TS_PASS_DIGITS: letters right before the digits */
@@ -294,6 +296,13 @@ bool ks__ts_email_pattern(const char *pattern);
  * offset limit of lim: the leftmost match starting in [start, lim], its
  * span in *ms, *me (the value group is the whole match); false when none. */
 bool ks__ts_email_match(const char *t, size_t n, size_t start, size_t lim, size_t *ms, size_t *me);
+/* True when pattern is the bundled IBAN rule's. */
+bool ks__ts_iban_pattern(const char *pattern);
+/* The first offset in [start, lim] where a match of that pattern in
+ * t[0..n) starts, exactly as PCRE2 would find one; SIZE_MAX when none
+ * does. Searching from there gives PCRE2's match without its backtracking
+ * through every split of a long letter-and-digit run. */
+size_t ks__ts_iban_start(const char *t, size_t n, size_t start, size_t lim);
 
 /* ---- the delivery memo (textscan_memo.c) ------------------------------------------ */
 

@@ -208,6 +208,65 @@ bool ks__ts_email_match(const char *t, size_t n, size_t start, size_t lim, size_
     return false;
 }
 
+/* ---- where the IBAN pattern can match ---------------------------------------------- */
+
+/* The bundled IBAN rule's pattern (rules/secrets/pii.yml). Its groups
+ * (?: ?[A-Z0-9]{1,4}){3,8} split each run of letters and digits every way
+ * there is before PCRE2 gives up on a start: in a base64 blob or a long id
+ * that was most of a scan of source text (an IBAN region is every
+ * "letters and digits" cluster at a word start). */
+static const char iban_pattern[] =
+    "(?i)(?:(?<=\\\\[nrt])|\\b)([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{1,4}){3,8})\\b";
+
+bool ks__ts_iban_pattern(const char *pattern) { return !strcmp(pattern, iban_pattern); }
+
+static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+/* True when a match starts at s. After [A-Z]{2}[0-9]{2} come runs of
+ * letters and digits, each but the first after one space; a group holds
+ * 1 to 4 characters of one run (its optional space opens a run), so runs
+ * 0..m take between the sum of ceil(L/4) and the sum of L groups, and the
+ * closing \b (every run character is a word character) can only be at a
+ * run's end, before a non-word byte or the subject's end. A match ends
+ * after run m when 3..8 groups fit and that \b holds. */
+static bool iban_at(const char *t, size_t n, size_t s)
+{
+    if (s + 4 > n || !is_alpha((uint8_t)t[s]) || !is_alpha((uint8_t)t[s + 1]) ||
+        !is_digit((uint8_t)t[s + 2]) || !is_digit((uint8_t)t[s + 3]))
+        return false;
+    /* (?<=\\[nrt]) or \b: t[s] is a word character */
+    if (s > 0 && is_word((uint8_t)t[s - 1]) &&
+        !(s >= 2 && t[s - 2] == '\\' && strchr("nrtNRT", t[s - 1])))
+        return false;
+    size_t p = s + 4, fewest = 0, most = 0;
+    for (bool first = true;; first = false) {
+        size_t q = p;
+        if (!first) {
+            if (p + 1 >= n || t[p] != ' ' || !is_alnum((uint8_t)t[p + 1]))
+                return false;
+            q = p + 1;
+        }
+        size_t e = q;
+        while (e < n && e - q <= 32 && is_alnum((uint8_t)t[e])) /* 33 would need 9 groups */
+            e++;
+        fewest += (e - q + 3) / 4;
+        most += e - q;
+        if (fewest > 8)
+            return false;
+        if (e > q && KS_MAX(fewest, 3) <= KS_MIN(most, 8) && (e == n || !is_word((uint8_t)t[e])))
+            return true;
+        p = e;
+    }
+}
+
+size_t ks__ts_iban_start(const char *t, size_t n, size_t start, size_t lim)
+{
+    for (size_t s = start; s <= lim && s + 4 <= n; s++)
+        if (iban_at(t, n, s))
+            return s;
+    return SIZE_MAX;
+}
+
 void ks__ts_pass_run(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud)
 {
     if (ps->ndigits)
