@@ -31,11 +31,12 @@ static int fuzz_on_text(void *ud, const ks_xtext *t)
     return 0;
 }
 
-static inline void fuzz_extract(const struct ks_extractor *ex, const char *name, const uint8_t *data, size_t size)
+/* fuzz_extract with the text units going to cb(ud, ...). */
+static inline void fuzz_extract_to(const struct ks_extractor *ex, const char *name, const uint8_t *data, size_t size,
+                                   int (*cb)(void *, const ks_xtext *), void *ud)
 {
-    fuzz_sum sum = {0, 0};
     ks_xctx x;
-    ks__xctx_init(&x, NULL, name, fuzz_on_text, &sum);
+    ks__xctx_init(&x, NULL, name, cb, ud);
     x.budget.max_depth = 4;
     x.budget.max_blob = (uint64_t)1 << 20;
     x.budget.max_total = (uint64_t)4 << 20;
@@ -50,6 +51,12 @@ static inline void fuzz_extract(const struct ks_extractor *ex, const char *name,
     } else {
         ks__extract(&x, &top, data, size);
     }
+}
+
+static inline void fuzz_extract(const struct ks_extractor *ex, const char *name, const uint8_t *data, size_t size)
+{
+    fuzz_sum sum = {0, 0};
+    fuzz_extract_to(ex, name, data, size, fuzz_on_text, &sum);
 }
 
 #endif

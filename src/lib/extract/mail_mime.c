@@ -18,9 +18,12 @@
  * lines lose one '>' (mboxrd unescaping, also right for mboxo). The
  * extract.max_total budget applies to each message of a mailbox.
  *
- * gmime reads the message in place: the parser's stream is a GByteArray
- * header over the borrowed blob with ownership off, so no copy of a large
- * message is made (only decoded parts are allocated, one at a time).
+ * A message is first offered to the walker over its bytes
+ * (mail_mimewalk.c), which builds no gmime object tree; what it declines
+ * is parsed by gmime here. gmime reads the message in place: the parser's
+ * stream is a GByteArray header over the borrowed blob with ownership off,
+ * so no copy of a large message is made (only decoded parts are allocated,
+ * one at a time). Both hand out their text through mail_mime.h.
  */
 #include <errno.h>
 #include <gmime/gmime.h>
@@ -32,28 +35,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
-#include "extract/mail.h"
-
-/* Multipart nesting followed inside one message; deeper parts are skipped
- * with a diagnostic (nested messages also count toward extract depth). */
-#define MIME_MAX_NEST 64
-
-typedef struct mime_walk {
-    ks_xctx *x;
-    const ks_xnode *node;    /* the message's node */
-    int nest;                /* current multipart depth */
-    int rc;                  /* first error */
-    ks_buf conv;             /* a text part converted to UTF-8 */
-    ks_buf dec;              /* a leaf part's transfer-decoded bytes */
-} mime_walk;
-
-/* A leaf part's transfer-decoded bytes: in dec, in the message itself
- * (no transfer encoding) or in a byte array of gmime's (keep). */
-typedef struct part_data {
-    const guint8 *p;
-    size_t n;
-    GMimeStream *keep;       /* unref when done, or NULL */
-} part_data;
+#include "extract/mail_mime.h"
 
 /* ---- probing -------------------------------------------------------------------- */
 
@@ -341,7 +323,7 @@ static bool addr_list_plain(InternetAddressList *l, ks_buf *b)
     return true;
 }
 
-static int set_addr_list(ks_mailmeta *mm, const char **field, InternetAddressList *l)
+int ks__mime_set_addrs(ks_mailmeta *mm, const char **field, InternetAddressList *l)
 {
     ks_buf b = KS_BUF_INIT;
     int rc = KS_OK;
@@ -371,11 +353,11 @@ static int fill_meta(ks_mailmeta *mm, GMimeMessage *msg, const char *folder)
     if (rc == KS_OK && d)
         rc = ks__mailmeta_set_time(mm, ks__mail_sec_to_ns((int64_t)g_date_time_to_unix(d)));
     if (rc == KS_OK)
-        rc = set_addr_list(mm, &mm->m.from, g_mime_message_get_from(msg));
+        rc = ks__mime_set_addrs(mm, &mm->m.from, g_mime_message_get_from(msg));
     if (rc == KS_OK)
-        rc = set_addr_list(mm, &mm->m.to, g_mime_message_get_to(msg));
+        rc = ks__mime_set_addrs(mm, &mm->m.to, g_mime_message_get_to(msg));
     if (rc == KS_OK)
-        rc = set_addr_list(mm, &mm->m.cc, g_mime_message_get_cc(msg));
+        rc = ks__mime_set_addrs(mm, &mm->m.cc, g_mime_message_get_cc(msg));
     if (rc == KS_OK && (v = g_mime_message_get_subject(msg)))
         rc = ks__mailmeta_set(mm, &mm->m.subject, v, strlen(v));
     /* Exports of Exchange/Lotus mailboxes name the folder in a header. */
@@ -391,13 +373,12 @@ static int fill_meta(ks_mailmeta *mm, GMimeMessage *msg, const char *folder)
  * cost): one line of printable ASCII with no encoded word, in a header
  * gmime does not re-format (addresses, Content-* and Message-ID are). The
  * span is written to *p, *n; false when the decoder is needed. */
-static bool raw_plain(GMimeHeader *h, const char *name, const char **p, size_t *n)
+static bool raw_plain(const char *name, const char *r, const char **p, size_t *n)
 {
     static const char *const formatted[] = {"from", "to", "cc", "bcc", "sender", "reply-to",
                                             "resent-", "content-", "references",
                                             "in-reply-to", "disposition-notification-to",
                                             "return-receipt-to", "mail-followup-to", "received"};
-    const char *r = g_mime_header_get_raw_value(h);
     if (!r || !name)
         return false;
     for (size_t i = 0; i < KS_ARRAY_LEN(formatted); i++)
@@ -428,6 +409,34 @@ static int header_line(ks_buf *b, const char *name, const char *v, size_t n)
     return rc == KS_OK ? ks__buf_addc(b, '\n') : rc;
 }
 
+int ks__mime_header_add(ks_buf *b, const char *name, const char *raw, GMimeHeader *h)
+{
+    const char *rp;
+    size_t rn;
+    if (raw_plain(name, raw, &rp, &rn))
+        return header_line(b, name, rp, rn);
+    if (raw)
+        conv_pin_header(raw);
+    char *own = NULL;
+    const char *val;
+    if (h) {
+        val = g_mime_header_get_value(h);
+    } else {
+        /* what g_mime_header_get_value does with the raw value */
+        char *unfolded = raw ? g_mime_utils_header_unfold(raw) : NULL;
+        val = own = unfolded ? g_mime_utils_header_decode_text(ks__mime_parser_opts(), unfolded) : NULL;
+        g_free(unfolded);
+    }
+    int rc = header_line(b, name ? name : "", val ? val : "", val ? strlen(val) : 0);
+    g_free(own);
+    return rc;
+}
+
+int ks__mime_headers_out(ks_xctx *x, const ks_xnode *node, const ks_buf *b)
+{
+    return b->n ? ks__extract_text(x, node, "headers", b->p, b->n, "utf-8") : KS_OK;
+}
+
 /* Every header, decoded, one per line: addresses and X- headers (API keys
  * in custom headers) are scanned like the body. */
 static int emit_headers(ks_xctx *x, const ks_xnode *node, GMimeObject *o)
@@ -438,21 +447,10 @@ static int emit_headers(ks_xctx *x, const ks_xnode *node, GMimeObject *o)
     int count = hl ? g_mime_header_list_get_count(hl) : 0;
     for (int i = 0; i < count && rc == KS_OK; i++) {
         GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-        const char *name = g_mime_header_get_name(h);
-        const char *rp;
-        size_t rn;
-        if (raw_plain(h, name, &rp, &rn)) {
-            rc = header_line(&b, name, rp, rn);
-            continue;
-        }
-        const char *raw = g_mime_header_get_raw_value(h);
-        if (raw)
-            conv_pin_header(raw);
-        const char *val = g_mime_header_get_value(h);
-        rc = header_line(&b, name ? name : "", val ? val : "", val ? strlen(val) : 0);
+        rc = ks__mime_header_add(&b, g_mime_header_get_name(h), g_mime_header_get_raw_value(h), h);
     }
-    if (rc == KS_OK && b.n)
-        rc = ks__extract_text(x, node, "headers", b.p, b.n, "utf-8");
+    if (rc == KS_OK)
+        rc = ks__mime_headers_out(x, node, &b);
     ks__buf_release(&b);
     return rc;
 }
@@ -536,76 +534,128 @@ static void walk_child(mime_walk *mw, const char *name, uint64_t off, const void
         mw->rc = rc;
 }
 
+static bool is_type(const char *t, const char *st, const char *type, const char *subtype)
+{
+    return t && st && !strcasecmp(t, type) && !strcasecmp(st, subtype);
+}
+
 /* An S/MIME enveloped (encrypted) part, or a PGP/MIME encrypted payload:
  * readable only with the recipient's key. Signed S/MIME (signed-data) and
  * detached signatures are not encrypted and are read as usual. */
-static bool encrypted_part(GMimeContentType *ct, const part_data *a)
+static bool encrypted_part(const mime_leaf *l)
 {
-    if (!ct)
-        return false;
-    if (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
-        g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime")) {
-        const char *st = g_mime_content_type_get_parameter(ct, "smime-type");
-        return !st || strstr(st, "enveloped") != NULL;
-    }
+    if (is_type(l->type, l->subtype, "application", "pkcs7-mime") ||
+        is_type(l->type, l->subtype, "application", "x-pkcs7-mime"))
+        return !l->smime_type || strstr(l->smime_type, "enveloped") != NULL;
     static const char pgp[] = "-----BEGIN PGP MESSAGE-----";
-    return g_mime_content_type_is_type(ct, "application", "octet-stream") && a->n >= sizeof pgp - 1 &&
-           !memcmp(a->p, pgp, sizeof pgp - 1);
+    return is_type(l->type, l->subtype, "application", "octet-stream") && l->a.n >= sizeof pgp - 1 &&
+           !memcmp(l->a.p, pgp, sizeof pgp - 1);
 }
 
-static void walk_leaf(mime_walk *mw, GMimePart *part, const char *section)
+/* g_mime_text_part_get_text for a leaf the walker found: a text part made
+ * for its encoded bytes, so gmime's own decoder and charset filter give
+ * the text (only where part_text can not: rare). */
+static char *leaf_gmime_text(const mime_leaf *l)
 {
-    GMimeObject *o = GMIME_OBJECT(part);
-    GMimeContentType *ct = g_mime_object_get_content_type(o);
-    const char *fname = g_mime_part_get_filename(part);
-    bool attachment = g_mime_part_is_attachment(part) || fname;
-    bool html = ct && g_mime_content_type_is_type(ct, "text", "html");
-    uint64_t off = part_offset(o);
-    char name[64];
+    if (l->gpart)
+        return g_mime_text_part_get_text(GMIME_TEXT_PART(l->gpart));
+    GMimeTextPart *tp = g_mime_text_part_new();
+    GMimeStream *s = g_mime_stream_mem_new_with_buffer(l->enc_p ? l->enc_p : "", l->enc_n);
+    GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(s, l->enc);
+    g_mime_part_set_content(GMIME_PART(tp), w);
+    if (l->charset)
+        g_mime_object_set_content_type_parameter(GMIME_OBJECT(tp), "charset", l->charset);
+    char *text = g_mime_text_part_get_text(tp);
+    g_object_unref(w);
+    g_object_unref(s);
+    g_object_unref(tp);
+    return text;
+}
 
-    part_data a;
-    bool have = part_bytes(mw, part, &a);
-    if (GMIME_IS_TEXT_PART(part) && !attachment) {
+void ks__mime_leaf(mime_walk *mw, mime_leaf *l, const char *section)
+{
+    bool html = is_type(l->type, l->subtype, "text", "html");
+    char name[64];
+    if (l->text_part && !l->attachment) {
         /* UTF-8 from the declared charset, as gmime's text would be */
         char *gtext = NULL;
         size_t tn = 0;
-        const char *text = have ? part_text(ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL,
-                                            &a, &mw->conv, &tn)
-                                : NULL;
-        if (have && !text && (gtext = g_mime_text_part_get_text(GMIME_TEXT_PART(part)))) {
+        const char *text = l->have ? part_text(l->charset, &l->a, &mw->conv, &tn) : NULL;
+        if (l->have && !text && (gtext = leaf_gmime_text(l))) {
             text = gtext;
             tn = strlen(gtext);
         }
         if (text && html) {
-            walk_child(mw, "body.html", off, text, tn);
+            walk_child(mw, "body.html", l->off, text, tn);
         } else if (text) {
             int rc = ks__extract_text(mw->x, mw->node, "body", text, tn, "utf-8");
             if (rc < 0 && mw->rc == KS_OK)
                 mw->rc = rc;
         }
         g_free(gtext);
-    } else if (have && a.n && encrypted_part(ct, &a)) {
+    } else if (l->have && l->a.n && encrypted_part(l)) {
         /* an encrypted body is evidence left unread: say so (a warning),
          * as for an encrypted archive member; nothing to extract from it */
         snprintf(name, sizeof name, "part %s", section);
-        ks_xnode where = {.parent = mw->node, .name = fname ? fname : name, .mail = mw->node->mail,
-                          .offset = off, .depth = mw->node->depth + 1};
+        ks_xnode where = {.parent = mw->node, .name = l->fname ? l->fname : name, .mail = mw->node->mail,
+                          .offset = l->off, .depth = mw->node->depth + 1};
         ks__xdiag(mw->x, &where, KS_DIAG_WARN, KS_EUNSUPPORTED, "%s-encrypted message body, not read (no key)",
-                  a.n > 5 && !memcmp(a.p, "-----", 5) ? "PGP" : "S/MIME");
-    } else if (have && a.n) {
-        if (!fname) {
-            char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
-            snprintf(name, sizeof name, "part %s (%s)", section, mt ? mt : "unknown");
-            g_free(mt);
+                  l->a.n > 5 && !memcmp(l->a.p, "-----", 5) ? "PGP" : "S/MIME");
+    } else if (l->have && l->a.n) {
+        if (!l->fname) {
+            if (l->type)
+                snprintf(name, sizeof name, "part %s (%s/%s)", section, l->type,
+                         l->subtype ? l->subtype : "plain");
+            else
+                snprintf(name, sizeof name, "part %s (unknown)", section);
         }
-        walk_child(mw, fname ? fname : name, off, a.p, a.n);
+        walk_child(mw, l->fname ? l->fname : name, l->off, l->a.p, l->a.n);
     }
-    if (a.keep)
-        g_object_unref(a.keep);
+    if (l->a.keep)
+        g_object_unref(l->a.keep);
+    l->a.keep = NULL;
+}
+
+static void walk_leaf(mime_walk *mw, GMimePart *part, const char *section)
+{
+    GMimeObject *o = GMIME_OBJECT(part);
+    GMimeContentType *ct = g_mime_object_get_content_type(o);
+    mime_leaf l = {
+        .type = ct ? g_mime_content_type_get_media_type(ct) : NULL,
+        .subtype = ct ? g_mime_content_type_get_media_subtype(ct) : NULL,
+        .charset = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL,
+        .smime_type = ct ? g_mime_content_type_get_parameter(ct, "smime-type") : NULL,
+        .fname = g_mime_part_get_filename(part),
+        .text_part = GMIME_IS_TEXT_PART(part),
+        .off = part_offset(o),
+        .gpart = part,
+    };
+    l.attachment = g_mime_part_is_attachment(part) || l.fname;
+    l.have = part_bytes(mw, part, &l.a);
+    ks__mime_leaf(mw, &l, section);
 }
 
 static int message_walk(ks_xctx *x, const ks_xnode *node, GMimeMessage *msg, const char *folder,
                         ks_mailmeta *mm);
+
+bool ks__mime_msg_begin(mime_walk *mw, const char *fname, const char *section, uint64_t off,
+                        char name[64], ks_xnode *child, ks_mailmeta *mm)
+{
+    snprintf(name, 64, "message %s.eml", section);
+    if (ks__extract_enter(mw->x, mw->node, fname ? fname : name, "mime", NULL, off, child) != KS_OK)
+        return false;
+    int rc = ks__mailmeta_init(mm);
+    if (rc != KS_OK)
+        ks__mime_msg_end(mw, rc, mm);
+    return rc == KS_OK;
+}
+
+void ks__mime_msg_end(mime_walk *mw, int rc, ks_mailmeta *mm)
+{
+    ks__mailmeta_release(mm);
+    if (rc < 0 && mw->rc == KS_OK && rc != KS_ELIMIT && rc != KS_EFORMAT)
+        mw->rc = rc;
+}
 
 /* A message/rfc822 part: gmime has parsed its message already; it is read
  * as a child level (budgets, depth) from that tree, not serialised and
@@ -614,27 +664,19 @@ static void walk_message_part(mime_walk *mw, GMimeMessagePart *mp, const char *s
 {
     GMimeMessage *inner = g_mime_message_part_get_message(mp);
     GMimeObject *o = GMIME_OBJECT(mp);
-    const char *fname = g_mime_object_get_content_disposition_parameter(o, "filename");
     char name[64];
     ks_xnode child;
     ks_mailmeta mm;
     if (!inner)
         return;
-    snprintf(name, sizeof name, "message %s.eml", section);
-    if (ks__extract_enter(mw->x, mw->node, fname ? fname : name, "mime", NULL, part_offset(o),
-                          &child) != KS_OK)
-        return;
-    int rc = ks__mailmeta_init(&mm);
-    if (rc == KS_OK)
-        rc = message_walk(mw->x, &child, inner, NULL, &mm);
-    ks__mailmeta_release(&mm);
-    if (rc < 0 && mw->rc == KS_OK && rc != KS_ELIMIT && rc != KS_EFORMAT)
-        mw->rc = rc;
+    if (ks__mime_msg_begin(mw, g_mime_object_get_content_disposition_parameter(o, "filename"), section,
+                           part_offset(o), name, &child, &mm))
+        ks__mime_msg_end(mw, message_walk(mw->x, &child, inner, NULL, &mm), &mm);
 }
 
 /* Text outside the parts of a multipart (prologue, epilogue): raw bytes,
  * charset sniffed; skipped when blank. */
-static void walk_text(mime_walk *mw, const char *s)
+void ks__mime_walk_text(mime_walk *mw, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     size_t k = 0;
@@ -647,6 +689,24 @@ static void walk_text(mime_walk *mw, const char *s)
         mw->rc = rc;
 }
 
+bool ks__mime_nest_enter(mime_walk *mw)
+{
+    if (mw->nest >= MIME_MAX_NEST) {
+        ks__xdiag(mw->x, mw->node, KS_DIAG_WARN, KS_ELIMIT, "multipart nesting deeper than %d: inner parts skipped", MIME_MAX_NEST);
+        return false;
+    }
+    mw->nest++;
+    return true;
+}
+
+void ks__mime_section(char *sub, size_t cap, const char *section, int i)
+{
+    if (*section)
+        snprintf(sub, cap, "%s.%d", section, i);
+    else
+        snprintf(sub, cap, "%d", i);
+}
+
 static void walk(mime_walk *mw, GMimeObject *o, const char *section)
 {
     char sub[64];
@@ -654,22 +714,16 @@ static void walk(mime_walk *mw, GMimeObject *o, const char *section)
         return;
     if (GMIME_IS_MULTIPART(o)) {
         GMimeMultipart *mp = GMIME_MULTIPART(o);
-        if (mw->nest >= MIME_MAX_NEST) {
-            ks__xdiag(mw->x, mw->node, KS_DIAG_WARN, KS_ELIMIT, "multipart nesting deeper than %d: inner parts skipped", MIME_MAX_NEST);
+        if (!ks__mime_nest_enter(mw))
             return;
-        }
-        mw->nest++;
         /* Broken MIME (a boundary never used) leaves the content here. */
-        walk_text(mw, g_mime_multipart_get_prologue(mp));
+        ks__mime_walk_text(mw, g_mime_multipart_get_prologue(mp));
         int count = g_mime_multipart_get_count(mp);
         for (int i = 0; i < count && !mw->x->stopped && mw->rc >= 0; i++) {
-            if (*section)
-                snprintf(sub, sizeof sub, "%s.%d", section, i + 1);
-            else
-                snprintf(sub, sizeof sub, "%d", i + 1);
+            ks__mime_section(sub, sizeof sub, section, i + 1);
             walk(mw, g_mime_multipart_get_part(mp, i), sub);
         }
-        walk_text(mw, g_mime_multipart_get_epilogue(mp));
+        ks__mime_walk_text(mw, g_mime_multipart_get_epilogue(mp));
         mw->nest--;
     } else if (GMIME_IS_MESSAGE_PART(o)) {
         walk_message_part(mw, GMIME_MESSAGE_PART(o), *section ? section : "1");
@@ -700,8 +754,6 @@ static int message_walk(ks_xctx *x, const ks_xnode *node, GMimeMessage *msg, con
     return mw.rc;
 }
 
-/* Parses p[0..n) as one message and extracts it as node (whose mail is set
- * to this message's metadata). folder: the mailbox name, or NULL. */
 static GMimeParserOptions *parser_opts;
 static pthread_once_t parser_opts_once = PTHREAD_ONCE_INIT;
 
@@ -709,8 +761,15 @@ static pthread_once_t parser_opts_once = PTHREAD_ONCE_INIT;
 static void parser_opts_init(void)
 {
     static const char *fallback[] = {"UTF-8", "windows-1252", NULL};
+    ks__mail_gmime_init();
     parser_opts = g_mime_parser_options_new();
     g_mime_parser_options_set_fallback_charsets(parser_opts, fallback);
+}
+
+GMimeParserOptions *ks__mime_parser_opts(void)
+{
+    pthread_once(&parser_opts_once, parser_opts_init);
+    return parser_opts;
 }
 
 /* A parser and the memory stream it reads, kept across the messages of a
@@ -723,10 +782,12 @@ typedef struct mime_reader {
     GMimeParser *parser;
     GMimeStream *stream;
     GByteArray view;         /* header over the borrowed message bytes */
+    mime_fast *fast;         /* the walker's buffers */
 } mime_reader;
 
 static void mime_reader_release(mime_reader *r)
 {
+    ks__mime_fast_free(r->fast);
     if (r->parser)
         g_object_unref(r->parser);
     if (r->stream)
@@ -734,6 +795,9 @@ static void mime_reader_release(mime_reader *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Parses p[0..n) as one message and extracts it as node (whose mail is set
+ * to this message's metadata). folder: the mailbox name, or NULL. The
+ * walker reads it when it can be sure of it; gmime's tree otherwise. */
 static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
                         const char *folder, ks_mailmeta *mm, mime_reader *r)
 {
@@ -744,8 +808,9 @@ static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
         ks__xdiag(x, node, KS_DIAG_WARN, KS_ELIMIT, "message of %zu bytes is larger than gmime reads", n);
         return KS_ELIMIT;
     }
-    ks__mail_gmime_init();
-    pthread_once(&parser_opts_once, parser_opts_init);
+    GMimeParserOptions *opts = ks__mime_parser_opts();
+    if ((rc = ks__mime_fast_message(&r->fast, x, node, p, n, folder, mm)) != MIME_FAST_DECLINED)
+        return rc;
     /* In place: a GByteArray header over the borrowed bytes, not owned by
      * the stream (gmime only reads it; substreams share it). */
     r->view.data = (guint8 *)(uintptr_t)p;
@@ -762,7 +827,7 @@ static int mime_message(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
     } else {
         g_mime_parser_init_with_stream(r->parser, r->stream);
     }
-    msg = g_mime_parser_construct_message(r->parser, parser_opts);
+    msg = g_mime_parser_construct_message(r->parser, opts);
     if (!msg) {
         ks__xdiag(x, node, KS_DIAG_WARN, KS_EFORMAT, "not a readable RFC 5322 message");
         return KS_EFORMAT;
