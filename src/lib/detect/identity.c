@@ -103,9 +103,15 @@ typedef struct state {
 
 #define PV(s, r) (&(s)->pv[(r)->prof])
 
-static uint32_t prof_id(state *s, uint32_t grp, uint32_t code, uint32_t app, int kind, unsigned flags)
+static aprof prof_key(uint32_t grp, uint32_t code, uint32_t app, int kind, unsigned flags)
 {
     aprof p = {grp, code, app, (uint8_t)kind, (uint8_t)flags, 0};
+    return p;
+}
+
+static uint32_t prof_id(state *s, uint32_t grp, uint32_t code, uint32_t app, int kind, unsigned flags)
+{
+    aprof p = prof_key(grp, code, app, kind, flags);
     return ks__strids_id(s->pool[P_PROF].t, (const char *)&p, sizeof p);
 }
 
@@ -131,9 +137,18 @@ typedef struct id_det {
     state all;
 } id_det;
 
+/* A pool's last value and its id: group, code, application, profile and
+ * evidence path repeat from record to record, and a lookup that misses the
+ * cache costs more than this compare. */
+typedef struct last_id {
+    uint32_t id, n;         /* id 0: nothing kept */
+    char s[192];
+} last_id;
+
 typedef struct id_ws {
     id_det *d;
     state st;
+    last_id last[NPOOLS];
     ks_event scratch;     /* AuditData JSON strings */
     ks_arena *arena;
     ks_buf buf;
@@ -239,6 +254,20 @@ static ks_slice lower(id_ws *ws, ks_slice s)
     return (ks_slice){ws->lower, n};
 }
 
+/* pool_id through the worker's last value of that pool. */
+static uint32_t ws_pool_id(id_ws *ws, int pool, const char *s, size_t n)
+{
+    last_id *l = &ws->last[pool];
+    if (l->id && l->n == n && memcmp(l->s, s, n) == 0)
+        return l->id;
+    uint32_t id = pool_id(&ws->st.pool[pool], s, n);
+    l->id = n <= sizeof l->s ? id : 0;
+    l->n = (uint32_t)n;
+    if (l->id)
+        memcpy(l->s, s, n);
+    return id;
+}
+
 static int id_event(void *wsp, const ks_event *ev)
 {
     id_ws *ws = wsp;
@@ -253,11 +282,11 @@ static int id_event(void *wsp, const ks_event *ev)
     r->t = ks_event_time(ev);
     r->acct = pool_id(&ws->st.pool[P_ACCT], a.p, a.n);
     r->src = pool_id(&ws->st.pool[P_SRC], v.source.p, v.source.n);
-    r->prof = prof_id(&ws->st, pool_id(&ws->st.pool[P_GRP], v.group.p, v.group.n),
-                      pool_id(&ws->st.pool[P_CODE], v.code.p, v.code.n),
-                      pool_id(&ws->st.pool[P_APP], v.app.p, v.app.n), v.kind, v.flags);
+    aprof key = prof_key(ws_pool_id(ws, P_GRP, v.group.p, v.group.n), ws_pool_id(ws, P_CODE, v.code.p, v.code.n),
+                         ws_pool_id(ws, P_APP, v.app.p, v.app.n), v.kind, v.flags);
+    r->prof = ws_pool_id(ws, P_PROF, (const char *)&key, sizeof key);
     uint64_t loc[KS_LOC_FIELDS] = {pv->offset, pv->record, pv->line,
-                                   pool_id(&ws->st.pool[P_PATH], pv->path, pv->path ? strlen(pv->path) : 0)};
+                                   ws_pool_id(ws, P_PATH, pv->path, pv->path ? strlen(pv->path) : 0)};
     r->at = (uint32_t)ws->st.locs.count;
     if (!r->acct || !r->prof) {
         ws->st.n--; /* pool full: drop rather than mislabel */
@@ -599,17 +628,42 @@ out:
 }
 
 /* Marks failures followed, from the same source, by the same account's
- * success within spray.recovery: users fixing a typo, not a spray. */
+ * success within spray.recovery: users fixing a typo, not a spray.
+ * An account's list is in time order, so a failure is recovered when the
+ * nearest later success from its source is within reach: one backward
+ * walk per account keeps that time per source (the forward search from
+ * every failure read the whole window each time: a busy account's
+ * records in a spray, a third of the finish). */
 static void mark_recovered(fctx *f)
 {
     state *s = f->s;
+    uint32_t ns = pool_n(&s->pool[P_SRC]);
+    int64_t *next = malloc((size_t)ns * sizeof *next); /* by source: its nearest later success */
+    uint32_t *stamp = calloc(ns, sizeof *stamp);     /* account + 1 that set next[src] */
+    /* differences of times within +-2^62 cannot overflow (the forward
+     * search's q->t - r->t with a record without time could) */
+    bool fast = next && stamp;
+    for (size_t i = 0; fast && i < s->n; i++)
+        fast = s->r[i].t >= -((int64_t)1 << 62) && s->r[i].t <= (int64_t)1 << 62;
     for (uint32_t k = 0; k < pool_n(&s->pool[P_ACCT]); k++) {
-        for (uint32_t i = f->by_acct.off[k]; i < f->by_acct.off[k + 1]; i++) {
-            arec *r = &s->r[f->by_acct.list[i]];
+        const uint32_t *L = f->by_acct.list, begin = f->by_acct.off[k], end = f->by_acct.off[k + 1];
+        for (uint32_t i = end; fast && i-- > begin;) {
+            arec *r = &s->r[L[i]];
+            int kind = PV(s, r)->kind;
+            if (kind == AK_SUCCESS) {
+                next[r->src] = r->t;
+                stamp[r->src] = k + 1;
+            } else if (kind == AK_FAIL && stamp[r->src] == k + 1 &&
+                       next[r->src] - r->t <= f->d->c.recovery) {
+                r->at |= AT_RECOVERED;
+            }
+        }
+        for (uint32_t i = begin; !fast && i < end; i++) {
+            arec *r = &s->r[L[i]];
             if (PV(s, r)->kind != AK_FAIL)
                 continue;
-            for (uint32_t j = i + 1; j < f->by_acct.off[k + 1]; j++) {
-                const arec *q = &s->r[f->by_acct.list[j]];
+            for (uint32_t j = i + 1; j < end; j++) {
+                const arec *q = &s->r[L[j]];
                 if (q->t - r->t > f->d->c.recovery)
                     break;
                 if (PV(s, q)->kind == AK_SUCCESS && q->src == r->src) {
@@ -619,6 +673,8 @@ static void mark_recovered(fctx *f)
             }
         }
     }
+    free(next);
+    free(stamp);
 }
 
 /* Which records a pass looks at. */
@@ -650,6 +706,8 @@ struct pass {
     window_ok ok;               /* does a window of them make a burst */
     void (*burst)(fctx *f, const pass *p, const uint32_t *idx, size_t n, uint32_t key);
     enum spray_mode mode;       /* what spray_burst reports */
+    int64_t least;              /* ok() needs at least this many records in a
+                                 * window: a key with fewer is not scanned */
 };
 
 /* A burst of one key: the records p->want accepts of L[bs..be], given to
@@ -718,11 +776,14 @@ static void scan_windows(fctx *f, const uint32_t *L, size_t m, int64_t width, co
     }
 }
 
-/* Runs pass p's window scan over the records of every key. */
+/* Runs pass p's window scan over the records of every key that has enough
+ * of them for a burst (a spray's sources have one or two records each:
+ * their scans were most of the finish). */
 static void per_key(fctx *f, const csr *c, uint32_t nkeys, int64_t width, const pass *p)
 {
+    uint32_t least = p->least > 1 ? (uint32_t)KS_MIN(p->least, (int64_t)UINT32_MAX) : 1;
     for (uint32_t k = 1; k < nkeys; k++)
-        if (c->off[k + 1] > c->off[k])
+        if (c->off[k + 1] - c->off[k] >= least)
             scan_windows(f, c->list + c->off[k], c->off[k + 1] - c->off[k], width, p, k);
 }
 
@@ -1127,18 +1188,22 @@ static int id_finish(void *detp)
     mark_recovered(&f);
     if (lists(&f, L_SRC))
         goto out;
-    per_key(&f, &f.by_src, ns, d->c.window, &(pass){unrecovered_attempt, spray_ok, spray_burst, SPRAY_SOURCE});
-    per_key(&f, &f.by_src, ns, d->c.window, &(pass){explicit_logon, explicit_ok, spray_burst, SPRAY_EXPLICIT});
+    per_key(&f, &f.by_src, ns, d->c.window,
+            &(pass){unrecovered_attempt, spray_ok, spray_burst, SPRAY_SOURCE, d->c.min_accounts});
+    per_key(&f, &f.by_src, ns, d->c.window,
+            &(pass){explicit_logon, explicit_ok, spray_burst, SPRAY_EXPLICIT, d->c.explicit_min});
     if (lists(&f, L_GRP))
         goto out;
     f.baseline = compute_baseline(&f);
     per_key(&f, &f.by_grp, ng, d->c.slow_window,
-            &(pass){unrecovered_attempt, dist_ok, spray_burst, SPRAY_DISTRIBUTED});
+            &(pass){unrecovered_attempt, dist_ok, spray_burst, SPRAY_DISTRIBUTED,
+                    KS_MAX(d->c.dist_accounts, d->c.dist_sources)});
     if (lists(&f, L_ACCT | L_SRC))
         goto out;
-    per_key(&f, &f.by_acct, na, d->c.brute_window, &(pass){any_attempt, brute_ok, brute_burst, SPRAY_SOURCE});
+    per_key(&f, &f.by_acct, na, d->c.brute_window,
+            &(pass){any_attempt, brute_ok, brute_burst, SPRAY_SOURCE, d->c.brute_min});
     per_key(&f, &f.by_src, ns, d->c.brute_window,
-            &(pass){unrecovered_attempt, src_brute_ok, src_brute_burst, SPRAY_SOURCE});
+            &(pass){unrecovered_attempt, src_brute_ok, src_brute_burst, SPRAY_SOURCE, d->c.brute_min});
     find_established(&f);
     success_after_spray(&f);
     exposure(&f);
