@@ -868,6 +868,10 @@ bool ks__tsv_sql_password(ts_cand *c)
 static bool b64_secret(ts_cand *c, bool bare)
 {
     uint8_t dec[256];
+    /* these formats write padded base64: a word that happens to be made of
+     * base64 letters ("_password = admin" in code) is none */
+    if ((c->ve - c->vs) % 4)
+        return false;
     long dn = ks__ts_b64_decode(c->text + c->vs, c->ve - c->vs, dec, sizeof dec);
     if (dn <= 0 || !ks__utf8_valid((const char *)dec, (size_t)dn))
         return false;
