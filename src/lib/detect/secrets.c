@@ -108,8 +108,24 @@ typedef struct pii_group {
     bool continued;          /* a next part follows (this one is full) */
 } pii_group;
 
+/* Short texts that gave no match, by hash (direct-mapped): the strings of
+ * a binary blob repeat (an EVTX log's user, domain, package and host
+ * names in every record), and what the scanner finds in a text depends
+ * only on its bytes and the classes asked for, so a text that found
+ * nothing finds nothing again. Holds no match, so no secret. */
+#define QUIET_SLOTS 2048 /* power of two */
+#define QUIET_MAX 64     /* longer texts are scanned each time */
+typedef struct quiet_text {
+    uint64_t h;
+    unsigned tag;            /* 1 << 16 | the classes scanned for; 0 = empty */
+    uint32_t n;
+    char s[QUIET_MAX];
+} quiet_text;
+
 typedef struct sec_ws {
     sec_det *d;
+    quiet_text *quiet;       /* QUIET_SLOTS, NULL: no room (every text scanned) */
+    uint64_t delivered;      /* matches given to on_match */
     ks_textscratch *scratch;
     const ks_file *f;
     unsigned classes;        /* what this file is scanned for */
@@ -596,6 +612,7 @@ static void store_pii(sec_ws *ws, const ks_tmatch *m)
 static int on_match(void *ud, const ks_tmatch *m)
 {
     sec_ws *ws = ud;
+    ws->delivered++;
     if (m->cls == KS_TC_SECRET)
         store_secret(ws, m);
     else
@@ -607,8 +624,23 @@ static int on_match(void *ud, const ks_tmatch *m)
 
 static void scan_text(sec_ws *ws, const char *p, size_t n)
 {
-    int rc = ks__textscan_run(ws->d->ts, ws->scratch, ws->classes | (ws->code ? KS_TC_CODE : 0), p, n,
-                              on_match, ws);
+    unsigned classes = ws->classes | (ws->code ? KS_TC_CODE : 0);
+    /* personal data opens a group per text (group_open): only secrets */
+    quiet_text *q = NULL;
+    uint64_t h = 0, before = ws->delivered;
+    if (ws->quiet && n && n <= QUIET_MAX && !(classes & KS_TC_PII)) {
+        h = ks__hash(p, n);
+        q = &ws->quiet[h & (QUIET_SLOTS - 1)];
+        if (q->tag == (classes | 1u << 16) && q->h == h && q->n == n && memcmp(q->s, p, n) == 0)
+            return;
+    }
+    int rc = ks__textscan_run(ws->d->ts, ws->scratch, classes, p, n, on_match, ws);
+    if (q && rc == KS_OK && ws->delivered == before) {
+        q->tag = classes | 1u << 16;
+        q->h = h;
+        q->n = (uint32_t)n;
+        memcpy(q->s, p, n);
+    }
     if (rc == KS_ELIMIT) {
         ks_loc loc = KS_LOC_NONE;
         loc.path = ws->f->path;
@@ -751,6 +783,7 @@ static int sec_worker_new(void *det, ks_worker *w, void **out)
     if (!ws)
         return KS_ENOMEM;
     ws->d = d;
+    ws->quiet = calloc(QUIET_SLOTS, sizeof *ws->quiet); /* none: every text is scanned */
     if (ks__textscratch_new(d->ts, &ws->scratch) != KS_OK) {
         sec_worker_done(det, ws);
         return KS_ENOMEM;
@@ -768,6 +801,7 @@ static void sec_worker_done(void *det, void *p)
     group_reset(&ws->g);
     ks__buf_release(&ws->chain);
     ks__textscratch_free(ws->scratch);
+    free(ws->quiet);
     free(ws);
 }
 
