@@ -125,27 +125,27 @@ static inline int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-static bool has_ci(ks_slice s, const char *needle)
+static inline bool has_ci(ks_slice s, const char *needle)
 {
     return s.p && ks__memmem_ci(s.p, s.n, needle, strlen(needle)) != NULL;
 }
 
 /* The first/last byte is compared inline: most calls fail right there. */
-static bool eq_ci(ks_slice s, const char *lit)
+static inline bool eq_ci(ks_slice s, const char *lit)
 {
     size_t k = strlen(lit);
     return s.p && s.n == k && (!k || lower((unsigned char)s.p[0]) == lower((unsigned char)lit[0])) &&
            ks__ieq(s.p, s.n, lit, k);
 }
 
-static bool prefix_ci(ks_slice s, const char *lit)
+static inline bool prefix_ci(ks_slice s, const char *lit)
 {
     size_t k = strlen(lit);
     return s.p && s.n >= k && (!k || lower((unsigned char)s.p[0]) == lower((unsigned char)lit[0])) &&
            ks__ieq(s.p, k, lit, k);
 }
 
-static bool suffix_ci(ks_slice s, const char *lit)
+static inline bool suffix_ci(ks_slice s, const char *lit)
 {
     size_t k = strlen(lit);
     return s.p && s.n >= k &&
