@@ -869,3 +869,93 @@ TEST(repeated_fields_any_occurrence)
     CHECK_INT(M(all, "Data=Available", "Data=Other"), 0);
     CHECK_INT(M("  s:\n    Data: 'None'\n  condition: not s\n", "Data=Available", "Data=None"), 0);
 }
+
+/* One ks_event refilled per record, as the engine does: the scratch index
+ * (and the logsource lookups of the memo key) is reused while the layout
+ * holds (same names in order) and rebuilt when it changes; every answer,
+ * logsource conditions and repeated fields included, is the one a fresh
+ * scratch and prefilter workspace give. */
+TEST(index_reused_per_layout_same_answers)
+{
+    const char *y =
+        "title: a\nid: a\nlogsource: {product: test, service: sec}\ndetection:\n  s: {EventID: 4625}\n"
+        "  condition: s\n"
+        "---\ntitle: b\nid: b\nlogsource: {product: test}\ndetection:\n  s:\n    A|contains: evil\n"
+        "  condition: s\n"
+        "---\ntitle: c\nid: c\nlogsource: {product: test}\ndetection:\n  s: {A: quiet}\n  f: {EventID: 1}\n"
+        "  condition: s and not f\n";
+    const char *recs[][4] = {
+        {"Channel=Security", "EventID=#4625", "A=evil one", NULL},
+        {"Channel=Security", "EventID=#4625", "B=evil one", NULL}, /* another name */
+        {"Channel=System", "EventID=#4625", "A=quiet", NULL},   /* same layout, other values */
+        {"Channel=Security", "EventID=#4625", "A=quiet", NULL},
+        {"EventID=#4625", "Channel=Security", "A=x", NULL},     /* the names in another order */
+        {"EventID=#1", "A=quiet", NULL, NULL},                  /* fewer fields */
+        {"A=quiet", "A=evil", "EventID=#4625", "Channel=Security"}, /* a repeated name */
+        {"A=quiet", "A=calm", "EventID=#4625", "Channel=Security"},
+        {"Channel=Security", "EventID=#4625", "A=evil one", NULL},
+    };
+    sg_pre *pre, *pre2;
+    sg_pre_ws *pw, *pw2;
+    sg_ruleset *rs = with_prefilter(y, 3, SG_PRE_ON, &pre, &pw);
+    if (!rs)
+        return;
+    sg_ruleset *rs2 = with_prefilter(y, 3, SG_PRE_ON, &pre2, &pw2);
+    if (!rs2) {
+        sg__pre_ws_free(pw), sg__pre_free(pre), sg__ruleset_free(rs);
+        return;
+    }
+    sg_scratch sc;
+    sg__scratch_init(&sc, rs);
+    ks_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.syms = syms;
+    int hits = 0;
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t i = 0; i < KS_ARRAY_LEN(recs); i++) {
+            ks__event_reset(&ev); /* the fields array stays */
+            for (int k = 0; k < 4 && recs[i][k]; k++) {
+                const char *eq = strchr(recs[i][k], '=');
+                ks_value v = {.type = KS_VSTR};
+                if (eq[1] == '#')
+                    v.type = KS_VINT, v.u.i = strtoll(eq + 2, NULL, 10);
+                else
+                    v.u.s.p = eq + 1, v.u.s.n = strlen(eq + 1);
+                ks__event_add_named(&ev, recs[i][k], (size_t)(eq - recs[i][k]), &v);
+            }
+            sg__scratch_event(&sc, &ev);
+            const uint32_t *cand;
+            size_t n = sg__pre_candidates(pre, pw, &ev, &sc, &cand);
+            bool got[3] = {false, false, false};
+            for (size_t k = 0; k < n; k++)
+                got[cand[k]] = sg__rule_eval(rs->rules[cand[k]], &ev, &sc);
+            /* the reference: a fresh scratch and workspace for this record */
+            sg_scratch fresh;
+            sg_pre_ws *fw = NULL;
+            sg__scratch_init(&fresh, rs2);
+            CHECK_INT(sg__pre_ws_new(pre2, &fw), KS_OK);
+            sg__scratch_event(&fresh, &ev);
+            n = fw ? sg__pre_candidates(pre2, fw, &ev, &fresh, &cand) : 0;
+            bool want[3] = {false, false, false};
+            for (size_t k = 0; k < n; k++)
+                want[cand[k]] = sg__rule_eval(rs2->rules[cand[k]], &ev, &fresh);
+            for (int r = 0; r < 3; r++) {
+                if (got[r] != want[r])
+                    fprintf(stderr, "record %zu pass %d rule %d: %d, fresh %d\n", i, pass, r, got[r], want[r]);
+                CHECK_INT(got[r], want[r]);
+                hits += want[r];
+            }
+            sg__pre_ws_free(fw);
+            sg__scratch_release(&fresh);
+        }
+    CHECK_INT(hits, 3 * 14); /* a: 0, 1, 3, 4, 6, 7, 8; b: 0, 6, 8; c: 2, 3, 6, 7 */
+    CHECK(sc.idx_build < 3 * KS_ARRAY_LEN(recs)); /* and it was reused */
+    free(ev.fields);
+    sg__scratch_release(&sc);
+    sg__pre_ws_free(pw);
+    sg__pre_free(pre);
+    sg__ruleset_free(rs);
+    sg__pre_ws_free(pw2);
+    sg__pre_free(pre2);
+    sg__ruleset_free(rs2);
+}

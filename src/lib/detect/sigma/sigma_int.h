@@ -389,7 +389,20 @@ struct sg_scratch {
     const ks_value **idx_val;
     ks_sym *idx_sym;
     uint32_t idx_cap;       /* power of two */
-    uint32_t gen;
+    uint32_t gen;           /* of the index: bumped when it is rebuilt */
+    uint32_t egen;          /* of the event: bumped per event (low_gen) */
+    uint64_t idx_build;     /* index builds so far: the same number, the same
+                               sym -> field positions (sigma_pre.c memoises
+                               the logsource lookups by it) */
+    /* the layout the index was built for: an event with the same fields
+     * array, names, canonical fields and symbol table reuses it (the events
+     * of one W3C header: rebuilding it per line was 2% of an IIS hunt) */
+    const ks_field *lay_fields;
+    const void *lay_syms;
+    size_t lay_n, lay_cap;
+    ks_sym *lay_names;
+    uint32_t lay_canon[KS_F_COUNT];
+    bool lay_ok;
     const ks_event *ev;     /* event being indexed */
     ks_sym dups[16];        /* field names that repeat in this event (unnamed
                                EVTX <Data>, duplicate keys): any occurrence may match */

@@ -56,6 +56,7 @@ void sg__scratch_release(sg_scratch *sc)
     free(sc->low_off);
     free(sc->low_len);
     free(sc->low_gen);
+    free(sc->lay_names);
     ks__buf_release(&sc->low);
     memset(sc, 0, sizeof *sc);
 }
@@ -110,9 +111,8 @@ static void userdata_aliases(sg_scratch *sc, const ks_event *ev, uint32_t mask, 
 /* Canonical names of the field schema (a mapping's "event.code") are
  * indexed as the event's best alternate, when some rule or mapping uses
  * the name (its symbol exists: looked up once per worker). */
-static void canonical_fields(sg_scratch *sc, const ks_event *ev, uint32_t mask)
+static void canonical_fields(sg_scratch *sc, const ks_event *ev, uint32_t mask, const uint32_t *canon)
 {
-    uint32_t canon[KS_F_COUNT];
     bool any = false;
     if (!ev->syms)
         return;
@@ -125,7 +125,6 @@ static void canonical_fields(sg_scratch *sc, const ks_event *ev, uint32_t mask)
         any = sc->canon_sym[f] != 0;
     if (!any)
         return;
-    ks__event_canon(ev, canon);
     for (int f = 0; f < KS_F_COUNT; f++) {
         ks_sym s = sc->canon_sym[f];
         if (!s || !canon[f])
@@ -139,6 +138,38 @@ static void canonical_fields(sg_scratch *sc, const ks_event *ev, uint32_t mask)
         sc->idx_sym[h] = s;
         sc->idx_val[h] = &ev->fields[canon[f] - 1].v;
     }
+}
+
+/* Whether ev has the layout the index was built for: what decides its
+ * contents is the fields array (the index points into it), the names in
+ * order (first occurrences, repeats, UserData aliases: an alias whose
+ * symbol appears later is one no rule asks for, rules' names exist from
+ * load on), the canonical fields and the symbol table. */
+static bool same_layout(const sg_scratch *sc, const ks_event *ev, const uint32_t *canon)
+{
+    if (!sc->lay_ok || sc->lay_fields != ev->fields || sc->lay_n != ev->n ||
+        ev->n > sc->idx_cap / 2 || /* not indexed whole: lookups scan */
+        sc->lay_syms != (const void *)ev->syms ||
+        memcmp(sc->lay_canon, canon, sizeof sc->lay_canon) != 0)
+        return false;
+    for (size_t i = 0; i < ev->n; i++)
+        if (sc->lay_names[i] != ev->fields[i].name)
+            return false;
+    return true;
+}
+
+static void remember_layout(sg_scratch *sc, const ks_event *ev, const uint32_t *canon)
+{
+    sc->lay_ok = false;
+    if (ks__grow(&sc->lay_names, &sc->lay_cap, ev->n, sizeof *sc->lay_names, 64) != KS_OK)
+        return; /* rebuilt per event */
+    for (size_t i = 0; i < ev->n; i++)
+        sc->lay_names[i] = ev->fields[i].name;
+    sc->lay_fields = ev->fields;
+    sc->lay_n = ev->n;
+    sc->lay_syms = ev->syms;
+    memcpy(sc->lay_canon, canon, sizeof sc->lay_canon);
+    sc->lay_ok = true;
 }
 
 void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
@@ -161,13 +192,13 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
             sc->idx_sym = s;
             sc->idx_cap = need;
             sc->gen = 0;
+            sc->lay_ok = false;
             memset(sc->low_gen, 0, sc->low_cap * sizeof *sc->low_gen);
         }
     }
-    if (++sc->gen == 0) { /* wrapped: clear stamps */
-        memset(sc->idx_gen, 0, sc->idx_cap * sizeof *sc->idx_gen);
+    if (++sc->egen == 0) { /* wrapped: clear stamps */
         memset(sc->low_gen, 0, sc->low_cap * sizeof *sc->low_gen);
-        sc->gen = 1;
+        sc->egen = 1;
     }
     if (sc->ls_res)
         memset(sc->ls_res, -1, sc->nls);
@@ -175,10 +206,23 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
     sc->low_used = 0;
     sc->hits_ok = false;
     sc->text = NULL;
-    sc->ndups = 0;
-    sc->dups_overflow = !sc->idx_cap;
-    if (!sc->idx_cap)
+    if (!sc->idx_cap) {
+        sc->ndups = 0;
+        sc->dups_overflow = true;
+        sc->lay_ok = false;
         return; /* lookups fall back to scanning */
+    }
+    uint32_t canon[KS_F_COUNT];
+    ks__event_canon(ev, canon);
+    if (same_layout(sc, ev, canon))
+        return; /* the index, dups and aliases of the last event hold */
+    sc->idx_build++;
+    if (++sc->gen == 0) { /* wrapped: clear stamps */
+        memset(sc->idx_gen, 0, sc->idx_cap * sizeof *sc->idx_gen);
+        sc->gen = 1;
+    }
+    sc->ndups = 0;
+    sc->dups_overflow = false;
     uint32_t mask = sc->idx_cap - 1;
     size_t lim = KS_MIN(n, (size_t)sc->idx_cap / 2), used = 0;
     for (size_t i = 0; i < lim; i++) {
@@ -208,7 +252,8 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
         used++;
     }
     userdata_aliases(sc, ev, mask, used);
-    canonical_fields(sc, ev, mask);
+    canonical_fields(sc, ev, mask, canon);
+    remember_layout(sc, ev, canon);
 }
 
 const ks_value *sg__lookup_sym(sg_scratch *sc, const ks_sym *syms, uint32_t n, ks_sym *found)
@@ -331,7 +376,7 @@ bool sg__value_lower(const ks_value *v, sg_scratch *sc, const char **p, size_t *
 {
     uint32_t mask = sc->low_cap - 1;
     uint32_t h = (uint32_t)(((uintptr_t)v >> 4) * 2654435761u) & mask;
-    while (sc->low_gen[h] == sc->gen) {
+    while (sc->low_gen[h] == sc->egen) {
         if (sc->low_key[h] == v) {
             *p = sc->low.p + sc->low_off[h];
             *n = sc->low_len[h];
@@ -352,7 +397,7 @@ bool sg__value_lower(const ks_value *v, sg_scratch *sc, const char **p, size_t *
     }
     sc->low.n += len;
     sc->low.p[sc->low.n] = 0;
-    sc->low_gen[h] = sc->gen;
+    sc->low_gen[h] = sc->egen;
     sc->low_key[h] = v;
     sc->low_off[h] = (uint32_t)off;
     sc->low_len[h] = (uint32_t)len;
