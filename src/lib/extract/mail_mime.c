@@ -384,6 +384,13 @@ static bool raw_plain(const char *name, const char *r, const char **p, size_t *n
     for (size_t i = 0; i < KS_ARRAY_LEN(formatted); i++)
         if (!strncasecmp(name, formatted[i], strlen(formatted[i])))
             return false;
+    return ks__mime_plain_value(r, p, n);
+}
+
+bool ks__mime_plain_value(const char *r, const char **p, size_t *n)
+{
+    if (!r)
+        return false;
     while (*r == ' ' || *r == '\t')
         r++;
     size_t len = strlen(r);
@@ -413,7 +420,9 @@ int ks__mime_header_add(ks_buf *b, const char *name, const char *raw, GMimeHeade
 {
     const char *rp;
     size_t rn;
-    if (raw_plain(name, raw, &rp, &rn))
+    /* the walker's raw value is gmime's value when plain, whatever the
+     * name (a tree's header objects may have been re-formatted) */
+    if (h ? raw_plain(name, raw, &rp, &rn) : (name && ks__mime_plain_value(raw, &rp, &rn)))
         return header_line(b, name, rp, rn);
     if (raw)
         conv_pin_header(raw);

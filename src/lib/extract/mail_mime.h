@@ -63,6 +63,10 @@ GMimeParserOptions *ks__mime_parser_opts(void);
  * g_mime_header_get_value gives it (h's, or decoded here from raw when h
  * is NULL). */
 int ks__mime_header_add(ks_buf *b, const char *name, const char *raw, GMimeHeader *h);
+/* g_mime_header_get_value of a raw value without its decoder: the span
+ * (*p, *n) of raw when it is one line of printable ASCII with no encoded
+ * word or double space (unfolding and decoding change nothing then). */
+bool ks__mime_plain_value(const char *raw, const char **p, size_t *n);
 /* Hands out b as the message's "headers" text unit (nothing when empty). */
 int ks__mime_headers_out(ks_xctx *x, const ks_xnode *node, const ks_buf *b);
 

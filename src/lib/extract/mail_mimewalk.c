@@ -148,6 +148,10 @@ static const char *skip_lwsp(const char *s)
 /* What g_mime_header_get_value gives for raw (arena copy); NULL on memory. */
 static const char *mf_value(mime_fast *f, const char *raw)
 {
+    const char *rp;
+    size_t rn;
+    if (ks__mime_plain_value(raw, &rp, &rn))
+        return ks__arena_strndup(f->arena, rp, rn);
     char *u = g_mime_utils_header_unfold(raw);
     char *d = u ? g_mime_utils_header_decode_text(ks__mime_parser_opts(), u) : NULL;
     const char *r = d ? ks__arena_strndup(f->arena, d, strlen(d)) : NULL;
