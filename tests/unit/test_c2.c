@@ -68,7 +68,12 @@ TEST(lists_and_matching)
         "\"ja3\":{\"hash\":\"AAAABBBBCCCCDDDDEEEEFFFF00001111\"}}}\n"
         "{\"ts\":1592000008.0,\"id.orig_h\":\"10.0.0.7\",\"server_name\":\"x.obj.example\",\"id.resp_h\":\"192.0.2.55\"}\n"
         "{\"ts\":1592000009.0,\"id.orig_h\":\"10.0.0.8\",\"uri\":\"http://dl.evil2.example/a.exe\",\"host\":\"dl.evil2.example\"}\n"
-        "{\"ts\":1592000010.0,\"id.orig_h\":\"10.0.0.9\",\"id.resp_h\":\"203.0.114.1\"}\n";
+        "{\"ts\":1592000010.0,\"id.orig_h\":\"10.0.0.9\",\"id.resp_h\":\"203.0.114.1\"}\n"
+        /* one server on consecutive lines (the miss is remembered per field) */
+        "{\"ts\":1592000011.0,\"id.orig_h\":\"10.0.0.10\",\"id.resp_h\":\"198.51.100.9\"}\n"
+        "{\"ts\":1592000012.0,\"id.orig_h\":\"10.0.0.12\",\"id.resp_h\":\"198.51.100.7\"}\n"
+        "{\"ts\":1592000013.0,\"id.orig_h\":\"10.0.0.11\",\"id.resp_h\":\"198.51.100.7\"}\n"
+        "{\"ts\":1592000014.0,\"id.orig_h\":\"198.51.100.7\",\"id.resp_h\":\"198.51.100.7\"}\n";
     const char *evp = ks_test_write("net.jsonl", ev, strlen(ev));
     const char *lists[] = {plain, csv, stixp, mispp};
     ks_engine *e = hunt(evp, lists, 4);
@@ -90,6 +95,9 @@ TEST(lists_and_matching)
     CHECK_INT(count_rule(e, "kensa.c2.ip", "192.0.2.55 seen for 10.0.0.7"), 1);
     CHECK_INT(count_rule(e, "kensa.c2.url", "10.0.0.8"), 1);
     CHECK_INT(count_rule(e, "kensa.c2.ip", "10.0.0.9"), 0);
+    CHECK_INT(count_rule(e, "kensa.c2.ip", "198.51.100.7 seen for 10.0.0.12"), 1);
+    CHECK_INT(count_rule(e, "kensa.c2.ip", "198.51.100.7 seen for 10.0.0.11"), 1);
+    CHECK_INT(count_rule(e, "kensa.c2.ip", "198.51.100.7 seen for 198.51.100.7"), 1);
     ks_engine_free(e);
 }
 

@@ -81,6 +81,11 @@ typedef struct c2_det {
 typedef struct c2_ws {
     c2_det *d;
     ks_net_syms *syms;
+    /* per address field (server, client): the last text that matched no
+     * indicator (the sets are fixed once loaded). An IIS log names the same
+     * server on every line; parsing and looking it up was ~1% of the hunt. */
+    char miss[2][48];
+    size_t nmiss[2];
 } c2_ws;
 
 /* ---- loading ------------------------------------------------------------ */
@@ -440,13 +445,21 @@ static void check_name(c2_det *d, const ks_net_view *nv, const ks_event *ev, int
         record(d, K_DOMAIN, ind, s, ks__net_field_name(field), v, nv, ev);
 }
 
-static void check_ip(c2_det *d, const ks_net_view *nv, const ks_event *ev, const char *field, ks_slice v)
+/* memo: index into ws->miss, or -1 for none */
+static void check_ip(c2_ws *ws, int memo, const ks_net_view *nv, const ks_event *ev, const char *field,
+                     ks_slice v)
 {
     char buf[NAME_MAX_LEN];
     ks_slice ind;
     uint32_t s;
-    if (v.n && (s = match_ip(d, v.p, v.n, buf, &ind)))
-        record(d, K_IP, ind, s, field, v, nv, ev);
+    if (!v.n || (memo >= 0 && v.n == ws->nmiss[memo] && !memcmp(v.p, ws->miss[memo], v.n)))
+        return;
+    if ((s = match_ip(ws->d, v.p, v.n, buf, &ind))) {
+        record(ws->d, K_IP, ind, s, field, v, nv, ev);
+    } else if (memo >= 0 && v.n <= sizeof ws->miss[memo]) {
+        memcpy(ws->miss[memo], v.p, v.n);
+        ws->nmiss[memo] = v.n;
+    }
 }
 
 static void check_set(c2_det *d, int kind, const ks_net_view *nv, const ks_event *ev, int field)
@@ -483,12 +496,12 @@ static int c2_on_event(void *p, const ks_event *ev)
         ks_slice a = nv.answers[i];
         uint8_t tmp[16];
         if (parse_ip(a.p, a.n, tmp))
-            check_ip(d, &nv, ev, "dns.answers", a);
+            check_ip(ws, -1, &nv, ev, "dns.answers", a);
         else
             check_name(d, &nv, ev, KS_NET_ANSWERS, a);
     }
-    check_ip(d, &nv, ev, ks__net_field_name(KS_NET_SERVER), ks__net_str(&nv, KS_NET_SERVER));
-    check_ip(d, &nv, ev, ks__net_field_name(KS_NET_CLIENT), ks__net_str(&nv, KS_NET_CLIENT));
+    check_ip(ws, 0, &nv, ev, ks__net_field_name(KS_NET_SERVER), ks__net_str(&nv, KS_NET_SERVER));
+    check_ip(ws, 1, &nv, ev, ks__net_field_name(KS_NET_CLIENT), ks__net_str(&nv, KS_NET_CLIENT));
     check_name(d, &nv, ev, KS_NET_SNI, ks__net_str(&nv, KS_NET_SNI));
     check_name(d, &nv, ev, KS_NET_HTTP_HOST, ks__net_str(&nv, KS_NET_HTTP_HOST));
     ks_slice url = ks__net_str(&nv, KS_NET_URL);
@@ -497,7 +510,7 @@ static int c2_on_event(void *p, const ks_event *ev)
         ks_slice h = url_host(url);
         uint8_t tmp[16];
         if (parse_ip(h.p, h.n, tmp))
-            check_ip(d, &nv, ev, "url.full", h);
+            check_ip(ws, -1, &nv, ev, "url.full", h);
         else if (!ks__net_str(&nv, KS_NET_HTTP_HOST).n)
             check_name(d, &nv, ev, KS_NET_URL, h);
     }
