@@ -98,8 +98,10 @@ TEST(xlsx_shared_strings_and_pptx_slides)
     const char *cells[] = {"alice@example.com", "card 4111 1111 1111 1111", "x<y&z"};
     CHECK_INT(gen_xlsx(cells, 3, &p, &n), 0);
     run(&c, &g, "book.xlsx", p, n, NULL);
-    CHECK(HAS(c.all, "book.xlsx!xl/sharedStrings.xml|xml|text|0|alice@example.com\ncard 4111 1111 1111 1111\nx<y&z"));
-    CHECK(HAS(c.all, "book.xlsx!xl/worksheets/sheet1.xml|"));
+    /* the sheet as a table, shared strings in their cells; all are used */
+    CHECK(HAS(c.all, "book.xlsx!xl/worksheets/sheet1.xml|xlsx|sheet1|0|alice@example.com\t1000\n"
+                     "card 4111 1111 1111 1111\t1001\nx<y&z\t1002\n"));
+    CHECK(!HAS(c.all, "book.xlsx!xl/sharedStrings.xml"));
     CHECK(HAS(c.text, "worksheets/sheet1.xml")); /* the Target of a relationship */
     free(p);
     const char *slides[] = {"slide one", "token abc123"};
@@ -108,6 +110,48 @@ TEST(xlsx_shared_strings_and_pptx_slides)
     CHECK(HAS(c.all, "deck.pptx!ppt/slides/slide2.xml|xml|text|0|token abc123"));
     CHECK_INT(g.warn, 0);
     free(p);
+    release(&c, &g);
+}
+
+/* Tables keep their columns: an xlsx sheet's cells where their references
+ * put them (Excel omits empty cells), inline strings, unused shared
+ * strings still read; HTML, Word and ODF table cells tab-separated, empty
+ * ones kept, paragraphs of a cell joined, ODF's repeated cells counted and
+ * a row's trailing empty cells dropped. */
+TEST(tables_keep_their_columns)
+{
+    collect c = {0};
+    diags g = {0};
+    const char *sheet = "<?xml version=\"1.0\"?><worksheet><sheetData>"
+                        "<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"C1\" t=\"s\"><v>1</v></c>"
+                        "<c r=\"D1\" t=\"inlineStr\"><is><t>No&amp;te</t></is></c></row>"
+                        "<row r=\"3\"><c r=\"B3\" s=\"1\"/><c r=\"C3\" t=\"s\"><v>2</v></c><c r=\"D3\"><v>42</v></c></row>"
+                        "</sheetData></worksheet>";
+    const char *sst = "<?xml version=\"1.0\"?><sst><si><t>Dienst</t></si><si><r><t>Pass</t></r><r><t>wort</t></r></si>"
+                      "<si><t>Xq7!vRq2#Lm9</t></si><si><t>deleted row</t></si></sst>";
+    gen_member m[] = {{"[Content_Types].xml", "<Types/>", 8},
+                      {"xl/worksheets/sheet1.xml", sheet, strlen(sheet)},
+                      {"xl/sharedStrings.xml", sst, strlen(sst)}};
+    uint8_t *p;
+    size_t n;
+    CHECK_INT(gen_archive("zip", NULL, m, 3, &p, &n), 0);
+    run(&c, &g, "b.xlsx", p, n, NULL);
+    CHECK(HAS(c.all, "b.xlsx!xl/worksheets/sheet1.xml|xlsx|sheet1|0|Dienst\t\tPasswort\tNo&te\n\t\tXq7!vRq2#Lm9\t42\n"));
+    CHECK(HAS(c.all, "b.xlsx!xl/sharedStrings.xml|xlsx|text|0|deleted row\n"));
+    free(p);
+    const char *html = "<html><body><p>Hi</p><table><tr><th>System</th><th>User</th><th>Password</th><th>Note</th></tr>"
+                       "<tr><td><p>a</p><p>b</p></td><td></td><td>pw1</td><td></td></tr></table><p>Bye</p></body></html>";
+    run(&c, &g, "t.html", (const uint8_t *)html, strlen(html), NULL);
+    CHECK(HAS(c.text, "Hi\nSystem\tUser\tPassword\tNote\na b\t\tpw1\nBye"));
+    const char *ods = "<?xml version=\"1.0\"?><office:document-content><table:table>"
+                      "<table:table-row><table:table-cell table:number-columns-repeated=\"2\"/>"
+                      "<table:table-cell><text:p>x</text:p></table:table-cell>"
+                      "<table:table-cell table:number-columns-repeated=\"1020\"/></table:table-row>"
+                      "<table:table-row><table:table-cell><text:p>y</text:p></table:table-cell></table:table-row>"
+                      "</table:table></office:document-content>";
+    run(&c, &g, "content.xml", (const uint8_t *)ods, strlen(ods), NULL);
+    CHECK(HAS(c.text, "\t\tx\ny\n"));
+    CHECK_INT(g.warn, 0);
     release(&c, &g);
 }
 

@@ -574,6 +574,35 @@ TEST(password_column)
     CHECK_INT(find_type(h, "password"), -1);
 }
 
+/* A table inside a text: a document's, a sheet's or an HTML mail's
+ * table as the extractors write it (a row a line, cells tab-separated,
+ * trailing empty cells dropped) and a Markdown table pasted in a mail:
+ * its header names the column anywhere in the text, and the table ends at
+ * the first line that is no row of it. */
+TEST(password_column_inside_a_text)
+{
+    hits *h = scan("\xc3\x9c" "bergabeprotokoll\nStand: 26.03.2024\nSystem\tBenutzer\tPasswort\tBemerkung\n"
+                   "ESXi01\troot\tqJTa!EwT@2lj\tHost\niLO ESXi01\tAdministrator\tnzbFyXl+-G7s\n"
+                   "Ansprechpartner: Katrin Vogel\nLogin\tx\tRq2#Lm9Xq7!v\n");
+    CHECK(has_norm(h, "password", "qJTa!EwT@2lj") && has_norm(h, "password", "nzbFyXl+-G7s"));
+    CHECK_INT((int)h->n, 2);
+    h = scan("Hoi,\n\n| Systeem | Gebruiker | Wachtwoord | Opmerking |\n|---------|------|:----:|---|\n"
+             "| Jenkins | admin | Xq7!vRq2#Lm9 | prod |\n| Grafana | ops | Gv9@kLm2Pq4z | |\n\nGroet, Bram\n");
+    CHECK(has_norm(h, "password", "Xq7!vRq2#Lm9") && has_norm(h, "password", "Gv9@kLm2Pq4z"));
+    CHECK_INT((int)h->n, 2);
+    /* a label cell beside its value is no header: the lines after it are no column */
+    h = scan("Username\tp.sharma\n\r\nPassword\tQm7vR2!pLw9\n\r\nOliver Hughes\nmailto:oliver.hughes@example.co.uk\n");
+    CHECK(!has_norm(h, "password", "mailto:oliver.hughes@example.co.uk") && !has_norm(h, "password", "Oliver"));
+    /* a row whose cell is the key word below another row heads nothing (a
+     * key-word list, an ASCII-art table's wrapped cell) */
+    h = scan("Intro\nKey Word\tPostgreSQL\tSQL:2016\nPASSWORD\tnon-reserved\treserved\n"
+             "PAST\t\tx\nREGR_R2\treserved\tx\n");
+    CHECK_INT(find_type(h, "password"), -1);
+    /* with ',' or ';' only a text's first line is a header (a CSV) */
+    h = scan("notes\nname;user;password\nvpn;lpark;Xq7!vRq2#Lm9\n");
+    CHECK_INT(find_type(h, "password"), -1);
+}
+
 /* A 40-character value under a bare "secret" (terraform state, a
  * filesystem config, -SecretKey) is an AWS secret key when its key id is
  * beside it, and only then. */

@@ -6,8 +6,14 @@
  * KeePass CSV, a spreadsheet kept by IT: "System;Benutzer;Passwort") has
  * no key word beside its values: the column's header is the only thing
  * that says what they are. The rule finds the key word in the text's
- * first line; when that line is a table's header (two fields or more,
- * with ',', ';', tab or '|', the next line as many) and the field is a
+ * first line (a CSV), or on any line of a table written with tabs or
+ * '|' (a sheet, a docx/ODF/HTML table as the extractors write them: a row
+ * a line, cells tab-separated; a Markdown table in a mail or a wiki
+ * page, where the table ends at the first line that is no row of it,
+ * and the header is its first row);
+ * when that line is a table's header (two fields or more, with ',', ';',
+ * tab or '|', the next line as many; with tabs, rows may drop their
+ * trailing empty cells) and the field is a
  * password's label (the key word ends it: "Password", "Admin password",
  * "Mot de passe", "Secret"; not "Password last changed", "Password
  * hash"), the cells of that column become a view of "password: cell"
@@ -71,23 +77,51 @@ static size_t line_end(const char *t, size_t n, size_t s, size_t max)
     return nl ? (size_t)(nl - t) : SIZE_MAX;
 }
 
+/* Whether a row of `count` fields belongs to a table of nf under
+ * delimiter d whose column col is read: as many fields; or, for tabs
+ * (a sheet, a document's table: the extractors drop a row's trailing
+ * empty cells), fewer but past col. */
+static bool row_fits(char d, size_t count, size_t nf, size_t col)
+{
+    return count == nf || (d == '\t' && count >= 2 && count > col && count < nf);
+}
+
 /* The header's delimiter and the column of the key word at [vs, ve): the
  * field it ends, a short label without "hash"/"crypt" in it; the next line
- * has as many fields. */
+ * has as many fields. The header is the text's first line (a CSV), or any
+ * line of a table written with tabs or '|' (a document's or a sheet's
+ * table as the extractors write it, a Markdown table): *first says which. */
 static bool header_col(const char *t, size_t n, size_t vs, size_t ve, char *d, size_t *col,
-                       size_t *nf, size_t *he)
+                       size_t *nf, size_t *he, bool *first)
 {
-    if (vs >= HEADER_MAX || memchr(t, '\n', vs))
+    size_t ls = vs;
+    while (ls > 0 && t[ls - 1] != '\n' && vs - ls < HEADER_MAX)
+        ls--;
+    if (vs - ls >= HEADER_MAX)
         return false;
-    *he = line_end(t, n, vs, HEADER_MAX - vs);
+    *first = ls == 0;
+    *he = line_end(t, n, vs, HEADER_MAX - (vs - ls));
     if (*he == SIZE_MAX)
         return false;
     size_t he2 = *he + 1 < n ? line_end(t, n, *he + 1, ROW_MAX) : SIZE_MAX;
     size_t row_e = he2 == SIZE_MAX ? n : he2;
     for (size_t i = 0; i < sizeof delims; i++) {
-        field f = split(t, 0, *he, delims[i], vs, SIZE_MAX);
-        if (f.count < 2 || f.col == SIZE_MAX || split(t, *he + 1, row_e, delims[i], SIZE_MAX, SIZE_MAX).count != f.count)
+        if (!*first && delims[i] != '\t' && delims[i] != '|')
             continue;
+        field f = split(t, ls, *he, delims[i], vs, SIZE_MAX);
+        if (f.count < 2 || f.col == SIZE_MAX ||
+            !row_fits(delims[i], split(t, *he + 1, row_e, delims[i], SIZE_MAX, SIZE_MAX).count, f.count, f.col))
+            continue;
+        /* inside a text, a header is its table's first row: a row whose
+         * cell is "Password" below another (a keyword list, a label beside
+         * its value, an ASCII-art table's wrapped cell) heads nothing */
+        if (!*first) {
+            size_t ps = ls - 1;
+            while (ps > 0 && t[ps - 1] != '\n' && ls - ps < ROW_MAX)
+                ps--;
+            if (split(t, ps, ls - 1, delims[i], SIZE_MAX, SIZE_MAX).count >= 2)
+                return false;
+        }
         size_t ls = f.fs, le = f.fe;
         trim(t, &ls, &le);
         if (le != ve || le - ls > LABEL_MAX || ks__memmem_ci(t + ls, le - ls, "hash", 4) ||
@@ -105,11 +139,12 @@ bool ks__tsv_password_column(ts_cand *c)
 {
     char d;
     size_t col, nf, he;
+    bool first;
     /* the key word starts a label or follows a separator in it ("Admin
      * password", "db_password"), never inside a word */
     if (c->vs > 0 && isalpha((unsigned char)c->text[c->vs - 1]))
         return false;
-    return header_col(c->text, c->n, c->vs, c->ve, &d, &col, &nf, &he);
+    return header_col(c->text, c->n, c->vs, c->ve, &d, &col, &nf, &he, &first);
 }
 
 /* A digest written in hex (MD5, SHA-1, SHA-2): a hash, not the password. */
@@ -127,7 +162,8 @@ bool ks__ts_password_column_view(const char *t, size_t n, size_t vs, size_t ve, 
 {
     char d;
     size_t col, nf, he;
-    if (!header_col(t, n, vs, ve, &d, &col, &nf, &he))
+    bool first;
+    if (!header_col(t, n, vs, ve, &d, &col, &nf, &he, &first))
         return false;
     v->b64 = false;
     v->classes = KS_TC_SECRET;
@@ -139,12 +175,18 @@ bool ks__ts_password_column_view(const char *t, size_t n, size_t vs, size_t ve, 
             e = n;
         field f = e - s <= ROW_MAX ? split(t, s, e, d, SIZE_MAX, col) : (field){0, SIZE_MAX, 0, 0};
         size_t fs = f.fs, fe = f.fe;
-        if (f.count == nf && f.col == col) {
+        if (!row_fits(d, f.count, nf, col) || f.col != col) {
+            if (!first)
+                break; /* the end of a table inside a text */
+        } else {
             trim(t, &fs, &fe);
-            bool space = false;
-            for (size_t i = fs; i < fe && !space; i++)
+            bool space = false, rule = true;
+            for (size_t i = fs; i < fe && !space; i++) {
                 space = isspace((unsigned char)t[i]) || t[i] == '"';
-            if (fe > fs && !space && !hex_digest(t + fs, fe - fs)) {
+                rule = rule && (t[i] == '-' || t[i] == ':' || t[i] == '=');
+            }
+            /* a Markdown table's |---|:--:| line is no row */
+            if (fe > fs && !space && !rule && !hex_digest(t + fs, fe - fs)) {
                 if (ks__buf_add(&v->text, "password: ", 10) != KS_OK ||
                     ks__grow(&v->segs, &v->capsegs, v->nsegs, sizeof *v->segs, 16) != KS_OK)
                     return v->nsegs > 0;

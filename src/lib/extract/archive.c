@@ -146,7 +146,7 @@ static int read_member(ks_xctx *x, const ks_xnode *child, struct archive *a, int
 }
 
 int ks__xarchive_walk(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n, bool compressed_stream,
-                      ks_xskip_fn skip)
+                      ks_xskip_fn skip, ks_xtake_fn take, void *ud)
 {
     struct archive *a = archive_read_new();
     struct archive_entry *ent;
@@ -211,6 +211,11 @@ int ks__xarchive_walk(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t
                       "decompresses past the budget (extract.max_ratio %llux / max_blob / max_total): "
                       "a decompression bomb? only the first %zu bytes are read",
                       (unsigned long long)x->budget.max_ratio, got);
+        if (take && mr == KS_OK && !cut && take(ud, name, buf, got)) {
+            buf = NULL; /* the hook owns it now */
+            cap = 0;
+            continue;
+        }
         ks__extract_child(x, node, name, NULL, NULL, off, buf, got);
         if (mr == KS_ENOMEM) {
             rc = mr;
@@ -236,7 +241,7 @@ out:
 
 static int archive_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
 {
-    return ks__xarchive_walk(x, node, p, n, archive_kind(p, n) == 2, NULL);
+    return ks__xarchive_walk(x, node, p, n, archive_kind(p, n) == 2, NULL, NULL, NULL);
 }
 
 const struct ks_extractor ks_extractor_archive = {

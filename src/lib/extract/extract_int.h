@@ -17,10 +17,40 @@
  * the damage stay extracted. `compressed_stream`: p may be a bare
  * gzip/bzip2/xz/zstd/lz4 stream without an archive inside (read as one
  * member). `skip` (may be NULL) names members not worth reading (media in
- * documents). Returns KS_OK or the first error after its diagnostic. */
+ * documents). `take` (may be NULL) is offered each member read whole
+ * (not cut by a budget): returning true, it keeps the malloc'd p (its to
+ * free) and the member is not extracted as a child (a spreadsheet's sheet
+ * parts, rebuilt as tables after the walk). Returns KS_OK or the first
+ * error after its diagnostic. */
 typedef bool (*ks_xskip_fn)(const char *member);
+typedef bool (*ks_xtake_fn)(void *ud, const char *member, uint8_t *p, size_t n);
 int ks__xarchive_walk(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
-                      bool compressed_stream, ks_xskip_fn skip);
+                      bool compressed_stream, ks_xskip_fn skip, ks_xtake_fn take, void *ud);
+
+/* Text of XML or HTML markup p[0..n) appended to out (markup.c): tags
+ * dropped, entities decoded, table cells joined by tabs. */
+int ks__xmarkup_text(const char *p, size_t n, bool html, ks_buf *out);
+
+/* xlsx sheets as tables (sheet.c): the walk's `take` hook keeps
+ * xl/sharedStrings.xml and the sheets of xl/worksheets/; ks__xsheets_emit then gives
+ * each sheet as one tab-separated text (a row a line, cells in their
+ * columns, shared strings resolved) so a header row names its column as
+ * in a CSV; shared strings no cell uses are given as lines of their own.
+ * Without a sheet (a damaged workbook) the kept parts are extracted as
+ * ordinary children. */
+typedef struct ks_xsheets {
+    uint8_t *sst;
+    size_t sstn;
+    struct ks_xsheet_part {
+        char *name;
+        uint8_t *p;
+        size_t n;
+    } *parts;
+    size_t nparts, cap;
+} ks_xsheets;
+bool ks__xsheets_take(void *ud, const char *member, uint8_t *p, size_t n);
+int ks__xsheets_emit(ks_xctx *x, const ks_xnode *node, ks_xsheets *s);
+void ks__xsheets_free(ks_xsheets *s);
 
 /* True when p starts like a zip local file header or end record. */
 bool ks__xis_zip(const uint8_t *p, size_t n);

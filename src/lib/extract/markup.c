@@ -50,6 +50,8 @@ typedef struct mk {
     ks_buf *out;
     bool html;
     int rc;
+    unsigned in_cell;  /* open table cells around the text */
+    unsigned cells;    /* cells begun in the current row */
 } mk;
 
 static void put(mk *m, const char *p, size_t n)
@@ -238,6 +240,64 @@ static void attrs(mk *m, const char *s, size_t n)
     }
 }
 
+/* Table rows and cells (HTML td/th, Word's w:tc, ODF's table-cell and
+ * covered-table-cell, Excel's c): a row is a line and every cell starts
+ * with a tab but the first, empty ones too, so each value stays in its
+ * header's column (ODF's table:number-columns-repeated counts, up to
+ * MAX_REPEAT); a row's trailing empty cells are dropped; the paragraphs
+ * of a cell join with spaces. Returns true when the tag was one of them. */
+#define MAX_REPEAT 64
+
+static bool is_cell(const char *ln, size_t lnn)
+{
+    return name_is(ln, lnn, "td") || name_is(ln, lnn, "th") || name_is(ln, lnn, "tc") ||
+           name_is(ln, lnn, "c") || name_is(ln, lnn, "table-cell") || name_is(ln, lnn, "covered-table-cell");
+}
+
+static void end_row(mk *m)
+{
+    while (m->out->n && m->out->p[m->out->n - 1] == '\t')
+        m->out->n--;
+    put_sep(m, '\n');
+    m->cells = 0;
+    m->in_cell = 0;
+}
+
+static bool table_tag(mk *m, const char *ln, size_t lnn, bool closing, const char *t, size_t tn)
+{
+    if (name_is(ln, lnn, "tr") || name_is(ln, lnn, "row") || name_is(ln, lnn, "table-row")) {
+        end_row(m);
+        return true;
+    }
+    if (!is_cell(ln, lnn))
+        return false;
+    if (closing) {
+        while (m->in_cell && m->out->n && m->out->p[m->out->n - 1] == ' ')
+            m->out->n--;
+        if (m->in_cell)
+            m->in_cell--;
+        return true;
+    }
+    bool empty = t[tn - 1] == '/';
+    unsigned rep = 1;
+    const char *r = ks__memmem_ci(t, tn, "number-columns-repeated=", 24);
+    if (r && r + 25 < t + tn) {
+        unsigned long v = strtoul(r + 25, NULL, 10);
+        rep = v < 1 ? 1 : v > MAX_REPEAT ? MAX_REPEAT : (unsigned)v;
+    }
+    for (unsigned k = 0; k < rep; k++) {
+        if (m->cells++) {
+            char tab = '\t';
+            put(m, &tab, 1);
+        } else if (m->out->n && m->out->p[m->out->n - 1] != '\n') {
+            put(m, "\n", 1);
+        }
+    }
+    if (!empty)
+        m->in_cell++;
+    return true;
+}
+
 /* Whitespace between XML tags that holds a line end is the file's
  * indentation, not text (a lone space in <w:t> is text and stays). */
 static bool layout_space(const char *p, size_t n)
@@ -277,14 +337,18 @@ static size_t skip_past(const char *p, size_t n, size_t i, const char *close)
     return f ? (size_t)(f - p) + strlen(close) : n;
 }
 
-static int markup_text(const char *p, size_t n, bool html, ks_buf *out)
+int ks__xmarkup_text(const char *p, size_t n, bool html, ks_buf *out)
 {
     mk m = {out, html, KS_OK};
     size_t i = 0;
     while (i < n && m.rc == KS_OK) {
         const char *lt = memchr(p + i, '<', n - i);
         size_t k = lt ? (size_t)(lt - (p + i)) : n - i;
-        if (html || !layout_space(p + i, k))
+        /* HTML keeps its white space but for the line ends between
+         * elements that already end a line or a cell (a mail's table rows
+         * written one a line would be parted by blank lines) */
+        if (!layout_space(p + i, k) ||
+            (html && !(out->n && (out->p[out->n - 1] == '\n' || out->p[out->n - 1] == '\t'))))
             text(&m, p + i, k);
         i += k;
         if (i >= n)
@@ -332,11 +396,19 @@ static int markup_text(const char *p, size_t n, bool html, ks_buf *out)
         const char *ln;
         size_t lnn;
         local_name(name, nn, &ln, &lnn);
-        for (size_t s = 0; s < KS_ARRAY_LEN(seps); s++)
-            if (name_is(ln, lnn, seps[s].name)) {
-                put_sep(&m, seps[s].sep);
-                break;
-            }
+        if (table_tag(&m, ln, lnn, closing, t, tn))
+            ;
+        else
+            for (size_t s = 0; s < KS_ARRAY_LEN(seps); s++)
+                if (name_is(ln, lnn, seps[s].name)) {
+                    /* a paragraph or break inside a cell stays in its row */
+                    if (m.in_cell && seps[s].sep == '\n') {
+                        if (m.out->n && m.out->p[m.out->n - 1] != '\t')
+                            put_sep(&m, ' ');
+                    } else
+                        put_sep(&m, seps[s].sep);
+                    break;
+                }
         if (closing)
             continue;
         attrs(&m, name + nn, tn - nn);
@@ -393,7 +465,7 @@ static int markup_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, si
         s += bom;
         sn -= bom;
     }
-    rc = markup_text(s, sn, html, &out);
+    rc = ks__xmarkup_text(s, sn, html, &out);
     if (rc != KS_OK)
         ks__xdiag(x, node, KS_DIAG_WARN, rc, "text of the markup cut at %zu bytes", out.n);
     rc = ks__extract_text(x, node, "text", out.p ? out.p : "", out.n, "utf-8");

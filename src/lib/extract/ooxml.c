@@ -62,15 +62,26 @@ static bool skip_media(const char *member)
 
 static int zipdoc_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
 {
-    return ks__xarchive_walk(x, node, p, n, false, skip_media);
+    return ks__xarchive_walk(x, node, p, n, false, skip_media, NULL, NULL);
+}
+
+/* OOXML: a workbook's sheets are kept during the walk and given as tables
+ * after it (sheet.c); every other part as above. */
+static int ooxml_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
+{
+    ks_xsheets s = {0};
+    int rc = ks__xarchive_walk(x, node, p, n, false, skip_media, ks__xsheets_take, &s);
+    int rc2 = ks__xsheets_emit(x, node, &s);
+    ks__xsheets_free(&s);
+    return rc != KS_OK ? rc : rc2;
 }
 
 const struct ks_extractor ks_extractor_ooxml = {
     .abi = KS_EXTRACTOR_ABI_1,
     .name = "ooxml",
-    .description = "Office Open XML (docx, xlsx incl. shared strings, pptx): text of every part, embedded files",
+    .description = "Office Open XML (docx, xlsx sheets as tables, pptx): text of every part, embedded files",
     .probe = ooxml_probe,
-    .extract = zipdoc_extract,
+    .extract = ooxml_extract,
 };
 
 const struct ks_extractor ks_extractor_odf = {
