@@ -940,6 +940,67 @@ TEST(first_passes_match_vectorscan)
     ks__textscan_free(plain);
 }
 
+/* The passes' loop also finds the first "\/" (the text is then scanned
+ * with '/' for it): with "\/" among the digits and '@' of the soup, the
+ * pack with passes still finds what the plain database finds, and the
+ * AVX2 and SSE2 loops find the same. */
+TEST(first_passes_with_escaped_slashes)
+{
+    ks_textscan *plain = NULL;
+    ks_textscratch *s1 = NULL, *s2 = NULL;
+    ks_buf text = KS_BUF_INIT, a = KS_BUF_INIT, b = KS_BUF_INIT, c = KS_BUF_INIT;
+    CHECK_INT(ks__textscan_new(NULL, pack_without_passes(), &plain), KS_OK);
+    if (!plain || !pack())
+        return;
+    CHECK_INT(ks__textscratch_new(pack(), &s1), KS_OK);
+    CHECK_INT(ks__textscratch_new(plain, &s2), KS_OK);
+    soup(&text, 1 << 18);
+    /* an escaped backslash before a '/' ("\\/") is no "\/"; the "\/"
+     * comes after a quarter of the soup's numbers and addresses */
+    ks__buf_adds(&text, " C:\\\\/tmp +1 (415) 555-2671 ");
+    soup(&text, 1 << 19);
+    ks__buf_adds(&text, " https:\\/\\/hooks.slack.com\\/services\\/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 ");
+    soup(&text, 1 << 20);
+    ks__textscan_run(pack(), s1, KS_TC_SECRET | KS_TC_PII, text.p, text.n, dump_line, &a);
+    ks__textscan_run(plain, s2, KS_TC_SECRET | KS_TC_PII, text.p, text.n, dump_line, &b);
+    ks__ts_pass_avx2 = 0;
+    ks__textscan_run(pack(), s1, KS_TC_SECRET | KS_TC_PII, text.p, text.n, dump_line, &c);
+    ks__ts_pass_avx2 = -1;
+    CHECK(a.n > 0 && a.p && strstr(a.p, "slack") != NULL); /* read with '/' for "\/" */
+    CHECK(a.n == b.n && a.p && b.p && !memcmp(a.p, b.p, a.n));
+    CHECK(a.n == c.n && c.p && !memcmp(a.p, c.p, a.n));
+    ks__buf_release(&text);
+    ks__buf_release(&a);
+    ks__buf_release(&b);
+    ks__buf_release(&c);
+    ks__textscratch_free(s1);
+    ks__textscratch_free(s2);
+    ks__textscan_free(plain);
+}
+
+/* Before and after the "\/" that makes the scanner read a copy: a phone
+ * and an address before it are found once, at their places, and an
+ * escaped backslash before a '/' ("\\/") alone makes no copy. */
+TEST(passes_before_escaped_slash)
+{
+    const char *text = "call +44 20 7946 0321 or jo.lee@fabrikam.io about "
+                       "https:\\/\\/hooks.slack.com\\/services\\/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\n";
+    hits *h = scan(text);
+    int np = 0, ne = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        np += !strcmp(h->type[i], "pii.phone");
+        ne += !strcmp(h->type[i], "pii.email");
+    }
+    CHECK_INT(np, 1);
+    CHECK_INT(ne, 1);
+    int i = find_type(h, "pii.email");
+    CHECK(i >= 0 && h->offset[i] == (uint64_t)(strstr(text, "jo.lee") - text));
+    CHECK(has_norm(h, "slack.webhook", "https://hooks.slack.com/services/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"));
+    /* "\\/" is a backslash and a '/': the secret keeps its backslash */
+    h = scan("aws_secret_access_key = Ab3dEf\\\\/Gh5jKlMn7pQr/StUvWx9yZaBcDeFgHiJ\n");
+    CHECK(!has_norm(h, "aws.secret_access_key", "Ab3dEf//Gh5jKlMn7pQr/StUvWx9yZaBcDeFgHiJ"));
+}
+
 /* The bundled pack's rule of that id, or NULL. */
 static const ts_rule *pack_rule(const char *id)
 {

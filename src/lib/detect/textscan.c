@@ -661,6 +661,15 @@ static void confirm_region(ks_textscratch *s, const region *g, ts_cand *c)
     const ts_rule *r = &ts->rules[g->rule];
     uint64_t w = (uint64_t)r->maxw + 1;
     size_t start = g->lo > w ? (size_t)(g->lo - w) : 0;
+    /* A digit-pass region starts at its first cluster, and a match lies
+     * inside one cluster (the pass's contract): before it, within the
+     * width, there are only clusters too short for a match the validator
+     * accepts (min_digits), and the previous region's clusters end before
+     * lo - w. PCRE2 from lo finds the same matches without trying each
+     * byte of the width before it (the phone pattern opens with
+     * look-behinds: no start-byte optimisation). */
+    if (r->pass == TS_PASS_DIGITS && !r->letters_before)
+        start = (size_t)g->lo;
     size_t subj = (size_t)KS_MIN((uint64_t)s->n, g->hi + r->fwd);
     pcre2_set_offset_limit(s->mc, (PCRE2_SIZE)g->hi);
     while (start <= g->hi && start <= subj) {
@@ -1013,15 +1022,41 @@ static int deliver(ks_textscratch *s, const found *f, ts_cand *c, ks_tmatch_fn f
     return fn(ud, &m);
 }
 
-static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, const char *text,
-                size_t n)
+static const char *unslash(ks_textscratch *s, const char *text, size_t *n);
+
+/* Forgets the regions reported so far (the text is read again). */
+static void drop_regions(ks_textscratch *s)
+{
+    for (size_t i = 0; i < s->ntouched; i++)
+        s->open_hi[s->touched[i]] = NO_REGION;
+    s->ntouched = 0;
+    s->nregions = 0;
+    s->truncated = false;
+}
+
+/* Scans *text: the hand passes first, whose loop also looks for "\/"
+ * when unsl is set (the text is then read with '/' for "\/": *text and
+ * *n become the copy's), then Vectorscan, then the confirmation. */
+static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, const char **textp,
+                size_t *np, bool unsl)
 {
     ts_cand *c = &s->cand;
+    const char *text = *textp;
+    size_t n = *np;
     s->text = text;
     s->n = n;
     s->classes = classes;
     s->nregions = s->nfound = 0;
+    s->nunslpos = 0;
     s->truncated = false;
+    if (!ks__ts_pass_run(&ts->pass, text, n, unsl, on_span, s)) {
+        drop_regions(s);
+        *textp = text = unslash(s, text, &n);
+        *np = n;
+        s->text = text;
+        s->n = n;
+        ks__ts_pass_run(&ts->pass, text, n, false, on_span, s);
+    }
     if (ts->db) {
         for (size_t off = 0; off < n;) {
             size_t len = KS_MIN(n - off, HS_SEGMENT);
@@ -1032,7 +1067,6 @@ static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, cons
             off += len - HS_OVERLAP;
         }
     }
-    ks__ts_pass_run(&ts->pass, text, n, on_span, s);
     close_regions(s);
     for (size_t i = 0; i < ts->nslow; i++) {
         const ts_rule *r = &ts->rules[ts->slow[i]];
@@ -1067,7 +1101,7 @@ static int scan(const ks_textscan *ts, ks_textscratch *s, unsigned classes, cons
  * json_encode) cut each URL and base64 secret at its slashes: such a text
  * is scanned with "\/" read as '/' (s->unsl), offsets mapped back. A
  * backslash that escapes another ("\\/") is kept with it. Returns the
- * text to scan. */
+ * text to scan. Called when the passes' loop met a "\/" (scan). */
 static const char *unslash(ks_textscratch *s, const char *text, size_t *n)
 {
     s->nunslpos = 0;
@@ -1109,8 +1143,7 @@ int ks__textscan_run(const ks_textscan *ts, ks_textscratch *s, unsigned classes,
     int rc;
     if (!n)
         return KS_OK;
-    text = unslash(s, text, &n);
-    if ((rc = scan(ts, s, classes, text, n)) != KS_OK)
+    if ((rc = scan(ts, s, classes, &text, &n, true)) != KS_OK)
         return rc;
     for (size_t i = 0; i < s->nfound; i++) {
         /* the text of a unit is out of the cache by now (confirmed a few
@@ -1127,7 +1160,7 @@ size_t ks__textscan_rule_count(const ks_textscan *ts, ks_textscratch *s, size_t 
                                const char *text, size_t n)
 {
     s->only_rule = (long)rule;
-    int rc = n ? scan(ts, s, KS_TC_SECRET | KS_TC_PII, text, n) : KS_OK;
+    int rc = n ? scan(ts, s, KS_TC_SECRET | KS_TC_PII, &text, &n, false) : KS_OK;
     s->only_rule = -1;
     return rc == KS_OK && n ? s->nfound : 0;
 }

@@ -287,8 +287,16 @@ typedef void (*ts_span_fn)(void *ud, uint32_t id, uint64_t lo, uint64_t hi);
 
 /* TS_PASS_* for a `first_pass:` name; -1 when unknown. */
 int ks__ts_pass_parse(const char *name);
-/* Runs the passes over t[0..n) and reports each candidate region. */
-void ks__ts_pass_run(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud);
+/* Runs the passes over t[0..n) and reports each candidate region. With
+ * stop_slash, stops at the first "\/" that is not itself escaped and
+ * returns false (the regions reported so far are then to be dropped:
+ * the caller scans the text with '/' for "\/"); true otherwise. */
+bool ks__ts_pass_run(const ts_pass_set *ps, const char *t, size_t n, bool stop_slash, ts_span_fn fn,
+                     void *ud);
+/* The passes' loop reads 32 bytes at a time where the CPU has AVX2, else
+ * 16 (SSE2): -1 (default) as the CPU allows, 0 the SSE2 loop (tests
+ * compare the two), 1 AVX2 where there is. */
+extern int ks__ts_pass_avx2;
 /* True when pattern is the bundled e-mail rule's, which ks__ts_email_match
  * matches by hand. */
 bool ks__ts_email_pattern(const char *pattern);

@@ -22,13 +22,21 @@
  *           characters, a dot and a letter or digit after), reported where the
  *           prefilter's match would end: the same region Vectorscan gave.
  *
+ * Both passes and the scanner's "\/" check (textscan.c reads such a text
+ * with '/' for "\/") are one loop over the text: a vector compare finds
+ * the next digit, '@' or backslash, the scalar code below handles it. Three
+ * separate reads of each unit (memchr for '\\', the digit loop, memchr for
+ * '@') were a sixth of a scan of mail.
+ *
  * A region covers every place a match may start (the confirmation runs
  * PCRE2 from its start minus the rule's width up to its end), so the
  * matches are the ones the database's hits led to; the per-set figures of
  * test_secrets / test_textscan and textscan_bench's dump check it.
  */
 #include <string.h>
-#if defined(__SSE2__)
+#if defined(__x86_64__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 #include "detect/textscan_int.h"
@@ -55,57 +63,38 @@ static bool is_alpha(uint8_t c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
 static bool is_alnum(uint8_t c) { return is_alpha(c) || (c >= '0' && c <= '9'); }
 static bool is_word(uint8_t c) { return is_alnum(c) || c == '_'; }
 
-/* The first digit at or after i, or n. */
-static size_t next_digit(const char *t, size_t n, size_t i)
+/* The digit cluster around the digit at i (it starts after prev_end):
+ * its regions, one per rule with enough digits; returns its end. */
+static size_t on_cluster(const ts_pass_set *ps, const char *t, size_t n, size_t i, size_t prev_end,
+                         ts_span_fn fn, void *ud)
 {
-#if defined(__SSE2__)
-    const __m128i bias = _mm_set1_epi8((char)('0' + 128)), lim = _mm_set1_epi8((char)(-128 + 10));
-    while (i + 16 <= n) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
-        /* c - '0' < 10 unsigned, as a signed compare after the bias */
-        int m = _mm_movemask_epi8(_mm_cmplt_epi8(_mm_sub_epi8(v, bias), lim));
-        if (m)
-            return i + (size_t)__builtin_ctz((unsigned)m);
-        i += 16;
+    size_t cs = i, j = i, nd = 0;
+    while (cs > prev_end && num_class[(uint8_t)t[cs - 1]])
+        cs--;
+    while (j < n && num_class[(uint8_t)t[j]]) {
+        nd += num_class[(uint8_t)t[j]] == C_DIGIT;
+        j++;
     }
-#endif
-    while (i < n && num_class[(uint8_t)t[i]] != C_DIGIT)
-        i++;
-    return i;
-}
-
-static void pass_digits(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud)
-{
-    size_t i = 0, prev_end = 0;
-    while ((i = next_digit(t, n, i)) < n) {
-        size_t cs = i, j = i, nd = 0;
-        while (cs > prev_end && num_class[(uint8_t)t[cs - 1]])
-            cs--;
-        while (j < n && num_class[(uint8_t)t[j]]) {
-            nd += num_class[(uint8_t)t[j]] == C_DIGIT;
-            j++;
+    for (size_t k = 0; k < ps->ndigits; k++) {
+        const ts_rule *r = ps->digits[k].rule;
+        if (nd < r->min_digits)
+            continue;
+        if (!r->letters_before) {
+            fn(ud, ps->digits[k].id, cs, j);
+            continue;
         }
-        for (size_t k = 0; k < ps->ndigits; k++) {
-            const ts_rule *r = ps->digits[k].rule;
-            if (nd < r->min_digits)
-                continue;
-            if (!r->letters_before) {
-                fn(ud, ps->digits[k].id, cs, j);
-                continue;
-            }
-            /* letters right before the cluster's first digit, at a word
-             * start (or after an escaped line break or tab: "\nDE89...") */
-            size_t lb = r->letters_before;
-            bool ok = cs == i && i >= lb && i + 1 < n && num_class[(uint8_t)t[i + 1]] == C_DIGIT &&
-                      (i == lb || !is_word((uint8_t)t[i - lb - 1]) ||
-                       (i >= lb + 2 && t[i - lb - 2] == '\\' && strchr("nrtNRT", t[i - lb - 1])));
-            for (size_t q = 1; ok && q <= lb; q++)
-                ok = is_alpha((uint8_t)t[i - q]);
-            if (ok)
-                fn(ud, ps->digits[k].id, i - lb, j);
-        }
-        prev_end = i = j;
+        /* letters right before the cluster's first digit, at a word
+         * start (or after an escaped line break or tab: "\nDE89...") */
+        size_t lb = r->letters_before;
+        bool ok = cs == i && i >= lb && i + 1 < n && num_class[(uint8_t)t[i + 1]] == C_DIGIT &&
+                  (i == lb || !is_word((uint8_t)t[i - lb - 1]) ||
+                   (i >= lb + 2 && t[i - lb - 2] == '\\' && strchr("nrtNRT", t[i - lb - 1])));
+        for (size_t q = 1; ok && q <= lb; q++)
+            ok = is_alpha((uint8_t)t[i - q]);
+        if (ok)
+            fn(ud, ps->digits[k].id, i - lb, j);
     }
+    return j;
 }
 
 static bool email_local(uint8_t c)
@@ -116,26 +105,133 @@ static bool email_local(uint8_t c)
 
 static bool email_label(uint8_t c) { return is_alpha(c) || (c >= '0' && c <= '9') || c == '-'; }
 
-/* '@' with [A-Za-z0-9._%+-] before and [A-Za-z0-9-]{1,63}\.[A-Za-z0-9]
- * after: one hit per '@', at the end of that match. A digit after the dot
- * counts ("x@mail.1und1.de"): the pattern allows it, and a region only
- * given by letters missed such an address unless another one was near. */
-static void pass_email(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud)
+/* The '@' at a with [A-Za-z0-9._%+-] before and [A-Za-z0-9-]{1,63}\.[A-Za-z0-9]
+ * after: one hit, at the end of that match. A digit after the dot counts
+ * ("x@mail.1und1.de"): the pattern allows it, and a region only given by
+ * letters missed such an address unless another one was near. */
+static void on_at(const ts_pass_set *ps, const char *t, size_t n, size_t a, ts_span_fn fn, void *ud)
 {
-    const char *p = t, *end = t + n;
-    while (p < end && (p = memchr(p, '@', (size_t)(end - p)))) {
-        size_t a = (size_t)(p - t), j = a + 1;
-        p++;
-        if (a == 0 || !email_local((uint8_t)t[a - 1]))
-            continue;
-        while (j < n && j - a - 1 < 64 && email_label((uint8_t)t[j]))
-            j++;
-        size_t label = j - a - 1;
-        if (label < 1 || label > 63 || j + 1 >= n || t[j] != '.' || !is_alnum((uint8_t)t[j + 1]))
-            continue;
-        for (size_t k = 0; k < ps->nemail; k++)
-            fn(ud, ps->email[k], j + 2, j + 2);
+    size_t j = a + 1;
+    if (a == 0 || !email_local((uint8_t)t[a - 1]))
+        return;
+    while (j < n && j - a - 1 < 64 && email_label((uint8_t)t[j]))
+        j++;
+    size_t label = j - a - 1;
+    if (label < 1 || label > 63 || j + 1 >= n || t[j] != '.' || !is_alnum((uint8_t)t[j + 1]))
+        return;
+    for (size_t k = 0; k < ps->nemail; k++)
+        fn(ud, ps->email[k], j + 2, j + 2);
+}
+
+/* What the loop looks for: digits (0-9), '@', '\\', each only when asked. */
+typedef struct want {
+    bool digit, at, bs;
+} want;
+
+static bool wanted(const want *w, uint8_t c)
+{
+    return (w->digit && num_class[c] == C_DIGIT) || (w->at && c == '@') || (w->bs && c == '\\');
+}
+
+#if defined(__x86_64__)
+/* 32 bytes at a time where the CPU has AVX2 (checked once, at run time) */
+__attribute__((target("avx2"))) static size_t next_avx2(const char *t, size_t n, size_t i,
+                                                         const want *w)
+{
+    const __m256i bias = _mm256_set1_epi8((char)('0' + 128)), lim = _mm256_set1_epi8((char)(-128 + 10));
+    const __m256i at = _mm256_set1_epi8(w->at ? '@' : '0'), bs = _mm256_set1_epi8(w->bs ? '\\' : '0');
+    const __m256i dig = _mm256_set1_epi8(w->digit ? 0 : -1); /* all set: no digit wanted */
+    while (i + 32 <= n) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(t + i));
+        /* c - '0' < 10 unsigned, as a signed compare after the bias */
+        __m256i m = _mm256_andnot_si256(dig, _mm256_cmpgt_epi8(lim, _mm256_sub_epi8(v, bias)));
+        if (w->at)
+            m = _mm256_or_si256(m, _mm256_cmpeq_epi8(v, at));
+        if (w->bs)
+            m = _mm256_or_si256(m, _mm256_cmpeq_epi8(v, bs));
+        unsigned k = (unsigned)_mm256_movemask_epi8(m);
+        if (k)
+            return i + (size_t)__builtin_ctz(k);
+        i += 32;
     }
+    while (i < n && !wanted(w, (uint8_t)t[i]))
+        i++;
+    return i;
+}
+#endif
+
+/* The first byte at or after i the loop wants, or n. */
+static size_t next_wanted(const char *t, size_t n, size_t i, const want *w, bool avx2)
+{
+#if defined(__x86_64__)
+    if (avx2)
+        return next_avx2(t, n, i, w);
+#else
+    (void)avx2;
+#endif
+#if defined(__SSE2__)
+    const __m128i bias = _mm_set1_epi8((char)('0' + 128)), lim = _mm_set1_epi8((char)(-128 + 10));
+    const __m128i at = _mm_set1_epi8(w->at ? '@' : '0'), bs = _mm_set1_epi8(w->bs ? '\\' : '0');
+    const __m128i dig = _mm_set1_epi8(w->digit ? 0 : -1);
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
+        __m128i m = _mm_andnot_si128(dig, _mm_cmplt_epi8(_mm_sub_epi8(v, bias), lim));
+        if (w->at)
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, at));
+        if (w->bs)
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, bs));
+        int k = _mm_movemask_epi8(m);
+        if (k)
+            return i + (size_t)__builtin_ctz((unsigned)k);
+        i += 16;
+    }
+#endif
+    while (i < n && !wanted(w, (uint8_t)t[i]))
+        i++;
+    return i;
+}
+
+int ks__ts_pass_avx2 = -1;
+
+static bool cpu_avx2(void)
+{
+#if defined(__x86_64__)
+    static int has = -1; /* a benign race: every thread computes the same */
+    if (ks__ts_pass_avx2 >= 0)
+        return ks__ts_pass_avx2 > 0 && __builtin_cpu_supports("avx2");
+    if (has < 0)
+        has = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return has > 0;
+#else
+    return false;
+#endif
+}
+
+bool ks__ts_pass_run(const ts_pass_set *ps, const char *t, size_t n, bool stop_slash, ts_span_fn fn,
+                     void *ud)
+{
+    want w = {ps->ndigits > 0, ps->nemail > 0, stop_slash};
+    bool avx2 = cpu_avx2();
+    size_t i = 0, prev_end = 0, bs_from = 0; /* a backslash before bs_from is escaped */
+    if (!w.digit && !w.at && !w.bs)
+        return true;
+    while ((i = next_wanted(t, n, i, &w, avx2)) < n) {
+        uint8_t c = (uint8_t)t[i];
+        if (c == '@') {
+            on_at(ps, t, n, i, fn, ud);
+            i++;
+        } else if (c == '\\') {
+            /* "\/" not itself escaped ("\\/" is a backslash and a '/') */
+            if (i >= bs_from && i + 1 < n && t[i + 1] == '/')
+                return false;
+            if (i >= bs_from)
+                bs_from = i + 2;
+            i++;
+        } else {
+            prev_end = i = on_cluster(ps, t, n, i, prev_end, fn, ud);
+        }
+    }
+    return true;
 }
 
 /* ---- the e-mail pattern, matched by hand ---------------------------------------- */
@@ -267,10 +363,3 @@ size_t ks__ts_iban_start(const char *t, size_t n, size_t start, size_t lim)
     return SIZE_MAX;
 }
 
-void ks__ts_pass_run(const ts_pass_set *ps, const char *t, size_t n, ts_span_fn fn, void *ud)
-{
-    if (ps->ndigits)
-        pass_digits(ps, t, n, fn, ud);
-    if (ps->nemail)
-        pass_email(ps, t, n, fn, ud);
-}

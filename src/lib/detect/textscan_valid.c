@@ -687,6 +687,11 @@ static bool v_azure_key(ts_cand *c)
         return false;
     if (ks__ts_entropy(c->text + c->vs, c->ve - c->vs) < 4.0)
         return false;
+    c->valid = KS_TV_VALID;
+    /* the connection string's other fields are details: only delivered
+     * (four searches of a KiB around each key were most of confirming it) */
+    if (!c->delivering)
+        return true;
     char acct[128];
     if (conn_field(c, "AccountName=", acct, sizeof acct))
         ks__ts_detail(c, "azure.account", "%s", acct);
@@ -696,7 +701,6 @@ static bool v_azure_key(ts_cand *c)
         ks__ts_detail(c, "azure.key_name", "%s", acct);
     if (conn_field(c, "EndpointSuffix=", acct, sizeof acct))
         ks__ts_detail(c, "azure.endpoint_suffix", "%s", acct);
-    c->valid = KS_TV_VALID;
     return true;
 }
 
