@@ -155,6 +155,26 @@ TEST(tables_keep_their_columns)
     release(&c, &g);
 }
 
+/* An invitation's DESCRIPTION is one long line folded every 75 octets,
+ * inside a word too: given unfolded, its escapes decoded; a vCard the
+ * same. */
+TEST(ical_and_vcard_unfolded)
+{
+    collect c = {0};
+    diags g = {0};
+    const char *ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\n"
+                      "DESCRIPTION:Join the bridge.\\n\\nHost password: Xq7!vRq2#L\r\n m9\\, do not forw\r\n\tard\r\n"
+                      "END:VEVENT\r\nEND:VCALENDAR\r\n";
+    run(&c, &g, "invite.bin", (const uint8_t *)ics, strlen(ics), NULL);
+    CHECK(HAS(c.all, "invite.bin|-|text|0|BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\n"
+                     "DESCRIPTION:Join the bridge.\n\nHost password: Xq7!vRq2#Lm9, do not forward\nEND:VEVENT"));
+    const char *vcf = "\xEF\xBB\xBF" "BEGIN:VCARD\nVERSION:3.0\nFN:Anouk de Vries\nNOTE:Klantnummer 77\\;\n  88\nEND:VCARD\n";
+    run(&c, &g, "c.vcf", (const uint8_t *)vcf, strlen(vcf), NULL);
+    CHECK(HAS(c.text, "FN:Anouk de Vries\nNOTE:Klantnummer 77; 88\nEND:VCARD"));
+    CHECK_INT(g.warn, 0);
+    release(&c, &g);
+}
+
 TEST(odt_and_rtf)
 {
     collect c = {0};

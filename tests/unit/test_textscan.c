@@ -389,6 +389,42 @@ TEST(phone_region_from_context)
     CHECK(!has_norm(h, "pii.phone", "+919012345678"));
 }
 
+/* A signature writes its numbers alone on their lines, with no key word:
+ * grouped national numbers there are phones; order, invoice and tracking
+ * numbers (labelled on their line, or ungrouped), day-first dates and a
+ * phone Luhn-valid by chance are not; cards are grouped as cards are. */
+TEST(phones_in_signatures)
+{
+    hits *h = scan("Mit freundlichen Gr\xc3\xbc\xc3\x9f" "en\n\nKatrin Vogel\nNordwind Logistik GmbH\n"
+                   "Am Sandtorkai 12, 20457 Hamburg\n040 3861 2290\nkatrin.vogel@nordwind-logistik.de\n");
+    CHECK(has_norm(h, "pii.phone", "+494038612290"));
+    h = scan("Cordialement,\n--\nJulien Moreau\nAtelier Lumi\xc3\xa8re SARL\n> 06 12 45 78 90\n");
+    CHECK(has_norm(h, "pii.phone", "+33612457890"));
+    h = scan("Tel.: +49 431 5560 1187\nMobil: 0171 4432198\n");
+    CHECK(has_norm(h, "pii.phone", "+4943155601187") && has_norm(h, "pii.phone", "+491714432198"));
+    CHECK_INT(find_type(h, "pii.card"), -1);
+    const char *neg[] = {"F\xc3\xbcr den VPN-Zugang (Bestellnummer 4500187342 vom 12.03.2024) gilt:\n",
+                         "Am 13.03.2024 um 17:02 schrieb Katrin Vogel:\n",
+                         "Sendungsnummer DHL:\n00340434161094042557\n",
+                         "Rechnungen:\n4500187342\n4500187343\n",
+                         "Stand:\n14.03.2024\n",
+                         "card 49 431 5560 1187\n"};
+    for (size_t i = 0; i < KS_ARRAY_LEN(neg); i++) {
+        h = scan(neg[i]);
+        for (size_t k = 0; k < h->n; k++)
+            fprintf(stderr, "unexpected %s %s in \"%s\"\n", h->type[k], h->norm[k], neg[i]);
+        CHECK_INT(h->n, 0);
+    }
+    /* a date below a key word's line is no phone either */
+    h = scan("Mobil: 0171 4432198\n\nAm 13.03.2024 um 17:02 schrieb Katrin Vogel:\n");
+    int phones = 0;
+    for (size_t k = 0; k < h->n; k++)
+        phones += !strcmp(h->type[k], "pii.phone");
+    CHECK_INT(phones, 1);
+    h = scan("Visa 4111 1111 1111 1111, Amex 3782 822463 10005\n");
+    CHECK(has_norm(h, "pii.card", "4111111111111111") && has_norm(h, "pii.card", "378282246310005"));
+}
+
 /* Text whose line breaks are escaped (a JSON string, an iCalendar
  * field): the escape's letter is no part of the next address, and a
  * negative word before it is on another line. */

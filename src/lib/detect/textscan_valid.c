@@ -1060,6 +1060,81 @@ static bool is_ipv4(const char *v, size_t n)
     return groups == 4;
 }
 
+/* A date written day (or month) first: 13.03.2024, 1/2/2024, 03-13-2024
+ * ("Am 13.03.2024 um 17:02 schrieb"), at the start of a candidate. */
+static bool dmy_date(const char *v, size_t n)
+{
+    size_t i = 0, a = 0, b;
+    while (i < n && is_digit(v[i]) && i < 3)
+        i++;
+    if (!i || i > 2 || i >= n || (v[i] != '.' && v[i] != '/' && v[i] != '-'))
+        return false;
+    char sep = v[i];
+    a = ++i;
+    while (i < n && is_digit(v[i]) && i - a < 3)
+        i++;
+    if (i == a || i - a > 2 || i >= n || v[i] != sep)
+        return false;
+    b = ++i;
+    while (i < n && is_digit(v[i]))
+        i++;
+    return i - b == 4 && (v[b] == '1' || v[b] == '2') && (v[b + 1] == '9' || v[b + 1] == '0');
+}
+
+/* Whether the line [s, e) is numbers only (digits and their punctuation,
+ * three digits or more): a row of a table of numbers. */
+static bool numeric_line(const char *t, size_t s, size_t e)
+{
+    size_t digits = 0;
+    for (size_t i = s; i < e; i++) {
+        if (is_digit(t[i]))
+            digits++;
+        else if (!strchr(" \t\r>.,-/()+", t[i]))
+            return false;
+    }
+    return digits >= 3;
+}
+
+/* A number alone on its line, but for white space and a reply's '>'
+ * quotes: how a signature block writes its phone numbers ("Katrin Vogel /
+ * Nordwind Logistik GmbH / 040 3861 2290"), with no key word beside them.
+ * An order, invoice or tracking number has its label on its line; a line
+ * of numbers between others (a table of octal codes, PostScript) is data. */
+static bool alone_on_line(const ts_cand *c)
+{
+    const char *t = c->text;
+    size_t i = c->vs, e = c->ve;
+    while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '\t' || t[i - 1] == '>'))
+        i--;
+    if (i > 0 && t[i - 1] != '\n')
+        return false;
+    while (e < c->n && (t[e] == ' ' || t[e] == '\t' || t[e] == '\r'))
+        e++;
+    if (e < c->n && t[e] != '\n')
+        return false;
+    if (i > 1) {
+        size_t ps = i - 1;
+        while (ps > 0 && t[ps - 1] != '\n' && i - ps < 256)
+            ps--;
+        if (numeric_line(t, ps, i - 1))
+            return false;
+    }
+    if (e + 1 < c->n) {
+        const char *nl = memchr(t + e + 1, '\n', KS_MIN(c->n - e - 1, (size_t)256));
+        if (numeric_line(t, e + 1, nl ? (size_t)(nl - t) : c->n))
+            return false;
+    }
+    return true;
+}
+
+/* A span of years ("2008-2019", "1996 2000"): two groups of 19xx/20xx. */
+static bool year_span(const char *v, size_t n)
+{
+    bool y1 = n == 9 && (v[0] == '1' || v[0] == '2') && (v[1] == '9' || v[1] == '0');
+    bool y2 = n == 9 && (v[5] == '1' || v[5] == '2') && (v[6] == '9' || v[6] == '0');
+    return y1 && y2 && !is_digit(v[4]) && is_digit(v[3]) && is_digit(v[8]);
+}
+
 static bool v_phone(ts_cand *c)
 {
     const char *v = c->text + c->vs;
@@ -1071,17 +1146,27 @@ static bool v_phone(ts_cand *c)
     if (nd < 7 || nd > 15 || is_ipv4(v, n))
         return false;
     /* a date (2024-01-15, 2015-12-22 04) or a version, not a phone */
-    if (n >= 10 && is_digit(v[0]) && is_digit(v[3]) && (v[4] == '-' || v[4] == '.' || v[4] == '/') &&
-        (v[7] == '-' || v[7] == '.' || v[7] == '/'))
+    if ((n >= 10 && is_digit(v[0]) && is_digit(v[3]) && (v[4] == '-' || v[4] == '.' || v[4] == '/') &&
+         (v[7] == '-' || v[7] == '.' || v[7] == '/')) ||
+        dmy_date(v, n) || year_span(v, n))
         return false;
     bool sep = false;
     for (size_t i = 0; i < n; i++)
         sep |= v[i] == ' ' || v[i] == '-' || v[i] == '.' || v[i] == ')';
+    /* a grouped national number alone on its line: a signature's, as
+     * near as a key word; three groups or more, or two after a trunk
+     * prefix ("0171 4432198"): "3.988244", "7408-2005" are a decimal and
+     * a range */
+    size_t groups = 1;
+    for (size_t i = 1; i < n; i++)
+        groups += is_digit(v[i]) && !is_digit(v[i - 1]);
+    bool alone = sep && v[0] != '+' && v[0] != '(' && (groups >= 3 || (groups == 2 && v[0] == '0')) &&
+                 alone_on_line(c);
     /* libphonenumber was most of the scan time (every digit run): first
      * what it cannot change. A number that could not reach the threshold
      * even if valid (no context word, no + or parenthesis) is not parsed. */
     int best = c->confidence + (v[0] == '+' || v[0] == '(' ? 15 : 0) +
-               (!sep && v[0] != '+' ? -20 : 0);
+               (!sep && v[0] != '+' ? -20 : 0) + (alone ? 30 : 0);
     if (best < c->min_confidence && ks__ts_context(c))
         best += 30;
     if (best < c->min_confidence && !ks__ts_is_example(v, n))
@@ -1105,6 +1190,8 @@ static bool v_phone(ts_cand *c)
     c->nnorm = el;
     if (v[0] == '+' || v[0] == '(')
         c->confidence += 15;
+    if (alone && !ks__ts_context(c))
+        c->confidence += 30;
     if (!sep && v[0] != '+')
         c->confidence -= 20; /* a bare digit run is an id more often */
     c->valid = verdict == 2 ? KS_TV_VALID : KS_TV_UNCHECKED;
@@ -1159,14 +1246,38 @@ static bool v_card(ts_cand *c)
 {
     const char *v = c->text + c->vs;
     size_t n = c->ve - c->vs;
-    /* separators, if any, are all the same */
+    /* a country code before it: a phone number ("Tel.: +49 431 5560 1187"
+     * is Luhn-valid by chance) */
+    if (c->vs > 0 && c->text[c->vs - 1] == '+')
+        return false;
+    /* separators, if any, are all the same, and group the digits as cards
+     * are printed: fours (the last group shorter), or 4-6-5 / 4-6-4
+     * (American Express, Diners) */
     char sep = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!is_digit(v[i])) {
-            if (sep && v[i] != sep)
-                return false;
-            sep = v[i];
+    size_t groups[8], ng = 0, run = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && is_digit(v[i])) {
+            run++;
+            continue;
         }
+        if (ng == KS_ARRAY_LEN(groups))
+            return false;
+        groups[ng++] = run;
+        run = 0;
+        if (i == n)
+            break;
+        if (sep && v[i] != sep)
+            return false;
+        sep = v[i];
+    }
+    if (ng > 1) {
+        bool fours = true;
+        for (size_t g = 0; g < ng; g++)
+            fours &= g + 1 < ng ? groups[g] == 4 : groups[g] >= 1 && groups[g] <= 4;
+        bool amex = ng == 3 && groups[0] == 4 && groups[1] == 6 && (groups[2] == 5 || groups[2] == 4);
+        if (!fours && !amex)
+            return false;
+    }
     size_t nd = norm_filter(c, keep_digit, false);
     if (nd < 12 || nd > 19 || !luhn(c->norm, nd))
         return false;

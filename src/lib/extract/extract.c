@@ -379,6 +379,26 @@ static int sink_buf(void *ud, char *buf, size_t *used, bool all)
     return bs->rc != KS_OK;
 }
 
+int ks__xutf8_view(ks_xctx *x, const uint8_t *p, size_t n, const char *declared, ks_buf *conv,
+                   const char **s, size_t *sn)
+{
+    size_t bom = 0;
+    const char *cs = ks__xsniff_charset(p, n, &bom);
+    conv->limit = (size_t)KS_MIN((uint64_t)SIZE_MAX / 8, x->budget.max_blob * 4 + 4096);
+    if (!bom && declared && strcasecmp(declared, "utf-8") != 0)
+        cs = declared;
+    *s = (const char *)p + bom;
+    *sn = n - bom;
+    if (!cs || !strcasecmp(cs, "utf-8"))
+        return KS_OK;
+    int rc = ks__xconvert_buf((const char *)p + bom, n - bom, cs, conv);
+    if (rc != KS_OK && rc != KS_ELIMIT)
+        return rc;
+    *s = conv->p ? conv->p : "";
+    *sn = conv->n;
+    return KS_OK;
+}
+
 int ks__xconvert_buf(const char *p, size_t n, const char *cs, ks_buf *out)
 {
     buf_sink bs = {out, KS_OK};

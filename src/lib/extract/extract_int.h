@@ -27,6 +27,15 @@ typedef bool (*ks_xtake_fn)(void *ud, const char *member, uint8_t *p, size_t n);
 int ks__xarchive_walk(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
                       bool compressed_stream, ks_xskip_fn skip, ks_xtake_fn take, void *ud);
 
+/* p[0..n) as UTF-8 for an extractor that parses its text after decoding
+ * it: a BOM skipped; text in another charset (the sniffed one, or
+ * `declared` when there is no BOM: an XML declaration's) converted into
+ * conv, whose limit is set from the budget (callers size their output
+ * buffer the same). *s, *sn: the text, borrowed from p or conv. KS_OK
+ * (also when the conversion was cut at the limit), else an error. */
+int ks__xutf8_view(ks_xctx *x, const uint8_t *p, size_t n, const char *declared, ks_buf *conv,
+                   const char **s, size_t *sn);
+
 /* Text of XML or HTML markup p[0..n) appended to out (markup.c): tags
  * dropped, entities decoded, table cells joined by tabs. */
 int ks__xmarkup_text(const char *p, size_t n, bool html, ks_buf *out);

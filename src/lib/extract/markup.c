@@ -447,24 +447,14 @@ static bool xml_decl_charset(const char *p, size_t n, char *cs, size_t cap)
 static int markup_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n, bool html)
 {
     ks_buf conv = KS_BUF_INIT, out = KS_BUF_INIT;
-    const char *s = (const char *)p;
-    size_t sn = n, bom = 0;
+    const char *s;
+    size_t sn;
     char cs[48];
-    int rc;
-    const char *sniffed = ks__xsniff_charset(p, n, &bom);
-    conv.limit = out.limit = (size_t)KS_MIN((uint64_t)SIZE_MAX / 8, x->budget.max_blob * 4 + 4096);
-    if (!html && !bom && xml_decl_charset(s, sn, cs, sizeof cs) && strcasecmp(cs, "utf-8") != 0)
-        sniffed = cs;
-    if (sniffed && strcasecmp(sniffed, "utf-8") != 0) {
-        rc = ks__xconvert_buf(s + bom, sn - bom, sniffed, &conv);
-        if (rc != KS_OK && rc != KS_ELIMIT)
-            goto out;
-        s = conv.p ? conv.p : "";
-        sn = conv.n;
-    } else {
-        s += bom;
-        sn -= bom;
-    }
+    bool declared = !html && xml_decl_charset((const char *)p, n, cs, sizeof cs);
+    int rc = ks__xutf8_view(x, p, n, declared ? cs : NULL, &conv, &s, &sn);
+    if (rc != KS_OK)
+        goto out;
+    out.limit = conv.limit;
     rc = ks__xmarkup_text(s, sn, html, &out);
     if (rc != KS_OK)
         ks__xdiag(x, node, KS_DIAG_WARN, rc, "text of the markup cut at %zu bytes", out.n);
