@@ -50,6 +50,13 @@ struct ks_event {
                              (the network view) know a new event by it */
     uint32_t canon[KS_F_COUNT]; /* per canonical field: index + 1 of its value, 0 = none */
     struct ks_evindex *index; /* the worker's lookup memo (event.c), or NULL */
+    /* The record as read, set by an input that vouches that every value
+     * of the event is a string and a substring of raw, or (raw_plus) of
+     * raw with each '+' read as a space: a literal search of raw then
+     * finds whatever it would find in some value, without the values
+     * (Sigma's prefilter, sigma_pre.c). {NULL, 0} otherwise (reset). */
+    ks_slice raw;
+    bool raw_plus;
 };
 
 void ks__event_reset(ks_event *ev);

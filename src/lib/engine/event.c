@@ -19,6 +19,9 @@ void ks__event_reset(ks_event *ev)
     ev->prov.record = 0;
     ev->prov.line = 0;
     ev->prov.offset = UINT64_MAX;
+    ev->raw.p = NULL;
+    ev->raw.n = 0;
+    ev->raw_plus = false;
     if (ev->arena)
         ks__arena_reset(ev->arena);
 }

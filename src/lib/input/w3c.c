@@ -619,6 +619,15 @@ static int w3c_next(void *state, ks_event *ev)
         for (size_t i = 0; i < nt; i++)
             if (add_value(ev, &L->cols[i], w->toks[i], fl) == KS_ENOMEM)
                 return KS_ENOMEM;
+        /* Without a '%' every value is a token of the line as it stands
+         * ("-" empty), or one with '+' read as a space (header fields, the
+         * decoded query): the event's raw text (kensa_int.h). A '%' may
+         * decode to anything, so such lines keep raw unset. */
+        if (!(fl & LF_PCT)) {
+            ev->raw.p = s;
+            ev->raw.n = n;
+            ev->raw_plus = (fl & LF_PLUS) != 0;
+        }
         int64_t t;
         if (L->idate >= 0 && L->itime >= 0 &&
             ks__w3c_time(w->toks[L->idate].p, w->toks[L->idate].n, w->toks[L->itime].p,

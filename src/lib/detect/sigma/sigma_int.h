@@ -421,8 +421,10 @@ struct sg_scratch {
     bool hits_ok;           /* hits is complete: a pattern whose needle is not
                                in it cannot match */
     const char *text;       /* every value of the event, newline-separated, when
-                               the prefilter built it whole (else NULL) */
+                               the prefilter built it whole (else NULL); or the
+                               event's raw record (ks_event.raw) */
     size_t textn;
+    bool text_plus;         /* text is raw with '+' for the values' spaces */
     char num[64];           /* non-string values as text */
     char tmp[128];          /* NUL-terminated copies (numbers, IPs) */
     int re_err;             /* last PCRE2 error of this rule evaluation (match

@@ -206,6 +206,7 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
     sc->low_used = 0;
     sc->hits_ok = false;
     sc->text = NULL;
+    sc->text_plus = false;
     if (!sc->idx_cap) {
         sc->ndups = 0;
         sc->dups_overflow = true;
@@ -411,17 +412,34 @@ bool sg__value_lower(const ks_value *v, sg_scratch *sc, const char **p, size_t *
  * literal run occurs (in any case) in the event's text, which holds every
  * value. One search of the text instead of matching every field: a GET
  * request met the ten SSTI keywords of SigmaHQ's webserver rule in each of
- * its ~20 values (10% of an IIS hunt). */
+ * its ~20 values (10% of an IIS hunt). When the text is a raw record with
+ * '+' for the values' spaces (text_plus), a run with a space is looked for
+ * with '+' there too (the reason is at sigma_pre.c's plus_variants). */
 static bool keyword_maybe(const sg_val *v, const sg_scratch *sc)
 {
     if (!sc->text || !sg__val_is_string(v))
         return true;
+    const uint64_t *hits = sc->hits_ok ? sc->hits : NULL;
     for (uint32_t i = 0; i < v->npats; i++) {
         const char *r;
         size_t rn;
+        uint32_t nd = v->pats[i].needle;
+        /* the pattern's needle is this same run: the prefilter's scan of
+         * this text did not see it (SSTI's ten keywords, on every GET) */
+        if (hits && nd && !(hits[(nd - 1) >> 6] >> ((nd - 1) & 63) & 1))
+            continue;
         sg__pat_run(&v->pats[i], &r, &rn);
         if (!rn || ks__memmem_ci(sc->text, sc->textn, r, rn))
             return true;
+        if (sc->text_plus && memchr(r, ' ', rn)) {
+            char plus[256];
+            if (rn > sizeof plus)
+                return true;
+            for (size_t k = 0; k < rn; k++)
+                plus[k] = r[k] == ' ' ? '+' : r[k];
+            if (ks__memmem_ci(sc->text, sc->textn, plus, rn))
+                return true;
+        }
     }
     return false;
 }

@@ -41,9 +41,13 @@ typedef struct pgroup {
     uint32_t *always;       /* rules without needles */
     uint32_t nalways;
     uint32_t base;          /* global id of its needle 0 (hit bitset) */
-    /* build-time only: the literals, compiled in parallel after grouping */
+    /* build-time only: the literals, compiled in parallel after grouping:
+     * the needles, then each needle with a space again with '+' for every
+     * space (plus_variants), under the needle's id */
     const char **lits;
     size_t *lens;
+    unsigned *litids;
+    uint32_t nlits;
     ks_arena *lit_arena;    /* owns the lowered literals */
     uint32_t *members;      /* run indices of its rules */
     uint32_t nm;
@@ -88,6 +92,8 @@ struct sg_pre_ws {
     uint32_t n;
     ks_buf text;            /* concatenated values */
     bool have_text;
+    const char *scan;       /* what is scanned: text.p, or the event's raw */
+    size_t scann;
     const sg_pre *pre;
     const pgroup *cur;      /* group being scanned (callback) */
     ks_map *memo;           /* key -> 1 + offset in memo_res */
@@ -288,10 +294,62 @@ static void group_free(pgroup *g)
     free(g->members);
     free(g->lits);
     free(g->lens);
+    free(g->litids);
     ks__arena_free(g->lit_arena);
     free(g->off);
     free(g->rules);
     free(g->always);
+}
+
+/* An input whose values are its raw record's tokens with '+' read as a
+ * space (W3C header fields and query: ks_event.raw_plus) is scanned as
+ * raw, not value by value. A value holding needle N then shows N in raw
+ * with each space written '+' (a token has no space: every space of the
+ * value was a '+'), so each needle with a space is also compiled in that
+ * spelling under its own id. A needle with '+' and a space cannot be in
+ * such a value (no '+' is left) and is found as written where it is.
+ * Events of other inputs merely see the variant as one more needle hit,
+ * a candidate more, never one less. Replaces *lits / *lens with arrays
+ * of g->nlits entries and fills g->litids. */
+static int plus_variants(ks_arena *a, pgroup *g, const char ***lits, size_t **lens)
+{
+    uint32_t nv = 0;
+    for (uint32_t i = 0; i < g->nneedles; i++)
+        nv += memchr((*lits)[i], ' ', (*lens)[i]) != NULL;
+    uint32_t nl = g->nneedles + nv;
+    const char **l2 = calloc(nl + 1, sizeof *l2);
+    size_t *n2 = calloc(nl + 1, sizeof *n2);
+    unsigned *id2 = calloc(nl + 1, sizeof *id2);
+    if (!l2 || !n2 || !id2) {
+        free(l2), free(n2), free(id2);
+        return KS_ENOMEM;
+    }
+    memcpy(l2, *lits, g->nneedles * sizeof *l2);
+    memcpy(n2, *lens, g->nneedles * sizeof *n2);
+    for (uint32_t i = 0; i < g->nneedles; i++)
+        id2[i] = i;
+    for (uint32_t i = 0, k = g->nneedles; i < g->nneedles; i++) {
+        if (!memchr(l2[i], ' ', n2[i]))
+            continue;
+        char *v = ks__arena_strndup(a, l2[i], n2[i]);
+        if (!v) {
+            free(l2), free(n2), free(id2);
+            return KS_ENOMEM;
+        }
+        for (size_t q = 0; q < n2[i]; q++)
+            if (v[q] == ' ')
+                v[q] = '+';
+        l2[k] = v;
+        n2[k] = n2[i];
+        id2[k++] = i;
+    }
+    free(*lits);
+    free(*lens);
+    *lits = l2;
+    *lens = n2;
+    g->litids = id2;
+    g->nlits = nl;
+    return KS_OK;
 }
 
 /* One group: the needles of its rules into one literal database. */
@@ -403,6 +461,8 @@ static int group_build(pgroup *g, sg_rule *const *run, const uint32_t *members, 
                         }
                 }
     }
+    if (plus_variants(a, g, &lits, &lens) != KS_OK)
+        goto out;
     g->off = calloc(g->nneedles + 2, sizeof *g->off);
     g->rules = calloc(total + 1, sizeof *g->rules);
     memset(counts, 0, (total + npats + 2) * sizeof *counts);
@@ -456,17 +516,17 @@ static void group_compile(pgroup *g)
     unsigned *flags = NULL, *ids = NULL;
     if (!g->nneedles)
         return;
-    flags = calloc(g->nneedles, sizeof *flags);
-    ids = calloc(g->nneedles, sizeof *ids);
+    flags = calloc(g->nlits, sizeof *flags);
+    ids = calloc(g->nlits, sizeof *ids);
     if (!flags || !ids) {
         g->failed = true;
         goto out;
     }
-    for (uint32_t i = 0; i < g->nneedles; i++) {
+    for (uint32_t i = 0; i < g->nlits; i++) {
         flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-        ids[i] = i;
+        ids[i] = g->litids[i];
     }
-    if (hs_compile_lit_multi(g->lits, flags, ids, g->lens, g->nneedles, HS_MODE_BLOCK, NULL, &g->db,
+    if (hs_compile_lit_multi(g->lits, flags, ids, g->lens, g->nlits, HS_MODE_BLOCK, NULL, &g->db,
                              &err) != HS_SUCCESS) {
         hs_free_compile_error(err);
         g->db = NULL;
@@ -520,11 +580,12 @@ static void compile_all(const ks_engine *e, sg_pre *p)
         ks__hskey_add(&k, &p->ngroups, sizeof p->ngroups);
         for (uint32_t g = 0; g < p->ngroups; g++) {
             const pgroup *gr = &p->groups[g];
-            ks__hskey_add(&k, &gr->nneedles, sizeof gr->nneedles);
-            for (uint32_t i = 0; i < gr->nneedles; i++) {
+            ks__hskey_add(&k, &gr->nlits, sizeof gr->nlits);
+            for (uint32_t i = 0; i < gr->nlits; i++) {
                 uint64_t l = gr->lens[i];
                 ks__hskey_add(&k, &l, sizeof l);
                 ks__hskey_add(&k, gr->lits[i], gr->lens[i]);
+                ks__hskey_add(&k, &gr->litids[i], sizeof gr->litids[i]);
             }
         }
         ks__hskey_final(&k);
@@ -650,9 +711,11 @@ int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, const ks_eng
             group_fallback(pg, run);
         free(pg->lits);
         free(pg->lens);
+        free(pg->litids);
         ks__arena_free(pg->lit_arena);
         pg->lits = NULL;
         pg->lens = NULL;
+        pg->litids = NULL;
         pg->lit_arena = NULL;
         p->nneedles += pg->nneedles;
         p->nalways += pg->nalways;
@@ -749,13 +812,23 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
     return 0;
 }
 
-/* All field values, newline-separated, built once per event. Returns false
- * when the event is too large to scan whole. */
+/* All field values, newline-separated, built once per event, or the
+ * event's raw record when its input vouches for it (ks_event.raw: a W3C
+ * line without '%'; plus_variants find the '+'-for-space values in it).
+ * Sets w->scan/scann. Returns false when the event is too large to scan
+ * whole. */
 static bool event_text(sg_pre_ws *w, const ks_event *ev, sg_scratch *sc)
 {
     if (w->have_text)
-        return w->text.n < MAX_TEXT;
+        return w->scann < MAX_TEXT;
     w->have_text = true;
+    if (ev->raw.p && ev->raw.n < MAX_TEXT) {
+        w->scan = ev->raw.p;
+        w->scann = ev->raw.n;
+        return true;
+    }
+    w->scan = "";
+    w->scann = MAX_TEXT;
     ks__buf_reset(&w->text);
     for (size_t i = 0; i < ev->n; i++) {
         const char *s;
@@ -763,16 +836,16 @@ static bool event_text(sg_pre_ws *w, const ks_event *ev, sg_scratch *sc)
         if (!sg__value_text(&ev->fields[i].v, sc, &s, &n))
             continue;
         /* NEEDSWORK: scan huge events in pieces */
-        if (w->text.n + n + 1 >= MAX_TEXT || ks__buf_grow(&w->text, n + 1) != KS_OK) {
-            w->text.n = MAX_TEXT;
+        if (w->text.n + n + 1 >= MAX_TEXT || ks__buf_grow(&w->text, n + 1) != KS_OK)
             return false;
-        }
         memcpy(w->text.p + w->text.n, s, n);
         w->text.n += n;
         w->text.p[w->text.n++] = '\n';
     }
     if (w->text.p)
         w->text.p[w->text.n] = '\0';
+    w->scan = w->text.p ? w->text.p : "";
+    w->scann = w->text.n;
     return true;
 }
 
@@ -790,8 +863,8 @@ static void group_candidates(const sg_pre *p, sg_pre_ws *w, const pgroup *g, con
         return;
     }
     w->cur = g;
-    if (w->text.n &&
-        hs_scan(g->db, w->text.p, (unsigned)w->text.n, 0, w->scratch, on_hit, w) != HS_SUCCESS) {
+    if (w->scann &&
+        hs_scan(g->db, w->scan, (unsigned)w->scann, 0, w->scratch, on_hit, w) != HS_SUCCESS) {
         w->truncated = true;
         for (uint32_t r = 0; r < g->off[g->nneedles]; r++)
             push(w, g->rules[r]);
@@ -941,9 +1014,10 @@ size_t sg__pre_candidates(const sg_pre *p, sg_pre_ws *w, const ks_event *ev, sg_
     /* evaluation may skip patterns whose literal was not seen */
     sc->hits = w->hitbits;
     sc->hits_ok = groups && !w->truncated && p->nids;
-    if (w->have_text && w->text.n < MAX_TEXT) {
-        sc->text = w->text.p ? w->text.p : "";
-        sc->textn = w->text.n;
+    if (w->have_text && w->scann < MAX_TEXT) {
+        sc->text = w->scan;
+        sc->textn = w->scann;
+        sc->text_plus = w->scan == ev->raw.p && ev->raw_plus;
     }
     *list = w->list;
     return w->n;
