@@ -304,3 +304,33 @@ TEST(squid_vpc_pdns_nsg)
     CHECK(has(&r.out, "event.action=denied"));
     run_release(&r);
 }
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The beacon detector's median is a selection, not a sort: the same value
+ * as the sorted array's middle on random arrays full of repeats, sorted,
+ * reversed, odd and even lengths. */
+TEST(beacon_median_as_sorted)
+{
+    static int64_t v[300], w[300];
+    uint64_t x = 88172645463325252ull;
+    size_t bad = 0, runs = 0;
+    for (size_t n = 1; n < 300; n += 1 + n / 16)
+        for (int shape = 0; shape < 6; shape++, runs++) {
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                int64_t r = (int64_t)(x % (shape < 2 ? 5 : 100000)) - (shape == 1 ? 2 : 0);
+                v[i] = shape == 3 ? (int64_t)i : shape == 4 ? (int64_t)(n - i) : r;
+            }
+            memcpy(w, v, n * sizeof *v);
+            qsort(w, n, sizeof *w, cmp_i64);
+            int64_t want = n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
+            bad += ks__beacon_median(v, n) != want;
+        }
+    printf("INFO beacon median: %zu arrays, %zu differ from the sorted middle\n", runs, bad);
+    CHECK_INT(bad, 0);
+}

@@ -77,4 +77,9 @@ const char *ks__net_field_name(int i);
  * length (0 if it does not fit). */
 size_t ks__net_name_lower(const char *s, size_t n, char *buf, size_t cap);
 
+/* The median of v[0..n) (n >= 1; the mean of the two middle ones when n is
+ * even, rounded toward zero), v reordered: the beacon detector's interval
+ * and jitter (beacon.c). */
+int64_t ks__beacon_median(int64_t *v, size_t n);
+
 #endif
