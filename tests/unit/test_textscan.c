@@ -56,16 +56,20 @@ static int collect(void *ud, const ks_tmatch *m)
     return 0;
 }
 
-static hits *scan(const char *text)
+/* hint: the unit's address (ks__textscratch_set_hint), NULL none */
+static hits *scan_in(const char *text, const char *hint)
 {
     static hits h;
     static ks_textscratch *s;
     memset(&h, 0, sizeof h);
     if (!s && ks__textscratch_new(pack(), &s) != KS_OK)
         return &h;
+    ks__textscratch_set_hint(s, hint);
     ks__textscan_run(pack(), s, KS_TC_SECRET | KS_TC_PII, text, strlen(text), collect, &h);
     return &h;
 }
+
+static hits *scan(const char *text) { return scan_in(text, NULL); }
 
 static int find_type(const hits *h, const char *type)
 {
@@ -415,6 +419,17 @@ TEST(phones_in_signatures)
             fprintf(stderr, "unexpected %s %s in \"%s\"\n", h->type[k], h->norm[k], neg[i]);
         CHECK_INT(h->n, 0);
     }
+    /* a one-letter label, an extension after a bare number */
+    h = scan("Sarah Mitchell | Harbourside Foods Ltd\nT: 0117 496 0123 | F: 0117 496 0124\n");
+    CHECK(has_norm(h, "pii.phone", "+441174960123") && has_norm(h, "pii.phone", "+441174960124"));
+    h = scan("--\nKevin O'Brien\nGreenleaf Supplies, Inc.\n503-555-0199 ext. 12\n");
+    CHECK(has_norm(h, "pii.phone", "+15035550199"));
+    /* the sender's country: an Italian number in a message from an .it
+     * address whose text names no country */
+    h = scan_in("Cordiali saluti\nGiulia Ferrari\nTel. 06 6988 1234\n", "Giulia <giulia.ferrari@ferrari-costruzioni.it>");
+    CHECK(has_norm(h, "pii.phone", "+390669881234"));
+    h = scan_in("Cordiali saluti\nGiulia Ferrari\nTel. 06 6988 1234\n", "giulia@example.com");
+    CHECK(!has_norm(h, "pii.phone", "+390669881234"));
     /* a date below a key word's line is no phone either */
     h = scan("Mobil: 0171 4432198\n\nAm 13.03.2024 um 17:02 schrieb Katrin Vogel:\n");
     int phones = 0;

@@ -427,6 +427,8 @@ static int on_text(void *ud, const ks_xtext *t)
         if (n && n < 200)
             unit_add(ws, u, KS_SK_ORGNAME, NULL, p, n, u->from_dom, NULL, 0);
     }
+    /* a message's national phone numbers: the sender's country first */
+    ks__textscratch_set_hint(ws->scratch, t->node->mail ? t->node->mail->from : NULL);
     if (ks__textscan_run(ws->d->ts, ws->scratch, KS_TC_PII | KS_TC_SECRET, t->p, t->n, on_match, &c) ==
         KS_ELIMIT)
         ws->dropped++; /* more matches in one text than the scanner keeps */

@@ -694,6 +694,8 @@ static int on_text(void *ud, const ks_xtext *t)
     if (!t->same_node) {
         set_provenance(ws, t->node);
         ws->code = ks__ts_code_name(t->node->name);
+        /* a message's national phone numbers: the sender's country first */
+        ks__textscratch_set_hint(ws->scratch, t->node->mail ? t->node->mail->from : NULL);
     }
     ws->base = t->offset;
     if ((ws->classes & KS_TC_PII) && group_open(ws) != KS_OK)

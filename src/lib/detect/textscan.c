@@ -95,6 +95,7 @@ struct ks_textscratch {
     size_t *rule_end;              /* sort_found: per rule, where its records end */
     group *groups;                 /* sort_found: per rule with records, its heap entry */
     bool truncated;                /* a cap was reached in the last scan */
+    char hint[3];                  /* the unit's region (ks__textscratch_set_hint), "" none */
     ts_cand cand;                  /* the candidate being confirmed (1.5 KiB:
                                     * kept here, not allocated per text) */
     EVP_MD *sha256;                /* fetched once: OpenSSL 3's SHA256() looks the
@@ -425,6 +426,13 @@ void ks__textscan_free(ks_textscan *ts)
     free(ts);
 }
 
+void ks__textscratch_set_hint(ks_textscratch *s, const char *addr)
+{
+    s->hint[0] = 0;
+    if (addr)
+        ks__ts_address_region(addr, strlen(addr), s->hint);
+}
+
 size_t ks__textscan_nrules(const ks_textscan *ts) { return ts->nrules; }
 const ts_rule *ks__textscan_rule(const ks_textscan *ts, size_t i)
 {
@@ -616,6 +624,7 @@ static void cand_init(ts_cand *c, const ks_textscratch *s)
     c->ndetails = 0;
     c->ndbuf = 0;
     c->region = NULL;
+    c->hint = s->hint[0] ? s->hint : NULL;
     c->severity = -1;
     c->ps = c->pe = 0;
     c->ctx = -1;

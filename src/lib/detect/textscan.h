@@ -87,6 +87,13 @@ void ks__textscratch_free(ks_textscratch *s);
 int ks__textscan_run(const ks_textscan *ts, ks_textscratch *s, unsigned classes,
                      const char *text, size_t n, ks_tmatch_fn fn, void *ud);
 
+/* The region of the unit the next texts belong to, as the address that
+ * names it (a message's From: its country-code TLD): a national phone
+ * number not valid in the default region and named by nothing in its own
+ * text is read there before the guessed regions. NULL or an address with
+ * no country TLD: none. Kept until set again. */
+void ks__textscratch_set_hint(ks_textscratch *s, const char *addr);
+
 /* Rules compiled (0: nothing to scan for). */
 size_t ks__textscan_nrules(const ks_textscan *ts);
 

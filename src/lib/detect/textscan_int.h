@@ -50,6 +50,8 @@ typedef struct ts_cand {
     int severity;             /* -1: the rule's; a validator may set one */
     const char *type;         /* validator may refine ("aws.secret_key" -> paired) */
     const char *region;       /* default phone region */
+    const char *hint;         /* the unit's region (a message's sender's
+                               * country TLD), tried after the text's; NULL none */
     size_t ps, pe;            /* the value it pairs with (an AWS secret's key id),
                                * ps == pe: none */
     int ctx;                  /* a context word near the value: 1 yes, 0 no,
@@ -158,6 +160,9 @@ bool ks__phone_grouped(const char *s, size_t n, const char *region);
 /* The main region of the country code of an international number (+...),
  * written to out (3 bytes); false if s is none. */
 bool ks__phone_region(const char *s, size_t n, char out[3]);
+/* The region an address's country-code TLD names ("k.sato@yamato.co.jp",
+ * "Name <x@y.co.uk>" -> GB) into out; false for none (.com, no address). */
+bool ks__ts_address_region(const char *s, size_t n, char out[3]);
 /* The first of regions[0..nr) where s is a valid number (2 above) and,
  * with grouped (1), grouped as that region writes it: its index, E.164 in
  * out; -1 when none. With grouped 2, a region whose national format is

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zlib.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -972,6 +973,18 @@ static bool hint_at(const char *t, size_t i, size_t hi, char r[3])
     return true;
 }
 
+bool ks__ts_address_region(const char *s, size_t n, char out[3])
+{
+    const char *at = memrchr(s, '@', n);
+    if (!at)
+        return false;
+    size_t i = (size_t)(at - s);
+    size_t e = i + 1;
+    while (e < n && (isalnum((unsigned char)s[e]) || s[e] == '-' || s[e] == '.'))
+        e++;
+    return hint_at(s, i, e, out);
+}
+
 /* Regions named near a national number, nearest first: the country codes
  * of numbers written with + ("+81 90-1234-5678" beside "03-6205-3111")
  * and the country-code TLDs of e-mail addresses (k.sato@yamato.co.jp).
@@ -1014,9 +1027,15 @@ static int phone_elsewhere(ts_cand *c, const char *v, size_t n, char *e164, size
      * with two groups merged */
     if (n == 11 && v[3] == '-' && v[6] == '-')
         return false;
-    char hints[PHONE_HINTS_MAX][3];
-    const char *list[PHONE_HINTS_MAX + KS_ARRAY_LEN(phone_regions)];
+    char hints[PHONE_HINTS_MAX + 1][3];
+    const char *list[PHONE_HINTS_MAX + 1 + KS_ARRAY_LEN(phone_regions)];
     size_t nh = phone_hints(c, hints);
+    /* then the unit's own (the sender's country) */
+    bool dup = !c->hint;
+    for (size_t k = 0; k < nh && !dup; k++)
+        dup = !strcmp(hints[k], c->hint);
+    if (!dup)
+        memcpy(hints[nh++], c->hint, 3);
     for (size_t i = 0; i < nh + KS_ARRAY_LEN(phone_regions); i++)
         list[i] = i < nh ? hints[i] : phone_regions[i - nh];
     /* the regions the text names first, as they are; then the guessed
@@ -1110,6 +1129,19 @@ static bool alone_on_line(const ts_cand *c)
         return false;
     while (e < c->n && (t[e] == ' ' || t[e] == '\t' || t[e] == '\r'))
         e++;
+    /* an extension after it ("503-555-0199 ext. 12", "x 214") */
+    if (e + 1 < c->n && (t[e] == 'x' || t[e] == 'X' || (e + 3 < c->n && !strncasecmp(t + e, "ext", 3)))) {
+        e += t[e] == 'x' || t[e] == 'X' ? 1 : 3;
+        while (e < c->n && (t[e] == '.' || t[e] == ' ' || t[e] == 'n' || t[e] == ':'))
+            e++;
+        size_t d = e;
+        while (e < c->n && is_digit(t[e]) && e - d < 6)
+            e++;
+        if (e == d)
+            return false;
+        while (e < c->n && (t[e] == ' ' || t[e] == '\t' || t[e] == '\r'))
+            e++;
+    }
     if (e < c->n && t[e] != '\n')
         return false;
     if (i > 1) {
@@ -1125,6 +1157,20 @@ static bool alone_on_line(const ts_cand *c)
             return false;
     }
     return true;
+}
+
+/* A signature's one-letter label right before the number: "T: 0117 496
+ * 0123 | M: 07700 900 456", "P. 06 ..." (Tel., Mob. are context words). */
+static bool letter_label(const ts_cand *c)
+{
+    const char *t = c->text;
+    size_t i = c->vs;
+    while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '\t'))
+        i--;
+    if (i < 2 || (t[i - 1] != ':' && t[i - 1] != '.'))
+        return false;
+    char l = (char)toupper((unsigned char)t[i - 2]);
+    return strchr("TMPFDOCH", l) && (i < 3 || !isalnum((unsigned char)t[i - 3]));
 }
 
 /* A span of years ("2008-2019", "1996 2000"): two groups of 19xx/20xx. */
@@ -1153,15 +1199,15 @@ static bool v_phone(ts_cand *c)
     bool sep = false;
     for (size_t i = 0; i < n; i++)
         sep |= v[i] == ' ' || v[i] == '-' || v[i] == '.' || v[i] == ')';
-    /* a grouped national number alone on its line: a signature's, as
-     * near as a key word; three groups or more, or two after a trunk
-     * prefix ("0171 4432198"): "3.988244", "7408-2005" are a decimal and
-     * a range */
+    /* a grouped national number alone on its line or after a one-letter
+     * label: a signature's, as near as a key word; three groups or more,
+     * or two after a trunk prefix ("0171 4432198"): "3.988244",
+     * "7408-2005" are a decimal and a range */
     size_t groups = 1;
     for (size_t i = 1; i < n; i++)
         groups += is_digit(v[i]) && !is_digit(v[i - 1]);
     bool alone = sep && v[0] != '+' && v[0] != '(' && (groups >= 3 || (groups == 2 && v[0] == '0')) &&
-                 alone_on_line(c);
+                 (alone_on_line(c) || letter_label(c));
     /* libphonenumber was most of the scan time (every digit run): first
      * what it cannot change. A number that could not reach the threshold
      * even if valid (no context word, no + or parenthesis) is not parsed. */
