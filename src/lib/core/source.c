@@ -33,6 +33,7 @@ struct ks_source {
     const uint8_t *map;
     uint64_t size;
     bool is_mapped;        /* map came from mmap and must be unmapped */
+    bool file_map;         /* map is fd's own content (a plain file, not a spill) */
     int guard;             /* SIGBUS guard slot of the mapping, -1 = none */
     bool whole;            /* map/size describe the entire stream */
     uint64_t dropped;      /* mapped bytes before this were MADV_DONTNEED'd */
@@ -281,6 +282,7 @@ int ks__source_open(int dirfd, const char *name, const char *path, ks_source **o
                 madvise(m, s->size, MADV_SEQUENTIAL);
                 s->map = m;
                 s->is_mapped = true;
+                s->file_map = true;
                 s->guard = ks__guard_add(m, s->size);
             }
             *out = s;
@@ -514,6 +516,25 @@ void ks__source_drop_pages(ks_source *s, uint64_t from, uint64_t to)
     to = KS_MIN(to, s->size) & ~(pg - 1);
     if (to > from)
         madvise((void *)(s->map + from), to - from, MADV_DONTNEED);
+}
+
+ssize_t ks__source_pread(ks_source *s, void *buf, size_t n, uint64_t off)
+{
+    if (!s->file_map)
+        return -1;
+    if (off >= s->size)
+        return 0;
+    n = (size_t)KS_MIN((uint64_t)n, s->size - off);
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(s->fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -1 : (ssize_t)got;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
 }
 
 int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n)

@@ -65,6 +65,13 @@ void ks__source_release(ks_source *s, uint64_t off);
  * (they stay readable: touching them again reads the page cache); a
  * no-op for other sources. For a whole-file pass ahead of another. */
 void ks__source_drop_pages(ks_source *s, uint64_t from, uint64_t to);
+/* Reads up to n bytes at off of a plain (uncompressed, mapped) file from
+ * its descriptor, leaving the mapping untouched: a whole-file pass ahead
+ * of the reader (a content hash) then costs a copy from the page cache
+ * instead of a page fault per 64 KiB and a second set of faults for the
+ * reader. Returns the bytes read (0 at the end), or -1 for any other
+ * source or a read error. */
+ssize_t ks__source_pread(ks_source *s, void *buf, size_t n, uint64_t off);
 /* Whole content, contiguous. */
 int ks__source_map(ks_source *s, const uint8_t **p, uint64_t *n);
 

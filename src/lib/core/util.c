@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 #include "core.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 const char *ks_strerror(int code)
 {
@@ -418,6 +421,26 @@ const char *ks__memmem_ci(const char *h, size_t hn, const char *nd, size_t nn)
     for (size_t i = 0; i + nn <= hn; i++)
         if (lower_ascii((unsigned char)h[i]) == f && ieq_ascii(h + i, nd, nn))
             return h + i;
+    return NULL;
+}
+
+const uint8_t *ks__find_pair(const uint8_t *p, size_t n, uint8_t a, uint8_t b1, uint8_t b2)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i va = _mm_set1_epi8((char)a), v1 = _mm_set1_epi8((char)b1), v2 = _mm_set1_epi8((char)b2);
+    for (; i + 17 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
+        __m128i m = _mm_and_si128(_mm_cmpeq_epi8(x, va), _mm_or_si128(_mm_cmpeq_epi8(y, v1), _mm_cmpeq_epi8(y, v2)));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return p + i + __builtin_ctz(bits);
+    }
+#endif
+    for (; i + 1 < n; i++)
+        if (p[i] == a && (p[i + 1] == b1 || p[i + 1] == b2))
+            return p + i;
     return NULL;
 }
 

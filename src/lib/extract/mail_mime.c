@@ -869,22 +869,24 @@ static bool mbox_escaped_at(const uint8_t *p, size_t n, size_t q)
     return k > q && n - k >= 5 && memcmp(p + k, "From ", 5) == 0;
 }
 
-/* Start of the next message's "From " line after i, or n. Line by line
- * (memchr of the newline, a line is ~70 bytes): memmem of "\nFrom " was
- * slower on base64 bodies. *escaped is set when a line on the way is an
- * escaped "From " line: only then is the message unescaped (a second
- * pass over every line otherwise). */
+/* Start of the next message's "From " line after i, or n. Only the line
+ * starts that can matter are visited: "\nF" and "\n>" pairs, 16 bytes a
+ * step (ks__find_pair); a memchr call per ~70-byte line was 4-6 % of an
+ * index build of a mailbox (memmem of "\nFrom " was slower still on
+ * base64 bodies). *escaped is set when a line on the way is an escaped
+ * "From " line: only then is the message unescaped (a second pass over
+ * every line otherwise). */
 static size_t mbox_next(const uint8_t *p, size_t n, size_t i, bool *escaped)
 {
     *escaped = false;
     while (i < n) {
-        const uint8_t *f = memchr(p + i, '\n', n - i);
+        const uint8_t *f = ks__find_pair(p + i, n - i, '\n', 'F', '>');
         if (!f)
             return n;
         size_t at = (size_t)(f - p) + 1;
-        if (at < n && p[at] == 'F' && mbox_from_at(p, n, at))
+        if (p[at] == 'F' && mbox_from_at(p, n, at))
             return at;
-        if (at < n && p[at] == '>' && mbox_escaped_at(p, n, at))
+        if (p[at] == '>' && mbox_escaped_at(p, n, at))
             *escaped = true;
         i = at;
     }
