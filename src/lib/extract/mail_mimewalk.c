@@ -39,6 +39,8 @@
  * does not fit for a boundary: a line up to this long is always seen
  * whole (SCAN_HEAD), a longer one only when no boundary is in it. */
 #define MF_LONG_LINE 128
+/* From / To / Cc headers of one message the fast address path reads. */
+#define MF_MAX_ADDR_HDRS 8
 
 /* Exported by libgmime 3.2 but missing from its header: what
  * GMimeMessage calls for an address header (keeps the addresses read
@@ -114,6 +116,7 @@ struct mime_fast {
     } bound[MF_MAX_DEPTH];
     int nb;
     int boundary;            /* what the last scan stopped at */
+    ks_buf addrs;            /* scratch: one address field */
 };
 
 void ks__mime_fast_free(mime_fast *f)
@@ -121,6 +124,7 @@ void ks__mime_fast_free(mime_fast *f)
     if (!f)
         return;
     ks__arena_free(f->arena);
+    ks__buf_release(&f->addrs);
     free(f->hdr);
     free(f->part);
     free(f->msg);
@@ -699,6 +703,144 @@ static void mf_walk(mime_fast *f, mime_walk *mw, int part, const char *section)
     }
 }
 
+/* ---- address lists ------------------------------------------------------------------- */
+
+/* atext of RFC 5322 (what gmime's tokenizer reads as one atom). */
+static bool is_atext(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/* A dot-atom local part "@" a lower-case domain of plain labels (what
+ * mail_mime.c's plain_addr lets through unchanged), at s; its length, or
+ * 0. */
+static size_t mf_addr_spec(const char *s)
+{
+    size_t i = 0;
+    for (;;) {
+        size_t w = i;
+        while (is_atext((unsigned char)s[i]))
+            i++;
+        if (i == w)
+            return 0;
+        if (s[i] == '@')
+            break;
+        if (s[i++] != '.')
+            return 0;
+    }
+    size_t d = ++i, dots = 0;
+    for (;;) {
+        size_t w = i;
+        while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')
+            i++;
+        if (i == w)
+            return 0;
+        if (s[i] != '.')
+            break;
+        i++, dots++;
+    }
+    if (!dots || memmem(s + d, i - d, "xn--", 4))
+        return 0; /* gmime prints a punycode label decoded */
+    return i;
+}
+
+/* One address header's list as ks__mime_set_addrs writes it from gmime's
+ * parse ("Name <addr>, addr": the name quoted as gmime quotes it), for the
+ * forms gmime reads exactly so: one line of printable ASCII holding
+ * comma-separated addr-specs or "phrase <addr-spec>", the phrase either
+ * atoms separated by single spaces or one encoded word (decoded by gmime's
+ * phrase decoder, as its address parser does). Parsing an address list
+ * into gmime's objects (a GObject per list and address, freed again) was
+ * ~8 % of an index build of a mailbox. False (b may hold a part) for
+ * anything else: the caller asks gmime. */
+static bool mf_addrs_fast(const char *raw, ks_buf *b)
+{
+    const char *s;
+    size_t n;
+    if (!raw)
+        return false;
+    /* one line of printable ASCII, single spaces (encoded words allowed) */
+    while (*raw == ' ' || *raw == '\t')
+        raw++;
+    n = strlen(raw);
+    while (n && (raw[n - 1] == '\n' || raw[n - 1] == '\r' || raw[n - 1] == ' ' || raw[n - 1] == '\t'))
+        n--;
+    if (!n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)raw[i] < 0x20 || (unsigned char)raw[i] >= 0x7f || (raw[i] == ' ' && raw[i + 1] == ' '))
+            return false;
+    char tmp[1024];
+    if (n >= sizeof tmp)
+        return false;
+    memcpy(tmp, raw, n);
+    tmp[n] = 0;
+    s = tmp;
+    for (;;) {
+        size_t al = mf_addr_spec(s);
+        const char *addr = s, *name = NULL;
+        size_t nl = 0;
+        if (al && (s[al] == 0 || s[al] == ',')) {
+            s += al;
+        } else {
+            /* phrase " <" addr-spec ">" */
+            const char *e = s;
+            bool ew = e[0] == '=' && e[1] == '?';
+            for (;;) {
+                const char *w = e;
+                while (is_atext((unsigned char)*e))
+                    e++;
+                if (e == w || (!ew && strstr(w, "=?") && strstr(w, "=?") < e))
+                    return false;
+                if (e[0] != ' ')
+                    return false;
+                if (e[1] == '<')
+                    break;
+                if (ew)
+                    return false; /* one encoded word, alone */
+                e++;
+            }
+            name = s;
+            nl = (size_t)(e - s);
+            if (ew && (nl < 8 || e[-1] != '=' || e[-2] != '?'))
+                return false;
+            addr = e + 2;
+            if (!(al = mf_addr_spec(addr)) || addr[al] != '>' || (addr[al + 1] != 0 && addr[al + 1] != ','))
+                return false;
+            s = addr + al + 1;
+        }
+        if (b->n && ks__buf_add(b, ", ", 2) != KS_OK)
+            return false;
+        if (name) {
+            char *nm = g_strndup(name, nl), *d = NULL;
+            if (name[0] == '=' && name[1] == '?') {
+                d = g_mime_utils_header_decode_phrase(ks__mime_parser_opts(), nm);
+                if (d)
+                    g_strstrip(d);
+            }
+            const char *use = d ? d : nm;
+            bool named = *use != 0; /* gmime prints a bare address for an empty name */
+            char *q = named ? g_mime_utils_quote_string(use) : NULL;
+            bool ok = !named || (ks__buf_adds(b, q ? q : use) == KS_OK && ks__buf_add(b, " <", 2) == KS_OK);
+            g_free(q);
+            g_free(d);
+            g_free(nm);
+            if (!ok || ks__buf_add(b, addr, al) != KS_OK || (named && ks__buf_addc(b, '>') != KS_OK))
+                return false;
+        } else if (ks__buf_add(b, addr, al) != KS_OK) {
+            return false;
+        }
+        if (*s == 0)
+            return true;
+        s++; /* ',' */
+        if (*s == ' ')
+            s++;
+        if (!*s)
+            return false;
+    }
+}
+
 /* The metadata gmime's message object holds: the last Subject, Date and
  * Message-Id header wins (each replaces what an earlier one set); the
  * From, To and Cc lists hold the addresses of every header of the name,
@@ -708,7 +850,9 @@ static int mf_meta(mime_fast *f, const mf_msg *m, ks_mailmeta *mm, const char *f
 {
     static const char *const addr_names[] = {"From", "To", "Cc"};
     const mf_hdr *mid = NULL, *date = NULL, *date1 = NULL, *subj = NULL, *xf = NULL;
-    InternetAddressList *addrs[3] = {NULL, NULL, NULL};
+    const mf_hdr *ah[3][MF_MAX_ADDR_HDRS];
+    int nah[3] = {0, 0, 0};
+    bool many[3] = {false, false, false};
     const char **fields[] = {&mm->m.from, &mm->m.to, &mm->m.cc};
     GMimeParserOptions *opts = ks__mime_parser_opts();
     int rc = KS_OK;
@@ -725,11 +869,10 @@ static int mf_meta(mime_fast *f, const mf_msg *m, ks_mailmeta *mm, const char *f
         else if (hdr_is(h, "X-Folder") && !xf)
             xf = h;
         for (size_t k = 0; k < KS_ARRAY_LEN(addr_names); k++)
-            if (hdr_is(h, addr_names[k])) {
-                if (!addrs[k])
-                    addrs[k] = internet_address_list_new();
-                internet_address_list_append_parse(addrs[k], opts, h->raw);
-            }
+            if (hdr_is(h, addr_names[k]) && nah[k] < MF_MAX_ADDR_HDRS)
+                ah[k][nah[k]++] = h;
+            else if (hdr_is(h, addr_names[k]))
+                many[k] = true;
     }
     const char *v;
     if (mid && (v = mf_value(f, mid->raw))) {
@@ -747,11 +890,22 @@ static int mf_meta(mime_fast *f, const mf_msg *m, ks_mailmeta *mm, const char *f
             g_date_time_unref(d);
         }
     }
-    for (size_t k = 0; k < KS_ARRAY_LEN(addrs); k++) {
-        if (rc == KS_OK && addrs[k])
-            rc = ks__mime_set_addrs(mm, fields[k], addrs[k]);
-        if (addrs[k])
-            g_object_unref(addrs[k]);
+    for (size_t k = 0; k < KS_ARRAY_LEN(addr_names) && rc == KS_OK; k++) {
+        bool fast = !many[k];
+        ks__buf_reset(&f->addrs);
+        for (int i = 0; i < nah[k] && fast; i++)
+            fast = mf_addrs_fast(ah[k][i]->raw, &f->addrs);
+        if (fast) {
+            if (f->addrs.n)
+                rc = ks__mailmeta_set(mm, fields[k], f->addrs.p, f->addrs.n);
+            continue;
+        }
+        InternetAddressList *l = internet_address_list_new();
+        for (int i = 0; i < m->hn; i++)
+            if (hdr_is(&f->hdr[m->h0 + i], addr_names[k]))
+                internet_address_list_append_parse(l, opts, f->hdr[m->h0 + i].raw);
+        rc = ks__mime_set_addrs(mm, fields[k], l);
+        g_object_unref(l);
     }
     if (rc == KS_OK && subj && (v = mf_value(f, subj->raw)))
         rc = ks__mailmeta_set(mm, &mm->m.subject, v, strlen(v));
