@@ -284,6 +284,9 @@ typedef struct ts_pass_set {
     size_t ndigits;
     uint32_t *email;
     size_t nemail;
+    unsigned cls;       /* KS_TC_* of the rules served: a scan asking for
+                           none of them (secrets in a log) runs the loop for
+                           "\/" alone */
 } ts_pass_set;
 
 /* A candidate region of rule id: a match may start anywhere in [lo, hi]
