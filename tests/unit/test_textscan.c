@@ -1074,6 +1074,58 @@ TEST(passes_before_escaped_slash)
     CHECK(!has_norm(h, "aws.secret_access_key", "Ab3dEf//Gh5jKlMn7pQr/StUvWx9yZaBcDeFgHiJ"));
 }
 
+/* A region ks__phone_may_be_valid rules out is one where libphonenumber
+ * finds the number invalid: random national numbers (digits, separators,
+ * a national prefix, a country code or an international prefix in front)
+ * in the guessed regions and a few more (transform rules: AR, BR). */
+TEST(phone_region_filter_is_sound)
+{
+    static const char *const regions[] = {
+        "GB", "DE", "FR", "IN", "AU", "CA", "JP", "BR", "IT", "ES", "NL", "CH", "SE", "BE", "AT", "PT",
+        "PL", "IE", "MX", "CN", "KR", "SG", "ZA", "NZ", "DK", "NO", "FI", "CZ", "HU", "GR", "TR", "IL",
+        "US", "RU", "AR", "HK", "AE", "SA", "NG", "EG"};
+    static const char *const prefixes[] = {"", "", "", "0", "0", "00", "011", "010", "8", "1", "44", "49",
+                                           "33", "91", "61", "81", "55", "39", "34", "31", "86", "7", "52",
+                                           "353", "358", "420", "972", "001", "0044", "90"};
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    size_t tried = 0, ruled = 0, wrong = 0, valid = 0;
+    for (size_t r = 0; r < KS_ARRAY_LEN(regions); r++)
+        for (int k = 0; k < 500; k++) {
+            char s[64], e164[64];
+            size_t n = 0;
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            const char *p = prefixes[x % KS_ARRAY_LEN(prefixes)];
+            n += (size_t)snprintf(s, sizeof s, "%s", p);
+            size_t nd = 4 + (x >> 8) % 11;
+            for (size_t i = 0; i < nd; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                if (i && x % 5 == 0)
+                    s[n++] = " -."[(x >> 4) % 3];
+                s[n++] = (char)('0' + (x >> 12) % 10);
+            }
+            s[n] = 0;
+            tried++;
+            int v = ks__phone_e164(s, n, regions[r], e164, sizeof e164);
+            valid += v == 2;
+            if (!ks__phone_may_be_valid(s, n, regions[r])) {
+                ruled++;
+                if (v == 2) {
+                    wrong++;
+                    printf("INFO ruled out but valid: %s in %s\n", s, regions[r]);
+                }
+            }
+        }
+    printf("INFO phone region filter: %zu numbers, %zu valid, %zu ruled out, %zu of them valid\n",
+           tried, valid, ruled, wrong);
+    CHECK_INT((int)wrong, 0);
+    CHECK(ruled > tried / 4);
+    CHECK(valid > tried / 20);
+    /* '+' and a transform rule: always parsed */
+    CHECK(ks__phone_may_be_valid("+1 415 555 2671", 15, "FR"));
+    CHECK(ks__phone_may_be_valid("12", 2, "AR"));
+    CHECK(!ks__phone_may_be_valid("12", 2, "FR"));
+}
+
 /* The bundled pack's rule of that id, or NULL. */
 static const ts_rule *pack_rule(const char *id)
 {

@@ -171,6 +171,12 @@ bool ks__ts_address_region(const char *s, size_t n, char out[3]);
  * list. */
 int ks__phone_first(const char *s, size_t n, const char *const *regions, size_t nr, int grouped,
                     char *out, size_t cap);
+/* False when s, read in region, cannot be a valid number: no '+', not
+ * dialled from there abroad, and no national significant number the
+ * metadata's lengths allow is left by stripping the country code and
+ * national prefixes (libphonenumber's own metadata, read once). True when
+ * it may be (ks__phone_first parses only those). */
+bool ks__phone_may_be_valid(const char *s, size_t n, const char *region);
 
 /* String escapes (textscan_esc.c). True when p[0..n) is a string's content
  * written with JSON escapes: it holds a backslash, every backslash starts
