@@ -55,6 +55,28 @@ int ks__buf_adds(ks_buf *b, const char *s)
     return ks__buf_add(b, s, strlen(s));
 }
 
+size_t ks__fmt_i64(char *b, int64_t v)
+{
+    char t[24];
+    size_t n = 0, o = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        t[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        b[o++] = '-';
+    while (n)
+        b[o++] = t[--n];
+    b[o] = 0;
+    return o;
+}
+
+int ks__buf_add_i64(ks_buf *b, int64_t v)
+{
+    char t[24];
+    return ks__buf_add(b, t, ks__fmt_i64(t, v));
+}
+
 int ks__buf_vprintf(ks_buf *b, const char *fmt, va_list ap)
 {
     va_list cp;

@@ -108,6 +108,10 @@ int ks__buf_addc(ks_buf *b, char c);
 int ks__buf_adds(ks_buf *b, const char *s);
 int ks__buf_printf(ks_buf *b, const char *fmt, ...) KS_PRINTF(2, 3);
 int ks__buf_vprintf(ks_buf *b, const char *fmt, va_list ap);
+/* v in decimal: what "%lld" writes, without printf (per-event paths). */
+int ks__buf_add_i64(ks_buf *b, int64_t v);
+/* v in decimal into b (24 bytes are enough), NUL-terminated; its length. */
+size_t ks__fmt_i64(char *b, int64_t v);
 /* JSON string body (no quotes) with escaping; invalid UTF-8 -> U+FFFD. */
 int ks__buf_add_json_str(ks_buf *b, const char *s, size_t n);
 /* Text for a terminal: controls that could steer it (ESC, C1 such as

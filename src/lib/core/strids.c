@@ -23,7 +23,7 @@
 #define BLOCK_BITS 16
 #define TEXT_BLOCK ((size_t)1 << BLOCK_BITS)
 #define MAX_BLOCKS ((uint32_t)1 << 15) /* ref: 15 bits of block, 16 of offset */
-#define PACKED 0x80000000u              /* ref flag: key[] is an IPv4 address */
+#define PACKED 0x80000000u              /* ref flag: kr[].key is an IPv4 address */
 /* A slot holds its id (under STRIDS_MAX) and in the bits above it the top
  * bits of the value's hash: a probe passes other values' slots without
  * reading their key (a cache miss each in a table of a spray's addresses:
@@ -31,12 +31,17 @@
 #define ID_MASK (STRIDS_MAX - 1)
 #define TAG(h) ((h) & ~ID_MASK)
 
+typedef struct kref {
+    uint32_t key;       /* low bits of its hash, or the packed address */
+    uint32_t ref;       /* PACKED | block << 16 | offset of its text
+                         * (0: a packed address not written out yet) */
+} kref;
+
 struct ks_strids {
     uint32_t *slot;     /* id | tag, 0 = empty; power-of-two table */
     uint32_t mask;
-    uint32_t *key;      /* id -> low bits of its hash, or the packed address */
-    uint32_t *ref;      /* id -> PACKED | block << 16 | offset of its text
-                         * (0: a packed address not written out yet) */
+    kref *kr;           /* id -> its key and text reference, side by side: a
+                         * probe that meets its tag reads one cache line */
     uint32_t n, cap;    /* ids 1..n-1 in use */
     char **blk;         /* text blocks; block 0 starts with the "" of id 0 */
     uint32_t nblk, capblk;
@@ -66,8 +71,7 @@ void ks__strids_free(ks_strids *t)
         free(t->blk[i]);
     free(t->blk);
     free(t->slot);
-    free(t->key);
-    free(t->ref);
+    free(t->kr);
     free(t);
 }
 
@@ -159,7 +163,7 @@ static uint32_t mix32(uint32_t x)
 
 static uint32_t hash_of(const ks_strids *t, uint32_t id)
 {
-    return t->ref[id] & PACKED ? mix32(t->key[id]) : t->key[id];
+    return t->kr[id].ref & PACKED ? mix32(t->kr[id].key) : t->kr[id].key;
 }
 
 static int grow_slots(ks_strids *t)
@@ -188,9 +192,9 @@ uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n)
     while ((sv = t->slot[i]) != 0) {
         id = sv & ID_MASK;
         if (TAG(sv) == TAG(h) &&
-            (packed ? (t->ref[id] & PACKED) && t->key[id] == addr
-                    : !(t->ref[id] & PACKED) && t->key[id] == h &&
-                          memcmp(text_at(t, t->ref[id]), s, n) == 0 && text_at(t, t->ref[id])[n] == 0))
+            (packed ? (t->kr[id].ref & PACKED) && t->kr[id].key == addr
+                    : !(t->kr[id].ref & PACKED) && t->kr[id].key == h &&
+                          memcmp(text_at(t, t->kr[id].ref), s, n) == 0 && text_at(t, t->kr[id].ref)[n] == 0))
             return id;
         i = (i + 1) & t->mask;
     }
@@ -204,22 +208,19 @@ uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n)
     }
     if (t->n >= t->cap) {
         uint32_t nc = t->cap ? t->cap * 2 : 256;
-        uint32_t *nk = realloc(t->key, (size_t)nc * sizeof *nk);
-        if (nk)
-            t->key = nk;
-        uint32_t *nr = nk ? realloc(t->ref, (size_t)nc * sizeof *nr) : NULL;
-        if (!nr)
+        kref *nk = realloc(t->kr, (size_t)nc * sizeof *nk);
+        if (!nk)
             return 0;
-        t->ref = nr;
-        t->key[0] = t->ref[0] = 0;
+        t->kr = nk;
+        t->kr[0].key = t->kr[0].ref = 0;
         t->cap = nc;
     }
     uint32_t ref = PACKED;
     if (!packed && !(ref = keep_text(t, s, n)))
         return 0;
     id = t->n++;
-    t->key[id] = packed ? addr : h;
-    t->ref[id] = ref;
+    t->kr[id].key = packed ? addr : h;
+    t->kr[id].ref = ref;
     t->slot[i] = id | TAG(h);
     return id;
 }
@@ -228,16 +229,16 @@ const char *ks__strids_str(const ks_strids *t, uint32_t id)
 {
     if (!id || id >= t->n)
         return "";
-    uint32_t ref = t->ref[id];
+    uint32_t ref = t->kr[id].ref;
     if (ref == PACKED) { /* written out on first use; the table is not shared */
         ks_strids *w = (ks_strids *)t;
         char ip[16];
-        uint32_t a = t->key[id];
+        uint32_t a = t->kr[id].key;
         int len = snprintf(ip, sizeof ip, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
         uint32_t at = keep_text(w, ip, (size_t)len);
         if (!at)
             return "";
-        w->ref[id] = ref = PACKED | at;
+        w->kr[id].ref = ref = PACKED | at;
     }
     return text_at(t, ref);
 }

@@ -257,10 +257,17 @@ static bool windows(const ks_event *ev, ks_buf *buf, auth_view *v, char tmp[4][6
     ks_slice dom = text(get(ev, NULL, KS_F_TARGET_DOMAIN), tmp[3], 64);
     int64_t lt = num(get(ev, NULL, KS_F_LOGON_TYPE));
     const char *proto = id == 4771 || id == 4768 ? "kerberos" : id == 4776 ? "ntlm" : "logon";
+    /* appended piece by piece: two printf calls here were ~3% of an EVTX
+     * hunt (every Security logon passes) */
     ks__buf_reset(buf);
-    ks__buf_printf(buf, "windows|%.*s|%s", (int)dom.n, dom.p ? dom.p : "", proto);
-    if (lt >= 0)
-        ks__buf_printf(buf, "|type %lld", (long long)lt);
+    ks__buf_add(buf, "windows|", 8);
+    ks__buf_add(buf, dom.p ? dom.p : "", dom.p ? strnlen(dom.p, dom.n) : 0); /* as %.*s */
+    ks__buf_addc(buf, '|');
+    ks__buf_adds(buf, proto);
+    if (lt >= 0) {
+        ks__buf_add(buf, "|type ", 6);
+        ks__buf_add_i64(buf, lt);
+    }
     v->group.p = buf->p;
     v->group.n = buf->n;
     v->app.p = proto;

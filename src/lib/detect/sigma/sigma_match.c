@@ -322,22 +322,6 @@ static bool item_eval_repeated(const sg_item *it, ks_sym s, const ks_event *ev, 
     return it->all && it->nvals > 0;
 }
 
-static size_t fmt_i64(char *b, int64_t v)
-{
-    char t[24];
-    size_t n = 0, o = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do
-        t[n++] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (v < 0)
-        b[o++] = '-';
-    while (n)
-        b[o++] = t[--n];
-    b[o] = 0;
-    return o;
-}
-
 bool sg__value_text(const ks_value *v, sg_scratch *sc, const char **p, size_t *n)
 {
     switch (v->type) {
@@ -347,11 +331,11 @@ bool sg__value_text(const ks_value *v, sg_scratch *sc, const char **p, size_t *n
         *n = v->u.s.n;
         return true;
     case KS_VINT:
-        *n = fmt_i64(sc->num, v->u.i);
+        *n = ks__fmt_i64(sc->num, v->u.i);
         break;
     case KS_VUINT:
         if (v->u.u <= (uint64_t)INT64_MAX)
-            *n = fmt_i64(sc->num, (int64_t)v->u.u);
+            *n = ks__fmt_i64(sc->num, (int64_t)v->u.u);
         else
             *n = (size_t)snprintf(sc->num, sizeof sc->num, "%llu", (unsigned long long)v->u.u);
         break;
