@@ -37,7 +37,10 @@ typedef struct pgroup {
     hs_database_t *db;      /* its needles, caseless, single-match; NULL = none */
     uint32_t *off;          /* needle i's rules: rules[off[i] .. off[i+1]) */
     uint32_t *rules;        /* run indices */
-    uint32_t nneedles;
+    uint32_t nneedles;      /* its own needles: database ids 0 .. nneedles-1 */
+    uint32_t *emb;          /* groups whose needles db also holds (embed_broad) */
+    uint32_t nemb;
+    struct emb_id { uint32_t g, id; } *emap; /* db id - nneedles -> group, its id */
     uint32_t *always;       /* rules without needles */
     uint32_t nalways;
     uint32_t base;          /* global id of its needle 0 (hit bitset) */
@@ -106,6 +109,8 @@ struct sg_pre_ws {
     uint64_t last_slot;
     uint64_t *hitbits;      /* global needle ids seen in this event */
     uint32_t *hitlist;      /* the same as a list, to clear them */
+    uint32_t *gstamp;       /* per group: gen when it applies to this event */
+    uint32_t *cstamp;       /* per group: gen when a scanned database holds its needles */
     uint32_t nhit;
     bool truncated;         /* an event too big to scan whole */
 };
@@ -299,6 +304,8 @@ static void group_free(pgroup *g)
     free(g->off);
     free(g->rules);
     free(g->always);
+    free(g->emb);
+    free(g->emap);
 }
 
 /* An input whose values are its raw record's tokens with '+' read as a
@@ -514,7 +521,7 @@ static void group_compile(pgroup *g)
 {
     hs_compile_error_t *err = NULL;
     unsigned *flags = NULL, *ids = NULL;
-    if (!g->nneedles)
+    if (!g->nlits)
         return;
     flags = calloc(g->nlits, sizeof *flags);
     ids = calloc(g->nlits, sizeof *ids);
@@ -627,6 +634,7 @@ static void group_fallback(pgroup *g, sg_rule *const *run)
                 }
     }
     g->nneedles = 0;
+    g->nemb = 0; /* no database: the embedded groups scan their own */
 }
 
 /* Fields read by logsource conditions (memo key); false if some condition
@@ -671,6 +679,81 @@ static bool collect_lsfields(sg_pre *p)
     return p->nlsf <= 64;
 }
 
+/* A small group whose logsource names only a product (product: windows,
+ * no category or service: any record with an EventID) applies together
+ * with nearly every other group of that product, and scanning its few
+ * needles on their own was a second Vectorscan call per event (a Security
+ * log: service: security, then product: windows alone for one keyword
+ * rule, Mimikatz Use). Its needles are compiled into each
+ * other database of the product as well, under ids after that group's
+ * own; an event whose groups include both is scanned once. Candidates
+ * stay a superset: a hit of an embedded needle lists the small group's
+ * rules only when that group applies to the event. */
+#define EMBED_MAX 64 /* needles of a group embedded elsewhere */
+
+static size_t product_len(const sg_lsrc *ls)
+{
+    const char *slash = ls && ls->key ? strchr(ls->key, '/') : NULL;
+    return slash && ls->key[0] != '*' ? (size_t)(slash - ls->key) : 0; /* "*": no product */
+}
+
+static bool broad(const pgroup *g)
+{
+    size_t pl = product_len(g->ls);
+    return pl && g->nneedles && g->nneedles <= EMBED_MAX && strcmp(g->ls->key + pl, "/*/*") == 0;
+}
+
+static int embed_broad(sg_pre *p)
+{
+    for (uint32_t gi = 0; gi < p->ngroups; gi++) {
+        pgroup *g = &p->groups[gi];
+        size_t pl = product_len(g->ls);
+        if (!g->nneedles || !pl || broad(g))
+            continue;
+        uint32_t ids = 0, nlits = 0, nb = 0;
+        for (uint32_t bi = 0; bi < p->ngroups; bi++) {
+            const pgroup *b = &p->groups[bi];
+            if (bi != gi && broad(b) && product_len(b->ls) == pl && !memcmp(b->ls->key, g->ls->key, pl))
+                ids += b->nneedles, nlits += b->nlits, nb++;
+        }
+        if (!ids)
+            continue;
+        size_t total = (size_t)g->nlits + nlits + 1;
+        const char **lits = realloc(g->lits, total * sizeof *lits);
+        if (!lits)
+            return KS_ENOMEM;
+        g->lits = lits;
+        size_t *lens = realloc(g->lens, total * sizeof *lens);
+        if (!lens)
+            return KS_ENOMEM;
+        g->lens = lens;
+        unsigned *litids = realloc(g->litids, total * sizeof *litids);
+        if (!litids)
+            return KS_ENOMEM;
+        g->litids = litids;
+        g->emb = calloc(nb, sizeof *g->emb);
+        g->emap = calloc(ids, sizeof *g->emap);
+        if (!g->emb || !g->emap)
+            return KS_ENOMEM;
+        uint32_t next = g->nneedles; /* database id of the next group's needle 0 */
+        for (uint32_t bi = 0; bi < p->ngroups; bi++) {
+            const pgroup *b = &p->groups[bi];
+            if (bi == gi || !broad(b) || product_len(b->ls) != pl || memcmp(b->ls->key, g->ls->key, pl))
+                continue;
+            g->emb[g->nemb++] = bi;
+            for (uint32_t i = 0; i < b->nneedles; i++)
+                g->emap[next - g->nneedles + i] = (struct emb_id){bi, i};
+            for (uint32_t k = 0; k < b->nlits; k++) { /* its '+' variants too */
+                g->lits[g->nlits] = b->lits[k];
+                g->lens[g->nlits] = b->lens[k];
+                g->litids[g->nlits++] = next + b->litids[k];
+            }
+            next += b->nneedles;
+        }
+    }
+    return KS_OK;
+}
+
 int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, const ks_engine *e,
                   sg_pre **out)
 {
@@ -704,6 +787,8 @@ int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, const ks_eng
             goto out;
         p->nids += g->nneedles;
     }
+    if ((rc = embed_broad(p)) != KS_OK)
+        goto out;
     compile_all(e, p);
     for (uint32_t g = 0; g < p->ngroups; g++) {
         pgroup *pg = &p->groups[g];
@@ -759,7 +844,9 @@ int sg__pre_ws_new(const sg_pre *p, sg_pre_ws **out)
     w->text.limit = MAX_TEXT + 64;
     w->hitbits = calloc(p->nids / 64 + 1, sizeof *w->hitbits);
     w->hitlist = calloc(p->nids + 1, sizeof *w->hitlist);
-    if (!w->stamp || !w->list || !w->memo || !w->hitbits || !w->hitlist)
+    w->gstamp = calloc(p->ngroups + 1, sizeof *w->gstamp);
+    w->cstamp = calloc(p->ngroups + 1, sizeof *w->cstamp);
+    if (!w->stamp || !w->list || !w->memo || !w->hitbits || !w->hitlist || !w->gstamp || !w->cstamp)
         goto fail;
     for (uint32_t g = 0; g < p->ngroups; g++)
         if (p->groups[g].db && hs_alloc_scratch(p->groups[g].db, &w->scratch) != HS_SUCCESS)
@@ -783,6 +870,8 @@ void sg__pre_ws_free(sg_pre_ws *w)
     ks__buf_release(&w->text);
     free(w->hitbits);
     free(w->hitlist);
+    free(w->gstamp);
+    free(w->cstamp);
     free(w);
 }
 
@@ -801,8 +890,22 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
 {
     sg_pre_ws *w = ctx;
     const pgroup *g = w->cur;
-    uint32_t gid = g->base + id;
     KS_UNUSED(from), KS_UNUSED(to), KS_UNUSED(flags);
+    if (id >= g->nneedles) { /* an embedded group's needle: its id there */
+        const struct emb_id *e = &g->emap[id - g->nneedles];
+        bool on = w->gstamp[e->g] == w->gen;
+        g = &w->pre->groups[e->g];
+        id = e->id;
+        if (!on) { /* the group does not apply: its rules are not listed */
+            uint32_t gid = g->base + id;
+            if (!(w->hitbits[gid >> 6] >> (gid & 63) & 1)) {
+                w->hitbits[gid >> 6] |= 1ull << (gid & 63);
+                w->hitlist[w->nhit++] = gid;
+            }
+            return 0;
+        }
+    }
+    uint32_t gid = g->base + id;
     if (!(w->hitbits[gid >> 6] >> (gid & 63) & 1)) {
         w->hitbits[gid >> 6] |= 1ull << (gid & 63);
         w->hitlist[w->nhit++] = gid;
@@ -849,27 +952,37 @@ static bool event_text(sg_pre_ws *w, const ks_event *ev, sg_scratch *sc)
     return true;
 }
 
-static void group_candidates(const sg_pre *p, sg_pre_ws *w, const pgroup *g, const ks_event *ev,
+/* The scan of g could not be done: every rule of it and of the applying
+ * groups its database holds is a candidate. */
+static void group_all(const sg_pre *p, sg_pre_ws *w, const pgroup *g)
+{
+    w->truncated = true;
+    for (uint32_t r = 0; r < g->off[g->nneedles]; r++)
+        push(w, g->rules[r]);
+    for (uint32_t i = 0; i < g->nemb; i++) {
+        const pgroup *b = &p->groups[g->emb[i]];
+        if (w->gstamp[g->emb[i]] == w->gen)
+            for (uint32_t r = 0; r < b->off[b->nneedles]; r++)
+                push(w, b->rules[r]);
+    }
+}
+
+static void group_candidates(const sg_pre *p, sg_pre_ws *w, uint32_t gi, const ks_event *ev,
                              sg_scratch *sc)
 {
+    const pgroup *g = &p->groups[gi];
     for (uint32_t i = 0; i < g->nalways; i++)
         push(w, g->always[i]);
-    if (!g->db)
+    if (!g->db || w->cstamp[gi] == w->gen) /* none, or scanned with another */
         return;
     if (!event_text(w, ev, sc)) {
-        w->truncated = true;
-        for (uint32_t r = 0; r < g->off[g->nneedles]; r++)
-            push(w, g->rules[r]); /* too big to scan: all of the group */
+        group_all(p, w, g); /* too big to scan: all of the group */
         return;
     }
     w->cur = g;
     if (w->scann &&
-        hs_scan(g->db, w->scan, (unsigned)w->scann, 0, w->scratch, on_hit, w) != HS_SUCCESS) {
-        w->truncated = true;
-        for (uint32_t r = 0; r < g->off[g->nneedles]; r++)
-            push(w, g->rules[r]);
-    }
-    KS_UNUSED(p);
+        hs_scan(g->db, w->scan, (unsigned)w->scann, 0, w->scratch, on_hit, w) != HS_SUCCESS)
+        group_all(p, w, g);
 }
 
 /* The positions of lsf_memo for this event, worked out when its index is
@@ -991,6 +1104,8 @@ size_t sg__pre_candidates(const sg_pre *p, sg_pre_ws *w, const ks_event *ev, sg_
     uint32_t ng = 0;
     if (++w->gen == 0) {
         memset(w->stamp, 0, p->nrun * sizeof *w->stamp);
+        memset(w->gstamp, 0, p->ngroups * sizeof *w->gstamp);
+        memset(w->cstamp, 0, p->ngroups * sizeof *w->cstamp);
         w->gen = 1;
     }
     w->n = 0;
@@ -1009,7 +1124,16 @@ size_t sg__pre_candidates(const sg_pre *p, sg_pre_ws *w, const ks_event *ev, sg_
         ng = KS_MIN(ng, 256);
         memcpy(ids, groups, ng * sizeof *ids);
         for (uint32_t i = 0; i < ng; i++)
-            group_candidates(p, w, &p->groups[ids[i]], ev, sc);
+            w->gstamp[ids[i]] = w->gen;
+        /* a group whose needles another applying group's database holds
+         * is scanned with it (embed_broad) */
+        for (uint32_t i = 0; i < ng; i++) {
+            const pgroup *g = &p->groups[ids[i]];
+            for (uint32_t k = 0; g->db && k < g->nemb; k++)
+                w->cstamp[g->emb[k]] = w->gen;
+        }
+        for (uint32_t i = 0; i < ng; i++)
+            group_candidates(p, w, ids[i], ev, sc);
     }
     /* evaluation may skip patterns whose literal was not seen */
     sc->hits = w->hitbits;
