@@ -399,6 +399,26 @@ int ks__xutf8_view(ks_xctx *x, const uint8_t *p, size_t n, const char *declared,
     return KS_OK;
 }
 
+int ks__xutf8_rewrite(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
+                      const char *declared, ks_xrewrite_fn fn, void *arg, const char *what)
+{
+    ks_buf conv = KS_BUF_INIT, out = KS_BUF_INIT;
+    const char *s;
+    size_t sn;
+    int rc = ks__xutf8_view(x, p, n, declared, &conv, &s, &sn);
+    if (rc != KS_OK)
+        goto out;
+    out.limit = conv.limit;
+    rc = fn(s, sn, arg, &out);
+    if (rc != KS_OK)
+        ks__xdiag(x, node, KS_DIAG_WARN, rc, "%s cut at %zu bytes", what, out.n);
+    rc = ks__extract_text(x, node, "text", out.p ? out.p : "", out.n, "utf-8");
+out:
+    ks__buf_release(&conv);
+    ks__buf_release(&out);
+    return rc;
+}
+
 int ks__xconvert_buf(const char *p, size_t n, const char *cs, ks_buf *out)
 {
     buf_sink bs = {out, KS_OK};

@@ -36,6 +36,15 @@ int ks__xarchive_walk(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t
 int ks__xutf8_view(ks_xctx *x, const uint8_t *p, size_t n, const char *declared, ks_buf *conv,
                    const char **s, size_t *sn);
 
+/* The node's "text" for an extractor that rewrites its decoded text:
+ * p[0..n) viewed as UTF-8 (ks__xutf8_view, `declared` as there), fn
+ * appends the rewritten text to an output bounded like the conversion,
+ * and a cut (fn's error) is a warning naming `what`; what was written
+ * is emitted either way. Returns the emit's status or the view's error. */
+typedef int (*ks_xrewrite_fn)(const char *s, size_t n, void *arg, ks_buf *out);
+int ks__xutf8_rewrite(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n,
+                      const char *declared, ks_xrewrite_fn fn, void *arg, const char *what);
+
 /* Text of XML or HTML markup p[0..n) appended to out (markup.c): tags
  * dropped, entities decoded, table cells joined by tabs. */
 int ks__xmarkup_text(const char *p, size_t n, bool html, ks_buf *out);

@@ -30,9 +30,10 @@ static int ical_probe(const uint8_t *head, size_t n, const char *name)
     return 0;
 }
 
-/* Unfolds and unescapes p[0..n) into out. */
-static int unfold(const char *p, size_t n, ks_buf *out)
+/* Unfolds and unescapes p[0..n) into out (a ks_xrewrite_fn: no argument). */
+static int unfold(const char *p, size_t n, void *arg, ks_buf *out)
 {
+    KS_UNUSED(arg);
     int rc = KS_OK;
     for (size_t i = 0; i < n && rc == KS_OK;) {
         char ch = p[i];
@@ -67,21 +68,7 @@ static int unfold(const char *p, size_t n, ks_buf *out)
 
 static int ical_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n)
 {
-    ks_buf conv = KS_BUF_INIT, out = KS_BUF_INIT;
-    const char *s;
-    size_t sn;
-    int rc = ks__xutf8_view(x, p, n, NULL, &conv, &s, &sn);
-    if (rc != KS_OK)
-        goto out;
-    out.limit = conv.limit;
-    rc = unfold(s, sn, &out);
-    if (rc != KS_OK)
-        ks__xdiag(x, node, KS_DIAG_WARN, rc, "unfolded text cut at %zu bytes", out.n);
-    rc = ks__extract_text(x, node, "text", out.p ? out.p : "", out.n, "utf-8");
-out:
-    ks__buf_release(&conv);
-    ks__buf_release(&out);
-    return rc;
+    return ks__xutf8_rewrite(x, node, p, n, NULL, unfold, NULL, "unfolded text");
 }
 
 const struct ks_extractor ks_extractor_ical = {

@@ -444,25 +444,17 @@ static bool xml_decl_charset(const char *p, size_t n, char *cs, size_t cap)
     return true;
 }
 
+static int markup_rewrite(const char *s, size_t n, void *arg, ks_buf *out)
+{
+    return ks__xmarkup_text(s, n, *(const bool *)arg, out);
+}
+
 static int markup_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size_t n, bool html)
 {
-    ks_buf conv = KS_BUF_INIT, out = KS_BUF_INIT;
-    const char *s;
-    size_t sn;
     char cs[48];
     bool declared = !html && xml_decl_charset((const char *)p, n, cs, sizeof cs);
-    int rc = ks__xutf8_view(x, p, n, declared ? cs : NULL, &conv, &s, &sn);
-    if (rc != KS_OK)
-        goto out;
-    out.limit = conv.limit;
-    rc = ks__xmarkup_text(s, sn, html, &out);
-    if (rc != KS_OK)
-        ks__xdiag(x, node, KS_DIAG_WARN, rc, "text of the markup cut at %zu bytes", out.n);
-    rc = ks__extract_text(x, node, "text", out.p ? out.p : "", out.n, "utf-8");
-out:
-    ks__buf_release(&conv);
-    ks__buf_release(&out);
-    return rc;
+    return ks__xutf8_rewrite(x, node, p, n, declared ? cs : NULL, markup_rewrite, &html,
+                             "text of the markup");
 }
 
 /* First bytes as ASCII, UTF-16 zeros dropped, leading space skipped, for
