@@ -9,6 +9,7 @@
 #include <zstd.h>
 #include "harness.h"
 #include "kensa_int.h"
+#include "core/blake2b.h"
 #include "input/weblog.h"
 
 TEST(arena_alloc_reset_cap)
@@ -445,6 +446,46 @@ TEST(crc32_equals_zlib)
     CHECK(ks__crc32(0, b, N) == (uint32_t)crc32(0, b, N));
     memset(b, 0xff, N);
     CHECK(ks__crc32(0xffffffffu, b, N) == (uint32_t)crc32(0xffffffffu, b, N));
+    free(b);
+}
+
+/* ks__b2_* must be libsodium's crypto_generichash (32 bytes, no key) for
+ * both codes, every length around the 128-byte blocks (the last block is
+ * held back for the final flag) and updates split anywhere: the hash is
+ * stored in the index, so a difference is a different index. */
+TEST(blake2b_equals_libsodium)
+{
+    enum { N = 2048 + 130 };
+    uint8_t *b = malloc(N);
+    uint32_t seed = 0x9e3779b9u;
+    int bad = 0;
+    CHECK(b != NULL && sodium_init() >= 0);
+    if (!b)
+        return;
+    for (size_t i = 0; i < N; i++) {
+        seed = seed * 1103515245u + 12345u;
+        b[i] = (uint8_t)(seed >> 16);
+    }
+    for (int impl = KS_B2_OWN; impl <= KS_B2_SODIUM; impl++) {
+        ks__b2_force(impl);
+        for (size_t len = 0; len <= N; len += (len < 520 ? 1 : 61)) {
+            uint8_t want[32], got[32], split[32];
+            ks_b2 s;
+            crypto_generichash(want, 32, b, len, NULL, 0);
+            ks__b2_init(&s);
+            ks__b2_update(&s, b, len);
+            ks__b2_final(&s, got);
+            ks__b2_init(&s); /* three pieces: at 1/3 and 2/3, then an empty one */
+            ks__b2_update(&s, b, len / 3);
+            ks__b2_update(&s, b + len / 3, len * 2 / 3 - len / 3);
+            ks__b2_update(&s, b + len * 2 / 3, len - len * 2 / 3);
+            ks__b2_update(&s, b, 0);
+            ks__b2_final(&s, split);
+            if ((memcmp(got, want, 32) || memcmp(split, want, 32)) && bad++ < 5)
+                printf("FAIL blake2b impl %d len %zu\n", impl, len);
+        }
+    }
+    CHECK_INT(bad, 0);
     free(b);
 }
 

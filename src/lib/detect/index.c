@@ -36,7 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
+#include "core/blake2b.h"
 #include "detect/index_int.h"
 #include "extract/extract.h"
 #include "extract/mail.h"
@@ -74,7 +74,7 @@ typedef struct idx_doc {
     const char *key;            /* chain path (arena) */
     unsigned cues;
     bool mail;
-    crypto_generichash_state h; /* of the document's text (not kept when msgid is) */
+    ks_b2 h;                    /* of the document's text (not kept when msgid is) */
     const char *msgid;          /* mail: Message-ID (arena), collapses copies */
 } idx_doc;
 
@@ -364,7 +364,7 @@ static idx_doc *doc_for(idx_ws *ws, idx_unit *u, const ks_xtext *t)
     d->mail = mail;
     if (mail && t->node->mail && t->node->mail->message_id)
         d->msgid = arena_str(u, t->node->mail->message_id, strlen(t->node->mail->message_id));
-    crypto_generichash_init(&d->h, NULL, 0, 32);
+    ks__b2_init(&d->h);
     u->ndocs++;
     return d;
 }
@@ -412,7 +412,7 @@ static int on_text(void *ud, const ks_xtext *t)
         if (!d->mail) /* a message's type is "mail" whatever it says */
             d->cues |= ks__index_doc_cues(t->p, t->n);
         if (!d->msgid) /* a message is known by its Message-ID: its text's hash is not used */
-            crypto_generichash_update(&d->h, (const unsigned char *)t->p, t->n);
+            ks__b2_update(&d->h, t->p, t->n);
     }
     scan_ctx c = {ws, u};
     const char *p;
@@ -476,9 +476,9 @@ static int flush_unit(idx_ws *ws, idx_unit *u)
         for (size_t i = 0; i < u->ndocs && rc == KS_OK; i++) {
             idx_doc *d = &u->docs[i];
             uint8_t h[32];
-            crypto_generichash_state st = d->h; /* final() consumes the state */
+            ks_b2 st = d->h; /* final() consumes the state */
             if (!d->msgid)
-                crypto_generichash_final(&st, h, sizeof h);
+                ks__b2_final(&st, h);
             const void *key = d->msgid ? (const void *)d->msgid : h;
             size_t nkey = d->msgid ? strlen(d->msgid) : sizeof h;
             rc = put(ws, dom, KS_SK_DOCUMENT, ks__index_doc_type(d->cues, d->mail), d->key,
@@ -594,12 +594,12 @@ static int write_units(idx_ws *ws, bool in_order, bool last)
 static void content_hash(idx_ws *ws, ks_source *src, const uint8_t *p, uint64_t n, uint8_t out[32])
 {
     const uint64_t step = (uint64_t)8 << 20;
-    crypto_generichash_state st;
+    ks_b2 st;
     uint64_t at = 0;
-    crypto_generichash_init(&st, NULL, 0, 32);
+    ks__b2_init(&st);
     if (n <= HASH_MAPPED) {
-        crypto_generichash_update(&st, p, (unsigned long long)n);
-        crypto_generichash_final(&st, out, 32);
+        ks__b2_update(&st, p, (size_t)n);
+        ks__b2_final(&st, out);
         return;
     }
     if (ws->hbuf || (ws->hbuf = malloc(HASH_READ))) {
@@ -607,16 +607,16 @@ static void content_hash(idx_ws *ws, ks_source *src, const uint8_t *p, uint64_t 
             ssize_t got = ks__source_pread(src, ws->hbuf, (size_t)KS_MIN((uint64_t)HASH_READ, n - at), at);
             if (got <= 0)
                 break; /* not a plain file, or it shrank: the mapping has the rest */
-            crypto_generichash_update(&st, ws->hbuf, (unsigned long long)got);
+            ks__b2_update(&st, ws->hbuf, (size_t)got);
             at += (uint64_t)got;
         }
     }
     for (; at < n; at += step) {
         uint64_t m = KS_MIN(step, n - at);
-        crypto_generichash_update(&st, p + at, (unsigned long long)m);
+        ks__b2_update(&st, p + at, (size_t)m);
         ks__source_drop_pages(src, at, at + m);
     }
-    crypto_generichash_final(&st, out, 32);
+    ks__b2_final(&st, out);
 }
 
 static int index_on_file(void *wsp, const ks_file *f)
