@@ -66,6 +66,19 @@ void ks__event_reset(ks_event *ev);
  * that answers it. One per worker; NULL on OOM (lookups then scan). */
 struct ks_evindex *ks__evindex_new(void);
 void ks__evindex_free(struct ks_evindex *x);
+/* The canonical fields last resolved for a field layout (ks__event_finish).
+ * They depend on the names in order, fixed by the layout, and on which of
+ * the fields with a schema class are null (a null alternate does not hide
+ * the next one), so the memo keeps those fields' positions and nulls. */
+typedef struct ks_canon_memo {
+    bool ok;                    /* canon holds for the fields below */
+    uint32_t n;                 /* fields with a schema class (at most 64) */
+    uint32_t at[64];            /* their positions in the event */
+    uint64_t nulls;             /* bit k: field at[k] was null */
+    uint32_t canon[KS_F_COUNT]; /* as ks_event.canon */
+} ks_canon_memo;
+/* The memo of a finished event's layout, NULL without one (resolve then). */
+ks_canon_memo *ks__event_canon_memo(const ks_event *ev);
 /* Which of a detector's names an event has, answered once per field layout
  * (an EVTX template, a W3C header) instead of a lookup per name per event:
  * a detector that reads only records of some shape (cloud resources, audit

@@ -95,6 +95,7 @@ typedef struct layout {
     uint32_t used;           /* filled slots */
     ks_sym q[IDX_SLOTS];     /* name asked for, 0 = empty slot */
     int32_t at[IDX_SLOTS];   /* index of the field answering it, -1 = none */
+    ks_canon_memo canon;     /* the canonical fields (fields.c) */
 } layout;
 
 struct ks_evindex {
@@ -185,6 +186,7 @@ static layout *layout_memo(const ks_event *ev)
         m->hash = h;
         memset(m->q, 0, sizeof m->q);
         m->used = 0;
+        m->canon.ok = false;
         m->id = __atomic_add_fetch(&layout_ids, 1, __ATOMIC_RELAXED);
     }
     m->last = ++x->tick;
@@ -225,6 +227,12 @@ const ks_value *ks_event_get(const ks_event *ev, ks_sym name)
      * best alternate the event has. */
     int f = ks__field_of_sym(ev->syms, name);
     return f >= 0 ? ks__field(ev, f) : NULL;
+}
+
+ks_canon_memo *ks__event_canon_memo(const ks_event *ev)
+{
+    layout *x = layout_memo(ev);
+    return x ? &x->canon : NULL;
 }
 
 uint64_t ks__event_have(const ks_event *ev, ks_evhave *h)
