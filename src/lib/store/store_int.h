@@ -67,6 +67,7 @@ struct ks_store {
     uint8_t k_token[32];      /* generic-hash key of API tokens / sessions */
     uint8_t k_nonce[32];      /* synthetic nonces of sealed values */
     crypto_auth_hmacsha256_state mac0; /* HMAC keyed with k_mac, copied per MAC */
+    crypto_generichash_state nonce0; /* BLAKE2b keyed with k_nonce, copied per seal */
     sqlite3_stmt *st[ST_COUNT];
     sqlite3_stmt *cached[KS_STORE_MAX_CACHED]; /* ks__store_prepare's, by SQL text */
     size_t ncached;
