@@ -334,3 +334,55 @@ TEST(beacon_median_as_sorted)
     printf("INFO beacon median: %zu arrays, %zu differ from the sorted middle\n", runs, bad);
     CHECK_INT(bad, 0);
 }
+
+/* Beacon pairs are found through the detector's own index (beacon.c), which
+ * grows as pairs arrive and keeps short keys in the pair, longer ones (an
+ * IPv6 client) in the string pool: 3,000 clients, half of them IPv6, each
+ * checking in every minute, interleaved as a web log has them, are 3,000
+ * pairs and 3,000 beacons, each client named once. */
+TEST(beacon_many_pairs)
+{
+    enum { NCLIENT = 3000, NTIMES = 10 };
+    ks_buf log = {0};
+    ks__buf_printf(&log, "#Software: Microsoft Internet Information Services 10.0\n#Fields: date time "
+                         "s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
+                         "sc-status sc-substatus sc-win32-status time-taken\n");
+    for (int k = 0; k < NTIMES; k++)
+        for (int c = 0; c < NCLIENT; c++) {
+            int s = k * 60 + c % 50; /* one minute apart per client */
+            char ip[64];
+            if (c % 2)
+                snprintf(ip, sizeof ip, "2001:0db8:85a3:0000:0000:8a2e:%04x:%04x", c, c * 7);
+            else
+                snprintf(ip, sizeof ip, "10.%d.%d.%d", c >> 16, (c >> 8) & 255, c & 255);
+            ks__buf_printf(&log, "2021-03-03 %02d:%02d:%02d 10.0.0.5 GET /owa/ - 443 - %s UA 200 0 0 5\n",
+                           1 + s / 3600, s / 60 % 60, s % 60, ip);
+        }
+    const char *path = ks_test_write("beacons.log", log.p, log.n);
+    ks_engine *e = NULL;
+    CHECK_INT(ks_engine_new(&e), KS_OK);
+    ks_engine_set(e, "threads", "1");
+    ks_engine_set(e, "detector.sigma", "false");
+    ks_engine_set(e, "findings.max_per_rule", "10000");
+    ks_engine_add_path(e, path);
+    CHECK_INT(ks_engine_run(e), KS_OK);
+    size_t n = 0, named = 0;
+    ks_map *clients = ks__map_new(NCLIENT);
+    for (size_t i = 0; clients && i < ks_engine_nfindings(e); i++) {
+        const ks_finding *f = ks_engine_finding(e, i);
+        if (strcmp(f->rule_id, "kensa.beacon.common"))
+            continue;
+        n++;
+        for (size_t k = 0; k < f->ndetails; k++) {
+            const ks_kv *d = &f->details[k];
+            uint64_t *seen;
+            if (!strcmp(d->key, "client") && (seen = ks__map_slot(clients, d->value, strlen(d->value), true)))
+                named += (*seen)++ == 0;
+        }
+    }
+    CHECK_INT((long)n, NCLIENT);
+    CHECK_INT((long)named, NCLIENT);
+    ks__map_free(clients);
+    ks_engine_free(e);
+    ks__buf_release(&log);
+}

@@ -78,14 +78,22 @@ typedef struct c2_det {
     uint64_t dropped;
 } c2_det;
 
+#define MISS_SLOTS 2048 /* power of two; 32 KiB per worker */
+
+typedef struct miss_slot {
+    char s[15];   /* the text (an IPv4 address fits; longer ones are not kept) */
+    uint8_t n;    /* its length, 0 = empty */
+} miss_slot;
+
 typedef struct c2_ws {
     c2_det *d;
     ks_net_syms *syms;
-    /* per address field (server, client): the last text that matched no
-     * indicator (the sets are fixed once loaded). An IIS log names the same
-     * server on every line; parsing and looking it up was ~1% of the hunt. */
-    char miss[2][48];
-    size_t nmiss[2];
+    /* Address texts that matched no indicator (the sets are fixed once
+     * loaded), direct-mapped by text: a web log names the same server on
+     * every line and a few thousand clients in turn, and parsing plus
+     * looking each one up (a cache miss into the indicator map) was 3% of
+     * an IIS hunt. */
+    miss_slot miss[MISS_SLOTS];
 } c2_ws;
 
 /* ---- loading ------------------------------------------------------------ */
@@ -445,26 +453,38 @@ static void check_name(c2_det *d, const ks_net_view *nv, const ks_event *ev, int
         record(d, K_DOMAIN, ind, s, ks__net_field_name(field), v, nv, ev);
 }
 
-/* memo: index into ws->miss, or -1 for none */
-static void check_ip(c2_ws *ws, int memo, const ks_net_view *nv, const ks_event *ev, const char *field,
-                     ks_slice v)
+/* The slot text s[0..n) (1..15 bytes) is remembered in. */
+static miss_slot *miss_of(c2_ws *ws, const char *s, size_t n)
+{
+    uint64_t a = 0, b = 0;
+    memcpy(&a, s, KS_MIN(n, (size_t)8));
+    if (n > 8)
+        memcpy(&b, s + 8, n - 8);
+    uint64_t h = (a ^ n) * 0x9E3779B97F4A7C15ull ^ b * 0xC2B2AE3D27D4EB4Full;
+    return &ws->miss[(h ^ h >> 29) & (MISS_SLOTS - 1)];
+}
+
+static void check_ip(c2_ws *ws, const ks_net_view *nv, const ks_event *ev, const char *field, ks_slice v)
 {
     char buf[NAME_MAX_LEN];
     ks_slice ind;
     uint32_t s;
-    if (!v.n || (memo >= 0 && v.n == ws->nmiss[memo] && !memcmp(v.p, ws->miss[memo], v.n)))
+    miss_slot *m = v.n && v.n <= sizeof m->s ? miss_of(ws, v.p, v.n) : NULL;
+    if (!v.n || (m && m->n == v.n && !memcmp(m->s, v.p, v.n)))
         return;
     if ((s = match_ip(ws->d, v.p, v.n, buf, &ind))) {
         record(ws->d, K_IP, ind, s, field, v, nv, ev);
-    } else if (memo >= 0 && v.n <= sizeof ws->miss[memo]) {
-        memcpy(ws->miss[memo], v.p, v.n);
-        ws->nmiss[memo] = v.n;
+    } else if (m) {
+        memcpy(m->s, v.p, v.n);
+        m->n = (uint8_t)v.n;
     }
 }
 
 static void check_set(c2_det *d, int kind, const ks_net_view *nv, const ks_event *ev, int field)
 {
     char buf[NAME_MAX_LEN];
+    if (!ks__map_count(d->set[kind]))
+        return; /* no such indicators loaded (URLs, JA3: the bundled lists have none) */
     ks_slice v = ks__net_str(nv, field);
     size_t ln = lower(v.p, v.n, buf, sizeof buf);
     uint64_t *s = ln ? ks__map_get(d->set[kind], buf, ln) : NULL;
@@ -496,12 +516,12 @@ static int c2_on_event(void *p, const ks_event *ev)
         ks_slice a = nv.answers[i];
         uint8_t tmp[16];
         if (parse_ip(a.p, a.n, tmp))
-            check_ip(ws, -1, &nv, ev, "dns.answers", a);
+            check_ip(ws, &nv, ev, "dns.answers", a);
         else
             check_name(d, &nv, ev, KS_NET_ANSWERS, a);
     }
-    check_ip(ws, 0, &nv, ev, ks__net_field_name(KS_NET_SERVER), ks__net_str(&nv, KS_NET_SERVER));
-    check_ip(ws, 1, &nv, ev, ks__net_field_name(KS_NET_CLIENT), ks__net_str(&nv, KS_NET_CLIENT));
+    check_ip(ws, &nv, ev, ks__net_field_name(KS_NET_SERVER), ks__net_str(&nv, KS_NET_SERVER));
+    check_ip(ws, &nv, ev, ks__net_field_name(KS_NET_CLIENT), ks__net_str(&nv, KS_NET_CLIENT));
     check_name(d, &nv, ev, KS_NET_SNI, ks__net_str(&nv, KS_NET_SNI));
     check_name(d, &nv, ev, KS_NET_HTTP_HOST, ks__net_str(&nv, KS_NET_HTTP_HOST));
     ks_slice url = ks__net_str(&nv, KS_NET_URL);
@@ -510,7 +530,7 @@ static int c2_on_event(void *p, const ks_event *ev)
         ks_slice h = url_host(url);
         uint8_t tmp[16];
         if (parse_ip(h.p, h.n, tmp))
-            check_ip(ws, -1, &nv, ev, "url.full", h);
+            check_ip(ws, &nv, ev, "url.full", h);
         else if (!ks__net_str(&nv, KS_NET_HTTP_HOST).n)
             check_name(d, &nv, ev, KS_NET_URL, h);
     }

@@ -530,13 +530,30 @@ static void gcp(cloud_ws *ws, const ks_event *ev)
 
 /* ---- SAS URLs anywhere -------------------------------------------------------------- */
 
+/* Whether s holds "sig=" in any case: found by its '=', which few values
+ * have, where a search for the 's' stopped at every s of every value of
+ * every event (sas_scan was 3% of an IIS hunt, 1% of an EVTX one). */
+static bool has_sig(const char *s, size_t n)
+{
+    for (const char *e = s + n, *q = s + 3; q < e && (q = memchr(q, '=', (size_t)(e - q))); q++)
+        if ((q[-3] | 0x20) == 's' && (q[-2] | 0x20) == 'i' && (q[-1] | 0x20) == 'g')
+            return true;
+    return false;
+}
+
 static void sas_scan(cloud_ws *ws, const ks_event *ev)
 {
+    /* A record read as one line (W3C) vouches that its values are pieces of
+     * that line, '+' read as a space at most (kensa_int.h): "sig=" has
+     * neither, so one search of the line stands for one per value, every
+     * value of nearly every line being no SAS URL. */
+    if (ev->raw.p && !has_sig(ev->raw.p, ev->raw.n))
+        return;
     for (size_t i = 0; i < ks_event_nfields(ev); i++) {
         const ks_field *f = ks_event_field(ev, i);
         const char *s;
         size_t n;
-        if (!ks__cloud_vstr(&f->v, &s, &n) || n < 20 || !ks__memmem_ci(s, n, "sig=", 4))
+        if (!ks__cloud_vstr(&f->v, &s, &n) || n < 20 || !has_sig(s, n))
             continue;
         if (!ks__memmem_ci(s, n, "sp=", 3) || !ks__memmem_ci(s, n, "sv=", 3))
             continue;

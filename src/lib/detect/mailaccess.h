@@ -122,8 +122,19 @@ int ks__ma_store_merge(ma_store *dst, const ma_store *src, uint64_t max_records)
 /* The normaliser's worker context: a scratch event for JSON kept in
  * strings (Log Analytics' TargetResources, M365 AuditData, Folders), and a
  * buffer for built strings. */
+/* The last channel or provider name seen and whether it names an Exchange
+ * or PowerShell log: the names repeat from event to event (every record
+ * of a Security log), and two case-blind searches of each per event were
+ * most of this detector's cost on an EVTX hunt. */
+typedef struct ma_xname {
+    char s[96];   /* the name (longer ones are not kept) */
+    size_t n;     /* its length; 0 with yes false at the start */
+    bool yes;     /* it holds "MSExchange" or "PowerShell" */
+} ma_xname;
+
 typedef struct ma_norm {
     ks_event scratch;
+    ma_xname xname[2];       /* channel, provider */
     ks_arena *arena;
     ks_buf buf;
     ks_buf roles;

@@ -788,11 +788,52 @@ static void join_strings(void *ud, const ks_event *ev, ks_slice nm, const ks_val
     }
 }
 
-static bool exchange_log(const ma_norm *n, const ks_event *ev)
+static bool xlog_name(ma_xname *m, ks_slice s)
+{
+    if (!s.p)
+        return false;
+    if (s.n == m->n && !memcmp(m->s, s.p, s.n))
+        return m->yes;
+    bool yes = icontains(s, "MSExchange") || icontains(s, "PowerShell");
+    if (s.n <= sizeof m->s) {
+        memcpy(m->s, s.p, s.n);
+        m->n = s.n;
+        m->yes = yes;
+    }
+    return yes;
+}
+
+static bool exchange_log(ma_norm *n, const ks_event *ev)
 {
     ks_slice ch = field(n, ev, KS_F_CHANNEL), pr = field(n, ev, KS_F_PROVIDER);
-    return icontains(ch, "MSExchange") || icontains(pr, "MSExchange") || icontains(ch, "PowerShell") ||
-           icontains(pr, "PowerShell") || (ev->prov.format && !strcmp(ev->prov.format, "exchange"));
+    return xlog_name(&n->xname[0], ch) || xlog_name(&n->xname[1], pr) ||
+           (ev->prov.format && !strcmp(ev->prov.format, "exchange"));
+}
+
+/* Whether a URL path ends in the extension of exported mail or an
+ * archive. Every web log record asks: the extension (two or three bytes
+ * after a dot) is found once and compared, not each suffix in turn. */
+static bool archive_ext(ks_slice url)
+{
+    static const char exts[][4] = {"pst", "ost", "zip", "7z", "rar", "cab", "tar", "tgz"};
+    char e[4] = {0};
+    size_t k; /* the extension's length */
+    if (!url.p || url.n < 3)
+        return false;
+    if (url.p[url.n - 3] == '.')
+        k = 2;
+    else if (url.n >= 4 && url.p[url.n - 4] == '.')
+        k = 3;
+    else
+        return false;
+    for (size_t i = 0; i < k; i++) {
+        char c = url.p[url.n - k + i];
+        e[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    for (size_t i = 0; i < KS_ARRAY_LEN(exts); i++)
+        if (!memcmp(e, exts[i], 4))
+            return true;
+    return false;
 }
 
 static int onprem(ma_norm *n, ma_store *st, const ks_event *ev, ma_rec *r)
@@ -852,11 +893,7 @@ static int onprem(ma_norm *n, ma_store *st, const ks_event *ev, ma_rec *r)
     ks_slice url = field(n, ev, KS_F_URL_PATH);
     if (!url.n)
         url = field(n, ev, KS_F_URL_FULL);
-    static const char *const exts[] = {".pst", ".ost", ".zip", ".7z", ".rar", ".cab", ".tar", ".tgz"};
-    bool arch = false;
-    for (size_t i = 0; i < KS_ARRAY_LEN(exts) && url.n && !arch; i++)
-        arch = isuffix(url, exts[i]);
-    if (arch) {
+    if (archive_ext(url)) {
         const ks_value *bv = ks__field(ev, KS_F_RESPONSE_BYTES), *sv = ks__field(ev, KS_F_HTTP_STATUS);
         char tmp[32] = "";
         uint64_t bytes = 0;

@@ -432,12 +432,40 @@ static inline bool cut(ks_slice *t, size_t *k, size_t max, const char *s, size_t
  * max + 1 when there are more) and sets LF_* flags for bytes >= 0x80,
  * control bytes other than tab, '+' and '%' — so the per-field work
  * ('+' to space, percent-decoding, UTF-8 repair) runs only on lines that
- * need it. Eight bytes at a time (SWAR, exact byte masks); the bit tricks
- * assume a little-endian word, hence the byte-loop fallback. */
+ * need it. Sixteen bytes at a time with SSE2 (every x86-64: the compares
+ * give the space positions as a bit mask, the flags are or-ed up and read
+ * once; a third of the SWAR loop's work, which was 4% of an IIS hunt),
+ * then eight at a time (SWAR, exact byte masks; the bit tricks assume a
+ * little-endian word), then bytes. */
 static size_t scan_line(const char *s, size_t n, ks_slice *t, size_t max, unsigned *flags)
 {
     size_t k = 0, b = 0, i = 0;
     unsigned fl = 0;
+#ifdef __SSE2__
+    const __m128i sp16 = _mm_set1_epi8(' '), plus16 = _mm_set1_epi8('+'),
+                  pct16 = _mm_set1_epi8('%'), tab16 = _mm_set1_epi8('\t'),
+                  c1f16 = _mm_set1_epi8(0x1f);
+    __m128i plus = _mm_setzero_si128(), pct = plus, ctl = plus, high = plus;
+    bool over = false; /* more than max fields */
+    for (; i + 16 <= n && !over; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        plus = _mm_or_si128(plus, _mm_cmpeq_epi8(v, plus16));
+        pct = _mm_or_si128(pct, _mm_cmpeq_epi8(v, pct16));
+        high = _mm_or_si128(high, v);
+        /* bytes <= 0x1f (unsigned: min(v, 0x1f) == v) other than tab */
+        ctl = _mm_or_si128(ctl, _mm_andnot_si128(_mm_cmpeq_epi8(v, tab16),
+                                                 _mm_cmpeq_epi8(_mm_min_epu8(v, c1f16), v)));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sp16));
+        for (; m && !over; m &= m - 1)
+            over = !cut(t, &k, max, s, &b, i + (size_t)__builtin_ctz(m));
+    }
+    fl |= (_mm_movemask_epi8(plus) ? LF_PLUS : 0) | (_mm_movemask_epi8(pct) ? LF_PCT : 0) |
+          (_mm_movemask_epi8(ctl) ? LF_CTL : 0) | (_mm_movemask_epi8(high) ? LF_HIGH : 0);
+    if (over) {
+        *flags = fl;
+        return max + 1;
+    }
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = 0x0101010101010101ull, hi = 0x8080808080808080ull,
                    lo7 = 0x7f7f7f7f7f7f7f7full;
