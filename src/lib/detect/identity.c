@@ -376,20 +376,28 @@ static uint32_t key_of(const state *s, const arec *r, int which)
     return which == K_ACCT ? r->acct : which == K_SRC ? r->src : PV(s, r)->grp;
 }
 
-static int build_csr(const state *s, int which, uint32_t nkeys, csr *out)
+/* Which records a list or a pass looks at. */
+typedef bool (*rec_ok)(const state *s, const arec *r);
+
+/* The lists of the records `want` accepts (all when NULL). */
+static int build_csr(const state *s, int which, uint32_t nkeys, rec_ok want, csr *out)
 {
-    out->off = calloc((size_t)nkeys + 1, sizeof *out->off);
-    out->list = malloc((s->n ? s->n : 1) * sizeof *out->list);
-    if (!out->off || !out->list)
+    if (!(out->off = calloc((size_t)nkeys + 1, sizeof *out->off)))
         return KS_ENOMEM;
     for (size_t i = 0; i < s->n; i++)
-        out->off[key_of(s, &s->r[i], which) + 1]++;
+        if (!want || want(s, &s->r[i]))
+            out->off[key_of(s, &s->r[i], which) + 1]++;
     for (uint32_t k = 0; k < nkeys; k++)
         out->off[k + 1] += out->off[k];
+    out->list = malloc((out->off[nkeys] ? out->off[nkeys] : 1) * sizeof *out->list);
     uint32_t *fill = calloc((size_t)nkeys, sizeof *fill);
-    if (!fill)
+    if (!fill || !out->list) {
+        free(fill);
         return KS_ENOMEM;
+    }
     for (size_t i = 0; i < s->n; i++) {
+        if (want && !want(s, &s->r[i]))
+            continue;
         uint32_t k = key_of(s, &s->r[i], which);
         out->list[out->off[k] + fill[k]++] = (uint32_t)i;
     }
@@ -431,6 +439,12 @@ typedef struct fctx {
     id_det *d;
     state *s;
     csr by_acct, by_src, by_grp;
+    csr by_acct_in;             /* an account's sign-ins past the password
+                                 * (success, valid): all the success join and
+                                 * the exposure read of an account's records,
+                                 * a few of its failures' worth */
+    uint8_t *src_in;            /* source has a record that is not a failure:
+                                 * the success join skips a spray's others */
     uint32_t *cnt_a, *cnt_s;    /* window counters by account / source id */
     spray *sp;
     size_t nsp, capsp;
@@ -438,6 +452,8 @@ typedef struct fctx {
     uint8_t *hit;               /* success-after-spray already reported */
     uint8_t *established;       /* source where >= 3 accounts sign in normally */
     double baseline;            /* median distinct failing accounts per group-day */
+    uint64_t *seen;             /* distinct(): one bit an account, source or
+                                 * group id, all zero between calls */
 } fctx;
 
 static int cmp_u32(const void *a, const void *b)
@@ -451,20 +467,37 @@ static bool in_sorted(const uint32_t *v, uint32_t n, uint32_t x)
     return bsearch(&x, v, n, sizeof x, cmp_u32) != NULL;
 }
 
-/* Distinct values of one field over recs[idx[0..n)], sorted. */
-static uint32_t *distinct(const state *s, const uint32_t *idx, size_t n, int which, uint32_t *out_n)
+/* Distinct values of one field over recs[idx[0..n)], sorted. A long
+ * burst (a month of brute force: 60k records from 42k sources) marks its
+ * values in f->seen and reads them back in order, one bit a possible id
+ * between its least and greatest: a sort of the whole burst was most of
+ * the finish's sorting. A short one, or one whose values are far apart,
+ * is sorted. */
+static uint32_t *distinct(fctx *f, const uint32_t *idx, size_t n, int which, uint32_t *out_n)
 {
-    uint32_t *v = malloc((n ? n : 1) * sizeof *v);
-    size_t k = 0;
+    const state *s = f->s;
+    uint32_t *v = malloc((n ? n : 1) * sizeof *v), lo = UINT32_MAX, hi = 0;
+    size_t m = 0;
     if (!v)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        v[k++] = key_of(s, &s->r[idx[i]], which);
-    qsort(v, k, sizeof *v, cmp_u32);
-    size_t m = 0;
-    for (size_t i = 0; i < k; i++)
-        if (m == 0 || v[m - 1] != v[i])
-            v[m++] = v[i];
+    for (size_t i = 0; i < n; i++) {
+        v[i] = key_of(s, &s->r[idx[i]], which);
+        lo = KS_MIN(lo, v[i]);
+        hi = KS_MAX(hi, v[i]);
+    }
+    if (n >= 64 && (hi / 64 - lo / 64) <= 4 * n) {
+        uint64_t *seen = f->seen;
+        for (size_t i = 0; i < n; i++)
+            seen[v[i] / 64] |= (uint64_t)1 << (v[i] % 64);
+        for (uint32_t w = lo / 64; w <= hi / 64; w++) /* read back, leaving zeros */
+            for (; seen[w]; seen[w] &= seen[w] - 1)
+                v[m++] = w * 64 + (uint32_t)__builtin_ctzll(seen[w]);
+    } else {
+        qsort(v, n, sizeof *v, cmp_u32);
+        for (size_t i = 0; i < n; i++)
+            if (m == 0 || v[m - 1] != v[i])
+                v[m++] = v[i];
+    }
     *out_n = (uint32_t)m;
     return v;
 }
@@ -554,30 +587,30 @@ static const char *const t_brute[] = {"T1110.001"};
 static const char *const t_valid[] = {"T1078", "T1110.003"};
 static const char *const t_cloud[] = {"T1078.004"};
 
-static void record_spray(fctx *f, const uint32_t *idx, size_t n, const char *kind)
+/* Keeps a reported burst for the success join, with the burst's distinct
+ * accounts and sources the report has listed (taken: freed here if the
+ * spray cannot be kept). */
+static void record_spray(fctx *f, const uint32_t *idx, size_t n, const char *kind, uint32_t *accts,
+                         uint32_t naccts, uint32_t *srcs, uint32_t nsrcs)
 {
+    if (!accts || !srcs)
+        goto drop;
     if (f->nsp == f->capsp) {
         size_t nc = f->capsp ? f->capsp * 2 : 16;
         spray *ns = realloc(f->sp, nc * sizeof *ns);
         if (!ns)
-            return;
+            goto drop;
         f->sp = ns;
         f->capsp = nc;
     }
-    spray *sp = &f->sp[f->nsp];
-    sp->first = f->s->r[idx[0]].t;
-    sp->last = f->s->r[idx[n - 1]].t;
-    sp->accts = distinct(f->s, idx, n, K_ACCT, &sp->naccts);
-    sp->srcs = distinct(f->s, idx, n, K_SRC, &sp->nsrcs);
-    sp->kind = kind;
-    if (!sp->accts || !sp->srcs) {
-        free(sp->accts);
-        free(sp->srcs);
-        return;
-    }
-    for (uint32_t i = 0; i < sp->naccts; i++)
-        f->target[sp->accts[i]] = 1;
-    f->nsp++;
+    spray *sp = &f->sp[f->nsp++];
+    *sp = (spray){f->s->r[idx[0]].t, f->s->r[idx[n - 1]].t, accts, naccts, srcs, nsrcs, kind};
+    for (uint32_t i = 0; i < naccts; i++)
+        f->target[accts[i]] = 1;
+    return;
+drop:
+    free(accts);
+    free(srcs);
 }
 
 enum spray_mode { SPRAY_SOURCE, SPRAY_DISTRIBUTED, SPRAY_EXPLICIT };
@@ -587,7 +620,7 @@ static void report_spray(fctx *f, const uint32_t *idx, size_t n, enum spray_mode
     state *s = f->s;
     ks_buf accts = KS_BUF_INIT, srcs = KS_BUF_INIT, codes = KS_BUF_INIT;
     uint32_t na, ns;
-    uint32_t *a = distinct(s, idx, n, K_ACCT, &na), *sv = distinct(s, idx, n, K_SRC, &ns);
+    uint32_t *a = distinct(f, idx, n, K_ACCT, &na), *sv = distinct(f, idx, n, K_SRC, &ns);
     char cnt[96], per[32];
     if (!a || !sv)
         goto out;
@@ -618,7 +651,9 @@ static void report_spray(fctx *f, const uint32_t *idx, size_t n, enum spray_mode
              "One source failed to sign in to many distinct accounts, few tries each, without the users "
              "succeeding afterwards (not typos). Check the targeted accounts for later sign-ins.",
              KS_SEV_HIGH, t_spray, 1, idx, n, matched, 2, det, 4);
-    record_spray(f, idx, n, mode == SPRAY_DISTRIBUTED ? "distributed" : mode == SPRAY_EXPLICIT ? "explicit" : "source");
+    record_spray(f, idx, n, mode == SPRAY_DISTRIBUTED ? "distributed" : mode == SPRAY_EXPLICIT ? "explicit" : "source",
+                 a, na, sv, ns);
+    a = sv = NULL;
 out:
     free(a);
     free(sv);
@@ -677,9 +712,6 @@ static void mark_recovered(fctx *f)
     free(stamp);
 }
 
-/* Which records a pass looks at. */
-typedef bool (*rec_ok)(const state *s, const arec *r);
-
 static bool any_attempt(const state *s, const arec *r)
 {
     return attempt(s, r);
@@ -693,6 +725,12 @@ static bool unrecovered_attempt(const state *s, const arec *r)
 static bool explicit_logon(const state *s, const arec *r)
 {
     return PV(s, r)->kind == AK_EXPLICIT;
+}
+
+/* The password was right: a success, or a sign-in stopped after it. */
+static bool signed_in(const state *s, const arec *r)
+{
+    return PV(s, r)->kind == AK_SUCCESS || PV(s, r)->kind == AK_VALID;
 }
 
 typedef bool (*window_ok)(fctx *f, uint32_t da, uint32_t ds, size_t attempts, uint32_t key);
@@ -737,6 +775,10 @@ static void scan_windows(fctx *f, const uint32_t *L, size_t m, int64_t width, co
     size_t lo = SIZE_MAX, bs = SIZE_MAX, be = 0, inwin = 0; /* lo: first accepted record in the window */
     for (size_t hi = 0; hi < m; hi++) {
         const arec *r = &s->r[L[hi]];
+        /* a key's records are spread over all of them (an account's among
+         * every other's): ask for one some records ahead */
+        if (hi + 8 < m)
+            __builtin_prefetch(&s->r[L[hi + 8]]);
         if (!want(s, r))
             continue;
         if (lo == SIZE_MAX)
@@ -824,7 +866,7 @@ static void brute_burst(fctx *f, const pass *p, const uint32_t *idx, size_t n, u
     state *s = f->s;
     ks_buf srcs = KS_BUF_INIT, codes = KS_BUF_INIT;
     uint32_t ns;
-    uint32_t *sv = distinct(s, idx, n, K_SRC, &ns);
+    uint32_t *sv = distinct(f, idx, n, K_SRC, &ns);
     char cnt[64];
     if (sv)
         list_names(&srcs, &s->pool[P_SRC], sv, ns);
@@ -835,8 +877,9 @@ static void brute_burst(fctx *f, const pass *p, const uint32_t *idx, size_t n, u
     emit(f, "kensa.identity.brute_force", "Brute force against one account",
          "Many failed sign-ins against a single account in a short time.", KS_SEV_MEDIUM, t_brute, 1, idx, n,
          matched, 1, det, 3);
-    record_spray(f, idx, n, "brute force");
-    free(sv);
+    uint32_t na;
+    uint32_t *av = distinct(f, idx, n, K_ACCT, &na);
+    record_spray(f, idx, n, "brute force", av, na, sv, ns);
     ks__buf_release(&srcs);
     ks__buf_release(&codes);
 }
@@ -859,7 +902,7 @@ static void src_brute_burst(fctx *f, const pass *p, const uint32_t *idx, size_t 
     state *s = f->s;
     ks_buf accts = KS_BUF_INIT, codes = KS_BUF_INIT;
     uint32_t na;
-    uint32_t *av = distinct(s, idx, n, K_ACCT, &na);
+    uint32_t *av = distinct(f, idx, n, K_ACCT, &na);
     char cnt[64];
     /* When every account got enough tries for its own brute-force
      * finding, this one would only repeat them. */
@@ -882,7 +925,10 @@ static void src_brute_burst(fctx *f, const pass *p, const uint32_t *idx, size_t 
          "One source failed repeatedly against a handful of accounts (local administrator, admin, "
          "guest...) without the users succeeding afterwards.", KS_SEV_MEDIUM, t_brute, 1, idx, n,
          matched, 2, det, 2);
-    record_spray(f, idx, n, "brute force");
+    uint32_t ns;
+    uint32_t *sv = distinct(f, idx, n, K_SRC, &ns);
+    record_spray(f, idx, n, "brute force", av, na, sv, ns);
+    av = NULL;
 out:
     free(av);
     ks__buf_release(&accts);
@@ -945,8 +991,8 @@ static double compute_baseline(fctx *f)
  * later sign-in from there is the user, not the sprayer. */
 static bool known_source(const fctx *f, uint32_t acct, uint32_t src, int64_t before)
 {
-    for (uint32_t i = f->by_acct.off[acct]; i < f->by_acct.off[acct + 1]; i++) {
-        const arec *r = &f->s->r[f->by_acct.list[i]];
+    for (uint32_t i = f->by_acct_in.off[acct]; i < f->by_acct_in.off[acct + 1]; i++) {
+        const arec *r = &f->s->r[f->by_acct_in.list[i]];
         if (r->t >= before)
             break;
         if (PV(f->s, r)->kind == AK_SUCCESS && r->src == src)
@@ -975,8 +1021,11 @@ static void success_after_spray(fctx *f)
                 mark[sp->accts[a]] = 1;
                 cand[nc++] = sp->accts[a];
             }
-        for (uint32_t x = 0; x < sp->nsrcs; x++) {
+        uint32_t every = pool_n(&s->pool[P_ACCT]) - 1;
+        for (uint32_t x = 0; x < sp->nsrcs && nc < every; x++) { /* until all are in */
             uint32_t src = sp->srcs[x];
+            if (!f->src_in[src]) /* only failures there: nothing to join */
+                continue;
             for (uint32_t i = f->by_src.off[src]; i < f->by_src.off[src + 1]; i++) {
                 const arec *r = &s->r[f->by_src.list[i]];
                 /* set, not count: a counter would wrap and list an account twice */
@@ -995,10 +1044,10 @@ static void success_after_spray(fctx *f)
             uint32_t hits[MAX_EVIDENCE];
             size_t nh = 0;
             bool single = false, from_src = false, success = false;
-            for (uint32_t i = f->by_acct.off[acct]; i < f->by_acct.off[acct + 1]; i++) {
-                const arec *r = &s->r[f->by_acct.list[i]];
+            for (uint32_t i = f->by_acct_in.off[acct]; i < f->by_acct_in.off[acct + 1]; i++) {
+                const arec *r = &s->r[f->by_acct_in.list[i]];
                 const aprof *p = PV(s, r);
-                if (r->t < sp->first || (p->kind != AK_SUCCESS && p->kind != AK_VALID))
+                if (r->t < sp->first)
                     continue;
                 bool src = in_sorted(sp->srcs, sp->nsrcs, r->src);
                 /* After a brute force only the guessing source counts, and
@@ -1013,7 +1062,7 @@ static void success_after_spray(fctx *f)
                              known_source(f, acct, r->src, sp->first)))
                     continue;
                 if (nh < MAX_EVIDENCE)
-                    hits[nh++] = f->by_acct.list[i];
+                    hits[nh++] = f->by_acct_in.list[i];
                 single |= p->kind == AK_SUCCESS && (p->flags & AF_SINGLE_FACTOR);
                 from_src |= src && p->kind == AK_SUCCESS;
                 success |= p->kind == AK_SUCCESS;
@@ -1062,15 +1111,15 @@ static void exposure(fctx *f)
         uint32_t sf[MAX_EVIDENCE], lg[MAX_EVIDENCE];
         size_t nsf = 0, nlg = 0, csf = 0, clg = 0;
         ks_buf apps = KS_BUF_INIT;
-        for (uint32_t i = f->by_acct.off[a]; i < f->by_acct.off[a + 1]; i++) {
-            const arec *r = &s->r[f->by_acct.list[i]];
+        for (uint32_t i = f->by_acct_in.off[a]; i < f->by_acct_in.off[a + 1]; i++) {
+            const arec *r = &s->r[f->by_acct_in.list[i]];
             const aprof *p = PV(s, r);
             if (p->kind != AK_SUCCESS)
                 continue;
             if (p->flags & AF_SINGLE_FACTOR) {
                 csf++;
                 if (nsf < MAX_EVIDENCE)
-                    sf[nsf++] = f->by_acct.list[i];
+                    sf[nsf++] = f->by_acct_in.list[i];
             }
             if (p->flags & AF_LEGACY) {
                 const char *app = pool_str(&s->pool[P_APP], p->app);
@@ -1078,7 +1127,7 @@ static void exposure(fctx *f)
                     ks__buf_printf(&apps, "%s%s", apps.n ? ", " : "", app);
                 clg++;
                 if (nlg < MAX_EVIDENCE)
-                    lg[nlg++] = f->by_acct.list[i];
+                    lg[nlg++] = f->by_acct_in.list[i];
             }
         }
         bool tgt = f->target[a];
@@ -1118,7 +1167,7 @@ static void find_established(fctx *f)
             spray_src[f->sp[k].srcs[i]] = 1;
     for (uint32_t src = 1; src < pool_n(&s->pool[P_SRC]); src++) {
         uint32_t seen[3] = {0}, n = 0;
-        if (spray_src[src])
+        if (spray_src[src] || !f->src_in[src]) /* no success there */
             continue;
         for (uint32_t i = f->by_src.off[src]; i < f->by_src.off[src + 1] && n < 3; i++) {
             const arec *r = &s->r[f->by_src.list[i]];
@@ -1131,7 +1180,7 @@ static void find_established(fctx *f)
     free(spray_src);
 }
 
-enum { L_ACCT = 1, L_SRC = 2, L_GRP = 4 };
+enum { L_ACCT = 1, L_SRC = 2, L_GRP = 4, L_ACCT_IN = 8 };
 
 /* Makes exactly the lists in `which` present. */
 static int lists(fctx *f, unsigned which)
@@ -1141,14 +1190,15 @@ static int lists(fctx *f, unsigned which)
         unsigned bit;
         csr *c;
         int key, pool;
-    } const l[] = {{L_ACCT, &f->by_acct, K_ACCT, P_ACCT}, {L_SRC, &f->by_src, K_SRC, P_SRC},
-                   {L_GRP, &f->by_grp, K_GRP, P_GRP}};
+        rec_ok want;
+    } const l[] = {{L_ACCT, &f->by_acct, K_ACCT, P_ACCT, NULL}, {L_SRC, &f->by_src, K_SRC, P_SRC, NULL},
+                   {L_GRP, &f->by_grp, K_GRP, P_GRP, NULL}, {L_ACCT_IN, &f->by_acct_in, K_ACCT, P_ACCT, signed_in}};
     for (size_t i = 0; i < KS_ARRAY_LEN(l); i++)
         if (!(which & l[i].bit))
             csr_free(l[i].c);
     for (size_t i = 0; i < KS_ARRAY_LEN(l); i++)
         if ((which & l[i].bit) && !l[i].c->off &&
-            build_csr(s, l[i].key, pool_n(&s->pool[l[i].pool]), l[i].c) != KS_OK)
+            build_csr(s, l[i].key, pool_n(&s->pool[l[i].pool]), l[i].want, l[i].c) != KS_OK)
             return KS_ENOMEM;
     return KS_OK;
 }
@@ -1181,9 +1231,10 @@ static int id_finish(void *detp)
     f.target = calloc(na, 1);
     f.hit = calloc(na, 1);
     f.established = calloc(ns, 1);
+    f.seen = calloc(((size_t)KS_MAX(KS_MAX(na, ns), ng) + 63) / 64, sizeof *f.seen);
     /* At most two of the three lists (4 bytes a record each) at a time:
      * each pass builds what it reads and frees the rest. */
-    if (!f.established || !f.cnt_a || !f.cnt_s || !f.target || !f.hit || lists(&f, L_ACCT))
+    if (!f.established || !f.seen || !f.cnt_a || !f.cnt_s || !f.target || !f.hit || lists(&f, L_ACCT))
         goto out;
     mark_recovered(&f);
     if (lists(&f, L_SRC))
@@ -1204,6 +1255,13 @@ static int id_finish(void *detp)
             &(pass){any_attempt, brute_ok, brute_burst, SPRAY_SOURCE, d->c.brute_min});
     per_key(&f, &f.by_src, ns, d->c.brute_window,
             &(pass){unrecovered_attempt, src_brute_ok, src_brute_burst, SPRAY_SOURCE, d->c.brute_min});
+    /* the joins read only sign-ins past the password: their own short
+     * lists in place of every record's (still two lists at a time) */
+    if (lists(&f, L_SRC | L_ACCT_IN) || !(f.src_in = calloc(ns, 1)))
+        goto out;
+    for (size_t i = 0; i < s->n; i++)
+        if (PV(s, &s->r[i])->kind != AK_FAIL)
+            f.src_in[s->r[i].src] = 1;
     find_established(&f);
     success_after_spray(&f);
     exposure(&f);
@@ -1223,11 +1281,14 @@ out:
     csr_free(&f.by_acct);
     csr_free(&f.by_src);
     csr_free(&f.by_grp);
+    csr_free(&f.by_acct_in);
+    free(f.src_in);
     free(f.cnt_a);
     free(f.cnt_s);
     free(f.target);
     free(f.hit);
     free(f.established);
+    free(f.seen);
     return rc;
 }
 
