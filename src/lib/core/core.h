@@ -57,6 +57,15 @@ void ks__strids_free(ks_strids *t);
 uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n);
 const char *ks__strids_str(const ks_strids *t, uint32_t id); /* "" for 0 / unknown */
 uint32_t ks__strids_count(const ks_strids *t);              /* ids in use + 1 */
+/* A canonical dotted IPv4 address ("10.1.2.3", no leading zeros) as 32
+ * bits: such a value's id is ks__strids_addr of them (same id as its
+ * text's). A caller with many addresses to look up at once (a table of a
+ * spray's addresses misses the cache on each) asks ahead: want_addr step
+ * 0 for the address some 16 lookups ahead (its slot), step 1 some 8 ahead
+ * (its first candidate's key); hints only. */
+bool ks__strids_ipv4(const char *s, size_t n, uint32_t *addr);
+uint32_t ks__strids_addr(ks_strids *t, uint32_t addr);
+void ks__strids_want_addr(const ks_strids *t, uint32_t addr, int step);
 
 /* ---- vmem: large growable arrays in their own mapping (vmem.c) -----------
  * For analytics vectors that grow with the input: resized with mremap (no

@@ -127,7 +127,7 @@ static const char *text_at(const ks_strids *t, uint32_t ref)
 
 /* A canonical dotted IPv4 address (each part 0-255 without leading zeros:
  * the only spelling that formats back to the same text). */
-static bool parse_ipv4(const char *s, size_t n, uint32_t *out)
+bool ks__strids_ipv4(const char *s, size_t n, uint32_t *out)
 {
     uint32_t a = 0, part = 0, digits = 0, dots = 0;
     if (n < 7 || n > 15)
@@ -173,6 +173,9 @@ static int grow_slots(ks_strids *t)
     if (!ns)
         return KS_ENOMEM;
     for (uint32_t id = 1; id < t->n; id++) {
+        /* the new table is a cache miss a value: ask for one ahead */
+        if (id + 16 < t->n)
+            __builtin_prefetch(&ns[hash_of(t, id + 16) & mask], 1);
         uint32_t h = hash_of(t, id), i = h & mask;
         while (ns[i])
             i = (i + 1) & mask;
@@ -184,11 +187,11 @@ static int grow_slots(ks_strids *t)
     return KS_OK;
 }
 
-uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n)
+/* The id of a value: an address when `packed` (s, n unused), else text
+ * s[0..n) with hash h. */
+static uint32_t intern(ks_strids *t, bool packed, uint32_t addr, uint32_t h, const char *s, size_t n)
 {
-    uint32_t addr = 0, id;
-    bool packed = parse_ipv4(s, n, &addr);
-    uint32_t h = packed ? mix32(addr) : (uint32_t)ks__hash(s, n), i = h & t->mask, sv;
+    uint32_t i = h & t->mask, sv, id;
     while ((sv = t->slot[i]) != 0) {
         id = sv & ID_MASK;
         if (TAG(sv) == TAG(h) &&
@@ -223,6 +226,29 @@ uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n)
     t->kr[id].ref = ref;
     t->slot[i] = id | TAG(h);
     return id;
+}
+
+uint32_t ks__strids_id(ks_strids *t, const char *s, size_t n)
+{
+    uint32_t addr = 0;
+    if (ks__strids_ipv4(s, n, &addr))
+        return intern(t, true, addr, mix32(addr), NULL, 0);
+    return intern(t, false, 0, (uint32_t)ks__hash(s, n), s, n);
+}
+
+uint32_t ks__strids_addr(ks_strids *t, uint32_t addr)
+{
+    return intern(t, true, addr, mix32(addr), NULL, 0);
+}
+
+void ks__strids_want_addr(const ks_strids *t, uint32_t addr, int step)
+{
+    uint32_t h = mix32(addr);
+    const uint32_t *slot = &t->slot[h & t->mask];
+    if (step == 0)
+        __builtin_prefetch(slot);
+    else if (*slot && TAG(*slot) == TAG(h)) /* likely the value met again: its key */
+        __builtin_prefetch(&t->kr[*slot & ID_MASK]);
 }
 
 const char *ks__strids_str(const ks_strids *t, uint32_t id)

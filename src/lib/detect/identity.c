@@ -73,7 +73,10 @@ static uint32_t pool_n(const strpool *p)
  * the record's arrival index. */
 typedef struct __attribute__((packed, aligned(4))) arec {
     int64_t t;
-    uint32_t acct, src;
+    uint32_t acct;
+    uint32_t src;                   /* in a worker until its end: with
+                                     * PROF_ADDR the address itself, else an
+                                     * id of P_SRC_TEXT (see sources_in) */
     uint32_t prof;                  /* its aprof in the state's profiles */
     uint32_t at;                    /* arrival index (its location in locs),
                                      * AT_RECOVERED: a failure the user fixed
@@ -82,6 +85,8 @@ typedef struct __attribute__((packed, aligned(4))) arec {
 
 #define AT_RECOVERED 0x80000000u
 #define AT_INDEX(r) ((r)->at & ~AT_RECOVERED)
+#define PROF_ADDR 0x80000000u       /* prof flag in a worker: src is an IPv4
+                                     * address, not an id yet (ids < 2^28) */
 
 /* The repeating part of a record: 16 bytes, the key it is interned by. */
 typedef struct aprof {
@@ -90,10 +95,12 @@ typedef struct aprof {
     uint16_t zero;                  /* padding, 0: part of the key */
 } aprof;
 
-enum { P_ACCT, P_SRC, P_GRP, P_CODE, P_APP, P_PATH, P_PROF, NPOOLS };
+/* P_PROF: aprof keys (16 bytes, never an address); P_SRC_TEXT: a worker's
+ * sources that are not IPv4 addresses, until sources_in */
+enum { P_ACCT, P_SRC, P_GRP, P_CODE, P_APP, P_PATH, P_PROF, P_SRC_TEXT, NPOOLS };
 
 typedef struct state {
-    strpool pool[NPOOLS];   /* P_PROF: aprof keys (16 bytes, never an address) */
+    strpool pool[NPOOLS];
     arec *r;
     size_t n, cap;
     ks_locs locs;           /* evidence locations by arrival index */
@@ -279,9 +286,13 @@ static int id_event(void *wsp, const ks_event *ev)
         return KS_OK;
     const ks_prov *pv = ks_event_prov(ev);
     ks_slice a = lower(ws, v.account);
+    uint32_t addr = 0;
+    bool is_addr = ks__strids_ipv4(v.source.p, v.source.n, &addr);
     r->t = ks_event_time(ev);
     r->acct = pool_id(&ws->st.pool[P_ACCT], a.p, a.n);
-    r->src = pool_id(&ws->st.pool[P_SRC], v.source.p, v.source.n);
+    /* a spray's addresses are nearly all new and their table misses the
+     * cache on each: they are looked up all at once, at the worker's end */
+    r->src = is_addr ? addr : pool_id(&ws->st.pool[P_SRC_TEXT], v.source.p, v.source.n);
     aprof key = prof_key(ws_pool_id(ws, P_GRP, v.group.p, v.group.n), ws_pool_id(ws, P_CODE, v.code.p, v.code.n),
                          ws_pool_id(ws, P_APP, v.app.p, v.app.n), v.kind, v.flags);
     r->prof = ws_pool_id(ws, P_PROF, (const char *)&key, sizeof key);
@@ -293,8 +304,43 @@ static int id_event(void *wsp, const ks_event *ev)
     } else if (ks__locs_add(&ws->st.locs, loc) != KS_OK) {
         ws->st.n--;
         ws->st.dropped++;
+    } else if (is_addr) {
+        r->prof |= PROF_ADDR;
     }
     return KS_OK;
+}
+
+/* Gives a worker's records their source ids, in arrival order: the ids
+ * (and so the order findings list sources in) are those that looking each
+ * up as it came gave. The addresses are looked up with their table lines
+ * asked for ahead (ks__strids_want_addr), so the cache misses of a spray's
+ * addresses overlap instead of stalling one record at a time: most of the
+ * per-event cost of the identity pass on an EVTX hunt. */
+static void sources_in(state *s)
+{
+    ks_strids *t = s->pool[P_SRC].t;
+    strpool *text = &s->pool[P_SRC_TEXT];
+    uint32_t *map = calloc(pool_n(text), sizeof *map); /* P_SRC_TEXT id -> id */
+    for (size_t i = 0; i < s->n; i++) {
+        arec *r = &s->r[i];
+        if (i + 16 < s->n && (r[16].prof & PROF_ADDR))
+            ks__strids_want_addr(t, r[16].src, 0);
+        if (i + 8 < s->n && (r[8].prof & PROF_ADDR))
+            ks__strids_want_addr(t, r[8].src, 1);
+        if (r->prof & PROF_ADDR) {
+            r->src = ks__strids_addr(t, r->src);
+            r->prof &= ~PROF_ADDR;
+        } else if (r->src) {
+            uint32_t x = r->src;
+            const char *str = pool_str(text, x);
+            r->src = map && map[x] ? map[x] : pool_id(&s->pool[P_SRC], str, strlen(str));
+            if (map)
+                map[x] = r->src;
+        }
+    }
+    free(map);
+    pool_release(text); /* its values have their ids now */
+    text->t = NULL;
 }
 
 static uint32_t remap(state *dst, const state *src, int pool, uint32_t id)
@@ -322,6 +368,7 @@ static void id_worker_done(void *detp, void *wsp)
     id_ws *ws = wsp;
     if (!ws)
         return;
+    sources_in(&ws->st);
     pthread_mutex_lock(&d->lock);
     if (d->all.n == 0 && ws->st.n <= d->c.max_records) {
         /* the first worker's records become the run's as they are: no
