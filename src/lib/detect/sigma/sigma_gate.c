@@ -54,6 +54,7 @@ struct sg_gates {
     size_t ngates, capgates;
     const char **txt;
     uint32_t *len;
+    uint64_t *head;            /* txt's first 8 bytes, zero-padded (head_of) */
     size_t ntxt, captxt;
     ks_map *votes;             /* owns the keys' paths */
 };
@@ -239,6 +240,17 @@ static uint64_t rule_keys(const sg_rule *r, const sg_gates *g)
     return bits;
 }
 
+/* The first 8 bytes of a text, zero-padded: texts of equal length and
+ * head differ only after byte 8. Most keys are EventIDs of 4 digits: the
+ * compare of each candidate's texts was a memcmp call per text (~1% of
+ * an EVTX hunt with all SigmaHQ rules); now one integer compare. */
+static uint64_t head_of(const char *s, size_t n)
+{
+    uint64_t h = 0;
+    memcpy(&h, s, n < 8 ? n : 8);
+    return h;
+}
+
 /* Appends rule r's gate on key k: the set x. */
 static int add_gate(sg_gates *g, uint32_t k, vset x)
 {
@@ -251,14 +263,19 @@ static int add_gate(sg_gates *g, uint32_t k, vset x)
         if (t)
             g->txt = t;
         uint32_t *l = t ? realloc(g->len, nc * sizeof *l) : NULL;
-        if (!t || !l)
+        if (l)
+            g->len = l;
+        uint64_t *h = l ? realloc(g->head, nc * sizeof *h) : NULL;
+        if (!t || !l || !h)
             return KS_ENOMEM;
-        g->len = l;
+        g->head = h;
         g->captxt = nc;
     }
     g->gates[g->ngates++] = (gate){k, (uint32_t)g->ntxt, x.cnt};
-    for (uint32_t i = 0; i < x.cnt; i++)
-        g->txt[g->ntxt] = x.s[i], g->len[g->ntxt++] = x.n[i];
+    for (uint32_t i = 0; i < x.cnt; i++) {
+        g->txt[g->ntxt] = x.s[i], g->len[g->ntxt] = x.n[i];
+        g->head[g->ntxt++] = head_of(x.s[i], x.n[i]);
+    }
     return KS_OK;
 }
 
@@ -305,6 +322,7 @@ void sg__gates_free(sg_gates *g)
     free(g->gates);
     free(g->txt);
     free(g->len);
+    free(g->head);
     free(g);
 }
 
@@ -330,6 +348,7 @@ static void key_of(const sg_gates *g, uint32_t i, sg_scratch *sc, sg_gate_key *k
             k->text[i][j] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
         }
         k->n[i] = (uint8_t)n;
+        k->head[i] = head_of(k->text[i], n);
         k->state[i] = SG_GATE_TEXT;
     }
 }
@@ -346,8 +365,10 @@ bool sg__gate_pass(const sg_gates *g, uint32_t rule, sg_scratch *sc, sg_gate_key
             return false; /* a plain equality needs its field */
         if (k->state[t->key] != SG_GATE_TEXT)
             continue;
-        uint32_t i = t->off, end = t->off + t->cnt;
-        while (i < end && !(g->len[i] == k->n[t->key] && memcmp(g->txt[i], k->text[t->key], k->n[t->key]) == 0))
+        uint32_t i = t->off, end = t->off + t->cnt, n = k->n[t->key];
+        uint64_t head = k->head[t->key];
+        while (i < end && !(g->head[i] == head && g->len[i] == n &&
+                            (n <= 8 || memcmp(g->txt[i] + 8, k->text[t->key] + 8, n - 8) == 0)))
             i++;
         if (i == end)
             return false;

@@ -380,34 +380,44 @@ int sg__match_code(sg_match_fn fn);
 sg_match_fn sg__match_fn(int code);
 
 /* ---- matching (sigma_match.c) --------------------------------------------------- */
-#define SG_INDEX_BITS 10
-struct sg_scratch {
-    pcre2_match_data *md;   /* regex match data */
-    pcre2_match_context *mctx; /* match/depth limits: a hostile regex cannot hang */
-    /* event index: sym -> field, open addressing with generation stamps */
-    uint32_t *idx_gen;
-    const ks_value **idx_val;
-    ks_sym *idx_sym;
-    uint32_t idx_cap;       /* power of two */
-    uint32_t gen;           /* of the index: bumped when it is rebuilt */
-    uint32_t egen;          /* of the event: bumped per event (low_gen) */
-    uint64_t idx_build;     /* index builds so far: the same number, the same
-                               sym -> field positions (sigma_pre.c memoises
-                               the logsource lookups by it) */
-    /* the layout the index was built for: an event with the same fields
-     * array, names, canonical fields and symbol table reuses it (the events
-     * of one W3C header: rebuilding it per line was 2% of an IIS hunt) */
-    const ks_field *lay_fields;
-    const void *lay_syms;
-    size_t lay_n, lay_cap;
-    ks_sym *lay_names;
-    uint32_t lay_canon[KS_F_COUNT];
-    bool lay_ok;
-    const ks_event *ev;     /* event being indexed */
-    ks_sym dups[16];        /* field names that repeat in this event (unnamed
+/* The index of one field layout (the names of an event's fields in
+ * order: one EVTX template, one W3C header): field symbol -> position,
+ * open addressing. A generated Security log changes template on three
+ * events in four (4624, 4625, 4771, 4776, 4648 interleaved): with one
+ * index rebuilt at each change, the rebuild and the prefilter's
+ * logsource positions it invalidates were ~3% of an EVTX hunt, so each
+ * worker keeps the last few layouts' indexes. */
+#define SG_LAYOUTS 8
+typedef struct sg_layout {
+    uint64_t hash;          /* of the names in order; 0 = slot unused */
+    uint64_t build;         /* its number among index builds (sg_scratch.idx_build) */
+    uint64_t last;          /* sg_scratch.tick when it last served: least recent is replaced */
+    ks_sym *names;          /* the field names in order, n of cap */
+    size_t n, cap;
+    const void *syms;       /* the symbol table they are of */
+    uint32_t canon[KS_F_COUNT]; /* the canonical fields it indexes (value-dependent) */
+    ks_sym *sym;            /* the index: icap slots, 0 = empty */
+    uint32_t *at;           /* position in ev->fields of the field sym names */
+    uint32_t icap;          /* power of two, at least twice n */
+    ks_sym dups[16];        /* field names that repeat in the layout (unnamed
                                EVTX <Data>, duplicate keys): any occurrence may match */
     uint32_t ndups;
     bool dups_overflow;     /* more than 16: every field is treated as repeatable */
+} sg_layout;
+
+struct sg_scratch {
+    pcre2_match_data *md;   /* regex match data */
+    pcre2_match_context *mctx; /* match/depth limits: a hostile regex cannot hang */
+    sg_layout lays[SG_LAYOUTS]; /* indexes of the layouts seen last */
+    const sg_layout *lay;   /* the event's; NULL: not indexed, lookups scan
+                               (and every name counts as repeated) */
+    uint32_t lay_slot;      /* lays[] index of lay (memos keyed per slot) */
+    uint64_t idx_build;     /* index builds so far: lay->build is unique to
+                               one layout's index (sigma_pre.c memoises the
+                               logsource lookups' positions by it) */
+    uint64_t tick;          /* events indexed */
+    uint32_t egen;          /* of the event: bumped per event (low_gen) */
+    const ks_event *ev;     /* event being indexed */
     int8_t *search_res;     /* per rule: -1 unknown, 0/1 */
     int8_t *ls_res;         /* per logsource: -1 unknown, 0/1 */
     size_t nls;

@@ -49,14 +49,15 @@ void sg__scratch_release(sg_scratch *sc)
         pcre2_match_context_free(sc->mctx);
     free(sc->search_res);
     free(sc->ls_res);
-    free(sc->idx_gen);
-    free(sc->idx_val);
-    free(sc->idx_sym);
+    for (size_t i = 0; i < SG_LAYOUTS; i++) {
+        free(sc->lays[i].names);
+        free(sc->lays[i].sym);
+        free(sc->lays[i].at);
+    }
     free(sc->low_key);
     free(sc->low_off);
     free(sc->low_len);
     free(sc->low_gen);
-    free(sc->lay_names);
     ks__buf_release(&sc->low);
     memset(sc, 0, sizeof *sc);
 }
@@ -66,17 +67,32 @@ static inline uint32_t slot_of(ks_sym s, uint32_t mask)
     return (s * 2654435761u) & mask;
 }
 
+/* Puts field position i into l's index under s unless s is there:
+ * false if it was. */
+static bool index_put(sg_layout *l, ks_sym s, uint32_t i)
+{
+    uint32_t mask = l->icap - 1, h = slot_of(s, mask);
+    while (l->sym[h]) {
+        if (l->sym[h] == s)
+            return false;
+        h = (h + 1) & mask;
+    }
+    l->sym[h] = s;
+    l->at[h] = i;
+    return true;
+}
+
 /* Windows UserData payloads nest the fields under an element named per
  * event type (Event.UserData.Operation_ClientFailure.Operation). Rules name
  * the bare field, so such fields are also indexed as Event.UserData.<last>
  * when a rule ever asked for that path (the symbol exists). */
-static void userdata_aliases(sg_scratch *sc, const ks_event *ev, uint32_t mask, size_t used)
+static void userdata_aliases(sg_layout *l, const ks_event *ev, size_t used)
 {
     static const char pre[] = "Event.UserData.";
     const size_t pl = sizeof pre - 1;
     if (!ev->syms)
         return;
-    for (size_t i = 0; i < ev->n && used * 4 < (size_t)sc->idx_cap * 3; i++) {
+    for (size_t i = 0; i < ev->n && used * 4 < (size_t)l->icap * 3; i++) {
         size_t len;
         const char *name = ks_symtab_str(ev->syms, ev->fields[i].name, &len);
         if (!name || len <= pl || memcmp(name, pre, pl) != 0)
@@ -94,24 +110,16 @@ static void userdata_aliases(sg_scratch *sc, const ks_event *ev, uint32_t mask, 
         memcpy(buf, pre, pl);
         memcpy(buf + pl, last, ln);
         ks_sym s = ks_symtab_find(ev->syms, buf, pl + ln);
-        if (!s)
-            continue;
-        uint32_t h = slot_of(s, mask);
-        while (sc->idx_gen[h] == sc->gen && sc->idx_sym[h] != s)
-            h = (h + 1) & mask;
-        if (sc->idx_gen[h] == sc->gen)
-            continue;
-        sc->idx_gen[h] = sc->gen;
-        sc->idx_sym[h] = s;
-        sc->idx_val[h] = &ev->fields[i].v;
-        used++;
+        if (s && index_put(l, s, (uint32_t)i))
+            used++;
     }
 }
 
 /* Canonical names of the field schema (a mapping's "event.code") are
  * indexed as the event's best alternate, when some rule or mapping uses
- * the name (its symbol exists: looked up once per worker). */
-static void canonical_fields(sg_scratch *sc, const ks_event *ev, uint32_t mask, const uint32_t *canon)
+ * the name (its symbol exists: looked up once per worker); unless the
+ * event has the canonical name itself. */
+static void canonical_fields(sg_scratch *sc, sg_layout *l, const ks_event *ev)
 {
     bool any = false;
     if (!ev->syms)
@@ -125,77 +133,123 @@ static void canonical_fields(sg_scratch *sc, const ks_event *ev, uint32_t mask, 
         any = sc->canon_sym[f] != 0;
     if (!any)
         return;
-    for (int f = 0; f < KS_F_COUNT; f++) {
-        ks_sym s = sc->canon_sym[f];
-        if (!s || !canon[f])
-            continue;
-        uint32_t h = slot_of(s, mask);
-        while (sc->idx_gen[h] == sc->gen && sc->idx_sym[h] != s)
-            h = (h + 1) & mask;
-        if (sc->idx_gen[h] == sc->gen)
-            continue; /* the event has the canonical name itself */
-        sc->idx_gen[h] = sc->gen;
-        sc->idx_sym[h] = s;
-        sc->idx_val[h] = &ev->fields[canon[f] - 1].v;
-    }
+    for (int f = 0; f < KS_F_COUNT; f++)
+        if (sc->canon_sym[f] && l->canon[f])
+            index_put(l, sc->canon_sym[f], l->canon[f] - 1);
 }
 
-/* Whether ev has the layout the index was built for: what decides its
- * contents is the fields array (the index points into it), the names in
+static uint64_t names_hash(const ks_event *ev)
+{
+    uint64_t h = ev->n * 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < ev->n; i++)
+        h = (h ^ ev->fields[i].name) * 0x100000001B3ull;
+    return (h ^ h >> 29) | 1; /* 0 marks an unused slot */
+}
+
+/* Whether l indexes ev: what decides an index's contents is the names in
  * order (first occurrences, repeats, UserData aliases: an alias whose
  * symbol appears later is one no rule asks for, rules' names exist from
- * load on), the canonical fields and the symbol table. */
-static bool same_layout(const sg_scratch *sc, const ks_event *ev, const uint32_t *canon)
+ * load on), the canonical fields and the symbol table. Positions, not
+ * pointers, are kept: the fields array may move between events. */
+static bool layout_is(const sg_layout *l, const ks_event *ev, uint64_t h, const uint32_t *canon)
 {
-    if (!sc->lay_ok || sc->lay_fields != ev->fields || sc->lay_n != ev->n ||
-        ev->n > sc->idx_cap / 2 || /* not indexed whole: lookups scan */
-        sc->lay_syms != (const void *)ev->syms ||
-        memcmp(sc->lay_canon, canon, sizeof sc->lay_canon) != 0)
+    if (l->hash != h || l->n != ev->n || l->syms != (const void *)ev->syms ||
+        memcmp(l->canon, canon, sizeof l->canon) != 0)
         return false;
     for (size_t i = 0; i < ev->n; i++)
-        if (sc->lay_names[i] != ev->fields[i].name)
+        if (l->names[i] != ev->fields[i].name)
             return false;
     return true;
 }
 
-static void remember_layout(sg_scratch *sc, const ks_event *ev, const uint32_t *canon)
+/* Builds ev's index into l; false on OOM (l left unused). */
+static bool layout_build(sg_scratch *sc, sg_layout *l, const ks_event *ev, uint64_t h,
+                         const uint32_t *canon)
 {
-    sc->lay_ok = false;
-    if (ks__grow(&sc->lay_names, &sc->lay_cap, ev->n, sizeof *sc->lay_names, 64) != KS_OK)
-        return; /* rebuilt per event */
-    for (size_t i = 0; i < ev->n; i++)
-        sc->lay_names[i] = ev->fields[i].name;
-    sc->lay_fields = ev->fields;
-    sc->lay_n = ev->n;
-    sc->lay_syms = ev->syms;
-    memcpy(sc->lay_canon, canon, sizeof sc->lay_canon);
-    sc->lay_ok = true;
+    size_t n = ev->n;
+    uint32_t need = 64;
+    while (need < n * 2)
+        need <<= 1;
+    l->hash = 0;
+    if (need > l->icap) {
+        ks_sym *s = calloc(need, sizeof *s);
+        uint32_t *at = malloc(need * sizeof *at);
+        if (!s || !at) {
+            free(s), free(at);
+            return false;
+        }
+        free(l->sym), free(l->at);
+        l->sym = s;
+        l->at = at;
+        l->icap = need;
+    } else {
+        memset(l->sym, 0, l->icap * sizeof *l->sym);
+    }
+    if (ks__grow(&l->names, &l->cap, n, sizeof *l->names, 64) != KS_OK)
+        return false;
+    l->ndups = 0;
+    l->dups_overflow = false;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        ks_sym s = ev->fields[i].name;
+        l->names[i] = s;
+        if (index_put(l, s, (uint32_t)i)) {
+            used++;
+            continue;
+        }
+        /* repeated name: the index keeps the first, matching looks at all */
+        bool known = false;
+        for (uint32_t d = 0; d < l->ndups && !known; d++)
+            known = l->dups[d] == s;
+        if (!known) {
+            if (l->ndups < KS_ARRAY_LEN(l->dups))
+                l->dups[l->ndups++] = s;
+            else
+                l->dups_overflow = true;
+        }
+    }
+    memcpy(l->canon, canon, sizeof l->canon);
+    userdata_aliases(l, ev, used);
+    canonical_fields(sc, l, ev);
+    l->n = n;
+    l->syms = ev->syms;
+    l->build = ++sc->idx_build;
+    l->hash = h;
+    return true;
+}
+
+/* The index of ev's layout: a kept one, else the least recently used
+ * slot rebuilt. NULL when the event is too large to index (lookups scan). */
+static const sg_layout *layout_of(sg_scratch *sc, const ks_event *ev)
+{
+    if (ev->n > (1u << 17))
+        return NULL;
+    uint32_t canon[KS_F_COUNT];
+    ks__event_canon(ev, canon);
+    uint64_t h = names_hash(ev);
+    uint32_t old = 0;
+    for (uint32_t i = 0; i < SG_LAYOUTS; i++) {
+        sg_layout *l = &sc->lays[i];
+        if (layout_is(l, ev, h, canon)) {
+            l->last = sc->tick;
+            sc->lay_slot = i;
+            return l;
+        }
+        if (l->last < sc->lays[old].last)
+            old = i;
+    }
+    sg_layout *l = &sc->lays[old];
+    if (!layout_build(sc, l, ev, h, canon))
+        return NULL;
+    l->last = sc->tick;
+    sc->lay_slot = old;
+    return l;
 }
 
 void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
 {
-    size_t n = ev->n;
-    uint32_t need = 64;
-    while (need < n * 2 && need < (1u << 18))
-        need <<= 1;
     sc->ev = ev;
-    if (need > sc->idx_cap) {
-        uint32_t *g = calloc(need, sizeof *g);
-        const ks_value **v = malloc(need * sizeof *v);
-        ks_sym *s = malloc(need * sizeof *s);
-        if (!g || !v || !s) {
-            free(g), free(v), free(s);
-        } else {
-            free(sc->idx_gen), free(sc->idx_val), free(sc->idx_sym);
-            sc->idx_gen = g;
-            sc->idx_val = v;
-            sc->idx_sym = s;
-            sc->idx_cap = need;
-            sc->gen = 0;
-            sc->lay_ok = false;
-            memset(sc->low_gen, 0, sc->low_cap * sizeof *sc->low_gen);
-        }
-    }
+    sc->tick++;
     if (++sc->egen == 0) { /* wrapped: clear stamps */
         memset(sc->low_gen, 0, sc->low_cap * sizeof *sc->low_gen);
         sc->egen = 1;
@@ -207,60 +261,13 @@ void sg__scratch_event(sg_scratch *sc, const ks_event *ev)
     sc->hits_ok = false;
     sc->text = NULL;
     sc->text_plus = false;
-    if (!sc->idx_cap) {
-        sc->ndups = 0;
-        sc->dups_overflow = true;
-        sc->lay_ok = false;
-        return; /* lookups fall back to scanning */
-    }
-    uint32_t canon[KS_F_COUNT];
-    ks__event_canon(ev, canon);
-    if (same_layout(sc, ev, canon))
-        return; /* the index, dups and aliases of the last event hold */
-    sc->idx_build++;
-    if (++sc->gen == 0) { /* wrapped: clear stamps */
-        memset(sc->idx_gen, 0, sc->idx_cap * sizeof *sc->idx_gen);
-        sc->gen = 1;
-    }
-    sc->ndups = 0;
-    sc->dups_overflow = false;
-    uint32_t mask = sc->idx_cap - 1;
-    size_t lim = KS_MIN(n, (size_t)sc->idx_cap / 2), used = 0;
-    for (size_t i = 0; i < lim; i++) {
-        ks_sym s = ev->fields[i].name;
-        uint32_t h = slot_of(s, mask);
-        while (sc->idx_gen[h] == sc->gen) {
-            if (sc->idx_sym[h] == s)
-                break;
-            h = (h + 1) & mask;
-        }
-        if (sc->idx_gen[h] == sc->gen) {
-            /* repeated name: the index keeps the first, matching looks at all */
-            bool known = false;
-            for (uint32_t d = 0; d < sc->ndups && !known; d++)
-                known = sc->dups[d] == s;
-            if (!known) {
-                if (sc->ndups < KS_ARRAY_LEN(sc->dups))
-                    sc->dups[sc->ndups++] = s;
-                else
-                    sc->dups_overflow = true;
-            }
-            continue;
-        }
-        sc->idx_gen[h] = sc->gen;
-        sc->idx_sym[h] = s;
-        sc->idx_val[h] = &ev->fields[i].v;
-        used++;
-    }
-    userdata_aliases(sc, ev, mask, used);
-    canonical_fields(sc, ev, mask, canon);
-    remember_layout(sc, ev, canon);
+    sc->lay = layout_of(sc, ev);
 }
 
 const ks_value *sg__lookup_sym(sg_scratch *sc, const ks_sym *syms, uint32_t n, ks_sym *found)
 {
-    if (!sc->idx_cap || sc->ev->n > sc->idx_cap / 2) {
-        sc->dups_overflow = true; /* not indexed: repeats unknown */
+    const sg_layout *l = sc->lay;
+    if (!l) {
         for (uint32_t k = 0; k < n; k++) {
             for (size_t i = 0; i < sc->ev->n; i++)
                 if (sc->ev->fields[i].name == syms[k]) {
@@ -276,13 +283,13 @@ const ks_value *sg__lookup_sym(sg_scratch *sc, const ks_sym *syms, uint32_t n, k
         }
         return NULL;
     }
-    uint32_t mask = sc->idx_cap - 1;
+    uint32_t mask = l->icap - 1;
     for (uint32_t k = 0; k < n; k++) {
         uint32_t h = slot_of(syms[k], mask);
-        while (sc->idx_gen[h] == sc->gen) {
-            if (sc->idx_sym[h] == syms[k]) {
+        while (l->sym[h]) {
+            if (l->sym[h] == syms[k]) {
                 *found = syms[k];
-                return sc->idx_val[h];
+                return &sc->ev->fields[l->at[h]].v;
             }
             h = (h + 1) & mask;
         }
@@ -298,10 +305,11 @@ const ks_value *sg__lookup(sg_scratch *sc, const ks_sym *syms, uint32_t n)
 
 bool sg__repeated(const sg_scratch *sc, ks_sym s)
 {
-    if (sc->dups_overflow)
+    const sg_layout *l = sc->lay;
+    if (!l || l->dups_overflow) /* not indexed: repeats unknown */
         return true;
-    for (uint32_t d = 0; d < sc->ndups; d++)
-        if (sc->dups[d] == s)
+    for (uint32_t d = 0; d < l->ndups; d++)
+        if (l->dups[d] == s)
             return true;
     return false;
 }
@@ -457,7 +465,7 @@ static bool item_eval(const sg_item *it, const ks_event *ev, sg_scratch *sc)
     const ks_value *x = sg__lookup_sym(sc, it->syms, it->nsyms, &found);
     if (!x && !it->missing_ok)
         return false;
-    if (x && (sc->ndups || sc->dups_overflow) && sg__repeated(sc, found))
+    if (x && (!sc->lay || sc->lay->ndups || sc->lay->dups_overflow) && sg__repeated(sc, found))
         return item_eval_repeated(it, found, ev, sc);
     for (uint32_t i = 0; i < it->nvals; i++) {
         const sg_val *v = &it->vals[i];

@@ -77,14 +77,15 @@ struct sg_pre {
 #define MEMO_MAX 4096
 #define MEMO_KEY_MAX 512
 
-/* Which field answers each logsource lookup, for the index of the last
- * event (sg_scratch.idx_build: the events of one W3C header or EVTX
+/* Which field answers each logsource lookup, for one index of the
+ * scratch (sg_scratch.lays[]: the events of one W3C header or EVTX
  * template share it). The memo key is then built from the values at these
  * positions instead of ~70 index probes per event (3% of an IIS hunt). */
 typedef struct lsf_memo {
-    bool ok;
-    uint64_t build;         /* the index build the positions are for */
-    int32_t at[64];         /* per logsource field: field index, -1 = absent */
+    uint64_t build;         /* the index build the positions are for (0: none) */
+    uint32_t n;             /* logsource fields the layout has: */
+    uint8_t f[64];          /* which (index into sg_pre.lsf), ascending */
+    int32_t at[64];         /* and where (field index) */
 } lsf_memo;
 
 struct sg_pre_ws {
@@ -103,10 +104,13 @@ struct sg_pre_ws {
     ks_buf memo_res;        /* [count, group ids...] as uint32 */
     char key[MEMO_KEY_MAX]; /* the memo key of the current event */
     size_t keyn;
-    lsf_memo lay;           /* the fields answering the logsource lookups */
-    char last_key[MEMO_KEY_MAX]; /* the memo key of the last event, and its */
-    size_t last_keyn;       /* answer (1 + offset in memo_res; 0 = none) */
-    uint64_t last_slot;
+    lsf_memo lay[SG_LAYOUTS]; /* per index slot, the fields answering the
+                               logsource lookups */
+    struct last_key {       /* per index slot (sc->lay_slot), the memo key of */
+        char key[MEMO_KEY_MAX]; /* the last event of that layout and its */
+        size_t n;           /* answer (1 + offset in memo_res; 0 = none): */
+        uint64_t slot;      /* a log's layouts interleave, each mostly with one key */
+    } last[SG_LAYOUTS];
     uint64_t *hitbits;      /* global needle ids seen in this event */
     uint32_t *hitlist;      /* the same as a list, to clear them */
     uint32_t *gstamp;       /* per group: gen when it applies to this event */
@@ -987,46 +991,72 @@ static void group_candidates(const sg_pre *p, sg_pre_ws *w, uint32_t gi, const k
 
 /* The positions of lsf_memo for this event, worked out when its index is
  * new; NULL when lookups are not indexed (they scan: keep asking them). */
-static const int32_t *lsf_layout(const sg_pre *p, lsf_memo *m, const ks_event *ev, sg_scratch *sc)
+static const lsf_memo *lsf_layout(const sg_pre *p, lsf_memo *memo, const ks_event *ev, sg_scratch *sc)
 {
-    if (!sc->idx_cap || ev->n > sc->idx_cap / 2 || p->nlsf > KS_ARRAY_LEN(m->at))
+    if (!sc->lay || p->nlsf > KS_ARRAY_LEN(memo->at))
         return NULL;
-    if (m->ok && m->build == sc->idx_build)
-        return m->at;
-    m->ok = false;
+    lsf_memo *m = &memo[sc->lay_slot];
+    if (m->build == sc->lay->build)
+        return m;
+    m->build = 0;
+    m->n = 0;
     for (uint32_t f = 0; f < p->nlsf; f++) {
         const ks_value *v = sg__lookup(sc, p->lsf[f].syms, p->lsf[f].nsyms);
         const ks_field *at = v ? (const ks_field *)(const void *)((const char *)v - offsetof(ks_field, v)) : NULL;
         if (at && (at < ev->fields || at >= ev->fields + ev->n))
             return NULL; /* not a field of the event: ask each time */
-        m->at[f] = at ? (int32_t)(at - ev->fields) : -1;
+        if (at) {
+            m->f[m->n] = (uint8_t)f;
+            m->at[m->n++] = (int32_t)(at - ev->fields);
+        }
     }
-    m->build = sc->idx_build;
-    m->ok = true;
-    return m->at;
+    m->build = sc->lay->build;
+    return m;
 }
 
-/* The memo key: presence and text of every field logsource conditions read,
- * written in place (a call per byte was 4% of an IIS hunt). */
+/* Appends field f's part of the memo key: f, its type and, unless only
+ * its presence counts, its text (length first). False if it does not fit. */
+static bool key_add(const sg_pre *p, sg_pre_ws *w, size_t *at, uint32_t f, const ks_value *v,
+                    sg_scratch *sc)
+{
+    const char *s = "";
+    size_t n = 0;
+    if (!p->lsf[f].presence && !sg__value_text(v, sc, &s, &n))
+        s = "", n = 0;
+    if (*at + n + 4 > MEMO_KEY_MAX)
+        return false;
+    char *k = w->key + *at;
+    k[0] = (char)f;
+    k[1] = (char)('A' + v->type);
+    if (!p->lsf[f].presence) {
+        k[2] = (char)(n & 0xff);
+        k[3] = (char)(n >> 8);
+        memcpy(k + 4, s, n);
+        *at += 2 + n;
+    }
+    *at += 2;
+    return true;
+}
+
+/* The memo key: presence and text of the fields logsource conditions read
+ * that the event has, written in place (a call per byte was 4% of an IIS
+ * hunt). With the layout's positions only the fields it has are visited:
+ * the dozens it lacks (Sysmon's, PowerShell's on a Security record) wrote
+ * a byte each per event. */
 static bool memo_key(const sg_pre *p, sg_pre_ws *w, const ks_event *ev, sg_scratch *sc)
 {
     size_t at = 0;
-    const int32_t *pos = lsf_layout(p, &w->lay, ev, sc);
-    for (uint32_t f = 0; f < p->nlsf; f++) {
-        const ks_value *v = !pos ? sg__lookup(sc, p->lsf[f].syms, p->lsf[f].nsyms)
-                            : pos[f] >= 0 ? &ev->fields[pos[f]].v
-                                          : NULL;
-        const char *s = "";
-        size_t n = 0;
-        char tag = v ? (char)('A' + v->type) : '-';
-        if (v && !p->lsf[f].presence && !sg__value_text(v, sc, &s, &n))
-            s = "", n = 0;
-        if (at + n + 2 > MEMO_KEY_MAX)
-            return false;
-        w->key[at++] = tag;
-        memcpy(w->key + at, s, n);
-        at += n;
-        w->key[at++] = '\0';
+    const lsf_memo *m = lsf_layout(p, w->lay, ev, sc);
+    if (m) {
+        for (uint32_t i = 0; i < m->n; i++)
+            if (!key_add(p, w, &at, m->f[i], &ev->fields[m->at[i]].v, sc))
+                return false;
+    } else {
+        for (uint32_t f = 0; f < p->nlsf; f++) {
+            const ks_value *v = sg__lookup(sc, p->lsf[f].syms, p->lsf[f].nsyms);
+            if (v && !key_add(p, w, &at, f, v, sc))
+                return false;
+        }
     }
     w->keyn = at;
     return true;
@@ -1039,14 +1069,15 @@ static const uint32_t *active_groups(const sg_pre *p, sg_pre_ws *w, const ks_eve
     uint64_t *slot = NULL;
     bool keyed = p->memo && memo_key(p, w, ev, sc);
     if (keyed) {
-        /* the events of one log mostly share the key: one compare, no hash */
-        bool same = w->last_slot && w->keyn == w->last_keyn && !memcmp(w->key, w->last_key, w->keyn);
-        slot = same ? &w->last_slot : ks__map_get(w->memo, w->key, w->keyn);
+        /* the events of one layout mostly share the key: one compare, no hash */
+        struct last_key *last = &w->last[sc->lay ? sc->lay_slot : 0];
+        bool same = last->slot && w->keyn == last->n && !memcmp(w->key, last->key, w->keyn);
+        slot = same ? &last->slot : ks__map_get(w->memo, w->key, w->keyn);
         if (slot && *slot) {
             if (!same) {
-                memcpy(w->last_key, w->key, w->keyn);
-                w->last_keyn = w->keyn;
-                w->last_slot = *slot;
+                memcpy(last->key, w->key, w->keyn);
+                last->n = w->keyn;
+                last->slot = *slot;
             }
             const uint32_t *res = (const uint32_t *)(void *)(w->memo_res.p + (*slot - 1));
             /* Only the logsources that apply are written: the others stay
@@ -1066,7 +1097,8 @@ static const uint32_t *active_groups(const sg_pre *p, sg_pre_ws *w, const ks_eve
             ks__map_free(w->memo);
             w->memo = ks__map_new(256);
             ks__buf_reset(&w->memo_res);
-            w->last_slot = 0;
+            for (size_t i = 0; i < SG_LAYOUTS; i++)
+                w->last[i].slot = 0;
             if (!w->memo)
                 keyed = false;
         }

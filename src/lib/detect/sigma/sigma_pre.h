@@ -47,6 +47,7 @@ enum { SG_GATE_UNSEEN = 0, SG_GATE_OPEN, SG_GATE_ABSENT, SG_GATE_TEXT };
 typedef struct sg_gate_key {
     uint8_t state[SG_GATE_KEYS]; /* SG_GATE_OPEN: undecided (repeated, long, no text) */
     uint8_t n[SG_GATE_KEYS];
+    uint64_t head[SG_GATE_KEYS]; /* text's first 8 bytes, zero-padded */
     char text[SG_GATE_KEYS][64]; /* lowercased (SG_GATE_TEXT) */
 } sg_gate_key;
 void sg__gates_event(sg_gate_key *k);
