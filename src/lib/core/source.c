@@ -505,17 +505,18 @@ void ks__source_release(ks_source *s, uint64_t off)
     }
 }
 
-void ks__source_drop_pages(ks_source *s, uint64_t from, uint64_t to)
+bool ks__source_drop_pages(ks_source *s, uint64_t from, uint64_t to)
 {
     /* only a read-only file mapping: its pages come back from the page
      * cache when touched again (borrowed or heap memory would be zeroed) */
     uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
     if (!s->is_mapped)
-        return;
+        return false;
     from = (from + pg - 1) & ~(pg - 1);
     to = KS_MIN(to, s->size) & ~(pg - 1);
     if (to > from)
         madvise((void *)(s->map + from), to - from, MADV_DONTNEED);
+    return true;
 }
 
 ssize_t ks__source_pread(ks_source *s, void *buf, size_t n, uint64_t off)

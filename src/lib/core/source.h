@@ -62,9 +62,10 @@ int ks__source_window(ks_source *s, uint64_t off, size_t want,
 /* Bytes before `off` will not be asked for again. */
 void ks__source_release(ks_source *s, uint64_t off);
 /* Drops the pages of [from, to) of a mapped file from the process's memory
- * (they stay readable: touching them again reads the page cache); a
- * no-op for other sources. For a whole-file pass ahead of another. */
-void ks__source_drop_pages(ks_source *s, uint64_t from, uint64_t to);
+ * (they stay readable: touching them again reads the page cache) and
+ * returns true; a no-op returning false for other sources. For a
+ * whole-file pass ahead of another, or behind a reader. */
+bool ks__source_drop_pages(ks_source *s, uint64_t from, uint64_t to);
 /* Reads up to n bytes at off of a plain (uncompressed, mapped) file from
  * its descriptor, leaving the mapping untouched: a whole-file pass ahead
  * of the reader (a content hash) then costs a copy from the page cache

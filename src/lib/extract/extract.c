@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "extract/extract_int.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -762,6 +763,24 @@ int ks__extract_child(ks_xctx *x, const ks_xnode *parent, const char *name, cons
     return dispatch(x, &node, ex, p, n);
 }
 
+void ks__extract_read_past(ks_xctx *x, const uint8_t *blob, size_t from, size_t to)
+{
+    /* The walked file itself: its mapping's pages are unmapped and stay in
+     * the page cache (MADV_DONTNEED). MADV_PAGEOUT, which anything else
+     * gets, also evicts them from the page cache: reclaiming them was ~2.5 %
+     * of a 216 MB mailbox's index build, and the next read of the file went
+     * to the disk. */
+    if (x->src && blob == x->src_p && ks__source_drop_pages(x->src, from, to))
+        return;
+    /* Heap memory (a decompressed member, a spill) would be zeroed by
+     * MADV_DONTNEED; MADV_PAGEOUT keeps or swaps it. */
+    uintptr_t page = 4096;
+    uintptr_t b = ((uintptr_t)(blob + from) + page - 1) & ~(page - 1);
+    uintptr_t e = (uintptr_t)(blob + to) & ~(page - 1);
+    if (e > b)
+        madvise((void *)b, e - b, MADV_PAGEOUT); /* a hint: failure is harmless */
+}
+
 int ks__extract_file(ks_xctx *x, const ks_file *f)
 {
     const uint8_t *p = NULL;
@@ -777,8 +796,11 @@ int ks__extract_file(ks_xctx *x, const ks_file *f)
     }
     if (n > SIZE_MAX)
         return KS_ELIMIT;
-    if (f->xnode)
-        return ks__extract(x, f->xnode, p, (size_t)n);
     ks_xnode top = {.name = f->path, .format = f->format, .offset = UINT64_MAX};
-    return ks__extract(x, &top, p, (size_t)n);
+    x->src = f->src;
+    x->src_p = p;
+    rc = ks__extract(x, f->xnode ? f->xnode : &top, p, (size_t)n);
+    x->src = NULL;
+    x->src_p = NULL;
+    return rc;
 }

@@ -119,6 +119,8 @@ typedef struct ks_xctx {
                               * (extract.binary_strings) */
     bool warned_total;       /* one diagnostic per top-level blob for each */
     bool warned_children;
+    ks_source *src;          /* the walked file's source while ks__extract_file reads it, else NULL */
+    const uint8_t *src_p;    /* where that source's content lies in memory */
 } ks_xctx;
 
 /* The extractor vtable; one per format, listed in extractors.def. */
@@ -159,6 +161,12 @@ int ks__extract_child(ks_xctx *x, const ks_xnode *parent, const char *name,
  * child as *node; else a budget refused it (said in a diagnostic). */
 int ks__extract_enter(ks_xctx *x, const ks_xnode *parent, const char *name, const char *format,
                       const ks_xmail *mail, uint64_t offset, ks_xnode *node);
+
+/* For extractors that read a large blob front to back (a mailbox): the
+ * bytes blob[from, to) will not be read again, so their pages may leave the
+ * process's memory (its resident size then stays near one window, not the
+ * whole file). A hint; the contents never change. */
+void ks__extract_read_past(ks_xctx *x, const uint8_t *blob, size_t from, size_t to);
 
 /* For extractors: text of node in `charset` (NULL = sniff; "utf-8",
  * "utf-16le", any iconv name) converted to UTF-8 and given to on_text in

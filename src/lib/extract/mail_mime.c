@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include "extract/mail_mime.h"
 
 /* ---- probing -------------------------------------------------------------------- */
@@ -932,24 +931,17 @@ static void mbox_folder(const char *name, char *buf, size_t cap)
     snprintf(buf, cap, "%.*s", (int)len, b);
 }
 
-/* Every 8 MiB read, asks the kernel to reclaim the pages of the mailbox
- * behind the cursor. MADV_PAGEOUT never changes the contents (a mapped
- * file is read again if touched, heap pages are kept or swapped), so it is
- * safe on the borrowed blob; it keeps the resident size of a mapped
- * multi-gigabyte mbox near one window instead of the whole file. */
+/* Every 8 MiB read, lets the pages of the mailbox behind the cursor leave
+ * memory (ks__extract_read_past): the resident size of a mapped
+ * multi-gigabyte mbox stays near one window instead of the whole file. */
 /* 8 MiB (was 64): a 240 MB mailbox then peaks below a 24 MB one's RSS
- * (the mapped window was most of the growth; the heap is flat, 12 MB);
- * one madvise per 8 MiB costs nothing measurable. */
+ * (the mapped window was most of the growth; the heap is flat, 12 MB). */
 #define MBOX_RELEASE_STEP ((size_t)8 << 20)
-static void release_behind(const uint8_t *p, size_t *released, size_t at)
+static void release_behind(ks_xctx *x, const uint8_t *p, size_t *released, size_t at)
 {
-    size_t page = 4096;
     if (at - *released < MBOX_RELEASE_STEP)
         return;
-    uintptr_t b = ((uintptr_t)(p + *released) + page - 1) & ~(uintptr_t)(page - 1);
-    uintptr_t e = (uintptr_t)(p + at) & ~(uintptr_t)(page - 1);
-    if (e > b)
-        madvise((void *)b, e - b, MADV_PAGEOUT); /* a hint: failure is harmless */
+    ks__extract_read_past(x, p, *released, at);
     *released = at;
 }
 
@@ -999,7 +991,7 @@ static int mbox_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, size
         else if (mrc < 0)
             rc = mrc;
         at = next;
-        release_behind(p, &released, at);
+        release_behind(x, p, &released, at);
     }
     if (bad)
         ks__xdiag(x, node, KS_DIAG_WARN, KS_EFORMAT, "%" PRIu64 " of %" PRIu64 " messages unreadable", bad, count);
