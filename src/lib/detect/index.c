@@ -113,6 +113,8 @@ typedef struct idx_ws {
     uint64_t written;           /* units of this file written (or skipped), in order */
     uint64_t skip;              /* units an earlier, killed build committed */
     uint8_t fhash[32];          /* the file's content hash */
+    ks_b2 fst;                  /* ... while the walk feeds it (on_past) */
+    uint64_t fhashed;           /* ... the bytes [0, fhashed) it has had */
     uint8_t *hbuf;              /* HASH_READ bytes: the hash's reads of large files */
     uint64_t dropped;           /* values over the caps in this file */
 } idx_ws;
@@ -578,45 +580,56 @@ static int write_units(idx_ws *ws, bool in_order, bool last)
     return rc;
 }
 
-/* The content hash of the file (kept to collapse copies). A file up to
- * HASH_MAPPED bytes is hashed from its mapping, which the extractor then
- * reads while those pages are still in the CPU's caches. A larger one is
- * read in HASH_READ steps into a buffer reused per worker (pread from the
- * page cache: nothing of it stays mapped, and the extractor's pass is the
- * only one that faults the mapping in); a source that cannot be read so
- * (a decompressed spill, memory) is hashed from its mapping in steps that
- * leave no page behind: a 20 GB mbox must not be in memory at once (the
- * extractor drops its pages behind itself too). Hashing a 216 MB mailbox
- * from the mapping and dropping it faulted every page in twice (~2 % of
- * its index build). */
+/* The content hash of the file (kept to collapse copies), taken after the
+ * walk. A reader that goes through the file front to back (the mailbox
+ * reader) hands its bytes to on_past before it unmaps them, so the hash
+ * reads them while they are mapped and most likely still in the CPU's
+ * caches: reading a 216 MB mailbox a second time by pread, as the hash did
+ * before the walk, was 7.5 % of its index build (the copy from the page
+ * cache). The rest — all of a file no reader passed, the tail of a mailbox
+ * after the last step — is hashed here: a file up to HASH_MAPPED bytes, or
+ * the tail of one the walk passed (mapped by the walk), from its mapping;
+ * a larger one nobody passed is read in HASH_READ steps into a buffer
+ * reused per worker (pread from the page cache: nothing of it stays
+ * mapped); a source that cannot be read so (a decompressed spill, memory)
+ * is hashed from its mapping in steps that leave no page behind: a 20 GB
+ * file must not be in memory at once. */
 #define HASH_MAPPED ((uint64_t)1 << 20)
 #define HASH_READ ((size_t)1 << 20)
+static void on_past(void *ud, const uint8_t *p, size_t from, size_t to)
+{
+    idx_ws *ws = ud;
+    if (from <= ws->fhashed && to > ws->fhashed) { /* in order, each byte once */
+        ks__b2_update(&ws->fst, p + ws->fhashed, to - ws->fhashed);
+        ws->fhashed = to;
+    }
+}
+
 static void content_hash(idx_ws *ws, ks_source *src, const uint8_t *p, uint64_t n, uint8_t out[32])
 {
     const uint64_t step = (uint64_t)8 << 20;
-    ks_b2 st;
-    uint64_t at = 0;
-    ks__b2_init(&st);
+    ks_b2 *st = &ws->fst;
+    uint64_t at = KS_MIN(ws->fhashed, n);
     if (n <= HASH_MAPPED) {
-        ks__b2_update(&st, p, (size_t)n);
-        ks__b2_final(&st, out);
+        ks__b2_update(st, p + at, (size_t)(n - at));
+        ks__b2_final(st, out);
         return;
     }
-    if (ws->hbuf || (ws->hbuf = malloc(HASH_READ))) {
+    if (at == 0 && (ws->hbuf || (ws->hbuf = malloc(HASH_READ)))) {
         while (at < n) {
             ssize_t got = ks__source_pread(src, ws->hbuf, (size_t)KS_MIN((uint64_t)HASH_READ, n - at), at);
             if (got <= 0)
                 break; /* not a plain file, or it shrank: the mapping has the rest */
-            ks__b2_update(&st, ws->hbuf, (size_t)got);
+            ks__b2_update(st, ws->hbuf, (size_t)got);
             at += (uint64_t)got;
         }
     }
     for (; at < n; at += step) {
         uint64_t m = KS_MIN(step, n - at);
-        ks__b2_update(&st, p + at, (size_t)m);
+        ks__b2_update(st, p + at, (size_t)m);
         ks__source_drop_pages(src, at, at + m);
     }
-    ks__b2_final(&st, out);
+    ks__b2_final(st, out);
 }
 
 static int index_on_file(void *wsp, const ks_file *f)
@@ -651,7 +664,8 @@ static int index_on_file(void *wsp, const ks_file *f)
 
     if (ks__source_map(f->src, &p, &n) != KS_OK)
         return KS_OK; /* the extractor reports why */
-    content_hash(ws, f->src, p, n, ws->fhash);
+    ks__b2_init(&ws->fst);
+    ws->fhashed = 0;
     ws->top = f->path;
     ws->fkey = key;
     ws->fsize = size;
@@ -660,7 +674,9 @@ static int index_on_file(void *wsp, const ks_file *f)
     ws->top_format = f->format ? f->format : ex ? ex->name : NULL;
     ws->top_container = ex && is_container(ex->name);
     ks__xctx_init(&x, d->e, f->path, on_text, ws);
+    x.on_past = on_past;
     ks__extract_file(&x, f);
+    content_hash(ws, f->src, p, n, ws->fhash);
     if (ws->dropped) {
         ks_loc loc = KS_LOC_NONE;
         loc.path = f->path;

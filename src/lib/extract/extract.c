@@ -770,8 +770,12 @@ void ks__extract_read_past(ks_xctx *x, const uint8_t *blob, size_t from, size_t 
      * gets, also evicts them from the page cache: reclaiming them was ~2.5 %
      * of a 216 MB mailbox's index build, and the next read of the file went
      * to the disk. */
-    if (x->src && blob == x->src_p && ks__source_drop_pages(x->src, from, to))
-        return;
+    if (x->src && blob == x->src_p) {
+        if (x->on_past)
+            x->on_past(x->ud, blob, from, to);
+        if (ks__source_drop_pages(x->src, from, to))
+            return;
+    }
     /* Heap memory (a decompressed member, a spill) would be zeroed by
      * MADV_DONTNEED; MADV_PAGEOUT keeps or swaps it. */
     uintptr_t page = 4096;
