@@ -24,7 +24,7 @@
  * text's). Finished units are written in the order they began, FLUSH_UNITS
  * at a time, under the builder's lock, together with the file's progress
  * (how many of its units are written); a file's last units go with its
- * processed-file row. Batches commit every index.batch rows or second, so
+ * processed-file row. Batches commit every index.batch rows or 10 seconds, so
  * memory is bounded by those settings and the per-unit caps, not by the
  * size of a file (one 20 GB mbox is one file), kill -9 loses at most the
  * open batch, and a re-run skips the files a committed batch recorded
@@ -503,14 +503,23 @@ static void write_failed(idx_det *d, const char *path, int rc)
     d->failed = true;
 }
 
-/* Commits the open batch when it holds index.batch rows or is a second
+/* A batch's time bound. Item keys are keyed hashes, so each commit
+ * rewrites nearly every page of the items B-tree to the WAL whatever the
+ * batch's size: fewer, larger batches write it fewer times (216 MB mbox:
+ * 9-13 commits of 100k rows / 1 s -> 3 of 400k / 10 s, the commits' CPU
+ * 0.97-1.33 -> 0.68-0.71 s, peak RSS 78 -> 98 MB). Under load a short
+ * bound, not index.batch, set the batches' size. */
+#define BATCH_NS 10000000000ull
+#define BATCH_ROWS 400000
+
+/* Commits the open batch when it holds index.batch rows or is BATCH_NS
  * old (under d->mu). */
 static int batch_policy(idx_det *d)
 {
     int rc = KS_OK;
     if (d->batch_start == 0)
         d->batch_start = ks__now_ns();
-    if (ks__store_pending(d->store) >= d->batch_rows || ks__now_ns() - d->batch_start > 1000000000ull) {
+    if (ks__store_pending(d->store) >= d->batch_rows || ks__now_ns() - d->batch_start > BATCH_NS) {
         rc = ks__store_commit(d->store);
         d->batch_start = 0;
     }
@@ -708,9 +717,9 @@ static int index_create(ks_engine *e, void **out)
     if (!(d = calloc(1, sizeof *d)))
         return KS_ENOMEM;
     d->e = e;
-    d->batch_rows = (uint64_t)ks__opt_int(e, "index.batch", 100000);
+    d->batch_rows = (uint64_t)ks__opt_int(e, "index.batch", BATCH_ROWS);
     if (d->batch_rows == 0)
-        d->batch_rows = 100000;
+        d->batch_rows = BATCH_ROWS;
     pthread_mutex_init(&d->mu, NULL);
     /* the same rules, validators (Luhn, IBAN, libphonenumber...) and
      * normalisation as the secrets detector: one notion of "an address",
