@@ -79,6 +79,11 @@ typedef struct ks_canon_memo {
 } ks_canon_memo;
 /* The memo of a finished event's layout, NULL without one (resolve then). */
 ks_canon_memo *ks__event_canon_memo(const ks_event *ev);
+/* The id of a finished event's field layout (unique in the process, new
+ * when the names in order change or an alias registration empties the
+ * memo), 0 without a memo: what depends only on the names in order can be
+ * remembered per id. */
+uint64_t ks__event_layout_id(const ks_event *ev);
 /* Which of a detector's names an event has, answered once per field layout
  * (an EVTX template, a W3C header) instead of a lookup per name per event:
  * a detector that reads only records of some shape (cloud resources, audit

@@ -23,6 +23,12 @@ struct ks_net_syms {
     int field[KS_NET_NFIELDS]; /* KS_F_x per view field, -1 if the schema lacks it */
     ks_sym memo_sym[ANS_MEMO]; /* name in the slot (0 = empty) */
     bool memo_ans[ANS_MEMO];   /* ... is an answer field */
+    /* Which positions of the last field layout hold answers: a name is an
+     * answer or not whatever its value, so the positions follow from the
+     * layout (event.c) and the per-field test runs once per layout, not
+     * per event (an IIS line has ~20 fields and none is an answer). */
+    uint64_t ans_layout;       /* layout id ans_at is for (0: none) */
+    uint64_t ans_at;           /* bit i: field i is an answer field */
 };
 
 /* The last event's view, per thread: SUNBURST, C2 and beaconing read the
@@ -120,6 +126,12 @@ static void add_answers(ks_net_view *v, const char *p, size_t n)
     }
 }
 
+static void add_answer_field(ks_net_view *v, const ks_field *fl)
+{
+    if (fl->v.type == KS_VSTR)
+        add_answers(v, fl->v.u.s.p, fl->v.u.s.n);
+}
+
 /* Whether the field named sym holds DNS answers: the schema's answer
  * field, or an indexed answer path. Remembered per name. */
 static bool is_answer(ks_net_syms *s, ks_sym sym)
@@ -152,13 +164,22 @@ bool ks__net_view(ks_net_syms *s, const ks_event *ev, ks_net_view *v)
         any |= v->f[f] != NULL;
     }
     /* every answer, not only the best-ranked field: answers repeat */
-    for (size_t i = 0; i < ev->n; i++) {
-        const ks_field *fl = &ev->fields[i];
-        if (!is_answer(s, fl->name))
-            continue;
-        any = true;
-        if (fl->v.type == KS_VSTR)
-            add_answers(v, fl->v.u.s.p, fl->v.u.s.n);
+    uint64_t id = ks__event_layout_id(ev);
+    if (!id || id != s->ans_layout) {
+        uint64_t at = 0;
+        for (size_t i = 0; i < ev->n; i++)
+            if (is_answer(s, ev->fields[i].name)) {
+                at |= i < 64 ? (uint64_t)1 << i : 0;
+                add_answer_field(v, &ev->fields[i]);
+                any = true;
+            }
+        /* up to 64 fields the positions say it all; past that, ask again */
+        s->ans_layout = ev->n <= 64 ? id : 0;
+        s->ans_at = at;
+    } else {
+        for (uint64_t at = s->ans_at; at; at &= at - 1)
+            add_answer_field(v, &ev->fields[__builtin_ctzll(at)]);
+        any |= s->ans_at != 0;
     }
     if (ev->finished) {
         last_.ev = ev;

@@ -11,7 +11,8 @@
  * EVTX and Winlogbeat/ECS JSON, AWS VPC flow logs, Azure flow logs).
  *
  * Cost: the schema resolved the fields when the event was made; the view
- * reads them, plus one pass for the (repeated) answers.
+ * reads them, plus the (repeated) answers, whose positions are found once
+ * per field layout.
  *
  * Ownership: the view's values are borrowed from the event and valid only
  * during on_event. A ks_net_syms is per worker (not thread-safe).

@@ -235,6 +235,12 @@ ks_canon_memo *ks__event_canon_memo(const ks_event *ev)
     return x ? &x->canon : NULL;
 }
 
+uint64_t ks__event_layout_id(const ks_event *ev)
+{
+    const layout *x = layout_memo(ev);
+    return x ? x->id : 0;
+}
+
 uint64_t ks__event_have(const ks_event *ev, ks_evhave *h)
 {
     const layout *x = layout_memo(ev);
