@@ -78,13 +78,10 @@ typedef struct __attribute__((packed, aligned(4))) arec {
                                      * PROF_ADDR the address itself, else an
                                      * id of P_SRC_TEXT (see sources_in) */
     uint32_t prof;                  /* its aprof in the state's profiles */
-    uint32_t at;                    /* arrival index (its location in locs),
-                                     * AT_RECOVERED: a failure the user fixed
-                                     * right after */
+    uint32_t at;                    /* arrival index (its location in locs) */
 } arec;
 
-#define AT_RECOVERED 0x80000000u
-#define AT_INDEX(r) ((r)->at & ~AT_RECOVERED)
+#define AT_MAX 0x7fffffffu          /* arrival indexes are 31-bit */
 #define PROF_ADDR 0x80000000u       /* prof flag in a worker: src is an IPv4
                                      * address, not an id yet (ids < 2^28) */
 
@@ -220,8 +217,8 @@ static int id_create(ks_engine *e, void **out)
     c->brute_min = ks__opt_int(e, "brute.min_failures");
     c->explicit_min = ks__opt_int(e, "spray.explicit_min_accounts");
     c->max_records = (size_t)ks__opt_int(e, "identity.max_records");
-    if (c->max_records > AT_RECOVERED - 1) /* arrival indexes are 31-bit */
-        c->max_records = AT_RECOVERED - 1;
+    if (c->max_records > AT_MAX)
+        c->max_records = AT_MAX;
     if (state_init(&d->all) != KS_OK) {
         free(d);
         return KS_ENOMEM;
@@ -423,33 +420,53 @@ static uint32_t key_of(const state *s, const arec *r, int which)
     return which == K_ACCT ? r->acct : which == K_SRC ? r->src : PV(s, r)->grp;
 }
 
-/* Which records a list or a pass looks at. */
-typedef bool (*rec_ok)(const state *s, const arec *r);
+/* What the finish asks of a record, one byte each in record order
+ * (fctx.cls): its kind, with CLS_RECOVERED on a failure the user fixed
+ * right after (mark_recovered). A list names the classes it holds as a
+ * mask of the 16 values: the tests were indirect calls reading the record
+ * and its profile, per record of every pass (unrecovered_attempt,
+ * any_attempt, explicit_logon: ~5 % of an identity-only 1 GB hunt). */
+#define CLS_RECOVERED 8
+#define CM(c) (1u << (c))
+enum {
+    W_ALL = 0xffff,
+    W_ATTEMPT = CM(AK_FAIL) | CM(AK_VALID) | CM(AK_FAIL | CLS_RECOVERED) | CM(AK_VALID | CLS_RECOVERED),
+    W_UNRECOVERED = CM(AK_FAIL) | CM(AK_VALID),
+    W_EXPLICIT = CM(AK_EXPLICIT),
+    W_FAIL_SUCCESS = CM(AK_FAIL) | CM(AK_SUCCESS),
+    W_SIGNED_IN = CM(AK_SUCCESS) | CM(AK_VALID), /* the password was right */
+    W_NOT_FAIL = W_ALL & ~(CM(AK_FAIL) | CM(AK_FAIL | CLS_RECOVERED))
+};
 
-/* The lists of the records `want` accepts (all when NULL). */
-static int build_csr(const state *s, int which, uint32_t nkeys, rec_ok want, csr *out)
+static bool cls_in(const uint8_t *cls, size_t i, unsigned want)
 {
-    if (!(out->off = calloc((size_t)nkeys + 1, sizeof *out->off)))
+    return want >> cls[i] & 1;
+}
+
+/* The lists of the records whose class `want` holds. off has nkeys + 2
+ * entries: key k's records are counted at k + 2, so that after the
+ * prefix sum off[k + 1] is the cursor of key k while filling, and ends as
+ * its start (no separate fill counters). */
+static int build_csr(const state *s, const uint8_t *cls, int which, uint32_t nkeys, unsigned want, csr *out)
+{
+    if (!(out->off = calloc((size_t)nkeys + 2, sizeof *out->off)))
         return KS_ENOMEM;
     for (size_t i = 0; i < s->n; i++)
-        if (!want || want(s, &s->r[i]))
-            out->off[key_of(s, &s->r[i], which) + 1]++;
+        if (cls_in(cls, i, want))
+            out->off[key_of(s, &s->r[i], which) + 2]++;
     for (uint32_t k = 0; k < nkeys; k++)
-        out->off[k + 1] += out->off[k];
-    out->list = malloc((out->off[nkeys] ? out->off[nkeys] : 1) * sizeof *out->list);
-    uint32_t *fill = calloc((size_t)nkeys, sizeof *fill);
-    if (!fill || !out->list) {
-        free(fill);
+        out->off[k + 2] += out->off[k + 1];
+    if (!(out->list = malloc((out->off[nkeys + 1] ? out->off[nkeys + 1] : 1) * sizeof *out->list)))
         return KS_ENOMEM;
-    }
-    for (size_t i = 0; i < s->n; i++) {
-        if (want && !want(s, &s->r[i]))
-            continue;
-        uint32_t k = key_of(s, &s->r[i], which);
-        out->list[out->off[k] + fill[k]++] = (uint32_t)i;
-    }
-    free(fill);
+    for (size_t i = 0; i < s->n; i++)
+        if (cls_in(cls, i, want))
+            out->list[out->off[key_of(s, &s->r[i], which) + 1]++] = (uint32_t)i;
     return KS_OK;
+}
+
+static uint32_t list_n(const csr *c, uint32_t k)
+{
+    return c->off[k + 1] - c->off[k];
 }
 
 static void csr_free(csr *c)
@@ -469,11 +486,6 @@ static int cmp_time(const void *a, const void *b)
     return x->at < y->at ? -1 : x->at > y->at;
 }
 
-static bool attempt(const state *s, const arec *r)
-{
-    return PV(s, r)->kind == AK_FAIL || PV(s, r)->kind == AK_VALID;
-}
-
 /* A spray found, kept for the success join. */
 typedef struct spray {
     int64_t first, last;
@@ -482,16 +494,30 @@ typedef struct spray {
     const char *kind;           /* "source" / "distributed" */
 } spray;
 
+/* The finish's lists: each holds only the records its passes read, so
+ * a pass reads no record it would skip and a key with fewer records than
+ * a burst needs is passed over by its count (a spray's sources have ~10
+ * records, one or two of them explicit logons). */
+enum list_id {
+    BY_ACCT_FS,     /* failures and successes: mark_recovered */
+    BY_SRC_ATT,     /* unrecovered attempts: spray, brute force from a source */
+    BY_SRC_EXPL,    /* explicit logons: explicit spray */
+    BY_GRP,         /* all: the baseline's active days */
+    BY_GRP_ATT,     /* unrecovered attempts: distributed spray */
+    BY_ACCT_ATT,    /* attempts: brute force against an account */
+    BY_SRC_IN,      /* not failures: established sources, the success join */
+    BY_ACCT_IN,     /* an account's sign-ins past the password (success,
+                     * valid): all the success join and the exposure read
+                     * of an account's records, a few of its failures' worth */
+    NLISTS
+};
+#define LB(l) (1u << (l))
+
 typedef struct fctx {
     id_det *d;
     state *s;
-    csr by_acct, by_src, by_grp;
-    csr by_acct_in;             /* an account's sign-ins past the password
-                                 * (success, valid): all the success join and
-                                 * the exposure read of an account's records,
-                                 * a few of its failures' worth */
-    uint8_t *src_in;            /* source has a record that is not a failure:
-                                 * the success join skips a spray's others */
+    uint8_t *cls;               /* class by record (CLS_RECOVERED, W_*) */
+    csr l[NLISTS];              /* by enum list_id, built by lists() */
     uint32_t *cnt_a, *cnt_s;    /* window counters by account / source id */
     spray *sp;
     size_t nsp, capsp;
@@ -591,7 +617,7 @@ static void fill_evidence(const state *s, const uint32_t *idx, size_t n, ks_evid
         const arec *r = &s->r[idx[j]];
         ks_evidence *e = &ev[(*nev)++];
         uint64_t loc[KS_LOC_FIELDS];
-        ks__locs_get(&s->locs, AT_INDEX(r), loc);
+        ks__locs_get(&s->locs, r->at, loc);
         memset(e, 0, sizeof *e);
         e->path = pool_str(&s->pool[P_PATH], (uint32_t)loc[KS_LOC_PATH]);
         e->format = NULL;
@@ -727,29 +753,30 @@ static void mark_recovered(fctx *f)
     bool fast = next && stamp;
     for (size_t i = 0; fast && i < s->n; i++)
         fast = s->r[i].t >= -((int64_t)1 << 62) && s->r[i].t <= (int64_t)1 << 62;
+    /* the list holds failures and successes only: the forward search's
+     * first record past reach is as far as a success could be */
+    const csr *c = &f->l[BY_ACCT_FS];
     for (uint32_t k = 0; k < pool_n(&s->pool[P_ACCT]); k++) {
-        const uint32_t *L = f->by_acct.list, begin = f->by_acct.off[k], end = f->by_acct.off[k + 1];
+        const uint32_t *L = c->list, begin = c->off[k], end = c->off[k + 1];
         for (uint32_t i = end; fast && i-- > begin;) {
-            arec *r = &s->r[L[i]];
-            int kind = PV(s, r)->kind;
-            if (kind == AK_SUCCESS) {
+            const arec *r = &s->r[L[i]];
+            if (f->cls[L[i]] == AK_SUCCESS) {
                 next[r->src] = r->t;
                 stamp[r->src] = k + 1;
-            } else if (kind == AK_FAIL && stamp[r->src] == k + 1 &&
-                       next[r->src] - r->t <= f->d->c.recovery) {
-                r->at |= AT_RECOVERED;
+            } else if (stamp[r->src] == k + 1 && next[r->src] - r->t <= f->d->c.recovery) {
+                f->cls[L[i]] |= CLS_RECOVERED;
             }
         }
         for (uint32_t i = begin; !fast && i < end; i++) {
-            arec *r = &s->r[L[i]];
-            if (PV(s, r)->kind != AK_FAIL)
+            const arec *r = &s->r[L[i]];
+            if (f->cls[L[i]] != AK_FAIL)
                 continue;
             for (uint32_t j = i + 1; j < end; j++) {
                 const arec *q = &s->r[L[j]];
                 if (q->t - r->t > f->d->c.recovery)
                     break;
-                if (PV(s, q)->kind == AK_SUCCESS && q->src == r->src) {
-                    r->at |= AT_RECOVERED;
+                if (f->cls[L[j]] == AK_SUCCESS && q->src == r->src) {
+                    f->cls[L[i]] |= CLS_RECOVERED;
                     break;
                 }
             }
@@ -759,35 +786,13 @@ static void mark_recovered(fctx *f)
     free(stamp);
 }
 
-static bool any_attempt(const state *s, const arec *r)
-{
-    return attempt(s, r);
-}
-
-static bool unrecovered_attempt(const state *s, const arec *r)
-{
-    return attempt(s, r) && !(r->at & AT_RECOVERED);
-}
-
-static bool explicit_logon(const state *s, const arec *r)
-{
-    return PV(s, r)->kind == AK_EXPLICIT;
-}
-
-/* The password was right: a success, or a sign-in stopped after it. */
-static bool signed_in(const state *s, const arec *r)
-{
-    return PV(s, r)->kind == AK_SUCCESS || PV(s, r)->kind == AK_VALID;
-}
-
 typedef bool (*window_ok)(fctx *f, uint32_t da, uint32_t ds, size_t attempts, uint32_t key);
 
-/* One pass of the window scan: the records it looks at, what makes a
- * window a burst, and what a burst reports (the spray passes share one
- * burst, told apart by their mode). */
+/* One pass of the window scan: the list it reads, what makes a window a
+ * burst, and what a burst reports (the spray passes share one burst, told
+ * apart by their mode). */
 typedef struct pass pass;
 struct pass {
-    rec_ok want;                /* which records of a key count */
     window_ok ok;               /* does a window of them make a burst */
     void (*burst)(fctx *f, const pass *p, const uint32_t *idx, size_t n, uint32_t key);
     enum spray_mode mode;       /* what spray_burst reports */
@@ -795,59 +800,35 @@ struct pass {
                                  * window: a key with fewer is not scanned */
 };
 
-/* A burst of one key: the records p->want accepts of L[bs..be], given to
- * p->burst as one list. */
-static void give_burst(fctx *f, const uint32_t *L, size_t bs, size_t be, const pass *p, uint32_t key)
-{
-    uint32_t *idx = malloc((be - bs + 1) * sizeof *idx);
-    size_t n = 0;
-    if (!idx)
-        return;
-    for (size_t i = bs; i <= be; i++)
-        if (p->want(f->s, &f->s->r[L[i]]))
-            idx[n++] = L[i];
-    p->burst(f, p, idx, n, key);
-    free(idx);
-}
-
-/* Sliding window over the records of one key that p->want accepts (read
- * in place from its time-ordered list: no copy of the pass's records);
- * calls back with each burst (maximal run of overlapping windows meeting
- * the condition). */
+/* Sliding window over the records of one key (its time-ordered list,
+ * read in place: every record of it counts); calls back with each burst
+ * (maximal run of overlapping windows meeting the condition), a slice of
+ * the list itself. */
 static void scan_windows(fctx *f, const uint32_t *L, size_t m, int64_t width, const pass *p, uint32_t key)
 {
-    rec_ok want = p->want;
     state *s = f->s;
     uint32_t da = 0, ds = 0;
-    size_t lo = SIZE_MAX, bs = SIZE_MAX, be = 0, inwin = 0; /* lo: first accepted record in the window */
+    size_t lo = 0, bs = SIZE_MAX, be = 0; /* lo: first record in the window */
     for (size_t hi = 0; hi < m; hi++) {
         const arec *r = &s->r[L[hi]];
         /* a key's records are spread over all of them (an account's among
          * every other's): ask for one some records ahead */
         if (hi + 8 < m)
             __builtin_prefetch(&s->r[L[hi + 8]]);
-        if (!want(s, r))
-            continue;
-        if (lo == SIZE_MAX)
-            lo = hi;
-        inwin++;
         if (f->cnt_a[r->acct]++ == 0)
             da++;
         if (f->cnt_s[r->src]++ == 0)
             ds++;
-        while (r->t - s->r[L[lo]].t > width) {
-            const arec *q = &s->r[L[lo]];
+        while (r->t - s->r[L[lo]].t > width) { /* stops at hi at the latest */
+            const arec *q = &s->r[L[lo++]];
             if (--f->cnt_a[q->acct] == 0)
                 da--;
             if (--f->cnt_s[q->src] == 0)
                 ds--;
-            inwin--;
-            while (!want(s, &s->r[L[++lo]])) /* stops at hi at the latest */
-                ;
         }
-        if (p->ok(f, da, ds, inwin, key)) {
+        if (p->ok(f, da, ds, hi - lo + 1, key)) {
             if (bs != SIZE_MAX && lo > be) {
-                give_burst(f, L, bs, be, p, key);
+                p->burst(f, p, L + bs, be - bs + 1, key);
                 bs = SIZE_MAX;
             }
             if (bs == SIZE_MAX)
@@ -856,24 +837,22 @@ static void scan_windows(fctx *f, const uint32_t *L, size_t m, int64_t width, co
         }
     }
     if (bs != SIZE_MAX)
-        give_burst(f, L, bs, be, p, key);
-    for (size_t i = lo; lo != SIZE_MAX && i < m; i++) { /* leave the counters at zero */
-        if (!want(s, &s->r[L[i]]))
-            continue;
+        p->burst(f, p, L + bs, be - bs + 1, key);
+    for (size_t i = lo; i < m; i++) { /* leave the counters at zero */
         f->cnt_a[s->r[L[i]].acct]--;
         f->cnt_s[s->r[L[i]].src]--;
     }
 }
 
-/* Runs pass p's window scan over the records of every key that has enough
- * of them for a burst (a spray's sources have one or two records each:
- * their scans were most of the finish). */
+/* Runs pass p's window scan over the records of every key of list c that
+ * has enough of them for a burst (a spray's sources have ~10 records,
+ * fewer of the kinds a pass reads: their scans were most of the finish). */
 static void per_key(fctx *f, const csr *c, uint32_t nkeys, int64_t width, const pass *p)
 {
     uint32_t least = p->least > 1 ? (uint32_t)KS_MIN(p->least, (int64_t)UINT32_MAX) : 1;
     for (uint32_t k = 1; k < nkeys; k++)
-        if (c->off[k + 1] - c->off[k] >= least)
-            scan_windows(f, c->list + c->off[k], c->off[k + 1] - c->off[k], width, p, k);
+        if (list_n(c, k) >= least)
+            scan_windows(f, c->list + c->off[k], list_n(c, k), width, p, k);
 }
 
 static bool spray_ok(fctx *f, uint32_t da, uint32_t ds, size_t n, uint32_t key)
@@ -997,12 +976,12 @@ static double compute_baseline(fctx *f)
     double *v = malloc(cap * sizeof *v);
     if (!v)
         return 0;
+    const uint32_t *L = f->l[BY_GRP].list;
     for (uint32_t g = 1; g < pool_n(&s->pool[P_GRP]); g++) {
-        uint32_t begin = f->by_grp.off[g], end = f->by_grp.off[g + 1], day_start = begin, da = 0;
+        uint32_t begin = f->l[BY_GRP].off[g], end = f->l[BY_GRP].off[g + 1], day_start = begin, da = 0;
         for (uint32_t i = begin; i <= end; i++) {
-            const arec *r = i < end ? &s->r[f->by_grp.list[i]] : NULL;
-            bool new_day = !r || (i > day_start &&
-                                  r->t / (86400 * NS) != s->r[f->by_grp.list[day_start]].t / (86400 * NS));
+            const arec *r = i < end ? &s->r[L[i]] : NULL;
+            bool new_day = !r || (i > day_start && r->t / (86400 * NS) != s->r[L[day_start]].t / (86400 * NS));
             if (new_day) {
                 /* every active group-day counts, quiet ones (0) included:
                  * the baseline is what a normal day looks like */
@@ -1017,11 +996,11 @@ static double compute_baseline(fctx *f)
                     v[n++] = da;
                 }
                 for (uint32_t j = day_start; j < i; j++) /* zero that day's counters */
-                    f->cnt_a[s->r[f->by_grp.list[j]].acct] = 0;
+                    f->cnt_a[s->r[L[j]].acct] = 0;
                 day_start = i;
                 da = 0;
             }
-            if (r && unrecovered_attempt(s, r) && f->cnt_a[r->acct]++ == 0)
+            if (r && cls_in(f->cls, L[i], W_UNRECOVERED) && f->cnt_a[r->acct]++ == 0)
                 da++;
         }
     }
@@ -1038,11 +1017,12 @@ static double compute_baseline(fctx *f)
  * later sign-in from there is the user, not the sprayer. */
 static bool known_source(const fctx *f, uint32_t acct, uint32_t src, int64_t before)
 {
-    for (uint32_t i = f->by_acct_in.off[acct]; i < f->by_acct_in.off[acct + 1]; i++) {
-        const arec *r = &f->s->r[f->by_acct_in.list[i]];
+    const csr *c = &f->l[BY_ACCT_IN];
+    for (uint32_t i = c->off[acct]; i < c->off[acct + 1]; i++) {
+        const arec *r = &f->s->r[c->list[i]];
         if (r->t >= before)
             break;
-        if (PV(f->s, r)->kind == AK_SUCCESS && r->src == src)
+        if (f->cls[c->list[i]] == AK_SUCCESS && r->src == src)
             return true;
     }
     return false;
@@ -1069,14 +1049,13 @@ static void success_after_spray(fctx *f)
                 cand[nc++] = sp->accts[a];
             }
         uint32_t every = pool_n(&s->pool[P_ACCT]) - 1;
+        const csr *in = &f->l[BY_SRC_IN]; /* a source's records that are not failures */
         for (uint32_t x = 0; x < sp->nsrcs && nc < every; x++) { /* until all are in */
             uint32_t src = sp->srcs[x];
-            if (!f->src_in[src]) /* only failures there: nothing to join */
-                continue;
-            for (uint32_t i = f->by_src.off[src]; i < f->by_src.off[src + 1]; i++) {
-                const arec *r = &s->r[f->by_src.list[i]];
+            for (uint32_t i = in->off[src]; i < in->off[src + 1]; i++) {
+                const arec *r = &s->r[in->list[i]];
                 /* set, not count: a counter would wrap and list an account twice */
-                if (r->t >= sp->first && PV(s, r)->kind != AK_FAIL && !mark[r->acct]) {
+                if (r->t >= sp->first && !mark[r->acct]) {
                     mark[r->acct] = 1;
                     cand[nc++] = r->acct;
                 }
@@ -1091,8 +1070,9 @@ static void success_after_spray(fctx *f)
             uint32_t hits[MAX_EVIDENCE];
             size_t nh = 0;
             bool single = false, from_src = false, success = false;
-            for (uint32_t i = f->by_acct_in.off[acct]; i < f->by_acct_in.off[acct + 1]; i++) {
-                const arec *r = &s->r[f->by_acct_in.list[i]];
+            const csr *ain = &f->l[BY_ACCT_IN];
+            for (uint32_t i = ain->off[acct]; i < ain->off[acct + 1]; i++) {
+                const arec *r = &s->r[ain->list[i]];
                 const aprof *p = PV(s, r);
                 if (r->t < sp->first)
                     continue;
@@ -1109,7 +1089,7 @@ static void success_after_spray(fctx *f)
                              known_source(f, acct, r->src, sp->first)))
                     continue;
                 if (nh < MAX_EVIDENCE)
-                    hits[nh++] = f->by_acct_in.list[i];
+                    hits[nh++] = ain->list[i];
                 single |= p->kind == AK_SUCCESS && (p->flags & AF_SINGLE_FACTOR);
                 from_src |= src && p->kind == AK_SUCCESS;
                 success |= p->kind == AK_SUCCESS;
@@ -1158,15 +1138,16 @@ static void exposure(fctx *f)
         uint32_t sf[MAX_EVIDENCE], lg[MAX_EVIDENCE];
         size_t nsf = 0, nlg = 0, csf = 0, clg = 0;
         ks_buf apps = KS_BUF_INIT;
-        for (uint32_t i = f->by_acct_in.off[a]; i < f->by_acct_in.off[a + 1]; i++) {
-            const arec *r = &s->r[f->by_acct_in.list[i]];
+        const csr *ain = &f->l[BY_ACCT_IN];
+        for (uint32_t i = ain->off[a]; i < ain->off[a + 1]; i++) {
+            const arec *r = &s->r[ain->list[i]];
             const aprof *p = PV(s, r);
             if (p->kind != AK_SUCCESS)
                 continue;
             if (p->flags & AF_SINGLE_FACTOR) {
                 csf++;
                 if (nsf < MAX_EVIDENCE)
-                    sf[nsf++] = f->by_acct_in.list[i];
+                    sf[nsf++] = ain->list[i];
             }
             if (p->flags & AF_LEGACY) {
                 const char *app = pool_str(&s->pool[P_APP], p->app);
@@ -1174,7 +1155,7 @@ static void exposure(fctx *f)
                     ks__buf_printf(&apps, "%s%s", apps.n ? ", " : "", app);
                 clg++;
                 if (nlg < MAX_EVIDENCE)
-                    lg[nlg++] = f->by_acct_in.list[i];
+                    lg[nlg++] = ain->list[i];
             }
         }
         bool tgt = f->target[a];
@@ -1214,11 +1195,12 @@ static void find_established(fctx *f)
             spray_src[f->sp[k].srcs[i]] = 1;
     for (uint32_t src = 1; src < pool_n(&s->pool[P_SRC]); src++) {
         uint32_t seen[3] = {0}, n = 0;
-        if (spray_src[src] || !f->src_in[src]) /* no success there */
+        const csr *in = &f->l[BY_SRC_IN]; /* successes are among them */
+        if (spray_src[src])
             continue;
-        for (uint32_t i = f->by_src.off[src]; i < f->by_src.off[src + 1] && n < 3; i++) {
-            const arec *r = &s->r[f->by_src.list[i]];
-            if (PV(s, r)->kind != AK_SUCCESS || (n && (seen[0] == r->acct || (n > 1 && seen[1] == r->acct))))
+        for (uint32_t i = in->off[src]; i < in->off[src + 1] && n < 3; i++) {
+            const arec *r = &s->r[in->list[i]];
+            if (f->cls[in->list[i]] != AK_SUCCESS || (n && (seen[0] == r->acct || (n > 1 && seen[1] == r->acct))))
                 continue;
             seen[n++] = r->acct;
         }
@@ -1227,25 +1209,23 @@ static void find_established(fctx *f)
     free(spray_src);
 }
 
-enum { L_ACCT = 1, L_SRC = 2, L_GRP = 4, L_ACCT_IN = 8 };
-
-/* Makes exactly the lists in `which` present. */
+/* Makes exactly the lists in `which` (LB bits) present. */
 static int lists(fctx *f, unsigned which)
 {
     const state *s = f->s;
-    struct {
-        unsigned bit;
-        csr *c;
+    static const struct {
         int key, pool;
-        rec_ok want;
-    } const l[] = {{L_ACCT, &f->by_acct, K_ACCT, P_ACCT, NULL}, {L_SRC, &f->by_src, K_SRC, P_SRC, NULL},
-                   {L_GRP, &f->by_grp, K_GRP, P_GRP, NULL}, {L_ACCT_IN, &f->by_acct_in, K_ACCT, P_ACCT, signed_in}};
-    for (size_t i = 0; i < KS_ARRAY_LEN(l); i++)
-        if (!(which & l[i].bit))
-            csr_free(l[i].c);
-    for (size_t i = 0; i < KS_ARRAY_LEN(l); i++)
-        if ((which & l[i].bit) && !l[i].c->off &&
-            build_csr(s, l[i].key, pool_n(&s->pool[l[i].pool]), l[i].want, l[i].c) != KS_OK)
+        unsigned want;
+    } l[NLISTS] = {[BY_ACCT_FS] = {K_ACCT, P_ACCT, W_FAIL_SUCCESS}, [BY_SRC_ATT] = {K_SRC, P_SRC, W_UNRECOVERED},
+                   [BY_SRC_EXPL] = {K_SRC, P_SRC, W_EXPLICIT},      [BY_GRP] = {K_GRP, P_GRP, W_ALL},
+                   [BY_GRP_ATT] = {K_GRP, P_GRP, W_UNRECOVERED},    [BY_ACCT_ATT] = {K_ACCT, P_ACCT, W_ATTEMPT},
+                   [BY_SRC_IN] = {K_SRC, P_SRC, W_NOT_FAIL},       [BY_ACCT_IN] = {K_ACCT, P_ACCT, W_SIGNED_IN}};
+    for (int i = 0; i < NLISTS; i++)
+        if (!(which & LB(i)))
+            csr_free(&f->l[i]);
+    for (int i = 0; i < NLISTS; i++)
+        if ((which & LB(i)) && !f->l[i].off &&
+            build_csr(s, f->cls, l[i].key, pool_n(&s->pool[l[i].pool]), l[i].want, &f->l[i]) != KS_OK)
             return KS_ENOMEM;
     return KS_OK;
 }
@@ -1273,42 +1253,48 @@ static int id_finish(void *detp)
         goto out;
     for (uint32_t i = 1; i < np; i++)
         s->pv[i] = prof_get(s, i);
+    if (!(f.cls = malloc(s->n)))
+        goto out;
+    for (size_t i = 0; i < s->n; i++) { /* kinds are 1..4: below CLS_RECOVERED */
+        unsigned k = PV(s, &s->r[i])->kind;
+        f.cls[i] = (uint8_t)(k < CLS_RECOVERED ? k : 0);
+    }
     f.cnt_a = calloc(na, sizeof *f.cnt_a);
     f.cnt_s = calloc(ns, sizeof *f.cnt_s);
     f.target = calloc(na, 1);
     f.hit = calloc(na, 1);
     f.established = calloc(ns, 1);
     f.seen = calloc(((size_t)KS_MAX(KS_MAX(na, ns), ng) + 63) / 64, sizeof *f.seen);
-    /* At most two of the three lists (4 bytes a record each) at a time:
-     * each pass builds what it reads and frees the rest. */
-    if (!f.established || !f.seen || !f.cnt_a || !f.cnt_s || !f.target || !f.hit || lists(&f, L_ACCT))
+    /* Lists (4 bytes a listed record) live while their passes run: at
+     * most an all-records list and a part one at a time. The passes run in
+     * the order their findings and sprays are reported in. */
+    if (!f.established || !f.seen || !f.cnt_a || !f.cnt_s || !f.target || !f.hit || lists(&f, LB(BY_ACCT_FS)))
         goto out;
     mark_recovered(&f);
-    if (lists(&f, L_SRC))
+    if (lists(&f, LB(BY_SRC_ATT)))
         goto out;
-    per_key(&f, &f.by_src, ns, d->c.window,
-            &(pass){unrecovered_attempt, spray_ok, spray_burst, SPRAY_SOURCE, d->c.min_accounts});
-    per_key(&f, &f.by_src, ns, d->c.window,
-            &(pass){explicit_logon, explicit_ok, spray_burst, SPRAY_EXPLICIT, d->c.explicit_min});
-    if (lists(&f, L_GRP))
+    per_key(&f, &f.l[BY_SRC_ATT], ns, d->c.window, &(pass){spray_ok, spray_burst, SPRAY_SOURCE, d->c.min_accounts});
+    if (lists(&f, LB(BY_SRC_ATT) | LB(BY_SRC_EXPL)))
+        goto out;
+    per_key(&f, &f.l[BY_SRC_EXPL], ns, d->c.window,
+            &(pass){explicit_ok, spray_burst, SPRAY_EXPLICIT, d->c.explicit_min});
+    if (lists(&f, LB(BY_SRC_ATT) | LB(BY_GRP)))
         goto out;
     f.baseline = compute_baseline(&f);
-    per_key(&f, &f.by_grp, ng, d->c.slow_window,
-            &(pass){unrecovered_attempt, dist_ok, spray_burst, SPRAY_DISTRIBUTED,
-                    KS_MAX(d->c.dist_accounts, d->c.dist_sources)});
-    if (lists(&f, L_ACCT | L_SRC))
+    if (lists(&f, LB(BY_SRC_ATT) | LB(BY_GRP_ATT)))
         goto out;
-    per_key(&f, &f.by_acct, na, d->c.brute_window,
-            &(pass){any_attempt, brute_ok, brute_burst, SPRAY_SOURCE, d->c.brute_min});
-    per_key(&f, &f.by_src, ns, d->c.brute_window,
-            &(pass){unrecovered_attempt, src_brute_ok, src_brute_burst, SPRAY_SOURCE, d->c.brute_min});
-    /* the joins read only sign-ins past the password: their own short
-     * lists in place of every record's (still two lists at a time) */
-    if (lists(&f, L_SRC | L_ACCT_IN) || !(f.src_in = calloc(ns, 1)))
+    per_key(&f, &f.l[BY_GRP_ATT], ng, d->c.slow_window,
+            &(pass){dist_ok, spray_burst, SPRAY_DISTRIBUTED, KS_MAX(d->c.dist_accounts, d->c.dist_sources)});
+    if (lists(&f, LB(BY_SRC_ATT) | LB(BY_ACCT_ATT)))
         goto out;
-    for (size_t i = 0; i < s->n; i++)
-        if (PV(s, &s->r[i])->kind != AK_FAIL)
-            f.src_in[s->r[i].src] = 1;
+    per_key(&f, &f.l[BY_ACCT_ATT], na, d->c.brute_window,
+            &(pass){brute_ok, brute_burst, SPRAY_SOURCE, d->c.brute_min});
+    per_key(&f, &f.l[BY_SRC_ATT], ns, d->c.brute_window,
+            &(pass){src_brute_ok, src_brute_burst, SPRAY_SOURCE, d->c.brute_min});
+    /* the joins read only sign-ins past the password, and of a source
+     * what is not a failure */
+    if (lists(&f, LB(BY_SRC_IN) | LB(BY_ACCT_IN)))
+        goto out;
     find_established(&f);
     success_after_spray(&f);
     exposure(&f);
@@ -1325,11 +1311,9 @@ out:
         free(f.sp[i].srcs);
     }
     free(f.sp);
-    csr_free(&f.by_acct);
-    csr_free(&f.by_src);
-    csr_free(&f.by_grp);
-    csr_free(&f.by_acct_in);
-    free(f.src_in);
+    for (int i = 0; i < NLISTS; i++)
+        csr_free(&f.l[i]);
+    free(f.cls);
     free(f.cnt_a);
     free(f.cnt_s);
     free(f.target);
