@@ -324,7 +324,23 @@ size_t ks__utf8_put(char out[4], uint32_t cp)
 size_t ks__utf16le_to_utf8(const uint8_t *in, size_t n, char *out, size_t cap, bool stop_at_nul)
 {
     size_t o = 0, i = 0;
-    /* Fast path: four ASCII code units (no zero, high bytes clear) at a time. */
+#if defined(__SSE2__)
+    /* Eight ASCII code units (no zero, bits 7-15 clear) at a time, packed
+     * to bytes: the strings of an EVTX record are mostly ASCII, and the
+     * four-unit loop below was ~20 % of the record walk's instructions. */
+    const __m128i nonascii = _mm_set1_epi16((short)0xff80), zero = _mm_setzero_si128();
+    while (i + 16 <= n && o + 8 <= cap) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+        __m128i ascii = _mm_cmpeq_epi16(_mm_and_si128(v, nonascii), zero);
+        __m128i good = _mm_andnot_si128(_mm_cmpeq_epi16(v, zero), ascii);
+        if (_mm_movemask_epi8(good) != 0xffff)
+            break;
+        _mm_storel_epi64((__m128i *)(void *)(out + o), _mm_packus_epi16(v, v));
+        o += 8;
+        i += 16;
+    }
+#endif
+    /* Four ASCII code units (no zero, high bytes clear) at a time. */
     while (i + 8 <= n && o + 4 <= cap) {
         uint64_t w;
         memcpy(&w, in + i, 8);

@@ -39,6 +39,8 @@ struct evx_reader {
     uint64_t seen[4096];   /* record ids of this chunk (duplicates are dropped) */
     size_t nseen;
     uint64_t seen_max;     /* the largest id in seen[] (nseen > 0) */
+    ks_source *src;        /* chunks read from its descriptor (evx_reader_read_from) */
+    uint8_t *buf;          /* the current chunk, EVX_CHUNK_SIZE bytes, when src */
 };
 
 static void rdiag(evx_reader *r, ks_diag_level lvl, int code, uint64_t off, const char *fmt, ...)
@@ -111,7 +113,32 @@ void evx_reader_free(evx_reader *r)
     if (!r)
         return;
     ks__arena_free(r->ch.arena);
+    free(r->buf);
     free(r);
+}
+
+int evx_reader_read_from(evx_reader *r, ks_source *src)
+{
+    if (!r->buf && !(r->buf = malloc(EVX_CHUNK_SIZE)))
+        return KS_ENOMEM;
+    r->src = src;
+    return KS_OK;
+}
+
+/* The chunk at r->pos: copied from the file into r->buf when reading from
+ * a descriptor, else (or when that read fails) the mapping. *avail may come
+ * out short of the mapping's count when the file shrank since it was
+ * mapped: the chunk is then truncated, not a SIGBUS. */
+static const uint8_t *chunk_bytes(evx_reader *r, size_t *avail)
+{
+    if (r->src) {
+        ssize_t got = ks__source_pread(r->src, r->buf, *avail, r->pos);
+        if (got >= 0) {
+            *avail = (size_t)got;
+            return r->buf;
+        }
+    }
+    return r->map + r->pos;
 }
 
 evx_chunk *evx_reader_chunk(evx_reader *r) { return &r->ch; }
@@ -126,8 +153,8 @@ void evx_reader_bad_record(evx_reader *r, const evx_record *rec, const char *why
 static bool open_chunk(evx_reader *r)
 {
     while (r->pos < r->end && r->pos < r->size) {
-        const uint8_t *c = r->map + r->pos;
         size_t avail = (size_t)KS_MIN((uint64_t)EVX_CHUNK_SIZE, r->size - r->pos);
+        const uint8_t *c = chunk_bytes(r, &avail);
         uint64_t idx = (r->pos - r->base) / EVX_CHUNK_SIZE;
         evx_chunk_reset(&r->ch, c, avail, r->pos);
         r->nseen = 0;
@@ -485,7 +512,10 @@ static int evtx_open(const ks_input_ctx *ctx, void **state)
     x->cache = ctx->w->cache;
     x->syms = ks__engine_symtab(e);
     rc = evx_reader_new(p, size, ctx->path, e, ctx->begin, ctx->end, ks__opt_bool(e, "evtx.recover"), &x->r);
+    if (rc == KS_OK)
+        rc = evx_reader_read_from(x->r, ctx->src);
     if (rc != KS_OK) {
+        evx_reader_free(x->r);
         free(x);
         return rc;
     }

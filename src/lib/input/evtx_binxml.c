@@ -55,7 +55,8 @@ void evx_chunk_reset(evx_chunk *ch, const uint8_t *base, size_t size, uint64_t f
     ch->size = size;
     ch->file_off = file_off;
     ks__arena_reset(ch->arena);
-    memset(ch->tpl, 0, sizeof ch->tpl);
+    for (size_t k = 0; k < ch->ntpl; k++)
+        ch->tpl[ch->used[k]].off = 0;
     ch->ntpl = 0;
 }
 
@@ -779,7 +780,7 @@ static void template_store(evx_chunk *ch, uint32_t off, evx_node *root)
         i = (i + 1) & (cap - 1);
     ch->tpl[i].off = off;
     ch->tpl[i].root = root;
-    ch->ntpl++;
+    ch->used[ch->ntpl++] = (uint16_t)i;
 }
 
 static void mark_cacheable(evx_node *nd, int depth)
