@@ -232,13 +232,13 @@ static size_t dest_name(char *dst, ks_slice s, int64_t port)
 static int beacon_on_event(void *v, const ks_event *ev)
 {
     beacon_ws *ws = v;
-    ks_net_view nv;
+    const ks_net_view *nv;
     char dst[300];
     size_t dn = 0;
-    if (ev->time == KS_TIME_NONE || !ks__net_view(ws->syms, ev, &nv))
+    if (ev->time == KS_TIME_NONE || !(nv = ks__net_view_of(ws->syms, ev)))
         return KS_OK;
-    ks_slice c = ks__net_str(&nv, KS_NET_CLIENT);
-    ks_slice q = ks__net_str(&nv, KS_NET_QUERY);
+    ks_slice c = ks__net_str(nv, KS_NET_CLIENT);
+    ks_slice q = ks__net_str(nv, KS_NET_QUERY);
     if (!c.n)
         return KS_OK;
     if (q.n) {
@@ -247,8 +247,8 @@ static int beacon_on_event(void *v, const ks_event *ev)
             return KS_OK; /* the DNS server's answer to a query already counted */
         dn = ks__net_name_lower(q.p, q.n, dst, sizeof dst);
     } else {
-        ks_slice s = ks__net_str(&nv, KS_NET_SERVER);
-        int64_t port = ks__net_int(&nv, KS_NET_SPORT);
+        ks_slice s = ks__net_str(nv, KS_NET_SERVER);
+        int64_t port = ks__net_int(nv, KS_NET_SPORT);
         if (!s.n || s.n > 200)
             return KS_OK;
         dn = dest_name(dst, s, port);

@@ -508,34 +508,34 @@ static int c2_on_event(void *p, const ks_event *ev)
 {
     c2_ws *ws = p;
     c2_det *d = ws->d;
-    ks_net_view nv;
-    if (!ks__net_view(ws->syms, ev, &nv))
+    const ks_net_view *nv;
+    if (!(nv = ks__net_view_of(ws->syms, ev)))
         return KS_OK;
-    check_name(d, &nv, ev, KS_NET_QUERY, ks__net_str(&nv, KS_NET_QUERY));
-    for (size_t i = 0; i < nv.nanswers; i++) {
-        ks_slice a = nv.answers[i];
+    check_name(d, nv, ev, KS_NET_QUERY, ks__net_str(nv, KS_NET_QUERY));
+    for (size_t i = 0; i < nv->nanswers; i++) {
+        ks_slice a = nv->answers[i];
         uint8_t tmp[16];
         if (parse_ip(a.p, a.n, tmp))
-            check_ip(ws, &nv, ev, "dns.answers", a);
+            check_ip(ws, nv, ev, "dns.answers", a);
         else
-            check_name(d, &nv, ev, KS_NET_ANSWERS, a);
+            check_name(d, nv, ev, KS_NET_ANSWERS, a);
     }
-    check_ip(ws, &nv, ev, ks__net_field_name(KS_NET_SERVER), ks__net_str(&nv, KS_NET_SERVER));
-    check_ip(ws, &nv, ev, ks__net_field_name(KS_NET_CLIENT), ks__net_str(&nv, KS_NET_CLIENT));
-    check_name(d, &nv, ev, KS_NET_SNI, ks__net_str(&nv, KS_NET_SNI));
-    check_name(d, &nv, ev, KS_NET_HTTP_HOST, ks__net_str(&nv, KS_NET_HTTP_HOST));
-    ks_slice url = ks__net_str(&nv, KS_NET_URL);
+    check_ip(ws, nv, ev, ks__net_field_name(KS_NET_SERVER), ks__net_str(nv, KS_NET_SERVER));
+    check_ip(ws, nv, ev, ks__net_field_name(KS_NET_CLIENT), ks__net_str(nv, KS_NET_CLIENT));
+    check_name(d, nv, ev, KS_NET_SNI, ks__net_str(nv, KS_NET_SNI));
+    check_name(d, nv, ev, KS_NET_HTTP_HOST, ks__net_str(nv, KS_NET_HTTP_HOST));
+    ks_slice url = ks__net_str(nv, KS_NET_URL);
     if (url.n) {
-        check_set(d, K_URL, &nv, ev, KS_NET_URL);
+        check_set(d, K_URL, nv, ev, KS_NET_URL);
         ks_slice h = url_host(url);
         uint8_t tmp[16];
         if (parse_ip(h.p, h.n, tmp))
-            check_ip(ws, &nv, ev, "url.full", h);
-        else if (!ks__net_str(&nv, KS_NET_HTTP_HOST).n)
-            check_name(d, &nv, ev, KS_NET_URL, h);
+            check_ip(ws, nv, ev, "url.full", h);
+        else if (!ks__net_str(nv, KS_NET_HTTP_HOST).n)
+            check_name(d, nv, ev, KS_NET_URL, h);
     }
-    check_set(d, K_JA3, &nv, ev, KS_NET_JA3);
-    check_set(d, K_JA3S, &nv, ev, KS_NET_JA3S);
+    check_set(d, K_JA3, nv, ev, KS_NET_JA3);
+    check_set(d, K_JA3S, nv, ev, KS_NET_JA3S);
     return KS_OK;
 }
 

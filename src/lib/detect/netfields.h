@@ -64,11 +64,22 @@ typedef struct ks_net_syms ks_net_syms;
 ks_net_syms *ks__net_syms_new(ks_symtab *t);
 void ks__net_syms_free(ks_net_syms *s);
 
-/* Fills v from ev. Returns true when the event carries any network field. */
+/* The view of ev, or NULL when the event carries no network field. The
+ * view is the thread's (shared by every detector reading ev): valid until
+ * the thread's next call for another event. */
+const ks_net_view *ks__net_view_of(ks_net_syms *s, const ks_event *ev);
+/* The same view copied into v (tests, tools). Returns whether there is one. */
 bool ks__net_view(ks_net_syms *s, const ks_event *ev, ks_net_view *v);
 
-/* The string of field i, or an empty slice (numbers are not strings). */
-ks_slice ks__net_str(const ks_net_view *v, int i);
+/* The string of field i, or an empty slice (numbers are not strings).
+ * Inline: the detectors ask for several fields of every event. */
+static inline ks_slice ks__net_str(const ks_net_view *v, int i)
+{
+    const ks_value *x = v->f[i];
+    if (x && x->type == KS_VSTR && !(x->u.s.n == 1 && x->u.s.p[0] == '-'))
+        return x->u.s;
+    return (ks_slice){"", 0};
+}
 /* Port-like integer of field i (string or number), -1 if absent. */
 int64_t ks__net_int(const ks_net_view *v, int i);
 /* Canonical name of field i ("dns.query"). */

@@ -286,12 +286,12 @@ static void record_bad(sb_det *d, const ks_net_view *nv, const ks_event *ev, ks_
 static int sb_on_event(void *p, const ks_event *ev)
 {
     sb_ws *ws = p;
-    ks_net_view nv;
+    const ks_net_view *nv;
     const char *label;
     size_t nl;
-    if (!ks__net_view(ws->syms, ev, &nv))
+    if (!(nv = ks__net_view_of(ws->syms, ev)))
         return KS_OK;
-    ks_slice q = ks__net_str(&nv, KS_NET_QUERY);
+    ks_slice q = ks__net_str(nv, KS_NET_QUERY);
     if (!q.n || !ks__sb_is_c2_name(q.p, q.n, &label, &nl))
         return KS_OK;
     ks_sb_msg m;
@@ -300,9 +300,9 @@ static int sb_on_event(void *p, const ks_event *ev)
     bool ok = ks__sb_decode(q.p, q.n, &m) && (m.region < 0 || m.region_ok);
     pthread_mutex_lock(&ws->d->lock);
     if (ok)
-        record(ws->d, &m, &nv, ev, q);
+        record(ws->d, &m, nv, ev, q);
     else
-        record_bad(ws->d, &nv, ev, q);
+        record_bad(ws->d, nv, ev, q);
     pthread_mutex_unlock(&ws->d->lock);
     return KS_OK;
 }
