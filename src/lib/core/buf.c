@@ -55,18 +55,34 @@ int ks__buf_adds(ks_buf *b, const char *s)
     return ks__buf_add(b, s, strlen(s));
 }
 
+/* Two digits a step from a table: the division loop a digit at a time
+ * was ~85 instructions per EventID, record id or logon type, and Sigma's
+ * prefilter writes every integer of every event as text. */
 size_t ks__fmt_i64(char *b, int64_t v)
 {
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
     char t[24];
-    size_t n = 0, o = 0;
+    size_t n = sizeof t, o = 0;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do
-        t[n++] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        t[--n] = pairs[2 * r + 1];
+        t[--n] = pairs[2 * r];
+    }
+    if (u >= 10) {
+        t[--n] = pairs[2 * u + 1];
+        t[--n] = pairs[2 * u];
+    } else {
+        t[--n] = (char)('0' + u);
+    }
     if (v < 0)
         b[o++] = '-';
-    while (n)
-        b[o++] = t[--n];
+    memcpy(b + o, t + n, sizeof t - n);
+    o += sizeof t - n;
     b[o] = 0;
     return o;
 }
