@@ -52,6 +52,7 @@ typedef struct pgroup {
     unsigned *litids;
     uint32_t nlits;
     ks_arena *lit_arena;    /* owns the lowered literals */
+    bool nl;                /* a literal holds '\n': a hit may span two values */
     uint32_t *members;      /* run indices of its rules */
     uint32_t nm;
     bool failed;            /* Vectorscan refused the database */
@@ -76,6 +77,32 @@ struct sg_pre {
 
 #define MEMO_MAX 4096
 #define MEMO_KEY_MAX 512
+#define STABLE_MAX 64     /* values of an event whose sameness is tracked */
+#define STABLE_MIN 48     /* bytes of same values worth their own scan */
+#define NOVAL UINT32_MAX  /* stable.len: the field has no text */
+
+/* The values an event shares with the events of its layout before it
+ * (a Security record's schema URL, provider, channel, computer: half of
+ * its text), for one index slot of the scratch. Without a literal that
+ * holds '\n' every hit of a database lies inside one value, so the
+ * event's hits are those of its kept values, found once and kept, plus a
+ * scan of the other values. Kept values stay kept while each equals the
+ * same field of the layout's event before it; when one changes, the
+ * hits are dropped and found again from the values that stayed. */
+typedef struct stable {
+    uint64_t build;         /* the index build prev is for (0: none) */
+    ks_buf prev;            /* the text of the layout's last event */
+    uint32_t off[STABLE_MAX], len[STABLE_MAX]; /* its values in prev */
+    size_t n;               /* its fields */
+    uint32_t front;         /* prev's values not kept end here (NOVAL: the
+                               text is in field order) */
+    uint64_t same;          /* values equal to the event before it */
+    uint64_t steady;        /* ... and to the event before that */
+    uint64_t keep;          /* values whose hits are in ids (0: none) */
+    const pgroup *g;        /* the group the hits are for */
+    uint32_t *ids;          /* database ids the kept values hold */
+    size_t nids, capids;
+} stable;
 
 /* Which field answers each logsource lookup, for one index of the
  * scratch (sg_scratch.lays[]: the events of one W3C header or EVTX
@@ -117,6 +144,13 @@ struct sg_pre_ws {
     uint32_t *cstamp;       /* per group: gen when a scanned database holds its needles */
     uint32_t nhit;
     bool truncated;         /* an event too big to scan whole */
+    stable stab[SG_LAYOUTS]; /* per index slot: the values that stay */
+    stable *st;             /* this event's, when its text is tracked */
+    uint32_t off[STABLE_MAX], len[STABLE_MAX]; /* this event's values in text */
+    ks_buf part;            /* the part of the text scanned on its own */
+    size_t front;           /* the text's values not kept end here */
+    stable *rec;            /* on_hit also adds ids to rec->ids */
+    bool rec_failed;        /* ... and could not */
 };
 
 /* ---- needle sets ------------------------------------------------------------------- */
@@ -801,6 +835,8 @@ int sg__pre_build(sg_rule *const *run, size_t nrun, unsigned flags, const ks_eng
     compile_all(e, p);
     for (uint32_t g = 0; g < p->ngroups; g++) {
         pgroup *pg = &p->groups[g];
+        for (uint32_t i = 0; i < pg->nlits && !pg->nl; i++)
+            pg->nl = memchr(pg->lits[i], '\n', pg->lens[i]) != NULL;
         if (pg->failed)
             group_fallback(pg, run);
         free(pg->lits);
@@ -851,6 +887,9 @@ int sg__pre_ws_new(const sg_pre *p, sg_pre_ws **out)
     w->list = calloc(p->nrun + 1, sizeof *w->list);
     w->memo = ks__map_new(256);
     w->text.limit = MAX_TEXT + 64;
+    w->part.limit = MAX_TEXT + 64;
+    for (size_t i = 0; i < SG_LAYOUTS; i++)
+        w->stab[i].prev.limit = MAX_TEXT + 64;
     w->hitbits = calloc(p->nids / 64 + 1, sizeof *w->hitbits);
     w->hitlist = calloc(p->nids + 1, sizeof *w->hitlist);
     w->gstamp = calloc(p->ngroups + 1, sizeof *w->gstamp);
@@ -877,6 +916,11 @@ void sg__pre_ws_free(sg_pre_ws *w)
     ks__map_free(w->memo);
     ks__buf_release(&w->memo_res);
     ks__buf_release(&w->text);
+    ks__buf_release(&w->part);
+    for (size_t i = 0; i < SG_LAYOUTS; i++) {
+        ks__buf_release(&w->stab[i].prev);
+        free(w->stab[i].ids);
+    }
     free(w->hitbits);
     free(w->hitlist);
     free(w->gstamp);
@@ -900,6 +944,14 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
     sg_pre_ws *w = ctx;
     const pgroup *g = w->cur;
     KS_UNUSED(from), KS_UNUSED(to), KS_UNUSED(flags);
+    if (w->rec) {
+        stable *st = w->rec;
+        if (st->nids < st->capids ||
+            ks__grow(&st->ids, &st->capids, st->nids + 1, sizeof *st->ids, 16) == KS_OK)
+            st->ids[st->nids++] = id;
+        else
+            w->rec_failed = true;
+    }
     if (id >= g->nneedles) { /* an embedded group's needle: its id there */
         const struct emb_id *e = &g->emap[id - g->nneedles];
         bool on = w->gstamp[e->g] == w->gen;
@@ -924,6 +976,37 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
     return 0;
 }
 
+/* Compares this event's values (w->text, w->off/len) with those of its
+ * layout's last event, and makes this event's text the layout's last:
+ * the buffers are swapped, w->text gets the old one for the next event. */
+static void stable_update(sg_pre_ws *w, size_t n, const sg_scratch *sc, uint64_t last)
+{
+    stable *st = &w->stab[sc->lay_slot];
+    uint64_t same = 0;
+    if (st->build == sc->lay->build) {
+        for (size_t i = 0; i < n; i++)
+            if (w->len[i] != NOVAL && w->len[i] == st->len[i] &&
+                memcmp(w->text.p + w->off[i], st->prev.p + st->off[i], w->len[i]) == 0)
+                same |= (uint64_t)1 << i;
+    } else {
+        st->build = sc->lay->build;
+        st->same = 0;
+        st->keep = 0;
+    }
+    if (st->keep & ~same)
+        st->keep = 0; /* a kept value changed: its hits do not hold */
+    st->steady = same & st->same;
+    st->same = same;
+    ks_buf t = w->text;
+    w->text = st->prev;
+    st->prev = t;
+    memcpy(st->off, w->off, n * sizeof *st->off);
+    memcpy(st->len, w->len, n * sizeof *st->len);
+    st->n = n;
+    st->front = last && st->keep == last ? w->front : NOVAL;
+    w->st = st;
+}
+
 /* All field values, newline-separated, built once per event, or the
  * event's raw record when its input vouches for it (ks_event.raw: a W3C
  * line without '%'; plus_variants find the '+'-for-space values in it).
@@ -936,6 +1019,7 @@ static bool event_text(sg_pre_ws *w, const ks_event *ev, sg_scratch *sc)
     if (w->have_text)
         return w->scann < MAX_TEXT;
     w->have_text = true;
+    w->st = NULL;
     if (ev->raw.p && ev->raw.n < MAX_TEXT) {
         w->scan = ev->raw.p;
         w->scann = ev->raw.n;
@@ -944,11 +1028,25 @@ static bool event_text(sg_pre_ws *w, const ks_event *ev, sg_scratch *sc)
     w->scan = "";
     w->scann = MAX_TEXT;
     ks__buf_reset(&w->text);
-    for (size_t i = 0; i < ev->n; i++) {
+    bool track = sc->lay && ev->n <= STABLE_MAX;
+    /* the values kept for the layout go last: the others are the text's
+     * front, scanned as it is (scan_text) */
+    uint64_t last = 0;
+    if (track && w->stab[sc->lay_slot].build == sc->lay->build)
+        last = w->stab[sc->lay_slot].keep;
+    w->front = 0;
+    for (size_t k = 0; k < (last ? 2 * ev->n : ev->n); k++) {
+        size_t i = k < ev->n ? k : k - ev->n;
+        if (k == ev->n)
+            w->front = w->text.n;
+        if (last && (bool)(last >> i & 1) != (k >= ev->n))
+            continue;
         const ks_value *v = &ev->fields[i].v;
         char num[24];
         const char *s = num;
         size_t n;
+        if (track)
+            w->len[i] = NOVAL;
         if (v->type == KS_VSTR || v->type == KS_VBIN)
             s = v->u.s.p, n = v->u.s.n;
         else if (v->type == KS_VINT)
@@ -961,14 +1059,20 @@ static bool event_text(sg_pre_ws *w, const ks_event *ev, sg_scratch *sc)
         if (w->text.n + n + 1 >= MAX_TEXT ||
             (w->text.n + n + 2 > w->text.cap && ks__buf_grow(&w->text, n + 1) != KS_OK))
             return false;
+        if (track) {
+            w->off[i] = (uint32_t)w->text.n;
+            w->len[i] = (uint32_t)n;
+        }
         memcpy(w->text.p + w->text.n, s, n);
         w->text.n += n;
         w->text.p[w->text.n++] = '\n';
     }
     if (w->text.p)
         w->text.p[w->text.n] = '\0';
-    w->scan = w->text.p ? w->text.p : "";
-    w->scann = w->text.n;
+    if (track && w->text.p)
+        stable_update(w, ev->n, sc, last);
+    w->scan = w->st ? w->st->prev.p : w->text.p ? w->text.p : "";
+    w->scann = w->st ? w->st->prev.n : w->text.n;
     return true;
 }
 
@@ -987,6 +1091,60 @@ static void group_all(const sg_pre *p, sg_pre_ws *w, const pgroup *g)
     }
 }
 
+/* The values of st's text in mask (in) or not in it (!in), newline-
+ * separated, into w->part. */
+static bool part_of(sg_pre_ws *w, const stable *st, uint64_t mask, bool in)
+{
+    ks__buf_reset(&w->part);
+    for (size_t i = 0; i < st->n; i++) {
+        if (st->len[i] == NOVAL || (bool)(mask >> i & 1) != in)
+            continue;
+        if (ks__buf_add(&w->part, st->prev.p + st->off[i], st->len[i] + 1) != KS_OK)
+            return false; /* the value and its newline */
+    }
+    return true;
+}
+
+static bool scan_part(sg_pre_ws *w, const pgroup *g)
+{
+    return !w->part.n ||
+           hs_scan(g->db, w->part.p, (unsigned)w->part.n, 0, w->scratch, on_hit, w) == HS_SUCCESS;
+}
+
+/* Scans the event's text with g's database: the values kept for its
+ * layout by their hits found before (struct stable), the others by a
+ * scan; or all of it. False if a scan failed. */
+static bool scan_text(sg_pre_ws *w, const pgroup *g)
+{
+    stable *st = w->st;
+    if (st && !g->nl && st->keep && st->g == g) {
+        for (size_t i = 0; i < st->nids; i++)
+            on_hit((unsigned)st->ids[i], 0, 0, 0, w);
+        if (st->front != NOVAL) /* written as its kept values were */
+            return !st->front || hs_scan(g->db, st->prev.p, st->front, 0, w->scratch, on_hit, w) ==
+                                     HS_SUCCESS;
+        return part_of(w, st, st->keep, false) && scan_part(w, g);
+    }
+    if (st && !g->nl && st->steady) {
+        size_t kept = 0;
+        for (size_t i = 0; i < st->n; i++)
+            if (st->steady >> i & 1)
+                kept += st->len[i] + 1;
+        if (kept >= STABLE_MIN && part_of(w, st, st->steady, true)) {
+            st->nids = 0;
+            w->rec = st;
+            w->rec_failed = false;
+            bool ok = scan_part(w, g);
+            w->rec = NULL;
+            st->keep = ok && !w->rec_failed ? st->steady : 0;
+            st->g = g;
+            st->front = NOVAL; /* the text is in the order of the old keep */
+            return ok && part_of(w, st, st->steady, false) && scan_part(w, g);
+        }
+    }
+    return hs_scan(g->db, w->scan, (unsigned)w->scann, 0, w->scratch, on_hit, w) == HS_SUCCESS;
+}
+
 static void group_candidates(const sg_pre *p, sg_pre_ws *w, uint32_t gi, const ks_event *ev,
                              sg_scratch *sc)
 {
@@ -1000,8 +1158,7 @@ static void group_candidates(const sg_pre *p, sg_pre_ws *w, uint32_t gi, const k
         return;
     }
     w->cur = g;
-    if (w->scann &&
-        hs_scan(g->db, w->scan, (unsigned)w->scann, 0, w->scratch, on_hit, w) != HS_SUCCESS)
+    if (w->scann && !scan_text(w, g))
         group_all(p, w, g);
 }
 
