@@ -135,11 +135,19 @@ static bool match_str(const sg_val *v, const ks_value *x, const ks_event *ev, sg
     const char *s;
     size_t n;
     bool cased = v->cased;
+    char num[24];
     KS_UNUSED(ev);
     if (!x)
         return false;
-    /* patterns are stored lowercased: compare with the lowered text exactly */
-    if (!cased && sg__value_lower(x, sc, &s, &n))
+    /* patterns are stored lowercased: compare with the lowered text exactly.
+     * An integer's text has no letters, it is its own lowercase: written
+     * here, not through the per-event lowered copy (a probe, a grow and a
+     * copy per EventID item evaluated, ~5 % of Sigma on a Security log) */
+    if (x->type == KS_VINT || (x->type == KS_VUINT && x->u.u <= (uint64_t)INT64_MAX)) {
+        n = ks__fmt_i64(num, x->type == KS_VINT ? x->u.i : (int64_t)x->u.u);
+        s = num;
+        cased = true;
+    } else if (!cased && sg__value_lower(x, sc, &s, &n))
         cased = true;
     else if (!sg__value_text(x, sc, &s, &n))
         return false;
