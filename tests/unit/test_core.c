@@ -244,6 +244,73 @@ TEST(utf_conversions)
     CHECK(ks__memmem_ci("Hello WORLD", 11, "world", 5) != NULL);
 }
 
+/* The ASCII runs ks__utf8_valid_prefix skips a vector at a time end where
+ * a byte loop would: every length and offset of ASCII runs broken by
+ * multibyte, cut and invalid sequences. */
+static size_t ascii_ref(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && s[i] < 0x80)
+        i++;
+    return i;
+}
+
+/* Well-formed UTF-8 by the Unicode standard's table 3-7 (the second
+ * byte's range per lead byte). */
+static size_t utf8_ref(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i], lo = 0x80, hi = 0xbf, len;
+        if (c < 0x80)
+            len = 1;
+        else if (c >= 0xc2 && c <= 0xdf)
+            len = 2;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        else
+            return i;
+        if (len > n - i || (len > 1 && (s[i + 1] < lo || s[i + 1] > hi)))
+            return i;
+        for (unsigned k = 2; k < len; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+        i += len;
+    }
+    return i;
+}
+
+TEST(utf8_prefix_vector_runs)
+{
+    static const char *const pieces[] = {"a", "hello world, ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                         "\xc3", "\xed\xa0\x80", "\xff", "\x80", "\n\t", "0123456789abcdefXYZ"};
+    char buf[256];
+    size_t bad = 0;
+    unsigned r = 12345;
+    for (int t = 0; t < 20000; t++) {
+        size_t n = 0;
+        while (n < 160) {
+            r = r * 1103515245u + 12345u;
+            const char *pc = pieces[(r >> 16) % KS_ARRAY_LEN(pieces)];
+            size_t l = strlen(pc);
+            /* mostly ASCII, as mail is */
+            if ((r >> 8) % 4 && (unsigned char)pc[0] >= 0x80)
+                pc = "plain text ", l = 11;
+            memcpy(buf + n, pc, l);
+            n += l;
+        }
+        for (size_t off = 0; off < 20; off++) {
+            size_t len = n - off - (size_t)(r % 7);
+            const unsigned char *u = (const unsigned char *)buf + off;
+            bad += ks__ascii_prefix(u, len) != ascii_ref(u, len);
+            bad += ks__utf8_valid_prefix((const char *)u, len) != utf8_ref(u, len);
+        }
+    }
+    CHECK_INT(bad, 0);
+}
+
 /* ks__memmem_ci anchors on a needle byte without case: the same first
  * match as a plain scan, on random haystacks over a small alphabet. */
 static const char *memmem_ci_ref(const char *h, size_t hn, const char *nd, size_t nn)

@@ -209,6 +209,8 @@ int64_t ks__timegm(int y, int mo, int d, int h, int mi, int s);
 size_t ks__time_format_sec(int64_t sec, uint32_t ns, char *buf, size_t cap);
 
 /* ---- UTF helpers ----------------------------------------------------------- */
+/* Length of the prefix of bytes below 0x80 (16 at a time with SSE2). */
+size_t ks__ascii_prefix(const void *p, size_t n);
 /* Length of the valid UTF-8 prefix. */
 size_t ks__utf8_valid_prefix(const char *s, size_t n);
 bool ks__utf8_valid(const char *s, size_t n);

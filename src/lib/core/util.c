@@ -251,6 +251,22 @@ int ks_time_parse(const char *s, size_t n, int64_t *out)
 
 /* ---- UTF ------------------------------------------------------------------- */
 
+size_t ks__ascii_prefix(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    size_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 16 <= n; i += 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+#endif
+    while (i < n && s[i] < 0x80)
+        i++;
+    return i;
+}
+
 size_t ks__utf8_valid_prefix(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -258,7 +274,9 @@ size_t ks__utf8_valid_prefix(const char *str, size_t n)
     while (i < n) {
         unsigned c = s[i];
         if (c < 0x80) {
-            i++;
+            /* decoded mail and logs are mostly ASCII: skip its runs a
+             * vector at a time (the byte loop was ~5 % of an index build) */
+            i += ks__ascii_prefix(s + i, n - i);
             continue;
         }
         size_t len;
