@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sqlite3.h>
 #include <sodium.h>
+#include "core/sha256.h"
 #include "store/store_int.h"
 
 static const char schema[] =
@@ -356,9 +357,9 @@ void ks__store_mac(const ks_store *s, const char *tag, const void *p, size_t n, 
 {
     /* the keyed inner/outer states are computed once per handle */
     crypto_auth_hmacsha256_state st = s->mac0;
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)tag, strlen(tag) + 1);
-    crypto_auth_hmacsha256_update(&st, p, n);
-    crypto_auth_hmacsha256_final(&st, out);
+    ks__hmacsha256_update(&st, tag, strlen(tag) + 1);
+    ks__hmacsha256_update(&st, p, n);
+    ks__hmacsha256_final(&st, out);
 }
 
 void ks__store_token_hash(const ks_store *s, const char *tok, uint8_t out[32])
@@ -815,7 +816,7 @@ int ks__store_put(ks_store *s, const ks_sput *p)
             it->nenc = s->scratch.n;
         }
         if (p->kind == KS_SK_ADDRESS && p->value) {
-            crypto_hash_sha256(it->sha, (const unsigned char *)p->value, p->nvalue);
+            ks__sha256(it->sha, p->value, p->nvalue);
             it->range = true;
         }
         *slot = ++s->npitems;
