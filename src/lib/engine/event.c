@@ -26,7 +26,8 @@ void ks__event_reset(ks_event *ev)
         ks__arena_reset(ev->arena);
 }
 
-int ks__event_add(ks_event *ev, ks_sym name, const ks_value *v)
+/* ks__event_add's slow path: no name, or the fields array is full. */
+int ks__event_add_grow(ks_event *ev, ks_sym name, const ks_value *v)
 {
     if (!name) {
         ev->dropped++;

@@ -301,7 +301,9 @@ int evx_reader_next(evx_reader *r, evx_record *rec)
 #define PATH_MAX_LEN 1024
 
 typedef struct frame {
-    size_t plen;           /* length of this element's path in `path` */
+    size_t plen;           /* length of this element's path */
+    const char *seg;       /* its last segment (the element's name, or X) */
+    size_t segn;
     ks_sym sym;            /* this element's field path */
     bool named_data;       /* <Data Name="X">: path uses X */
     bool had_text;
@@ -366,12 +368,6 @@ static ks_sym path_sym(evtx_in *x, size_t n)
     return s;
 }
 
-static bool attr_is(const evx_attr *a, const char *name)
-{
-    size_t n = strlen(name);
-    return a->n == n && !memcmp(a->name, name, n);
-}
-
 static bool literal_parts(const evx_attr *a)
 {
     for (size_t i = 0; i < a->nparts; i++)
@@ -388,6 +384,41 @@ static int add(evtx_in *x, ks_sym s, const ks_value *v)
     return rc == KS_ENOMEM ? rc : KS_OK;
 }
 
+/* Writes the path of the element at `depth` into x->path from the frames'
+ * segments and returns its length. Only a path about to be interned needs
+ * its text: a template's elements and attributes keep their symbols, so
+ * writing each element's path as the walk passed it was wasted on nearly
+ * every record. */
+static size_t build_path(evtx_in *x, size_t depth)
+{
+    size_t n = 0;
+    for (size_t k = 0; k <= depth; k++) {
+        const frame *f = &x->stack[k];
+        if (n)
+            x->path[n++] = '.';
+        memcpy(x->path + n, f->seg, f->segn);
+        n += f->segn;
+    }
+    return n;
+}
+
+/* The index of <Data>'s Name attribute whose value names the field, or -1:
+ * the last Name attribute with a non-empty text value. */
+static ssize_t data_name(const evx_node *nd, const ks_value *av)
+{
+    ssize_t at = -1;
+    if (nd->name_attr == EVX_NAME_NONE)
+        return -1;
+    if (nd->name_attr >= 0) /* the one Name attribute */
+        at = nd->name_attr;
+    else /* several: as written, the last non-empty one */
+        for (size_t i = 0; i < nd->nattrs && i < 64; i++)
+            if (nd->attrs[i].n == 4 && !memcmp(nd->attrs[i].name, "Name", 4) && av[i].type == KS_VSTR &&
+                av[i].u.s.n)
+                at = (ssize_t)i;
+    return at >= 0 && av[at].type == KS_VSTR && av[at].u.s.n ? at : -1;
+}
+
 static int b_begin(void *ud, evx_node *nd, const ks_value *av, size_t depth)
 {
     evtx_in *x = ud;
@@ -397,30 +428,25 @@ static int b_begin(void *ud, evx_node *nd, const ks_value *av, size_t depth)
     frame *f = &x->stack[depth];
     x->depth = depth;
     memset(f, 0, sizeof *f);
-    const char *seg = nd->name;
-    size_t segn = nd->n;
-    ssize_t name_attr = -1;
-    if (segn == 4 && !memcmp(seg, "Data", 4)) {
-        for (size_t i = 0; i < nd->nattrs && i < 64; i++) {
-            if (attr_is(&nd->attrs[i], "Name") && av[i].type == KS_VSTR && av[i].u.s.n) {
-                name_attr = (ssize_t)i;
-                seg = av[i].u.s.p;
-                segn = av[i].u.s.n;
-                f->named_data = true;
-            }
-        }
+    f->seg = nd->name;
+    f->segn = nd->n;
+    ssize_t name_attr = data_name(nd, av);
+    if (name_attr >= 0) {
+        f->seg = av[name_attr].u.s.p;
+        f->segn = av[name_attr].u.s.n;
+        f->named_data = true;
     }
-    if (plen + 1 + segn > PATH_MAX_LEN)
+    if (plen + 1 + f->segn > PATH_MAX_LEN)
         return KS_ELIMIT;
-    if (plen)
-        x->path[plen++] = '.';
-    memcpy(x->path + plen, seg, segn);
-    f->plen = plen + segn;
-    bool cache = nd->cacheable && (name_attr < 0 || literal_parts(&nd->attrs[name_attr]));
+    f->plen = plen ? plen + 1 + f->segn : f->segn;
+    size_t built = 0; /* x->path holds this element's path (its length) */
+    bool cache = nd->cacheable &&
+                 (name_attr < 0 || (nd->name_attr >= 0 ? nd->name_literal : literal_parts(&nd->attrs[name_attr])));
     if (cache && nd->sym)
         f->sym = nd->sym;
     else {
-        f->sym = path_sym(x, f->plen);
+        built = build_path(x, depth);
+        f->sym = path_sym(x, built);
         if (cache)
             nd->sym = f->sym;
     }
@@ -433,6 +459,8 @@ static int b_begin(void *ud, evx_node *nd, const ks_value *av, size_t depth)
             static const char suf[] = "_attributes.";
             if (f->plen + sizeof suf + a->n > PATH_MAX_LEN)
                 continue;
+            if (!built)
+                built = build_path(x, depth);
             memcpy(x->path + f->plen, suf, sizeof suf - 1);
             memcpy(x->path + f->plen + sizeof suf - 1, a->name, a->n);
             s = path_sym(x, f->plen + sizeof suf - 1 + a->n);

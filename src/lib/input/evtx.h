@@ -70,7 +70,11 @@ struct evx_node {
     size_t ncontent;
     ks_sym sym;            /* cached field path of this element (0 = not yet) */
     bool cacheable;        /* path is fixed (template tree) */
+    int16_t name_attr;     /* <Data>: its one Name attribute, else EVX_NAME_* */
+    bool name_literal;     /* that attribute has no substitution */
 };
+#define EVX_NAME_NONE (-1)    /* not <Data>, or no Name attribute */
+#define EVX_NAME_SEVERAL (-2) /* <Data> with more than one Name attribute */
 
 /* A decoded substitution value: a slice of the chunk plus its type. */
 typedef struct evx_value {

@@ -199,6 +199,29 @@ static bool is_value_token(uint8_t t)
     return t == T_VALUE || t == T_SUBST || t == T_OSUBST || t == T_CHARREF || t == T_ENTREF;
 }
 
+/* Finds <Data>'s Name attribute once per tree, not per record (the event
+ * builder names the field after its value). */
+static void data_name_attr(evx_node *nd)
+{
+    nd->name_attr = EVX_NAME_NONE;
+    if (nd->n != 4 || memcmp(nd->name, "Data", 4))
+        return;
+    for (size_t i = 0; i < nd->nattrs; i++) {
+        const evx_attr *a = &nd->attrs[i];
+        if (a->n != 4 || memcmp(a->name, "Name", 4))
+            continue;
+        if (nd->name_attr != EVX_NAME_NONE || i >= 64) { /* the builder reads 64 at most */
+            nd->name_attr = EVX_NAME_SEVERAL;
+            return;
+        }
+        nd->name_attr = (int16_t)i;
+        nd->name_literal = true;
+        for (size_t k = 0; k < a->nparts; k++)
+            if (a->parts[k].kind == EVX_SUBST)
+                nd->name_literal = false;
+    }
+}
+
 static int parse_element(cur *c, evx_node **out)
 {
     evx_node *nd;
@@ -242,6 +265,7 @@ static int parse_element(cur *c, evx_node **out)
             at->nparts++;
         }
     }
+    data_name_attr(nd);
     NEED(c, 1);
     uint8_t t = *c->p++ & 0xbf;
     if (t == T_CLOSE_EMPTY)
