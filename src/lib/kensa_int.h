@@ -126,11 +126,31 @@ void ks__event_finish(ks_event *ev);
  * without touching ev: copied when ev is finished, computed otherwise. */
 void ks__event_canon(const ks_event *ev, uint32_t out[KS_F_COUNT]);
 /* The value of canonical field KS_F_x: the best-ranked alternate the event
- * has (fields.def order), NULL if none. Borrowed from the event. */
-const ks_value *ks__field(const ks_event *ev, int f);
+ * has (fields.def order), NULL if none. Borrowed from the event. Inline for
+ * a finished event (one array read): detectors ask ~40 times an IIS line,
+ * and the calls were 8 % of its instructions. */
+const ks_value *ks__field_resolve(const ks_event *ev, int f); /* not finished */
+static inline const ks_value *ks__field(const ks_event *ev, int f)
+{
+    if (f < 0 || f >= KS_F_COUNT)
+        return NULL;
+    if (KS_UNLIKELY(!ev->finished))
+        return ks__field_resolve(ev, f);
+    return ev->canon[f] ? &ev->fields[ev->canon[f] - 1].v : NULL;
+}
 /* The same as a string slice; {NULL, 0} when absent or not a string, p ""
  * when present but empty. */
-ks_slice ks__field_str(const ks_event *ev, int f);
+static inline ks_slice ks__field_str(const ks_event *ev, int f)
+{
+    const ks_value *v = ks__field(ev, f);
+    ks_slice s = {NULL, 0};
+    if (v && v->type == KS_VSTR) {
+        s = v->u.s;
+        if (!s.p)
+            s.p = ""; /* present but empty */
+    }
+    return s;
+}
 /* The source tag ("windows", "w3c", "exchange", "canonical", ...) of the
  * alternate that gave field f its value, NULL if absent. */
 const char *ks__field_source(const ks_event *ev, int f);

@@ -275,39 +275,25 @@ void ks__event_finish(ks_event *ev)
         canon_scan(ev, ev->canon, m);
 }
 
-/* The value of canonical field f: NULL when the event has none. Events not
- * finished (built by hand in tests and tools) are resolved on the spot. */
-const ks_value *ks__field(const ks_event *ev, int f)
+/* The value of canonical field f of an event not finished (built by hand
+ * in tests and tools), resolved on the spot; finished events are read by
+ * the inline ks__field (kensa_int.h). */
+const ks_value *ks__field_resolve(const ks_event *ev, int f)
 {
+    unsigned bestr = UINT32_MAX;
+    const ks_value *v = NULL;
     if (f < 0 || f >= KS_F_COUNT)
         return NULL;
-    if (!ev->finished) {
-        unsigned bestr = UINT32_MAX;
-        const ks_value *v = NULL;
-        for (size_t i = 0; i < ev->n; i++) {
-            if (ev->fields[i].v.type == KS_VNULL)
-                continue;
-            for (uint32_t cc = ks__symtab_class(ev->syms, ev->fields[i].name); cc; cc >>= 16)
-                if (cls_field(cc & 0xffff) == f && cls_rank(cc & 0xffff) < bestr) {
-                    bestr = cls_rank(cc & 0xffff);
-                    v = &ev->fields[i].v;
-                }
-        }
-        return v;
+    for (size_t i = 0; i < ev->n; i++) {
+        if (ev->fields[i].v.type == KS_VNULL)
+            continue;
+        for (uint32_t cc = ks__symtab_class(ev->syms, ev->fields[i].name); cc; cc >>= 16)
+            if (cls_field(cc & 0xffff) == f && cls_rank(cc & 0xffff) < bestr) {
+                bestr = cls_rank(cc & 0xffff);
+                v = &ev->fields[i].v;
+            }
     }
-    return ev->canon[f] ? &ev->fields[ev->canon[f] - 1].v : NULL;
-}
-
-ks_slice ks__field_str(const ks_event *ev, int f)
-{
-    const ks_value *v = ks__field(ev, f);
-    ks_slice s = {NULL, 0};
-    if (v && v->type == KS_VSTR) {
-        s = v->u.s;
-        if (!s.p)
-            s.p = ""; /* present but empty */
-    }
-    return s;
+    return v;
 }
 
 const char *ks__field_source(const ks_event *ev, int f)
