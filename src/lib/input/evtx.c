@@ -76,7 +76,10 @@ int evx_reader_new(const uint8_t *p, uint64_t size, const char *path, ks_engine 
     if (!r)
         return KS_ENOMEM;
     r->ch.arena = ks__arena_new(65536, (size_t)64 << 20);
-    if (!r->ch.arena) {
+    r->ch.keep = evx_keep_new();
+    if (!r->ch.arena || !r->ch.keep) {
+        ks__arena_free(r->ch.arena);
+        evx_keep_free(r->ch.keep);
         free(r);
         return KS_ENOMEM;
     }
@@ -113,6 +116,7 @@ void evx_reader_free(evx_reader *r)
     if (!r)
         return;
     ks__arena_free(r->ch.arena);
+    evx_keep_free(r->ch.keep);
     free(r->buf);
     free(r);
 }
@@ -324,6 +328,8 @@ typedef struct evtx_in {
     uint64_t records;
     uint64_t slack_ok, slack_bad;   /* older copies from slack: decoded, not */
     uint64_t scan_ok, scan_bad;     /* records found by signature scan in damage */
+    evx_node *pend;                 /* a template walked before it had a flat
+                                       program: compiled after the walk */
 } evtx_in;
 
 static const char *const system_aliases[] = {"EventID", "Channel", "Computer", "EventRecordID",
@@ -496,7 +502,272 @@ static int b_end(void *ud, evx_node *nd, size_t depth)
     return KS_OK;
 }
 
-static const evx_visitor builder = {NULL, b_begin, b_text, b_end};
+/* ==== flat programs ===================================================================
+ * A template's fields, once its tree has been walked and its paths
+ * interned, are a fixed list: each element's attributes, then its text,
+ * then its children, with symbols that no longer change. The walk over the
+ * tree (resolving every attribute into an array, three visitor calls per
+ * element, a frame per element) was more than half of a parse's
+ * instructions. A template's flat program is that list of fields, each
+ * filled from the record's substitution values in the walk's order, with
+ * the walk's rules: empty substitutions add nothing, array values add one
+ * field per element, <Data Name="X"/> without text adds a null. Templates
+ * the list cannot express (a Name from a substitution, mixed text, more
+ * than 64 attributes) and records with a nested BinXML value are walked.
+ */
+enum { OP_ATTR, OP_ACONST, OP_TEXT, OP_NTEXT, OP_TCONST, OP_NAMED, OP_NAMED_END };
+
+typedef struct fop {
+    uint8_t op;
+    uint16_t id;           /* substitution index (OP_ATTR, OP_TEXT) */
+    ks_sym sym;            /* the field; 0: an attribute not interned yet */
+    evx_attr *attr;        /* OP_ATTR: its attribute (caches the symbol) */
+    const char *path;      /* OP_ATTR with sym 0: the path to intern */
+    size_t pathn;
+    ks_value v;            /* OP_ACONST, OP_TCONST: the literal */
+} fop;
+
+typedef struct fprog {
+    fop *ops;
+    size_t n;
+} fprog;
+
+typedef struct fcomp {
+    fop *ops;
+    size_t n, cap;
+    ks_arena *a;
+    char path[PATH_MAX_LEN + 256];
+} fcomp;
+
+static fop *fc_push(fcomp *c, uint8_t op)
+{
+    if (ks__grow(&c->ops, &c->cap, c->n, sizeof *c->ops, 64) != KS_OK)
+        return NULL;
+    fop *o = &c->ops[c->n++];
+    memset(o, 0, sizeof *o);
+    o->op = op;
+    return o;
+}
+
+/* A literal run (attribute value or text) as one value: the walk's
+ * resolve of a single literal part. False when it is not that simple. */
+static bool one_literal(const evx_part *pt, size_t n, ks_value *v)
+{
+    v->type = KS_VNULL;
+    if (n == 0)
+        return true;
+    if (n != 1 || (pt->kind != EVX_TEXT && pt->kind != EVX_CDATA))
+        return false;
+    if (pt->n) {
+        v->type = KS_VSTR;
+        v->u.s.p = pt->text;
+        v->u.s.n = pt->n;
+    }
+    return true;
+}
+
+/* Compiles element nd whose path (plen bytes) is in c->path: false when
+ * the template cannot be flat. As b_begin, b_text and b_end would add. */
+static bool fc_elem(fcomp *c, evx_node *nd, size_t plen, int depth)
+{
+    ks_value name = {.type = KS_VNULL};
+    fop *o;
+    if (depth > EVX_MAX_DEPTH || !nd->cacheable || !nd->sym || nd->nattrs > 64 || nd->name_attr == EVX_NAME_SEVERAL)
+        return false;
+    if (nd->name_attr >= 0) {
+        const evx_attr *na = &nd->attrs[nd->name_attr];
+        if (!nd->name_literal || !one_literal(na->parts, na->nparts, &name))
+            return false;
+    }
+    bool named = name.type == KS_VSTR;
+    const char *seg = named ? name.u.s.p : nd->name;
+    size_t segn = named ? name.u.s.n : nd->n;
+    if (plen + 1 + segn > PATH_MAX_LEN)
+        return false;
+    if (plen)
+        c->path[plen++] = '.';
+    memcpy(c->path + plen, seg, segn);
+    plen += segn;
+    size_t first = c->n; /* OP_NAMED's index */
+    if (named && !fc_push(c, OP_NAMED))
+        return false;
+    for (size_t i = 0; i < nd->nattrs; i++) {
+        evx_attr *a = &nd->attrs[i];
+        static const char suf[] = "_attributes.";
+        if (named && (int)i == nd->name_attr)
+            continue;
+        if (a->nparts == 1 && a->parts[0].kind == EVX_SUBST) {
+            if (!a->sym && plen + sizeof suf + a->n > PATH_MAX_LEN)
+                continue; /* b_begin leaves it out */
+            if (!(o = fc_push(c, OP_ATTR)))
+                return false;
+            o->id = a->parts[0].id;
+            o->sym = a->sym;
+            o->attr = a;
+            if (!o->sym) {
+                char *t = ks__arena_alloc(c->a, plen + sizeof suf + a->n);
+                if (!t)
+                    return false;
+                memcpy(t, c->path, plen);
+                memcpy(t + plen, suf, sizeof suf - 1);
+                memcpy(t + plen + sizeof suf - 1, a->name, a->n);
+                o->path = t;
+                o->pathn = plen + sizeof suf - 1 + a->n;
+            }
+            continue;
+        }
+        ks_value v;
+        if (!one_literal(a->parts, a->nparts, &v))
+            return false;
+        if (v.type == KS_VNULL)
+            continue;
+        if (!a->sym || !(o = fc_push(c, OP_ACONST)))
+            return false; /* a literal attribute was interned by the walk */
+        o->sym = a->sym;
+        o->v = v;
+    }
+    for (size_t i = 0; i < nd->ncontent;) {
+        const evx_part *pt = &nd->content[i];
+        if (pt->kind == EVX_ELEM) {
+            if (named || !fc_elem(c, pt->elem, plen, depth + 1))
+                return false; /* a named <Data>'s text flag is its own */
+            i++;
+            continue;
+        }
+        size_t j = evx_text_run(nd, i);
+        ks_value v;
+        if (j == i) { /* a processing instruction: no field */
+            i++;
+            continue;
+        }
+        if (j == i + 1 && pt->kind == EVX_SUBST) {
+            if (!(o = fc_push(c, OP_TEXT)))
+                return false;
+            o->id = pt->id;
+            o->sym = nd->sym;
+        } else if (!one_literal(pt, j - i, &v)) {
+            return false;
+        } else if (v.type != KS_VNULL) {
+            if (!(o = fc_push(c, OP_TCONST)))
+                return false;
+            o->sym = nd->sym;
+            o->v = v;
+        }
+        i = j;
+    }
+    if (named && c->n == first + 2 && c->ops[first + 1].op == OP_TEXT) {
+        /* <Data Name="X">%n</Data>, the common case: one op */
+        c->ops[first] = c->ops[first + 1];
+        c->ops[first].op = OP_NTEXT;
+        c->n--;
+    } else if (named) {
+        if (!(o = fc_push(c, OP_NAMED_END)))
+            return false;
+        o->sym = nd->sym;
+    }
+    return true;
+}
+
+/* The flat program of a template root its first walk has just interned. */
+static void flat_compile(evx_node *root)
+{
+    fcomp *c = calloc(1, sizeof *c);
+    fprog *pg = NULL;
+    root->prog_state = 2;
+    if (!c || !root->prog_arena)
+        goto out;
+    c->a = root->prog_arena;
+    if (!fc_elem(c, root, 0, 0) || !(pg = ks__arena_alloc(c->a, sizeof *pg)) ||
+        !(pg->ops = ks__arena_alloc(c->a, (c->n ? c->n : 1) * sizeof *pg->ops)))
+        goto out;
+    memcpy(pg->ops, c->ops, c->n * sizeof *pg->ops);
+    pg->n = c->n;
+    root->prog = pg;
+    root->prog_state = 1;
+out:
+    if (c)
+        free(c->ops);
+    free(c);
+}
+
+static bool subst_none(const evx_value *vals, size_t nvals, uint16_t id)
+{
+    return id >= nvals || vals[id].type == 0 || vals[id].n == 0;
+}
+
+/* evx_visitor.instance: runs the template's flat program, or asks for
+ * the walk (no program yet: compiled after it; a nested BinXML value). */
+static int b_instance(void *ud, evx_node *root, const evx_value *vals, size_t nvals, bool nested)
+{
+    evtx_in *x = ud;
+    if (root->prog_state != 1 || nested) {
+        if (root->prog_state == 0)
+            x->pend = root;
+        return EVX_WALK;
+    }
+    const fprog *pg = root->prog;
+    fop *end = pg->ops + pg->n;
+    ks_arena *a = x->ev->arena;
+    bool had = false;
+    ks_value v;
+    for (fop *o = pg->ops; o < end; o++) {
+        switch (o->op) {
+        case OP_ATTR:
+            if (subst_none(vals, nvals, o->id))
+                break;
+            if (evx_value_convert(&vals[o->id], 0, a, &v) != KS_OK)
+                return EVX_REDO;
+            if (v.type == KS_VNULL)
+                break;
+            if (!o->sym) { /* first value of this attribute: as b_begin */
+                memcpy(x->path, o->path, o->pathn);
+                if (!(o->sym = o->attr->sym = path_sym(x, o->pathn)))
+                    break;
+            }
+            if (add(x, o->sym, &v) != KS_OK)
+                return EVX_REDO;
+            break;
+        case OP_ACONST:
+        case OP_TCONST:
+            had |= o->op == OP_TCONST;
+            if (add(x, o->sym, &o->v) != KS_OK)
+                return EVX_REDO;
+            break;
+        case OP_NTEXT:
+            had = false;
+            /* fall through */
+        case OP_TEXT: {
+            if (subst_none(vals, nvals, o->id)) {
+                if (o->op == OP_NTEXT)
+                    goto named_end;
+                break;
+            }
+            size_t count = vals[o->id].type & 0x80 ? evx_value_count(&vals[o->id]) : 1;
+            for (size_t k = 0; k < count && k < 4096; k++) {
+                if (evx_value_convert(&vals[o->id], k, a, &v) != KS_OK || add(x, o->sym, &v) != KS_OK)
+                    return EVX_REDO;
+                had = true;
+            }
+            if (o->op == OP_NTEXT)
+                goto named_end;
+            break;
+        }
+        case OP_NAMED:
+            had = false;
+            break;
+        case OP_NAMED_END:
+        named_end:
+            if (!had) {
+                ks_value null = {.type = KS_VNULL};
+                add(x, o->sym, &null);
+            }
+            break;
+        }
+    }
+    return KS_OK;
+}
+
+static const evx_visitor builder = {NULL, b_begin, b_text, b_end, b_instance};
 
 /* ==== the input plugin ================================================================ */
 
@@ -569,7 +840,17 @@ static int evtx_next(void *state, ks_event *ev)
         const char *why = NULL;
         uint32_t off = 0;
         x->depth = 0;
+        x->pend = NULL;
         rc = evx_walk_record(evx_reader_chunk(x->r), rec.data, rec.n, &v, ev->arena, &why, &off);
+        if (rc == EVX_REDO) { /* as the walk alone: its adds, or its error */
+            evx_visitor walk = v;
+            walk.instance = NULL;
+            ks__event_reset(ev);
+            x->depth = 0;
+            rc = evx_walk_record(evx_reader_chunk(x->r), rec.data, rec.n, &walk, ev->arena, &why, &off);
+        } else if (rc == KS_OK && x->pend) {
+            flat_compile(x->pend);
+        }
         if (rc != KS_OK) {
             /* Stale slack often references templates that were overwritten:
              * counted and summarised at the end, not reported one by one. */

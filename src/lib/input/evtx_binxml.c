@@ -8,6 +8,7 @@
  * ends in an error, never a hang or an out-of-bounds read.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "evtx.h"
 
@@ -23,8 +24,18 @@ enum {
     V_U16 = 0x06, V_I32 = 0x07, V_U32 = 0x08, V_I64 = 0x09, V_U64 = 0x0a, V_R32 = 0x0b,
     V_R64 = 0x0c, V_BOOL = 0x0d, V_BIN = 0x0e, V_GUID = 0x0f, V_SIZET = 0x10, V_FILETIME = 0x11,
     V_SYSTIME = 0x12, V_SID = 0x13, V_HEX32 = 0x14, V_HEX64 = 0x15, V_HANDLE = 0x20,
-    V_BINXML = 0x21, V_EVTXML = 0x23, V_ARRAY = 0x80
+    V_BINXML = EVX_V_BINXML, V_EVTXML = 0x23, V_ARRAY = 0x80
 };
+
+/* A name reference of a kept template definition: where its offset field
+ * is (from the definition's start), and whether the name followed inline;
+ * else the UTF-16 text it named. */
+typedef struct tref {
+    uint32_t pos;
+    bool inl;
+    const uint8_t *name;  /* in the keep's arena */
+    uint32_t nbytes;
+} tref;
 
 typedef struct cur {
     evx_chunk *ch;
@@ -34,6 +45,9 @@ typedef struct cur {
     bool dep_id;          /* element starts carry a dependency id (templates) */
     int depth;
     const char *why;
+    const uint8_t *def;   /* a definition being kept: its start, else NULL */
+    tref *refs;           /* its name references, in order (in a) */
+    size_t nrefs, caprefs;
 } cur;
 
 #define NEED(c, k)                                                                 \
@@ -74,6 +88,28 @@ static const char *utf16(ks_arena *a, const uint8_t *p, size_t count, size_t *n)
     return out;
 }
 
+static void *grow(ks_arena *a, void *old, size_t n, size_t *cap, size_t elem);
+
+/* Records a name reference of a definition being kept (read_name). */
+static int note_ref(cur *c, uint32_t pos, bool inl, const uint8_t *name, size_t nbytes)
+{
+    if (!(c->refs = grow(c->a, c->refs, c->nrefs, &c->caprefs, sizeof *c->refs)))
+        return KS_ENOMEM;
+    tref *r = &c->refs[c->nrefs++];
+    r->pos = pos;
+    r->inl = inl;
+    r->name = NULL;
+    r->nbytes = (uint32_t)nbytes;
+    if (!inl) {
+        uint8_t *copy = ks__arena_alloc(c->a, nbytes ? nbytes : 1);
+        if (!copy)
+            return KS_ENOMEM;
+        memcpy(copy, name, nbytes);
+        r->name = copy;
+    }
+    return KS_OK;
+}
+
 /* A name reference: a chunk offset; the name struct (next offset, hash,
  * length, UTF-16, NUL) follows inline when the offset points right here. */
 static int read_name(cur *c, const char **name, size_t *n)
@@ -90,6 +126,8 @@ static int read_name(cur *c, const char **name, size_t *n)
         return fail(c, "name runs past the end of the chunk");
     *name = utf16(c->a, s + 8, count, n);
     if (!*name)
+        return fail(c, "out of memory for a name");
+    if (c->def && note_ref(c, here - 4 - (uint32_t)(c->def - c->ch->base), off == here, s + 8, count * 2) != KS_OK)
         return fail(c, "out of memory for a name");
     if (off == here) {
         size_t skip = 8 + count * 2 + 2;
@@ -759,13 +797,11 @@ static int walk_node(walker *w, evx_node *nd, size_t depth)
             i++;
             continue;
         }
-        if (pt->kind == EVX_PI) {
+        size_t j = evx_text_run(nd, i);
+        if (j == i) { /* a processing instruction */
             i++;
             continue;
         }
-        size_t j = i;
-        while (j < nd->ncontent && nd->content[j].kind != EVX_ELEM && nd->content[j].kind != EVX_PI)
-            j++;
         if (j == i + 1 && pt->kind == EVX_SUBST) {
             /* a lone substitution keeps its type, arrays and nested BinXML */
             if ((rc = content_subst(w, nd, pt, depth)) != KS_OK)
@@ -781,6 +817,13 @@ static int walk_node(walker *w, evx_node *nd, size_t depth)
         i = j;
     }
     return w->v->end(w->v->ud, nd, depth);
+}
+
+size_t evx_text_run(const evx_node *nd, size_t i)
+{
+    while (i < nd->ncontent && nd->content[i].kind != EVX_ELEM && nd->content[i].kind != EVX_PI)
+        i++;
+    return i;
 }
 
 static evx_node *template_lookup(evx_chunk *ch, uint32_t off)
@@ -815,6 +858,105 @@ static void mark_cacheable(evx_node *nd, int depth)
             mark_cacheable(nd->content[i].elem, depth + 1);
 }
 
+/* ---- templates kept across chunks ------------------------------------------------ */
+
+#define KEEP_BUCKETS 1024
+#define KEEP_MAX 4096                  /* templates kept; more are compiled per chunk */
+#define KEEP_BYTES ((size_t)16 << 20)  /* the keep's arena */
+
+/* A kept definition: its bytes from the GUID on (the first 4 bytes, the
+ * next-template offset, are the chunk's own), its name references, its tree. */
+typedef struct kept {
+    const uint8_t *bytes;
+    uint32_t n;
+    const tref *refs;
+    size_t nrefs;
+    evx_node *root;
+    struct kept *next;         /* same bucket */
+} kept;
+
+struct evx_keep {
+    ks_arena *a;
+    kept *bucket[KEEP_BUCKETS];
+    size_t n;
+};
+
+struct evx_keep *evx_keep_new(void)
+{
+    struct evx_keep *k = calloc(1, sizeof *k);
+    if (k && !(k->a = ks__arena_new(65536, KEEP_BYTES))) {
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void evx_keep_free(struct evx_keep *k)
+{
+    if (!k)
+        return;
+    ks__arena_free(k->a);
+    free(k);
+}
+
+static size_t keep_slot(const uint8_t *def)
+{
+    return (size_t)(ks__hash(def + 4, 20) & (KEEP_BUCKETS - 1)); /* GUID and size */
+}
+
+/* Is the definition at chunk offset off (n bytes from its GUID on, inside
+ * the chunk) the kept one? The parse reads nothing else: equal bytes and
+ * names give the same tree. */
+static bool keep_same(const evx_chunk *ch, uint32_t off, uint32_t n, const kept *k)
+{
+    const uint8_t *d = ch->base + off;
+    uint32_t at = 4; /* compared up to here, from the definition's start */
+    if (k->n != n)
+        return false;
+    for (size_t i = 0; i < k->nrefs; i++) {
+        const tref *r = &k->refs[i];
+        if (r->pos < at || memcmp(d + at, k->bytes + at - 4, r->pos - at))
+            return false;
+        uint32_t v = evx_u32(d + r->pos), here = off + r->pos + 4;
+        if (r->inl != (v == here))
+            return false;
+        if (!r->inl) {
+            if ((size_t)v + 8 + r->nbytes + 2 > ch->size || (uint32_t)evx_u16(ch->base + v + 6) * 2 != r->nbytes ||
+                memcmp(ch->base + v + 8, r->name, r->nbytes))
+                return false;
+        }
+        at = r->pos + 4;
+    }
+    return !memcmp(d + at, k->bytes + at - 4, n + 4 - at);
+}
+
+/* Compiles the definition at off into the keep and keeps it; NULL when the
+ * keep is full or the parse fails there (the caller compiles it per chunk,
+ * which also reports a failure as before). */
+static evx_node *keep_compile(evx_chunk *ch, uint32_t off, uint32_t size)
+{
+    struct evx_keep *k = ch->keep;
+    if (k->n >= KEEP_MAX)
+        return NULL;
+    const uint8_t *d = ch->base + off;
+    cur c = {ch, d + 24, d + 24 + size, k->a, true, 0, NULL, d, NULL, 0, 0};
+    evx_node *root;
+    if (parse_fragment(&c, &root) != KS_OK)
+        return NULL;
+    kept *e = ks__arena_alloc(k->a, sizeof *e);
+    uint8_t *bytes = ks__arena_alloc(k->a, size + 20);
+    if (!e || !bytes)
+        return NULL;
+    memcpy(bytes, d + 4, size + 20);
+    mark_cacheable(root, 0);
+    root->prog_arena = k->a;
+    size_t b = keep_slot(d);
+    *e = (kept){bytes, size + 20, c.refs, c.nrefs, root, k->bucket[b]};
+    k->bucket[b] = e;
+    k->n++;
+    return root;
+}
+
 /* Compiles (or finds) the template defined at chunk offset `off`. */
 static int get_template(walker *w, uint32_t off, evx_node **root)
 {
@@ -826,12 +968,25 @@ static int get_template(walker *w, uint32_t off, evx_node **root)
     uint32_t size = evx_u32(ch->base + off + 20);
     if ((size_t)off + 24 + size > ch->size)
         return wfail(w, "template definition runs past the chunk");
-    cur c = {ch, ch->base + off + 24, ch->base + off + 24 + size, ch->arena, true, 0, NULL};
+    if (ch->keep) {
+        for (const kept *k = ch->keep->bucket[keep_slot(ch->base + off)]; k; k = k->next)
+            if (keep_same(ch, off, size + 20, k)) {
+                *root = k->root;
+                template_store(ch, off, *root);
+                return KS_OK;
+            }
+        if ((*root = keep_compile(ch, off, size)) != NULL) {
+            template_store(ch, off, *root);
+            return KS_OK;
+        }
+    }
+    cur c = {ch, ch->base + off + 24, ch->base + off + 24 + size, ch->arena, true, 0, NULL, NULL, NULL, 0, 0};
     if (parse_fragment(&c, root) != KS_OK) {
         w->err_off = (uint32_t)(c.p - ch->base);
         return wfail(w, c.why ? c.why : "bad template");
     }
     mark_cacheable(*root, 0);
+    (*root)->prog_arena = ch->arena;
     template_store(ch, off, *root);
     return KS_OK;
 }
@@ -851,7 +1006,7 @@ static int walk_fragment(walker *w, const uint8_t *p, const uint8_t *end, size_t
     if (p >= end)
         return wfail(w, "empty fragment");
     if ((*p & 0xbf) != T_TEMPLATE) {
-        cur c = {ch, p, end, w->scratch, false, (int)depth, NULL};
+        cur c = {ch, p, end, w->scratch, false, (int)depth, NULL, NULL, NULL, 0, 0};
         if (parse_fragment(&c, &root) != KS_OK) {
             w->err_off = (uint32_t)(c.p - ch->base);
             return wfail(w, c.why);
@@ -880,15 +1035,19 @@ static int walk_fragment(walker *w, const uint8_t *p, const uint8_t *end, size_t
     if (!vals)
         return wfail(w, "out of memory");
     const uint8_t *data = p + (size_t)count * 4;
+    bool nested = false;
     for (uint32_t i = 0; i < count; i++) {
         size_t sz = evx_u16(p + i * 4);
         if ((size_t)(end - data) < sz)
             return wfail(w, "substitution value runs past the record");
         vals[i].type = p[i * 4 + 2];
+        nested |= (vals[i].type & 0x7f) == V_BINXML;
         vals[i].p = data;
         vals[i].n = sz;
         data += sz; /* positions follow the declared sizes, whatever the type */
     }
+    if (depth == 0 && w->v->instance && (rc = w->v->instance(w->v->ud, root, vals, count, nested)) != EVX_WALK)
+        return rc;
     w->vals = vals;
     w->nvals = count;
     return walk_node(w, root, depth);
