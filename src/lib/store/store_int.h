@@ -27,7 +27,9 @@ enum {
     ST_BATCH_NEW,
     ST_BATCH_END,
     ST_COUNTS_GET,
+    ST_FRESH_PUT,
     ST_FRESH_GET,
+    ST_FRESH_ITEMS,
     ST_LIST_GET,
     ST_RANGE_GET,
     ST_RANGE_ALL,
@@ -72,6 +74,7 @@ struct ks_store {
     sqlite3_stmt *cached[KS_STORE_MAX_CACHED]; /* ks__store_prepare's, by SQL text */
     size_t ncached;
     bool in_batch;            /* a transaction is open */
+    bool fresh_items;         /* an older index: new items counted by items_fresh, not the fresh table */
     int64_t batch;            /* its batches.id */
     uint64_t rows, files;     /* written in the open batch */
     ks_map *orgs;             /* domain -> orgs.id (cache; in memory only) */

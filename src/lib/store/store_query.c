@@ -86,7 +86,7 @@ int ks__store_exposure(ks_store *s, const char *domain, int64_t since, ks_sexpos
     }
     sqlite3_reset(st);
     if (since > 0) {
-        if (!(st = ks__store_stmt(s, ST_FRESH_GET))) {
+        if (!(st = ks__store_stmt(s, s->fresh_items ? ST_FRESH_ITEMS : ST_FRESH_GET))) {
             rc = KS_EIO;
             goto out;
         }
