@@ -54,6 +54,8 @@ typedef struct ks_pitem {
     uint8_t h[32];            /* item MAC */
     uint8_t sha[32];          /* addresses: SHA-256 of the value (range bucket) */
     bool range;               /* sha is set */
+    const void *id;           /* batch arena: the identity (what makes it distinct) */
+    uint32_t nid;
     const char *type;         /* batch arena, NULL = none */
     const void *enc;          /* batch arena: the sealed value, NULL = none */
     size_t nenc;
@@ -85,8 +87,8 @@ struct ks_store {
     ks_map *cdelta;           /* org|kind|type -> index + 1 in deltas */
     ks_cdelta *deltas;
     size_t ndeltas, capdeltas;
-    ks_map *pmap;             /* org|kind|identity -> index + 1 in pitems */
-    ks_buf pkey;              /* scratch: a pmap key */
+    uint64_t *ptab;           /* the batch's items by identity (ks__store_put) */
+    size_t ptcap;             /* entries, a power of two */
     ks_pitem *pitems;
     size_t npitems, cappitems;
     ks_arena *parena;         /* types and sealed values of pitems */
