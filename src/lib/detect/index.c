@@ -591,12 +591,13 @@ static int write_units(idx_ws *ws, bool in_order, bool last)
 
 /* The content hash of the file (kept to collapse copies), taken after the
  * walk. A reader that goes through the file front to back (the mailbox
- * reader) hands its bytes to on_past before it unmaps them, so the hash
- * reads them while they are mapped and most likely still in the CPU's
- * caches: reading a 216 MB mailbox a second time by pread, as the hash did
- * before the walk, was 7.5 % of its index build (the copy from the page
- * cache). The rest — all of a file no reader passed, the tail of a mailbox
- * after the last step — is hashed here: a file up to HASH_MAPPED bytes, or
+ * reader: each read of its window) hands its bytes to on_past as it
+ * reads them, so the hash takes them while they are most likely still in
+ * the CPU's caches: reading a 216 MB mailbox a second time by pread, as
+ * the hash did before the walk, was 7.5 % of its index build (the copy
+ * from the page cache). The rest — all of a file no reader passed, the
+ * tail of a mailbox after the last step — is hashed here: a file up to
+ * HASH_MAPPED bytes, or
  * the tail of one the walk passed (mapped by the walk), from its mapping;
  * a larger one nobody passed is read in HASH_READ steps into a buffer
  * reused per worker (pread from the page cache: nothing of it stays
@@ -609,7 +610,7 @@ static void on_past(void *ud, const uint8_t *p, size_t from, size_t to)
 {
     idx_ws *ws = ud;
     if (from <= ws->fhashed && to > ws->fhashed) { /* in order, each byte once */
-        ks__b2_update(&ws->fst, p + ws->fhashed, to - ws->fhashed);
+        ks__b2_update(&ws->fst, p + (ws->fhashed - from), to - ws->fhashed);
         ws->fhashed = to;
     }
 }

@@ -812,7 +812,7 @@ void ks__extract_read_past(ks_xctx *x, const uint8_t *blob, size_t from, size_t 
      * to the disk. */
     if (x->src && blob == x->src_p) {
         if (x->on_past)
-            x->on_past(x->ud, blob, from, to);
+            x->on_past(x->ud, blob + from, from, to);
         if (ks__source_drop_pages(x->src, from, to))
             return;
     }

@@ -121,11 +121,15 @@ typedef struct ks_xctx {
     bool warned_children;
     ks_source *src;          /* the walked file's source while ks__extract_file reads it, else NULL */
     const uint8_t *src_p;    /* where that source's content lies in memory */
-    /* Called with the walked file's bytes [from, to) (at src_p) just before
-     * a reader lets their pages go (ks__extract_read_past; the mailbox
-     * reader does, in file order, every 8 MiB): a caller that needs every
-     * byte of the file (the index's content hash) takes them while they are
-     * still mapped instead of reading the file a second time. NULL: none. */
+    /* Called with the walked file's bytes [from, to), at p (p[0] is the
+     * byte at offset from), as a reader passes them in file order: the
+     * mailbox reader hands over each read of its window, or, reading the
+     * mapping, every 8 MiB just before it lets their pages go
+     * (ks__extract_read_past). A caller that needs every byte of the file
+     * (the index's content hash) takes them while they are in memory
+     * instead of reading the file a second time. Calls may repeat bytes
+     * (a reader going back to the mapping): take each offset once. NULL:
+     * none. */
     void (*on_past)(void *ud, const uint8_t *p, size_t from, size_t to);
 } ks_xctx;
 
