@@ -67,6 +67,15 @@ int ks__mime_header_add(ks_buf *b, const char *name, const char *raw, GMimeHeade
  * (*p, *n) of raw when it is one line of printable ASCII with no encoded
  * word or double space (unfolding and decoding change nothing then). */
 bool ks__mime_plain_value(const char *raw, const char **p, size_t *n);
+/* g_mime_header_get_value's decoding of a raw value (unfolded, RFC 2047
+ * words decoded), or NULL, from the thread's memo of recent values when
+ * raw was decoded before. The result is borrowed until the thread's next
+ * call of these two, or is *own (the caller g_frees it). */
+const char *ks__mime_header_value(const char *raw, char **own);
+/* A display name that is one encoded word, as gmime's address list writes
+ * it: decoded (g_mime_utils_header_decode_phrase), stripped and quoted;
+ * "" when it decodes to nothing. Memo and result as above. */
+const char *ks__mime_name_value(const char *word, char **own);
 /* Hands out b as the message's "headers" text unit (nothing when empty). */
 int ks__mime_headers_out(ks_xctx *x, const ks_xnode *node, const ks_buf *b);
 

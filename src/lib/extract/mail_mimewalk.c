@@ -156,11 +156,10 @@ static const char *mf_value(mime_fast *f, const char *raw)
     size_t rn;
     if (ks__mime_plain_value(raw, &rp, &rn))
         return ks__arena_strndup(f->arena, rp, rn);
-    char *u = g_mime_utils_header_unfold(raw);
-    char *d = u ? g_mime_utils_header_decode_text(ks__mime_parser_opts(), u) : NULL;
+    char *own;
+    const char *d = ks__mime_header_value(raw, &own);
     const char *r = d ? ks__arena_strndup(f->arena, d, strlen(d)) : NULL;
-    g_free(u);
-    g_free(d);
+    g_free(own);
     return r;
 }
 
@@ -813,18 +812,16 @@ static bool mf_addrs_fast(const char *raw, ks_buf *b)
         if (b->n && ks__buf_add(b, ", ", 2) != KS_OK)
             return false;
         if (name) {
-            char *nm = g_strndup(name, nl), *d = NULL;
+            char *nm = g_strndup(name, nl), *own = NULL;
+            const char *use;
             if (name[0] == '=' && name[1] == '?') {
-                d = g_mime_utils_header_decode_phrase(ks__mime_parser_opts(), nm);
-                if (d)
-                    g_strstrip(d);
+                use = ks__mime_name_value(nm, &own);
+            } else {
+                use = own = g_mime_utils_quote_string(nm);
             }
-            const char *use = d ? d : nm;
-            bool named = *use != 0; /* gmime prints a bare address for an empty name */
-            char *q = named ? g_mime_utils_quote_string(use) : NULL;
-            bool ok = !named || (ks__buf_adds(b, q ? q : use) == KS_OK && ks__buf_add(b, " <", 2) == KS_OK);
-            g_free(q);
-            g_free(d);
+            bool named = use && *use != 0; /* gmime prints a bare address for an empty name */
+            bool ok = !named || (ks__buf_adds(b, use) == KS_OK && ks__buf_add(b, " <", 2) == KS_OK);
+            g_free(own);
             g_free(nm);
             if (!ok || ks__buf_add(b, addr, al) != KS_OK || (named && ks__buf_addc(b, '>') != KS_OK))
                 return false;
