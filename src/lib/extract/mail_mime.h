@@ -76,6 +76,10 @@ const char *ks__mime_header_value(const char *raw, char **own);
  * it: decoded (g_mime_utils_header_decode_phrase), stripped and quoted;
  * "" when it decodes to nothing. Memo and result as above. */
 const char *ks__mime_name_value(const char *word, char **own);
+/* A part's content transfer-decoded as one g_mime_encoding_flush over it
+ * from a fresh decoder gives it (enc base64 or quoted-printable), into out
+ * (reset first; out->n set). KS_OK or KS_ENOMEM. */
+int ks__mime_transfer_decode(GMimeContentEncoding enc, const char *in, size_t n, ks_buf *out);
 /* Hands out b as the message's "headers" text unit (nothing when empty). */
 int ks__mime_headers_out(ks_xctx *x, const ks_xnode *node, const ks_buf *b);
 

@@ -687,15 +687,12 @@ static void mf_walk(mime_fast *f, mime_walk *mw, int part, const char *section)
         l.a.p = f->p + p->c0;
         l.a.n = p->cn;
         if (p->enc == GMIME_CONTENT_ENCODING_BASE64 || p->enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
-            /* as mail_mime.c decodes a part's content: one flush over it */
-            GMimeEncoding state;
-            g_mime_encoding_init_decode(&state, p->enc);
-            ks__buf_reset(&mw->dec);
-            if (ks__buf_grow(&mw->dec, g_mime_encoding_outlen(&state, p->cn) + 1) != KS_OK) {
+            /* as mail_mime.c decodes a part's content */
+            if (ks__mime_transfer_decode(p->enc, (const char *)f->p + p->c0, p->cn, &mw->dec) != KS_OK) {
                 mw->rc = KS_ENOMEM;
                 return;
             }
-            l.a.n = g_mime_encoding_flush(&state, (const char *)f->p + p->c0, p->cn, mw->dec.p);
+            l.a.n = mw->dec.n;
             l.a.p = (const guint8 *)mw->dec.p;
         }
         ks__mime_leaf(mw, &l, *section ? section : "1");
