@@ -182,7 +182,37 @@ static __m128i binary16(__m128i x)
 }
 #endif
 
+/* While ks__extractor_sniff runs the probes over one head, the charset
+ * sniff of that head, which three of them ask for (text, xml, html: ~1 %
+ * of a mailbox's index build, every attachment and text part is probed),
+ * is made once. Only then: outside a sniff the same address may hold
+ * other bytes. */
+static __thread struct {
+    bool on, have;
+    const uint8_t *p;
+    size_t n, bom;
+    const char *cs;
+} probe_sniff;
+
+static const char *sniff_charset(const uint8_t *p, size_t n, size_t *bom);
+
 const char *ks__xsniff_charset(const uint8_t *p, size_t n, size_t *bom)
+{
+    if (!probe_sniff.on)
+        return sniff_charset(p, n, bom);
+    if (probe_sniff.have && probe_sniff.p == p && probe_sniff.n == n) {
+        *bom = probe_sniff.bom;
+        return probe_sniff.cs;
+    }
+    probe_sniff.cs = sniff_charset(p, n, &probe_sniff.bom);
+    probe_sniff.p = p;
+    probe_sniff.n = n;
+    probe_sniff.have = true;
+    *bom = probe_sniff.bom;
+    return probe_sniff.cs;
+}
+
+static const char *sniff_charset(const uint8_t *p, size_t n, size_t *bom)
 {
     *bom = 0;
     if (n >= 4 && !memcmp(p, "\xFF\xFE\0\0", 4))
@@ -508,6 +538,8 @@ const struct ks_extractor *ks__extractor_sniff(const uint8_t *p, size_t n, const
     const struct ks_extractor *best = NULL;
     int best_score = 0;
     size_t m = KS_MIN(n, (size_t)KS_HEAD_MAX);
+    probe_sniff.on = true;
+    probe_sniff.have = false;
     for (size_t i = 0; ks__extractors[i]; i++) {
         int s = ks__extractors[i]->probe(p, m, name);
         if (s > best_score) {
@@ -515,6 +547,7 @@ const struct ks_extractor *ks__extractor_sniff(const uint8_t *p, size_t n, const
             best = ks__extractors[i];
         }
     }
+    probe_sniff.on = false;
     return best;
 }
 

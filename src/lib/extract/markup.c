@@ -458,7 +458,9 @@ static int markup_extract(ks_xctx *x, const ks_xnode *node, const uint8_t *p, si
 }
 
 /* First bytes as ASCII, UTF-16 zeros dropped, leading space skipped, for
- * the probes. */
+ * the probes, which both want a '<' first: a head that starts otherwise
+ * (every attachment and text part that is not markup, probed by both)
+ * stops at its first byte instead of copying the rest. */
 static size_t probe_head(const uint8_t *head, size_t n, char *out, size_t cap)
 {
     size_t bom, k = 0;
@@ -470,6 +472,8 @@ static size_t probe_head(const uint8_t *head, size_t n, char *out, size_t cap)
         if (!k && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n'))
             continue;
         out[k++] = (char)head[i];
+        if (k == 1 && out[0] != '<')
+            break;
     }
     out[k] = 0;
     return k;
