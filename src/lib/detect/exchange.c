@@ -107,9 +107,37 @@ typedef struct shell_file {
     ks_evidence ev;
 } shell_file;
 
+/* What a URL path alone says to classify_request (stem_flags). */
+enum {
+    SF_PROBE_ECP = 1 << 0,  /* /ecp/?.js: no such files */
+    SF_PROBE_OWA = 1 << 1,  /* under /owa/auth/Current/themes/resources/ */
+    SF_AUTODISC = 1 << 2,   /* /autodiscover/autodiscover.json */
+    SF_PS = 1 << 3,         /* /powershell... */
+    SF_DDI_SET = 1 << 4,    /* .../ecp/DDI/DDIService.svc/SetObject... */
+    SF_SCRIPT = 1 << 5,     /* .aspx, .ashx, .asp, .asmx */
+    SF_SHELL_NAME = 1 << 6, /* a script named like a known shell */
+    SF_PLANTED = 1 << 7,    /* a script under a web root that Exchange does not ship */
+    SF_KNOWN = 1 << 8       /* set on every computed answer */
+};
+
+#define STEM_SETS 64      /* URL paths remembered per worker: 64 sets of two */
+#define STEM_MEMO_LEN 110 /* longer paths are classified every time */
+
+/* A URL path and its stem_flags. */
+typedef struct stem_memo {
+    uint16_t flags; /* 0 = empty */
+    uint8_t n;
+    char s[STEM_MEMO_LEN + 1];
+} stem_memo;
+
 typedef struct xws {
     xdet *d;
     xstate st;
+    /* A web log names a few dozen URL paths over and over: what each path
+     * says (suffix, web root, stock page and shell name lists, prefixes)
+     * is worked out once per path, not per line (~700 instructions a line,
+     * a third of them in the page lists for script paths). */
+    stem_memo stems[STEM_SETS][2];
 } xws;
 
 /* ---- small string helpers ------------------------------------------------------ */
@@ -361,10 +389,68 @@ static void scan_note(xstate *s, ks_slice who, const ks_event *ev, ks_slice m, k
     hit_set(s, &src->scan_first, ev->time, &e, what, 1);
 }
 
-/* One web request (IIS or HttpProxy). */
-static void classify_request(xws *w, const ks_event *ev, ks_slice who, ks_slice m, ks_slice stem,
-                             ks_slice q, ks_slice status, ks_slice cookie, ks_slice user,
-                             ks_slice anchor, bool httpproxy, ks_slice authuser)
+/* What the path alone says (SF_ flags, SF_KNOWN set), worked out. */
+static unsigned stem_classify(const xdet *d, ks_slice stem)
+{
+    unsigned fl = SF_KNOWN;
+    if (prefix_ci(stem, "/ecp/") && suffix_ci(stem, ".js") && stem.n <= 10)
+        fl |= SF_PROBE_ECP;
+    if (prefix_ci(stem, "/owa/auth/Current/themes/resources/"))
+        fl |= SF_PROBE_OWA;
+    if (eq_ci(stem, "/autodiscover/autodiscover.json"))
+        fl |= SF_AUTODISC;
+    if (prefix_ci(stem, "/powershell"))
+        fl |= SF_PS;
+    if (has_ci(stem, "/ecp/DDI/DDIService.svc/SetObject"))
+        fl |= SF_DDI_SET;
+    if (script_ext(stem)) {
+        /* Without a stock page list (turned off, or not found) only known
+         * shell names can be told from Exchange's own pages. */
+        const ks_xpages *pg = d->pages;
+        bool shell_name = ks__xpages_shell(pg, stem);
+        fl |= SF_SCRIPT | (shell_name ? SF_SHELL_NAME : 0);
+        if (web_root_dir(stem) &&
+            (ks__xpages_nstock(pg) ? !ks__xpages_stock(pg, stem) : shell_name))
+            fl |= SF_PLANTED;
+    }
+    return fl;
+}
+
+/* stem_classify's answer for the path, remembered per worker. The set
+ * comes from the length and the first and last 8 bytes (paths differ at
+ * their ends: the file name); two ways, the newer first, as a log's two
+ * dozen hot paths would often meet in a direct-mapped slot and evict
+ * each other line after line. */
+static unsigned stem_flags(xws *w, ks_slice stem)
+{
+    if (!stem.n || stem.n > STEM_MEMO_LEN)
+        return stem_classify(w->d, stem);
+    uint64_t a = 0, b = 0; /* fixed-size loads: a copy of up to 8 bytes was a call */
+    if (stem.n >= 8) {
+        memcpy(&a, stem.p, 8);
+        memcpy(&b, stem.p + stem.n - 8, 8);
+    } else {
+        for (size_t i = 0; i < stem.n; i++)
+            a |= (uint64_t)(unsigned char)stem.p[i] << (8 * i);
+        b = a;
+    }
+    uint64_t h = ((a ^ stem.n) * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
+    stem_memo *m = w->stems[(h ^ h >> 29) * 0x9E3779B97F4A7C15ull >> 58]; /* 6 bits: STEM_SETS */
+    for (int k = 0; k < 2; k++)
+        if (m[k].flags && m[k].n == stem.n && !memcmp(m[k].s, stem.p, stem.n))
+            return m[k].flags;
+    if (m[0].flags)
+        m[1] = m[0];
+    m->flags = (uint16_t)stem_classify(w->d, stem);
+    m->n = (uint8_t)stem.n;
+    memcpy(m->s, stem.p, stem.n);
+    return m->flags;
+}
+
+/* One web request (IIS or HttpProxy); fl is stem_flags(stem). */
+static void classify_request(xws *w, const ks_event *ev, unsigned fl, ks_slice who, ks_slice m,
+                             ks_slice stem, ks_slice q, ks_slice status, ks_slice cookie,
+                             ks_slice user, ks_slice anchor, bool httpproxy, ks_slice authuser)
 {
     xstate *s = &w->st;
     unsigned hits = 0; /* stages this request shows; the text is built only then */
@@ -374,41 +460,33 @@ static void classify_request(xws *w, const ks_event *ev, ks_slice who, ks_slice 
         (httpproxy && authuser.n == 0 && prefix_ci(anchor, "ServerInfo~") &&
          memchr(anchor.p, '/', anchor.n)))
         hits |= 1u << ST_SSRF;
-    if (prefix_ci(stem, "/ecp/") && suffix_ci(stem, ".js") && stem.n <= 10)
+    if ((fl & SF_PROBE_ECP) || ((fl & SF_PROBE_OWA) && eq_ci(m, "POST")))
         hits |= 1u << ST_PROBE; /* /ecp/y.js, /ecp/x.js: no such files */
-    else if (prefix_ci(stem, "/owa/auth/Current/themes/resources/") && eq_ci(m, "POST"))
-        hits |= 1u << ST_PROBE;
-    if (eq_ci(stem, "/autodiscover/autodiscover.json") &&
-        (memchr(q.p ? q.p : "", '@', q.n) || has_ci(q, "X-Rps-CAT="))) {
+    if ((fl & SF_AUTODISC) && (memchr(q.p ? q.p : "", '@', q.n) || has_ci(q, "X-Rps-CAT="))) {
         bool ps = has_ci(q, "powershell");
         if (ps && user.n && !eq_ci(user, "anonymous"))
             hits |= 1u << ST_NOTSHELL;
         else if (has_ci(q, "/mapi/nspi") || ps || has_ci(q, "/ews/") || has_ci(q, "X-Rps-CAT=") ||
                  has_ci(q, "Email=autodiscover/autodiscover.json"))
             hits |= 1u << ST_PROXYSHELL;
-    } else if (prefix_ci(stem, "/powershell") && has_ci(q, "X-Rps-CAT=")) {
+    } else if ((fl & SF_PS) && has_ci(q, "X-Rps-CAT=")) {
         hits |= 1u << ST_PROXYSHELL;
     }
-    if (eq_ci(m, "POST") && has_ci(stem, "/ecp/DDI/DDIService.svc/SetObject") &&
+    if ((fl & SF_DDI_SET) && eq_ci(m, "POST") &&
         (has_ci(q, "OABVirtualDirectory") || has_ci(q, "ResetOAB")))
         hits |= 1u << ST_WRITE;
-    /* Without a stock page list (turned off, or not found) only known
-     * shell names can be told from Exchange's own pages. */
-    const ks_xpages *pg = w->d->pages;
-    bool shell_name = script_ext(stem) && ks__xpages_shell(pg, stem);
-    if (script_ext(stem) && web_root_dir(stem) &&
-        (ks__xpages_nstock(pg) ? !ks__xpages_stock(pg, stem) : shell_name)) {
+    if (fl & SF_PLANTED) {
         /* Not a page Exchange ships. Answered 200 it exists: a planted
          * shell being driven (POST) or checked (a bare GET, as the Hafnium
          * operators did). Every such name also feeds the scan test
          * (finish()), known shell names counted apart. */
         if (status.n == 0 || eq_ci(status, "200"))
             hits |= 1u << ST_SHELL_USE;
-        scan_note(s, who, ev, m, stem, q, shell_name);
+        scan_note(s, who, ev, m, stem, q, (fl & SF_SHELL_NAME) != 0);
     }
-    if (script_ext(stem) && (has_ci(q, "proxy&port=") || (has_ci(q, "port=") && has_ci(q, "ip="))))
+    if ((fl & SF_SCRIPT) && (has_ci(q, "proxy&port=") || (has_ci(q, "port=") && has_ci(q, "ip="))))
         hits |= 1u << ST_SHELL_USE; /* Tunna-style tunnel through a shell */
-    else if (script_ext(stem) && who.n) {
+    else if ((fl & SF_SCRIPT) && who.n) {
         /* Every later request of the same client to a shell it used counts. */
         uint64_t *slot = ks__map_get(s->srcs, who.p, KS_MIN(who.n, (size_t)63));
         source *src = slot ? (source *)(uintptr_t)*slot : NULL;
@@ -432,7 +510,12 @@ static int x_on_event(void *wsp, const ks_event *ev)
     const char *url_src = ks__field_source(ev, KS_F_URL_PATH);
     bool w3c = url_src && !strcmp(url_src, "w3c"), proxy = url_src && !strcmp(url_src, "exchange");
     if (w3c) {
-        ks_slice stem = get(URL_PATH);
+        ks_slice stem = get(URL_PATH), cookie = get(HTTP_COOKIE);
+        unsigned fl = stem_flags(w, stem);
+        /* Nearly every line: a path that says nothing and no '~' cookie
+         * (classify_request's first test) cannot show any stage. */
+        if (!(fl & ~(unsigned)SF_KNOWN) && !(cookie.n && memchr(cookie.p, '~', cookie.n)))
+            return KS_OK;
         ks_slice who = get(SOURCE_IP);
         /* Behind a load balancer c-ip is the balancer: the client is the
          * first X-Forwarded-For entry when IIS logs that header. */
@@ -447,8 +530,8 @@ static int x_on_event(void *wsp, const ks_event *ev)
                 who.n = k;
             }
         }
-        classify_request(w, ev, who, get(HTTP_METHOD), stem, get(URL_QUERY), get(HTTP_STATUS),
-                         get(HTTP_COOKIE), get(USER), (ks_slice){NULL, 0}, false, (ks_slice){NULL, 0});
+        classify_request(w, ev, fl, who, get(HTTP_METHOD), stem, get(URL_QUERY), get(HTTP_STATUS),
+                         cookie, get(USER), (ks_slice){NULL, 0}, false, (ks_slice){NULL, 0});
         return KS_OK;
     }
     ks_slice ustem = proxy ? get(URL_PATH) : (ks_slice){NULL, 0};
@@ -457,8 +540,8 @@ static int x_on_event(void *wsp, const ks_event *ev)
         ks_slice q = get(URL_QUERY);
         if (q.n && q.p[0] == '?')
             q.p++, q.n--;
-        classify_request(w, ev, get(SOURCE_IP), get(HTTP_METHOD), ustem, q, get(HTTP_STATUS),
-                         (ks_slice){NULL, 0}, get(USER), anchor, true, get(USER));
+        classify_request(w, ev, stem_flags(w, ustem), get(SOURCE_IP), get(HTTP_METHOD), ustem, q,
+                         get(HTTP_STATUS), (ks_slice){NULL, 0}, get(USER), anchor, true, get(USER));
         return KS_OK;
     }
     /* ECP server log: EventData, or the raw line (Message) when the file
