@@ -21,6 +21,18 @@ static const char *const canon[KS_NET_NFIELDS] = {
 struct ks_net_syms {
     ks_symtab *t;
     int field[KS_NET_NFIELDS]; /* KS_F_x per view field, -1 if the schema lacks it */
+    /* The view fields read one by one (all but the answers, and those the
+     * schema has), as (view field, KS_F_x) pairs: the loop over every
+     * view field with its two tests cost more than the reads. */
+    int nread;
+    uint8_t read_view[KS_NET_NFIELDS];
+    int read_field[KS_NET_NFIELDS];
+    /* Which of them the last field layout can have: a canonical field's
+     * value is one of the event's fields named as one of its alternates,
+     * so a layout without such a name never has it (an IIS line has 4 of
+     * the 16), known once per layout instead of read per event. */
+    uint64_t read_layout;      /* layout id read_mask is for (0: none) */
+    uint32_t read_mask;        /* bit k: read_field[k] may be present */
     ks_sym memo_sym[ANS_MEMO]; /* name in the slot (0 = empty) */
     bool memo_ans[ANS_MEMO];   /* ... is an answer field */
     /* Which positions of the last field layout hold answers: a name is an
@@ -50,8 +62,13 @@ ks_net_syms *ks__net_syms_new(ks_symtab *t)
     if (!s)
         return NULL;
     s->t = t;
-    for (int i = 0; i < KS_NET_NFIELDS; i++)
+    for (int i = 0; i < KS_NET_NFIELDS; i++) {
         s->field[i] = ks__field_find(canon[i]);
+        if (i != KS_NET_ANSWERS && s->field[i] >= 0) {
+            s->read_view[s->nread] = (uint8_t)i;
+            s->read_field[s->nread++] = s->field[i];
+        }
+    }
     return s;
 }
 
@@ -160,14 +177,23 @@ const ks_net_view *ks__net_view_of(ks_net_syms *s, const ks_event *ev)
     memset(v->f, 0, sizeof v->f);
     v->nanswers = 0;
     v->time = ev->time;
-    for (int f = 0; f < KS_NET_NFIELDS; f++) {
-        if (f == KS_NET_ANSWERS || s->field[f] < 0)
-            continue;
-        v->f[f] = ks__field(ev, s->field[f]);
-        any |= v->f[f] != NULL;
+    uint64_t id = ks__event_layout_id(ev);
+    if (!id || id != s->read_layout) {
+        uint32_t mask = 0;
+        for (int k = 0; k < s->nread; k++)
+            for (size_t i = 0; i < ev->n && !(mask >> k & 1); i++)
+                if (!id || ks__field_sym_is(s->t, ev->fields[i].name, s->read_field[k]))
+                    mask |= 1u << k;
+        s->read_layout = id;
+        s->read_mask = mask;
+    }
+    for (uint32_t m = s->read_mask; m; m &= m - 1) {
+        int k = __builtin_ctz(m);
+        const ks_value *x = ks__field(ev, s->read_field[k]);
+        v->f[s->read_view[k]] = x;
+        any |= x != NULL;
     }
     /* every answer, not only the best-ranked field: answers repeat */
-    uint64_t id = ks__event_layout_id(ev);
     if (!id || id != s->ans_layout) {
         uint64_t at = 0;
         for (size_t i = 0; i < ev->n; i++)
