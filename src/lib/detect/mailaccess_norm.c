@@ -836,6 +836,44 @@ static bool archive_ext(ks_slice url)
     return false;
 }
 
+/* The URL path a download is judged by. */
+static ks_slice web_url(const ma_norm *n, const ks_event *ev)
+{
+    ks_slice url = field(n, ev, KS_F_URL_PATH);
+    return url.n ? url : field(n, ev, KS_F_URL_FULL);
+}
+
+/* Exported mail or archives served by IIS. */
+static int web_download(ma_norm *n, ma_store *st, const ks_event *ev, ma_rec *r)
+{
+    ks_slice url = web_url(n, ev);
+    if (!archive_ext(url))
+        return 0;
+    const ks_value *bv = ks__field(ev, KS_F_RESPONSE_BYTES), *sv = ks__field(ev, KS_F_HTTP_STATUS);
+    char tmp[32] = "";
+    uint64_t bytes = 0;
+    if (bv) {
+        size_t k = ks_value_format(bv, tmp, sizeof tmp);
+        bytes = to_u64((ks_slice){tmp, KS_MIN(k, sizeof tmp - 1)});
+    }
+    tmp[0] = 0;
+    if (sv)
+        ks_value_format(sv, tmp, sizeof tmp);
+    bool ok = !sv || tmp[0] == '2';
+    bool pst = isuffix(url, ".pst") || isuffix(url, ".ost");
+    if (ok && (bytes >= n->min_download || (pst && bytes >= 1)) &&
+        !ieq(field(n, ev, KS_F_HTTP_METHOD), "POST")) {
+        r->kind = MR_ONPREM;
+        r->op = MO_WEB_DOWNLOAD;
+        r->bytes = bytes;
+        r->what = add(st, url);
+        r->ip = add(st, ks__id_clean_ip(field(n, ev, KS_F_SOURCE_IP)));
+        r->user = add_lower(st, &n->buf, field(n, ev, KS_F_USER));
+        return 1;
+    }
+    return 0;
+}
+
 static int onprem(ma_norm *n, ma_store *st, const ks_event *ev, ma_rec *r)
 {
     static const char *const archivers[] = {"7z.exe", "7za.exe", "7zr.exe", "7zg.exe", "rar.exe",
@@ -889,35 +927,7 @@ static int onprem(ma_norm *n, ma_store *st, const ks_event *ev, ma_rec *r)
         r->ip = add(st, ks__id_clean_ip(field(n, ev, KS_F_SOURCE_IP)));
         return 1;
     }
-    /* exported mail or archives served by IIS */
-    ks_slice url = field(n, ev, KS_F_URL_PATH);
-    if (!url.n)
-        url = field(n, ev, KS_F_URL_FULL);
-    if (archive_ext(url)) {
-        const ks_value *bv = ks__field(ev, KS_F_RESPONSE_BYTES), *sv = ks__field(ev, KS_F_HTTP_STATUS);
-        char tmp[32] = "";
-        uint64_t bytes = 0;
-        if (bv) {
-            size_t k = ks_value_format(bv, tmp, sizeof tmp);
-            bytes = to_u64((ks_slice){tmp, KS_MIN(k, sizeof tmp - 1)});
-        }
-        tmp[0] = 0;
-        if (sv)
-            ks_value_format(sv, tmp, sizeof tmp);
-        bool ok = !sv || tmp[0] == '2';
-        bool pst = isuffix(url, ".pst") || isuffix(url, ".ost");
-        if (ok && (bytes >= n->min_download || (pst && bytes >= 1)) &&
-            !ieq(field(n, ev, KS_F_HTTP_METHOD), "POST")) {
-            r->kind = MR_ONPREM;
-            r->op = MO_WEB_DOWNLOAD;
-            r->bytes = bytes;
-            r->what = add(st, url);
-            r->ip = add(st, ks__id_clean_ip(field(n, ev, KS_F_SOURCE_IP)));
-            r->user = add_lower(st, &n->buf, field(n, ev, KS_F_USER));
-            return 1;
-        }
-    }
-    return 0;
+    return web_download(n, st, ev, r);
 }
 
 /* ---- entry ---------------------------------------------------------------------------------------- */
@@ -943,11 +953,10 @@ void ks__ma_norm_release(ma_norm *n)
     memset(n, 0, sizeof *n);
 }
 
-int ks__ma_normalize(ma_norm *n, ma_store *st, const ks_event *ev)
+/* Any record: 1 with *r filled when it is one of ours, 0 if not, or an error. */
+static int normalize_host(ma_norm *n, ma_store *st, const ks_event *ev, ma_rec *r)
 {
-    ma_rec r = {0};
     int rc = 0;
-    n->scratch.n = 0;
     ks_slice act = vstr(ks__field(ev, KS_F_ACTION));
     ks_slice ad = vstr(ks__field(ev, KS_F_AUDIT_DATA));
     bool app_id = ks__field(ev, KS_F_APP_ID) || ks__field(ev, KS_F_SP_ID);
@@ -958,14 +967,48 @@ int ks__ma_normalize(ma_norm *n, ma_store *st, const ks_event *ev)
         act = vstr(ks__field(&n->scratch, KS_F_ACTION));
     if (act.n) {
         if (ieq(act, "MailItemsAccessed"))
-            rc = mail_read(n, st, ev, &r);
-        else if ((rc = app_change(n, st, ev, act, &r)) == 0)
-            rc = mail_op(n, st, ev, act, &r);
+            rc = mail_read(n, st, ev, r);
+        else if ((rc = app_change(n, st, ev, act, r)) == 0)
+            rc = mail_op(n, st, ev, act, r);
     }
     if (rc == 0 && app_id)
-        rc = sp_signin(n, st, ev, &r);
+        rc = sp_signin(n, st, ev, r);
     if (rc == 0)
-        rc = onprem(n, st, ev, &r);
+        rc = onprem(n, st, ev, r);
+    return rc;
+}
+
+/* Whether the event has none of the fields that make it an audit,
+ * sign-in, process or Exchange/PowerShell log record: a web server's
+ * request line, which can only be a download (web_download). Every IIS
+ * line asks; the full walk read each of these fields as a string (~400
+ * instructions a line). An HttpProxy log is an Exchange log by its
+ * format, whatever its fields. */
+static bool web_only(const ks_event *ev)
+{
+    static const int host[] = {KS_F_ACTION,  KS_F_AUDIT_DATA,   KS_F_APP_ID,
+                               KS_F_SP_ID,   KS_F_COMMAND_LINE, KS_F_PARENT_PROCESS,
+                               KS_F_PROCESS, KS_F_CHANNEL,      KS_F_PROVIDER};
+    if (!ev->finished || (ev->prov.format && !strcmp(ev->prov.format, "exchange")))
+        return false;
+    for (size_t i = 0; i < KS_ARRAY_LEN(host); i++)
+        if (ks__field(ev, host[i]))
+            return false;
+    return true;
+}
+
+int ks__ma_normalize(ma_norm *n, ma_store *st, const ks_event *ev)
+{
+    int rc = 0;
+    n->scratch.n = 0;
+    bool web = web_only(ev);
+    if (web && !archive_ext(web_url(n, ev)))
+        return KS_OK; /* nearly every web log line: nothing to keep */
+    ma_rec r = {0};
+    if (web)
+        rc = web_download(n, st, ev, &r);
+    else
+        rc = normalize_host(n, st, ev, &r);
     if (rc <= 0)
         return rc;
     if (st->nrecs >= UINT32_MAX - 1 ||
