@@ -456,6 +456,82 @@ TEST(lines_reader_long_lines)
     ks__source_close(s);
 }
 
+/* Reads mode (ks__source_use_reads: pread into a buffer) gives the lines
+ * the mapping gives: lines across the buffer's edges, one longer than the
+ * buffer, one over the limit; and a file cut short under the reader ends
+ * its lines where the reads came up short, with ks__source_shrunk saying
+ * where, instead of a SIGBUS. */
+TEST(lines_reader_reads_mode)
+{
+    ks_buf b = KS_BUF_INIT;
+    uint32_t r = 7;
+    for (int i = 0; i < 30000; i++) {
+        r = r * 1103515245u + 12345u;
+        size_t len = i == 9000 ? 200000 : i == 15000 ? 500000 : (r >> 16) % 90;
+        for (size_t k = 0; k < len; k++)
+            ks__buf_addc(&b, (char)('a' + (k + (size_t)i) % 26));
+        ks__buf_adds(&b, i % 7 ? "\n" : "\r\n");
+    }
+    ks__buf_adds(&b, "tail");
+    const char *path = ks_test_write("reads.txt", b.p, b.n);
+    size_t total = b.n;
+    ks__buf_release(&b);
+    ks_source *m = NULL, *s = NULL;
+    char err[256];
+    CHECK_INT(ks__source_open(AT_FDCWD, NULL, path, &m, err, sizeof err), KS_OK);
+    CHECK_INT(ks__source_open(AT_FDCWD, NULL, path, &s, err, sizeof err), KS_OK);
+    ks__source_use_reads(s);
+    ks_lines lm, ls;
+    ks__lines_init(&lm, m, 300000);
+    ks__lines_init(&ls, s, 300000);
+    size_t nlines = 0, nlong = 0;
+    for (;;) {
+        const char *a, *c;
+        size_t an, cn;
+        uint64_t ano, aoff, cno, coff;
+        int ra = ks__lines_next(&lm, &a, &an, &ano, &aoff);
+        int rc = ks__lines_next(&ls, &c, &cn, &cno, &coff);
+        CHECK_INT(rc, ra);
+        CHECK_INT(cno, ano);
+        CHECK_INT(coff, aoff);
+        if (ra == KS_EOF || rc != ra)
+            break;
+        if (ra == KS_ELIMIT) {
+            nlong++;
+            continue;
+        }
+        CHECK_INT(cn, an);
+        if (cn != an || memcmp(a, c, an) != 0) {
+            CHECK(!"same bytes");
+            break;
+        }
+        nlines++;
+    }
+    CHECK_INT(nlines, 30000);
+    CHECK_INT(nlong, 1);
+    CHECK_INT(ks__source_shrunk(s), UINT64_MAX);
+    ks__source_close(m);
+    ks__source_close(s);
+
+    /* cut short while read: the lines stop by the new end, no fault */
+    CHECK_INT(ks__source_open(AT_FDCWD, NULL, path, &s, err, sizeof err), KS_OK);
+    ks__source_use_reads(s);
+    ks__lines_init(&ls, s, 300000);
+    const char *c;
+    size_t cn;
+    uint64_t cno, coff, last = 0;
+    CHECK_INT(ks__lines_next(&ls, &c, &cn, &cno, &coff), KS_OK);
+    CHECK_INT(truncate(path, 1 << 20), 0);
+    int rc;
+    while ((rc = ks__lines_next(&ls, &c, &cn, &cno, &coff)) == KS_OK || rc == KS_ELIMIT)
+        last = coff + cn;
+    CHECK_INT(rc, KS_EOF);
+    CHECK(last <= (uint64_t)1 << 20);
+    CHECK(ks__source_shrunk(s) <= (uint64_t)1 << 20);
+    CHECK(ks__source_shrunk(s) < total);
+    ks__source_close(s);
+}
+
 TEST(source_refuses_specials_and_missing)
 {
     ks_source *s = NULL;

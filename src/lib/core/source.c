@@ -20,6 +20,7 @@
 #define RAW_CHUNK ((size_t)1 << 17)        /* compressed bytes per read */
 #define DONTNEED_STEP ((uint64_t)8 << 20) /* drop mapped pages every 8 MiB */
 #define SPILL_MAX ((uint64_t)64 << 30)     /* largest spill when no budget says */
+#define READ_WINDOW ((size_t)128 << 10)    /* buffer of a file read by pread (reads mode) */
 
 struct ks_source {
     char *path;            /* owned copy, for diagnostics */
@@ -37,6 +38,10 @@ struct ks_source {
     int guard;             /* SIGBUS guard slot of the mapping, -1 = none */
     bool whole;            /* map/size describe the entire stream */
     uint64_t dropped;      /* mapped bytes before this were MADV_DONTNEED'd */
+    bool reads;            /* windows of the mapped file come from pread into buf
+                              (ks__source_use_reads), not from the mapping */
+    uint64_t short_at;     /* a pread ended before size here (the file shrank or
+                              failed), UINT64_MAX = never */
 
     /* stream window: buf holds bytes [base, base + len) */
     uint8_t *buf;
@@ -180,6 +185,7 @@ static int source_alloc(const char *path, ks_source **out)
         return KS_ENOMEM;
     s->fd = -1;
     s->guard = -1;
+    s->short_at = UINT64_MAX;
     s->path = strdup(path ? path : "");
     if (!s->path) {
         free(s);
@@ -408,7 +414,74 @@ const char *ks__source_path(const ks_source *s) { return s->path; }
 ks_codec ks__source_codec(const ks_source *s) { return s->codec; }
 uint64_t ks__source_size(const ks_source *s) { return s->whole ? s->size : UINT64_MAX; }
 const struct stat *ks__source_stat(const ks_source *s) { return s->have_st ? &s->st : NULL; }
-uint64_t ks__source_shrunk(const ks_source *s) { return ks__guard_fault(s->guard); }
+uint64_t ks__source_shrunk(const ks_source *s)
+{
+    return KS_MIN(ks__guard_fault(s->guard), s->short_at);
+}
+
+void ks__source_use_reads(ks_source *s)
+{
+    if (s->file_map)
+        s->reads = true;
+}
+
+/* The window of a file in reads mode: the bytes are copied into buf by
+ * pread. The first touch of each page of a mapping is a page fault, and
+ * on this kind of host the faults cost more than the copy from the page
+ * cache (the EVTX reader measured the same: commit "evtx: chunks read by
+ * pread"). buf holds [base, base + len); a window inside it is handed out
+ * as it stands, any other keeps the bytes from off on, moves them to the
+ * front and reads behind them up to the buffer's size, so a reader moving
+ * forward a line at a time copies each byte once more at most. A pread
+ * that ends before the size the file had when opened means it shrank (or
+ * failed): the stream ends there and ks__source_shrunk says where, as it
+ * does for a mapping that faulted. */
+static int read_window(ks_source *s, uint64_t off, size_t want, const uint8_t **p, size_t *avail)
+{
+    uint64_t end = KS_MIN(s->size, s->short_at);
+    if (off >= end) {
+        *p = (const uint8_t *)"";
+        *avail = 0;
+        return s->err && want ? s->err : KS_OK;
+    }
+    size_t need = (size_t)KS_MIN((uint64_t)want, end - off);
+    if (off < s->base || off + need > s->base + s->len) {
+        size_t keep = 0;
+        if (off >= s->base && off < s->base + s->len) {
+            keep = (size_t)(s->base + s->len - off);
+            memmove(s->buf, s->buf + (off - s->base), keep);
+        }
+        s->base = off;
+        s->len = keep;
+        if (need > s->cap || !s->buf) {
+            size_t ncap = s->cap ? s->cap : READ_WINDOW;
+            while (ncap < need)
+                ncap *= 2;
+            uint8_t *nb = realloc(s->buf, ncap);
+            if (!nb)
+                return KS_ENOMEM;
+            s->buf = nb;
+            s->cap = ncap;
+        }
+        while (s->len < need) {
+            uint64_t at = s->base + s->len;
+            size_t room = (size_t)KS_MIN((uint64_t)(s->cap - s->len), end - at);
+            ssize_t r = pread(s->fd, s->buf + s->len, room, (off_t)at);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                s->short_at = at;
+                if (r < 0)
+                    s->err = KS_EIO;
+                break;
+            }
+            s->len += (size_t)r;
+        }
+    }
+    *p = s->buf + (off - s->base);
+    *avail = (size_t)(s->base + s->len - off);
+    return s->err && *avail < want ? s->err : KS_OK;
+}
 
 const uint8_t *ks__source_head(ks_source *s, size_t *n)
 {
@@ -433,6 +506,8 @@ int ks__source_window(ks_source *s, uint64_t off, size_t want, const uint8_t **p
 {
     if (want > KS_WINDOW_MAX)
         return KS_ELIMIT;
+    if (s->reads)
+        return read_window(s, off, want, p, avail);
     if (s->whole) {
         uint64_t size = KS_MIN(s->size, ks__guard_fault(s->guard)); /* shrunk: stop there */
         if (off >= size) {
@@ -622,7 +697,10 @@ void ks__lines_init(ks_lines *l, ks_source *src, size_t max)
 int ks__lines_next(ks_lines *l, const char **line, size_t *n, uint64_t *lineno, uint64_t *off)
 {
     const uint8_t *p;
-    size_t avail, want = 65536;
+    /* A few KiB first: a window in reads mode that has that much left is
+     * handed out without a refill (a mapping hands out the rest of the
+     * file whatever is asked); a longer line doubles it. */
+    size_t avail, want = 4096;
     int rc;
     for (;;) {
         rc = ks__source_window(l->src, l->off, KS_MIN(want, l->max + 1), &p, &avail);

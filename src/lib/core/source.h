@@ -59,6 +59,14 @@ const uint8_t *ks__source_head(ks_source *s, size_t *n);
  * errors (corrupt gzip), after which the stream is at its end. */
 int ks__source_window(ks_source *s, uint64_t off, size_t want,
                       const uint8_t **p, size_t *avail);
+/* Plain files only (a no-op for other sources): from now on windows are
+ * copied from the file by pread into a buffer of the source instead of
+ * handed out from the mapping (cheaper than a page fault per page; see
+ * source.c), so a window's pointer really is dead after the next
+ * window/release call: a reader that turns this on keeps no pointer into
+ * an earlier window. The mapping stays for ks__source_map and the head.
+ * A file that shrinks ends its windows there (ks__source_shrunk). */
+void ks__source_use_reads(ks_source *s);
 /* Bytes before `off` will not be asked for again. */
 void ks__source_release(ks_source *s, uint64_t off);
 /* Drops the pages of [from, to) of a mapped file from the process's memory
@@ -100,8 +108,9 @@ uint64_t ks__source_produced(const ks_source *s);
 
 /* A mapped file that shrinks while read: the bytes past its new end read
  * as zeros instead of killing the process with SIGBUS (sigbus.c), and the
- * window stops at the first faulting page. Returns that offset, or
- * UINT64_MAX while nothing faulted. The caller reports the file. */
+ * window stops at the first faulting page (or, in reads mode, where a
+ * pread came up short). Returns that offset, or UINT64_MAX while nothing
+ * faulted. The caller reports the file. */
 uint64_t ks__source_shrunk(const ks_source *s);
 
 /* The SIGBUS guard itself (sigbus.c): registers a mapping (returns a slot,

@@ -394,6 +394,10 @@ static int w3c_open(const ks_input_ctx *ctx, void **state)
     w->hdr_day = KS_TIME_NONE;
     w->hdr.idate = w->hdr.itime = -1;
     size_t max = (size_t)ks__opt_int(w->e, "w3c.max_line");
+    /* A record's values live only until the next line is read, and
+     * part_prefix fetches its window again after each directive: reads
+     * (pread into a buffer) serve this reader, not the mapping. */
+    ks__source_use_reads(ctx->src);
     ks__lines_init(&w->lines, ctx->src, max);
     if (ctx->begin > 0 && (rc = part_prefix(w, ctx->begin)) != KS_OK) {
         free(w);
