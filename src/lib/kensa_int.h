@@ -57,9 +57,17 @@ struct ks_event {
      * (Sigma's prefilter, sigma_pre.c). {NULL, 0} otherwise (reset). */
     ks_slice raw;
     bool raw_plus;
+    /* Set by an input that knows its records' field names in order ahead
+     * (a W3C #Fields line): events with the same nonzero shape have the
+     * same names in the same order, so the lookup memo finds their layout
+     * by it instead of hashing the names (event.c). 0 = unknown (reset);
+     * values come from ks__event_shape_new. */
+    uint64_t shape;
 };
 
 void ks__event_reset(ks_event *ev);
+/* A shape no other input has used (ks_event.shape); thread-safe. */
+uint64_t ks__event_shape_new(void);
 /* The lookup memo ks_event_get uses on finished events: per field layout
  * (the names of an event's fields in order, shared by the events of one
  * EVTX template or W3C header), each name asked for maps to the field

@@ -57,6 +57,7 @@ typedef struct layout {
     col cols[W3C_MAX_FIELDS];
     size_t n;          /* 0 = none yet */
     int idate, itime;  /* column of date / time, -1 if absent */
+    uint64_t shape;    /* the events' field names in order (ks_event.shape) */
 } layout;
 
 typedef struct w3c_in {
@@ -71,6 +72,9 @@ typedef struct w3c_in {
     ks_diagcap dc;           /* located diagnostics, capped */
     uint64_t nbad;           /* records skipped */
     ks_slice toks[W3C_MAX_FIELDS + 1];
+    char *plus;              /* the record with every '+' a space (LF_PLUS) */
+    size_t plus_cap;
+    ks_w3c_day day;          /* the last date parsed */
 } w3c_in;
 
 /* ---- probe ------------------------------------------------------------------ */
@@ -203,6 +207,9 @@ static bool layout_build(w3c_in *w, layout *L, const char *s, size_t n)
     }
     if (nl.n == 0)
         return false;
+    /* Every record of the layout adds the same names in the same order
+     * (a name the interner refused is dropped from each alike). */
+    nl.shape = ks__event_shape_new();
     *L = nl;
     return true;
 }
@@ -413,6 +420,7 @@ static void w3c_close(void *state)
     if (!w)
         return;
     ks__diagcap_close(&w->dc, w->nbad);
+    free(w->plus);
     free(w);
 }
 
@@ -543,7 +551,39 @@ static inline int put(ks_event *ev, ks_sym name, ks_slice v)
     return ks__event_add(ev, name, &val);
 }
 
-static int add_value(ks_event *ev, const col *c, ks_slice v, unsigned fl)
+/* w->plus: the record s[0..n) with every '+' turned into a space, in one
+ * pass over the line, so that a header field (cs(User-Agent) has a '+'
+ * per word) or a query's decoded companion is a slice of it at the
+ * token's offset instead of a copy made per field. */
+static int plus_line(w3c_in *w, const char *s, size_t n)
+{
+    if (n + 1 > w->plus_cap) {
+        size_t cap = KS_MAX(n + 1, (size_t)1024);
+        char *p = realloc(w->plus, cap);
+        if (!p)
+            return KS_ENOMEM;
+        w->plus = p;
+        w->plus_cap = cap;
+    }
+    char *d = w->plus;
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i plus16 = _mm_set1_epi8('+'), flip = _mm_set1_epi8('+' ^ ' ');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        v = _mm_xor_si128(v, _mm_and_si128(_mm_cmpeq_epi8(v, plus16), flip));
+        _mm_storeu_si128((__m128i *)(void *)(d + i), v);
+    }
+#endif
+    for (; i < n; i++)
+        d[i] = s[i] == '+' ? ' ' : s[i];
+    return KS_OK;
+}
+
+/* Adds column c's value v, a token of the record s (pl: the record with
+ * '+' as space, or NULL when it has none). */
+static int add_value(ks_event *ev, const col *c, ks_slice v, unsigned fl, const char *s,
+                     const char *pl)
 {
     ks_slice out = v;
     int rc = KS_OK;
@@ -551,16 +591,18 @@ static int add_value(ks_event *ev, const col *c, ks_slice v, unsigned fl)
         v.n = 0, out.n = 0;
     switch (c->kind) {
     case K_HEADER:
-        if (fl & LF_PLUS)
-            rc = ks__plus_to_space(ev->arena, v.p, v.n, &out);
+        if (pl)
+            out.p = pl + (v.p - s);
         break;
     case K_STEM:
     case K_QUERY: {
         ks_slice dec = v;
         if (put(ev, c->name, v) == KS_ENOMEM)
             return KS_ENOMEM;
-        if (fl & (LF_PCT | LF_PLUS))
+        if ((fl & LF_PCT) && memchr(v.p, '%', v.n))
             rc = ks__url_decode(ev->arena, v.p, v.n, c->kind == K_QUERY, &dec);
+        else if (c->kind == K_QUERY && pl)
+            dec.p = pl + (v.p - s); /* no escape: only '+' to read as space */
         return put(ev, c->dec, dec) == KS_ENOMEM ? KS_ENOMEM : rc;
     }
     default:
@@ -648,8 +690,15 @@ static int w3c_next(void *state, ks_event *ev)
         }
         ev->prov.line = lineno;
         ev->prov.offset = off;
+        ev->shape = L->shape;
+        const char *pl = NULL;
+        if (fl & LF_PLUS) {
+            if (plus_line(w, s, n) != KS_OK)
+                return KS_ENOMEM;
+            pl = w->plus;
+        }
         for (size_t i = 0; i < nt; i++)
-            if (add_value(ev, &L->cols[i], w->toks[i], fl) == KS_ENOMEM)
+            if (add_value(ev, &L->cols[i], w->toks[i], fl, s, pl) == KS_ENOMEM)
                 return KS_ENOMEM;
         /* Without a '%' every value is a token of the line as it stands
          * ("-" empty), or one with '+' read as a space (header fields, the
@@ -662,7 +711,7 @@ static int w3c_next(void *state, ks_event *ev)
         }
         int64_t t;
         if (L->idate >= 0 && L->itime >= 0 &&
-            ks__w3c_time(w->toks[L->idate].p, w->toks[L->idate].n, w->toks[L->itime].p,
+            ks__w3c_time_memo(&w->day, w->toks[L->idate].p, w->toks[L->idate].n, w->toks[L->itime].p,
                          w->toks[L->itime].n, &t) == KS_OK)
             ev->time = t;
         else if (L->itime >= 0 && w->hdr_day != KS_TIME_NONE &&

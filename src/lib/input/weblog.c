@@ -140,17 +140,31 @@ static bool digits(const char *s, size_t n, int *v)
     return true;
 }
 
-int ks__w3c_time(const char *d, size_t dn, const char *t, size_t tn, int64_t *out)
+int ks__w3c_time_memo(ks_w3c_day *m, const char *d, size_t dn, const char *t, size_t tn,
+                      int64_t *out)
 {
     int y, mo, dd, h, mi, s;
-    int64_t frac = 0;
-    if (dn != 10 || d[4] != '-' || d[7] != '-' || !digits(d, 4, &y) || !digits(d + 5, 2, &mo) ||
-        !digits(d + 8, 2, &dd))
-        return KS_EFORMAT;
+    int64_t frac = 0, day;
+    /* A log writes the same date on every line of a day: its midnight
+     * (ks__timegm's days * 86400, linear in the clock below) is kept with
+     * the text it came from. */
+    if (m && m->ok && dn == 10 && memcmp(d, m->txt, 10) == 0) {
+        day = m->secs;
+    } else {
+        if (dn != 10 || d[4] != '-' || d[7] != '-' || !digits(d, 4, &y) || !digits(d + 5, 2, &mo) ||
+            !digits(d + 8, 2, &dd) || mo < 1 || mo > 12 || dd < 1 || dd > 31)
+            return KS_EFORMAT;
+        day = ks__timegm(y, mo, dd, 0, 0, 0);
+        if (m) {
+            memcpy(m->txt, d, 10);
+            m->secs = day;
+            m->ok = true;
+        }
+    }
     if (tn < 8 || t[2] != ':' || t[5] != ':' || !digits(t, 2, &h) || !digits(t + 3, 2, &mi) ||
         !digits(t + 6, 2, &s))
         return KS_EFORMAT;
-    if (mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || s > 60)
+    if (h > 23 || mi > 59 || s > 60)
         return KS_EFORMAT;
     if (tn > 8) {
         /* Fractional seconds ("10:13:36.123"), up to nanoseconds. */
@@ -163,11 +177,16 @@ int ks__w3c_time(const char *d, size_t dn, const char *t, size_t tn, int64_t *ou
             frac += (t[i] - '0') * scale;
         }
     }
-    int64_t secs = ks__timegm(y, mo, dd, h, mi, s);
+    int64_t secs = day + h * 3600 + mi * 60 + s;
     if (secs > INT64_MAX / 1000000000 - 1 || secs < INT64_MIN / 1000000000 + 1)
         return KS_EFORMAT; /* beyond 2262: not representable as UTC ns */
     *out = secs * 1000000000ll + frac;
     return KS_OK;
+}
+
+int ks__w3c_time(const char *d, size_t dn, const char *t, size_t tn, int64_t *out)
+{
+    return ks__w3c_time_memo(NULL, d, dn, t, tn, out);
 }
 
 /* Reads an unsigned number of 1..maxd digits at s[*i]. */
