@@ -694,6 +694,19 @@ void ks__lines_init(ks_lines *l, ks_source *src, size_t max)
     l->max = max ? KS_MIN(max, KS_WINDOW_MAX - 1) : ((size_t)16 << 20);
 }
 
+int ks__lines_peek(ks_lines *l, const uint8_t **p, size_t *avail)
+{
+    return ks__source_window(l->src, l->off, 4096, p, avail);
+}
+
+void ks__lines_take(ks_lines *l, size_t n, uint64_t *lineno, uint64_t *off)
+{
+    *off = l->off;
+    *lineno = ++l->lineno;
+    l->off += n;
+    ks__source_release(l->src, *off);
+}
+
 int ks__lines_next(ks_lines *l, const char **line, size_t *n, uint64_t *lineno, uint64_t *off)
 {
     const uint8_t *p;

@@ -58,6 +58,8 @@ typedef struct layout {
     size_t n;          /* 0 = none yet */
     int idate, itime;  /* column of date / time, -1 if absent */
     uint64_t shape;    /* the events' field names in order (ks_event.shape) */
+    size_t nfields;    /* fields a record adds: n and the decoded companions */
+    bool direct;       /* every name interned: fill_event may write them in place */
 } layout;
 
 typedef struct w3c_in {
@@ -71,7 +73,7 @@ typedef struct w3c_in {
     int64_t hdr_day;         /* #Date day (UTC ns at 00:00) for time-only logs */
     ks_diagcap dc;           /* located diagnostics, capped */
     uint64_t nbad;           /* records skipped */
-    ks_slice toks[W3C_MAX_FIELDS + 1];
+    ks_slice toks[W3C_MAX_FIELDS + 17]; /* scan_record may pass max by a block's 16 */
     char *plus;              /* the record with every '+' a space (LF_PLUS) */
     size_t plus_cap;
     ks_w3c_day day;          /* the last date parsed */
@@ -210,6 +212,14 @@ static bool layout_build(w3c_in *w, layout *L, const char *s, size_t n)
     /* Every record of the layout adds the same names in the same order
      * (a name the interner refused is dropped from each alike). */
     nl.shape = ks__event_shape_new();
+    nl.nfields = nl.n;
+    nl.direct = true;
+    for (size_t k = 0; k < nl.n; k++) {
+        bool dec = nl.cols[k].kind == K_STEM || nl.cols[k].kind == K_QUERY;
+        nl.nfields += dec;
+        if (dec && !nl.cols[k].dec)
+            nl.direct = false;
+    }
     *L = nl;
     return true;
 }
@@ -535,6 +545,117 @@ static size_t scan_line(const char *s, size_t n, ks_slice *t, size_t max, unsign
     return k + 1;
 }
 
+/* Ends a token at each space of the block at i (bit j of spm: s[i + j]);
+ * returns the new count. */
+static inline size_t cut_spaces(ks_slice *t, size_t k, const char *s, size_t *b, size_t i,
+                                unsigned spm)
+{
+    for (; spm; spm &= spm - 1) {
+        size_t pos = i + (size_t)__builtin_ctz(spm);
+        t[k].p = s + *b;
+        t[k].n = pos - *b;
+        k++;
+        *b = pos + 1;
+    }
+    return k;
+}
+
+/* The record at the front of s (avail bytes readable), read in one pass
+ * that finds its end and its spaces together, where ks__lines_next's
+ * memchr and then scan_line each read the line. Sixteen bytes a step
+ * (SSE2): '\n' and ' ' by compare masks; one signed compare finds bytes
+ * below 0x20 and from 0x80 together, rare but for the '\r' of a CRLF
+ * line's end. Returns the record's length without its line end (*next:
+ * the bytes to its '\n' and past it), its tokens in t (*nt) and LF_PLUS /
+ * LF_PCT, or 0 for a line the general path reads: no '\n' within the
+ * readable bytes (short of a block past it), longer than max_line, empty,
+ * a directive, blank at its end, with a tab, a control byte or a byte
+ * from 0x80 (repaired there), more than max fields. t must hold max + 17
+ * (the count is checked once a block). */
+static size_t scan_record(const char *s, size_t avail, size_t max_line, ks_slice *t, size_t max,
+                          size_t *nt, unsigned *flags, size_t *next)
+{
+#ifdef __SSE2__
+    const __m128i nl16 = _mm_set1_epi8('\n'), sp16 = _mm_set1_epi8(' '),
+                  plus16 = _mm_set1_epi8('+'), pct16 = _mm_set1_epi8('%'),
+                  c20 = _mm_set1_epi8(0x20);
+    __m128i plus = _mm_setzero_si128(), pct = plus;
+    size_t k = 0, b = 0, i = 0, n;
+    unsigned last_plus, last_pct;
+    if (avail < 16 || s[0] == '#')
+        return 0;
+    for (;; i += 16) {
+        if (i + 16 > avail || i > max_line)
+            return 0;
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned nlm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl16));
+        unsigned spm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sp16));
+        unsigned odd = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, c20));
+        if (nlm) {
+            /* The line's last block: only the bytes before its '\n'. */
+            unsigned at = (unsigned)__builtin_ctz(nlm), valid = (1u << at) - 1;
+            n = i + at;
+            *next = n + 1;
+            if (n > max_line) /* with its '\r', as ks__lines_next counts */
+                return 0;
+            odd &= valid;
+            if (n && s[n - 1] == '\r') {
+                n--;
+                if (at)
+                    odd &= ~(1u << (at - 1)); /* a '\r' of the block before was let by */
+            }
+            if (odd)
+                return 0;
+            spm &= valid;
+            last_plus = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, plus16)) & valid;
+            last_pct = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, pct16)) & valid;
+            k = cut_spaces(t, k, s, &b, i, spm);
+            break;
+        }
+        if (odd) {
+            /* Only a '\r' just before the '\n' (CRLF) is let by. */
+            if (odd != 1u << 15 || s[i + 15] != '\r' || i + 16 >= avail || s[i + 16] != '\n')
+                return 0;
+        }
+        plus = _mm_or_si128(plus, _mm_cmpeq_epi8(v, plus16));
+        pct = _mm_or_si128(pct, _mm_cmpeq_epi8(v, pct16));
+        k = cut_spaces(t, k, s, &b, i, spm);
+        if (k > max)
+            return 0;
+    }
+    if (n == 0 || s[n - 1] == ' ' || k + 1 > max)
+        return 0;
+    t[k].p = s + b;
+    t[k].n = n - b;
+    *nt = k + 1;
+    *flags = (_mm_movemask_epi8(plus) || last_plus ? LF_PLUS : 0) |
+             (_mm_movemask_epi8(pct) || last_pct ? LF_PCT : 0);
+    return n;
+#else
+    (void)s, (void)avail, (void)max_line, (void)t, (void)max, (void)nt, (void)flags, (void)next;
+    return 0;
+#endif
+}
+
+/* The next record by scan_record, when it can read it: *s and *n the
+ * line, its tokens in w->toks. */
+static bool fast_record(w3c_in *w, const char **s, size_t *n, size_t *nt, unsigned *fl,
+                        uint64_t *lineno, uint64_t *off)
+{
+    const uint8_t *p;
+    size_t avail, next;
+    /* The first line may open with a byte-order mark (the general path). */
+    if (!w->lines.lineno || w->lines.off >= w->end ||
+        ks__lines_peek(&w->lines, &p, &avail) != KS_OK)
+        return false;
+    *n = scan_record((const char *)p, avail, w->lines.max, w->toks, W3C_MAX_FIELDS, nt, fl, &next);
+    if (!*n)
+        return false;
+    *s = (const char *)p;
+    ks__lines_take(&w->lines, next, lineno, off);
+    return true;
+}
+
 /* Appends a string field; writes in place while the event has room (the
  * common case: the array is reused across events) instead of a call. */
 static inline int put(ks_event *ev, ks_sym name, ks_slice v)
@@ -612,56 +733,107 @@ static int add_value(ks_event *ev, const col *c, ks_slice v, unsigned fl, const 
     return rc != KS_OK ? rc : (r2 == KS_ENOMEM ? KS_ENOMEM : KS_OK);
 }
 
+/* The record's fields, one per column in order (with the decoded
+ * companions after their URI fields), as add_value adds them: written in
+ * place when the event's array has room for the layout's fields, which is
+ * nearly always (it is reused across events), instead of a put per field
+ * that checks room and name and stores the count back each time. */
+static int fill_event(w3c_in *w, ks_event *ev, const layout *L, const char *s, unsigned fl,
+                      const char *pl)
+{
+    const ks_slice *t = w->toks;
+    if (!L->direct || ev->cap - ev->n < L->nfields || ev->n + L->nfields > KS_EVENT_MAX_FIELDS) {
+        for (size_t i = 0; i < L->n; i++)
+            if (add_value(ev, &L->cols[i], t[i], fl, s, pl) == KS_ENOMEM)
+                return KS_ENOMEM;
+        return KS_OK;
+    }
+    ks_field *f = ev->fields + ev->n;
+    for (size_t i = 0; i < L->n; i++, f++) {
+        const col *c = &L->cols[i];
+        ks_slice v = t[i];
+        if (v.n == 1 && v.p[0] == '-')
+            v.n = 0;
+        f->name = c->name;
+        f->v.type = KS_VSTR;
+        f->v.u.s = v;
+        if (KS_LIKELY(c->kind == K_PLAIN))
+            continue;
+        if (c->kind == K_HEADER) {
+            if (pl)
+                f->v.u.s.p = pl + (v.p - s);
+            continue;
+        }
+        ks_slice dec = v;
+        if ((fl & LF_PCT) && memchr(v.p, '%', v.n)) {
+            if (ks__url_decode(ev->arena, v.p, v.n, c->kind == K_QUERY, &dec) == KS_ENOMEM)
+                return KS_ENOMEM;
+        } else if (c->kind == K_QUERY && pl) {
+            dec.p = pl + (v.p - s);
+        }
+        f++;
+        f->name = c->dec;
+        f->v.type = KS_VSTR;
+        f->v.u.s = dec;
+    }
+    ev->n = (size_t)(f - ev->fields);
+    return KS_OK;
+}
+
 static int w3c_next(void *state, ks_event *ev)
 {
     w3c_in *w = state;
     for (;;) {
         const char *s;
-        size_t n;
-        uint64_t lineno, off;
-        int rc = ks__lines_next(&w->lines, &s, &n, &lineno, &off);
-        if (rc == KS_OK && off >= w->end)
-            return KS_EOF;
-        if (rc == KS_ELIMIT) {
-            if (off >= w->end)
-                return KS_EOF;
-            w->nbad++;
-            ks__diagcap(&w->dc, KS_DIAG_WARN, KS_ELIMIT, lineno, off,
-                   "line longer than %zu bytes skipped (w3c.max_line)", w->lines.max);
-            continue;
-        }
-        if (rc != KS_OK)
-            return rc == KS_EOF ? KS_EOF : rc;
-        if (lineno == 1 && n >= 3 && (uint8_t)s[0] == 0xef && (uint8_t)s[1] == 0xbb &&
-            (uint8_t)s[2] == 0xbf)
-            s += 3, n -= 3;
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-            n--;
-        if (n == 0)
-            continue;
-        if (s[0] == '#') {
-            directive(w, s, n, lineno, off);
-            continue;
-        }
+        size_t n, nt;
         unsigned fl;
-        size_t nt = scan_line(s, n, w->toks, W3C_MAX_FIELDS, &fl);
-        if (fl & LF_CTL) {
-            w->nbad++;
-            ks__diagcap(&w->dc, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
-                   "binary or control bytes in a record; line skipped");
-            continue;
-        }
-        ks__event_reset(ev);
-        if (fl & LF_HIGH) {
-            ks_slice fixed;
-            if (ks__utf8_repair(ev->arena, s, n, &fixed) != KS_OK) {
+        uint64_t lineno, off;
+        if (fast_record(w, &s, &n, &nt, &fl, &lineno, &off)) {
+            ks__event_reset(ev);
+        } else {
+            int rc = ks__lines_next(&w->lines, &s, &n, &lineno, &off);
+            if (rc == KS_OK && off >= w->end)
+                return KS_EOF;
+            if (rc == KS_ELIMIT) {
+                if (off >= w->end)
+                    return KS_EOF;
                 w->nbad++;
+                ks__diagcap(&w->dc, KS_DIAG_WARN, KS_ELIMIT, lineno, off,
+                       "line longer than %zu bytes skipped (w3c.max_line)", w->lines.max);
                 continue;
             }
-            if (fixed.p != s) { /* repaired: the tokens must point into the copy */
-                s = fixed.p;
-                n = fixed.n;
-                nt = scan_line(s, n, w->toks, W3C_MAX_FIELDS, &fl);
+            if (rc != KS_OK)
+                return rc == KS_EOF ? KS_EOF : rc;
+            if (lineno == 1 && n >= 3 && (uint8_t)s[0] == 0xef && (uint8_t)s[1] == 0xbb &&
+                (uint8_t)s[2] == 0xbf)
+                s += 3, n -= 3;
+            while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+            if (n == 0)
+                continue;
+            if (s[0] == '#') {
+                directive(w, s, n, lineno, off);
+                continue;
+            }
+            nt = scan_line(s, n, w->toks, W3C_MAX_FIELDS, &fl);
+            if (fl & LF_CTL) {
+                w->nbad++;
+                ks__diagcap(&w->dc, KS_DIAG_WARN, KS_EFORMAT, lineno, off,
+                       "binary or control bytes in a record; line skipped");
+                continue;
+            }
+            ks__event_reset(ev);
+            if (fl & LF_HIGH) {
+                ks_slice fixed;
+                if (ks__utf8_repair(ev->arena, s, n, &fixed) != KS_OK) {
+                    w->nbad++;
+                    continue;
+                }
+                if (fixed.p != s) { /* repaired: the tokens must point into the copy */
+                    s = fixed.p;
+                    n = fixed.n;
+                    nt = scan_line(s, n, w->toks, W3C_MAX_FIELDS, &fl);
+                }
             }
         }
         const layout *L = &w->hdr;
@@ -697,9 +869,8 @@ static int w3c_next(void *state, ks_event *ev)
                 return KS_ENOMEM;
             pl = w->plus;
         }
-        for (size_t i = 0; i < nt; i++)
-            if (add_value(ev, &L->cols[i], w->toks[i], fl, s, pl) == KS_ENOMEM)
-                return KS_ENOMEM;
+        if (fill_event(w, ev, L, s, fl, pl) != KS_OK)
+            return KS_ENOMEM;
         /* Without a '%' every value is a token of the line as it stands
          * ("-" empty), or one with '+' read as a space (header fields, the
          * decoded query): the event's raw text (kensa_int.h). A '%' may
