@@ -517,6 +517,25 @@ static int b_end(void *ud, evx_node *nd, size_t depth)
  */
 enum { OP_ATTR, OP_ACONST, OP_TEXT, OP_NTEXT, OP_TCONST, OP_NAMED, OP_NAMED_END };
 
+/* The last text an op converted, kept with its raw bytes: a template's
+ * values repeat from record to record (computer, channel, subject,
+ * process, logon type), and their conversion (UTF-16 to UTF-8 into the
+ * event's arena, a SID or GUID formatted) was most of what a record
+ * costs once the walk was gone. A hit hands out the kept text: it stays
+ * as it is until this op meets another value, in a later record, when
+ * the event that had it is done (events are read one at a time). An op
+ * whose values keep changing stops trying (credit). */
+typedef struct fmemo {
+    int credit;            /* hits add, misses take; at 0 the memo is dropped */
+    bool has;
+    uint8_t type;
+    uint16_t n;            /* raw bytes */
+    uint8_t raw[64];
+    ks_value v;            /* the text, in s */
+    char s[200];
+} fmemo;
+#define MEMO_CREDIT 16
+
 typedef struct fop {
     uint8_t op;
     uint16_t id;           /* substitution index (OP_ATTR, OP_TEXT) */
@@ -525,6 +544,7 @@ typedef struct fop {
     const char *path;      /* OP_ATTR with sym 0: the path to intern */
     size_t pathn;
     ks_value v;            /* OP_ACONST, OP_TCONST: the literal */
+    fmemo *memo;           /* OP_ATTR, OP_TEXT, OP_NTEXT; NULL: none */
 } fop;
 
 typedef struct fprog {
@@ -682,12 +702,58 @@ static void flat_compile(evx_node *root)
         goto out;
     memcpy(pg->ops, c->ops, c->n * sizeof *pg->ops);
     pg->n = c->n;
+    for (size_t i = 0; i < pg->n; i++) {
+        fop *o = &pg->ops[i];
+        if ((o->op == OP_ATTR || o->op == OP_TEXT || o->op == OP_NTEXT) &&
+            (o->memo = ks__arena_alloc(c->a, sizeof *o->memo)) != NULL) {
+            o->memo->credit = MEMO_CREDIT;
+            o->memo->has = false;
+        }
+    }
     root->prog = pg;
     root->prog_state = 1;
 out:
     if (c)
         free(c->ops);
     free(c);
+}
+
+/* Value types whose conversion writes text (the memo's): strings, GUID,
+ * pointer, SID, hex. The others give numbers and times (cheap) or bytes
+ * that point into the chunk (not to be kept). */
+static bool text_type(uint8_t t)
+{
+    const uint32_t text = 1u << 0x01 | 1u << 0x02 | 1u << 0x0f | 1u << 0x10 | 1u << 0x13 | 1u << 0x14 | 1u << 0x15;
+    return t < 32 && (text >> t & 1);
+}
+
+/* evx_value_convert of a scalar value, through the op's memo. */
+static int op_value(fop *o, const evx_value *in, ks_arena *a, ks_value *v)
+{
+    fmemo *m = o->memo;
+    if (!m || !text_type(in->type))
+        return evx_value_convert(in, 0, a, v);
+    if (m->has && in->type == m->type && in->n == m->n && !memcmp(in->p, m->raw, in->n)) {
+        m->credit += m->credit < 4 * MEMO_CREDIT;
+        *v = m->v;
+        return KS_OK;
+    }
+    int rc = evx_value_convert(in, 0, a, v);
+    if (--m->credit <= 0) {
+        o->memo = NULL; /* its values keep changing */
+        return rc;
+    }
+    m->has = rc == KS_OK && v->type == KS_VSTR && in->n <= sizeof m->raw && v->u.s.n < sizeof m->s;
+    if (m->has) {
+        m->type = in->type;
+        m->n = (uint16_t)in->n;
+        memcpy(m->raw, in->p, in->n);
+        memcpy(m->s, v->u.s.p, v->u.s.n);
+        m->s[v->u.s.n] = 0;
+        m->v = *v;
+        m->v.u.s.p = m->s;
+    }
+    return rc;
 }
 
 static bool subst_none(const evx_value *vals, size_t nvals, uint16_t id)
@@ -715,7 +781,7 @@ static int b_instance(void *ud, evx_node *root, const evx_value *vals, size_t nv
         case OP_ATTR:
             if (subst_none(vals, nvals, o->id))
                 break;
-            if (evx_value_convert(&vals[o->id], 0, a, &v) != KS_OK)
+            if (op_value(o, &vals[o->id], a, &v) != KS_OK)
                 return EVX_REDO;
             if (v.type == KS_VNULL)
                 break;
@@ -742,7 +808,12 @@ static int b_instance(void *ud, evx_node *root, const evx_value *vals, size_t nv
                     goto named_end;
                 break;
             }
-            size_t count = vals[o->id].type & 0x80 ? evx_value_count(&vals[o->id]) : 1;
+            if (!(vals[o->id].type & 0x80)) { /* a scalar: one value */
+                if (op_value(o, &vals[o->id], a, &v) != KS_OK || add(x, o->sym, &v) != KS_OK)
+                    return EVX_REDO;
+                had = true;
+            }
+            size_t count = vals[o->id].type & 0x80 ? evx_value_count(&vals[o->id]) : 0;
             for (size_t k = 0; k < count && k < 4096; k++) {
                 if (evx_value_convert(&vals[o->id], k, a, &v) != KS_OK || add(x, o->sym, &v) != KS_OK)
                     return EVX_REDO;
