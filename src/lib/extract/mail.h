@@ -64,6 +64,12 @@ bool ks__mail_header_find(const char *h, size_t n, const char *name, const char 
  * header may say year 9999 or worse). */
 int64_t ks__mail_sec_to_ns(int64_t sec);
 
+/* The Unix seconds of a date in the one form nearly every writer uses,
+ * "[Www, ]D[D] Mon YYYY HH:MM:SS +HHMM" with nothing around it (years
+ * 1971-2999, a real day, offsets up to 12:59), as
+ * g_mime_utils_header_decode_date reads it; false for anything else (the
+ * caller asks gmime then). */
+bool ks__mail_date_plain(const char *s, int64_t *sec);
 /* Parses an RFC 5322 date ("Tue, 1 Jan 2019 10:00:00 +0100", obsolete
  * forms too) to UTC ns; KS_TIME_NONE when it cannot. */
 int64_t ks__mail_parse_date(const char *s, size_t n);

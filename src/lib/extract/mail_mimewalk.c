@@ -878,11 +878,16 @@ static int mf_meta(mime_fast *f, const mf_msg *m, ks_mailmeta *mm, const char *f
     if (rc == KS_OK && date1 && (v = mf_value(f, date1->raw)))
         rc = ks__mailmeta_set(mm, &mm->m.date, v, strlen(v));
     if (rc == KS_OK && date && (v = mf_value(f, date->raw))) {
-        GDateTime *d = g_mime_utils_header_decode_date(v);
-        if (d) {
+        int64_t sec;
+        GDateTime *d = NULL;
+        /* the common form read here as gmime reads it (its parser makes a
+         * token list, a time zone and a GDateTime per message) */
+        if (ks__mail_date_plain(v, &sec))
+            rc = ks__mailmeta_set_time(mm, ks__mail_sec_to_ns(sec));
+        else if ((d = g_mime_utils_header_decode_date(v)))
             rc = ks__mailmeta_set_time(mm, ks__mail_sec_to_ns((int64_t)g_date_time_to_unix(d)));
+        if (d)
             g_date_time_unref(d);
-        }
     }
     for (size_t k = 0; k < KS_ARRAY_LEN(addr_names) && rc == KS_OK; k++) {
         bool fast = !many[k];

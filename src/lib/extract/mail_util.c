@@ -222,6 +222,63 @@ int64_t ks__mail_sec_to_ns(int64_t sec)
     return __builtin_mul_overflow(sec, (int64_t)1000000000, &ns) ? KS_TIME_NONE : ns;
 }
 
+/* Two digits at s, or -1. */
+static int two_digits(const char *s)
+{
+    return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' ? (s[0] - '0') * 10 + (s[1] - '0') : -1;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    int yoe = y - era * 400;
+    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int64_t)era * 146097 + doe - 719468;
+}
+
+bool ks__mail_date_plain(const char *s, int64_t *sec)
+{
+    static const char wdays[] = "MonTueWedThuFriSatSun";
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    size_t n = strlen(s);
+    if (n >= 5 && s[3] == ',' && s[4] == ' ') {
+        const char *w = strstr(wdays, (char[4]){s[0], s[1], s[2], 0});
+        if (!w || (w - wdays) % 3)
+            return false;
+        s += 5;
+        n -= 5;
+    }
+    /* "1 Jan 2024 00:10:00 +0000" or "01 Jan ..." and nothing after */
+    size_t dl = n > 1 && s[1] == ' ' ? 1 : 2;
+    if (n != dl + 24)
+        return false;
+    int day = dl == 1 ? (s[0] >= '0' && s[0] <= '9' ? s[0] - '0' : -1) : two_digits(s);
+    s += dl;
+    if (s[0] != ' ' || s[4] != ' ' || s[9] != ' ' || s[12] != ':' || s[15] != ':' || s[18] != ' ' ||
+        (s[19] != '+' && s[19] != '-'))
+        return false;
+    const char *m = strstr(months, (char[4]){s[1], s[2], s[3], 0});
+    int hi = two_digits(s + 5), lo = two_digits(s + 7), hh = two_digits(s + 10), mm = two_digits(s + 13),
+        ss = two_digits(s + 16), zh = two_digits(s + 20), zm = two_digits(s + 22);
+    /* gmime gives no date before 1970 (a negative time), nor for a 60th
+     * second: those go to it */
+    if (!m || (m - months) % 3 || hi < 19 || hi > 29 || lo < 0 || (hi == 19 && lo < 71) || hh < 0 || hh > 23 ||
+        mm < 0 || mm > 59 || ss < 0 || ss > 59 || zh < 0 || zh > 12 || zm < 0 || zm > 59)
+        return false;
+    int mon = (int)(m - months) / 3 + 1, year = hi * 100 + lo;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day < 1 || day > mdays[mon - 1] + (mon == 2 && leap))
+        return false;
+    int64_t off = (int64_t)(zh * 3600 + zm * 60) * (s[19] == '-' ? -1 : 1);
+    *sec = days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss - off;
+    return true;
+}
+
 int64_t ks__mail_parse_date(const char *s, size_t n)
 {
     char buf[256];
@@ -229,6 +286,9 @@ int64_t ks__mail_parse_date(const char *s, size_t n)
         return KS_TIME_NONE;
     memcpy(buf, s, n);
     buf[n] = 0;
+    int64_t sec;
+    if (ks__mail_date_plain(buf, &sec))
+        return ks__mail_sec_to_ns(sec);
     ks__mail_gmime_init();
     GDateTime *d = g_mime_utils_header_decode_date(buf);
     if (!d)
