@@ -24,30 +24,44 @@
 #include <string.h>
 #include "detect/netfields.h"
 
-#define KEY_INLINE 44 /* key bytes kept in the pair (IPv4 client, address:port) */
+#define KEY_INLINE 48 /* text key bytes kept in the pair (longer ones in the pool) */
+#define IMG_WORDS 5   /* a key image: client (2 words) and destination (3 words) */
+#define LOG_MAX 65536 /* records' times a worker holds before they go to their pairs */
 
+/* A pair's key is an image when the client has at most 15 bytes and the
+ * destination at most 23 (an IPv4 client, address:port): the two texts as
+ * fixed words (ks__text_image), compared and hashed a word at a time; any
+ * other key is its text, client \x1f destination. */
 typedef struct pair {
-    /* what a record reads first, in its first cache line */
-    uint64_t hash;            /* of the key: client \x1f dest */
     int64_t *t;               /* seconds */
-    size_t n, cap;
-    uint32_t kn;              /* key length */
-    char key[KEY_INLINE];     /* the key when kn <= KEY_INLINE (else lkey) */
-    uint32_t lkey;            /* strpool id of a longer key */
+    uint32_t n, cap;
+    uint64_t hash; /* of the image or the text */
+    bool is_img;
+    uint64_t img[IMG_WORDS];  /* the image (is_img) */
+    uint32_t kn;              /* text key length */
+    char key[KEY_INLINE];     /* the text key when kn <= KEY_INLINE (else lkey) */
+    uint32_t lkey;            /* strpool id of a longer text key */
     uint32_t client, dest;    /* strpool ids (the worker's, then the detector's) */
     uint32_t path;            /* first evidence file */
     const char *format;
     uint64_t line, offset;
 } pair;
 
-/* Pairs are found through an index of their own rather than a ks_map:
- * an IIS log's records cycle through thousands of clients, and the map's
- * slot, its copy of the key and then the pair were three cache misses per
- * record (8% of the hunt). A slot here is 8 bytes (hash tag, pair index)
- * and the key is compared in the pair, which the record updates anyway. */
+/* A slot of the pairs' index: one cache line holding what a record
+ * compares (a short key's image) and which pair it is. An IIS log's
+ * records cycle through thousands of clients: a slot, the pair's key and
+ * the end of its times were three cache misses per record (~15 % of the
+ * hunt's samples); now a record reads its slot and appends its time to
+ * the worker's log (beacon_ws), written to the pairs LOG_MAX at a time. */
+typedef struct slot {
+    uint64_t img[IMG_WORDS]; /* the image of an image key (else unused) */
+    uint64_t tag;            /* slot_tag(hash, is_img) | (pair index + 1); 0 = empty */
+    uint64_t pad[2];
+} slot;
+
 typedef struct pairs {
     ks_strpool pool;
-    uint64_t *slot;           /* hash >> 32 << 32 | (index + 1); 0 = empty */
+    slot *slot;               /* 64-byte aligned */
     size_t mask;              /* slots - 1 (a power of two, at most half full) */
     pair *p;
     size_t n, cap;
@@ -67,13 +81,25 @@ typedef struct beacon_ws {
     beacon_det *d;
     ks_net_syms *syms;
     pairs own;
+    /* records not yet at their pairs: pair index and second, in order */
+    uint32_t log_pair[LOG_MAX];
+    int64_t log_t[LOG_MAX];
+    size_t nlog;
 } beacon_ws;
+
+static slot *slots_new(size_t n)
+{
+    slot *v = aligned_alloc(64, n * sizeof *v);
+    if (v)
+        memset(v, 0, n * sizeof *v);
+    return v;
+}
 
 static int pairs_init(pairs *s)
 {
     memset(s, 0, sizeof *s);
     s->mask = 2047;
-    if (ks__strpool_init(&s->pool) != KS_OK || !(s->slot = calloc(s->mask + 1, sizeof *s->slot))) {
+    if (ks__strpool_init(&s->pool) != KS_OK || !(s->slot = slots_new(s->mask + 1))) {
         ks__strpool_release(&s->pool);
         return KS_ENOMEM;
     }
@@ -90,25 +116,32 @@ static void pairs_release(pairs *s)
     memset(s, 0, sizeof *s);
 }
 
-static bool pair_is(const pairs *s, const pair *p, uint64_t h, const char *key, size_t kn)
+/* The slot's tag: the hash's top 31 bits and the key's kind (an image
+ * never equals a text key), above the pair index. */
+static uint64_t slot_tag(uint64_t h, bool is_img)
 {
-    if (p->hash != h || p->kn != kn)
-        return false;
-    return !memcmp(kn <= KEY_INLINE ? p->key : ks__strpool_get(&s->pool, p->lkey), key, kn);
+    return (h >> 33 << 33) | (uint64_t)is_img << 32;
 }
 
-/* Doubles the index (the pairs keep their hashes). */
+static void slot_set(slot *sl, const pair *p, size_t i)
+{
+    if (p->is_img)
+        memcpy(sl->img, p->img, sizeof sl->img);
+    sl->tag = slot_tag(p->hash, p->is_img) | (i + 1);
+}
+
+/* Doubles the index (the pairs keep their hashes and images). */
 static int slots_grow(pairs *s)
 {
     size_t nm = s->mask * 2 + 1;
-    uint64_t *ns = calloc(nm + 1, sizeof *ns);
+    slot *ns = slots_new(nm + 1);
     if (!ns)
         return KS_ENOMEM;
     for (size_t i = 0; i < s->n; i++) {
         size_t j = s->p[i].hash & nm;
-        while (ns[j])
+        while (ns[j].tag)
             j = (j + 1) & nm;
-        ns[j] = (s->p[i].hash >> 32 << 32) | (i + 1);
+        slot_set(&ns[j], &s->p[i], i);
     }
     free(s->slot);
     s->slot = ns;
@@ -116,51 +149,133 @@ static int slots_grow(pairs *s)
     return KS_OK;
 }
 
-static pair *pair_get(pairs *s, const char *c, size_t cn, const char *dst, size_t dn, size_t max)
+/* A new pair (hash h), its key set by the caller, and its index slot
+ * taken once the key is set (pair_add); NULL (counted) past max or on
+ * OOM. */
+static pair *pair_new(pairs *s, uint64_t h, bool is_img, const char *c, size_t cn, const char *dst,
+                      size_t dn, size_t max)
 {
-    char key[600];
-    size_t kn = cn + dn + 1;
-    if (kn >= sizeof key)
-        return NULL;
-    memcpy(key, c, cn);
-    key[cn] = 0x1f;
-    memcpy(key + cn + 1, dst, dn);
-    uint64_t h = ks__hash(key, kn), tag = h >> 32 << 32;
-    size_t j = h & s->mask;
-    for (; s->slot[j]; j = (j + 1) & s->mask) {
-        pair *p = &s->p[(uint32_t)s->slot[j] - 1];
-        if ((s->slot[j] & ~0xffffffffull) == tag && pair_is(s, p, h, key, kn))
-            return p;
-    }
     if (s->n >= max || s->n >= UINT32_MAX - 1 ||
         ks__grow(&s->p, &s->cap, s->n, sizeof *s->p, 256) != KS_OK ||
         ((s->n + 1) * 2 > s->mask + 1 && slots_grow(s) != KS_OK)) {
         s->dropped++;
         return NULL;
     }
-    for (j = h & s->mask; s->slot[j]; j = (j + 1) & s->mask) /* the index may have grown */
-        ;
     pair *p = &s->p[s->n];
     memset(p, 0, sizeof *p);
     p->hash = h;
-    p->kn = (uint32_t)kn;
-    if (kn <= KEY_INLINE)
-        memcpy(p->key, key, kn);
-    else if (!(p->lkey = ks__strpool_add(&s->pool, key, kn))) {
-        s->dropped++;
-        return NULL;
-    }
+    p->is_img = is_img;
     p->client = ks__strpool_add(&s->pool, c, cn);
     p->dest = ks__strpool_add(&s->pool, dst, dn);
-    s->slot[j] = tag | ++s->n;
     return p;
+}
+
+/* Indexes the pair pair_new made, its key set. */
+static void pair_add(pairs *s, pair *p)
+{
+    size_t j = p->hash & s->mask;
+    while (s->slot[j].tag)
+        j = (j + 1) & s->mask;
+    slot_set(&s->slot[j], p, s->n++);
+}
+
+/* The index of a short key's pair, by its image; -1 when dropped. */
+static int64_t pair_get_img(pairs *s, const char *c, size_t cn, const char *dst, size_t dn,
+                            size_t max)
+{
+    uint64_t img[IMG_WORDS];
+    ks__text_image(c, cn, img, 2);
+    ks__text_image(dst, dn, img + 2, 3);
+    uint64_t h = (img[0] * 0x9E3779B97F4A7C15ull ^ img[1] * 0xC2B2AE3D27D4EB4Full) +
+                 (img[2] * 0xBF58476D1CE4E5B9ull ^ img[3] * 0x94D049BB133111EBull ^
+                  img[4] * 0xD6E8FEB86659FD93ull);
+    h = (h ^ h >> 32) * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+    uint64_t tag = slot_tag(h, true);
+    for (size_t j = h & s->mask; s->slot[j].tag; j = (j + 1) & s->mask) {
+        const slot *sl = &s->slot[j];
+        if ((sl->tag & ~0xffffffffull) == tag && sl->img[0] == img[0] && sl->img[1] == img[1] &&
+            sl->img[2] == img[2] && sl->img[3] == img[3] && sl->img[4] == img[4])
+            return (int64_t)(uint32_t)sl->tag - 1;
+    }
+    pair *p = pair_new(s, h, true, c, cn, dst, dn, max);
+    if (!p)
+        return -1;
+    memcpy(p->img, img, sizeof img);
+    pair_add(s, p);
+    return (int64_t)s->n - 1;
+}
+
+/* The index of any other key's pair, by its text; -1 when dropped. */
+static int64_t pair_get_text(pairs *s, const char *c, size_t cn, const char *dst, size_t dn,
+                             size_t max)
+{
+    char key[600];
+    size_t kn = cn + dn + 1;
+    if (kn >= sizeof key)
+        return -1;
+    memcpy(key, c, cn);
+    key[cn] = 0x1f;
+    memcpy(key + cn + 1, dst, dn);
+    uint64_t h = ks__hash(key, kn), tag = slot_tag(h, false);
+    for (size_t j = h & s->mask; s->slot[j].tag; j = (j + 1) & s->mask) {
+        if ((s->slot[j].tag & ~0xffffffffull) != tag)
+            continue;
+        const pair *p = &s->p[(uint32_t)s->slot[j].tag - 1];
+        if (p->kn == kn &&
+            !memcmp(kn <= KEY_INLINE ? p->key : ks__strpool_get(&s->pool, p->lkey), key, kn))
+            return (int64_t)(uint32_t)s->slot[j].tag - 1;
+    }
+    uint32_t lkey = 0;
+    if (s->n >= max || (kn > KEY_INLINE && !(lkey = ks__strpool_add(&s->pool, key, kn)))) {
+        s->dropped++;
+        return -1;
+    }
+    pair *p = pair_new(s, h, false, c, cn, dst, dn, max);
+    if (!p)
+        return -1;
+    p->kn = (uint32_t)kn;
+    p->lkey = lkey;
+    if (kn <= KEY_INLINE)
+        memcpy(p->key, key, kn);
+    pair_add(s, p);
+    return (int64_t)s->n - 1;
+}
+
+static int64_t pair_get(pairs *s, const char *c, size_t cn, const char *dst, size_t dn, size_t max)
+{
+    if (cn && cn <= 15 && dn && dn <= 23)
+        return pair_get_img(s, c, cn, dst, dn, max);
+    return pair_get_text(s, c, cn, dst, dn, max);
 }
 
 static void pair_time(pair *p, int64_t sec, size_t max)
 {
-    if (p->n >= max || ks__grow(&p->t, &p->cap, p->n, sizeof *p->t, 16) != KS_OK)
+    if (p->n < p->cap && p->n < max) { /* nearly every time: room, no call */
+        p->t[p->n++] = sec;
         return;
+    }
+    if (p->n >= max || p->n >= UINT32_MAX)
+        return;
+    size_t nc = p->cap ? (size_t)p->cap * 2 : 16;
+    if (nc > UINT32_MAX)
+        nc = UINT32_MAX;
+    int64_t *nt = realloc(p->t, nc * sizeof *nt);
+    if (!nt)
+        return;
+    p->t = nt;
+    p->cap = (uint32_t)nc;
     p->t[p->n++] = sec;
+}
+
+/* The logged records' times to their pairs, in record order (so each pair
+ * keeps its first beacon.max_times as before). A tight loop: the pairs'
+ * cache misses overlap here, where per record they stalled it. */
+static void log_flush(beacon_ws *ws)
+{
+    for (size_t i = 0; i < ws->nlog; i++)
+        pair_time(&ws->own.p[ws->log_pair[i]], ws->log_t[i], ws->d->max_times);
+    ws->nlog = 0;
 }
 
 static void beacon_destroy(void *v)
@@ -255,17 +370,22 @@ static int beacon_on_event(void *v, const ks_event *ev)
     }
     if (!dn)
         return KS_OK;
-    pair *p = pair_get(&ws->own, c.p, c.n, dst, dn, ws->d->max_pairs);
-    if (!p)
+    size_t before = ws->own.n;
+    int64_t k = pair_get(&ws->own, c.p, c.n, dst, dn, ws->d->max_pairs);
+    if (k < 0)
         return KS_OK;
-    if (p->n == 0) {
+    if (ws->own.n != before) { /* a new pair: its first record is the example */
+        pair *p = &ws->own.p[k];
         const ks_prov *pv = ks_event_prov(ev);
         p->path = ks__strpool_add(&ws->own.pool, pv->path, strlen(pv->path));
         p->format = pv->format;
         p->line = pv->line;
         p->offset = pv->offset;
     }
-    pair_time(p, ev->time / 1000000000ll, ws->d->max_times);
+    if (ws->nlog == LOG_MAX)
+        log_flush(ws);
+    ws->log_pair[ws->nlog] = (uint32_t)k;
+    ws->log_t[ws->nlog++] = ev->time / 1000000000ll;
     return KS_OK;
 }
 
@@ -275,13 +395,15 @@ static void beacon_worker_done(void *det, void *v)
     beacon_ws *ws = v;
     if (!ws)
         return;
+    log_flush(ws);
     pthread_mutex_lock(&d->lock);
     for (size_t i = 0; i < ws->own.n; i++) {
         const pair *src = &ws->own.p[i];
         const char *c = ks__strpool_get(&ws->own.pool, src->client), *t = ks__strpool_get(&ws->own.pool, src->dest);
-        pair *p = pair_get(&d->all, c, strlen(c), t, strlen(t), d->max_pairs);
-        if (!p)
+        int64_t k = pair_get(&d->all, c, strlen(c), t, strlen(t), d->max_pairs);
+        if (k < 0)
             continue;
+        pair *p = &d->all.p[k];
         if (p->n == 0) {
             const char *path = ks__strpool_get(&ws->own.pool, src->path);
             p->path = ks__strpool_add(&d->all.pool, path, strlen(path));

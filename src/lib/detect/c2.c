@@ -522,35 +522,11 @@ static inline void check_name(c2_det *d, const ks_net_view *nv, const ks_event *
         match_name_record(d, nv, ev, field, v);
 }
 
-static uint64_t load8(const char *s)
-{
-    uint64_t w;
-    memcpy(&w, s, 8);
-    return w;
-}
-
-static uint64_t load4(const char *s)
-{
-    uint32_t w;
-    memcpy(&w, s, 4);
-    return w;
-}
-
-/* The miss_slot image of s[0..n) (1..15 bytes), built from overlapping
- * fixed-size loads (a copy of n bytes was a call to memcpy). */
+/* The miss_slot image of s[0..n) (1..15 bytes). */
 static miss_slot miss_key(const char *s, size_t n)
 {
-    miss_slot k = {{0, 0}};
-    if (n >= 8) {
-        k.w[0] = load8(s);
-        k.w[1] = n > 8 ? load8(s + n - 8) >> (8 * (16 - n)) : 0; /* bytes 8..n */
-    } else if (n >= 4) {
-        k.w[0] = load4(s) | (load4(s + n - 4) >> (8 * (8 - n))) << 32; /* bytes 4..n */
-    } else {
-        for (size_t i = 0; i < n; i++)
-            k.w[0] |= (uint64_t)(unsigned char)s[i] << (8 * i);
-    }
-    k.w[1] |= (uint64_t)n << 56;
+    miss_slot k;
+    ks__text_image(s, n, k.w, 2);
     return k;
 }
 

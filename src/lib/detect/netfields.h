@@ -80,6 +80,40 @@ static inline ks_slice ks__net_str(const ks_net_view *v, int i)
         return x->u.s;
     return (ks_slice){"", 0};
 }
+/* s[0..n) (n < 8 * nw, nw 2 or 3) as nw words: the text, zeros, and n
+ * in the last byte, so two texts are equal when their words are. Built
+ * from fixed-size, overlapping loads inside the text (a copy of n bytes
+ * is a call): the per-line keys of C2's address memo and beaconing's
+ * pairs. */
+static inline void ks__text_image(const char *s, size_t n, uint64_t *w, size_t nw)
+{
+    uint64_t x;
+    uint32_t lo, hi;
+    w[0] = w[1] = w[nw - 1] = 0;
+    if (n >= 16) {
+        memcpy(&w[0], s, 8);
+        memcpy(&w[1], s + 8, 8);
+        if (n > 16) {
+            memcpy(&x, s + n - 8, 8);
+            w[2] = x >> (8 * (24 - n)); /* bytes 16 .. n */
+        }
+    } else if (n >= 8) {
+        memcpy(&w[0], s, 8);
+        if (n > 8) {
+            memcpy(&x, s + n - 8, 8);
+            w[1] = x >> (8 * (16 - n)); /* bytes 8 .. n */
+        }
+    } else if (n >= 4) {
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        w[0] = lo | ((uint64_t)hi >> (8 * (8 - n))) << 32; /* bytes 4 .. n */
+    } else {
+        for (size_t i = 0; i < n; i++)
+            w[0] |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    }
+    w[nw - 1] |= (uint64_t)n << 56;
+}
+
 /* Port-like integer of field i (string or number), -1 if absent. */
 int64_t ks__net_int(const ks_net_view *v, int i);
 /* Canonical name of field i ("dns.query"). */
