@@ -138,6 +138,11 @@ typedef struct xws {
      * is worked out once per path, not per line (~700 instructions a line,
      * a third of them in the page lists for script paths). */
     stem_memo stems[STEM_SETS][2];
+    /* The source of the URL path's name (W3C or HttpProxy) for the last
+     * name seen: a name's schema class never changes, and the lookup and
+     * string compares per line cost as much as the rest of a plain line. */
+    ks_sym url_sym;
+    uint8_t url_kind; /* 1 w3c, 2 exchange, 0 other */
 } xws;
 
 /* ---- small string helpers ------------------------------------------------------ */
@@ -507,8 +512,16 @@ static int x_on_event(void *wsp, const ks_event *ev)
     xws *w = wsp;
     char what[160];
     /* W3C and HttpProxy requests are told apart by the source of the path */
-    const char *url_src = ks__field_source(ev, KS_F_URL_PATH);
-    bool w3c = url_src && !strcmp(url_src, "w3c"), proxy = url_src && !strcmp(url_src, "exchange");
+    const ks_value *uv = ks__field(ev, KS_F_URL_PATH);
+    if (uv) {
+        ks_sym nm = ((const ks_field *)((const char *)uv - offsetof(ks_field, v)))->name;
+        if (nm != w->url_sym) {
+            const char *src = ks__field_source(ev, KS_F_URL_PATH);
+            w->url_sym = nm;
+            w->url_kind = !src ? 0 : !strcmp(src, "w3c") ? 1 : !strcmp(src, "exchange") ? 2 : 0;
+        }
+    }
+    bool w3c = uv && w->url_kind == 1, proxy = uv && w->url_kind == 2;
     if (w3c) {
         ks_slice stem = get(URL_PATH), cookie = get(HTTP_COOKIE);
         unsigned fl = stem_flags(w, stem);

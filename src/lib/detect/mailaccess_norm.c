@@ -989,7 +989,8 @@ static bool web_only(const ks_event *ev)
     static const int host[] = {KS_F_ACTION,  KS_F_AUDIT_DATA,   KS_F_APP_ID,
                                KS_F_SP_ID,   KS_F_COMMAND_LINE, KS_F_PARENT_PROCESS,
                                KS_F_PROCESS, KS_F_CHANNEL,      KS_F_PROVIDER};
-    if (!ev->finished || (ev->prov.format && !strcmp(ev->prov.format, "exchange")))
+    const char *fmt = ev->prov.format;
+    if (!ev->finished || (fmt && fmt[0] == 'e' && !strcmp(fmt, "exchange")))
         return false;
     for (size_t i = 0; i < KS_ARRAY_LEN(host); i++)
         if (ks__field(ev, host[i]))
