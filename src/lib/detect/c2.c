@@ -540,32 +540,35 @@ static miss_slot *miss_of(c2_ws *ws, const miss_slot *k)
     return &ws->miss[h >> (64 - MISS_BITS)];
 }
 
-/* The address text v, once the memo has not answered. */
+/* The address text v, once the filter or the memo has not answered. */
 static void check_ip_slow(c2_ws *ws, const ks_net_view *nv, const ks_event *ev, int field,
                           ks_slice v, miss_slot *m, const miss_slot *key)
 {
     char buf[NAME_MAX_LEN];
     ks_slice ind;
-    uint32_t s, a4;
-    bool listed = true;
-    if (!ws->d->v4.count && parse_v4(v.p, v.n, &a4)) {
-        unsigned bit = v4_bit(a4);
-        listed = ws->d->v4_filter[bit >> 6] >> (bit & 63) & 1; /* no ranges: the filter says */
-    }
-    if (listed && (s = match_ip(ws->d, v.p, v.n, buf, &ind)))
+    uint32_t s;
+    if ((s = match_ip(ws->d, v.p, v.n, buf, &ind)))
         record(ws->d, K_IP, ind, s, ks__net_field_name(field), v, nv, ev);
     else if (m)
         *m = *key;
 }
 
-/* Inline down to the memo: a web log's server and clients are nearly
- * always texts it remembers as no indicator. */
+/* Inline down to the filter and the memo: a plain dotted quad is parsed
+ * and, without CIDR ranges, ruled out by the filter (no memory touched);
+ * other texts are looked up in the memo. */
 static inline void check_ip(c2_ws *ws, const ks_net_view *nv, const ks_event *ev, int field,
                             ks_slice v)
 {
     miss_slot key, *m = NULL;
+    uint32_t a4;
     if (!v.n)
         return;
+    if (!ws->d->v4.count && parse_v4(v.p, v.n, &a4)) {
+        unsigned bit = v4_bit(a4);
+        if (ws->d->v4_filter[bit >> 6] >> (bit & 63) & 1)
+            check_ip_slow(ws, nv, ev, field, v, NULL, NULL);
+        return;
+    }
     if (v.n < 16) {
         key = miss_key(v.p, v.n);
         m = miss_of(ws, &key);
