@@ -696,6 +696,7 @@ void ks__lines_init(ks_lines *l, ks_source *src, size_t max)
 
 int ks__lines_peek(ks_lines *l, const uint8_t **p, size_t *avail)
 {
+    ks__source_release(l->src, l->off);
     return ks__source_window(l->src, l->off, 4096, p, avail);
 }
 
@@ -704,7 +705,6 @@ void ks__lines_take(ks_lines *l, size_t n, uint64_t *lineno, uint64_t *off)
     *off = l->off;
     *lineno = ++l->lineno;
     l->off += n;
-    ks__source_release(l->src, *off);
 }
 
 int ks__lines_next(ks_lines *l, const char **line, size_t *n, uint64_t *lineno, uint64_t *off)

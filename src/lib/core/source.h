@@ -134,11 +134,13 @@ void ks__lines_init(ks_lines *l, ks_source *src, size_t max);
 int ks__lines_next(ks_lines *l, const char **line, size_t *n,
                    uint64_t *lineno, uint64_t *off);
 /* For a reader that finds the line's end itself, in the pass that reads
- * the line anyway: peek gives the bytes from the next line on (a few KiB
- * unless the stream ends first; KS_OK or what the window returned), take
- * consumes n of them (the line and its '\n') as ks__lines_next would have,
- * giving its number and offset. A line the reader cannot finish within
- * the peek (or over max) is left to ks__lines_next. */
+ * the line anyway: peek releases what is behind the next line and gives
+ * the bytes from it on (a few KiB unless the stream ends first; KS_OK or
+ * what the window returned); take consumes n of them (a line and its
+ * '\n') as ks__lines_next would have, giving its number and offset, and
+ * calls nothing on the source, so the peeked bytes stay valid for the
+ * lines after it until the next peek or ks__lines_next. A line the reader
+ * cannot finish within the peek (or over max) is left to ks__lines_next. */
 int ks__lines_peek(ks_lines *l, const uint8_t **p, size_t *avail);
 void ks__lines_take(ks_lines *l, size_t n, uint64_t *lineno, uint64_t *off);
 

@@ -149,6 +149,10 @@ int ks__w3c_time_memo(ks_w3c_day *m, const char *d, size_t dn, const char *t, si
      * (ks__timegm's days * 86400, linear in the clock below) is kept with
      * the text it came from. */
     if (m && m->ok && dn == 10 && memcmp(d, m->txt, 10) == 0) {
+        if (m->clock_ok && tn == 8 && memcmp(t, m->clock, 8) == 0) {
+            *out = m->out; /* a busy server logs many lines a second */
+            return KS_OK;
+        }
         day = m->secs;
     } else {
         if (dn != 10 || d[4] != '-' || d[7] != '-' || !digits(d, 4, &y) || !digits(d + 5, 2, &mo) ||
@@ -159,6 +163,7 @@ int ks__w3c_time_memo(ks_w3c_day *m, const char *d, size_t dn, const char *t, si
             memcpy(m->txt, d, 10);
             m->secs = day;
             m->ok = true;
+            m->clock_ok = false;
         }
     }
     if (tn < 8 || t[2] != ':' || t[5] != ':' || !digits(t, 2, &h) || !digits(t + 3, 2, &mi) ||
@@ -181,6 +186,11 @@ int ks__w3c_time_memo(ks_w3c_day *m, const char *d, size_t dn, const char *t, si
     if (secs > INT64_MAX / 1000000000 - 1 || secs < INT64_MIN / 1000000000 + 1)
         return KS_EFORMAT; /* beyond 2262: not representable as UTC ns */
     *out = secs * 1000000000ll + frac;
+    if (m && tn == 8) {
+        memcpy(m->clock, t, 8);
+        m->out = *out;
+        m->clock_ok = true;
+    }
     return KS_OK;
 }
 

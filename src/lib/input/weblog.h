@@ -57,12 +57,16 @@ int ks__utf8_repair(ks_arena *a, const char *s, size_t n, ks_slice *out);
 /* Parses "YYYY-MM-DD" and "HH:MM:SS[.fff]" into UTC ns. KS_EFORMAT if
  * either is malformed. */
 int ks__w3c_time(const char *d, size_t dn, const char *t, size_t tn, int64_t *out);
-/* The same, with the last date parsed kept in m (zeroed by the caller,
- * one per reader): the lines of a day repeat its date. */
+/* The same, with the last date and time parsed kept in m (zeroed by the
+ * caller, one per reader): the lines of a day repeat its date, those of a
+ * second its time. */
 typedef struct ks_w3c_day {
-    bool ok;      /* txt and secs hold a parsed date */
-    char txt[10]; /* "YYYY-MM-DD" as written */
-    int64_t secs; /* its 00:00 UTC in seconds */
+    bool ok;       /* txt and secs hold a parsed date */
+    char txt[10];  /* "YYYY-MM-DD" as written */
+    int64_t secs;  /* its 00:00 UTC in seconds */
+    bool clock_ok; /* clock and out hold the last "HH:MM:SS" of that date */
+    char clock[8];
+    int64_t out;   /* the date and clock in UTC ns */
 } ks_w3c_day;
 int ks__w3c_time_memo(ks_w3c_day *m, const char *d, size_t dn, const char *t, size_t tn,
                       int64_t *out);
