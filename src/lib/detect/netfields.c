@@ -17,6 +17,7 @@ static const char *const canon[KS_NET_NFIELDS] = {
 /* The view's fields are canonical fields of the engine's field schema
  * (engine/fields.def holds every source's names for them), found by name. */
 #define ANS_MEMO 1024 /* names remembered as answer / not answer (direct-mapped) */
+#define NET_SHAPES 16 /* field layouts remembered (direct-mapped by id) */
 
 struct ks_net_syms {
     ks_symtab *t;
@@ -27,20 +28,22 @@ struct ks_net_syms {
     int nread;
     uint8_t read_view[KS_NET_NFIELDS];
     int read_field[KS_NET_NFIELDS];
-    /* Which of them the last field layout can have: a canonical field's
-     * value is one of the event's fields named as one of its alternates,
-     * so a layout without such a name never has it (an IIS line has 4 of
-     * the 16), known once per layout instead of read per event. */
-    uint64_t read_layout;      /* layout id read_mask is for (0: none) */
-    uint32_t read_mask;        /* bit k: read_field[k] may be present */
     ks_sym memo_sym[ANS_MEMO]; /* name in the slot (0 = empty) */
     bool memo_ans[ANS_MEMO];   /* ... is an answer field */
-    /* Which positions of the last field layout hold answers: a name is an
-     * answer or not whatever its value, so the positions follow from the
-     * layout (event.c) and the per-field test runs once per layout, not
-     * per event (an IIS line has ~20 fields and none is an answer). */
-    uint64_t ans_layout;       /* layout id ans_at is for (0: none) */
-    uint64_t ans_at;           /* bit i: field i is an answer field */
+    /* What a field layout can hold, worked out once per layout: a canonical
+     * field's value is one of the event's fields named as one of its
+     * alternates, so a layout without such a name never has it (an IIS
+     * line has 4 of the 16); and a name is an answer or not whatever its
+     * value, so the answer positions follow from the layout too. Several
+     * layouts are remembered: an EVTX log interleaves a few templates event
+     * by event (4624, 4625, 4648 ...), and with one the mask (read fields x
+     * event fields name tests) was made again on nearly every event. */
+    struct net_shape {
+        uint64_t id;        /* layout id (0: empty) */
+        uint64_t ans_at;    /* bit i: field i is an answer field */
+        uint32_t read_mask; /* bit k: read_field[k] may be present */
+        bool ans_known;     /* ans_at holds (the layout has <= 64 fields) */
+    } shape[NET_SHAPES];
 };
 
 /* The last event's view, per thread: SUNBURST, C2 and beaconing read the
@@ -178,23 +181,30 @@ const ks_net_view *ks__net_view_of(ks_net_syms *s, const ks_event *ev)
     v->nanswers = 0;
     v->time = ev->time;
     uint64_t id = ks__event_layout_id(ev);
-    if (!id || id != s->read_layout) {
-        uint32_t mask = 0;
+    struct net_shape *sh = &s->shape[(id * 0x9e3779b97f4a7c15ull) >> 60];
+    uint32_t read_mask;
+    if (!id || sh->id != id) {
+        read_mask = 0;
         for (int k = 0; k < s->nread; k++)
-            for (size_t i = 0; i < ev->n && !(mask >> k & 1); i++)
+            for (size_t i = 0; i < ev->n && !(read_mask >> k & 1); i++)
                 if (!id || ks__field_sym_is(s->t, ev->fields[i].name, s->read_field[k]))
-                    mask |= 1u << k;
-        s->read_layout = id;
-        s->read_mask = mask;
+                    read_mask |= 1u << k;
+        if (id) {
+            sh->id = id;
+            sh->read_mask = read_mask;
+            sh->ans_known = false;
+        }
+    } else {
+        read_mask = sh->read_mask;
     }
-    for (uint32_t m = s->read_mask; m; m &= m - 1) {
+    for (uint32_t m = read_mask; m; m &= m - 1) {
         int k = __builtin_ctz(m);
         const ks_value *x = ks__field(ev, s->read_field[k]);
         v->f[s->read_view[k]] = x;
         any |= x != NULL;
     }
     /* every answer, not only the best-ranked field: answers repeat */
-    if (!id || id != s->ans_layout) {
+    if (!id || !sh->ans_known) {
         uint64_t at = 0;
         for (size_t i = 0; i < ev->n; i++)
             if (is_answer(s, ev->fields[i].name)) {
@@ -203,12 +213,14 @@ const ks_net_view *ks__net_view_of(ks_net_syms *s, const ks_event *ev)
                 any = true;
             }
         /* up to 64 fields the positions say it all; past that, ask again */
-        s->ans_layout = ev->n <= 64 ? id : 0;
-        s->ans_at = at;
+        if (id && ev->n <= 64) {
+            sh->ans_at = at;
+            sh->ans_known = true;
+        }
     } else {
-        for (uint64_t at = s->ans_at; at; at &= at - 1)
+        for (uint64_t at = sh->ans_at; at; at &= at - 1)
             add_answer_field(v, &ev->fields[__builtin_ctzll(at)]);
-        any |= s->ans_at != 0;
+        any |= sh->ans_at != 0;
     }
     last_.ev = ev->finished ? ev : NULL;
     last_.seq = ev->seq;
